@@ -1,0 +1,293 @@
+// The `tandem-lsp` command: argument parsing, the one-shot commands, and the stdio server's start.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { loadConfig, userConfigPath } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { DocumentStore, type Doc } from '../documents.js';
+import { BackendRegistry } from '../models/registry.js';
+import type { BackendFailure } from '../models/types.js';
+import { InlinePipeline } from '../pipeline/inline.js';
+import { chooseBackend } from '../router/route.js';
+import { languageIdForPath } from '../syntax/languages.js';
+import { ParserPool } from '../syntax/tree.js';
+import { deadlineSignal } from '../util/abort.js';
+import { isLogLevel, LogHub, stderrSink } from '../util/logger.js';
+import { VERSION } from '../version.js';
+import { Workspace } from '../workspace.js';
+
+export const EXIT = { ok: 0, unhealthy: 1, usage: 2, noBackend: 3 } as const;
+
+const HELP = `tandem-lsp ${VERSION}: AI completions and code actions for any LSP editor, from your own GPUs first.
+
+Usage:
+  tandem-lsp --stdio [--config FILE]
+      Run the language server on stdin/stdout (what editors start).
+  tandem-lsp complete FILE:LINE:COL [--config FILE] [--workspace DIR] [--json]
+      One inline completion through the whole pipeline; prints the text to insert
+      (--json: {text, backend, model, latencyMs}).
+  tandem-lsp prompt FILE:LINE:COL [--config FILE] [--workspace DIR] --json
+      Dry run: the prompt that would be sent, its segments and budget. No backend is called.
+  tandem-lsp doctor [--config FILE]
+      Checks every backend (reachable, model, context window, latency) and every route.
+  tandem-lsp --version | --help
+
+LINE and COL are 1-based, as editors show them.
+Configuration: ${userConfigPath()}, then --config FILE or $TANDEM_CONFIG, then the editor's
+settings, then the workspace's tandem.json (which may only tighten privacy).
+Log level: $TANDEM_LOG (error, warn, info, debug, trace); logs go to stderr.
+
+Exit status: 0 success; 1 doctor found a route no backend serves; 2 bad arguments or
+configuration; 3 no usable backend.
+`;
+
+class UsageError extends Error {}
+
+interface Args {
+  command: string;
+  positional: string[];
+  config?: string;
+  workspace?: string;
+  json: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { command: '', positional: [], json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (flag: string) => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    if (a === '--config') args.config = value(a);
+    else if (a.startsWith('--config=')) args.config = a.slice('--config='.length);
+    else if (a === '--workspace') args.workspace = value(a);
+    else if (a.startsWith('--workspace=')) args.workspace = a.slice('--workspace='.length);
+    else if (a === '--json') args.json = true;
+    else if (a === '--stdio' || a === '--version' || a === '-v' || a === '--help' || a === '-h') args.command ||= a;
+    else if (a.startsWith('-')) throw new UsageError(`unknown flag ${a} (see tandem-lsp --help)`);
+    else if (!args.command) args.command = a;
+    else args.positional.push(a);
+  }
+  return args;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(argv);
+  } catch (err) {
+    process.stderr.write(`tandem-lsp: ${(err as Error).message}\n`);
+    return EXIT.usage;
+  }
+  // One-shot commands print their own one-sentence errors; the log adds detail only when asked.
+  const hub = new LogHub(isLogLevel(process.env.TANDEM_LOG) ? process.env.TANDEM_LOG : 'error');
+  hub.addSink(stderrSink);
+  try {
+    switch (args.command) {
+      case '--version':
+      case '-v':
+        process.stdout.write(`${VERSION}\n`);
+        return EXIT.ok;
+      case '--help':
+      case '-h':
+      case 'help':
+        process.stdout.write(HELP);
+        return EXIT.ok;
+      case '':
+        process.stderr.write(HELP);
+        return EXIT.usage;
+      case '--stdio':
+        return await runStdio(args, hub);
+      case 'complete':
+        return await complete(args, hub);
+      case 'prompt':
+        return await prompt(args, hub);
+      case 'doctor':
+        return await doctor(args, hub);
+      default:
+        throw new UsageError(`unknown command "${args.command}" (see tandem-lsp --help)`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`tandem-lsp: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+}
+
+async function runStdio(args: Args, hub: LogHub): Promise<number> {
+  // stdout carries LSP frames only: anything a library prints goes to stderr instead.
+  console.log = console.error;
+  console.info = console.error;
+  console.debug = console.error;
+  hub.level = isLogLevel(process.env.TANDEM_LOG) ? process.env.TANDEM_LOG : 'info';
+  const { createConnection, ProposedFeatures } = await import('vscode-languageserver/node');
+  const { startServer } = await import('../server/server.js');
+  const connection = createConnection(ProposedFeatures.all, process.stdin, process.stdout);
+  startServer(connection, { env: process.env, configFile: args.config, logHub: hub });
+  // The connection ends the process on `exit`; until then the open stdin keeps it alive.
+  return new Promise<number>(() => undefined);
+}
+
+interface Target {
+  file: string;
+  line: number; // 0-based
+  character: number; // 0-based UTF-16
+}
+
+function parseTarget(spec: string | undefined): Target {
+  if (!spec) throw new UsageError('expected FILE:LINE:COL (1-based line and column)');
+  const m = /^(.+):(\d+):(\d+)$/.exec(spec);
+  if (!m) throw new UsageError(`${spec}: expected FILE:LINE:COL (1-based line and column)`);
+  const file = resolve(m[1]!);
+  const line = Number(m[2]);
+  const col = Number(m[3]);
+  if (line < 1 || col < 1) throw new UsageError(`${spec}: LINE and COL start at 1`);
+  return { file, line: line - 1, character: col - 1 };
+}
+
+/** The workspace a lone file belongs to: --workspace, else the nearest folder with .git, else its folder. */
+function workspaceFor(file: string, explicit: string | undefined): string {
+  if (explicit) {
+    const dir = resolve(explicit);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--workspace ${explicit}: not a directory`);
+    return dir;
+  }
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, '.git'))) return dir;
+    if (dirname(dir) === dir) return dirname(file);
+  }
+}
+
+function configOrExit(args: Args, roots: string[]): Config {
+  const r = loadConfig({ configFile: args.config, env: process.env, workspaceRoots: roots });
+  if (!r.ok) throw new UsageError(r.error);
+  for (const w of r.warnings) process.stderr.write(`tandem-lsp: warning: ${w}\n`);
+  return r.config;
+}
+
+interface Session {
+  config: Config;
+  doc: Doc;
+  target: Target;
+  pipeline: InlinePipeline;
+  backends: BackendRegistry;
+  workspace: Workspace;
+}
+
+function openTarget(args: Args, hub: LogHub): Session {
+  const target = parseTarget(args.positional[0]);
+  const root = workspaceFor(target.file, args.workspace);
+  const config = configOrExit(args, [root]);
+  let text: string;
+  try {
+    text = readFileSync(target.file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${target.file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const store = new DocumentStore(new ParserPool());
+  const doc = store.open(pathToFileURL(target.file).href, languageIdForPath(target.file), 0, text);
+  if (target.line >= doc.text.lineCount) throw new UsageError(`${args.positional[0]}: line ${target.line + 1} is past the end of the file (${doc.text.lineCount} lines)`);
+  const lineLen = doc.text.getText({ start: { line: target.line, character: 0 }, end: { line: target.line + 1, character: 0 } }).replace(/\r?\n$/, '').length;
+  if (target.character > lineLen) throw new UsageError(`${args.positional[0]}: column ${target.character + 1} is past the end of line ${target.line + 1} (${lineLen} characters; the last column is ${lineLen + 1})`);
+  doc.tree?.fresh();
+  const workspace = new Workspace([root]);
+  const backends = new BackendRegistry(hub.logger('backend'));
+  backends.update(config);
+  hub.setSecrets(Object.values(config.backends).flatMap((b) => (b.apiKeyEnv && process.env[b.apiKeyEnv] ? [process.env[b.apiKeyEnv]!] : [])));
+  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline') });
+  return { config, doc, target, pipeline, backends, workspace };
+}
+
+/** A CLI user waits for one answer; the keystroke deadline would cut a cold model start short. */
+const CLI_MIN_DEADLINE_MS = 30_000;
+
+async function complete(args: Args, hub: LogHub): Promise<number> {
+  const s = openTarget(args, hub);
+  const outcome = await s.pipeline.complete({
+    doc: s.doc,
+    position: { line: s.target.line, character: s.target.character },
+    immediate: true,
+    deadlineMs: Math.max(s.config.inline.deadlineMs, CLI_MIN_DEADLINE_MS),
+  });
+  if (outcome.kind === 'failed') {
+    process.stderr.write(`tandem-lsp: ${noBackendMessage(outcome.failure, outcome.backend, s.config)}\n`);
+    return EXIT.noBackend;
+  }
+  if (outcome.kind === 'cancelled') return EXIT.noBackend;
+  if (outcome.kind === 'empty' && outcome.reason.startsWith('no backend')) {
+    process.stderr.write(`tandem-lsp: ${outcome.reason}\n`);
+    return EXIT.noBackend;
+  }
+  const text = outcome.kind === 'completion' ? outcome.text : '';
+  if (outcome.kind === 'empty') hub.logger('cli').info(`empty completion: ${outcome.reason}`);
+  if (args.json) {
+    const backend = outcome.kind === 'completion' || outcome.kind === 'empty' ? (outcome.backend ?? null) : null;
+    const model = outcome.kind === 'completion' || outcome.kind === 'empty' ? (outcome.model ?? null) : null;
+    process.stdout.write(JSON.stringify({ text, backend, model, latencyMs: outcome.latencyMs }) + '\n');
+  } else if (text) {
+    process.stdout.write(text.endsWith('\n') ? text : text + '\n');
+  }
+  return EXIT.ok;
+}
+
+function noBackendMessage(f: BackendFailure, backend: string | undefined, config: Config): string {
+  const b = backend ? config.backends[backend] : undefined;
+  const what = b ? `backend "${backend}" (${b.kind} at ${b.url})` : 'the backend';
+  const hint =
+    f.kind === 'unreachable' || f.kind === 'timeout'
+      ? ` Start a server from deploy/ (deploy/README.md: deploy/vllm for GPU servers, deploy/ollama for CPU laptops), or point backends.${backend ?? '<name>'}.url at a running one in ${userConfigPath()} or a --config file.`
+      : '';
+  return `no usable backend: ${what} failed: ${f.message}.${hint}`;
+}
+
+async function prompt(args: Args, hub: LogHub): Promise<number> {
+  const s = openTarget(args, hub);
+  const offset = s.doc.text.offsetAt({ line: s.target.line, character: s.target.character });
+  const plan = await s.pipeline.plan(s.doc, offset, s.config, new AbortController().signal, false);
+  const out = {
+    task: 'inline',
+    route: { backend: plan.route.backend ?? null, reason: plan.route.reason },
+    template: plan.template.name,
+    prompt: plan.prompt.prompt,
+    segments: plan.prompt.segments,
+    budget: plan.prompt.budget,
+  };
+  process.stdout.write(args.json ? JSON.stringify(out, null, 2) + '\n' : plan.prompt.prompt + '\n');
+  return EXIT.ok;
+}
+
+const PROBE_TIMEOUT_MS = 5000;
+
+async function doctor(args: Args, hub: LogHub): Promise<number> {
+  const config = configOrExit(args, args.workspace ? [resolve(args.workspace)] : []);
+  const backends = new BackendRegistry(hub.logger('backend'));
+  backends.update(config);
+  const healthy = new Set<string>();
+  const names = Object.keys(config.backends);
+  const width = Math.max(...names.map((n) => n.length));
+  const lines = await Promise.all(
+    names.map(async (name) => {
+      const b = config.backends[name]!;
+      const head = `${name.padEnd(width)}  ${b.kind.padEnd(8)} ${b.location.padEnd(6)} ${b.url}`;
+      if (b.location === 'cloud' && config.privacy.airGapped) return `${head}  skipped: air-gapped, cloud backends are never contacted`;
+      const start = performance.now();
+      const o = await backends.get(name)!.info(deadlineSignal(PROBE_TIMEOUT_MS));
+      const ms = Math.round(performance.now() - start);
+      if (!o.ok) return `${head}  unreachable: ${o.failure.message}`;
+      healthy.add(name);
+      return `${head}  reachable  model ${o.value.id}  context ${o.value.contextWindow} (${o.value.contextSource})  latency ${ms} ms`;
+    }),
+  );
+  for (const l of lines) process.stdout.write(l + '\n');
+  let allServed = true;
+  for (const task of ['inline', 'action', 'multiFile'] as const) {
+    const choice = chooseBackend(config, task, [], (n) => healthy.has(n));
+    if (!choice.backend) allServed = false;
+    process.stdout.write(`route ${task.padEnd(9)} ${choice.backend ? `-> ${choice.backend}` : '-> none'}  (${choice.reason})\n`);
+  }
+  return allServed ? EXIT.ok : EXIT.unhealthy;
+}

@@ -1,0 +1,125 @@
+// The one schema of tandem's settings: every field with its comment, its default and its check.
+// The JSON Schema for editors (server/tandem.schema.json) is generated from this file.
+import { z } from 'zod';
+
+export const BACKEND_KINDS = ['vllm', 'openai', 'tgi', 'ollama', 'llamacpp'] as const;
+export const FIM_TEMPLATES = ['qwen', 'deepseek', 'starcoder', 'codellama', 'codestral'] as const;
+export const TASK_CLASSES = ['inline', 'action', 'multiFile'] as const;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
+export type FimTemplateName = (typeof FIM_TEMPLATES)[number];
+export type TaskClass = (typeof TASK_CLASSES)[number];
+
+function isHttpUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'http:' || u.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+const url = z.string({ error: 'expected a URL' }).refine(isHttpUrl, { error: 'expected a URL' });
+const positiveInt = z.number({ error: 'expected a number' }).int({ error: 'expected a whole number' }).positive({ error: 'expected a number above 0' });
+
+export const BackendSchema = z
+  .object({
+    kind: z.enum(BACKEND_KINDS, { error: `expected one of: ${BACKEND_KINDS.join(', ')}` }).describe('Wire protocol of the server: vllm, openai (any OpenAI-compatible API), tgi, ollama or llamacpp.'),
+    url: url.describe('Base URL of the server, e.g. http://gpu-pool:8000 (for vllm, /v1 is appended) or https://api.openai.com/v1.'),
+    location: z
+      .enum(['onprem', 'cloud'], { error: 'expected "onprem" or "cloud"' })
+      .optional()
+      .describe('Where the server runs. Only cloud backends are subject to privacy rules. Default: cloud for kind openai, onprem otherwise.'),
+    model: z.string().min(1, { error: 'expected a model name' }).optional().describe('Model id to request; optional where the server names its model (/v1/models).'),
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected the name of an environment variable (the key itself never goes in a config file)' })
+      .optional()
+      .describe('Name of the environment variable holding the API key; an Authorization header is sent only to backends that have one.'),
+    headers: z.record(z.string(), z.string({ error: 'expected a string' })).optional().describe('Extra HTTP headers sent with every request to this backend.'),
+    timeoutMs: positiveInt.optional().describe('Deadline of one non-inline request to this backend, in milliseconds (inline requests use inline.deadlineMs).'),
+    maxContextTokens: positiveInt.optional().describe('Context window of the model in tokens, where the server does not report it (else discovered from /v1/models max_model_len).'),
+    fim: z.enum(FIM_TEMPLATES, { error: `expected one of: ${FIM_TEMPLATES.join(', ')}` }).optional().describe('Fill-in-the-middle template; else chosen from the model name.'),
+    caFile: z.string().min(1).optional().describe('PEM file of extra certificate authorities to trust for this backend.'),
+    proxy: url.optional().describe('HTTP(S) proxy URL for this backend.'),
+    pricePerMTokIn: z.number().nonnegative().optional().describe('Price in USD per million prompt tokens, for the cost report.'),
+    pricePerMTokOut: z.number().nonnegative().optional().describe('Price in USD per million completion tokens, for the cost report.'),
+  })
+  .strict();
+
+const routeList = z
+  .array(z.string({ error: 'expected a backend name' }), { error: 'expected a list of backend names' })
+  .min(1, { error: 'expected at least one backend name' });
+
+export const ConfigSchema = z
+  .object({
+    backends: z
+      .record(z.string(), BackendSchema, { error: 'expected an object of named backends' })
+      .optional()
+      .describe('Named model servers. Default: one vLLM at http://localhost:8000, on-prem, serving every route.'),
+    routes: z
+      .object({
+        inline: routeList.optional().describe('Backends for ghost-text completions, first healthy and allowed one serves.'),
+        action: routeList.optional().describe('Backends for code actions and explain on one file.'),
+        multiFile: routeList.optional().describe('Backends for tasks whose context or edits span files.'),
+      })
+      .strict()
+      .optional()
+      .describe('Task class to an ordered list of backend names; the next one is the fallback. Default: every backend, on-prem first.'),
+    privacy: z
+      .object({
+        airGapped: z.boolean({ error: 'expected true or false' }).default(false).describe('When true, no cloud backend is ever contacted, for any task.'),
+        onPremOnly: z
+          .array(z.string({ error: 'expected a glob' }), { error: 'expected a list of globs' })
+          .default([])
+          .describe('Globs relative to the workspace root; a prompt holding text from a matching file never goes to a cloud backend.'),
+      })
+      .strict()
+      .default({ airGapped: false, onPremOnly: [] })
+      .describe('What code may leave the building.'),
+    inline: z
+      .object({
+        enabled: z.boolean({ error: 'expected true or false' }).default(true).describe('Serve inline (ghost-text) completions, and the textDocument/completion fallback.'),
+        debounceMs: z
+          .union([z.number().int().nonnegative(), z.literal('adaptive')], { error: 'expected a number of milliseconds or "adaptive"' })
+          .default('adaptive')
+          .describe('Wait before calling the model: a fixed number of milliseconds, or "adaptive" (none after a pause, longer while typing fast).'),
+        deadlineMs: positiveInt.default(2000).describe('An inline request answers (possibly empty) within this many milliseconds.'),
+        maxTokens: positiveInt.default(128).describe('Most tokens the model may generate for one completion.'),
+        temperature: z.number().min(0).max(2).default(0.1).describe('Sampling temperature; low keeps completions predictable.'),
+        maxPromptTokens: positiveInt.default(4096).describe('Upper bound of the prompt, below the model context window, to keep latency low.'),
+        multiline: z.boolean().default(true).describe('Allow completions of several lines when the cursor is at the end of a line.'),
+        maxLines: positiveInt.default(16).describe('Most lines in one multi-line completion.'),
+        cacheSize: positiveInt.default(512).describe('Entries of the completion cache.'),
+      })
+      .strict()
+      .default(() => ({ enabled: true, debounceMs: 'adaptive' as const, deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512 }))
+      .describe('Inline completions.'),
+    log: z
+      .object({
+        level: z.enum(['error', 'warn', 'info', 'debug', 'trace'], { error: 'expected one of: error, warn, info, debug, trace' }).default('info').describe('Least severe level written to stderr and window/logMessage; prompts appear only at trace.'),
+      })
+      .strict()
+      .default({ level: 'info' })
+      .describe('Logging.'),
+  })
+  .strict();
+
+export type BackendConfig = z.infer<typeof BackendSchema>;
+export type RawConfig = z.infer<typeof ConfigSchema>;
+
+/** A backend after defaults: location is always known. */
+export type Backend = BackendConfig & { name: string; location: 'onprem' | 'cloud' };
+
+/** The configuration in force: every default applied, every cross-reference checked. */
+export interface Config {
+  backends: Record<string, Backend>;
+  routes: Record<TaskClass, string[]>;
+  privacy: { airGapped: boolean; onPremOnly: string[] };
+  inline: RawConfig['inline'];
+  log: RawConfig['log'];
+}
+
+export function jsonSchema(): unknown {
+  const schema = z.toJSONSchema(ConfigSchema, { io: 'input' }) as Record<string, unknown>;
+  return { ...schema, title: 'tandem settings' };
+}

@@ -1,0 +1,83 @@
+// The open documents: text (kept by incremental sync) and their syntax trees.
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import { languageOf } from './syntax/languages.js';
+import { DocumentTree, endPointAfterInsert, type ParserPool } from './syntax/tree.js';
+
+export interface Position { line: number; character: number }
+export interface Range { start: Position; end: Position }
+export type ContentChange = { range: Range; text: string } | { text: string };
+
+export interface Doc {
+  readonly uri: string;
+  readonly languageId: string;
+  readonly text: TextDocument;
+  /** Content with NUL bytes: never parsed, never completed. */
+  readonly binary: boolean;
+  /** Undefined for languages without a grammar and for binary content. */
+  readonly tree: DocumentTree | undefined;
+}
+
+/** Text with NUL bytes is not source code; we neither parse nor complete it. */
+export function looksBinary(text: string): boolean {
+  return text.indexOf('\u0000') !== -1;
+}
+
+export class DocumentStore {
+  private readonly docs = new Map<string, Doc>();
+
+  constructor(private readonly pool: ParserPool) {}
+
+  get(uri: string): Doc | undefined {
+    return this.docs.get(uri);
+  }
+
+  open(uri: string, languageId: string, version: number, content: string): Doc {
+    this.docs.get(uri)?.tree?.dispose();
+    const text = TextDocument.create(uri, languageId, version, content);
+    const binary = looksBinary(content);
+    const lang = binary ? undefined : languageOf(languageId, uri);
+    const tree = lang ? new DocumentTree(lang, this.pool, () => text.getText()) : undefined;
+    tree?.schedule();
+    const doc: Doc = { uri, languageId, text, binary, tree };
+    this.docs.set(uri, doc);
+    return doc;
+  }
+
+  /** Applies LSP content changes in order, editing the tree for each so its positions stay true. */
+  change(uri: string, version: number, changes: ContentChange[]): Doc | undefined {
+    let doc = this.docs.get(uri);
+    if (!doc) return undefined;
+    for (const change of changes) {
+      if ('range' in change) {
+        const startIndex = doc.text.offsetAt(change.range.start);
+        const oldEndIndex = doc.text.offsetAt(change.range.end);
+        // Normalised positions: clients may send characters past the end of a line.
+        const s = doc.text.positionAt(startIndex);
+        const e = doc.text.positionAt(oldEndIndex);
+        const startPosition = { row: s.line, column: s.character };
+        doc.tree?.edit({
+          startIndex,
+          oldEndIndex,
+          newEndIndex: startIndex + change.text.length,
+          startPosition,
+          oldEndPosition: { row: e.line, column: e.character },
+          newEndPosition: endPointAfterInsert(startPosition, change.text),
+        });
+        TextDocument.update(doc.text, [change], version);
+      } else {
+        // A full replacement: the old tree says nothing useful about the new text.
+        doc = this.open(uri, doc.languageId, version, change.text);
+      }
+    }
+    return doc;
+  }
+
+  close(uri: string): void {
+    this.docs.get(uri)?.tree?.dispose();
+    this.docs.delete(uri);
+  }
+
+  get size(): number {
+    return this.docs.size;
+  }
+}

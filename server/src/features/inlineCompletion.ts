@@ -1,0 +1,113 @@
+// textDocument/inlineCompletion and the textDocument/completion fallback: LSP in, pipeline outcome out.
+import {
+  CompletionItemKind,
+  ErrorCodes,
+  InsertTextFormat,
+  ResponseError,
+  type CancellationToken,
+  type CompletionItem,
+  type CompletionList,
+  type InlineCompletionList,
+  type Position,
+  type TextDocumentPositionParams,
+} from 'vscode-languageserver';
+import type { DocumentStore, Doc } from '../documents.js';
+import type { InlineOutcome, InlinePipeline } from '../pipeline/inline.js';
+import type { Stats } from '../stats.js';
+import { CancelledError } from '../util/abort.js';
+import type { Logger } from '../util/logger.js';
+
+export const ACCEPT_COMMAND = 'tandem.accepted';
+
+export interface CompletionFeatureDeps {
+  documents: DocumentStore;
+  pipeline: InlinePipeline;
+  stats: Stats;
+  logger: Logger;
+}
+
+/** The LSP token becomes an AbortSignal once, here at the edge. */
+export function tokenSignal(token: CancellationToken | undefined): AbortSignal | undefined {
+  if (!token) return undefined;
+  const ctrl = new AbortController();
+  if (token.isCancellationRequested) ctrl.abort(new CancelledError());
+  else token.onCancellationRequested(() => ctrl.abort(new CancelledError()));
+  return ctrl.signal;
+}
+
+function resolveDoc(deps: CompletionFeatureDeps, params: TextDocumentPositionParams): { doc: Doc; position: Position } {
+  const uri = params.textDocument?.uri;
+  const doc = uri ? deps.documents.get(uri) : undefined;
+  if (!doc) throw new ResponseError(ErrorCodes.InvalidParams, `unknown document ${uri ?? '(no uri)'}: open it with textDocument/didOpen first`);
+  const p = params.position;
+  if (!p || !Number.isInteger(p.line) || !Number.isInteger(p.character) || p.line < 0 || p.character < 0) {
+    throw new ResponseError(ErrorCodes.InvalidParams, `invalid position ${JSON.stringify(p)} in ${uri}: line and character must be integers >= 0`);
+  }
+  // Past the end of a line or the document: LSP says to use the end; offsetAt clamps to it.
+  const position = doc.text.positionAt(doc.text.offsetAt(p));
+  return { doc, position };
+}
+
+async function run(deps: CompletionFeatureDeps, doc: Doc, position: Position, token: CancellationToken | undefined): Promise<InlineOutcome> {
+  deps.stats.request();
+  const outcome = await deps.pipeline.complete({ doc, position, signal: tokenSignal(token) });
+  if (outcome.kind === 'completion') deps.stats.shown(outcome.id, outcome.backend, outcome.cached);
+  if (outcome.kind === 'empty') deps.logger.debug(`no completion: ${outcome.reason}`);
+  return outcome;
+}
+
+export async function onInlineCompletion(deps: CompletionFeatureDeps, params: TextDocumentPositionParams, token?: CancellationToken): Promise<InlineCompletionList> {
+  const { doc, position } = resolveDoc(deps, params);
+  const outcome = await run(deps, doc, position, token);
+  if (outcome.kind !== 'completion') return { items: [] };
+  return {
+    items: [
+      {
+        insertText: outcome.text,
+        range: { start: position, end: position },
+        command: { title: 'Accept tandem completion', command: ACCEPT_COMMAND, arguments: [{ id: outcome.id }] },
+      },
+    ],
+  };
+}
+
+const WORD_CHAR = /[\p{L}\p{N}_$]/u;
+
+/**
+ * For clients without ghost text (Helix, eglot): one completion item whose edit starts at the
+ * word being typed, so the client's own filtering keeps it while the user types on.
+ */
+export async function onCompletion(deps: CompletionFeatureDeps, params: TextDocumentPositionParams, token?: CancellationToken): Promise<CompletionList> {
+  const { doc, position } = resolveDoc(deps, params);
+  const outcome = await run(deps, doc, position, token);
+  if (outcome.kind !== 'completion') return { isIncomplete: true, items: [] };
+  const line = doc.text.getText({ start: { line: position.line, character: 0 }, end: position });
+  let wordStart = line.length;
+  while (wordStart > 0 && WORD_CHAR.test(line[wordStart - 1]!)) wordStart--;
+  const word = line.slice(wordStart);
+  const newText = word + outcome.text;
+  const firstLine = newText.split('\n')[0]!.trim();
+  const label = firstLine.length > 60 ? `${firstLine.slice(0, 59)}…` : firstLine || newText.trim().split('\n')[0]!;
+  const item: CompletionItem = {
+    label,
+    kind: CompletionItemKind.Text,
+    detail: `tandem (${outcome.backend})`,
+    documentation: { kind: 'markdown', value: '```\n' + newText + '\n```' },
+    filterText: word + outcome.text.split('\n')[0],
+    sortText: '0000',
+    preselect: true,
+    insertTextFormat: InsertTextFormat.PlainText,
+    textEdit: { range: { start: { line: position.line, character: wordStart }, end: position }, newText },
+    command: { title: 'Accept tandem completion', command: ACCEPT_COMMAND, arguments: [{ id: outcome.id }] },
+  };
+  return { isIncomplete: true, items: [item] };
+}
+
+/** `tandem.accepted` [{id, partial?}]: records an acceptance; unknown ids are ignored. */
+export function onAccepted(deps: { stats: Stats; logger: Logger }, args: unknown[] | undefined): null {
+  const arg = args?.[0] as { id?: unknown; partial?: unknown } | undefined;
+  if (!arg || typeof arg.id !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, `${ACCEPT_COMMAND}: expected arguments [{"id": "<completion id>"}]`);
+  const counted = deps.stats.accepted(arg.id, arg.partial === true);
+  deps.logger.debug(`${arg.partial === true ? 'partial ' : ''}acceptance of ${arg.id}${counted ? '' : ' (unknown id, not counted)'}`);
+  return null;
+}

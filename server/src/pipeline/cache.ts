@@ -1,0 +1,68 @@
+// Completion cache: exact hits, and typed-through hits when the user types what is on screen.
+import { LRUCache } from 'lru-cache';
+
+/** How much of the text around the cursor identifies a completion's place. */
+const PREFIX_KEY_CHARS = 2048;
+const SUFFIX_KEY_CHARS = 512;
+/** Recent completions per document that typing may walk through. */
+const RECENT_PER_DOC = 16;
+
+interface Entry {
+  uri: string;
+  prefixLen: number;
+  prefixTail: string;
+  suffixHead: string;
+  text: string;
+}
+
+export class CompletionCache {
+  private readonly exact: LRUCache<string, Entry>;
+  private readonly recent = new Map<string, Entry[]>();
+
+  constructor(size: number) {
+    this.exact = new LRUCache({ max: size });
+  }
+
+  private static key(uri: string, prefixLen: number, prefixTail: string, suffixHead: string): string {
+    return `${uri}\u0000${prefixLen}\u0000${prefixTail}\u0000${suffixHead}`;
+  }
+
+  /**
+   * The completion for this place, if known: either stored for exactly this prefix and suffix,
+   * or a stored one whose start the user has since typed (then the rest of it is returned).
+   * `text` is the whole document and `offset` the cursor.
+   */
+  get(uri: string, text: string, offset: number): string | undefined {
+    const prefixTail = text.slice(Math.max(0, offset - PREFIX_KEY_CHARS), offset);
+    const suffixHead = text.slice(offset, offset + SUFFIX_KEY_CHARS);
+    const hit = this.exact.get(CompletionCache.key(uri, offset, prefixTail, suffixHead));
+    if (hit) return hit.text;
+    for (const e of this.recent.get(uri) ?? []) {
+      const typedLen = offset - e.prefixLen;
+      if (typedLen <= 0 || typedLen >= e.text.length || e.suffixHead !== suffixHead) continue;
+      if (!e.text.startsWith(text.slice(e.prefixLen, offset))) continue;
+      if (text.slice(Math.max(0, e.prefixLen - PREFIX_KEY_CHARS), e.prefixLen) !== e.prefixTail) continue;
+      return e.text.slice(typedLen);
+    }
+    return undefined;
+  }
+
+  set(uri: string, text: string, offset: number, completion: string): void {
+    const e: Entry = {
+      uri,
+      prefixLen: offset,
+      prefixTail: text.slice(Math.max(0, offset - PREFIX_KEY_CHARS), offset),
+      suffixHead: text.slice(offset, offset + SUFFIX_KEY_CHARS),
+      text: completion,
+    };
+    this.exact.set(CompletionCache.key(uri, offset, e.prefixTail, e.suffixHead), e);
+    const list = this.recent.get(uri) ?? [];
+    list.unshift(e);
+    if (list.length > RECENT_PER_DOC) list.length = RECENT_PER_DOC;
+    this.recent.set(uri, list);
+  }
+
+  forget(uri: string): void {
+    this.recent.delete(uri);
+  }
+}

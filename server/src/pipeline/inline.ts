@@ -1,0 +1,215 @@
+// The inline completion pipeline, start to end; the only file that knows the order of the stages.
+import type { Config } from '../config/schema.js';
+import type { Doc } from '../documents.js';
+import type { BackendRegistry } from '../models/registry.js';
+import type { BackendFailure, CompletionBackend, ModelInfo } from '../models/types.js';
+import { buildInlinePrompt, type InlinePrompt } from '../prompt/inline.js';
+import { TEMPLATES, templateFor, type FimTemplate } from '../prompt/templates.js';
+import { chooseBackend, type RouteChoice } from '../router/route.js';
+import { lineCommentFor } from '../syntax/languages.js';
+import { anySignal, CancelledError, deadlineSignal } from '../util/abort.js';
+import type { Logger } from '../util/logger.js';
+import type { Workspace } from '../workspace.js';
+import { CompletionCache } from './cache.js';
+import { Debouncer } from './debounce.js';
+import { completionMode, postprocess, type CursorContext } from './postprocess/index.js';
+
+export interface InlineRequest {
+  doc: Doc;
+  /** 0-based UTF-16 position; clamped to the document like LSP asks. */
+  position: { line: number; character: number };
+  /** Aborted by `$/cancelRequest` (or the CLI). */
+  signal?: AbortSignal;
+  /** Skip the debounce (the CLI, explicit invocations). */
+  immediate?: boolean;
+  /** Overrides inline.deadlineMs (the CLI waits longer than a keystroke may). */
+  deadlineMs?: number;
+}
+
+export type InlineOutcome =
+  | { kind: 'completion'; text: string; id: string; backend: string; model: string; latencyMs: number; cached: boolean }
+  | { kind: 'empty'; reason: string; backend?: string; model?: string; latencyMs: number }
+  | { kind: 'cancelled' }
+  | { kind: 'failed'; failure: BackendFailure; backend?: string; latencyMs: number };
+
+export interface PromptPlan {
+  route: RouteChoice;
+  backend?: CompletionBackend;
+  info?: ModelInfo;
+  template: FimTemplate;
+  prompt: InlinePrompt;
+  ctx: CursorContext;
+  /** Why model discovery failed, when it did. */
+  failure?: BackendFailure;
+}
+
+const NEXT_LINES = 30;
+/** A context-length error shrinks the prompt to this share of what the server would take. */
+const SHRINK_MARGIN = 0.9;
+
+export interface InlineDeps {
+  config: () => Config;
+  backends: BackendRegistry;
+  workspace: Workspace;
+  logger: Logger;
+  now?: () => number;
+}
+
+export class InlinePipeline {
+  private readonly cache: CompletionCache;
+  private readonly debouncer: Debouncer;
+  private current: AbortController | undefined;
+  private nextId = 1;
+  private readonly warnedTemplate = new Set<string>();
+  private readonly now: () => number;
+
+  constructor(private readonly deps: InlineDeps) {
+    this.cache = new CompletionCache(deps.config().inline.cacheSize);
+    this.debouncer = new Debouncer(() => deps.config().inline.debounceMs);
+    this.now = deps.now ?? (() => performance.now());
+  }
+
+  async complete(req: InlineRequest): Promise<InlineOutcome> {
+    const start = this.now();
+    const config = this.deps.config();
+    const elapsed = () => Math.round(this.now() - start);
+    if (!config.inline.enabled) return { kind: 'empty', reason: 'inline completions are switched off (inline.enabled)', latencyMs: 0 };
+    const { doc } = req;
+    if (doc.binary) return { kind: 'empty', reason: 'binary content', latencyMs: 0 };
+
+    const text = doc.text.getText();
+    const offset = doc.text.offsetAt(req.position);
+    const cached = this.cache.get(doc.uri, text, offset);
+    if (cached !== undefined) return { kind: 'completion', text: cached, id: this.id(), backend: 'cache', model: 'cache', latencyMs: elapsed(), cached: true };
+
+    // A newer request makes this one pointless: abort it (and its HTTP request) at once.
+    this.current?.abort(new CancelledError('superseded by a newer request'));
+    const mine = new AbortController();
+    this.current = mine;
+    const deadlineMs = req.deadlineMs ?? config.inline.deadlineMs;
+    const signal = anySignal([req.signal, mine.signal, deadlineSignal(deadlineMs)]);
+    try {
+      if (!req.immediate) await this.debouncer.wait(start, signal);
+      const plan = await this.plan(doc, offset, config, signal);
+      if (plan.failure) return { kind: 'failed', failure: plan.failure, backend: plan.route.backend, latencyMs: elapsed() };
+      if (!plan.backend || !plan.info) return { kind: 'empty', reason: plan.route.reason, latencyMs: elapsed() };
+      const backend = plan.backend;
+      let prompt = plan.prompt;
+      const single = plan.ctx.mode === 'single';
+      const maxLines = plan.ctx.maxLines;
+      const enough = (t: string) => (single ? t.includes('\n') : countLines(t) > maxLines + 1);
+      let result = await backend.complete({ prompt: prompt.prompt, stop: prompt.stop, maxTokens: config.inline.maxTokens, temperature: config.inline.temperature, enough }, signal);
+      if (!result.ok && result.failure.kind === 'context_length') {
+        // Our token estimate was off for this model: shrink once to what the server says fits.
+        const f = result.failure;
+        const fits = f.limit && f.requested ? Math.floor(prompt.budget.prompt * ((f.limit - config.inline.maxTokens) / f.requested) * SHRINK_MARGIN) : Math.floor(prompt.budget.prompt / 2);
+        this.deps.logger.debug(`prompt too long for ${backend.name}; retrying with ${fits} tokens`);
+        prompt = this.render(doc, offset, plan.template, plan.info, config, Math.max(64, fits));
+        result = await backend.complete({ prompt: prompt.prompt, stop: prompt.stop, maxTokens: config.inline.maxTokens, temperature: config.inline.temperature, enough }, signal);
+      }
+      if (!result.ok) {
+        if (result.failure.kind === 'cancelled') return { kind: 'cancelled' };
+        this.deps.backends.report(backend.name, result.failure);
+        return { kind: 'failed', failure: result.failure, backend: backend.name, latencyMs: elapsed() };
+      }
+      this.deps.backends.report(backend.name, undefined);
+      const out = postprocess(result.value.text, prompt.stop, plan.ctx);
+      if (out === '') return { kind: 'empty', reason: 'nothing worth showing after postprocessing', backend: backend.name, model: result.value.model, latencyMs: elapsed() };
+      this.cache.set(doc.uri, text, offset, out);
+      return { kind: 'completion', text: out, id: this.id(), backend: backend.name, model: result.value.model, latencyMs: elapsed(), cached: false };
+    } catch (err) {
+      if (signal.aborted) {
+        if (req.signal?.aborted || mine.signal.aborted) return { kind: 'cancelled' };
+        return { kind: 'empty', reason: `no answer within the deadline (${deadlineMs} ms, inline.deadlineMs)`, latencyMs: elapsed() };
+      }
+      throw err;
+    } finally {
+      if (this.current === mine) this.current = undefined;
+    }
+  }
+
+  /**
+   * Route, model discovery, template and prompt: everything before the model call. `prompt --json`
+   * uses it with `discover: false` so that a dry run never contacts a backend.
+   */
+  async plan(doc: Doc, offset: number, config: Config, signal: AbortSignal, discover = true): Promise<PromptPlan> {
+    const relPath = this.deps.workspace.relativePath(doc.uri);
+    const ctx = cursorContext(doc, offset, config);
+    const route = chooseBackend(config, 'inline', [relPath]);
+    const cfg = route.backend ? config.backends[route.backend] : undefined;
+    const backend = route.backend ? this.deps.backends.get(route.backend) : undefined;
+    let info: ModelInfo | undefined;
+    if (backend && discover) {
+      const o = await backend.info(signal);
+      if (!o.ok) {
+        if (o.failure.kind === 'cancelled') throw new CancelledError();
+        this.deps.backends.report(backend.name, o.failure);
+        return { route, backend, failure: o.failure, template: TEMPLATES.qwen, prompt: this.render(doc, offset, TEMPLATES.qwen, undefined, config), ctx };
+      }
+      info = o.value;
+    } else if (cfg) {
+      info = { id: cfg.model ?? '(discovered from the server)', contextWindow: cfg.maxContextTokens ?? 8192, contextSource: cfg.maxContextTokens ? 'config' : 'default' };
+    }
+    // A dry run without `model` does not know the model: no warning about its template then.
+    const template = this.template(info?.id ?? '', cfg?.fim, discover ? cfg?.name : undefined);
+    return { route, backend, info, template, prompt: this.render(doc, offset, template, info, config), ctx };
+  }
+
+  private render(doc: Doc, offset: number, template: FimTemplate, info: ModelInfo | undefined, config: Config, maxPromptTokens = config.inline.maxPromptTokens): InlinePrompt {
+    return buildInlinePrompt({
+      doc: doc.text,
+      offset,
+      language: doc.tree?.language,
+      lineComment: doc.tree?.language.lineComment ?? lineCommentFor(doc.languageId),
+      tree: doc.tree?.current(),
+      relPath: this.deps.workspace.relativePath(doc.uri),
+      template,
+      budget: { contextWindow: info?.contextWindow ?? 8192, maxTokens: config.inline.maxTokens, maxPromptTokens },
+    });
+  }
+
+  private template(modelId: string, override: Config['backends'][string]['fim'], backendName?: string): FimTemplate {
+    const t = templateFor(modelId, override);
+    if (t) return t;
+    if (backendName && !this.warnedTemplate.has(modelId)) {
+      this.warnedTemplate.add(modelId);
+      this.deps.logger.warn(`model "${modelId}" has no known fill-in-the-middle template; using qwen. Set backends.${backendName}.fim to one of: ${Object.keys(TEMPLATES).join(', ')}`);
+    }
+    return TEMPLATES.qwen;
+  }
+
+  private id(): string {
+    return `tandem-${this.nextId++}`;
+  }
+}
+
+function countLines(t: string): number {
+  let n = 1;
+  for (let i = t.indexOf('\n'); i >= 0; i = t.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+export function cursorContext(doc: Doc, offset: number, config: Config): CursorContext {
+  const pos = doc.text.positionAt(offset);
+  const text = doc.text.getText();
+  const lineStart = offset - pos.character;
+  let lineEnd = text.indexOf('\n', offset);
+  if (lineEnd < 0) lineEnd = text.length;
+  const lineSuffix = text.slice(offset, lineEnd).replace(/\r$/, '');
+  const nextLines: string[] = [];
+  let i = lineEnd + 1;
+  while (i <= text.length && i > 0 && nextLines.length < NEXT_LINES) {
+    let e = text.indexOf('\n', i);
+    if (e < 0) e = text.length;
+    nextLines.push(text.slice(i, e).replace(/\r$/, ''));
+    if (e >= text.length) break;
+    i = e + 1;
+  }
+  return {
+    linePrefix: text.slice(lineStart, offset),
+    lineSuffix,
+    nextLines,
+    mode: completionMode(lineSuffix, config.inline.multiline),
+    maxLines: config.inline.maxLines,
+  };
+}

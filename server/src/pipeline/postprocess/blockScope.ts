@@ -1,0 +1,50 @@
+// Multi-line completions end with the block they are in: indentation tells where that is.
+import { indentOf, type Filter } from './types.js';
+
+const OPENS_BLOCK = /[{([:]\s*$/;
+const CLOSER = /^\s*[)\]}]/;
+
+/**
+ * Lines continue while they are indented deeper than the cursor's line, or at its level as
+ * siblings. A line that dedents below it ends the completion. When the cursor's own line opens
+ * a block, the completion ends when that block does: with its closing bracket if the document
+ * does not already have it right after the cursor.
+ */
+export const blockScope: Filter = (text, ctx) => {
+  if (ctx.mode !== 'multi') return text;
+  const lines = text.split('\n');
+  const first = lines[0]!;
+  const firstLine = ctx.linePrefix + first;
+  const base = indentOf(ctx.linePrefix.trim() === '' && first.trim() !== '' ? firstLine : ctx.linePrefix);
+  const cursorOpened = OPENS_BLOCK.test(firstLine);
+  let siblingOpen = false;
+  const kept: string[] = [first];
+  for (let i = 1; i < lines.length && kept.length < ctx.maxLines; i++) {
+    const line = lines[i]!;
+    if (line.trim() === '') {
+      kept.push(line);
+      continue;
+    }
+    const indent = indentOf(line);
+    if (indent < base) break; // left the block the cursor is in
+    if (indent > base) {
+      kept.push(line);
+      continue;
+    }
+    if (cursorOpened) {
+      // Back at the level of the line that opened the block: the block ends here.
+      if (CLOSER.test(line) && !suffixCloses(ctx.nextLines, indent, line.trim()[0]!)) kept.push(line);
+      break;
+    }
+    if (CLOSER.test(line) && !siblingOpen) break; // closes a block the cursor is inside of
+    kept.push(line);
+    siblingOpen = OPENS_BLOCK.test(line);
+  }
+  while (kept.length > 1 && kept[kept.length - 1]!.trim() === '') kept.pop();
+  return kept.join('\n');
+};
+
+function suffixCloses(nextLines: string[], indent: number, closer: string): boolean {
+  const next = nextLines.find((l) => l.trim() !== '');
+  return next !== undefined && indentOf(next) === indent && next.trim().startsWith(closer);
+}

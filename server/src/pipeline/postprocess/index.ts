@@ -1,0 +1,32 @@
+// The postprocess stages in their order; each is one small file with golden tests.
+import { blockScope } from './blockScope.js';
+import { repetition } from './repetition.js';
+import { singleLine } from './singleLine.js';
+import { suffixRepeat } from './suffixRepeat.js';
+import type { CursorContext, Filter } from './types.js';
+
+export type { CursorContext } from './types.js';
+export { completionMode } from './mode.js';
+
+const FILTERS: Filter[] = [singleLine, repetition, blockScope, suffixRepeat];
+
+/** Cuts `text` at the first stop string (servers apply them too, but not every API takes them all). */
+export function cutAtStops(text: string, stops: string[]): string {
+  let end = text.length;
+  for (const s of stops) {
+    const i = text.indexOf(s);
+    if (i >= 0 && i < end) end = i;
+  }
+  return text.slice(0, end);
+}
+
+/** Runs every filter; returns '' when nothing worth showing is left. */
+export function postprocess(raw: string, stops: string[], ctx: CursorContext): string {
+  let text = cutAtStops(raw, stops).replace(/\r\n/g, '\n');
+  for (const f of FILTERS) {
+    text = f(text, ctx);
+    if (text === '') return '';
+  }
+  text = text.replace(/[ \t]+$/, '');
+  return text.trim() === '' ? '' : text;
+}

@@ -1,0 +1,188 @@
+// The inline prompt: prefix and suffix windows at whole lines, the file's head kept, rendered by a FIM template.
+import type { TextDocument } from 'vscode-languageserver-textdocument';
+import type { LanguageInfo } from '../syntax/languages.js';
+import type { SyntaxNode, Tree } from '../syntax/tree.js';
+import type { FimTemplate } from './templates.js';
+import { estimateTokens, tokensToChars } from './tokens.js';
+
+export interface Segment {
+  kind: 'path' | 'imports' | 'scope' | 'prefix' | 'suffix';
+  /** Workspace-relative path of the text's source file (the router's privacy check reads it). */
+  path?: string;
+  tokens: number;
+}
+
+export interface PromptBudget {
+  contextWindow: number;
+  maxTokens: number;
+  /** Our own cap below the context window, for latency. */
+  maxPromptTokens: number;
+}
+
+export interface InlinePromptInput {
+  doc: TextDocument;
+  offset: number;
+  language: LanguageInfo | undefined;
+  /** Comment prefix for the path line (languages without a grammar included). */
+  lineComment: string;
+  tree: Tree | undefined;
+  relPath: string;
+  template: FimTemplate;
+  budget: PromptBudget;
+}
+
+export interface InlinePrompt {
+  prompt: string;
+  stop: string[];
+  segments: Segment[];
+  budget: { contextWindow: number; prompt: number; maxTokens: number };
+  /** First line of the prefix window (0-based), for tests and `prompt --json`. */
+  windowStartLine: number;
+}
+
+/**
+ * The prefix window starts on a multiple of this many lines, so that while the user types
+ * inside one region the start of the prompt stays byte-identical and vLLM's prefix cache hits.
+ */
+export const WINDOW_SNAP_LINES = 16;
+const PREFIX_SHARE = 0.75;
+/** Room left for the template's tokens and the tokenizer's disagreement with our estimate. */
+const SAFETY_TOKENS = 32;
+const HEADER_SHARE = 0.25;
+const MAX_SIGNATURE_LINES = 4;
+const MAX_TOP_LEVEL_SCAN = 64;
+
+export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
+  const { doc, offset, template, budget } = input;
+  const cursor = doc.positionAt(offset);
+  const lineStart = offset - cursor.character;
+  const text = doc.getText();
+
+  const overhead = estimateTokens(template.render('', ''));
+  const available = Math.max(64, Math.min(budget.maxPromptTokens, budget.contextWindow - budget.maxTokens - SAFETY_TOKENS) - overhead);
+  let suffixChars = tokensToChars(available * (1 - PREFIX_SHARE));
+  let prefixChars = tokensToChars(available * PREFIX_SHARE);
+
+  // Suffix: rest of the current line, then whole lines while they fit.
+  const lineEnd = lineEndOffset(doc, cursor.line);
+  let suffixEnd = lineEnd;
+  if (lineEnd - offset < suffixChars && cursor.line + 1 < doc.lineCount) {
+    const limit = Math.min(text.length, offset + suffixChars);
+    const lastLine = doc.positionAt(limit).line;
+    suffixEnd = limit >= text.length ? text.length : Math.max(lineEnd, doc.offsetAt({ line: lastLine, character: 0 }));
+  }
+  const suffix = text.slice(offset, suffixEnd);
+  prefixChars += Math.max(0, suffixChars - suffix.length); // unused suffix room goes to the prefix
+  suffixChars = suffix.length;
+
+  const pathLine = `${input.lineComment} Path: ${input.relPath}\n`;
+  const linePart = offset - lineStart;
+  let roomForLines = prefixChars - pathLine.length - linePart;
+
+  let startLine = firstLineWithin(doc, lineStart, roomForLines);
+  let header: { imports: string; scopes: string } = { imports: '', scopes: '' };
+  if (startLine > 0 && input.tree && input.language) {
+    header = fileHead(input.tree, input.language, text, offset, startLine, Math.floor(prefixChars * HEADER_SHARE));
+    roomForLines -= header.imports.length + header.scopes.length;
+    startLine = firstLineWithin(doc, lineStart, roomForLines);
+    if (startLine > 0) header = fileHead(input.tree, input.language, text, offset, startLine, Math.floor(prefixChars * HEADER_SHARE));
+  }
+  const windowStart = doc.offsetAt({ line: startLine, character: 0 });
+  const window = text.slice(windowStart, offset);
+
+  const prefix = pathLine + header.imports + header.scopes + window;
+  const prompt = template.render(prefix, suffix);
+  const path = input.relPath;
+  const segments: Segment[] = [{ kind: 'path', path, tokens: estimateTokens(pathLine) }];
+  if (header.imports) segments.push({ kind: 'imports', path, tokens: estimateTokens(header.imports) });
+  if (header.scopes) segments.push({ kind: 'scope', path, tokens: estimateTokens(header.scopes) });
+  segments.push({ kind: 'prefix', path, tokens: estimateTokens(window) }, { kind: 'suffix', path, tokens: estimateTokens(suffix) });
+  return {
+    prompt,
+    stop: template.stop,
+    segments,
+    budget: { contextWindow: budget.contextWindow, prompt: estimateTokens(prompt), maxTokens: budget.maxTokens },
+    windowStartLine: startLine,
+  };
+}
+
+function lineEndOffset(doc: TextDocument, line: number): number {
+  if (line + 1 >= doc.lineCount) return doc.getText().length;
+  const next = doc.offsetAt({ line: line + 1, character: 0 });
+  const text = doc.getText();
+  // Exclude the line break (\n or \r\n) from "the rest of the line".
+  let end = next - 1;
+  if (end > 0 && text.charCodeAt(end - 1) === 13) end--;
+  return end;
+}
+
+/** The first whole line such that lines [it, cursor line) fit in `room` characters, snapped for cache stability. */
+function firstLineWithin(doc: TextDocument, lineStart: number, room: number): number {
+  const cursorLine = doc.positionAt(lineStart).line;
+  if (room <= 0) return cursorLine;
+  const minOffset = lineStart - room;
+  if (minOffset <= 0) return 0;
+  const p = doc.positionAt(minOffset);
+  let line = p.character === 0 ? p.line : p.line + 1;
+  line = Math.ceil(line / WINDOW_SNAP_LINES) * WINDOW_SNAP_LINES;
+  return Math.min(line, cursorLine);
+}
+
+/**
+ * What the trimmed prefix would otherwise lose: the file's imports and the signature lines of
+ * the scopes around the cursor, each from above the window start, within `room` characters.
+ */
+function fileHead(tree: Tree, lang: LanguageInfo, text: string, offset: number, startLine: number, room: number): { imports: string; scopes: string } {
+  let imports = '';
+  const root = tree.rootNode;
+  const n = Math.min(root.childCount, MAX_TOP_LEVEL_SCAN);
+  for (let i = 0; i < n; i++) {
+    const child = root.child(i);
+    if (!child || child.startPosition.row >= startLine) break;
+    if (!lang.importTypes.has(child.type) || child.endPosition.row >= startLine) continue;
+    const piece = wholeLines(text, child.startIndex, child.endIndex);
+    if (imports.length + piece.length > room) break;
+    imports += piece;
+  }
+
+  const sigs: string[] = [];
+  const seenRows = new Set<number>();
+  let used = imports.length;
+  for (let node: SyntaxNode | null = root.descendantForIndex(Math.max(0, offset - 1)); node; node = node.parent) {
+    if (!lang.scopeTypes.has(node.type)) continue;
+    const row = node.startPosition.row;
+    if (row >= startLine || seenRows.has(row)) continue;
+    const body = node.childForFieldName('body');
+    const lastRow = Math.min(body ? body.startPosition.row : row, row + MAX_SIGNATURE_LINES - 1, startLine - 1);
+    const piece = linesText(text, node.startIndex, row, lastRow);
+    if (used + piece.length > room) break;
+    used += piece.length;
+    for (let r = row; r <= lastRow; r++) seenRows.add(r);
+    sigs.unshift(piece);
+  }
+  return { imports, scopes: sigs.join('') };
+}
+
+function wholeLines(text: string, start: number, end: number): string {
+  const s = text.lastIndexOf('\n', start - 1) + 1;
+  let e = text.indexOf('\n', Math.max(start, end - 1));
+  e = e < 0 ? text.length : e + 1;
+  const piece = text.slice(s, e);
+  return piece.endsWith('\n') ? piece : piece + '\n';
+}
+
+/** Lines startRow..lastRow of the text, beginning with the line that holds `startIndex`. */
+function linesText(text: string, startIndex: number, startRow: number, lastRow: number): string {
+  const s = text.lastIndexOf('\n', startIndex - 1) + 1;
+  let e = s;
+  for (let r = startRow; r <= lastRow; r++) {
+    const nl = text.indexOf('\n', e);
+    if (nl < 0) {
+      e = text.length;
+      break;
+    }
+    e = nl + 1;
+  }
+  const piece = text.slice(s, e);
+  return piece.endsWith('\n') ? piece : piece + '\n';
+}

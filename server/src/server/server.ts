@@ -1,0 +1,161 @@
+// LSP wiring: glues protocol messages to plain classes. The only module besides features/ that knows LSP.
+import {
+  DidChangeConfigurationNotification,
+  ErrorCodes,
+  ResponseError,
+  TextDocumentSyncKind,
+  type Connection,
+  type InitializeParams,
+  type InitializeResult,
+} from 'vscode-languageserver';
+import { DocumentStore } from '../documents.js';
+import { ACCEPT_COMMAND, onAccepted, onCompletion, onInlineCompletion, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
+import { BackendRegistry } from '../models/registry.js';
+import { InlinePipeline } from '../pipeline/inline.js';
+import { Stats } from '../stats.js';
+import { ParserPool } from '../syntax/tree.js';
+import { isLogLevel, type LogHub, type LogSink } from '../util/logger.js';
+import { errorText } from '../util/logger.js';
+import { uriToPath, Workspace } from '../workspace.js';
+import { Settings } from './settings.js';
+import { VERSION } from '../version.js';
+
+export interface ServerOptions {
+  env: NodeJS.ProcessEnv;
+  /** --config FILE given to `tandem-lsp --stdio`. */
+  configFile?: string;
+  logHub: LogHub;
+}
+
+/** Forwards log lines to the editor's log (window/logMessage). */
+function editorSink(connection: Connection): LogSink {
+  return {
+    write(level, line) {
+      if (level === 'error') connection.console.error(line);
+      else if (level === 'warn') connection.console.warn(line);
+      else if (level === 'info') connection.console.info(line);
+      else connection.console.log(line);
+    },
+  };
+}
+
+export function startServer(connection: Connection, opts: ServerOptions): void {
+  const hub = opts.logHub;
+  const log = hub.logger('server');
+  const workspace = new Workspace();
+  const settings = new Settings({ configFile: opts.configFile, env: opts.env, roots: () => workspace.roots });
+  const documents = new DocumentStore(new ParserPool());
+  const backends = new BackendRegistry(hub.logger('backend'), opts.env);
+  const stats = new Stats();
+  const pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline') });
+  const deps: CompletionFeatureDeps = { documents, pipeline, stats, logger: hub.logger('inline') };
+  let pullConfiguration = false;
+
+  const applyConfig = () => {
+    const c = settings.config;
+    if (!isLogLevel(opts.env.TANDEM_LOG)) hub.level = c.log.level;
+    hub.setSecrets(Object.values(c.backends).flatMap((b) => (b.apiKeyEnv && opts.env[b.apiKeyEnv] ? [opts.env[b.apiKeyEnv]!] : [])));
+    backends.update(c);
+  };
+  settings.onChange(applyConfig);
+
+  const reload = (why: string) => {
+    const r = settings.reload();
+    if (!r.ok) {
+      log.error(`${why}: ${r.error}`);
+      void connection.window.showErrorMessage(`tandem: ${r.error} (the previous configuration stays in force)`);
+      return;
+    }
+    for (const w of r.warnings) {
+      log.warn(w);
+      void connection.window.showWarningMessage(`tandem: ${w}`);
+    }
+    log.info(`configuration loaded (${why}): backends ${Object.keys(settings.config.backends).join(', ')}; inline via ${settings.config.routes.inline.join(' > ')}`);
+  };
+
+  connection.onInitialize((params: InitializeParams): InitializeResult => {
+    hub.addSink(editorSink(connection));
+    const roots = (params.workspaceFolders ?? []).map((f) => uriToPath(f.uri)).filter((p): p is string => !!p);
+    const rootPath = params.rootUri ? uriToPath(params.rootUri) : (params.rootPath ?? undefined);
+    if (roots.length === 0 && rootPath) roots.push(rootPath);
+    workspace.roots = roots;
+    settings.setInitializationOptions(params.initializationOptions);
+    applyConfig();
+    reload('initialize');
+    const caps = params.capabilities;
+    pullConfiguration = caps.workspace?.configuration === true;
+    const dynamicConfig = caps.workspace?.didChangeConfiguration?.dynamicRegistration === true;
+    // Editors with ghost text get no completion provider: model calls would slow their popup down.
+    const hasInline = caps.textDocument?.inlineCompletion !== undefined;
+    connection.onInitialized(async () => {
+      if (dynamicConfig) await connection.client.register(DidChangeConfigurationNotification.type, { section: 'tandem' }).catch(() => undefined);
+      if (pullConfiguration) await pullEditorSection('initialized');
+    });
+    return {
+      capabilities: {
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: false },
+        inlineCompletionProvider: true,
+        ...(hasInline ? {} : { completionProvider: { resolveProvider: false } }),
+        executeCommandProvider: { commands: [ACCEPT_COMMAND] },
+      },
+      serverInfo: { name: 'tandem', version: VERSION },
+    };
+  });
+
+  const pullEditorSection = async (why: string) => {
+    try {
+      const [section] = await connection.workspace.getConfiguration([{ section: 'tandem' }]);
+      settings.setEditorSection(section ?? undefined);
+    } catch (err) {
+      log.debug(`workspace/configuration failed: ${errorText(err)}`);
+      return;
+    }
+    reload(why);
+  };
+
+  connection.onDidChangeConfiguration(async (params) => {
+    const s = params.settings as Record<string, unknown> | null | undefined;
+    if (s && typeof s === 'object' && 'tandem' in s) {
+      settings.setEditorSection(s.tandem);
+      reload('didChangeConfiguration');
+    } else if (pullConfiguration) {
+      await pullEditorSection('didChangeConfiguration');
+    } else {
+      reload('didChangeConfiguration');
+    }
+  });
+
+  connection.onDidOpenTextDocument(({ textDocument: t }) => {
+    documents.open(t.uri, t.languageId, t.version, t.text);
+  });
+  connection.onDidChangeTextDocument(({ textDocument: t, contentChanges }) => {
+    if (!documents.change(t.uri, t.version ?? 0, contentChanges)) log.debug(`didChange for unknown document ${t.uri}`);
+  });
+  connection.onDidCloseTextDocument(({ textDocument: t }) => documents.close(t.uri));
+
+  // Exceptions are bugs: each request catches its own once, logs it, and answers an error, never crashing.
+  const guard = <P, R>(name: string, fn: (p: P, token: import('vscode-languageserver').CancellationToken) => Promise<R> | R) =>
+    async (p: P, token: import('vscode-languageserver').CancellationToken): Promise<R> => {
+      try {
+        return await fn(p, token);
+      } catch (err) {
+        if (err instanceof ResponseError) throw err;
+        log.error(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        throw new ResponseError(ErrorCodes.InternalError, `tandem: ${name} failed: ${errorText(err)}`);
+      }
+    };
+
+  connection.languages.inlineCompletion.on(guard('inlineCompletion', (p, t) => onInlineCompletion(deps, p, t)));
+  connection.onCompletion(guard('completion', (p, t) => onCompletion(deps, p, t)));
+  connection.onExecuteCommand(
+    guard('executeCommand', (p: { command: string; arguments?: unknown[] }) => {
+      if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry') }, p.arguments);
+      throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
+    }),
+  );
+
+  connection.onShutdown(() => {
+    log.info('shutting down');
+  });
+  connection.listen();
+}

@@ -1,0 +1,51 @@
+// Counters of what was shown and accepted, per backend: the acceptance telemetry `tandem.accepted` feeds.
+import { LRUCache } from 'lru-cache';
+
+export interface StatsSnapshot {
+  requests: number;
+  shown: number;
+  cacheHits: number;
+  accepted: number;
+  partiallyAccepted: number;
+  byBackend: Record<string, { shown: number; accepted: number; partiallyAccepted: number }>;
+}
+
+export class Stats {
+  private readonly shownIds = new LRUCache<string, string>({ max: 2000 });
+  private readonly data: StatsSnapshot = { requests: 0, shown: 0, cacheHits: 0, accepted: 0, partiallyAccepted: 0, byBackend: {} };
+
+  request(): void {
+    this.data.requests++;
+  }
+
+  shown(id: string, backend: string, cached: boolean): void {
+    this.data.shown++;
+    if (cached) this.data.cacheHits++;
+    this.shownIds.set(id, backend);
+    this.perBackend(backend).shown++;
+  }
+
+  /** False for ids we never showed (or forgot): they are not counted. */
+  accepted(id: string, partial: boolean): boolean {
+    const backend = this.shownIds.get(id);
+    if (backend === undefined) return false;
+    const b = this.perBackend(backend);
+    if (partial) {
+      this.data.partiallyAccepted++;
+      b.partiallyAccepted++;
+    } else {
+      this.data.accepted++;
+      b.accepted++;
+      this.shownIds.delete(id); // a full accept ends the item's life; partial ones may follow each other
+    }
+    return true;
+  }
+
+  snapshot(): StatsSnapshot {
+    return structuredClone(this.data);
+  }
+
+  private perBackend(name: string) {
+    return (this.data.byBackend[name] ??= { shown: 0, accepted: 0, partiallyAccepted: 0 });
+  }
+}

@@ -1,0 +1,27 @@
+// Workspace roots and the paths of files relative to them (the form privacy globs match).
+import { isAbsolute, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export function uriToPath(uri: string): string | undefined {
+  if (!uri.startsWith('file:')) return undefined;
+  try {
+    return fileURLToPath(uri);
+  } catch {
+    return undefined;
+  }
+}
+
+export class Workspace {
+  constructor(public roots: string[] = []) {}
+
+  /** Path relative to the innermost root holding the file, with `/` separators; else the absolute path or URI. */
+  relativePath(uri: string): string {
+    const path = uriToPath(uri) ?? uri;
+    let best: string | undefined;
+    for (const root of this.roots) {
+      const rel = relative(root, path);
+      if (rel && !rel.startsWith('..') && !isAbsolute(rel) && (best === undefined || rel.length < best.length)) best = rel;
+    }
+    return (best ?? path).split(sep).join('/');
+  }
+}

@@ -1,0 +1,116 @@
+// Types for test/fake/vllm.js (hand-written; keep in sync with the JSDoc there).
+import type { IncomingHttpHeaders } from "node:http";
+
+/** One HTTP request the fake received, in arrival order. */
+export interface RecordedRequest {
+  /** Sequence number, 1-based, monotonic for the life of the server (not reset by reset()). */
+  id: number;
+  method: string;
+  /** Path without the query string, e.g. "/v1/completions". */
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON body, or null when empty or malformed. */
+  body: any;
+  rawBody: string;
+  /** performance.now() when the request headers arrived. */
+  receivedAt: number;
+  /**
+   * performance.now() when the connection closed before the response finished
+   * (client abort, or a `{ destroy: true }` reply); null otherwise.
+   */
+  closedAt: number | null;
+  /** The response was completely written. */
+  finished: boolean;
+}
+
+export interface TextReply {
+  text: string;
+  /** Stream the text in these pieces (otherwise ~4 characters each). */
+  chunks?: string[];
+  /** finish_reason when neither a stop string nor max_tokens cut the text; default "stop". */
+  finishReason?: "stop" | "length";
+}
+
+export interface ErrorInfo {
+  message: string;
+  type?: string;
+  code?: number | string;
+  param?: string | null;
+}
+
+export interface ErrorReply {
+  status: number;
+  error: ErrorInfo;
+  /** "nested" (default, current vLLM): {"error":{...}}; "flat" (older vLLM): {"object":"error",...}. */
+  shape?: "nested" | "flat";
+  headers?: Record<string, string>;
+}
+
+export interface StreamErrorReply {
+  streamError: ErrorInfo;
+  /** Text streamed as normal chunks before the error event. */
+  after?: string;
+  shape?: "nested" | "flat";
+}
+
+export interface HangReply {
+  hang: true;
+}
+
+export interface DestroyReply {
+  destroy: true;
+}
+
+export type Reply = TextReply | ErrorReply | StreamErrorReply | HangReply | DestroyReply;
+
+export interface ModelsOverride {
+  status: number;
+  /** Serialized as JSON, or sent verbatim when a string. */
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface FakeVllmOptions {
+  /** Served model id. Default "Qwen/Qwen2.5-Coder-7B". */
+  model?: string;
+  /** Default 32768. */
+  maxModelLen?: number;
+  /** Delay before the response headers (time to first token). Default 0. */
+  latencyMs?: number;
+  /** Delay between streamed chunks. Default 0. */
+  tokenIntervalMs?: number;
+  /** Decides the answer to each /v1/completions or /v1/chat/completions request. Default: { text: "" }. */
+  respond?: (req: RecordedRequest) => Reply | Promise<Reply>;
+  /** Replaces the GET /v1/models answer. */
+  models?: ModelsOverride;
+  /** Port to listen on (127.0.0.1). Default 0 (any free port); only read at start. */
+  port?: number;
+}
+
+export interface FakeVllm {
+  /** e.g. "http://127.0.0.1:41234" (no trailing slash, no /v1). */
+  url: string;
+  port: number;
+  /** Every request, in arrival order (same array across reset()). */
+  requests: RecordedRequest[];
+  /** The POST /v1/completions records. */
+  completions(): RecordedRequest[];
+  /** Change options at run time (affects requests whose handling starts later). */
+  set(partial: Partial<FakeVllmOptions>): void;
+  /** A copy of the current options. */
+  readonly options: FakeVllmOptions;
+  /** Resolves with the first recorded request satisfying predicate; rejects after timeoutMs (default 2000). */
+  waitFor(predicate: (req: RecordedRequest) => boolean, timeoutMs?: number): Promise<RecordedRequest>;
+  /** Clear the records. */
+  reset(): void;
+  /** Stop listening and destroy all open sockets. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_MODEL: string;
+export const DEFAULT_MAX_MODEL_LEN: number;
+/** ceil(text.length / 4): the fake's token estimate. */
+export function approxTokens(text: string): number;
+/** The CLI's canned, deterministic respond() (fake: "return 42"). */
+export function demoRespond(req: RecordedRequest): Reply;
+export function startFakeVllm(options?: FakeVllmOptions): Promise<FakeVllm>;

@@ -1,0 +1,705 @@
+// @ts-check
+/**
+ * Loopback fake of vLLM's OpenAI-compatible HTTP server, for tests and benchmarks.
+ *
+ * Plain JavaScript ESM with JSDoc types so that it runs under plain `node`
+ * (benchmarks, CLI) without a compile step; `vllm.d.ts` next to it declares the
+ * exported types for TypeScript callers.
+ *
+ * It reproduces, as far as an HTTP client can observe, what `vllm serve` answers
+ * on /v1/completions, /v1/chat/completions, /v1/models and /health: body shapes,
+ * key order, SSE framing (`data: <json>\n\n` ... `data: [DONE]\n\n`), error
+ * shapes (the nested `{"error":{...}}` of current vLLM and the flat
+ * `{"object":"error",...}` of older releases) and the built-in request checks
+ * (unknown model, `suffix`, context length). It runs no model: what each request
+ * answers is decided by the `respond` option.
+ *
+ * Token counts are approximations: 1 token = 4 characters, rounded up.
+ *
+ * CLI (no GPU needed):
+ *   node test/fake/vllm.js --port 8000 [--model M] [--latency MS]
+ *                          [--token-interval MS] [--max-model-len N]
+ */
+
+import http from "node:http";
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { realpathSync } from "node:fs";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+
+/** @typedef {import("./vllm.js").FakeVllm} FakeVllm */
+/** @typedef {import("./vllm.js").FakeVllmOptions} FakeVllmOptions */
+/** @typedef {import("./vllm.js").RecordedRequest} RecordedRequest */
+/** @typedef {import("./vllm.js").Reply} Reply */
+/** @typedef {import("./vllm.js").TextReply} TextReply */
+/** @typedef {import("./vllm.js").ErrorReply} ErrorReply */
+/** @typedef {import("./vllm.js").StreamErrorReply} StreamErrorReply */
+/** @typedef {import("./vllm.js").ErrorInfo} ErrorInfo */
+/** @typedef {import("./vllm.js").ModelsOverride} ModelsOverride */
+
+export const DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-7B";
+export const DEFAULT_MAX_MODEL_LEN = 32768;
+/** vLLM's CompletionRequest.max_tokens default. */
+const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
+
+/**
+ * Approximate token count: ceil(characters / 4). The fake has no tokenizer; this
+ * is used for prompt_tokens, completion_tokens, the context-length check and
+ * max_tokens truncation alike, so the numbers are self-consistent.
+ * @param {string} text
+ */
+export function approxTokens(text) {
+  return Math.ceil(text.length / 4);
+}
+
+/** vLLM ids are `<prefix>-<uuid4 hex>`. */
+function randomId(/** @type {string} */ prefix) {
+  return `${prefix}-${randomBytes(16).toString("hex")}`;
+}
+
+function nowSeconds() {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** @param {number} status */
+function defaultErrorType(status) {
+  if (status === 400 || status === 422) return "BadRequestError";
+  if (status === 401) return "UnauthorizedError";
+  if (status === 403) return "ForbiddenError";
+  if (status === 404) return "NotFoundError";
+  if (status === 429) return "TooManyRequestsError";
+  if (status === 503) return "ServiceUnavailableError";
+  if (status >= 500) return "InternalServerError";
+  return "BadRequestError";
+}
+
+/**
+ * Body of an HTTP error response.
+ * @param {ErrorInfo} error
+ * @param {number} status
+ * @param {"nested"|"flat"} shape
+ */
+function errorBody(error, status, shape) {
+  const info = {
+    message: error.message,
+    type: error.type ?? defaultErrorType(status),
+    param: error.param ?? null,
+    code: error.code ?? status,
+  };
+  return shape === "flat" ? { object: "error", ...info } : { error: info };
+}
+
+/**
+ * Data of an error event inside an SSE stream. vLLM writes it as
+ * `data: {"error":{"object":"error",...}}` (nested) or
+ * `data: {"object":"error",...}` (flat, older releases).
+ * @param {ErrorInfo} error
+ * @param {"nested"|"flat"} shape
+ */
+function streamErrorData(error, shape) {
+  const info = {
+    object: "error",
+    message: error.message,
+    type: error.type ?? "BadRequestError",
+    param: error.param ?? null,
+    code: error.code ?? 400,
+  };
+  return shape === "flat" ? info : { error: info };
+}
+
+/**
+ * Split text into ~4-character chunks (by code point, so surrogate pairs stay whole).
+ * @param {string} text
+ */
+function splitChunks(text) {
+  const cps = Array.from(text);
+  /** @type {string[]} */
+  const out = [];
+  for (let i = 0; i < cps.length; i += 4) out.push(cps.slice(i, i + 4).join(""));
+  return out;
+}
+
+/**
+ * Re-cut `chunks` so that their concatenation is `text` (a prefix of the
+ * concatenation of `chunks`).
+ * @param {string[]} chunks
+ * @param {string} text
+ */
+function cutChunks(chunks, text) {
+  /** @type {string[]} */
+  const out = [];
+  let left = text.length;
+  for (const c of chunks) {
+    if (left <= 0) break;
+    const piece = c.slice(0, left);
+    if (piece.length > 0) out.push(piece);
+    left -= piece.length;
+  }
+  return out;
+}
+
+/**
+ * Apply the request's stop strings and max_tokens to the reply text, as vLLM's
+ * detokenizer would: the text is cut before the first stop string (which is not
+ * included unless include_stop_str_in_output), finish_reason "stop" and
+ * stop_reason = the matched string; otherwise, if longer than max_tokens
+ * (x4 chars), cut to that, finish_reason "length".
+ * @param {string} text
+ * @param {string[]|undefined} givenChunks
+ * @param {"stop"|"length"|undefined} givenFinish
+ * @param {any} body
+ * @param {number|null} maxTokens  null = unlimited
+ */
+function shapeOutput(text, givenChunks, givenFinish, body, maxTokens) {
+  const stops = typeof body?.stop === "string" ? [body.stop] : Array.isArray(body?.stop) ? body.stop.filter((/** @type {unknown} */ s) => typeof s === "string" && s.length > 0) : [];
+  const maxChars = maxTokens === null ? Infinity : maxTokens * 4;
+  /** @type {{ idx: number, stop: string } | null} */
+  let hit = null;
+  for (const s of stops) {
+    const idx = text.indexOf(s);
+    if (idx >= 0 && (hit === null || idx < hit.idx)) hit = { idx, stop: s };
+  }
+  /** @type {string} */
+  let out = text;
+  /** @type {"stop"|"length"} */
+  let finishReason = givenFinish ?? "stop";
+  /** @type {string|null} */
+  let stopReason = null;
+  if (hit && hit.idx + hit.stop.length <= maxChars) {
+    out = body?.include_stop_str_in_output ? text.slice(0, hit.idx + hit.stop.length) : text.slice(0, hit.idx);
+    finishReason = "stop";
+    stopReason = hit.stop;
+  } else if (text.length > maxChars) {
+    out = text.slice(0, maxChars);
+    finishReason = "length";
+  }
+  const chunks = givenChunks ? cutChunks(givenChunks, out) : splitChunks(out);
+  return { text: out, chunks, finishReason, stopReason };
+}
+
+/**
+ * The prompt as text for token estimation.
+ * @param {any} prompt
+ * @returns {{ text: string, tokens: number } | null}
+ */
+function promptInfo(prompt) {
+  if (typeof prompt === "string") return { text: prompt, tokens: approxTokens(prompt) };
+  if (Array.isArray(prompt) && prompt.length > 0) {
+    // A list of token ids counts one token per id; a list of strings (batched
+    // prompts, unsupported here beyond counting) is joined.
+    if (prompt.every((p) => typeof p === "number")) return { text: "", tokens: prompt.length };
+    if (prompt.every((p) => typeof p === "string")) {
+      const text = prompt.join("");
+      return { text, tokens: approxTokens(text) };
+    }
+  }
+  return null;
+}
+
+/** @param {any} messages */
+function chatPromptText(messages) {
+  if (!Array.isArray(messages)) return null;
+  let text = "";
+  for (const m of messages) {
+    if (typeof m?.content === "string") text += m.content;
+    else if (Array.isArray(m?.content)) for (const part of m.content) if (typeof part?.text === "string") text += part.text;
+  }
+  return text;
+}
+
+/** The default respond(): an empty completion. */
+function defaultRespond() {
+  return { text: "" };
+}
+
+/**
+ * @param {FakeVllmOptions} [initial]
+ * @returns {Promise<FakeVllm>}
+ */
+export async function startFakeVllm(initial = {}) {
+  /** @type {Required<Pick<FakeVllmOptions, "model"|"maxModelLen"|"latencyMs"|"tokenIntervalMs"|"respond">> & FakeVllmOptions} */
+  const options = {
+    model: DEFAULT_MODEL,
+    maxModelLen: DEFAULT_MAX_MODEL_LEN,
+    latencyMs: 0,
+    tokenIntervalMs: 0,
+    respond: defaultRespond,
+    ...stripUndefined(initial),
+  };
+  /** @type {RecordedRequest[]} */
+  const requests = [];
+  const events = new EventEmitter();
+  events.setMaxListeners(0);
+  /** @type {Set<import("node:net").Socket>} */
+  const sockets = new Set();
+  /** @type {Set<ReturnType<typeof setTimeout>>} */
+  const timers = new Set();
+  let seq = 0;
+  let closing = false;
+
+  /** Cancellable sleep that close() can cut short. @param {number} ms */
+  function wait(ms) {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        resolve(undefined);
+      }, ms);
+      timers.add(t);
+    });
+  }
+
+  const server = http.createServer({ noDelay: true }, (req, res) => {
+    const receivedAt = performance.now();
+    res.setHeader("server", "uvicorn");
+    /** @type {Buffer[]} */
+    const parts = [];
+    req.on("data", (/** @type {Buffer} */ d) => parts.push(d));
+    req.on("error", () => {});
+    req.on("end", () => {
+      const rawBody = Buffer.concat(parts).toString("utf8");
+      let body = null;
+      let badJson = /** @type {string|null} */ (null);
+      if (rawBody.length > 0) {
+        try {
+          body = JSON.parse(rawBody);
+        } catch (e) {
+          badJson = e instanceof Error ? e.message : String(e);
+        }
+      }
+      /** @type {RecordedRequest} */
+      const rec = {
+        id: ++seq,
+        method: req.method ?? "GET",
+        path: (req.url ?? "/").split("?")[0] ?? "/",
+        headers: req.headers,
+        body,
+        rawBody,
+        receivedAt,
+        closedAt: null,
+        finished: false,
+      };
+      requests.push(rec);
+      res.on("finish", () => {
+        rec.finished = true;
+        events.emit("update", rec);
+      });
+      res.on("close", () => {
+        if (!res.writableFinished && rec.closedAt === null) {
+          rec.closedAt = performance.now();
+          events.emit("update", rec);
+        }
+      });
+      events.emit("update", rec);
+      handle(rec, badJson, req, res).catch((e) => {
+        if (!res.headersSent && !res.destroyed) {
+          sendJson(res, 500, errorBody({ message: `fake vllm: ${e instanceof Error ? e.message : String(e)}` }, 500, "nested"));
+        } else if (!res.destroyed) {
+          res.destroy();
+        }
+      });
+    });
+  });
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  // Keep-alive sockets are destroyed by close(); no need for long timeouts here.
+  server.keepAliveTimeout = 5000;
+
+  /**
+   * @param {http.ServerResponse} res
+   * @param {number} status
+   * @param {unknown} body
+   * @param {Record<string,string>} [headers]
+   */
+  function sendJson(res, status, body, headers) {
+    if (res.destroyed) return;
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      ...headers,
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(text),
+    });
+    res.end(text);
+  }
+
+  /**
+   * @param {RecordedRequest} rec
+   * @param {string|null} badJson
+   * @param {http.IncomingMessage} req
+   * @param {http.ServerResponse} res
+   */
+  async function handle(rec, badJson, req, res) {
+    const { method, path } = rec;
+    if (path === "/health") {
+      if (method !== "GET") return sendJson(res, 405, { detail: "Method Not Allowed" });
+      res.writeHead(200, { "content-length": 0 });
+      res.end();
+      return;
+    }
+    if (path === "/v1/models") {
+      if (method !== "GET") return sendJson(res, 405, { detail: "Method Not Allowed" });
+      if (options.models) {
+        const m = options.models;
+        if (typeof m.body === "string") {
+          res.writeHead(m.status, { "content-type": "application/json", ...m.headers, "content-length": Buffer.byteLength(m.body) });
+          res.end(m.body);
+        } else {
+          sendJson(res, m.status, m.body, m.headers);
+        }
+        return;
+      }
+      const created = nowSeconds();
+      return sendJson(res, 200, {
+        object: "list",
+        data: [
+          {
+            id: options.model,
+            object: "model",
+            created,
+            owned_by: "vllm",
+            root: options.model,
+            parent: null,
+            max_model_len: options.maxModelLen,
+            permission: [
+              {
+                id: randomId("modelperm"),
+                object: "model_permission",
+                created,
+                allow_create_engine: false,
+                allow_sampling: true,
+                allow_logprobs: true,
+                allow_search_indices: false,
+                allow_view: true,
+                allow_fine_tuning: false,
+                organization: "*",
+                group: null,
+                is_blocking: false,
+              },
+            ],
+          },
+        ],
+      });
+    }
+    const isCompletions = path === "/v1/completions";
+    const isChat = path === "/v1/chat/completions";
+    if (!isCompletions && !isChat) return sendJson(res, 404, { detail: "Not Found" });
+    if (method !== "POST") return sendJson(res, 405, { detail: "Method Not Allowed" });
+
+    const bad = (/** @type {string} */ message, status = 400, type = "BadRequestError", param = /** @type {string|null} */ (null)) =>
+      sendJson(res, status, { error: { message, type, param, code: status } });
+
+    // --- Built-in vLLM checks, in vLLM's order ---------------------------------
+    if (badJson !== null || rec.body === null || typeof rec.body !== "object" || Array.isArray(rec.body)) {
+      return bad(badJson !== null ? `JSON decode error: ${badJson}` : "Input should be a valid dictionary or object to extract fields from");
+    }
+    const body = rec.body;
+    // vLLM: a missing/empty model means the served model.
+    if (body.model !== undefined && body.model !== null && body.model !== "" && body.model !== options.model) {
+      return bad(`The model \`${body.model}\` does not exist.`, 404, "NotFoundError", "model");
+    }
+    /** @type {number} */
+    let promptTokens;
+    /** @type {number|null} */
+    let maxTokens;
+    if (isCompletions) {
+      // vLLM checks `request.suffix is not None`, so an explicit null passes.
+      if (body.suffix !== undefined && body.suffix !== null) return bad("suffix is not currently supported");
+      const p = promptInfo(body.prompt);
+      if (p === null) return bad("Either prompt or prompt_embeds must be provided and non-empty.");
+      promptTokens = p.tokens;
+      maxTokens = typeof body.max_tokens === "number" ? body.max_tokens : COMPLETIONS_DEFAULT_MAX_TOKENS;
+    } else {
+      const text = chatPromptText(body.messages);
+      if (text === null) return bad("Field required: messages");
+      promptTokens = approxTokens(text);
+      const mt = body.max_completion_tokens ?? body.max_tokens;
+      maxTokens = typeof mt === "number" ? mt : null;
+    }
+    // Context length (prompt tokens estimated as ceil(chars / 4), see approxTokens).
+    const requested = promptTokens + (maxTokens ?? 0);
+    if (requested > options.maxModelLen) {
+      return bad(
+        `This model's maximum context length is ${options.maxModelLen} tokens. However, you requested ${requested} tokens (${promptTokens} in the messages, ${maxTokens ?? 0} in the completion). Please reduce the length of the messages or completion.`,
+      );
+    }
+
+    // --- respond() -----------------------------------------------------------
+    const reply = /** @type {Reply} */ (await options.respond(rec));
+    if (reply && "hang" in reply && reply.hang) return; // answer nothing, ever
+    await wait(options.latencyMs);
+    if (res.destroyed || closing) return;
+    if (reply && "destroy" in reply && reply.destroy) {
+      req.socket.destroy();
+      return;
+    }
+    if (reply && "status" in reply && "error" in reply) {
+      return sendJson(res, reply.status, errorBody(reply.error, reply.status, reply.shape ?? "nested"), reply.headers);
+    }
+
+    const stream = body.stream === true;
+    const includeUsage = stream && body.stream_options?.include_usage === true;
+    const id = randomId(isChat ? "chatcmpl" : "cmpl");
+    const created = nowSeconds();
+    const model = options.model;
+
+    /** @type {{ text: string, chunks: string[], finishReason: "stop"|"length", stopReason: string|null } | null} */
+    let out = null;
+    /** @type {StreamErrorReply | null} */
+    let streamErr = null;
+    if (reply && "streamError" in reply && reply.streamError) {
+      streamErr = reply;
+      const after = reply.after ?? "";
+      out = { text: after, chunks: splitChunks(after), finishReason: "stop", stopReason: null };
+    } else {
+      const r = /** @type {TextReply} */ (reply ?? { text: "" });
+      out = shapeOutput(String(r.text ?? ""), r.chunks, r.finishReason, body, maxTokens);
+    }
+    const completionTokens = approxTokens(out.text);
+    const usage = { prompt_tokens: promptTokens, total_tokens: promptTokens + completionTokens, completion_tokens: completionTokens };
+
+    if (!stream) {
+      if (streamErr) {
+        // Without streaming vLLM can only answer with an HTTP error.
+        const info = streamErr.streamError;
+        const status = typeof info.code === "number" ? info.code : 500;
+        return sendJson(res, status, errorBody(info, status, streamErr.shape ?? "nested"));
+      }
+      // Total generation time matches the streamed case.
+      await wait(Math.max(0, out.chunks.length - 1) * options.tokenIntervalMs);
+      if (res.destroyed || closing) return;
+      const choice = isChat
+        ? {
+            index: 0,
+            message: { role: "assistant", reasoning_content: null, content: out.text, tool_calls: [] },
+            logprobs: null,
+            finish_reason: out.finishReason,
+            stop_reason: out.stopReason,
+          }
+        : { index: 0, text: out.text, logprobs: null, finish_reason: out.finishReason, stop_reason: out.stopReason, prompt_logprobs: null };
+      const response = {
+        id,
+        object: isChat ? "chat.completion" : "text_completion",
+        created,
+        model,
+        choices: [choice],
+        usage: { ...usage, prompt_tokens_details: null },
+        ...(isChat ? { prompt_logprobs: null } : {}),
+      };
+      return sendJson(res, 200, response);
+    }
+
+    // --- Streaming -------------------------------------------------------------
+    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
+    res.flushHeaders();
+    const object = isChat ? "chat.completion.chunk" : "text_completion";
+    /** @param {unknown} data */
+    const send = (data) => {
+      if (res.destroyed || closing) return false;
+      res.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
+      return true;
+    };
+    /**
+     * @param {string} text
+     * @param {string|null} finish
+     * @param {string|null} stopReason
+     * @param {boolean} [role]
+     */
+    const chunk = (text, finish, stopReason, role = false) => ({
+      id,
+      object,
+      created,
+      model,
+      choices: [
+        isChat
+          ? {
+              index: 0,
+              delta: role ? { role: "assistant", content: text } : { content: text },
+              logprobs: null,
+              finish_reason: finish,
+              ...(finish !== null ? { stop_reason: stopReason } : {}),
+            }
+          : { index: 0, text, logprobs: null, finish_reason: finish, stop_reason: stopReason },
+      ],
+    });
+
+    if (isChat && !send(chunk("", null, null, true))) return;
+    const pieces = out.chunks.length > 0 ? out.chunks : streamErr ? [] : [""];
+    for (let i = 0; i < pieces.length; i++) {
+      if (i > 0) {
+        await wait(options.tokenIntervalMs);
+      }
+      const last = i === pieces.length - 1 && !streamErr;
+      if (!send(chunk(pieces[i] ?? "", last ? out.finishReason : null, last ? out.stopReason : null))) return;
+    }
+    if (streamErr) {
+      if (pieces.length > 0) await wait(options.tokenIntervalMs);
+      if (!send(streamErrorData(streamErr.streamError, streamErr.shape ?? "nested"))) return;
+    } else if (includeUsage) {
+      if (!send({ id, object, created, model, choices: [], usage })) return;
+    }
+    if (!send("[DONE]")) return;
+    res.end();
+  }
+
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve(undefined);
+    });
+  });
+  const address = /** @type {import("node:net").AddressInfo} */ (server.address());
+  const port = address.port;
+
+  /** @type {FakeVllm} */
+  const fake = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    completions() {
+      return requests.filter((r) => r.method === "POST" && r.path === "/v1/completions");
+    },
+    set(partial) {
+      Object.assign(options, stripUndefined(partial));
+    },
+    get options() {
+      return { ...options };
+    },
+    waitFor(predicate, timeoutMs = 2000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          for (const r of requests) {
+            if (predicate(r)) {
+              done();
+              resolve(r);
+              return true;
+            }
+          }
+          return false;
+        };
+        const onUpdate = () => void check();
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`fake vllm: waitFor timed out after ${timeoutMs} ms (${requests.length} requests recorded)`));
+        }, timeoutMs);
+        const done = () => {
+          clearTimeout(timer);
+          events.off("update", onUpdate);
+        };
+        events.on("update", onUpdate);
+        check();
+      });
+    },
+    reset() {
+      requests.length = 0;
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      const closed = new Promise((resolve) => server.close(() => resolve(undefined)));
+      server.closeAllConnections();
+      for (const s of sockets) s.destroy();
+      await closed;
+    },
+  };
+  return fake;
+}
+
+/**
+ * @template {object} T
+ * @param {T} o
+ * @returns {Partial<T>}
+ */
+function stripUndefined(o) {
+  /** @type {any} */
+  const out = {};
+  for (const [k, v] of Object.entries(o ?? {})) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+// --- CLI -----------------------------------------------------------------------
+
+/**
+ * Deterministic stand-in for a model, used by the CLI. It is a FAKE: it does not
+ * look at the code beyond indentation. At the start of a line it answers
+ * "return 42" indented like the previous line (one level deeper after a line
+ * ending in ":" or "{"); in the middle of a line it answers "42". FIM prompts
+ * (<|fim_prefix|>…<|fim_suffix|>…<|fim_middle|>) are judged by their prefix.
+ * @param {RecordedRequest} req
+ * @returns {Reply}
+ */
+export function demoRespond(req) {
+  const body = /** @type {any} */ (req.body);
+  /** @type {string} */
+  let prompt = typeof body?.prompt === "string" ? body.prompt : "";
+  if (Array.isArray(body?.messages)) prompt = String(body.messages.at(-1)?.content ?? "");
+  const fim = /<\|fim_prefix\|>([\s\S]*?)<\|fim_suffix\|>/.exec(prompt);
+  const prefix = fim?.[1] ?? prompt;
+  const lines = prefix.split("\n");
+  const current = lines[lines.length - 1] ?? "";
+  if (current.trim() !== "") return { text: "42" };
+  const prev = lines.slice(0, -1).reverse().find((l) => l.trim() !== "") ?? "";
+  let indent = /^[ \t]*/.exec(prev)?.[0] ?? "";
+  if (/[:{]\s*$/.test(prev)) indent += indent.includes("\t") ? "\t" : "    ";
+  // The current (blank) line may already hold part of the indentation.
+  const have = current;
+  const rest = indent.startsWith(have) ? indent.slice(have.length) : "";
+  return { text: `${rest}return 42\n` };
+}
+
+/** @param {string[]} argv */
+function parseArgs(argv) {
+  /** @type {Record<string,string>} */
+  const args = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? "";
+    if (!a.startsWith("--")) throw new Error(`unexpected argument: ${a}`);
+    const eq = a.indexOf("=");
+    if (eq > 0) args[a.slice(2, eq)] = a.slice(eq + 1);
+    else {
+      const v = argv[i + 1];
+      if (v === undefined) throw new Error(`missing value for ${a}`);
+      args[a.slice(2)] = v;
+      i++;
+    }
+  }
+  return args;
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const port = Number(args.port ?? 8000);
+  const fake = await startFakeVllm({
+    model: args.model,
+    latencyMs: args.latency !== undefined ? Number(args.latency) : undefined,
+    tokenIntervalMs: args["token-interval"] !== undefined ? Number(args["token-interval"]) : undefined,
+    maxModelLen: args["max-model-len"] !== undefined ? Number(args["max-model-len"]) : undefined,
+    respond: demoRespond,
+    port,
+  });
+  process.stderr.write(`fake vllm (no model; answers are canned) serving ${fake.options.model} at ${fake.url}\n`);
+  const stop = () => {
+    fake.close().then(() => process.exit(0));
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+}
+
+const isMain = (() => {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+})();
+if (isMain) {
+  main().catch((e) => {
+    process.stderr.write(`fake vllm: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}
