@@ -106,9 +106,11 @@ function issueText(issue: z.core.$ZodIssue): string {
 
 /** The origin of the last source that set the value at `path` (for naming the file at fault). */
 function blame(sources: ConfigSource[], path: PropertyKey[]): string | undefined {
-  for (let i = sources.length - 1; i >= 0; i--) {
-    const s = sources[i]!;
-    for (let n = path.length; n > 0; n--) {
+  // Longest prefix first, across all sources: a later file that only sets a sibling key
+  // (backends.fim.model) must not take the blame for an earlier file's bad backends.fim.url.
+  for (let n = path.length; n > 0; n--) {
+    for (let i = sources.length - 1; i >= 0; i--) {
+      const s = sources[i]!;
       if (getAt(s.data, path.slice(0, n)) !== undefined) return s.origin;
     }
   }
@@ -130,7 +132,8 @@ export function resolveConfig(sources: ConfigSource[], workspaces: WorkspaceSour
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.code === 'unrecognized_keys' && issue.keys.length === 1 ? [...issue.path, issue.keys[0]!] : issue.path;
-    const where = blame(sources, path);
+    // Several unknown keys at the top level have an empty path: blame the file holding the first one.
+    const where = blame(sources, issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : path);
     const key = formatPath(path) || '(top level)';
     return { ok: false, error: `${where ? `${where}: ` : ''}${key}: ${issueText(issue)}` };
   }

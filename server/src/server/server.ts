@@ -2,7 +2,9 @@
 import {
   DidChangeConfigurationNotification,
   ErrorCodes,
+  MessageType,
   ResponseError,
+  ShowMessageNotification,
   TextDocumentSyncKind,
   type Connection,
   type InitializeParams,
@@ -59,16 +61,19 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   };
   settings.onChange(applyConfig);
 
+  // A notification, not window/showMessageRequest: nothing here needs the user's answer.
+  const showMessage = (type: MessageType, message: string) => void connection.sendNotification(ShowMessageNotification.type, { type, message });
+
   const reload = (why: string) => {
     const r = settings.reload();
     if (!r.ok) {
       log.error(`${why}: ${r.error}`);
-      void connection.window.showErrorMessage(`tandem: ${r.error} (the previous configuration stays in force)`);
+      showMessage(MessageType.Error, `tandem: ${r.error} (the previous configuration stays in force)`);
       return;
     }
     for (const w of r.warnings) {
       log.warn(w);
-      void connection.window.showWarningMessage(`tandem: ${w}`);
+      showMessage(MessageType.Warning, `tandem: ${w}`);
     }
     log.info(`configuration loaded (${why}): backends ${Object.keys(settings.config.backends).join(', ')}; inline via ${settings.config.routes.inline.join(' > ')}`);
   };
