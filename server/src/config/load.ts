@@ -42,6 +42,8 @@ export function readJsonFile(path: string, required: boolean): { ok: true; data:
     if (!required && code === 'ENOENT') return { ok: true, data: undefined };
     return { ok: false, error: `${path}: cannot read the file (${code ?? String(err)})` };
   }
+  // Editors on Windows may save a byte-order mark, which JSON.parse rejects.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return { ok: true, data: JSON.parse(text) };
   } catch (err) {
@@ -51,13 +53,108 @@ export function readJsonFile(path: string, required: boolean): { ok: true; data:
 
 function jsonErrorPosition(text: string, err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
+  // V8 gives the position for some errors only ("Unexpected token 'x', "<the file>" is not valid
+  // JSON" has none, and echoes the file, headers included): find it ourselves then.
   const m = /position (\d+)/.exec(msg);
-  if (!m) return msg;
-  const pos = Number(m[1]);
+  const pos = m ? Number(m[1]) : jsonErrorOffset(text);
+  const reason = msg.replace(/(?: in JSON)? at position \d+.*$/s, '').replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '');
   const before = text.slice(0, pos);
   const line = before.split('\n').length;
   const col = pos - before.lastIndexOf('\n');
-  return `${msg.replace(/ in JSON at position \d+.*$/, '')} at line ${line}, column ${col}`;
+  return `${reason} at line ${line}, column ${col}`;
+}
+
+/** Offset of the first character at which `text` stops being valid JSON (its length when the text ends early). */
+function jsonErrorOffset(text: string): number {
+  let i = 0;
+  const fail = (): never => {
+    throw i;
+  };
+  const ws = () => {
+    while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++;
+  };
+  const expect = (ch: string) => {
+    if (text[i] !== ch) fail();
+    i++;
+  };
+  const digits = () => {
+    const s = i;
+    while (i < text.length && text[i]! >= '0' && text[i]! <= '9') i++;
+    if (i === s) fail();
+  };
+  const str = () => {
+    expect('"');
+    for (;;) {
+      if (i >= text.length || text.charCodeAt(i) < 0x20) fail();
+      const c = text[i++];
+      if (c === '"') return;
+      if (c !== '\\') continue;
+      const e = text[i];
+      if (e === 'u') {
+        i++;
+        for (let k = 0; k < 4; k++) {
+          if (!/[0-9a-fA-F]/.test(text[i] ?? '')) fail();
+          i++;
+        }
+      } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i++;
+      else fail();
+    }
+  };
+  const value = (): void => {
+    ws();
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++;
+      ws();
+      if (text[i] === close) {
+        i++;
+        return;
+      }
+      for (;;) {
+        if (c === '{') {
+          ws();
+          str();
+          ws();
+          expect(':');
+        }
+        value();
+        ws();
+        if (text[i] === ',') i++;
+        else return expect(close);
+      }
+    }
+    if (c === '"') return str();
+    if (c === 't' || c === 'f' || c === 'n') {
+      for (const ch of c === 't' ? 'true' : c === 'f' ? 'false' : 'null') expect(ch);
+      return;
+    }
+    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) {
+      if (text[i] === '-') i++;
+      if (text[i] === '0') i++;
+      else digits();
+      if (text[i] === '.') {
+        i++;
+        digits();
+      }
+      if (text[i] === 'e' || text[i] === 'E') {
+        i++;
+        if (text[i] === '+' || text[i] === '-') i++;
+        digits();
+      }
+      return;
+    }
+    fail();
+  };
+  try {
+    value();
+    ws();
+    if (i < text.length) fail();
+  } catch (at) {
+    if (typeof at === 'number') return Math.min(at, text.length);
+    throw at;
+  }
+  return text.length;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

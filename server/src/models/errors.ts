@@ -12,7 +12,8 @@ interface ErrorBody {
 /**
  * vLLM answers errors as `{"error":{message,type,code}}` (current) or flat
  * `{"object":"error",message,type,code}` (older releases); OpenAI-compatible servers use the first.
- * The SDK hands us the `error` member, or nothing when the body was flat, so look at both.
+ * The SDK keeps only the `error` member of an HTTP error body, so openaiCompat nests flat bodies
+ * before it reads them; stream events and other callers may still hand us either shape.
  */
 export function errorBodyMessage(body: unknown): string | undefined {
   if (!body || typeof body !== 'object') return undefined;

@@ -66,7 +66,10 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
   // Suffix: rest of the current line, then whole lines while they fit.
   const lineEnd = lineEndOffset(doc, cursor.line);
   let suffixEnd = lineEnd;
-  if (lineEnd - offset < suffixChars && cursor.line + 1 < doc.lineCount) {
+  // A line longer than the whole suffix budget (minified code) is cut mid-line: a prompt the
+  // model cannot take helps nobody.
+  if (lineEnd - offset > suffixChars) suffixEnd = notInPair(text, offset + suffixChars);
+  else if (lineEnd - offset < suffixChars && cursor.line + 1 < doc.lineCount) {
     const limit = Math.min(text.length, offset + suffixChars);
     const lastLine = doc.positionAt(limit).line;
     suffixEnd = limit >= text.length ? text.length : Math.max(lineEnd, doc.offsetAt({ line: lastLine, character: 0 }));
@@ -87,7 +90,10 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
     startLine = firstLineWithin(doc, lineStart, roomForLines);
     if (startLine > 0) header = fileHead(input.tree, input.language, text, offset, startLine, Math.floor(prefixChars * HEADER_SHARE));
   }
-  const windowStart = doc.offsetAt({ line: startLine, character: 0 });
+  let windowStart = doc.offsetAt({ line: startLine, character: 0 });
+  // Likewise a cursor line longer than the prefix budget: keep its last characters only.
+  const lineRoom = Math.max(0, prefixChars - pathLine.length - header.imports.length - header.scopes.length);
+  if (startLine === cursor.line && linePart > lineRoom) windowStart = notInPair(text, offset - lineRoom);
   const window = text.slice(windowStart, offset);
 
   const prefix = pathLine + header.imports + header.scopes + window;
@@ -104,6 +110,12 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
     budget: { contextWindow: budget.contextWindow, prompt: estimateTokens(prompt), maxTokens: budget.maxTokens },
     windowStartLine: startLine,
   };
+}
+
+/** `i`, moved forward if it would split a surrogate pair (an emoji cut in half is not text). */
+function notInPair(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  return c >= 0xdc00 && c <= 0xdfff ? i + 1 : i;
 }
 
 function lineEndOffset(doc: TextDocument, line: number): number {
@@ -135,14 +147,18 @@ function firstLineWithin(doc: TextDocument, lineStart: number, room: number): nu
 function fileHead(tree: Tree, lang: LanguageInfo, text: string, offset: number, startLine: number, room: number): { imports: string; scopes: string } {
   let imports = '';
   const root = tree.rootNode;
-  const n = Math.min(root.childCount, MAX_TOP_LEVEL_SCAN);
-  for (let i = 0; i < n; i++) {
-    const child = root.child(i);
-    if (!child || child.startPosition.row >= startLine) break;
-    if (!lang.importTypes.has(child.type) || child.endPosition.row >= startLine) continue;
-    const piece = wholeLines(text, child.startIndex, child.endIndex);
-    if (imports.length + piece.length > room) break;
-    imports += piece;
+  // A cursor reads type and position without creating a node object per child: this runs per keystroke.
+  const cursor = tree.walk();
+  if (cursor.gotoFirstChild()) {
+    for (let i = 0; i < MAX_TOP_LEVEL_SCAN; i++) {
+      if (cursor.startPosition.row >= startLine) break;
+      if (lang.importTypes.has(cursor.nodeType) && cursor.endPosition.row < startLine) {
+        const piece = wholeLines(text, cursor.startIndex, cursor.endIndex);
+        if (imports.length + piece.length > room) break;
+        imports += piece;
+      }
+      if (!cursor.gotoNextSibling()) break;
+    }
   }
 
   const sigs: string[] = [];
@@ -153,7 +169,10 @@ function fileHead(tree: Tree, lang: LanguageInfo, text: string, offset: number, 
     const row = node.startPosition.row;
     if (row >= startLine || seenRows.has(row)) continue;
     const body = node.childForFieldName('body');
-    const lastRow = Math.min(body ? body.startPosition.row : row, row + MAX_SIGNATURE_LINES - 1, startLine - 1);
+    // The signature ends with what precedes the body: in C-like languages `{` shares that row,
+    // but a Python block starts on the next line, which is body, not signature.
+    const sigEnd = body ? (body.previousSibling?.endPosition.row ?? body.startPosition.row) : row;
+    const lastRow = Math.min(Math.max(row, sigEnd), row + MAX_SIGNATURE_LINES - 1, startLine - 1);
     const piece = linesText(text, node.startIndex, row, lastRow);
     if (used + piece.length > room) break;
     used += piece.length;

@@ -33,7 +33,14 @@ export const blockScope: Filter = (text, ctx) => {
     }
     if (cursorOpened) {
       // Back at the level of the line that opened the block: the block ends here.
-      if (CLOSER.test(line) && !suffixCloses(ctx.nextLines, indent, line.trim()[0]!)) kept.push(line);
+      const closer = line.trim()[0]!;
+      if (CLOSER.test(line) && ctx.lineSuffix.trim().startsWith(closer)) {
+        // The editor auto-closed the bracket right after the cursor (`{├}`): typing it again would
+        // double it; end with a line break and the closer's indentation so it lands on its own line.
+        kept.push(line.slice(0, line.length - line.trimStart().length));
+        return kept.join('\n');
+      }
+      if (CLOSER.test(line) && !suffixCloses(ctx.nextLines, indent, closer)) kept.push(line);
       break;
     }
     if (CLOSER.test(line) && !siblingOpen) break; // closes a block the cursor is inside of

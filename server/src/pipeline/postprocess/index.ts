@@ -27,6 +27,10 @@ export function postprocess(raw: string, stops: string[], ctx: CursorContext): s
     text = f(text, ctx);
     if (text === '') return '';
   }
-  text = text.replace(/[ \t]+$/, '');
-  return text.trim() === '' ? '' : text;
+  if (text.trim() === '') return '';
+  // Trailing blanks after code at the end of a line are noise. Before code that follows on the
+  // line (single-line mode) they separate the two; a last line of bare indentation places a
+  // bracket the editor auto-closed after the cursor (see blockScope): both are kept.
+  if (ctx.mode === 'multi') text = text.replace(/(\S)[ \t]+$/, '$1');
+  return text;
 }

@@ -1,0 +1,305 @@
+// Config sources, their precedence, validation messages and the workspace file's "tighten only" rule.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig, resolveConfig, userConfigPath, type ConfigSource } from '../../server/src/config/load.js';
+
+let root: string;
+let n = 0;
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), 'tandem-config-'));
+});
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** A fresh directory under the test's temp root. */
+function dir(): string {
+  const d = join(root, `d${n++}`);
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+function writeJson(path: string, data: unknown): string {
+  writeFileSync(path, typeof data === 'string' ? data : JSON.stringify(data, null, 2));
+  return path;
+}
+
+interface Layers {
+  user?: unknown;
+  tandemConfig?: unknown;
+  configFlag?: unknown;
+  init?: unknown;
+  section?: unknown;
+  workspace?: unknown;
+}
+
+/** Writes the file layers to a temp dir and loads them, the environment passed explicitly. */
+function load(layers: Layers) {
+  const d = dir();
+  const xdg = join(d, 'xdg');
+  const env: NodeJS.ProcessEnv = { XDG_CONFIG_HOME: xdg };
+  if (layers.user !== undefined) {
+    mkdirSync(join(xdg, 'tandem'), { recursive: true });
+    writeJson(join(xdg, 'tandem', 'config.json'), layers.user);
+  }
+  if (layers.tandemConfig !== undefined) env.TANDEM_CONFIG = writeJson(join(d, 'env.json'), layers.tandemConfig);
+  const configFile = layers.configFlag !== undefined ? writeJson(join(d, 'flag.json'), layers.configFlag) : undefined;
+  const editor: ConfigSource[] = [];
+  if (layers.init !== undefined) editor.push({ origin: 'initializationOptions', data: layers.init });
+  if (layers.section !== undefined) editor.push({ origin: 'workspace/configuration', data: layers.section });
+  const ws = join(d, 'ws');
+  mkdirSync(ws);
+  if (layers.workspace !== undefined) writeJson(join(ws, 'tandem.json'), layers.workspace);
+  return { result: loadConfig({ env, configFile, editor, workspaceRoots: [ws] }), dir: d, ws, xdg };
+}
+
+function ok(layers: Layers) {
+  const { result, ...rest } = load(layers);
+  if (!result.ok) throw new Error(`expected a valid config, got: ${result.error}`);
+  return { ...result, ...rest };
+}
+
+const tokens = (v: number) => ({ inline: { maxTokens: v } });
+
+describe('precedence of the five sources', () => {
+  // Each layer sets inline.maxTokens to its own number; the last present layer must win.
+  const rows: [string, Layers, number][] = [
+    ['defaults only', {}, 128],
+    ['user file over defaults', { user: tokens(10) }, 10],
+    ['TANDEM_CONFIG over user file', { user: tokens(10), tandemConfig: tokens(20) }, 20],
+    ['--config over user file', { user: tokens(10), configFlag: tokens(30) }, 30],
+    ['--config wins over TANDEM_CONFIG', { user: tokens(10), tandemConfig: tokens(20), configFlag: tokens(30) }, 30],
+    ['initializationOptions over --config', { configFlag: tokens(30), init: tokens(40) }, 40],
+    ['workspace/configuration over initializationOptions', { configFlag: tokens(30), init: tokens(40), section: tokens(50) }, 50],
+    ['editor over TANDEM_CONFIG', { tandemConfig: tokens(20), section: tokens(50) }, 50],
+    ['workspace tandem.json cannot change maxTokens', { user: tokens(10), section: tokens(50), workspace: tokens(999) }, 50],
+  ];
+  it.each(rows)('%s', (_name, layers, expected) => {
+    expect(ok(layers).config.inline.maxTokens).toBe(expected);
+  });
+
+  it('merges objects key by key across layers; arrays replace', () => {
+    const { config } = ok({
+      user: { backends: { fim: { kind: 'vllm', url: 'http://gpu:8000' } }, privacy: { onPremOnly: ['a/**'] }, inline: { maxLines: 3 } },
+      configFlag: { backends: { cloud: { kind: 'openai', url: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' } } },
+      init: { backends: { fim: { model: 'Qwen/Qwen2.5-Coder-7B' } }, privacy: { onPremOnly: ['b/**'] } },
+      section: { inline: { temperature: 0.5 } },
+    });
+    expect(config.backends.fim).toEqual({ name: 'fim', kind: 'vllm', url: 'http://gpu:8000', model: 'Qwen/Qwen2.5-Coder-7B', location: 'onprem' });
+    expect(config.backends.cloud?.location).toBe('cloud');
+    expect(config.privacy.onPremOnly).toEqual(['b/**']);
+    expect(config.inline).toMatchObject({ maxLines: 3, temperature: 0.5, maxTokens: 128 });
+  });
+
+  it('ignores an empty TANDEM_CONFIG and a missing user file', () => {
+    const d = dir();
+    const r = loadConfig({ env: { XDG_CONFIG_HOME: join(d, 'none'), TANDEM_CONFIG: '' } });
+    expect(r.ok).toBe(true);
+  });
+
+  it('finds the user file under XDG_CONFIG_HOME, else ~/.config', () => {
+    expect(userConfigPath({ XDG_CONFIG_HOME: '/x/y' })).toBe('/x/y/tandem/config.json');
+    expect(userConfigPath({ XDG_CONFIG_HOME: '' })).toBe(join(homedir(), '.config', 'tandem', 'config.json'));
+    expect(userConfigPath({})).toBe(join(homedir(), '.config', 'tandem', 'config.json'));
+  });
+});
+
+describe('defaults', () => {
+  it('is one on-prem vLLM at localhost:8000 serving every route', () => {
+    const r = resolveConfig([]);
+    if (!r.ok) throw new Error(r.error);
+    expect(r.config.backends).toEqual({ local: { name: 'local', kind: 'vllm', url: 'http://localhost:8000', location: 'onprem' } });
+    expect(r.config.routes).toEqual({ inline: ['local'], action: ['local'], multiFile: ['local'] });
+    expect(r.config.privacy).toEqual({ airGapped: false, onPremOnly: [] });
+    expect(r.config.inline).toEqual({ enabled: true, debounceMs: 'adaptive', deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512 });
+    expect(r.config.log).toEqual({ level: 'info' });
+    expect(r.warnings).toEqual([]);
+  });
+
+  const locations: [string, Record<string, unknown>, string][] = [
+    ['openai defaults to cloud', { kind: 'openai', url: 'https://api.openai.com/v1' }, 'cloud'],
+    ['vllm defaults to onprem', { kind: 'vllm', url: 'http://a:8000' }, 'onprem'],
+    ['tgi defaults to onprem', { kind: 'tgi', url: 'http://a:8080' }, 'onprem'],
+    ['ollama defaults to onprem', { kind: 'ollama', url: 'http://a:11434' }, 'onprem'],
+    ['llamacpp defaults to onprem', { kind: 'llamacpp', url: 'http://a:8080' }, 'onprem'],
+    ['an explicit location wins (openai on-prem)', { kind: 'openai', url: 'http://litellm:4000', location: 'onprem' }, 'onprem'],
+    ['an explicit location wins (vllm in the cloud)', { kind: 'vllm', url: 'https://rented:8000', location: 'cloud' }, 'cloud'],
+  ];
+  it.each(locations)('location: %s', (_n, backend, expected) => {
+    const r = resolveConfig([{ origin: 'f', data: { backends: { b: backend } } }]);
+    if (!r.ok) throw new Error(r.error);
+    expect(r.config.backends.b?.location).toBe(expected);
+  });
+
+  it('routes default to every backend, on-prem first, in definition order otherwise', () => {
+    const r = resolveConfig([
+      {
+        origin: 'f',
+        data: {
+          backends: {
+            cloud: { kind: 'openai', url: 'https://api.openai.com/v1' },
+            fim: { kind: 'vllm', url: 'http://a:8000' },
+            rented: { kind: 'vllm', url: 'https://b:8000', location: 'cloud' },
+            chat: { kind: 'vllm', url: 'http://a:8001' },
+          },
+          routes: { action: ['chat'] },
+        },
+      },
+    ]);
+    if (!r.ok) throw new Error(r.error);
+    expect(r.config.routes.inline).toEqual(['fim', 'chat', 'cloud', 'rented']);
+    expect(r.config.routes.multiFile).toEqual(['fim', 'chat', 'cloud', 'rented']);
+    expect(r.config.routes.action).toEqual(['chat']);
+  });
+});
+
+describe('errors name the file and the key path', () => {
+  const backend = (extra: Record<string, unknown>) => ({ backends: { fim: { kind: 'vllm', url: 'http://gpu:8000', ...extra } } });
+  const rows: [string, unknown, string][] = [
+    ['bad URL', backend({ url: 'gpu-pool:8000x' }), 'backends.fim.url: expected a URL'],
+    ['non-HTTP URL', backend({ url: 'ftp://gpu/' }), 'backends.fim.url: expected a URL'],
+    ['URL of the wrong type', backend({ url: 8000 }), 'backends.fim.url: expected a URL'],
+    ['unknown kind', backend({ kind: 'triton' }), 'backends.fim.kind: expected one of: vllm, openai, tgi, ollama, llamacpp'],
+    ['missing kind', { backends: { fim: { url: 'http://gpu:8000' } } }, 'backends.fim.kind: expected one of: vllm, openai, tgi, ollama, llamacpp'],
+    ['unknown key in a backend', backend({ colour: 'red' }), 'backends.fim.colour: unknown key'],
+    ['unknown top-level key', { backend: {} }, 'backend: unknown key'],
+    ['two unknown keys', { a: 1, b: 2 }, '(top level): unknown keys: a, b'],
+    ['wrong type (number)', { inline: { maxTokens: '128' } }, 'inline.maxTokens: expected a number'],
+    ['wrong type (boolean)', { privacy: { airGapped: 'yes' } }, 'privacy.airGapped: expected true or false'],
+    ['wrong type (object)', { backends: ['fim'] }, 'backends: expected an object of named backends'],
+    ['wrong type (header value)', backend({ headers: { 'x-team': 7 } }), 'backends.fim.headers.x-team: expected a string'],
+    ['not a whole number', { inline: { deadlineMs: 1.5 } }, 'inline.deadlineMs: expected a whole number'],
+    ['not positive', backend({ timeoutMs: 0 }), 'backends.fim.timeoutMs: expected a number above 0'],
+    ['bad location', backend({ location: 'edge' }), 'backends.fim.location: expected "onprem" or "cloud"'],
+    ['a key instead of a variable name', backend({ apiKeyEnv: 'sk-abc123' }), 'backends.fim.apiKeyEnv: expected the name of an environment variable (the key itself never goes in a config file)'],
+    ['bad debounce', { inline: { debounceMs: 'fast' } }, 'inline.debounceMs: expected a number of milliseconds or "adaptive"'],
+    ['empty route', { routes: { inline: [] } }, 'routes.inline: expected at least one backend name'],
+    ['route naming an unknown backend', { ...backend({}), routes: { inline: ['fim'], action: ['fim', 'cloud'] } }, 'routes.action[1]: unknown backend "cloud" (defined: fim)'],
+    ['route naming a backend when only the default exists', { routes: { multiFile: ['gpu'] } }, 'routes.multiFile[0]: unknown backend "gpu" (defined: local)'],
+  ];
+  it.each(rows)('%s', (_name, data, message) => {
+    const { result, dir: d } = load({ configFlag: data });
+    expect(result).toEqual({ ok: false, error: `${join(d, 'flag.json')}: ${message}` });
+  });
+
+  it('a top-level value that is not an object', () => {
+    const { result, dir: d } = load({ configFlag: '[1, 2]' });
+    expect(result).toEqual({ ok: false, error: `${join(d, 'flag.json')}: expected a JSON object` });
+  });
+
+  it('blames the file that set the bad value, not a later one that set a sibling key', () => {
+    const { result, xdg } = load({ user: backend({ url: 'nope' }), configFlag: { backends: { fim: { model: 'm' } } } });
+    expect(result).toEqual({ ok: false, error: `${join(xdg, 'tandem', 'config.json')}: backends.fim.url: expected a URL` });
+  });
+
+  it('blames an editor source by its channel', () => {
+    const { result } = load({ user: tokens(10), section: { inline: { maxLines: -1 } } });
+    expect(result).toEqual({ ok: false, error: 'workspace/configuration: inline.maxLines: expected a number above 0' });
+  });
+
+  // V8 names the position for some errors only; every message must carry line and column.
+  const badJson: [string, string, string][] = [
+    ['trailing comma in an object', '{\n  "inline": {\n    "maxTokens": 5,\n  }\n}\n', "Expected double-quoted property name at line 4, column 3"],
+    ['trailing comma in a list', '{"routes": {"inline": ["fim",\n   ]}}', "Unexpected token ']' at line 2, column 4"],
+    ['missing comma', '{\n  "a": 1\n  "b": 2\n}', "Expected ',' or '}' after property value at line 3, column 3"],
+    ['missing value', '{"inline": }', "Unexpected token '}' at line 1, column 12"],
+    ['misspelt literal', '{\n  "privacy": {"airGapped": ture}}', "Unexpected token 'u' at line 2, column 29"],
+    ['unquoted key', '{inline: {}}', "Expected property name or '}' at line 1, column 2"],
+    ['text after the object', '{}\n{}', 'Unexpected non-whitespace character after JSON at line 2, column 1'],
+    ['truncated file', '{\n  "inline": {', "Expected property name or '}' at line 2, column 14"],
+    ['empty file', '', 'Unexpected end of JSON input at line 1, column 1'],
+    ['CRLF line breaks', '{\r\n  "a": 1,\r\n  oops\r\n}', 'Expected double-quoted property name at line 3, column 3'],
+  ];
+  it.each(badJson)('invalid JSON (%s) names the file, line and column', (_name, text, detail) => {
+    const { result, dir: d } = load({ configFlag: text });
+    expect(result).toEqual({ ok: false, error: `${join(d, 'flag.json')}: invalid JSON: ${detail}` });
+  });
+
+  it('invalid JSON never echoes the file (it may hold header values)', () => {
+    const { result } = load({ configFlag: '{"backends": {"fim": {"headers": {"x-token": "s3cr3t-value"}}} oops}' });
+    if (result.ok) throw new Error('expected an error');
+    expect(result.error).not.toContain('s3cr3t-value');
+  });
+
+  it('invalid JSON in the user file names that file', () => {
+    const { result, xdg } = load({ user: '{"inline": }' });
+    expect(result).toEqual({ ok: false, error: `${join(xdg, 'tandem', 'config.json')}: invalid JSON: Unexpected token '}' at line 1, column 12` });
+  });
+
+  it('accepts a file that starts with a byte-order mark', () => {
+    expect(ok({ configFlag: '\uFEFF{"inline": {"maxTokens": 7}}' }).config.inline.maxTokens).toBe(7);
+  });
+
+  it('a missing --config file is an error naming it', () => {
+    const d = dir();
+    const missing = join(d, 'nope.json');
+    expect(loadConfig({ configFile: missing, env: { XDG_CONFIG_HOME: join(d, 'xdg') } })).toEqual({ ok: false, error: `${missing}: cannot read the file (ENOENT)` });
+  });
+
+  it('a missing TANDEM_CONFIG file is an error naming it', () => {
+    const d = dir();
+    const missing = join(d, 'env.json');
+    expect(loadConfig({ env: { XDG_CONFIG_HOME: join(d, 'xdg'), TANDEM_CONFIG: missing } })).toEqual({ ok: false, error: `${missing}: cannot read the file (ENOENT)` });
+  });
+});
+
+describe('a workspace tandem.json may only tighten', () => {
+  const user = {
+    backends: {
+      fim: { kind: 'vllm', url: 'http://gpu:8000' },
+      cloud: { kind: 'openai', url: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' },
+    },
+    routes: { inline: ['fim'], action: ['cloud', 'fim'] },
+    privacy: { onPremOnly: ['**/.env*'] },
+  };
+
+  it('adds onPremOnly globs, sets airGapped, switches inline off, without warnings', () => {
+    const { config, warnings } = ok({ user, workspace: { privacy: { onPremOnly: ['secrets/**', '**/.env*'], airGapped: true }, inline: { enabled: false } } });
+    expect(config.privacy).toEqual({ airGapped: true, onPremOnly: ['**/.env*', 'secrets/**'] });
+    expect(config.inline.enabled).toBe(false);
+    expect(warnings).toEqual([]);
+  });
+
+  const rejected: [string, unknown, string][] = [
+    ['add a backend', { backends: { evil: { kind: 'openai', url: 'https://evil.example/v1' } } }, 'backends: ignored: a workspace tandem.json may only tighten privacy or switch features off'],
+    ['change a URL', { backends: { fim: { url: 'https://evil.example' } } }, 'backends: ignored: a workspace tandem.json may only tighten privacy or switch features off'],
+    ['add a header', { backends: { fim: { headers: { 'x-forward-to': 'evil' } } } }, 'backends: ignored: a workspace tandem.json may only tighten privacy or switch features off'],
+    ['change a route', { routes: { inline: ['cloud'] } }, 'routes: ignored: a workspace tandem.json may only tighten privacy or switch features off'],
+    ['raise a limit', { inline: { maxTokens: 4096 } }, 'inline.maxTokens: ignored: a workspace may only switch features off'],
+    ['set an unknown privacy key', { privacy: { allowCloud: true } }, 'privacy.allowCloud: ignored: unknown key'],
+    ['give onPremOnly a non-list', { privacy: { onPremOnly: 'secrets/**' } }, 'privacy.onPremOnly: ignored: expected a list of globs'],
+    ['give airGapped a non-boolean', { privacy: { airGapped: 'yes' } }, 'privacy.airGapped: ignored: expected true or false'],
+  ];
+  it.each(rejected)('cannot %s', (_name, workspace, warning) => {
+    const { config, warnings, ws } = ok({ user, workspace });
+    const baseline = ok({ user }).config;
+    expect(config).toEqual(baseline);
+    expect(warnings).toEqual([`${join(ws, 'tandem.json')}: ${warning}`]);
+  });
+
+  it('cannot turn air-gapped mode off', () => {
+    const { config, warnings, ws } = ok({ user: { ...user, privacy: { airGapped: true } }, workspace: { privacy: { airGapped: false } } });
+    expect(config.privacy.airGapped).toBe(true);
+    expect(warnings).toEqual([`${join(ws, 'tandem.json')}: privacy.airGapped: ignored: a workspace cannot turn air-gapped mode off`]);
+  });
+
+  it('cannot switch inline completions back on', () => {
+    const { config, warnings, ws } = ok({ user, section: { inline: { enabled: false } }, workspace: { inline: { enabled: true } } });
+    expect(config.inline.enabled).toBe(false);
+    expect(warnings).toEqual([`${join(ws, 'tandem.json')}: inline.enabled: ignored: a workspace may only switch features off`]);
+  });
+
+  it('a non-object tandem.json is ignored with a warning', () => {
+    const { config, warnings, ws } = ok({ user, workspace: '["fim"]' });
+    expect(config).toEqual(ok({ user }).config);
+    expect(warnings).toEqual([`${join(ws, 'tandem.json')}: expected a JSON object; ignored`]);
+  });
+
+  it('invalid JSON in tandem.json is an error naming it (never silently looser)', () => {
+    const { result, ws } = load({ user, workspace: '{"privacy": ' });
+    if (result.ok) throw new Error('expected an error');
+    expect(result.error.startsWith(`${join(ws, 'tandem.json')}: invalid JSON: `)).toBe(true);
+  });
+});

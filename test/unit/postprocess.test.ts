@@ -1,0 +1,260 @@
+// Golden cases of the postprocess stage: document with `├` at the cursor, raw model output, text shown.
+import { describe, expect, it } from 'vitest';
+import { cursorContext } from '../../server/src/pipeline/inline.js';
+import { cutAtStops, postprocess } from '../../server/src/pipeline/postprocess/index.js';
+import { TEMPLATES } from '../../server/src/prompt/templates.js';
+import { defaultConfig, openAt } from './fixtures.js';
+
+interface Case {
+  name: string;
+  lang: string;
+  doc: string;
+  raw: string;
+  shown: string;
+  /** inline settings for this case (multiline, maxLines). */
+  inline?: Record<string, unknown>;
+}
+
+function run(c: Case): string {
+  const { doc, offset } = openAt(c.doc, c.lang);
+  const ctx = cursorContext(doc, offset, defaultConfig(c.inline));
+  return postprocess(c.raw, TEMPLATES.qwen.stop, ctx);
+}
+
+const SINGLE_LINE: Case[] = [
+  {
+    name: 'mid-line cursor keeps the first line only',
+    lang: 'typescript',
+    doc: 'if (count├ > 0) {\n  go();\n}\n',
+    raw: ' && ready\n  && other()',
+    shown: ' && ready',
+  },
+  {
+    name: 'mid-line cursor in Python',
+    lang: 'python',
+    doc: 'total = compute(├items)\n',
+    raw: 'all_\nprint(total)',
+    shown: 'all_',
+  },
+  {
+    name: 'multiline switched off keeps one line even at the end of a line',
+    lang: 'typescript',
+    doc: 'function f() {├\n',
+    raw: '\n  return 1;\n}',
+    shown: '',
+    inline: { multiline: false },
+  },
+  {
+    name: 'multiline switched off: first line of a completion that starts on the line',
+    lang: 'typescript',
+    doc: 'const total = ├\n',
+    raw: 'a + b;\nconsole.log(total);',
+    shown: 'a + b;',
+    inline: { multiline: false },
+  },
+];
+
+const BLOCKS: Case[] = [
+  {
+    name: 'TS: block opened at the cursor ends with its closing brace when the file lacks it',
+    lang: 'typescript',
+    doc: 'function add(a: number, b: number) {├',
+    raw: '\n  return a + b;\n}\n\nfunction sub(a: number, b: number) {\n  return a - b;\n}',
+    shown: '\n  return a + b;\n}',
+  },
+  {
+    name: 'TS: closing brace dropped when the next line already has it',
+    lang: 'typescript',
+    doc: 'function add(a: number, b: number) {├\n}\n',
+    raw: '\n  return a + b;\n}\n\nfunction sub() {}',
+    shown: '\n  return a + b;',
+  },
+  {
+    name: 'TS: closing brace right after the cursor (auto-closed) is not typed again; it moves to its own line',
+    lang: 'typescript',
+    doc: 'function add(a: number, b: number) {├}\n',
+    raw: '\n  return a + b;\n}\n\nfunction sub() {}',
+    shown: '\n  return a + b;\n',
+  },
+  {
+    name: 'TS: nested auto-closed brace keeps its indentation',
+    lang: 'typescript',
+    doc: 'class A {\n  run() {├}\n}\n',
+    raw: '\n    this.go();\n  }\n\n  stop() {}\n}',
+    shown: '\n    this.go();\n  ',
+  },
+  {
+    name: 'TS: cursor on an empty line inside a block stops where the block closes',
+    lang: 'typescript',
+    doc: 'function f() {\n  const a = 1;\n  ├\n}\n',
+    raw: 'const b = 2;\n  log(a, b);\n}\n\nfunction g() {}',
+    shown: 'const b = 2;\n  log(a, b);',
+  },
+  {
+    name: 'TS: a sibling block opened inside the completion keeps its own closing brace',
+    lang: 'typescript',
+    doc: 'function f(xs: number[]) {\n  let t = 0;\n  ├\n  return t;\n}\n',
+    raw: 'for (const x of xs) {\n    t += x;\n  }\n}\n',
+    shown: 'for (const x of xs) {\n    t += x;\n  }',
+  },
+  {
+    name: 'TS: arguments opened at the cursor end with the closing parenthesis',
+    lang: 'typescript',
+    doc: 'const v = call(├',
+    raw: '\n  first,\n  second,\n);\nconst w = 2;',
+    shown: '\n  first,\n  second,\n);',
+  },
+  {
+    name: 'Python: a body ends when indentation returns to the def',
+    lang: 'python',
+    doc: 'def area(r):\n    ├\n\ndef other():\n    pass\n',
+    raw: 'return 3.14 * r * r\n\ndef perimeter(r):\n    return 2 * 3.14 * r',
+    shown: 'return 3.14 * r * r',
+  },
+  {
+    name: 'Python: block opened at the cursor (colon) ends at its dedent',
+    lang: 'python',
+    doc: 'def total(xs):\n    t = 0\n    for x in xs:├\n    return t\n',
+    raw: '\n        if x > 0:\n            t += x\n    return t\n',
+    shown: '\n        if x > 0:\n            t += x',
+  },
+  {
+    name: 'Python: siblings at the cursor level continue, a dedent ends them',
+    lang: 'python',
+    doc: 'class P:\n    def __init__(self, x, y):\n        ├\n',
+    raw: 'self.x = x\n        self.y = y\n\n    def norm(self):\n        return 0',
+    shown: 'self.x = x\n        self.y = y',
+  },
+  {
+    name: 'Go: block opened at the cursor gets its brace when the file lacks it',
+    lang: 'go',
+    doc: 'func sum(xs []int) int {\n\ttotal := 0\n\tfor _, x := range xs {├\n\treturn total\n}\n',
+    raw: '\n\t\ttotal += x\n\t}\n\treturn total\n}\n',
+    shown: '\n\t\ttotal += x\n\t}',
+  },
+  {
+    name: 'Go: no brace when the next line closes the block',
+    lang: 'go',
+    doc: 'func sum(xs []int) int {\n\ttotal := 0\n\tfor _, x := range xs {├\n\t}\n\treturn total\n}\n',
+    raw: '\n\t\ttotal += x\n\t}\n\treturn total\n}\n',
+    shown: '\n\t\ttotal += x',
+  },
+  {
+    name: 'Go: completion inside a function stops at its closing brace',
+    lang: 'go',
+    doc: 'func main() {\n\t├\n}\n',
+    raw: 'fmt.Println("hi")\n\tos.Exit(0)\n}\n\nfunc other() {}',
+    shown: 'fmt.Println("hi")\n\tos.Exit(0)',
+  },
+  {
+    name: 'maxLines bounds a completion',
+    lang: 'typescript',
+    doc: 'function f() {\n  ├\n}\n',
+    raw: 'a();\n  b();\n  c();\n  d();\n  e();',
+    shown: 'a();\n  b();\n  c();',
+    inline: { maxLines: 3 },
+  },
+];
+
+const REPEATS: Case[] = [
+  {
+    name: 'the rest of the line is dropped when the model retypes it',
+    lang: 'typescript',
+    doc: 'console.log(├"done");\n',
+    raw: 'prefix, "done");',
+    shown: 'prefix, ',
+  },
+  {
+    name: 'a completion that is only the rest of the line shows nothing',
+    lang: 'typescript',
+    doc: 'console.log(├"done");\n',
+    raw: '"done");',
+    shown: '',
+  },
+  {
+    name: 'auto-closed brackets typed again are dropped',
+    lang: 'typescript',
+    doc: 'const v = max(├);\n',
+    raw: 'a, b);',
+    shown: 'a, b',
+  },
+  {
+    name: 'trailing lines that replay the next lines of the file are dropped',
+    lang: 'typescript',
+    doc: 'function f() {\n  const a = 1;\n  ├\n  return a + b;\n}\n',
+    raw: 'const b = 2;\n  return a + b;\n}',
+    shown: 'const b = 2;',
+  },
+  {
+    name: 'a completion that is just the next line shows nothing',
+    lang: 'python',
+    doc: 'def f(a):\n    ├\n    return a\n',
+    raw: 'return a',
+    shown: '',
+  },
+  {
+    // The first line carries no indentation (the cursor's line has it), so it is not part of the run.
+    name: 'the same line over and over is cut',
+    lang: 'typescript',
+    doc: 'function f() {\n  ├\n}\n',
+    raw: 'log("x");\n  log("x");\n  log("x");\n  log("x");\n  log("x");',
+    shown: 'log("x");\n  log("x");',
+  },
+  {
+    name: 'a line repeated twice is still fine',
+    lang: 'typescript',
+    doc: 'function f() {\n  ├\n}\n',
+    raw: 'tick();\n  tick();',
+    shown: 'tick();\n  tick();',
+  },
+  {
+    name: 'a short pattern repeated to the end is cut after its first occurrence',
+    lang: 'typescript',
+    doc: 'const v = wrap(├',
+    raw: 'inner(x))))))))))))))',
+    shown: 'inner(x)',
+  },
+  {
+    name: 'a repeated list item is cut',
+    lang: 'python',
+    doc: 'xs = [├',
+    raw: '0, 1, 1, 1, 1, 1, 1, 1, 1',
+    shown: '0, 1',
+  },
+];
+
+const EMPTY: Case[] = [
+  { name: 'empty output', lang: 'typescript', doc: 'const a = ├\n', raw: '', shown: '' },
+  { name: 'whitespace only', lang: 'typescript', doc: 'const a = ├\n', raw: '  \n\t\n   ', shown: '' },
+  { name: 'only line breaks', lang: 'python', doc: 'def f():\n    ├', raw: '\n\n\n', shown: '' },
+  { name: 'only a stop token', lang: 'typescript', doc: 'const a = ├\n', raw: '<|endoftext|>return 1', shown: '' },
+  { name: 'trailing blanks at the end of the line are trimmed', lang: 'typescript', doc: 'const a = ├\n', raw: '1;   \t', shown: '1;' },
+  { name: 'CRLF from the model becomes LF', lang: 'typescript', doc: 'function f() {\n  ├\n}\n', raw: 'a();\r\n  b();', shown: 'a();\n  b();' },
+];
+
+describe.each([
+  ['single-line mode', SINGLE_LINE],
+  ['block scope', BLOCKS],
+  ['repetition and suffix', REPEATS],
+  ['nothing worth showing', EMPTY],
+] as const)('postprocess: %s', (_group, cases) => {
+  it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    expect(run(c)).toBe(c.shown);
+  });
+});
+
+describe('cutAtStops', () => {
+  const rows: [string, string, string[], string][] = [
+    ['no stops', 'abc', [], 'abc'],
+    ['stop absent', 'abc', ['<|endoftext|>'], 'abc'],
+    ['cut at a stop', 'return 1;<|endoftext|>junk', ['<|endoftext|>'], 'return 1;'],
+    ['earliest of several stops wins, whatever their order', 'a<fim_suffix>b<|endoftext|>c', ['<|endoftext|>', '<fim_suffix>'], 'a'],
+    ['stop at the very start', '<|fim_middle|>x', TEMPLATES.qwen.stop, ''],
+    ['stop that is a prefix of another', 'x</s>y', ['</s>', '</'], 'x'],
+    ['newline as a stop', 'one\ntwo', ['\n'], 'one'],
+    ['deepseek full-width sentinel, not ASCII', 'a<|fim▁end|>b<｜fim▁end｜>c', TEMPLATES.deepseek.stop, 'a<|fim▁end|>b'],
+  ];
+  it.each(rows)('%s', (_n, text, stops, expected) => {
+    expect(cutAtStops(text, stops)).toBe(expected);
+  });
+});
