@@ -10,14 +10,14 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = join(ROOT, 'server', 'bin', 'tandem-lsp.js');
 
 /**
- * @typedef {{ args?: string[], env?: Record<string, string | undefined>, cwd?: string,
+ * @typedef {{ args?: string[], nodeArgs?: string[], env?: Record<string, string | undefined>, cwd?: string,
  *   onRequest?: (method: string, params: any) => any }} StartOptions
  */
 
 export class LspClient {
   /** @param {StartOptions} [opts] */
   constructor(opts = {}) {
-    this.child = spawn(process.execPath, [BIN, '--stdio', ...(opts.args ?? [])], {
+    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, '--stdio', ...(opts.args ?? [])], {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...(opts.env ?? {}) },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -4,6 +4,7 @@ import OpenAI from 'openai';
 import type { Backend } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
 import { errorBodyMessage, toFailure } from './errors.js';
+import { nodeFetch, type Fetch } from './http.js';
 import type { BackendFailure, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome } from './types.js';
 
 /** Context window assumed when neither the server nor the config says (OpenAI's /v1/models does not). */
@@ -63,6 +64,7 @@ export class OpenAICompatBackend implements CompletionBackend {
       timeout: cfg.timeoutMs ?? 60_000,
       defaultHeaders: headers,
       logLevel: 'off',
+      fetch: nestFlatErrors(nodeFetch()),
     });
   }
 
@@ -139,6 +141,9 @@ export class OpenAICompatBackend implements CompletionBackend {
           break; // leaving the loop aborts the HTTP request
         }
       }
+      // The SDK's stream ends quietly when aborted: partial text from a cancelled or late request
+      // is not a completion (it would be shown and cached as if whole).
+      if (signal.aborted) return this.failed(toFailure(signal.reason, this.url, signal));
       return { ok: true, value: { text, finishReason, stoppedEarly, model } };
     } catch (err) {
       return this.failed(toFailure(err, this.url, signal.aborted ? signal : undefined));
@@ -152,6 +157,31 @@ export class OpenAICompatBackend implements CompletionBackend {
     if (failure.kind === 'unreachable' || failure.kind === 'not_found' || failure.kind === 'server') this.forget();
     return { ok: false, failure };
   }
+}
+
+/**
+ * Older vLLM answers HTTP errors flat (`{"object":"error","message":…}`) and FastAPI with
+ * `{"detail":…}`; the SDK keeps only a nested `error` member and would lose the message (and with
+ * it a context-length error), so nest such bodies before the SDK reads them.
+ */
+function nestFlatErrors(fetch: Fetch): Fetch {
+  return async (input, init) => {
+    const res = await fetch(input, init);
+    if (res.ok || !(res.headers.get('content-type') ?? '').includes('json')) return res;
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    const flat = body && typeof body === 'object' && !('error' in body) ? errorBodyMessage(body) : undefined;
+    const headers = new Headers(res.headers);
+    headers.delete('content-length');
+    headers.delete('content-encoding');
+    const out = flat !== undefined ? JSON.stringify({ error: { ...(body as object), message: flat } }) : text;
+    return new Response(out, { status: res.status, statusText: res.statusText, headers });
+  };
 }
 
 /** Older vLLM puts a flat `{"object":"error",…}` in the stream, which the SDK passes on as a chunk. */

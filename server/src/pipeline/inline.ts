@@ -7,7 +7,7 @@ import { buildInlinePrompt, type InlinePrompt } from '../prompt/inline.js';
 import { TEMPLATES, templateFor, type FimTemplate } from '../prompt/templates.js';
 import { chooseBackend, type RouteChoice } from '../router/route.js';
 import { lineCommentFor } from '../syntax/languages.js';
-import { anySignal, CancelledError, deadlineSignal } from '../util/abort.js';
+import { CancelledError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import type { Workspace } from '../workspace.js';
 import { CompletionCache } from './cache.js';
@@ -60,6 +60,7 @@ export class InlinePipeline {
   private readonly debouncer: Debouncer;
   private current: AbortController | undefined;
   private nextId = 1;
+  private inFlight = 0;
   private readonly warnedTemplate = new Set<string>();
   private readonly now: () => number;
 
@@ -67,6 +68,11 @@ export class InlinePipeline {
     this.cache = new CompletionCache(deps.config().inline.cacheSize);
     this.debouncer = new Debouncer(() => deps.config().inline.debounceMs);
     this.now = deps.now ?? (() => performance.now());
+  }
+
+  /** True while a request waits on a backend: background work (re-parses) holds off meanwhile. */
+  get busy(): boolean {
+    return this.inFlight > 0;
   }
 
   async complete(req: InlineRequest): Promise<InlineOutcome> {
@@ -87,7 +93,9 @@ export class InlinePipeline {
     const mine = new AbortController();
     this.current = mine;
     const deadlineMs = req.deadlineMs ?? config.inline.deadlineMs;
-    const signal = anySignal([req.signal, mine.signal, deadlineSignal(deadlineMs)]);
+    const scope = scopedSignal([req.signal, mine.signal], deadlineMs);
+    const signal = scope.signal;
+    this.inFlight++;
     try {
       if (!req.immediate) await this.debouncer.wait(start, signal);
       const plan = await this.plan(doc, offset, config, signal);
@@ -124,6 +132,8 @@ export class InlinePipeline {
       }
       throw err;
     } finally {
+      this.inFlight--;
+      scope.dispose();
       if (this.current === mine) this.current = undefined;
     }
   }

@@ -46,10 +46,12 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   const log = hub.logger('server');
   const workspace = new Workspace();
   const settings = new Settings({ configFile: opts.configFile, env: opts.env, roots: () => workspace.roots });
-  const documents = new DocumentStore(new ParserPool());
+  // Background re-parses wait while an inline request is in flight (see ParserPool).
+  let pipeline: InlinePipeline | undefined;
+  const documents = new DocumentStore(new ParserPool(() => pipeline?.busy ?? false));
   const backends = new BackendRegistry(hub.logger('backend'), opts.env);
   const stats = new Stats();
-  const pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline') });
+  pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline') });
   const deps: CompletionFeatureDeps = { documents, pipeline, stats, logger: hub.logger('inline') };
   let pullConfiguration = false;
 

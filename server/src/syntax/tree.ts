@@ -9,9 +9,18 @@ export interface Point { row: number; column: number }
 /** Bigger files complete from plain text windows: a parse would cost more than it helps. */
 export const MAX_PARSE_CHARS = 2_000_000;
 
+/** A deferred parse waits at most this long for the server to be idle. */
+export const MAX_PARSE_DEFER_MS = 1000;
+
 /** Parsers are stateful and not cheap to create: one per language, shared by all documents. */
 export class ParserPool {
   private readonly parsers = new Map<LanguageName, Parser>();
+
+  /**
+   * @param busy true while a latency-critical request is in flight: background parses wait for it
+   *   to end, so a re-parse never delays the handling of a backend's answer.
+   */
+  constructor(readonly busy: () => boolean = () => false) {}
 
   parse(lang: LanguageName, text: string, old?: Tree): Tree {
     let p = this.parsers.get(lang);
@@ -93,13 +102,20 @@ export class DocumentTree {
     this.schedule();
   }
 
-  /** Parse after `idleMs` without further edits. */
+  /** Parse after `idleMs` without further edits, and once no inline request is in flight. */
   schedule(): void {
     if (this.timer) return;
-    this.timer = setTimeout(() => {
+    const since = performance.now();
+    const tick = () => {
       this.timer = undefined;
+      if (this.pool.busy() && performance.now() - since < MAX_PARSE_DEFER_MS) {
+        this.timer = setTimeout(tick, this.idleMs);
+        this.timer.unref?.();
+        return;
+      }
       this.fresh();
-    }, this.idleMs);
+    };
+    this.timer = setTimeout(tick, this.idleMs);
     this.timer.unref?.();
   }
 

@@ -32,12 +32,40 @@ export class CancelledError extends Error {
 
 /** A signal that aborts with a DeadlineError after `ms` (timer unref'd so it never holds the process). */
 export function deadlineSignal(ms: number): AbortSignal {
-  const ctrl = new AbortController();
-  const t = setTimeout(() => ctrl.abort(new DeadlineError(ms)), ms);
-  t.unref?.();
-  return ctrl.signal;
+  return scopedSignal([], ms).signal;
 }
 
-export function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal {
-  return AbortSignal.any(signals.filter((s): s is AbortSignal => s !== undefined));
+/**
+ * One signal for a request: aborts when any of `signals` does, or after `deadlineMs`. `dispose()`
+ * drops the timer and the listeners on the outer signals, so long-lived signals collect nothing
+ * from the requests that came and went.
+ */
+export function scopedSignal(signals: (AbortSignal | undefined)[], deadlineMs?: number): { signal: AbortSignal; dispose(): void } {
+  const ctrl = new AbortController();
+  const subs: [AbortSignal, () => void][] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const dispose = () => {
+    if (timer) clearTimeout(timer);
+    for (const [s, fn] of subs) s.removeEventListener('abort', fn);
+    subs.length = 0;
+  };
+  const abort = (reason: unknown) => {
+    ctrl.abort(reason);
+    dispose();
+  };
+  for (const s of signals) {
+    if (!s) continue;
+    if (s.aborted) {
+      abort(s.reason);
+      break;
+    }
+    const fn = () => abort(s.reason);
+    s.addEventListener('abort', fn, { once: true });
+    subs.push([s, fn]);
+  }
+  if (deadlineMs !== undefined && !ctrl.signal.aborted) {
+    timer = setTimeout(() => abort(new DeadlineError(deadlineMs)), deadlineMs);
+    timer.unref?.();
+  }
+  return { signal: ctrl.signal, dispose };
 }
