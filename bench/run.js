@@ -1,0 +1,231 @@
+// @ts-check
+// `npm run bench`: the inline path's speed goals, measured against the loopback fake vLLM.
+// Prints a Markdown table (and writes it to bench/out/latest.md) for bench/RESULTS.md.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startFakeVllm } from '../test/fake/vllm.js';
+import { LspClient } from '../test/lsp-client.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const BACKEND_LATENCY_MS = 40;
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
+
+/** @param {number[]} xs @param {number} p */
+function pct(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+}
+const f1 = (/** @type {number} */ x) => x.toFixed(1);
+const f2 = (/** @type {number} */ x) => x.toFixed(2);
+const f3 = (/** @type {number} */ x) => x.toFixed(3);
+
+/** A TypeScript file of about `lines` lines, with imports, classes and functions. */
+function bigFile(lines) {
+  const out = ['import { readFile } from "node:fs/promises";', 'import * as path from "node:path";', ''];
+  let i = 0;
+  while (out.length < lines - 8) {
+    out.push(`export class Service${i} {`, `  private count${i} = 0;`, `  handle${i}(input: string): number {`, `    const parts = input.split(",");`, `    this.count${i} += parts.length;`, `    return this.count${i} * ${i};`, '  }', '}', '');
+    i++;
+  }
+  out.push('export function main(args: string[]): void {', '  const total = ', '}', '');
+  return out.join('\n');
+}
+
+async function rawRequest(url, prompt) {
+  const res = await fetch(`${url}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'Qwen/Qwen2.5-Coder-7B', prompt, max_tokens: 128, temperature: 0.1, stream: true }),
+  });
+  let text = '';
+  for await (const chunk of /** @type {any} */ (res.body)) text += Buffer.from(chunk).toString();
+  if (!text.includes('[DONE]')) throw new Error('raw request did not finish its stream');
+}
+
+/**
+ * 1. End-to-end latency of an inline request over LSP, against a raw HTTP request of the same kind.
+ * `pauseMs` > 0: each request follows a pause, as when a user stops typing (the default adaptive
+ * debounce then waits 0 ms). `pauseMs` = 0: back to back, with `debounceMs: 0` so that the
+ * deliberate typing wait is not counted as overhead.
+ */
+async function latencyRatio(rounds, pauseMs) {
+  const fake = await startFakeVllm({ latencyMs: BACKEND_LATENCY_MS, respond: () => ({ text: 'a + b;' }) });
+  const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(HERE, 'out', 'no-home') } });
+  await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { debounceMs: pauseMs > 0 ? 'adaptive' : 0 } } });
+  const uri = 'file:///bench/src/main.ts';
+  const text = bigFile(2000);
+  client.open(uri, 'typescript', text);
+  const line = text.split('\n').length - 3;
+  let col = '  const total = '.length;
+  await client.inline(uri, { line, character: col }).result; // warm-up: model discovery, JIT
+  await rawRequest(fake.url, 'warm-up');
+  const lsp = [];
+  const raw = [];
+  const prompt = /** @type {string} */ (fake.completions().at(-1)?.body.prompt);
+  let version = 1;
+  for (let i = 0; i < rounds; i++) {
+    if (pauseMs) await sleep(pauseMs);
+    let t = performance.now();
+    await rawRequest(fake.url, prompt);
+    raw.push(performance.now() - t);
+    if (pauseMs) await sleep(pauseMs);
+    client.change(uri, ++version, [{ range: { start: { line, character: col }, end: { line, character: col } }, text: 'x' }]);
+    col++;
+    t = performance.now();
+    const res = await client.inline(uri, { line, character: col }).result;
+    lsp.push(performance.now() - t);
+    if (res.items.length !== 1) throw new Error('no completion in the latency benchmark');
+  }
+  await client.stop();
+  await fake.close();
+  return { lsp, raw };
+}
+
+/** 2. Context + prompt build after a one-character edit in a 10,000-line file (in process). */
+async function promptBuild(rounds) {
+  const { DocumentStore } = await import('../server/out/documents.js');
+  const { ParserPool } = await import('../server/out/syntax/tree.js');
+  const { InlinePipeline } = await import('../server/out/pipeline/inline.js');
+  const { BackendRegistry } = await import('../server/out/models/registry.js');
+  const { resolveConfig } = await import('../server/out/config/load.js');
+  const { Workspace } = await import('../server/out/workspace.js');
+  const { silentLogger } = await import('../server/out/util/logger.js');
+  const r = resolveConfig([{ origin: 'bench', data: { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', model: 'Qwen/Qwen2.5-Coder-7B', maxContextTokens: 32768 } } } }]);
+  if (!r.ok) throw new Error(r.error);
+  const config = r.config;
+  const backends = new BackendRegistry(silentLogger());
+  backends.update(config);
+  const pipeline = new InlinePipeline({ config: () => config, backends, workspace: new Workspace(['/bench']), logger: silentLogger() });
+  const store = new DocumentStore(new ParserPool());
+  const text = bigFile(10_000);
+  const uri = 'file:///bench/src/big.ts';
+  const doc = store.open(uri, 'typescript', 1, text);
+  let t = performance.now();
+  doc.tree?.fresh();
+  const fullParse = performance.now() - t;
+  const line = text.split('\n').length - 3;
+  let col = '  const total = '.length;
+  const build = [];
+  const edit = [];
+  const reparse = [];
+  for (let i = 0; i < rounds; i++) {
+    t = performance.now();
+    store.change(uri, i + 2, [{ range: { start: { line, character: col }, end: { line, character: col } }, text: 'y' }]);
+    col++;
+    edit.push(performance.now() - t);
+    t = performance.now();
+    const offset = doc.text.offsetAt({ line, character: col });
+    const plan = await pipeline.plan(doc, offset, config, new AbortController().signal, false);
+    build.push(performance.now() - t);
+    if (!plan.prompt.prompt.includes('const total')) throw new Error('prompt lacks the cursor line');
+    // The idle re-parse the server runs after typing pauses (off the request's path).
+    t = performance.now();
+    doc.tree?.fresh();
+    reparse.push(performance.now() - t);
+  }
+  return { build, edit, reparse, fullParse };
+}
+
+/** 3. 100 keystrokes 25 ms apart, each followed by an inline request that cancels the previous one. */
+async function storm() {
+  /** @param {string} prompt */
+  const echo = (prompt) => {
+    const before = prompt.slice(0, prompt.indexOf('<|fim_suffix|>'));
+    return ` /*${before.slice(before.lastIndexOf('\n') + 1).trim()}*/`;
+  };
+  const fake = await startFakeVllm({ latencyMs: BACKEND_LATENCY_MS, respond: (req) => ({ text: echo(req.body.prompt) }) });
+  const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(HERE, 'out', 'no-home') } });
+  await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } } } });
+  const uri = 'file:///bench/src/storm.ts';
+  client.open(uri, 'typescript', 'export function f(a: number) {\n  \n}\n');
+  await sleep(300);
+  let lineText = '';
+  const pending = [];
+  for (let i = 0; i < 100; i++) {
+    const col = 2 + lineText.length;
+    const ch = 'abcdefghij'[i % 10];
+    client.change(uri, i + 2, [{ range: { start: { line: 1, character: col }, end: { line: 1, character: col } }, text: ch }]);
+    lineText += ch;
+    const prev = pending.at(-1);
+    if (prev) client.cancel(prev.id);
+    pending.push({ ...client.inline(uri, { line: 1, character: 2 + lineText.length }), line: lineText });
+    await sleep(25);
+  }
+  const results = await Promise.all(pending.map((p) => p.result.then((r) => r, () => ({ items: [] }))));
+  let stale = 0;
+  results.forEach((r, i) => {
+    for (const item of r.items) if (item.insertText !== ` /*${pending[i].line}*/`) stale++;
+  });
+  const lastOk = results.at(-1).items[0]?.insertText === ` /*${lineText}*/`;
+  const reached = fake.completions().length;
+  await client.stop();
+  await fake.close();
+  return { reached, stale, lastOk };
+}
+
+/** 4. Time from $/cancelRequest to the backend seeing its connection closed. */
+async function cancellation(rounds) {
+  const fake = await startFakeVllm({ respond: () => ({ hang: true }) });
+  const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(HERE, 'out', 'no-home') } });
+  await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { deadlineMs: 10_000 } } });
+  const uri = 'file:///bench/src/cancel.ts';
+  client.open(uri, 'typescript', 'export function f() {\n  \n}\n');
+  const delays = [];
+  for (let i = 0; i < rounds; i++) {
+    client.change(uri, i + 2, [{ range: { start: { line: 1, character: 2 + i }, end: { line: 1, character: 2 + i } }, text: 'z' }]);
+    await sleep(220);
+    const { id, result } = client.inline(uri, { line: 1, character: 3 + i });
+    const req = await fake.waitFor((r) => r.path === '/v1/completions' && r.closedAt === null && r.id > (fake.completions().at(-2)?.id ?? -1), 3000);
+    await sleep(5);
+    const t = performance.now();
+    client.cancel(id);
+    await fake.waitFor((r) => r.id === req.id && r.closedAt !== null, 3000);
+    delays.push(/** @type {number} */ (req.closedAt) - t);
+    await result.catch(() => undefined);
+  }
+  await client.stop();
+  await fake.close();
+  return delays;
+}
+
+async function main() {
+  const quick = process.argv.includes('--quick');
+  const rounds = quick ? 20 : 100;
+  const lat = await latencyRatio(rounds * 2, 0);
+  const latPause = await latencyRatio(rounds, 220);
+  const pb = await promptBuild(quick ? 50 : 200);
+  const st = await storm();
+  const cancel = await cancellation(quick ? 10 : 30);
+  const r50 = pct(lat.lsp, 50) / pct(lat.raw, 50);
+  const r99 = pct(lat.lsp, 99) / pct(lat.raw, 99);
+  const p50 = pct(latPause.lsp, 50) / pct(latPause.raw, 50);
+  const p99 = pct(latPause.lsp, 99) / pct(latPause.raw, 99);
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const lines = [
+    `Machine: ${machine}. Backend: loopback fake vLLM, ${BACKEND_LATENCY_MS} ms to first byte. ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '| goal | target | measured | verdict |',
+    '|---|---|---|---|',
+    `| LSP end-to-end / raw HTTP, back to back, p50 (${lat.lsp.length} requests each) | ≤ 1.05 | ${f3(r50)} (${f1(pct(lat.lsp, 50))} ms / ${f1(pct(lat.raw, 50))} ms) | ${r50 <= 1.05 ? 'met' : 'MISSED'} |`,
+    `| LSP end-to-end / raw HTTP, back to back, p99 | ≤ 1.15 | ${f3(r99)} (${f1(pct(lat.lsp, 99))} ms / ${f1(pct(lat.raw, 99))} ms) | ${r99 <= 1.15 ? 'met' : 'MISSED'} |`,
+    `| LSP end-to-end / raw HTTP, each after a 220 ms pause, p50 (${latPause.lsp.length} each) | ≤ 1.05 | ${f3(p50)} (${f1(pct(latPause.lsp, 50))} ms / ${f1(pct(latPause.raw, 50))} ms) | ${p50 <= 1.05 ? 'met' : 'MISSED'} |`,
+    `| LSP end-to-end / raw HTTP, each after a 220 ms pause, p99 | ≤ 1.15 | ${f3(p99)} (${f1(pct(latPause.lsp, 99))} ms / ${f1(pct(latPause.raw, 99))} ms) | ${p99 <= 1.15 ? 'met' : 'MISSED'} |`,
+    `| context + prompt build after a 1-char edit, 10,000-line file, p50 | ≤ 5 ms | ${f2(pct(pb.build, 50))} ms (p99 ${f2(pct(pb.build, 99))} ms) | ${pct(pb.build, 50) <= 5 ? 'met' : 'MISSED'} |`,
+    `| applying that edit (text + tree.edit), p50 | — | ${f2(pct(pb.edit, 50))} ms | — |`,
+    `| idle incremental re-parse (off the request path), p50 | — | ${f2(pct(pb.reparse, 50))} ms (full parse ${f1(pb.fullParse)} ms) | — |`,
+    `| keystroke storm: requests reaching the backend (100 keys, 25 ms apart) | ≤ 3 | ${st.reached} | ${st.reached <= 3 ? 'met' : 'MISSED'} |`,
+    `| keystroke storm: stale completions returned | 0 | ${st.stale} (last request answered for the final text: ${st.lastOk ? 'yes' : 'NO'}) | ${st.stale === 0 && st.lastOk ? 'met' : 'MISSED'} |`,
+    `| $/cancelRequest → backend socket closed, p50 / max (${cancel.length} runs) | ≤ 20 ms | ${f1(pct(cancel, 50))} / ${f1(Math.max(...cancel))} ms | ${Math.max(...cancel) <= 20 ? 'met' : 'MISSED'} |`,
+  ];
+  const md = lines.join('\n') + '\n';
+  mkdirSync(join(HERE, 'out'), { recursive: true });
+  writeFileSync(join(HERE, 'out', 'latest.md'), md);
+  process.stdout.write(md);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench failed: ${err && err.stack ? err.stack : err}\n`);
+  process.exitCode = 1;
+});
