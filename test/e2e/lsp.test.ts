@@ -296,6 +296,25 @@ describe('tandem-lsp --stdio', () => {
     expect(fake.completions().at(-1)!.body.prompt.length).toBeLessThan(20_000);
   });
 
+  it('sends the key from apiKeyEnv as a Bearer header and never logs it', async () => {
+    const secret = 'sk-test-0123456789abcdef0123456789abcdef';
+    // A server that echoes the key in its error message: the log must still not carry it.
+    fake.set({ respond: () => ({ status: 401, error: { message: `invalid api key ${secret}` } }) });
+    const { client } = await start({
+      init: { backends: { fim: { kind: 'vllm', url: fake.url, apiKeyEnv: 'TANDEM_TEST_KEY' } }, inline: { debounceMs: 0 } },
+      env: { TANDEM_TEST_KEY: secret, TANDEM_LOG: 'trace' },
+    });
+    client.open(URI, 'typescript', DOC);
+    const res = await client.inline(URI, CURSOR).result;
+    expect(res.items).toEqual([]);
+    expect(fake.completions()[0]!.headers.authorization).toBe(`Bearer ${secret}`);
+    const logs = client.notifications.filter((n) => n.method === 'window/logMessage').map((n) => n.params.message as string);
+    expect(logs.some((l) => l.includes('answered 401') && l.includes('<redacted>'))).toBe(true);
+    expect(client.stderr).toContain('answered 401');
+    expect(client.stderr).not.toContain(secret);
+    for (const l of logs) expect(l).not.toContain(secret);
+  });
+
   it('exits 0 after shutdown and exit', async () => {
     const { client: c } = await start();
     client = undefined;
