@@ -9,8 +9,22 @@ export interface ModelInfo {
   contextSource: 'server' | 'config' | 'default';
 }
 
+/**
+ * The pieces a rendered FIM prompt was made of. Servers that fill the middle themselves
+ * (llama.cpp `/infill`, Ollama with the `insert` capability) take these instead of `prompt`.
+ */
+export interface FimParts {
+  /** The prefix as the template saw it (path line, file head, window before the cursor). */
+  prefix: string;
+  suffix: string;
+  /** Context snippets from other files, each with its workspace-relative path. */
+  snippets: { path: string; text: string }[];
+}
+
 export interface FimRequest {
+  /** The prompt rendered by our FIM template; what OpenAI-compatible servers get. */
   prompt: string;
+  parts?: FimParts;
   stop: string[];
   maxTokens: number;
   temperature: number;
@@ -27,6 +41,26 @@ export interface FimResult {
   /** True when `enough` ended the stream. */
   stoppedEarly: boolean;
   model: string;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatRequest {
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature: number;
+  /** Called with each streamed piece of the answer (explain streams progress to the editor). */
+  onDelta?: (delta: string, textSoFar: string) => void;
+}
+
+export interface ChatResult {
+  text: string;
+  finishReason: string | null;
+  model: string;
+  usage?: { promptTokens: number; completionTokens: number };
 }
 
 export type FailureKind =
@@ -63,4 +97,8 @@ export interface CompletionBackend {
   info(signal: AbortSignal): Promise<Outcome<ModelInfo>>;
   /** One fill-in-the-middle completion of an already rendered prompt. */
   complete(req: FimRequest, signal: AbortSignal): Promise<Outcome<FimResult>>;
+  /** A chat completion (code actions, explain), streamed. */
+  chat?(req: ChatRequest, signal: AbortSignal): Promise<Outcome<ChatResult>>;
+  /** A cheap liveness check for the health monitor (no model call). */
+  probe?(signal: AbortSignal): Promise<Outcome<{ latencyMs: number }>>;
 }
