@@ -1,0 +1,87 @@
+// The circuit breaker: one deadline per outage, a single trial after the wait, cooldown on 429.
+import { describe, expect, it } from 'vitest';
+import type { BackendFailure } from '../../server/src/models/types.js';
+import { HealthMonitor } from '../../server/src/router/health.js';
+
+const fail = (kind: BackendFailure['kind'], extra: Partial<BackendFailure> = {}): BackendFailure => ({ kind, message: `${kind} at http://gpu:8000`, ...extra });
+
+function monitor() {
+  let t = 1_000_000;
+  const h = new HealthMonitor(() => t);
+  let changes = 0;
+  h.onChange(() => changes++);
+  return { h, advance: (ms: number) => (t += ms), changes: () => changes };
+}
+
+describe('HealthMonitor', () => {
+  it('opens at once on a timeout or refused connection, then lets one trial through after 5 s', () => {
+    const { h, advance, changes } = monitor();
+    expect(h.available('fim')).toBe(true);
+    h.failure('fim', fail('timeout'));
+    expect(h.available('fim')).toBe(false);
+    expect(h.snapshot('fim')).toMatchObject({ state: 'open', healthy: false, lastError: 'timeout at http://gpu:8000' });
+    expect(changes()).toBe(1);
+    advance(4_999);
+    expect(h.available('fim')).toBe(false);
+    advance(1);
+    expect(h.available('fim')).toBe(true); // the trial
+    expect(h.available('fim')).toBe(false); // only one at a time
+    h.success('fim', 40);
+    expect(h.available('fim')).toBe(true);
+    expect(h.snapshot('fim')).toMatchObject({ state: 'closed', healthy: true, latencyMs: 40, lastError: null });
+    expect(changes()).toBe(2);
+  });
+
+  it('doubles the wait after each failed trial, up to a minute', () => {
+    const { h, advance } = monitor();
+    h.failure('fim', fail('unreachable'));
+    const waits: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      let waited = 0;
+      while (!h.available('fim')) {
+        advance(1_000);
+        waited += 1_000;
+      }
+      waits.push(waited);
+      h.failure('fim', fail('unreachable'));
+    }
+    expect(waits).toEqual([5_000, 10_000, 20_000, 40_000, 60_000, 60_000]);
+  });
+
+  it('needs three 5xx in a row to open, and a success resets the count', () => {
+    const { h } = monitor();
+    h.failure('chat', fail('server'));
+    h.failure('chat', fail('server'));
+    h.success('chat', 100);
+    h.failure('chat', fail('server'));
+    h.failure('chat', fail('server'));
+    expect(h.available('chat')).toBe(true);
+    h.failure('chat', fail('server'));
+    expect(h.available('chat')).toBe(false);
+  });
+
+  it('a 429 cools the backend down for Retry-After without opening the breaker', () => {
+    const { h, advance } = monitor();
+    h.failure('cloud', fail('rate_limited', { retryAfterMs: 3_000 }));
+    expect(h.available('cloud')).toBe(false);
+    expect(h.snapshot('cloud').coolingDownUntil).not.toBeNull();
+    advance(3_000);
+    expect(h.available('cloud')).toBe(true);
+    expect(h.snapshot('cloud').state).toBe('closed');
+  });
+
+  it('cancellations and context-length errors say nothing about health', () => {
+    const { h, changes } = monitor();
+    h.failure('fim', fail('cancelled'));
+    h.failure('fim', fail('context_length'));
+    expect(h.available('fim')).toBe(true);
+    expect(changes()).toBe(0);
+  });
+
+  it('averages latency', () => {
+    const { h } = monitor();
+    h.success('fim', 100);
+    h.success('fim', 200);
+    expect(h.snapshot('fim').latencyMs).toBe(120);
+  });
+});
