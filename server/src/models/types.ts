@@ -21,9 +21,23 @@ export interface FimParts {
   snippets: { path: string; text: string }[];
 }
 
+/** A file whose text a request carries, with that text (for the privacy gate and the audit log). */
+export interface SourceRef {
+  /** Workspace-relative path, the form `privacy.onPremOnly` globs match. */
+  path: string;
+  text: string;
+}
+
 export interface FimRequest {
   /** The prompt rendered by our FIM template; what OpenAI-compatible servers get. */
   prompt: string;
+  /**
+   * Every file the prompt holds text from. A cloud backend refuses a request without it: the
+   * privacy gate fails closed.
+   */
+  sources?: SourceRef[];
+  /** Task class for the audit log. */
+  task?: string;
   parts?: FimParts;
   stop: string[];
   maxTokens: number;
@@ -50,6 +64,9 @@ export interface ChatMessage {
 
 export interface ChatRequest {
   messages: ChatMessage[];
+  /** As in FimRequest: every file the messages hold text from. */
+  sources?: SourceRef[];
+  task?: string;
   maxTokens: number;
   temperature: number;
   /** Called with each streamed piece of the answer (explain streams progress to the editor). */
@@ -74,7 +91,8 @@ export type FailureKind =
   | 'bad_request' // other 4xx
   | 'server' // 5xx
   | 'stream' // error reported inside a 200 stream, or the stream broke
-  | 'bad_response'; // answer we cannot parse
+  | 'bad_response' // answer we cannot parse
+  | 'denied'; // privacy forbids sending this request to this backend (nothing was sent)
 
 export interface BackendFailure {
   kind: FailureKind;

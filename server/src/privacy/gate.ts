@@ -1,0 +1,175 @@
+// The privacy gate: the one place every request passes before a byte leaves for a backend.
+import picomatch from 'picomatch';
+import type { ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome, SourceRef, BackendFailure } from '../models/types.js';
+import { estimateTokens } from '../prompt/tokens.js';
+import { sha256, type AuditLog } from './audit.js';
+import { isEnvFile, redact } from './redact.js';
+
+export interface PrivacyPolicy {
+  airGapped: boolean;
+  onPremOnly: string[];
+}
+
+export interface GateDeps {
+  policy: () => PrivacyPolicy;
+  audit?: AuditLog;
+  now?: () => number;
+}
+
+/** Matchers are rebuilt only when the globs change (a config reload), not per request. */
+const matchers = new Map<string, (path: string) => boolean>();
+function matcherFor(globs: string[]): (path: string) => boolean {
+  const key = JSON.stringify(globs);
+  let m = matchers.get(key);
+  if (!m) {
+    const pm = globs.length ? picomatch(globs, { dot: true }) : () => false;
+    m = (p: string) => pm(p);
+    matchers.set(key, m);
+  }
+  return m;
+}
+
+/** The first source a policy keeps on-prem, with the glob that matched it. */
+export function protectedSource(sources: readonly { path: string }[], globs: string[]): { path: string; glob: string } | undefined {
+  if (globs.length === 0) return undefined;
+  for (const s of sources) {
+    if (!matcherFor(globs)(s.path)) continue;
+    const glob = globs.find((g) => matcherFor([g])(s.path)) ?? globs[0]!;
+    return { path: s.path, glob };
+  }
+  return undefined;
+}
+
+/**
+ * Wraps a backend. For a cloud backend it refuses everything when air-gapped (model discovery
+ * and probes included, so no connection is ever opened), refuses requests that hold text from
+ * an `onPremOnly` file or do not say which files they hold (fail closed), and redacts secrets
+ * from what it does send. For every backend it writes the audit record.
+ */
+export class PrivacyGate implements CompletionBackend {
+  readonly name: string;
+  readonly url: string;
+  readonly location: 'onprem' | 'cloud';
+  readonly chat?: (req: ChatRequest, signal: AbortSignal) => Promise<Outcome<ChatResult>>;
+  readonly probe?: (signal: AbortSignal) => Promise<Outcome<{ latencyMs: number }>>;
+  private readonly now: () => number;
+
+  constructor(private readonly inner: CompletionBackend, private readonly deps: GateDeps) {
+    this.name = inner.name;
+    this.url = inner.url;
+    this.location = inner.location;
+    this.now = deps.now ?? (() => performance.now());
+    if (inner.chat) this.chat = (req, signal) => this.guardedChat(req, signal);
+    if (inner.probe) {
+      const probe = inner.probe.bind(inner);
+      this.probe = (signal) => this.airGapDenial() ?? probe(signal);
+    }
+  }
+
+  private airGapDenial(): Promise<Outcome<never>> | undefined {
+    if (this.location === 'cloud' && this.deps.policy().airGapped) {
+      return Promise.resolve(denied(`backend "${this.name}" is a cloud backend and privacy.airGapped is on: nothing was sent`));
+    }
+    return undefined;
+  }
+
+  private sourceDenial(sources: SourceRef[] | undefined): Promise<Outcome<never>> | undefined {
+    if (this.location !== 'cloud') return undefined;
+    const air = this.airGapDenial();
+    if (air) return air;
+    if (!sources) return Promise.resolve(denied(`request to cloud backend "${this.name}" does not declare the files it holds; refused`));
+    const hit = protectedSource(sources, this.deps.policy().onPremOnly);
+    if (hit) return Promise.resolve(denied(`the prompt holds text from ${hit.path}, which privacy.onPremOnly ("${hit.glob}") keeps on-prem: not sent to cloud backend "${this.name}"`));
+    return undefined;
+  }
+
+  info(signal: AbortSignal): Promise<Outcome<ModelInfo>> {
+    return this.airGapDenial() ?? this.inner.info(signal);
+  }
+
+  async complete(req: FimRequest, signal: AbortSignal): Promise<Outcome<FimResult>> {
+    const no = this.sourceDenial(req.sources);
+    if (no) return no;
+    let sent = req;
+    let redactions = 0;
+    if (this.location === 'cloud') {
+      const r = redactAll(req.prompt, req.sources ?? []);
+      redactions = r.count;
+      sent = { ...req, prompt: r.text };
+      if (req.parts) {
+        const prefix = redactAll(req.parts.prefix, req.sources ?? []);
+        const suffix = redactAll(req.parts.suffix, req.sources ?? []);
+        const snippets = req.parts.snippets.map((s) => ({ path: s.path, text: redact(s.text, s.path).text }));
+        sent = { ...sent, parts: { prefix: prefix.text, suffix: suffix.text, snippets } };
+      }
+    }
+    const start = this.now();
+    const o = await this.inner.complete(sent, signal);
+    this.record(req.task ?? 'inline', req.sources, estimateTokens(sent.prompt), o.ok ? estimateTokens(o.value.text) : 0, o.ok ? o.value.model : null, redactions, start, o.ok ? undefined : o.failure);
+    return o;
+  }
+
+  private async guardedChat(req: ChatRequest, signal: AbortSignal): Promise<Outcome<ChatResult>> {
+    const no = this.sourceDenial(req.sources);
+    if (no) return no;
+    let sent = req;
+    let redactions = 0;
+    if (this.location === 'cloud') {
+      const messages = req.messages.map((m) => {
+        const r = redactAll(m.content, req.sources ?? []);
+        redactions += r.count;
+        return { ...m, content: r.text };
+      });
+      sent = { ...req, messages };
+    }
+    const start = this.now();
+    const o = await this.inner.chat!(sent, signal);
+    const tokensIn = o.ok && o.value.usage ? o.value.usage.promptTokens : estimateTokens(sent.messages.map((m) => m.content).join('\n'));
+    const tokensOut = o.ok ? (o.value.usage?.completionTokens ?? estimateTokens(o.value.text)) : 0;
+    this.record(req.task ?? 'action', req.sources, tokensIn, tokensOut, o.ok ? o.value.model : null, redactions, start, o.ok ? undefined : o.failure);
+    return o;
+  }
+
+  private record(task: string, sources: SourceRef[] | undefined, tokensIn: number, tokensOut: number, model: string | null, redactions: number, start: number, failure: BackendFailure | undefined): void {
+    const audit = this.deps.audit;
+    if (!audit) return;
+    const latencyMs = Math.round(this.now() - start);
+    const outcome = failure ? failure.kind : 'ok';
+    // Hashing waits until the answer is out: it is not on the keystroke's path.
+    setImmediate(() => {
+      void audit.write({
+        time: new Date().toISOString(),
+        task,
+        backend: this.name,
+        location: this.location,
+        model,
+        tokensIn,
+        tokensOut,
+        sources: (sources ?? []).map((s) => ({ path: s.path, sha256: sha256(s.text) })),
+        redactions,
+        latencyMs,
+        outcome,
+      });
+    });
+  }
+}
+
+function denied(message: string): Outcome<never> {
+  return { ok: false, failure: { kind: 'denied', message } };
+}
+
+/** Redacts `text`; regions that come from .env files get every value replaced too. */
+function redactAll(text: string, sources: SourceRef[]): { text: string; count: number } {
+  let out = text;
+  let count = 0;
+  for (const s of sources) {
+    if (!isEnvFile(s.path) || !s.text || !out.includes(s.text)) continue;
+    const r = redact(s.text, s.path);
+    if (r.count) {
+      out = out.split(s.text).join(r.text);
+      count += r.count;
+    }
+  }
+  const r = redact(out);
+  return { text: r.text, count: count + r.count };
+}

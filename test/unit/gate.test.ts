@@ -1,0 +1,115 @@
+// The privacy gate, watched on the wire: a recording fake cloud sees nothing it must not.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Backend } from '../../server/src/config/schema.js';
+import { OpenAICompatBackend } from '../../server/src/models/openaiCompat.js';
+import { AuditLog } from '../../server/src/privacy/audit.js';
+import { PrivacyGate, type PrivacyPolicy } from '../../server/src/privacy/gate.js';
+import { silentLogger } from '../../server/src/util/logger.js';
+import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
+
+let cloud: FakeVllm;
+let policy: PrivacyPolicy;
+let auditPath: string;
+
+const j = (...p: string[]) => p.join('');
+const GH = j('ghp_', 'Q'.repeat(36));
+
+function gate(location: 'cloud' | 'onprem' = 'cloud') {
+  const cfg: Backend = { name: 'cloud', kind: 'openai', url: `${cloud.url}/v1`, location, model: 'Qwen/Qwen2.5-Coder-7B', apiKeyEnv: 'CLOUD_KEY' };
+  const inner = new OpenAICompatBackend(cfg, { logger: silentLogger(), env: { CLOUD_KEY: 'k-123456789' } });
+  return new PrivacyGate(inner, { policy: () => policy, audit: new AuditLog({ path: auditPath, maxBytes: 1e6, keep: 1 }) });
+}
+const req = (prompt: string, sources: { path: string; text: string }[] | undefined) => ({ prompt, sources, stop: [], maxTokens: 16, temperature: 0.1, task: 'inline' });
+const signal = () => new AbortController().signal;
+const auditLines = () => readFileSync(auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const settle = () => new Promise((r) => setTimeout(r, 50));
+
+beforeEach(async () => {
+  cloud = await startFakeVllm({ respond: () => ({ text: 'done();' }) });
+  policy = { airGapped: false, onPremOnly: ['**/secrets/**', '**/*.pem', '**/.env*'] };
+  auditPath = join(mkdtempSync(join(tmpdir(), 'tandem-gate-')), 'audit.jsonl');
+});
+afterEach(async () => {
+  await cloud.close();
+});
+
+describe('PrivacyGate', () => {
+  it('air-gapped: not one connection to a cloud backend, discovery and probes included', async () => {
+    policy.airGapped = true;
+    const g = gate();
+    const outcomes = [await g.info(signal()), await g.complete(req('x', [{ path: 'a.ts', text: 'x' }]), signal())];
+    if (g.chat) outcomes.push(await g.chat({ messages: [{ role: 'user', content: 'hi' }], maxTokens: 5, temperature: 0, sources: [] }, signal()));
+    for (const o of outcomes) {
+      expect(o.ok).toBe(false);
+      if (!o.ok) expect(o.failure.kind).toBe('denied');
+    }
+    if (g.probe) expect((await g.probe(signal())).ok).toBe(false);
+    expect(cloud.requests).toHaveLength(0);
+  });
+
+  it('onPremOnly: a prompt with text from a protected file never reaches the cloud', async () => {
+    const g = gate();
+    const pem = 'MIIB-not-a-real-key';
+    for (const path of ['certs/server.pem', 'app/secrets/db.ts', '.env.local']) {
+      const o = await g.complete(req(`// ${path}\n${pem}`, [{ path: 'src/main.ts', text: '' }, { path, text: pem }]), signal());
+      expect(o.ok).toBe(false);
+      if (!o.ok) expect(o.failure.message).toContain(path);
+    }
+    expect(cloud.requests).toHaveLength(0);
+    // The same text from an unprotected file goes.
+    expect((await g.complete(req('plain code', [{ path: 'src/main.ts', text: 'plain code' }]), signal())).ok).toBe(true);
+    expect(cloud.requests.map((r) => r.path)).toEqual(['/v1/models', '/v1/completions']);
+  });
+
+  it('fails closed: a cloud request that does not declare its sources is refused', async () => {
+    const o = await gate().complete(req('code', undefined), signal());
+    expect(o.ok).toBe(false);
+    expect(cloud.requests).toHaveLength(0);
+  });
+
+  it('redacts planted secrets before the cloud sees them, and audits without code', async () => {
+    policy.onPremOnly = [];
+    const code = `const token = "${GH}";\nconst db = "postgres://app:Hunter22@db/x";\n`;
+    const env = 'STRIPE=live-value-1\n';
+    const g = gate();
+    const o = await g.complete(req(code + env, [{ path: 'src/config.ts', text: code }, { path: 'deploy/.env', text: env }]), signal());
+    expect(o.ok).toBe(true);
+    const sent = cloud.completions()[0]!.body.prompt as string;
+    expect(sent).not.toContain(GH);
+    expect(sent).not.toContain('Hunter22');
+    expect(sent).not.toContain('live-value-1');
+    expect(sent).toContain('[REDACTED:github-token]');
+    await settle();
+    const lines = auditLines();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ task: 'inline', backend: 'cloud', location: 'cloud', model: 'Qwen/Qwen2.5-Coder-7B', outcome: 'ok', redactions: 3 });
+    expect(lines[0].sources.map((s: { path: string }) => s.path)).toEqual(['src/config.ts', 'deploy/.env']);
+    const raw = readFileSync(auditPath, 'utf8');
+    expect(raw).not.toContain('Hunter22');
+    expect(raw).not.toContain('const token');
+  });
+
+  // Runs once the OpenAI-compatible backend has chat completions (issue 4's backend work).
+  it.skipIf(!('chat' in OpenAICompatBackend.prototype))('redacts chat messages for the cloud', async () => {
+    policy.onPremOnly = [];
+    const code = `const token = "${GH}";`;
+    const g = gate();
+    const o = await g.chat!({ messages: [{ role: 'user', content: `explain ${code}` }], maxTokens: 5, temperature: 0, sources: [{ path: 'src/config.ts', text: code }] }, signal());
+    expect(o.ok).toBe(true);
+    expect(JSON.stringify(cloud.requests.at(-1)!.body)).not.toContain(GH);
+  });
+
+  it('on-prem backends get the text as written (no redaction) and are audited too', async () => {
+    policy.airGapped = true;
+    const code = `const token = "${GH}";`;
+    const g = gate('onprem');
+    const o = await g.complete(req(code, [{ path: 'certs/x.pem', text: code }]), signal());
+    expect(o.ok).toBe(true);
+    expect(cloud.completions()[0]!.body.prompt).toBe(code);
+    await settle();
+    expect(auditLines()[0]).toMatchObject({ location: 'onprem', redactions: 0 });
+  });
+});
