@@ -1,36 +1,65 @@
-// Which backend serves a task: the first of its route that privacy allows. A pure function.
-import picomatch from 'picomatch';
+// Which backend serves a task: the first of its route that privacy, health, size and budget allow. A pure function.
 import type { Config, TaskClass } from '../config/schema.js';
+import { protectedSource } from '../privacy/gate.js';
 
 export interface RouteChoice {
   backend: string | undefined;
   /** Why this backend (or why none), for `prompt --json`, `doctor` and the logs. */
   reason: string;
+  /** The route's other allowed backends, in order: where failover goes next. */
+  fallbacks: string[];
 }
 
-/** Workspace-relative paths whose text the prompt holds. */
-export function chooseBackend(config: Config, task: TaskClass, sourcePaths: string[], isHealthy: (name: string) => boolean = () => true): RouteChoice {
+export interface RouteInputs {
+  /** May this backend take a request now (circuit breaker, cooldown)? Default: yes. */
+  isHealthy?: (name: string) => boolean;
+  /** Estimated prompt tokens; a backend whose context window is smaller is skipped. */
+  promptTokens?: number;
+  /** Known context window of a backend (configured or discovered). */
+  contextWindow?: (name: string) => number | undefined;
+  /** True once the daily cloud budget is spent: cloud backends are skipped. */
+  budgetExhausted?: boolean;
+}
+
+/**
+ * `sourcePaths`: workspace-relative paths of every file whose text the prompt holds. The same
+ * rules are enforced again by the privacy gate before any byte leaves; routing applies them
+ * first so that a protected prompt goes straight to an on-prem backend instead of failing.
+ */
+export function chooseBackend(config: Config, task: TaskClass, sourcePaths: string[], inputs: RouteInputs | ((name: string) => boolean) = {}): RouteChoice {
+  const opts: RouteInputs = typeof inputs === 'function' ? { isHealthy: inputs } : inputs;
   const route = config.routes[task];
   const skipped: string[] = [];
-  const isProtected = config.privacy.onPremOnly.length > 0 ? picomatch(config.privacy.onPremOnly, { dot: true }) : undefined;
-  const protectedPath = isProtected ? sourcePaths.find((p) => isProtected(p)) : undefined;
+  const allowed: string[] = [];
+  const hit = protectedSource(sourcePaths.map((path) => ({ path })), config.privacy.onPremOnly);
   for (const name of route) {
     const b = config.backends[name]!;
     if (b.location === 'cloud' && config.privacy.airGapped) {
       skipped.push(`${name}: cloud, air-gapped`);
       continue;
     }
-    if (b.location === 'cloud' && protectedPath !== undefined) {
-      skipped.push(`${name}: cloud, prompt holds ${protectedPath} (privacy.onPremOnly)`);
+    if (b.location === 'cloud' && hit) {
+      skipped.push(`${name}: cloud, prompt holds ${hit.path} (privacy.onPremOnly)`);
       continue;
     }
-    if (!isHealthy(name)) {
+    if (b.location === 'cloud' && opts.budgetExhausted) {
+      skipped.push(`${name}: cloud, daily budget spent (budget.dailyUsd)`);
+      continue;
+    }
+    const window = opts.contextWindow?.(name);
+    if (opts.promptTokens !== undefined && window !== undefined && opts.promptTokens > window) {
+      skipped.push(`${name}: prompt of ~${opts.promptTokens} tokens exceeds its context window of ${window}`);
+      continue;
+    }
+    if (opts.isHealthy && !opts.isHealthy(name)) {
       skipped.push(`${name}: unhealthy`);
       continue;
     }
-    const pos = route.indexOf(name);
-    const why = pos === 0 ? `first backend of routes.${task}` : `fallback ${pos + 1} of routes.${task}`;
-    return { backend: name, reason: skipped.length ? `${why} (skipped ${skipped.join('; ')})` : why };
+    allowed.push(name);
   }
-  return { backend: undefined, reason: `no backend of routes.${task} may serve: ${skipped.join('; ')}` };
+  const chosen = allowed[0];
+  if (chosen === undefined) return { backend: undefined, reason: `no backend of routes.${task} may serve: ${skipped.join('; ')}`, fallbacks: [] };
+  const pos = route.indexOf(chosen);
+  const why = pos === 0 ? `first backend of routes.${task}` : `fallback ${pos + 1} of routes.${task}`;
+  return { backend: chosen, reason: skipped.length ? `${why} (skipped ${skipped.join('; ')})` : why, fallbacks: allowed.slice(1) };
 }
