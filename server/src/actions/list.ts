@@ -1,0 +1,128 @@
+// Which code actions to offer for a selection: chosen from the syntax node under it, never by a model.
+import type { LanguageInfo } from '../syntax/languages.js';
+import type { SyntaxNode, Tree } from '../syntax/tree.js';
+
+export type ActionId = 'explain' | 'document' | 'simplify' | 'errorHandling' | 'addTypes' | 'fixDiagnostic' | 'generateTests' | 'updateCallSites';
+
+/** Code action kinds of the contract: refactors, quick fixes from diagnostics, source actions. */
+export const ACTION_KINDS: Record<ActionId, string> = {
+  explain: 'source.tandem.explain',
+  document: 'refactor.rewrite.tandem.document',
+  simplify: 'refactor.rewrite.tandem.simplify',
+  errorHandling: 'refactor.rewrite.tandem.errorHandling',
+  addTypes: 'refactor.rewrite.tandem.addTypes',
+  fixDiagnostic: 'quickfix.tandem',
+  generateTests: 'source.tandem.generateTests',
+  updateCallSites: 'source.tandem.updateCallSites',
+};
+
+/** Actions whose context or edits span files go to the `multiFile` route. */
+export const MULTI_FILE: ReadonlySet<ActionId> = new Set(['generateTests', 'updateCallSites']);
+
+export interface DiagnosticRef {
+  message: string;
+  /** Offsets of the diagnostic's range. */
+  start: number;
+  end: number;
+  source?: string;
+}
+
+export interface ActionOffer {
+  id: ActionId;
+  title: string;
+  kind: string;
+  /** The range the action works on (offsets): the selection, or the enclosing function or class. */
+  start: number;
+  end: number;
+  diagnostic?: DiagnosticRef;
+}
+
+export interface ListInput {
+  languageId: string;
+  language: LanguageInfo | undefined;
+  tree: Tree | undefined;
+  text: string;
+  start: number;
+  end: number;
+  diagnostics: DiagnosticRef[];
+}
+
+const FUNCTION_TYPES = new Set(['function_declaration', 'generator_function_declaration', 'method_definition', 'function_expression', 'arrow_function', 'function_definition', 'method_declaration', 'constructor_declaration', 'function_item', 'func_literal']);
+const CLASS_TYPES = new Set(['class_declaration', 'abstract_class_declaration', 'class_definition', 'interface_declaration', 'struct_item', 'impl_item', 'trait_item', 'type_declaration', 'record_declaration', 'enum_declaration']);
+const COMMENT_TYPES = new Set(['comment', 'line_comment', 'block_comment']);
+
+function enclosing(node: SyntaxNode | null, types: ReadonlySet<string>): SyntaxNode | undefined {
+  for (let n = node; n; n = n.parent) if (types.has(n.type)) return n;
+  return undefined;
+}
+
+/** The node a doc comment belongs before: an exported/decorated wrapper when there is one. */
+function documentedNode(fn: SyntaxNode): SyntaxNode {
+  const p = fn.parent;
+  if (p && (p.type === 'export_statement' || p.type === 'decorated_definition' || p.type === 'lexical_declaration' || p.type === 'variable_declarator')) return documentedNode(p);
+  return fn;
+}
+
+function hasDocComment(node: SyntaxNode, languageId: string): boolean {
+  if (languageId === 'python') {
+    const body = node.childForFieldName('body');
+    const first = body?.namedChild(0);
+    return !!first && first.type === 'expression_statement' && first.namedChild(0)?.type === 'string';
+  }
+  const prev = documentedNode(node).previousNamedSibling;
+  return !!prev && COMMENT_TYPES.has(prev.type) && prev.endPosition.row >= documentedNode(node).startPosition.row - 1;
+}
+
+/** Parameters without a type annotation (TypeScript and Python only). */
+function lacksTypes(fn: SyntaxNode, languageId: string): boolean {
+  const params = fn.childForFieldName('parameters');
+  if (languageId === 'python') {
+    const untypedParam = !!params && params.namedChildren.some((p) => p.type === 'identifier' && p.text !== 'self' && p.text !== 'cls');
+    return untypedParam || !fn.childForFieldName('return_type');
+  }
+  if (languageId === 'typescript' || languageId === 'typescriptreact') {
+    const untypedParam = !!params && params.namedChildren.some((p) => (p.type === 'required_parameter' || p.type === 'optional_parameter') && !p.childForFieldName('type'));
+    return untypedParam || !fn.childForFieldName('return_type');
+  }
+  return false;
+}
+
+/**
+ * The offers for a selection. Pure and cheap (a node lookup and a walk up its parents), so a
+ * code-action request on a 10,000-line file answers in well under the 5 ms goal.
+ */
+export function listActions(input: ListInput): ActionOffer[] {
+  const { languageId, tree, text, start, end } = input;
+  const offers: ActionOffer[] = [];
+  const node = tree ? tree.rootNode.descendantForIndex(start, Math.max(start, end - 1)) : null;
+  const fn = enclosing(node, FUNCTION_TYPES);
+  const cls = enclosing(node, CLASS_TYPES);
+  const hasSelection = end > start && text.slice(start, end).trim() !== '';
+  const target = hasSelection ? { start, end } : fn ? { start: fn.startIndex, end: fn.endIndex } : cls ? { start: cls.startIndex, end: cls.endIndex } : undefined;
+  const what = hasSelection ? 'selection' : fn ? 'function' : cls ? 'class' : undefined;
+
+  for (const d of input.diagnostics) {
+    const msg = d.message.split('\n')[0]!.trim();
+    offers.push({ id: 'fixDiagnostic', title: `Fix with tandem: ${msg.length > 60 ? `${msg.slice(0, 59)}…` : msg}`, kind: ACTION_KINDS.fixDiagnostic, start: d.start, end: d.end, diagnostic: d });
+  }
+  if (target && what) {
+    offers.push({ id: 'explain', title: `Explain this ${what} (tandem)`, kind: ACTION_KINDS.explain, ...target });
+    const docTarget = !hasSelection ? (fn ?? cls) : undefined;
+    if (docTarget && !hasDocComment(docTarget, languageId)) offers.push({ id: 'document', title: `Add documentation comment (tandem)`, kind: ACTION_KINDS.document, start: docTarget.startIndex, end: docTarget.endIndex });
+    if (hasSelection || fn) {
+      offers.push({ id: 'simplify', title: `Simplify this ${what} (tandem)`, kind: ACTION_KINDS.simplify, ...target });
+      offers.push({ id: 'errorHandling', title: `Add error handling (tandem)`, kind: ACTION_KINDS.errorHandling, ...target });
+    }
+    if (fn && lacksTypes(fn, languageId)) offers.push({ id: 'addTypes', title: `Add type annotations (tandem)`, kind: ACTION_KINDS.addTypes, start: fn.startIndex, end: fn.endIndex });
+    if (fn || cls) {
+      const unit = fn ?? cls!;
+      offers.push({ id: 'generateTests', title: `Generate tests for this ${fn ? 'function' : 'class'} (tandem)`, kind: ACTION_KINDS.generateTests, start: unit.startIndex, end: unit.endIndex });
+    }
+    // On a function's name or parameters, after its signature was edited: update the callers.
+    const params = fn?.childForFieldName('parameters');
+    const name = fn?.childForFieldName('name');
+    const onSignature = !!fn && ((params && start >= params.startIndex && start <= params.endIndex) || (name && start >= name.startIndex && start <= name.endIndex));
+    if (fn && onSignature && name) offers.push({ id: 'updateCallSites', title: `Update call sites of ${name.text} (tandem)`, kind: ACTION_KINDS.updateCallSites, start: fn.startIndex, end: fn.endIndex });
+  }
+  return offers;
+}
