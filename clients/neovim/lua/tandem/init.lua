@@ -1,0 +1,132 @@
+-- tandem for Neovim: starts tandem-lsp for your buffers, wires the ghost text and the commands.
+-- The server does prompts, context, routing and caching; this file only talks LSP.
+local inline = require('tandem.inline')
+local util = require('tandem.util')
+
+local M = {}
+
+local defaults = {
+  -- The server command. From a checkout: { 'node', '/path/to/tandem/server/bin/tandem-lsp.js', '--stdio' }.
+  cmd = { 'tandem-lsp', '--stdio' },
+  -- Filetypes to attach to; nil attaches to every buffer that has a file.
+  filetypes = nil,
+  -- The first directory upwards holding one of these is the workspace root (else the cwd).
+  root_markers = { 'tandem.json', '.git' },
+  -- The `tandem` section (see server/tandem.schema.json), sent as initializationOptions and
+  -- answered to workspace/configuration. Empty: the server's own files and defaults apply.
+  settings = {},
+  -- Idle time in insert mode before asking; the server adds its own adaptive debounce.
+  debounce_ms = 30,
+  -- Neovim 0.12+: let vim.lsp.inline_completion render and accept (no word/line accept there).
+  native = true,
+  -- Insert-mode keys; each falls through to your own mapping (or the key itself) when no
+  -- ghost text is shown. Set one to false to leave that key alone.
+  keymaps = { accept = '<Tab>', accept_word = '<M-Right>', accept_line = '<M-Down>', dismiss = '<C-]>' },
+  hl_group = 'Comment',
+}
+
+M.config = vim.deepcopy(defaults)
+--- Last `tandem/status` notification: {state, message, backends = {{name, healthy, latencyMs}}}.
+M.status = nil
+
+local clients_by_root = {} -- Neovim 0.7 only: vim.lsp.start (0.8+) does this bookkeeping itself.
+
+local function find_root(bufnr)
+  local dir = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(bufnr), ':p:h')
+  for _, marker in ipairs(M.config.root_markers) do
+    local hit = vim.fn.finddir(marker, dir .. ';')
+    if hit ~= '' then return vim.fn.fnamemodify(hit, ':p:h:h') end -- ':p' ends a directory with '/'
+    hit = vim.fn.findfile(marker, dir .. ';')
+    if hit ~= '' then return vim.fn.fnamemodify(hit, ':p:h') end
+  end
+  return vim.fn.getcwd()
+end
+
+local function on_status(_, params)
+  M.status = params
+  vim.api.nvim_exec_autocmds('User', { pattern = 'TandemStatus', modeline = false })
+end
+
+local function lsp_config(root)
+  local caps = vim.lsp.protocol.make_client_capabilities()
+  -- Declaring inline completion tells the server we render ghost text, so it offers no
+  -- textDocument/completion (which would put model calls into the completion popup).
+  caps.textDocument.inlineCompletion = caps.textDocument.inlineCompletion or { dynamicRegistration = false }
+  local settings = util.object(M.config.settings)
+  return {
+    name = 'tandem',
+    cmd = M.config.cmd,
+    root_dir = root,
+    workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
+    capabilities = caps,
+    init_options = settings,
+    settings = { tandem = settings },
+    handlers = { ['tandem/status'] = on_status },
+  }
+end
+
+--- Starts (or reuses) the server for this buffer's workspace and attaches the buffer.
+function M.attach(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  if vim.bo[bufnr].buftype ~= '' or vim.api.nvim_buf_get_name(bufnr) == '' then return end
+  local root = find_root(bufnr)
+  local id
+  if vim.lsp.start then
+    id = vim.lsp.start(lsp_config(root), { bufnr = bufnr })
+  else
+    id = clients_by_root[root]
+    if not (id and vim.lsp.get_client_by_id(id)) then
+      id = vim.lsp.start_client(lsp_config(root))
+      clients_by_root[root] = id
+    end
+    if id then vim.lsp.buf_attach_client(bufnr, id) end
+  end
+  if id and M.use_native() then vim.lsp.inline_completion.enable(true, { bufnr = bufnr }) end
+  return id
+end
+
+function M.use_native()
+  return M.config.native and vim.lsp.inline_completion ~= nil
+end
+
+--- The tandem client attached to a buffer, if any.
+function M.client(bufnr)
+  return util.tandem_client(bufnr or vim.api.nvim_get_current_buf())
+end
+
+--- A short text for your statusline: "tandem ok 42ms", "tandem degraded", "tandem offline".
+function M.statusline()
+  local s = M.status
+  if not s then return M.client() and 'tandem' or '' end
+  local latency
+  for _, b in ipairs(s.backends or {}) do
+    if b.healthy and b.latencyMs then latency = b.latencyMs break end
+  end
+  return ('tandem %s%s'):format(s.state, latency and (' %dms'):format(latency) or '')
+end
+
+local function define_commands()
+  local commands = require('tandem.commands')
+  vim.api.nvim_create_user_command('TandemExplain', commands.explain, { range = true, desc = 'tandem: explain the selected lines' })
+  vim.api.nvim_create_user_command('TandemEdit', commands.edit, { range = true, nargs = '*', desc = 'tandem: edit the selected lines by an instruction' })
+  vim.api.nvim_create_user_command('TandemStatus', commands.status, { desc = 'tandem: server and backend status' })
+end
+
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
+  local group = vim.api.nvim_create_augroup('tandem', { clear = true })
+  local fts = M.config.filetypes
+  vim.api.nvim_create_autocmd(fts and 'FileType' or { 'BufReadPost', 'BufNewFile' }, {
+    group = group,
+    pattern = fts or '*',
+    callback = function(ev) M.attach(ev.buf) end,
+  })
+  define_commands()
+  if not M.use_native() then inline.setup(M.config, group) else inline.setup_native(M.config) end
+  -- Buffers loaded before setup() ran (lazy loading) attach now.
+  for _, b in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(b) and (not fts or vim.tbl_contains(fts, vim.bo[b].filetype)) then M.attach(b) end
+  end
+end
+
+return M

@@ -1,0 +1,238 @@
+-- Ghost text: ask textDocument/inlineCompletion when insert mode goes idle, show the answer with
+-- extmarks, accept all / a word / a line, and report acceptance through the item's command.
+local util = require('tandem.util')
+local api = vim.api
+local uv = vim.uv or vim.loop
+
+local M = {}
+
+local ns = api.nvim_create_namespace('tandem.ghost')
+local inline_virt_text = vim.fn.has('nvim-0.10') == 1
+local cfg
+local timer
+local pending -- the request in flight: {client, id}
+-- What is shown: {bufnr, row, col (bytes, 0-based), end_col, text, tick, item, client_id}.
+local ghost
+local previous_maps = {} -- the user's own insert-mode mappings of our keys, captured once
+
+M.ns = ns
+
+local function cursor()
+  local pos = api.nvim_win_get_cursor(0)
+  return pos[1] - 1, pos[2]
+end
+
+local function in_insert_mode()
+  return api.nvim_get_mode().mode:sub(1, 1) == 'i'
+end
+
+--- Cancels the request in flight: the server then closes its backend stream.
+local function cancel()
+  if pending then
+    pcall(util.call, pending.client, 'cancel_request', pending.id)
+    pending = nil
+  end
+end
+
+function M.clear()
+  if ghost and api.nvim_buf_is_valid(ghost.bufnr) then api.nvim_buf_clear_namespace(ghost.bufnr, ns, 0, -1) end
+  ghost = nil
+end
+
+--- The ghost text shown now (nil when none): {text, row, col, item, ...}.
+function M.current()
+  return ghost
+end
+
+local function render()
+  local g = ghost
+  api.nvim_buf_clear_namespace(g.bufnr, ns, 0, -1)
+  local shown = g.text:gsub('\t', string.rep(' ', vim.bo[g.bufnr].tabstop))
+  local lines = vim.split(shown, '\n', { plain = true })
+  local at_eol = g.col >= #util.line(g.bufnr, g.row)
+  local opts = { virt_text = { { lines[1], cfg.hl_group } }, hl_mode = 'combine' }
+  -- Before 0.10 virtual text cannot push the rest of the line aside: overlay past its end,
+  -- or show the suggestion after the line when the cursor sits before code.
+  opts.virt_text_pos = inline_virt_text and 'inline' or (at_eol and 'overlay' or 'eol')
+  if #lines > 1 then
+    opts.virt_lines = {}
+    for i = 2, #lines do opts.virt_lines[i - 1] = { { lines[i], cfg.hl_group } } end
+  end
+  api.nvim_buf_set_extmark(g.bufnr, ns, g.row, g.col, opts)
+end
+
+--- Shows the first item of an answer, if it still fits the text before the cursor.
+local function show(bufnr, client, result, row, col)
+  local items = type(result) == 'table' and (result.items or result) or {}
+  local item = items[1]
+  if type(item) ~= 'table' then return end
+  local text = type(item.insertText) == 'table' and item.insertText.value or item.insertText
+  if type(text) ~= 'string' then return end
+  local end_col = col
+  if item.range then
+    local r = item.range
+    if r.start.line ~= row or r['end'].line ~= row then return end
+    local line = util.line(bufnr, row)
+    local start_col = util.byte_col(line, r.start.character)
+    end_col = math.max(col, util.byte_col(line, r['end'].character))
+    -- The item may start before the cursor (text typed since): skip what is already there.
+    local typed = line:sub(start_col + 1, col)
+    if start_col > col or text:sub(1, #typed) ~= typed then return end
+    text = text:sub(#typed + 1)
+  end
+  if text == '' then return end
+  ghost = { bufnr = bufnr, row = row, col = col, end_col = end_col, text = text, item = item, client_id = client.id, tick = api.nvim_buf_get_changedtick(bufnr) }
+  render()
+end
+
+function M.request()
+  cancel()
+  local bufnr = api.nvim_get_current_buf()
+  local client = util.tandem_client(bufnr)
+  if not client or not in_insert_mode() then return end
+  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  params.context = { triggerKind = 2 } -- Automatic
+  local row, col = cursor()
+  local tick = api.nvim_buf_get_changedtick(bufnr)
+  local ok, id
+  ok, id = util.call(client, 'request', 'textDocument/inlineCompletion', params, function(err, result)
+    if pending and pending.id == id then pending = nil end
+    if err or not in_insert_mode() or api.nvim_get_current_buf() ~= bufnr then return end
+    local r, c = cursor()
+    -- A stale answer (the text or the cursor moved on meanwhile) is dropped, never shown.
+    if r ~= row or c ~= col or api.nvim_buf_get_changedtick(bufnr) ~= tick then return end
+    M.clear()
+    show(bufnr, client, result, row, col)
+  end, bufnr)
+  if ok then pending = { client = client, id = id } end
+end
+
+--- Keeps the ghost when the cursor is where we left it, or when the user typed its next characters.
+local function still_valid(bufnr)
+  local g = ghost
+  if g.bufnr ~= bufnr then return false end
+  local row, col = cursor()
+  local tick = api.nvim_buf_get_changedtick(bufnr)
+  if row == g.row and col == g.col and tick == g.tick then return true end
+  if row ~= g.row or col <= g.col then return false end
+  local typed = util.line(bufnr, row):sub(g.col + 1, col)
+  if #typed >= #g.text or g.text:sub(1, #typed) ~= typed then return false end
+  g.text, g.col, g.end_col, g.tick = g.text:sub(#typed + 1), col, g.end_col + #typed, tick
+  render()
+  return true
+end
+
+local function on_change()
+  local bufnr = api.nvim_get_current_buf()
+  if ghost then
+    if still_valid(bufnr) then return end
+    M.clear()
+  end
+  cancel()
+  timer:stop()
+  timer:start(cfg.debounce_ms, 0, vim.schedule_wrap(M.request))
+end
+
+--- Reports an acceptance through the item's own command (`tandem.accepted [{id}]`).
+local function report(g, partial)
+  local cmd = g.item.command
+  local client = vim.lsp.get_client_by_id(g.client_id)
+  if type(cmd) ~= 'table' or not client then return end
+  local args = cmd.arguments
+  if partial then
+    args = vim.deepcopy(args or {})
+    if type(args[1]) ~= 'table' then return end
+    args[1].partial = true
+  end
+  util.call(client, 'request', 'workspace/executeCommand', { command = cmd.command, arguments = args }, function() end, g.bufnr)
+end
+
+--- Accepts 'all', 'word' or 'line' of the ghost text; false when none is shown.
+function M.accept(kind)
+  local g = ghost
+  if not g then return false end
+  local part = g.text
+  if kind == 'word' then
+    part = g.text:match('^%s*[%w_]+') or g.text:match('^%s*[^%w_%s]+') or g.text
+  elseif kind == 'line' then
+    part = g.text:match('^[^\n]+') or g.text:match('^\n[^\n]*')
+  end
+  local full = part == g.text
+  local lines = vim.split(part, '\n', { plain = true })
+  api.nvim_buf_clear_namespace(g.bufnr, ns, 0, -1)
+  -- A full accept also replaces the item's range past the cursor; partial ones only insert.
+  api.nvim_buf_set_text(g.bufnr, g.row, g.col, g.row, full and g.end_col or g.col, lines)
+  local row = g.row + #lines - 1
+  local col = (#lines == 1 and g.col or 0) + #lines[#lines]
+  api.nvim_win_set_cursor(0, { row + 1, col })
+  report(g, not full)
+  if full then
+    ghost = nil
+  else
+    g.end_col, g.row, g.col = col + (g.end_col - g.col), row, col
+    g.text, g.tick = g.text:sub(#part + 1), api.nvim_buf_get_changedtick(g.bufnr)
+    render()
+  end
+  return true
+end
+
+function M.dismiss()
+  if not ghost then return false end
+  cancel()
+  M.clear()
+  return true
+end
+
+--- Runs the user's own mapping of `key` (captured at setup), else types the key itself.
+local function fall_through(key)
+  local prev = previous_maps[key]
+  local function feed(keys, remap)
+    api.nvim_feedkeys(api.nvim_replace_termcodes(keys, true, false, true), remap and 'im' or 'in', false)
+  end
+  if prev and prev.callback then
+    local r = prev.callback()
+    if prev.expr == 1 and type(r) == 'string' then feed(r, prev.noremap ~= 1) end
+  elseif prev and prev.rhs and prev.rhs ~= '' then
+    feed(prev.expr == 1 and api.nvim_eval(prev.rhs) or prev.rhs, prev.noremap ~= 1)
+  else
+    feed(key, false)
+  end
+end
+
+local function map(name, action)
+  local key = cfg.keymaps[name]
+  if not key then return end
+  if previous_maps[key] == nil then
+    local prev = vim.fn.maparg(key, 'i', false, true)
+    previous_maps[key] = (prev.desc or ''):find('^tandem:') == nil and prev or {}
+  end
+  vim.keymap.set('i', key, function()
+    if not action() then fall_through(key) end
+  end, { silent = true, desc = 'tandem: ' .. name })
+end
+
+function M.setup(config, group)
+  cfg = config
+  timer = timer or uv.new_timer()
+  api.nvim_create_autocmd({ 'InsertEnter', 'CursorMovedI', 'TextChangedI' }, { group = group, callback = on_change })
+  api.nvim_create_autocmd({ 'InsertLeave', 'BufLeave' }, {
+    group = group,
+    callback = function()
+      timer:stop()
+      cancel()
+      M.clear()
+    end,
+  })
+  map('accept', function() return M.accept('all') end)
+  map('accept_word', function() return M.accept('word') end)
+  map('accept_line', function() return M.accept('line') end)
+  map('dismiss', M.dismiss)
+end
+
+--- Neovim 0.12+: vim.lsp.inline_completion renders, accepts and runs the item's command itself.
+function M.setup_native(config)
+  cfg = config
+  map('accept', function() return vim.lsp.inline_completion.get() end)
+end
+
+return M

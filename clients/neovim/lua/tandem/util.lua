@@ -1,0 +1,52 @@
+-- Small helpers that paper over API differences between Neovim 0.7 and 0.12.
+local M = {}
+
+M.nvim011 = vim.fn.has('nvim-0.11') == 1
+
+--- A settings table as a JSON object: an empty Lua table would be sent as `[]`.
+function M.object(t)
+  if t == nil or next(t) == nil then return vim.empty_dict() end
+  return t
+end
+
+--- Calls a client method: `client:m(...)` from 0.11 on, `client.m(...)` before.
+function M.call(client, method, ...)
+  if M.nvim011 then return client[method](client, ...) end
+  return client[method](...)
+end
+
+function M.tandem_client(bufnr)
+  -- get_clients is 0.10+; buf_get_clients covers 0.7 to 0.9.
+  local clients = vim.lsp.get_clients and vim.lsp.get_clients({ bufnr = bufnr }) or vim.lsp.buf_get_clients(bufnr)
+  for _, c in pairs(clients) do
+    if c.name == 'tandem' then return c end
+  end
+end
+
+--- Byte index in `line` of a UTF-16 offset (LSP positions count UTF-16 code units).
+function M.byte_col(line, utf16)
+  local ok, col
+  if M.nvim011 then
+    ok, col = pcall(vim.str_byteindex, line, 'utf-16', utf16, false)
+  else
+    ok, col = pcall(vim.str_byteindex, line, utf16, true)
+  end
+  return ok and col or #line
+end
+
+--- UTF-16 length of `line`, or of its first `bytes` bytes.
+function M.utf16_len(line, bytes)
+  if M.nvim011 then return vim.str_utfindex(line, 'utf-16', bytes, false) end
+  local _, u16 = vim.str_utfindex(line, bytes)
+  return u16
+end
+
+function M.line(bufnr, row)
+  return vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
+end
+
+function M.notify(msg, level)
+  vim.notify('tandem: ' .. msg, level or vim.log.levels.INFO)
+end
+
+return M

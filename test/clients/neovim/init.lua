@@ -1,0 +1,176 @@
+-- Drives clients/neovim inside a real headless Neovim, as a user would type, and writes what it
+-- saw to $TANDEM_TEST_OUT as JSON. test/clients/neovim.test.ts starts the fake vLLM and checks it.
+-- Keys go through nvim_feedkeys from timers, so Neovim's own insert-mode loop, autocommands and
+-- mappings run exactly as with a person typing.
+local api = vim.api
+local out_path = assert(os.getenv('TANDEM_TEST_OUT'), 'TANDEM_TEST_OUT')
+local file = assert(os.getenv('TANDEM_TEST_FILE'), 'TANDEM_TEST_FILE')
+
+vim.opt.rtp:prepend(assert(os.getenv('TANDEM_NVIM_PLUGIN'), 'TANDEM_NVIM_PLUGIN'))
+vim.o.swapfile = false
+vim.g.python_recommended_style = 0 -- keep Tab a literal tab in the Python test file
+-- A user's own mapping of a key tandem also maps: it must still work when no ghost text is shown.
+vim.keymap.set('i', '<M-Right>', 'X')
+
+require('tandem').setup({
+  cmd = { assert(os.getenv('TANDEM_NODE')), assert(os.getenv('TANDEM_SERVER')), '--stdio' },
+  settings = { backends = { fim = { kind = 'vllm', url = assert(os.getenv('TANDEM_FAKE_URL')) } }, inline = { debounceMs = 0 } },
+  debounce_ms = 10,
+})
+
+local results = { version = tostring(vim.version().major) .. '.' .. vim.version().minor .. '.' .. vim.version().patch, commands = {}, checks = {}, errors = {} }
+local inline = require('tandem.inline')
+
+local function finish()
+  results.messages = vim.fn.execute('messages')
+  local f = assert(io.open(out_path, 'w'))
+  f:write(vim.fn.json_encode(results))
+  f:close()
+  vim.cmd('qa!')
+end
+
+local function keys(k, remap)
+  api.nvim_feedkeys(api.nvim_replace_termcodes(k, true, false, true), remap and 'm' or 'n', false)
+end
+
+local function ghost_marks()
+  local marks = api.nvim_buf_get_extmarks(0, inline.ns, 0, -1, { details = true })
+  local out = {}
+  for _, m in ipairs(marks) do
+    local d = m[4]
+    local virt_lines = {}
+    for _, l in ipairs(d.virt_lines or {}) do table.insert(virt_lines, l[1][1]) end
+    table.insert(out, { row = m[2], col = m[3], text = d.virt_text and d.virt_text[1][1], pos = d.virt_text_pos, virt_lines = virt_lines })
+  end
+  return out
+end
+
+local function line(n) return api.nvim_buf_get_lines(0, n - 1, n, false)[1] end
+local function find_line(text)
+  for i, l in ipairs(api.nvim_buf_get_lines(0, 0, -1, false)) do
+    if l == text then return i end
+  end
+end
+
+-- Records every workspace/executeCommand the plugin sends, with the server's answer.
+local function spy_commands(client)
+  local orig = client.request
+  client.request = function(...)
+    local args = { ... }
+    local i = type(args[1]) == 'table' and 2 or 1 -- client:request (0.11+) passes self first
+    if args[i] == 'workspace/executeCommand' then
+      local entry = { command = args[i + 1].command, arguments = args[i + 1].arguments }
+      table.insert(results.commands, entry)
+      local handler = args[i + 2]
+      args[i + 2] = function(err, res, ...)
+        entry.done, entry.err, entry.result = true, err, res
+        if handler then return handler(err, res, ...) end
+      end
+    end
+    return orig(unpack(args))
+  end
+end
+
+local function check(name, value) results.checks[name] = value end
+
+-- Each step acts, then waits (polling) until its condition holds.
+local steps = {
+  { 'attach', function()
+      vim.cmd('edit ' .. vim.fn.fnameescape(file))
+      vim.bo.expandtab, vim.bo.softtabstop = false, 0
+    end, function()
+      local c = require('tandem').client()
+      if c and c.server_capabilities and c.server_capabilities.inlineCompletionProvider then
+        spy_commands(c)
+        check('completionProvider', c.server_capabilities.completionProvider ~= nil)
+        return true
+      end
+    end },
+  { 'type to get ghost text', function()
+      api.nvim_win_set_cursor(0, { 2, 4 }) -- on the "r" of "    r"
+      keys('ae')
+    end, function() return #ghost_marks() > 0 end },
+  { 'accept with Tab', function()
+      check('ghost1', ghost_marks())
+      keys('<Tab>', true)
+    end, function() return line(2) == '    return a + b' and #results.commands >= 1 and results.commands[1].done end },
+  { 'Tab with nothing shown', function()
+      check('cursor_after_accept', api.nvim_win_get_cursor(0))
+      check('ghost_after_accept', ghost_marks())
+      keys('<Esc>o')
+    end, function() return api.nvim_win_get_cursor(0)[1] == 3 and api.nvim_get_mode().mode == 'i' end },
+  { 'Tab inserts a tab', function()
+      check('line3_before', line(3))
+      keys('<Tab>', true)
+    end, function() return line(3) ~= results.checks.line3_before end },
+  { 'user mapping falls through', function()
+      check('line3_tab', line(3))
+      keys('<M-Right>', true)
+    end, function() return line(3) ~= results.checks.line3_tab end },
+  { 'back to normal mode', function()
+      check('line3_user_map', line(3))
+      keys('<Esc>')
+    end, function() return api.nvim_get_mode().mode == 'n' end },
+  { 'multi-line ghost text', function()
+      local row = find_line('def mul(a, b):') + 1
+      check('mul_row', row)
+      api.nvim_win_set_cursor(0, { row, 3 })
+      keys('a')
+    end, function() return #ghost_marks() > 0 end },
+  { 'accept a word', function()
+      check('ghost2', ghost_marks())
+      keys('<M-Right>', true)
+    end, function() return line(results.checks.mul_row) == '    product' end },
+  { 'accept a line', function()
+      check('ghost_after_word', ghost_marks())
+      keys('<M-Down>', true)
+    end, function() return line(results.checks.mul_row) == '    product = a * b' end },
+  { 'accept the rest', function()
+      check('ghost_after_line', ghost_marks())
+      keys('<Tab>', true)
+    end, function() return line(results.checks.mul_row + 1) == '    return product' end },
+  { 'commands', function()
+      check('cursor_after_rest', api.nvim_win_get_cursor(0))
+      keys('<Esc>')
+      vim.cmd('TandemExplain')
+    end, function()
+      local last = results.commands[#results.commands]
+      return last and last.command == 'tandem.explain' and last.done
+    end },
+  { 'status and health', function()
+      check('status', require('tandem.commands').status_lines())
+      vim.cmd('checkhealth tandem')
+      check('health', api.nvim_buf_get_lines(0, 0, -1, false))
+    end, function() return true end },
+}
+
+local deadline = vim.loop.now() + tonumber(os.getenv('TANDEM_TEST_TIMEOUT_MS') or '20000')
+local function run(i)
+  if i > #steps then
+    results.done = true
+    return finish()
+  end
+  local name, act, ready = steps[i][1], steps[i][2], steps[i][3]
+  results.step = name
+  local ok, e = pcall(act)
+  if not ok then
+    table.insert(results.errors, name .. ': ' .. tostring(e))
+    return finish()
+  end
+  local function poll()
+    local ok2, done = pcall(ready)
+    if not ok2 then
+      table.insert(results.errors, name .. ': ' .. tostring(done))
+      return finish()
+    end
+    if done then return run(i + 1) end
+    if vim.loop.now() > deadline then
+      table.insert(results.errors, 'timed out in step "' .. name .. '"')
+      return finish()
+    end
+    vim.defer_fn(poll, 20)
+  end
+  vim.defer_fn(poll, 20)
+end
+
+api.nvim_create_autocmd('VimEnter', { callback = function() vim.defer_fn(function() run(1) end, 0) end })
