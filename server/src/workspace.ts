@@ -1,5 +1,5 @@
 // Workspace roots and the paths of files relative to them (the form privacy globs match).
-import { isAbsolute, relative, sep } from 'node:path';
+import { basename, dirname, isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export function uriToPath(uri: string): string | undefined {
@@ -13,6 +13,17 @@ export function uriToPath(uri: string): string | undefined {
 
 export class Workspace {
   constructor(public roots: string[] = []) {}
+
+  /** Name of the workspace folder holding the file (the repository name in repository-level prompts). */
+  rootName(uri: string): string {
+    const path = uriToPath(uri) ?? uri;
+    let best: string | undefined;
+    for (const root of this.roots) {
+      const rel = relative(root, path);
+      if (rel && !rel.startsWith('..') && !isAbsolute(rel) && (best === undefined || root.length > best.length)) best = root;
+    }
+    return basename(best ?? dirname(path));
+  }
 
   /** Path relative to the innermost root holding the file, with `/` separators; else the absolute path or URI. */
   relativePath(uri: string): string {

@@ -4,6 +4,11 @@ import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, userConfigPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { DocumentActivity } from '../context/activity.js';
+import { ContextEngine } from '../context/engine.js';
+import { WorkspaceIndex } from '../context/index.js';
+import { indexLimits } from '../context/service.js';
+import { standardSources } from '../context/standard.js';
 import { DocumentStore, type Doc } from '../documents.js';
 import { BackendRegistry } from '../models/registry.js';
 import type { BackendFailure } from '../models/types.js';
@@ -178,7 +183,7 @@ interface Session {
   workspace: Workspace;
 }
 
-function openTarget(args: Args, hub: LogHub): Session {
+async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   const target = parseTarget(args.positional[0]);
   const root = workspaceFor(target.file, args.workspace);
   const config = configOrExit(args, [root]);
@@ -198,15 +203,26 @@ function openTarget(args: Args, hub: LogHub): Session {
   const backends = new BackendRegistry(hub.logger('backend'));
   backends.update(config);
   hub.setSecrets(Object.values(config.backends).flatMap((b) => (b.apiKeyEnv && process.env[b.apiKeyEnv] ? [process.env[b.apiKeyEnv]!] : [])));
-  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline') });
+  const context = config.context.enabled ? await contextFor(root, config, workspace, hub) : undefined;
+  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context });
   return { config, doc, target, pipeline, backends, workspace };
+}
+
+/** A one-shot command indexes the workspace first, so its prompt has what the server's would. */
+async function contextFor(root: string, config: Config, workspace: Workspace, hub: LogHub): Promise<ContextEngine> {
+  const pool = new ParserPool();
+  const index = new WorkspaceIndex({ parse: (lang, text) => pool.parse(lang, text), relativePath: (abs) => workspace.relativePath(abs), logger: hub.logger('context'), sliceMs: 50 });
+  await index.build([root], indexLimits(config));
+  await index.idle();
+  const activity = new DocumentActivity({ text: () => undefined, relativePath: (uri) => workspace.relativePath(uri) });
+  return new ContextEngine(standardSources({ index: () => index, activity, openText: () => undefined }));
 }
 
 /** A CLI user waits for one answer; the keystroke deadline would cut a cold model start short. */
 const CLI_MIN_DEADLINE_MS = 30_000;
 
 async function complete(args: Args, hub: LogHub): Promise<number> {
-  const s = openTarget(args, hub);
+  const s = await openTarget(args, hub);
   const outcome = await s.pipeline.complete({
     doc: s.doc,
     position: { line: s.target.line, character: s.target.character },
@@ -245,7 +261,7 @@ function noBackendMessage(f: BackendFailure, backend: string | undefined, config
 }
 
 async function prompt(args: Args, hub: LogHub): Promise<number> {
-  const s = openTarget(args, hub);
+  const s = await openTarget(args, hub);
   const offset = s.doc.text.offsetAt({ line: s.target.line, character: s.target.character });
   const plan = await s.pipeline.plan(s.doc, offset, s.config, new AbortController().signal, false);
   const out = {
@@ -255,6 +271,7 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
     prompt: plan.prompt.prompt,
     segments: plan.prompt.segments,
     budget: plan.prompt.budget,
+    context: { sources: plan.context?.sources ?? [] },
   };
   process.stdout.write(args.json ? JSON.stringify(out, null, 2) + '\n' : plan.prompt.prompt + '\n');
   return EXIT.ok;

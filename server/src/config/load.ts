@@ -256,7 +256,7 @@ export function resolveConfig(sources: ConfigSource[], workspaces: WorkspaceSour
     routes[task] = [...list];
   }
 
-  const config: Config = { backends, routes, privacy: { ...raw.privacy, onPremOnly: [...raw.privacy.onPremOnly] }, inline: { ...raw.inline }, log: { ...raw.log } };
+  const config: Config = { backends, routes, privacy: { ...raw.privacy, onPremOnly: [...raw.privacy.onPremOnly] }, inline: { ...raw.inline }, context: structuredClone(raw.context), log: { ...raw.log } };
   const warnings: string[] = [];
   for (const ws of workspaces) applyWorkspace(config, ws, warnings);
   return { ok: true, config, warnings };
@@ -291,6 +291,11 @@ function applyWorkspace(config: Config, ws: WorkspaceSource, warnings: string[])
       for (const [ik, iv] of Object.entries(value)) {
         if (ik === 'enabled' && iv === false) config.inline.enabled = false;
         else if (!(ik === 'enabled' && iv === true && config.inline.enabled)) ignored(`inline.${ik}`, 'a workspace may only switch features off');
+      }
+    } else if (key === 'context' && isPlainObject(value)) {
+      for (const [ck, cv] of Object.entries(value)) {
+        if (ck === 'enabled' && cv === false) config.context.enabled = false;
+        else if (!(ck === 'enabled' && cv === true && config.context.enabled)) ignored(`context.${ck}`, 'a workspace may only switch features off');
       }
     } else {
       ignored(key, 'a workspace tandem.json may only tighten privacy or switch features off');

@@ -46,6 +46,16 @@ export const BackendSchema = z
   })
   .strict();
 
+function source(budgetMs: number) {
+  return z
+    .object({
+      enabled: z.boolean({ error: 'expected true or false' }).default(true).describe('Run this source.'),
+      budgetMs: z.number({ error: 'expected a number' }).positive({ error: 'expected a number above 0' }).max(1000).default(budgetMs).describe('Time budget of this source per request, in milliseconds; past it, its snippets are dropped for that request.'),
+    })
+    .strict()
+    .default({ enabled: true, budgetMs });
+}
+
 const routeList = z
   .array(z.string({ error: 'expected a backend name' }), { error: 'expected a list of backend names' })
   .min(1, { error: 'expected at least one backend name' });
@@ -94,6 +104,38 @@ export const ConfigSchema = z
       .strict()
       .default(() => ({ enabled: true, debounceMs: 'adaptive' as const, deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512 }))
       .describe('Inline completions.'),
+    context: z
+      .object({
+        enabled: z.boolean({ error: 'expected true or false' }).default(true).describe('Add cross-file context (definitions, types in scope, similar code, recent edits) from a background workspace index to inline prompts.'),
+        maxTokens: z.number({ error: 'expected a number' }).int({ error: 'expected a whole number' }).nonnegative({ error: 'expected a number of 0 or more' }).default(2048).describe('Most tokens of cross-file context in one inline prompt; 0 leaves the prompt to the current file.'),
+        share: z.number({ error: 'expected a number' }).min(0).max(0.9).default(0.5).describe('Largest share of the prompt budget context may take; prefix and suffix share the rest 3:1, and context it does not use goes back to them.'),
+        maxFileBytes: positiveInt.default(262144).describe('Files larger than this many bytes are not indexed (generated code, bundles).'),
+        maxFiles: positiveInt.default(20000).describe('Most files indexed per workspace.'),
+        maxWorkspaceBytes: positiveInt.default(268435456).describe('Most bytes of source indexed per workspace.'),
+        exclude: z.array(z.string({ error: 'expected a glob' }), { error: 'expected a list of globs' }).default([]).describe('Globs relative to the workspace root that are never indexed, besides what .gitignore excludes.'),
+        sources: z
+          .object({
+            definitions: source(10).describe('Definitions of the identifiers around the cursor, resolved through the imports first, then by name.'),
+            enclosing: source(5).describe('Members of the enclosing class or type and definitions of the types of parameters and fields in scope.'),
+            similar: source(6).describe('The most similar lines in other open and recently edited documents (Jaccard similarity of sliding windows).'),
+            recentEdits: source(3).describe('The regions edited most recently, in any open document.'),
+          })
+          .strict()
+          .default(() => ({ definitions: { enabled: true, budgetMs: 10 }, enclosing: { enabled: true, budgetMs: 5 }, similar: { enabled: true, budgetMs: 6 }, recentEdits: { enabled: true, budgetMs: 3 } }))
+          .describe('The context sources, each with its own time budget: a source that overruns it is dropped for that request.'),
+      })
+      .strict()
+      .default(() => ({
+        enabled: true,
+        maxTokens: 2048,
+        share: 0.5,
+        maxFileBytes: 262144,
+        maxFiles: 20000,
+        maxWorkspaceBytes: 268435456,
+        exclude: [],
+        sources: { definitions: { enabled: true, budgetMs: 10 }, enclosing: { enabled: true, budgetMs: 5 }, similar: { enabled: true, budgetMs: 6 }, recentEdits: { enabled: true, budgetMs: 3 } },
+      }))
+      .describe('Cross-file context for inline completions.'),
     log: z
       .object({
         level: z.enum(['error', 'warn', 'info', 'debug', 'trace'], { error: 'expected one of: error, warn, info, debug, trace' }).default('info').describe('Least severe level written to stderr and window/logMessage; prompts appear only at trace.'),
@@ -116,6 +158,7 @@ export interface Config {
   routes: Record<TaskClass, string[]>;
   privacy: { airGapped: boolean; onPremOnly: string[] };
   inline: RawConfig['inline'];
+  context: RawConfig['context'];
   log: RawConfig['log'];
 }
 

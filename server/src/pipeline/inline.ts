@@ -5,11 +5,14 @@ import type { BackendRegistry } from '../models/registry.js';
 import type { BackendFailure, CompletionBackend, ModelInfo } from '../models/types.js';
 import { buildInlinePrompt, type InlinePrompt } from '../prompt/inline.js';
 import { TEMPLATES, templateFor, type FimTemplate } from '../prompt/templates.js';
+import type { ContextEngine, Gathered } from '../context/engine.js';
+import type { Candidate, ContextRequest } from '../context/types.js';
+import { protectedSource } from '../privacy/gate.js';
 import { chooseBackend, type RouteChoice } from '../router/route.js';
 import { lineCommentFor } from '../syntax/languages.js';
 import { CancelledError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
-import type { Workspace } from '../workspace.js';
+import { uriToPath, type Workspace } from '../workspace.js';
 import { CompletionCache } from './cache.js';
 import { Debouncer } from './debounce.js';
 import { completionMode, postprocess, type CursorContext } from './postprocess/index.js';
@@ -41,6 +44,8 @@ export interface PromptPlan {
   ctx: CursorContext;
   /** Why model discovery failed, when it did. */
   failure?: BackendFailure;
+  /** What the context sources offered (and how long each took); undefined when context is off. */
+  context?: Gathered;
 }
 
 const NEXT_LINES = 30;
@@ -52,6 +57,8 @@ export interface InlineDeps {
   backends: BackendRegistry;
   workspace: Workspace;
   logger: Logger;
+  /** Cross-file context sources; without it prompts hold the current file only. */
+  context?: ContextEngine;
   now?: () => number;
 }
 
@@ -112,7 +119,7 @@ export class InlinePipeline {
         const f = result.failure;
         const fits = f.limit && f.requested ? Math.floor(prompt.budget.prompt * ((f.limit - config.inline.maxTokens) / f.requested) * SHRINK_MARGIN) : Math.floor(prompt.budget.prompt / 2);
         this.deps.logger.debug(`prompt too long for ${backend.name}; retrying with ${fits} tokens`);
-        prompt = this.render(doc, offset, plan.template, plan.info, config, Math.max(64, fits));
+        prompt = this.render(doc, offset, plan.template, plan.info, config, plan.context?.candidates ?? [], Math.max(64, fits));
         result = await backend.complete({ prompt: prompt.prompt, stop: prompt.stop, maxTokens: config.inline.maxTokens, temperature: config.inline.temperature, enough }, signal);
       }
       if (!result.ok) {
@@ -145,16 +152,36 @@ export class InlinePipeline {
   async plan(doc: Doc, offset: number, config: Config, signal: AbortSignal, discover = true): Promise<PromptPlan> {
     const relPath = this.deps.workspace.relativePath(doc.uri);
     const ctx = cursorContext(doc, offset, config);
-    const route = chooseBackend(config, 'inline', [relPath]);
+    const gathered = this.gatherContext(doc, offset, relPath, config);
+    // Privacy covers every segment: the route is chosen for the paths the prompt will hold. Snippets
+    // of onPremOnly files never ride along to a cloud backend; the current file alone decides
+    // whether a cloud backend may serve at all.
+    let paths = [relPath];
+    let planned: PromptPlan | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const route = chooseBackend(config, 'inline', paths);
+      const cloud = route.backend !== undefined && config.backends[route.backend]?.location === 'cloud';
+      const candidates = (gathered?.candidates ?? []).filter((c) => !cloud || !protectedSource([{ path: c.path }], config.privacy.onPremOnly));
+      planned = await this.planFor(route, doc, offset, config, signal, discover, ctx, candidates, gathered);
+      const held = [...new Set(planned.prompt.segments.map((sg) => sg.path).filter((p): p is string => p !== undefined))];
+      const check = chooseBackend(config, 'inline', held);
+      if (check.backend === route.backend) return { ...planned, route: check };
+      paths = held;
+    }
+    return planned!;
+  }
+
+  private async planFor(route: RouteChoice, doc: Doc, offset: number, config: Config, signal: AbortSignal, discover: boolean, ctx: CursorContext, candidates: Candidate[], gathered: Gathered | undefined): Promise<PromptPlan> {
     const cfg = route.backend ? config.backends[route.backend] : undefined;
     const backend = route.backend ? this.deps.backends.get(route.backend) : undefined;
+    const context = gathered ? { ...gathered, candidates } : undefined;
     let info: ModelInfo | undefined;
     if (backend && discover) {
       const o = await backend.info(signal);
       if (!o.ok) {
         if (o.failure.kind === 'cancelled') throw new CancelledError();
         this.deps.backends.report(backend.name, o.failure);
-        return { route, backend, failure: o.failure, template: TEMPLATES.qwen, prompt: this.render(doc, offset, TEMPLATES.qwen, undefined, config), ctx };
+        return { route, backend, failure: o.failure, template: TEMPLATES.qwen, prompt: this.render(doc, offset, TEMPLATES.qwen, undefined, config, candidates), ctx, context };
       }
       info = o.value;
     } else if (cfg) {
@@ -162,10 +189,31 @@ export class InlinePipeline {
     }
     // A dry run without `model` does not know the model: no warning about its template then.
     const template = this.template(info?.id ?? '', cfg?.fim, discover ? cfg?.name : undefined);
-    return { route, backend, info, template, prompt: this.render(doc, offset, template, info, config), ctx };
+    return { route, backend, info, template, prompt: this.render(doc, offset, template, info, config, candidates), ctx, context };
   }
 
-  private render(doc: Doc, offset: number, template: FimTemplate, info: ModelInfo | undefined, config: Config, maxPromptTokens = config.inline.maxPromptTokens): InlinePrompt {
+  /** Runs the context sources on the document as it is now: no parse, no file read. */
+  private gatherContext(doc: Doc, offset: number, relPath: string, config: Config): Gathered | undefined {
+    const engine = this.deps.context;
+    if (!engine || !config.context.enabled || config.context.maxTokens === 0) return undefined;
+    const text = doc.text;
+    const req: ContextRequest = {
+      uri: doc.uri,
+      abs: uriToPath(doc.uri),
+      relPath,
+      lang: doc.tree?.language.name,
+      text: text.getText(),
+      offset,
+      cursorLine: text.positionAt(offset).line,
+      tree: doc.tree?.current(),
+      lineAt: (row) => (row >= 0 && row < text.lineCount ? text.getText({ start: { line: row, character: 0 }, end: { line: row + 1, character: 0 } }).replace(/\r?\n$/, '') : undefined),
+      lineCount: text.lineCount,
+    };
+    const sources = config.context.sources as Record<string, { enabled: boolean; budgetMs: number } | undefined>;
+    return engine.gather(req, (name) => sources[name]);
+  }
+
+  private render(doc: Doc, offset: number, template: FimTemplate, info: ModelInfo | undefined, config: Config, candidates: Candidate[], maxPromptTokens = config.inline.maxPromptTokens): InlinePrompt {
     return buildInlinePrompt({
       doc: doc.text,
       offset,
@@ -175,6 +223,7 @@ export class InlinePipeline {
       relPath: this.deps.workspace.relativePath(doc.uri),
       template,
       budget: { contextWindow: info?.contextWindow ?? 8192, maxTokens: config.inline.maxTokens, maxPromptTokens },
+      ...(candidates.length > 0 ? { context: { candidates, maxTokens: config.context.maxTokens, share: config.context.share, repoName: this.deps.workspace.rootName(doc.uri) } } : {}),
     });
   }
 

@@ -2,11 +2,14 @@
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { LanguageInfo } from '../syntax/languages.js';
 import type { SyntaxNode, Tree } from '../syntax/tree.js';
+import { pack, type PackOptions, type Packed } from '../context/pack.js';
+import type { Candidate, SnippetKind } from '../context/types.js';
 import type { FimTemplate } from './templates.js';
 import { estimateTokens, tokensToChars } from './tokens.js';
 
 export interface Segment {
-  kind: 'path' | 'imports' | 'scope' | 'prefix' | 'suffix';
+  /** Current-file parts, or a context snippet's kind (definition, enclosing, similar, recentEdit). */
+  kind: 'path' | 'imports' | 'scope' | 'prefix' | 'suffix' | SnippetKind;
   /** Workspace-relative path of the text's source file (the router's privacy check reads it). */
   path?: string;
   tokens: number;
@@ -29,6 +32,18 @@ export interface InlinePromptInput {
   relPath: string;
   template: FimTemplate;
   budget: PromptBudget;
+  /** Cross-file context: candidates from the context sources, packed into up to `share` of the budget. */
+  context?: PromptContext;
+}
+
+export interface PromptContext {
+  candidates: Candidate[];
+  /** Most tokens of context in one prompt (context.maxTokens). */
+  maxTokens: number;
+  /** Largest share of the prompt budget context may take (context.share). */
+  share: number;
+  /** The workspace folder's name, for the repository-level layout. */
+  repoName: string;
 }
 
 export interface InlinePrompt {
@@ -53,13 +68,83 @@ const MAX_SIGNATURE_LINES = 4;
 const MAX_TOP_LEVEL_SCAN = 64;
 
 export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
-  const { doc, offset, template, budget } = input;
+  const { template, budget } = input;
+  const overhead = estimateTokens(template.render('', ''));
+  const available = Math.max(64, Math.min(budget.maxPromptTokens, budget.contextWindow - budget.maxTokens - SAFETY_TOKENS) - overhead);
+  const ctx = input.context;
+  const repo = ctx && template.renderRepo ? template.renderRepo : undefined;
+  const pathLine = `${input.lineComment} Path: ${input.relPath}\n`;
+
+  let caret = caretWindows(input, available, repo ? '' : pathLine);
+  let packed: Packed | undefined;
+  if (ctx && ctx.candidates.length > 0 && ctx.maxTokens > 0) {
+    // Context takes up to its share off the top; the windows are sized for what is left, and
+    // whatever context does not use goes back to them.
+    const repoHead = repo ? estimateTokens(repo({ repoName: ctx.repoName, files: [], path: input.relPath, prefix: '', suffix: '' })) - overhead : 0;
+    const share = Math.min(ctx.maxTokens, Math.floor(available * ctx.share));
+    const opts = (c: CaretWindows, budgetTokens: number): PackOptions => ({
+      budgetTokens,
+      excluded: (path, row) => path === input.relPath && row >= c.startLine && row <= c.endLine,
+      fileOverheadChars: repo ? (path) => path.length + 16 : (path) => path.length + input.lineComment.length + 8,
+      linePrefixChars: repo ? 0 : input.lineComment.length + 1,
+    });
+    const small = caretWindows(input, available - share, repo ? '' : pathLine);
+    const first = pack(ctx.candidates, opts(small, share - repoHead));
+    if (first.files.length > 0) {
+      const used = first.tokens + repoHead;
+      caret = caretWindows(input, available - used, repo ? '' : pathLine);
+      // The windows grew into lines a current-file snippet held: pack again without them.
+      packed = caret.startLine < small.startLine || caret.endLine > small.endLine ? pack(ctx.candidates, opts(caret, first.tokens)) : first;
+      if (packed.files.length === 0) packed = undefined;
+    }
+  }
+
+  const path = input.relPath;
+  const body = caret.header.imports + caret.header.scopes + caret.window;
+  let prompt: string;
+  const segments: Segment[] = [];
+  if (packed && repo && ctx) {
+    prompt = repo({ repoName: ctx.repoName, files: packed.files, path, prefix: body, suffix: caret.suffix });
+    for (const sg of packed.segments) segments.push({ kind: sg.kind, path: sg.path, tokens: sg.tokens });
+    segments.push({ kind: 'path', path, tokens: estimateTokens(path) + 2 });
+  } else {
+    let head = '';
+    if (packed) {
+      // No repository layout in this model's training: the snippets as comments, each under its path.
+      const c = input.lineComment;
+      for (const f of packed.files) head += `${c} Path: ${f.path}\n` + f.text.split('\n').map((l) => (l ? `${c} ${l}` : c)).join('\n') + '\n';
+      for (const sg of packed.segments) segments.push({ kind: sg.kind, path: sg.path, tokens: sg.tokens });
+    }
+    prompt = template.render(head + pathLine + body, caret.suffix);
+    segments.push({ kind: 'path', path, tokens: estimateTokens(pathLine) });
+  }
+  if (caret.header.imports) segments.push({ kind: 'imports', path, tokens: estimateTokens(caret.header.imports) });
+  if (caret.header.scopes) segments.push({ kind: 'scope', path, tokens: estimateTokens(caret.header.scopes) });
+  segments.push({ kind: 'prefix', path, tokens: estimateTokens(caret.window) }, { kind: 'suffix', path, tokens: estimateTokens(caret.suffix) });
+  return {
+    prompt,
+    stop: template.stop,
+    segments,
+    budget: { contextWindow: budget.contextWindow, prompt: estimateTokens(prompt), maxTokens: budget.maxTokens },
+    windowStartLine: caret.startLine,
+  };
+}
+
+interface CaretWindows {
+  window: string;
+  suffix: string;
+  header: { imports: string; scopes: string };
+  /** First line of the prefix window and last line of the suffix window (0-based). */
+  startLine: number;
+  endLine: number;
+}
+
+/** The prefix and suffix windows around the cursor within `available` tokens (the path line included). */
+function caretWindows(input: InlinePromptInput, available: number, pathLine: string): CaretWindows {
+  const { doc, offset } = input;
   const cursor = doc.positionAt(offset);
   const lineStart = offset - cursor.character;
   const text = doc.getText();
-
-  const overhead = estimateTokens(template.render('', ''));
-  const available = Math.max(64, Math.min(budget.maxPromptTokens, budget.contextWindow - budget.maxTokens - SAFETY_TOKENS) - overhead);
   let suffixChars = tokensToChars(available * (1 - PREFIX_SHARE));
   let prefixChars = tokensToChars(available * PREFIX_SHARE);
 
@@ -78,7 +163,6 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
   prefixChars += Math.max(0, suffixChars - suffix.length); // unused suffix room goes to the prefix
   suffixChars = suffix.length;
 
-  const pathLine = `${input.lineComment} Path: ${input.relPath}\n`;
   const linePart = offset - lineStart;
   let roomForLines = prefixChars - pathLine.length - linePart;
 
@@ -95,21 +179,8 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
   const lineRoom = Math.max(0, prefixChars - pathLine.length - header.imports.length - header.scopes.length);
   if (startLine === cursor.line && linePart > lineRoom) windowStart = notInPair(text, offset - lineRoom);
   const window = text.slice(windowStart, offset);
-
-  const prefix = pathLine + header.imports + header.scopes + window;
-  const prompt = template.render(prefix, suffix);
-  const path = input.relPath;
-  const segments: Segment[] = [{ kind: 'path', path, tokens: estimateTokens(pathLine) }];
-  if (header.imports) segments.push({ kind: 'imports', path, tokens: estimateTokens(header.imports) });
-  if (header.scopes) segments.push({ kind: 'scope', path, tokens: estimateTokens(header.scopes) });
-  segments.push({ kind: 'prefix', path, tokens: estimateTokens(window) }, { kind: 'suffix', path, tokens: estimateTokens(suffix) });
-  return {
-    prompt,
-    stop: template.stop,
-    segments,
-    budget: { contextWindow: budget.contextWindow, prompt: estimateTokens(prompt), maxTokens: budget.maxTokens },
-    windowStartLine: startLine,
-  };
+  const endLine = suffixEnd >= text.length ? doc.lineCount - 1 : doc.positionAt(suffixEnd).line;
+  return { window, suffix, header, startLine, endLine };
 }
 
 /** `i`, moved forward if it would split a surrogate pair (an emoji cut in half is not text). */

@@ -6,6 +6,21 @@ export interface FimTemplate {
   render(prefix: string, suffix: string): string;
   /** Special tokens that end a completion, besides the model's own end of sequence. */
   stop: string[];
+  /**
+   * The repository-level layout the model was trained on, for prompts with snippets of other
+   * files; families without one get the snippets as comments at the head of the prefix.
+   */
+  renderRepo?: (r: RepoPrompt) => string;
+}
+
+export interface RepoPrompt {
+  repoName: string;
+  /** Other files' snippets, sorted by path. */
+  files: { path: string; text: string }[];
+  /** The current file's path. */
+  path: string;
+  prefix: string;
+  suffix: string;
 }
 
 export const TEMPLATES: Record<FimTemplateName, FimTemplate> = {
@@ -14,6 +29,9 @@ export const TEMPLATES: Record<FimTemplateName, FimTemplate> = {
     name: 'qwen',
     render: (p, s) => `<|fim_prefix|>${p}<|fim_suffix|>${s}<|fim_middle|>`,
     stop: ['<|endoftext|>', '<|fim_prefix|>', '<|fim_suffix|>', '<|fim_middle|>', '<|fim_pad|>', '<|repo_name|>', '<|file_sep|>', '<|im_start|>', '<|im_end|>'],
+    // Qwen2.5-Coder's repository format: files under <|file_sep|> with their paths, the current one last.
+    renderRepo: (r) =>
+      `<|repo_name|>${r.repoName}\n` + r.files.map((f) => `<|file_sep|>${f.path}\n${f.text}\n`).join('') + `<|file_sep|>${r.path}\n<|fim_prefix|>${r.prefix}<|fim_suffix|>${r.suffix}<|fim_middle|>`,
   },
   // DeepSeek-Coder: full-width vertical bars (U+FF5C) and U+2581 in place of spaces.
   deepseek: {
@@ -26,6 +44,9 @@ export const TEMPLATES: Record<FimTemplateName, FimTemplate> = {
     name: 'starcoder',
     render: (p, s) => `<fim_prefix>${p}<fim_suffix>${s}<fim_middle>`,
     stop: ['<|endoftext|>', '<fim_prefix>', '<fim_suffix>', '<fim_middle>', '<file_sep>', '<repo_name>'],
+    // StarCoder2's repository format: the current file's path opens its fill-in-the-middle part.
+    renderRepo: (r) =>
+      `<repo_name>${r.repoName}` + r.files.map((f) => `<file_sep>${f.path}\n${f.text}\n`).join('') + `<file_sep><fim_prefix>${r.path}\n${r.prefix}<fim_suffix>${r.suffix}<fim_middle>`,
   },
   // Code Llama: spaces around the sentinels are part of the trained format.
   codellama: {

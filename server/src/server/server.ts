@@ -1,6 +1,8 @@
 // LSP wiring: glues protocol messages to plain classes. The only module besides features/ that knows LSP.
 import {
   DidChangeConfigurationNotification,
+  DidChangeWatchedFilesNotification,
+  FileChangeType,
   ErrorCodes,
   MessageType,
   ResponseError,
@@ -10,6 +12,8 @@ import {
   type InitializeParams,
   type InitializeResult,
 } from 'vscode-languageserver';
+import { ContextService } from '../context/service.js';
+import type { WorkDoneProgressServerReporter } from 'vscode-languageserver';
 import { DocumentStore } from '../documents.js';
 import { ACCEPT_COMMAND, onAccepted, onCompletion, onInlineCompletion, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
 import { BackendRegistry } from '../models/registry.js';
@@ -48,10 +52,27 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   const settings = new Settings({ configFile: opts.configFile, env: opts.env, roots: () => workspace.roots });
   // Background re-parses wait while an inline request is in flight (see ParserPool).
   let pipeline: InlinePipeline | undefined;
-  const documents = new DocumentStore(new ParserPool(() => pipeline?.busy ?? false));
+  const busy = () => pipeline?.busy ?? false;
+  const pool = new ParserPool(busy);
+  const documents = new DocumentStore(pool);
   const backends = new BackendRegistry(hub.logger('backend'), opts.env);
   const stats = new Stats();
-  pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline') });
+  let progress: WorkDoneProgressServerReporter | undefined;
+  const context = new ContextService({
+    documents,
+    pool,
+    workspace,
+    logger: hub.logger('context'),
+    busy,
+    onProgress: (p) => {
+      if (!progress) return;
+      if (p.finished) {
+        progress.done();
+        progress = undefined;
+      } else progress.report(p.total ? Math.floor((100 * p.done) / p.total) : 0, `Indexing ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} files`);
+    },
+  });
+  pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine });
   const deps: CompletionFeatureDeps = { documents, pipeline, stats, logger: hub.logger('inline') };
   let pullConfiguration = false;
 
@@ -60,7 +81,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     if (!isLogLevel(opts.env.TANDEM_LOG)) hub.level = c.log.level;
     hub.setSecrets(Object.values(c.backends).flatMap((b) => (b.apiKeyEnv && opts.env[b.apiKeyEnv] ? [opts.env[b.apiKeyEnv]!] : [])));
     backends.update(c);
+    if (initialized) context.start(c);
   };
+  let initialized = false;
   settings.onChange(applyConfig);
 
   // A notification, not window/showMessageRequest: nothing here needs the user's answer.
@@ -94,13 +117,23 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     const dynamicConfig = caps.workspace?.didChangeConfiguration?.dynamicRegistration === true;
     // Editors with ghost text get no completion provider: model calls would slow their popup down.
     const hasInline = caps.textDocument?.inlineCompletion !== undefined;
+    const watch = caps.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
+    const workDone = caps.window?.workDoneProgress === true;
     connection.onInitialized(async () => {
       if (dynamicConfig) await connection.client.register(DidChangeConfigurationNotification.type, { section: 'tandem' }).catch(() => undefined);
       if (pullConfiguration) await pullEditorSection('initialized');
+      if (watch) await connection.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*.{ts,tsx,mts,cts,js,jsx,mjs,cjs,py,pyi,go,rs,java}' }] }).catch(() => undefined);
+      // The index is built in the background: the editor shows "Indexing 1,234/5,000 files".
+      if (workDone && settings.config.context.enabled && workspace.roots.length > 0) {
+        progress = await connection.window.createWorkDoneProgress().catch(() => undefined);
+        progress?.begin('tandem', 0, 'Indexing workspace files', false);
+      }
+      initialized = true;
+      context.start(settings.config);
     });
     return {
       capabilities: {
-        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: false },
+        textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
         inlineCompletionProvider: true,
         ...(hasInline ? {} : { completionProvider: { resolveProvider: false } }),
         executeCommandProvider: { commands: [ACCEPT_COMMAND] },
@@ -134,11 +167,28 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
 
   connection.onDidOpenTextDocument(({ textDocument: t }) => {
     documents.open(t.uri, t.languageId, t.version, t.text);
+    context.opened(t.uri);
   });
   connection.onDidChangeTextDocument(({ textDocument: t, contentChanges }) => {
-    if (!documents.change(t.uri, t.version ?? 0, contentChanges)) log.debug(`didChange for unknown document ${t.uri}`);
+    if (!documents.change(t.uri, t.version ?? 0, contentChanges)) return log.debug(`didChange for unknown document ${t.uri}`);
+    for (const c of contentChanges) {
+      if (!('range' in c)) {
+        context.opened(t.uri); // a full replacement: windows and index entry from scratch
+        continue;
+      }
+      let nl = 0;
+      for (let i = c.text.indexOf('\n'); i >= 0; i = c.text.indexOf('\n', i + 1)) nl++;
+      context.changed(t.uri, c.range.start.line, c.range.start.line + nl);
+    }
   });
-  connection.onDidCloseTextDocument(({ textDocument: t }) => documents.close(t.uri));
+  connection.onDidSaveTextDocument(({ textDocument: t }) => context.saved(t.uri));
+  connection.onDidCloseTextDocument(({ textDocument: t }) => {
+    documents.close(t.uri);
+    context.closed(t.uri);
+  });
+  connection.onDidChangeWatchedFiles(({ changes }) => {
+    context.filesChanged(changes.map((c) => ({ uri: c.uri, type: c.type === FileChangeType.Deleted ? 'deleted' : c.type === FileChangeType.Created ? 'created' : 'changed' })));
+  });
 
   // Exceptions are bugs: each request catches its own once, logs it, and answers an error, never crashing.
   const guard = <P, R>(name: string, fn: (p: P, token: import('vscode-languageserver').CancellationToken) => Promise<R> | R) =>
@@ -163,6 +213,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
 
   connection.onShutdown(() => {
     log.info('shutting down');
+    context.dispose();
   });
   connection.listen();
 }

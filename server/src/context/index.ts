@@ -1,0 +1,516 @@
+// The workspace index: definitions and imports of every source file, built and kept fresh in the background.
+import { readFileSync, statSync } from 'node:fs';
+import { opendir, readFile, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import picomatch from 'picomatch';
+import { languageOf, type LanguageName } from '../syntax/languages.js';
+import type { Tree } from '../syntax/tree.js';
+import type { Logger } from '../util/logger.js';
+import { IgnoreFile, IgnoreStack } from './gitignore.js';
+import { TagExtractor } from './tags.js';
+import type { ImportRef, IndexedSymbol } from './types.js';
+
+export interface IndexLimits {
+  /** Files above this many bytes are skipped (generated code, bundles, data). */
+  maxFileBytes: number;
+  /** At most this many files per workspace. */
+  maxFiles: number;
+  /** At most this many bytes of source per workspace. */
+  maxWorkspaceBytes: number;
+  /** Globs (relative to a root) never indexed, besides .gitignore. */
+  exclude: string[];
+}
+
+export interface IndexProgress {
+  done: number;
+  total: number;
+  finished: boolean;
+}
+
+export interface IndexDeps {
+  /** Parses a file's text; undefined when the parser gives up. */
+  parse: (lang: LanguageName, text: string) => Tree | undefined;
+  /** Workspace-relative path with `/` separators: the form snippets carry and privacy globs match. */
+  relativePath: (abs: string) => string;
+  logger: Logger;
+  /** True while an inline request is in flight: indexing waits for it to end. */
+  busy?: () => boolean;
+  /** An open document's text and latest tree, which win over the file on disk. */
+  openDocument?: (abs: string) => { text: string; tree?: Tree } | undefined;
+  onProgress?: (p: IndexProgress) => void;
+  /** Longest stretch of indexing work before yielding to the event loop. */
+  sliceMs?: number;
+}
+
+export interface FileEntry {
+  abs: string;
+  rel: string;
+  lang: LanguageName;
+  bytes: number;
+  symbols: IndexedSymbol[];
+  imports: ImportRef[];
+}
+
+export interface IndexStats {
+  files: number;
+  symbols: number;
+  bytes: number;
+  skipped: { tooBig: number; binary: number; unreadable: number; unparseable: number; overLimit: number };
+}
+
+/** Directories never walked, whatever .gitignore says. */
+const ALWAYS_SKIPPED = new Set(['.git', '.hg', '.svn', 'node_modules']);
+const BINARY_SNIFF_BYTES = 8000;
+const BUSY_RETRY_MS = 15;
+const PROGRESS_EVERY_MS = 200;
+const CHANGE_SETTLE_MS = 750;
+const TS_EXTENSIONS = ['.ts', '.tsx', '.d.ts', '.js', '.jsx', '.mjs', '.cjs', '.mts', '.cts'];
+
+export class WorkspaceIndex {
+  private readonly files = new Map<string, FileEntry>();
+  private readonly byName = new Map<string, IndexedSymbol[]>();
+  private readonly byBase = new Map<string, Set<string>>();
+  private readonly byDir = new Map<string, Set<string>>();
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly settleTimers = new Map<string, NodeJS.Timeout>();
+  private readonly resolved = new Map<string, string[]>();
+  private readonly extractor = new TagExtractor();
+  private readonly idleWaiters: (() => void)[] = [];
+  private pumping = false;
+  private disposed = false;
+  private done = 0;
+  private total = 0;
+  private lastProgress = 0;
+  private bytes = 0;
+  private excludeMatcher: (rel: string) => boolean = () => false;
+  private limits: IndexLimits = { maxFileBytes: 256 * 1024, maxFiles: 20_000, maxWorkspaceBytes: 256 * 1024 * 1024, exclude: [] };
+  readonly skipped: IndexStats['skipped'] = { tooBig: 0, binary: 0, unreadable: 0, unparseable: 0, overLimit: 0 };
+
+  constructor(private readonly deps: IndexDeps) {}
+
+  /**
+   * Walks the roots (gitignore and limits applied) and queues every source file; indexing runs in
+   * slices off the request path. Resolves when the walk is done; `idle()` waits for the indexing.
+   */
+  async build(roots: string[], limits: IndexLimits): Promise<void> {
+    this.setLimits(limits);
+    const found: string[] = [];
+    let bytes = 0;
+    for (const root of roots) {
+      if (this.disposed) return;
+      const budget = { files: limits.maxFiles - found.length, bytes: limits.maxWorkspaceBytes - bytes };
+      const r = await walk(root, limits, budget, this.skipped, this.deps.logger);
+      found.push(...r.files);
+      bytes += r.bytes;
+    }
+    this.total += found.length;
+    for (const f of found) this.enqueue(f);
+    this.report(true);
+  }
+
+  /** New limits apply to the files indexed from now on. */
+  setLimits(limits: IndexLimits): void {
+    this.limits = limits;
+    this.excludeMatcher = limits.exclude.length ? picomatch(limits.exclude, { dot: true }) : () => false;
+  }
+
+  /** Resolves when nothing is queued (tests, the CLI, benchmarks). */
+  idle(): Promise<void> {
+    if (this.queue.length === 0 && !this.pumping) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** An open document changed: re-index it once edits settle. */
+  documentChanged(abs: string): void {
+    if (!this.isIndexable(abs)) return;
+    clearTimeout(this.settleTimers.get(abs));
+    const t = setTimeout(() => {
+      this.settleTimers.delete(abs);
+      this.enqueue(abs);
+    }, CHANGE_SETTLE_MS);
+    t.unref?.();
+    this.settleTimers.set(abs, t);
+  }
+
+  /** A file was created, changed, saved or closed: re-read it (or the open document) soon. */
+  fileChanged(abs: string): void {
+    if (!this.isIndexable(abs)) return;
+    if (!this.files.has(abs)) this.total++;
+    this.enqueue(abs);
+  }
+
+  fileDeleted(abs: string): void {
+    clearTimeout(this.settleTimers.get(abs));
+    this.settleTimers.delete(abs);
+    this.drop(abs);
+    // A deleted directory: every indexed file under it goes too.
+    const prefix = abs.endsWith('/') ? abs : abs + '/';
+    for (const f of [...this.files.keys()]) if (f.startsWith(prefix)) this.drop(f);
+  }
+
+  get(abs: string): FileEntry | undefined {
+    return this.files.get(abs);
+  }
+
+  /** Definitions with this exact name, across the workspace. */
+  lookup(name: string): readonly IndexedSymbol[] {
+    return this.byName.get(name) ?? [];
+  }
+
+  /** Indexed files in a directory. */
+  filesIn(dir: string): FileEntry[] {
+    const out: FileEntry[] = [];
+    for (const f of this.byDir.get(dir) ?? []) {
+      const e = this.files.get(f);
+      if (e) out.push(e);
+    }
+    return out;
+  }
+
+  stats(): IndexStats {
+    let symbols = 0;
+    for (const e of this.files.values()) symbols += e.symbols.length;
+    return { files: this.files.size, symbols, bytes: this.bytes, skipped: { ...this.skipped } };
+  }
+
+  get progress(): IndexProgress {
+    return { done: this.done, total: Math.max(this.total, this.done), finished: this.queue.length === 0 && !this.pumping };
+  }
+
+  /**
+   * The indexed files an import refers to (a Go import: every file of the package). Cached until
+   * the set of files changes.
+   */
+  resolveImport(fromAbs: string, lang: LanguageName, source: string): string[] {
+    const key = `${fromAbs}\0${source}`;
+    let r = this.resolved.get(key);
+    if (!r) {
+      r = this.resolveUncached(fromAbs, lang, source);
+      this.resolved.set(key, r);
+    }
+    return r;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const t of this.settleTimers.values()) clearTimeout(t);
+    this.settleTimers.clear();
+    this.queue.length = 0;
+    this.queued.clear();
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private isIndexable(abs: string): boolean {
+    return !this.disposed && languageOf('', abs) !== undefined && !this.excluded(abs);
+  }
+
+  private excluded(abs: string): boolean {
+    if (abs.split('/').some((s) => ALWAYS_SKIPPED.has(s))) return true;
+    return this.excludeMatcher(this.deps.relativePath(abs));
+  }
+
+  private enqueue(abs: string): void {
+    if (this.disposed || this.queued.has(abs)) return;
+    this.queued.add(abs);
+    this.queue.push(abs);
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    setImmediate(() => this.slice());
+  }
+
+  private slice(): void {
+    if (this.disposed) return this.finish();
+    if (this.deps.busy?.()) {
+      setTimeout(() => this.slice(), BUSY_RETRY_MS).unref?.();
+      return;
+    }
+    const until = performance.now() + (this.deps.sliceMs ?? 8);
+    while (this.queue.length > 0 && performance.now() < until) {
+      const abs = this.queue.shift()!;
+      this.queued.delete(abs);
+      try {
+        this.indexOne(abs);
+      } catch (err) {
+        // A bug in extraction must not stop the index: log it and go on with the next file.
+        this.skipped.unparseable++;
+        this.deps.logger.debug(`cannot index ${abs}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      this.done++;
+    }
+    this.report(false);
+    if (this.queue.length > 0) {
+      setImmediate(() => this.slice());
+      return;
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    this.pumping = false;
+    this.report(true);
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private report(force: boolean): void {
+    const now = performance.now();
+    if (!force && now - this.lastProgress < PROGRESS_EVERY_MS) return;
+    this.lastProgress = now;
+    this.deps.onProgress?.(this.progress);
+  }
+
+  private indexOne(abs: string): void {
+    const lang = languageOf('', abs);
+    if (!lang) return;
+    const open = this.deps.openDocument?.(abs);
+    let text: string;
+    if (open) {
+      text = open.text;
+    } else {
+      let size: number;
+      try {
+        const st = statSync(abs);
+        if (!st.isFile()) return this.drop(abs);
+        size = st.size;
+      } catch {
+        return this.drop(abs); // deleted or renamed away
+      }
+      if (size > this.limits.maxFileBytes) {
+        this.skipped.tooBig++;
+        return this.drop(abs);
+      }
+      if (!this.files.has(abs) && (this.files.size >= this.limits.maxFiles || this.bytes + size > this.limits.maxWorkspaceBytes)) {
+        this.skipped.overLimit++;
+        return;
+      }
+      let buf: Buffer;
+      try {
+        buf = readFileSync(abs);
+      } catch {
+        this.skipped.unreadable++;
+        return this.drop(abs);
+      }
+      if (buf.subarray(0, BINARY_SNIFF_BYTES).includes(0)) {
+        this.skipped.binary++;
+        return this.drop(abs);
+      }
+      text = buf.toString('utf8');
+    }
+    if (text.length > this.limits.maxFileBytes) {
+      this.skipped.tooBig++;
+      return this.drop(abs);
+    }
+    let tree: Tree | undefined;
+    try {
+      tree = open?.tree ?? this.deps.parse(lang.name, text);
+    } catch {
+      tree = undefined;
+    }
+    if (!tree) {
+      this.skipped.unparseable++;
+      return this.drop(abs);
+    }
+    const rel = this.deps.relativePath(abs);
+    const { symbols, imports } = this.extractor.extract(tree, lang.name, text);
+    this.drop(abs);
+    const entry: FileEntry = { abs, rel, lang: lang.name, bytes: text.length, symbols: symbols.map((s) => ({ ...s, path: rel })), imports };
+    this.files.set(abs, entry);
+    this.bytes += entry.bytes;
+    for (const s of entry.symbols) {
+      let list = this.byName.get(s.name);
+      if (!list) this.byName.set(s.name, (list = []));
+      list.push(s);
+    }
+    addTo(this.byBase, basename(abs), abs);
+    addTo(this.byDir, dirname(abs), abs);
+    this.resolved.clear();
+  }
+
+  private drop(abs: string): void {
+    const old = this.files.get(abs);
+    if (!old) return;
+    this.files.delete(abs);
+    this.bytes -= old.bytes;
+    for (const s of old.symbols) {
+      const list = this.byName.get(s.name);
+      if (!list) continue;
+      const kept = list.filter((x) => x.path !== old.rel || x.line !== s.line);
+      if (kept.length) this.byName.set(s.name, kept);
+      else this.byName.delete(s.name);
+    }
+    this.byBase.get(basename(abs))?.delete(abs);
+    this.byDir.get(dirname(abs))?.delete(abs);
+    this.resolved.clear();
+  }
+
+  private resolveUncached(fromAbs: string, lang: LanguageName, source: string): string[] {
+    const dir = dirname(fromAbs);
+    const has = (p: string) => this.files.has(p);
+    switch (lang) {
+      case 'typescript':
+      case 'tsx':
+      case 'javascript': {
+        if (!source.startsWith('.')) return [];
+        const base = resolve(dir, source);
+        const stem = base.replace(/\.(m|c)?jsx?$/, '');
+        const tries = [base, ...TS_EXTENSIONS.map((e) => stem + e), ...TS_EXTENSIONS.map((e) => join(base, 'index' + e))];
+        const hit = tries.find(has);
+        return hit ? [hit] : [];
+      }
+      case 'python': {
+        const dots = /^\.*/.exec(source)![0].length;
+        const rest = source.slice(dots).split('.').filter(Boolean);
+        if (dots > 0) {
+          let d = dir;
+          for (let i = 1; i < dots; i++) d = dirname(d);
+          const base = join(d, ...rest);
+          const hit = [base + '.py', base + '.pyi', join(base, '__init__.py')].find(has);
+          return hit ? [hit] : [];
+        }
+        return this.bySuffix(fromAbs, [rest.join('/') + '.py', rest.join('/') + '/__init__.py']);
+      }
+      case 'go': {
+        // The package whose directory's path is the longest tail of the import path.
+        const segs = source.split('/');
+        let best: string | undefined;
+        let bestLen = 0;
+        for (const d of this.byDir.keys()) {
+          if (basename(d) !== segs[segs.length - 1]) continue;
+          const ds = d.split('/');
+          let n = 0;
+          while (n < segs.length && n < ds.length && ds[ds.length - 1 - n] === segs[segs.length - 1 - n]) n++;
+          if (n > bestLen) {
+            best = d;
+            bestLen = n;
+          }
+        }
+        return best ? [...(this.byDir.get(best) ?? [])].filter((f) => f.endsWith('.go') && !f.endsWith('_test.go')).sort() : [];
+      }
+      case 'rust': {
+        const segs = source.split('::').filter((s) => s && s !== 'crate' && s !== 'self' && s !== 'super');
+        if (segs.length === 0) return [];
+        const p = segs.join('/');
+        return this.bySuffix(fromAbs, [p + '.rs', p + '/mod.rs']);
+      }
+      case 'java': {
+        const p = source.split('.').join('/');
+        const file = this.bySuffix(fromAbs, [p + '.java']);
+        if (file.length) return file;
+        // A wildcard or a package: every file of the directory.
+        for (const d of this.byDir.keys()) if (d.endsWith('/' + p)) return [...(this.byDir.get(d) ?? [])].sort();
+        return [];
+      }
+    }
+  }
+
+  /** Indexed files whose path ends with one of `tails`; the one sharing most of `fromAbs`'s directories first. */
+  private bySuffix(fromAbs: string, tails: string[]): string[] {
+    const hits: string[] = [];
+    for (const tail of tails) {
+      for (const f of this.byBase.get(basename(tail)) ?? []) if (f.endsWith('/' + tail)) hits.push(f);
+    }
+    if (hits.length <= 1) return hits;
+    const shared = (f: string) => {
+      let i = 0;
+      while (i < f.length && f[i] === fromAbs[i]) i++;
+      return i;
+    };
+    return [hits.sort((a, b) => shared(b) - shared(a))[0]!];
+  }
+}
+
+function addTo(m: Map<string, Set<string>>, k: string, v: string): void {
+  let s = m.get(k);
+  if (!s) m.set(k, (s = new Set()));
+  s.add(v);
+}
+
+/** Reads a directory's .gitignore, if any. */
+async function ignoreFileIn(dir: string): Promise<IgnoreFile | undefined> {
+  try {
+    return new IgnoreFile(await readFile(join(dir, '.gitignore'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Source files under `root`: .gitignore files honoured at every level, `exclude` globs and the
+ * limits applied, symbolic links to directories followed once (a loop is walked no further).
+ */
+async function walk(root: string, limits: IndexLimits, budget: { files: number; bytes: number }, skipped: IndexStats['skipped'], logger: Logger): Promise<{ files: string[]; bytes: number }> {
+  const files: string[] = [];
+  let bytes = 0;
+  const excluded = limits.exclude.length ? picomatch(limits.exclude, { dot: true }) : () => false;
+  const seenDirs = new Set<string>();
+  const stack: { dir: string; ignore: IgnoreStack }[] = [];
+  try {
+    const real = await realpath(root);
+    seenDirs.add(real);
+    stack.push({ dir: root, ignore: new IgnoreStack().with(root, await ignoreFileIn(root)) });
+  } catch {
+    logger.debug(`workspace folder ${root} cannot be read; not indexed`);
+    return { files, bytes };
+  }
+  while (stack.length > 0) {
+    const { dir, ignore } = stack.pop()!;
+    let handle;
+    try {
+      handle = await opendir(dir);
+    } catch {
+      continue;
+    }
+    const subdirs: string[] = [];
+    for await (const ent of handle) {
+      if (ALWAYS_SKIPPED.has(ent.name)) continue;
+      const abs = join(dir, ent.name);
+      const rel = abs.slice(root.length + 1);
+      let isDir = ent.isDirectory();
+      let isFile = ent.isFile();
+      if (ent.isSymbolicLink()) {
+        try {
+          const st = await stat(abs);
+          isDir = st.isDirectory();
+          isFile = st.isFile();
+          if (isDir) {
+            const real = await realpath(abs);
+            if (seenDirs.has(real)) continue; // a loop, or a directory we walk anyway
+            seenDirs.add(real);
+          }
+        } catch {
+          continue; // a dangling link
+        }
+      }
+      if (isDir) {
+        if (ignore.ignored(abs, true) || excluded(rel + '/')) continue;
+        subdirs.push(abs);
+        continue;
+      }
+      if (!isFile || !languageOf('', ent.name) || ignore.ignored(abs, false) || excluded(rel)) continue;
+      let size: number;
+      try {
+        size = (await stat(abs)).size;
+      } catch {
+        continue;
+      }
+      if (size > limits.maxFileBytes) {
+        skipped.tooBig++;
+        continue;
+      }
+      if (files.length >= budget.files || bytes + size > budget.bytes) {
+        skipped.overLimit++;
+        continue;
+      }
+      files.push(abs);
+      bytes += size;
+    }
+    // Depth-first in name order, so that a limit cuts the same files every time.
+    subdirs.sort().reverse();
+    for (const d of subdirs) stack.push({ dir: d, ignore: ignore.with(d, await ignoreFileIn(d)) });
+  }
+  return { files: files.sort(), bytes };
+}

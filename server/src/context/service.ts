@@ -1,0 +1,142 @@
+// The context stage's long-lived state for one server: index, activity and sources, fed by document events.
+import type { Config } from '../config/schema.js';
+import type { DocumentStore } from '../documents.js';
+import type { ParserPool } from '../syntax/tree.js';
+import type { Logger } from '../util/logger.js';
+import { uriToPath, type Workspace } from '../workspace.js';
+import { DocumentActivity } from './activity.js';
+import { ContextEngine } from './engine.js';
+import { WorkspaceIndex, type IndexLimits, type IndexProgress } from './index.js';
+import { standardSources } from './standard.js';
+
+export interface ContextServiceDeps {
+  documents: DocumentStore;
+  pool: ParserPool;
+  workspace: Workspace;
+  logger: Logger;
+  /** True while an inline request is in flight: background work waits. */
+  busy: () => boolean;
+  onProgress?: (p: IndexProgress) => void;
+}
+
+export type FileEvent = { uri: string; type: 'created' | 'changed' | 'deleted' };
+
+export function indexLimits(config: Config): IndexLimits {
+  const c = config.context;
+  return { maxFileBytes: c.maxFileBytes, maxFiles: c.maxFiles, maxWorkspaceBytes: c.maxWorkspaceBytes, exclude: c.exclude };
+}
+
+export class ContextService {
+  readonly activity: DocumentActivity;
+  readonly engine: ContextEngine;
+  private index: WorkspaceIndex | undefined;
+  /** Open documents by file path: the index reads their text instead of the disk's. */
+  private readonly openByPath = new Map<string, string>();
+
+  constructor(private readonly deps: ContextServiceDeps) {
+    this.activity = new DocumentActivity({
+      text: (uri) => deps.documents.get(uri)?.text.getText(),
+      relativePath: (uri) => deps.workspace.relativePath(uri),
+      busy: deps.busy,
+    });
+    this.engine = new ContextEngine(
+      standardSources({
+        index: () => this.index,
+        activity: this.activity,
+        openText: (uri) => {
+          const d = deps.documents.get(uri);
+          if (!d) return undefined;
+          const t = d.text;
+          return {
+            lineCount: t.lineCount,
+            path: deps.workspace.relativePath(uri),
+            lineAt: (row) => (row >= 0 && row < t.lineCount ? t.getText({ start: { line: row, character: 0 }, end: { line: row + 1, character: 0 } }).replace(/\r?\n$/, '') : undefined),
+          };
+        },
+      }),
+    );
+  }
+
+  get workspaceIndex(): WorkspaceIndex | undefined {
+    return this.index;
+  }
+
+  /** Starts (or, with new limits, adjusts) the background index of the workspace folders. */
+  start(config: Config): void {
+    if (!config.context.enabled) return;
+    if (this.index) {
+      this.index.setLimits(indexLimits(config));
+      return;
+    }
+    const roots = this.deps.workspace.roots;
+    if (roots.length === 0) return; // no folders: context from open documents only
+    const { documents, pool, workspace, logger } = this.deps;
+    this.index = new WorkspaceIndex({
+      parse: (lang, text) => pool.parse(lang, text),
+      relativePath: (abs) => workspace.relativePath(abs),
+      logger,
+      busy: this.deps.busy,
+      openDocument: (abs) => {
+        const uri = this.openByPath.get(abs);
+        const doc = uri ? documents.get(uri) : undefined;
+        if (!doc || doc.binary) return undefined;
+        return { text: doc.text.getText(), tree: doc.tree?.fresh() };
+      },
+      onProgress: this.deps.onProgress,
+    });
+    // Documents opened before the index existed (unsaved ones included) count from the start.
+    for (const abs of this.openByPath.keys()) this.index.fileChanged(abs);
+    const started = performance.now();
+    this.index
+      .build(roots, indexLimits(config))
+      .then(() => this.index?.idle())
+      .then(() => {
+        const s = this.index?.stats();
+        if (s) logger.info(`indexed ${s.files} files (${s.symbols} definitions) in ${Math.round(performance.now() - started)} ms; skipped ${s.skipped.tooBig} too big, ${s.skipped.binary} binary, ${s.skipped.unparseable} unparseable, ${s.skipped.overLimit} over the limits`);
+      })
+      .catch((err: unknown) => logger.error(`workspace index failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
+  }
+
+  opened(uri: string): void {
+    const abs = uriToPath(uri);
+    if (abs) this.openByPath.set(abs, uri);
+    this.activity.changed(uri);
+    if (abs) this.index?.documentChanged(abs);
+  }
+
+  /** One content change replaced lines `line` to `endLine` (as of after it). */
+  changed(uri: string, line: number, endLine: number): void {
+    this.activity.edited(uri, line, endLine);
+    const abs = uriToPath(uri);
+    if (abs) this.index?.documentChanged(abs);
+  }
+
+  saved(uri: string): void {
+    const abs = uriToPath(uri);
+    if (abs) this.index?.fileChanged(abs);
+  }
+
+  closed(uri: string): void {
+    const abs = uriToPath(uri);
+    this.activity.closed(uri);
+    if (abs) {
+      this.openByPath.delete(abs);
+      this.index?.fileChanged(abs); // unsaved edits are gone: the disk's text counts again
+    }
+  }
+
+  /** workspace/didChangeWatchedFiles: renames arrive as a deletion and a creation. */
+  filesChanged(events: FileEvent[]): void {
+    for (const e of events) {
+      const abs = uriToPath(e.uri);
+      if (!abs) continue;
+      if (e.type === 'deleted') this.index?.fileDeleted(abs);
+      else this.index?.fileChanged(abs);
+    }
+  }
+
+  dispose(): void {
+    this.index?.dispose();
+    this.activity.dispose();
+  }
+}

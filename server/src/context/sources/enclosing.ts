@@ -1,0 +1,98 @@
+// The class or type around the cursor: its members, and the definitions of the types in scope.
+import { dirname } from 'node:path';
+import type { LanguageName } from '../../syntax/languages.js';
+import type { SyntaxNode } from '../../syntax/tree.js';
+import type { WorkspaceIndex } from '../index.js';
+import { baseTypeName, goReceiverType, typeSummary } from '../tags.js';
+import type { Candidate, ContextRequest, ContextSource, IndexedSymbol, Run } from '../types.js';
+
+const CLASS_NODES = new Set(['class_declaration', 'abstract_class_declaration', 'class', 'interface_declaration', 'class_definition', 'record_declaration', 'enum_declaration', 'trait_item', 'struct_item']);
+const FUNCTION_NODES = new Set(['function_declaration', 'generator_function_declaration', 'method_definition', 'function_expression', 'arrow_function', 'function_definition', 'method_declaration', 'func_literal', 'function_item', 'constructor_declaration']);
+const FIELD_NODES = new Set(['public_field_definition', 'field_declaration', 'property_signature', 'field_definition']);
+const TYPE_KINDS = new Set(['class', 'interface', 'type', 'enum', 'struct', 'trait']);
+const MAX_TYPES = 12;
+/** Names that are types in the grammar but never workspace definitions. */
+const BUILTIN_TYPES = new Set(['string', 'number', 'boolean', 'Promise', 'Array', 'Map', 'Set', 'Record', 'Partial', 'Readonly', 'Error', 'Date', 'String', 'Object', 'List', 'Dict', 'Optional', 'Any', 'Self', 'Vec', 'Option', 'Result', 'Box', 'HashMap', 'Integer', 'Long']);
+
+export class EnclosingSource implements ContextSource {
+  readonly name = 'enclosing';
+
+  constructor(private readonly index: () => WorkspaceIndex | undefined) {}
+
+  gather(req: ContextRequest, deadline: number): Candidate[] {
+    if (!req.tree || !req.lang) return [];
+    const lang = req.lang;
+    let fn: SyntaxNode | undefined;
+    let cls: SyntaxNode | undefined;
+    let owner: string | undefined; // Go receiver or Rust impl type
+    for (let n: SyntaxNode | null = req.tree.rootNode.descendantForIndex(Math.max(0, req.offset - 1)); n; n = n.parent) {
+      if (!fn && FUNCTION_NODES.has(n.type)) fn = n;
+      if (!cls && CLASS_NODES.has(n.type)) cls = n;
+      if (!owner && n.type === 'method_declaration' && lang === 'go') owner = goReceiverType(n);
+      if (!owner && n.type === 'impl_item') owner = baseTypeName(n.childForFieldName('type'));
+    }
+    const out: Candidate[] = [];
+    if (cls) {
+      const runs = typeSummary(cls, lang, req.lineAt);
+      out.push({ kind: 'enclosing', path: req.relPath, runs, score: 0.5, why: `members of ${cls.childForFieldName('name')?.text ?? 'the enclosing type'}` });
+    }
+    const index = this.index();
+    if (!index || performance.now() > deadline) return out;
+    const types = new Set<string>();
+    if (owner) types.add(owner);
+    if (fn) for (const t of typeNames(fn.childForFieldName('parameters'), lang)) types.add(t);
+    if (cls) {
+      // Fields, and the constructor's parameters (TypeScript parameter properties, Python's __init__).
+      const body = cls.childForFieldName('body');
+      for (const raw of body?.namedChildren ?? []) {
+        const m = raw.type === 'decorated_definition' ? (raw.childForFieldName('definition') ?? raw) : raw;
+        if (FIELD_NODES.has(m.type)) for (const t of typeNames(m, lang)) types.add(t);
+        const name = m.childForFieldName('name')?.text;
+        if (name === 'constructor' || name === '__init__') for (const t of typeNames(m.childForFieldName('parameters'), lang)) types.add(t);
+      }
+    }
+    if (owner && index) {
+      // A Go receiver's or Rust impl's own type: the types its fields name, from its indexed lines.
+      const def = index.lookup(owner).find((s) => TYPE_KINDS.has(s.kind));
+      for (const r of def?.runs ?? []) for (const m of r.text.matchAll(/[\s*&.\[]([A-Z][A-Za-z0-9_]*)\b/g)) if (m[1] !== owner && !BUILTIN_TYPES.has(m[1]!)) types.add(m[1]!);
+    }
+    let n = 0;
+    for (const t of types) {
+      if (n++ >= MAX_TYPES || performance.now() > deadline) break;
+      const defs = index.lookup(t).filter((s) => TYPE_KINDS.has(s.kind) && s.path !== req.relPath);
+      for (const s of nearest(defs, req.relPath).slice(0, 2)) out.push({ kind: 'enclosing', path: s.path, runs: s.runs, score: t === owner ? 0.55 : 0.5, why: `type ${t} in scope` });
+    }
+    // Go methods live beside the type, not in it: the receiver type's methods from the package.
+    if (owner && lang === 'go' && req.abs) {
+      const byFile = new Map<string, Run[]>();
+      for (const e of index.filesIn(dirname(req.abs))) {
+        if (e.rel === req.relPath) continue;
+        for (const s of e.symbols) if (s.container === owner && s.kind === 'method') (byFile.get(e.rel) ?? byFile.set(e.rel, []).get(e.rel)!).push(...s.runs.slice(0, 1).map((r) => ({ start: r.start, text: r.text.split('\n')[0]! })));
+      }
+      for (const [path, runs] of byFile) out.push({ kind: 'enclosing', path, runs, score: 0.45, why: `methods of ${owner}` });
+    }
+    return out;
+  }
+}
+
+/** Type names written in a parameter list or a field, without builtins. */
+function typeNames(node: SyntaxNode | null | undefined, lang: LanguageName): string[] {
+  if (!node) return [];
+  const kinds = lang === 'python' ? ['identifier'] : ['type_identifier'];
+  let nodes = node.descendantsOfType(kinds);
+  if (lang === 'python') nodes = nodes.filter((n) => n.parent?.type === 'type' || n.parent?.parent?.type === 'type' || n.parent?.type === 'generic_type');
+  const out: string[] = [];
+  for (const n of nodes) if (!BUILTIN_TYPES.has(n.text) && !out.includes(n.text)) out.push(n.text);
+  return out.slice(0, MAX_TYPES);
+}
+
+function nearest(defs: IndexedSymbol[], relPath: string): IndexedSymbol[] {
+  const shared = (p: string) => {
+    const a = p.split('/');
+    const b = relPath.split('/');
+    let k = 0;
+    while (k < a.length - 1 && k < b.length - 1 && a[k] === b[k]) k++;
+    return k;
+  };
+  return [...defs].sort((x, y) => shared(y.path) - shared(x.path) || (x.path < y.path ? -1 : 1));
+}

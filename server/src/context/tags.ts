@@ -1,0 +1,374 @@
+// Tag queries: the definitions (with their signature lines) and imports of one parsed file, per language.
+import Parser from 'tree-sitter';
+import { grammar, type LanguageName } from '../syntax/languages.js';
+import type { SyntaxNode, Tree } from '../syntax/tree.js';
+import { rowsToRuns, splitLines, type FileSymbols, type ImportRef, type IndexedSymbol, type Run, type SymbolKind } from './types.js';
+
+// One pattern per definition form; the capture after the pattern names its kind, @name its name.
+// Top-level-only forms (constants, arrow functions bound to a name) are filtered in code.
+const TS_COMMON = `
+(function_declaration name: (identifier) @name) @function
+(generator_function_declaration name: (identifier) @name) @function
+(method_definition name: [(property_identifier) (private_property_identifier)] @name) @method
+(variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)]) @function
+(variable_declarator name: (identifier) @name) @constant
+`;
+const TS_TYPES = `
+(class_declaration name: (type_identifier) @name) @class
+(abstract_class_declaration name: (type_identifier) @name) @class
+(interface_declaration name: (type_identifier) @name) @interface
+(type_alias_declaration name: (type_identifier) @name) @type
+(enum_declaration name: (identifier) @name) @enum
+(abstract_method_signature name: (property_identifier) @name) @method
+(method_signature name: (property_identifier) @name) @method
+`;
+
+const QUERIES: Record<LanguageName, string> = {
+  typescript: TS_COMMON + TS_TYPES,
+  tsx: TS_COMMON + TS_TYPES,
+  javascript: TS_COMMON + '(class_declaration name: (identifier) @name) @class\n',
+  python: `
+(function_definition name: (identifier) @name) @function
+(class_definition name: (identifier) @name) @class
+(module (expression_statement (assignment left: (identifier) @name)) @constant)
+`,
+  go: `
+(function_declaration name: (identifier) @name) @function
+(method_declaration name: (field_identifier) @name) @method
+(method_elem name: (field_identifier) @name) @method
+(type_spec name: (type_identifier) @name) @type
+(source_file (const_declaration (const_spec name: (identifier) @name)) @constant)
+`,
+  rust: `
+(function_item name: (identifier) @name) @function
+(function_signature_item name: (identifier) @name) @method
+(struct_item name: (type_identifier) @name) @struct
+(enum_item name: (type_identifier) @name) @enum
+(trait_item name: (type_identifier) @name) @trait
+(type_item name: (type_identifier) @name) @type
+(const_item name: (identifier) @name) @constant
+(static_item name: (identifier) @name) @constant
+`,
+  java: `
+(class_declaration name: (identifier) @name) @class
+(record_declaration name: (identifier) @name) @class
+(interface_declaration name: (identifier) @name) @interface
+(enum_declaration name: (identifier) @name) @enum
+(method_declaration name: (identifier) @name) @method
+`,
+};
+
+/** A function this short is shown whole; longer ones by their signature. */
+const SHORT_FUNCTION_LINES = 6;
+const MAX_SIGNATURE_LINES = 6;
+/** A type this short is shown whole; longer ones by header and member signatures. */
+const SMALL_TYPE_LINES = 14;
+const MAX_TYPE_LINES = 30;
+const MAX_LINE_CHARS = 240;
+/** Symbols kept per file: generated files with thousands of definitions cost memory, not recall. */
+const MAX_SYMBOLS_PER_FILE = 400;
+
+const TYPE_KINDS: ReadonlySet<SymbolKind> = new Set(['class', 'interface', 'type', 'enum', 'struct', 'trait']);
+const BRACE_LANGUAGES: ReadonlySet<LanguageName> = new Set(['typescript', 'tsx', 'javascript', 'go', 'rust', 'java']);
+
+/** Compiles each language's tag query once; one per index, not per module. */
+export class TagExtractor {
+  private readonly queries = new Map<LanguageName, Parser.Query>();
+
+  private query(lang: LanguageName): Parser.Query {
+    let q = this.queries.get(lang);
+    if (!q) {
+      q = new Parser.Query(grammar(lang) as Parser.Language, QUERIES[lang]);
+      this.queries.set(lang, q);
+    }
+    return q;
+  }
+
+  /** Definitions and imports of a file. Never throws for odd input: a broken tree gives what it has. */
+  extract(tree: Tree, lang: LanguageName, text: string): FileSymbols {
+    const lines = splitLines(text);
+    const lineAt = (r: number) => lines[r];
+    const symbols: Omit<IndexedSymbol, 'path'>[] = [];
+    const seen = new Set<number>();
+    for (const m of this.query(lang).matches(tree.rootNode)) {
+      if (symbols.length >= MAX_SYMBOLS_PER_FILE) break;
+      const def = m.captures.find((c) => c.name !== 'name');
+      const name = m.captures.find((c) => c.name === 'name');
+      if (!def || !name) continue;
+      const node = def.node;
+      if (seen.has(node.startIndex * 7 + node.endIndex)) continue; // an arrow function matched as function and constant
+      let kind = def.name as SymbolKind;
+      if (node.type === 'variable_declarator' && !topLevelDeclarator(node)) continue;
+      if (node.type === 'variable_declarator') kind = /^(arrow_function|function_expression|function)$/.test(node.childForFieldName('value')?.type ?? '') ? 'function' : 'constant';
+      if (kind === 'constant' && lang === 'python' && !/^[A-Z_][A-Z0-9_]*$|^[A-Z][A-Za-z0-9]*$/.test(name.node.text)) continue;
+      seen.add(node.startIndex * 7 + node.endIndex);
+      if (lang === 'go' && node.type === 'type_spec') kind = goTypeKind(node);
+      const container = containerOf(node, lang);
+      if (kind === 'function' && container && node.type !== 'variable_declarator') kind = 'method';
+      const outer = outerNode(node);
+      const rows = TYPE_KINDS.has(kind) ? typeRows(node, outer, lang, lineAt) : kind === 'constant' ? constantRows(outer) : functionRows(node, outer, lang);
+      const runs = rowsToRuns(lineAt, rows).map((r) => ({ start: r.start, text: capLines(r.text) }));
+      symbols.push({ name: name.node.text, kind, ...(container ? { container } : {}), line: outer.startPosition.row, endLine: outer.endPosition.row, runs });
+    }
+    return { symbols, imports: extractImports(tree.rootNode, lang) };
+  }
+}
+
+/** Header and member signatures of a class-like node (the whole of a short one), capped per line. */
+export function typeSummary(node: SyntaxNode, lang: LanguageName, lineAt: (row: number) => string | undefined): Run[] {
+  return rowsToRuns(lineAt, typeRows(node, outerNode(node), lang, lineAt)).map((r) => ({ start: r.start, text: capLines(r.text) }));
+}
+
+function capLines(text: string): string {
+  if (text.length < MAX_LINE_CHARS) return text;
+  return text
+    .split('\n')
+    .map((l) => (l.length > MAX_LINE_CHARS ? l.slice(0, MAX_LINE_CHARS) : l))
+    .join('\n');
+}
+
+function topLevelDeclarator(node: SyntaxNode): boolean {
+  const decl = node.parent; // lexical_declaration / variable_declaration
+  const up = decl?.parent;
+  return !!up && (up.type === 'program' || (up.type === 'export_statement' && up.parent?.type === 'program'));
+}
+
+/** The node whose lines a definition occupies: with its `export`, decorators, `const` or `type (...)`. */
+function outerNode(node: SyntaxNode): SyntaxNode {
+  let n = node;
+  if (n.type === 'variable_declarator' && n.parent) n = n.parent;
+  if (n.type === 'type_spec' && n.parent?.type === 'type_declaration' && n.parent.namedChildCount === 1) n = n.parent;
+  if (n.type === 'const_spec' && n.parent?.type === 'const_declaration' && n.parent.namedChildCount === 1) n = n.parent;
+  if (n.parent && (n.parent.type === 'export_statement' || n.parent.type === 'decorated_definition')) n = n.parent;
+  return n;
+}
+
+function goTypeKind(spec: SyntaxNode): SymbolKind {
+  const t = spec.childForFieldName('type')?.type;
+  return t === 'struct_type' ? 'struct' : t === 'interface_type' ? 'interface' : 'type';
+}
+
+const CONTAINER_TYPES = new Set(['class_declaration', 'abstract_class_declaration', 'interface_declaration', 'class', 'class_definition', 'record_declaration', 'enum_declaration', 'trait_item']);
+
+/** The class, interface, impl or receiver type a member belongs to. */
+function containerOf(node: SyntaxNode, lang: LanguageName): string | undefined {
+  if (node.type === 'method_declaration' && lang === 'go') return goReceiverType(node);
+  if (node.type === 'method_elem') return node.parent?.parent?.childForFieldName('name')?.text;
+  for (let p = node.parent, depth = 0; p && depth < 4; p = p.parent, depth++) {
+    if (p.type === 'impl_item') return baseTypeName(p.childForFieldName('type'));
+    if (CONTAINER_TYPES.has(p.type)) return p.childForFieldName('name')?.text;
+    if (p.type === 'function_definition' || p.type === 'function_declaration' || p.type === 'function_item') return undefined;
+  }
+  return undefined;
+}
+
+export function goReceiverType(method: SyntaxNode): string | undefined {
+  const recv = method.childForFieldName('receiver');
+  const param = recv?.namedChildren.find((c) => c.type === 'parameter_declaration');
+  return baseTypeName(param?.childForFieldName('type'));
+}
+
+/** `*Store`, `Store[T]`, `&mut Repo<T>` → the type's own name. */
+export function baseTypeName(t: SyntaxNode | null | undefined): string | undefined {
+  for (let n = t, i = 0; n && i < 4; i++) {
+    if (n.type === 'type_identifier' || n.type === 'identifier') return n.text;
+    n = n.childForFieldName('type') ?? n.namedChildren.find((c) => c.type === 'type_identifier' || c.type.endsWith('_type')) ?? null;
+  }
+  return undefined;
+}
+
+function range(a: number, b: number): number[] {
+  const out: number[] = [];
+  for (let r = a; r <= b; r++) out.push(r);
+  return out;
+}
+
+/** The last row of a definition's signature: the line before its body starts, or the body's first line in brace languages. */
+function signatureEnd(node: SyntaxNode, lang: LanguageName): number {
+  const body = node.childForFieldName('body');
+  if (!body) return node.endPosition.row;
+  if (lang === 'python') return body.previousSibling?.endPosition.row ?? body.startPosition.row;
+  return body.startPosition.row;
+}
+
+function functionRows(node: SyntaxNode, outer: SyntaxNode, lang: LanguageName): number[] {
+  const start = outer.startPosition.row;
+  const end = outer.endPosition.row;
+  if (end - start + 1 <= SHORT_FUNCTION_LINES) return range(start, end);
+  const fn = node.type === 'variable_declarator' ? (node.childForFieldName('value') ?? node) : node;
+  const rows = range(start, Math.min(Math.max(start, signatureEnd(fn, lang)), start + MAX_SIGNATURE_LINES - 1));
+  const doc = pythonDocstring(fn);
+  if (doc) for (const r of range(doc.startPosition.row, Math.min(doc.endPosition.row, doc.startPosition.row + 2))) if (r > rows[rows.length - 1]!) rows.push(r);
+  return rows;
+}
+
+function pythonDocstring(fn: SyntaxNode): SyntaxNode | undefined {
+  const body = fn.type === 'function_definition' || fn.type === 'class_definition' ? fn.childForFieldName('body') : null;
+  const first = body?.firstNamedChild;
+  return first?.type === 'expression_statement' && first.firstNamedChild?.type === 'string' ? first : undefined;
+}
+
+function constantRows(outer: SyntaxNode): number[] {
+  const start = outer.startPosition.row;
+  return range(start, Math.min(outer.endPosition.row, start + 2));
+}
+
+/** The body node holding a type's members, in each grammar's shape. */
+function typeBody(node: SyntaxNode): SyntaxNode | null {
+  if (node.type === 'type_spec') {
+    const t = node.childForFieldName('type');
+    return t?.namedChildren.find((c) => c.type === 'field_declaration_list' || c.type.endsWith('_list')) ?? t ?? null;
+  }
+  return node.childForFieldName('body');
+}
+
+function typeRows(node: SyntaxNode, outer: SyntaxNode, lang: LanguageName, lineAt: (row: number) => string | undefined): number[] {
+  const start = outer.startPosition.row;
+  const end = outer.endPosition.row;
+  if (end - start + 1 <= SMALL_TYPE_LINES) return range(start, end);
+  const body = typeBody(node);
+  const rows = new Set<number>(range(start, Math.min(body ? body.startPosition.row : start, start + MAX_SIGNATURE_LINES - 1)));
+  const add = (a: number, b: number) => {
+    for (let r = a; r <= b && rows.size < MAX_TYPE_LINES; r++) rows.add(r);
+  };
+  if (body) {
+    for (const raw of body.namedChildren) {
+      if (rows.size >= MAX_TYPE_LINES - 1) break;
+      const m = raw.type === 'decorated_definition' ? (raw.childForFieldName('definition') ?? raw) : raw;
+      if (m.type === 'comment') continue;
+      const mBody = m.childForFieldName('body');
+      if (mBody && mBody.endPosition.row > mBody.startPosition.row) {
+        add(m.startPosition.row, Math.min(signatureEnd(m, lang), m.startPosition.row + 2));
+        if (lang === 'python' && m.childForFieldName('name')?.text === '__init__') {
+          for (const st of mBody.namedChildren) {
+            const a = st.firstNamedChild;
+            if (st.type === 'expression_statement' && a?.type === 'assignment' && /^self\.\w+/.test(a.childForFieldName('left')?.text ?? '')) add(st.startPosition.row, st.startPosition.row);
+          }
+        }
+      } else if (m.endPosition.row - m.startPosition.row < 2) {
+        add(m.startPosition.row, m.endPosition.row);
+      }
+    }
+  }
+  if (BRACE_LANGUAGES.has(lang) && lineAt(end)?.trim().startsWith('}')) rows.add(end);
+  return [...rows].sort((a, b) => a - b);
+}
+
+function stringValue(n: SyntaxNode | null | undefined): string {
+  if (!n) return '';
+  const t = n.text;
+  return t.length >= 2 && /^["'`]/.test(t) ? t.slice(1, -1) : t;
+}
+
+/** The file's imports: what they name and the local names they bind. */
+export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatements = Infinity): ImportRef[] {
+  const out: ImportRef[] = [];
+  const count = Math.min(root.namedChildCount, maxStatements);
+  for (let i = 0; i < count; i++) {
+    const st = root.namedChild(i);
+    if (!st) continue;
+    switch (lang) {
+      case 'typescript':
+      case 'tsx':
+      case 'javascript': {
+        if (st.type !== 'import_statement' && !(st.type === 'export_statement' && st.childForFieldName('source'))) break;
+        const source = stringValue(st.childForFieldName('source'));
+        const ref: ImportRef = { source, names: [] };
+        const clause = st.namedChildren.find((c) => c.type === 'import_clause' || c.type === 'export_clause');
+        for (const c of clause?.namedChildren ?? []) {
+          if (c.type === 'identifier') ref.names.push({ imported: 'default', local: c.text });
+          else if (c.type === 'namespace_import') ref.namespace = c.namedChildren[0]?.text;
+          else if (c.type === 'named_imports') {
+            for (const s of c.namedChildren) {
+              if (s.type !== 'import_specifier') continue;
+              const n = s.childForFieldName('name')?.text;
+              if (n) ref.names.push({ imported: n, local: s.childForFieldName('alias')?.text ?? n });
+            }
+          }
+        }
+        if (clause?.type === 'export_clause') for (const s of clause.namedChildren) if (s.type === 'export_specifier') ref.names.push({ imported: s.childForFieldName('name')?.text ?? '', local: s.childForFieldName('name')?.text ?? '' });
+        if (source) out.push(ref);
+        break;
+      }
+      case 'python': {
+        if (st.type === 'import_statement') {
+          for (const n of st.namedChildren) {
+            const dotted = n.type === 'aliased_import' ? n.childForFieldName('name') : n;
+            const alias = n.type === 'aliased_import' ? n.childForFieldName('alias')?.text : undefined;
+            const source = dotted?.text ?? '';
+            if (source) out.push({ source, names: [], namespace: alias ?? source.split('.').pop() });
+          }
+        } else if (st.type === 'import_from_statement') {
+          const source = st.childForFieldName('module_name')?.text ?? '';
+          const ref: ImportRef = { source, names: [] };
+          for (const n of st.namedChildren) {
+            if (n === st.childForFieldName('module_name')) continue;
+            if (n.type === 'dotted_name') ref.names.push({ imported: n.text, local: n.text });
+            else if (n.type === 'aliased_import') {
+              const name = n.childForFieldName('name')?.text ?? '';
+              ref.names.push({ imported: name, local: n.childForFieldName('alias')?.text ?? name });
+            }
+          }
+          if (source) out.push(ref);
+        }
+        break;
+      }
+      case 'go': {
+        if (st.type !== 'import_declaration') break;
+        const specs = st.namedChildren.flatMap((c) => (c.type === 'import_spec_list' ? c.namedChildren : [c])).filter((c) => c.type === 'import_spec');
+        for (const s of specs) {
+          const source = stringValue(s.childForFieldName('path'));
+          const alias = s.childForFieldName('name')?.text;
+          if (source) out.push({ source, names: [], namespace: alias && alias !== '_' && alias !== '.' ? alias : source.split('/').pop() });
+        }
+        break;
+      }
+      case 'rust': {
+        if (st.type !== 'use_declaration') break;
+        const arg = st.childForFieldName('argument');
+        if (arg) rustUse(arg, '', out);
+        break;
+      }
+      case 'java': {
+        if (st.type !== 'import_declaration') break;
+        const name = st.namedChildren.find((c) => c.type === 'scoped_identifier' || c.type === 'identifier')?.text ?? '';
+        const wildcard = st.namedChildren.some((c) => c.type === 'asterisk');
+        if (!name) break;
+        if (wildcard) out.push({ source: name, names: [], namespace: '*' });
+        else {
+          const last = name.split('.').pop()!;
+          out.push({ source: name, names: [{ imported: last, local: last }] });
+        }
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+function rustUse(n: SyntaxNode, prefix: string, out: ImportRef[]): void {
+  const join = (a: string, b: string) => (a && b ? `${a}::${b}` : a || b);
+  if (n.type === 'scoped_use_list') {
+    const base = join(prefix, n.childForFieldName('path')?.text ?? '');
+    const list = n.childForFieldName('list');
+    const ref: ImportRef = { source: base, names: [] };
+    for (const c of list?.namedChildren ?? []) {
+      if (c.type === 'identifier') ref.names.push({ imported: c.text, local: c.text });
+      else if (c.type === 'use_as_clause') {
+        const p = c.childForFieldName('path')?.text ?? '';
+        ref.names.push({ imported: p.split('::').pop()!, local: c.childForFieldName('alias')?.text ?? p });
+      } else rustUse(c, base, out);
+    }
+    if (ref.names.length) out.push(ref);
+  } else if (n.type === 'use_as_clause') {
+    const p = join(prefix, n.childForFieldName('path')?.text ?? '');
+    const parts = p.split('::');
+    const last = parts.pop()!;
+    out.push({ source: parts.join('::'), names: [{ imported: last, local: n.childForFieldName('alias')?.text ?? last }] });
+  } else if (n.type === 'scoped_identifier' || n.type === 'identifier') {
+    const p = join(prefix, n.text);
+    const parts = p.split('::');
+    const last = parts.pop()!;
+    out.push({ source: parts.join('::'), names: [{ imported: last, local: last }], namespace: last });
+  }
+}

@@ -1,0 +1,92 @@
+// End to end: a workspace folder is indexed in the background and a completion's prompt holds a definition from another file.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
+import { LspClient } from '../lsp-client.js';
+
+let fake: FakeVllm;
+let client: LspClient | undefined;
+let home: string;
+let root: string;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeEach(async () => {
+  home = mkdtempSync(join(tmpdir(), 'tandem-ctx-home-'));
+  root = mkdtempSync(join(tmpdir(), 'tandem-ctx-ws-'));
+  mkdirSync(join(root, 'src'));
+  writeFileSync(join(root, 'src', 'orders.ts'), 'export interface Order {\n  id: string;\n  total: number;\n}\n\nexport function parseOrder(raw: string, strict = false): Order {\n  return { id: raw, total: strict ? 1 : 0 };\n}\n');
+  for (let i = 0; i < 30; i++) writeFileSync(join(root, 'src', `filler${i}.ts`), `export function filler${i}(n: number): number {\n  return n + ${i};\n}\n`);
+  writeFileSync(join(root, 'src', 'broken.ts'), 'export function half( {{{\n');
+  writeFileSync(join(root, 'src', 'blob.ts'), Buffer.from([1, 0, 2, 0]));
+  fake = await startFakeVllm({ respond: () => ({ text: 'parseOrder(raw);' }) });
+});
+
+afterEach(async () => {
+  if (client) {
+    const c = client;
+    client = undefined;
+    await c.stop();
+    expect(c.protocolErrors).toEqual([]);
+  }
+  await fake.close();
+});
+
+async function start(capabilities: unknown) {
+  client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '', TANDEM_LOG: 'info' } });
+  await client.initialize({
+    initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { debounceMs: 0 } },
+    capabilities,
+    workspaceFolders: [{ uri: pathToFileURL(root).href, name: 'shop' }],
+  });
+  return client;
+}
+
+describe('workspace context over stdio', () => {
+  it('indexes the folder with progress, and the prompt holds the imported definition from another file', async () => {
+    const c = await start({ textDocument: { inlineCompletion: {} }, window: { workDoneProgress: true } });
+    await c.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end', 10_000);
+    const progress = c.notifications.filter((n) => n.method === '$/progress').map((n) => n.params.value);
+    expect(progress[0]).toMatchObject({ kind: 'begin', title: 'tandem' });
+    expect(c.serverRequests.some((r) => r.method === 'window/workDoneProgress/create')).toBe(true);
+
+    const uri = pathToFileURL(join(root, 'src', 'main.ts')).href;
+    c.open(uri, 'typescript', "import { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = \n}\n");
+    const res = await c.inline(uri, { line: 3, character: 16 }).result;
+    expect(res.items[0].insertText).toBe('parseOrder(raw);');
+    const prompt: string = fake.completions().at(-1)!.body.prompt;
+    expect(prompt.startsWith('<|repo_name|>')).toBe(true);
+    expect(prompt).toContain('<|file_sep|>src/orders.ts\n');
+    expect(prompt).toContain('export function parseOrder(raw: string, strict = false): Order {');
+    expect(prompt).toContain('<|file_sep|>src/main.ts\n<|fim_prefix|>import { parseOrder }');
+  });
+
+  it('follows edits to other files: a definition written in an open document reaches the next prompt', async () => {
+    const c = await start({ textDocument: { inlineCompletion: {} }, workspace: { didChangeWatchedFiles: { dynamicRegistration: true } } });
+    const helper = pathToFileURL(join(root, 'src', 'helper.ts')).href;
+    c.open(helper, 'typescript', 'export function shipOrder(orderId: string, express: boolean): void {}\n');
+    writeFileSync(join(root, 'src', 'late.ts'), 'export function lateArrival(when: Date): number {\n  return when.getTime();\n}\n');
+    c.notify('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(join(root, 'src', 'late.ts')).href, type: 1 }] });
+    await sleep(1200); // the index re-reads an open document once its edits settle
+    expect(c.serverRequests.some((r) => r.method === 'client/registerCapability' && JSON.stringify(r.params).includes('workspace/didChangeWatchedFiles'))).toBe(true);
+    const uri = pathToFileURL(join(root, 'src', 'main.ts')).href;
+    c.open(uri, 'typescript', "import { shipOrder } from './helper.js';\nimport { lateArrival } from './late.js';\n\nshipOrder(\n");
+    await c.inline(uri, { line: 3, character: 10 }).result;
+    const prompt: string = fake.completions().at(-1)!.body.prompt;
+    expect(prompt).toContain('export function shipOrder(orderId: string, express: boolean): void {}');
+    expect(prompt).toContain('export function lateArrival(when: Date): number {');
+  });
+
+  it('serves completions with no workspace folder at all', async () => {
+    client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
+    await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { debounceMs: 0 } }, capabilities: { textDocument: { inlineCompletion: {} }, window: { workDoneProgress: true } } });
+    const uri = 'file:///nowhere/main.ts';
+    client.open(uri, 'typescript', 'const x = \n');
+    const res = await client.inline(uri, { line: 0, character: 10 }).result;
+    expect(res.items).toHaveLength(1);
+    expect(client.serverRequests.some((r) => r.method === 'window/workDoneProgress/create')).toBe(false);
+  });
+});
