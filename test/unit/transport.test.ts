@@ -1,0 +1,176 @@
+// Trust and proxies on the wire: caFile against a real TLS fake (certificate made by openssl now),
+// CONNECT tunnels and absolute-URI forwarding through a loopback proxy, NO_PROXY rules.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Backend } from '../../server/src/config/schema.js';
+import { bypassesProxy, nodeFetch, proxyFor } from '../../server/src/models/http.js';
+import { TgiBackend } from '../../server/src/models/tgi.js';
+import { backendTransport } from '../../server/src/models/transport.js';
+import type { FimRequest } from '../../server/src/models/types.js';
+import { CancelledError } from '../../server/src/util/abort.js';
+import { silentLogger } from '../../server/src/util/logger.js';
+import { startFakeTgi, type FakeTgi } from '../fake/tgi.js';
+import { never, selfSignedCert, startProxy, type Cert, type Proxy } from './backendKit.js';
+
+const REQ: FimRequest = { prompt: 'def f():\n    ', stop: ['\n\n'], maxTokens: 16, temperature: 0.1 };
+
+describe('NO_PROXY', () => {
+  const rows: [string, string, boolean][] = [
+    ['https://api.example.com/v1', 'example.com', true],
+    ['https://api.example.com/v1', '.example.com', true],
+    ['https://api.example.com/v1', '*.example.com', true],
+    ['https://example.com/v1', '.example.com', true],
+    ['https://notexample.com/v1', 'example.com', false],
+    ['https://api.example.com/v1', 'example.com:443', true],
+    ['https://api.example.com:8443/v1', 'example.com:443', false],
+    ['http://gpu-1:8000', 'gpu-1:8000', true],
+    ['http://gpu-1:8000', 'gpu-1', true],
+    ['http://10.1.2.3:8000', '10.0.0.0/8', true],
+    ['http://11.1.2.3:8000', '10.0.0.0/8', false],
+    ['http://10.1.2.3:8000', '10.1.2.3', true],
+    ['http://[::1]:8000', '::1', true],
+    ['http://[::1]:8000', '[::1]:8000', true],
+    ['http://[fd00::5]:8000', 'fd00::/8', true],
+    ['https://anything.test', '*', true],
+    ['https://api.example.com', ' foo.com ,  bar.com example.com', true],
+    ['https://api.example.com', '', false],
+    ['http://127.0.0.1:1234', 'localhost', false],
+  ];
+  it.each(rows)('%s with NO_PROXY=%j → bypass %s', (url, noProxy, expected) => {
+    expect(bypassesProxy(new URL(url), noProxy)).toBe(expected);
+  });
+
+  it('proxyFor: the configured proxy wins, lower-case variables win, NO_PROXY applies to both', () => {
+    const env = { HTTPS_PROXY: 'http://upper:1', https_proxy: 'http://lower:2', HTTP_PROXY: 'http://plain:3', NO_PROXY: 'internal.corp' };
+    expect(proxyFor(new URL('https://api.openai.com/v1'), { env })?.href).toBe('http://lower:2/');
+    expect(proxyFor(new URL('http://gpu:8000'), { env })?.href).toBe('http://plain:3/');
+    expect(proxyFor(new URL('https://api.openai.com/v1'), { env, proxy: 'http://cfg:4' })?.href).toBe('http://cfg:4/');
+    expect(proxyFor(new URL('https://llm.internal.corp/v1'), { env, proxy: 'http://cfg:4' })).toBeUndefined();
+    expect(proxyFor(new URL('https://api.openai.com/v1'), { env: {} })).toBeUndefined();
+    // A bare host:port is taken as an http proxy, as curl does.
+    expect(proxyFor(new URL('https://x.test'), { env: { HTTPS_PROXY: 'squid:3128' } })?.href).toBe('http://squid:3128/');
+  });
+});
+
+let cert: Cert;
+beforeAll(() => {
+  cert = selfSignedCert();
+});
+afterAll(() => cert.cleanup());
+
+describe('caFile', () => {
+  let fake: FakeTgi;
+  beforeEach(async () => {
+    fake = await startFakeTgi({ tls: { key: cert.key, cert: cert.cert }, respond: () => ({ text: 'secure' }) });
+  });
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  const backend = (over: Partial<Backend> = {}, env: NodeJS.ProcessEnv = {}) => new TgiBackend({ name: 'tls', kind: 'tgi', url: fake.url, location: 'onprem', ...over }, { logger: silentLogger(), env });
+
+  it('with the CA in caFile the TLS server is trusted', async () => {
+    expect(fake.url.startsWith('https://127.0.0.1:')).toBe(true);
+    expect(await backend({ caFile: cert.certPath }).complete(REQ, never())).toMatchObject({ ok: true, value: { text: 'secure' } });
+  });
+
+  it('without it the certificate is refused, and the failure says why', async () => {
+    const r = await backend().complete(REQ, never());
+    expect(r).toMatchObject({ ok: false, failure: { kind: 'unreachable' } });
+    expect(!r.ok && r.failure.message).toMatch(/^could not reach https:\/\/127\.0\.0\.1:\d+ \(self[- ]signed certificate.*\)$/);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('a missing caFile names backends.NAME.caFile and the path, and nothing is sent', async () => {
+    const path = join(cert.dir, 'nope.pem');
+    const failure = { kind: 'unreachable', message: `backends.tls.caFile: cannot read ${path} (no such file), so ${fake.url} is not contacted` };
+    const b = backend({ caFile: path });
+    expect(await b.info(never())).toEqual({ ok: false, failure });
+    expect(await b.complete(REQ, never())).toEqual({ ok: false, failure });
+    expect(await b.probe(never())).toEqual({ ok: false, failure });
+    expect(await b.chat({ messages: [{ role: 'user', content: 'x' }], maxTokens: 4, temperature: 0 }, never())).toEqual({ ok: false, failure });
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('a caFile that holds no certificate is refused the same way', () => {
+    const path = join(cert.dir, 'not-a-cert.pem');
+    writeFileSync(path, 'hello');
+    expect(backendTransport({ name: 'tls', url: 'https://x', caFile: path }, {})).toEqual({
+      ok: false,
+      failure: { kind: 'unreachable', message: `backends.tls.caFile: ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----), so https://x is not contacted` },
+    });
+  });
+});
+
+describe('proxy', () => {
+  let fake: FakeTgi;
+  let tlsFake: FakeTgi;
+  let proxy: Proxy;
+  beforeEach(async () => {
+    fake = await startFakeTgi({ respond: () => ({ text: 'via proxy' }) });
+    tlsFake = await startFakeTgi({ tls: { key: cert.key, cert: cert.cert }, respond: () => ({ text: 'tunnelled' }) });
+    proxy = await startProxy();
+  });
+  afterEach(async () => {
+    await Promise.all([fake.close(), tlsFake.close(), proxy.close()]);
+  });
+
+  const backend = (url: string, over: Partial<Backend> = {}, env: NodeJS.ProcessEnv = {}) => new TgiBackend({ name: 'p', kind: 'tgi', url, location: 'onprem', ...over }, { logger: silentLogger(), env });
+
+  it('https targets go through a CONNECT tunnel (HTTPS_PROXY), TLS end to end', async () => {
+    const b = backend(tlsFake.url, { caFile: cert.certPath }, { HTTPS_PROXY: proxy.url });
+    expect(await b.complete(REQ, never())).toMatchObject({ ok: true, value: { text: 'tunnelled' } });
+    expect(await b.complete(REQ, never())).toMatchObject({ ok: true });
+    // Keep-alive: /info and two completions share one tunnel.
+    expect(proxy.connects).toEqual([`127.0.0.1:${tlsFake.port}`]);
+    expect(tlsFake.requests.map((r) => r.path)).toEqual(['/info', '/generate_stream', '/generate_stream']);
+  });
+
+  it('http targets are forwarded with absolute URIs (HTTP_PROXY)', async () => {
+    const b = backend(fake.url, {}, { HTTP_PROXY: proxy.url });
+    expect(await b.complete(REQ, never())).toMatchObject({ ok: true, value: { text: 'via proxy' } });
+    expect(proxy.forwards).toEqual([`${fake.url}/info`, `${fake.url}/generate_stream`]);
+    expect(proxy.connects).toEqual([]);
+  });
+
+  it("the backend's own proxy setting, with credentials sent as Proxy-Authorization", async () => {
+    const withAuth = proxy.url.replace('http://', 'http://me:s%40cret@');
+    const b = backend(tlsFake.url, { caFile: cert.certPath, proxy: withAuth });
+    expect(await b.complete(REQ, never())).toMatchObject({ ok: true });
+    expect(proxy.auths[0]).toBe(`Basic ${Buffer.from('me:s@cret').toString('base64')}`);
+  });
+
+  it('NO_PROXY sends matching hosts direct', async () => {
+    const b = backend(fake.url, {}, { HTTP_PROXY: proxy.url, NO_PROXY: 'localhost,127.0.0.1' });
+    expect(await b.complete(REQ, never())).toMatchObject({ ok: true });
+    expect(proxy.forwards).toEqual([]);
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it('a cancelled request through the tunnel closes the connection at the server', async () => {
+    tlsFake.set({ respond: () => ({ hang: true }) });
+    const b = backend(tlsFake.url, { caFile: cert.certPath }, { HTTPS_PROXY: proxy.url });
+    const ctrl = new AbortController();
+    const pending = b.complete(REQ, ctrl.signal);
+    await tlsFake.waitFor((r) => r.path === '/generate_stream');
+    ctrl.abort(new CancelledError());
+    expect(await pending).toMatchObject({ ok: false, failure: { kind: 'cancelled' } });
+    await tlsFake.waitFor((r) => r.path === '/generate_stream' && r.closedAt !== null);
+  });
+
+  it('a proxy that refuses the tunnel → unreachable, naming the proxy but not its password', async () => {
+    proxy.refuse = 403;
+    const withAuth = proxy.url.replace('http://', 'http://me:hunter22@');
+    const r = await backend(tlsFake.url, { caFile: cert.certPath, proxy: withAuth }).complete(REQ, never());
+    expect(r).toEqual({ ok: false, failure: { kind: 'unreachable', message: `could not reach ${tlsFake.url} (proxy ${proxy.url} refused CONNECT to 127.0.0.1:${tlsFake.port} (403 Refused))` } });
+    expect(JSON.stringify(r)).not.toContain('hunter22');
+  });
+
+  it('nodeFetch alone: a plain https request through the tunnel', async () => {
+    const f = nodeFetch({ ca: cert.cert, env: { https_proxy: proxy.url } });
+    const res = await f(`${tlsFake.url}/info`);
+    expect(res.status).toBe(200);
+    expect((await res.json()).model_id).toBe('Qwen/Qwen2.5-Coder-7B');
+  });
+});
