@@ -1,0 +1,76 @@
+// Emacs 28 + eglot (Debian's emacs-nox and elpa-eglot) in batch mode against the built server and
+// the fake vLLM: eglot connects and completion-at-point inserts tandem's completion through the
+// textDocument/completion fallback. Code actions are not listed here: the server has none yet
+// (issue 5); see test/clients/emacs/eglot-test.el.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const emacs = spawnSync('emacs', ['--version'], { encoding: 'utf8' });
+const hasEmacs = emacs.status === 0;
+if (!hasEmacs) console.warn('test/clients/emacs.test.ts: SKIPPED: `emacs` is not installed (apt-get install emacs-nox elpa-eglot)');
+
+describe.skipIf(!hasEmacs)(`eglot in ${hasEmacs ? emacs.stdout.split('\n')[0] : 'emacs (missing)'}`, () => {
+  let fake: FakeVllm;
+  let results: Record<string, any>;
+  let output = '';
+
+  beforeAll(async () => {
+    fake = await startFakeVllm({
+      respond: (req) => (String(req.body?.prompt).includes('    re<|fim_suffix|>') ? { text: 'turn a + b' } : { text: '' }),
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-emacs-'));
+    writeFileSync(join(dir, 'calc.py'), 'def add(a, b):\n    re\n');
+    const env = {
+      ...process.env,
+      TANDEM_TEST_OUT: join(dir, 'out.json'),
+      TANDEM_TEST_FILE: join(dir, 'calc.py'),
+      TANDEM_NODE: process.execPath,
+      TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
+      TANDEM_FAKE_URL: fake.url,
+      TANDEM_CONFIG: '',
+      HOME: dir, // no user Emacs or tandem configuration
+      XDG_CONFIG_HOME: dir,
+    };
+    const proc = spawn('emacs', ['--batch', '-q', '-l', join(ROOT, 'test/clients/emacs/eglot-test.el')], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout.on('data', (d) => (output += d));
+    proc.stderr.on('data', (d) => (output += d));
+    const code = await new Promise<number | null>((res) => {
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 25_000);
+      proc.on('exit', (c) => {
+        clearTimeout(timer);
+        res(c);
+      });
+    });
+    try {
+      results = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
+    } catch {
+      throw new Error(`emacs exited with ${code} and wrote no results; its output:\n${output}`);
+    }
+  }, 30_000);
+
+  afterAll(async () => {
+    await fake?.close();
+  });
+
+  it('connects through eglot-server-programs and M-x eglot', () => {
+    expect(results.error, output).toBeUndefined();
+    expect(results).toMatchObject({ connected: true, serverName: 'tandem', eglot: expect.stringMatching(/eglot/) });
+  });
+
+  it('is offered textDocument/completion, since eglot declares no inline completion', () => {
+    expect(results.completionProvider).toBe(true);
+  });
+
+  it('completion-at-point inserts the completion at the word being typed', () => {
+    expect(results.before).toBe('    re');
+    expect(results.after).toBe('    return a + b');
+    expect(results.point).toBe('    return a + b'.length);
+    expect(fake.completions()).toHaveLength(1);
+  });
+});

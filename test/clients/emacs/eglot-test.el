@@ -1,0 +1,63 @@
+;;; eglot-test.el --- Emacs + eglot against tandem-lsp, in batch mode  -*- lexical-binding: t -*-
+
+;; Run by test/clients/emacs.test.ts: `emacs --batch -q -l eglot-test.el` (-q, not -Q: Debian's
+;; site files put the elpa-eglot package on the load path), with the fake vLLM's
+;; URL, the server and the file to edit in the environment.  Connects eglot the way a user's
+;; configuration would (eglot-server-programs + M-x eglot), completes with completion-at-point
+;; (eglot declares no inline completion, so tandem offers textDocument/completion), and writes
+;; what it saw as JSON to $TANDEM_TEST_OUT.
+;;
+;; Not here: listing tandem's code actions (issue 6 asks for it).  The server does not answer
+;; textDocument/codeAction yet (issue 5); add the check with `eglot-code-actions' when it does.
+
+(require 'eglot)
+(require 'python)
+(require 'project)
+(require 'json)
+
+(defvar tandem-test-results nil)
+
+(defun tandem-test-record (key value)
+  (setq tandem-test-results (cons (cons key value) tandem-test-results)))
+
+(defun tandem-test-finish (code)
+  (with-temp-file (getenv "TANDEM_TEST_OUT")
+    (insert (json-encode tandem-test-results)))
+  (kill-emacs code))
+
+(condition-case err
+    (let* ((file (getenv "TANDEM_TEST_FILE"))
+           (dir (file-name-directory file))
+           (url (getenv "TANDEM_FAKE_URL")))
+      (tandem-test-record 'emacs emacs-version)
+      (tandem-test-record 'eglot (locate-library "eglot"))
+      ;; The test directory is the project, as a .git or project file would make it for a user.
+      (add-hook 'project-find-functions (lambda (_) (cons 'transient dir)))
+      (setq eglot-sync-connect t
+            eglot-connect-timeout 20
+            eglot-server-programs
+            `((python-mode ,(getenv "TANDEM_NODE") ,(getenv "TANDEM_SERVER") "--stdio"
+                           :initializationOptions
+                           (:backends (:fim (:kind "vllm" :url ,url))
+                            :inline (:debounceMs 0)))))
+      (find-file file)
+      (call-interactively #'eglot)
+      (let ((server (eglot-current-server)))
+        (tandem-test-record 'connected (and server t))
+        (tandem-test-record 'completionProvider (and (eglot--server-capable :completionProvider) t))
+        (tandem-test-record 'serverName (plist-get (eglot--server-info server) :name)))
+      ;; "    re|": the fake completes "re" to "return a + b".
+      (goto-char (point-min))
+      (forward-line 1)
+      (end-of-line)
+      (tandem-test-record 'before (buffer-substring (line-beginning-position) (line-end-position)))
+      (completion-at-point)
+      (tandem-test-record 'after (buffer-substring (line-beginning-position) (line-end-position)))
+      (tandem-test-record 'point (- (point) (line-beginning-position)))
+      (eglot-shutdown (eglot-current-server))
+      (tandem-test-finish 0))
+  (error
+   (tandem-test-record 'error (error-message-string err))
+   (tandem-test-finish 1)))
+
+;;; eglot-test.el ends here
