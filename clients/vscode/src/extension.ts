@@ -1,0 +1,176 @@
+// tandem for VS Code: starts the bundled tandem-lsp over stdio, shows its status, forwards commands.
+// Ghost text comes from vscode-languageclient's LSP 3.18 inline completion; no prompt logic here.
+import * as vscode from 'vscode';
+import {
+  DidChangeConfigurationNotification,
+  ExecuteCommandRequest,
+  LanguageClient,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
+
+/** `tandem/status` as the contract fixes it. */
+interface Status {
+  state: 'ok' | 'degraded' | 'offline';
+  message: string;
+  backends: { name: string; healthy: boolean; latencyMs?: number | null }[];
+}
+
+let client: LanguageClient | undefined;
+let status: Status | undefined;
+/** The contributed setting names (tandem.inline.maxTokens, …), read from package.json. */
+let settingKeys: string[] = [];
+
+/**
+ * The `tandem` section with only what the user set: contributed defaults are left out, so they
+ * never override the user's ~/.config/tandem/config.json (the editor is a later source than it).
+ */
+function explicitSettings(scope?: vscode.Uri): Record<string, unknown> {
+  const config = vscode.workspace.getConfiguration(undefined, scope);
+  const out: Record<string, unknown> = {};
+  for (const key of settingKeys) {
+    const v = config.inspect(key);
+    const value = v?.workspaceFolderValue ?? v?.workspaceValue ?? v?.globalValue;
+    if (value === undefined) continue;
+    const path = key.split('.').slice(1); // drop "tandem"
+    let node = out;
+    for (const p of path.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+    node[path[path.length - 1]!] = value;
+  }
+  return out;
+}
+
+function renderStatus(item: vscode.StatusBarItem): void {
+  if (!status) {
+    item.text = '$(sparkle) tandem';
+    item.tooltip = 'tandem: running (no status from the server yet)';
+    item.backgroundColor = undefined;
+    return;
+  }
+  const healthy = status.backends.find((b) => b.healthy && typeof b.latencyMs === 'number');
+  const icon = { ok: '$(check)', degraded: '$(warning)', offline: '$(error)' }[status.state] ?? '$(question)';
+  item.text = `${icon} tandem${healthy ? ` ${healthy.name} ${Math.round(healthy.latencyMs!)} ms` : ''}`;
+  item.tooltip = statusMarkdown();
+  item.backgroundColor =
+    status.state === 'offline' ? new vscode.ThemeColor('statusBarItem.errorBackground')
+    : status.state === 'degraded' ? new vscode.ThemeColor('statusBarItem.warningBackground')
+    : undefined;
+}
+
+function statusMarkdown(): string {
+  if (!status) return '# tandem\n\nNo status from the server yet.\n';
+  const rows = status.backends.map((b) => `| ${b.name} | ${b.healthy ? 'healthy' : 'unhealthy'} | ${typeof b.latencyMs === 'number' ? `${Math.round(b.latencyMs)} ms` : '-'} |`);
+  return [`# tandem: ${status.state}`, '', status.message, '', '| backend | health | latency |', '|---|---|---|', ...rows, ''].join('\n');
+}
+
+async function showMarkdown(markdown: string): Promise<void> {
+  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: markdown });
+  await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
+}
+
+/** Runs one of the server's commands (workspace/executeCommand) with a progress notification. */
+async function serverCommand<T>(title: string, command: string, args: unknown[]): Promise<T | undefined> {
+  if (!client) return undefined;
+  const c = client;
+  try {
+    return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (_progress, token) =>
+      c.sendRequest(ExecuteCommandRequest.type, { command, arguments: args }, token) as Promise<T>,
+    );
+  } catch (err) {
+    void vscode.window.showErrorMessage(`tandem: ${command} failed: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+}
+
+/** The selection, or the cursor's line when nothing is selected, as a protocol location. */
+function target(): { uri: string; range: unknown } | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || !client) return undefined;
+  const sel = editor.selection;
+  const range = sel.isEmpty ? editor.document.lineAt(sel.active.line).range : sel;
+  return { uri: editor.document.uri.toString(), range: client.code2ProtocolConverter.asRange(range) };
+}
+
+function markdownOf(result: unknown): string | undefined {
+  if (result && typeof result === 'object' && typeof (result as { markdown?: unknown }).markdown === 'string') return (result as { markdown: string }).markdown;
+  return undefined;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  settingKeys = Object.keys(context.extension.packageJSON.contributes?.configuration?.properties ?? {});
+  // VS Code's own Node runs the bundled server. A plain command (not a Node module) keeps
+  // vscode-languageclient from appending --clientProcessId, which tandem-lsp rejects.
+  const serverOptions: ServerOptions = {
+    command: process.execPath,
+    args: [context.asAbsolutePath('server/bin/tandem-lsp.js'), '--stdio'],
+    options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
+  };
+  const clientOptions: LanguageClientOptions = {
+    documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+    initializationOptions: explicitSettings(),
+    outputChannelName: 'tandem',
+    middleware: {
+      workspace: {
+        // The server pulls section `tandem`; answer with the user's explicit settings only.
+        configuration: async (params, token, next) => {
+          const answers = await next(params, token);
+          if (!Array.isArray(answers)) return answers;
+          return params.items.map((item, i) => (item.section === 'tandem' ? explicitSettings(item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined) : answers[i]));
+        },
+      },
+    },
+  };
+  client = new LanguageClient('tandem', 'tandem', serverOptions, clientOptions);
+
+  const item = vscode.window.createStatusBarItem('tandem.status', vscode.StatusBarAlignment.Right, 100);
+  item.name = 'tandem';
+  item.command = 'tandem.showStatus';
+  renderStatus(item);
+  item.show();
+  context.subscriptions.push(item);
+  context.subscriptions.push(
+    client.onNotification('tandem/status', (s: Status) => {
+      status = s;
+      renderStatus(item);
+    }),
+  );
+
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      // settings: null makes the server pull the section again, through the middleware above.
+      if (e.affectsConfiguration('tandem') && client?.isRunning()) void client.sendNotification(DidChangeConfigurationNotification.type, { settings: null });
+    }),
+    vscode.commands.registerCommand('tandem.explainSelection', async () => {
+      const t = target();
+      if (!t) return;
+      const md = markdownOf(await serverCommand('tandem: explaining…', 'tandem.explain', [t]));
+      if (md !== undefined) await showMarkdown(md);
+    }),
+    vscode.commands.registerCommand('tandem.editSelection', async () => {
+      const t = target();
+      if (!t) return;
+      const instruction = await vscode.window.showInputBox({ prompt: 'tandem: how should the selection change?', placeHolder: 'e.g. add error handling' });
+      // The server applies the edit itself (workspace/applyEdit), guarded by document versions.
+      if (instruction) await serverCommand('tandem: editing…', 'tandem.edit', [{ ...t, instruction }]);
+    }),
+    vscode.commands.registerCommand('tandem.compareBackends', async () => {
+      const t = target();
+      if (!t) return;
+      const md = markdownOf(await serverCommand('tandem: comparing backends…', 'tandem.compare', [t]));
+      if (md !== undefined) await showMarkdown(md);
+    }),
+    vscode.commands.registerCommand('tandem.showStats', async () => {
+      const result = await serverCommand('tandem: stats', 'tandem.stats', []);
+      if (result !== undefined) await showMarkdown(markdownOf(result) ?? '# tandem stats\n\n```json\n' + JSON.stringify(result, null, 2) + '\n```\n');
+    }),
+    vscode.commands.registerCommand('tandem.showStatus', () => showMarkdown(statusMarkdown())),
+    vscode.commands.registerCommand('tandem.restartServer', () => client?.restart()),
+  );
+
+  await client.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+  client = undefined;
+}

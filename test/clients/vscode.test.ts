@@ -1,0 +1,121 @@
+// clients/vscode: its settings equal the server's schema, it type-checks against @types/vscode, and
+// `npm run package:vscode` builds a .vsix whose bundled server really completes (native
+// tree-sitter addon included). VS Code itself is not run here: see clients/vscode/README.md.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, createWriteStream } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
+import { settingsFromSchema } from '../../clients/vscode/scripts/settings.mjs';
+
+const run = promisify(execFile);
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const EXT = join(ROOT, 'clients/vscode');
+const pkg = JSON.parse(readFileSync(join(EXT, 'package.json'), 'utf8'));
+const installed = existsSync(join(EXT, 'node_modules/@vscode/vsce'));
+// In CI a missing install is a failure, not a skip.
+if (!installed && process.env.CI !== 'true') console.warn('test/clients/vscode.test.ts: build checks SKIPPED: run `npm ci --prefix clients/vscode` first');
+
+describe('VS Code extension manifest', () => {
+  it('contributes exactly the server schema as tandem.* settings (regenerate: npm run settings --prefix clients/vscode)', () => {
+    const schema = JSON.parse(readFileSync(join(ROOT, 'server/tandem.schema.json'), 'utf8'));
+    expect(pkg.contributes.configuration.properties).toEqual(settingsFromSchema(schema));
+    expect(Object.keys(pkg.contributes.configuration.properties)).toContain('tandem.inline.maxTokens');
+  });
+
+  it('has its own commands, apart from the server commands vscode-languageclient registers', () => {
+    const ids = pkg.contributes.commands.map((c: { command: string }) => c.command);
+    expect(ids).toEqual(expect.arrayContaining(['tandem.explainSelection', 'tandem.editSelection', 'tandem.compareBackends', 'tandem.showStats', 'tandem.showStatus']));
+    for (const serverCommand of ['tandem.explain', 'tandem.edit', 'tandem.compare', 'tandem.stats', 'tandem.accepted']) expect(ids).not.toContain(serverCommand);
+  });
+
+  it('pins exact dependency versions', () => {
+    for (const v of Object.values({ ...pkg.dependencies, ...pkg.devDependencies })) expect(v).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(pkg.devDependencies['@vscode/vsce']).toBe('3.9.2');
+  });
+});
+
+describe.skipIf(!installed && process.env.CI !== 'true')('VS Code extension build', () => {
+  let fake: FakeVllm;
+  let vsix: string;
+  let unpacked: string;
+
+  beforeAll(async () => {
+    fake = await startFakeVllm({ respond: () => ({ text: 'return a + b' }) });
+  });
+  afterAll(async () => {
+    await fake?.close();
+  });
+
+  it('type-checks against @types/vscode', async () => {
+    await run(process.execPath, [join(EXT, 'node_modules/typescript/bin/tsc'), '-p', join(EXT, 'tsconfig.json'), '--noEmit'], { cwd: EXT });
+  }, 60_000);
+
+  it('packages a .vsix for this platform with the server and its prebuilt tree-sitter addon', async () => {
+    const target = `${process.platform}-${process.arch}`;
+    const { stdout } = await run(process.execPath, [join(EXT, 'scripts/package.mjs'), '--target', target], { cwd: ROOT, maxBuffer: 1 << 24 });
+    vsix = stdout.trim().split('\n').pop()!;
+    expect(vsix).toBe(join(EXT, 'dist', `tandem-vscode-${target}-${pkg.version}.vsix`));
+    unpacked = mkdtempSync(join(tmpdir(), 'tandem-vsix-'));
+    const names = await unzip(vsix, unpacked);
+    expect(names).toEqual(expect.arrayContaining([
+      'extension/package.json',
+      'extension/dist/extension.js',
+      'extension/server/bin/tandem-lsp.js',
+      'extension/server/out/cli/main.js',
+      `extension/server/node_modules/tree-sitter/prebuilds/${target}/tree-sitter.node`,
+      `extension/server/node_modules/tree-sitter-python/prebuilds/${target}/tree-sitter-python.node`,
+    ]));
+    // Sources, the extension's own node_modules and other platforms' addons stay out.
+    expect(names.filter((n) => n.startsWith('extension/src/') || n.startsWith('extension/node_modules/') || /\.map$/.test(n))).toEqual([]);
+    expect(names.filter((n) => /\/prebuilds\//.test(n) && !n.includes(`/prebuilds/${target}/`))).toEqual([]);
+    // tree-sitter compiled at install time goes in too: upstream's linux prebuild needs a newer libstdc++.
+    if (existsSync(join(ROOT, 'node_modules/tree-sitter/build/Release/tree_sitter_runtime_binding.node'))) {
+      expect(names).toContain('extension/server/node_modules/tree-sitter/build/Release/tree_sitter_runtime_binding.node');
+    }
+    expect(names.filter((n) => n.includes('/build/') && !n.endsWith('.node'))).toEqual([]);
+    const manifest = readFileSync(join(unpacked, 'extension.vsixmanifest'), 'utf8');
+    expect(manifest).toContain(`TargetPlatform="${target}"`);
+  }, 60_000);
+
+  it('the packaged server starts from the .vsix alone and completes a Python file', async () => {
+    const server = join(unpacked, 'extension/server/bin/tandem-lsp.js');
+    const { stdout: version } = await run(process.execPath, [server, '--version']);
+    expect(version.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-vsix-run-'));
+    writeFileSync(join(dir, 'calc.py'), 'def add(a, b):\n    \n');
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ backends: { fim: { kind: 'vllm', url: fake.url } } }));
+    const env = { ...process.env, XDG_CONFIG_HOME: dir, TANDEM_CONFIG: '', NODE_PATH: '' };
+    const { stdout } = await run(process.execPath, [server, 'complete', `${join(dir, 'calc.py')}:2:5`, '--config', join(dir, 'config.json'), '--json'], { cwd: dir, env });
+    expect(JSON.parse(stdout)).toMatchObject({ text: 'return a + b', backend: 'fim' });
+  }, 30_000);
+});
+
+/** Extracts a zip with yauzl (a dependency of vsce); returns the entry names. */
+async function unzip(file: string, into: string): Promise<string[]> {
+  const require = createRequire(join(EXT, 'package.json'));
+  const yauzl = require('yauzl');
+  const zip = await promisify(yauzl.open)(file, { lazyEntries: true });
+  const names: string[] = [];
+  await new Promise<void>((resolveAll, reject) => {
+    zip.on('error', reject);
+    zip.on('end', resolveAll);
+    zip.on('entry', (entry: { fileName: string }) => {
+      names.push(entry.fileName);
+      if (entry.fileName.endsWith('/')) return zip.readEntry();
+      zip.openReadStream(entry, (err: Error | null, stream: NodeJS.ReadableStream) => {
+        if (err) return reject(err);
+        const target = join(into, entry.fileName);
+        mkdirSync(dirname(target), { recursive: true });
+        pipeline(stream, createWriteStream(target)).then(() => zip.readEntry(), reject);
+      });
+    });
+    zip.readEntry();
+  });
+  return names;
+}
