@@ -92,13 +92,18 @@ async function promptBuild(rounds) {
   const { resolveConfig } = await import('../server/out/config/load.js');
   const { Workspace } = await import('../server/out/workspace.js');
   const { silentLogger } = await import('../server/out/util/logger.js');
+  const { ContextService } = await import('../server/out/context/service.js');
   const r = resolveConfig([{ origin: 'bench', data: { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', model: 'Qwen/Qwen2.5-Coder-7B', maxContextTokens: 32768 } } } }]);
   if (!r.ok) throw new Error(r.error);
   const config = r.config;
   const backends = new BackendRegistry(silentLogger());
   backends.update(config);
-  const pipeline = new InlinePipeline({ config: () => config, backends, workspace: new Workspace(['/bench']), logger: silentLogger() });
-  const store = new DocumentStore(new ParserPool());
+  const workspace = new Workspace(['/bench']);
+  const pool = new ParserPool();
+  const store = new DocumentStore(pool);
+  // The context stage as the server runs it (no index: /bench is not on disk), edits recorded.
+  const context = new ContextService({ documents: store, pool, workspace, logger: silentLogger(), busy: () => false });
+  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: silentLogger(), context: context.engine });
   const text = bigFile(10_000);
   const uri = 'file:///bench/src/big.ts';
   const doc = store.open(uri, 'typescript', 1, text);
@@ -113,6 +118,7 @@ async function promptBuild(rounds) {
   for (let i = 0; i < rounds; i++) {
     t = performance.now();
     store.change(uri, i + 2, [{ range: { start: { line, character: col }, end: { line, character: col } }, text: 'y' }]);
+    context.changed(uri, line, line);
     col++;
     edit.push(performance.now() - t);
     t = performance.now();

@@ -38,7 +38,11 @@ const MERGE_LINES = 3;
 const MAX_DOCS = 20;
 const MAX_WINDOWS_PER_DOC = 1000;
 const MAX_DOC_CHARS = 1_000_000;
-const SETTLE_MS = 400;
+/**
+ * A document's windows are cut once it has been left alone this long: the one being typed in is
+ * the prefix and suffix already, and re-cutting it on every pause would cost the requests time.
+ */
+const SETTLE_MS = 1500;
 const WORD = /[A-Za-z_][A-Za-z0-9_]+/g;
 
 export function wordsOf(text: string): Set<string> {
@@ -55,7 +59,8 @@ export function wordsOf(text: string): Set<string> {
 export class DocumentActivity {
   private readonly edits: EditedRegion[] = [];
   private readonly docs = new Map<string, DocWindows>();
-  private readonly dirty = new Set<string>();
+  /** Documents to re-cut, with the time of their last change. */
+  private readonly dirty = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
@@ -82,10 +87,32 @@ export class DocumentActivity {
 
   /** A document opened or changed: its windows are cut again once it settles. */
   changed(uri: string): void {
-    this.dirty.add(uri);
+    this.dirty.set(uri, this.now());
+    this.schedule(SETTLE_MS);
+  }
+
+  private schedule(ms: number): void {
     if (this.timer) return;
-    this.timer = setTimeout(() => this.flush(), SETTLE_MS);
+    this.timer = setTimeout(() => this.tick(), ms);
     this.timer.unref?.();
+  }
+
+  /** Cuts one settled document per tick, so a burst never holds the event loop for long. */
+  private tick(): void {
+    this.timer = undefined;
+    if (this.dirty.size === 0) return;
+    if (this.deps.busy?.()) return this.schedule(50);
+    const now = this.now();
+    for (const [uri, at] of this.dirty) {
+      if (now - at < SETTLE_MS) continue;
+      this.dirty.delete(uri);
+      this.cut(uri);
+      break;
+    }
+    if (this.dirty.size === 0) return;
+    let next = SETTLE_MS;
+    for (const at of this.dirty.values()) next = Math.min(next, Math.max(0, SETTLE_MS - (now - at)));
+    this.schedule(next);
   }
 
   /** A closed document keeps its windows (a recently edited file) but its edits go. */
@@ -103,21 +130,17 @@ export class DocumentActivity {
     return this.docs.values();
   }
 
-  /** Cuts the windows of every changed document now (tests and the CLI call it directly). */
+  /** Cuts the windows of every changed document now (tests and benchmarks). */
   flush(): void {
-    this.timer = undefined;
-    if (this.deps.busy?.()) {
-      this.timer = setTimeout(() => this.flush(), SETTLE_MS);
-      this.timer.unref?.();
-      return;
-    }
-    for (const uri of this.dirty) {
-      const text = this.deps.text(uri);
-      if (text === undefined) continue;
-      this.docs.delete(uri); // re-inserted last: the map's order is recency
-      this.docs.set(uri, { uri, path: this.deps.relativePath(uri), windows: cutWindows(text) });
-    }
+    for (const uri of this.dirty.keys()) this.cut(uri);
     this.dirty.clear();
+  }
+
+  private cut(uri: string): void {
+    const text = this.deps.text(uri);
+    if (text === undefined) return;
+    this.docs.delete(uri); // re-inserted last: the map's order is recency
+    this.docs.set(uri, { uri, path: this.deps.relativePath(uri), windows: cutWindows(text) });
     while (this.docs.size > MAX_DOCS) this.docs.delete(this.docs.keys().next().value!);
   }
 
