@@ -144,3 +144,43 @@ export function capturingLogger(): { logger: Logger; lines: string[] } {
   hub.addSink({ write: (_level, line) => lines.push(line) });
   return { logger: hub.logger('test'), lines };
 }
+
+export interface Rewriter {
+  url: string;
+  /** What arrived, before rewriting. */
+  seen: { method: string; path: string; query: string; headers: http.IncomingHttpHeaders }[];
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback gateway that records each request and forwards it to `target` under another path
+ * (an Azure-style `/openai/deployments/D/chat/completions` onto the fake vLLM's `/v1/...`).
+ * Closing the client's connection closes the forwarded one, so the fake still sees cancellations.
+ */
+export async function startRewriter(target: string, rewrite: (path: string) => string): Promise<Rewriter> {
+  const seen: Rewriter['seen'] = [];
+  const server = http.createServer((req, res) => {
+    const [path, query = ''] = (req.url ?? '/').split('?');
+    seen.push({ method: req.method ?? 'GET', path: path!, query, headers: req.headers });
+    const to = new URL(rewrite(path!), target);
+    const up = http.request(to, { method: req.method, headers: { ...req.headers, host: to.host } }, (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    res.on('close', () => {
+      if (!res.writableFinished) up.destroy();
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

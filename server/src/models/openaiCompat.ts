@@ -1,11 +1,14 @@
-// Backends of kind `vllm` and `openai`: OpenAI-compatible servers reached through the `openai` package.
-import { userInfo } from 'node:os';
+// Backends of kind `vllm` and `openai`: OpenAI-compatible servers reached through the `openai`
+// package (vLLM, OpenAI, Azure OpenAI, the Hugging Face router, Anthropic's compatible API, LiteLLM).
 import OpenAI from 'openai';
 import type { Backend } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
-import { errorBodyMessage, toFailure } from './errors.js';
-import { nodeFetch, type Fetch } from './http.js';
-import type { BackendFailure, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome } from './types.js';
+import { errorBodyMessage, httpFailure, connectFailure, toFailure } from './errors.js';
+import type { Fetch } from './http.js';
+import { backendHeaders, backendTransport, isAzureUrl, type BackendDeps } from './transport.js';
+import type { BackendFailure, ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome } from './types.js';
+
+export type { BackendDeps } from './transport.js';
 
 /** Context window assumed when neither the server nor the config says (OpenAI's /v1/models does not). */
 export const DEFAULT_CONTEXT_WINDOW = 8192;
@@ -13,22 +16,40 @@ export const DEFAULT_CONTEXT_WINDOW = 8192;
 /** OpenAI's API takes at most 4 stop strings; vLLM takes any number. The rest are applied locally. */
 const OPENAI_MAX_STOPS = 4;
 
-export interface BackendDeps {
-  logger: Logger;
-  env: NodeJS.ProcessEnv;
-}
-
+/** The URL requests are made under: no query string, no trailing slash. */
 export function apiBaseUrl(b: Pick<Backend, 'kind' | 'url'>): string {
-  const url = b.url.replace(/\/+$/, '');
+  const u = new URL(b.url);
+  const url = `${u.origin}${u.pathname}`.replace(/\/+$/, '');
   // vLLM is configured by its root (http://host:8000); its OpenAI routes live under /v1.
   return b.kind === 'vllm' && !/\/v1$/.test(url) ? `${url}/v1` : url;
 }
 
-function currentUser(): string {
+/**
+ * An Azure OpenAI deployment URL (`https://NAME.openai.azure.com/openai/deployments/DEPLOY?api-version=…`):
+ * the deployment fixes the model, and `api-version` goes with every request as a query parameter.
+ */
+export interface AzureTarget {
+  deployment?: string;
+  apiVersion?: string;
+}
+
+export function azureTarget(url: string): AzureTarget | undefined {
+  if (!isAzureUrl(url)) return undefined;
+  const u = new URL(url);
+  const apiVersion = u.searchParams.get('api-version') ?? undefined;
+  const deployment = /\/openai\/deployments\/([^/]+)/.exec(u.pathname)?.[1];
+  return { deployment: deployment ? decodeURIComponent(deployment) : undefined, apiVersion };
+}
+
+/**
+ * OpenAI's own API and Azure take `max_completion_tokens` (their reasoning models refuse
+ * `max_tokens`); other OpenAI-compatible servers may know only `max_tokens`.
+ */
+function usesMaxCompletionTokens(url: string): boolean {
   try {
-    return userInfo().username;
+    return new URL(url).hostname === 'api.openai.com' || isAzureUrl(url);
   } catch {
-    return 'unknown';
+    return false;
   }
 }
 
@@ -38,6 +59,12 @@ export class OpenAICompatBackend implements CompletionBackend {
   readonly location: 'onprem' | 'cloud';
   private readonly client: OpenAI;
   private readonly log: Logger;
+  private readonly azure: AzureTarget | undefined;
+  /** Headers of every request, the key header included (for the requests made without the SDK). */
+  private readonly headers: Record<string, string>;
+  private readonly fetch: Fetch | undefined;
+  /** Why nothing is ever sent (an unreadable caFile), when so. */
+  private readonly broken: BackendFailure | undefined;
   private discovered: Promise<Outcome<ModelInfo>> | undefined;
 
   constructor(private readonly cfg: Backend, deps: BackendDeps) {
@@ -45,14 +72,20 @@ export class OpenAICompatBackend implements CompletionBackend {
     this.url = apiBaseUrl(cfg);
     this.location = cfg.location;
     this.log = deps.logger.child(cfg.name);
-    const key = cfg.apiKeyEnv ? deps.env[cfg.apiKeyEnv] : undefined;
-    if (cfg.apiKeyEnv && !key) this.log.warn(`environment variable ${cfg.apiKeyEnv} (backends.${cfg.name}.apiKeyEnv) is not set; requests go without a key`);
-    const headers: Record<string, string | null> = {};
-    // Session affinity for on-prem routers (vLLM production stack, the gateway): one key per developer.
-    if (cfg.location === 'onprem') headers['x-tandem-user'] = currentUser();
-    Object.assign(headers, cfg.headers ?? {});
-    // Without apiKeyEnv no Authorization header at all: never a placeholder, never OPENAI_API_KEY.
-    if (!key) headers['Authorization'] = null;
+    this.azure = azureTarget(cfg.url);
+    const { headers, key, keyHeader } = backendHeaders(cfg, deps.env, this.log);
+    this.headers = headers;
+    const transport = backendTransport(cfg, deps.env);
+    if (transport.ok) this.fetch = transport.fetch;
+    else {
+      this.broken = transport.failure;
+      this.log.error(transport.failure.message);
+    }
+    const sdkHeaders: Record<string, string | null> = { ...headers };
+    // The SDK writes the Bearer header itself from apiKey; Azure's api-key rides in the headers.
+    // Without apiKeyEnv no key header at all: never a placeholder, never OPENAI_API_KEY.
+    delete sdkHeaders['authorization'];
+    if (!key || keyHeader === 'api-key') sdkHeaders['Authorization'] = null;
     this.client = new OpenAI({
       baseURL: this.url,
       apiKey: key || 'no-key',
@@ -62,13 +95,15 @@ export class OpenAICompatBackend implements CompletionBackend {
       webhookSecret: null,
       maxRetries: 0,
       timeout: cfg.timeoutMs ?? 60_000,
-      defaultHeaders: headers,
+      defaultHeaders: sdkHeaders,
+      ...(this.azure?.apiVersion ? { defaultQuery: { 'api-version': this.azure.apiVersion } } : {}),
       logLevel: 'off',
-      fetch: nestFlatErrors(nodeFetch()),
+      fetch: nestFlatErrors(this.fetch ?? (() => Promise.reject(new Error('unreachable: no transport')))),
     });
   }
 
   info(signal: AbortSignal): Promise<Outcome<ModelInfo>> {
+    if (this.broken) return Promise.resolve({ ok: false, failure: this.broken });
     if (!this.discovered) {
       const p = this.discover(signal);
       this.discovered = p;
@@ -87,6 +122,11 @@ export class OpenAICompatBackend implements CompletionBackend {
 
   private async discover(signal: AbortSignal): Promise<Outcome<ModelInfo>> {
     const cfg = this.cfg;
+    // An Azure deployment serves one model and lists none under its URL: the deployment is the model.
+    if (this.azure?.deployment) {
+      const id = cfg.model ?? this.azure.deployment;
+      return { ok: true, value: { id, contextWindow: cfg.maxContextTokens ?? DEFAULT_CONTEXT_WINDOW, contextSource: cfg.maxContextTokens ? 'config' : 'default' } };
+    }
     try {
       const page = await this.client.models.list({ signal, maxRetries: 0 });
       const models = page.data as (OpenAI.Models.Model & { max_model_len?: unknown })[];
@@ -112,6 +152,7 @@ export class OpenAICompatBackend implements CompletionBackend {
   }
 
   async complete(req: FimRequest, signal: AbortSignal): Promise<Outcome<FimResult>> {
+    if (this.broken) return { ok: false, failure: this.broken };
     const info = await this.info(signal);
     if (!info.ok) return info;
     const model = info.value.id;
@@ -151,6 +192,69 @@ export class OpenAICompatBackend implements CompletionBackend {
       signal.removeEventListener('abort', onAbort);
       if (stoppedEarly) ctrl.abort();
     }
+  }
+
+  /** A streamed chat completion (code actions, explain). */
+  async chat(req: ChatRequest, signal: AbortSignal): Promise<Outcome<ChatResult>> {
+    const info = await this.info(signal);
+    if (!info.ok) return info;
+    const model = info.value.id;
+    let text = '';
+    let finishReason: string | null = null;
+    let usage: ChatResult['usage'];
+    try {
+      const limit = usesMaxCompletionTokens(this.url) ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens };
+      const stream = await this.client.chat.completions.create(
+        { model, messages: req.messages, ...limit, temperature: req.temperature, stream: true, stream_options: { include_usage: true } },
+        { signal, maxRetries: 0 },
+      );
+      for await (const chunk of stream) {
+        const failure = inStreamFlatError(chunk, this.url);
+        if (failure) return this.failed(failure);
+        if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
+        const choice = chunk.choices?.[0];
+        if (!choice) continue;
+        const delta = choice.delta?.content ?? '';
+        if (delta) {
+          text += delta;
+          req.onDelta?.(delta, text);
+        }
+        if (choice.finish_reason) finishReason = choice.finish_reason;
+      }
+      if (signal.aborted) return this.failed(toFailure(signal.reason, this.url, signal));
+      return { ok: true, value: { text, finishReason, model, ...(usage ? { usage } : {}) } };
+    } catch (err) {
+      return this.failed(toFailure(err, this.url, signal.aborted ? signal : undefined));
+    }
+  }
+
+  /**
+   * A liveness check without a model call: vLLM's `GET /health` at the server root (not under
+   * /v1); for an OpenAI-compatible API `GET /models` (for an Azure deployment, the resource's
+   * `/openai/models`).
+   */
+  async probe(signal: AbortSignal): Promise<Outcome<{ latencyMs: number }>> {
+    if (this.broken) return { ok: false, failure: this.broken };
+    let target: string;
+    if (this.cfg.kind === 'vllm') target = `${this.url.replace(/\/v1$/, '')}/health`;
+    else if (this.azure?.deployment) target = `${new URL(this.cfg.url).origin}/openai/models`;
+    else target = `${this.url}/models`;
+    if (this.azure?.apiVersion) target += `?api-version=${encodeURIComponent(this.azure.apiVersion)}`;
+    const start = performance.now();
+    let res: Response;
+    try {
+      res = await this.fetch!(target, { method: 'GET', headers: this.headers, signal });
+    } catch (err) {
+      return this.failed(connectFailure(err, this.url, signal));
+    }
+    let text = '';
+    try {
+      text = await res.text();
+    } catch (err) {
+      return this.failed(toFailure(err, this.url, signal.aborted ? signal : undefined));
+    }
+    if (!res.ok) return this.failed(httpFailure(this.url, res.status, text, res.headers));
+    return { ok: true, value: { latencyMs: Math.round(performance.now() - start) } };
   }
 
   private failed(failure: BackendFailure): Outcome<never> {

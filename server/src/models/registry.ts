@@ -1,24 +1,26 @@
 // Live backend objects for the configuration in force, rebuilt only where a backend's settings changed.
 import type { Backend, Config } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
+import { LlamaCppBackend } from './llamacpp.js';
+import { OllamaBackend } from './ollama.js';
 import { OpenAICompatBackend } from './openaiCompat.js';
-import type { BackendFailure, CompletionBackend, Outcome } from './types.js';
+import { TgiBackend } from './tgi.js';
+import type { BackendDeps } from './transport.js';
+import type { BackendFailure, CompletionBackend } from './types.js';
 
-/** Kinds of the contract whose wire protocols are not built yet fail every call with this honest message. */
-class UnsupportedBackend implements CompletionBackend {
-  readonly name: string;
-  readonly url: string;
-  readonly location: 'onprem' | 'cloud';
-  constructor(private readonly cfg: Backend) {
-    this.name = cfg.name;
-    this.url = cfg.url;
-    this.location = cfg.location;
+/** One client for one configured backend, by its wire protocol. */
+export function createBackend(b: Backend, deps: BackendDeps): CompletionBackend {
+  switch (b.kind) {
+    case 'vllm':
+    case 'openai':
+      return new OpenAICompatBackend(b, deps);
+    case 'tgi':
+      return new TgiBackend(b, deps);
+    case 'ollama':
+      return new OllamaBackend(b, deps);
+    case 'llamacpp':
+      return new LlamaCppBackend(b, deps);
   }
-  private fail(): Promise<Outcome<never>> {
-    return Promise.resolve({ ok: false, failure: { kind: 'bad_request', message: `backends.${this.name}.kind: "${this.cfg.kind}" is not supported by this version of tandem yet (use vllm or openai)` } });
-  }
-  info() { return this.fail(); }
-  complete() { return this.fail(); }
 }
 
 export class BackendRegistry {
@@ -33,7 +35,7 @@ export class BackendRegistry {
     for (const b of Object.values(config.backends)) {
       const key = JSON.stringify(b);
       if (this.live.get(b.name)?.key === key) continue;
-      const backend = b.kind === 'vllm' || b.kind === 'openai' ? new OpenAICompatBackend(b, { logger: this.logger, env: this.env }) : new UnsupportedBackend(b);
+      const backend = createBackend(b, { logger: this.logger, env: this.env });
       this.live.set(b.name, { key, backend });
       this.failing.delete(b.name);
     }

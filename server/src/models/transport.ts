@@ -50,11 +50,16 @@ export function currentUser(): string {
   }
 }
 
-/** Azure OpenAI hosts: they take the key in an `api-key` header, not as a Bearer token. */
-export function isAzureHost(url: string): boolean {
+/**
+ * Azure OpenAI, which takes the key in an `api-key` header rather than as a Bearer token: its
+ * hosts, and Azure-style URLs under another name (an API Management gateway in front of it): a
+ * deployment path or an `api-version` query parameter.
+ */
+export function isAzureUrl(url: string): boolean {
   try {
-    const host = new URL(url).hostname.toLowerCase();
-    return /\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/.test(host);
+    const u = new URL(url);
+    if (/\.(openai\.azure\.com|cognitiveservices\.azure\.com|services\.ai\.azure\.com)$/i.test(u.hostname)) return true;
+    return /\/openai\/deployments\//.test(u.pathname) || u.searchParams.has('api-version');
   } catch {
     return false;
   }
@@ -76,7 +81,7 @@ export function backendHeaders(cfg: Backend, env: NodeJS.ProcessEnv, log: Logger
   // Session affinity for on-prem routers (vLLM production stack, the gateway): one key per developer.
   if (cfg.location === 'onprem') headers['x-tandem-user'] = currentUser();
   for (const [k, v] of Object.entries(cfg.headers ?? {})) headers[k.toLowerCase()] = v;
-  const keyHeader = isAzureHost(cfg.url) ? 'api-key' : 'authorization';
+  const keyHeader = isAzureUrl(cfg.url) ? 'api-key' : 'authorization';
   // Without apiKeyEnv no key header at all: never a placeholder, never OPENAI_API_KEY.
   if (key) headers[keyHeader] = keyHeader === 'api-key' ? key : `Bearer ${key}`;
   return { headers, key, keyHeader };

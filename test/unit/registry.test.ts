@@ -1,0 +1,52 @@
+// One client per configured backend, by kind: every kind of the contract is built, none is a placeholder.
+import { describe, expect, it } from 'vitest';
+import type { Backend, Config } from '../../server/src/config/schema.js';
+import { LlamaCppBackend } from '../../server/src/models/llamacpp.js';
+import { OllamaBackend } from '../../server/src/models/ollama.js';
+import { OpenAICompatBackend } from '../../server/src/models/openaiCompat.js';
+import { BackendRegistry } from '../../server/src/models/registry.js';
+import { TgiBackend } from '../../server/src/models/tgi.js';
+import { silentLogger } from '../../server/src/util/logger.js';
+
+const b = (name: string, kind: Backend['kind'], url: string, location: Backend['location'] = 'onprem'): Backend => ({ name, kind, url, location });
+
+describe('BackendRegistry', () => {
+  it('builds the client of each kind, each with info, complete, chat and probe', () => {
+    const backends = {
+      fim: b('fim', 'vllm', 'http://gpu:8000'),
+      cloud: b('cloud', 'openai', 'https://api.openai.com/v1', 'cloud'),
+      legacy: b('legacy', 'tgi', 'http://tgi:8080'),
+      laptop: b('laptop', 'ollama', 'http://127.0.0.1:11434'),
+      cpu: b('cpu', 'llamacpp', 'http://127.0.0.1:8081'),
+    };
+    const reg = new BackendRegistry(silentLogger(), {});
+    reg.update({ backends } as unknown as Config);
+    const classes: [string, unknown][] = [
+      ['fim', OpenAICompatBackend],
+      ['cloud', OpenAICompatBackend],
+      ['legacy', TgiBackend],
+      ['laptop', OllamaBackend],
+      ['cpu', LlamaCppBackend],
+    ];
+    for (const [name, cls] of classes) {
+      const backend = reg.get(name)!;
+      expect(backend).toBeInstanceOf(cls as new (...a: never[]) => unknown);
+      expect(typeof backend.chat).toBe('function');
+      expect(typeof backend.probe).toBe('function');
+      expect(backend.name).toBe(name);
+    }
+    expect(reg.get('laptop')!.url).toBe('http://127.0.0.1:11434');
+  });
+
+  it('rebuilds only the backends whose settings changed', () => {
+    const reg = new BackendRegistry(silentLogger(), {});
+    const first = { a: b('a', 'tgi', 'http://x:1'), c: b('c', 'ollama', 'http://y:2') };
+    reg.update({ backends: first } as unknown as Config);
+    const a = reg.get('a');
+    const c = reg.get('c');
+    reg.update({ backends: { a: first.a, c: b('c', 'llamacpp', 'http://y:2') } } as unknown as Config);
+    expect(reg.get('a')).toBe(a);
+    expect(reg.get('c')).not.toBe(c);
+    expect(reg.get('c')).toBeInstanceOf(LlamaCppBackend);
+  });
+});
