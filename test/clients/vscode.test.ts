@@ -46,6 +46,7 @@ describe.skipIf(!installed && process.env.CI !== 'true')('VS Code extension buil
   let unpacked: string;
 
   beforeAll(async () => {
+    if (!installed) throw new Error('clients/vscode has no node_modules; CI must run `npm ci --prefix clients/vscode`');
     fake = await startFakeVllm({ respond: () => ({ text: 'return a + b' }) });
   });
   afterAll(async () => {
