@@ -29,12 +29,12 @@ export interface Cert {
   cleanup(): void;
 }
 
-/** A throw-away self-signed certificate for 127.0.0.1 and localhost, made by openssl. */
-export function selfSignedCert(): Cert {
+/** A throw-away self-signed certificate for 127.0.0.1, localhost and `names`, made by openssl. */
+export function selfSignedCert(names: string[] = []): Cert {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-tls-'));
   const keyPath = join(dir, 'key.pem');
   const certPath = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '1', '-subj', '/CN=tandem test', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '1', '-subj', '/CN=tandem test', '-addext', `subjectAltName=IP:127.0.0.1,DNS:localhost${names.map((n) => `,DNS:${n}`).join('')}`], { stdio: 'ignore' });
   return { dir, key: readFileSync(keyPath, 'utf8'), cert: readFileSync(certPath, 'utf8'), certPath, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -80,6 +80,8 @@ export interface Proxy {
   auths: (string | undefined)[];
   /** Answer CONNECT with this status instead of tunnelling (e.g. 403). */
   refuse?: number;
+  /** Where a CONNECT to `host:port` really goes (a public name onto a loopback fake); default: there. */
+  route?: (authority: string) => string;
   close(): Promise<void>;
 }
 
@@ -110,7 +112,7 @@ export async function startProxy(): Promise<Proxy> {
       client.end(`HTTP/1.1 ${state.refuse} Refused\r\ncontent-length: 0\r\n\r\n`);
       return;
     }
-    const [host, port] = (req.url ?? '').split(':');
+    const [host, port] = (state.route ? state.route(req.url ?? '') : (req.url ?? '')).split(':');
     const upstream = net.connect(Number(port), host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);

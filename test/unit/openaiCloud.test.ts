@@ -216,3 +216,32 @@ describe('trust and proxy for cloud backends', () => {
     }
   });
 });
+
+describe("Anthropic's OpenAI-compatible endpoint", () => {
+  it('the probe asks its native /v1/models with x-api-key and a version; chat keeps the Bearer key (through a proxy, names kept)', async () => {
+    const cert = selfSignedCert(['api.anthropic.com']);
+    const tls = await startTlsTerminator(fake.port, cert);
+    const proxy = await startProxy();
+    // The tunnel to api.anthropic.com:443 ends at the loopback TLS fake: nothing leaves the machine.
+    proxy.route = () => `127.0.0.1:${new URL(tls.url).port}`;
+    try {
+      fake.set({ model: 'claude-sonnet-4-5', respond: () => ({ text: 'ok' }) });
+      const b = createBackend(
+        { name: 'claude', kind: 'openai', url: 'https://api.anthropic.com/v1', location: 'cloud', model: 'claude-sonnet-4-5', apiKeyEnv: 'ANTHROPIC_API_KEY', caFile: cert.certPath },
+        { logger: silentLogger(), env: { ANTHROPIC_API_KEY: 'sk-ant-0123456789', HTTPS_PROXY: proxy.url } },
+      );
+      expect((await b.probe!(never())).ok).toBe(true);
+      expect(await b.chat!(CHAT, never())).toMatchObject({ ok: true, value: { text: 'ok' } });
+      expect(proxy.connects[0]).toBe('api.anthropic.com:443');
+      const models = fake.requests.find((r) => r.path === '/v1/models' && r.headers['x-api-key'])!;
+      expect(models.headers['anthropic-version']).toBe('2023-06-01');
+      expect(models.headers['x-api-key']).toBe('sk-ant-0123456789');
+      const chat = chats().at(-1)!;
+      expect(chat.headers.authorization).toBe('Bearer sk-ant-0123456789');
+      expect(chat.headers['x-api-key']).toBeUndefined();
+    } finally {
+      await Promise.all([tls.close(), proxy.close()]);
+      cert.cleanup();
+    }
+  });
+});

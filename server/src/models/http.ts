@@ -104,7 +104,8 @@ export function proxyFor(target: URL, opts: HttpOptions): URL | undefined {
   try {
     proxy = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(configured) ? configured : `http://${configured}`);
   } catch {
-    throw new ProxyError(`proxy "${configured}" is not a URL`);
+    // Not echoed: a proxy setting may hold a password.
+    throw new ProxyError(opts.proxy ? 'the backend\'s proxy setting is not a URL' : 'the HTTPS_PROXY or HTTP_PROXY setting is not a URL');
   }
   if (proxy.protocol !== 'http:' && proxy.protocol !== 'https:') throw new ProxyError(`proxy ${proxy.protocol}// is not supported (use an http:// or https:// proxy)`);
   return proxy;

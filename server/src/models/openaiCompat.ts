@@ -62,6 +62,7 @@ export class OpenAICompatBackend implements CompletionBackend {
   private readonly azure: AzureTarget | undefined;
   /** Headers of every request, the key header included (for the requests made without the SDK). */
   private readonly headers: Record<string, string>;
+  private readonly key: string | undefined;
   private readonly fetch: Fetch | undefined;
   /** Why nothing is ever sent (an unreadable caFile), when so. */
   private readonly broken: BackendFailure | undefined;
@@ -75,6 +76,7 @@ export class OpenAICompatBackend implements CompletionBackend {
     this.azure = azureTarget(cfg.url);
     const { headers, key, keyHeader } = backendHeaders(cfg, deps.env, this.log);
     this.headers = headers;
+    this.key = key;
     const transport = backendTransport(cfg, deps.env);
     if (transport.ok) this.fetch = transport.fetch;
     else {
@@ -240,10 +242,14 @@ export class OpenAICompatBackend implements CompletionBackend {
     else if (this.azure?.deployment) target = `${new URL(this.cfg.url).origin}/openai/models`;
     else target = `${this.url}/models`;
     if (this.azure?.apiVersion) target += `?api-version=${encodeURIComponent(this.azure.apiVersion)}`;
+    const headers = { ...this.headers };
+    // Anthropic serves its OpenAI-compatible chat with a Bearer key, but its /v1/models is the
+    // native API, which wants the key as x-api-key with a version header.
+    if (this.key && new URL(this.url).hostname === 'api.anthropic.com') Object.assign(headers, { 'x-api-key': this.key, 'anthropic-version': '2023-06-01' });
     const start = performance.now();
     let res: Response;
     try {
-      res = await this.fetch!(target, { method: 'GET', headers: this.headers, signal });
+      res = await this.fetch!(target, { method: 'GET', headers, signal });
     } catch (err) {
       return this.failed(connectFailure(err, this.url, signal));
     }
