@@ -308,6 +308,9 @@ describe('tandem-lsp --stdio', () => {
     const res = await client.inline(URI, CURSOR).result;
     expect(res.items).toEqual([]);
     expect(fake.completions()[0]!.headers.authorization).toBe(`Bearer ${secret}`);
+    // Log lines travel on their own channels (stderr, window/logMessage): wait for them to arrive.
+    await client.waitForNotification((n) => n.method === 'window/logMessage' && String(n.params.message).includes('answered 401'));
+    for (let i = 0; i < 100 && !client.stderr.includes('answered 401'); i++) await new Promise((r) => setTimeout(r, 20));
     const logs = client.notifications.filter((n) => n.method === 'window/logMessage').map((n) => n.params.message as string);
     expect(logs.some((l) => l.includes('answered 401') && l.includes('<redacted>'))).toBe(true);
     expect(client.stderr).toContain('answered 401');
