@@ -242,6 +242,33 @@ describe('definitions source', () => {
     expect(firsts).toContain('cart/helpers.go: func lineTotal(n int) int {');
   });
 
+  it('member access at the cursor: a package\'s members, and the members of a variable\'s declared type', async () => {
+    const root = tempWorkspace({
+      'go.mod': 'module example.com/shop\n',
+      'orders/orders.go': 'package orders\n\nfunc ParseOrder(raw string) string {\n\treturn raw\n}\n\nfunc helper() {}\n',
+      'src/log.ts': 'export class LogHub {\n  level = 1;\n  addSink(s: string): void {}\n}\nexport function unrelated(): void {}\n',
+    });
+    const { index, workspace } = await indexOf(root);
+    const go = openIn(root, 'cart/cart.go', 'package cart\n\nimport "example.com/shop/orders"\n\nfunc Checkout(raw string) string {\n\treturn orders.├\n}\n', 'go');
+    const goGot = new DefinitionsSource(() => index).gather(requestFor(go.doc, go.offset, workspace, go.abs), FAR());
+    expect(goGot.map((c) => c.runs[0]!.text.split('\n')[0])).toEqual(['func ParseOrder(raw string) string {']); // unexported helper left out
+    const filler = Array.from({ length: 20 }, (_, i) => `const pad${i} = ${i};`).join('\n');
+    const ts = openIn(root, 'src/main.ts', `import { LogHub } from './log.js';\n\nconst hub = new LogHub();\n${filler}\nfunction later() {\n  hub.├\n}\n`, 'typescript');
+    const tsGot = new DefinitionsSource(() => index).gather(requestFor(ts.doc, ts.offset, workspace, ts.abs), FAR());
+    const best = tsGot.sort((a, b) => b.score - a.score)[0]!;
+    expect(best.why).toBe('type of hub');
+    expect(best.runs[0]!.text).toContain('addSink(s: string): void {}');
+  });
+
+  it('a bare name near the cursor is not taken for a method of the same name; after `new`, unused imported classes rank first', async () => {
+    const root = tempWorkspace({ 'src/a.ts': 'export class Index {\n  stats(): number { return 1; }\n}\n', 'src/stats.ts': 'export class Stats {\n  n = 0;\n}\nexport function formatStats(): string { return ""; }\n' });
+    const { index, workspace } = await indexOf(root);
+    const { doc, offset, abs } = openIn(root, 'src/main.ts', "import { Stats, formatStats } from './stats.js';\nformatStats();\nconst stats = new ├\n", 'typescript');
+    const got = new DefinitionsSource(() => index).gather(requestFor(doc, offset, workspace, abs), FAR()).sort((a, b) => b.score - a.score);
+    expect(got.some((c) => c.runs[0]!.text.includes('stats(): number'))).toBe(false);
+    expect(got[0]!.runs[0]!.text.startsWith('export class Stats {')).toBe(true);
+  });
+
   it('gives nothing without an index, and stops at its deadline', async () => {
     const root = tempWorkspace(TS_PROJECT);
     const { index, workspace } = await indexOf(root);

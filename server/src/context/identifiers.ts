@@ -18,6 +18,10 @@ export interface NearIdentifiers {
   qualified: Map<string, { qualifier: string; member: string; weight: number }>;
   /** The word the cursor sits at the end of, when it is being typed (`parseOr├`). */
   partial: string;
+  /** Identifiers of the near zone (the rest come from the wide zone only). */
+  near: ReadonlySet<string>;
+  /** Occurrences in the wide zone outside the near zone. */
+  counts: ReadonlyMap<string, number>;
 }
 
 const IDENT = /[A-Za-z_$][A-Za-z0-9_$]*(?:\s*\.\s*[A-Za-z_$][A-Za-z0-9_$]*)?/g;
@@ -65,9 +69,14 @@ export function nearIdentifiers(text: string, offset: number, opts: { nearLinesB
       else counts.set(p, (counts.get(p) ?? 0) + 1);
     }
   }
-  for (const [name, n] of counts) if (!weights.has(name)) weights.set(name, Math.min(0.4, 0.2 + 0.05 * Math.log2(1 + n)));
+  const nearSet = new Set<string>();
+  for (const k of weights.keys()) nearSet.add(k);
+  for (const [name, n] of counts) if (!nearSet.has(name)) weights.set(name, Math.min(0.4, 0.2 + 0.05 * Math.log2(1 + n)));
+  return { weights, qualified, partial: partialWord(text, offset), near: nearSet, counts };
+}
+
+function partialWord(text: string, offset: number): string {
   let s = offset;
   while (s > 0 && /[A-Za-z0-9_$]/.test(text[s - 1]!)) s--;
-  const partial = /^[A-Za-z_$]/.test(text.slice(s, offset)) ? text.slice(s, offset) : '';
-  return { weights, qualified, partial };
+  return /^[A-Za-z_$]/.test(text.slice(s, offset)) ? text.slice(s, offset) : '';
 }

@@ -317,7 +317,7 @@ export class WorkspaceIndex {
     const rel = this.deps.relativePath(abs);
     const { symbols, imports } = this.extractor.extract(tree, lang.name, text);
     this.drop(abs);
-    const entry: FileEntry = { abs, rel, lang: lang.name, bytes: text.length, symbols: symbols.map((s) => ({ ...s, path: rel })), imports };
+    const entry: FileEntry = { abs, rel, lang: lang.name, bytes: text.length, symbols: symbols.map((s) => ({ name: s.name, kind: s.kind, container: s.container, path: rel, line: s.line, endLine: s.endLine, runs: s.runs })), imports };
     this.files.set(abs, entry);
     this.bytes += entry.bytes;
     for (const s of entry.symbols) {

@@ -107,16 +107,23 @@ export class TagExtractor {
       if (kind === 'function' && container && node.type !== 'variable_declarator') kind = 'method';
       const outer = outerNode(node);
       const rows = TYPE_KINDS.has(kind) ? typeRows(node, outer, lang, lineAt) : kind === 'constant' ? constantRows(outer) : functionRows(node, outer, lang);
-      const runs = rowsToRuns(lineAt, rows).map((r) => ({ start: r.start, text: capLines(r.text) }));
-      symbols.push({ name: name.node.text, kind, ...(container ? { container } : {}), line: outer.startPosition.row, endLine: outer.endPosition.row, runs });
+      // Own copies: a slice of the file's text would keep the whole file alive in the index.
+      const runs = rowsToRuns(lineAt, rows).map((r) => ({ start: r.start, text: own(capLines(r.text)) }));
+      symbols.push({ name: own(name.node.text), kind, container: container ? own(container) : undefined, line: outer.startPosition.row, endLine: outer.endPosition.row, runs });
     }
-    return { symbols, imports: extractImports(tree.rootNode, lang) };
+    const imports: ImportRef[] = extractImports(tree.rootNode, lang).map((r) => ({ source: own(r.source), names: r.names.map((n) => ({ imported: own(n.imported), local: own(n.local) })), namespace: r.namespace === undefined ? undefined : own(r.namespace) }));
+    return { symbols, imports };
   }
 }
 
 /** Header and member signatures of a class-like node (the whole of a short one), capped per line. */
 export function typeSummary(node: SyntaxNode, lang: LanguageName, lineAt: (row: number) => string | undefined): Run[] {
   return rowsToRuns(lineAt, typeRows(node, outerNode(node), lang, lineAt)).map((r) => ({ start: r.start, text: capLines(r.text) }));
+}
+
+/** A flat copy of a string that may be a slice of a larger one (V8 keeps the larger one alive). */
+function own(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
 
 function capLines(text: string): string {

@@ -8,6 +8,10 @@ import { extractImports } from '../tags.js';
 /** A name defined in more places than this says little about which one the cursor means. */
 const MAX_SAME_NAME = 4;
 const IMPORTED_BASE = 0.25;
+/** By-name lookups per request: the identifiers weighed highest. */
+const MAX_LOOKUPS = 200;
+const TYPE_KINDS = new Set(['class', 'interface', 'type', 'enum', 'struct', 'trait']);
+const SAME_PACKAGE_BASE = 0.2;
 
 export class DefinitionsSource implements ContextSource {
   readonly name = 'definitions';
@@ -18,11 +22,17 @@ export class DefinitionsSource implements ContextSource {
     const index = this.index();
     if (!index || !req.lang) return [];
     const out = new Map<string, Candidate>();
-    const add = (s: IndexedSymbol, score: number, why: string) => {
+    /**
+     * `brief`: the evidence is only that the file imports it (the name is not near the cursor), so
+     * a type is shown by its first line, not all its members: many of them then fit the budget.
+     */
+    const add = (s: IndexedSymbol, score: number, why: string, brief = false) => {
       if (s.path === req.relPath) return; // the current file is the prefix and suffix's business
       const key = `${s.path}:${s.line}`;
       const prev = out.get(key);
-      if (!prev || prev.score < score) out.set(key, { kind: 'definition', path: s.path, runs: s.runs, score, why });
+      if (prev && prev.score >= score) return;
+      const runs = brief && TYPE_KINDS.has(s.kind) && s.runs.length > 0 ? [{ start: s.runs[0]!.start, text: s.runs[0]!.text.split('\n')[0]! }] : s.runs;
+      out.set(key, { kind: 'definition', path: s.path, runs, score, why });
     };
     const imports = this.imports(req, index);
     const local = new Map<string, { ref: ImportRef; imported: string }>();
@@ -46,23 +56,30 @@ export class DefinitionsSource implements ContextSource {
 
     const near = nearIdentifiers(req.text, req.offset);
     const dir = req.abs ? dirname(req.abs) : undefined;
-    const sorted = [...near.weights].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    // An imported name seen once in the wide zone is seen in its import only: no evidence of use.
+    const used = (name: string) => near.near.has(name) || (near.counts.get(name) ?? 0) >= (local.has(name) ? 2 : 1);
+    const weight = (name: string) => (used(name) ? (near.weights.get(name) ?? 0) : 0);
+    const sorted = [...near.weights].filter(([name]) => used(name)).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    const members = new Set<string>();
+    for (const q of near.qualified.values()) members.add(q.member);
+    let lookups = 0;
     for (const [name, w] of sorted) {
-      if (performance.now() > deadline) break;
+      if (lookups++ >= MAX_LOOKUPS || performance.now() > deadline) break;
       const imp = local.get(name);
       if (imp) {
         const files = filesOf(imp.ref);
         const hits = inFiles(files, imp.imported === 'default' ? name : imp.imported);
-        for (const s of hits) add(s, 0.6 + 0.4 * w, `imported ${name}`);
+        for (const s of hits) add(s, 0.6 + 0.4 * w, `imported ${name}`, !near.near.has(name));
         if (hits.length > 0 || files.length > 0) continue;
       }
       if (namespaces.has(name)) continue; // its members come through the qualified names below
-      const all = index.lookup(name);
+      // A bare name is a function, type or variable; a method is only meant where it follows a dot.
+      const all = members.has(name) ? index.lookup(name) : index.lookup(name).filter((s) => s.kind !== 'method');
       if (all.length === 0) continue;
       const ranked = rankByProximity(all, req.relPath);
       const take = ranked.slice(0, MAX_SAME_NAME);
       const confidence = all.length === 1 ? 0.5 : all.length <= MAX_SAME_NAME ? 0.4 : 0.25;
-      take.forEach((s, i) => add(s, (confidence + 0.35 * w) * (i === 0 ? 1 : 0.7), `defined as ${name}`));
+      take.forEach((s, i) => add(s, (confidence + 0.35 * w) * (i === 0 ? 1 : 0.7), `defined as ${name}`, !near.near.has(name)));
     }
     for (const { qualifier, member, weight } of near.qualified.values()) {
       if (performance.now() > deadline) break;
@@ -73,21 +90,55 @@ export class DefinitionsSource implements ContextSource {
       for (const s of inFiles(files, member)) add(s, 0.6 + 0.4 * weight, `${qualifier}.${member}`);
     }
     // Everything imported is a likely callee even when not named near the cursor (the hole may be
-    // the call itself): ranked below what is, by how often the file uses it.
+    // the call itself): ranked below what is, by how often the file uses it. After `new`, classes first.
+    const afterNew = /\bnew\s+[\w$]*$/.test(req.text.slice(Math.max(0, req.offset - 40), req.offset));
     for (const [localName, { ref, imported }] of local) {
       if (performance.now() > deadline) break;
-      const w = near.weights.get(localName) ?? 0;
+      const w = weight(localName);
       const partialHit = near.partial.length >= 2 && localName.startsWith(near.partial);
       const score = IMPORTED_BASE + 0.3 * w + (partialHit ? 0.35 : 0);
       const files = filesOf(ref);
       const hits = inFiles(files, imported === 'default' ? localName : imported);
-      if (hits.length) for (const s of hits) add(s, score, `imported ${localName}`);
+      // After `new`, a class: most likely one the file has not constructed yet.
+      const newBoost = afterNew ? (used(localName) ? 0.3 : 0.45) : 0;
+      if (hits.length) for (const s of hits) add(s, score + (s.kind === 'class' ? newBoost : 0), `imported ${localName}`, !near.near.has(localName));
       else for (const f of moduleFiles(ref, imported)) for (const s of index.get(f)?.symbols ?? []) if (s.container === undefined) add(s, IMPORTED_BASE * 0.6, `module ${localName}`);
+    }
+    // `orders.├` or `orders.Pa├`: the members of the module or package being typed into.
+    const member = /([A-Za-z_$][\w$]*)\s*\.\s*([A-Za-z_$][\w$]*)?$/.exec(req.text.slice(Math.max(0, req.offset - 200), req.offset));
+    if (member && performance.now() <= deadline) {
+      const [, qualifier, typed = ''] = member;
+      const ref = namespaces.get(qualifier!) ?? local.get(qualifier!)?.ref;
+      const type = ref ? undefined : declaredType(req.text, req.offset, qualifier!);
+      if (type) {
+        // `hub.├` after `const hub = new LogHub(…)` or `hub: LogHub`: that type's members.
+        const imp = local.get(type);
+        const defs = imp ? inFiles(filesOf(imp.ref), imp.imported) : rankByProximity(index.lookup(type), req.relPath).slice(0, 2);
+        for (const s of defs) if (TYPE_KINDS.has(s.kind)) add(s, 0.8, `type of ${qualifier}`);
+      }
+      if (ref) {
+        const files = namespaces.has(qualifier!) ? filesOf(ref) : moduleFiles(ref, local.get(qualifier!)!.imported);
+        for (const f of files) {
+          for (const s of index.get(f)?.symbols ?? []) {
+            if (!s.name.startsWith(typed) || (req.lang === 'go' && !/^[A-Z]/.test(s.name)) || (req.lang === 'python' && s.name.startsWith('_'))) continue;
+            add(s, s.container === undefined ? 0.7 : 0.5, `member of ${qualifier}`);
+          }
+        }
+      }
+    }
+    // Go and Java see the other files of their package without importing them.
+    if ((req.lang === 'go' || req.lang === 'java') && dir) {
+      for (const e of index.filesIn(dir)) {
+        if (e.rel === req.relPath || e.rel.endsWith('_test.go') || performance.now() > deadline) continue;
+        for (const s of e.symbols) if (s.container === undefined) add(s, SAME_PACKAGE_BASE + 0.3 * weight(s.name), 'same package', !used(s.name));
+      }
     }
     if (near.partial.length >= 3) {
       // The word being typed: same-directory definitions it begins (Go packages, Java packages).
       for (const e of dir ? index.filesIn(dir) : []) for (const s of e.symbols) if (s.name.startsWith(near.partial) && s.name !== near.partial) add(s, 0.5, `begins with ${near.partial}`);
     }
+    // After `new` only a class can follow: everything else steps back.
+    if (afterNew) for (const c of out.values()) if (!/^(export\s+)?(default\s+)?(abstract\s+)?class\b/.test(c.runs[0]?.text.trimStart() ?? '')) c.score *= 0.6;
     return [...out.values()];
   }
 
@@ -99,14 +150,28 @@ export class DefinitionsSource implements ContextSource {
   }
 }
 
+/** The type a variable was declared with or constructed from, in the text before the cursor. */
+function declaredType(text: string, offset: number, name: string): string | undefined {
+  if (name === 'this' || name === 'self' || !/^[A-Za-z_$][\w$]*$/.test(name)) return undefined;
+  const zone = text.slice(Math.max(0, offset - 24_000), offset);
+  const esc = name.replace(/\$/g, '\\$');
+  const re = new RegExp(`\\b${esc}\\s*(?::\\s*([A-Z][\\w$]*)|:?=\\s*(?:await\\s+)?(?:new\\s+)?&?([A-Z][\\w$]*)\\s*[({])`, 'g');
+  let last: string | undefined;
+  for (let m = re.exec(zone); m; m = re.exec(zone)) last = m[1] ?? m[2];
+  return last;
+}
+
 /** Definitions nearest the current file (most shared leading directories) first; ties by path. */
 function rankByProximity(all: readonly IndexedSymbol[], relPath: string): IndexedSymbol[] {
-  const shared = (p: string) => {
-    const a = p.split('/');
-    const b = relPath.split('/');
+  if (all.length === 1) return [...all];
+  const b = relPath.split('/');
+  const shared = new Map<string, number>();
+  for (const s of all) {
+    if (shared.has(s.path)) continue;
+    const a = s.path.split('/');
     let n = 0;
     while (n < a.length - 1 && n < b.length - 1 && a[n] === b[n]) n++;
-    return n;
-  };
-  return [...all].sort((x, y) => shared(y.path) - shared(x.path) || (x.path < y.path ? -1 : x.path > y.path ? 1 : x.line - y.line));
+    shared.set(s.path, n);
+  }
+  return [...all].sort((x, y) => shared.get(y.path)! - shared.get(x.path)! || (x.path < y.path ? -1 : x.path > y.path ? 1 : x.line - y.line));
 }

@@ -42,6 +42,9 @@ export class EnclosingSource implements ContextSource {
     if (owner) types.add(owner);
     if (fn) for (const t of typeNames(fn.childForFieldName('parameters'), lang)) types.add(t);
     if (cls) {
+      // The base classes: `this.` reaches their members too.
+      const heritage = cls.namedChildren.filter((c) => c.type === 'class_heritage' || c.type === 'superclass' || c.type === 'superclasses' || c.type === 'argument_list');
+      for (const h of heritage) for (const id of h.descendantsOfType(['identifier', 'type_identifier'])) if (/^[A-Z]/.test(id.text) && !BUILTIN_TYPES.has(id.text)) types.add(id.text);
       // Fields, and the constructor's parameters (TypeScript parameter properties, Python's __init__).
       const body = cls.childForFieldName('body');
       for (const raw of body?.namedChildren ?? []) {
@@ -56,11 +59,23 @@ export class EnclosingSource implements ContextSource {
       const def = index.lookup(owner).find((s) => TYPE_KINDS.has(s.kind));
       for (const r of def?.runs ?? []) for (const m of r.text.matchAll(/[\s*&.\[]([A-Z][A-Za-z0-9_]*)\b/g)) if (m[1] !== owner && !BUILTIN_TYPES.has(m[1]!)) types.add(m[1]!);
     }
-    let n = 0;
-    for (const t of types) {
-      if (n++ >= MAX_TYPES || performance.now() > deadline) break;
-      const defs = index.lookup(t).filter((s) => TYPE_KINDS.has(s.kind) && s.path !== req.relPath);
-      for (const s of nearest(defs, req.relPath).slice(0, 2)) out.push({ kind: 'enclosing', path: s.path, runs: s.runs, score: t === owner ? 0.55 : 0.5, why: `type ${t} in scope` });
+    // The types in scope, then (one hop further, ranked lower) the types their members name:
+    // `this.deps.workspace.` needs the type of `deps`'s field `workspace`.
+    const seen = new Set<string>();
+    let hop: string[] = [...types];
+    for (let depth = 0; depth < 2 && hop.length > 0; depth++) {
+      const next: string[] = [];
+      for (const t of hop) {
+        if (seen.size >= MAX_TYPES * (depth + 1) || performance.now() > deadline) break;
+        if (seen.has(t)) continue;
+        seen.add(t);
+        const defs = index.lookup(t).filter((s) => TYPE_KINDS.has(s.kind));
+        for (const s of nearest(defs, req.relPath).slice(0, 2)) {
+          if (s.path !== req.relPath) out.push({ kind: 'enclosing', path: s.path, runs: s.runs, score: depth === 0 ? (t === owner ? 0.55 : 0.5) : 0.3, why: `type ${t} in scope` });
+          if (depth === 0) for (const r of s.runs) for (const m of r.text.matchAll(/:\s*(?:readonly\s+)?([A-Z][A-Za-z0-9_]*)/g)) if (!BUILTIN_TYPES.has(m[1]!)) next.push(m[1]!);
+        }
+      }
+      hop = next;
     }
     // Go methods live beside the type, not in it: the receiver type's methods from the package.
     if (owner && lang === 'go' && req.abs) {
