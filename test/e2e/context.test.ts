@@ -80,6 +80,16 @@ describe('workspace context over stdio', () => {
     expect(prompt).toContain('export function lateArrival(when: Date): number {');
   });
 
+  it('closes the brackets a completion left open (syntax check of the merged result)', async () => {
+    fake.set({ respond: () => ({ text: 'parseOrder(raw, [1, 2' }) });
+    const c = await start({ textDocument: { inlineCompletion: {} } });
+    const uri = pathToFileURL(join(root, 'src', 'main.ts')).href;
+    c.open(uri, 'typescript', "import { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = \n}\n");
+    await sleep(200); // the document's first parse runs once it is idle; the check reads that tree
+    const res = await c.inline(uri, { line: 3, character: 16 }).result;
+    expect(res.items[0].insertText).toBe('parseOrder(raw, [1, 2])');
+  });
+
   it('serves completions with no workspace folder at all', async () => {
     client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
     await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { debounceMs: 0 } }, capabilities: { textDocument: { inlineCompletion: {} }, window: { workDoneProgress: true } } });

@@ -204,7 +204,8 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   backends.update(config);
   hub.setSecrets(Object.values(config.backends).flatMap((b) => (b.apiKeyEnv && process.env[b.apiKeyEnv] ? [process.env[b.apiKeyEnv]!] : [])));
   const context = config.context.enabled ? await contextFor(root, config, workspace, hub) : undefined;
-  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context });
+  const pool = new ParserPool();
+  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context, parse: (lang, text) => pool.parse(lang, text) });
   return { config, doc, target, pipeline, backends, workspace };
 }
 

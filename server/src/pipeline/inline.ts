@@ -16,6 +16,9 @@ import { uriToPath, type Workspace } from '../workspace.js';
 import { CompletionCache } from './cache.js';
 import { Debouncer } from './debounce.js';
 import { completionMode, postprocess, type CursorContext } from './postprocess/index.js';
+import { checkSyntax, syntaxBlock } from './postprocess/syntaxCheck.js';
+import type { LanguageName } from '../syntax/languages.js';
+import type { Tree } from '../syntax/tree.js';
 
 export interface InlineRequest {
   doc: Doc;
@@ -59,6 +62,8 @@ export interface InlineDeps {
   logger: Logger;
   /** Cross-file context sources; without it prompts hold the current file only. */
   context?: ContextEngine;
+  /** Parses a small block for the syntax check of a completion; without it there is no check. */
+  parse?: (lang: LanguageName, text: string) => Tree | undefined;
   now?: () => number;
 }
 
@@ -128,7 +133,10 @@ export class InlinePipeline {
         return { kind: 'failed', failure: result.failure, backend: backend.name, latencyMs: elapsed() };
       }
       this.deps.backends.report(backend.name, undefined);
-      const out = postprocess(result.value.text, prompt.stop, plan.ctx);
+      let out = postprocess(result.value.text, prompt.stop, plan.ctx);
+      // Last, the merged result must parse no worse than the block did without it.
+      const block = out && this.deps.parse && doc.tree?.current() ? syntaxBlock(doc.tree.current()!, doc.tree.language, text, offset) : undefined;
+      if (block && this.deps.parse) out = checkSyntax(out, block, this.deps.parse);
       if (out === '') return { kind: 'empty', reason: 'nothing worth showing after postprocessing', backend: backend.name, model: result.value.model, latencyMs: elapsed() };
       this.cache.set(doc.uri, text, offset, out);
       return { kind: 'completion', text: out, id: this.id(), backend: backend.name, model: result.value.model, latencyMs: elapsed(), cached: false };

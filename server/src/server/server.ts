@@ -72,7 +72,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       } else progress.report(p.total ? Math.floor((100 * p.done) / p.total) : 0, `Indexing ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} files`);
     },
   });
-  pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine });
+  pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine, parse: (lang, text) => pool.parse(lang, text) });
   const deps: CompletionFeatureDeps = { documents, pipeline, stats, logger: hub.logger('inline') };
   let pullConfiguration = false;
 
