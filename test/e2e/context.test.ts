@@ -1,11 +1,12 @@
 // End to end: a workspace folder is indexed in the background and a completion's prompt holds a definition from another file.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
-import { LspClient } from '../lsp-client.js';
+import { BIN, LspClient } from '../lsp-client.js';
 
 let fake: FakeVllm;
 let client: LspClient | undefined;
@@ -88,6 +89,21 @@ describe('workspace context over stdio', () => {
     await sleep(200); // the document's first parse runs once it is idle; the check reads that tree
     const res = await c.inline(uri, { line: 3, character: 16 }).result;
     expect(res.items[0].insertText).toBe('parseOrder(raw, [1, 2])');
+  });
+
+  it('tandem-lsp prompt --json lists every segment with its kind, path and tokens, and each source', () => {
+    writeFileSync(join(root, 'src', 'main.ts'), "import { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = \n}\n");
+    const cfg = join(home, 'cfg.json');
+    writeFileSync(cfg, JSON.stringify({ backends: { fim: { kind: 'vllm', url: fake.url, model: 'Qwen/Qwen2.5-Coder-7B' } } }));
+    const r = spawnSync(process.execPath, [BIN, 'prompt', join(root, 'src', 'main.ts') + ':4:17', '--workspace', root, '--config', cfg, '--json'], { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.segments[0]).toMatchObject({ kind: 'definition', path: 'src/orders.ts' });
+    expect(out.segments.map((s: { kind: string }) => s.kind)).toEqual(expect.arrayContaining(['definition', 'path', 'prefix', 'suffix']));
+    for (const s of out.segments) expect(s.tokens).toBeGreaterThan(0);
+    expect(out.context.sources.map((s: { name: string }) => s.name)).toEqual(['definitions', 'enclosing', 'recentEdits', 'similar']);
+    expect(out.prompt).toContain('export function parseOrder(raw: string, strict = false): Order {');
+    expect(fake.completions()).toHaveLength(0); // a dry run
   });
 
   it('serves completions with no workspace folder at all', async () => {

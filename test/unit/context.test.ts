@@ -269,6 +269,22 @@ describe('definitions source', () => {
     expect(got[0]!.runs[0]!.text.startsWith('export class Stats {')).toBe(true);
   });
 
+  it('Rust: `use crate::…` items; Java: imported classes; JavaScript: relative imports', async () => {
+    const root = tempWorkspace({
+      'rs/src/orders.rs': 'pub fn parse_order(raw: &str) -> Order {\n    Order {}\n}\npub struct Order {}\n',
+      'java/src/main/java/com/shop/orders/OrderService.java': 'package com.shop.orders;\n\npublic class OrderService {\n  public Order find(String id) { return null; }\n}\n',
+      'js/lib/money.js': 'export function formatMoney(cents) {\n  return (cents / 100).toFixed(2);\n}\n',
+    });
+    const { index, workspace } = await indexOf(root);
+    const firsts = (rel: string, marked: string, lang: string) => {
+      const { doc, offset, abs } = openIn(root, rel, marked, lang);
+      return new DefinitionsSource(() => index).gather(requestFor(doc, offset, workspace, abs), FAR()).map((c) => c.runs[0]!.text.split('\n')[0]);
+    };
+    expect(firsts('rs/src/main.rs', 'use crate::orders::parse_order;\n\nfn main() {\n    let o = parse_order(├);\n}\n', 'rust')).toContain('pub fn parse_order(raw: &str) -> Order {');
+    expect(firsts('java/src/main/java/com/shop/App.java', 'package com.shop;\n\nimport com.shop.orders.OrderService;\n\nclass App {\n  void run() {\n    OrderService s = new ├\n  }\n}\n', 'java')).toContain('public class OrderService {');
+    expect(firsts('js/app.js', "import { formatMoney } from './lib/money.js';\n\nconsole.log(formatMoney(├));\n", 'javascript')).toContain('export function formatMoney(cents) {');
+  });
+
   it('gives nothing without an index, and stops at its deadline', async () => {
     const root = tempWorkspace(TS_PROJECT);
     const { index, workspace } = await indexOf(root);

@@ -32,7 +32,8 @@ Usage:
       One inline completion through the whole pipeline; prints the text to insert
       (--json: {text, backend, model, latencyMs}).
   tandem-lsp prompt FILE:LINE:COL [--config FILE] [--workspace DIR] --json
-      Dry run: the prompt that would be sent, its segments and budget. No backend is called.
+      Dry run: the prompt that would be sent, its segments and budget, and each context
+      source's time (the workspace is indexed first). No backend is called.
   tandem-lsp doctor [--config FILE]
       Checks every backend (reachable, model, context window, latency) and every route.
   tandem-lsp --version | --help
