@@ -454,6 +454,25 @@ describe('prompt with context', () => {
     }
   });
 
+  it('keeps the context part of the prompt byte-identical while a word is typed (prefix cache)', async () => {
+    const root = tempWorkspace({ ...TS_PROJECT, 'src/prices.ts': 'export function priceOf(sku: string): number {\n  return 1;\n}\nexport function parseSku(raw: string): string {\n  return raw;\n}\n' });
+    const { index, workspace } = await indexOf(root);
+    const { engine } = engineFor(index, workspace);
+    const cfg = config();
+    const backends = new BackendRegistry(silentLogger());
+    backends.update(cfg);
+    const pipeline = new InlinePipeline({ config: () => cfg, backends, workspace, logger: silentLogger(), context: engine });
+    const heads: string[] = [];
+    const word = 'parseOrder';
+    for (let k = 2; k <= word.length; k++) {
+      const { doc, offset } = openIn(root, 'src/main.ts', `import { parseOrder } from './orders.js';\nimport { priceOf, parseSku } from './prices.js';\n\nexport function run(raw: string) {\n  const order = ${word.slice(0, k)}├\n}\n`, 'typescript');
+      const p = (await pipeline.plan(doc, offset, cfg, new AbortController().signal, false)).prompt.prompt;
+      heads.push(p.slice(0, p.indexOf('<|file_sep|>src/main.ts')));
+    }
+    expect(heads[0]).toContain('export function parseOrder(raw: string): Order {');
+    expect(new Set(heads).size).toBe(1);
+  });
+
   it('stays within the context budget', async () => {
     const root = tempWorkspace(TS_PROJECT);
     const plan = await planIn(root, 'src/main.ts', MAIN, config({ context: { maxTokens: 40 } }));

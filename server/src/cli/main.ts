@@ -217,7 +217,7 @@ async function contextFor(root: string, config: Config, workspace: Workspace, hu
   await index.build([root], indexLimits(config));
   await index.idle();
   const activity = new DocumentActivity({ text: () => undefined, relativePath: (uri) => workspace.relativePath(uri) });
-  return new ContextEngine(standardSources({ index: () => index, activity, openText: () => undefined }));
+  return new ContextEngine(standardSources({ index: () => index, activity, openText: () => undefined }), undefined, hub.logger('context'));
 }
 
 /** A CLI user waits for one answer; the keystroke deadline would cut a cold model start short. */

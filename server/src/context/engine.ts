@@ -1,4 +1,5 @@
 // Runs the context sources for a request, each within its own time budget; a late source is dropped.
+import type { Logger } from '../util/logger.js';
 import type { Candidate, ContextRequest, ContextSource } from './types.js';
 
 export interface SourceBudget {
@@ -25,6 +26,7 @@ export class ContextEngine {
   constructor(
     private readonly sources: readonly ContextSource[],
     now?: () => number,
+    private readonly logger?: Logger,
   ) {
     this.now = now ?? (() => performance.now());
   }
@@ -44,8 +46,9 @@ export class ContextEngine {
       let got: Candidate[] = [];
       try {
         got = s.gather(req, start + b.budgetMs);
-      } catch {
-        // A source that throws on odd input (a broken tree) costs its candidates, not the completion.
+      } catch (err) {
+        // A bug in a source (odd input, a broken tree) costs its candidates, not the completion.
+        this.logger?.error(`context source ${s.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         got = [];
       }
       const ms = this.now() - start;

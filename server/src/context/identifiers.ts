@@ -48,13 +48,26 @@ export function nearIdentifiers(text: string, offset: number, opts: { nearLinesB
   const counts = new Map<string, number>();
   const zone = text.slice(wideStart, wideEnd);
   const base = wideStart;
-  const span = Math.max(1, offset - nearStart + (nearEnd - offset));
+  // Weights go by line, not character: typing along a line leaves them (and so the chosen
+  // snippets and the prompt's head) unchanged until a word is complete.
+  let cursorLine = 0;
+  for (let i = zone.indexOf('\n'); i >= 0 && i < offset - base; i = zone.indexOf('\n', i + 1)) cursorLine++;
+  let scanLine = 0;
+  let scanPos = 0;
   IDENT.lastIndex = 0;
   for (let m = IDENT.exec(zone); m; m = IDENT.exec(zone)) {
     const at = base + m.index;
-    if (at >= offset - 0 && at < offset && at + m[0].length >= offset) continue; // the word being typed
+    if (at < offset && at + m[0].length >= offset) continue; // the word being typed
     const near = at >= nearStart && at < nearEnd;
-    const w = near ? 1 - (0.4 * Math.abs(offset - at)) / span : 0;
+    let w = 0;
+    if (near) {
+      for (let nl = zone.indexOf('\n', scanPos); nl >= 0 && nl < m.index; nl = zone.indexOf('\n', scanPos)) {
+        scanLine++;
+        scanPos = nl + 1;
+      }
+      const d = scanLine - cursorLine;
+      w = 1 - (0.4 * Math.abs(d)) / ((d < 0 ? nearBefore : nearAfter) + 1);
+    }
     const dot = m[0].indexOf('.');
     const parts = dot < 0 ? [m[0]] : [m[0].slice(0, dot).trim(), m[0].slice(dot + 1).trim()];
     if (parts.length === 2) {

@@ -62,6 +62,8 @@ export interface IndexStats {
 const ALWAYS_SKIPPED = new Set(['.git', '.hg', '.svn', 'node_modules']);
 const BINARY_SNIFF_BYTES = 8000;
 const BUSY_RETRY_MS = 15;
+/** Indexing work between two turns of the event loop: what a request arriving meanwhile waits at most, besides one file. */
+const DEFAULT_SLICE_MS = 4;
 const PROGRESS_EVERY_MS = 200;
 const CHANGE_SETTLE_MS = 750;
 const TS_EXTENSIONS = ['.ts', '.tsx', '.d.ts', '.js', '.jsx', '.mjs', '.cjs', '.mts', '.cts'];
@@ -229,7 +231,7 @@ export class WorkspaceIndex {
       setTimeout(() => this.slice(), BUSY_RETRY_MS).unref?.();
       return;
     }
-    const until = performance.now() + (this.deps.sliceMs ?? 8);
+    const until = performance.now() + (this.deps.sliceMs ?? DEFAULT_SLICE_MS);
     while (this.queue.length > 0 && performance.now() < until) {
       const abs = this.queue.shift()!;
       this.queued.delete(abs);

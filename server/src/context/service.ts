@@ -54,6 +54,8 @@ export class ContextService {
           };
         },
       }),
+      undefined,
+      deps.logger,
     );
   }
 

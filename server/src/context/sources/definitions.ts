@@ -8,6 +8,7 @@ import { extractImports } from '../tags.js';
 /** A name defined in more places than this says little about which one the cursor means. */
 const MAX_SAME_NAME = 4;
 const IMPORTED_BASE = 0.25;
+const PARTIAL_STEM = 2;
 /** By-name lookups per request: the identifiers weighed highest. */
 const MAX_LOOKUPS = 200;
 const TYPE_KINDS = new Set(['class', 'interface', 'type', 'enum', 'struct', 'trait']);
@@ -34,7 +35,7 @@ export class DefinitionsSource implements ContextSource {
       const runs = brief && TYPE_KINDS.has(s.kind) && s.runs.length > 0 ? [{ start: s.runs[0]!.start, text: s.runs[0]!.text.split('\n')[0]! }] : s.runs;
       out.set(key, { kind: 'definition', path: s.path, runs, score, why });
     };
-    const imports = this.imports(req, index);
+    const { imports, known } = this.imports(req, index);
     const local = new Map<string, { ref: ImportRef; imported: string }>();
     const namespaces = new Map<string, ImportRef>();
     for (const ref of imports) {
@@ -60,6 +61,8 @@ export class DefinitionsSource implements ContextSource {
     const used = (name: string) => near.near.has(name) || (near.counts.get(name) ?? 0) >= (local.has(name) ? 2 : 1);
     const weight = (name: string) => (used(name) ? (near.weights.get(name) ?? 0) : 0);
     const sorted = [...near.weights].filter(([name]) => used(name)).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    // (Only while the file's imports are known: before its first parse, names are all there is.)
+    const importBased = known && (req.lang === 'typescript' || req.lang === 'tsx' || req.lang === 'javascript' || req.lang === 'python');
     const members = new Set<string>();
     for (const q of near.qualified.values()) members.add(q.member);
     let lookups = 0;
@@ -74,11 +77,15 @@ export class DefinitionsSource implements ContextSource {
       }
       if (namespaces.has(name)) continue; // its members come through the qualified names below
       // A bare name is a function, type or variable; a method is only meant where it follows a dot.
-      const all = members.has(name) ? index.lookup(name) : index.lookup(name).filter((s) => s.kind !== 'method');
+      // Where another file's names must be imported (TS, JS, Python), a bare name that is not is
+      // local: only its use after a dot can mean a definition elsewhere.
+      const dotted = members.has(name);
+      if (importBased && !dotted) continue;
+      const all = dotted ? index.lookup(name) : index.lookup(name).filter((s) => s.kind !== 'method');
       if (all.length === 0) continue;
       const ranked = rankByProximity(all, req.relPath);
       const take = ranked.slice(0, MAX_SAME_NAME);
-      const confidence = all.length === 1 ? 0.5 : all.length <= MAX_SAME_NAME ? 0.4 : 0.25;
+      const confidence = (all.length === 1 ? 0.5 : all.length <= MAX_SAME_NAME ? 0.4 : 0.25) * (near.near.has(name) ? 1 : 0.6);
       take.forEach((s, i) => add(s, (confidence + 0.35 * w) * (i === 0 ? 1 : 0.7), `defined as ${name}`, !near.near.has(name)));
     }
     for (const { qualifier, member, weight } of near.qualified.values()) {
@@ -91,11 +98,14 @@ export class DefinitionsSource implements ContextSource {
     }
     // Everything imported is a likely callee even when not named near the cursor (the hole may be
     // the call itself): ranked below what is, by how often the file uses it. After `new`, classes first.
+    // The word being typed narrows by its first letters only, so that the chosen snippets (and the
+    // prompt's cached head) stay the same for the rest of the word.
+    const stem = near.partial.slice(0, PARTIAL_STEM);
     const afterNew = /\bnew\s+[\w$]*$/.test(req.text.slice(Math.max(0, req.offset - 40), req.offset));
     for (const [localName, { ref, imported }] of local) {
       if (performance.now() > deadline) break;
       const w = weight(localName);
-      const partialHit = near.partial.length >= 2 && localName.startsWith(near.partial);
+      const partialHit = stem.length === PARTIAL_STEM && localName.startsWith(stem);
       const score = IMPORTED_BASE + 0.3 * w + (partialHit ? 0.35 : 0);
       const files = filesOf(ref);
       const hits = inFiles(files, imported === 'default' ? localName : imported);
@@ -107,7 +117,8 @@ export class DefinitionsSource implements ContextSource {
     // `orders.├` or `orders.Pa├`: the members of the module or package being typed into.
     const member = /([A-Za-z_$][\w$]*)\s*\.\s*([A-Za-z_$][\w$]*)?$/.exec(req.text.slice(Math.max(0, req.offset - 200), req.offset));
     if (member && performance.now() <= deadline) {
-      const [, qualifier, typed = ''] = member;
+      const [, qualifier, typedWord = ''] = member;
+      const typed = typedWord.slice(0, 1); // one letter narrows enough; more would reshuffle per keystroke
       const ref = namespaces.get(qualifier!) ?? local.get(qualifier!)?.ref;
       const type = ref ? undefined : declaredType(req.text, req.offset, qualifier!);
       if (type) {
@@ -133,20 +144,23 @@ export class DefinitionsSource implements ContextSource {
         for (const s of e.symbols) if (s.container === undefined) add(s, SAME_PACKAGE_BASE + 0.3 * weight(s.name), 'same package', !used(s.name));
       }
     }
-    if (near.partial.length >= 3) {
+    if (stem.length === PARTIAL_STEM) {
       // The word being typed: same-directory definitions it begins (Go packages, Java packages).
-      for (const e of dir ? index.filesIn(dir) : []) for (const s of e.symbols) if (s.name.startsWith(near.partial) && s.name !== near.partial) add(s, 0.5, `begins with ${near.partial}`);
+      for (const e of dir ? index.filesIn(dir) : []) {
+        if (e.rel === req.relPath) continue;
+        for (const s of e.symbols) if (s.container === undefined && s.name.startsWith(stem)) add(s, 0.5, `begins with ${stem}`);
+      }
     }
     // After `new` only a class can follow: everything else steps back.
     if (afterNew) for (const c of out.values()) if (!/^(export\s+)?(default\s+)?(abstract\s+)?class\b/.test(c.runs[0]?.text.trimStart() ?? '')) c.score *= 0.6;
     return [...out.values()];
   }
 
-  private imports(req: ContextRequest, index: WorkspaceIndex): ImportRef[] {
+  private imports(req: ContextRequest, index: WorkspaceIndex): { imports: ImportRef[]; known: boolean } {
+    // The document's own tree first: it has the imports as typed, the index as last settled.
+    if (req.tree && req.lang) return { imports: extractImports(req.tree.rootNode, req.lang, 200), known: true };
     const entry = req.abs ? index.get(req.abs) : undefined;
-    if (entry) return entry.imports;
-    // Not indexed yet (new file, not saved): the top of its own tree, which is cheap to read.
-    return req.tree && req.lang ? extractImports(req.tree.rootNode, req.lang, 200) : [];
+    return entry ? { imports: entry.imports, known: true } : { imports: [], known: false };
   }
 }
 
