@@ -318,6 +318,12 @@ describe('tandem-lsp --stdio', () => {
     for (const l of logs) expect(l).not.toContain(secret);
   });
 
+  it('accepts the --clientProcessId flag that vscode-languageclient adds', async () => {
+    client = new LspClient({ args: ['--clientProcessId', String(process.pid)], env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
+    const init = await client.initialize({ initializationOptions: config() });
+    expect(init.capabilities.inlineCompletionProvider).toBe(true);
+  });
+
   it('exits 0 after shutdown and exit', async () => {
     const { client: c } = await start();
     client = undefined;

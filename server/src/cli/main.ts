@@ -71,6 +71,10 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--workspace') args.workspace = value(a);
     else if (a.startsWith('--workspace=')) args.workspace = a.slice('--workspace='.length);
     else if (a === '--json') args.json = true;
+    // vscode-languageclient adds --clientProcessId when it starts a server; the LSP library
+    // reads it itself (to exit with the editor), so it is accepted and left to the library.
+    else if (a.startsWith('--clientProcessId=')) continue;
+    else if (a === '--clientProcessId') i++;
     else if (a === '--stdio' || a === '--version' || a === '-v' || a === '--help' || a === '-h') args.command ||= a;
     else if (a.startsWith('-')) throw new UsageError(`unknown flag ${a} (see tandem-lsp --help)`);
     else if (!args.command) args.command = a;
