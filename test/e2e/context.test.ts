@@ -106,6 +106,25 @@ describe('workspace context over stdio', () => {
     expect(fake.completions()).toHaveLength(0); // a dry run
   });
 
+  it('indexes a workspace folder added later, and forgets one removed', async () => {
+    client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
+    const init = await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { debounceMs: 0 } }, capabilities: { textDocument: { inlineCompletion: {} }, workspace: { workspaceFolders: true } } });
+    expect(init.capabilities.workspace.workspaceFolders).toEqual({ supported: true, changeNotifications: true });
+    const folder = { uri: pathToFileURL(root).href, name: 'shop' };
+    client.notify('workspace/didChangeWorkspaceFolders', { event: { added: [folder], removed: [] } });
+    await sleep(600);
+    const uri = pathToFileURL(join(root, 'src', 'main.ts')).href;
+    const text = "import { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = \n}\n";
+    client.open(uri, 'typescript', text);
+    await client.inline(uri, { line: 3, character: 16 }).result;
+    expect(fake.completions().at(-1)!.body.prompt).toContain('<|file_sep|>src/orders.ts\n');
+    client.notify('workspace/didChangeWorkspaceFolders', { event: { added: [], removed: [folder] } });
+    await sleep(200);
+    client.change(uri, 2, [{ range: { start: { line: 3, character: 16 }, end: { line: 3, character: 16 } }, text: ' ' }]);
+    await client.inline(uri, { line: 3, character: 17 }).result;
+    expect(fake.completions().at(-1)!.body.prompt).not.toContain('export function parseOrder');
+  });
+
   it('serves completions with no workspace folder at all', async () => {
     client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
     await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { debounceMs: 0 } }, capabilities: { textDocument: { inlineCompletion: {} }, window: { workDoneProgress: true } } });

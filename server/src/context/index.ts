@@ -1,7 +1,7 @@
 // The workspace index: definitions and imports of every source file, built and kept fresh in the background.
 import { readFileSync, statSync } from 'node:fs';
 import { opendir, readFile, realpath, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { languageOf, type LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
@@ -86,6 +86,8 @@ export class WorkspaceIndex {
   private lastProgress = 0;
   private bytes = 0;
   private excludeMatcher: (rel: string) => boolean = () => false;
+  /** The folders built so far: events for files outside them are ignored. */
+  private readonly roots: string[] = [];
   private limits: IndexLimits = { maxFileBytes: 256 * 1024, maxFiles: 20_000, maxWorkspaceBytes: 256 * 1024 * 1024, exclude: [] };
   readonly skipped: IndexStats['skipped'] = { tooBig: 0, binary: 0, unreadable: 0, unparseable: 0, overLimit: 0 };
 
@@ -97,6 +99,7 @@ export class WorkspaceIndex {
    */
   async build(roots: string[], limits: IndexLimits): Promise<void> {
     this.setLimits(limits);
+    for (const r of roots) if (!this.roots.includes(r)) this.roots.push(r);
     const found: string[] = [];
     let bytes = 0;
     for (const root of roots) {
@@ -140,6 +143,14 @@ export class WorkspaceIndex {
     if (!this.isIndexable(abs)) return;
     if (!this.files.has(abs)) this.total++;
     this.enqueue(abs);
+  }
+
+  /** A workspace folder was removed: its files leave the index. */
+  removeRoot(root: string): void {
+    const i = this.roots.indexOf(root);
+    if (i >= 0) this.roots.splice(i, 1);
+    const prefix = root.endsWith(sep) ? root : root + sep;
+    for (const f of [...this.files.keys()]) if (f.startsWith(prefix) && !this.roots.some((r) => f.startsWith(r + sep))) this.drop(f);
   }
 
   fileDeleted(abs: string): void {
@@ -203,13 +214,17 @@ export class WorkspaceIndex {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
+  /** A source file inside a workspace folder, not excluded: documents elsewhere are not indexed. */
   private isIndexable(abs: string): boolean {
-    return !this.disposed && languageOf('', abs) !== undefined && !this.excluded(abs);
+    if (this.disposed || languageOf('', abs) === undefined) return false;
+    if (!this.roots.some((r) => abs.startsWith(r.endsWith(sep) ? r : r + sep))) return false;
+    return !this.excluded(abs);
   }
 
   private excluded(abs: string): boolean {
-    if (abs.split('/').some((s) => ALWAYS_SKIPPED.has(s))) return true;
-    return this.excludeMatcher(this.deps.relativePath(abs));
+    const rel = this.deps.relativePath(abs);
+    if (rel.split('/').some((s) => ALWAYS_SKIPPED.has(s))) return true;
+    return this.excludeMatcher(rel);
   }
 
   private enqueue(abs: string): void {

@@ -86,17 +86,26 @@ export class ContextService {
       },
       onProgress: this.deps.onProgress,
     });
+    const started = performance.now();
+    const building = this.index.build(roots, indexLimits(config));
     // Documents opened before the index existed (unsaved ones included) count from the start.
     for (const abs of this.openByPath.keys()) this.index.fileChanged(abs);
-    const started = performance.now();
-    this.index
-      .build(roots, indexLimits(config))
+    building
       .then(() => this.index?.idle())
       .then(() => {
         const s = this.index?.stats();
         if (s) logger.info(`indexed ${s.files} files (${s.symbols} definitions) in ${Math.round(performance.now() - started)} ms; skipped ${s.skipped.tooBig} too big, ${s.skipped.binary} binary, ${s.skipped.unparseable} unparseable, ${s.skipped.overLimit} over the limits`);
       })
       .catch((err: unknown) => logger.error(`workspace index failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
+  }
+
+  /** Workspace folders added and removed: the new ones are indexed, the old ones' files dropped. */
+  foldersChanged(config: Config, added: string[], removed: string[]): void {
+    if (!this.index) return this.start(config);
+    for (const r of removed) this.index.removeRoot(r);
+    if (added.length > 0 && config.context.enabled) {
+      this.index.build(added, indexLimits(config)).catch((err: unknown) => this.deps.logger.error(`workspace index failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
+    }
   }
 
   opened(uri: string): void {

@@ -119,6 +119,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     const hasInline = caps.textDocument?.inlineCompletion !== undefined;
     const watch = caps.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
     const workDone = caps.window?.workDoneProgress === true;
+    const folders = caps.workspace?.workspaceFolders === true;
     connection.onInitialized(async () => {
       if (dynamicConfig) await connection.client.register(DidChangeConfigurationNotification.type, { section: 'tandem' }).catch(() => undefined);
       if (pullConfiguration) await pullEditorSection('initialized');
@@ -130,6 +131,15 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       }
       initialized = true;
       context.start(settings.config);
+      if (folders) {
+        connection.workspace.onDidChangeWorkspaceFolders(({ added, removed }) => {
+          const paths = (list: { uri: string }[]) => list.map((f) => uriToPath(f.uri)).filter((p): p is string => !!p);
+          const gone = paths(removed);
+          workspace.roots = [...workspace.roots.filter((r) => !gone.includes(r)), ...paths(added).filter((p) => !workspace.roots.includes(p))];
+          reload('workspace folders changed'); // a new folder's tandem.json applies too
+          context.foldersChanged(settings.config, paths(added), gone);
+        });
+      }
     });
     return {
       capabilities: {
@@ -137,6 +147,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
         inlineCompletionProvider: true,
         ...(hasInline ? {} : { completionProvider: { resolveProvider: false } }),
         executeCommandProvider: { commands: [ACCEPT_COMMAND] },
+        ...(folders ? { workspace: { workspaceFolders: { supported: true, changeNotifications: true } } } : {}),
       },
       serverInfo: { name: 'tandem', version: VERSION },
     };
