@@ -376,7 +376,7 @@ describe('the engine', () => {
 
 describe('packing', () => {
   const cand = (path: string, start: number, lines: string[], score: number, kind: Candidate['kind'] = 'definition'): Candidate => ({ kind, path, runs: [{ start, text: lines.join('\n') }], score, why: '' });
-  const opts = (budgetTokens: number) => ({ budgetTokens, fileOverheadChars: (p: string) => p.length + 16, linePrefixChars: 0 });
+  const opts = (budgetTokens: number) => ({ budgetChars: budgetTokens * 3, fileOverheadChars: (p: string) => p.length + 16, linePrefixChars: 0 });
 
   it('takes the best whole snippets that fit, skips what does not, and orders by path then line', () => {
     const big = cand('a/big.ts', 0, Array.from({ length: 40 }, (_, i) => `const bigLine${i} = ${i};`), 0.9);
@@ -385,7 +385,7 @@ describe('packing', () => {
     const p = pack([big, z, b], opts(60));
     expect(p.files.map((f) => f.path)).toEqual(['b.ts', 'z.ts']);
     expect(p.segments.map((s) => s.path)).toEqual(['b.ts', 'z.ts']);
-    expect(p.tokens).toBeLessThanOrEqual(60);
+    expect(p.chars).toBeLessThanOrEqual(180);
     // The same candidates in another order give the same bytes.
     expect(pack([b, big, z], opts(60))).toEqual(p);
   });

@@ -1,6 +1,5 @@
 // Ranking and packing: the best candidates that fit the context budget, whole, de-duplicated, in a stable order.
 import { languageOf } from '../syntax/languages.js';
-import { estimateTokens } from '../prompt/tokens.js';
 import type { Candidate, SnippetKind } from './types.js';
 
 export interface PackedFile {
@@ -12,7 +11,8 @@ export interface PackedFile {
 export interface PackedSegment {
   kind: SnippetKind;
   path: string;
-  tokens: number;
+  /** Characters this candidate added (its new lines, a file header, elision lines). */
+  chars: number;
   why: string;
 }
 
@@ -20,12 +20,13 @@ export interface Packed {
   /** Sorted by path: the same snippets give the same bytes, so vLLM's prefix cache hits. */
   files: PackedFile[];
   segments: PackedSegment[];
-  /** Estimated tokens of the rendered files, headers included. */
-  tokens: number;
+  /** Characters of the rendered files, headers and line prefixes included. */
+  chars: number;
 }
 
 export interface PackOptions {
-  budgetTokens: number;
+  /** The room, in characters (the prompt stage converts its token budget). */
+  budgetChars: number;
   /** Lines already in the prompt (the current file's prefix and suffix windows): never repeated. */
   excluded?: (path: string, line: number) => boolean;
   /** Characters each file costs besides its lines (path header, separators). */
@@ -52,7 +53,7 @@ export function pack(candidates: readonly Candidate[], opts: PackOptions): Packe
   const order = [...candidates].sort((a, b) => b.score - a.score || cmp(a.path, b.path) || (a.runs[0]?.start ?? 0) - (b.runs[0]?.start ?? 0));
   const chosen = new Map<string, Map<number, string>>();
   const segments: (PackedSegment & { line: number })[] = [];
-  const budgetChars = opts.budgetTokens * 3;
+  const budgetChars = opts.budgetChars;
   let usedChars = 0;
   for (const c of order) {
     const lines = chosen.get(c.path);
@@ -74,10 +75,10 @@ export function pack(candidates: readonly Candidate[], opts: PackOptions): Packe
     const target = lines ?? new Map<number, string>();
     if (!lines) chosen.set(c.path, target);
     for (const [row, t] of fresh) target.set(row, t);
-    segments.push({ kind: c.kind, path: c.path, tokens: Math.ceil(cost / 3), why: c.why, line: fresh[0]![0] });
+    segments.push({ kind: c.kind, path: c.path, chars: cost, why: c.why, line: fresh[0]![0] });
   }
   const files: PackedFile[] = [];
-  let tokens = 0;
+  let chars = 0;
   for (const path of [...chosen.keys()].sort(cmp)) {
     const rows = [...chosen.get(path)!].sort((a, b) => a[0] - b[0]);
     const out: string[] = [];
@@ -89,11 +90,11 @@ export function pack(candidates: readonly Candidate[], opts: PackOptions): Packe
     }
     const text = out.join('\n');
     files.push({ path, text });
-    tokens += estimateTokens(text) + Math.ceil((opts.fileOverheadChars(path) + out.length * opts.linePrefixChars) / 3);
+    chars += text.length + opts.fileOverheadChars(path) + out.length * opts.linePrefixChars;
   }
   // Listed in the order the prompt shows them: by path, then by line.
   segments.sort((x, y) => cmp(x.path, y.path) || x.line - y.line);
-  return { files, segments: segments.map(({ line: _line, ...sg }) => sg), tokens };
+  return { files, segments: segments.map(({ line: _line, ...sg }) => sg), chars };
 }
 
 function cmp(a: string, b: string): number {

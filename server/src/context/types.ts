@@ -1,4 +1,6 @@
 // Plain types of the context stage: indexed symbols, imports, and the snippets sources offer for a prompt.
+import type { LanguageName } from '../syntax/languages.js';
+import type { Tree } from '../syntax/tree.js';
 
 export type SymbolKind = 'function' | 'method' | 'class' | 'interface' | 'type' | 'enum' | 'struct' | 'trait' | 'constant';
 
@@ -89,12 +91,12 @@ export interface ContextRequest {
   /** Absolute path of the document, when it is a file. */
   abs?: string;
   relPath: string;
-  lang?: import('../syntax/languages.js').LanguageName;
+  lang?: LanguageName;
   text: string;
   offset: number;
   cursorLine: number;
   /** The document's latest tree (edited, perhaps not re-parsed): read, never parsed here. */
-  tree?: import('../syntax/tree.js').Tree;
+  tree?: Tree;
   /** One line of the document, without its line break. */
   lineAt(row: number): string | undefined;
   lineCount: number;

@@ -5,7 +5,7 @@ import type { SyntaxNode, Tree } from '../syntax/tree.js';
 import { pack, type PackOptions, type Packed } from '../context/pack.js';
 import type { Candidate, SnippetKind } from '../context/types.js';
 import type { FimTemplate } from './templates.js';
-import { estimateTokens, tokensToChars } from './tokens.js';
+import { CHARS_PER_TOKEN, estimateTokens, tokensToChars } from './tokens.js';
 
 export interface Segment {
   /** Current-file parts, or a context snippet's kind (definition, enclosing, similar, recentEdit). */
@@ -83,7 +83,7 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
     const repoHead = repo ? estimateTokens(repo({ repoName: ctx.repoName, files: [], path: input.relPath, prefix: '', suffix: '' })) - overhead : 0;
     const share = Math.min(ctx.maxTokens, Math.floor(available * ctx.share));
     const opts = (c: CaretWindows, budgetTokens: number): PackOptions => ({
-      budgetTokens,
+      budgetChars: tokensToChars(budgetTokens),
       excluded: (path, row) => path === input.relPath && row >= c.startLine && row <= c.endLine,
       fileOverheadChars: repo ? (path) => path.length + 16 : (path) => path.length + input.lineComment.length + 8,
       linePrefixChars: repo ? 0 : input.lineComment.length + 1,
@@ -91,10 +91,10 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
     const small = caretWindows(input, available - share, repo ? '' : pathLine);
     const first = pack(ctx.candidates, opts(small, share - repoHead));
     if (first.files.length > 0) {
-      const used = first.tokens + repoHead;
+      const used = Math.ceil(first.chars / CHARS_PER_TOKEN) + repoHead;
       caret = caretWindows(input, available - used, repo ? '' : pathLine);
       // The windows grew into lines a current-file snippet held: pack again without them.
-      packed = caret.startLine < small.startLine || caret.endLine > small.endLine ? pack(ctx.candidates, opts(caret, first.tokens)) : first;
+      packed = caret.startLine < small.startLine || caret.endLine > small.endLine ? pack(ctx.candidates, opts(caret, used - repoHead)) : first;
       if (packed.files.length === 0) packed = undefined;
     }
   }
@@ -105,7 +105,7 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
   const segments: Segment[] = [];
   if (packed && repo && ctx) {
     prompt = repo({ repoName: ctx.repoName, files: packed.files, path, prefix: body, suffix: caret.suffix });
-    for (const sg of packed.segments) segments.push({ kind: sg.kind, path: sg.path, tokens: sg.tokens });
+    for (const sg of packed.segments) segments.push({ kind: sg.kind, path: sg.path, tokens: Math.max(1, Math.ceil(sg.chars / CHARS_PER_TOKEN)) });
     segments.push({ kind: 'path', path, tokens: estimateTokens(path) + 2 });
   } else {
     let head = '';
@@ -113,7 +113,7 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
       // No repository layout in this model's training: the snippets as comments, each under its path.
       const c = input.lineComment;
       for (const f of packed.files) head += `${c} Path: ${f.path}\n` + f.text.split('\n').map((l) => (l ? `${c} ${l}` : c)).join('\n') + '\n';
-      for (const sg of packed.segments) segments.push({ kind: sg.kind, path: sg.path, tokens: sg.tokens });
+      for (const sg of packed.segments) segments.push({ kind: sg.kind, path: sg.path, tokens: Math.max(1, Math.ceil(sg.chars / CHARS_PER_TOKEN)) });
     }
     prompt = template.render(head + pathLine + body, caret.suffix);
     segments.push({ kind: 'path', path, tokens: estimateTokens(pathLine) });
