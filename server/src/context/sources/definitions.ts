@@ -23,6 +23,7 @@ export class DefinitionsSource implements ContextSource {
     const index = this.index();
     if (!index || !req.lang) return [];
     const out = new Map<string, Candidate>();
+    const classes = new Set<Candidate>();
     /**
      * `brief`: the evidence is only that the file imports it (the name is not near the cursor), so
      * a type is shown by its first line, not all its members: many of them then fit the budget.
@@ -33,7 +34,9 @@ export class DefinitionsSource implements ContextSource {
       const prev = out.get(key);
       if (prev && prev.score >= score) return;
       const runs = brief && TYPE_KINDS.has(s.kind) && s.runs.length > 0 ? [{ start: s.runs[0]!.start, text: s.runs[0]!.text.split('\n')[0]! }] : s.runs;
-      out.set(key, { kind: 'definition', path: s.path, runs, score, why });
+      const c: Candidate = { kind: 'definition', path: s.path, runs, score, why };
+      out.set(key, c);
+      if (s.kind === 'class') classes.add(c);
     };
     const { imports, known } = this.imports(req, index);
     const local = new Map<string, { ref: ImportRef; imported: string }>();
@@ -97,9 +100,9 @@ export class DefinitionsSource implements ContextSource {
       for (const s of inFiles(files, member)) add(s, 0.6 + 0.4 * weight, `${qualifier}.${member}`);
     }
     // Everything imported is a likely callee even when not named near the cursor (the hole may be
-    // the call itself): ranked below what is, by how often the file uses it. After `new`, classes first.
-    // The word being typed narrows by its first letters only, so that the chosen snippets (and the
-    // prompt's cached head) stay the same for the rest of the word.
+    // the call itself): ranked below what is, by how often the file uses it. The word being typed
+    // narrows by its first letters only, so that the chosen snippets (and the prompt's cached head)
+    // stay the same for the rest of the word.
     const stem = near.partial.slice(0, PARTIAL_STEM);
     const afterNew = /\bnew\s+[\w$]*$/.test(req.text.slice(Math.max(0, req.offset - 40), req.offset));
     for (const [localName, { ref, imported }] of local) {
@@ -152,7 +155,7 @@ export class DefinitionsSource implements ContextSource {
       }
     }
     // After `new` only a class can follow: everything else steps back.
-    if (afterNew) for (const c of out.values()) if (!/^(export\s+)?(default\s+)?(abstract\s+)?class\b/.test(c.runs[0]?.text.trimStart() ?? '')) c.score *= 0.6;
+    if (afterNew) for (const c of out.values()) if (!classes.has(c)) c.score *= 0.6;
     return [...out.values()];
   }
 
