@@ -434,6 +434,16 @@ describe('prompt with context', () => {
     expect(plan.context?.sources.map((s) => s.name)).toEqual(['definitions', 'enclosing', 'recentEdits', 'similar']);
   });
 
+  it('declares every file the prompt holds, with its text, and the parts for servers that lay out FIM themselves', async () => {
+    const root = tempWorkspace(TS_PROJECT);
+    const plan = await planIn(root, 'src/main.ts', MAIN, config());
+    expect(plan.prompt.sources.map((x) => x.path)).toEqual(['src/main.ts', 'src/orders.ts']);
+    expect(plan.prompt.sources[1]!.text).toContain('export function parseOrder(raw: string): Order {');
+    expect(plan.prompt.parts.snippets.map((x) => x.path)).toEqual(['src/orders.ts']);
+    expect(plan.prompt.parts.prefix).toBe("// Path: src/main.ts\nimport { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = ");
+    expect(plan.prompt.parts.suffix).toBe('\n}\n');
+  });
+
   it('StarCoder2 repository layout; DeepSeek gets the snippets as comments with their path', async () => {
     const root = tempWorkspace(TS_PROJECT);
     const sc = await planIn(root, 'src/main.ts', MAIN, config({ backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', model: 'bigcode/starcoder2-7b' } } }));
@@ -495,6 +505,7 @@ describe('privacy over every segment', () => {
     expect(plan.route.backend).toBe('cloud');
     expect(plan.prompt.prompt).not.toContain('parseOrder(raw: string)');
     expect(plan.prompt.segments.some((s) => s.path === 'src/orders.ts')).toBe(false);
+    expect(plan.prompt.sources.map((x) => x.path)).toEqual(['src/main.ts']);
   });
 
   it('the router sees every segment path: a protected current file keeps the whole prompt on-prem, snippets included', async () => {

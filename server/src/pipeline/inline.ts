@@ -118,14 +118,16 @@ export class InlinePipeline {
       const single = plan.ctx.mode === 'single';
       const maxLines = plan.ctx.maxLines;
       const enough = (t: string) => (single ? t.includes('\n') : countLines(t) > maxLines + 1);
-      let result = await backend.complete({ prompt: prompt.prompt, stop: prompt.stop, maxTokens: config.inline.maxTokens, temperature: config.inline.temperature, enough }, signal);
+      // Every file the prompt holds text from goes along: the privacy gate refuses a cloud request without them.
+      const request = (p: InlinePrompt) => ({ prompt: p.prompt, sources: p.sources, parts: p.parts, task: 'inline', stop: p.stop, maxTokens: config.inline.maxTokens, temperature: config.inline.temperature, enough });
+      let result = await backend.complete(request(prompt), signal);
       if (!result.ok && result.failure.kind === 'context_length') {
         // Our token estimate was off for this model: shrink once to what the server says fits.
         const f = result.failure;
         const fits = f.limit && f.requested ? Math.floor(prompt.budget.prompt * ((f.limit - config.inline.maxTokens) / f.requested) * SHRINK_MARGIN) : Math.floor(prompt.budget.prompt / 2);
         this.deps.logger.debug(`prompt too long for ${backend.name}; retrying with ${fits} tokens`);
         prompt = this.render(doc, offset, plan.template, plan.info, config, plan.context?.candidates ?? [], Math.max(64, fits));
-        result = await backend.complete({ prompt: prompt.prompt, stop: prompt.stop, maxTokens: config.inline.maxTokens, temperature: config.inline.temperature, enough }, signal);
+        result = await backend.complete(request(prompt), signal);
       }
       if (!result.ok) {
         if (result.failure.kind === 'cancelled') return { kind: 'cancelled' };

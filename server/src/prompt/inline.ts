@@ -53,6 +53,10 @@ export interface InlinePrompt {
   budget: { contextWindow: number; prompt: number; maxTokens: number };
   /** First line of the prefix window (0-based), for tests and `prompt --json`. */
   windowStartLine: number;
+  /** Every file the prompt holds text from, with that text: what the privacy gate and the audit read. */
+  sources: { path: string; text: string }[];
+  /** The pieces the prompt was made of, for servers that lay out fill-in-the-middle themselves. */
+  parts: { prefix: string; suffix: string; snippets: { path: string; text: string }[] };
 }
 
 /**
@@ -121,12 +125,21 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
   if (caret.header.imports) segments.push({ kind: 'imports', path, tokens: estimateTokens(caret.header.imports) });
   if (caret.header.scopes) segments.push({ kind: 'scope', path, tokens: estimateTokens(caret.header.scopes) });
   segments.push({ kind: 'prefix', path, tokens: estimateTokens(caret.window) }, { kind: 'suffix', path, tokens: estimateTokens(caret.suffix) });
+  const snippets = packed?.files ?? [];
+  const sources = [{ path, text: body + caret.suffix }];
+  for (const f of snippets) {
+    const same = sources.find((x) => x.path === f.path);
+    if (same) same.text += '\n' + f.text;
+    else sources.push({ path: f.path, text: f.text });
+  }
   return {
     prompt,
     stop: template.stop,
     segments,
     budget: { contextWindow: budget.contextWindow, prompt: estimateTokens(prompt), maxTokens: budget.maxTokens },
     windowStartLine: caret.startLine,
+    sources,
+    parts: { prefix: pathLine + body, suffix: caret.suffix, snippets: snippets.map((f) => ({ path: f.path, text: f.text })) },
   };
 }
 
