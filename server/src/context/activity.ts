@@ -37,7 +37,8 @@ const MERGE_LINES = 3;
 /** Open or recently edited documents whose windows are kept. */
 const MAX_DOCS = 20;
 const MAX_WINDOWS_PER_DOC = 1000;
-const MAX_DOC_CHARS = 1_000_000;
+/** Documents larger than this are not windowed: cutting one would hold the event loop too long. */
+const MAX_DOC_CHARS = 300_000;
 /**
  * A document's windows are cut once it has been left alone this long: the one being typed in is
  * the prefix and suffix already, and re-cutting it on every pause would cost the requests time.
