@@ -180,23 +180,35 @@ describe('tandem-lsp --stdio', () => {
     await fake.waitFor((r) => r.path === '/v1/completions' && r.closedAt !== null);
   });
 
-  it('errors inside a 200 stream and HTTP errors in both shapes give empty results', async () => {
+  it('errors inside a 200 stream and HTTP errors in both shapes give empty results, then the breaker opens', async () => {
     const { client } = await start();
     client.open(URI, 'typescript', DOC);
     const replies = [
       { streamError: { message: 'engine died', code: 500 }, after: 'ret' },
       { streamError: { message: 'engine died', code: 500 }, shape: 'flat' as const },
       { status: 500, error: { message: 'boom' } },
-      { status: 503, error: { message: 'busy' }, shape: 'flat' as const },
     ];
-    for (const reply of replies) {
+    for (const [i, reply] of replies.entries()) {
       fake.set({ respond: () => reply });
-      const res = await client.inline(URI, CURSOR).result;
+      const res = await client.inline(URI, { line: 3, character: 2 + i }).result;
       expect(res.items).toEqual([]);
+      client.change(URI, i + 2, [{ range: { start: { line: 3, character: 2 + i }, end: { line: 3, character: 2 + i } }, text: ' ' }]);
     }
+    // Three failures in a row: the breaker is open and the backend is left alone for a while.
+    const before = fake.completions().length;
     fake.set({ respond: () => ({ text: 'return a + b;' }) });
-    const ok = await client.inline(URI, CURSOR).result;
-    expect(ok.items[0].insertText).toBe('return a + b;');
+    const skipped = await client.inline(URI, { line: 3, character: 5 }).result;
+    expect(skipped.items).toEqual([]);
+    expect(fake.completions().length).toBe(before);
+  });
+
+  it('an HTTP error in the flat vLLM shape is reported with its message', async () => {
+    fake.set({ respond: () => ({ status: 503, error: { message: 'engine is overloaded' }, shape: 'flat' as const }) });
+    const { client } = await start();
+    client.open(URI, 'typescript', DOC);
+    expect((await client.inline(URI, CURSOR).result).items).toEqual([]);
+    for (let i = 0; i < 100 && !client.stderr.includes('engine is overloaded'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(client.stderr).toContain('answered 503: engine is overloaded');
   });
 
   it('shrinks the prompt once on a context-length 400 and still completes', async () => {

@@ -5,10 +5,20 @@ import { LlamaCppBackend } from '../../server/src/models/llamacpp.js';
 import { OllamaBackend } from '../../server/src/models/ollama.js';
 import { OpenAICompatBackend } from '../../server/src/models/openaiCompat.js';
 import { BackendRegistry } from '../../server/src/models/registry.js';
+import { resolveConfig } from '../../server/src/config/load.js';
+import { PrivacyGate } from '../../server/src/privacy/gate.js';
 import { TgiBackend } from '../../server/src/models/tgi.js';
 import { silentLogger } from '../../server/src/util/logger.js';
 
 const b = (name: string, kind: Backend['kind'], url: string, location: Backend['location'] = 'onprem'): Backend => ({ name, kind, url, location });
+
+/** A whole configuration around these backends (defaults for the rest). */
+function withBackends(backends: Record<string, Backend>): Config {
+  const data = Object.fromEntries(Object.values(backends).map(({ name, ...rest }) => [name, rest]));
+  const r = resolveConfig([{ origin: 'test', data: { backends: data, audit: { enabled: false } } }]);
+  if (!r.ok) throw new Error(r.error);
+  return r.config;
+}
 
 describe('BackendRegistry', () => {
   it('builds the client of each kind, each with info, complete, chat and probe', () => {
@@ -19,8 +29,8 @@ describe('BackendRegistry', () => {
       laptop: b('laptop', 'ollama', 'http://127.0.0.1:11434'),
       cpu: b('cpu', 'llamacpp', 'http://127.0.0.1:8081'),
     };
-    const reg = new BackendRegistry(silentLogger(), {});
-    reg.update({ backends } as unknown as Config);
+    const reg = new BackendRegistry(silentLogger(), { audit: false });
+    reg.update(withBackends(backends));
     const classes: [string, unknown][] = [
       ['fim', OpenAICompatBackend],
       ['cloud', OpenAICompatBackend],
@@ -30,7 +40,9 @@ describe('BackendRegistry', () => {
     ];
     for (const [name, cls] of classes) {
       const backend = reg.get(name)!;
-      expect(backend).toBeInstanceOf(cls as new (...a: never[]) => unknown);
+      // Every client sits behind the privacy gate.
+      expect(backend).toBeInstanceOf(PrivacyGate);
+      expect((backend as PrivacyGate).inner).toBeInstanceOf(cls as new (...a: never[]) => unknown);
       expect(typeof backend.chat).toBe('function');
       expect(typeof backend.probe).toBe('function');
       expect(backend.name).toBe(name);
@@ -39,14 +51,14 @@ describe('BackendRegistry', () => {
   });
 
   it('rebuilds only the backends whose settings changed', () => {
-    const reg = new BackendRegistry(silentLogger(), {});
+    const reg = new BackendRegistry(silentLogger(), { audit: false });
     const first = { a: b('a', 'tgi', 'http://x:1'), c: b('c', 'ollama', 'http://y:2') };
-    reg.update({ backends: first } as unknown as Config);
+    reg.update(withBackends(first));
     const a = reg.get('a');
     const c = reg.get('c');
-    reg.update({ backends: { a: first.a, c: b('c', 'llamacpp', 'http://y:2') } } as unknown as Config);
+    reg.update(withBackends({ a: first.a, c: b('c', 'llamacpp', 'http://y:2') }));
     expect(reg.get('a')).toBe(a);
     expect(reg.get('c')).not.toBe(c);
-    expect(reg.get('c')).toBeInstanceOf(LlamaCppBackend);
+    expect((reg.get('c') as PrivacyGate).inner).toBeInstanceOf(LlamaCppBackend);
   });
 });

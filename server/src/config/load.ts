@@ -256,7 +256,7 @@ export function resolveConfig(sources: ConfigSource[], workspaces: WorkspaceSour
     routes[task] = [...list];
   }
 
-  const config: Config = { backends, routes, privacy: { ...raw.privacy, onPremOnly: [...raw.privacy.onPremOnly] }, inline: { ...raw.inline }, context: structuredClone(raw.context), log: { ...raw.log } };
+  const config: Config = { backends, routes, privacy: { ...raw.privacy, onPremOnly: [...raw.privacy.onPremOnly] }, inline: { ...raw.inline }, context: structuredClone(raw.context), budget: { ...raw.budget }, audit: { ...raw.audit }, log: { ...raw.log } };
   const warnings: string[] = [];
   for (const ws of workspaces) applyWorkspace(config, ws, warnings);
   return { ok: true, config, warnings };

@@ -136,6 +136,23 @@ export const ConfigSchema = z
         sources: { definitions: { enabled: true, budgetMs: 10 }, enclosing: { enabled: true, budgetMs: 5 }, similar: { enabled: true, budgetMs: 6 }, recentEdits: { enabled: true, budgetMs: 3 } },
       }))
       .describe('Cross-file context for inline completions.'),
+    budget: z
+      .object({
+        dailyUsd: z.number({ error: 'expected a number of US dollars' }).nonnegative({ error: 'expected 0 or more' }).optional().describe('Daily cap of cloud spend (tokens x pricePerMTok*); once reached, cloud routes fall back to on-prem backends. No cap when unset.'),
+      })
+      .strict()
+      .default({})
+      .describe('Cloud cost control.'),
+    audit: z
+      .object({
+        enabled: z.boolean({ error: 'expected true or false' }).default(true).describe('Write one JSON line per model request: time, task, backend, location, model, tokens, source paths with content hashes, redactions, latency, outcome (never code).'),
+        path: z.string().min(1).optional().describe('Audit log file. Default: $XDG_STATE_HOME/tandem/audit.jsonl (else ~/.local/state/tandem/audit.jsonl).'),
+        maxBytes: positiveInt.default(10_000_000).describe('Rotate the audit log when it would grow past this many bytes.'),
+        keep: positiveInt.default(5).describe('Rotated audit files kept (audit.jsonl.1 ... .N).'),
+      })
+      .strict()
+      .default({ enabled: true, maxBytes: 10_000_000, keep: 5 })
+      .describe('Audit trail of what left for which backend.'),
     log: z
       .object({
         level: z.enum(['error', 'warn', 'info', 'debug', 'trace'], { error: 'expected one of: error, warn, info, debug, trace' }).default('info').describe('Least severe level written to stderr and window/logMessage; prompts appear only at trace.'),
@@ -159,6 +176,8 @@ export interface Config {
   privacy: { airGapped: boolean; onPremOnly: string[] };
   inline: RawConfig['inline'];
   context: RawConfig['context'];
+  budget: RawConfig['budget'];
+  audit: RawConfig['audit'];
   log: RawConfig['log'];
 }
 

@@ -1,5 +1,9 @@
-// Live backend objects for the configuration in force, rebuilt only where a backend's settings changed.
+// Live backend objects for the configuration in force, each behind the privacy gate, with their health.
 import type { Backend, Config } from '../config/schema.js';
+import { AuditLog, defaultAuditPath } from '../privacy/audit.js';
+import { PrivacyGate } from '../privacy/gate.js';
+import { SpendLedger } from '../router/budget.js';
+import { HealthMonitor } from '../router/health.js';
 import type { Logger } from '../util/logger.js';
 import { LlamaCppBackend } from './llamacpp.js';
 import { OllamaBackend } from './ollama.js';
@@ -23,39 +27,109 @@ export function createBackend(b: Backend, deps: BackendDeps): CompletionBackend 
   }
 }
 
+/** Latency samples kept per backend for the p50/p95 of `tandem.stats`. */
+const LATENCY_SAMPLES = 500;
+
+export interface RegistryOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Where the day's cloud spend is kept (undefined: memory only, as in the one-shot CLI). */
+  spendPath?: string;
+  /** Write audit records (the CLI and the server do; unit tests may not). */
+  audit?: boolean;
+}
+
 export class BackendRegistry {
   private readonly live = new Map<string, { key: string; backend: CompletionBackend }>();
   /** Backends whose last request failed: their next failure is logged at debug, not again as a warning. */
   private readonly failing = new Set<string>();
+  private readonly latencies = new Map<string, number[]>();
+  readonly health = new HealthMonitor();
+  readonly spend: SpendLedger;
+  private config: Config | undefined;
+  private audit: AuditLog | undefined;
+  private auditKey: string | undefined;
+  private readonly env: NodeJS.ProcessEnv;
 
-  constructor(private readonly logger: Logger, private readonly env: NodeJS.ProcessEnv = process.env) {}
+  private readonly auditOn: boolean;
+
+  constructor(private readonly logger: Logger, opts: RegistryOptions = {}) {
+    this.env = opts.env ?? process.env;
+    this.spend = new SpendLedger(opts.spendPath);
+    this.auditOn = opts.audit ?? true;
+  }
 
   update(config: Config): void {
+    this.config = config;
+    this.updateAudit(config);
     for (const name of [...this.live.keys()]) if (!config.backends[name]) this.live.delete(name);
+    this.health.retain(Object.keys(config.backends));
     for (const b of Object.values(config.backends)) {
       const key = JSON.stringify(b);
       if (this.live.get(b.name)?.key === key) continue;
-      const backend = createBackend(b, { logger: this.logger, env: this.env });
+      const inner = createBackend(b, { logger: this.logger, env: this.env });
+      // Every call, from every caller, goes through the gate: privacy is enforced in one place.
+      const backend = new PrivacyGate(inner, {
+        policy: () => this.config!.privacy,
+        audit: this.audit,
+        onUsage: (tokensIn, tokensOut) => this.spend.record(b.name, b, tokensIn, tokensOut),
+      });
       this.live.set(b.name, { key, backend });
       this.failing.delete(b.name);
     }
+  }
+
+  private updateAudit(config: Config): void {
+    const path = config.audit.path ?? defaultAuditPath(this.env);
+    const key = JSON.stringify([this.auditOn && config.audit.enabled, path, config.audit.maxBytes, config.audit.keep]);
+    if (this.auditKey === key) return;
+    this.auditKey = key;
+    this.audit = this.auditOn && config.audit.enabled ? new AuditLog({ path, maxBytes: config.audit.maxBytes, keep: config.audit.keep, onError: (m) => this.logger.warn(m) }) : undefined;
+    // Gates hold the log they were built with: rebuild them all.
+    this.live.clear();
   }
 
   get(name: string): CompletionBackend | undefined {
     return this.live.get(name)?.backend;
   }
 
-  /** Records a request's outcome; a failure is logged once per outage, not once per keystroke. */
-  report(name: string, failure: BackendFailure | undefined): void {
+  /** Resolves when the audit records written so far are on disk (the CLI waits before exiting). */
+  flush(): Promise<void> {
+    return this.audit?.flush() ?? Promise.resolve();
+  }
+
+  /**
+   * Records a request's outcome for health and latency; a failure is logged once per outage,
+   * not once per keystroke.
+   */
+  report(name: string, failure: BackendFailure | undefined, latencyMs?: number): void {
     if (!failure) {
+      this.health.success(name, latencyMs);
+      if (latencyMs !== undefined) {
+        const xs = this.latencies.get(name) ?? [];
+        xs.push(latencyMs);
+        if (xs.length > LATENCY_SAMPLES) xs.shift();
+        this.latencies.set(name, xs);
+      }
       if (this.failing.delete(name)) this.logger.info(`backend ${name} answers again`);
       return;
     }
     if (failure.kind === 'cancelled') return;
+    this.health.failure(name, failure);
     if (this.failing.has(name)) this.logger.debug(`backend ${name}: ${failure.message}`);
     else {
       this.failing.add(name);
       this.logger.warn(`backend ${name}: ${failure.message}`);
     }
+  }
+
+  /** p50/p95 of recent successful requests, per backend. */
+  latencyPercentiles(): Record<string, { p50: number; p95: number; samples: number }> {
+    const out: Record<string, { p50: number; p95: number; samples: number }> = {};
+    for (const [name, xs] of this.latencies) {
+      const s = [...xs].sort((a, b) => a - b);
+      const at = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+      out[name] = { p50: Math.round(at(0.5)), p95: Math.round(at(0.95)), samples: s.length };
+    }
+    return out;
   }
 }

@@ -8,7 +8,7 @@ import { TEMPLATES, templateFor, type FimTemplate } from '../prompt/templates.js
 import type { ContextEngine, Gathered } from '../context/engine.js';
 import type { Candidate, ContextRequest } from '../context/types.js';
 import { protectedSource } from '../privacy/gate.js';
-import { chooseBackend, type RouteChoice } from '../router/route.js';
+import { chooseBackend, type RouteChoice, type RouteInputs } from '../router/route.js';
 import { lineCommentFor } from '../syntax/languages.js';
 import { CancelledError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
@@ -110,38 +110,55 @@ export class InlinePipeline {
     this.inFlight++;
     try {
       if (!req.immediate) await this.debouncer.wait(start, signal);
-      const plan = await this.plan(doc, offset, config, signal);
-      if (plan.failure) return { kind: 'failed', failure: plan.failure, backend: plan.route.backend, latencyMs: elapsed() };
-      if (!plan.backend || !plan.info) return { kind: 'empty', reason: plan.route.reason, latencyMs: elapsed() };
-      const backend = plan.backend;
-      let prompt = plan.prompt;
-      const single = plan.ctx.mode === 'single';
-      const maxLines = plan.ctx.maxLines;
-      const enough = (t: string) => (single ? t.includes('\n') : countLines(t) > maxLines + 1);
-      // Every file the prompt holds text from goes along: the privacy gate refuses a cloud request without them.
-      const request = (p: InlinePrompt) => ({ prompt: p.prompt, sources: p.sources, parts: p.parts, task: 'inline', stop: p.stop, maxTokens: config.inline.maxTokens, temperature: config.inline.temperature, enough });
-      let result = await backend.complete(request(prompt), signal);
-      if (!result.ok && result.failure.kind === 'context_length') {
-        // Our token estimate was off for this model: shrink once to what the server says fits.
-        const f = result.failure;
-        const fits = f.limit && f.requested ? Math.floor(prompt.budget.prompt * ((f.limit - config.inline.maxTokens) / f.requested) * SHRINK_MARGIN) : Math.floor(prompt.budget.prompt / 2);
-        this.deps.logger.debug(`prompt too long for ${backend.name}; retrying with ${fits} tokens`);
-        prompt = this.render(doc, offset, plan.template, plan.info, config, plan.context?.candidates ?? [], Math.max(64, fits));
-        result = await backend.complete(request(prompt), signal);
+      // Failover: a backend that fails is left out and the route's next one tries, all within
+      // the one deadline of this request.
+      const tried = new Set<string>();
+      let last: { failure: BackendFailure; backend: string } | undefined;
+      for (;;) {
+        const plan = await this.plan(doc, offset, config, signal, true, tried);
+        if (plan.failure && plan.route.backend) {
+          last = { failure: plan.failure, backend: plan.route.backend };
+          tried.add(plan.route.backend);
+          continue;
+        }
+        if (!plan.backend || !plan.info) {
+          if (last) return { kind: 'failed', failure: last.failure, backend: last.backend, latencyMs: elapsed() };
+          return { kind: 'empty', reason: plan.route.reason, latencyMs: elapsed() };
+        }
+        const backend = plan.backend;
+        let prompt = plan.prompt;
+        const single = plan.ctx.mode === 'single';
+        const maxLines = plan.ctx.maxLines;
+        const enough = (t: string) => (single ? t.includes('\n') : countLines(t) > maxLines + 1);
+        // Every file the prompt holds text from goes along: the privacy gate refuses a cloud request without them.
+        const request = (p: InlinePrompt) => ({ prompt: p.prompt, sources: p.sources, parts: p.parts, task: 'inline', stop: p.stop, maxTokens: config.inline.maxTokens, temperature: config.inline.temperature, enough });
+        const sent = this.now();
+        let result = await backend.complete(request(prompt), signal);
+        if (!result.ok && result.failure.kind === 'context_length') {
+          // Our token estimate was off for this model: shrink once to what the server says fits.
+          const f = result.failure;
+          const fits = f.limit && f.requested ? Math.floor(prompt.budget.prompt * ((f.limit - config.inline.maxTokens) / f.requested) * SHRINK_MARGIN) : Math.floor(prompt.budget.prompt / 2);
+          this.deps.logger.debug(`prompt too long for ${backend.name}; retrying with ${fits} tokens`);
+          prompt = this.render(doc, offset, plan.template, plan.info, config, plan.context?.candidates ?? [], Math.max(64, fits));
+          result = await backend.complete(request(prompt), signal);
+        }
+        if (!result.ok) {
+          if (result.failure.kind === 'cancelled') return { kind: 'cancelled' };
+          this.deps.backends.report(backend.name, result.failure);
+          last = { failure: result.failure, backend: backend.name };
+          tried.add(backend.name);
+          if (signal.aborted) return { kind: 'failed', failure: result.failure, backend: backend.name, latencyMs: elapsed() };
+          continue;
+        }
+        this.deps.backends.report(backend.name, undefined, Math.round(this.now() - sent));
+        let out = postprocess(result.value.text, prompt.stop, plan.ctx);
+        // Last, the merged result must parse no worse than the block did without it.
+        const block = out && this.deps.parse && doc.tree?.current() ? syntaxBlock(doc.tree.current()!, doc.tree.language, text, offset) : undefined;
+        if (block && this.deps.parse) out = checkSyntax(out, block, this.deps.parse);
+        if (out === '') return { kind: 'empty', reason: 'nothing worth showing after postprocessing', backend: backend.name, model: result.value.model, latencyMs: elapsed() };
+        this.cache.set(doc.uri, text, offset, out);
+        return { kind: 'completion', text: out, id: this.id(), backend: backend.name, model: result.value.model, latencyMs: elapsed(), cached: false };
       }
-      if (!result.ok) {
-        if (result.failure.kind === 'cancelled') return { kind: 'cancelled' };
-        this.deps.backends.report(backend.name, result.failure);
-        return { kind: 'failed', failure: result.failure, backend: backend.name, latencyMs: elapsed() };
-      }
-      this.deps.backends.report(backend.name, undefined);
-      let out = postprocess(result.value.text, prompt.stop, plan.ctx);
-      // Last, the merged result must parse no worse than the block did without it.
-      const block = out && this.deps.parse && doc.tree?.current() ? syntaxBlock(doc.tree.current()!, doc.tree.language, text, offset) : undefined;
-      if (block && this.deps.parse) out = checkSyntax(out, block, this.deps.parse);
-      if (out === '') return { kind: 'empty', reason: 'nothing worth showing after postprocessing', backend: backend.name, model: result.value.model, latencyMs: elapsed() };
-      this.cache.set(doc.uri, text, offset, out);
-      return { kind: 'completion', text: out, id: this.id(), backend: backend.name, model: result.value.model, latencyMs: elapsed(), cached: false };
     } catch (err) {
       if (signal.aborted) {
         if (req.signal?.aborted || mine.signal.aborted) return { kind: 'cancelled' };
@@ -159,7 +176,10 @@ export class InlinePipeline {
    * Route, model discovery, template and prompt: everything before the model call. `prompt --json`
    * uses it with `discover: false` so that a dry run never contacts a backend.
    */
-  async plan(doc: Doc, offset: number, config: Config, signal: AbortSignal, discover = true): Promise<PromptPlan> {
+  async plan(doc: Doc, offset: number, config: Config, signal: AbortSignal, discover = true, exclude: ReadonlySet<string> = new Set()): Promise<PromptPlan> {
+    const health = this.deps.backends.health;
+    // A dry run reports the route as configured; a real request skips unhealthy, failed and over-budget backends.
+    const inputs: RouteInputs = discover ? { isHealthy: (n) => !exclude.has(n) && health.isHealthy(n), budgetExhausted: this.deps.backends.spend.exhausted(config.budget.dailyUsd) } : {};
     const relPath = this.deps.workspace.relativePath(doc.uri);
     const ctx = cursorContext(doc, offset, config);
     const gathered = this.gatherContext(doc, offset, relPath, config);
@@ -169,12 +189,13 @@ export class InlinePipeline {
     let paths = [relPath];
     let planned: PromptPlan | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
-      const route = chooseBackend(config, 'inline', paths);
+      const route = chooseBackend(config, 'inline', paths, inputs);
       const cloud = route.backend !== undefined && config.backends[route.backend]?.location === 'cloud';
       const candidates = (gathered?.candidates ?? []).filter((c) => !cloud || !protectedSource([{ path: c.path }], config.privacy.onPremOnly));
       planned = await this.planFor(route, doc, offset, config, signal, discover, ctx, candidates, gathered);
+      if (planned.failure) return planned;
       const held = [...new Set(planned.prompt.segments.map((sg) => sg.path).filter((p): p is string => p !== undefined))];
-      const check = chooseBackend(config, 'inline', held);
+      const check = chooseBackend(config, 'inline', held, inputs);
       if (check.backend === route.backend) return { ...planned, route: check };
       paths = held;
     }

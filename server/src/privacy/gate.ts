@@ -13,6 +13,8 @@ export interface PrivacyPolicy {
 export interface GateDeps {
   policy: () => PrivacyPolicy;
   audit?: AuditLog;
+  /** Tokens a request used, for the spend ledger. */
+  onUsage?: (tokensIn: number, tokensOut: number) => void;
   now?: () => number;
 }
 
@@ -54,7 +56,7 @@ export class PrivacyGate implements CompletionBackend {
   readonly probe?: (signal: AbortSignal) => Promise<Outcome<{ latencyMs: number }>>;
   private readonly now: () => number;
 
-  constructor(private readonly inner: CompletionBackend, private readonly deps: GateDeps) {
+  constructor(readonly inner: CompletionBackend, private readonly deps: GateDeps) {
     this.name = inner.name;
     this.url = inner.url;
     this.location = inner.location;
@@ -131,6 +133,7 @@ export class PrivacyGate implements CompletionBackend {
   }
 
   private record(task: string, sources: SourceRef[] | undefined, tokensIn: number, tokensOut: number, model: string | null, redactions: number, start: number, failure: BackendFailure | undefined): void {
+    if (!failure) this.deps.onUsage?.(tokensIn, tokensOut);
     const audit = this.deps.audit;
     if (!audit) return;
     const latencyMs = Math.round(this.now() - start);

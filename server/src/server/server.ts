@@ -17,6 +17,7 @@ import type { WorkDoneProgressServerReporter } from 'vscode-languageserver';
 import { DocumentStore } from '../documents.js';
 import { ACCEPT_COMMAND, onAccepted, onCompletion, onInlineCompletion, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
 import { BackendRegistry } from '../models/registry.js';
+import { spendPath } from '../router/budget.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { Stats } from '../stats.js';
 import { ParserPool } from '../syntax/tree.js';
@@ -55,7 +56,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   const busy = () => pipeline?.busy ?? false;
   const pool = new ParserPool(busy);
   const documents = new DocumentStore(pool);
-  const backends = new BackendRegistry(hub.logger('backend'), opts.env);
+  const backends = new BackendRegistry(hub.logger('backend'), { env: opts.env, spendPath: spendPath(opts.env) });
   const stats = new Stats();
   let progress: WorkDoneProgressServerReporter | undefined;
   const context = new ContextService({
