@@ -1,4 +1,7 @@
-// Test runner settings: unit, end-to-end (spawned server, real nginx) and deploy tests in one run.
+// Test runner settings: unit, end-to-end (spawned server, real nginx, real editors) and deploy tests in one run.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -7,5 +10,8 @@ export default defineConfig({
     // End-to-end tests spawn servers and editors; on a loaded 2-core CI machine they need headroom.
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // Servers started by tests write their audit log and spend ledger here, never to the
+    // developer's own ~/.local/state.
+    env: { XDG_STATE_HOME: mkdtempSync(join(tmpdir(), 'tandem-test-state-')) },
   },
 });

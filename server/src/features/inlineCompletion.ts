@@ -18,6 +18,8 @@ import { CancelledError } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 
 export const ACCEPT_COMMAND = 'tandem.accepted';
+/** `tandem.stats` []: counts, acceptances, latency p50/p95 per backend, today's cloud spend, status. */
+export const STATS_COMMAND = 'tandem.stats';
 
 export interface CompletionFeatureDeps {
   documents: DocumentStore;

@@ -101,10 +101,11 @@ export class BackendRegistry {
    * Records a request's outcome for health and latency; a failure is logged once per outage,
    * not once per keystroke.
    */
-  report(name: string, failure: BackendFailure | undefined, latencyMs?: number): void {
+  report(name: string, failure: BackendFailure | undefined, latencyMs?: number, fromProbe = false): void {
     if (!failure) {
       this.health.success(name, latencyMs);
-      if (latencyMs !== undefined) {
+      // Probes feed health, not the request latency figures of tandem.stats.
+      if (latencyMs !== undefined && !fromProbe) {
         const xs = this.latencies.get(name) ?? [];
         xs.push(latencyMs);
         if (xs.length > LATENCY_SAMPLES) xs.shift();

@@ -15,9 +15,10 @@ import {
 import { ContextService } from '../context/service.js';
 import type { WorkDoneProgressServerReporter } from 'vscode-languageserver';
 import { DocumentStore } from '../documents.js';
-import { ACCEPT_COMMAND, onAccepted, onCompletion, onInlineCompletion, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
+import { ACCEPT_COMMAND, STATS_COMMAND, onAccepted, onCompletion, onInlineCompletion, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
 import { BackendRegistry } from '../models/registry.js';
 import { spendPath } from '../router/budget.js';
+import { Prober, statusOf, type Status } from '../router/status.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { Stats } from '../stats.js';
 import { ParserPool } from '../syntax/tree.js';
@@ -77,12 +78,34 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   const deps: CompletionFeatureDeps = { documents, pipeline, stats, logger: hub.logger('inline') };
   let pullConfiguration = false;
 
+  // tandem/status goes out when the picture changes (a breaker opens or closes, a cooldown starts).
+  const prober = new Prober(backends, () => settings.config);
+  let lastStatus = '';
+  let statusQueued = false;
+  const sendStatus = () => {
+    if (statusQueued) return;
+    statusQueued = true;
+    setImmediate(() => {
+      statusQueued = false;
+      const status: Status = statusOf(settings.config, backends);
+      const key = JSON.stringify([status.state, status.message.replace(/ \(\d+ ms\)/, ''), status.backends.map((b) => [b.name, b.healthy])]);
+      if (key === lastStatus) return;
+      lastStatus = key;
+      void connection.sendNotification('tandem/status', status);
+      if (status.state !== 'ok') log.info(`status ${status.state}: ${status.message}`);
+    });
+  };
+  backends.health.onChange(sendStatus);
+
   const applyConfig = () => {
     const c = settings.config;
     if (!isLogLevel(opts.env.TANDEM_LOG)) hub.level = c.log.level;
     hub.setSecrets(Object.values(c.backends).flatMap((b) => (b.apiKeyEnv && opts.env[b.apiKeyEnv] ? [opts.env[b.apiKeyEnv]!] : [])));
     backends.update(c);
-    if (initialized) context.start(c);
+    if (initialized) {
+      context.start(c);
+      void prober.round(true).then(sendStatus);
+    }
   };
   let initialized = false;
   settings.onChange(applyConfig);
@@ -132,6 +155,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       }
       initialized = true;
       context.start(settings.config);
+      prober.start();
+      sendStatus();
       if (folders) {
         connection.workspace.onDidChangeWorkspaceFolders(({ added, removed }) => {
           const paths = (list: { uri: string }[]) => list.map((f) => uriToPath(f.uri)).filter((p): p is string => !!p);
@@ -147,7 +172,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
         inlineCompletionProvider: true,
         ...(hasInline ? {} : { completionProvider: { resolveProvider: false } }),
-        executeCommandProvider: { commands: [ACCEPT_COMMAND] },
+        executeCommandProvider: { commands: [ACCEPT_COMMAND, STATS_COMMAND] },
         ...(folders ? { workspace: { workspaceFolders: { supported: true, changeNotifications: true } } } : {}),
       },
       serverInfo: { name: 'tandem', version: VERSION },
@@ -219,12 +244,14 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   connection.onExecuteCommand(
     guard('executeCommand', (p: { command: string; arguments?: unknown[] }) => {
       if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry') }, p.arguments);
+      if (p.command === STATS_COMMAND) return { ...stats.snapshot(), latency: backends.latencyPercentiles(), spend: backends.spend.today(), status: statusOf(settings.config, backends) };
       throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
     }),
   );
 
   connection.onShutdown(() => {
     log.info('shutting down');
+    prober.stop();
     context.dispose();
   });
   connection.listen();

@@ -1,0 +1,132 @@
+// The router end to end, watched on the wire: failover, health and status, privacy, audit and stats.
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
+import { LspClient } from '../lsp-client.js';
+
+const DOC = ['export function add(a: number, b: number): number {', '  ', '}', ''].join('\n');
+const AT = { line: 1, character: 2 };
+const j = (...p: string[]) => p.join('');
+const GH = j('ghp_', 'Z'.repeat(36));
+
+const fakes: FakeVllm[] = [];
+let client: LspClient | undefined;
+
+async function fake(text: string, opts: Parameters<typeof startFakeVllm>[0] = {}) {
+  const f = await startFakeVllm({ respond: () => ({ text }), ...opts });
+  fakes.push(f);
+  return f;
+}
+
+async function start(init: unknown, rootUri: string | null = null) {
+  const home = mkdtempSync(join(tmpdir(), 'tandem-router-'));
+  client = new LspClient({ env: { XDG_CONFIG_HOME: home, XDG_STATE_HOME: join(home, 'state'), TANDEM_CONFIG: '' } });
+  await client.initialize({ initializationOptions: init, rootUri });
+  return { client, state: join(home, 'state') };
+}
+
+afterEach(async () => {
+  if (client) await client.stop();
+  client = undefined;
+  await Promise.all(fakes.splice(0).map((f) => f.close()));
+});
+
+const completions = (f: FakeVllm) => f.requests.filter((r) => r.path.endsWith('/completions'));
+
+describe('router', () => {
+  it('fails over within one request when the first backend refuses connections, and reports status', async () => {
+    const dead = await fake('');
+    const deadUrl = dead.url;
+    await dead.close();
+    const good = await fake('return a + b;');
+    const { client } = await start({ backends: { primary: { kind: 'vllm', url: deadUrl }, backup: { kind: 'vllm', url: good.url } }, routes: { inline: ['primary', 'backup'] }, inline: { debounceMs: 0 } });
+    client.open('file:///w/a.ts', 'typescript', DOC);
+    const res = await client.inline('file:///w/a.ts', AT).result;
+    expect(res.items[0]?.insertText).toBe('return a + b;');
+    const status = await client.waitForNotification((n) => n.method === 'tandem/status' && n.params.state === 'degraded');
+    expect(status.params.message).toContain('primary');
+    expect(status.params.backends).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'primary', healthy: false }), expect.objectContaining({ name: 'backup', healthy: true })]));
+  });
+
+  it('a hanging backend costs one deadline, then the breaker sends keystrokes to the backup at once', async () => {
+    const slow = await fake('', { respond: () => ({ hang: true }) });
+    const good = await fake('return a + b;');
+    const { client } = await start({ backends: { primary: { kind: 'vllm', url: slow.url }, backup: { kind: 'vllm', url: good.url } }, routes: { inline: ['primary', 'backup'] }, inline: { debounceMs: 0, deadlineMs: 600 } });
+    client.open('file:///w/a.ts', 'typescript', DOC);
+    const t0 = performance.now();
+    const first = await client.inline('file:///w/a.ts', AT).result;
+    expect(performance.now() - t0).toBeLessThan(600 + 400);
+    expect(first.items).toEqual([]);
+    for (let i = 0; i < 5; i++) {
+      client.change('file:///w/a.ts', i + 2, [{ range: { start: { line: 1, character: 2 + i }, end: { line: 1, character: 2 + i } }, text: ' ' }]);
+      const t = performance.now();
+      const res = await client.inline('file:///w/a.ts', { line: 1, character: 3 + i }).result;
+      expect(res.items[0]?.insertText).toBe('return a + b;');
+      expect(performance.now() - t).toBeLessThan(400);
+    }
+    expect(completions(slow)).toHaveLength(1);
+  });
+
+  it('air-gapped: the cloud backend sees not one request, probes included; on-prem serves', async () => {
+    const cloud = await fake('from the cloud');
+    const local = await fake('return a + b;');
+    const { client } = await start({
+      backends: { cloud: { kind: 'openai', url: `${cloud.url}/v1`, model: 'Qwen/Qwen2.5-Coder-7B', apiKeyEnv: 'NOPE' }, fim: { kind: 'vllm', url: local.url } },
+      routes: { inline: ['cloud', 'fim'], action: ['cloud', 'fim'], multiFile: ['cloud', 'fim'] },
+      privacy: { airGapped: true },
+      inline: { debounceMs: 0 },
+    });
+    client.open('file:///w/a.ts', 'typescript', DOC);
+    expect((await client.inline('file:///w/a.ts', AT).result).items[0]?.insertText).toBe('return a + b;');
+    await client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(cloud.requests).toHaveLength(0);
+  });
+
+  it('onPremOnly files never reach the cloud; other files go there with their secrets redacted', async () => {
+    const cloud = await fake('from the cloud');
+    const local = await fake('return a + b;');
+    const ws = mkdtempSync(join(tmpdir(), 'tandem-ws-'));
+    const { client } = await start(
+      {
+        backends: { cloud: { kind: 'openai', url: `${cloud.url}/v1`, model: 'Qwen/Qwen2.5-Coder-7B' }, fim: { kind: 'vllm', url: local.url } },
+        routes: { inline: ['cloud', 'fim'] },
+        privacy: { onPremOnly: ['**/secrets/**'] },
+        inline: { debounceMs: 0 },
+        context: { enabled: false },
+      },
+      `file://${ws}`,
+    );
+    const secretDoc = `const key = "${GH}";\n` + DOC;
+    client.open(`file://${ws}/secrets/keys.ts`, 'typescript', secretDoc);
+    const r1 = await client.inline(`file://${ws}/secrets/keys.ts`, { line: 2, character: 2 }).result;
+    expect(r1.items[0]?.insertText).toBe('return a + b;');
+    expect(completions(cloud)).toHaveLength(0);
+    client.open(`file://${ws}/src/app.ts`, 'typescript', secretDoc);
+    const r2 = await client.inline(`file://${ws}/src/app.ts`, { line: 2, character: 2 }).result;
+    expect(r2.items[0]?.insertText).toBe('from the cloud');
+    const sent = JSON.stringify(completions(cloud).map((r) => r.body));
+    expect(sent).not.toContain(GH);
+    expect(sent).toContain('[REDACTED:github-token]');
+    for (const r of cloud.requests) expect(r.rawBody).not.toContain('secrets/keys.ts');
+  });
+
+  it('writes the audit log without code, and tandem.stats reports counts, latency and spend', async () => {
+    const local = await fake('return a + b;');
+    const { client, state } = await start({ backends: { fim: { kind: 'vllm', url: local.url, pricePerMTokIn: 0 } }, inline: { debounceMs: 0 } });
+    client.open('file:///w/a.ts', 'typescript', DOC);
+    const res = await client.inline('file:///w/a.ts', AT).result;
+    await client.request('workspace/executeCommand', { command: 'tandem.accepted', arguments: res.items[0].command.arguments });
+    const stats = await client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] });
+    expect(stats).toMatchObject({ requests: 1, shown: 1, accepted: 1, byBackend: { fim: { shown: 1, accepted: 1 } }, spend: { usd: 0 }, status: { state: 'ok' } });
+    expect(stats.latency.fim.samples).toBe(1);
+    const auditPath = join(state, 'tandem', 'audit.jsonl');
+    for (let i = 0; i < 50 && !existsSync(auditPath); i++) await new Promise((r) => setTimeout(r, 20));
+    const lines = readFileSync(auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.at(-1)).toMatchObject({ task: 'inline', backend: 'fim', location: 'onprem', outcome: 'ok', redactions: 0 });
+    expect(lines.at(-1).sources[0]).toMatchObject({ path: expect.stringContaining('a.ts'), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(readFileSync(auditPath, 'utf8')).not.toContain('export function add');
+  });
+});
