@@ -139,6 +139,17 @@ describe('workspace context over stdio', () => {
     expect(fake.completions().at(-1)!.body.prompt).not.toContain('export function parseOrder');
   });
 
+  it('context.enabled switched off by the editor drops the index; prompts hold the current file only', async () => {
+    const c = await start({ textDocument: { inlineCompletion: {} } });
+    const uri = pathToFileURL(join(root, 'src', 'main.ts')).href;
+    c.open(uri, 'typescript', "import { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = \n}\n");
+    expect(await promptWhen(c, uri, 5, { line: 3, character: 16 }, (p) => p.includes('<|file_sep|>src/orders.ts'))).toContain('<|file_sep|>src/orders.ts');
+    c.notify('workspace/didChangeConfiguration', { settings: { tandem: { context: { enabled: false } } } });
+    c.change(uri, 100, [{ range: { start: { line: 3, character: 16 }, end: { line: 3, character: 16 } }, text: 'x' }]); // not what was shown: no cache hit
+    await c.inline(uri, { line: 3, character: 17 }).result;
+    expect(fake.completions().at(-1)!.body.prompt).toMatch(/^<\|fim_prefix\|>\/\/ Path: src\/main\.ts\nimport \{/);
+  });
+
   it('serves completions with no workspace folder at all', async () => {
     client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
     await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { debounceMs: 0 } }, capabilities: { textDocument: { inlineCompletion: {} }, window: { workDoneProgress: true } } });

@@ -63,9 +63,14 @@ export class ContextService {
     return this.index;
   }
 
-  /** Starts (or, with new limits, adjusts) the background index of the workspace folders. */
+  /** Starts (or, with new limits, adjusts; or, switched off, drops) the background index of the workspace folders. */
   start(config: Config): void {
-    if (!config.context.enabled) return;
+    if (!config.context.enabled) {
+      // Switched off: the index stops its background work and gives its memory back.
+      this.index?.dispose();
+      this.index = undefined;
+      return;
+    }
     if (this.index) {
       this.index.setLimits(indexLimits(config));
       return;
