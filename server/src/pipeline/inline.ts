@@ -116,6 +116,7 @@ export class InlinePipeline {
       let last: { failure: BackendFailure; backend: string } | undefined;
       for (;;) {
         const plan = await this.plan(doc, offset, config, signal, true, tried);
+        if (this.deps.logger.enabled('debug')) this.deps.logger.debug(`route inline -> ${plan.route.backend ?? 'none'}: ${plan.route.reason}`);
         if (plan.failure && plan.route.backend) {
           last = { failure: plan.failure, backend: plan.route.backend };
           tried.add(plan.route.backend);
