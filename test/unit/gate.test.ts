@@ -1,5 +1,5 @@
 // The privacy gate, watched on the wire: a recording fake cloud sees nothing it must not.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -25,7 +25,13 @@ function gate(location: 'cloud' | 'onprem' = 'cloud') {
 const req = (prompt: string, sources: { path: string; text: string }[] | undefined) => ({ prompt, sources, stop: [], maxTokens: 16, temperature: 0.1, task: 'inline' });
 const signal = () => new AbortController().signal;
 const auditLines = () => readFileSync(auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-const settle = () => new Promise((r) => setTimeout(r, 50));
+/** The audit log writes in batches: wait until the file has its lines. */
+async function settle(lines = 1) {
+  for (let i = 0; i < 100; i++) {
+    if (existsSync(auditPath) && readFileSync(auditPath, 'utf8').trim().split('\n').length >= lines) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 beforeEach(async () => {
   cloud = await startFakeVllm({ respond: () => ({ text: 'done();' }) });

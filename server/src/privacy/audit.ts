@@ -43,36 +43,72 @@ export interface AuditOptions {
   onError?: (message: string) => void;
 }
 
+/** Records are written together after this pause, so a burst of keystrokes costs one write. */
+const BATCH_MS = 50;
+
 /**
- * Appends records in order, off the request's path: `write` returns at once and the lines
- * reach the file through one queue, so concurrent requests never interleave half lines.
+ * Appends records in order, off the request's path: `write` only queues the line; a batch is
+ * written BATCH_MS later through one queue, so concurrent requests never interleave half lines
+ * and a keystroke never waits on the disk.
  */
 export class AuditLog {
   private queue: Promise<void> = Promise.resolve();
+  private pending: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
   private failed = false;
+  /** Bytes in the current file, known after the first write: no stat per batch. */
+  private size: number | undefined;
 
   constructor(private readonly opts: AuditOptions) {}
 
   write(record: AuditRecord): Promise<void> {
-    const line = JSON.stringify(record) + '\n';
-    this.queue = this.queue.then(() => this.append(line));
-    return this.queue;
+    this.pending.push(JSON.stringify(record) + '\n');
+    if (!this.timer) {
+      this.timer = setTimeout(() => this.drain(), BATCH_MS);
+      this.timer.unref?.();
+    }
+    return new Promise((resolve) => setTimeout(resolve, BATCH_MS + 1).unref?.()).then(() => this.queue);
   }
 
   /** Resolves when every record written so far is on disk. */
   flush(): Promise<void> {
+    this.drain();
     return this.queue;
   }
 
-  private async append(line: string): Promise<void> {
+  private drain(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.length === 0) return;
+    const lines = this.pending;
+    this.pending = [];
+    this.queue = this.queue.then(() => this.append(lines));
+  }
+
+  private async append(lines: string[]): Promise<void> {
     const { path, maxBytes } = this.opts;
     try {
-      await mkdir(dirname(path), { recursive: true });
-      const size = await stat(path).then((s) => s.size, () => 0);
-      if (size > 0 && size + Buffer.byteLength(line) > maxBytes) await this.rotate();
-      await appendFile(path, line, { mode: 0o600 });
+      if (this.size === undefined) {
+        await mkdir(dirname(path), { recursive: true });
+        this.size = await stat(path).then((st) => st.size, () => 0);
+      }
+      // Rotation happens between records, never inside one. `size` counts the pending chunk too.
+      let chunk = '';
+      for (const line of lines) {
+        const bytes = Buffer.byteLength(line);
+        if (this.size > 0 && this.size + bytes > maxBytes) {
+          if (chunk) await appendFile(path, chunk, { mode: 0o600 });
+          chunk = '';
+          await this.rotate();
+          this.size = 0;
+        }
+        chunk += line;
+        this.size += bytes;
+      }
+      if (chunk) await appendFile(path, chunk, { mode: 0o600 });
       this.failed = false;
     } catch (err) {
+      this.size = undefined;
       // Reported once per outage: a full disk must not flood the log on every keystroke.
       if (!this.failed) this.opts.onError?.(`audit log ${path}: ${(err as Error).message}`);
       this.failed = true;
