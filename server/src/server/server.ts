@@ -15,6 +15,8 @@ import {
 import { ContextService } from '../context/service.js';
 import type { WorkDoneProgressServerReporter } from 'vscode-languageserver';
 import { DocumentStore } from '../documents.js';
+import { APPLY_ACTION_COMMAND, CODE_ACTION_KINDS, EXPLAIN_COMMAND, onApplyAction, onCodeAction, onCodeActionResolve, onExplain, type CodeActionDeps, type ProgressSink } from '../features/codeActions.js';
+import { ActionPipeline } from '../pipeline/actions.js';
 import { ACCEPT_COMMAND, STATS_COMMAND, onAccepted, onCompletion, onInlineCompletion, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
 import { BackendRegistry } from '../models/registry.js';
 import { spendPath } from '../router/budget.js';
@@ -76,6 +78,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   });
   pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine, parse: (lang, text) => pool.parse(lang, text) });
   const deps: CompletionFeatureDeps = { documents, pipeline, stats, logger: hub.logger('inline') };
+  const actions = new ActionPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('actions'), parse: (lang, text) => pool.parse(lang, text) });
+  let resolveSupport = false;
+  const actionDeps: CodeActionDeps = { documents, actions, logger: hub.logger('actions'), resolveSupport: () => resolveSupport };
   let pullConfiguration = false;
 
   // tandem/status goes out when the picture changes (a breaker opens or closes, a cooldown starts).
@@ -144,6 +149,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     const watch = caps.workspace?.didChangeWatchedFiles?.dynamicRegistration === true;
     const workDone = caps.window?.workDoneProgress === true;
     const folders = caps.workspace?.workspaceFolders === true;
+    resolveSupport = caps.textDocument?.codeAction?.resolveSupport?.properties.includes('edit') === true;
     connection.onInitialized(async () => {
       if (dynamicConfig) await connection.client.register(DidChangeConfigurationNotification.type, { section: 'tandem' }).catch(() => undefined);
       if (pullConfiguration) await pullEditorSection('initialized');
@@ -172,7 +178,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
         textDocumentSync: { openClose: true, change: TextDocumentSyncKind.Incremental, save: { includeText: false } },
         inlineCompletionProvider: true,
         ...(hasInline ? {} : { completionProvider: { resolveProvider: false } }),
-        executeCommandProvider: { commands: [ACCEPT_COMMAND, STATS_COMMAND] },
+        codeActionProvider: { resolveProvider: true, codeActionKinds: CODE_ACTION_KINDS },
+        executeCommandProvider: { commands: [ACCEPT_COMMAND, STATS_COMMAND, APPLY_ACTION_COMMAND, EXPLAIN_COMMAND] },
         ...(folders ? { workspace: { workspaceFolders: { supported: true, changeNotifications: true } } } : {}),
       },
       serverInfo: { name: 'tandem', version: VERSION },
@@ -241,12 +248,20 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
 
   connection.languages.inlineCompletion.on(guard('inlineCompletion', (p, t) => onInlineCompletion(deps, p, t)));
   connection.onCompletion(guard('completion', (p, t) => onCompletion(deps, p, t)));
-  connection.onExecuteCommand(
-    guard('executeCommand', (p: { command: string; arguments?: unknown[] }) => {
+  connection.onCodeAction(guard('codeAction', (p) => onCodeAction(actionDeps, p)));
+  connection.onCodeActionResolve(guard('codeAction/resolve', (a, t) => onCodeActionResolve(actionDeps, a, t)));
+  // The library takes `workDoneToken` off the params and hands its reporter over as the third argument.
+  connection.onExecuteCommand((params, token, workDone) =>
+    guard('executeCommand', (p: { command: string; arguments?: unknown[] }, t): Promise<unknown> | unknown => {
+      if (p.command === APPLY_ACTION_COMMAND) return onApplyAction(actionDeps, p.arguments, (edit) => connection.workspace.applyEdit(edit), t);
+      if (p.command === EXPLAIN_COMMAND) {
+        const sink: ProgressSink = { begin: (title) => workDone.begin(title, undefined, undefined, false), report: (m) => workDone.report(m), done: () => workDone.done() };
+        return onExplain(actionDeps, p.arguments, sink, t);
+      }
       if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry') }, p.arguments);
       if (p.command === STATS_COMMAND) return { ...stats.snapshot(), latency: backends.latencyPercentiles(), spend: backends.spend.today(), status: statusOf(settings.config, backends) };
       throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
-    }),
+    })(params, token),
   );
 
   connection.onShutdown(() => {

@@ -1,0 +1,161 @@
+// textDocument/codeAction, codeAction/resolve, tandem.applyAction and tandem.explain: LSP in, action pipeline out.
+import {
+  ErrorCodes,
+  LSPErrorCodes,
+  ResponseError,
+  type CancellationToken,
+  type CodeAction,
+  type CodeActionParams,
+  type Diagnostic,
+  type Range,
+  type WorkspaceEdit,
+} from 'vscode-languageserver';
+import { ACTION_KINDS, listActions, type ActionId } from '../actions/list.js';
+import type { Doc, DocumentStore } from '../documents.js';
+import { EDIT_ACTIONS, type ActionOutcome, type ActionPipeline } from '../pipeline/actions.js';
+import type { Logger } from '../util/logger.js';
+import { tokenSignal } from './inlineCompletion.js';
+
+export const APPLY_ACTION_COMMAND = 'tandem.applyAction';
+export const EXPLAIN_COMMAND = 'tandem.explain';
+
+/** The kinds advertised in codeActionProvider (the contract's families). */
+export const CODE_ACTION_KINDS = [...new Set(Object.values(ACTION_KINDS))];
+
+/** What an unresolved action carries to codeAction/resolve (and to tandem.applyAction). */
+export interface ActionData {
+  id: ActionId;
+  uri: string;
+  version: number;
+  start: number;
+  end: number;
+  diagnostic?: { message: string };
+}
+
+export interface CodeActionDeps {
+  documents: DocumentStore;
+  actions: ActionPipeline;
+  logger: Logger;
+  /** The client resolves actions lazily (codeAction.resolveSupport names `edit`). */
+  resolveSupport: () => boolean;
+}
+
+function docFor(deps: CodeActionDeps, uri: string | undefined): Doc {
+  const doc = uri ? deps.documents.get(uri) : undefined;
+  if (!doc) throw new ResponseError(ErrorCodes.InvalidParams, `unknown document ${uri ?? '(no uri)'}: open it with textDocument/didOpen first`);
+  return doc;
+}
+
+/** Lists actions from the syntax node under the range: no model call, no parse. */
+export function onCodeAction(deps: CodeActionDeps, params: CodeActionParams): CodeAction[] {
+  const doc = docFor(deps, params.textDocument?.uri);
+  if (doc.binary) return [];
+  const text = doc.text;
+  const diagnostics: Diagnostic[] = params.context?.diagnostics ?? [];
+  const offers = listActions({
+    languageId: doc.languageId,
+    language: doc.tree?.language,
+    tree: doc.tree?.current(),
+    text: text.getText(),
+    start: text.offsetAt(params.range.start),
+    end: text.offsetAt(params.range.end),
+    diagnostics: diagnostics.map((d) => ({ message: typeof d.message === 'string' ? d.message : d.message.value, start: text.offsetAt(d.range.start), end: text.offsetAt(d.range.end), ...(d.source ? { source: d.source } : {}) })),
+  });
+  const only = params.context?.only;
+  const version = text.version;
+  const out: CodeAction[] = [];
+  for (const [i, o] of offers.entries()) {
+    if (only && !only.some((k) => o.kind === k || o.kind.startsWith(`${k}.`))) continue;
+    const range: Range = { start: text.positionAt(o.start), end: text.positionAt(o.end) };
+    if (o.id === 'explain') {
+      out.push({ title: o.title, kind: o.kind, command: { title: o.title, command: EXPLAIN_COMMAND, arguments: [{ uri: doc.uri, range }] } });
+      continue;
+    }
+    if (!EDIT_ACTIONS.has(o.id)) continue; // multi-file actions are not offered until they resolve
+    const data: ActionData = { id: o.id, uri: doc.uri, version, start: o.start, end: o.end, ...(o.diagnostic ? { diagnostic: { message: o.diagnostic.message } } : {}) };
+    const action: CodeAction = { title: o.title, kind: o.kind, data };
+    if (o.diagnostic) {
+      const d = diagnostics[i];
+      if (d) action.diagnostics = [d];
+    }
+    if (!deps.resolveSupport()) action.command = { title: o.title, command: APPLY_ACTION_COMMAND, arguments: [data] };
+    out.push(action);
+  }
+  return out;
+}
+
+function parseData(raw: unknown): ActionData {
+  const d = raw as Partial<ActionData> | undefined;
+  if (!d || typeof d.uri !== 'string' || typeof d.id !== 'string' || !Number.isInteger(d.version) || !Number.isInteger(d.start) || !Number.isInteger(d.end)) {
+    throw new ResponseError(ErrorCodes.InvalidParams, 'expected action data {id, uri, version, start, end} as tandem listed it');
+  }
+  return d as ActionData;
+}
+
+async function run(deps: CodeActionDeps, data: ActionData, token: CancellationToken | undefined): Promise<WorkspaceEdit> {
+  const doc = docFor(deps, data.uri);
+  const outcome: ActionOutcome = await deps.actions.resolve({ doc, id: data.id, version: data.version, start: data.start, end: data.end, ...(data.diagnostic ? { diagnostic: data.diagnostic } : {}), signal: tokenSignal(token) });
+  switch (outcome.kind) {
+    case 'edit':
+      return { documentChanges: [{ textDocument: { uri: outcome.uri, version: outcome.version }, edits: outcome.edits.map((e) => ({ range: e.range, newText: e.newText })) }] };
+    case 'stale':
+      throw new ResponseError(LSPErrorCodes.ContentModified, `tandem: ${outcome.reason}`);
+    case 'cancelled':
+      throw new ResponseError(LSPErrorCodes.RequestCancelled, 'tandem: cancelled');
+    case 'unsupported':
+      throw new ResponseError(ErrorCodes.InvalidParams, `tandem: ${outcome.reason}`);
+    case 'rejected':
+    case 'failed':
+      deps.logger.info(`${data.id} on ${data.uri}: ${outcome.reason}`);
+      throw new ResponseError(LSPErrorCodes.RequestFailed, `tandem: ${outcome.reason}`);
+  }
+}
+
+/** codeAction/resolve: the model call happens here, and the edit carries the document's version. */
+export async function onCodeActionResolve(deps: CodeActionDeps, action: CodeAction, token?: CancellationToken): Promise<CodeAction> {
+  const data = parseData(action.data);
+  const edit = await run(deps, data, token);
+  return { ...action, edit };
+}
+
+/** tandem.applyAction [data]: the same work for clients without resolve support, applied via workspace/applyEdit. */
+export async function onApplyAction(deps: CodeActionDeps, args: unknown[] | undefined, applyEdit: (edit: WorkspaceEdit) => Promise<{ applied: boolean; failureReason?: string }>, token?: CancellationToken): Promise<{ applied: boolean; failureReason?: string }> {
+  const data = parseData(args?.[0]);
+  const edit = await run(deps, data, token);
+  const r = await applyEdit(edit);
+  return { applied: r.applied, ...(r.failureReason ? { failureReason: r.failureReason } : {}) };
+}
+
+export interface ProgressSink {
+  begin(title: string): void;
+  report(message: string): void;
+  done(): void;
+}
+
+/** tandem.explain [{uri, range}] → {markdown}; the text so far goes to `progress` while it streams. */
+export async function onExplain(deps: CodeActionDeps, args: unknown[] | undefined, progress: ProgressSink | undefined, token?: CancellationToken): Promise<{ markdown: string }> {
+  const arg = args?.[0] as { uri?: unknown; range?: Range } | undefined;
+  if (!arg || typeof arg.uri !== 'string' || !arg.range?.start || !arg.range?.end) throw new ResponseError(ErrorCodes.InvalidParams, `${EXPLAIN_COMMAND}: expected arguments [{"uri": "...", "range": {"start": ..., "end": ...}}]`);
+  const doc = docFor(deps, arg.uri);
+  progress?.begin('tandem: explaining');
+  // At most one progress message per 50 ms: an editor repaints on each.
+  let lastSent = 0;
+  let pending: string | undefined;
+  const onText = (soFar: string) => {
+    const now = performance.now();
+    if (now - lastSent >= 50) {
+      lastSent = now;
+      pending = undefined;
+      progress?.report(soFar);
+    } else pending = soFar;
+  };
+  try {
+    const outcome = await deps.actions.explain({ doc, start: doc.text.offsetAt(arg.range.start), end: doc.text.offsetAt(arg.range.end), signal: tokenSignal(token), ...(progress ? { onText } : {}) });
+    if (pending !== undefined) progress?.report(pending);
+    if (outcome.kind === 'cancelled') throw new ResponseError(LSPErrorCodes.RequestCancelled, 'tandem: cancelled');
+    if (outcome.kind === 'failed') throw new ResponseError(LSPErrorCodes.RequestFailed, `tandem: ${outcome.reason}`);
+    return { markdown: outcome.markdown };
+  } finally {
+    progress?.done();
+  }
+}

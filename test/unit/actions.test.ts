@@ -1,0 +1,66 @@
+// The action pipeline's plain parts: prompt building, answer parsing (good, sloppy, broken) and edit narrowing.
+import { describe, expect, it } from 'vitest';
+import { actionMessages, explainMessages, lineScope, parseAnswer, tighten, EDIT_FORMAT } from '../../server/src/pipeline/actions.js';
+
+const CODE = 'function area(r) {\n  return 3.14 * r * r;\n}\n';
+
+describe('action prompts', () => {
+  it('system: the edit format; user: task, diagnostic, language, path and the code', () => {
+    const m = actionMessages({ id: 'fixDiagnostic', languageId: 'typescript', path: 'src/a.ts', code: CODE, diagnostic: "Cannot find name 'pi'." });
+    expect(m[0]).toEqual({ role: 'system', content: EDIT_FORMAT });
+    expect(m[0]!.content).toContain('<<<<<<< SEARCH');
+    expect(m[1]!.content).toBe(["Task: Fix the problem the diagnostic reports, changing as little as possible.", "Diagnostic: Cannot find name 'pi'.", 'Language: typescript', 'File: src/a.ts', '', '```typescript', CODE.trimEnd(), '```'].join('\n'));
+  });
+
+  it('code holding a fence is wrapped in tildes', () => {
+    expect(actionMessages({ id: 'document', languageId: 'markdown', path: 'a.md', code: '```\nx\n```\n' })[1]!.content).toContain('~~~~markdown\n```\nx\n```\n~~~~');
+  });
+
+  it('explain sends the enclosing scope when it differs from the selection', () => {
+    const m = explainMessages({ languageId: 'typescript', path: 'a.ts', code: 'r * r', scope: CODE });
+    expect(m[1]!.content).toContain('It sits inside:');
+    expect(m[1]!.content).toContain('The code to explain:\n```typescript\nr * r\n```');
+  });
+
+  it('lineScope widens to whole lines', () => {
+    const text = 'a\n  bcd\ne\n';
+    expect(lineScope(text, 4, 6)).toEqual({ start: 2, end: 8 });
+    expect(lineScope(text, 0, 1)).toEqual({ start: 0, end: 2 });
+  });
+});
+
+describe('parseAnswer', () => {
+  it('good: one exact block', () => {
+    const r = parseAnswer('<<<<<<< SEARCH\n  return 3.14 * r * r;\n=======\n  return Math.PI * r * r;\n>>>>>>> REPLACE\n', CODE);
+    expect(r).toEqual({ ok: true, edits: [{ start: 19, end: 41, newText: '  return Math.PI * r * r;' }] });
+  });
+
+  it('sloppy: prose, a fence, and the block one level off in indentation', () => {
+    const code = 'function f(x) {\n  if (x) {\n    return 1;\n  }\n}\n';
+    const answer = 'Sure! Here is the change:\n\n```ts\n<<<<<<< SEARCH\nif (x) {\n  return 1;\n}\n=======\nif (x > 0) {\n  return 1;\n}\n>>>>>>> REPLACE\n```\nThis checks the sign.';
+    expect(parseAnswer(answer, code)).toEqual({ ok: true, edits: [{ start: 16, end: 44, newText: '  if (x > 0) {\n    return 1;\n  }' }] });
+  });
+
+  it('a bare fenced block replaces the whole scope', () => {
+    const r = parseAnswer('```ts\nconst area = (r) => Math.PI * r * r;\n```', CODE);
+    expect(r).toEqual({ ok: true, edits: [{ start: 0, end: CODE.length, newText: 'const area = (r) => Math.PI * r * r;\n' }] });
+  });
+
+  it('broken: unknown SEARCH text, unclosed block, nothing at all', () => {
+    expect(parseAnswer('<<<<<<< SEARCH\nnot here\n=======\nx\n>>>>>>> REPLACE', CODE)).toEqual({ ok: false, error: 'block 1: the SEARCH text was not found in the file' });
+    expect(parseAnswer('<<<<<<< SEARCH\nreturn\n=======\n', CODE)).toMatchObject({ ok: false, error: expect.stringContaining('not closed') });
+    expect(parseAnswer('I cannot help with that.', CODE)).toEqual({ ok: false, error: 'the answer holds no SEARCH/REPLACE block' });
+  });
+});
+
+describe('tighten', () => {
+  it('keeps only the changed lines', () => {
+    const e = tighten(CODE, { start: 0, end: CODE.length, newText: 'function area(r) {\n  return Math.PI * r * r;\n}\n' });
+    expect(e).toEqual({ start: 19, end: 42, newText: '  return Math.PI * r * r;\n' });
+  });
+
+  it('a pure insertion stays an insertion', () => {
+    const e = tighten(CODE, { start: 0, end: CODE.length, newText: '/** Area. */\n' + CODE });
+    expect(e).toEqual({ start: 0, end: 0, newText: '/** Area. */\n' });
+  });
+});
