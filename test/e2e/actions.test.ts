@@ -191,3 +191,36 @@ describe('tandem.explain', () => {
     expect(err?.code).toBe(-32803);
   });
 });
+
+describe('tandem.edit', () => {
+  it('a free instruction on a range: the prompt carries it, the edit goes out via workspace/applyEdit with the version', async () => {
+    const { client } = await start(() => ({ text: SIMPLIFIED }), { onRequest: (m) => (m === 'workspace/applyEdit' ? { applied: true } : null) });
+    const res = await client.request('workspace/executeCommand', { command: 'tandem.edit', arguments: [{ uri: URI, range: { start: { line: 4, character: 0 }, end: { line: 5, character: 0 } }, instruction: 'use Math.PI', scope: 'file' }] });
+    expect(res).toEqual({ applied: true });
+    expect(client.serverRequests.find((r) => r.method === 'workspace/applyEdit')?.params.edit).toEqual(EXPECTED_EDIT);
+    const user = chats()[0]!.body.messages[1].content;
+    expect(user).toMatch(/^Task: Edit this code as asked: use Math\.PI\n/);
+    expect(user).toContain('```typescript\n  return 3.14 * r * r;\n```');
+  });
+
+  it('an empty instruction or a workspace scope is refused without a model call', async () => {
+    const { client } = await start(() => ({ text: SIMPLIFIED }));
+    const call = (arg: unknown) => client.request('workspace/executeCommand', { command: 'tandem.edit', arguments: [arg] }).then(() => undefined, (e) => e);
+    expect((await call({ uri: URI, range: IN_BODY, instruction: ' ' }))?.code).toBe(-32602);
+    expect((await call({ uri: URI, range: IN_BODY, instruction: 'x', scope: 'workspace' }))?.message).toContain('scope "workspace" is not available yet');
+    expect(chats()).toHaveLength(0);
+  });
+});
+
+describe('cancellation', () => {
+  it('$/cancelRequest on a resolve closes the model request', async () => {
+    const { client } = await start(() => ({ hang: true }));
+    const simplify = (await listed(client)).find((a) => a.data?.id === 'simplify');
+    const { id, result } = client.send('codeAction/resolve', simplify);
+    const req = await fake!.waitFor((r) => r.path === '/v1/chat/completions');
+    client.cancel(id);
+    const err = await result.then(() => undefined, (e) => e);
+    expect(err?.code).toBe(-32800);
+    await expect.poll(() => req.closedAt, { timeout: 2000 }).not.toBeNull();
+  });
+});

@@ -12,6 +12,10 @@ describe('action prompts', () => {
     expect(m[1]!.content).toBe(["Task: Fix the problem the diagnostic reports, changing as little as possible.", "Diagnostic: Cannot find name 'pi'.", 'Language: typescript', 'File: src/a.ts', '', '```typescript', CODE.trimEnd(), '```'].join('\n'));
   });
 
+  it('tandem.edit: the instruction is the task', () => {
+    expect(actionMessages({ id: 'edit', instruction: ' rename r to radius ', languageId: 'python', path: 'g.py', code: 'x\n' })[1]!.content).toBe('Task: Edit this code as asked: rename r to radius\nLanguage: python\nFile: g.py\n\n```python\nx\n```');
+  });
+
   it('code holding a fence is wrapped in tildes', () => {
     expect(actionMessages({ id: 'document', languageId: 'markdown', path: 'a.md', code: '```\nx\n```\n' })[1]!.content).toContain('~~~~markdown\n```\nx\n```\n~~~~');
   });

@@ -10,21 +10,22 @@ import {
   type Range,
   type WorkspaceEdit,
 } from 'vscode-languageserver';
-import { ACTION_KINDS, listActions, type ActionId } from '../actions/list.js';
+import { ACTION_KINDS, listActions } from '../actions/list.js';
 import type { Doc, DocumentStore } from '../documents.js';
-import { EDIT_ACTIONS, type ActionOutcome, type ActionPipeline } from '../pipeline/actions.js';
+import { EDIT_ACTIONS, type ActionOutcome, type ActionPipeline, type EditTask } from '../pipeline/actions.js';
 import type { Logger } from '../util/logger.js';
 import { tokenSignal } from './inlineCompletion.js';
 
 export const APPLY_ACTION_COMMAND = 'tandem.applyAction';
 export const EXPLAIN_COMMAND = 'tandem.explain';
+export const EDIT_COMMAND = 'tandem.edit';
 
 /** The kinds advertised in codeActionProvider (the contract's families). */
 export const CODE_ACTION_KINDS = [...new Set(Object.values(ACTION_KINDS))];
 
 /** What an unresolved action carries to codeAction/resolve (and to tandem.applyAction). */
 export interface ActionData {
-  id: ActionId;
+  id: EditTask;
   uri: string;
   version: number;
   start: number;
@@ -92,9 +93,9 @@ function parseData(raw: unknown): ActionData {
   return d as ActionData;
 }
 
-async function run(deps: CodeActionDeps, data: ActionData, token: CancellationToken | undefined): Promise<WorkspaceEdit> {
+async function run(deps: CodeActionDeps, data: ActionData & { instruction?: string }, token: CancellationToken | undefined): Promise<WorkspaceEdit> {
   const doc = docFor(deps, data.uri);
-  const outcome: ActionOutcome = await deps.actions.resolve({ doc, id: data.id, version: data.version, start: data.start, end: data.end, ...(data.diagnostic ? { diagnostic: data.diagnostic } : {}), signal: tokenSignal(token) });
+  const outcome: ActionOutcome = await deps.actions.resolve({ doc, id: data.id, ...(data.instruction !== undefined ? { instruction: data.instruction } : {}), version: data.version, start: data.start, end: data.end, ...(data.diagnostic ? { diagnostic: data.diagnostic } : {}), signal: tokenSignal(token) });
   switch (outcome.kind) {
     case 'edit':
       return { documentChanges: [{ textDocument: { uri: outcome.uri, version: outcome.version }, edits: outcome.edits.map((e) => ({ range: e.range, newText: e.newText })) }] };
@@ -122,6 +123,25 @@ export async function onCodeActionResolve(deps: CodeActionDeps, action: CodeActi
 export async function onApplyAction(deps: CodeActionDeps, args: unknown[] | undefined, applyEdit: (edit: WorkspaceEdit) => Promise<{ applied: boolean; failureReason?: string }>, token?: CancellationToken): Promise<{ applied: boolean; failureReason?: string }> {
   const data = parseData(args?.[0]);
   const edit = await run(deps, data, token);
+  const r = await applyEdit(edit);
+  return { applied: r.applied, ...(r.failureReason ? { failureReason: r.failureReason } : {}) };
+}
+
+/**
+ * tandem.edit [{uri, range, instruction, scope?}]: the free-instruction edit of a range (an empty
+ * range: the whole file), applied via workspace/applyEdit with the document's version.
+ */
+export async function onEdit(deps: CodeActionDeps, args: unknown[] | undefined, applyEdit: (edit: WorkspaceEdit) => Promise<{ applied: boolean; failureReason?: string }>, token?: CancellationToken): Promise<{ applied: boolean; failureReason?: string }> {
+  const arg = args?.[0] as { uri?: unknown; range?: Range; instruction?: unknown; scope?: unknown } | undefined;
+  if (!arg || typeof arg.uri !== 'string' || !arg.range?.start || !arg.range?.end || typeof arg.instruction !== 'string' || arg.instruction.trim() === '') {
+    throw new ResponseError(ErrorCodes.InvalidParams, `${EDIT_COMMAND}: expected arguments [{"uri": "...", "range": {...}, "instruction": "...", "scope"?: "file"}]`);
+  }
+  if (arg.scope !== undefined && arg.scope !== 'file') throw new ResponseError(ErrorCodes.InvalidParams, `${EDIT_COMMAND}: scope "${String(arg.scope)}" is not available yet; use "file"`);
+  const doc = docFor(deps, arg.uri);
+  let start = doc.text.offsetAt(arg.range.start);
+  let end = doc.text.offsetAt(arg.range.end);
+  if (start === end) [start, end] = [0, doc.text.getText().length];
+  const edit = await run(deps, { id: 'edit', uri: doc.uri, version: doc.text.version, start, end, instruction: arg.instruction }, token);
   const r = await applyEdit(edit);
   return { applied: r.applied, ...(r.failureReason ? { failureReason: r.failureReason } : {}) };
 }

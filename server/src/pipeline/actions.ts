@@ -20,9 +20,14 @@ export const EDIT_ACTIONS: ReadonlySet<ActionId> = new Set(['document', 'simplif
 /** A chat request on the `action` route answers within this, failover included. */
 export const ACTION_DEADLINE_MS = 120_000;
 
+/** The listed actions, plus `edit`: tandem.edit's free instruction. */
+export type EditTask = ActionId | 'edit';
+
 export interface ActionRequest {
   doc: Doc;
-  id: ActionId;
+  id: EditTask;
+  /** For `edit`: what the user asked for. */
+  instruction?: string;
   /** The document version the action was listed for; a different version now is refused. */
   version: number;
   /** Offsets of the action's range in that version. */
@@ -87,7 +92,8 @@ export function lineScope(text: string, start: number, end: number): { start: nu
 }
 
 export interface PromptInput {
-  id: ActionId;
+  id: EditTask;
+  instruction?: string;
   languageId: string;
   path: string;
   code: string;
@@ -97,7 +103,8 @@ export interface PromptInput {
 /** The chat messages for one edit action: the edit format as the system message, the task and code as the user's. */
 export function actionMessages(p: PromptInput): ChatMessage[] {
   const fence = p.code.includes('```') ? '~~~~' : '```';
-  const lines = [`Task: ${TASK_TEXT[p.id] ?? p.id}`];
+  const task = p.id === 'edit' ? `Edit this code as asked: ${(p.instruction ?? '').trim()}` : (TASK_TEXT[p.id] ?? p.id);
+  const lines = [`Task: ${task}`];
   if (p.diagnostic) lines.push(`Diagnostic: ${p.diagnostic}`);
   lines.push(`Language: ${p.languageId}`, `File: ${p.path}`, '', `${fence}${p.languageId}`, p.code.replace(/\n$/, ''), fence);
   return [
@@ -166,14 +173,15 @@ export class ActionPipeline {
 
   async resolve(req: ActionRequest): Promise<ActionOutcome> {
     const { doc } = req;
-    if (!EDIT_ACTIONS.has(req.id)) return { kind: 'unsupported', reason: MULTI_FILE.has(req.id) ? `${req.id} spans files and is not available yet` : `${req.id} does not edit code` };
+    if (req.id === 'edit' && !req.instruction?.trim()) return { kind: 'unsupported', reason: 'tandem.edit needs an instruction' };
+    if (req.id !== 'edit' && !EDIT_ACTIONS.has(req.id)) return { kind: 'unsupported', reason: MULTI_FILE.has(req.id) ? `${req.id} spans files and is not available yet` : `${req.id} does not edit code` };
     if (doc.text.version !== req.version) return this.stale(doc, req.version);
     const text = doc.text.getText();
     if (req.start < 0 || req.end > text.length || req.start > req.end) return { kind: 'stale', reason: 'the action\'s range lies outside the document' };
     const scope = lineScope(text, req.start, req.end);
     const code = text.slice(scope.start, scope.end);
     const path = this.deps.workspace.relativePath(doc.uri);
-    const messages = actionMessages({ id: req.id, languageId: doc.languageId, path, code, ...(req.diagnostic ? { diagnostic: req.diagnostic.message } : {}) });
+    const messages = actionMessages({ id: req.id, ...(req.instruction ? { instruction: req.instruction } : {}), languageId: doc.languageId, path, code, ...(req.diagnostic ? { diagnostic: req.diagnostic.message } : {}) });
     const sources: SourceRef[] = [{ path, text: code }];
     const lang = doc.tree?.language.name;
     const parse = this.deps.parse;

@@ -15,7 +15,7 @@ import {
 import { ContextService } from '../context/service.js';
 import type { WorkDoneProgressServerReporter } from 'vscode-languageserver';
 import { DocumentStore } from '../documents.js';
-import { APPLY_ACTION_COMMAND, CODE_ACTION_KINDS, EXPLAIN_COMMAND, onApplyAction, onCodeAction, onCodeActionResolve, onExplain, type CodeActionDeps, type ProgressSink } from '../features/codeActions.js';
+import { APPLY_ACTION_COMMAND, CODE_ACTION_KINDS, EDIT_COMMAND, EXPLAIN_COMMAND, onApplyAction, onEdit, onCodeAction, onCodeActionResolve, onExplain, type CodeActionDeps, type ProgressSink } from '../features/codeActions.js';
 import { ActionPipeline } from '../pipeline/actions.js';
 import { ACCEPT_COMMAND, STATS_COMMAND, onAccepted, onCompletion, onInlineCompletion, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
 import { BackendRegistry } from '../models/registry.js';
@@ -179,7 +179,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
         inlineCompletionProvider: true,
         ...(hasInline ? {} : { completionProvider: { resolveProvider: false } }),
         codeActionProvider: { resolveProvider: true, codeActionKinds: CODE_ACTION_KINDS },
-        executeCommandProvider: { commands: [ACCEPT_COMMAND, STATS_COMMAND, APPLY_ACTION_COMMAND, EXPLAIN_COMMAND] },
+        executeCommandProvider: { commands: [ACCEPT_COMMAND, STATS_COMMAND, APPLY_ACTION_COMMAND, EXPLAIN_COMMAND, EDIT_COMMAND] },
         ...(folders ? { workspace: { workspaceFolders: { supported: true, changeNotifications: true } } } : {}),
       },
       serverInfo: { name: 'tandem', version: VERSION },
@@ -254,6 +254,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   connection.onExecuteCommand((params, token, workDone) =>
     guard('executeCommand', (p: { command: string; arguments?: unknown[] }, t): Promise<unknown> | unknown => {
       if (p.command === APPLY_ACTION_COMMAND) return onApplyAction(actionDeps, p.arguments, (edit) => connection.workspace.applyEdit(edit), t);
+      if (p.command === EDIT_COMMAND) return onEdit(actionDeps, p.arguments, (edit) => connection.workspace.applyEdit(edit), t);
       if (p.command === EXPLAIN_COMMAND) {
         const sink: ProgressSink = { begin: (title) => workDone.begin(title, undefined, undefined, false), report: (m) => workDone.report(m), done: () => workDone.done() };
         return onExplain(actionDeps, p.arguments, sink, t);
