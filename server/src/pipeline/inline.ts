@@ -16,7 +16,7 @@ import { uriToPath, type Workspace } from '../workspace.js';
 import { CompletionCache } from './cache.js';
 import { Debouncer } from './debounce.js';
 import { completionMode, postprocess, type CursorContext } from './postprocess/index.js';
-import { checkSyntax, syntaxBlock } from './postprocess/syntaxCheck.js';
+import { checkSyntax, syntaxBaseline, syntaxBlock, type SyntaxBaseline, type SyntaxBlock } from './postprocess/syntaxCheck.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
 
@@ -108,6 +108,19 @@ export class InlinePipeline {
     const scope = scopedSignal([req.signal, mine.signal], deadlineMs);
     const signal = scope.signal;
     this.inFlight++;
+    // The syntax check's block and its own parse do not depend on the completion: they run while
+    // the backend answers (or, if the answer comes first, before the check), not after the stream.
+    let syntax: { block: SyntaxBlock | undefined; base: SyntaxBaseline | null | undefined } | undefined;
+    const prepareSyntax = () => {
+      if (syntax) return syntax;
+      const parse = this.deps.parse;
+      const tree = parse ? doc.tree?.current() : undefined;
+      if (!tree) return { block: undefined, base: undefined }; // no tree yet: perhaps by the time the answer comes
+      const block = syntaxBlock(tree, doc.tree!.language, text, offset);
+      syntax = { block, base: block && parse ? syntaxBaseline(block, parse) : undefined };
+      return syntax;
+    };
+    let early: NodeJS.Immediate | undefined;
     try {
       if (!req.immediate) await this.debouncer.wait(start, signal);
       // Failover: a backend that fails is left out and the route's next one tries, all within
@@ -134,7 +147,9 @@ export class InlinePipeline {
         // Every file the prompt holds text from goes along: the privacy gate refuses a cloud request without them.
         const request = (p: InlinePrompt) => ({ prompt: p.prompt, sources: p.sources, parts: p.parts, task: 'inline', stop: p.stop, maxTokens: config.inline.maxTokens, temperature: config.inline.temperature, enough });
         const sent = this.now();
-        let result = await backend.complete(request(prompt), signal);
+        const pending = backend.complete(request(prompt), signal);
+        if (!syntax && !early && this.deps.parse) early = setImmediate(prepareSyntax);
+        let result = await pending;
         if (!result.ok && result.failure.kind === 'context_length') {
           // Our token estimate was off for this model: shrink once to what the server says fits.
           const f = result.failure;
@@ -154,8 +169,10 @@ export class InlinePipeline {
         this.deps.backends.report(backend.name, undefined, Math.round(this.now() - sent));
         let out = postprocess(result.value.text, prompt.stop, plan.ctx);
         // Last, the merged result must parse no worse than the block did without it.
-        const block = out && this.deps.parse && doc.tree?.current() ? syntaxBlock(doc.tree.current()!, doc.tree.language, text, offset) : undefined;
-        if (block && this.deps.parse) out = checkSyntax(out, block, this.deps.parse);
+        if (out && this.deps.parse) {
+          const { block, base } = prepareSyntax();
+          if (block) out = checkSyntax(out, block, this.deps.parse, undefined, base);
+        }
         if (out === '') return { kind: 'empty', reason: 'nothing worth showing after postprocessing', backend: backend.name, model: result.value.model, latencyMs: elapsed() };
         this.cache.set(doc.uri, text, offset, out);
         return { kind: 'completion', text: out, id: this.id(), backend: backend.name, model: result.value.model, latencyMs: elapsed(), cached: false };
@@ -168,6 +185,7 @@ export class InlinePipeline {
       throw err;
     } finally {
       this.inFlight--;
+      if (early) clearImmediate(early);
       scope.dispose();
       if (this.current === mine) this.current = undefined;
     }

@@ -182,10 +182,11 @@ function caretWindows(input: InlinePromptInput, available: number, pathLine: str
   let startLine = firstLineWithin(doc, lineStart, roomForLines);
   let header: { imports: string; scopes: string } = { imports: '', scopes: '' };
   if (startLine > 0 && input.tree && input.language) {
-    header = fileHead(input.tree, input.language, text, offset, startLine, Math.floor(prefixChars * HEADER_SHARE));
+    const shape = headShape(input);
+    header = fileHead(shape, text, startLine, Math.floor(prefixChars * HEADER_SHARE));
     roomForLines -= header.imports.length + header.scopes.length;
     startLine = firstLineWithin(doc, lineStart, roomForLines);
-    if (startLine > 0) header = fileHead(input.tree, input.language, text, offset, startLine, Math.floor(prefixChars * HEADER_SHARE));
+    if (startLine > 0) header = fileHead(shape, text, startLine, Math.floor(prefixChars * HEADER_SHARE));
   }
   let windowStart = doc.offsetAt({ line: startLine, character: 0 });
   // Likewise a cursor line longer than the prefix budget: keep its last characters only.
@@ -224,40 +225,69 @@ function firstLineWithin(doc: TextDocument, lineStart: number, room: number): nu
   return Math.min(line, cursorLine);
 }
 
-/**
- * What the trimmed prefix would otherwise lose: the file's imports and the signature lines of
- * the scopes around the cursor, each from above the window start, within `room` characters.
- */
-function fileHead(tree: Tree, lang: LanguageInfo, text: string, offset: number, startLine: number, room: number): { imports: string; scopes: string } {
-  let imports = '';
-  const root = tree.rootNode;
+/** What fileHead reads of the tree, read once per prompt build (the windows are sized up to three times). */
+interface HeadShape {
+  /** Top-level nodes, in order, up to MAX_TOP_LEVEL_SCAN: their rows, and the import's span when one is. */
+  top: { startRow: number; endRow: number; importSpan?: [number, number] }[];
+  /** Scope nodes from the cursor outwards, with their signature's last row. */
+  scopes: { row: number; startIndex: number; sigEnd: number }[];
+}
+
+const headShapes = new WeakMap<InlinePromptInput, HeadShape>();
+
+function headShape(input: InlinePromptInput): HeadShape {
+  const known = headShapes.get(input);
+  if (known) return known;
+  const tree = input.tree!;
+  const lang = input.language!;
+  const top: HeadShape['top'] = [];
   // A cursor reads type and position without creating a node object per child: this runs per keystroke.
   const cursor = tree.walk();
   if (cursor.gotoFirstChild()) {
     for (let i = 0; i < MAX_TOP_LEVEL_SCAN; i++) {
-      if (cursor.startPosition.row >= startLine) break;
-      if (lang.importTypes.has(cursor.nodeType) && cursor.endPosition.row < startLine) {
-        const piece = wholeLines(text, cursor.startIndex, cursor.endIndex);
-        if (imports.length + piece.length > room) break;
-        imports += piece;
-      }
+      const startRow = cursor.startPosition.row;
+      const isImport = lang.importTypes.has(cursor.nodeType);
+      top.push({ startRow, endRow: cursor.endPosition.row, ...(isImport ? { importSpan: [cursor.startIndex, cursor.endIndex] as [number, number] } : {}) });
       if (!cursor.gotoNextSibling()) break;
+    }
+  }
+  const scopes: HeadShape['scopes'] = [];
+  for (let node: SyntaxNode | null = tree.rootNode.descendantForIndex(Math.max(0, input.offset - 1)); node; node = node.parent) {
+    if (!lang.scopeTypes.has(node.type)) continue;
+    const row = node.startPosition.row;
+    const body = node.childForFieldName('body');
+    // The signature ends with what precedes the body: in C-like languages `{` shares that row,
+    // but a Python block starts on the next line, which is body, not signature.
+    const sigEnd = body ? (body.previousSibling?.endPosition.row ?? body.startPosition.row) : row;
+    scopes.push({ row, startIndex: node.startIndex, sigEnd });
+  }
+  const shape = { top, scopes };
+  headShapes.set(input, shape);
+  return shape;
+}
+
+/**
+ * What the trimmed prefix would otherwise lose: the file's imports and the signature lines of
+ * the scopes around the cursor, each from above the window start, within `room` characters.
+ */
+function fileHead(shape: HeadShape, text: string, startLine: number, room: number): { imports: string; scopes: string } {
+  let imports = '';
+  for (const t of shape.top) {
+    if (t.startRow >= startLine) break;
+    if (t.importSpan && t.endRow < startLine) {
+      const piece = wholeLines(text, t.importSpan[0], t.importSpan[1]);
+      if (imports.length + piece.length > room) break;
+      imports += piece;
     }
   }
 
   const sigs: string[] = [];
   const seenRows = new Set<number>();
   let used = imports.length;
-  for (let node: SyntaxNode | null = root.descendantForIndex(Math.max(0, offset - 1)); node; node = node.parent) {
-    if (!lang.scopeTypes.has(node.type)) continue;
-    const row = node.startPosition.row;
+  for (const { row, startIndex, sigEnd } of shape.scopes) {
     if (row >= startLine || seenRows.has(row)) continue;
-    const body = node.childForFieldName('body');
-    // The signature ends with what precedes the body: in C-like languages `{` shares that row,
-    // but a Python block starts on the next line, which is body, not signature.
-    const sigEnd = body ? (body.previousSibling?.endPosition.row ?? body.startPosition.row) : row;
     const lastRow = Math.min(Math.max(row, sigEnd), row + MAX_SIGNATURE_LINES - 1, startLine - 1);
-    const piece = linesText(text, node.startIndex, row, lastRow);
+    const piece = linesText(text, startIndex, row, lastRow);
     if (used + piece.length > room) break;
     used += piece.length;
     for (let r = row; r <= lastRow; r++) seenRows.add(r);
