@@ -12,6 +12,7 @@ import { standardSources } from '../context/standard.js';
 import { DocumentStore, type Doc } from '../documents.js';
 import { BackendRegistry } from '../models/registry.js';
 import type { BackendFailure } from '../models/types.js';
+import { ActionPipeline } from '../pipeline/actions.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { chooseBackend } from '../router/route.js';
 import { languageIdForPath } from '../syntax/languages.js';
@@ -34,6 +35,8 @@ Usage:
   tandem-lsp prompt FILE:LINE:COL [--config FILE] [--workspace DIR] --json
       Dry run: the prompt that would be sent, its segments and budget, and each context
       source's time (the workspace is indexed first). No backend is called.
+  tandem-lsp explain FILE:LINE[-LINE] [--config FILE] [--workspace DIR]
+      A Markdown explanation of those lines (route: action), streamed to stdout.
   tandem-lsp doctor [--config FILE]
       Checks every backend (reachable, model, context window, latency) and every route.
   tandem-lsp --version | --help
@@ -114,6 +117,8 @@ export async function main(argv: string[]): Promise<number> {
         return await complete(args, hub);
       case 'prompt':
         return await prompt(args, hub);
+      case 'explain':
+        return await explain(args, hub);
       case 'doctor':
         return await doctor(args, hub);
       default:
@@ -253,6 +258,52 @@ async function complete(args: Args, hub: LogHub): Promise<number> {
   } else if (text) {
     process.stdout.write(text.endsWith('\n') ? text : text + '\n');
   }
+  return EXIT.ok;
+}
+
+async function explain(args: Args, hub: LogHub): Promise<number> {
+  const spec = args.positional[0];
+  const m = spec ? /^(.+):(\d+)(?:-(\d+))?$/.exec(spec) : null;
+  if (!m) throw new UsageError(`${spec ?? '(nothing)'}: expected FILE:LINE or FILE:LINE-LINE (1-based lines)`);
+  const file = resolve(m[1]!);
+  const first = Number(m[2]);
+  const last = m[3] ? Number(m[3]) : first;
+  if (first < 1 || last < first) throw new UsageError(`${spec}: lines start at 1 and the range must not run backwards`);
+  const root = workspaceFor(file, args.workspace);
+  const config = configOrExit(args, [root]);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  const pool = new ParserPool();
+  const doc = new DocumentStore(pool).open(pathToFileURL(file).href, languageIdForPath(file), 0, text);
+  if (first > doc.text.lineCount) throw new UsageError(`${spec}: line ${first} is past the end of the file (${doc.text.lineCount} lines)`);
+  doc.tree?.fresh();
+  const workspace = new Workspace([root]);
+  const backends = new BackendRegistry(hub.logger('backend'));
+  backends.update(config);
+  hub.setSecrets(Object.values(config.backends).flatMap((b) => (b.apiKeyEnv && process.env[b.apiKeyEnv] ? [process.env[b.apiKeyEnv]!] : [])));
+  const actions = new ActionPipeline({ config: () => config, backends, workspace, logger: hub.logger('actions'), parse: (lang, t) => pool.parse(lang, t) });
+  let printed = 0;
+  const outcome = await actions.explain({
+    doc,
+    start: doc.text.offsetAt({ line: first - 1, character: 0 }),
+    end: doc.text.offsetAt({ line: last, character: 0 }),
+    onText: (soFar) => {
+      process.stdout.write(soFar.slice(printed));
+      printed = soFar.length;
+    },
+  });
+  await backends.flush();
+  if (outcome.kind !== 'markdown') {
+    if (outcome.kind === 'failed') process.stderr.write(`tandem-lsp: ${outcome.failure ? noBackendMessage(outcome.failure, outcome.backend, config) : outcome.reason}\n`);
+    return EXIT.noBackend;
+  }
+  // Backends that do not stream hand the whole answer over at the end.
+  if (printed === 0) process.stdout.write(outcome.markdown);
+  process.stdout.write('\n');
   return EXIT.ok;
 }
 
