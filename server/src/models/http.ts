@@ -29,7 +29,8 @@ export class ProxyError extends Error {
 
 function headerRecord(init: RequestInit['headers']): Record<string, string> {
   const out: Record<string, string> = {};
-  new Headers(init).forEach((v, k) => {
+  // The SDK hands over a Headers already: copying it into a new one first would only cost time.
+  (init instanceof Headers ? init : new Headers(init)).forEach((v, k) => {
     out[k] = v;
   });
   return out;

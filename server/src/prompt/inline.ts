@@ -227,8 +227,11 @@ function firstLineWithin(doc: TextDocument, lineStart: number, room: number): nu
 
 /** What fileHead reads of the tree, read once per prompt build (the windows are sized up to three times). */
 interface HeadShape {
-  /** Top-level nodes, in order, up to MAX_TOP_LEVEL_SCAN: their rows, and the import's span when one is. */
-  top: { startRow: number; endRow: number; importSpan?: [number, number] }[];
+  /**
+   * The imports among the first MAX_TOP_LEVEL_SCAN top-level nodes, in order. Other nodes need no
+   * row: rows only grow, so a node at or below the window start is followed by imports that are too.
+   */
+  imports: { startRow: number; endRow: number; startIndex: number; endIndex: number }[];
   /** Scope nodes from the cursor outwards, with their signature's last row. */
   scopes: { row: number; startIndex: number; sigEnd: number }[];
 }
@@ -240,14 +243,14 @@ function headShape(input: InlinePromptInput): HeadShape {
   if (known) return known;
   const tree = input.tree!;
   const lang = input.language!;
-  const top: HeadShape['top'] = [];
+  const imports: HeadShape['imports'] = [];
   // A cursor reads type and position without creating a node object per child: this runs per keystroke.
   const cursor = tree.walk();
   if (cursor.gotoFirstChild()) {
     for (let i = 0; i < MAX_TOP_LEVEL_SCAN; i++) {
-      const startRow = cursor.startPosition.row;
-      const isImport = lang.importTypes.has(cursor.nodeType);
-      top.push({ startRow, endRow: cursor.endPosition.row, ...(isImport ? { importSpan: [cursor.startIndex, cursor.endIndex] as [number, number] } : {}) });
+      if (lang.importTypes.has(cursor.nodeType)) {
+        imports.push({ startRow: cursor.startPosition.row, endRow: cursor.endPosition.row, startIndex: cursor.startIndex, endIndex: cursor.endIndex });
+      }
       if (!cursor.gotoNextSibling()) break;
     }
   }
@@ -261,7 +264,7 @@ function headShape(input: InlinePromptInput): HeadShape {
     const sigEnd = body ? (body.previousSibling?.endPosition.row ?? body.startPosition.row) : row;
     scopes.push({ row, startIndex: node.startIndex, sigEnd });
   }
-  const shape = { top, scopes };
+  const shape = { imports, scopes };
   headShapes.set(input, shape);
   return shape;
 }
@@ -272,10 +275,10 @@ function headShape(input: InlinePromptInput): HeadShape {
  */
 function fileHead(shape: HeadShape, text: string, startLine: number, room: number): { imports: string; scopes: string } {
   let imports = '';
-  for (const t of shape.top) {
+  for (const t of shape.imports) {
     if (t.startRow >= startLine) break;
-    if (t.importSpan && t.endRow < startLine) {
-      const piece = wholeLines(text, t.importSpan[0], t.importSpan[1]);
+    if (t.endRow < startLine) {
+      const piece = wholeLines(text, t.startIndex, t.endIndex);
       if (imports.length + piece.length > room) break;
       imports += piece;
     }
