@@ -200,8 +200,12 @@ export function nodeFetch(opts: HttpOptions = {}): Fetch {
       const method = init.method ?? 'GET';
       let req: http.ClientRequest;
       const onResponse = (res: http.IncomingMessage) => {
-        const out = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out.set(k, Array.isArray(v) ? v.join(', ') : v);
+        // Pairs, not a Headers filled one by one: the Response builds its own Headers from them anyway.
+        const out: [string, string][] = [];
+        for (const k in res.headers) {
+          const v = res.headers[k];
+          if (v !== undefined) out.push([k, Array.isArray(v) ? v.join(', ') : v]);
+        }
         const status = res.statusCode ?? 502;
         // A Response may not carry a body with these statuses.
         const body = status === 204 || status === 304 || method === 'HEAD' ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
