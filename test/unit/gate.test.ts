@@ -98,8 +98,7 @@ describe('PrivacyGate', () => {
     expect(raw).not.toContain('const token');
   });
 
-  // Runs once the OpenAI-compatible backend has chat completions (issue 4's backend work).
-  it.skipIf(!('chat' in OpenAICompatBackend.prototype))('redacts chat messages for the cloud', async () => {
+  it('redacts chat messages for the cloud', async () => {
     policy.onPremOnly = [];
     const code = `const token = "${GH}";`;
     const g = gate();

@@ -48,6 +48,28 @@ describe('HealthMonitor', () => {
     expect(waits).toEqual([5_000, 10_000, 20_000, 40_000, 60_000, 60_000]);
   });
 
+  it('a failure after the wait counts as a failed trial even when nobody claimed the trial', () => {
+    const { h, advance } = monitor();
+    h.failure('fim', fail('timeout'));
+    advance(5_000);
+    expect(h.isHealthy('fim')).toBe(true);
+    h.failure('fim', fail('timeout')); // e.g. a probe, which does not claim the trial
+    advance(5_000);
+    expect(h.available('fim')).toBe(false); // the wait doubled to 10 s
+    advance(5_000);
+    expect(h.available('fim')).toBe(true);
+  });
+
+  it('a cancelled trial hands the trial to the next request', () => {
+    const { h, advance } = monitor();
+    h.failure('fim', fail('unreachable'));
+    advance(5_000);
+    expect(h.available('fim')).toBe(true);
+    expect(h.available('fim')).toBe(false);
+    h.failure('fim', fail('cancelled'));
+    expect(h.available('fim')).toBe(true);
+  });
+
   it('needs three 5xx in a row to open, and a success resets the count', () => {
     const { h } = monitor();
     h.failure('chat', fail('server'));

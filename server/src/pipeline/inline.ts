@@ -140,6 +140,11 @@ export class InlinePipeline {
           return { kind: 'empty', reason: plan.route.reason, latencyMs: elapsed() };
         }
         const backend = plan.backend;
+        // Claim the request slot: after an outage only one trial request goes to the backend.
+        if (!this.deps.backends.health.available(backend.name)) {
+          tried.add(backend.name);
+          continue;
+        }
         let prompt = plan.prompt;
         const single = plan.ctx.mode === 'single';
         const maxLines = plan.ctx.maxLines;

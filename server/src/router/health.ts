@@ -106,9 +106,15 @@ export class HealthMonitor {
   }
 
   failure(name: string, f: BackendFailure): void {
-    if (f.kind === 'cancelled' || f.kind === 'context_length') return; // says nothing about the server
     const e = this.entry(name);
+    if (f.kind === 'cancelled' || f.kind === 'context_length') {
+      // Says nothing about the server; a cancelled trial hands the trial to the next request.
+      if (e.state === 'half-open') e.trialInFlight = false;
+      return;
+    }
     const before = this.signature(e);
+    // A failure after the wait ran out is a failed trial, whether or not `available` was asked.
+    if (e.state === 'open' && this.now() >= e.openUntil) e.state = 'half-open';
     e.lastError = f.message;
     if (f.kind === 'rate_limited') {
       e.cooldownUntil = this.now() + (f.retryAfterMs ?? DEFAULT_COOLDOWN_MS);

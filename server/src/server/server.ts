@@ -8,6 +8,7 @@ import {
   ResponseError,
   ShowMessageNotification,
   TextDocumentSyncKind,
+  type CancellationToken,
   type Connection,
   type InitializeParams,
   type InitializeResult,
@@ -235,8 +236,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   });
 
   // Exceptions are bugs: each request catches its own once, logs it, and answers an error, never crashing.
-  const guard = <P, R>(name: string, fn: (p: P, token: import('vscode-languageserver').CancellationToken) => Promise<R> | R) =>
-    async (p: P, token: import('vscode-languageserver').CancellationToken): Promise<R> => {
+  const guard = <P, R>(name: string, fn: (p: P, token: CancellationToken) => Promise<R> | R) =>
+    async (p: P, token: CancellationToken): Promise<R> => {
       try {
         return await fn(p, token);
       } catch (err) {
