@@ -114,8 +114,9 @@ export class BackendRegistry {
       if (this.failing.delete(name)) this.logger.info(`backend ${name} answers again`);
       return;
     }
-    if (failure.kind === 'cancelled') return;
     this.health.failure(name, failure);
+    // A cancelled request says nothing about the server (health only frees its trial slot).
+    if (failure.kind === 'cancelled') return;
     if (this.failing.has(name)) this.logger.debug(`backend ${name}: ${failure.message}`);
     else {
       this.failing.add(name);

@@ -9,6 +9,7 @@ import type { BackendFailure, ChatMessage, SourceRef } from '../models/types.js'
 import { chooseBackend } from '../router/route.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
+import { estimateTokens } from '../prompt/tokens.js';
 import { errorCount } from './postprocess/syntaxCheck.js';
 import { DeadlineError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
@@ -53,6 +54,11 @@ export type ExplainOutcome =
   | { kind: 'markdown'; markdown: string; backend: string; model: string }
   | { kind: 'cancelled' }
   | { kind: 'failed'; reason: string; failure?: BackendFailure; backend?: string };
+
+export type ChatAnswer = { kind: 'text'; text: string; backend: string; model: string } | { kind: 'cancelled' } | { kind: 'failed'; reason: string; failure?: BackendFailure; backend?: string };
+
+/** Below this many tokens (prompt + answer) any chat model's window fits: no discovery before sending. */
+const SMALL_PROMPT_TOKENS = 6_000;
 
 export interface ActionDeps {
   config: () => Config;
@@ -255,15 +261,27 @@ export class ActionPipeline {
     }
   }
 
-  /** One chat request on the `action` route; a failing backend is left out and the next one tries. */
-  private async chat(messages: ChatMessage[], sources: SourceRef[], task: string, signal: AbortSignal, onText?: (soFar: string) => void): Promise<{ kind: 'text'; text: string; backend: string; model: string } | { kind: 'cancelled' } | { kind: 'failed'; reason: string; failure?: BackendFailure; backend?: string }> {
+  /**
+   * One chat request on the route of `cls`; a failing backend is left out and the next one tries,
+   * all within the caller's deadline. A prompt larger than a backend's context window skips it.
+   */
+  async chat(messages: ChatMessage[], sources: SourceRef[], task: string, signal: AbortSignal, onText?: (soFar: string) => void, cls: 'action' | 'multiFile' = 'action', maxTokens = 2048): Promise<ChatAnswer> {
     const config = this.deps.config();
     const health = this.deps.backends.health;
     const tried = new Set<string>();
+    const promptTokens = messages.reduce((n, m) => n + estimateTokens(m.content) + 4, 0);
+    // Known windows only: configured, or discovered earlier and cached (never a request here).
+    const windows = new Map<string, number>();
     let last: { failure: BackendFailure; backend: string } | undefined;
     for (;;) {
       if (signal.aborted) return aborted(signal);
-      const route = chooseBackend(config, 'action', sources.map((s) => s.path), { isHealthy: (n) => !tried.has(n) && health.isHealthy(n), budgetExhausted: this.deps.backends.spend.exhausted(config.budget.dailyUsd) });
+      const route = chooseBackend(config, cls, sources.map((s) => s.path), {
+        isHealthy: (n) => !tried.has(n) && health.isHealthy(n),
+        budgetExhausted: this.deps.backends.spend.exhausted(config.budget.dailyUsd),
+        promptTokens: promptTokens + maxTokens,
+        contextWindow: (n) => windows.get(n) ?? config.backends[n]?.maxContextTokens,
+      });
+      if (this.deps.logger.enabled('debug')) this.deps.logger.debug(`route ${cls} (${task}) -> ${route.backend ?? 'none'}: ${route.reason}`);
       const backend = route.backend ? this.deps.backends.get(route.backend) : undefined;
       if (!backend) {
         if (last) return { kind: 'failed', reason: `${last.backend}: ${last.failure.message}`, failure: last.failure, backend: last.backend };
@@ -274,14 +292,33 @@ export class ActionPipeline {
         last = { failure: { kind: 'bad_request', message: `backend ${backend.name} has no chat endpoint` }, backend: backend.name };
         continue;
       }
+      if (!windows.has(backend.name) && config.backends[backend.name]?.maxContextTokens === undefined && promptTokens + maxTokens > SMALL_PROMPT_TOKENS) {
+        // A big prompt: learn this backend's window first (cached by the backend after once).
+        const info = await backend.info(signal);
+        if (info.ok) {
+          windows.set(backend.name, info.value.contextWindow);
+          if (promptTokens + maxTokens > info.value.contextWindow) continue;
+        } else if (info.failure.kind === 'cancelled' || signal.aborted) return aborted(signal);
+        else {
+          this.deps.backends.report(backend.name, info.failure);
+          last = { failure: info.failure, backend: backend.name };
+          tried.add(backend.name);
+          continue;
+        }
+      }
+      // Claim the request slot: after an outage only one trial request goes to the backend.
+      if (!health.available(backend.name)) {
+        tried.add(backend.name);
+        continue;
+      }
       const sent = this.now();
-      const r = await backend.chat({ messages, sources, task, maxTokens: 2048, temperature: 0.2, ...(onText ? { onDelta: (_d: string, soFar: string) => onText(soFar) } : {}) }, signal);
+      const r = await backend.chat({ messages, sources, task, maxTokens, temperature: 0.2, ...(onText ? { onDelta: (_d: string, soFar: string) => onText(soFar) } : {}) }, signal);
       if (r.ok) {
         this.deps.backends.report(backend.name, undefined, Math.round(this.now() - sent));
         return { kind: 'text', text: r.value.text, backend: backend.name, model: r.value.model };
       }
-      if (r.failure.kind === 'cancelled' || signal.aborted) return aborted(signal);
       this.deps.backends.report(backend.name, r.failure);
+      if (r.failure.kind === 'cancelled' || signal.aborted) return aborted(signal);
       last = { failure: r.failure, backend: backend.name };
       tried.add(backend.name);
     }

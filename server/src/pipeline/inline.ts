@@ -164,8 +164,8 @@ export class InlinePipeline {
           result = await backend.complete(request(prompt), signal);
         }
         if (!result.ok) {
-          if (result.failure.kind === 'cancelled') return { kind: 'cancelled' };
           this.deps.backends.report(backend.name, result.failure);
+          if (result.failure.kind === 'cancelled') return { kind: 'cancelled' };
           last = { failure: result.failure, backend: backend.name };
           tried.add(backend.name);
           if (signal.aborted) return { kind: 'failed', failure: result.failure, backend: backend.name, latencyMs: elapsed() };
