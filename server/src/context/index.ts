@@ -166,6 +166,11 @@ export class WorkspaceIndex {
     return this.files.get(abs);
   }
 
+  /** Every indexed file (multi-file actions look for importers and test files). */
+  entries(): IterableIterator<FileEntry> {
+    return this.files.values();
+  }
+
   /** Definitions with this exact name, across the workspace. */
   lookup(name: string): readonly IndexedSymbol[] {
     return this.byName.get(name) ?? [];
