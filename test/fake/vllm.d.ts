@@ -53,15 +53,28 @@ export interface StreamErrorReply {
   shape?: "nested" | "flat";
 }
 
+/** No answer, ever; with `after` (streaming requests), the headers and those chunks first, then silence. */
 export interface HangReply {
   hang: true;
+  after?: string;
 }
 
+/** The socket is destroyed: before the headers, or (with `after`, streaming requests) after those chunks. */
 export interface DestroyReply {
   destroy: true;
+  after?: string;
 }
 
-export type Reply = TextReply | ErrorReply | StreamErrorReply | HangReply | DestroyReply;
+/**
+ * A 200 stream that carries `after` as normal chunks, then `data: <malformed>` (not valid JSON),
+ * then ends without `[DONE]`. Without streaming the connection drops before any answer.
+ */
+export interface MalformedReply {
+  malformed: string;
+  after?: string;
+}
+
+export type Reply = TextReply | ErrorReply | StreamErrorReply | HangReply | DestroyReply | MalformedReply;
 
 export interface ModelsOverride {
   status: number;

@@ -37,6 +37,7 @@ import { fileURLToPath } from "node:url";
 /** @typedef {import("./vllm.js").StreamErrorReply} StreamErrorReply */
 /** @typedef {import("./vllm.js").ErrorInfo} ErrorInfo */
 /** @typedef {import("./vllm.js").ModelsOverride} ModelsOverride */
+/** @typedef {import("./vllm.js").HangReply | import("./vllm.js").DestroyReply | import("./vllm.js").MalformedReply} BrokenReply */
 
 export const DEFAULT_MODEL = "Qwen/Qwen2.5-Coder-7B";
 export const DEFAULT_MAX_MODEL_LEN = 32768;
@@ -428,10 +429,17 @@ export async function startFakeVllm(initial = {}) {
 
     // --- respond() -----------------------------------------------------------
     const reply = /** @type {Reply} */ (await options.respond(rec));
-    if (reply && "hang" in reply && reply.hang) return; // answer nothing, ever
+    // A cut-off stream (`after` text, then a stall, a reset or a broken line) needs streaming;
+    // without it the client sees only the stall or the reset, before any answer.
+    const stream = body.stream === true;
+    /** @type {BrokenReply | null} */
+    const broken = reply && typeof reply === "object" && ("hang" in reply || "destroy" in reply || "malformed" in reply) ? /** @type {BrokenReply} */ (reply) : null;
+    const cutMidStream = broken !== null && stream && (broken.after !== undefined || "malformed" in broken);
+    if (broken && "hang" in broken && broken.hang && !cutMidStream) return; // answer nothing, ever
     await wait(options.latencyMs);
     if (res.destroyed || closing) return;
-    if (reply && "destroy" in reply && reply.destroy) {
+    if (broken && !cutMidStream) {
+      // `destroy`, and `malformed` without streaming: the connection drops before any answer.
       req.socket.destroy();
       return;
     }
@@ -439,7 +447,6 @@ export async function startFakeVllm(initial = {}) {
       return sendJson(res, reply.status, errorBody(reply.error, reply.status, reply.shape ?? "nested"), reply.headers);
     }
 
-    const stream = body.stream === true;
     const includeUsage = stream && body.stream_options?.include_usage === true;
     const id = randomId(isChat ? "chatcmpl" : "cmpl");
     const created = nowSeconds();
@@ -452,6 +459,9 @@ export async function startFakeVllm(initial = {}) {
     if (reply && "streamError" in reply && reply.streamError) {
       streamErr = reply;
       const after = reply.after ?? "";
+      out = { text: after, chunks: splitChunks(after), finishReason: "stop", stopReason: null };
+    } else if (broken) {
+      const after = broken.after ?? "";
       out = { text: after, chunks: splitChunks(after), finishReason: "stop", stopReason: null };
     } else {
       const r = /** @type {TextReply} */ (reply ?? { text: "" });
@@ -526,13 +536,27 @@ export async function startFakeVllm(initial = {}) {
     });
 
     if (isChat && !send(chunk("", null, null, true))) return;
-    const pieces = out.chunks.length > 0 ? out.chunks : streamErr ? [] : [""];
+    const cut = streamErr !== null || broken !== null;
+    const pieces = out.chunks.length > 0 ? out.chunks : cut ? [] : [""];
     for (let i = 0; i < pieces.length; i++) {
       if (i > 0) {
         await wait(options.tokenIntervalMs);
       }
-      const last = i === pieces.length - 1 && !streamErr;
+      const last = i === pieces.length - 1 && !cut;
       if (!send(chunk(pieces[i] ?? "", last ? out.finishReason : null, last ? out.stopReason : null))) return;
+    }
+    if (broken) {
+      if (pieces.length > 0) await wait(options.tokenIntervalMs);
+      if (res.destroyed || closing) return;
+      if ("hang" in broken) return; // the stream stalls: headers and some chunks, then nothing
+      if ("destroy" in broken) {
+        req.socket.destroy(); // a reset in the middle of the stream: no [DONE], no chunked-encoding end
+        return;
+      }
+      // A line that breaks the framing's JSON (what a cut-off or corrupting proxy lets through), then the end.
+      if (!send(broken.malformed)) return;
+      res.end();
+      return;
     }
     if (streamErr) {
       if (pieces.length > 0) await wait(options.tokenIntervalMs);

@@ -289,6 +289,41 @@ describe("POST /v1/completions", () => {
     expect(fake.completions()[0]!.finished).toBe(false);
   });
 
+  it("cuts a stream midway: a reset after `after`, a stall after `after`, a malformed line without [DONE]", async () => {
+    // Chunks spaced out so the client reads them before the reset (fetch drops data buffered with it).
+    fake.set({ respond: () => ({ destroy: true, after: "abcdefgh" }), tokenIntervalMs: 20 });
+    const reset = await post("/v1/completions", { prompt: "a", stream: true });
+    expect(reset.status).toBe(200);
+    const reader = reset.body!.getReader();
+    let got = "";
+    await expect(
+      (async () => {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          got += new TextDecoder().decode(value);
+        }
+      })(),
+    ).rejects.toThrow();
+    expect(got.split("\n\n").filter((e) => e.startsWith("data: ")).map((e) => JSON.parse(e.slice(6)).choices[0].text)).toEqual(["abcd", "efgh"]);
+
+    fake.set({ respond: () => ({ malformed: '{"id":"cmpl-1","object":"text_compl', after: "abcd" }), tokenIntervalMs: 0 });
+    const bad = sseEvents(await (await post("/v1/completions", { prompt: "a", stream: true })).text());
+    expect(bad).toHaveLength(2);
+    expect(JSON.parse(bad[0]!).choices[0]).toMatchObject({ text: "abcd", finish_reason: null });
+    expect(bad[1]).toBe('{"id":"cmpl-1","object":"text_compl');
+
+    fake.set({ respond: () => ({ hang: true, after: "abcd" }) });
+    const ctrl = new AbortController();
+    const stalled = await post("/v1/chat/completions", { messages: [{ role: "user", content: "hi" }], stream: true }, { signal: ctrl.signal });
+    const r2 = stalled.body!.getReader();
+    let seen = "";
+    while (!seen.includes('"abcd"')) seen += new TextDecoder().decode((await r2.read()).value);
+    expect(seen).not.toContain("[DONE]");
+    ctrl.abort();
+    await expect.poll(() => fake.requests.at(-1)!.closedAt).not.toBeNull();
+  });
+
   it("delays headers by latencyMs and spaces chunks by tokenIntervalMs", async () => {
     fake.set({ respond: () => ({ text: "aaaabbbbcccc" }), latencyMs: 60, tokenIntervalMs: 40 });
     const t0 = performance.now();
