@@ -1,7 +1,7 @@
 // Emacs 28 + eglot (Debian's emacs-nox and elpa-eglot) in batch mode against the built server and
-// the fake vLLM: eglot connects and completion-at-point inserts tandem's completion through the
-// textDocument/completion fallback. Code actions are not listed here: the server has none yet
-// (issue 5); see test/clients/emacs/eglot-test.el.
+// the fake vLLM: eglot connects, completion-at-point inserts tandem's completion through the
+// textDocument/completion fallback, eglot-code-actions lists tandem's actions and runs one, and
+// clients/emacs/tandem-eglot.el's tandem-explain shows an explanation. See test/clients/emacs/eglot-test.el.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
+
+const EXPLANATION = '`add` returns the sum of its two arguments.';
+const SIMPLIFIED = ['<<<<<<< SEARCH', '    return a + b', '=======', '    return sum((a, b))', '>>>>>>> REPLACE'].join('\n');
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const emacs = spawnSync('emacs', ['--version'], { encoding: 'utf8' });
@@ -24,7 +27,11 @@ describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`eglot in ${hasEmacs ? e
   beforeAll(async () => {
     if (!hasEmacs) throw new Error('`emacs` is not installed; CI must install it (apt-get install emacs-nox elpa-eglot)');
     fake = await startFakeVllm({
-      respond: (req) => (String(req.body?.prompt).includes('    re<|fim_suffix|>') ? { text: 'turn a + b' } : { text: '' }),
+      respond: (req) => {
+        if (req.path === '/v1/completions') return String(req.body?.prompt).includes('    re<|fim_suffix|>') ? { text: 'turn a + b' } : { text: '' };
+        const system = String(req.body?.messages?.[0]?.content ?? '');
+        return { text: /explain code/i.test(system) ? EXPLANATION : SIMPLIFIED };
+      },
     });
     const dir = mkdtempSync(join(tmpdir(), 'tandem-emacs-'));
     writeFileSync(join(dir, 'calc.py'), 'def add(a, b):\n    re\n');
@@ -34,6 +41,7 @@ describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`eglot in ${hasEmacs ? e
       TANDEM_TEST_FILE: join(dir, 'calc.py'),
       TANDEM_NODE: process.execPath,
       TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
+      TANDEM_EMACS_CLIENT: join(ROOT, 'clients/emacs/tandem-eglot.el'),
       TANDEM_FAKE_URL: fake.url,
       TANDEM_CONFIG: '',
       HOME: dir, // no user Emacs or tandem configuration
@@ -74,5 +82,32 @@ describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`eglot in ${hasEmacs ? e
     expect(results.after).toBe('    return a + b');
     expect(results.point).toBe('    return a + b'.length);
     expect(fake.completions().length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('eglot-code-actions lists tandem\'s actions for the function at point, without calling a model', () => {
+    expect(results.codeActionProvider).toBe(true);
+    // eglot 1.9 declares no codeAction/resolve: edit actions carry tandem.applyAction instead.
+    expect(results.actions).toEqual([
+      { title: 'Explain this function (tandem)', kind: 'source.tandem.explain', command: 'tandem.explain', hasEdit: false },
+      { title: 'Add documentation comment (tandem)', kind: 'refactor.rewrite.tandem.document', command: 'tandem.applyAction', hasEdit: false },
+      { title: 'Simplify this function (tandem)', kind: 'refactor.rewrite.tandem.simplify', command: 'tandem.applyAction', hasEdit: false },
+      { title: 'Add error handling (tandem)', kind: 'refactor.rewrite.tandem.errorHandling', command: 'tandem.applyAction', hasEdit: false },
+      { title: 'Add type annotations (tandem)', kind: 'refactor.rewrite.tandem.addTypes', command: 'tandem.applyAction', hasEdit: false },
+    ]);
+  });
+
+  it('running an action from eglot\'s menu applies the model\'s edit to the buffer', () => {
+    expect(results.afterAction).toBe('def add(a, b):\n    return sum((a, b))\n');
+    const chats = fake.requests.filter((r) => r.path === '/v1/chat/completions');
+    expect(chats.length).toBeGreaterThanOrEqual(1);
+    expect(JSON.stringify(chats[0]!.body.messages)).toContain('<<<<<<< SEARCH');
+    expect(results.commands[0]).toMatchObject({ command: 'tandem.applyAction', arguments: [{ id: 'simplify', uri: expect.stringMatching(/calc\.py$/) }] });
+  });
+
+  it('M-x tandem-explain shows the explanation in a buffer and asks the server not to open it again', () => {
+    expect(results.explainBuffer).toBe('*tandem explain*');
+    expect(results.explained).toBe(EXPLANATION);
+    const explain = results.commands.find((c: { command: string }) => c.command === 'tandem.explain');
+    expect(explain.arguments).toEqual([{ uri: expect.stringMatching(/^file:\/\/.*calc\.py$/), range: { start: { line: 0, character: 0 }, end: { line: 2, character: 0 } }, open: false }]);
   });
 });

@@ -14,13 +14,21 @@
 (require 'python)
 (require 'project)
 (require 'json)
+(load (getenv "TANDEM_EMACS_CLIENT") nil t)
 
 (defvar tandem-test-results nil)
 
 (defun tandem-test-record (key value)
   (setq tandem-test-results (cons (cons key value) tandem-test-results)))
 
+;; Every workspace/executeCommand eglot sends, with its arguments.
+(defvar tandem-test-commands nil)
+(advice-add 'eglot-execute-command :before
+            (lambda (_server command arguments)
+              (push (list :command (format "%s" command) :arguments arguments) tandem-test-commands)))
+
 (defun tandem-test-finish (code)
+  (tandem-test-record 'commands (vconcat (reverse tandem-test-commands)))
   (with-temp-file (getenv "TANDEM_TEST_OUT")
     (insert (json-encode tandem-test-results)))
   (kill-emacs code))
@@ -54,6 +62,27 @@
       (completion-at-point)
       (tandem-test-record 'after (buffer-substring (line-beginning-position) (line-end-position)))
       (tandem-test-record 'point (- (point) (line-beginning-position)))
+      ;; Code actions at point, inside `add': the list as eglot's own command gets it.
+      (backward-char 3)
+      (let ((actions (eglot-code-actions (point) (point))))
+        (tandem-test-record 'codeActionProvider (and (eglot--server-capable :codeActionProvider) t))
+        (tandem-test-record
+         'actions
+         (vconcat (mapcar (lambda (a)
+                            (let ((cmd (plist-get a :command)))
+                              (list :title (plist-get a :title) :kind (plist-get a :kind)
+                                    :command (if (stringp cmd) cmd (plist-get cmd :command))
+                                    :hasEdit (if (plist-get a :edit) t :json-false))))
+                          actions))))
+      ;; Run "Simplify" as M-x eglot-code-actions would after the user picked it: the server
+      ;; resolves it through the fake's chat endpoint and sends workspace/applyEdit.
+      (setq eglot-confirm-server-initiated-edits nil)
+      (eglot-code-actions (point) (point) "refactor.rewrite.tandem.simplify" t)
+      (tandem-test-record 'afterAction (buffer-substring-no-properties (point-min) (point-max)))
+      ;; M-x tandem-explain on the function (clients/emacs/tandem-eglot.el).
+      (let ((buf (tandem-explain (point-min) (point-max))))
+        (tandem-test-record 'explainBuffer (buffer-name buf))
+        (tandem-test-record 'explained (with-current-buffer buf (buffer-string))))
       (eglot-shutdown (eglot-current-server))
       (tandem-test-finish 0))
   (error
