@@ -73,6 +73,56 @@ end
 
 local function check(name, value) results.checks[name] = value end
 
+-- Every vim.notify message (Neovim shows LSP errors of the code-action menu this way).
+local notified = {}
+local orig_notify = vim.notify
+vim.notify = function(msg, ...)
+  table.insert(notified, msg)
+  return orig_notify(msg, ...)
+end
+
+-- The lines of each floating window (tandem's Markdown floats); closes them.
+local function take_floats()
+  local out = {}
+  for _, w in ipairs(api.nvim_list_wins()) do
+    if api.nvim_win_get_config(w).relative ~= '' then
+      table.insert(out, api.nvim_buf_get_lines(api.nvim_win_get_buf(w), 0, -1, false))
+      api.nvim_win_close(w, true)
+    end
+  end
+  return out
+end
+
+local function take_floats_peek()
+  local n = {}
+  for _, w in ipairs(api.nvim_list_wins()) do
+    if api.nvim_win_get_config(w).relative ~= '' then table.insert(n, w) end
+  end
+  return n
+end
+
+local function last_command(name)
+  for i = #results.commands, 1, -1 do
+    if results.commands[i].command == name then return results.commands[i] end
+  end
+end
+
+-- Answers vim.lsp.buf.code_action()'s menu (vim.ui.select) with the item whose title matches.
+local function pick_code_action(pattern, record_as)
+  vim.ui.select = function(items, opts, on_choice)
+    local listed = {}
+    for _, item in ipairs(items) do
+      local action = item[2] or item.action or item -- {client_id, action} up to 0.9, {action, ctx} later
+      table.insert(listed, { title = action.title, kind = action.kind or vim.NIL, command = type(action.command) == 'table' and action.command.command or vim.NIL })
+    end
+    if record_as then check(record_as, listed) end
+    for i, item in ipairs(items) do
+      if (item[2] or item.action or item).title:match(pattern) then return on_choice(item, i) end
+    end
+    on_choice(nil)
+  end
+end
+
 -- Each step acts, then waits (polling) until its condition holds.
 local steps = {
   { 'attach', function()
@@ -129,15 +179,45 @@ local steps = {
       check('ghost_after_line', ghost_marks())
       keys('<Tab>', true)
     end, function() return line(results.checks.mul_row + 1) == '    return product' end },
-  { 'commands', function()
+  { ':TandemExplain', function()
       check('cursor_after_rest', api.nvim_win_get_cursor(0))
       keys('<Esc>')
       vim.cmd('TandemExplain')
     end, function()
-      local last = results.commands[#results.commands]
-      return last and last.command == 'tandem.explain' and last.done
+      local last = last_command('tandem.explain')
+      return last and last.done and (last.err or #take_floats_peek() > 0)
     end },
+  { 'code action menu: Explain', function()
+      check('explain_float', take_floats())
+      api.nvim_win_set_cursor(0, { 2, 6 }) -- inside add()
+      pick_code_action('^Explain', 'code_actions')
+      vim.lsp.buf.code_action()
+      check('notified_before_menu', #notified)
+    end, function()
+      local n = 0
+      for _, c in ipairs(results.commands) do if c.command == 'tandem.explain' then n = n + 1 end end
+      if n >= 2 and last_command('tandem.explain').done and #take_floats_peek() > 0 then return true end
+      -- Or the menu reported an error (Neovim 0.7 to 0.9 resolve every action that has no edit).
+      local errs = vim.list_slice(notified, results.checks.notified_before_menu + 1)
+      if #errs > 0 then check('menu_explain_errors', errs) return true end
+    end },
+  { 'code action menu: Simplify', function()
+      check('action_explain_float', take_floats())
+      pick_code_action('^Simplify')
+      vim.lsp.buf.code_action()
+    end, function() return line(2) == '    return sum((a, b))' end },
+  { ':TandemEdit!', function()
+      vim.cmd('2TandemEdit! use a loop')
+    end, function() local c = last_command('tandem.edit') return c and c.done end },
+  { ':TandemCompare', function()
+      vim.cmd('2TandemCompare')
+    end, function() local c = last_command('tandem.compare') return c and c.done end },
+  { ':TandemStats', function()
+      check('compare_float', take_floats())
+      vim.cmd('TandemStats')
+    end, function() local c = last_command('tandem.stats') return c and c.done and #take_floats_peek() > 0 end },
   { 'status and health', function()
+      check('stats_float', take_floats())
       check('status', require('tandem.commands').status_lines())
       vim.cmd('checkhealth tandem')
       check('health', api.nvim_buf_get_lines(0, 0, -1, false))

@@ -62,6 +62,8 @@ local function lsp_config(root)
     init_options = settings,
     settings = { tandem = settings },
     handlers = { ['tandem/status'] = on_status },
+    -- The Explain code action runs here, so vim.lsp.buf.code_action() shows its answer in a float.
+    commands = { ['tandem.explain'] = function(...) return require('tandem.commands').explain_action(...) end },
   }
 end
 
@@ -108,7 +110,9 @@ end
 local function define_commands()
   local commands = require('tandem.commands')
   vim.api.nvim_create_user_command('TandemExplain', commands.explain, { range = true, desc = 'tandem: explain the selected lines' })
-  vim.api.nvim_create_user_command('TandemEdit', commands.edit, { range = true, nargs = '*', desc = 'tandem: edit the selected lines by an instruction' })
+  vim.api.nvim_create_user_command('TandemEdit', commands.edit, { range = true, bang = true, nargs = '*', desc = 'tandem: edit the selected lines by an instruction (! for workspace scope)' })
+  vim.api.nvim_create_user_command('TandemCompare', commands.compare, { range = true, nargs = '*', desc = 'tandem: two backends side by side (explanations, or edits for an instruction)' })
+  vim.api.nvim_create_user_command('TandemStats', commands.stats, { desc = 'tandem: requests, acceptances, latency and spend' })
   vim.api.nvim_create_user_command('TandemStatus', commands.status, { desc = 'tandem: server and backend status' })
 end
 
