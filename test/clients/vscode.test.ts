@@ -12,6 +12,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { settingsFromSchema } from '../../clients/vscode/scripts/settings.mjs';
+import { compareArgs, editArgs, explainArgs, isCommandOnly, statsMarkdown } from '../../clients/vscode/src/commands.js';
+import { LspClient } from '../lsp-client.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -30,13 +32,77 @@ describe('VS Code extension manifest', () => {
 
   it('has its own commands, apart from the server commands vscode-languageclient registers', () => {
     const ids = pkg.contributes.commands.map((c: { command: string }) => c.command);
-    expect(ids).toEqual(expect.arrayContaining(['tandem.explainSelection', 'tandem.editSelection', 'tandem.compareBackends', 'tandem.showStats', 'tandem.showStatus']));
+    expect(ids).toEqual(expect.arrayContaining(['tandem.explainSelection', 'tandem.editSelection', 'tandem.editWorkspace', 'tandem.compareBackends', 'tandem.showStats', 'tandem.showStatus']));
     for (const serverCommand of ['tandem.explain', 'tandem.edit', 'tandem.compare', 'tandem.stats', 'tandem.accepted']) expect(ids).not.toContain(serverCommand);
   });
 
   it('pins exact dependency versions', () => {
     for (const v of Object.values({ ...pkg.dependencies, ...pkg.devDependencies })) expect(v).toMatch(/^\d+\.\d+\.\d+$/);
     expect(pkg.devDependencies['@vscode/vsce']).toBe('3.9.2');
+  });
+});
+
+// The arguments the extension's commands send, against the real server as VS Code declares itself
+// (resolve support, window/showDocument): accepted, answered, and nothing opened twice.
+describe('VS Code command arguments against the server', () => {
+  const URI = 'file:///w/calc.py';
+  const DOC = 'def add(a, b):\n    return a + b\n';
+  const LINE = { start: { line: 1, character: 0 }, end: { line: 1, character: 16 } };
+  const EXPLANATION = '`add` returns the sum.';
+  const EDIT = ['<<<<<<< SEARCH', '    return a + b', '=======', '    return sum((a, b))', '>>>>>>> REPLACE'].join('\n');
+  let fake: FakeVllm;
+  let client: LspClient;
+
+  beforeAll(async () => {
+    fake = await startFakeVllm({ respond: (req) => ({ text: /explain code/i.test(String(req.body?.messages?.[0]?.content)) ? EXPLANATION : EDIT }) });
+    const home = mkdtempSync(join(tmpdir(), 'tandem-vscode-args-'));
+    client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' }, onRequest: (method) => (method === 'workspace/applyEdit' ? { applied: true } : method === 'window/showDocument' ? { success: true } : null) });
+    await client.initialize({
+      rootUri: 'file:///w',
+      capabilities: { textDocument: { inlineCompletion: {}, codeAction: { resolveSupport: { properties: ['edit'] } } }, window: { showDocument: { support: true }, workDoneProgress: true }, workspace: { applyEdit: true } },
+      initializationOptions: { backends: { chat: { kind: 'vllm', url: fake.url } }, routes: { inline: ['chat'], action: ['chat'], multiFile: ['chat'] }, context: { enabled: false } },
+    });
+    client.open(URI, 'python', DOC);
+    await new Promise((r) => setTimeout(r, 150)); // the first parse is scheduled on open
+  });
+
+  afterAll(async () => {
+    await client?.stop();
+    await fake?.close();
+  });
+
+  const exec = (command: string, args: unknown[]) => client.request('workspace/executeCommand', { command, arguments: args });
+
+  it('Explain sends open: false; the server answers the Markdown and opens no document itself', async () => {
+    expect(explainArgs({ uri: URI, range: LINE })).toEqual([{ uri: URI, range: LINE, open: false }]);
+    expect(await exec('tandem.explain', explainArgs({ uri: URI, range: LINE }))).toEqual({ markdown: EXPLANATION });
+    expect(client.serverRequests.filter((r) => r.method === 'window/showDocument')).toEqual([]);
+  });
+
+  it('Edit with Instruction sends scope "file"; the server applies the edit through workspace/applyEdit', async () => {
+    expect(await exec('tandem.edit', editArgs({ uri: URI, range: LINE }, 'use sum', 'file'))).toEqual({ applied: true });
+    const apply = client.serverRequests.find((r) => r.method === 'workspace/applyEdit');
+    expect(apply?.params.edit.documentChanges[0].edits).toEqual([{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: 16 } }, newText: '    return sum((a, b))' }]);
+    expect(editArgs({ uri: URI, range: LINE }, 'x', 'workspace')).toEqual([{ uri: URI, range: LINE, instruction: 'x', scope: 'workspace' }]);
+  });
+
+  it('Compare sends the instruction only when one was typed', () => {
+    expect(compareArgs({ uri: URI, range: LINE }, '')).toEqual([{ uri: URI, range: LINE }]);
+    expect(compareArgs({ uri: URI, range: LINE }, 'add types')).toEqual([{ uri: URI, range: LINE, instruction: 'add types' }]);
+  });
+
+  it('Show Stats renders the server\'s answer as Markdown', async () => {
+    const md = statsMarkdown(await exec('tandem.stats', []));
+    expect(md).toMatch(/^# tandem stats\n\nrequests \d+, shown \d+ \(from cache \d+\), accepted \d+, partly accepted \d+\n/);
+    expect(md).toMatch(/\| chat \| \d+ \| \d+ \| \d+ \| \d+ \| \d+ \|/); // the two chat calls above have latencies
+    expect(md).toMatch(/^status: (ok|degraded|offline)/m);
+  });
+
+  it('the Explain code action is kept from codeAction/resolve; edit actions are resolved', async () => {
+    const actions = (await client.request('textDocument/codeAction', { textDocument: { uri: URI }, range: { start: { line: 1, character: 6 }, end: { line: 1, character: 6 } }, context: { diagnostics: [] } })) as any[];
+    const explain = actions.find((a) => a.kind === 'source.tandem.explain');
+    expect(isCommandOnly(explain, 'tandem.explain')).toBe(true);
+    expect(actions.filter((a) => a !== explain).every((a) => !isCommandOnly(a, 'tandem.explain'))).toBe(true);
   });
 });
 

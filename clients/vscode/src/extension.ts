@@ -8,6 +8,7 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
+import { compareArgs, editArgs, explainArgs, isCommandOnly, markdownOf, statsMarkdown, type Target } from './commands.js';
 
 /** `tandem/status` as the contract fixes it. */
 interface Status {
@@ -83,7 +84,7 @@ async function serverCommand<T>(title: string, command: string, args: unknown[])
 }
 
 /** The selection, or the cursor's line when nothing is selected, as a protocol location. */
-function target(): { uri: string; range: unknown } | undefined {
+function target(): Target | undefined {
   const editor = vscode.window.activeTextEditor;
   if (!editor || !client) return undefined;
   const sel = editor.selection;
@@ -91,9 +92,23 @@ function target(): { uri: string; range: unknown } | undefined {
   return { uri: editor.document.uri.toString(), range: client.code2ProtocolConverter.asRange(range) };
 }
 
-function markdownOf(result: unknown): string | undefined {
-  if (result && typeof result === 'object' && typeof (result as { markdown?: unknown }).markdown === 'string') return (result as { markdown: string }).markdown;
-  return undefined;
+/** tandem.explain for `t`, its answer beside the editor. */
+async function explain(t: Target): Promise<void> {
+  const md = markdownOf(await serverCommand('tandem: explaining…', 'tandem.explain', explainArgs(t)));
+  if (md !== undefined) await showMarkdown(md);
+}
+
+async function editWithInstruction(scope: 'file' | 'workspace'): Promise<void> {
+  const t = target();
+  if (!t) return;
+  const instruction = await vscode.window.showInputBox({
+    prompt: scope === 'workspace' ? 'tandem: how should the code change? (other files may change too)' : 'tandem: how should the selection change?',
+    placeHolder: 'e.g. add error handling',
+  });
+  if (!instruction) return;
+  // The server applies the edit itself (workspace/applyEdit), guarded by document versions.
+  const r = await serverCommand<{ applied?: boolean; failureReason?: string }>('tandem: editing…', 'tandem.edit', editArgs(t, instruction, scope));
+  if (r && r.applied === false) void vscode.window.showWarningMessage(`tandem: the edit was not applied${r.failureReason ? `: ${r.failureReason}` : ''}`);
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -110,6 +125,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     initializationOptions: explicitSettings(),
     outputChannelName: 'tandem',
     middleware: {
+      // The Explain code action carries only a command: VS Code would still ask the server to
+      // resolve it; keep it as it is.
+      resolveCodeAction: (item, token, next) => (isCommandOnly(item, 'tandem.explain') ? item : next(item, token)),
+      // Explain chosen from the light bulb shows its answer beside the editor, like the Explain
+      // command (open: false, so the server does not open it a second time).
+      executeCommand: async (command, args, next) => {
+        const t = args[0] as Target | undefined;
+        if (command === 'tandem.explain' && t && typeof t.uri === 'string') return explain(t);
+        return next(command, args);
+      },
       workspace: {
         // The server pulls section `tandem`; answer with the user's explicit settings only.
         configuration: async (params, token, next) => {
@@ -142,26 +167,21 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.commands.registerCommand('tandem.explainSelection', async () => {
       const t = target();
-      if (!t) return;
-      const md = markdownOf(await serverCommand('tandem: explaining…', 'tandem.explain', [t]));
-      if (md !== undefined) await showMarkdown(md);
+      if (t) await explain(t);
     }),
-    vscode.commands.registerCommand('tandem.editSelection', async () => {
-      const t = target();
-      if (!t) return;
-      const instruction = await vscode.window.showInputBox({ prompt: 'tandem: how should the selection change?', placeHolder: 'e.g. add error handling' });
-      // The server applies the edit itself (workspace/applyEdit), guarded by document versions.
-      if (instruction) await serverCommand('tandem: editing…', 'tandem.edit', [{ ...t, instruction }]);
-    }),
+    vscode.commands.registerCommand('tandem.editSelection', () => editWithInstruction('file')),
+    vscode.commands.registerCommand('tandem.editWorkspace', () => editWithInstruction('workspace')),
     vscode.commands.registerCommand('tandem.compareBackends', async () => {
       const t = target();
       if (!t) return;
-      const md = markdownOf(await serverCommand('tandem: comparing backends…', 'tandem.compare', [t]));
+      const instruction = await vscode.window.showInputBox({ prompt: 'tandem: an instruction to compare proposed edits, or empty to compare explanations', placeHolder: 'e.g. add error handling (optional)' });
+      if (instruction === undefined) return; // Escape
+      const md = markdownOf(await serverCommand('tandem: comparing backends…', 'tandem.compare', compareArgs(t, instruction)));
       if (md !== undefined) await showMarkdown(md);
     }),
     vscode.commands.registerCommand('tandem.showStats', async () => {
       const result = await serverCommand('tandem: stats', 'tandem.stats', []);
-      if (result !== undefined) await showMarkdown(markdownOf(result) ?? '# tandem stats\n\n```json\n' + JSON.stringify(result, null, 2) + '\n```\n');
+      if (result !== undefined) await showMarkdown(statsMarkdown(result));
     }),
     vscode.commands.registerCommand('tandem.showStatus', () => showMarkdown(statusMarkdown())),
     vscode.commands.registerCommand('tandem.restartServer', () => client?.restart()),

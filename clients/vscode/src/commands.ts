@@ -1,0 +1,68 @@
+// The arguments the extension sends to the server's commands and the Markdown it shows for their
+// answers: plain functions without `vscode`, so test/clients/vscode.test.ts runs them.
+
+/** A protocol location: the document's URI and an LSP range. */
+export interface Target {
+  uri: string;
+  range: unknown;
+}
+
+/** `open: false`: the extension shows the answer beside the editor, so the server must not also open it. */
+export function explainArgs(t: Target): unknown[] {
+  return [{ ...t, open: false }];
+}
+
+export function editArgs(t: Target, instruction: string, scope: 'file' | 'workspace'): unknown[] {
+  return [{ ...t, instruction, scope }];
+}
+
+/** No instruction: both backends explain; with one, each backend's proposed edit (nothing applied). */
+export function compareArgs(t: Target, instruction?: string): unknown[] {
+  return [{ ...t, ...(instruction && instruction.trim() !== '' ? { instruction } : {}) }];
+}
+
+/** A code action whose only content is a command (Explain): nothing to resolve on the server. */
+export function isCommandOnly(action: { command?: unknown; edit?: unknown }, command: string): boolean {
+  return !action.edit && typeof action.command === 'object' && action.command !== null && (action.command as { command?: unknown }).command === command;
+}
+
+export function markdownOf(result: unknown): string | undefined {
+  if (result && typeof result === 'object' && typeof (result as { markdown?: unknown }).markdown === 'string') return (result as { markdown: string }).markdown;
+  return undefined;
+}
+
+interface Stats {
+  requests?: number;
+  shown?: number;
+  cacheHits?: number;
+  accepted?: number;
+  partiallyAccepted?: number;
+  byBackend?: Record<string, { shown?: number; accepted?: number; partiallyAccepted?: number }>;
+  latency?: Record<string, { p50?: number; p95?: number }>;
+  spend?: { day?: string; usd?: number };
+  status?: { state?: string; message?: string };
+}
+
+/** `tandem.stats`' answer as Markdown: totals, a row per backend, spend and status. */
+export function statsMarkdown(result: unknown): string {
+  const s = (result ?? {}) as Stats;
+  const n = (v: unknown) => (typeof v === 'number' ? v : 0);
+  const lines = [
+    '# tandem stats',
+    '',
+    `requests ${n(s.requests)}, shown ${n(s.shown)} (from cache ${n(s.cacheHits)}), accepted ${n(s.accepted)}, partly accepted ${n(s.partiallyAccepted)}`,
+    '',
+    '| backend | shown | accepted | partly | p50 ms | p95 ms |',
+    '|---|---|---|---|---|---|',
+  ];
+  const names = [...new Set([...Object.keys(s.byBackend ?? {}), ...Object.keys(s.latency ?? {})])].sort();
+  for (const name of names) {
+    const b = s.byBackend?.[name] ?? {};
+    const l = s.latency?.[name] ?? {};
+    const ms = (v: unknown) => (typeof v === 'number' ? String(v) : '-');
+    lines.push(`| ${name} | ${n(b.shown)} | ${n(b.accepted)} | ${n(b.partiallyAccepted)} | ${ms(l.p50)} | ${ms(l.p95)} |`);
+  }
+  if (s.spend) lines.push('', `cloud spend ${s.spend.day ?? 'today'}: $${n(s.spend.usd).toFixed(4)}`);
+  if (s.status) lines.push(`status: ${s.status.state ?? '?'}${s.status.message ? ` - ${s.status.message}` : ''}`);
+  return lines.join('\n') + '\n';
+}
