@@ -81,6 +81,8 @@ describe('LSP4IJ template', () => {
     const init = await reply(1);
     expect(init.result.serverInfo.name).toBe('tandem');
     expect(init.result.capabilities.inlineCompletionProvider).toBe(true);
+    // What the intentions (Alt+Enter) list: code actions, resolved when picked.
+    expect(init.result.capabilities.codeActionProvider).toMatchObject({ resolveProvider: true });
     send({ id: 2, method: 'shutdown' });
     await reply(2);
     send({ method: 'exit' });
