@@ -12,7 +12,7 @@ import type { BackendFailure, ChatRequest, ChatResult, CompletionBackend, FimReq
 /** Context window assumed when neither the server nor the config says. */
 export const FALLBACK_CONTEXT_WINDOW = 4096;
 /** A request that goes silent this long (no headers, no next chunk) fails with `timeout`. */
-const DEFAULT_IDLE_MS = 60_000;
+export const DEFAULT_IDLE_MS = 60_000;
 
 /**
  * One request's signal: aborts when the caller's does, or when the server stays silent for

@@ -5,6 +5,7 @@ import type { Backend } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
 import { errorBodyMessage, httpFailure, connectFailure, toFailure } from './errors.js';
 import type { Fetch } from './http.js';
+import { DEFAULT_IDLE_MS, Exchange } from './httpBackend.js';
 import { backendHeaders, backendTransport, isAzureUrl, type BackendDeps } from './transport.js';
 import type { BackendFailure, ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome } from './types.js';
 
@@ -96,7 +97,7 @@ export class OpenAICompatBackend implements CompletionBackend {
       adminAPIKey: null,
       webhookSecret: null,
       maxRetries: 0,
-      timeout: cfg.timeoutMs ?? 60_000,
+      timeout: cfg.timeoutMs ?? DEFAULT_IDLE_MS,
       defaultHeaders: sdkHeaders,
       ...(this.azure?.apiVersion ? { defaultQuery: { 'api-version': this.azure.apiVersion } } : {}),
       logLevel: 'off',
@@ -204,13 +205,20 @@ export class OpenAICompatBackend implements CompletionBackend {
     let text = '';
     let finishReason: string | null = null;
     let usage: ChatResult['usage'];
+    // The SDK's timeout covers only the wait for the headers. A stream that stalls, or drips slower
+    // than timeoutMs between chunks, would hold an action until its own deadline and leave no time
+    // for the route's next backend: timeoutMs is also the longest silence between two chunks, as
+    // for the other kinds (httpBackend.ts).
+    const ex = new Exchange(signal, this.cfg.timeoutMs ?? DEFAULT_IDLE_MS);
     try {
       const limit = usesMaxCompletionTokens(this.url) ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens };
       const stream = await this.client.chat.completions.create(
         { model, messages: req.messages, ...limit, temperature: req.temperature, stream: true, stream_options: { include_usage: true } },
-        { signal, maxRetries: 0 },
+        { signal: ex.signal, maxRetries: 0 },
       );
+      ex.touch();
       for await (const chunk of stream) {
+        ex.touch();
         const failure = inStreamFlatError(chunk, this.url);
         if (failure) return this.failed(failure);
         if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
@@ -223,10 +231,12 @@ export class OpenAICompatBackend implements CompletionBackend {
         }
         if (choice.finish_reason) finishReason = choice.finish_reason;
       }
-      if (signal.aborted) return this.failed(toFailure(signal.reason, this.url, signal));
+      if (ex.signal.aborted) return this.failed(toFailure(ex.signal.reason, this.url, ex.signal));
       return { ok: true, value: { text, finishReason, model, ...(usage ? { usage } : {}) } };
     } catch (err) {
-      return this.failed(toFailure(err, this.url, signal.aborted ? signal : undefined));
+      return this.failed(toFailure(err, this.url, ex.signal.aborted ? ex.signal : undefined));
+    } finally {
+      ex.end();
     }
   }
 
