@@ -1,0 +1,296 @@
+// The fault matrix of issue #4, end to end over stdio: every (fault, task) cell starts the built
+// server with a faulty primary backend (a wire-exact fake) and, in the "backup" shape, a healthy
+// second backend on the same route. Each request must answer within its deadline, the answer must
+// come from the backup when there is one, the fault must be reported (tandem/status naming the
+// backend as unhealthy, or the LSP error naming it when nothing else may serve), and once the
+// breaker has opened the faulty backend gets no further request.
+//
+// Tasks are drivers: a function that, given a started client, issues one request and returns its
+// outcome. Adding a task (multiFile) is one entry in DRIVERS.
+import { describe, expect, it } from 'vitest';
+import { startFakeVllm, type FakeVllm, type Reply as VllmReply, type RecordedRequest } from '../fake/vllm.js';
+import { startFakeOllama } from '../fake/ollama.js';
+import { startFakeTgi } from '../fake/tgi.js';
+import type { Reply as RecorderReply } from '../fake/recorder.js';
+import type { LspClient } from '../lsp-client.js';
+import { block, failure, RESOLVE_CAPS, startServer } from './servers.js';
+
+/** inline.deadlineMs in these servers: small, so the matrix stays fast. */
+const INLINE_DEADLINE_MS = 800;
+/**
+ * backends.primary.timeoutMs: the deadline of one non-inline request to that backend. The action
+ * pipeline's own deadline (ACTION_DEADLINE_MS, 120 s, not configurable) spans failover; what a
+ * faulty backend may cost an action is its timeoutMs.
+ */
+const BACKEND_TIMEOUT_MS = 500;
+/** Headroom for a loaded 2-core machine running several servers at once. */
+const MARGIN_MS = 1200;
+/** health.ts: three flaky failures (5xx, broken streams) in a row open the breaker. */
+const FLAKY_THRESHOLD = 3;
+
+type Outcome = { kind: 'text'; text: string } | { kind: 'empty' } | { kind: 'error'; code?: number; message: string };
+
+interface Driver {
+  name: string;
+  /** The route the task goes by. */
+  task: 'inline' | 'action' | 'multiFile';
+  /** The longest one request may take: inline.deadlineMs, or the faulty backend's timeoutMs for chat tasks. */
+  deadlineMs: number;
+  /** backends.primary.timeoutMs for this task's cells. */
+  primaryTimeoutMs?: number;
+  /** What the healthy backup answers; the outcome must then be `expected`. */
+  backupReply: (req: RecordedRequest) => VllmReply;
+  expected: string;
+  /** Opens documents and waits until the task can be asked for. */
+  prepare(c: LspClient): Promise<void>;
+  /** Request number `i` (each distinct, so no cache answers it). */
+  run(c: LspClient, i: number): Promise<Outcome>;
+}
+
+// --- Drivers ---------------------------------------------------------------------------------------
+
+const INLINE_URI = 'file:///w/src/add.ts';
+const INLINE_DOC = ['export function add(a: number, b: number): number {', '  ', '}', ''].join('\n');
+const GEO_URI = 'file:///w/src/geo.ts';
+const GEO_DOC = ['export function area(r: number): number {', '  if (r < 0) {', '    return 0;', '  }', '  return 3.14 * r * r;', '}', ''].join('\n');
+const IN_BODY = { start: { line: 4, character: 4 }, end: { line: 4, character: 4 } };
+const DOC_COMMENT = '/** The area of a circle of radius `r`; 0 for a negative radius. */';
+
+/** Lists the actions under IN_BODY until the first parse has landed (listing reads the tree). */
+async function offered(c: LspClient, id: string): Promise<any> {
+  for (let i = 0; i < 100; i++) {
+    const actions = (await c.request('textDocument/codeAction', { textDocument: { uri: GEO_URI }, range: IN_BODY, context: { diagnostics: [] } })) as any[];
+    const hit = actions.find((a) => a.data?.id === id);
+    if (hit) return hit;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`action ${id} was never offered`);
+}
+
+const lspOutcome = async (p: Promise<unknown>, text: (r: any) => string): Promise<Outcome> => {
+  try {
+    return { kind: 'text', text: text(await p) };
+  } catch (e) {
+    const err = e as { code?: number; message: string };
+    return { kind: 'error', code: err.code, message: err.message };
+  }
+};
+
+/** The backup answers `text`, and the task's outcome is `expected` (by default that text). */
+const answering = (text: string, expected = text) => ({ backupReply: () => ({ text }), expected });
+
+/** Chat tasks on routes.action: what a faulty backend may cost them is its timeoutMs. */
+const ACTION_ROUTE = { task: 'action', deadlineMs: BACKEND_TIMEOUT_MS, primaryTimeoutMs: BACKEND_TIMEOUT_MS } as const;
+
+const inline: Driver = {
+  name: 'inline',
+  task: 'inline',
+  deadlineMs: INLINE_DEADLINE_MS,
+  // No timeoutMs (60 s by default, far above any inline deadline), as configured in practice: the
+  // inline deadline is what ends a silent backend.
+  ...answering('return a + b;'),
+  async prepare(c) {
+    c.open(INLINE_URI, 'typescript', INLINE_DOC);
+  },
+  async run(c, i) {
+    // A keystroke before every request after the first: a new text, so the cache cannot answer.
+    if (i > 0) c.change(INLINE_URI, i + 1, [{ range: { start: { line: 1, character: 1 + i }, end: { line: 1, character: 1 + i } }, text: ' ' }]);
+    const res = await c.inline(INLINE_URI, { line: 1, character: 2 + i }).result;
+    const text = res.items[0]?.insertText;
+    return text === undefined ? { kind: 'empty' } : { kind: 'text', text };
+  },
+};
+
+const documentAction: Driver = {
+  name: 'action: document',
+  ...ACTION_ROUTE,
+  ...answering(block(['export function area(r: number): number {'], [DOC_COMMENT, 'export function area(r: number): number {']), `${DOC_COMMENT}\n`),
+  async prepare(c) {
+    c.open(GEO_URI, 'typescript', GEO_DOC);
+    await offered(c, 'document');
+  },
+  async run(c) {
+    const action = await offered(c, 'document');
+    return lspOutcome(c.request('codeAction/resolve', action), (r) => r.edit.documentChanges[0].edits.map((e: { newText: string }) => e.newText).join(''));
+  },
+};
+
+const explain: Driver = {
+  name: 'action: tandem.explain',
+  ...ACTION_ROUTE,
+  ...answering('It computes **the area** of a circle.'),
+  async prepare(c) {
+    c.open(GEO_URI, 'typescript', GEO_DOC);
+  },
+  async run(c, i) {
+    return lspOutcome(c.request('workspace/executeCommand', { command: 'tandem.explain', arguments: [{ uri: GEO_URI, range: IN_BODY }], workDoneToken: `explain-${i}` }), (r) => r.markdown);
+  },
+};
+
+// MULTIFILE DRIVER GOES HERE. Multi-file actions (generate tests, update call sites, tandem.edit with
+// scope "workspace", routed via routes.multiFile) are not built yet: features/codeActions.ts holds
+// their offers back and refuses scope "workspace". When they land, add a Driver with
+// task: 'multiFile' that triggers one and returns its outcome, and list it in DRIVERS.
+
+const DRIVERS: Driver[] = [inline, documentAction, explain];
+
+// --- Faults ----------------------------------------------------------------------------------------
+
+type FakeKind = 'vllm' | 'ollama' | 'tgi';
+
+interface Fault {
+  name: string;
+  /** Wire protocol of the faulty primary. */
+  kind: FakeKind;
+  /** The primary's answer to every generation request; 'refused' for a closed port. */
+  reply: VllmReply | RecorderReply | 'refused';
+  /** Delay between streamed pieces. */
+  tokenIntervalMs?: number;
+  /** Failures in a row that open the breaker (health.ts): 1 for a dead or silent server and a 429, 3 for flaky ones. */
+  toOpen: number;
+  /**
+   * The fault eats the whole inline deadline (nothing to fall over to within it): that request
+   * answers empty, and the breaker sends the next one to the backup. Chat tasks have the backend's
+   * timeoutMs inside a much longer deadline, so they fall over within the same request.
+   */
+  eatsInlineDeadline?: boolean;
+}
+
+const PARTIAL = 'return a';
+const FAULTS: Fault[] = [
+  { name: 'connection refused', kind: 'vllm', reply: 'refused', toOpen: 1 },
+  { name: 'HTTP 500', kind: 'vllm', reply: { status: 500, error: { message: 'CUDA error: an illegal memory access was encountered' } }, toOpen: FLAKY_THRESHOLD },
+  { name: 'HTTP 503', kind: 'vllm', reply: { status: 503, error: { message: 'The server is overloaded' } }, toOpen: FLAKY_THRESHOLD },
+  // A 429 cools the backend down for its Retry-After at once.
+  { name: 'HTTP 429 + Retry-After', kind: 'vllm', reply: { status: 429, error: { message: 'Too many requests' }, headers: { 'retry-after': '30' } }, toOpen: 1 },
+  // No headers, ever: the inline deadline, or for chat the backend's timeoutMs, ends it.
+  { name: 'timeout (no answer)', kind: 'vllm', reply: { hang: true }, toOpen: 1, eatsInlineDeadline: true },
+  // Headers and a few tokens, then silence.
+  { name: 'stream stalls midway', kind: 'vllm', reply: { hang: true, after: PARTIAL }, toOpen: 1, eatsInlineDeadline: true },
+  // Tokens keep coming, each later than the backend's timeoutMs after the last, and the whole answer
+  // later than the inline deadline.
+  { name: 'slow drip of tokens', kind: 'vllm', reply: { text: 'x'.repeat(40) }, tokenIntervalMs: BACKEND_TIMEOUT_MS + 200, toOpen: 1, eatsInlineDeadline: true },
+  { name: 'connection reset midway', kind: 'vllm', reply: { destroy: true, after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
+  { name: 'malformed SSE', kind: 'vllm', reply: { malformed: '{"id":"cmpl-7","object":"text_completion","choices":[{"index":0,"te', after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
+  { name: 'error inside a 200 stream', kind: 'vllm', reply: { streamError: { message: 'CUDA out of memory', type: 'InternalServerError', code: 500 }, after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
+  // TGI writes `data:` without the space; its events are read by our own SSE parser, not the SDK's.
+  { name: 'malformed SSE (TGI)', kind: 'tgi', reply: { malformed: 'data:{"index":3,"token":{"id":1003,"te', after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
+  { name: 'malformed NDJSON (Ollama)', kind: 'ollama', reply: { malformed: '{"model":"qwen2.5-coder:1.5b-base","created_at":"2025-10-01T09:00:00Z","respo', after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
+  { name: 'error inside a 200 stream (Ollama)', kind: 'ollama', reply: { streamError: { message: 'an error was encountered while running the model: CUDA error' }, after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
+];
+
+/** Generation requests (not discovery or probes) by wire protocol. */
+const GENERATION: Record<FakeKind, string[]> = {
+  vllm: ['/v1/completions', '/v1/chat/completions'],
+  tgi: ['/generate_stream', '/v1/chat/completions'],
+  ollama: ['/api/generate', '/api/chat'],
+};
+
+interface Primary {
+  url: string;
+  generations(): number;
+  close(): Promise<void>;
+}
+
+async function startPrimary(f: Fault): Promise<Primary> {
+  const opts = { respond: () => f.reply as never, tokenIntervalMs: f.tokenIntervalMs ?? 0 };
+  const fake = f.kind === 'ollama' ? await startFakeOllama(opts) : f.kind === 'tgi' ? await startFakeTgi(opts) : await startFakeVllm(opts);
+  if (f.reply === 'refused') {
+    // A port that was just listening and is now closed: connect() is refused at once.
+    await fake.close();
+    return { url: fake.url, generations: () => 0, close: async () => undefined };
+  }
+  return {
+    url: fake.url,
+    generations: () => (fake.requests as { method: string; path: string }[]).filter((r) => r.method === 'POST' && GENERATION[f.kind].includes(r.path)).length,
+    close: () => fake.close(),
+  };
+}
+
+// --- The matrix ------------------------------------------------------------------------------------
+
+const primaryDown = (n: { method: string; params: any }) =>
+  n.method === 'tandem/status' && n.params.state !== 'ok' && n.params.backends.some((b: { name: string; healthy: boolean }) => b.name === 'primary' && !b.healthy) && String(n.params.message).includes('primary');
+
+async function runCell(fault: Fault, driver: Driver, shape: 'backup' | 'solo') {
+  const closers: (() => Promise<unknown>)[] = [];
+  try {
+    await cell(fault, driver, shape, closers);
+  } finally {
+    // The server first: it must not see its backends go away before it stops.
+    for (const c of closers.reverse()) await c();
+  }
+}
+
+async function cell(fault: Fault, driver: Driver, shape: 'backup' | 'solo', closers: (() => Promise<unknown>)[]) {
+  const primary = await startPrimary(fault);
+  closers.push(primary.close);
+  let backup: FakeVllm | undefined;
+  if (shape === 'backup') {
+    backup = await startFakeVllm({ respond: driver.backupReply });
+    closers.push(() => backup!.close());
+  }
+  const route = shape === 'backup' ? ['primary', 'backup'] : ['primary'];
+  const { client } = await startServer({
+    capabilities: RESOLVE_CAPS,
+    rootUri: 'file:///w',
+    init: {
+      backends: {
+        primary: { kind: fault.kind, url: primary.url, location: 'onprem', ...(driver.primaryTimeoutMs ? { timeoutMs: driver.primaryTimeoutMs } : {}) },
+        ...(backup ? { backup: { kind: 'vllm', url: backup.url } } : {}),
+      },
+      routes: { inline: route, action: route, multiFile: route },
+      inline: { debounceMs: 0, deadlineMs: INLINE_DEADLINE_MS },
+      context: { enabled: false },
+    },
+  });
+  closers.push(() => client.stop());
+  await driver.prepare(client);
+
+  const ask = async (i: number) => {
+    const t0 = performance.now();
+    const outcome = await driver.run(client, i);
+    const ms = performance.now() - t0;
+    expect(ms, `request ${i} answered after ${Math.round(ms)} ms, past its deadline of ${driver.deadlineMs} ms`).toBeLessThan(driver.deadlineMs + MARGIN_MS);
+    return outcome;
+  };
+  const fromBackup = (o: Outcome, i: number) => expect(o, `request ${i}`).toEqual({ kind: 'text', text: driver.expected });
+  const noBackend = (o: Outcome, i: number) => {
+    if (driver.task === 'inline') expect(o, `request ${i}`).toEqual({ kind: 'empty' });
+    else {
+      // No fallback: the error names the backend that failed (and why).
+      expect(o, `request ${i}`).toMatchObject({ kind: 'error', code: -32803 });
+      expect((o as { message: string }).message).toContain('primary');
+    }
+  };
+
+  // Until the breaker opens: each request meets the fault once (a refused port is known from the start-up probe).
+  for (let i = 0; i < fault.toOpen; i++) {
+    const o = await ask(i);
+    if (shape === 'solo') noBackend(o, i);
+    else if (driver.task === 'inline' && fault.eatsInlineDeadline && i === 0) expect(o, 'the request whose deadline the fault ate').toEqual({ kind: 'empty' });
+    else fromBackup(o, i);
+  }
+  const status = await client.waitForNotification(primaryDown, 3000);
+  if (shape === 'backup') {
+    expect(status.params.state).toBe('degraded');
+    expect(status.params.backends).toContainEqual(expect.objectContaining({ name: 'backup', healthy: true }));
+  }
+  expect(primary.generations(), 'generation requests the faulty backend received').toBe(fault.reply === 'refused' ? 0 : fault.toOpen);
+
+  // The breaker is open: the next request does not touch the faulty backend at all.
+  const after = await ask(fault.toOpen);
+  if (shape === 'solo') noBackend(after, fault.toOpen);
+  else fromBackup(after, fault.toOpen);
+  expect(primary.generations(), 'a request to the backend whose breaker is open').toBe(fault.reply === 'refused' ? 0 : fault.toOpen);
+  expect(client.protocolErrors).toEqual([]);
+}
+
+describe.concurrent('fault matrix', () => {
+  for (const fault of FAULTS) {
+    for (const driver of DRIVERS) {
+      it(`${fault.name} × ${driver.name}: falls over to the backup and reports status`, () => runCell(fault, driver, 'backup'));
+      it(`${fault.name} × ${driver.name}, no fallback: answers in time and names the backend`, () => runCell(fault, driver, 'solo'));
+    }
+  }
+});

@@ -1,0 +1,39 @@
+// Starting the built server for end-to-end tests: a fresh home per server, so no user config, audit
+// log or spend ledger of the developer's (or of another test) is read or written.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LspClient } from '../lsp-client.js';
+
+export interface Started {
+  client: LspClient;
+  /** XDG_CONFIG_HOME of this server. */
+  home: string;
+  /** XDG_STATE_HOME of this server: the audit log is at state/tandem/audit.jsonl. */
+  state: string;
+}
+
+export interface StartOptions {
+  init: unknown;
+  rootUri?: string | null;
+  capabilities?: unknown;
+  env?: Record<string, string | undefined>;
+  onRequest?: (method: string, params: any) => unknown;
+}
+
+export async function startServer(opts: StartOptions): Promise<Started> {
+  const home = mkdtempSync(join(tmpdir(), 'tandem-e2e-'));
+  const state = join(home, 'state');
+  const client = new LspClient({ env: { XDG_CONFIG_HOME: home, XDG_STATE_HOME: state, TANDEM_CONFIG: '', ...opts.env }, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) });
+  await client.initialize({ initializationOptions: opts.init, rootUri: opts.rootUri ?? null, ...(opts.capabilities ? { capabilities: opts.capabilities } : {}) });
+  return { client, home, state };
+}
+
+/** Code action capabilities of an editor that resolves actions lazily and shows work-done progress. */
+export const RESOLVE_CAPS = { textDocument: { inlineCompletion: {}, codeAction: { resolveSupport: { properties: ['edit'] } } }, window: { workDoneProgress: true } };
+
+/** The SEARCH/REPLACE block format the action pipeline asks models for. */
+export const block = (search: string[], replace: string[]) => ['<<<<<<< SEARCH', ...search, '=======', ...replace, '>>>>>>> REPLACE'].join('\n');
+
+/** The LSP error of a request, or undefined when it answered. */
+export const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: { code?: number; message: string }) => e);
