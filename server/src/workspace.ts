@@ -16,13 +16,18 @@ export class Workspace {
 
   /** Name of the workspace folder holding the file (the repository name in repository-level prompts). */
   rootName(uri: string): string {
+    return basename(this.rootOf(uri) ?? dirname(uriToPath(uri) ?? uri));
+  }
+
+  /** The innermost workspace folder holding the file. */
+  rootOf(uri: string): string | undefined {
     const path = uriToPath(uri) ?? uri;
     let best: string | undefined;
     for (const root of this.roots) {
       const rel = relative(root, path);
       if (rel && !rel.startsWith('..') && !isAbsolute(rel) && (best === undefined || root.length > best.length)) best = root;
     }
-    return basename(best ?? dirname(path));
+    return best;
   }
 
   /** Path relative to the innermost root holding the file, with `/` separators; else the absolute path or URI. */

@@ -51,7 +51,8 @@ describe('code actions', () => {
     expect(init.capabilities.codeActionProvider).toEqual({ resolveProvider: true, codeActionKinds: expect.arrayContaining(['refactor.rewrite.tandem.simplify', 'quickfix.tandem', 'source.tandem.explain']) });
     expect(init.capabilities.executeCommandProvider.commands).toEqual(expect.arrayContaining(['tandem.explain', 'tandem.applyAction']));
     const actions = await listed(client);
-    expect(actions.map((a) => a.title)).toEqual(['Explain this function (tandem)', 'Add documentation comment (tandem)', 'Simplify this function (tandem)', 'Add error handling (tandem)']);
+    expect(actions.map((a) => a.title)).toEqual(['Explain this function (tandem)', 'Add documentation comment (tandem)', 'Simplify this function (tandem)', 'Add error handling (tandem)', 'Generate tests for this function (tandem)']);
+    expect(actions[4].kind).toBe('source.tandem.generateTests');
     const simplify = actions.find((a) => a.kind === 'refactor.rewrite.tandem.simplify');
     expect(simplify.data).toEqual({ id: 'simplify', uri: URI, version: 1, start: 7, end: DOC.length - 1 });
     expect(simplify.edit).toBeUndefined();
@@ -203,11 +204,11 @@ describe('tandem.edit', () => {
     expect(user).toContain('```typescript\n  return 3.14 * r * r;\n```');
   });
 
-  it('an empty instruction or a workspace scope is refused without a model call', async () => {
+  it('an empty instruction or an unknown scope is refused without a model call', async () => {
     const { client } = await start(() => ({ text: SIMPLIFIED }));
     const call = (arg: unknown) => client.request('workspace/executeCommand', { command: 'tandem.edit', arguments: [arg] }).then(() => undefined, (e) => e);
     expect((await call({ uri: URI, range: IN_BODY, instruction: ' ' }))?.code).toBe(-32602);
-    expect((await call({ uri: URI, range: IN_BODY, instruction: 'x', scope: 'workspace' }))?.message).toContain('scope "workspace" is not available yet');
+    expect((await call({ uri: URI, range: IN_BODY, instruction: 'x', scope: 'project' }))?.message).toContain('scope must be "file" or "workspace", not "project"');
     expect(chats()).toHaveLength(0);
   });
 });

@@ -165,3 +165,16 @@ export function applyBlocks(text: string, blocks: EditBlock[]): ApplyResult {
   }
   return { ok: true, text: out, edits };
 }
+
+/** Narrows each edit to the characters that differ, so the editor's undo and diff stay small. */
+export function tighten(text: string, e: TextEdit): TextEdit {
+  const old = text.slice(e.start, e.end);
+  let p = 0;
+  while (p < old.length && p < e.newText.length && old[p] === e.newText[p]) p++;
+  // Whole lines read better in a diff: back up to the start of the line.
+  while (p > 0 && old[p - 1] !== '\n') p--;
+  let s = 0;
+  while (s < old.length - p && s < e.newText.length - p && old[old.length - 1 - s] === e.newText[e.newText.length - 1 - s]) s++;
+  while (s > 0 && old.length - s > 0 && old[old.length - s - 1] !== '\n') s--;
+  return { start: e.start + p, end: e.end - s, newText: e.newText.slice(p, e.newText.length - s) };
+}

@@ -12,13 +12,14 @@ import {
 } from 'vscode-languageserver';
 import { ACTION_KINDS, listActions } from '../actions/list.js';
 import type { Doc, DocumentStore } from '../documents.js';
-import { EDIT_ACTIONS, type ActionOutcome, type ActionPipeline, type EditTask } from '../pipeline/actions.js';
+import { type ActionOutcome, type ActionPipeline, type CompareAnswer, type EditTask } from '../pipeline/actions.js';
 import type { Logger } from '../util/logger.js';
 import { tokenSignal } from './inlineCompletion.js';
 
 export const APPLY_ACTION_COMMAND = 'tandem.applyAction';
 export const EXPLAIN_COMMAND = 'tandem.explain';
 export const EDIT_COMMAND = 'tandem.edit';
+export const COMPARE_COMMAND = 'tandem.compare';
 
 /** The kinds advertised in codeActionProvider (the contract's families). */
 export const CODE_ACTION_KINDS = [...new Set(Object.values(ACTION_KINDS))];
@@ -56,7 +57,8 @@ export function onCodeAction(deps: CodeActionDeps, params: CodeActionParams): Co
   const offers = listActions({
     languageId: doc.languageId,
     language: doc.tree?.language,
-    tree: doc.tree?.current(),
+    // Right after didOpen there is no tree yet: parse once now rather than list nothing.
+    tree: doc.tree?.current() ?? doc.tree?.fresh(),
     text: text.getText(),
     start: text.offsetAt(params.range.start),
     end: text.offsetAt(params.range.end),
@@ -72,7 +74,6 @@ export function onCodeAction(deps: CodeActionDeps, params: CodeActionParams): Co
       out.push({ title: o.title, kind: o.kind, command: { title: o.title, command: EXPLAIN_COMMAND, arguments: [{ uri: doc.uri, range }] } });
       continue;
     }
-    if (!EDIT_ACTIONS.has(o.id)) continue; // multi-file actions are not offered until they resolve
     const data: ActionData = { id: o.id, uri: doc.uri, version, start: o.start, end: o.end, ...(o.diagnostic ? { diagnostic: { message: o.diagnostic.message } } : {}) };
     const action: CodeAction = { title: o.title, kind: o.kind, data };
     if (o.diagnostic) {
@@ -93,12 +94,22 @@ function parseData(raw: unknown): ActionData {
   return d as ActionData;
 }
 
-async function run(deps: CodeActionDeps, data: ActionData & { instruction?: string }, token: CancellationToken | undefined): Promise<WorkspaceEdit> {
+async function run(deps: CodeActionDeps, data: ActionData & { instruction?: string; scope?: 'file' | 'workspace' }, token: CancellationToken | undefined): Promise<WorkspaceEdit> {
   const doc = docFor(deps, data.uri);
-  const outcome: ActionOutcome = await deps.actions.resolve({ doc, id: data.id, ...(data.instruction !== undefined ? { instruction: data.instruction } : {}), version: data.version, start: data.start, end: data.end, ...(data.diagnostic ? { diagnostic: data.diagnostic } : {}), signal: tokenSignal(token) });
+  const outcome: ActionOutcome = await deps.actions.resolve({ doc, id: data.id, ...(data.instruction !== undefined ? { instruction: data.instruction } : {}), version: data.version, start: data.start, end: data.end, ...(data.diagnostic ? { diagnostic: data.diagnostic } : {}), ...(data.scope ? { scope: data.scope } : {}), signal: tokenSignal(token) });
   switch (outcome.kind) {
     case 'edit':
       return { documentChanges: [{ textDocument: { uri: outcome.uri, version: outcome.version }, edits: outcome.edits.map((e) => ({ range: e.range, newText: e.newText })) }] };
+    case 'workspace': {
+      // Existing files carry their versions (null: not open, read from disk); a new file is
+      // created empty, then filled by an insert, as LSP resource operations go.
+      const documentChanges: NonNullable<WorkspaceEdit['documentChanges']> = outcome.changes.map((c) => ({ textDocument: { uri: c.uri, version: c.version }, edits: c.edits.map((e) => ({ range: e.range, newText: e.newText })) }));
+      for (const c of outcome.creates) {
+        documentChanges.push({ kind: 'create', uri: c.uri, options: { overwrite: false, ignoreIfExists: false } }, { textDocument: { uri: c.uri, version: null }, edits: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: c.text }] });
+      }
+      deps.logger.info(`${data.id} on ${data.uri}: ${outcome.summary} (${outcome.backend})`);
+      return { documentChanges };
+    }
     case 'stale':
       throw new ResponseError(LSPErrorCodes.ContentModified, `tandem: ${outcome.reason}`);
     case 'cancelled':
@@ -134,14 +145,14 @@ export async function onApplyAction(deps: CodeActionDeps, args: unknown[] | unde
 export async function onEdit(deps: CodeActionDeps, args: unknown[] | undefined, applyEdit: (edit: WorkspaceEdit) => Promise<{ applied: boolean; failureReason?: string }>, token?: CancellationToken): Promise<{ applied: boolean; failureReason?: string }> {
   const arg = args?.[0] as { uri?: unknown; range?: Range; instruction?: unknown; scope?: unknown } | undefined;
   if (!arg || typeof arg.uri !== 'string' || !arg.range?.start || !arg.range?.end || typeof arg.instruction !== 'string' || arg.instruction.trim() === '') {
-    throw new ResponseError(ErrorCodes.InvalidParams, `${EDIT_COMMAND}: expected arguments [{"uri": "...", "range": {...}, "instruction": "...", "scope"?: "file"}]`);
+    throw new ResponseError(ErrorCodes.InvalidParams, `${EDIT_COMMAND}: expected arguments [{"uri": "...", "range": {...}, "instruction": "...", "scope"?: "file" | "workspace"}]`);
   }
-  if (arg.scope !== undefined && arg.scope !== 'file') throw new ResponseError(ErrorCodes.InvalidParams, `${EDIT_COMMAND}: scope "${String(arg.scope)}" is not available yet; use "file"`);
+  if (arg.scope !== undefined && arg.scope !== 'file' && arg.scope !== 'workspace') throw new ResponseError(ErrorCodes.InvalidParams, `${EDIT_COMMAND}: scope must be "file" or "workspace", not ${JSON.stringify(arg.scope)}`);
   const doc = docFor(deps, arg.uri);
   let start = doc.text.offsetAt(arg.range.start);
   let end = doc.text.offsetAt(arg.range.end);
   if (start === end) [start, end] = [0, doc.text.getText().length];
-  const edit = await run(deps, { id: 'edit', uri: doc.uri, version: doc.text.version, start, end, instruction: arg.instruction }, token);
+  const edit = await run(deps, { id: 'edit', uri: doc.uri, version: doc.text.version, start, end, instruction: arg.instruction, ...(arg.scope === 'workspace' ? { scope: 'workspace' as const } : {}) }, token);
   const r = await applyEdit(edit);
   return { applied: r.applied, ...(r.failureReason ? { failureReason: r.failureReason } : {}) };
 }
@@ -152,9 +163,13 @@ export interface ProgressSink {
   done(): void;
 }
 
-/** tandem.explain [{uri, range}] → {markdown}; the text so far goes to `progress` while it streams. */
-export async function onExplain(deps: CodeActionDeps, args: unknown[] | undefined, progress: ProgressSink | undefined, token?: CancellationToken): Promise<{ markdown: string }> {
-  const arg = args?.[0] as { uri?: unknown; range?: Range } | undefined;
+/**
+ * tandem.explain [{uri, range, open?}] → {markdown}; the text so far goes to `progress` while it
+ * streams. `show` opens the answer as a document (window/showDocument) unless `open: false`:
+ * clients that render it themselves say so.
+ */
+export async function onExplain(deps: CodeActionDeps, args: unknown[] | undefined, progress: ProgressSink | undefined, token?: CancellationToken, show?: (markdown: string, uri: string, line: number) => Promise<void>): Promise<{ markdown: string }> {
+  const arg = args?.[0] as { uri?: unknown; range?: Range; open?: unknown } | undefined;
   if (!arg || typeof arg.uri !== 'string' || !arg.range?.start || !arg.range?.end) throw new ResponseError(ErrorCodes.InvalidParams, `${EXPLAIN_COMMAND}: expected arguments [{"uri": "...", "range": {"start": ..., "end": ...}}]`);
   const doc = docFor(deps, arg.uri);
   progress?.begin('tandem: explaining');
@@ -174,8 +189,35 @@ export async function onExplain(deps: CodeActionDeps, args: unknown[] | undefine
     if (pending !== undefined) progress?.report(pending);
     if (outcome.kind === 'cancelled') throw new ResponseError(LSPErrorCodes.RequestCancelled, 'tandem: cancelled');
     if (outcome.kind === 'failed') throw new ResponseError(LSPErrorCodes.RequestFailed, `tandem: ${outcome.reason}`);
+    if (show && arg.open !== false) await show(outcome.markdown, doc.uri, arg.range.start.line);
     return { markdown: outcome.markdown };
   } finally {
     progress?.done();
   }
+}
+
+/**
+ * tandem.compare [{uri, range, instruction?, backends?}] → {markdown, answers}: the same explain
+ * (or edit, with an instruction) on two backends side by side; nothing is applied.
+ */
+export async function onCompare(deps: CodeActionDeps, args: unknown[] | undefined, token?: CancellationToken, show?: (markdown: string, uri: string, line: number) => Promise<void>): Promise<{ markdown: string; answers: CompareAnswer[] }> {
+  const arg = args?.[0] as { uri?: unknown; range?: Range; instruction?: unknown; backends?: unknown; open?: unknown } | undefined;
+  const usage = `${COMPARE_COMMAND}: expected arguments [{"uri": "...", "range": {...}, "instruction"?: "...", "backends"?: ["a", "b"]}]`;
+  if (!arg || typeof arg.uri !== 'string' || !arg.range?.start || !arg.range?.end) throw new ResponseError(ErrorCodes.InvalidParams, usage);
+  if (arg.instruction !== undefined && typeof arg.instruction !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, `${usage}: instruction must be a string`);
+  if (arg.backends !== undefined && (!Array.isArray(arg.backends) || arg.backends.length !== 2 || !arg.backends.every((b) => typeof b === 'string') || arg.backends[0] === arg.backends[1])) throw new ResponseError(ErrorCodes.InvalidParams, `${usage}: backends must name two different backends`);
+  const doc = docFor(deps, arg.uri);
+  const outcome = await deps.actions.compare({
+    doc,
+    start: doc.text.offsetAt(arg.range.start),
+    end: doc.text.offsetAt(arg.range.end),
+    ...(typeof arg.instruction === 'string' && arg.instruction.trim() ? { instruction: arg.instruction } : {}),
+    ...(arg.backends ? { backends: arg.backends as string[] } : {}),
+    signal: tokenSignal(token),
+  });
+  if (outcome.kind === 'cancelled') throw new ResponseError(LSPErrorCodes.RequestCancelled, 'tandem: cancelled');
+  if (outcome.kind === 'unsupported') throw new ResponseError(ErrorCodes.InvalidParams, `tandem: ${outcome.reason}`);
+  if (outcome.kind === 'failed') throw new ResponseError(LSPErrorCodes.RequestFailed, `tandem: ${outcome.reason}`);
+  if (show && arg.open !== false) await show(outcome.markdown, doc.uri, arg.range.start.line);
+  return { markdown: outcome.markdown, answers: outcome.answers };
 }

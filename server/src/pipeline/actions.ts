@@ -3,17 +3,22 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Config } from '../config/schema.js';
 import type { Doc, Range } from '../documents.js';
 import { MULTI_FILE, type ActionId } from '../actions/list.js';
-import { applyBlocks, extractFenced, parseSearchReplace, type TextEdit } from '../actions/editFormat.js';
+import { applyBlocks, extractFenced, parseSearchReplace, tighten, type TextEdit } from '../actions/editFormat.js';
 import type { BackendRegistry } from '../models/registry.js';
-import type { BackendFailure, ChatMessage, SourceRef } from '../models/types.js';
+import type { BackendFailure, ChatMessage, ChatResult, SourceRef } from '../models/types.js';
 import { chooseBackend } from '../router/route.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
-import { estimateTokens } from '../prompt/tokens.js';
+import { estimateTokens, tokensToChars } from '../prompt/tokens.js';
+import { contextRequest } from '../context/request.js';
+import { protectedSource } from '../privacy/gate.js';
 import { errorCount } from './postprocess/syntaxCheck.js';
 import { DeadlineError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import type { Workspace } from '../workspace.js';
+import type { ContextEngine } from '../context/engine.js';
+import type { WorkspaceIndex } from '../context/index.js';
+import { MultiFileActions } from './multiFile.js';
 
 /** Single-file actions that resolve to an edit of the document they were offered on. */
 export const EDIT_ACTIONS: ReadonlySet<ActionId> = new Set(['document', 'simplify', 'errorHandling', 'addTypes', 'fixDiagnostic']);
@@ -35,6 +40,8 @@ export interface ActionRequest {
   start: number;
   end: number;
   diagnostic?: { message: string };
+  /** tandem.edit's scope: "workspace" may change the files the document imports or is imported by. */
+  scope?: 'file' | 'workspace';
   signal?: AbortSignal;
 }
 
@@ -44,18 +51,39 @@ export interface RangedEdit extends TextEdit {
 
 export type ActionOutcome =
   | { kind: 'edit'; uri: string; version: number; edits: RangedEdit[]; backend: string; model: string }
+  /** A multi-file result: edits of existing files (version null: not open, read from disk) and new files. */
+  | { kind: 'workspace'; changes: { uri: string; version: number | null; edits: RangedEdit[] }[]; creates: { uri: string; text: string }[]; backend: string; model: string; summary: string }
   | { kind: 'stale'; reason: string }
   | { kind: 'rejected'; reason: string; backend: string }
   | { kind: 'unsupported'; reason: string }
   | { kind: 'cancelled' }
   | { kind: 'failed'; reason: string; failure?: BackendFailure; backend?: string };
 
+export interface CompareAnswer {
+  backend: string;
+  model?: string;
+  latencyMs: number;
+  tokensIn?: number;
+  tokensOut?: number;
+  /** No usage in the backend's answer: the counts are our estimate. */
+  tokensEstimated?: boolean;
+  text?: string;
+  /** For an edit comparison: the proposed change as a unified diff (nothing is applied). */
+  diff?: string;
+  error?: string;
+}
+
+export type CompareOutcome = { kind: 'compare'; markdown: string; answers: CompareAnswer[] } | { kind: 'unsupported'; reason: string } | { kind: 'cancelled' } | { kind: 'failed'; reason: string };
+
 export type ExplainOutcome =
   | { kind: 'markdown'; markdown: string; backend: string; model: string }
   | { kind: 'cancelled' }
   | { kind: 'failed'; reason: string; failure?: BackendFailure; backend?: string };
 
-export type ChatAnswer = { kind: 'text'; text: string; backend: string; model: string } | { kind: 'cancelled' } | { kind: 'failed'; reason: string; failure?: BackendFailure; backend?: string };
+export type ChatAnswer = { kind: 'text'; text: string; backend: string; model: string; usage?: ChatResult['usage'] } | { kind: 'cancelled' } | { kind: 'failed'; reason: string; failure?: BackendFailure; backend?: string };
+
+/** Context from other files in a single-file action's prompt. */
+const ACTION_CONTEXT_TOKENS = 1500;
 
 /** Below this many tokens (prompt + answer) any chat model's window fits: no discovery before sending. */
 const SMALL_PROMPT_TOKENS = 6_000;
@@ -67,6 +95,10 @@ export interface ActionDeps {
   logger: Logger;
   /** Parses a whole file for the syntax check; without it edits are not checked. */
   parse?: (lang: LanguageName, text: string) => Tree | undefined;
+  /** Open documents, the workspace index and the context sources: what multi-file actions and action context read. */
+  open?: (uri: string) => Doc | undefined;
+  index?: () => WorkspaceIndex | undefined;
+  context?: ContextEngine;
   now?: () => number;
 }
 
@@ -99,6 +131,8 @@ export function lineScope(text: string, start: number, end: number): { start: nu
 
 export interface PromptInput {
   id: EditTask;
+  /** Definitions from other files the code uses (read-only reference). */
+  context?: string;
   instruction?: string;
   languageId: string;
   path: string;
@@ -113,17 +147,19 @@ export function actionMessages(p: PromptInput): ChatMessage[] {
   const lines = [`Task: ${task}`];
   if (p.diagnostic) lines.push(`Diagnostic: ${p.diagnostic}`);
   lines.push(`Language: ${p.languageId}`, `File: ${p.path}`, '', `${fence}${p.languageId}`, p.code.replace(/\n$/, ''), fence);
+  if (p.context) lines.push('', 'Definitions it uses from other files, for reference only (edit only the code above):', '', p.context);
   return [
     { role: 'system', content: EDIT_FORMAT },
     { role: 'user', content: lines.join('\n') },
   ];
 }
 
-export function explainMessages(p: { languageId: string; path: string; code: string; scope?: string }): ChatMessage[] {
+export function explainMessages(p: { languageId: string; path: string; code: string; scope?: string; context?: string }): ChatMessage[] {
   const fence = p.code.includes('```') ? '~~~~' : '```';
   const user = [`Explain this ${p.languageId} code from ${p.path}: what it does, how, and anything surprising.`];
   if (p.scope && p.scope !== p.code) user.push('', 'It sits inside:', `${fence}${p.languageId}`, p.scope.replace(/\n$/, ''), fence);
   user.push('', 'The code to explain:', `${fence}${p.languageId}`, p.code.replace(/\n$/, ''), fence);
+  if (p.context) user.push('', 'Definitions it uses from other files:', '', p.context);
   return [
     { role: 'system', content: 'You explain code to a developer reading it in their editor. Answer in concise Markdown.' },
     { role: 'user', content: user.join('\n') },
@@ -147,19 +183,6 @@ export function parseAnswer(answer: string, code: string): { ok: true; edits: Te
   return { ok: true, edits: [{ start: 0, end: code.length, newText: fenced + tail }] };
 }
 
-/** Narrows each edit to the characters that differ, so the editor's undo and diff stay small. */
-export function tighten(text: string, e: TextEdit): TextEdit {
-  const old = text.slice(e.start, e.end);
-  let p = 0;
-  while (p < old.length && p < e.newText.length && old[p] === e.newText[p]) p++;
-  // Whole lines read better in a diff: back up to the start of the line.
-  while (p > 0 && old[p - 1] !== '\n') p--;
-  let s = 0;
-  while (s < old.length - p && s < e.newText.length - p && old[old.length - 1 - s] === e.newText[e.newText.length - 1 - s]) s++;
-  while (s > 0 && old.length - s > 0 && old[old.length - s - 1] !== '\n') s--;
-  return { start: e.start + p, end: e.end - s, newText: e.newText.slice(p, e.newText.length - s) };
-}
-
 function applyEdits(text: string, edits: TextEdit[]): string {
   let out = '';
   let pos = 0;
@@ -172,23 +195,46 @@ function applyEdits(text: string, edits: TextEdit[]): string {
 
 export class ActionPipeline {
   private readonly now: () => number;
+  readonly multi: MultiFileActions;
 
   constructor(private readonly deps: ActionDeps) {
     this.now = deps.now ?? (() => performance.now());
+    this.multi = new MultiFileActions({
+      open: (uri) => deps.open?.(uri),
+      index: () => deps.index?.(),
+      relativePath: (u) => deps.workspace.relativePath(u),
+      rootOf: (u) => deps.workspace.rootOf(u),
+      ...(deps.parse ? { parse: deps.parse } : {}),
+      chat: (messages, sources, task, signal) => this.chat(messages, sources, task, signal, undefined, 'multiFile', 4096),
+      debug: (m) => deps.logger.debug(m),
+    });
   }
 
   async resolve(req: ActionRequest): Promise<ActionOutcome> {
     const { doc } = req;
     if (req.id === 'edit' && !req.instruction?.trim()) return { kind: 'unsupported', reason: 'tandem.edit needs an instruction' };
-    if (req.id !== 'edit' && !EDIT_ACTIONS.has(req.id)) return { kind: 'unsupported', reason: MULTI_FILE.has(req.id) ? `${req.id} spans files and is not available yet` : `${req.id} does not edit code` };
+    const multi = MULTI_FILE.has(req.id as ActionId) || (req.id === 'edit' && req.scope === 'workspace');
+    if (req.id !== 'edit' && !EDIT_ACTIONS.has(req.id) && !multi) return { kind: 'unsupported', reason: `${req.id} does not edit code` };
     if (doc.text.version !== req.version) return this.stale(doc, req.version);
     const text = doc.text.getText();
     if (req.start < 0 || req.end > text.length || req.start > req.end) return { kind: 'stale', reason: 'the action\'s range lies outside the document' };
+    if (multi) {
+      const scoped = scopedSignal([req.signal], ACTION_DEADLINE_MS);
+      try {
+        const m = { doc, version: req.version, start: req.start, end: req.end, signal: scoped.signal, ...(req.instruction ? { instruction: req.instruction } : {}) };
+        if (req.id === 'generateTests') return await this.multi.generateTests(m);
+        if (req.id === 'updateCallSites') return await this.multi.updateCallSites(m);
+        return await this.multi.editWorkspace(m);
+      } finally {
+        scoped.dispose();
+      }
+    }
     const scope = lineScope(text, req.start, req.end);
     const code = text.slice(scope.start, scope.end);
     const path = this.deps.workspace.relativePath(doc.uri);
-    const messages = actionMessages({ id: req.id, ...(req.instruction ? { instruction: req.instruction } : {}), languageId: doc.languageId, path, code, ...(req.diagnostic ? { diagnostic: req.diagnostic.message } : {}) });
-    const sources: SourceRef[] = [{ path, text: code }];
+    const related = this.workspaceContext(doc, req.start, path);
+    const messages = actionMessages({ id: req.id, ...(req.instruction ? { instruction: req.instruction } : {}), languageId: doc.languageId, path, code, ...(req.diagnostic ? { diagnostic: req.diagnostic.message } : {}), ...(related.text ? { context: related.text } : {}) });
+    const sources: SourceRef[] = [{ path, text: code }, ...related.sources];
     const lang = doc.tree?.language.name;
     const parse = this.deps.parse;
     const before = lang && parse ? parse(lang, text) : undefined;
@@ -229,16 +275,14 @@ export class ActionPipeline {
     }
   }
 
-  /** Explains [start, end) of the document; `onText` gets the Markdown so far while it streams. */
-  async explain(req: { doc: Doc; start: number; end: number; signal?: AbortSignal; onText?: (soFar: string) => void }): Promise<ExplainOutcome> {
-    const { doc } = req;
+  /** The explain prompt for [start, end): an empty range explains the function or class around it. */
+  private explainPrompt(doc: Doc, reqStart: number, reqEnd: number): { messages: ChatMessage[]; sources: SourceRef[]; path: string; code: string } {
     const text = doc.text.getText();
-    const start = Math.max(0, Math.min(req.start, text.length));
-    const end = Math.max(start, Math.min(req.end, text.length));
+    const start = Math.max(0, Math.min(reqStart, text.length));
+    const end = Math.max(start, Math.min(reqEnd, text.length));
     let code = text.slice(start, end);
     let scopeText: string | undefined;
     if (code.trim() === '') {
-      // An empty range explains the function or class around it.
       const node = doc.tree?.current()?.rootNode.descendantForIndex(start);
       let n = node ?? null;
       while (n && n.parent && !doc.tree!.language.scopeTypes.has(n.type)) n = n.parent;
@@ -250,15 +294,97 @@ export class ActionPipeline {
       if (n && n.endIndex - n.startIndex < 24_000) scopeText = text.slice(n.startIndex, n.endIndex);
     }
     const path = this.deps.workspace.relativePath(doc.uri);
-    const messages = explainMessages({ languageId: doc.languageId, path, code, ...(scopeText ? { scope: scopeText } : {}) });
+    const related = this.workspaceContext(doc, start, path);
+    const messages = explainMessages({ languageId: doc.languageId, path, code, ...(scopeText ? { scope: scopeText } : {}), ...(related.text ? { context: related.text } : {}) });
+    return { messages, sources: [{ path, text: scopeText ?? code }, ...related.sources], path, code };
+  }
+
+  /** Explains [start, end) of the document; `onText` gets the Markdown so far while it streams. */
+  async explain(req: { doc: Doc; start: number; end: number; signal?: AbortSignal; onText?: (soFar: string) => void }): Promise<ExplainOutcome> {
+    const { messages, sources } = this.explainPrompt(req.doc, req.start, req.end);
     const scoped = scopedSignal([req.signal], ACTION_DEADLINE_MS);
     try {
-      const answer = await this.chat(messages, [{ path, text: scopeText ?? code }], 'explain', scoped.signal, req.onText);
+      const answer = await this.chat(messages, sources, 'explain', scoped.signal, req.onText);
       if (answer.kind !== 'text') return answer;
       return { kind: 'markdown', markdown: answer.text.trim(), backend: answer.backend, model: answer.model };
     } finally {
       scoped.dispose();
     }
+  }
+
+  /**
+   * tandem.compare: the same explain (or, with an instruction, edit) request on two backends at
+   * once, each answer with its latency and tokens. Nothing is applied; each backend must be one
+   * privacy allows for this file, as on any route.
+   */
+  async compare(req: { doc: Doc; start: number; end: number; instruction?: string; backends?: string[]; signal?: AbortSignal }): Promise<CompareOutcome> {
+    const config = this.deps.config();
+    const { doc } = req;
+    const text = doc.text.getText();
+    const instruction = req.instruction?.trim();
+    let messages: ChatMessage[];
+    let sources: SourceRef[];
+    let path: string;
+    let scope: { start: number; end: number } | undefined;
+    if (instruction) {
+      const [s, e] = req.start === req.end ? [0, text.length] : [req.start, req.end];
+      scope = lineScope(text, s, e);
+      path = this.deps.workspace.relativePath(doc.uri);
+      const code = text.slice(scope.start, scope.end);
+      const related = this.workspaceContext(doc, s, path);
+      messages = actionMessages({ id: 'edit', instruction, languageId: doc.languageId, path, code, ...(related.text ? { context: related.text } : {}) });
+      sources = [{ path, text: code }, ...related.sources];
+    } else ({ messages, sources, path } = this.explainPrompt(doc, req.start, req.end));
+    const paths = sources.map((x) => x.path);
+    // The candidates: named ones, else the action and multiFile routes' backends, then the rest.
+    const named = req.backends && req.backends.length > 0;
+    const pool = named ? req.backends! : [...new Set([...config.routes.action, ...config.routes.multiFile, ...Object.keys(config.backends)])];
+    const chosen: string[] = [];
+    const refused: string[] = [];
+    for (const name of pool) {
+      if (!config.backends[name]) {
+        if (named) return { kind: 'unsupported', reason: `tandem.compare: no backend named "${name}" (backends: ${Object.keys(config.backends).join(', ')})` };
+        continue;
+      }
+      const r = chooseBackend({ ...config, routes: { ...config.routes, action: [name] } }, 'action', paths, named ? {} : { isHealthy: (n) => this.deps.backends.health.isHealthy(n) });
+      if (!r.backend) refused.push(r.reason.replace('routes.action', `backend ${name}`));
+      else if (this.deps.backends.get(name)?.chat) chosen.push(name);
+      if (chosen.length === 2) break;
+    }
+    if (named && refused.length > 0) return { kind: 'unsupported', reason: `tandem.compare: ${refused.join('; ')}` };
+    if (chosen.length < 2) return { kind: 'unsupported', reason: `tandem.compare needs two backends with a chat endpoint that may serve ${path}; found ${chosen.length === 0 ? 'none' : chosen.join('')}${refused.length ? ` (${refused.join('; ')})` : ''}` };
+    const scoped = scopedSignal([req.signal], ACTION_DEADLINE_MS);
+    try {
+      const answers = await Promise.all(chosen.map((name) => this.chatOn(name, messages, sources, instruction ? 'compare-edit' : 'compare-explain', scoped.signal)));
+      if (scoped.signal.aborted && !(scoped.signal.reason instanceof DeadlineError)) return { kind: 'cancelled' };
+      const rows: CompareAnswer[] = answers.map((a, i) => {
+        const base = { backend: chosen[i]!, latencyMs: a.latencyMs };
+        if (a.kind !== 'text') return { ...base, error: a.kind === 'cancelled' ? 'cancelled' : a.reason };
+        const row: CompareAnswer = { ...base, model: a.model, text: a.text.trim(), tokensIn: a.usage?.promptTokens ?? estimateTokens(messages.map((m) => m.content).join('\n')), tokensOut: a.usage?.completionTokens ?? estimateTokens(a.text), tokensEstimated: !a.usage };
+        if (instruction && scope) {
+          const code = text.slice(scope.start, scope.end);
+          const parsed = parseAnswer(a.text, code);
+          if (parsed.ok) row.diff = unifiedDiff(path, code, applyEdits(code, parsed.edits), doc.text.positionAt(scope.start).line);
+          else row.error = `the edit does not apply: ${parsed.error}`;
+        }
+        return row;
+      });
+      return { kind: 'compare', markdown: compareMarkdown(path, doc.text.positionAt(req.start).line + 1, doc.text.positionAt(req.end).line + 1, instruction, rows), answers: rows };
+    } finally {
+      scoped.dispose();
+    }
+  }
+
+  /** One chat request on a named backend (tandem.compare): privacy was checked by the caller and again by the gate. */
+  private async chatOn(name: string, messages: ChatMessage[], sources: SourceRef[], task: string, signal: AbortSignal): Promise<ChatAnswer & { latencyMs: number }> {
+    const backend = this.deps.backends.get(name)!;
+    const sent = this.now();
+    const r = await backend.chat!({ messages, sources, task, maxTokens: 2048, temperature: 0.2 }, signal);
+    const latencyMs = Math.round(this.now() - sent);
+    this.deps.backends.report(name, r.ok ? undefined : r.failure, r.ok ? latencyMs : undefined);
+    if (r.ok) return { kind: 'text', text: r.value.text, backend: name, model: r.value.model, ...(r.value.usage ? { usage: r.value.usage } : {}), latencyMs };
+    if (r.failure.kind === 'cancelled') return { kind: 'cancelled', latencyMs };
+    return { kind: 'failed', reason: `${name}: ${r.failure.message}`, failure: r.failure, backend: name, latencyMs };
   }
 
   /**
@@ -324,6 +450,33 @@ export class ActionPipeline {
     }
   }
 
+  /**
+   * Definitions from other files that the code at `offset` uses, from the workspace index, within
+   * ACTION_CONTEXT_TOKENS. Snippets of onPremOnly files join only a prompt that is on-prem bound
+   * anyway (its own file is protected), so context never changes where an action may go.
+   */
+  private workspaceContext(doc: Doc, offset: number, relPath: string): { text: string; sources: SourceRef[] } {
+    const engine = this.deps.context;
+    const config = this.deps.config();
+    if (!engine || !config.context.enabled) return { text: '', sources: [] };
+    const budgets = config.context.sources as Record<string, { enabled: boolean; budgetMs: number } | undefined>;
+    const gathered = engine.gather(contextRequest(doc, offset, relPath), (name) => (name === 'definitions' ? budgets[name] : undefined));
+    const guarded = protectedSource([{ path: relPath }], config.privacy.onPremOnly) !== undefined;
+    const parts: string[] = [];
+    const sources: SourceRef[] = [];
+    let chars = 0;
+    for (const c of [...gathered.candidates].sort((a, b) => b.score - a.score)) {
+      if (c.path === relPath || (!guarded && protectedSource([{ path: c.path }], config.privacy.onPremOnly))) continue;
+      const body = c.runs.map((r) => r.text).join('\n...\n');
+      if (chars + body.length > tokensToChars(ACTION_CONTEXT_TOKENS)) break;
+      chars += body.length;
+      const fence = body.includes('```') ? '~~~~' : '```';
+      parts.push(`${c.path}\n${fence}\n${body}\n${fence}`);
+      sources.push({ path: c.path, text: body });
+    }
+    return { text: parts.join('\n\n'), sources };
+  }
+
   private stale(doc: Doc, version: number): ActionOutcome {
     return { kind: 'stale', reason: `${doc.uri} changed since the action was offered (version ${version}, now ${doc.text.version}); ask again` };
   }
@@ -346,4 +499,40 @@ function firstError(tree: Tree): string {
   };
   visit(tree.rootNode);
   return found ?? 'syntax error';
+}
+
+/** A unified diff of one region (lines from `firstLine`, 0-based), enough for a reader to compare two proposals. */
+export function unifiedDiff(path: string, before: string, after: string, firstLine: number): string {
+  const a = before.replace(/\n$/, '').split('\n');
+  const b = after.replace(/\n$/, '').split('\n');
+  // Longest common subsequence over lines: regions are a function or a selection, so small.
+  const n = a.length;
+  const m = b.length;
+  const lcs: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  const out = [`--- a/${path}`, `+++ b/${path}`, `@@ -${firstLine + 1},${n} +${firstLine + 1},${m} @@`];
+  let i = 0;
+  let j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] === b[j]) {
+      out.push(` ${a[i]}`);
+      i++;
+      j++;
+    } else if (j < m && (i === n || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) out.push(`+${b[j++]}`);
+    else out.push(`-${a[i++]}`);
+  }
+  return out.join('\n');
+}
+
+function compareMarkdown(path: string, first: number, last: number, instruction: string | undefined, rows: CompareAnswer[]): string {
+  const what = instruction ? `edit "${instruction}"` : 'explain';
+  const out = [`# tandem compare: ${what}, ${path}:${first}${last > first ? `-${last}` : ''}`, '', '| backend | model | latency | tokens in / out |', '|---|---|---|---|'];
+  for (const r of rows) out.push(`| ${r.backend} | ${r.model ?? '—'} | ${r.latencyMs} ms | ${r.tokensIn !== undefined ? `${r.tokensEstimated ? '~' : ''}${r.tokensIn} / ${r.tokensEstimated ? '~' : ''}${r.tokensOut}` : '—'} |`);
+  for (const r of rows) {
+    out.push('', `## ${r.backend}${r.model ? ` (${r.model})` : ''}`, '');
+    if (r.error) out.push(`*No answer: ${r.error}*`);
+    if (r.diff) out.push('```diff', r.diff, '```');
+    else if (r.text && !r.error) out.push(r.text);
+  }
+  return `${out.join('\n')}\n`;
 }

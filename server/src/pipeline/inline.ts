@@ -6,13 +6,14 @@ import type { BackendFailure, CompletionBackend, ModelInfo } from '../models/typ
 import { buildInlinePrompt, type InlinePrompt } from '../prompt/inline.js';
 import { TEMPLATES, templateFor, type FimTemplate } from '../prompt/templates.js';
 import type { ContextEngine, Gathered } from '../context/engine.js';
-import type { Candidate, ContextRequest } from '../context/types.js';
+import type { Candidate } from '../context/types.js';
+import { contextRequest } from '../context/request.js';
 import { protectedSource } from '../privacy/gate.js';
 import { chooseBackend, type RouteChoice, type RouteInputs } from '../router/route.js';
 import { lineCommentFor } from '../syntax/languages.js';
 import { CancelledError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
-import { uriToPath, type Workspace } from '../workspace.js';
+import type { Workspace } from '../workspace.js';
 import { CompletionCache } from './cache.js';
 import { Debouncer } from './debounce.js';
 import { completionMode, postprocess, type CursorContext } from './postprocess/index.js';
@@ -251,19 +252,7 @@ export class InlinePipeline {
   private gatherContext(doc: Doc, offset: number, relPath: string, config: Config): Gathered | undefined {
     const engine = this.deps.context;
     if (!engine || !config.context.enabled || config.context.maxTokens === 0) return undefined;
-    const text = doc.text;
-    const req: ContextRequest = {
-      uri: doc.uri,
-      abs: uriToPath(doc.uri),
-      relPath,
-      lang: doc.tree?.language.name,
-      text: text.getText(),
-      offset,
-      cursorLine: text.positionAt(offset).line,
-      tree: doc.tree?.current(),
-      lineAt: (row) => (row >= 0 && row < text.lineCount ? text.getText({ start: { line: row, character: 0 }, end: { line: row + 1, character: 0 } }).replace(/\r?\n$/, '') : undefined),
-      lineCount: text.lineCount,
-    };
+    const req = contextRequest(doc, offset, relPath);
     const sources = config.context.sources as Record<string, { enabled: boolean; budgetMs: number } | undefined>;
     return engine.gather(req, (name) => sources[name]);
   }

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { appendFile, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { homedir } from 'node:os';
+import { stateDir } from '../util/paths.js';
 
 export interface AuditSource {
   path: string;
@@ -30,8 +30,7 @@ export function sha256(text: string): string {
 
 /** `$XDG_STATE_HOME/tandem/audit.jsonl`, else `~/.local/state/tandem/audit.jsonl`. */
 export function defaultAuditPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.length > 0 ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
-  return join(base, 'tandem', 'audit.jsonl');
+  return join(stateDir(env), 'audit.jsonl');
 }
 
 export interface AuditOptions {

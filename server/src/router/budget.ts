@@ -1,12 +1,11 @@
 // Cloud spend: tokens × the backend's price, summed per local day and kept on disk across restarts.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { stateDir } from '../util/paths.js';
 
 /** `$XDG_STATE_HOME/tandem/spend.json`, else `~/.local/state/tandem/spend.json`. */
 export function spendPath(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.length > 0 ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
-  return join(base, 'tandem', 'spend.json');
+  return join(stateDir(env), 'spend.json');
 }
 
 export interface Prices {

@@ -13,10 +13,13 @@ import {
   type InitializeParams,
   type InitializeResult,
 } from 'vscode-languageserver';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ContextService } from '../context/service.js';
 import type { WorkDoneProgressServerReporter } from 'vscode-languageserver';
 import { DocumentStore } from '../documents.js';
-import { APPLY_ACTION_COMMAND, CODE_ACTION_KINDS, EDIT_COMMAND, EXPLAIN_COMMAND, onApplyAction, onEdit, onCodeAction, onCodeActionResolve, onExplain, type CodeActionDeps, type ProgressSink } from '../features/codeActions.js';
+import { APPLY_ACTION_COMMAND, CODE_ACTION_KINDS, COMPARE_COMMAND, EDIT_COMMAND, EXPLAIN_COMMAND, onApplyAction, onCompare, onEdit, onCodeAction, onCodeActionResolve, onExplain, type CodeActionDeps, type ProgressSink } from '../features/codeActions.js';
 import { ActionPipeline } from '../pipeline/actions.js';
 import { ACCEPT_COMMAND, STATS_COMMAND, onAccepted, onCompletion, onInlineCompletion, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
 import { BackendRegistry } from '../models/registry.js';
@@ -27,6 +30,7 @@ import { Stats } from '../stats.js';
 import { ParserPool } from '../syntax/tree.js';
 import { isLogLevel, type LogHub, type LogSink } from '../util/logger.js';
 import { errorText } from '../util/logger.js';
+import { stateDir } from '../util/paths.js';
 import { uriToPath, Workspace } from '../workspace.js';
 import { Settings } from './settings.js';
 import { VERSION } from '../version.js';
@@ -79,8 +83,26 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   });
   pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine, parse: (lang, text) => pool.parse(lang, text) });
   const deps: CompletionFeatureDeps = { documents, pipeline, stats, logger: hub.logger('inline') };
-  const actions = new ActionPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('actions'), parse: (lang, text) => pool.parse(lang, text) });
+  const actions = new ActionPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('actions'), parse: (lang, text) => pool.parse(lang, text), open: (uri) => documents.get(uri), index: () => context.workspaceIndex, context: context.engine });
   let resolveSupport = false;
+  let showDocumentSupport = false;
+  /**
+   * Opens an answer as a Markdown file beside the code (window/showDocument), for clients that
+   * support it; the file lives in tandem's state directory, one per source file and line.
+   */
+  const showMarkdown = async (markdown: string, uri: string, line: number): Promise<void> => {
+    if (!showDocumentSupport) return;
+    try {
+      const dir = join(stateDir(opts.env), 'answers');
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `${basename(uriToPath(uri) ?? 'untitled').replace(/[^\w.-]/g, '_')}-L${line + 1}.md`);
+      writeFileSync(file, markdown);
+      const r = await connection.window.showDocument({ uri: pathToFileURL(file).href, takeFocus: false });
+      if (!r.success) log.debug(`the client did not open ${file}`);
+    } catch (err) {
+      log.warn(`cannot open the answer as a document: ${errorText(err)}`);
+    }
+  };
   const actionDeps: CodeActionDeps = { documents, actions, logger: hub.logger('actions'), resolveSupport: () => resolveSupport };
   let pullConfiguration = false;
 
@@ -151,6 +173,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     const workDone = caps.window?.workDoneProgress === true;
     const folders = caps.workspace?.workspaceFolders === true;
     resolveSupport = caps.textDocument?.codeAction?.resolveSupport?.properties.includes('edit') === true;
+    showDocumentSupport = caps.window?.showDocument?.support === true;
     connection.onInitialized(async () => {
       if (dynamicConfig) await connection.client.register(DidChangeConfigurationNotification.type, { section: 'tandem' }).catch(() => undefined);
       if (pullConfiguration) await pullEditorSection('initialized');
@@ -180,7 +203,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
         inlineCompletionProvider: true,
         ...(hasInline ? {} : { completionProvider: { resolveProvider: false } }),
         codeActionProvider: { resolveProvider: true, codeActionKinds: CODE_ACTION_KINDS },
-        executeCommandProvider: { commands: [ACCEPT_COMMAND, STATS_COMMAND, APPLY_ACTION_COMMAND, EXPLAIN_COMMAND, EDIT_COMMAND] },
+        executeCommandProvider: { commands: [ACCEPT_COMMAND, STATS_COMMAND, APPLY_ACTION_COMMAND, EXPLAIN_COMMAND, EDIT_COMMAND, COMPARE_COMMAND] },
         ...(folders ? { workspace: { workspaceFolders: { supported: true, changeNotifications: true } } } : {}),
       },
       serverInfo: { name: 'tandem', version: VERSION },
@@ -258,8 +281,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       if (p.command === EDIT_COMMAND) return onEdit(actionDeps, p.arguments, (edit) => connection.workspace.applyEdit(edit), t);
       if (p.command === EXPLAIN_COMMAND) {
         const sink: ProgressSink = { begin: (title) => workDone.begin(title, undefined, undefined, false), report: (m) => workDone.report(m), done: () => workDone.done() };
-        return onExplain(actionDeps, p.arguments, sink, t);
+        return onExplain(actionDeps, p.arguments, sink, t, showMarkdown);
       }
+      if (p.command === COMPARE_COMMAND) return onCompare(actionDeps, p.arguments, t, showMarkdown);
       if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry') }, p.arguments);
       if (p.command === STATS_COMMAND) return { ...stats.snapshot(), latency: backends.latencyPercentiles(), spend: backends.spend.today(), status: statusOf(settings.config, backends) };
       throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);

@@ -1,0 +1,20 @@
+// The context stage's view of an open document at an offset: plain data and cheap accessors.
+import type { Doc } from '../documents.js';
+import { uriToPath } from '../workspace.js';
+import type { ContextRequest } from './types.js';
+
+export function contextRequest(doc: Doc, offset: number, relPath: string): ContextRequest {
+  const text = doc.text;
+  return {
+    uri: doc.uri,
+    abs: uriToPath(doc.uri),
+    relPath,
+    lang: doc.tree?.language.name,
+    text: text.getText(),
+    offset,
+    cursorLine: text.positionAt(offset).line,
+    tree: doc.tree?.current(),
+    lineAt: (row) => (row >= 0 && row < text.lineCount ? text.getText({ start: { line: row, character: 0 }, end: { line: row + 1, character: 0 } }).replace(/\r?\n$/, '') : undefined),
+    lineCount: text.lineCount,
+  };
+}
