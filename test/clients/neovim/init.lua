@@ -14,7 +14,12 @@ vim.keymap.set('i', '<M-Right>', 'X')
 
 require('tandem').setup({
   cmd = { assert(os.getenv('TANDEM_NODE')), assert(os.getenv('TANDEM_SERVER')), '--stdio' },
-  settings = { backends = { fim = { kind = 'vllm', url = assert(os.getenv('TANDEM_FAKE_URL')) } }, inline = { debounceMs = 0 } },
+  -- Two backends on the one fake, so :TandemCompare has two to compare; ghost text uses `fim` only.
+  settings = {
+    backends = { fim = { kind = 'vllm', url = assert(os.getenv('TANDEM_FAKE_URL')) }, second = { kind = 'vllm', url = assert(os.getenv('TANDEM_FAKE_URL')) } },
+    routes = { inline = { 'fim' }, action = { 'fim', 'second' }, multiFile = { 'fim', 'second' } },
+    inline = { debounceMs = 0 },
+  },
   debounce_ms = 10,
 })
 
