@@ -10,7 +10,7 @@ import { OllamaBackend } from './ollama.js';
 import { OpenAICompatBackend } from './openaiCompat.js';
 import { TgiBackend } from './tgi.js';
 import type { BackendDeps } from './transport.js';
-import type { BackendFailure, CompletionBackend } from './types.js';
+import type { BackendFailure, CompletionBackend, Outcome } from './types.js';
 
 /** One client for one configured backend, by its wire protocol. */
 export function createBackend(b: Backend, deps: BackendDeps): CompletionBackend {
@@ -25,6 +25,30 @@ export function createBackend(b: Backend, deps: BackendDeps): CompletionBackend 
     case 'llamacpp':
       return new LlamaCppBackend(b, deps);
   }
+}
+
+/** Shorter values would cut ordinary words out of messages; real keys are long (as in LogHub). */
+const MIN_KEY_LENGTH = 8;
+
+/**
+ * Failure messages quote what servers answer, and a server or a proxy in front of it may echo the
+ * request's Authorization header back (a 401 body, an error event in the stream). The key is cut
+ * out of every failure of the backend it was sent to, here, before health, logs, tandem/status,
+ * LSP errors, the audit log or the CLI's output can carry it.
+ */
+export function withoutKey(backend: CompletionBackend, key: string | undefined): CompletionBackend {
+  if (!key || key.length < MIN_KEY_LENGTH) return backend;
+  const scrub = <T>(o: Outcome<T>): Outcome<T> => (o.ok || !o.failure.message.includes(key) ? o : { ok: false, failure: { ...o.failure, message: o.failure.message.split(key).join('<redacted>') } });
+  const { chat, probe } = backend;
+  return {
+    name: backend.name,
+    url: backend.url,
+    location: backend.location,
+    info: (signal) => backend.info(signal).then(scrub),
+    complete: (req, signal) => backend.complete(req, signal).then(scrub),
+    ...(chat ? { chat: (req, signal) => chat.call(backend, req, signal).then(scrub) } : {}),
+    ...(probe ? { probe: (signal) => probe.call(backend, signal).then(scrub) } : {}),
+  };
 }
 
 /** Latency samples kept per backend for the p50/p95 of `tandem.stats`. */
@@ -66,7 +90,7 @@ export class BackendRegistry {
     for (const b of Object.values(config.backends)) {
       const key = JSON.stringify(b);
       if (this.live.get(b.name)?.key === key) continue;
-      const inner = createBackend(b, { logger: this.logger, env: this.env });
+      const inner = withoutKey(createBackend(b, { logger: this.logger, env: this.env }), b.apiKeyEnv ? this.env[b.apiKeyEnv] : undefined);
       // Every call, from every caller, goes through the gate: privacy is enforced in one place.
       const backend = new PrivacyGate(inner, {
         policy: () => this.config!.privacy,
