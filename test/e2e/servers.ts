@@ -1,9 +1,10 @@
 // Starting the built server for end-to-end tests: a fresh home per server, so no user config, audit
 // log or spend ledger of the developer's (or of another test) is read or written.
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LspClient } from '../lsp-client.js';
+import { BIN, LspClient } from '../lsp-client.js';
 
 export interface Started {
   client: LspClient;
@@ -37,3 +38,21 @@ export const block = (search: string[], replace: string[]) => ['<<<<<<< SEARCH',
 
 /** The LSP error of a request, or undefined when it answered. */
 export const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: { code?: number; message: string }) => e);
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `tandem-lsp ARGS` to its end; `env` adds to (or, with undefined, removes from) the test's environment. */
+export function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
