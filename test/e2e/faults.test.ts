@@ -6,7 +6,7 @@
 // breaker has opened the faulty backend gets no further request.
 //
 // Tasks are drivers: a function that, given a started client, issues one request and returns its
-// outcome. Adding a task (multiFile) is one entry in DRIVERS.
+// outcome. Adding a task is one entry in DRIVERS.
 import { describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm, type Reply as VllmReply, type RecordedRequest } from '../fake/vllm.js';
 import { startFakeOllama } from '../fake/ollama.js';
@@ -127,12 +127,29 @@ const explain: Driver = {
   },
 };
 
-// MULTIFILE DRIVER GOES HERE. Multi-file actions (generate tests, update call sites, tandem.edit with
-// scope "workspace", routed via routes.multiFile) are not built yet: features/codeActions.ts holds
-// their offers back and refuses scope "workspace". When they land, add a Driver with
-// task: 'multiFile' that triggers one and returns its outcome, and list it in DRIVERS.
+/** tandem.edit with scope "workspace": a multi-file edit, routed by routes.multiFile, applied via workspace/applyEdit. */
+const workspaceEdit: Driver = {
+  name: 'multiFile: tandem.edit workspace',
+  ...ACTION_ROUTE,
+  task: 'multiFile',
+  // The multi-file answer format: the path of the file on the line before its block.
+  ...answering(`src/geo.ts\n${block(['export function area(r: number): number {'], [DOC_COMMENT, 'export function area(r: number): number {'])}`, `${DOC_COMMENT}\n`),
+  async prepare(c) {
+    c.open(GEO_URI, 'typescript', GEO_DOC);
+  },
+  async run(c) {
+    const before = c.serverRequests.length;
+    const edit = (r: { applied: boolean }) => {
+      const applied = c.serverRequests.slice(before).filter((q) => q.method === 'workspace/applyEdit');
+      expect(r).toEqual({ applied: true });
+      expect(applied).toHaveLength(1);
+      return applied[0]!.params.edit.documentChanges.flatMap((d: { edits: { newText: string }[] }) => d.edits.map((e) => e.newText)).join('');
+    };
+    return lspOutcome(c.request('workspace/executeCommand', { command: 'tandem.edit', arguments: [{ uri: GEO_URI, range: IN_BODY, instruction: 'document area', scope: 'workspace' }] }), edit);
+  },
+};
 
-const DRIVERS: Driver[] = [inline, documentAction, explain];
+const DRIVERS: Driver[] = [inline, documentAction, explain, workspaceEdit];
 
 // --- Faults ----------------------------------------------------------------------------------------
 
@@ -230,16 +247,21 @@ async function cell(fault: Fault, driver: Driver, shape: 'backup' | 'solo', clos
     backup = await startFakeVllm({ respond: driver.backupReply });
     closers.push(() => backup!.close());
   }
+  // Only the driver's own route holds the faulty backend in the backup shape: a task that went by
+  // another route would never meet the fault, and the count of requests the primary received fails it.
   const route = shape === 'backup' ? ['primary', 'backup'] : ['primary'];
+  const others = shape === 'backup' ? ['backup'] : ['primary'];
+  const routes = Object.fromEntries((['inline', 'action', 'multiFile'] as const).map((t) => [t, t === driver.task ? route : others]));
   const { client } = await startServer({
     capabilities: RESOLVE_CAPS,
+    onRequest: (method) => (method === 'workspace/applyEdit' ? { applied: true } : null),
     rootUri: 'file:///w',
     init: {
       backends: {
         primary: { kind: fault.kind, url: primary.url, location: 'onprem', ...(driver.primaryTimeoutMs ? { timeoutMs: driver.primaryTimeoutMs } : {}) },
         ...(backup ? { backup: { kind: 'vllm', url: backup.url } } : {}),
       },
-      routes: { inline: route, action: route, multiFile: route },
+      routes,
       inline: { debounceMs: 0, deadlineMs: INLINE_DEADLINE_MS },
       context: { enabled: false },
     },
