@@ -88,10 +88,12 @@ export function findCalls(text: string, name: string, skip?: { from: number; to:
 /** Merged windows of whole lines around the calls. */
 export function excerpts(text: string, sites: readonly CallSite[]): { start: number; text: string }[] {
   const lines = text.split('\n');
+  // The empty "line" after a final line break is not shown.
+  const lastLine = text.endsWith('\n') ? lines.length - 2 : lines.length - 1;
   const out: { start: number; end: number }[] = [];
   for (const s of sites) {
     const start = Math.max(0, s.line - AROUND);
-    const end = Math.min(lines.length - 1, s.line + AROUND);
+    const end = Math.min(lastLine, s.line + AROUND);
     const last = out[out.length - 1];
     if (last && start <= last.end + 1) last.end = Math.max(last.end, end);
     else out.push({ start, end });

@@ -129,32 +129,29 @@ function fileName(family: Family, source: string, unit: string, example: string 
   const stem = stemOf(source);
   const ext = posix.extname(source);
   const safeUnit = unit.replace(/[^\w]/g, '') || 'unit';
-  const names: string[] = [];
-  switch (family) {
-    case 'js': {
-      const marker = example && /\.spec\.[cm]?[jt]sx?$/.test(example) ? 'spec' : 'test';
-      names.push(`${stem}.${marker}${ext}`, `${stem}.${safeUnit}.${marker}${ext}`);
-      break;
+  // The first name is the obvious one; the others carry the unit, then a number.
+  const names = (n: string): string[] => {
+    switch (family) {
+      case 'js': {
+        const marker = example && /\.spec\.[cm]?[jt]sx?$/.test(example) ? 'spec' : 'test';
+        return [`${stem}.${marker}${ext}`, `${stem}.${safeUnit}${n}.${marker}${ext}`];
+      }
+      case 'python': {
+        const suffix = !!example && /_test\.py$/.test(example) && !/(?:^|\/)test_/.test(example);
+        return suffix ? [`${stem}_test.py`, `${stem}_${safeUnit}${n}_test.py`] : [`test_${stem}.py`, `test_${stem}_${safeUnit}${n}.py`];
+      }
+      case 'go':
+        return [`${stem}_test.go`, `${stem}_${safeUnit.toLowerCase()}${n}_test.go`];
+      case 'rust':
+        return [`${stem}.rs`, `${stem}_${safeUnit}${n}.rs`];
+      case 'java':
+        return [`${stem}Test.java`, `${stem}${safeUnit[0]!.toUpperCase()}${safeUnit.slice(1)}${n}Test.java`];
     }
-    case 'python': {
-      const suffix = example && /_test\.py$/.test(example) && !/(?:^|\/)test_/.test(example);
-      names.push(suffix ? `${stem}_test.py` : `test_${stem}.py`, suffix ? `${stem}_${safeUnit}_test.py` : `test_${stem}_${safeUnit}.py`);
-      break;
-    }
-    case 'go':
-      names.push(`${stem}_test.go`, `${stem}_${safeUnit.toLowerCase()}_test.go`);
-      break;
-    case 'rust':
-      names.push(`${stem}.rs`, `${stem}_${safeUnit}.rs`);
-      break;
-    case 'java':
-      names.push(`${stem}Test.java`, `${stem}${safeUnit[0]!.toUpperCase()}${safeUnit.slice(1)}Test.java`);
-      break;
-  }
-  for (const n of names) if (!taken(posix.join(dir, n))) return posix.join(dir, n);
+  };
+  for (const name of names('')) if (!taken(posix.join(dir, name))) return posix.join(dir, name);
   for (let i = 2; ; i++) {
-    const n = names[1]!.replace(/(\.[^.]+)$/, `${i}$1`);
-    if (!taken(posix.join(dir, n))) return posix.join(dir, n);
+    const name = names(String(i))[1]!;
+    if (!taken(posix.join(dir, name))) return posix.join(dir, name);
   }
 }
 

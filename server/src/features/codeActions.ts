@@ -40,6 +40,8 @@ export interface CodeActionDeps {
   logger: Logger;
   /** The client resolves actions lazily (codeAction.resolveSupport names `edit`). */
   resolveSupport: () => boolean;
+  /** False when the client lists its resource operations and `create` is not one: no new files then. */
+  canCreateFiles?: () => boolean;
 }
 
 function docFor(deps: CodeActionDeps, uri: string | undefined): Doc {
@@ -96,6 +98,8 @@ function parseData(raw: unknown): ActionData {
 
 async function run(deps: CodeActionDeps, data: ActionData & { instruction?: string; scope?: 'file' | 'workspace' }, token: CancellationToken | undefined): Promise<WorkspaceEdit> {
   const doc = docFor(deps, data.uri);
+  // Checked before the model is asked: its answer could not be applied.
+  if (data.id === 'generateTests' && deps.canCreateFiles?.() === false) throw new ResponseError(LSPErrorCodes.RequestFailed, 'tandem: generating tests creates a new file, and this editor does not accept file creation in edits (its workspace.workspaceEdit.resourceOperations lacks "create")');
   const outcome: ActionOutcome = await deps.actions.resolve({ doc, id: data.id, ...(data.instruction !== undefined ? { instruction: data.instruction } : {}), version: data.version, start: data.start, end: data.end, ...(data.diagnostic ? { diagnostic: data.diagnostic } : {}), ...(data.scope ? { scope: data.scope } : {}), signal: tokenSignal(token) });
   switch (outcome.kind) {
     case 'edit':
@@ -125,6 +129,8 @@ async function run(deps: CodeActionDeps, data: ActionData & { instruction?: stri
 
 /** codeAction/resolve: the model call happens here, and the edit carries the document's version. */
 export async function onCodeActionResolve(deps: CodeActionDeps, action: CodeAction, token?: CancellationToken): Promise<CodeAction> {
+  // Explain is a command, not an edit; clients that resolve every action (Neovim, VS Code) get it back as it is.
+  if (action.data === undefined && action.command) return action;
   const data = parseData(action.data);
   const edit = await run(deps, data, token);
   return { ...action, edit };

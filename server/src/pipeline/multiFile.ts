@@ -13,7 +13,7 @@ import { languageOf, type LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
 import { uriToPath } from '../workspace.js';
 import { errorCount } from './postprocess/syntaxCheck.js';
-import type { ActionOutcome, ChatAnswer, RangedEdit } from './actions.js';
+import { lineScope, type ActionOutcome, type ChatAnswer, type RangedEdit } from './actions.js';
 
 /** A file the user has not opened is read from disk only up to this size. */
 const MAX_READ_BYTES = 512 * 1024;
@@ -233,7 +233,8 @@ export class MultiFileActions {
       parts.push(`${f.rel}\n${ex.join('\n')}`);
     }
     if (withSites.length === 0) return { kind: 'failed', reason: `no calls of ${name} found in the workspace (looked in ${files.length} file${files.length === 1 ? '' : 's'})` };
-    const defCode = text.slice(req.start, req.end);
+    const whole = lineScope(text, req.start, req.end);
+    const defCode = text.slice(whole.start, whole.end);
     const user = [`The function \`${name}\` in ${self.rel} has a new signature. Update every call below so it matches the new definition; keep each call's meaning. Do not change the definition itself.`, '', `The definition now (${self.rel}):`, fenced(doc.languageId, defCode)];
     const before = this.savedDefinition(doc.uri, name, text);
     if (before) user.push('', 'The definition as last saved, for comparison:', fenced(doc.languageId, before));

@@ -88,10 +88,15 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   let showDocumentSupport = false;
   /**
    * Opens an answer as a Markdown file beside the code (window/showDocument), for clients that
-   * support it; the file lives in tandem's state directory, one per source file and line.
+   * support it; the file lives in tandem's state directory, one per source file and line. Other
+   * clients get it as a message.
    */
   const showMarkdown = async (markdown: string, uri: string, line: number): Promise<void> => {
-    if (!showDocumentSupport) return;
+    if (!showDocumentSupport) {
+      // An editor that drops a command's result (an action picked from a menu) still shows this.
+      void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Info, message: markdown });
+      return;
+    }
     try {
       const dir = join(stateDir(opts.env), 'answers');
       mkdirSync(dir, { recursive: true });
@@ -103,7 +108,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       log.warn(`cannot open the answer as a document: ${errorText(err)}`);
     }
   };
-  const actionDeps: CodeActionDeps = { documents, actions, logger: hub.logger('actions'), resolveSupport: () => resolveSupport };
+  let createSupport = true;
+  const actionDeps: CodeActionDeps = { documents, actions, logger: hub.logger('actions'), resolveSupport: () => resolveSupport, canCreateFiles: () => createSupport };
   let pullConfiguration = false;
 
   // tandem/status goes out when the picture changes (a breaker opens or closes, a cooldown starts).
@@ -174,6 +180,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     const folders = caps.workspace?.workspaceFolders === true;
     resolveSupport = caps.textDocument?.codeAction?.resolveSupport?.properties.includes('edit') === true;
     showDocumentSupport = caps.window?.showDocument?.support === true;
+    // Clients that say nothing of resource operations get CreateFile and may still apply it; one that lists them without `create` will not.
+    const ops = caps.workspace?.workspaceEdit?.resourceOperations;
+    createSupport = ops === undefined || ops.includes('create');
     connection.onInitialized(async () => {
       if (dynamicConfig) await connection.client.register(DidChangeConfigurationNotification.type, { section: 'tandem' }).catch(() => undefined);
       if (pullConfiguration) await pullEditorSection('initialized');
