@@ -157,15 +157,8 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNv
     ]));
     for (const a of listed) expect(a.kind).toMatch(/^(source\.tandem|refactor\.rewrite\.tandem|quickfix\.tandem)\b/);
     const explains = results.commands.filter((c) => c.command === 'tandem.explain');
-    const menuErrors = results.checks.menu_explain_errors as string[] | undefined;
-    if (menuErrors) {
-      // Known server bug: Neovim 0.7 to 0.9 send codeAction/resolve for every action without an
-      // edit, the command-only Explain too, and the server refuses it for lacking `data`.
-      console.warn(`test/clients/neovim.test.ts: Explain from the code-action menu fails: ${menuErrors.join('; ')}`);
-      expect(menuErrors).toEqual(['-32602: expected action data {id, uri, version, start, end} as tandem listed it']);
-      expect(explains).toHaveLength(1);
-      return;
-    }
+    // Neovim 0.7 to 0.9 send codeAction/resolve for every action without an edit, Explain too: the server hands it back.
+    expect(results.checks.menu_explain_errors).toBeUndefined();
     expect(explains).toHaveLength(2);
     // The range of the function around the cursor, as the server listed it, plus open: false.
     expect(explains[1]!.arguments).toEqual([{ uri: expect.stringMatching(/calc\.py$/), range: { start: { line: 0, character: 0 }, end: { line: expect.any(Number), character: expect.any(Number) } }, open: false }]);
