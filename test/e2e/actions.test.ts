@@ -144,6 +144,31 @@ describe('code actions', () => {
   });
 });
 
+describe('each single-file action', () => {
+  const UNTYPED_URI = 'file:///w/src/scale.ts';
+  const UNTYPED = ['export function scale(xs, k) {', '  return xs.map((x) => x * k);', '}', ''].join('\n');
+  const cases: [string, RegExp, string[], string[]][] = [
+    ['document', /^Task: Add a documentation comment to this code, in the language's own documentation style \(JSDoc for TypeScript/, ['export function scale(xs, k) {'], ['/** Multiplies every number in `xs` by `k`. */', 'export function scale(xs, k) {']],
+    ['errorHandling', /^Task: Add error handling to this code/, ['  return xs.map((x) => x * k);'], ["  if (!Array.isArray(xs)) throw new TypeError('xs must be an array');", '  return xs.map((x) => x * k);']],
+    ['addTypes', /^Task: Add type annotations to the parameters and the return type/, ['export function scale(xs, k) {'], ['export function scale(xs: number[], k: number): number[] {']],
+  ];
+  for (const [id, task, search, replace] of cases) {
+    it(`${id}: listed on the function, resolved to the exact edit, its task in the prompt`, async () => {
+      const { client } = await start(() => ({ text: block(search, replace) }));
+      client.open(UNTYPED_URI, 'typescript', UNTYPED);
+      const actions = (await client.request('textDocument/codeAction', { textDocument: { uri: UNTYPED_URI }, range: { start: { line: 1, character: 4 }, end: { line: 1, character: 4 } }, context: { diagnostics: [] } })) as any[];
+      const action = actions.find((a) => a.data?.id === id);
+      expect(action?.kind).toBe(`refactor.rewrite.tandem.${id}`);
+      const resolved = (await client.request('codeAction/resolve', action)) as any;
+      const line = UNTYPED.split('\n').indexOf(search[0]!);
+      const added = replace.length - search.length;
+      const expected = added > 0 && replace.at(-1) === search[0] ? { range: { start: { line, character: 0 }, end: { line, character: 0 } }, newText: `${replace.slice(0, added).join('\n')}\n` } : { range: { start: { line, character: 0 }, end: { line, character: search[0]!.length } }, newText: replace.join('\n') };
+      expect(resolved.edit).toEqual({ documentChanges: [{ textDocument: { uri: UNTYPED_URI, version: 1 }, edits: [expected] }] });
+      expect(chats().at(-1)!.body.messages[1].content).toMatch(task);
+    });
+  }
+});
+
 describe('privacy', () => {
   it('an action on an onPremOnly file skips the cloud backend that comes first in routes.action', async () => {
     const cloud = await startFakeVllm({ respond: () => ({ text: 'from the cloud' }) });
