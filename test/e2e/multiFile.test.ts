@@ -155,6 +155,44 @@ describe('update call sites', () => {
   });
 });
 
+describe('multi-file privacy and cancellation', () => {
+  it('a call site in an onPremOnly file keeps the whole request on-prem, though multiFile routes to the cloud first', async () => {
+    const root = workspace({ 'src/geo.ts': GEO_SAVED, 'src/report.ts': REPORT, 'src/cli.ts': CLI });
+    const answer = block('src/cli.ts', ['  console.log(geo.area(r));'], ["  console.log(geo.area(r, 'cm'));"]);
+    const cloud = await fake(() => ({ text: answer }), { model: 'big' });
+    const onprem = await fake(() => ({ text: answer }));
+    const geoUri = pathToFileURL(join(root, 'src', 'geo.ts')).href;
+    const { client } = await start(root, { backends: { local: { kind: 'vllm', url: onprem.url }, cloud: { kind: 'openai', url: `${cloud.url}/v1`, location: 'cloud', model: 'big' } }, routes: { inline: ['local'], action: ['local'], multiFile: ['cloud', 'local'] }, privacy: { onPremOnly: ['src/cli.ts'] } });
+    client.open(geoUri, 'typescript', GEO_NOW, 2);
+    const actions = (await client.request('textDocument/codeAction', { textDocument: { uri: geoUri }, range: { start: { line: 0, character: 18 }, end: { line: 0, character: 18 } }, context: { diagnostics: [] } })) as any[];
+    const resolved = (await client.request('codeAction/resolve', actions.find((a) => a.data?.id === 'updateCallSites'))) as any;
+    expect(resolved.edit.documentChanges).toHaveLength(1);
+    expect(chats(onprem)).toHaveLength(1);
+    expect(chats(cloud)).toHaveLength(0);
+  });
+
+  it('$/cancelRequest on a multi-file resolve or a compare closes every model request', async () => {
+    const root = workspace({ 'src/math.ts': 'export function inc(x: number): number {\n  return x + 1;\n}\n' });
+    const a = await fake(() => ({ hang: true }));
+    const b = await fake(() => ({ hang: true }));
+    const uri = pathToFileURL(join(root, 'src', 'math.ts')).href;
+    const { client } = await start(root, { backends: { one: { kind: 'vllm', url: a.url }, two: { kind: 'vllm', url: b.url } }, routes: { inline: ['one'], action: ['one', 'two'], multiFile: ['one'] } });
+    client.open(uri, 'typescript', 'export function inc(x: number): number {\n  return x + 1;\n}\n');
+    const actions = (await client.request('textDocument/codeAction', { textDocument: { uri }, range: { start: { line: 1, character: 2 }, end: { line: 1, character: 2 } }, context: { diagnostics: [] } })) as any[];
+    const gen = client.send('codeAction/resolve', actions.find((x) => x.data?.id === 'generateTests'));
+    const first = await a.waitFor((r) => r.path === '/v1/chat/completions');
+    client.cancel(gen.id);
+    expect((await gen.result.then(() => undefined, (e) => e))?.code).toBe(-32800);
+    await expect.poll(() => first.closedAt, { timeout: 2000 }).not.toBeNull();
+
+    const cmp = client.send('workspace/executeCommand', { command: 'tandem.compare', arguments: [{ uri, range: { start: { line: 0, character: 0 }, end: { line: 2, character: 1 } } }] });
+    const [ra, rb] = await Promise.all([a.waitFor((r) => r.path === '/v1/chat/completions' && r !== first), b.waitFor((r) => r.path === '/v1/chat/completions')]);
+    client.cancel(cmp.id);
+    expect((await cmp.result.then(() => undefined, (e) => e))?.code).toBe(-32800);
+    await expect.poll(() => ra.closedAt !== null && rb.closedAt !== null, { timeout: 2000 }).toBe(true);
+  });
+});
+
 describe('generate tests', () => {
   const MATH = ['export function clamp(x: number, lo: number, hi: number): number {', '  if (lo > hi) throw new RangeError("lo > hi");', '  return Math.min(hi, Math.max(lo, x));', '}', ''].join('\n');
   const UTIL_TEST = ["import { describe, expect, it } from 'vitest';", "import { pad } from '../src/util.js';", '', "describe('pad', () => {", "  it('pads', () => expect(pad('1', 2)).toBe(' 1'));", '});', ''].join('\n');
