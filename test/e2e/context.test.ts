@@ -102,7 +102,9 @@ describe('workspace context over stdio', () => {
     const c = await start({ textDocument: { inlineCompletion: {} } });
     const uri = pathToFileURL(join(root, 'src', 'main.ts')).href;
     c.open(uri, 'typescript', "import { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = \n}\n");
-    await sleep(500); // the document's first parse runs once it is idle; the check reads that tree
+    // The check reads the document's tree, whose first parse waits for an idle moment; listing code
+    // actions parses a document that has none yet, so after it the tree is there however busy the machine.
+    await c.request('textDocument/codeAction', { textDocument: { uri }, range: { start: { line: 3, character: 16 }, end: { line: 3, character: 16 } }, context: { diagnostics: [] } });
     const res = await c.inline(uri, { line: 3, character: 16 }).result;
     expect(res.items[0].insertText).toBe('parseOrder(raw, [1, 2])');
   });
