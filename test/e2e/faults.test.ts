@@ -190,8 +190,9 @@ const FAULTS: Fault[] = [
   { name: 'connection reset midway', kind: 'vllm', reply: { destroy: true, after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
   { name: 'malformed SSE', kind: 'vllm', reply: { malformed: '{"id":"cmpl-7","object":"text_completion","choices":[{"index":0,"te', after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
   { name: 'error inside a 200 stream', kind: 'vllm', reply: { streamError: { message: 'CUDA out of memory', type: 'InternalServerError', code: 500 }, after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
-  // TGI writes `data:` without the space; its events are read by our own SSE parser, not the SDK's.
-  { name: 'malformed SSE (TGI)', kind: 'tgi', reply: { malformed: 'data:{"index":3,"token":{"id":1003,"te', after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
+  // TGI writes `data:` without the space (the fake frames the line so); its events are read by our
+  // own SSE parser, not the SDK's.
+  { name: 'malformed SSE (TGI)', kind: 'tgi', reply: { malformed: '{"index":3,"token":{"id":1003,"te', after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
   { name: 'malformed NDJSON (Ollama)', kind: 'ollama', reply: { malformed: '{"model":"qwen2.5-coder:1.5b-base","created_at":"2025-10-01T09:00:00Z","respo', after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
   { name: 'error inside a 200 stream (Ollama)', kind: 'ollama', reply: { streamError: { message: 'an error was encountered while running the model: CUDA error' }, after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
 ];
