@@ -32,6 +32,15 @@ describe('HealthMonitor', () => {
     expect(changes()).toBe(2);
   });
 
+  it('a refused key (401/403) opens the breaker at once: a bad key costs one request per window, not one per keystroke', () => {
+    const { h, advance } = monitor();
+    h.failure('cloud', fail('auth', { status: 401 }));
+    expect(h.available('cloud')).toBe(false);
+    advance(5_000);
+    expect(h.available('cloud')).toBe(true);
+    expect(h.available('cloud')).toBe(false);
+  });
+
   it('doubles the wait after each failed trial, up to a minute', () => {
     const { h, advance } = monitor();
     h.failure('fim', fail('unreachable'));

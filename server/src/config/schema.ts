@@ -36,7 +36,7 @@ export const BackendSchema = z
       .optional()
       .describe('Name of the environment variable holding the API key; an Authorization header is sent only to backends that have one.'),
     headers: z.record(z.string(), z.string({ error: 'expected a string' })).optional().describe('Extra HTTP headers sent with every request to this backend.'),
-    timeoutMs: positiveInt.optional().describe('Deadline of one non-inline request to this backend, in milliseconds (inline requests use inline.deadlineMs).'),
+    timeoutMs: positiveInt.optional().describe('Longest wait, in milliseconds, for this backend\'s answer to begin and between two streamed pieces of it, for non-inline requests (inline requests use inline.deadlineMs); past it the request fails over to the route\'s next backend.'),
     maxContextTokens: positiveInt.optional().describe('Context window of the model in tokens, where the server does not report it (else discovered from /v1/models max_model_len).'),
     fim: z.enum(FIM_TEMPLATES, { error: `expected one of: ${FIM_TEMPLATES.join(', ')}` }).optional().describe('Fill-in-the-middle template; else chosen from the model name.'),
     caFile: z.string().min(1).optional().describe('PEM file of extra certificate authorities to trust for this backend.'),

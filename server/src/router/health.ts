@@ -1,8 +1,12 @@
 // Backend health: a circuit breaker per backend fed by real requests and probes, latency averages, 429 cooldowns.
 import type { BackendFailure, FailureKind } from '../models/types.js';
 
-/** Failures that say "the server is not there": one of them opens the breaker at once. */
-const DOWN_KINDS: ReadonlySet<FailureKind> = new Set(['unreachable', 'timeout']);
+/**
+ * Failures that say "the server is not there" or "it will not serve us": one of them opens the
+ * breaker at once. A refused key (401/403) does not fix itself between keystrokes, so it too costs
+ * one request per breaker window, not one per request.
+ */
+const DOWN_KINDS: ReadonlySet<FailureKind> = new Set(['unreachable', 'timeout', 'auth']);
 /** Failures that may be passing trouble: the breaker opens after a few in a row. */
 const FLAKY_KINDS: ReadonlySet<FailureKind> = new Set(['server', 'stream', 'bad_response']);
 const FLAKY_THRESHOLD = 3;
