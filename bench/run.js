@@ -201,6 +201,12 @@ async function main() {
   const rounds = quick ? 20 : 100;
   const lat = await latencyRatio(rounds * 2, 0);
   const latPause = await latencyRatio(rounds, 220);
+  if (process.argv.includes('--latency')) {
+    // Only the two ratios, full request counts: for A/B runs of the inline path on a busy machine.
+    const ratio = (/** @type {{lsp: number[], raw: number[]}} */ r, /** @type {number} */ p) => `${f3(pct(r.lsp, p) / pct(r.raw, p))} (${f2(pct(r.lsp, p))} / ${f2(pct(r.raw, p))} ms)`;
+    process.stdout.write(`back to back p50 ${ratio(lat, 50)} p99 ${ratio(lat, 99)}; after a pause p50 ${ratio(latPause, 50)} p99 ${ratio(latPause, 99)}\n`);
+    return;
+  }
   const pb = await promptBuild(quick ? 50 : 200);
   const st = await storm();
   const cancel = await cancellation(quick ? 10 : 30);
