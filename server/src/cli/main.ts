@@ -141,7 +141,12 @@ async function runStdio(args: Args, hub: LogHub): Promise<number> {
   hub.level = isLogLevel(process.env.TANDEM_LOG) ? process.env.TANDEM_LOG : 'info';
   const { createConnection, ProposedFeatures } = await import('vscode-languageserver/node');
   const { startServer } = await import('../server/server.js');
-  const connection = createConnection(ProposedFeatures.all, process.stdin, process.stdout);
+  const { FrameWriter } = await import('../server/frameWriter.js');
+  // One write per message (see FrameWriter). stdin stays a stream, not a reader: for a stream input
+  // the library exits the process when it ends (with code 1 unless `shutdown` came first). The
+  // library takes a stream or a reader/writer for each side; only its typings want them alike.
+  const input = process.stdin as unknown as import('vscode-languageserver/node').MessageReader;
+  const connection = createConnection(ProposedFeatures.all, input, new FrameWriter(process.stdout));
   startServer(connection, { env: process.env, configFile: args.config, logHub: hub });
   // The connection ends the process on `exit`; until then the open stdin keeps it alive.
   return new Promise<number>(() => undefined);
