@@ -235,6 +235,13 @@ describe('failures', () => {
     await fake.waitFor((r) => r.path === '/v1/completions' && r.closedAt !== null);
   });
 
+  it('a connection reset in the middle of a stream → a stream failure, never the partial text', async () => {
+    // Pieces 20 ms apart: the answer has surely begun when the connection drops.
+    fake.set({ respond: (): Reply => ({ destroy: true, after: 'return a' }), tokenIntervalMs: 20 });
+    const out = await backend().complete(REQ, never());
+    expect(out).toEqual({ ok: false, failure: { kind: 'stream', message: `request to ${fake.url}/v1 failed: ECONNRESET` } });
+  });
+
   it('a passed deadline → timeout', async () => {
     fake.set({ respond: (): Reply => ({ hang: true }) });
     const b = backend();

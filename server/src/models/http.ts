@@ -4,7 +4,6 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { Readable } from 'node:stream';
 import tls from 'node:tls';
 
 export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -175,6 +174,57 @@ class TunnelAgent extends https.Agent {
   }
 }
 
+/** What a body's web stream may hold unread before the response is paused (Node's default for streams). */
+const BODY_HIGH_WATER_MARK = 16 * 1024;
+
+/**
+ * The response body as the web stream a Response carries. Readable.toWeb does the same with more
+ * machinery per response (end-of-stream tracking, a queuing strategy object, a copy of every
+ * chunk); on the keystroke path that showed in profiles. Same outcomes: the chunks in order, the
+ * response's own error (a reset, an abort: 'aborted' ECONNRESET) errors the stream, a close before
+ * the end errors it with an AbortError as toWeb does, and cancelling the stream destroys the
+ * response (and with it the socket, which the backend sees close).
+ */
+function webBody(res: http.IncomingMessage): ReadableStream<Uint8Array> {
+  let settled = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        res.pause();
+        res.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          controller.enqueue(chunk);
+          if ((controller.desiredSize ?? 1) <= 0) res.pause();
+        });
+        res.once('end', () => {
+          if (settled) return;
+          settled = true;
+          controller.close();
+        });
+        res.on('error', (err) => {
+          if (settled) return;
+          settled = true;
+          controller.error(err);
+        });
+        res.once('close', () => {
+          if (settled) return;
+          settled = true;
+          const premature = Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+          controller.error(Object.assign(new Error('The operation was aborted', { cause: premature }), { name: 'AbortError', code: 'ABORT_ERR' }));
+        });
+      },
+      pull() {
+        res.resume();
+      },
+      cancel(reason) {
+        settled = true;
+        res.destroy(reason instanceof Error ? reason : undefined);
+      },
+    },
+    { highWaterMark: BODY_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
+  );
+}
+
 export function nodeFetch(opts: HttpOptions = {}): Fetch {
   const ca = opts.ca ? [...tls.rootCertificates, opts.ca] : undefined;
   // One keep-alive pool per backend: the socket to the GPU server stays open between keystrokes.
@@ -208,7 +258,7 @@ export function nodeFetch(opts: HttpOptions = {}): Fetch {
         }
         const status = res.statusCode ?? 502;
         // A Response may not carry a body with these statuses.
-        const body = status === 204 || status === 304 || method === 'HEAD' ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>);
+        const body = status === 204 || status === 304 || method === 'HEAD' ? null : webBody(res);
         if (!body) res.resume();
         resolve(new Response(body, { status, statusText: res.statusMessage ?? '', headers: out }));
       };
