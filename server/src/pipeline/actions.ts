@@ -347,12 +347,13 @@ export class ActionPipeline {
         continue;
       }
       const r = chooseBackend({ ...config, routes: { ...config.routes, action: [name] } }, 'action', paths, named ? {} : { isHealthy: (n) => this.deps.backends.health.isHealthy(n) });
-      if (!r.backend) refused.push(r.reason.replace('routes.action', `backend ${name}`));
+      // The reason names the backend and why: "cloud: cloud, prompt holds secret/keys.ts (privacy.onPremOnly)".
+      if (!r.backend) refused.push(r.reason.replace(/^no backend of routes\.action may serve: /, ''));
       else if (this.deps.backends.get(name)?.chat) chosen.push(name);
       if (chosen.length === 2) break;
     }
     if (named && refused.length > 0) return { kind: 'unsupported', reason: `tandem.compare: ${refused.join('; ')}` };
-    if (chosen.length < 2) return { kind: 'unsupported', reason: `tandem.compare needs two backends with a chat endpoint that may serve ${path}; found ${chosen.length === 0 ? 'none' : chosen.join('')}${refused.length ? ` (${refused.join('; ')})` : ''}` };
+    if (chosen.length < 2) return { kind: 'unsupported', reason: `tandem.compare needs two backends with a chat endpoint that may serve ${path}; found ${chosen.length === 0 ? 'none' : chosen.join(', ')}${refused.length ? ` (${refused.join('; ')})` : ''}` };
     const scoped = scopedSignal([req.signal], ACTION_DEADLINE_MS);
     try {
       const answers = await Promise.all(chosen.map((name) => this.chatOn(name, messages, sources, instruction ? 'compare-edit' : 'compare-explain', scoped.signal)));
