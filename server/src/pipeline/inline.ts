@@ -180,7 +180,10 @@ export class InlinePipeline {
           if (block) out = checkSyntax(out, block, this.deps.parse, undefined, base);
         }
         if (out === '') return { kind: 'empty', reason: 'nothing worth showing after postprocessing', backend: backend.name, model: result.value.model, latencyMs: elapsed() };
-        this.cache.set(doc.uri, text, offset, out);
+        // Stored once the answer is out: hashing the cache key (some KB of text around the cursor)
+        // is not the user's wait. An immediate runs before the next message is read from stdin.
+        const completion = out;
+        setImmediate(() => this.cache.set(doc.uri, text, offset, completion));
         return { kind: 'completion', text: out, id: this.id(), backend: backend.name, model: result.value.model, latencyMs: elapsed(), cached: false };
       }
     } catch (err) {
