@@ -160,18 +160,13 @@ export class OpenAICompatBackend implements CompletionBackend {
     if (!info.ok) return info;
     const model = info.value.id;
     const stop = this.cfg.kind === 'openai' ? req.stop.slice(0, OPENAI_MAX_STOPS) : req.stop;
-    // Our own controller, so that `enough` can end the stream (and the server's work) early.
-    const ctrl = new AbortController();
-    const onAbort = () => ctrl.abort(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
     let text = '';
     let finishReason: string | null = null;
     let stoppedEarly = false;
     try {
       const stream = await this.client.completions.create(
         { model, prompt: req.prompt, max_tokens: req.maxTokens, temperature: req.temperature, stop, stream: true },
-        { signal: ctrl.signal, maxRetries: 0 },
+        { signal, maxRetries: 0 },
       );
       for await (const chunk of stream) {
         const failure = inStreamFlatError(chunk, this.url);
@@ -182,7 +177,9 @@ export class OpenAICompatBackend implements CompletionBackend {
         if (choice.finish_reason) finishReason = choice.finish_reason;
         if (req.enough?.(text)) {
           stoppedEarly = true;
-          break; // leaving the loop aborts the HTTP request
+          // Leaving the loop ends the SDK's stream, which aborts its own controller: the socket
+          // closes and the server stops generating. No controller of ours is needed for that.
+          break;
         }
       }
       // The SDK's stream ends quietly when aborted: partial text from a cancelled or late request
@@ -191,9 +188,6 @@ export class OpenAICompatBackend implements CompletionBackend {
       return { ok: true, value: { text, finishReason, stoppedEarly, model } };
     } catch (err) {
       return this.failed(toFailure(err, this.url, signal.aborted ? signal : undefined));
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      if (stoppedEarly) ctrl.abort();
     }
   }
 
