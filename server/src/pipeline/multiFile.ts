@@ -1,6 +1,6 @@
 // Actions whose context or edits span files: generate tests, update call sites, tandem.edit on the workspace.
 import { readFileSync, statSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { join, posix, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { candidateFiles, excerpts, findCalls, importers, MAX_FILES, MAX_SITES } from '../actions/callSites.js';
@@ -131,7 +131,9 @@ export class MultiFileActions {
     const unit = unitName(doc, req.start, req.end) ?? 'unit';
     const source = this.deps.relativePath(doc.uri);
     const index = this.deps.index();
-    const files = index ? [...index.entries()].map((e) => e.rel) : [];
+    // The layout is read from this workspace folder's files only (paths are relative to it).
+    const under = root.endsWith(sep) ? root : root + sep;
+    const files = index ? [...index.entries()].filter((e) => e.abs.startsWith(under)).map((e) => e.rel) : [];
     const readRel = (rel: string): string | undefined => this.fileTextAbs(join(root, ...rel.split('/')))?.text;
     const exists = (rel: string) => {
       try {
