@@ -1,6 +1,8 @@
 // Trust and proxies on the wire: caFile against a real TLS fake (certificate made by openssl now),
 // CONNECT tunnels and absolute-URI forwarding through a loopback proxy, NO_PROXY rules.
 import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../server/src/config/schema.js';
@@ -172,5 +174,89 @@ describe('proxy', () => {
     const res = await f(`${tlsFake.url}/info`);
     expect(res.status).toBe(200);
     expect((await res.json()).model_id).toBe('Qwen/Qwen2.5-Coder-7B');
+  });
+});
+
+describe('lightStreams (the fetch handed to the openai package)', () => {
+  let server: Server;
+  let base: string;
+  let closed: Promise<void>;
+  let onClose: () => void;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      req.resume();
+      res.on('close', () => onClose());
+      if (req.url === '/sse') {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'r1', 'set-cookie': ['a=1', 'b=2'] });
+        res.write('data: 1\n\n');
+        setTimeout(() => res.end('data: [DONE]\n\n'), 10);
+      } else if (req.url === '/slow') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: 1\n\n'); // and nothing more until the client leaves
+      } else if (req.url === '/json') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"a":1}');
+      } else {
+        res.writeHead(500, { 'content-type': 'text/event-stream' });
+        res.end('data: {"error":{"message":"boom"}}\n\n');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  beforeEach(() => {
+    closed = new Promise<void>((resolve) => (onClose = resolve));
+  });
+
+  const f = nodeFetch({ lightStreams: true });
+
+  it('a successful event stream: status, headers and the body as the SDK reads them', async () => {
+    const res = await f(`${base}/sse`, { method: 'POST', body: '{}' });
+    expect(res).not.toBeInstanceOf(Response);
+    expect([res.ok, res.status, res.headers.get('Content-Type'), res.headers.get('x-request-id'), res.headers.get('set-cookie')]).toEqual([true, 200, 'text/event-stream', 'r1', 'a=1, b=2']);
+    expect([...res.headers.entries()]).toContainEqual(['x-request-id', 'r1']);
+    let text = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) text += Buffer.from(chunk).toString();
+    expect(text).toBe('data: 1\n\ndata: [DONE]\n\n');
+  });
+
+  it('text() reads the whole stream, as a Response would', async () => {
+    expect(await (await f(`${base}/sse`)).text()).toBe('data: 1\n\ndata: [DONE]\n\n');
+  });
+
+  it('leaving the body early closes the connection at the server', async () => {
+    const res = await f(`${base}/slow`);
+    const it = (res.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    expect(Buffer.from((await it.next()).value as Uint8Array).toString()).toBe('data: 1\n\n');
+    await it.return!();
+    await closed;
+  });
+
+  it('aborting the signal in the middle of the stream fails the body and closes the connection', async () => {
+    const ctrl = new AbortController();
+    const res = await f(`${base}/slow`, { signal: ctrl.signal });
+    const it = (res.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    await it.next();
+    const next = it.next();
+    ctrl.abort(new CancelledError());
+    await expect(next).rejects.toMatchObject({ code: 'ECONNRESET' });
+    await closed;
+  });
+
+  it('JSON answers and errors stay real Responses', async () => {
+    const json = await f(`${base}/json`);
+    expect(json).toBeInstanceOf(Response);
+    expect(await json.json()).toEqual({ a: 1 });
+    const err = await f(`${base}/error`);
+    expect(err).toBeInstanceOf(Response);
+    expect([err.ok, err.status]).toEqual([false, 500]);
+  });
+
+  it('without the option an event stream is a real Response', async () => {
+    const res = await nodeFetch()(`${base}/sse`);
+    expect(res).toBeInstanceOf(Response);
+    expect(await res.text()).toBe('data: 1\n\ndata: [DONE]\n\n');
   });
 });

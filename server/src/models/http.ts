@@ -15,6 +15,12 @@ export interface HttpOptions {
   proxy?: string;
   /** Where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (either case); default: none. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * A successful `text/event-stream` answer comes back as a {@link StreamResponse} (cast to
+   * Response) instead of a real one. Only for the fetch handed to the `openai` package, which reads
+   * no more of a response than that object has; everything else (errors, JSON) stays a Response.
+   */
+  lightStreams?: boolean;
 }
 
 /** A proxy failed to open a tunnel; the message names the proxy without its credentials. */
@@ -225,6 +231,170 @@ function webBody(res: http.IncomingMessage): ReadableStream<Uint8Array> {
   );
 }
 
+/**
+ * The response body as an async iterator over the chunks, for a {@link StreamResponse}: the same
+ * outcomes as {@link webBody} without building a web stream (which showed in profiles of the
+ * keystroke path). The chunks in order; the response's own error (a reset, an abort) is thrown
+ * and drops what was still queued, as a web stream's error does; a close before the end throws
+ * the AbortError webBody gives; leaving early (`return`, which the SDK's stream calls when its
+ * reader stops) destroys the response and with it the socket.
+ */
+class BodyIterator implements AsyncIterableIterator<Uint8Array> {
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private ended = false;
+  private failed = false;
+  private error: unknown;
+  private waiter: { resolve: (r: IteratorResult<Uint8Array>) => void; reject: (err: unknown) => void } | undefined;
+
+  constructor(private readonly res: http.IncomingMessage) {
+    res.on('data', (chunk: Buffer) => {
+      if (this.ended || this.failed) return;
+      const w = this.waiter;
+      if (w) {
+        this.waiter = undefined;
+        w.resolve({ value: chunk, done: false });
+        return;
+      }
+      this.queue.push(chunk);
+      this.queued += chunk.byteLength;
+      if (this.queued >= BODY_HIGH_WATER_MARK) res.pause();
+    });
+    res.once('end', () => {
+      if (this.ended || this.failed) return;
+      this.ended = true;
+      const w = this.waiter;
+      this.waiter = undefined;
+      w?.resolve({ value: undefined, done: true });
+    });
+    res.on('error', (err) => this.fail(err));
+    res.once('close', () => {
+      if (this.ended || this.failed) return;
+      const premature = Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      this.fail(Object.assign(new Error('The operation was aborted', { cause: premature }), { name: 'AbortError', code: 'ABORT_ERR' }));
+    });
+  }
+
+  private fail(err: unknown): void {
+    if (this.ended || this.failed) return;
+    this.failed = true;
+    this.error = err;
+    this.queue.length = 0;
+    this.queued = 0;
+    const w = this.waiter;
+    this.waiter = undefined;
+    w?.reject(err);
+  }
+
+  next(): Promise<IteratorResult<Uint8Array>> {
+    const chunk = this.queue.shift();
+    if (chunk) {
+      this.queued -= chunk.byteLength;
+      if (this.queued < BODY_HIGH_WATER_MARK && this.res.isPaused()) this.res.resume();
+      return Promise.resolve({ value: chunk, done: false });
+    }
+    if (this.failed) return Promise.reject(this.error);
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<Uint8Array>> {
+    if (!this.ended && !this.failed) {
+      this.ended = true;
+      this.queue.length = 0;
+      this.res.destroy();
+    }
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/** The response's headers as the SDK reads them (get, entries), straight from node:http's record. */
+class NodeHeaders {
+  constructor(private readonly raw: http.IncomingHttpHeaders) {}
+
+  get(name: string): string | null {
+    const v = this.raw[name.toLowerCase()];
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  }
+
+  has(name: string): boolean {
+    return this.raw[name.toLowerCase()] !== undefined;
+  }
+
+  *entries(): IterableIterator<[string, string]> {
+    for (const k in this.raw) {
+      const v = this.get(k);
+      if (v !== null) yield [k, v];
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+
+  forEach(fn: (value: string, key: string) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k);
+  }
+}
+
+/**
+ * A successful event stream as the `openai` package reads it (client.mjs makeRequest: status, ok,
+ * headers.get/entries, url for its debug lines; core/streaming.mjs: an async-iterable body),
+ * without a Response, its Headers and a web stream per request. text() and json() read what is
+ * left of the body. Errors never take this shape: they stay real Responses.
+ */
+export class StreamResponse {
+  readonly ok = true;
+  readonly url = '';
+  readonly redirected = false;
+  readonly type = 'default';
+  readonly statusText: string;
+  readonly headers: NodeHeaders;
+  readonly body: BodyIterator;
+  private used = false;
+
+  constructor(res: http.IncomingMessage, readonly status: number) {
+    this.statusText = res.statusMessage ?? '';
+    this.headers = new NodeHeaders(res.headers);
+    this.body = new BodyIterator(res);
+  }
+
+  get bodyUsed(): boolean {
+    return this.used;
+  }
+
+  async text(): Promise<string> {
+    if (this.used) throw new TypeError('Body is unusable: Body has already been read');
+    this.used = true;
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.body) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+}
+
+/**
+ * What node:http's own `signal` option does (the request destroyed with an AbortError whose cause
+ * is the reason, in any phase), without the end-of-stream tracking that option sets up for every
+ * request; the listener goes when the request closes (its response ended, or it was destroyed).
+ */
+function abortOn(signal: AbortSignal, req: http.ClientRequest): void {
+  const onAbort = () => {
+    req.destroy(Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' }));
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  req.once('close', () => signal.removeEventListener('abort', onAbort));
+}
+
 export function nodeFetch(opts: HttpOptions = {}): Fetch {
   const ca = opts.ca ? [...tls.rootCertificates, opts.ca] : undefined;
   // One keep-alive pool per backend: the socket to the GPU server stays open between keystrokes.
@@ -250,13 +420,17 @@ export function nodeFetch(opts: HttpOptions = {}): Fetch {
       const method = init.method ?? 'GET';
       let req: http.ClientRequest;
       const onResponse = (res: http.IncomingMessage) => {
+        const status = res.statusCode ?? 502;
+        if (opts.lightStreams && status >= 200 && status < 300 && status !== 204 && method !== 'HEAD' && (res.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+          resolve(new StreamResponse(res, status) as unknown as Response);
+          return;
+        }
         // Pairs, not a Headers filled one by one: the Response builds its own Headers from them anyway.
         const out: [string, string][] = [];
         for (const k in res.headers) {
           const v = res.headers[k];
           if (v !== undefined) out.push([k, Array.isArray(v) ? v.join(', ') : v]);
         }
-        const status = res.statusCode ?? 502;
         // A Response may not carry a body with these statuses.
         const body = status === 204 || status === 304 || method === 'HEAD' ? null : webBody(res);
         if (!body) res.resume();
@@ -269,7 +443,7 @@ export function nodeFetch(opts: HttpOptions = {}): Fetch {
           agent = new TunnelAgent(proxy, ca, { ...agentOptions, ...(ca ? { ca } : {}) });
           tunnels.set(key, agent);
         }
-        req = https.request(url, { method, headers, agent, signal }, onResponse);
+        req = https.request(url, { method, headers, agent }, onResponse);
       } else if (proxy) {
         // Plain http through a proxy: the request line carries the absolute URI.
         const key = proxy.href;
@@ -286,13 +460,13 @@ export function nodeFetch(opts: HttpOptions = {}): Fetch {
             path: url.href,
             headers: { ...headers, host: url.host, ...proxyAuthorization(proxy) },
             agent,
-            signal,
           },
           onResponse,
         );
       } else {
-        req = (isHttps ? https : http).request(url, { method, headers, agent: isHttps ? httpsAgent : httpAgent, signal }, onResponse);
+        req = (isHttps ? https : http).request(url, { method, headers, agent: isHttps ? httpsAgent : httpAgent }, onResponse);
       }
+      if (signal) abortOn(signal, req);
       req.on('error', reject);
       const body = init.body;
       if (body === undefined || body === null) req.end();

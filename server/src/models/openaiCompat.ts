@@ -78,7 +78,9 @@ export class OpenAICompatBackend implements CompletionBackend {
     const { headers, key, keyHeader } = backendHeaders(cfg, deps.env, this.log);
     this.headers = headers;
     this.key = key;
-    const transport = backendTransport(cfg, deps.env);
+    // The SDK reads little of a streamed answer: a light response object spares a Response, its
+    // Headers and a web stream per keystroke (http.ts StreamResponse).
+    const transport = backendTransport(cfg, deps.env, { lightStreams: true });
     if (transport.ok) this.fetch = transport.fetch;
     else {
       this.broken = transport.failure;

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import type { Backend } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
-import { nodeFetch, type Fetch } from './http.js';
+import { nodeFetch, type Fetch, type HttpOptions } from './http.js';
 import type { BackendFailure } from './types.js';
 
 export interface BackendDeps {
@@ -24,7 +24,7 @@ function expandHome(path: string): string {
  * the backend answers every call with a failure naming the key and the path, and the rest of
  * the configuration keeps working.
  */
-export function backendTransport(cfg: Pick<Backend, 'name' | 'url' | 'caFile' | 'proxy'>, env: NodeJS.ProcessEnv): Transport {
+export function backendTransport(cfg: Pick<Backend, 'name' | 'url' | 'caFile' | 'proxy'>, env: NodeJS.ProcessEnv, http: Pick<HttpOptions, 'lightStreams'> = {}): Transport {
   let ca: string | undefined;
   if (cfg.caFile) {
     const path = expandHome(cfg.caFile);
@@ -39,7 +39,7 @@ export function backendTransport(cfg: Pick<Backend, 'name' | 'url' | 'caFile' | 
       return { ok: false, failure: { kind: 'unreachable', message: `backends.${cfg.name}.caFile: ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----), so ${cfg.url} is not contacted` } };
     }
   }
-  return { ok: true, fetch: nodeFetch({ ca, proxy: cfg.proxy, env }) };
+  return { ok: true, fetch: nodeFetch({ ca, proxy: cfg.proxy, env, ...http }) };
 }
 
 export function currentUser(): string {
