@@ -195,7 +195,8 @@ export async function onExplain(deps: CodeActionDeps, args: unknown[] | undefine
     if (pending !== undefined) progress?.report(pending);
     if (outcome.kind === 'cancelled') throw new ResponseError(LSPErrorCodes.RequestCancelled, 'tandem: cancelled');
     if (outcome.kind === 'failed') throw new ResponseError(LSPErrorCodes.RequestFailed, `tandem: ${outcome.reason}`);
-    if (show && arg.open !== false) await show(outcome.markdown, doc.uri, arg.range.start.line);
+    // Not awaited: the answer must not wait on the editor opening a document.
+    if (show && arg.open !== false) void show(outcome.markdown, doc.uri, arg.range.start.line);
     return { markdown: outcome.markdown };
   } finally {
     progress?.done();
@@ -206,8 +207,8 @@ export async function onExplain(deps: CodeActionDeps, args: unknown[] | undefine
  * tandem.compare [{uri, range, instruction?, backends?}] → {markdown, answers}: the same explain
  * (or edit, with an instruction) on two backends side by side; nothing is applied.
  */
-export async function onCompare(deps: CodeActionDeps, args: unknown[] | undefined, token?: CancellationToken, show?: (markdown: string, uri: string, line: number) => Promise<void>): Promise<{ markdown: string; answers: CompareAnswer[] }> {
-  const arg = args?.[0] as { uri?: unknown; range?: Range; instruction?: unknown; backends?: unknown; open?: unknown } | undefined;
+export async function onCompare(deps: CodeActionDeps, args: unknown[] | undefined, token?: CancellationToken): Promise<{ markdown: string; answers: CompareAnswer[] }> {
+  const arg = args?.[0] as { uri?: unknown; range?: Range; instruction?: unknown; backends?: unknown } | undefined;
   const usage = `${COMPARE_COMMAND}: expected arguments [{"uri": "...", "range": {...}, "instruction"?: "...", "backends"?: ["a", "b"]}]`;
   if (!arg || typeof arg.uri !== 'string' || !arg.range?.start || !arg.range?.end) throw new ResponseError(ErrorCodes.InvalidParams, usage);
   if (arg.instruction !== undefined && typeof arg.instruction !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, `${usage}: instruction must be a string`);
@@ -224,6 +225,5 @@ export async function onCompare(deps: CodeActionDeps, args: unknown[] | undefine
   if (outcome.kind === 'cancelled') throw new ResponseError(LSPErrorCodes.RequestCancelled, 'tandem: cancelled');
   if (outcome.kind === 'unsupported') throw new ResponseError(ErrorCodes.InvalidParams, `tandem: ${outcome.reason}`);
   if (outcome.kind === 'failed') throw new ResponseError(LSPErrorCodes.RequestFailed, `tandem: ${outcome.reason}`);
-  if (show && arg.open !== false) await show(outcome.markdown, doc.uri, arg.range.start.line);
   return { markdown: outcome.markdown, answers: outcome.answers };
 }

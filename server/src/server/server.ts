@@ -292,7 +292,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
         const sink: ProgressSink = { begin: (title) => workDone.begin(title, undefined, undefined, false), report: (m) => workDone.report(m), done: () => workDone.done() };
         return onExplain(actionDeps, p.arguments, sink, t, showMarkdown);
       }
-      if (p.command === COMPARE_COMMAND) return onCompare(actionDeps, p.arguments, t, showMarkdown);
+      if (p.command === COMPARE_COMMAND) return onCompare(actionDeps, p.arguments, t);
       if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry') }, p.arguments);
       if (p.command === STATS_COMMAND) return { ...stats.snapshot(), latency: backends.latencyPercentiles(), spend: backends.spend.today(), status: statusOf(settings.config, backends) };
       throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
