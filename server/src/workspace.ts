@@ -2,13 +2,22 @@
 import { basename, dirname, isAbsolute, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The last paths found (a request asks for its document's several times, each a URL parse). */
+const PATHS = new Map<string, string | undefined>();
+const PATHS_MAX = 256;
+
 export function uriToPath(uri: string): string | undefined {
   if (!uri.startsWith('file:')) return undefined;
+  if (PATHS.has(uri)) return PATHS.get(uri);
+  let path: string | undefined;
   try {
-    return fileURLToPath(uri);
+    path = fileURLToPath(uri);
   } catch {
-    return undefined;
+    path = undefined;
   }
+  if (PATHS.size >= PATHS_MAX) PATHS.clear();
+  PATHS.set(uri, path);
+  return path;
 }
 
 export class Workspace {

@@ -1,7 +1,8 @@
 // Trust and proxies on the wire: caFile against a real TLS fake (certificate made by openssl now),
 // CONNECT tunnels and absolute-URI forwarding through a loopback proxy, NO_PROXY rules.
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -258,5 +259,124 @@ describe('lightStreams (the fetch handed to the openai package)', () => {
     const res = await nodeFetch()(`${base}/sse`);
     expect(res).toBeInstanceOf(Response);
     expect(await res.text()).toBe('data: 1\n\ndata: [DONE]\n\n');
+  });
+});
+
+describe('the request head on the wire', () => {
+  // A raw socket server records every request's bytes, head and body: nodeFetch's head (a flat
+  // list on the common path) must be byte for byte what node:http writes from headers set one by
+  // one, as nodeFetch sent them before.
+  let server: ReturnType<typeof createNetServer>;
+  let base: string;
+  const seen: Buffer[] = [];
+  const sockets = new Set<Socket>();
+
+  beforeAll(async () => {
+    server = createNetServer((socket: Socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      let buf = Buffer.alloc(0);
+      socket.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        for (;;) {
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const head = buf.subarray(0, end).toString('latin1');
+          const len = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+          if (buf.length < end + 4 + len) return;
+          seen.push(Buffer.from(buf.subarray(0, end + 4 + len)));
+          buf = buf.subarray(end + 4 + len);
+          socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    // nodeFetch's keep-alive sockets would hold the server open.
+    for (const s of sockets) s.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  /** The bytes node:http writes with the headers set one by one (nodeFetch's way before the flat list). */
+  async function reference(url: string, method: string, headers: Headers, body?: string | Uint8Array): Promise<Buffer> {
+    const record: Record<string, string> = {};
+    headers.forEach((v, k) => (record[k] = v));
+    const agent = new Agent({ keepAlive: true, scheduling: 'lifo' });
+    const n = seen.length;
+    await new Promise<void>((resolve, reject) => {
+      const req = httpRequest(new URL(url), { method, headers: record, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve());
+      });
+      req.on('error', reject);
+      if (body === undefined) req.end();
+      else req.end(body);
+    });
+    agent.destroy();
+    return seen[n]!;
+  }
+
+  async function ours(url: string, method: string, headers: Headers, body?: string | Uint8Array): Promise<Buffer> {
+    const n = seen.length;
+    const res = await nodeFetch({ lightStreams: true })(url, { method, headers, ...(body !== undefined ? { body } : {}) });
+    await res.text();
+    return seen[n]!;
+  }
+
+  // What the openai package hands over: a Headers, its names lower-cased and sorted on iteration.
+  const sdk = () =>
+    new Headers({
+      Accept: 'application/json',
+      'Content-Type': 'application/json',
+      'User-Agent': 'OpenAI/JS 6.49.0',
+      'X-Stainless-Retry-Count': '0',
+      'X-Stainless-Timeout': '30',
+      'X-Stainless-Lang': 'js',
+      'X-Stainless-Package-Version': '6.49.0',
+      'X-Stainless-OS': 'Linux',
+      'X-Stainless-Arch': 'x64',
+      'X-Stainless-Runtime': 'node',
+      'X-Stainless-Runtime-Version': 'v20.20.2',
+      Authorization: 'Bearer sk-test',
+      'x-tandem-user': 'dev',
+    });
+
+  const cases: [string, string, string, (Headers | (() => Headers)), (string | Uint8Array)?][] = [
+    ['POST with a JSON body', '/v1/completions', 'POST', sdk, JSON.stringify({ model: 'm', prompt: 'def f():\n    ', stream: true })],
+    ['POST with text beyond ASCII (length in bytes)', '/v1/completions', 'POST', sdk, JSON.stringify({ prompt: 'é → 😀 ü' })],
+    ['POST with a byte body', '/v1/x', 'POST', sdk, new Uint8Array([1, 2, 3, 250])],
+    ['POST without a body', '/v1/x', 'POST', sdk],
+    ['GET without a body (a probe)', '/health', 'GET', () => new Headers({ 'x-tandem-user': 'dev', 'x-extra': 'a b' })],
+    ['GET with a query string', '/v1/models?api-version=2024-10-21', 'GET', sdk],
+    ['DELETE without a body', '/v1/x', 'DELETE', sdk],
+    ['a configured header node:http writes itself (the object path)', '/v1/x', 'POST', () => new Headers({ connection: 'close', 'x-a': '1' }), '{}'],
+  ];
+
+  for (const [name, path, method, headers, body] of cases) {
+    it(name, async () => {
+      const h = () => (typeof headers === 'function' ? headers() : headers);
+      const want = await reference(`${base}${path}`, method, h(), body);
+      const got = await ours(`${base}${path}`, method, h(), body);
+      expect(got.toString('latin1')).toBe(want.toString('latin1'));
+    });
+  }
+
+  it('credentials in the URL go as node:http sends them (Basic), through the object path', async () => {
+    const url = base.replace('http://', 'http://u%20s:p%40ss@') + '/v1/x';
+    const h = () => new Headers({ 'content-type': 'application/json', 'x-tandem-user': 'dev' });
+    const want = await reference(url, 'POST', h(), '{}');
+    const got = await ours(url, 'POST', h(), '{}');
+    expect(got.toString('latin1')).toBe(want.toString('latin1'));
+    expect(got.toString('latin1')).toMatch(/\r\nAuthorization: Basic /);
+  });
+
+  it('the same URL again (its options kept) sends the same head', async () => {
+    const f = nodeFetch();
+    const n = seen.length;
+    for (let i = 0; i < 2; i++) await (await f(`${base}/v1/completions`, { method: 'POST', headers: sdk(), body: '{"a":1}' })).text();
+    expect(seen[n + 1]!.toString('latin1')).toBe(seen[n]!.toString('latin1'));
+    expect(seen[n]!.toString('latin1')).toMatch(/\r\nHost: 127\.0\.0\.1:\d+\r\nConnection: keep-alive\r\nContent-Length: 7\r\n\r\n\{"a":1\}$/);
   });
 });

@@ -5,6 +5,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { urlToHttpOptions } from 'node:url';
 
 export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -13,7 +14,7 @@ export interface HttpOptions {
   ca?: string;
   /** Proxy for every request (a backend's `proxy`); without it the environment's proxy variables apply. */
   proxy?: string;
-  /** Where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (either case); default: none. */
+  /** Where HTTPS_PROXY, HTTP_PROXY and NO_PROXY are read (either case), once per URL, at its first request; default: none. */
   env?: NodeJS.ProcessEnv;
   /**
    * A successful `text/event-stream` answer comes back as a {@link StreamResponse} (cast to
@@ -32,14 +33,51 @@ export class ProxyError extends Error {
   }
 }
 
-function headerRecord(init: RequestInit['headers']): Record<string, string> {
-  const out: Record<string, string> = {};
+/**
+ * The request's headers as node:http's flat list (name, value, name, value, …), in the order a
+ * Headers iterates them (sorted, lower-case names), which is also the order they went out in when
+ * set one by one. `special` says whether one of them is a header node:http writes itself.
+ */
+function headerList(init: RequestInit['headers']): { list: string[]; special: boolean } {
+  const list: string[] = [];
+  let special = false;
   // The SDK hands over a Headers already: copying it into a new one first would only cost time.
   (init instanceof Headers ? init : new Headers(init)).forEach((v, k) => {
-    out[k] = v;
+    list.push(k, v);
+    if (SELF_WRITTEN.has(k)) special = true;
   });
+  return { list, special };
+}
+
+function headerRecord(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < list.length; i += 2) out[list[i]!] = list[i + 1]!;
   return out;
 }
+
+/** Headers node:http adds, or treats specially, when it writes a request head from set headers. */
+const SELF_WRITTEN = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'expect', 'trailer', 'te', 'upgrade', 'keep-alive', 'proxy-connection']);
+
+/** Methods node:http sends without a Content-Length (its useChunkedEncodingByDefault is false for them). */
+const NO_LENGTH_METHODS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS', 'TRACE', 'CONNECT']);
+
+/** What a request URL decides, worked out once per URL and fetch (the proxy setting and the environment are read then). */
+interface Target {
+  url: URL;
+  isHttps: boolean;
+  proxy: URL | undefined;
+  /** node:http's options for the URL, as http.request(url, …) derives them. */
+  options: http.RequestOptions;
+  /**
+   * The Host header as node:http writes it (`url.host`: brackets around IPv6, no default port), when
+   * the head may be handed over as a flat list; undefined with credentials in the URL (node:http
+   * adds an Authorization header for them) or through a proxy.
+   */
+  host: string | undefined;
+}
+
+/** Distinct URLs kept per fetch; more (an unusual client) start the table afresh. */
+const TARGETS_MAX = 64;
 
 function envVar(env: NodeJS.ProcessEnv | undefined, name: string): string | undefined {
   // The lower-case spelling wins, as in curl and Go; empty means unset.
@@ -404,20 +442,34 @@ export function nodeFetch(opts: HttpOptions = {}): Fetch {
   const tunnels = new Map<string, TunnelAgent>();
   const forwarders = new Map<string, http.Agent>();
 
+  const targets = new Map<string, Target>();
+  const targetFor = (href: string): Target => {
+    let target = targets.get(href);
+    if (target) return target;
+    const url = new URL(href);
+    // A proxy setting that is not a URL throws here, every time: nothing is kept for it.
+    const proxy = proxyFor(url, opts);
+    target = { url, isHttps: url.protocol === 'https:', proxy, options: urlToHttpOptions(url), host: proxy || url.username || url.password ? undefined : url.host };
+    if (targets.size >= TARGETS_MAX) targets.clear();
+    targets.set(href, target);
+    return target;
+  };
+
   return (input, init = {}) =>
     new Promise<Response>((resolve, reject) => {
-      const url = typeof input === 'string' ? new URL(input) : input instanceof URL ? input : new URL(input.url);
-      const isHttps = url.protocol === 'https:';
       const signal = init.signal ?? undefined;
       if (signal?.aborted) return reject(signal.reason ?? new DOMException('aborted', 'AbortError'));
-      let proxy: URL | undefined;
+      let target: Target;
       try {
-        proxy = proxyFor(url, opts);
+        target = targetFor(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
       } catch (err) {
         return reject(err);
       }
-      const headers = headerRecord(init.headers);
+      const { url, isHttps, proxy } = target;
+      const { list, special } = headerList(init.headers);
       const method = init.method ?? 'GET';
+      const body = init.body;
+      if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) return reject(new TypeError('nodeFetch: only string and byte bodies are supported'));
       let req: http.ClientRequest;
       const onResponse = (res: http.IncomingMessage) => {
         const status = res.statusCode ?? 502;
@@ -443,7 +495,7 @@ export function nodeFetch(opts: HttpOptions = {}): Fetch {
           agent = new TunnelAgent(proxy, ca, { ...agentOptions, ...(ca ? { ca } : {}) });
           tunnels.set(key, agent);
         }
-        req = https.request(url, { method, headers, agent }, onResponse);
+        req = https.request(url, { method, headers: headerRecord(list), agent }, onResponse);
       } else if (proxy) {
         // Plain http through a proxy: the request line carries the absolute URI.
         const key = proxy.href;
@@ -458,19 +510,30 @@ export function nodeFetch(opts: HttpOptions = {}): Fetch {
             port: proxy.port || defaultPort(proxy.protocol),
             method,
             path: url.href,
-            headers: { ...headers, host: url.host, ...proxyAuthorization(proxy) },
+            headers: { ...headerRecord(list), host: url.host, ...proxyAuthorization(proxy) },
             agent,
           },
           onResponse,
         );
       } else {
-        req = (isHttps ? https : http).request(url, { method, headers, agent: isHttps ? httpsAgent : httpAgent }, onResponse);
+        const agent = isHttps ? httpsAgent : httpAgent;
+        const hasBody = body !== undefined && body !== null;
+        const sendsLength = !NO_LENGTH_METHODS.has(method.toUpperCase());
+        if (target.host !== undefined && !special && (sendsLength || !hasBody)) {
+          // The head as one flat list, which node:http writes as it is instead of setting the
+          // headers one by one: Host, Connection and Content-Length come last, spelled and ordered
+          // as node:http adds them itself (a keep-alive agent; POST and the like always say their
+          // length, GET and the like without a body none). The wire bytes are the same (test).
+          list.push('Host', target.host, 'Connection', 'keep-alive');
+          if (sendsLength) list.push('Content-Length', String(!hasBody ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
+          req = (isHttps ? https : http).request({ ...target.options, method, headers: list as unknown as http.OutgoingHttpHeaders, agent }, onResponse);
+        } else {
+          req = (isHttps ? https : http).request(url, { method, headers: headerRecord(list), agent }, onResponse);
+        }
       }
       if (signal) abortOn(signal, req);
       req.on('error', reject);
-      const body = init.body;
       if (body === undefined || body === null) req.end();
-      else if (typeof body === 'string' || body instanceof Uint8Array) req.end(body);
-      else reject(new TypeError('nodeFetch: only string and byte bodies are supported'));
+      else req.end(body);
     });
 }
