@@ -341,16 +341,14 @@ describe('tandem.explain opens the answer', () => {
 });
 
 describe('clients that cannot create files', () => {
-  it('generate tests is refused before the model is asked, naming the capability', async () => {
+  it('get the new test file as an insert into its URI alone, without CreateFile (eglot, Neovim open a buffer for it)', async () => {
     const root = workspace({ 'src/geo.ts': GEO_SAVED });
-    const f = await fake(() => ({ text: '```ts\n```' }));
+    const f = await fake(() => ({ text: "```ts\nimport { area } from './geo.js';\n```" }));
     const uri = pathToFileURL(join(root, 'src', 'geo.ts')).href;
-    const { client } = await start(root, { backends: { chat: { kind: 'vllm', url: f.url } }, routes: { inline: ['chat'], action: ['chat'], multiFile: ['chat'] } }, { capabilities: { ...CAPS, workspace: { workspaceEdit: { documentChanges: true, resourceOperations: ['rename'] } } } });
+    const { client } = await start(root, { backends: { chat: { kind: 'vllm', url: f.url } }, routes: { inline: ['chat'], action: ['chat'], multiFile: ['chat'] } }, { capabilities: { ...CAPS, workspace: { workspaceEdit: { documentChanges: true } } } });
     client.open(uri, 'typescript', GEO_SAVED);
     const actions = (await client.request('textDocument/codeAction', { textDocument: { uri }, range: { start: { line: 1, character: 2 }, end: { line: 1, character: 2 } }, context: { diagnostics: [] } })) as any[];
-    const err = await client.request('codeAction/resolve', actions.find((a) => a.data?.id === 'generateTests')).then(() => undefined, (e) => e);
-    expect(err?.code).toBe(-32803);
-    expect(err?.message).toContain('resourceOperations lacks "create"');
-    expect(chats(f)).toHaveLength(0);
+    const resolved = (await client.request('codeAction/resolve', actions.find((a) => a.data?.id === 'generateTests'))) as any;
+    expect(resolved.edit).toEqual({ documentChanges: [{ textDocument: { uri: pathToFileURL(join(root, 'src', 'geo.test.ts')).href, version: null }, edits: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: "import { area } from './geo.js';\n" }] }] });
   });
 });

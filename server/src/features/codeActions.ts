@@ -40,7 +40,11 @@ export interface CodeActionDeps {
   logger: Logger;
   /** The client resolves actions lazily (codeAction.resolveSupport names `edit`). */
   resolveSupport: () => boolean;
-  /** False when the client lists its resource operations and `create` is not one: no new files then. */
+  /**
+   * False when the client says how it edits workspaces and `create` is not among its resource
+   * operations: a new file then comes as an insert into its URI alone (Neovim and eglot open a
+   * buffer for a missing file, and saving it creates the file).
+   */
   canCreateFiles?: () => boolean;
 }
 
@@ -98,8 +102,6 @@ function parseData(raw: unknown): ActionData {
 
 async function run(deps: CodeActionDeps, data: ActionData & { instruction?: string; scope?: 'file' | 'workspace' }, token: CancellationToken | undefined): Promise<WorkspaceEdit> {
   const doc = docFor(deps, data.uri);
-  // Checked before the model is asked: its answer could not be applied.
-  if (data.id === 'generateTests' && deps.canCreateFiles?.() === false) throw new ResponseError(LSPErrorCodes.RequestFailed, 'tandem: generating tests creates a new file, and this editor does not accept file creation in edits (its workspace.workspaceEdit.resourceOperations lacks "create")');
   const outcome: ActionOutcome = await deps.actions.resolve({ doc, id: data.id, ...(data.instruction !== undefined ? { instruction: data.instruction } : {}), version: data.version, start: data.start, end: data.end, ...(data.diagnostic ? { diagnostic: data.diagnostic } : {}), ...(data.scope ? { scope: data.scope } : {}), signal: tokenSignal(token) });
   switch (outcome.kind) {
     case 'edit':
@@ -108,8 +110,10 @@ async function run(deps: CodeActionDeps, data: ActionData & { instruction?: stri
       // Existing files carry their versions (null: not open, read from disk); a new file is
       // created empty, then filled by an insert, as LSP resource operations go.
       const documentChanges: NonNullable<WorkspaceEdit['documentChanges']> = outcome.changes.map((c) => ({ textDocument: { uri: c.uri, version: c.version }, edits: c.edits.map((e) => ({ range: e.range, newText: e.newText })) }));
+      const create = deps.canCreateFiles?.() !== false;
       for (const c of outcome.creates) {
-        documentChanges.push({ kind: 'create', uri: c.uri, options: { overwrite: false, ignoreIfExists: false } }, { textDocument: { uri: c.uri, version: null }, edits: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: c.text }] });
+        if (create) documentChanges.push({ kind: 'create', uri: c.uri, options: { overwrite: false, ignoreIfExists: false } });
+        documentChanges.push({ textDocument: { uri: c.uri, version: null }, edits: [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, newText: c.text }] });
       }
       deps.logger.info(`${data.id} on ${data.uri}: ${outcome.summary} (${outcome.backend})`);
       return { documentChanges };

@@ -180,9 +180,10 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     const folders = caps.workspace?.workspaceFolders === true;
     resolveSupport = caps.textDocument?.codeAction?.resolveSupport?.properties.includes('edit') === true;
     showDocumentSupport = caps.window?.showDocument?.support === true;
-    // Clients that say nothing of resource operations get CreateFile and may still apply it; one that lists them without `create` will not.
-    const ops = caps.workspace?.workspaceEdit?.resourceOperations;
-    createSupport = ops === undefined || ops.includes('create');
+    // A client that declares its workspace edits without the `create` resource operation (eglot)
+    // gets a new file as a plain insert; one that declares nothing about them gets CreateFile.
+    const workspaceEdit = caps.workspace?.workspaceEdit;
+    createSupport = workspaceEdit === undefined || (workspaceEdit.resourceOperations ?? []).includes('create');
     connection.onInitialized(async () => {
       if (dynamicConfig) await connection.client.register(DidChangeConfigurationNotification.type, { section: 'tandem' }).catch(() => undefined);
       if (pullConfiguration) await pullEditorSection('initialized');
