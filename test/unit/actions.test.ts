@@ -1,7 +1,7 @@
 // The action pipeline's plain parts: prompt building, answer parsing (good, sloppy, broken) and edit narrowing.
 import { describe, expect, it } from 'vitest';
-import { actionMessages, explainMessages, lineScope, parseAnswer, EDIT_FORMAT } from '../../server/src/pipeline/actions.js';
-import { tighten } from '../../server/src/actions/editFormat.js';
+import { actionMessages, explainMessages, parseAnswer, EDIT_FORMAT } from '../../server/src/pipeline/actions.js';
+import { lineScope, tighten } from '../../server/src/actions/editFormat.js';
 
 const CODE = 'function area(r) {\n  return 3.14 * r * r;\n}\n';
 

@@ -59,7 +59,7 @@ function escape(s: string): string {
 }
 
 /** A line that defines `name` rather than calls it, in any of the languages. */
-function definesName(line: string, name: string): boolean {
+export function definesName(line: string, name: string): boolean {
   const n = escape(name);
   return new RegExp(`(?:\\bfunction\\*?\\s+|\\bdef\\s+|\\bfunc\\s+(?:\\([^)]*\\)\\s*)?|\\bfn\\s+)${n}\\b`).test(line);
 }

@@ -178,3 +178,16 @@ export function tighten(text: string, e: TextEdit): TextEdit {
   while (s > 0 && old.length - s > 0 && old[old.length - s - 1] !== '\n') s--;
   return { start: e.start + p, end: e.end - s, newText: e.newText.slice(p, e.newText.length - s) };
 }
+
+/** Code in a Markdown fence that its own text cannot close (tildes when it holds backticks). */
+export function fenced(lang: string, code: string): string {
+  const f = code.includes('```') ? '~~~~' : '```';
+  return `${f}${lang}\n${code.replace(/\n$/, '')}\n${f}`;
+}
+
+/** Whole lines around [start, end): SEARCH blocks match lines, and indentation stays visible. */
+export function lineScope(text: string, start: number, end: number): { start: number; end: number } {
+  const s = text.lastIndexOf('\n', Math.max(0, start - 1)) + 1;
+  const lineEnd = text.indexOf('\n', Math.max(start, end - 1));
+  return { start: start === 0 ? 0 : s, end: lineEnd < 0 ? text.length : lineEnd + 1 };
+}

@@ -164,7 +164,7 @@ function conventionDir(family: Family, source: string): string {
     case 'rust':
       return 'tests';
     case 'java':
-      return dir.includes('src/main/') || dir.startsWith('src/main') ? dir.replace('src/main', 'src/test') : dir;
+      return dir.replace(/(^|\/)src\/main(?=\/|$)/, '$1src/test');
     default:
       return dir;
   }

@@ -3,7 +3,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Config } from '../config/schema.js';
 import type { Doc, Range } from '../documents.js';
 import { MULTI_FILE, type ActionId } from '../actions/list.js';
-import { applyBlocks, extractFenced, parseSearchReplace, tighten, type TextEdit } from '../actions/editFormat.js';
+import { applyBlocks, extractFenced, fenced, lineScope, parseSearchReplace, tighten, type TextEdit } from '../actions/editFormat.js';
 import type { BackendRegistry } from '../models/registry.js';
 import type { BackendFailure, ChatMessage, ChatResult, SourceRef } from '../models/types.js';
 import { chooseBackend } from '../router/route.js';
@@ -122,13 +122,6 @@ export const EDIT_FORMAT = [
   'Copy SEARCH lines character for character, indentation included. Use as many blocks as needed; keep each small. No explanations.',
 ].join('\n');
 
-/** Whole lines around [start, end): SEARCH blocks match lines, and indentation stays visible. */
-export function lineScope(text: string, start: number, end: number): { start: number; end: number } {
-  const s = text.lastIndexOf('\n', Math.max(0, start - 1)) + 1;
-  const lineEnd = text.indexOf('\n', Math.max(start, end - 1));
-  return { start: start === 0 ? 0 : s, end: lineEnd < 0 ? text.length : lineEnd + 1 };
-}
-
 export interface PromptInput {
   id: EditTask;
   /** Definitions from other files the code uses (read-only reference). */
@@ -142,11 +135,10 @@ export interface PromptInput {
 
 /** The chat messages for one edit action: the edit format as the system message, the task and code as the user's. */
 export function actionMessages(p: PromptInput): ChatMessage[] {
-  const fence = p.code.includes('```') ? '~~~~' : '```';
   const task = p.id === 'edit' ? `Edit this code as asked: ${(p.instruction ?? '').trim()}` : (TASK_TEXT[p.id] ?? p.id);
   const lines = [`Task: ${task}`];
   if (p.diagnostic) lines.push(`Diagnostic: ${p.diagnostic}`);
-  lines.push(`Language: ${p.languageId}`, `File: ${p.path}`, '', `${fence}${p.languageId}`, p.code.replace(/\n$/, ''), fence);
+  lines.push(`Language: ${p.languageId}`, `File: ${p.path}`, '', fenced(p.languageId, p.code));
   if (p.context) lines.push('', 'Definitions it uses from other files, for reference only (edit only the code above):', '', p.context);
   return [
     { role: 'system', content: EDIT_FORMAT },
@@ -155,10 +147,9 @@ export function actionMessages(p: PromptInput): ChatMessage[] {
 }
 
 export function explainMessages(p: { languageId: string; path: string; code: string; scope?: string; context?: string }): ChatMessage[] {
-  const fence = p.code.includes('```') ? '~~~~' : '```';
   const user = [`Explain this ${p.languageId} code from ${p.path}: what it does, how, and anything surprising.`];
-  if (p.scope && p.scope !== p.code) user.push('', 'It sits inside:', `${fence}${p.languageId}`, p.scope.replace(/\n$/, ''), fence);
-  user.push('', 'The code to explain:', `${fence}${p.languageId}`, p.code.replace(/\n$/, ''), fence);
+  if (p.scope && p.scope !== p.code) user.push('', 'It sits inside:', fenced(p.languageId, p.scope));
+  user.push('', 'The code to explain:', fenced(p.languageId, p.code));
   if (p.context) user.push('', 'Definitions it uses from other files:', '', p.context);
   return [
     { role: 'system', content: 'You explain code to a developer reading it in their editor. Answer in concise Markdown.' },
@@ -471,8 +462,7 @@ export class ActionPipeline {
       const body = c.runs.map((r) => r.text).join('\n...\n');
       if (chars + body.length > tokensToChars(ACTION_CONTEXT_TOKENS)) break;
       chars += body.length;
-      const fence = body.includes('```') ? '~~~~' : '```';
-      parts.push(`${c.path}\n${fence}\n${body}\n${fence}`);
+      parts.push(`${c.path}\n${fenced('', body)}`);
       sources.push({ path: c.path, text: body });
     }
     return { text: parts.join('\n\n'), sources };

@@ -3,8 +3,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { join, posix, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { candidateFiles, excerpts, findCalls, importers, MAX_FILES, MAX_SITES } from '../actions/callSites.js';
-import { applyBlocks, extractFenced, parseSearchReplace, tighten, type EditBlock } from '../actions/editFormat.js';
+import { candidateFiles, definesName, excerpts, findCalls, importers, MAX_FILES, MAX_SITES } from '../actions/callSites.js';
+import { applyBlocks, extractFenced, fenced, lineScope, parseSearchReplace, tighten, type EditBlock } from '../actions/editFormat.js';
 import { planTests } from '../actions/testLayout.js';
 import type { WorkspaceIndex } from '../context/index.js';
 import type { Doc } from '../documents.js';
@@ -13,7 +13,7 @@ import { languageOf, type LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
 import { uriToPath } from '../workspace.js';
 import { errorCount } from './postprocess/syntaxCheck.js';
-import { lineScope, type ActionOutcome, type ChatAnswer, type RangedEdit } from './actions.js';
+import type { ActionOutcome, ChatAnswer, RangedEdit } from './actions.js';
 
 /** A file the user has not opened is read from disk only up to this size. */
 const MAX_READ_BYTES = 512 * 1024;
@@ -70,15 +70,6 @@ export interface MultiRequest {
   signal: AbortSignal;
 }
 
-function fence(code: string): string {
-  return code.includes('```') ? '~~~~' : '```';
-}
-
-function fenced(lang: string, code: string): string {
-  const f = fence(code);
-  return `${f}${lang}\n${code.replace(/\n$/, '')}\n${f}`;
-}
-
 /** The name of the function or class that starts at [start, end): from the tree, else the first line. */
 export function unitName(doc: Doc, start: number, end: number): string | undefined {
   const tree = doc.tree?.current();
@@ -90,10 +81,10 @@ export function unitName(doc: Doc, start: number, end: number): string | undefin
   return /(?:function\*?|def|class|func(?:\s*\([^)]*\))?|fn|interface|struct)\s+([A-Za-z_$][\w$]*)/.exec(first)?.[1];
 }
 
-function countErrors(deps: MultiFileDeps, lang: LanguageName | undefined, text: string): { count: number; tree?: Tree } {
-  if (!lang || !deps.parse) return { count: 0 };
-  const tree = deps.parse(lang, text);
-  return tree ? { count: errorCount(tree), tree } : { count: 0 };
+/** Syntax errors in `text` (0 without a grammar or a parser: nothing to check against). */
+function countErrors(deps: MultiFileDeps, lang: LanguageName | undefined, text: string): number {
+  const tree = lang && deps.parse ? deps.parse(lang, text) : undefined;
+  return tree ? errorCount(tree) : 0;
 }
 
 export class MultiFileActions {
@@ -183,11 +174,11 @@ export class MultiFileActions {
       else {
         const content = body.endsWith('\n') ? body : `${body}\n`;
         const errors = countErrors(this.deps, newLang, content);
-        if (errors.count === 0) {
+        if (errors === 0) {
           if (exists(plan.path)) return { kind: 'stale', reason: `${plan.path} was created while the model answered; ask again` };
           return { kind: 'workspace', changes: [], creates: [{ uri, text: content }], backend: answer.backend, model: answer.model, summary: `${plan.path} (${plan.why})` };
         }
-        problem = `the test file does not parse: ${errors.count} syntax error${errors.count === 1 ? '' : 's'}`;
+        problem = `the test file does not parse: ${errors} syntax error${errors === 1 ? '' : 's'}`;
       }
       this.deps.debug(`generateTests: answer rejected (${problem})${attempt === 0 ? '; retrying once' : ''}`);
       if (attempt === 1) return { kind: 'rejected', reason: `the model's test file was rejected: ${problem}`, backend: lastBackend };
@@ -288,7 +279,7 @@ export class MultiFileActions {
     }
     if (saved === now) return undefined;
     const lines = saved.split('\n');
-    const at = lines.findIndex((l) => new RegExp(`(?:function\\*?|def|func(?:\\s*\\([^)]*\\))?|fn)\\s+${name.replace(/[$]/g, '\\$')}\\b`).test(l));
+    const at = lines.findIndex((l) => definesName(l, name));
     if (at < 0) return undefined;
     const sig = lines.slice(at, at + 3).join('\n');
     return now.includes(sig) ? undefined : sig;
@@ -359,7 +350,7 @@ export class MultiFileActions {
       const edits = r.edits.map((e) => tighten(f.text, e)).filter((e) => e.start !== e.end || e.newText !== '');
       if (edits.length === 0) continue;
       const snap = TextDocument.create(f.uri, 'plaintext', 0, f.text);
-      const added = countErrors(this.deps, f.lang, r.text).count - countErrors(this.deps, f.lang, f.text).count;
+      const added = countErrors(this.deps, f.lang, r.text) - countErrors(this.deps, f.lang, f.text);
       changes.push({ file: f, edits: edits.map((e) => ({ ...e, range: { start: snap.positionAt(e.start), end: snap.positionAt(e.end) } })), addedErrors: Math.max(0, added) });
     }
     return { ok: true, changes };
