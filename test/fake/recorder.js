@@ -4,7 +4,8 @@
  * server that records every request in arrival order with the moment the client disconnected,
  * `waitFor`, `reset`, a `close` that cuts every socket, a cancellable sleep, and the text
  * helpers the fakes use to cut a reply into streamed pieces. Each fake supplies the handler that
- * speaks its wire format; vllm.js predates this module and keeps its own copy.
+ * speaks its wire format; vllm.js predates this module and keeps its own server scaffolding, but
+ * shares the text helpers.
  *
  * Plain JavaScript ESM with JSDoc types, like vllm.js, so the fakes run under plain `node`.
  */

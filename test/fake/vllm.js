@@ -27,6 +27,7 @@ import { EventEmitter } from "node:events";
 import { realpathSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { approxTokens, cutChunks, splitChunks, stripUndefined } from "./recorder.js";
 
 /** @typedef {import("./vllm.js").FakeVllm} FakeVllm */
 /** @typedef {import("./vllm.js").FakeVllmOptions} FakeVllmOptions */
@@ -44,15 +45,8 @@ export const DEFAULT_MAX_MODEL_LEN = 32768;
 /** vLLM's CompletionRequest.max_tokens default. */
 const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 
-/**
- * Approximate token count: ceil(characters / 4). The fake has no tokenizer; this
- * is used for prompt_tokens, completion_tokens, the context-length check and
- * max_tokens truncation alike, so the numbers are self-consistent.
- * @param {string} text
- */
-export function approxTokens(text) {
-  return Math.ceil(text.length / 4);
-}
+/** ceil(characters / 4), the same count the other fakes use (recorder.js); re-exported for the tests. */
+export { approxTokens };
 
 /** vLLM ids are `<prefix>-<uuid4 hex>`. */
 function randomId(/** @type {string} */ prefix) {
@@ -107,37 +101,6 @@ function streamErrorData(error, shape) {
     code: error.code ?? 400,
   };
   return shape === "flat" ? info : { error: info };
-}
-
-/**
- * Split text into ~4-character chunks (by code point, so surrogate pairs stay whole).
- * @param {string} text
- */
-function splitChunks(text) {
-  const cps = Array.from(text);
-  /** @type {string[]} */
-  const out = [];
-  for (let i = 0; i < cps.length; i += 4) out.push(cps.slice(i, i + 4).join(""));
-  return out;
-}
-
-/**
- * Re-cut `chunks` so that their concatenation is `text` (a prefix of the
- * concatenation of `chunks`).
- * @param {string[]} chunks
- * @param {string} text
- */
-function cutChunks(chunks, text) {
-  /** @type {string[]} */
-  const out = [];
-  let left = text.length;
-  for (const c of chunks) {
-    if (left <= 0) break;
-    const piece = c.slice(0, left);
-    if (piece.length > 0) out.push(piece);
-    left -= piece.length;
-  }
-  return out;
 }
 
 /**
@@ -632,18 +595,6 @@ export async function startFakeVllm(initial = {}) {
     },
   };
   return fake;
-}
-
-/**
- * @template {object} T
- * @param {T} o
- * @returns {Partial<T>}
- */
-function stripUndefined(o) {
-  /** @type {any} */
-  const out = {};
-  for (const [k, v] of Object.entries(o ?? {})) if (v !== undefined) out[k] = v;
-  return out;
 }
 
 // --- CLI -----------------------------------------------------------------------
