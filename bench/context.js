@@ -39,7 +39,7 @@ function pct(xs, p) {
 
 /** @param {Record<string, unknown>} context */
 function config(context) {
-  const r = resolveConfig([{ origin: 'bench', data: { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', model: 'Qwen/Qwen2.5-Coder-7B', maxContextTokens: 32768 } }, inline: { maxPromptTokens: 8192 }, context } }]);
+  const r = resolveConfig([{ origin: 'bench', trust: 'user', data: { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', model: 'Qwen/Qwen2.5-Coder-7B', maxContextTokens: 32768 } }, inline: { maxPromptTokens: 8192 }, context } }]);
   if (!r.ok) throw new Error(r.error);
   return r.config;
 }

@@ -93,7 +93,7 @@ async function promptBuild(rounds) {
   const { Workspace } = await import('../server/out/workspace.js');
   const { silentLogger } = await import('../server/out/util/logger.js');
   const { ContextService } = await import('../server/out/context/service.js');
-  const r = resolveConfig([{ origin: 'bench', data: { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', model: 'Qwen/Qwen2.5-Coder-7B', maxContextTokens: 32768 } } } }]);
+  const r = resolveConfig([{ origin: 'bench', trust: 'user', data: { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', model: 'Qwen/Qwen2.5-Coder-7B', maxContextTokens: 32768 } } } }]);
   if (!r.ok) throw new Error(r.error);
   const config = r.config;
   const backends = new BackendRegistry(silentLogger());

@@ -403,7 +403,7 @@ describe('deploy/README.md', () => {
     expect(blocks.length).toBeGreaterThanOrEqual(5);
     blocks.forEach((b, i) => {
       const data = JSON.parse(b);
-      const result = resolveConfig([{ origin: `deploy/README.md json block ${i + 1}`, data }]);
+      const result = resolveConfig([{ origin: `deploy/README.md json block ${i + 1}`, trust: 'user', data }]);
       expect(result.ok ? '' : result.error).toBe('');
     });
   });

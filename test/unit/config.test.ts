@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, resolveConfig, userConfigPath, type ConfigSource } from '../../server/src/config/load.js';
+import { loadConfig, resolveConfig, userConfigPath } from '../../server/src/config/load.js';
+import { EDITOR_ORIGIN, editorSources } from '../../server/src/config/trust.js';
 
 let root: string;
 let n = 0;
@@ -31,7 +32,12 @@ interface Layers {
   tandemConfig?: unknown;
   configFlag?: unknown;
   init?: unknown;
+  /** The answer to workspace/configuration "tandem" (repository-level unless `scoped`). */
   section?: unknown;
+  /** The client declared experimental.tandem.scopedSettings: `section` is {user, workspace}. */
+  scoped?: boolean;
+  /** settings.tandem of a didChangeConfiguration from a client that cannot be asked. */
+  pushed?: unknown;
   workspace?: unknown;
 }
 
@@ -46,9 +52,7 @@ function load(layers: Layers) {
   }
   if (layers.tandemConfig !== undefined) env.TANDEM_CONFIG = writeJson(join(d, 'env.json'), layers.tandemConfig);
   const configFile = layers.configFlag !== undefined ? writeJson(join(d, 'flag.json'), layers.configFlag) : undefined;
-  const editor: ConfigSource[] = [];
-  if (layers.init !== undefined) editor.push({ origin: 'initializationOptions', data: layers.init });
-  if (layers.section !== undefined) editor.push({ origin: 'workspace/configuration', data: layers.section });
+  const editor = editorSources({ initializationOptions: layers.init, scoped: layers.scoped ?? false, pulled: layers.section, pushed: layers.pushed });
   const ws = join(d, 'ws');
   mkdirSync(ws);
   if (layers.workspace !== undefined) writeJson(join(ws, 'tandem.json'), layers.workspace);
@@ -128,7 +132,7 @@ describe('defaults', () => {
     ['an explicit location wins (vllm in the cloud)', { kind: 'vllm', url: 'https://rented:8000', location: 'cloud' }, 'cloud'],
   ];
   it.each(locations)('location: %s', (_n, backend, expected) => {
-    const r = resolveConfig([{ origin: 'f', data: { backends: { b: backend } } }]);
+    const r = resolveConfig([{ origin: 'f', trust: 'user', data: { backends: { b: backend } } }]);
     if (!r.ok) throw new Error(r.error);
     expect(r.config.backends.b?.location).toBe(expected);
   });
@@ -137,6 +141,7 @@ describe('defaults', () => {
     const r = resolveConfig([
       {
         origin: 'f',
+        trust: 'user',
         data: {
           backends: {
             cloud: { kind: 'openai', url: 'https://api.openai.com/v1' },
@@ -195,8 +200,10 @@ describe('errors name the file and the key path', () => {
   });
 
   it('blames an editor source by its channel', () => {
-    const { result } = load({ user: tokens(10), section: { inline: { maxLines: -1 } } });
-    expect(result).toEqual({ ok: false, error: 'workspace/configuration: inline.maxLines: expected a number above 0' });
+    const { result } = load({ user: tokens(10), init: { inline: { maxLines: -1 } } });
+    expect(result).toEqual({ ok: false, error: 'initializationOptions: inline.maxLines: expected a number above 0' });
+    const vouched = load({ user: tokens(10), scoped: true, section: { user: { inline: { maxLines: -1 } } } }).result;
+    expect(vouched).toEqual({ ok: false, error: `${EDITOR_ORIGIN.user}: inline.maxLines: expected a number above 0` });
   });
 
   // V8 names the position for some errors only; every message must carry line and column.
@@ -268,21 +275,20 @@ describe('a workspace tandem.json may only tighten', () => {
     ['add a header', { backends: { fim: { headers: { 'x-forward-to': 'evil' } } } }, 'backends: ignored: a workspace tandem.json may only tighten privacy or switch features off'],
     ['change a route', { routes: { inline: ['cloud'] } }, 'routes: ignored: a workspace tandem.json may only tighten privacy or switch features off'],
     ['raise a limit', { inline: { maxTokens: 4096 } }, 'inline.maxTokens: ignored: a workspace may only switch features off'],
-    ['set an unknown privacy key', { privacy: { allowCloud: true } }, 'privacy.allowCloud: ignored: unknown key'],
-    ['give onPremOnly a non-list', { privacy: { onPremOnly: 'secrets/**' } }, 'privacy.onPremOnly: ignored: expected a list of globs'],
-    ['give airGapped a non-boolean', { privacy: { airGapped: 'yes' } }, 'privacy.airGapped: ignored: expected true or false'],
+    ['set another privacy key', { privacy: { allowCloud: true } }, 'privacy.allowCloud: ignored: a repository can only tighten privacy (privacy.airGapped: true, more privacy.onPremOnly globs); set it in USER'],
+    ['lower the audit log', { audit: { enabled: false } }, 'audit: ignored: a workspace tandem.json may only tighten privacy or switch features off'],
   ];
   it.each(rejected)('cannot %s', (_name, workspace, warning) => {
-    const { config, warnings, ws } = ok({ user, workspace });
+    const { config, warnings, ws, xdg } = ok({ user, workspace });
     const baseline = ok({ user }).config;
     expect(config).toEqual(baseline);
-    expect(warnings).toEqual([`${join(ws, 'tandem.json')}: ${warning}`]);
+    expect(warnings).toEqual([`${join(ws, 'tandem.json')}: ${warning.replace('USER', join(xdg, 'tandem', 'config.json'))}`]);
   });
 
   it('cannot turn air-gapped mode off', () => {
-    const { config, warnings, ws } = ok({ user: { ...user, privacy: { airGapped: true } }, workspace: { privacy: { airGapped: false } } });
+    const { config, warnings, ws, xdg } = ok({ user: { ...user, privacy: { airGapped: true } }, workspace: { privacy: { airGapped: false } } });
     expect(config.privacy.airGapped).toBe(true);
-    expect(warnings).toEqual([`${join(ws, 'tandem.json')}: privacy.airGapped: ignored: a workspace cannot turn air-gapped mode off`]);
+    expect(warnings).toEqual([`${join(ws, 'tandem.json')}: privacy.airGapped: ignored: a repository cannot turn air-gapped mode off; set it in ${join(xdg, 'tandem', 'config.json')}`]);
   });
 
   it('cannot switch inline completions back on', () => {
@@ -291,15 +297,158 @@ describe('a workspace tandem.json may only tighten', () => {
     expect(warnings).toEqual([`${join(ws, 'tandem.json')}: inline.enabled: ignored: a workspace may only switch features off`]);
   });
 
-  it('a non-object tandem.json is ignored with a warning', () => {
-    const { config, warnings, ws } = ok({ user, workspace: '["fim"]' });
-    expect(config).toEqual(ok({ user }).config);
-    expect(warnings).toEqual([`${join(ws, 'tandem.json')}: expected a JSON object; ignored`]);
+  // Security finding 7: a repository that meant to switch airGapped on must never be served by
+  // the cloud because its file has a typo. The user's configuration otherwise stays in force.
+  const broken: [string, string, string][] = [
+    ['invalid JSON', '{\n  "privacy": {\n    "airGapped": true,\n  }\n}\n', "invalid JSON: Expected double-quoted property name at line 4, column 3"],
+    ['truncated JSON', '{"privacy": ', 'invalid JSON: Unexpected end of JSON input at line 1, column 13'],
+    ['a list instead of an object', '["fim"]', 'expected a JSON object'],
+    ['a string', '"airGapped"', 'expected a JSON object'],
+    ['airGapped that is not a boolean', '{"privacy": {"airGapped": "yes"}}', 'privacy.airGapped: expected true or false'],
+    ['onPremOnly that is not a list', '{"privacy": {"onPremOnly": "secrets/**"}}', 'privacy.onPremOnly: expected a list of globs'],
+    ['privacy that is not an object', '{"privacy": true}', 'privacy: expected an object'],
+  ];
+  it.each(broken)('a tandem.json with %s makes the workspace air-gapped, with a warning naming the file and the position', (_name, text, detail) => {
+    const { config, warnings, ws } = ok({ user, workspace: text });
+    expect(config).toEqual({ ...ok({ user }).config, privacy: { airGapped: true, onPremOnly: ['**/.env*'] } });
+    expect(warnings).toEqual([`${join(ws, 'tandem.json')}: ${detail}; air-gapped until the file is fixed`]);
   });
 
-  it('invalid JSON in tandem.json is an error naming it (never silently looser)', () => {
-    const { result, ws } = load({ user, workspace: '{"privacy": ' });
-    if (result.ok) throw new Error('expected an error');
-    expect(result.error.startsWith(`${join(ws, 'tandem.json')}: invalid JSON: `)).toBe(true);
+  it('a tandem.json that cannot be read makes the workspace air-gapped', () => {
+    const { ws } = load({ user });
+    mkdirSync(join(ws, 'tandem.json')); // reading a directory fails with EISDIR
+    const r = loadConfig({ env: { XDG_CONFIG_HOME: join(ws, '..', 'xdg') }, workspaceRoots: [ws] });
+    if (!r.ok) throw new Error(r.error);
+    expect(r.config.privacy.airGapped).toBe(true);
+    expect(r.config.backends.fim?.url).toBe('http://gpu:8000');
+    expect(r.warnings).toEqual([`${join(ws, 'tandem.json')}: cannot read the file (EISDIR); air-gapped until the file is fixed`]);
+  });
+
+  it('a missing tandem.json changes nothing', () => {
+    const { config, warnings } = ok({ user });
+    expect(config.privacy.airGapped).toBe(false);
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('the trust boundary: repository-level editor settings may only tighten', () => {
+  const user = {
+    backends: {
+      fim: { kind: 'vllm', url: 'http://gpu:8000' },
+      cloud: { kind: 'openai', url: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY' },
+    },
+    routes: { inline: ['fim'], action: ['cloud', 'fim'] },
+    privacy: { onPremOnly: ['**/.env*'] },
+    budget: { dailyUsd: 5 },
+  };
+  const WHERE = 'a repository can only tighten where code goes';
+  const PRIVACY = 'a repository can only tighten privacy (privacy.airGapped: true, more privacy.onPremOnly globs)';
+  // Each guarded key a repository may try, with the key path its warning names.
+  const guarded: [string, unknown, string, string][] = [
+    ['a backend URL', { backends: { fim: { url: 'http://127.0.0.1:8123' } } }, 'backends.fim.url', WHERE],
+    ['a new backend', { backends: { evil: { kind: 'vllm', url: 'http://127.0.0.1:8123' } } }, 'backends.evil', WHERE],
+    ['a header', { backends: { fim: { headers: { 'x-forward-to': 'evil' } } } }, 'backends.fim.headers', WHERE],
+    ['the key variable', { backends: { cloud: { apiKeyEnv: 'AWS_SECRET_ACCESS_KEY' } } }, 'backends.cloud.apiKeyEnv', WHERE],
+    ['a proxy', { backends: { cloud: { proxy: 'http://127.0.0.1:3128' } } }, 'backends.cloud.proxy', WHERE],
+    ['a CA file', { backends: { cloud: { caFile: '/tmp/evil-ca.pem' } } }, 'backends.cloud.caFile', WHERE],
+    ['a backend location', { backends: { cloud: { location: 'onprem' } } }, 'backends.cloud.location', WHERE],
+    ['a route', { routes: { inline: ['cloud'] } }, 'routes.inline', WHERE],
+    ['an empty route (VS Code\'s default)', { routes: { multiFile: [] } }, 'routes.multiFile', WHERE],
+    ['air-gapped mode off', { privacy: { airGapped: false } }, 'privacy.airGapped', 'a repository cannot turn air-gapped mode off'],
+    ['a privacy key added later', { privacy: { allowOutsideWorkspace: true } }, 'privacy.allowOutsideWorkspace', PRIVACY],
+    ['the audit log off', { audit: { enabled: false } }, 'audit.enabled', 'a repository cannot switch the audit log off'],
+    ['the audit log\'s path', { audit: { path: '/tmp/elsewhere.jsonl' } }, 'audit.path', 'a repository cannot change what is recorded'],
+    ['the audit log\'s rotation', { audit: { keep: 1 } }, 'audit.keep', 'a repository cannot change what is recorded'],
+    ['a higher budget', { budget: { dailyUsd: 500 } }, 'budget.dailyUsd', 'a repository can only lower the daily budget'],
+  ];
+  const channels: [string, (data: unknown) => Layers, string][] = [
+    ['a plain client\'s workspace/configuration answer', (data) => ({ section: data }), EDITOR_ORIGIN.workspace],
+    ['the workspace scope of a vouching client', (data) => ({ scoped: true, section: { workspace: data } }), EDITOR_ORIGIN.workspace],
+    ['a push from a client that cannot be asked', (data) => ({ pushed: data }), EDITOR_ORIGIN.pushed],
+  ];
+  const airGappedUser = (data: unknown) => (JSON.stringify(data).includes('airGapped') ? { ...user, privacy: { ...user.privacy, airGapped: true } } : user);
+  const rows = channels.flatMap(([channel, layer, origin]) => guarded.map(([what, data, key, why]) => [channel, what, layer(data), key, why, origin, airGappedUser(data)] as const));
+  it.each(rows)('%s cannot set %s: ignored with a warning naming the key and the source', (_channel, _what, layers, key, why, origin, userData) => {
+    const { config, warnings, xdg } = ok({ user: userData, ...layers });
+    expect(config).toEqual(ok({ user: userData }).config);
+    expect(warnings).toEqual([`${origin}: ${key}: ignored: ${why}; set it in ${join(xdg, 'tandem', 'config.json')}`]);
+  });
+
+  it('names every differing key once, and none that equals what the user level set', () => {
+    const { config, warnings } = ok({ user, section: { backends: { fim: { kind: 'vllm', url: 'http://gpu:8000', model: 'other' }, cloud: { url: 'https://evil.example/v1' } }, routes: { inline: ['fim'], action: ['fim'] } } });
+    expect(config).toEqual(ok({ user }).config);
+    expect(warnings.map((w) => w.split(': ')[1])).toEqual(['backends.fim.model', 'backends.cloud.url', 'routes.action']);
+  });
+
+  it('tightening takes effect without a warning: air-gapped, more onPremOnly globs, a lower budget, the audit log on', () => {
+    const { config, warnings } = ok({ user: { ...user, audit: { enabled: false } }, section: { privacy: { airGapped: true, onPremOnly: ['secrets/**', '**/.env*'] }, budget: { dailyUsd: 1 }, audit: { enabled: true } } });
+    expect(config.privacy).toEqual({ airGapped: true, onPremOnly: ['**/.env*', 'secrets/**'] });
+    expect(config.budget.dailyUsd).toBe(1);
+    expect(config.audit.enabled).toBe(true);
+    expect(warnings).toEqual([]);
+    expect(ok({ section: { budget: { dailyUsd: 2 } } }).config.budget.dailyUsd).toBe(2); // no cap yet: a cap is stricter
+  });
+
+  it('the same settings sent both ways (Neovim) are a silent no-op; so are nulls and the defaults', () => {
+    const { config, warnings } = ok({
+      init: user,
+      section: { ...user, privacy: { airGapped: false, onPremOnly: [] }, audit: { enabled: true, maxBytes: 10_000_000, keep: 5, path: null }, budget: { dailyUsd: 5 } },
+    });
+    expect(config).toEqual(ok({ init: user }).config);
+    expect(warnings).toEqual([]);
+  });
+
+  it('inline, context and log apply as given, a bad value among them is ignored by key and the rest stays', () => {
+    const { config, warnings } = ok({ user, section: { inline: { maxTokens: 64, maxLines: -1, colour: 'red' }, context: { exclude: ['gen/**', 7] }, log: { level: 'debug' } } });
+    expect(config.inline.maxTokens).toBe(64);
+    expect(config.inline.maxLines).toBe(16);
+    expect(config.context.exclude).toEqual([]);
+    expect(config.log.level).toBe('debug');
+    expect(config.backends).toEqual(ok({ user }).config.backends);
+    expect(warnings).toEqual([
+      `${EDITOR_ORIGIN.workspace}: inline.maxLines: ignored: expected a number above 0`,
+      `${EDITOR_ORIGIN.workspace}: inline.colour: ignored: unknown key`,
+      `${EDITOR_ORIGIN.workspace}: context.exclude[1]: ignored: expected a glob`,
+    ]);
+  });
+
+  it('a repository-level answer that is not an object, or has unknown keys, is ignored with a warning', () => {
+    const notObject = ok({ user, section: ['fim'] });
+    expect(notObject.config).toEqual(ok({ user }).config);
+    expect(notObject.warnings).toEqual([`${EDITOR_ORIGIN.workspace}: expected an object; ignored`]);
+    // Without the capability, a `user` key is nothing special.
+    const unvouched = ok({ user, section: { user: { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:8123' } } } } });
+    expect(unvouched.config).toEqual(ok({ user }).config);
+    expect(unvouched.warnings).toEqual([`${EDITOR_ORIGIN.workspace}: user: ignored: unknown key`]);
+  });
+
+  it('user-level sources set where code goes: the user file, --config, TANDEM_CONFIG, initializationOptions, a vouching client\'s user scope', () => {
+    const foreign = { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:8123' } }, routes: { inline: ['fim'] }, privacy: { airGapped: false }, audit: { enabled: false } };
+    const layers: Layers[] = [{ user: foreign }, { configFlag: foreign }, { tandemConfig: foreign }, { init: foreign }, { scoped: true, section: { user: foreign } }];
+    for (const l of layers) {
+      const { config, warnings } = ok({ user: { ...user, privacy: { airGapped: true } }, ...l });
+      expect(config.backends.fim?.url).toBe('http://127.0.0.1:8123');
+      expect(config.audit.enabled).toBe(false);
+      expect(warnings).toEqual([]);
+    }
+  });
+
+  it('a vouching client\'s {user, workspace}: the user scope sets anything, the workspace scope only tightens', () => {
+    const { config, warnings } = ok({
+      scoped: true,
+      section: {
+        user: { backends: { fim: { kind: 'vllm', url: 'http://gpu:9000' } }, inline: { maxTokens: 32 } },
+        workspace: { backends: { fim: { url: 'http://127.0.0.1:8123' } }, privacy: { airGapped: true }, inline: { maxTokens: 48 } },
+      },
+    });
+    expect(config.backends.fim?.url).toBe('http://gpu:9000');
+    expect(config.privacy.airGapped).toBe(true);
+    expect(config.inline.maxTokens).toBe(48);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^editor workspace settings \(workspace\/configuration "tandem".*\): backends\.fim\.url: ignored: /);
+  });
+
+  it('a source without a trust level is a bug, never user-level by default', () => {
+    expect(() => resolveConfig([{ origin: 'somewhere', data: {} } as never])).toThrow('configuration source somewhere has no trust level');
   });
 });

@@ -402,7 +402,7 @@ describe('packing', () => {
 });
 
 function config(extra: Record<string, unknown> = {}): Config {
-  const r = resolveConfig([{ origin: 'test', data: { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', model: 'Qwen/Qwen2.5-Coder-7B', maxContextTokens: 16384 } }, ...extra } }]);
+  const r = resolveConfig([{ origin: 'test', trust: 'user', data: { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', model: 'Qwen/Qwen2.5-Coder-7B', maxContextTokens: 16384 } }, ...extra } }]);
   if (!r.ok) throw new Error(r.error);
   return r.config;
 }
@@ -535,14 +535,14 @@ describe('context settings', () => {
   it('defaults, validation, and a workspace tandem.json that may only switch context off', () => {
     const d = config();
     expect(d.context).toMatchObject({ enabled: true, maxTokens: 2048, share: 0.5, maxFileBytes: 262144, sources: { definitions: { enabled: true, budgetMs: 10 } } });
-    const bad = resolveConfig([{ origin: 'user.json', data: { context: { share: 2 } } }]);
+    const bad = resolveConfig([{ origin: 'user.json', trust: 'user', data: { context: { share: 2 } } }]);
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(bad.error).toMatch(/^user\.json: context\.share: /);
     const ws = resolveConfig([], [{ root: '/w', file: '/w/tandem.json', data: { context: { enabled: false, maxTokens: 99999 } } }]);
     expect(ws.ok && ws.config.context.enabled).toBe(false);
     expect(ws.ok && ws.config.context.maxTokens).toBe(2048);
     expect(ws.ok && ws.warnings).toEqual(['/w/tandem.json: context.maxTokens: ignored: a workspace may only switch features off']);
-    const on = resolveConfig([{ origin: 'user.json', data: { context: { enabled: false } } }], [{ root: '/w', file: '/w/tandem.json', data: { context: { enabled: true } } }]);
+    const on = resolveConfig([{ origin: 'user.json', trust: 'user', data: { context: { enabled: false } } }], [{ root: '/w', file: '/w/tandem.json', data: { context: { enabled: true } } }]);
     expect(on.ok && on.config.context.enabled).toBe(false);
   });
 });

@@ -29,7 +29,7 @@ export function openAt(marked: string, languageId: string, store = new DocumentS
 }
 
 export function defaultConfig(inline: Record<string, unknown> = {}): Config {
-  const r = resolveConfig([{ origin: 'test', data: { inline } }]);
+  const r = resolveConfig([{ origin: 'test', trust: 'user', data: { inline } }]);
   if (!r.ok) throw new Error(r.error);
   return r.config;
 }

@@ -15,7 +15,7 @@ const b = (name: string, kind: Backend['kind'], url: string, location: Backend['
 /** A whole configuration around these backends (defaults for the rest). */
 function withBackends(backends: Record<string, Backend>): Config {
   const data = Object.fromEntries(Object.values(backends).map(({ name, ...rest }) => [name, rest]));
-  const r = resolveConfig([{ origin: 'test', data: { backends: data, audit: { enabled: false } } }]);
+  const r = resolveConfig([{ origin: 'test', trust: 'user', data: { backends: data, audit: { enabled: false } } }]);
   if (!r.ok) throw new Error(r.error);
   return r.config;
 }

@@ -4,7 +4,7 @@ import { resolveConfig } from '../../server/src/config/load.js';
 import { chooseBackend } from '../../server/src/router/route.js';
 
 function config(privacy: Record<string, unknown> = {}) {
-  const r = resolveConfig([{ origin: 'test', data: {
+  const r = resolveConfig([{ origin: 'test', trust: 'user', data: {
     backends: {
       fim: { kind: 'vllm', url: 'http://gpu:8000' },
       chat: { kind: 'vllm', url: 'http://gpu:8001' },

@@ -3,19 +3,11 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { ConfigSchema, TASK_CLASSES, type Backend, type Config, type TaskClass } from './schema.js';
+import { ConfigSchema, TASK_CLASSES, type Backend, type Config, type RawConfig, type TaskClass } from './schema.js';
+import { deepMerge, deleteAt, formatPath, getAt, isPlainObject } from './tree.js';
+import { applyRepositoryLayer, applyWorkspaceFile, repositoryData, tunablePart, type ConfigSource, type WorkspaceSource } from './trust.js';
 
-/** One layer of settings and where it came from (a file path, or an editor channel). */
-export interface ConfigSource {
-  origin: string;
-  data: unknown;
-}
-
-export interface WorkspaceSource {
-  root: string;
-  file: string;
-  data: unknown;
-}
+export type { ConfigSource, Trust, WorkspaceSource } from './trust.js';
 
 export type ConfigResult =
   | { ok: true; config: Config; warnings: string[] }
@@ -157,37 +149,6 @@ function jsonErrorOffset(text: string): number {
   return text.length;
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Later wins per key; objects merge key by key, arrays and scalars replace. */
-export function deepMerge(base: unknown, over: unknown): unknown {
-  if (over === undefined) return base;
-  if (!isPlainObject(base) || !isPlainObject(over)) return over;
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
-  return out;
-}
-
-export function formatPath(path: PropertyKey[]): string {
-  let s = '';
-  for (const p of path) {
-    if (typeof p === 'number') s += `[${p}]`;
-    else s += s ? `.${String(p)}` : String(p);
-  }
-  return s;
-}
-
-function getAt(data: unknown, path: PropertyKey[]): unknown {
-  let cur: unknown = data;
-  for (const p of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<PropertyKey, unknown>)[p];
-  }
-  return cur;
-}
-
 function issueText(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'unrecognized_keys':
@@ -201,40 +162,60 @@ function issueText(issue: z.core.$ZodIssue): string {
   }
 }
 
-/** The origin of the last source that set the value at `path` (for naming the file at fault). */
-function blame(sources: ConfigSource[], path: PropertyKey[]): string | undefined {
+/** The last source that set a value at the longest prefix of `path`, and that prefix (for naming the file at fault). */
+function owner<S extends { data: unknown }>(sources: S[], path: readonly PropertyKey[]): { source: S; path: PropertyKey[] } | undefined {
   // Longest prefix first, across all sources: a later file that only sets a sibling key
   // (backends.fim.model) must not take the blame for an earlier file's bad backends.fim.url.
   for (let n = path.length; n > 0; n--) {
     for (let i = sources.length - 1; i >= 0; i--) {
       const s = sources[i]!;
-      if (getAt(s.data, path.slice(0, n)) !== undefined) return s.origin;
+      if (getAt(s.data, path.slice(0, n)) !== undefined) return { source: s, path: path.slice(0, n) };
     }
   }
   return undefined;
 }
 
+function blame(sources: ConfigSource[], path: PropertyKey[]): string | undefined {
+  return owner(sources, path)?.source.origin;
+}
+
 /**
- * Builds the configuration from sources 1-4 (defaults, user file, --config/TANDEM_CONFIG, editor),
- * then applies each workspace's tandem.json, which may only tighten.
+ * Builds the configuration: the user-level sources (defaults, user file, --config/TANDEM_CONFIG,
+ * initializationOptions, vouched editor user settings) merged and validated, then what the
+ * repository-level ones may add through the trust boundary (config/trust.ts): editor settings a
+ * repository can carry, then each workspace's tandem.json.
  */
-export function resolveConfig(sources: ConfigSource[], workspaces: WorkspaceSource[] = []): ConfigResult {
+export function resolveConfig(sources: ConfigSource[], workspaces: WorkspaceSource[] = [], userPath: string = userConfigPath()): ConfigResult {
   for (const s of sources) {
+    // Every source says how far it is trusted; one that does not is a bug, never a user-level source by default.
+    if (s.trust !== 'user' && s.trust !== 'repository') throw new Error(`configuration source ${s.origin} has no trust level`);
+  }
+  const user = sources.filter((s) => s.trust === 'user');
+  for (const s of user) {
     if (s.data !== undefined && s.data !== null && !isPlainObject(s.data)) return { ok: false, error: `${s.origin}: expected a JSON object` };
   }
   let merged: unknown = {};
-  for (const s of sources) merged = deepMerge(merged, s.data ?? undefined);
+  for (const s of user) merged = deepMerge(merged, s.data ?? undefined);
 
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const path = issue.code === 'unrecognized_keys' && issue.keys.length === 1 ? [...issue.path, issue.keys[0]!] : issue.path;
     // Several unknown keys at the top level have an empty path: blame the file holding the first one.
-    const where = blame(sources, issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : path);
+    const where = blame(user, issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : path);
     const key = formatPath(path) || '(top level)';
     return { ok: false, error: `${where ? `${where}: ` : ''}${key}: ${issueText(issue)}` };
   }
-  const raw = parsed.data;
+  const base = parsed.data;
+  const warnings: string[] = [];
+  const repository: { origin: string; data: Record<string, unknown> }[] = [];
+  for (const s of sources) {
+    if (s.trust !== 'repository' || s.data === undefined || s.data === null) continue;
+    const data = repositoryData(s);
+    if (data) repository.push({ origin: s.origin, data });
+    else warnings.push(`${s.origin}: expected an object; ignored`);
+  }
+  const raw = withTunables(merged, base, repository, warnings);
 
   const backends: Record<string, Backend> = {};
   const rawBackends = raw.backends && Object.keys(raw.backends).length > 0 ? raw.backends : { local: { kind: 'vllm' as const, url: DEFAULT_BACKEND_URL } };
@@ -249,7 +230,7 @@ export function resolveConfig(sources: ConfigSource[], workspaces: WorkspaceSour
     const list = raw.routes?.[task] ?? byLocation;
     for (let i = 0; i < list.length; i++) {
       if (!backends[list[i]!]) {
-        const where = blame(sources, ['routes', task]);
+        const where = blame(user, ['routes', task]);
         return { ok: false, error: `${where ? `${where}: ` : ''}routes.${task}[${i}]: unknown backend "${list[i]}" (defined: ${Object.keys(backends).join(', ')})` };
       }
     }
@@ -257,48 +238,41 @@ export function resolveConfig(sources: ConfigSource[], workspaces: WorkspaceSour
   }
 
   const config: Config = { backends, routes, privacy: { ...raw.privacy, onPremOnly: [...raw.privacy.onPremOnly] }, inline: { ...raw.inline }, context: structuredClone(raw.context), budget: { ...raw.budget }, audit: { ...raw.audit }, log: { ...raw.log } };
-  const warnings: string[] = [];
-  for (const ws of workspaces) applyWorkspace(config, ws, warnings);
+  for (const layer of repository) applyRepositoryLayer(config, base, layer.origin, layer.data, warnings, userPath);
+  for (const ws of workspaces) applyWorkspaceFile(config, base, ws, warnings, userPath);
   return { ok: true, config, warnings };
 }
 
 /**
- * A repository's own tandem.json may only make things stricter: add onPremOnly globs, set
- * airGapped, switch features off. Anything else is ignored with a warning, so a cloned
- * repository can never redirect your code to a server of its choosing.
+ * The user level with the keys repository-level editor layers may set as they like (inline,
+ * context, log) on top. A bad value there is dropped with a warning naming it and its source;
+ * the user's configuration never fails because of it.
  */
-function applyWorkspace(config: Config, ws: WorkspaceSource, warnings: string[]): void {
-  if (ws.data === undefined) return;
-  if (!isPlainObject(ws.data)) {
-    warnings.push(`${ws.file}: expected a JSON object; ignored`);
-    return;
-  }
-  const ignored = (key: string, why: string) => warnings.push(`${ws.file}: ${key}: ignored: ${why}`);
-  for (const [key, value] of Object.entries(ws.data)) {
-    if (key === 'privacy' && isPlainObject(value)) {
-      for (const [pk, pv] of Object.entries(value)) {
-        if (pk === 'airGapped') {
-          if (pv === true) config.privacy.airGapped = true;
-          else if (pv !== false) ignored('privacy.airGapped', 'expected true or false');
-          else if (config.privacy.airGapped) ignored('privacy.airGapped', 'a workspace cannot turn air-gapped mode off');
-        } else if (pk === 'onPremOnly') {
-          if (Array.isArray(pv) && pv.every((g) => typeof g === 'string')) {
-            for (const g of pv as string[]) if (!config.privacy.onPremOnly.includes(g)) config.privacy.onPremOnly.push(g);
-          } else ignored('privacy.onPremOnly', 'expected a list of globs');
-        } else ignored(`privacy.${pk}`, 'unknown key');
+function withTunables(userMerged: unknown, base: RawConfig, layers: { origin: string; data: Record<string, unknown> }[], warnings: string[]): RawConfig {
+  const tunables = layers.map((l) => ({ origin: l.origin, data: tunablePart(l.data) }));
+  for (;;) {
+    let merged = userMerged;
+    for (const t of tunables) merged = deepMerge(merged, t.data);
+    const parsed = ConfigSchema.safeParse(merged);
+    if (parsed.success) return parsed.data;
+    let dropped = 0;
+    for (const issue of parsed.error.issues) {
+      const paths = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
+      for (const path of paths) {
+        const at = owner(tunables, path);
+        if (!at) continue;
+        // A bad item drops its whole list: a list with a hole would mean something else.
+        while (at.path.length > 1 && typeof at.path[at.path.length - 1] === 'number') at.path.pop();
+        deleteAt(at.source.data, at.path);
+        if (getAt(at.source.data, at.path) !== undefined) continue;
+        warnings.push(`${at.source.origin}: ${formatPath(path)}: ignored: ${issue.code === 'unrecognized_keys' ? 'unknown key' : issueText(issue)}`);
+        dropped++;
       }
-    } else if (key === 'inline' && isPlainObject(value)) {
-      for (const [ik, iv] of Object.entries(value)) {
-        if (ik === 'enabled' && iv === false) config.inline.enabled = false;
-        else if (!(ik === 'enabled' && iv === true && config.inline.enabled)) ignored(`inline.${ik}`, 'a workspace may only switch features off');
-      }
-    } else if (key === 'context' && isPlainObject(value)) {
-      for (const [ck, cv] of Object.entries(value)) {
-        if (ck === 'enabled' && cv === false) config.context.enabled = false;
-        else if (!(ck === 'enabled' && cv === true && config.context.enabled)) ignored(`context.${ck}`, 'a workspace may only switch features off');
-      }
-    } else {
-      ignored(key, 'a workspace tandem.json may only tighten privacy or switch features off');
+    }
+    if (dropped === 0) {
+      // Not attributable to one key: the user level alone is valid, so it stands alone.
+      for (const t of tunables) if (Object.keys(t.data).length > 0) warnings.push(`${t.origin}: ignored: ${issueText(parsed.error.issues[0]!)}`);
+      return base;
     }
   }
 }
@@ -308,32 +282,32 @@ export interface ConfigInputs {
   /** --config FILE (wins over TANDEM_CONFIG). */
   configFile?: string;
   env?: NodeJS.ProcessEnv;
-  /** initializationOptions and the `tandem` section of workspace/configuration, in that order. */
+  /** The editor's layers, each with its trust (config/trust.ts editorSources). */
   editor?: ConfigSource[];
   workspaceRoots?: string[];
 }
 
-/** Reads the files of sources 2, 3 and 5 and resolves the whole configuration. */
+/** Reads the user's files and each workspace's tandem.json, and resolves the whole configuration. */
 export function loadConfig(inputs: ConfigInputs): ConfigResult {
   const env = inputs.env ?? process.env;
   const sources: ConfigSource[] = [];
   const userPath = userConfigPath(env);
   const user = readJsonFile(userPath, false);
   if (!user.ok) return user;
-  sources.push({ origin: userPath, data: user.data });
+  sources.push({ origin: userPath, data: user.data, trust: 'user' });
   const explicit = inputs.configFile ?? (env.TANDEM_CONFIG && env.TANDEM_CONFIG.length > 0 ? env.TANDEM_CONFIG : undefined);
   if (explicit) {
     const f = readJsonFile(explicit, true);
     if (!f.ok) return f;
-    sources.push({ origin: explicit, data: f.data });
+    sources.push({ origin: explicit, data: f.data, trust: 'user' });
   }
   sources.push(...(inputs.editor ?? []));
   const workspaces: WorkspaceSource[] = [];
   for (const root of inputs.workspaceRoots ?? []) {
     const file = join(root, 'tandem.json');
     const f = readJsonFile(file, false);
-    if (!f.ok) return f;
-    workspaces.push({ root, file, data: f.data });
+    // A tightening file that cannot be read fails closed (trust.ts), never the user's whole configuration.
+    workspaces.push(f.ok ? { root, file, data: f.data } : { root, file, data: undefined, unreadable: f.error });
   }
-  return resolveConfig(sources, workspaces);
+  return resolveConfig(sources, workspaces, userPath);
 }

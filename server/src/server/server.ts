@@ -147,6 +147,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   // A notification, not window/showMessageRequest: nothing here needs the user's answer.
   const showMessage = (type: MessageType, message: string) => void connection.sendNotification(ShowMessageNotification.type, { type, message });
 
+  // A warning (a repository's setting ignored, a tandem.json that does not parse) is shown once
+  // per session: reloads repeat it on every change of any source.
+  const warned = new Set<string>();
   const reload = (why: string) => {
     const r = settings.reload();
     if (!r.ok) {
@@ -155,6 +158,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       return;
     }
     for (const w of r.warnings) {
+      if (warned.has(w)) continue;
+      warned.add(w);
       log.warn(w);
       showMessage(MessageType.Warning, `tandem: ${w}`);
     }
@@ -167,10 +172,13 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     const rootPath = params.rootUri ? uriToPath(params.rootUri) : (params.rootPath ?? undefined);
     if (roots.length === 0 && rootPath) roots.push(rootPath);
     workspace.roots = roots;
-    settings.setInitializationOptions(params.initializationOptions);
+    const caps = params.capabilities;
+    // A client that keeps user and workspace settings apart says so; its workspace/configuration
+    // answer is then {user, workspace}. Any other answer is what a repository may have written.
+    const experimental = caps.experimental as { tandem?: { scopedSettings?: unknown } } | undefined;
+    settings.setInitializationOptions(params.initializationOptions, experimental?.tandem?.scopedSettings === true);
     applyConfig();
     reload('initialize');
-    const caps = params.capabilities;
     pullConfiguration = caps.workspace?.configuration === true;
     const dynamicConfig = caps.workspace?.didChangeConfiguration?.dynamicRegistration === true;
     // Editors with ghost text get no completion provider: model calls would slow their popup down.
@@ -223,7 +231,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   const pullEditorSection = async (why: string) => {
     try {
       const [section] = await connection.workspace.getConfiguration([{ section: 'tandem' }]);
-      settings.setEditorSection(section ?? undefined);
+      settings.setPulledSection(section ?? undefined);
     } catch (err) {
       log.debug(`workspace/configuration failed: ${errorText(err)}`);
       return;
@@ -231,16 +239,16 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     reload(why);
   };
 
+  // vscode-languageclient pushes the whole section, its defaults included: a client that can be
+  // asked is asked instead, so a push never stands in for the sources the answer keeps apart.
   connection.onDidChangeConfiguration(async (params) => {
     const s = params.settings as Record<string, unknown> | null | undefined;
-    if (s && typeof s === 'object' && 'tandem' in s) {
-      settings.setEditorSection(s.tandem);
-      reload('didChangeConfiguration');
-    } else if (pullConfiguration) {
+    if (pullConfiguration) {
       await pullEditorSection('didChangeConfiguration');
-    } else {
-      reload('didChangeConfiguration');
+      return;
     }
+    if (s && typeof s === 'object' && 'tandem' in s) settings.setPushedSection(s.tandem);
+    reload('didChangeConfiguration');
   });
 
   connection.onDidOpenTextDocument(({ textDocument: t }) => {

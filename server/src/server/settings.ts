@@ -1,13 +1,13 @@
 // The configuration in force for a running server: reloads on every source change, keeps the last good one.
-import { resolveConfig, loadConfig, type ConfigSource } from '../config/load.js';
+import { resolveConfig, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { editorSources, type EditorSettings } from '../config/trust.js';
 
 export type ReloadResult = { ok: true; warnings: string[] } | { ok: false; error: string };
 
 export class Settings {
   private current: Config;
-  private initOptions: unknown;
-  private editorSection: unknown;
+  private readonly editor: EditorSettings = { scoped: false };
   private readonly listeners: ((c: Config) => void)[] = [];
 
   constructor(
@@ -27,20 +27,25 @@ export class Settings {
     this.listeners.push(fn);
   }
 
-  setInitializationOptions(options: unknown): void {
-    this.initOptions = unwrapSection(options);
+  /** `scoped`: the client declared `experimental.tandem.scopedSettings` (config/trust.ts editorSources). */
+  setInitializationOptions(options: unknown, scoped: boolean): void {
+    this.editor.initializationOptions = unwrapSection(options);
+    this.editor.scoped = scoped;
   }
 
-  setEditorSection(section: unknown): void {
-    this.editorSection = section;
+  /** The answer to `workspace/configuration` `{section: "tandem"}`. */
+  setPulledSection(section: unknown): void {
+    this.editor.pulled = section;
+  }
+
+  /** `settings.tandem` of a `workspace/didChangeConfiguration` from a client that cannot be asked: replaces the previous push only. */
+  setPushedSection(section: unknown): void {
+    this.editor.pushed = section;
   }
 
   /** Re-reads every source; on failure the previous configuration stays in force. */
   reload(): ReloadResult {
-    const editor: ConfigSource[] = [];
-    if (this.initOptions !== undefined) editor.push({ origin: 'initializationOptions', data: this.initOptions });
-    if (this.editorSection !== undefined && this.editorSection !== null) editor.push({ origin: 'editor settings (tandem)', data: this.editorSection });
-    const r = loadConfig({ configFile: this.inputs.configFile, env: this.inputs.env, editor, workspaceRoots: this.inputs.roots() });
+    const r = loadConfig({ configFile: this.inputs.configFile, env: this.inputs.env, editor: editorSources(this.editor), workspaceRoots: this.inputs.roots() });
     if (!r.ok) return r;
     this.current = r.config;
     for (const fn of this.listeners) fn(r.config);
