@@ -224,18 +224,24 @@ describe('tandem-lsp --stdio', () => {
   });
 
   it('a bad configuration update is reported with its key and the last good one stays', async () => {
-    const { client } = await start();
+    // --config is user-level: it may set a backend, and a reload re-reads it.
+    const file = join(home, 'flag.json');
+    writeFileSync(file, JSON.stringify(config()));
+    client = new LspClient({ args: ['--config', file], env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
+    await client.initialize({});
     client.open(URI, 'typescript', DOC);
-    client.notify('workspace/didChangeConfiguration', { settings: { tandem: { backends: { fim: { kind: 'vllm', url: 'not a url' } } } } });
+    writeFileSync(file, JSON.stringify(config({ backends: { fim: { kind: 'vllm', url: 'not a url' } } })));
+    client.notify('workspace/didChangeConfiguration', { settings: null });
     const msg = await client.waitForNotification((n) => n.method === 'window/showMessage' && n.params.type === 1);
-    expect(msg.params.message).toContain('backends.fim.url: expected a URL');
+    expect(msg.params.message).toContain(`${file}: backends.fim.url: expected a URL`);
     const res = await client.inline(URI, CURSOR).result;
     expect(res.items[0].insertText).toBe('return a + b;');
     // A good update applies without restart.
     const other = await startFakeVllm({ respond: () => ({ text: 'return b + a;' }) });
     try {
-      client.notify('workspace/didChangeConfiguration', { settings: { tandem: { backends: { fim: { kind: 'vllm', url: other.url } } } } });
-      await new Promise((r) => setTimeout(r, 100));
+      writeFileSync(file, JSON.stringify(config({ backends: { fim: { kind: 'vllm', url: other.url } } })));
+      client.notify('workspace/didChangeConfiguration', { settings: null });
+      await client.waitForNotification((n) => n.method === 'window/logMessage' && n.params.message.includes('configuration loaded (didChangeConfiguration)'));
       client.change(URI, 2, [{ range: { start: CURSOR, end: CURSOR }, text: ' ' }]);
       const res2 = await client.inline(URI, { line: 3, character: 3 }).result;
       expect(res2.items[0].insertText).toBe('return b + a;');
@@ -244,18 +250,19 @@ describe('tandem-lsp --stdio', () => {
     }
   });
 
-  it('pulls the tandem section with workspace/configuration when the client supports it', async () => {
+  it('pulls the tandem section with workspace/configuration; the user scope of a vouching client sets the backend', async () => {
     const other = await startFakeVllm({ respond: () => ({ text: 'pulled();' }) });
     try {
       client = new LspClient({
         env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' },
-        onRequest: (method, params) => (method === 'workspace/configuration' ? params.items.map(() => ({ backends: { fim: { kind: 'vllm', url: other.url } }, inline: { debounceMs: 0 } })) : null),
+        onRequest: (method, params) => (method === 'workspace/configuration' ? params.items.map(() => ({ user: { backends: { fim: { kind: 'vllm', url: other.url } } }, workspace: { inline: { debounceMs: 0 } } })) : null),
       });
-      await client.initialize({ capabilities: { workspace: { configuration: true }, textDocument: { inlineCompletion: {} } } });
-      await new Promise((r) => setTimeout(r, 200));
+      await client.initialize({ capabilities: { workspace: { configuration: true }, textDocument: { inlineCompletion: {} }, experimental: { tandem: { scopedSettings: true } } } });
+      await client.waitForNotification((n) => n.method === 'window/logMessage' && n.params.message.includes('configuration loaded (initialized)'));
       client.open(URI, 'typescript', DOC);
       const res = await client.inline(URI, CURSOR).result;
       expect(res.items[0].insertText).toBe('pulled();');
+      expect(client.notifications.filter((n) => n.method === 'window/showMessage')).toEqual([]);
     } finally {
       await other.close();
     }
