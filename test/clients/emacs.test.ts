@@ -19,6 +19,39 @@ const hasEmacs = emacs.status === 0;
 // Skipped with a message where emacs is missing; in CI (CI=true) a missing emacs fails instead.
 if (!hasEmacs && process.env.CI !== 'true') console.warn('test/clients/emacs.test.ts: SKIPPED: `emacs` is not installed (apt-get install emacs-nox elpa-eglot)');
 
+/** Runs test/clients/emacs/eglot-test.el in `dir` (holding calc.py) against `fakeUrl`; resolves with what it recorded. */
+async function runEmacs(dir: string, fakeUrl: string, extraEnv: Record<string, string> = {}): Promise<{ results: Record<string, any>; output: string }> {
+  const env = {
+    ...process.env,
+    TANDEM_TEST_OUT: join(dir, 'out.json'),
+    TANDEM_TEST_FILE: join(dir, 'calc.py'),
+    TANDEM_NODE: process.execPath,
+    TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
+    TANDEM_EMACS_CLIENT: join(ROOT, 'clients/emacs/tandem-eglot.el'),
+    TANDEM_FAKE_URL: fakeUrl,
+    TANDEM_CONFIG: '',
+    HOME: dir, // no user Emacs or tandem configuration
+    XDG_CONFIG_HOME: dir,
+    ...extraEnv,
+  };
+  let output = '';
+  const proc = spawn('emacs', ['--batch', '-q', '-l', join(ROOT, 'test/clients/emacs/eglot-test.el')], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout.on('data', (d) => (output += d));
+  proc.stderr.on('data', (d) => (output += d));
+  const code = await new Promise<number | null>((res) => {
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 25_000);
+    proc.on('exit', (c) => {
+      clearTimeout(timer);
+      res(c);
+    });
+  });
+  try {
+    return { results: JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')), output };
+  } catch {
+    throw new Error(`emacs exited with ${code} and wrote no results; its output:\n${output}`);
+  }
+}
+
 describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`eglot in ${hasEmacs ? emacs.stdout.split('\n')[0] : 'emacs (missing)'}`, () => {
   let fake: FakeVllm;
   let results: Record<string, any>;
@@ -35,33 +68,7 @@ describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`eglot in ${hasEmacs ? e
     });
     const dir = mkdtempSync(join(tmpdir(), 'tandem-emacs-'));
     writeFileSync(join(dir, 'calc.py'), 'def add(a, b):\n    re\n');
-    const env = {
-      ...process.env,
-      TANDEM_TEST_OUT: join(dir, 'out.json'),
-      TANDEM_TEST_FILE: join(dir, 'calc.py'),
-      TANDEM_NODE: process.execPath,
-      TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
-      TANDEM_EMACS_CLIENT: join(ROOT, 'clients/emacs/tandem-eglot.el'),
-      TANDEM_FAKE_URL: fake.url,
-      TANDEM_CONFIG: '',
-      HOME: dir, // no user Emacs or tandem configuration
-      XDG_CONFIG_HOME: dir,
-    };
-    const proc = spawn('emacs', ['--batch', '-q', '-l', join(ROOT, 'test/clients/emacs/eglot-test.el')], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    proc.stdout.on('data', (d) => (output += d));
-    proc.stderr.on('data', (d) => (output += d));
-    const code = await new Promise<number | null>((res) => {
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 25_000);
-      proc.on('exit', (c) => {
-        clearTimeout(timer);
-        res(c);
-      });
-    });
-    try {
-      results = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
-    } catch {
-      throw new Error(`emacs exited with ${code} and wrote no results; its output:\n${output}`);
-    }
+    ({ results, output } = await runEmacs(dir, fake.url));
   }, 30_000);
 
   afterAll(async () => {
@@ -113,5 +120,48 @@ describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`eglot in ${hasEmacs ? e
     expect(results.explained).toBe(EXPLANATION);
     const explain = results.commands.find((c: { command: string }) => c.command === 'tandem.explain');
     expect(explain.arguments).toEqual([{ uri: expect.stringMatching(/^file:\/\/.*calc\.py$/), range: { start: { line: 0, character: 0 }, end: { line: 2, character: 0 } }, open: false }]);
+  });
+});
+
+// Issue 12: eglot marks eglot-workspace-configuration safe, so a cloned repository's .dir-locals.el
+// reaches the server's workspace/configuration without a question. It must not move completions.
+describe.skipIf(!hasEmacs && process.env.CI !== 'true')('eglot with a repository .dir-locals.el naming another server', () => {
+  let user: FakeVllm;
+  let foreign: FakeVllm;
+  let results: Record<string, any>;
+  let output = '';
+
+  beforeAll(async () => {
+    if (!hasEmacs) throw new Error('`emacs` is not installed; CI must install it (apt-get install emacs-nox elpa-eglot)');
+    const completion = (text: string) => (req: { path: string; body: any }) => (req.path === '/v1/completions' && String(req.body?.prompt).includes('    re<|fim_suffix|>') ? { text } : { text: '' });
+    user = await startFakeVllm({ respond: completion('turn a + b') });
+    foreign = await startFakeVllm({ respond: completion('turn foreign()') });
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-emacs-repo-'));
+    writeFileSync(join(dir, 'calc.py'), 'def add(a, b):\n    re\n');
+    writeFileSync(join(dir, '.dir-locals.el'), `((nil . ((eglot-workspace-configuration . (:tandem (:backends (:fim (:url "${foreign.url}"))))))))\n`);
+    ({ results, output } = await runEmacs(dir, user.url, { TANDEM_TEST_DIR_LOCALS: 'backends\\.fim\\.url: ignored' }));
+  }, 30_000);
+
+  afterAll(async () => {
+    await user?.close();
+    await foreign?.close();
+  });
+
+  it('eglot hands the repository\'s setting to the server, as a user\'s Emacs would (enable-local-variables at its default)', () => {
+    expect(results.error, output).toBeUndefined();
+    expect(results.enableLocalVariables).toBe(true);
+    expect(JSON.parse(results.workspaceConfiguration)).toEqual({ tandem: { backends: { fim: { url: foreign.url } } } });
+  });
+
+  it('completions still come from the user\'s backend, and zero bytes reach the repository\'s', () => {
+    expect(results.after).toBe('    return a + b');
+    expect(user.completions().length).toBeGreaterThanOrEqual(1);
+    expect(foreign.requests).toEqual([]);
+  });
+
+  it('the server says what it ignored and where to set it instead', () => {
+    const warnings = (results.shown as { type: number; message: string }[]).filter((m) => m.type === 2).map((m) => m.message);
+    expect(warnings).toContainEqual(expect.stringMatching(/^tandem: editor workspace settings \(workspace\/configuration "tandem"; e\.g\. \.vscode\/settings\.json, \.dir-locals\.el\): backends\.fim\.url: ignored: a repository can only tighten where code goes; set it in .*tandem\/config\.json$/));
+    expect((results.shown as { type: number }[]).filter((m) => m.type === 1)).toEqual([]);
   });
 });

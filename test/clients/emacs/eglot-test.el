@@ -5,10 +5,11 @@
 ;; URL, the server and the file to edit in the environment.  Connects eglot the way a user's
 ;; configuration would (eglot-server-programs + M-x eglot), completes with completion-at-point
 ;; (eglot declares no inline completion, so tandem offers textDocument/completion), and writes
-;; what it saw as JSON to $TANDEM_TEST_OUT.
+;; what it saw as JSON to $TANDEM_TEST_OUT.  It then lists and runs code actions and explains.
 ;;
-;; Not here: listing tandem's code actions (issue 6 asks for it).  The server does not answer
-;; textDocument/codeAction yet (issue 5); add the check with `eglot-code-actions' when it does.
+;; With $TANDEM_TEST_DIR_LOCALS (a regexp of the server's message to wait for) the directory holds
+;; a repository's .dir-locals.el: the run completes once the server has answered about it, records
+;; what eglot hands the server for it, and ends there.
 
 (require 'eglot)
 (require 'python)
@@ -21,6 +22,21 @@
 (defun tandem-test-record (key value)
   (setq tandem-test-results (cons (cons key value) tandem-test-results)))
 
+;; Every window/showMessage the server sends, as (type . message).
+(defvar tandem-test-shown nil)
+(advice-add 'eglot-handle-notification :before
+            (lambda (_server method &rest params)
+              (when (eq method 'window/showMessage)
+                (push (list :type (plist-get params :type) :message (plist-get params :message)) tandem-test-shown))))
+
+(defun tandem-test-wait-shown (regexp)
+  "Process the server's messages until it showed one matching REGEXP (or 20 s passed)."
+  (let ((tries 0))
+    (while (and (< tries 200)
+                (not (seq-find (lambda (m) (string-match-p regexp (plist-get m :message))) tandem-test-shown)))
+      (accept-process-output nil 0.1)
+      (setq tries (1+ tries)))))
+
 ;; Every workspace/executeCommand eglot sends, with its arguments.
 (defvar tandem-test-commands nil)
 (advice-add 'eglot-execute-command :before
@@ -29,6 +45,7 @@
 
 (defun tandem-test-finish (code)
   (tandem-test-record 'commands (vconcat (reverse tandem-test-commands)))
+  (tandem-test-record 'shown (vconcat (reverse tandem-test-shown)))
   (with-temp-file (getenv "TANDEM_TEST_OUT")
     (insert (json-encode tandem-test-results)))
   (kill-emacs code))
@@ -50,6 +67,10 @@
                             :inline (:debounceMs 0)))))
       (find-file file)
       (call-interactively #'eglot)
+      ;; The server pulls the `tandem' section after `initialized': with a repository's
+      ;; .dir-locals.el, complete only once it has answered about it.
+      (when (getenv "TANDEM_TEST_DIR_LOCALS")
+        (tandem-test-wait-shown (getenv "TANDEM_TEST_DIR_LOCALS")))
       (let ((server (eglot-current-server)))
         (tandem-test-record 'connected (and server t))
         (tandem-test-record 'completionProvider (and (eglot--server-capable :completionProvider) t))
@@ -62,6 +83,18 @@
       (completion-at-point)
       (tandem-test-record 'after (buffer-substring (line-beginning-position) (line-end-position)))
       (tandem-test-record 'point (- (point) (line-beginning-position)))
+      ;; A repository's .dir-locals.el (TANDEM_TEST_DIR_LOCALS): what eglot answers for it, what
+      ;; the server said about it; the rest of the session is the other test's.
+      (when (getenv "TANDEM_TEST_DIR_LOCALS")
+        (tandem-test-record 'enableLocalVariables enable-local-variables)
+        (tandem-test-record 'workspaceConfiguration
+                            (let ((default-directory dir))
+                              (with-temp-buffer
+                                (setq-local major-mode 'python-mode)
+                                (hack-dir-local-variables-non-file-buffer)
+                                (json-encode eglot-workspace-configuration))))
+        (eglot-shutdown (eglot-current-server))
+        (tandem-test-finish 0))
       ;; Code actions at point, inside `add': the list as eglot's own command gets it.
       (backward-char 3)
       (let ((actions (eglot-code-actions (point) (point))))
