@@ -43,7 +43,8 @@ Usage:
 
 LINE and COL are 1-based, as editors show them.
 Configuration: ${userConfigPath()}, then --config FILE or $TANDEM_CONFIG, then the editor's
-settings, then the workspace's tandem.json (which may only tighten privacy).
+settings, then the workspace's tandem.json. Settings a repository can carry (tandem.json, the
+editor's workspace settings) may only tighten; a tandem.json that cannot be read air-gaps.
 Log level: $TANDEM_LOG (error, warn, info, debug, trace); logs go to stderr.
 
 Exit status: 0 success; 1 doctor found a route no backend serves; 2 bad arguments or
