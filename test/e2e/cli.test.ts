@@ -143,4 +143,17 @@ describe('tandem-lsp CLI', () => {
     expect(out.route.backend).toBe('fim');
     expect(out.route.reason).toContain('cloud: cloud, air-gapped');
   });
+
+  it('a tandem.json that does not parse air-gaps the run, with a warning naming its line and column', async () => {
+    const ws = mkdtempSync(join(tmpdir(), 'tandem-ws-'));
+    writeFileSync(join(ws, 'a.py'), 'x = 1\n');
+    writeFileSync(join(ws, 'tandem.json'), '{"privacy": {"airGapped": true,}}');
+    const cfg = writeConfig('cloud-first.json', { backends: { fim: { kind: 'vllm', url: fake.url }, cloud: { kind: 'openai', url: 'https://api.example.invalid/v1', model: 'gpt-4o' } }, routes: { inline: ['cloud', 'fim'] } });
+    const r = await run(['prompt', join(ws, 'a.py') + ':2:1', '--config', cfg, '--workspace', ws, '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`tandem-lsp: warning: ${join(ws, 'tandem.json')}: invalid JSON: Expected double-quoted property name at line 1, column 32; air-gapped until the file is fixed`);
+    const out = JSON.parse(r.stdout);
+    expect(out.route.backend).toBe('fim');
+    expect(out.route.reason).toContain('cloud: cloud, air-gapped');
+  });
 });
