@@ -1,7 +1,9 @@
 // clients/neovim in a real headless Neovim (Debian's 0.7.2 in CI) against the built server and the
-// fake vLLM: ghost text as extmarks, accept all / word / line, acceptance telemetry, Tab fall-through.
+// fake vLLM: ghost text as extmarks, accept all / word / line, acceptance telemetry, Tab fall-through;
+// and settings from a project's exrc sent as repository-level only.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +31,26 @@ interface Results {
   messages: string;
   commands: Sent[];
   checks: Record<string, any>;
+}
+
+/** Runs headless Neovim until it quits; returns the JSON its driver wrote to `out`. */
+async function runNvim(args: string[], env: NodeJS.ProcessEnv, cwd: string, out: string): Promise<any> {
+  const nvim = spawn('nvim', ['--headless', ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  nvim.stdout.on('data', (d) => (output += d));
+  nvim.stderr.on('data', (d) => (output += d));
+  const code = await new Promise<number | null>((res) => {
+    const timer = setTimeout(() => nvim.kill('SIGKILL'), 25_000);
+    nvim.on('exit', (c) => {
+      clearTimeout(timer);
+      res(c);
+    });
+  });
+  try {
+    return JSON.parse(readFileSync(out, 'utf8'));
+  } catch {
+    throw new Error(`nvim exited with ${code} and wrote no results; its output:\n${output}`);
+  }
 }
 
 describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNvim ? nvimVersion.stdout.split('\n')[0] : 'nvim (missing)'}`, () => {
@@ -69,22 +91,7 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNv
       XDG_STATE_HOME: dir,
       XDG_CACHE_HOME: dir,
     };
-    const nvim = spawn('nvim', ['--headless', '--clean', '-u', join(ROOT, 'test/clients/neovim/init.lua')], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    nvim.stdout.on('data', (d) => (output += d));
-    nvim.stderr.on('data', (d) => (output += d));
-    const code = await new Promise<number | null>((res) => {
-      const timer = setTimeout(() => nvim.kill('SIGKILL'), 25_000);
-      nvim.on('exit', (c) => {
-        clearTimeout(timer);
-        res(c);
-      });
-    });
-    try {
-      results = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
-    } catch {
-      throw new Error(`nvim exited with ${code} and wrote no results; its output:\n${output}`);
-    }
+    results = await runNvim(['--clean', '-u', join(ROOT, 'test/clients/neovim/init.lua')], env, dir, join(dir, 'out.json'));
   }, 30_000);
 
   afterAll(async () => {
@@ -207,4 +214,115 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNv
     expect(health).toMatch(/OK:? .*tandem-lsp\.js --stdio answers --version: \d+\.\d+\.\d+/);
     expect(health).not.toMatch(/ERROR/);
   });
+});
+
+// A project's exrc is repository content: settings it passes to setup() may not redirect code.
+// Needs the server side of the trust boundary (issue #12): a workspace/configuration answer is
+// repository-level, where code goes may only tighten there.
+describe.skipIf(!hasNvim && process.env.CI !== 'true')('Neovim: settings from a project exrc are repository-level', () => {
+  const FILE1 = ['def add(a, b):', '    r', ''].join('\n');
+  const respond = (req: { body?: { prompt?: string } }) => ({ text: String(req.body?.prompt ?? '').includes('    re<|fim_suffix|>') ? 'turn a + b' : '' });
+  let home: FakeVllm;
+  let foreign: FakeVllm;
+
+  beforeAll(async () => {
+    if (!hasNvim) throw new Error('`nvim` is not installed; CI must install it (apt-get install neovim)');
+    home = await startFakeVllm({ respond });
+    foreign = await startFakeVllm({ respond });
+  });
+  afterAll(async () => {
+    await home?.close();
+    await foreign?.close();
+  });
+
+  const lua = (v: unknown): string => JSON.stringify(v); // plain strings only: JSON quoting is Lua quoting
+
+  /**
+   * A user's Neovim (init.vim with 'exrc' set, which Neovim 0.7 honours only there) started in a
+   * project holding `files`; `userSetup`: the user's config calls setup() with `userUrl` as its
+   * backend (else the plugin is only on the runtimepath and the user's backend is in
+   * ~/.config/tandem/config.json). `exrc` names the file Neovim sources, trusted for 0.9+'s vim.secure.
+   */
+  async function start(opts: { userSetup: boolean; userUrl: string; files: Record<string, string>; exrc?: string }): Promise<any> {
+    home.reset();
+    foreign.reset();
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-nvim-exrc-'));
+    const project = join(dir, 'project');
+    mkdirSync(join(dir, 'nvim'), { recursive: true });
+    mkdirSync(join(dir, 'tandem'));
+    mkdirSync(join(dir, 'state', 'nvim'), { recursive: true });
+    mkdirSync(project);
+    writeFileSync(join(project, 'calc.py'), FILE1);
+    for (const [name, text] of Object.entries(opts.files)) writeFileSync(join(project, name), text);
+    if (opts.exrc) {
+      const text = readFileSync(join(project, opts.exrc));
+      writeFileSync(join(dir, 'state', 'nvim', 'trust'), `${createHash('sha256').update(text).digest('hex')} ${join(project, opts.exrc)}\n`);
+    }
+    writeFileSync(join(dir, 'tandem', 'config.json'), JSON.stringify({ backends: { fim: { kind: 'vllm', url: opts.userUrl } }, inline: { debounceMs: 0 } }));
+    writeFileSync(join(dir, 'nvim', 'init.vim'), [
+      'set exrc noswapfile',
+      `set rtp^=${join(ROOT, 'clients/neovim')}`,
+      `luafile ${join(ROOT, 'test/clients/neovim/exrc.lua')}`,
+      '',
+    ].join('\n'));
+    const env = {
+      ...process.env,
+      TANDEM_TEST_OUT: join(dir, 'out.json'),
+      TANDEM_TEST_FILE: join(project, 'calc.py'),
+      TANDEM_TEST_TIMEOUT_MS: '20000',
+      TANDEM_NODE: process.execPath,
+      TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
+      TANDEM_HOME_URL: opts.userUrl,
+      TANDEM_USER_SETUP: opts.userSetup ? '1' : '0',
+      TANDEM_CONFIG: '',
+      XDG_CONFIG_HOME: dir,
+      XDG_DATA_HOME: join(dir, 'data'),
+      XDG_STATE_HOME: join(dir, 'state'),
+      XDG_CACHE_HOME: join(dir, 'cache'),
+    };
+    return runNvim([], env, project, join(dir, 'out.json'));
+  }
+
+  const repositorySetup = (extra = '') => `lua require('tandem').setup({ ${extra}settings = { backends = { fim = { kind = 'vllm', url = ${lua(foreign.url)} } }, inline = { maxTokens = 5 } } })\n`;
+
+  function expectRepositoryLevel(r: any, source: RegExp) {
+    expect(r.errors, `messages: ${r.messages}`).toEqual([]);
+    expect(r.done).toBe(true);
+    expect(r.repository_source).toMatch(source);
+    // Sent only as the answer to workspace/configuration, never as initializationOptions.
+    expect(r.settings).toEqual({ tandem: { backends: { fim: { kind: 'vllm', url: foreign.url } }, inline: { maxTokens: 5 } } });
+    expect(JSON.stringify(r.init_options)).not.toContain(foreign.url);
+    expect(r.pulls[0]).toEqual([{ backends: { fim: { kind: 'vllm', url: foreign.url } }, inline: { maxTokens: 5 } }]);
+    // Zero requests at the repository's server; the user's served the ghost text, with the
+    // repository's inline.maxTokens (that key may come from a repository).
+    expect(r.ghost).toBe('turn a + b');
+    expect(foreign.requests).toEqual([]);
+    expect(home.completions().length).toBeGreaterThan(0);
+    for (const c of home.completions()) expect(c.body.max_tokens).toBe(5);
+    // The server says what it ignored.
+    expect(r.shown.some((m: { type: number; message: string }) => m.type === 2 && m.message.includes('backends')), JSON.stringify(r.shown)).toBe(true);
+  }
+
+  it('.nvimrc sourcing a file that calls setup() with another backend: zero requests there', async () => {
+    const r = await start({ userSetup: true, userUrl: home.url, files: { '.nvimrc': 'source tandem.vim\n', 'tandem.vim': repositorySetup() }, exrc: '.nvimrc' });
+    expectRepositoryLevel(r, /\/project\/\.nvimrc$/);
+    expect(r.init_options).toEqual({ backends: { fim: { kind: 'vllm', url: home.url } }, inline: { debounceMs: 0 } });
+  }, 30_000);
+
+  it('.exrc that loads the plugin itself and calls setup(): zero requests at its backend', async () => {
+    const cmd = `cmd = { ${lua(process.execPath)}, ${lua(join(ROOT, 'server/bin/tandem-lsp.js'))}, '--stdio' }, debounce_ms = 10, `;
+    const r = await start({ userSetup: false, userUrl: home.url, files: { '.exrc': repositorySetup(cmd) }, exrc: '.exrc' });
+    expectRepositoryLevel(r, /\/project\/\.exrc$/);
+    expect(r.init_options).toEqual({});
+  }, 30_000);
+
+  it('the same backend given to setup() in the user\'s own config does take effect', async () => {
+    const r = await start({ userSetup: true, userUrl: foreign.url, files: {} });
+    expect(r.errors, `messages: ${r.messages}`).toEqual([]);
+    expect(r.repository_source).toBeNull();
+    expect(r.init_options).toEqual({ backends: { fim: { kind: 'vllm', url: foreign.url } }, inline: { debounceMs: 0 } });
+    expect(r.ghost).toBe('turn a + b');
+    expect(foreign.completions().length).toBeGreaterThan(0);
+    expect(home.requests).toEqual([]);
+  }, 30_000);
 });

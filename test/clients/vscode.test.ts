@@ -1,6 +1,8 @@
-// clients/vscode: its settings equal the server's schema, it type-checks against @types/vscode, and
-// `npm run package:vscode` builds a .vsix whose bundled server really completes (native
-// tree-sitter addon included). VS Code itself is not run here: see clients/vscode/README.md.
+// clients/vscode: its settings equal the server's schema (where-code-goes keys user-level only), the
+// settings it forwards keep the user's values apart from a repository's (checked against the real
+// server), it type-checks against @types/vscode, and `npm run package:vscode` builds a .vsix whose
+// bundled server really completes (native tree-sitter addon included). VS Code itself is not run
+// here: see clients/vscode/README.md.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, createWriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
-import { settingsFromSchema } from '../../clients/vscode/scripts/settings.mjs';
+import { settingsFromSchema, untrustedWorkspaces, USER_ONLY_SECTIONS } from '../../clients/vscode/scripts/settings.mjs';
 import { compareArgs, editArgs, explainArgs, isCommandOnly, statsMarkdown } from '../../clients/vscode/src/commands.js';
+import { declareScopedSettings, scopedSection, userSettings, type Inspected } from '../../clients/vscode/src/configuration.js';
 import { LspClient } from '../lsp-client.js';
 
 const run = promisify(execFile);
@@ -28,6 +31,17 @@ describe('VS Code extension manifest', () => {
     const schema = JSON.parse(readFileSync(join(ROOT, 'server/tandem.schema.json'), 'utf8'));
     expect(pkg.contributes.configuration.properties).toEqual(settingsFromSchema(schema));
     expect(Object.keys(pkg.contributes.configuration.properties)).toContain('tandem.inline.maxTokens');
+  });
+
+  it('keeps the keys that decide where code goes out of workspace settings: machine scope, and restricted in untrusted workspaces', () => {
+    const settings: Record<string, { scope?: string }> = pkg.contributes.configuration.properties;
+    const userOnly = Object.keys(settings).filter((k) => USER_ONLY_SECTIONS.includes(k.split('.')[1]!));
+    expect(userOnly).toEqual(expect.arrayContaining(['tandem.backends', 'tandem.routes.inline', 'tandem.privacy.airGapped', 'tandem.privacy.onPremOnly', 'tandem.audit.enabled', 'tandem.audit.path', 'tandem.budget.dailyUsd']));
+    for (const key of userOnly) expect(settings[key]!.scope, key).toBe('machine');
+    for (const key of Object.keys(settings).filter((k) => !userOnly.includes(k))) expect(settings[key]!.scope, key).toBeUndefined();
+    expect(pkg.capabilities.untrustedWorkspaces).toEqual(untrustedWorkspaces(settings));
+    expect(pkg.capabilities.untrustedWorkspaces.supported).toBe('limited');
+    expect(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations).toEqual(userOnly);
   });
 
   it('has its own commands, apart from the server commands vscode-languageclient registers', () => {
@@ -104,6 +118,108 @@ describe('VS Code command arguments against the server', () => {
     expect(isCommandOnly(explain, 'tandem.explain')).toBe(true);
     expect(actions.filter((a) => a !== explain).every((a) => !isCommandOnly(a, 'tandem.explain'))).toBe(true);
   });
+});
+
+// What the extension forwards, built from VS Code's `inspect()` records the way src/extension.ts
+// does, then answered to the real server's workspace/configuration pull: a repository's
+// .vscode/settings.json must not redirect code, while the same value in the user's settings does.
+describe('VS Code settings forwarding against the server', () => {
+  const KEYS = Object.keys(pkg.contributes.configuration.properties);
+  const URI = 'file:///w/calc.py';
+  const DOC = 'def add(a, b):\n    \n';
+  const CURSOR = { line: 1, character: 4 };
+  let home: FakeVllm;
+  let foreign: FakeVllm;
+  const clients: LspClient[] = [];
+
+  beforeAll(async () => {
+    home = await startFakeVllm({ respond: () => ({ text: 'return a + b' }) });
+    foreign = await startFakeVllm({ respond: () => ({ text: 'return a + b' }) });
+  });
+  afterAll(async () => {
+    for (const c of clients) await c.stop();
+    await home?.close();
+    await foreign?.close();
+  });
+
+  /** `inspect` over a table of VS Code records, as settings.json files would give them. */
+  const inspectOf = (records: Record<string, Inspected>) => (key: string) => records[key];
+
+  /**
+   * The server as vscode-languageclient drives it: initializationOptions = user values, the
+   * scopedSettings capability, and the pull answered with scopedSection. Resolves once the server
+   * reports the pulled configuration loaded.
+   */
+  async function serverWith(records: Record<string, Inspected>): Promise<LspClient> {
+    const inspect = inspectOf(records);
+    const capabilities: Record<string, any> = { workspace: { configuration: true, didChangeConfiguration: { dynamicRegistration: true } }, textDocument: { inlineCompletion: {} } };
+    declareScopedSettings(capabilities);
+    const client = new LspClient({
+      env: { XDG_CONFIG_HOME: mkdtempSync(join(tmpdir(), 'tandem-vscode-scope-')), TANDEM_CONFIG: '' },
+      onRequest: (method, params) => (method === 'workspace/configuration' ? params.items.map((item: { section?: string }) => (item.section === 'tandem' ? scopedSection(KEYS, inspect) : null)) : null),
+    });
+    clients.push(client);
+    await client.initialize({ rootUri: 'file:///w', capabilities, initializationOptions: userSettings(KEYS, inspect) });
+    await client.waitForNotification((n) => n.method === 'window/logMessage' && /configuration loaded \(initialized\)/.test(String(n.params.message)), 10_000).catch((err: Error) => {
+      const shown = client.notifications.filter((n) => n.method === 'window/showMessage').map((n) => n.params.message);
+      throw new Error(`${err.message}; the server showed ${JSON.stringify(shown)} (a server without experimental.tandem.scopedSettings rejects the {user, workspace} answer)`);
+    });
+    expect(client.serverRequests.filter((r) => r.method === 'workspace/configuration')).toHaveLength(1);
+    return client;
+  }
+
+  it('declares scopedSettings beside other experimental capabilities', () => {
+    const caps: { experimental?: unknown } = { experimental: { other: 1 } };
+    declareScopedSettings(caps);
+    expect(caps.experimental).toEqual({ other: 1, tandem: { scopedSettings: true } });
+  });
+
+  it('puts a workspace value only under `workspace`, a user value under `user` and in initializationOptions, defaults nowhere', () => {
+    const records: Record<string, Inspected> = {
+      'tandem.backends': { globalValue: { fim: { kind: 'vllm', url: home.url } }, workspaceValue: { fim: { kind: 'vllm', url: foreign.url } } },
+      'tandem.routes.inline': { workspaceFolderValue: ['evil'], workspaceValue: ['fim'] },
+      'tandem.inline.maxTokens': { workspaceValue: 5 },
+      'tandem.inline.debounceMs': { globalValue: 0 },
+      'tandem.inline.enabled': {}, // only a default: not sent
+    };
+    expect(scopedSection(KEYS, inspectOf(records))).toEqual({
+      user: { backends: { fim: { kind: 'vllm', url: home.url } }, inline: { debounceMs: 0 } },
+      workspace: { backends: { fim: { kind: 'vllm', url: foreign.url } }, routes: { inline: ['evil'] }, inline: { maxTokens: 5 } },
+    });
+    expect(userSettings(KEYS, inspectOf(records))).toEqual({ backends: { fim: { kind: 'vllm', url: home.url } }, inline: { debounceMs: 0 } });
+  });
+
+  // Needs the server side of the trust boundary (issue #12): the scoped answer's `workspace` part
+  // may only tighten where code goes.
+  it('a repository .vscode/settings.json tandem.backends sends zero requests to its server; its other keys apply', async () => {
+    const client = await serverWith({
+      'tandem.backends': { globalValue: { fim: { kind: 'vllm', url: home.url } }, workspaceValue: { fim: { kind: 'vllm', url: foreign.url } } },
+      'tandem.inline.debounceMs': { globalValue: 0 },
+      'tandem.inline.maxTokens': { workspaceValue: 5 },
+    });
+    client.open(URI, 'python', DOC);
+    const res = await client.inline(URI, CURSOR).result;
+    expect(res.items[0]?.insertText).toBe('return a + b');
+    expect(foreign.requests).toEqual([]);
+    expect(home.completions()).toHaveLength(1);
+    expect(home.completions()[0]!.body.max_tokens).toBe(5); // the pulled workspace part was in force
+    const warnings = client.notifications.filter((n) => n.method === 'window/showMessage' && n.params.type === 2).map((n) => String(n.params.message));
+    expect(warnings.some((m) => m.includes('backends'))).toBe(true);
+  }, 20_000);
+
+  it('the same tandem.backends in the user settings does take effect', async () => {
+    home.reset();
+    foreign.reset();
+    const client = await serverWith({
+      'tandem.backends': { globalValue: { fim: { kind: 'vllm', url: foreign.url } } },
+      'tandem.inline.debounceMs': { globalValue: 0 },
+    });
+    client.open(URI, 'python', DOC);
+    const res = await client.inline(URI, CURSOR).result;
+    expect(res.items[0]?.insertText).toBe('return a + b');
+    expect(foreign.completions()).toHaveLength(1);
+    expect(home.requests).toEqual([]);
+  }, 20_000);
 });
 
 describe.skipIf(!installed && process.env.CI !== 'true')('VS Code extension build', () => {

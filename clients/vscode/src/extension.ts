@@ -7,8 +7,10 @@ import {
   LanguageClient,
   type LanguageClientOptions,
   type ServerOptions,
+  type StaticFeature,
 } from 'vscode-languageclient/node';
 import { compareArgs, editArgs, explainArgs, isCommandOnly, markdownOf, statsMarkdown, type Target } from './commands.js';
+import { declareScopedSettings, scopedSection, userSettings, type Inspect } from './configuration.js';
 
 /** `tandem/status` as the contract fixes it. */
 interface Status {
@@ -22,24 +24,22 @@ let status: Status | undefined;
 /** The contributed setting names (tandem.inline.maxTokens, …), read from package.json. */
 let settingKeys: string[] = [];
 
-/**
- * The `tandem` section with only what the user set: contributed defaults are left out, so they
- * never override the user's ~/.config/tandem/config.json (the editor is a later source than it).
- */
-function explicitSettings(scope?: vscode.Uri): Record<string, unknown> {
+/** VS Code's own record of where each `tandem.*` value was set (user, workspace, folder). */
+function inspectAt(scope?: vscode.Uri): Inspect {
   const config = vscode.workspace.getConfiguration(undefined, scope);
-  const out: Record<string, unknown> = {};
-  for (const key of settingKeys) {
-    const v = config.inspect(key);
-    const value = v?.workspaceFolderValue ?? v?.workspaceValue ?? v?.globalValue;
-    if (value === undefined) continue;
-    const path = key.split('.').slice(1); // drop "tandem"
-    let node = out;
-    for (const p of path.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
-    node[path[path.length - 1]!] = value;
-  }
-  return out;
+  return (key) => config.inspect(key);
 }
+
+/**
+ * Tells the server, in initialize, that the `tandem` section it pulls comes as {user, workspace}:
+ * VS Code keeps the two apart, so the server may take where code goes from `user` alone.
+ */
+const scopedSettingsFeature: StaticFeature = {
+  fillClientCapabilities: (capabilities) => declareScopedSettings(capabilities),
+  initialize: () => undefined,
+  getState: () => ({ kind: 'static' }),
+  clear: () => undefined,
+};
 
 function renderStatus(item: vscode.StatusBarItem): void {
   if (!status) {
@@ -122,7 +122,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
-    initializationOptions: explicitSettings(),
+    // The launch configuration: user-level values only (the server trusts them as the user's).
+    initializationOptions: userSettings(settingKeys, inspectAt()),
     outputChannelName: 'tandem',
     middleware: {
       // The Explain code action carries only a command: VS Code would still ask the server to
@@ -136,16 +137,21 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         return next(command, args);
       },
       workspace: {
-        // The server pulls section `tandem`; answer with the user's explicit settings only.
+        // The server pulls section `tandem`: the explicitly set values, user-level and
+        // repository-level apart (defaults left out, so they never override the user's config file).
         configuration: async (params, token, next) => {
           const answers = await next(params, token);
           if (!Array.isArray(answers)) return answers;
-          return params.items.map((item, i) => (item.section === 'tandem' ? explicitSettings(item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined) : answers[i]));
+          return params.items.map((item, i) => (item.section === 'tandem' ? scopedSection(settingKeys, inspectAt(item.scopeUri ? vscode.Uri.parse(item.scopeUri) : undefined)) : answers[i]));
         },
+        // The library would push the whole effective section (defaults and workspace values
+        // merged in); the listener below sends `settings: null` instead, and the server pulls.
+        didChangeConfiguration: async () => undefined,
       },
     },
   };
   client = new LanguageClient('tandem', 'tandem', serverOptions, clientOptions);
+  client.registerFeature(scopedSettingsFeature);
 
   const item = vscode.window.createStatusBarItem('tandem.status', vscode.StatusBarAlignment.Right, 100);
   item.name = 'tandem';

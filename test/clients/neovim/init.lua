@@ -26,13 +26,8 @@ require('tandem').setup({
 local results = { version = tostring(vim.version().major) .. '.' .. vim.version().minor .. '.' .. vim.version().patch, commands = {}, checks = {}, errors = {} }
 local inline = require('tandem.inline')
 
-local function finish()
-  results.messages = vim.fn.execute('messages')
-  local f = assert(io.open(out_path, 'w'))
-  f:write(vim.fn.json_encode(results))
-  f:close()
-  vim.cmd('qa!')
-end
+local driver = dofile(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':h') .. '/steps.lua')
+local function finish() driver.write_and_quit(out_path, results) end
 
 local function keys(k, remap)
   api.nvim_feedkeys(api.nvim_replace_termcodes(k, true, false, true), remap and 'm' or 'n', false)
@@ -229,33 +224,4 @@ local steps = {
     end, function() return true end },
 }
 
-local deadline = vim.loop.now() + tonumber(os.getenv('TANDEM_TEST_TIMEOUT_MS') or '20000')
-local function run(i)
-  if i > #steps then
-    results.done = true
-    return finish()
-  end
-  local name, act, ready = steps[i][1], steps[i][2], steps[i][3]
-  results.step = name
-  local ok, e = pcall(act)
-  if not ok then
-    table.insert(results.errors, name .. ': ' .. tostring(e))
-    return finish()
-  end
-  local function poll()
-    local ok2, done = pcall(ready)
-    if not ok2 then
-      table.insert(results.errors, name .. ': ' .. tostring(done))
-      return finish()
-    end
-    if done then return run(i + 1) end
-    if vim.loop.now() > deadline then
-      table.insert(results.errors, 'timed out in step "' .. name .. '"')
-      return finish()
-    end
-    vim.defer_fn(poll, 20)
-  end
-  vim.defer_fn(poll, 20)
-end
-
-api.nvim_create_autocmd('VimEnter', { callback = function() vim.defer_fn(function() run(1) end, 0) end })
+driver.run(steps, results, finish)

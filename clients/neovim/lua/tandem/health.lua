@@ -44,6 +44,17 @@ function M.check()
     end
   end
 
+  start('tandem: settings')
+  local function keys(t)
+    local names = vim.tbl_keys(t or {})
+    table.sort(names)
+    return #names > 0 and table.concat(names, ', ') or 'none'
+  end
+  info(('from setup() in your config: %s (initializationOptions: the server trusts them as yours)'):format(keys(cfg.settings)))
+  if tandem.repository_source then
+    info(('from %s: %s (answered to workspace/configuration: repository-level, so backends, routes, privacy, audit and budget may only tighten)'):format(tandem.repository_source, keys(tandem.repository_settings)))
+  end
+
   start('tandem: server')
   local lines = require('tandem.commands').status_lines()
   local s = tandem.status

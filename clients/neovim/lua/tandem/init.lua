@@ -12,8 +12,9 @@ local defaults = {
   filetypes = nil,
   -- The first directory upwards holding one of these is the workspace root (else the cwd).
   root_markers = { 'tandem.json', '.git' },
-  -- The `tandem` section (see server/tandem.schema.json), sent as initializationOptions and
-  -- answered to workspace/configuration. Empty: the server's own files and defaults apply.
+  -- The `tandem` section (see server/tandem.schema.json). From your own config it is user-level:
+  -- sent as initializationOptions, the launch configuration the server trusts. From a project's
+  -- exrc it is repository-level (see M.repository_settings). Empty: the server's own files apply.
   settings = {},
   -- Idle time in insert mode before asking; the server adds its own adaptive debounce.
   debounce_ms = 30,
@@ -28,6 +29,47 @@ local defaults = {
 M.config = vim.deepcopy(defaults)
 --- Last `tandem/status` notification: {state, message, backends = {{name, healthy, latencyMs}}}.
 M.status = nil
+--- `settings` given to setup() by a project's exrc (.nvimrc, .exrc, .nvim.lua): answered only to
+--- workspace/configuration, which the server treats as repository-level (where code goes may only
+--- tighten there), never sent as initializationOptions.
+M.repository_settings = {}
+--- The exrc file those came from.
+M.repository_source = nil
+
+-- A project's exrc is repository content: whoever wrote the repository chose what it says.
+local EXRC_NAMES = { ['.nvimrc'] = true, ['.exrc'] = true, ['.nvim.lua'] = true }
+local function is_exrc(path)
+  return type(path) == 'string' and EXRC_NAMES[vim.fn.fnamemodify(path, ':t')] == true
+end
+
+-- The exrc files being sourced right now, outermost first: an exrc may `:source` another file
+-- that calls setup(). Tracked from the moment this module loads (your config requires it first).
+local sourcing_exrc = {}
+local exrc_group = vim.api.nvim_create_augroup('tandem_exrc', { clear = true })
+vim.api.nvim_create_autocmd('SourcePre', {
+  group = exrc_group,
+  callback = function(ev) if is_exrc(ev.match) then table.insert(sourcing_exrc, ev.match) end end,
+})
+vim.api.nvim_create_autocmd('SourcePost', {
+  group = exrc_group,
+  callback = function(ev)
+    if is_exrc(ev.match) and sourcing_exrc[#sourcing_exrc] == ev.match then table.remove(sourcing_exrc) end
+  end,
+})
+
+--- The exrc file running this setup() call, if any.
+local function calling_exrc()
+  if #sourcing_exrc > 0 then return sourcing_exrc[1] end
+  -- This module loaded by the exrc itself: a Lua exrc (.nvim.lua) is on the call stack, ...
+  for level = 3, 64 do
+    local info = debug.getinfo(level, 'S')
+    if not info then break end
+    if info.source:sub(1, 1) == '@' and is_exrc(info.source:sub(2)) then return info.source:sub(2) end
+  end
+  -- ... and a Vimscript one (`lua require('tandem').setup(...)` in .nvimrc) is the script being sourced.
+  local ok, sfile = pcall(vim.fn.expand, '<sfile>')
+  if ok and is_exrc(sfile) then return sfile end
+end
 
 local clients_by_root = {} -- Neovim 0.7 only: vim.lsp.start (0.8+) does this bookkeeping itself.
 
@@ -52,15 +94,19 @@ local function lsp_config(root)
   -- Declaring inline completion tells the server we render ghost text, so it offers no
   -- textDocument/completion (which would put model calls into the completion popup).
   caps.textDocument.inlineCompletion = caps.textDocument.inlineCompletion or { dynamicRegistration = false }
-  local settings = util.object(M.config.settings)
+  -- Neovim answers workspace/configuration from `settings` in every version, but 0.7 does not
+  -- declare it (nor push the settings): without this the server would never see them.
+  caps.workspace.configuration = true
   return {
     name = 'tandem',
     cmd = M.config.cmd,
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
     capabilities = caps,
-    init_options = settings,
-    settings = { tandem = settings },
+    -- Your settings go only where the server trusts them as yours; workspace/configuration (and
+    -- the push Neovim sends after initialize) carries the repository's, which may only tighten.
+    init_options = util.object(M.config.settings),
+    settings = { tandem = util.object(M.repository_settings) },
     handlers = { ['tandem/status'] = on_status },
     -- The Explain code action runs here, so vim.lsp.buf.code_action() shows its answer in a float.
     commands = { ['tandem.explain'] = function(...) return require('tandem.commands').explain_action(...) end },
@@ -117,7 +163,17 @@ local function define_commands()
 end
 
 function M.setup(opts)
-  M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts or {})
+  opts = opts or {}
+  local exrc = calling_exrc()
+  if exrc then
+    -- Other options (keys, filetypes, ...) apply as given; the settings are the repository's.
+    M.repository_settings, M.repository_source = opts.settings or {}, exrc
+    local rest = vim.deepcopy(opts)
+    rest.settings = nil
+    M.config = vim.tbl_deep_extend('force', M.config, rest)
+  else
+    M.config = vim.tbl_deep_extend('force', vim.deepcopy(defaults), opts)
+  end
   local group = vim.api.nvim_create_augroup('tandem', { clear = true })
   local fts = M.config.filetypes
   vim.api.nvim_create_autocmd(fts and 'FileType' or { 'BufReadPost', 'BufNewFile' }, {

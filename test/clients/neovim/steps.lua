@@ -1,0 +1,48 @@
+-- What the Neovim test drivers share: running their steps, and handing the results to the test.
+local M = {}
+
+--- Writes `results` (with Neovim's :messages) as JSON to `path` and quits Neovim.
+function M.write_and_quit(path, results)
+  results.messages = vim.fn.execute('messages')
+  local f = assert(io.open(path, 'w'))
+  f:write(vim.fn.json_encode(results))
+  f:close()
+  vim.cmd('qa!')
+end
+
+--- Runs the steps in order once Neovim has started: each acts, then polls (every 20 ms, without
+--- blocking Neovim's event loop) until its condition holds; an error or the deadline ends the run.
+--- `results.errors` collects what went wrong, `results.step` names the step reached.
+function M.run(steps, results, finish)
+  local deadline = vim.loop.now() + tonumber(os.getenv('TANDEM_TEST_TIMEOUT_MS') or '20000')
+  local function run(i)
+    if i > #steps then
+      results.done = true
+      return finish()
+    end
+    local name, act, ready = steps[i][1], steps[i][2], steps[i][3]
+    results.step = name
+    local ok, e = pcall(act)
+    if not ok then
+      table.insert(results.errors, name .. ': ' .. tostring(e))
+      return finish()
+    end
+    local function poll()
+      local ok2, done = pcall(ready)
+      if not ok2 then
+        table.insert(results.errors, name .. ': ' .. tostring(done))
+        return finish()
+      end
+      if done then return run(i + 1) end
+      if vim.loop.now() > deadline then
+        table.insert(results.errors, 'timed out in step "' .. name .. '"')
+        return finish()
+      end
+      vim.defer_fn(poll, 20)
+    end
+    vim.defer_fn(poll, 20)
+  end
+  vim.api.nvim_create_autocmd('VimEnter', { callback = function() vim.defer_fn(function() run(1) end, 0) end })
+end
+
+return M
