@@ -137,6 +137,14 @@ describe('settings a repository can carry never redirect code', () => {
       expect(user.completions().length).toBeGreaterThanOrEqual(1);
     });
 
+    it('from initializationOptions, when the user file says privacy.initializationOptions: "repository" (Zed, Helix project files): zero requests, a warning', async () => {
+      const mine = merge(base(), v.user()) as { privacy?: Record<string, unknown> };
+      const { client: c } = await start({ userFile: { ...mine, privacy: { ...mine.privacy, initializationOptions: 'repository' } }, init: v.repo() });
+      expect(await complete(c)).toBe('return a + b;');
+      expect(shown(c, 2).some((w) => w.startsWith(`tandem: initializationOptions: ${v.key}: ignored: `))).toBe(true);
+      expect(await foreignRequestsAfterStop(c)).toEqual([]);
+    });
+
     const userLevel: [string, (settings: unknown) => Start][] = [
       ['initializationOptions', (s) => ({ init: s })],
       ['a --config file', (s) => ({ configFlag: s })],

@@ -116,7 +116,7 @@ describe('defaults', () => {
     if (!r.ok) throw new Error(r.error);
     expect(r.config.backends).toEqual({ local: { name: 'local', kind: 'vllm', url: 'http://localhost:8000', location: 'onprem' } });
     expect(r.config.routes).toEqual({ inline: ['local'], action: ['local'], multiFile: ['local'] });
-    expect(r.config.privacy).toEqual({ airGapped: false, onPremOnly: [] });
+    expect(r.config.privacy).toEqual({ airGapped: false, onPremOnly: [], initializationOptions: 'user' });
     expect(r.config.inline).toEqual({ enabled: true, debounceMs: 'adaptive', deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512 });
     expect(r.config.log).toEqual({ level: 'info' });
     expect(r.warnings).toEqual([]);
@@ -264,7 +264,7 @@ describe('a workspace tandem.json may only tighten', () => {
 
   it('adds onPremOnly globs, sets airGapped, switches inline off, without warnings', () => {
     const { config, warnings } = ok({ user, workspace: { privacy: { onPremOnly: ['secrets/**', '**/.env*'], airGapped: true }, inline: { enabled: false } } });
-    expect(config.privacy).toEqual({ airGapped: true, onPremOnly: ['**/.env*', 'secrets/**'] });
+    expect(config.privacy).toMatchObject({ airGapped: true, onPremOnly: ['**/.env*', 'secrets/**'] });
     expect(config.inline.enabled).toBe(false);
     expect(warnings).toEqual([]);
   });
@@ -310,7 +310,7 @@ describe('a workspace tandem.json may only tighten', () => {
   ];
   it.each(broken)('a tandem.json with %s makes the workspace air-gapped, with a warning naming the file and the position', (_name, text, detail) => {
     const { config, warnings, ws } = ok({ user, workspace: text });
-    expect(config).toEqual({ ...ok({ user }).config, privacy: { airGapped: true, onPremOnly: ['**/.env*'] } });
+    expect(config).toEqual({ ...ok({ user }).config, privacy: { ...ok({ user }).config.privacy, airGapped: true } });
     expect(warnings).toEqual([`${join(ws, 'tandem.json')}: ${detail}; air-gapped until the file is fixed`]);
   });
 
@@ -382,7 +382,7 @@ describe('the trust boundary: repository-level editor settings may only tighten'
 
   it('tightening takes effect without a warning: air-gapped, more onPremOnly globs, a lower budget, the audit log on', () => {
     const { config, warnings } = ok({ user: { ...user, audit: { enabled: false } }, section: { privacy: { airGapped: true, onPremOnly: ['secrets/**', '**/.env*'] }, budget: { dailyUsd: 1 }, audit: { enabled: true } } });
-    expect(config.privacy).toEqual({ airGapped: true, onPremOnly: ['**/.env*', 'secrets/**'] });
+    expect(config.privacy).toMatchObject({ airGapped: true, onPremOnly: ['**/.env*', 'secrets/**'] });
     expect(config.budget.dailyUsd).toBe(1);
     expect(config.audit.enabled).toBe(true);
     expect(warnings).toEqual([]);
@@ -450,5 +450,32 @@ describe('the trust boundary: repository-level editor settings may only tighten'
 
   it('a source without a trust level is a bug, never user-level by default', () => {
     expect(() => resolveConfig([{ origin: 'somewhere', data: {} } as never])).toThrow('configuration source somewhere has no trust level');
+  });
+
+  describe('privacy.initializationOptions: "repository" (editors whose project files set them: Zed, Helix)', () => {
+    const foreignUrl = { backends: { fim: { url: 'http://127.0.0.1:8123' } } };
+    it('makes initializationOptions repository-level when the user file says so: a backend there is ignored with a warning', () => {
+      const r = ok({ user: { ...user, privacy: { initializationOptions: 'repository' } }, init: foreignUrl });
+      expect(r.config.backends.fim!.url).toBe('http://gpu:8000');
+      expect(r.warnings).toEqual([`initializationOptions: backends.fim.url: ignored: ${WHERE}; set it in ${join(r.xdg, 'tandem', 'config.json')}`]);
+    });
+    it('the same from a --config file; tunables from initializationOptions still apply', () => {
+      const r = ok({ user, configFlag: { privacy: { initializationOptions: 'repository' } }, init: { ...foreignUrl, ...tokens(7) } });
+      expect(r.config.backends.fim!.url).toBe('http://gpu:8000');
+      expect(r.config.inline.maxTokens).toBe(7);
+    });
+    it('initializationOptions cannot make themselves user-level again', () => {
+      const r = ok({ user: { ...user, privacy: { initializationOptions: 'repository' } }, init: { ...foreignUrl, privacy: { initializationOptions: 'user' } } });
+      expect(r.config.backends.fim!.url).toBe('http://gpu:8000');
+      expect(r.config.privacy.initializationOptions).toBe('repository');
+    });
+    it('initializationOptions may choose "repository" for themselves, which only tightens', () => {
+      const r = ok({ user, init: { ...foreignUrl, privacy: { initializationOptions: 'repository' } } });
+      expect(r.config.backends.fim!.url).toBe('http://gpu:8000');
+      expect(r.config.privacy.initializationOptions).toBe('repository');
+    });
+    it('by default initializationOptions are user-level', () => {
+      expect(ok({ user, init: foreignUrl }).config.backends.fim!.url).toBe('http://127.0.0.1:8123');
+    });
   });
 });

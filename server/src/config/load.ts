@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigSchema, TASK_CLASSES, type Backend, type Config, type RawConfig, type TaskClass } from './schema.js';
 import { deepMerge, deleteAt, formatPath, getAt, isPlainObject } from './tree.js';
-import { applyRepositoryLayer, applyWorkspaceFile, repositoryData, tunablePart, type ConfigSource, type WorkspaceSource } from './trust.js';
+import { applyRepositoryLayer, applyWorkspaceFile, repositoryData, tunablePart, withInitializationTrust, type ConfigSource, type WorkspaceSource } from './trust.js';
 
 export type { ConfigSource, Trust, WorkspaceSource } from './trust.js';
 
@@ -301,7 +301,8 @@ export function loadConfig(inputs: ConfigInputs): ConfigResult {
     if (!f.ok) return f;
     sources.push({ origin: explicit, data: f.data, trust: 'user' });
   }
-  sources.push(...(inputs.editor ?? []));
+  // Whether initializationOptions count as the user's is the user's files' decision (trust.ts).
+  sources.push(...withInitializationTrust(sources, inputs.editor ?? []));
   const workspaces: WorkspaceSource[] = [];
   for (const root of inputs.workspaceRoots ?? []) {
     const file = join(root, 'tandem.json');

@@ -82,9 +82,15 @@ export const ConfigSchema = z
           .array(z.string({ error: 'expected a glob' }), { error: 'expected a list of globs' })
           .default([])
           .describe('Globs relative to the workspace root; a prompt holding text from a matching file never goes to a cloud backend.'),
+        initializationOptions: z
+          .enum(['user', 'repository'], { error: 'expected "user" or "repository"' })
+          .default('user')
+          .describe(
+            'How far the editor\'s initializationOptions are trusted. "repository" for editors whose project files can set them (Zed\'s .zed/settings.json, Helix\'s .helix/languages.toml): they may then only tighten, like a repository\'s settings. Read from the user file and --config/TANDEM_CONFIG.',
+          ),
       })
       .strict()
-      .default({ airGapped: false, onPremOnly: [] })
+      .default({ airGapped: false, onPremOnly: [], initializationOptions: 'user' })
       .describe('What code may leave the building.'),
     inline: z
       .object({
@@ -173,7 +179,7 @@ export type Backend = BackendConfig & { name: string; location: 'onprem' | 'clou
 export interface Config {
   backends: Record<string, Backend>;
   routes: Record<TaskClass, string[]>;
-  privacy: { airGapped: boolean; onPremOnly: string[] };
+  privacy: RawConfig['privacy'];
   inline: RawConfig['inline'];
   context: RawConfig['context'];
   budget: RawConfig['budget'];

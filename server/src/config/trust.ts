@@ -70,6 +70,21 @@ export function editorSources(e: EditorSettings): ConfigSource[] {
 }
 
 /**
+ * `privacy.initializationOptions: "repository"` makes the editor's initializationOptions a
+ * repository-level layer, for editors whose project files can set them (Zed, Helix). The choice
+ * is read from the user's files only (the defaults say "user"); initializationOptions may also
+ * pick "repository" for themselves, which only tightens.
+ */
+export function withInitializationTrust(files: readonly ConfigSource[], editor: readonly ConfigSource[]): ConfigSource[] {
+  const said = (s: ConfigSource | undefined): unknown => (isPlainObject(s?.data) && isPlainObject(s.data.privacy) ? s.data.privacy.initializationOptions : undefined);
+  let trust: unknown = 'user';
+  for (const s of files) if (said(s) !== undefined) trust = said(s);
+  const init = editor.find((s) => s.origin === EDITOR_ORIGIN.initializationOptions);
+  if (trust !== 'repository' && said(init) !== 'repository') return [...editor];
+  return editor.map((s) => (s === init ? { ...s, trust: 'repository' as const } : s));
+}
+
+/**
  * Top-level keys a repository-level editor layer applies as given: they tune a workspace and
  * never decide where code goes or what is recorded. Every other key, today's and any added later,
  * is guarded.
@@ -130,7 +145,8 @@ const TIGHTENING: Record<string, (j: Judge, value: unknown) => void> = {
       else if (k === 'onPremOnly') {
         if (!Array.isArray(v) || !v.every((g) => typeof g === 'string')) j.malformed(path, 'expected a list of globs');
         else for (const g of v as string[]) if (!j.config.privacy.onPremOnly.includes(g)) j.config.privacy.onPremOnly.push(g);
-      } else unlessSame(j, ['privacy', k], v, (j.base.privacy as Record<string, unknown>)[k], 'a repository can only tighten privacy (privacy.airGapped: true, more privacy.onPremOnly globs)');
+      } else if (k === 'initializationOptions' && v === 'repository') j.config.privacy.initializationOptions = 'repository';
+      else unlessSame(j, ['privacy', k], v, (j.base.privacy as Record<string, unknown>)[k], 'a repository can only tighten privacy (privacy.airGapped: true, more privacy.onPremOnly globs)');
     }),
   audit: (j, value) =>
     eachKey(j, 'audit', value, (k, v, path) => {
