@@ -9,7 +9,9 @@ function check(marked: string, languageId: string, completion: string): string {
   const { doc, offset } = openAt(marked, languageId);
   const block = syntaxBlock(doc.tree!.current()!, doc.tree!.language, doc.text.getText(), offset);
   expect(block).toBeDefined();
-  return checkSyntax(completion, block!, parse);
+  // A clock that stands still: the 12 ms budget is for the running server; here only the parse
+  // count bounds the check, so a loaded machine gives the same answers.
+  return checkSyntax(completion, block!, parse, () => 0);
 }
 
 describe('syntax check of the merged completion', () => {
