@@ -81,10 +81,14 @@ export const ConfigSchema = z
         onPremOnly: z
           .array(z.string({ error: 'expected a glob' }), { error: 'expected a list of globs' })
           .default([])
-          .describe('Globs relative to the workspace root; a prompt holding text from a matching file never goes to a cloud backend.'),
+          .describe('Globs relative to the workspace root; a prompt holding text from a matching file never goes to a cloud backend. Matched on the real path (symbolic links followed), relative to every workspace folder holding it and to the directories above that folder, case-insensitively on case-insensitive file systems.'),
+        allowOutsideWorkspace: z
+          .boolean({ error: 'expected true or false' })
+          .default(false)
+          .describe('When true, text from files outside every workspace folder (and from every file of a session with no folder open, or from an unsaved buffer) may go to a cloud backend. Default false: such text is served by on-prem backends only. A user-level setting: a repository cannot turn it on.'),
       })
       .strict()
-      .default({ airGapped: false, onPremOnly: [] })
+      .default({ airGapped: false, onPremOnly: [], allowOutsideWorkspace: false })
       .describe('What code may leave the building.'),
     inline: z
       .object({
@@ -173,7 +177,7 @@ export type Backend = BackendConfig & { name: string; location: 'onprem' | 'clou
 export interface Config {
   backends: Record<string, Backend>;
   routes: Record<TaskClass, string[]>;
-  privacy: { airGapped: boolean; onPremOnly: string[] };
+  privacy: { airGapped: boolean; onPremOnly: string[]; allowOutsideWorkspace: boolean };
   inline: RawConfig['inline'];
   context: RawConfig['context'];
   budget: RawConfig['budget'];
