@@ -121,6 +121,24 @@ describe('PathPolicy.cloudRefusal', () => {
     expect(calls).toBeGreaterThan(resolved);
   });
 
+  it('a backtracking glob a repository added, beside a folder of `a`s: bounded work on the first request, none on the next ones', () => {
+    const name = 'a'.repeat(40);
+    file(join(root, name, 'x.ts'));
+    const glob = `**/${'a*'.repeat(20)}b/**`;
+    const p = policy([root]);
+    expect(p.cloudRefusal([`${name}/x.ts`, 'src/app.ts'], rules([glob]))).toBeUndefined();
+    // Each name tried is at most the path's length; each try fills at most (tokens + 1) x (characters + 1) cells.
+    const tokens = 4 + 40 + 1 + 3;
+    // A path's names: its tails from the folder's relative path up, and the absolute path; none is longer than that.
+    const longest = join(root, name, 'x.ts').length;
+    const names = join(root, name, 'x.ts').split('/').filter(Boolean).length + 1;
+    const first = p.work.steps;
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThanOrEqual(2 * names * (tokens + 1) * (longest + 1));
+    for (let i = 0; i < 100; i++) p.cloudRefusal([`${name}/x.ts`, 'src/app.ts'], rules([glob]));
+    expect(p.work.steps).toBe(first);
+  });
+
   it('a glob it cannot read protects every file, and says so once', () => {
     const warnings: string[] = [];
     const p = policy([root], { warn: (m) => warnings.push(m) });
