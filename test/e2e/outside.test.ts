@@ -72,7 +72,9 @@ function filesUnder(dir: string): string[] {
 describe('command arguments cannot steer a write (security finding 1)', () => {
   it('tandem.explain with a path in range.start.line is refused with -32602 before any model call, and nothing is written anywhere', async () => {
     const { root } = layout({ 'src/app.ts': APP }, {});
+    // The directory exists, so a server that built the answer's path from the argument could write there.
     const planted = join(realpathSync(mkdtempSync(join(tmpdir(), 'tandem-planted-'))), 'any', 'dir');
+    mkdirSync(planted, { recursive: true });
     const { c, cloud, local, state } = await start(root, () => ({ text: 'Owned.' }));
     const uri = pathToFileURL(join(root, 'src', 'app.ts')).href;
     c.open(uri, 'typescript', APP);
