@@ -197,7 +197,7 @@ describe('text from outside the workspace folders (security finding 3)', () => {
   const OUTSIDE = 'outsideMarker51c2';
   const PASSWD = ['export const users = [', `  'root:x:0:0:${OUTSIDE}:/root:/bin/bash',`, '];', ''].join('\n');
 
-  it('a file outside every folder, opened by the editor, is served on-prem only; a user-level setting may allow the cloud', async () => {
+  it('a file outside every folder, opened by the editor, is served on-prem only and is never context for a workspace file', async () => {
     const other = join(realpathSync(mkdtempSync(join(tmpdir(), 'tandem-outside-'))), 'passwd.ts');
     writeFileSync(other, PASSWD);
     const { cloud, local, c, uri } = await setup({}, { open: { 'src/app.ts': APP, [other]: PASSWD } });
