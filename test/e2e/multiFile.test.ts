@@ -1,5 +1,6 @@
 // Multi-file actions over stdio, in a real workspace folder: update call sites across three files
 // (applied by the client), generate tests as a new file, tandem.edit on the workspace, tandem.compare.
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,6 +9,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm, type RecordedRequest, type Reply } from '../fake/vllm.js';
 import { LspClient } from '../lsp-client.js';
+import { stopChecked } from './servers.js';
 
 const fakes: FakeVllm[] = [];
 let client: LspClient | undefined;
@@ -15,9 +17,7 @@ let client: LspClient | undefined;
 afterEach(async () => {
   const c = client;
   client = undefined;
-  // Every frame the server wrote must have been well-formed LSP.
-  if (c) expect(await c.stop().then(() => c.protocolErrors)).toEqual([]);
-  await Promise.all(fakes.splice(0).map((f) => f.close()));
+  await stopChecked(c, fakes);
 });
 
 const block = (path: string, search: string[], replace: string[]) => [path, '<<<<<<< SEARCH', ...search, '=======', ...replace, '>>>>>>> REPLACE'].join('\n');
@@ -319,7 +319,9 @@ describe('tandem.explain opens the answer', () => {
     expect(await client.request('workspace/executeCommand', { command: 'tandem.explain', arguments: [{ uri, range }] })).toEqual({ markdown: 'Area of a circle.' });
     const shown = client.serverRequests.filter((r) => r.method === 'window/showDocument');
     expect(shown).toHaveLength(1);
-    expect(shown[0]!.params.uri).toBe(pathToFileURL(join(home, 'state', 'tandem', 'answers', 'geo.ts-L1.md')).href);
+    // Named from the file's base name, a hash of its URI and the line: nothing of the arguments' text.
+    const hash = createHash('sha256').update(uri).digest('hex').slice(0, 12);
+    expect(shown[0]!.params.uri).toBe(pathToFileURL(join(home, 'state', 'tandem', 'answers', `geo.ts-${hash}-L1.md`)).href);
     expect(readFileSync(fileURLToPath(shown[0]!.params.uri), 'utf8')).toBe('Area of a circle.');
     await client.request('workspace/executeCommand', { command: 'tandem.explain', arguments: [{ uri, range, open: false }] });
     expect(client.serverRequests.filter((r) => r.method === 'window/showDocument')).toHaveLength(1);

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { BIN, LspClient } from '../lsp-client.js';
 
 export interface Started {
@@ -28,6 +29,12 @@ export async function startServer(opts: StartOptions): Promise<Started> {
   const client = new LspClient({ env: { XDG_CONFIG_HOME: home, XDG_STATE_HOME: state, TANDEM_CONFIG: '', ...opts.env }, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) });
   await client.initialize({ initializationOptions: opts.init, rootUri: opts.rootUri ?? null, ...(opts.capabilities ? { capabilities: opts.capabilities } : {}) });
   return { client, home, state };
+}
+
+/** Stops a test's server, failing the test if any frame it wrote was not well-formed LSP, and closes its fakes. */
+export async function stopChecked(client: LspClient | undefined, fakes: { close(): Promise<void> }[]): Promise<void> {
+  if (client) expect(await client.stop().then(() => client.protocolErrors)).toEqual([]);
+  await Promise.all(fakes.splice(0).map((f) => f.close()));
 }
 
 /** Code action capabilities of an editor that resolves actions lazily and shows work-done progress. */

@@ -116,7 +116,7 @@ describe('defaults', () => {
     if (!r.ok) throw new Error(r.error);
     expect(r.config.backends).toEqual({ local: { name: 'local', kind: 'vllm', url: 'http://localhost:8000', location: 'onprem' } });
     expect(r.config.routes).toEqual({ inline: ['local'], action: ['local'], multiFile: ['local'] });
-    expect(r.config.privacy).toEqual({ airGapped: false, onPremOnly: [], initializationOptions: 'user' });
+    expect(r.config.privacy).toEqual({ airGapped: false, onPremOnly: [], allowOutsideWorkspace: false, initializationOptions: 'user' });
     expect(r.config.inline).toEqual({ enabled: true, debounceMs: 'adaptive', deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512 });
     expect(r.config.log).toEqual({ level: 'info' });
     expect(r.warnings).toEqual([]);
@@ -264,7 +264,7 @@ describe('a workspace tandem.json may only tighten', () => {
 
   it('adds onPremOnly globs, sets airGapped, switches inline off, without warnings', () => {
     const { config, warnings } = ok({ user, workspace: { privacy: { onPremOnly: ['secrets/**', '**/.env*'], airGapped: true }, inline: { enabled: false } } });
-    expect(config.privacy).toMatchObject({ airGapped: true, onPremOnly: ['**/.env*', 'secrets/**'] });
+    expect(config.privacy).toEqual({ airGapped: true, onPremOnly: ['**/.env*', 'secrets/**'], allowOutsideWorkspace: false, initializationOptions: 'user' });
     expect(config.inline.enabled).toBe(false);
     expect(warnings).toEqual([]);
   });

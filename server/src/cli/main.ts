@@ -14,6 +14,7 @@ import { BackendRegistry } from '../models/registry.js';
 import type { BackendFailure } from '../models/types.js';
 import { ActionPipeline } from '../pipeline/actions.js';
 import { InlinePipeline } from '../pipeline/inline.js';
+import { PathPolicy } from '../privacy/paths.js';
 import { chooseBackend } from '../router/route.js';
 import { languageIdForPath } from '../syntax/languages.js';
 import { ParserPool } from '../syntax/tree.js';
@@ -216,19 +217,20 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   if (target.character > lineLen) throw new UsageError(`${args.positional[0]}: column ${target.character + 1} is past the end of line ${target.line + 1} (${lineLen} characters; the last column is ${lineLen + 1})`);
   doc.tree?.fresh();
   const workspace = new Workspace([root]);
-  const backends = new BackendRegistry(hub.logger('backend'));
+  const paths = new PathPolicy({ roots: () => workspace.roots, warn: (m) => hub.logger('cli').warn(m) });
+  const backends = new BackendRegistry(hub.logger('backend'), { paths });
   backends.update(config);
   hub.setSecrets(Object.values(config.backends).flatMap((b) => (b.apiKeyEnv && process.env[b.apiKeyEnv] ? [process.env[b.apiKeyEnv]!] : [])));
-  const context = config.context.enabled ? await contextFor(root, config, workspace, hub) : undefined;
+  const context = config.context.enabled ? await contextFor(root, config, workspace, paths, hub) : undefined;
   const pool = new ParserPool();
   const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context, parse: (lang, text) => pool.parse(lang, text) });
   return { config, doc, target, pipeline, backends, workspace };
 }
 
 /** A one-shot command indexes the workspace first, so its prompt has what the server's would. */
-async function contextFor(root: string, config: Config, workspace: Workspace, hub: LogHub): Promise<ContextEngine> {
+async function contextFor(root: string, config: Config, workspace: Workspace, paths: PathPolicy, hub: LogHub): Promise<ContextEngine> {
   const pool = new ParserPool();
-  const index = new WorkspaceIndex({ parse: (lang, text) => pool.parse(lang, text), relativePath: (abs) => workspace.relativePath(abs), logger: hub.logger('context'), sliceMs: 50 });
+  const index = new WorkspaceIndex({ parse: (lang, text) => pool.parse(lang, text), relativePath: (abs) => workspace.relativePath(abs), logger: hub.logger('context'), sliceMs: 50, outside: (abs) => paths.outsideWorkspace(abs) });
   await index.build([root], indexLimits(config));
   await index.idle();
   const activity = new DocumentActivity({ text: () => undefined, relativePath: (uri) => workspace.relativePath(uri) });
@@ -288,7 +290,7 @@ async function explain(args: Args, hub: LogHub): Promise<number> {
   if (first > doc.text.lineCount) throw new UsageError(`${spec}: line ${first} is past the end of the file (${doc.text.lineCount} lines)`);
   doc.tree?.fresh();
   const workspace = new Workspace([root]);
-  const backends = new BackendRegistry(hub.logger('backend'));
+  const backends = new BackendRegistry(hub.logger('backend'), { paths: new PathPolicy({ roots: () => workspace.roots, warn: (m) => hub.logger('cli').warn(m) }) });
   backends.update(config);
   hub.setSecrets(Object.values(config.backends).flatMap((b) => (b.apiKeyEnv && process.env[b.apiKeyEnv] ? [process.env[b.apiKeyEnv]!] : [])));
   const actions = new ActionPipeline({ config: () => config, backends, workspace, logger: hub.logger('actions'), parse: (lang, t) => pool.parse(lang, t) });

@@ -81,7 +81,11 @@ export const ConfigSchema = z
         onPremOnly: z
           .array(z.string({ error: 'expected a glob' }), { error: 'expected a list of globs' })
           .default([])
-          .describe('Globs relative to the workspace root; a prompt holding text from a matching file never goes to a cloud backend.'),
+          .describe('Globs relative to the workspace root; a prompt holding text from a matching file never goes to a cloud backend. Matched on the real path (symbolic links followed), relative to every workspace folder holding it and to the directories above that folder, case-insensitively on case-insensitive file systems.'),
+        allowOutsideWorkspace: z
+          .boolean({ error: 'expected true or false' })
+          .default(false)
+          .describe('When true, text from files outside every workspace folder (and from every file of a session with no folder open, or from an unsaved buffer) may go to a cloud backend. Default false: such text is served by on-prem backends only. A user-level setting: a repository cannot turn it on.'),
         initializationOptions: z
           .enum(['user', 'repository'], { error: 'expected "user" or "repository"' })
           .default('user')
@@ -90,7 +94,7 @@ export const ConfigSchema = z
           ),
       })
       .strict()
-      .default({ airGapped: false, onPremOnly: [], initializationOptions: 'user' })
+      .default({ airGapped: false, onPremOnly: [], allowOutsideWorkspace: false, initializationOptions: 'user' })
       .describe('What code may leave the building.'),
     inline: z
       .object({

@@ -38,6 +38,11 @@ export interface IndexDeps {
   /** An open document's text and latest tree, which win over the file on disk. */
   openDocument?: (abs: string) => { text: string; tree?: Tree } | undefined;
   onProgress?: (p: IndexProgress) => void;
+  /**
+   * True for a path whose real path lies outside every workspace folder (a symbolic link that
+   * leads out): such files are never indexed, so their text never becomes context.
+   */
+  outside?: (abs: string) => boolean;
   /** Longest stretch of indexing work before yielding to the event loop. */
   sliceMs?: number;
 }
@@ -105,7 +110,7 @@ export class WorkspaceIndex {
     for (const root of roots) {
       if (this.disposed) return;
       const budget = { files: limits.maxFiles - found.length, bytes: limits.maxWorkspaceBytes - bytes };
-      const r = await walk(root, limits, budget, this.skipped, this.deps.logger);
+      const r = await walk(root, limits, budget, this.skipped, this.deps.logger, this.deps.outside);
       found.push(...r.files);
       bytes += r.bytes;
     }
@@ -223,7 +228,7 @@ export class WorkspaceIndex {
   private isIndexable(abs: string): boolean {
     if (this.disposed || languageOf('', abs) === undefined) return false;
     if (!this.roots.some((r) => abs.startsWith(r.endsWith(sep) ? r : r + sep))) return false;
-    return !this.excluded(abs);
+    return !this.excluded(abs) && !this.deps.outside?.(abs);
   }
 
   private excluded(abs: string): boolean {
@@ -462,9 +467,10 @@ async function ignoreFileIn(dir: string): Promise<IgnoreFile | undefined> {
 
 /**
  * Source files under `root`: .gitignore files honoured at every level, `exclude` globs and the
- * limits applied, symbolic links to directories followed once (a loop is walked no further).
+ * limits applied, symbolic links to directories followed once (a loop is walked no further),
+ * symbolic links that lead out of the workspace (`outside`) not followed at all.
  */
-async function walk(root: string, limits: IndexLimits, budget: { files: number; bytes: number }, skipped: IndexStats['skipped'], logger: Logger): Promise<{ files: string[]; bytes: number }> {
+async function walk(root: string, limits: IndexLimits, budget: { files: number; bytes: number }, skipped: IndexStats['skipped'], logger: Logger, outside?: (abs: string) => boolean): Promise<{ files: string[]; bytes: number }> {
   const files: string[] = [];
   let bytes = 0;
   const excluded = limits.exclude.length ? picomatch(limits.exclude, { dot: true }) : () => false;
@@ -494,6 +500,10 @@ async function walk(root: string, limits: IndexLimits, budget: { files: number; 
       let isDir = ent.isDirectory();
       let isFile = ent.isFile();
       if (ent.isSymbolicLink()) {
+        if (outside?.(abs)) {
+          logger.debug(`${abs} leads outside the workspace folders: not indexed`);
+          continue;
+        }
         try {
           const st = await stat(abs);
           isDir = st.isDirectory();

@@ -2,6 +2,7 @@
 import type { Config } from '../config/schema.js';
 import type { DocumentStore } from '../documents.js';
 import type { ParserPool } from '../syntax/tree.js';
+import type { PathPolicy } from '../privacy/paths.js';
 import type { Logger } from '../util/logger.js';
 import { uriToPath, type Workspace } from '../workspace.js';
 import { DocumentActivity } from './activity.js';
@@ -13,6 +14,8 @@ export interface ContextServiceDeps {
   documents: DocumentStore;
   pool: ParserPool;
   workspace: Workspace;
+  /** Files whose real path is outside the workspace folders are not indexed. */
+  paths?: Pick<PathPolicy, 'outsideWorkspace'>;
   logger: Logger;
   /** True while an inline request is in flight: background work waits. */
   busy: () => boolean;
@@ -90,6 +93,7 @@ export class ContextService {
         return { text: doc.text.getText(), tree: doc.tree?.fresh() };
       },
       onProgress: this.deps.onProgress,
+      ...(this.deps.paths ? { outside: (abs: string) => this.deps.paths!.outsideWorkspace(abs) } : {}),
     });
     const started = performance.now();
     const building = this.index.build(roots, indexLimits(config));

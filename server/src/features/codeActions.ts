@@ -14,7 +14,10 @@ import { ACTION_KINDS, listActions } from '../actions/list.js';
 import type { Doc, DocumentStore } from '../documents.js';
 import { type ActionOutcome, type ActionPipeline, type CompareAnswer, type EditTask } from '../pipeline/actions.js';
 import type { Logger } from '../util/logger.js';
+import { actionData, commandArg, CompareArgs, EditArgs, ExplainArgs, type ActionData } from './args.js';
 import { tokenSignal } from './inlineCompletion.js';
+
+export type { ActionData } from './args.js';
 
 export const APPLY_ACTION_COMMAND = 'tandem.applyAction';
 export const EXPLAIN_COMMAND = 'tandem.explain';
@@ -23,16 +26,6 @@ export const COMPARE_COMMAND = 'tandem.compare';
 
 /** The kinds advertised in codeActionProvider (the contract's families). */
 export const CODE_ACTION_KINDS = [...new Set(Object.values(ACTION_KINDS))];
-
-/** What an unresolved action carries to codeAction/resolve (and to tandem.applyAction). */
-export interface ActionData {
-  id: EditTask;
-  uri: string;
-  version: number;
-  start: number;
-  end: number;
-  diagnostic?: { message: string };
-}
 
 export interface CodeActionDeps {
   documents: DocumentStore;
@@ -92,15 +85,7 @@ export function onCodeAction(deps: CodeActionDeps, params: CodeActionParams): Co
   return out;
 }
 
-function parseData(raw: unknown): ActionData {
-  const d = raw as Partial<ActionData> | undefined;
-  if (!d || typeof d.uri !== 'string' || typeof d.id !== 'string' || !Number.isInteger(d.version) || !Number.isInteger(d.start) || !Number.isInteger(d.end)) {
-    throw new ResponseError(ErrorCodes.InvalidParams, 'expected action data {id, uri, version, start, end} as tandem listed it');
-  }
-  return d as ActionData;
-}
-
-async function run(deps: CodeActionDeps, data: ActionData & { instruction?: string; scope?: 'file' | 'workspace' }, token: CancellationToken | undefined): Promise<WorkspaceEdit> {
+async function run(deps: CodeActionDeps, data: ActionData & { id: EditTask; instruction?: string; scope?: 'file' | 'workspace' }, token: CancellationToken | undefined): Promise<WorkspaceEdit> {
   const doc = docFor(deps, data.uri);
   const outcome: ActionOutcome = await deps.actions.resolve({ doc, id: data.id, ...(data.instruction !== undefined ? { instruction: data.instruction } : {}), version: data.version, start: data.start, end: data.end, ...(data.diagnostic ? { diagnostic: data.diagnostic } : {}), ...(data.scope ? { scope: data.scope } : {}), signal: tokenSignal(token) });
   switch (outcome.kind) {
@@ -135,14 +120,14 @@ async function run(deps: CodeActionDeps, data: ActionData & { instruction?: stri
 export async function onCodeActionResolve(deps: CodeActionDeps, action: CodeAction, token?: CancellationToken): Promise<CodeAction> {
   // Explain is a command, not an edit; clients that resolve every action (Neovim, VS Code) get it back as it is.
   if (action.data === undefined && action.command) return action;
-  const data = parseData(action.data);
+  const data = actionData(action.data, 'data');
   const edit = await run(deps, data, token);
   return { ...action, edit };
 }
 
 /** tandem.applyAction [data]: the same work for clients without resolve support, applied via workspace/applyEdit. */
 export async function onApplyAction(deps: CodeActionDeps, args: unknown[] | undefined, applyEdit: (edit: WorkspaceEdit) => Promise<{ applied: boolean; failureReason?: string }>, token?: CancellationToken): Promise<{ applied: boolean; failureReason?: string }> {
-  const data = parseData(args?.[0]);
+  const data = actionData(Array.isArray(args) ? args[0] : undefined, 'arguments[0]');
   const edit = await run(deps, data, token);
   const r = await applyEdit(edit);
   return { applied: r.applied, ...(r.failureReason ? { failureReason: r.failureReason } : {}) };
@@ -153,11 +138,7 @@ export async function onApplyAction(deps: CodeActionDeps, args: unknown[] | unde
  * range: the whole file), applied via workspace/applyEdit with the document's version.
  */
 export async function onEdit(deps: CodeActionDeps, args: unknown[] | undefined, applyEdit: (edit: WorkspaceEdit) => Promise<{ applied: boolean; failureReason?: string }>, token?: CancellationToken): Promise<{ applied: boolean; failureReason?: string }> {
-  const arg = args?.[0] as { uri?: unknown; range?: Range; instruction?: unknown; scope?: unknown } | undefined;
-  if (!arg || typeof arg.uri !== 'string' || !arg.range?.start || !arg.range?.end || typeof arg.instruction !== 'string' || arg.instruction.trim() === '') {
-    throw new ResponseError(ErrorCodes.InvalidParams, `${EDIT_COMMAND}: expected arguments [{"uri": "...", "range": {...}, "instruction": "...", "scope"?: "file" | "workspace"}]`);
-  }
-  if (arg.scope !== undefined && arg.scope !== 'file' && arg.scope !== 'workspace') throw new ResponseError(ErrorCodes.InvalidParams, `${EDIT_COMMAND}: scope must be "file" or "workspace", not ${JSON.stringify(arg.scope)}`);
+  const arg = commandArg(EDIT_COMMAND, args, EditArgs, 'expected arguments [{"uri": "...", "range": {...}, "instruction": "...", "scope"?: "file" | "workspace"}]');
   const doc = docFor(deps, arg.uri);
   let start = doc.text.offsetAt(arg.range.start);
   let end = doc.text.offsetAt(arg.range.end);
@@ -179,9 +160,9 @@ export interface ProgressSink {
  * clients that render it themselves say so.
  */
 export async function onExplain(deps: CodeActionDeps, args: unknown[] | undefined, progress: ProgressSink | undefined, token?: CancellationToken, show?: (markdown: string, uri: string, line: number) => Promise<void>): Promise<{ markdown: string }> {
-  const arg = args?.[0] as { uri?: unknown; range?: Range; open?: unknown } | undefined;
-  if (!arg || typeof arg.uri !== 'string' || !arg.range?.start || !arg.range?.end) throw new ResponseError(ErrorCodes.InvalidParams, `${EXPLAIN_COMMAND}: expected arguments [{"uri": "...", "range": {"start": ..., "end": ...}}]`);
+  const arg = commandArg(EXPLAIN_COMMAND, args, ExplainArgs, 'expected arguments [{"uri": "...", "range": {"start": ..., "end": ...}, "open"?: false}]');
   const doc = docFor(deps, arg.uri);
+  const start = doc.text.offsetAt(arg.range.start);
   progress?.begin('tandem: explaining');
   // At most one progress message per 50 ms: an editor repaints on each.
   let lastSent = 0;
@@ -195,12 +176,13 @@ export async function onExplain(deps: CodeActionDeps, args: unknown[] | undefine
     } else pending = soFar;
   };
   try {
-    const outcome = await deps.actions.explain({ doc, start: doc.text.offsetAt(arg.range.start), end: doc.text.offsetAt(arg.range.end), signal: tokenSignal(token), ...(progress ? { onText } : {}) });
+    const outcome = await deps.actions.explain({ doc, start, end: doc.text.offsetAt(arg.range.end), signal: tokenSignal(token), ...(progress ? { onText } : {}) });
     if (pending !== undefined) progress?.report(pending);
     if (outcome.kind === 'cancelled') throw new ResponseError(LSPErrorCodes.RequestCancelled, 'tandem: cancelled');
     if (outcome.kind === 'failed') throw new ResponseError(LSPErrorCodes.RequestFailed, `tandem: ${outcome.reason}`);
     // Not awaited: the answer must not wait on the editor opening a document.
-    if (show && arg.open !== false) void show(outcome.markdown, doc.uri, arg.range.start.line);
+    // The line is the document's own (from the offset), not the argument's text.
+    if (show && arg.open !== false) void show(outcome.markdown, doc.uri, doc.text.positionAt(start).line);
     return { markdown: outcome.markdown };
   } finally {
     progress?.done();
@@ -212,18 +194,14 @@ export async function onExplain(deps: CodeActionDeps, args: unknown[] | undefine
  * (or edit, with an instruction) on two backends side by side; nothing is applied.
  */
 export async function onCompare(deps: CodeActionDeps, args: unknown[] | undefined, token?: CancellationToken): Promise<{ markdown: string; answers: CompareAnswer[] }> {
-  const arg = args?.[0] as { uri?: unknown; range?: Range; instruction?: unknown; backends?: unknown } | undefined;
-  const usage = `${COMPARE_COMMAND}: expected arguments [{"uri": "...", "range": {...}, "instruction"?: "...", "backends"?: ["a", "b"]}]`;
-  if (!arg || typeof arg.uri !== 'string' || !arg.range?.start || !arg.range?.end) throw new ResponseError(ErrorCodes.InvalidParams, usage);
-  if (arg.instruction !== undefined && typeof arg.instruction !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, `${usage}: instruction must be a string`);
-  if (arg.backends !== undefined && (!Array.isArray(arg.backends) || arg.backends.length !== 2 || !arg.backends.every((b) => typeof b === 'string') || arg.backends[0] === arg.backends[1])) throw new ResponseError(ErrorCodes.InvalidParams, `${usage}: backends must name two different backends`);
+  const arg = commandArg(COMPARE_COMMAND, args, CompareArgs, 'expected arguments [{"uri": "...", "range": {...}, "instruction"?: "...", "backends"?: ["a", "b"]}]');
   const doc = docFor(deps, arg.uri);
   const outcome = await deps.actions.compare({
     doc,
     start: doc.text.offsetAt(arg.range.start),
     end: doc.text.offsetAt(arg.range.end),
-    ...(typeof arg.instruction === 'string' && arg.instruction.trim() ? { instruction: arg.instruction } : {}),
-    ...(arg.backends ? { backends: arg.backends as string[] } : {}),
+    ...(arg.instruction?.trim() ? { instruction: arg.instruction } : {}),
+    ...(arg.backends ? { backends: arg.backends } : {}),
     signal: tokenSignal(token),
   });
   if (outcome.kind === 'cancelled') throw new ResponseError(LSPErrorCodes.RequestCancelled, 'tandem: cancelled');

@@ -16,6 +16,7 @@ import type { InlineOutcome, InlinePipeline } from '../pipeline/inline.js';
 import type { Stats } from '../stats.js';
 import { CancelledError } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
+import { AcceptedArgs, commandArg } from './args.js';
 
 export const ACCEPT_COMMAND = 'tandem.accepted';
 /** `tandem.stats` []: counts, acceptances, latency p50/p95 per backend, today's cloud spend, status. */
@@ -107,8 +108,7 @@ export async function onCompletion(deps: CompletionFeatureDeps, params: TextDocu
 
 /** `tandem.accepted` [{id, partial?}]: records an acceptance; unknown ids are ignored. */
 export function onAccepted(deps: { stats: Stats; logger: Logger }, args: unknown[] | undefined): null {
-  const arg = args?.[0] as { id?: unknown; partial?: unknown } | undefined;
-  if (!arg || typeof arg.id !== 'string') throw new ResponseError(ErrorCodes.InvalidParams, `${ACCEPT_COMMAND}: expected arguments [{"id": "<completion id>"}]`);
+  const arg = commandArg(ACCEPT_COMMAND, args, AcceptedArgs, 'expected arguments [{"id": "<completion id>", "partial"?: true}]');
   const counted = deps.stats.accepted(arg.id, arg.partial === true);
   deps.logger.debug(`${arg.partial === true ? 'partial ' : ''}acceptance of ${arg.id}${counted ? '' : ' (unknown id, not counted)'}`);
   return null;

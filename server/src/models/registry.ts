@@ -2,6 +2,7 @@
 import type { Backend, Config } from '../config/schema.js';
 import { AuditLog, defaultAuditPath } from '../privacy/audit.js';
 import { PrivacyGate } from '../privacy/gate.js';
+import { PathPolicy } from '../privacy/paths.js';
 import { SpendLedger } from '../router/budget.js';
 import { HealthMonitor } from '../router/health.js';
 import type { Logger } from '../util/logger.js';
@@ -60,6 +61,8 @@ export interface RegistryOptions {
   spendPath?: string;
   /** Write audit records (the CLI and the server do; unit tests may not). */
   audit?: boolean;
+  /** Where source files really are, for the gates (the workspace folders); default: no folders, paths matched as written. */
+  paths?: PathPolicy;
 }
 
 export class BackendRegistry {
@@ -69,6 +72,8 @@ export class BackendRegistry {
   private readonly latencies = new Map<string, number[]>();
   readonly health = new HealthMonitor();
   readonly spend: SpendLedger;
+  /** The path rules every gate applies; routing asks the same object, so the two never disagree. */
+  readonly paths: PathPolicy;
   private config: Config | undefined;
   private audit: AuditLog | undefined;
   private auditKey: string | undefined;
@@ -80,6 +85,7 @@ export class BackendRegistry {
     this.env = opts.env ?? process.env;
     this.spend = new SpendLedger(opts.spendPath);
     this.auditOn = opts.audit ?? true;
+    this.paths = opts.paths ?? new PathPolicy({ roots: () => [] });
   }
 
   update(config: Config): void {
@@ -94,6 +100,7 @@ export class BackendRegistry {
       // Every call, from every caller, goes through the gate: privacy is enforced in one place.
       const backend = new PrivacyGate(inner, {
         policy: () => this.config!.privacy,
+        paths: this.paths,
         audit: this.audit,
         onUsage: (tokensIn, tokensOut) => this.spend.record(b.name, b, tokensIn, tokensOut),
       });

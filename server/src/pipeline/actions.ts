@@ -11,7 +11,6 @@ import type { LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
 import { estimateTokens, tokensToChars } from '../prompt/tokens.js';
 import { contextRequest } from '../context/request.js';
-import { protectedSource } from '../privacy/gate.js';
 import { errorCount } from './postprocess/syntaxCheck.js';
 import { DeadlineError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
@@ -195,6 +194,7 @@ export class ActionPipeline {
       index: () => deps.index?.(),
       relativePath: (u) => deps.workspace.relativePath(u),
       rootOf: (u) => deps.workspace.rootOf(u),
+      paths: deps.backends.paths,
       ...(deps.parse ? { parse: deps.parse } : {}),
       chat: (messages, sources, task, signal) => this.chat(messages, sources, task, signal, undefined, 'multiFile', 4096),
       debug: (m) => deps.logger.debug(m),
@@ -337,7 +337,7 @@ export class ActionPipeline {
         if (named) return { kind: 'unsupported', reason: `tandem.compare: no backend named "${name}" (backends: ${Object.keys(config.backends).join(', ')})` };
         continue;
       }
-      const r = chooseBackend({ ...config, routes: { ...config.routes, action: [name] } }, 'action', paths, named ? {} : { isHealthy: (n) => this.deps.backends.health.isHealthy(n) });
+      const r = chooseBackend({ ...config, routes: { ...config.routes, action: [name] } }, 'action', paths, { paths: this.deps.backends.paths, ...(named ? {} : { isHealthy: (n: string) => this.deps.backends.health.isHealthy(n) }) });
       // The reason names the backend and why: "cloud: cloud, prompt holds secret/keys.ts (privacy.onPremOnly)".
       if (!r.backend) refused.push(r.reason.replace(/^no backend of routes\.action may serve: /, ''));
       else if (this.deps.backends.get(name)?.chat) chosen.push(name);
@@ -394,6 +394,7 @@ export class ActionPipeline {
     for (;;) {
       if (signal.aborted) return aborted(signal);
       const route = chooseBackend(config, cls, sources.map((s) => s.path), {
+        paths: this.deps.backends.paths,
         isHealthy: (n) => !tried.has(n) && health.isHealthy(n),
         budgetExhausted: this.deps.backends.spend.exhausted(config.budget.dailyUsd),
         promptTokens: promptTokens + maxTokens,
@@ -444,8 +445,9 @@ export class ActionPipeline {
 
   /**
    * Definitions from other files that the code at `offset` uses, from the workspace index, within
-   * ACTION_CONTEXT_TOKENS. Snippets of onPremOnly files join only a prompt that is on-prem bound
-   * anyway (its own file is protected), so context never changes where an action may go.
+   * ACTION_CONTEXT_TOKENS. Snippets of files a cloud backend may not see join only a prompt that
+   * is on-prem bound anyway (its own file is refused too), so context never changes where an
+   * action may go; files outside the workspace never join.
    */
   private workspaceContext(doc: Doc, offset: number, relPath: string): { text: string; sources: SourceRef[] } {
     const engine = this.deps.context;
@@ -453,12 +455,13 @@ export class ActionPipeline {
     if (!engine || !config.context.enabled) return { text: '', sources: [] };
     const budgets = config.context.sources as Record<string, { enabled: boolean; budgetMs: number } | undefined>;
     const gathered = engine.gather(contextRequest(doc, offset, relPath), (name) => (name === 'definitions' ? budgets[name] : undefined));
-    const guarded = protectedSource([{ path: relPath }], config.privacy.onPremOnly) !== undefined;
+    const paths = this.deps.backends.paths;
+    const cloudBound = paths.cloudRefusal([relPath], config.privacy) === undefined;
     const parts: string[] = [];
     const sources: SourceRef[] = [];
     let chars = 0;
     for (const c of [...gathered.candidates].sort((a, b) => b.score - a.score)) {
-      if (c.path === relPath || (!guarded && protectedSource([{ path: c.path }], config.privacy.onPremOnly))) continue;
+      if (c.path === relPath || !paths.mayJoin(c.path, relPath, cloudBound, config.privacy)) continue;
       const body = c.runs.map((r) => r.text).join('\n...\n');
       if (chars + body.length > tokensToChars(ACTION_CONTEXT_TOKENS)) break;
       chars += body.length;

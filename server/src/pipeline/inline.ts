@@ -8,7 +8,6 @@ import { TEMPLATES, templateFor, type FimTemplate } from '../prompt/templates.js
 import type { ContextEngine, Gathered } from '../context/engine.js';
 import type { Candidate } from '../context/types.js';
 import { contextRequest } from '../context/request.js';
-import { protectedSource } from '../privacy/gate.js';
 import { chooseBackend, type RouteChoice, type RouteInputs } from '../router/route.js';
 import { lineCommentFor } from '../syntax/languages.js';
 import { CancelledError, scopedSignal } from '../util/abort.js';
@@ -207,19 +206,20 @@ export class InlinePipeline {
   async plan(doc: Doc, offset: number, config: Config, signal: AbortSignal, discover = true, exclude: ReadonlySet<string> = new Set()): Promise<PromptPlan> {
     const health = this.deps.backends.health;
     // A dry run reports the route as configured; a real request skips unhealthy, failed and over-budget backends.
-    const inputs: RouteInputs = discover ? { isHealthy: (n) => !exclude.has(n) && health.isHealthy(n), budgetExhausted: this.deps.backends.spend.exhausted(config.budget.dailyUsd) } : {};
+    const policy = this.deps.backends.paths;
+    const inputs: RouteInputs = discover ? { paths: policy, isHealthy: (n) => !exclude.has(n) && health.isHealthy(n), budgetExhausted: this.deps.backends.spend.exhausted(config.budget.dailyUsd) } : { paths: policy };
     const relPath = this.deps.workspace.relativePath(doc.uri);
     const ctx = cursorContext(doc, offset, config);
     const gathered = this.gatherContext(doc, offset, relPath, config);
     // Privacy covers every segment: the route is chosen for the paths the prompt will hold. Snippets
-    // of onPremOnly files never ride along to a cloud backend; the current file alone decides
-    // whether a cloud backend may serve at all.
+    // of files outside the workspace never join; those of onPremOnly files never ride along to a
+    // cloud backend; the current file alone decides whether a cloud backend may serve at all.
     let paths = [relPath];
     let planned: PromptPlan | undefined;
     for (let attempt = 0; attempt < 2; attempt++) {
       const route = chooseBackend(config, 'inline', paths, inputs);
       const cloud = route.backend !== undefined && config.backends[route.backend]?.location === 'cloud';
-      const candidates = (gathered?.candidates ?? []).filter((c) => !cloud || !protectedSource([{ path: c.path }], config.privacy.onPremOnly));
+      const candidates = (gathered?.candidates ?? []).filter((c) => policy.mayJoin(c.path, relPath, cloud, config.privacy));
       planned = await this.planFor(route, doc, offset, config, signal, discover, ctx, candidates, gathered);
       if (planned.failure) return planned;
       const held = [...new Set(planned.prompt.segments.map((sg) => sg.path).filter((p): p is string => p !== undefined))];

@@ -9,6 +9,7 @@ import { planTests } from '../actions/testLayout.js';
 import type { WorkspaceIndex } from '../context/index.js';
 import type { Doc } from '../documents.js';
 import type { ChatMessage, SourceRef } from '../models/types.js';
+import type { PathPolicy } from '../privacy/paths.js';
 import { languageOf, type LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
 import { uriToPath } from '../workspace.js';
@@ -56,6 +57,8 @@ export interface MultiFileDeps {
   relativePath: (uriOrAbs: string) => string;
   /** The workspace folder holding a file (new test files go under it). */
   rootOf: (uri: string) => string | undefined;
+  /** Files outside the workspace (by real path) are never read for a prompt nor edited; a new file never lands outside. */
+  paths: Pick<PathPolicy, 'outsideWorkspace' | 'resolvesInside'>;
   parse?: (lang: LanguageName, text: string) => Tree | undefined;
   chat: (messages: ChatMessage[], sources: SourceRef[], task: string, signal: AbortSignal) => Promise<ChatAnswer>;
   debug: (msg: string) => void;
@@ -107,8 +110,19 @@ export class MultiFileActions {
     }
   }
 
+  /** Another file than the document acted on: never one whose real path is outside the workspace. */
   private fileTextAbs(abs: string): FileText | undefined {
+    if (this.deps.paths.outsideWorkspace(abs)) {
+      this.deps.debug(`${abs} lies outside the workspace folders (by its real path): not read`);
+      return undefined;
+    }
     return this.fileText(pathToFileURL(abs).href);
+  }
+
+  /** Why the new test file must not be created where the plan puts it: a link on the way leads out of the folder. */
+  private escapes(target: string, root: string, rel: string): string | undefined {
+    const r = this.deps.paths.resolvesInside(target, root);
+    return r.inside ? undefined : `${rel} would be created at ${r.real}, outside the workspace folder ${root} (a symbolic link on its way leads out of it); no test file was created`;
   }
 
   /** generateTests: a new test file beside the project's tests, in their framework and style. */
@@ -161,7 +175,10 @@ export class MultiFileActions {
       { role: 'user', content: user.join('\n') },
     ];
     const newLang = languageOf('', plan.path)?.name;
-    const uri = pathToFileURL(join(root, ...plan.path.split('/'))).href;
+    const target = join(root, ...plan.path.split('/'));
+    const escape = this.escapes(target, root, plan.path);
+    if (escape) return { kind: 'failed', reason: escape };
+    const uri = pathToFileURL(target).href;
     this.deps.debug(`generateTests for ${unit} in ${source}: ${plan.path} (${plan.why}; ${plan.framework})`);
     let lastBackend = '';
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -176,6 +193,8 @@ export class MultiFileActions {
         const errors = countErrors(this.deps, newLang, content);
         if (errors === 0) {
           if (exists(plan.path)) return { kind: 'stale', reason: `${plan.path} was created while the model answered; ask again` };
+          const late = this.escapes(target, root, plan.path);
+          if (late) return { kind: 'failed', reason: late };
           return { kind: 'workspace', changes: [], creates: [{ uri, text: content }], backend: answer.backend, model: answer.model, summary: `${plan.path} (${plan.why})` };
         }
         problem = `the test file does not parse: ${errors} syntax error${errors === 1 ? '' : 's'}`;

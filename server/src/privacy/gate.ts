@@ -1,52 +1,32 @@
 // The privacy gate: the one place every request passes before a byte leaves for a backend.
-import picomatch from 'picomatch';
 import type { ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome, SourceRef, BackendFailure } from '../models/types.js';
 import { estimateTokens } from '../prompt/tokens.js';
 import { sha256, type AuditLog } from './audit.js';
+import { PathPolicy } from './paths.js';
 import { isEnvFile, redact } from './redact.js';
 
 export interface PrivacyPolicy {
   airGapped: boolean;
   onPremOnly: string[];
+  allowOutsideWorkspace?: boolean;
 }
 
 export interface GateDeps {
   policy: () => PrivacyPolicy;
+  /** Where each source file really is (real path, workspace folders); without it, paths are matched as written. */
+  paths?: PathPolicy;
   audit?: AuditLog;
   /** Tokens a request used, for the spend ledger. */
   onUsage?: (tokensIn: number, tokensOut: number) => void;
   now?: () => number;
 }
 
-/** Matchers are rebuilt only when the globs change (a config reload), not per request. */
-const matchers = new Map<string, (path: string) => boolean>();
-function matcherFor(globs: string[]): (path: string) => boolean {
-  const key = JSON.stringify(globs);
-  let m = matchers.get(key);
-  if (!m) {
-    const pm = globs.length ? picomatch(globs, { dot: true }) : () => false;
-    m = (p: string) => pm(p);
-    matchers.set(key, m);
-  }
-  return m;
-}
-
-/** The first source a policy keeps on-prem, with the glob that matched it. */
-export function protectedSource(sources: readonly { path: string }[], globs: string[]): { path: string; glob: string } | undefined {
-  if (globs.length === 0) return undefined;
-  for (const s of sources) {
-    if (!matcherFor(globs)(s.path)) continue;
-    const glob = globs.find((g) => matcherFor([g])(s.path)) ?? globs[0]!;
-    return { path: s.path, glob };
-  }
-  return undefined;
-}
-
 /**
  * Wraps a backend. For a cloud backend it refuses everything when air-gapped (model discovery
  * and probes included, so no connection is ever opened), refuses requests that hold text from
- * an `onPremOnly` file or do not say which files they hold (fail closed), and redacts secrets
- * from what it does send. For every backend it writes the audit record.
+ * an `onPremOnly` file or from outside the workspace folders (see PathPolicy) or do not say which
+ * files they hold (fail closed), and redacts secrets from what it does send. For every backend it
+ * writes the audit record.
  */
 export class PrivacyGate implements CompletionBackend {
   readonly name: string;
@@ -55,8 +35,10 @@ export class PrivacyGate implements CompletionBackend {
   readonly chat?: (req: ChatRequest, signal: AbortSignal) => Promise<Outcome<ChatResult>>;
   readonly probe?: (signal: AbortSignal) => Promise<Outcome<{ latencyMs: number }>>;
   private readonly now: () => number;
+  private readonly paths: PathPolicy;
 
   constructor(readonly inner: CompletionBackend, private readonly deps: GateDeps) {
+    this.paths = deps.paths ?? new PathPolicy({ roots: () => [] });
     this.name = inner.name;
     this.url = inner.url;
     this.location = inner.location;
@@ -80,8 +62,8 @@ export class PrivacyGate implements CompletionBackend {
     const air = this.airGapDenial();
     if (air) return air;
     if (!sources) return Promise.resolve(denied(`request to cloud backend "${this.name}" does not declare the files it holds; refused`));
-    const hit = protectedSource(sources, this.deps.policy().onPremOnly);
-    if (hit) return Promise.resolve(denied(`the prompt holds text from ${hit.path}, which privacy.onPremOnly ("${hit.glob}") keeps on-prem: not sent to cloud backend "${this.name}"`));
+    const hit = this.paths.cloudRefusal(sources.map((s) => s.path), this.deps.policy());
+    if (hit) return Promise.resolve(denied(`the prompt holds text from ${hit.path}${hit.why}: not sent to cloud backend "${this.name}"`));
     return undefined;
   }
 

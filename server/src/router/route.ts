@@ -1,6 +1,6 @@
 // Which backend serves a task: the first of its route that privacy, health, size and budget allow. A pure function.
 import type { Config, TaskClass } from '../config/schema.js';
-import { protectedSource } from '../privacy/gate.js';
+import { PathPolicy } from '../privacy/paths.js';
 
 export interface RouteChoice {
   backend: string | undefined;
@@ -19,10 +19,13 @@ export interface RouteInputs {
   contextWindow?: (name: string) => number | undefined;
   /** True once the daily cloud budget is spent: cloud backends are skipped. */
   budgetExhausted?: boolean;
+  /** Where the source files really are (the gates' own policy); without it, paths are matched as written. */
+  paths?: PathPolicy;
 }
 
 /**
- * `sourcePaths`: workspace-relative paths of every file whose text the prompt holds. The same
+ * `sourcePaths`: workspace-relative paths of every file whose text the prompt holds (absolute
+ * for files outside every folder). The same
  * rules are enforced again by the privacy gate before any byte leaves; routing applies them
  * first so that a protected prompt goes straight to an on-prem backend instead of failing.
  */
@@ -31,7 +34,7 @@ export function chooseBackend(config: Config, task: TaskClass, sourcePaths: stri
   const route = config.routes[task];
   const skipped: string[] = [];
   const allowed: string[] = [];
-  const hit = protectedSource(sourcePaths.map((path) => ({ path })), config.privacy.onPremOnly);
+  const hit = (opts.paths ?? new PathPolicy({ roots: () => [] })).cloudRefusal(sourcePaths, config.privacy);
   for (const name of route) {
     const b = config.backends[name]!;
     if (b.location === 'cloud' && config.privacy.airGapped) {
@@ -39,7 +42,7 @@ export function chooseBackend(config: Config, task: TaskClass, sourcePaths: stri
       continue;
     }
     if (b.location === 'cloud' && hit) {
-      skipped.push(`${name}: cloud, prompt holds ${hit.path} (privacy.onPremOnly)`);
+      skipped.push(`${name}: cloud, prompt holds ${hit.path} (${hit.short})`);
       continue;
     }
     if (b.location === 'cloud' && opts.budgetExhausted) {

@@ -13,6 +13,7 @@ import {
   type InitializeParams,
   type InitializeResult,
 } from 'vscode-languageserver';
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,10 +21,12 @@ import { ContextService } from '../context/service.js';
 import type { WorkDoneProgressServerReporter } from 'vscode-languageserver';
 import { DocumentStore } from '../documents.js';
 import { APPLY_ACTION_COMMAND, CODE_ACTION_KINDS, COMPARE_COMMAND, EDIT_COMMAND, EXPLAIN_COMMAND, onApplyAction, onCompare, onEdit, onCodeAction, onCodeActionResolve, onExplain, type CodeActionDeps, type ProgressSink } from '../features/codeActions.js';
+import { noArgs } from '../features/args.js';
 import { ActionPipeline } from '../pipeline/actions.js';
 import { ACCEPT_COMMAND, STATS_COMMAND, onAccepted, onCompletion, onInlineCompletion, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
 import { BackendRegistry } from '../models/registry.js';
 import { spendPath } from '../router/budget.js';
+import { PathPolicy } from '../privacy/paths.js';
 import { Prober, statusOf, type Status } from '../router/status.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { Stats } from '../stats.js';
@@ -64,13 +67,17 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   const busy = () => pipeline?.busy ?? false;
   const pool = new ParserPool(busy);
   const documents = new DocumentStore(pool);
-  const backends = new BackendRegistry(hub.logger('backend'), { env: opts.env, spendPath: spendPath(opts.env) });
+  // Where files really are (symbolic links, case, folders): the gates, the router, the context
+  // stage and multi-file actions all ask this one object. File events invalidate what it cached.
+  const paths = new PathPolicy({ roots: () => workspace.roots, warn: (m) => log.warn(m) });
+  const backends = new BackendRegistry(hub.logger('backend'), { env: opts.env, spendPath: spendPath(opts.env), paths });
   const stats = new Stats();
   let progress: WorkDoneProgressServerReporter | undefined;
   const context = new ContextService({
     documents,
     pool,
     workspace,
+    paths,
     logger: hub.logger('context'),
     busy,
     onProgress: (p) => {
@@ -89,9 +96,11 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   /**
    * Opens an answer as a Markdown file beside the code (window/showDocument), for clients that
    * support it; the file lives in tandem's state directory, one per source file and line. Other
-   * clients get it as a message.
+   * clients get it as a message. The file's name is made only of what the server generates: the
+   * source's base name reduced to safe characters, a hash of its URI and a line number.
    */
   const showMarkdown = async (markdown: string, uri: string, line: number): Promise<void> => {
+    if (!Number.isSafeInteger(line) || line < 0) return log.error(`not opening an answer for line ${JSON.stringify(line)}: not a line number`);
     if (!showDocumentSupport) {
       // An editor that drops a command's result (an action picked from a menu) still shows this.
       void connection.sendNotification(ShowMessageNotification.type, { type: MessageType.Info, message: markdown });
@@ -100,7 +109,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     try {
       const dir = join(stateDir(opts.env), 'answers');
       mkdirSync(dir, { recursive: true });
-      const file = join(dir, `${basename(uriToPath(uri) ?? 'untitled').replace(/[^\w.-]/g, '_')}-L${line + 1}.md`);
+      const base = basename(uriToPath(uri) ?? 'untitled').replace(/[^\w.-]/g, '_').replace(/^\.+/, '_').slice(0, 80);
+      const file = join(dir, `${base}-${createHash('sha256').update(uri).digest('hex').slice(0, 12)}-L${line + 1}.md`);
       writeFileSync(file, markdown);
       const r = await connection.window.showDocument({ uri: pathToFileURL(file).href, takeFocus: false });
       if (!r.success) log.debug(`the client did not open ${file}`);
@@ -172,6 +182,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     const rootPath = params.rootUri ? uriToPath(params.rootUri) : (params.rootPath ?? undefined);
     if (roots.length === 0 && rootPath) roots.push(rootPath);
     workspace.roots = roots;
+    paths.invalidate();
     const caps = params.capabilities;
     // A client that keeps user and workspace settings apart says so; its workspace/configuration
     // answer is then {user, workspace}. Any other answer is what a repository may have written.
@@ -207,11 +218,12 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       sendStatus();
       if (folders) {
         connection.workspace.onDidChangeWorkspaceFolders(({ added, removed }) => {
-          const paths = (list: { uri: string }[]) => list.map((f) => uriToPath(f.uri)).filter((p): p is string => !!p);
-          const gone = paths(removed);
-          workspace.roots = [...workspace.roots.filter((r) => !gone.includes(r)), ...paths(added).filter((p) => !workspace.roots.includes(p))];
+          const folderPaths = (list: { uri: string }[]) => list.map((f) => uriToPath(f.uri)).filter((p): p is string => !!p);
+          const gone = folderPaths(removed);
+          workspace.roots = [...workspace.roots.filter((r) => !gone.includes(r)), ...folderPaths(added).filter((p) => !workspace.roots.includes(p))];
+          paths.invalidate();
           reload('workspace folders changed'); // a new folder's tandem.json applies too
-          context.foldersChanged(settings.config, paths(added), gone);
+          context.foldersChanged(settings.config, folderPaths(added), gone);
         });
       }
     });
@@ -251,7 +263,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     reload('didChangeConfiguration');
   });
 
+  // Opening, saving, closing and watched-file events may follow a link that changed: real paths are looked up again.
   connection.onDidOpenTextDocument(({ textDocument: t }) => {
+    paths.invalidate();
     documents.open(t.uri, t.languageId, t.version, t.text);
     context.opened(t.uri);
   });
@@ -267,12 +281,17 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       context.changed(t.uri, c.range.start.line, c.range.start.line + nl);
     }
   });
-  connection.onDidSaveTextDocument(({ textDocument: t }) => context.saved(t.uri));
+  connection.onDidSaveTextDocument(({ textDocument: t }) => {
+    paths.invalidate();
+    context.saved(t.uri);
+  });
   connection.onDidCloseTextDocument(({ textDocument: t }) => {
+    paths.invalidate();
     documents.close(t.uri);
     context.closed(t.uri);
   });
   connection.onDidChangeWatchedFiles(({ changes }) => {
+    paths.invalidate();
     context.filesChanged(changes.map((c) => ({ uri: c.uri, type: c.type === FileChangeType.Deleted ? 'deleted' : c.type === FileChangeType.Created ? 'created' : 'changed' })));
   });
 
@@ -303,7 +322,10 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       }
       if (p.command === COMPARE_COMMAND) return onCompare(actionDeps, p.arguments, t);
       if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry') }, p.arguments);
-      if (p.command === STATS_COMMAND) return { ...stats.snapshot(), latency: backends.latencyPercentiles(), spend: backends.spend.today(), status: statusOf(settings.config, backends) };
+      if (p.command === STATS_COMMAND) {
+        noArgs(STATS_COMMAND, p.arguments);
+        return { ...stats.snapshot(), latency: backends.latencyPercentiles(), spend: backends.spend.today(), status: statusOf(settings.config, backends) };
+      }
       throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
     })(params, token),
   );
