@@ -4,11 +4,17 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { LspClient } from '../lsp-client.js';
 
-const URI = 'file:///work/demo/src/main.ts';
+// A real folder: the privacy gate resolves a document's real path, and text from outside every
+// workspace folder never goes to a cloud backend (the air-gapped variant needs one that may).
+const WORKSPACE = mkdtempSync(join(tmpdir(), 'tandem-trust-ws-'));
+mkdirSync(join(WORKSPACE, 'src'));
+writeFileSync(join(WORKSPACE, 'src', 'main.ts'), '');
+const URI = pathToFileURL(join(WORKSPACE, 'src', 'main.ts')).href;
 const DOC = ['export function add(a: number, b: number): number {', '  ', '}', ''].join('\n');
 const CURSOR = { line: 1, character: 2 };
 
@@ -98,7 +104,7 @@ async function start(opts: Start): Promise<{ client: LspClient; home: string; st
   });
   client = c;
   const pull = opts.answer !== undefined;
-  await c.initialize({ initializationOptions: opts.init, capabilities: { textDocument: { inlineCompletion: {} }, ...(pull ? { workspace: { configuration: true } } : {}), ...opts.capabilities } });
+  await c.initialize({ rootUri: pathToFileURL(WORKSPACE).href, initializationOptions: opts.init, capabilities: { textDocument: { inlineCompletion: {} }, ...(pull ? { workspace: { configuration: true } } : {}), ...opts.capabilities } });
   await loaded(c, pull ? 'initialized' : 'initialize');
   return { client: c, home, state };
 }
