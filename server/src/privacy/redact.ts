@@ -226,23 +226,33 @@ interface AssignmentRule {
 
 /** Names that say their value is a secret, whatever it looks like. */
 const STRONG_NAME = /password|passwd|passphrase|secret|api[_-]?key|access[_-]?key|access[_-]?token|auth[_-]?token|bearer[_-]?token|private[_-]?key/i;
-/** `DB_PASS`, `dbPass`, `pass`, `pwd`, `db.pw`: a final word that is short for password. */
-const passWord = (name: string) => /(?:^|[^A-Za-z])(?:pass|pwd|pw)$/i.test(name) || /[a-z](?:Pass|Pwd|Pw)$/.test(name);
-const secretName = (name: string) => STRONG_NAME.test(name) || passWord(name);
+/**
+ * `DB_PASS`, `dbPass`, `$pass`, `smtp.pw`: a final word short for password. Not `pass` or `pwd`
+ * alone: a test's outcome (`const pass = …`) and the working directory.
+ */
+const passWord = (name: string) => /[^A-Za-z](?:pass|pwd|pw)$/i.test(name) || /[a-z](?:Pass|Pwd|Pw)$/.test(name);
+/** The last word of a name, lower case: `apiKeyHeader` → `header`, `DB_PASSWORD_FILE` → `file`. */
+const lastWord = (name: string) => /[a-z0-9]+$/.exec(name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase())?.[0] ?? '';
+/** Names about a secret rather than holding one: `apiKeyHeader`, `PASSWORD_FILE`, `secretName`, `API_KEY_ENV`. */
+const ABOUT_SECRET = new Set(['name', 'names', 'env', 'var', 'variable', 'header', 'field', 'label', 'placeholder', 'path', 'file', 'dir', 'url', 'uri', 'type', 'kind', 'prompt', 'message', 'length', 'policy', 'hint', 'pattern', 'format', 'mode', 'ref', 'arn', 'id']);
+const secretName = (name: string) => (STRONG_NAME.test(name) || passWord(name)) && !ABOUT_SECRET.has(lastWord(name));
 /** Names whose values are secrets when they look like one: `token`, `GITHUB_TOKEN`, `basicAuth`, `credentials`. */
 const WEAK_NAME = /(?:token|auth|credentials?)$/i;
 /** Names of public digests and identifiers (`sha256`, `commitHash`, `"integrity"`, `id`): the high-entropy rule leaves their values alone. */
-const digestName = (name: string) =>
-  /(?:^|[^a-z])(?:hash(?:es)?|sha\d*|md5|checksum|shasum|digest|integrity|rev|revision|commit|etag|ref|reference|resolved|uuid|guid|id|ids|fingerprint|nonce|version|crc\d*|sum)$/.test(
-    name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase(),
-  );
+const DIGEST_WORDS = new Set(['hash', 'hashes', 'sha', 'sha1', 'sha256', 'sha384', 'sha512', 'md5', 'checksum', 'shasum', 'digest', 'integrity', 'rev', 'revision', 'commit', 'head', 'etag', 'ref', 'reference', 'resolved', 'uuid', 'guid', 'id', 'ids', 'fingerprint', 'nonce', 'version', 'crc32', 'sum']);
 
-/** Bare values that are literals rather than code: a symbol or digit, not a number, not a variable reference. */
+/** A number literal in any language's spelling: `12`, `-1.5e3`, `0x0B96`, `1_000n`. */
+const NUMBER = /^[-+]?(?:0[xob][\da-f_]+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:e[-+]?\d+)?)[nlfu]?$/i;
+
+/**
+ * Bare values that are literals rather than code: not a number, a $reference, a call or an index,
+ * nor a (negated) variable or path (`!this.result.issues`, `process.env.X`). A plain identifier
+ * with a digit counts only as a whole line: `password: hunter2`, not `{ password: user1, … }`.
+ */
 function bareLiteral(a: Assignment): boolean {
   const v = a.value;
-  if (v.startsWith('$') || a.next === '(' || a.next === '[' || /^-?[\d.]+$/.test(v) || IDENT_PATH.test(v)) return false;
-  if (/[!@#%^&*+/=~-]/.test(v)) return true;
-  // An identifier with a digit (`hunter2`) only as a whole line: `password: hunter2`, not `{ password: user1, … }`.
+  if (v.startsWith('$') || a.next === '(' || a.next === '[' || NUMBER.test(v)) return false;
+  if (!/^[!~-]*[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$/.test(v)) return true;
   return /^[A-Za-z_]\w*$/.test(v) && /\d/.test(v) && a.wholeLine;
 }
 
@@ -276,7 +286,7 @@ function classChanges(v: string): number {
  * only at word boundaries, near 30%. A bare value counts only where it cannot be code: a whole
  * `key: value` line or a compact `KEY=value`, not a type annotation.
  *
- * Digests are not secrets and are left alone: values named like one (digestName: hash,
+ * Digests are not secrets and are left alone: values named like one (DIGEST_WORDS: hash,
  * checksum, integrity, commit, rev, id…), values with an algorithm prefix (`sha512-…`,
  * `sha256:…`, the form lockfiles write), and UUIDs. Any other hex of 32+ characters in an
  * assignment (an unnamed git commit, say) is redacted: the model loses nothing it needs.
@@ -285,7 +295,7 @@ const MIN_RANDOM = 20;
 
 function highEntropy(a: Assignment): boolean {
   const v = a.value;
-  if (digestName(a.name) || /^(?:sha\d*|md5)[-:]/i.test(v) || /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(v)) return false;
+  if (DIGEST_WORDS.has(lastWord(a.name)) || /^(?:sha\d*|md5)[-:]/i.test(v) || /^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(v)) return false;
   if (!a.quoted && !a.compact && !a.wholeLine) return false;
   if (/^(?:[0-9a-f]{32,}|[0-9A-F]{32,})$/.test(v)) return /[a-f]/i.test(v) && /\d/.test(v) && shannon(v) >= 3;
   if (v.length < MIN_RANDOM || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(v) || !/[A-Z]/.test(v) || !/[a-z]/.test(v) || !/\d/.test(v)) return false;
