@@ -22,6 +22,8 @@ const wrap = (b64: string, width: number) => b64.match(new RegExp(`.{1,${width}}
 const BODY = wrap(noise(7, 400), 64);
 /** An OpenSSH key body: 70 columns. */
 const SSH = wrap(noise(11, 300), 70);
+/** A kubeconfig's client key: a whole PEM key, base64 again, on one line. */
+const KUBE_KEY = Buffer.from([j('-----BEGIN RSA PRIVATE', ' KEY-----'), ...BODY, j('-----END RSA PRIVATE', ' KEY-----'), ''].join('\n')).toString('base64');
 const AWS_SESSION = j('IQoJb3JpZ2luX2Vj', 'EHYaCXVzLWVhc3QtMSJHMEUCIQ', noise(3, 240).replace(/=+$/, ''));
 const SAS_SIG = 'q8Tz2mFv0Lr7YxKc4NwPbA9sDhEu3GjR1XoVi6Wk5tM%3D';
 const DOCKER_AUTH = Buffer.from('deploy:Hq7-ruN3x!').toString('base64');
@@ -30,8 +32,7 @@ const BASIC = Buffer.from('admin:c0rrect-h0rse').toString('base64');
 export const SECRETS: [rule: string, input: string, secret: string][] = [
   ['private-key', `const key = \`${PEM}\`;`, 'MIIEowIBAAKCAQEAx7'],
   ['private-key', `{"private_key": "${j('-----BEGIN PRIVATE', ' KEY-----\\nMIIEvQIBADANBg\\n-----END PRIVATE', ' KEY-----\\n')}"}`, 'MIIEvQIBADANBg'],
-  // Slices of a key file: the BEGIN line without the END line, the END line without the BEGIN line, neither.
-  ['private-key-begin', [j('-----BEGIN OPENSSH PRIVATE', ' KEY-----'), SSH[0], SSH[1]].join('\n'), SSH[1]!],
+  // Slices of a key file: the END line without the BEGIN line, neither, the BEGIN line without the END line (last of all, see below).
   ['private-key-end', [BODY[7], BODY[8], j('-----END EC PRIVATE', ' KEY-----')].join('\n'), BODY[8]!],
   ['private-key-body', BODY.slice(2, 6).join('\n'), BODY[3]!],
   ['private-key-body', `"${BODY.slice(1, 4).join('\\n')}\\n${BODY[4]!.slice(0, 20)}`, BODY[4]!.slice(0, 20)],
@@ -77,8 +78,12 @@ export const SECRETS: [rule: string, input: string, secret: string][] = [
   ['assignment-bare', `  smtp_password: c0rrect-horse`, 'c0rrect-horse'],
   ['assignment-compact', `DB_PASS=swordfish mysqld --user=app`, 'swordfish'],
   ['assignment-compact', `pg_dump --password=opensesame app`, 'opensesame'],
+  ['assignment-compact', `spring.datasource.password=Sup3r$ecret`, 'Sup3r$ecret'],
   ['assignment-token', `const token = 'q8Zr3Lm2Xw9Tn4Vb'`, 'q8Zr3Lm2Xw9Tn4Vb'],
   ['assignment-token', `{"identitytoken": "d41f7c2e-Hq7Rz2Kp-9b3a"}`, 'd41f7c2e-Hq7Rz2Kp-9b3a'],
   ['high-entropy', `const signingKey = "Xq9ZrT7vNc1bYd4sHf8aKp2Wj6Ue0oIi";`, 'Xq9ZrT7vNc1bYd4sHf8aKp2Wj6Ue0oIi'],
+  ['high-entropy', `users:\n- name: admin\n  user:\n    client-key-data: ${KUBE_KEY}`, KUBE_KEY.slice(200, 280)],
   ['high-entropy', `webhook_salt = "4f9a0c3be81d62f7a95c0e4d1b8f37a26c5e90d1"`, '4f9a0c3be81d62f7a95c0e4d1b8f37a26c5e90d1'],
+  // Last: the body of a key cut after its BEGIN line runs on over any base64 that follows it.
+  ['private-key-begin', [j('-----BEGIN OPENSSH PRIVATE', ' KEY-----'), SSH[0], SSH[1]].join('\n'), SSH[1]!],
 ];

@@ -121,6 +121,13 @@ describe('redact', () => {
     expect(redact(code).text).toBe('const key =\n  "[REDACTED:private-key]\\n" +\n  "";\nsign(key);');
   });
 
+  it('two key bodies with one short line between them are two placeholders', () => {
+    const body = SECRETS.find(([n]) => n === 'private-key-body')![1].split('\n');
+    const r = redact([body[0], body[1], 'QUJD', body[2], body[3]].join('\n'));
+    expect(r.text).toBe('[REDACTED:private-key]\n[REDACTED:private-key]');
+    expect(r.count).toBe(2);
+  });
+
   it("this repository's own server source comes through unchanged", () => {
     const root = join(import.meta.dirname, '../../server/src');
     const files = filesUnder(root, '.ts');

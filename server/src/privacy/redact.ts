@@ -188,7 +188,8 @@ function keyBodies(text: string): Span[] {
     const after = lines[j];
     const confirmed = run.length >= 2 || run[0]!.opensKey;
     if (confirmed && !before?.publicArmour) {
-      const first = before?.base64 ? before : run[0]!;
+      // The line before may already close the previous body.
+      const first = before?.base64 && before.start >= (spans.at(-1)?.[1] ?? 0) ? before : run[0]!;
       const last = after?.base64 ? after : run[run.length - 1]!;
       spans.push([first.start, last.end]);
     }
@@ -309,11 +310,13 @@ const ASSIGNMENT_RULES: AssignmentRule[] = [
   // Unquoted values of secret names when they are literals (a symbol or a digit in them), not type names or variables.
   { name: 'assignment-bare', kind: 'assignment', takes: (a) => !a.quoted && a.value.length >= 4 && secretName(a.name) && bareLiteral(a) },
   // `=` with nothing around it in shell, .env and Dockerfile lines (DB_PASS, export GITHUB_TOKEN),
-  // flags (--password) and query strings (?token): any value but a $reference.
+  // flags (--password), query strings (?token) and properties files (a whole line): any value
+  // but a $reference. Not a keyword argument in code: `connect(password=pw)`.
   {
     name: 'assignment-compact',
     kind: 'assignment',
-    takes: (a) => a.compact && a.value.length >= 1 && !a.value.startsWith('$') && (/^[A-Z][A-Z0-9_]*$/.test(a.name) || /^[-?&]$/.test(a.before)) && (secretName(a.name) || WEAK_NAME.test(a.name)),
+    takes: (a) =>
+      a.compact && a.value.length >= 1 && !a.value.startsWith('$') && (secretName(a.name) || WEAK_NAME.test(a.name)) && (/^[A-Z][A-Z0-9_]*$/.test(a.name) || /^[-?&]$/.test(a.before) || a.wholeLine),
   },
   // `token: "…"`, `authToken = '…'`, `"credentials": "…"` when the value looks like a token.
   { name: 'assignment-token', kind: 'assignment', takes: (a) => WEAK_NAME.test(a.name) && tokenLike(a.value) && a.before !== '?' && !a.typeAlias },
@@ -327,14 +330,17 @@ const ASSIGNMENT_RULES: AssignmentRule[] = [
  */
 const ASSIGNMENT_HEAD = /(?<![\w$.])(["'`]?)([A-Za-z_$][\w$.-]{0,80})\1([ \t]*)(:=|=>|=(?![=~>])|:(?![:=]))([ \t]*)/g;
 
-/** Values longer than this are not taken by assignment rules (long tokens have rules of their own). */
-const MAX_VALUE = 512;
+/** Values longer than this are not taken by assignment rules (a kubeconfig's base64 key is about 2300). */
+const MAX_VALUE = 4096;
+/** …nor, when the head sits inside the bare value of an earlier one (`a:b:c:…`), longer than this. */
+const MAX_INNER = 512;
 const BARE_END = ' \t\r\n,;\'"`()[]{}<>';
 
 /**
  * Reads values for one scan: a quoted string (escapes honoured; one cut by the end of the text or
- * line counts) or a bare word. Heads found inside a long bare word share its end, remembered here,
- * so that a line of `a:a:a:…` is read once, not once per head.
+ * line counts) or a bare word. A quoted value ends at the next quote of its kind, so scans never
+ * overlap. Heads found inside a bare word share its end, remembered here, so that a line of
+ * `a:a:a:…` is read once, not once per head, and each of them takes a value of MAX_INNER at most.
  */
 function valueReader(text: string) {
   let bareFrom = -1;
@@ -351,12 +357,14 @@ function valueReader(text: string) {
       }
       return i - at - 1 > MAX_VALUE ? undefined : { start: at + 1, end: Math.min(i, text.length), quoted: true };
     }
+    let max = MAX_INNER;
     if (!(at > bareFrom && at < bareEnd)) {
       bareFrom = at;
       bareEnd = at;
       while (bareEnd < text.length && !BARE_END.includes(text[bareEnd]!)) bareEnd++;
+      max = MAX_VALUE;
     }
-    return bareEnd > at && bareEnd - at <= MAX_VALUE ? { start: at, end: bareEnd, quoted: false } : undefined;
+    return bareEnd > at && bareEnd - at <= max ? { start: at, end: bareEnd, quoted: false } : undefined;
   };
 }
 
