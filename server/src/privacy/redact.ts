@@ -1,7 +1,8 @@
 // Secret redaction: what is replaced by a placeholder before any text goes to a cloud backend.
 //
-// Every rule here is hand-written (see the rule table): the maintained JavaScript scanner
-// (secretlint) needs Node 22, is asynchronous, and lacks half of these kinds. Redaction runs on
+// Every rule here is hand-written: the maintained JavaScript scanner (secretlint) needs Node 22
+// where tandem supports 20.18, answers asynchronously, and has no rule for several kinds here (key
+// slices without BEGIN/END, Stripe, Google OAuth, values by name or by entropy). Redaction runs on
 // every cloud request, so each rule must stay linear in the text: every repeated part of a pattern
 // is either bounded or starts only where the run it scans begins (a lookbehind), never both
 // unbounded and free to start anywhere inside a run.
