@@ -98,6 +98,27 @@ describe('PrivacyGate', () => {
     expect(raw).not.toContain('const token');
   });
 
+  it('refuses a FIM request whose cursor splits a secret (each half alone would leak its piece); a secret before the cursor is redacted as usual', async () => {
+    policy.onPremOnly = [];
+    const g = gate();
+    const fim = (prefix: string, suffix: string) => ({ ...req(prefix + '<FIM>' + suffix, [{ path: 'src/config.ts', text: prefix + suffix }]), parts: { prefix, suffix, snippets: [] } });
+    for (const [prefix, suffix] of [
+      [`const token = "${GH.slice(0, 20)}`, `${GH.slice(20)}";\n`],
+      ['const db = "postgres://app:Hunt', 'er22@db/x";\n'],
+      ['password = ', '"Hunter22-correct-horse";\n'],
+    ] as const) {
+      const o = await g.complete(fim(prefix, suffix), signal());
+      expect(o.ok).toBe(false);
+      if (!o.ok) expect(o.failure).toMatchObject({ kind: 'denied', message: expect.stringContaining('the cursor is inside a secret') });
+    }
+    expect(cloud.completions()).toHaveLength(0);
+    const o = await g.complete(fim(`const token = "${GH}";\nconst x = `, ';\n'), signal());
+    expect(o.ok).toBe(true);
+    const sent = cloud.completions()[0]!.body.prompt as string;
+    expect(sent).not.toContain(GH);
+    expect(sent).toContain('[REDACTED:github-token]');
+  });
+
   it('redacts chat messages for the cloud', async () => {
     policy.onPremOnly = [];
     const code = `const token = "${GH}";`;

@@ -76,6 +76,9 @@ export class PrivacyGate implements CompletionBackend {
     if (no) return no;
     let sent = req;
     let redactions = 0;
+    if (this.location === 'cloud' && req.parts && secretAtCursor(req.parts.prefix, req.parts.suffix, req.sources?.[0]?.path)) {
+      return denied(`the cursor is inside a secret (or its assignment): the halves around it are not sent to cloud backend "${this.name}"`);
+    }
     if (this.location === 'cloud') {
       const r = redactAll(req.prompt, req.sources ?? []);
       redactions = r.count;
@@ -144,6 +147,18 @@ function denied(message: string): Outcome<never> {
 }
 
 /** Redacts `text`; regions that come from .env files get every value replaced too. */
+/**
+ * True when the text around the cursor holds a secret that neither half shows whole
+ * (`token = "ghp_ab|cd…"`, or `password = |"…"` with the name before the cursor and the value
+ * after): redacted apart, each half would leak its piece. Such a request is refused rather than
+ * cut up: a completion inside a secret is of no use anyway. `path` marks a .env file.
+ */
+export function secretAtCursor(prefix: string, suffix: string, path: string | undefined): boolean {
+  const whole = redact(prefix + suffix, path);
+  if (whole.count === 0) return false;
+  return redact(prefix, path).text + redact(suffix, path).text !== whole.text;
+}
+
 function redactAll(text: string, sources: SourceRef[]): { text: string; count: number } {
   let out = text;
   let count = 0;
