@@ -328,9 +328,9 @@ describe.skipIf(!NGINX)('deploy/gateway/nginx.conf in real nginx', () => {
         req.on('error', () => {});
         if (c.closeAfterFirstChunk) req.on('response', (res) => res.once('data', () => req.destroy()));
         req.end(JSON.stringify(completion({ stream: true, max_tokens: 1000 })));
-        const atEngine = await fim.waitFor((r) => r.path === '/v1/completions', 3000);
+        const atEngine = await fim.waitFor((r) => r.path === '/v1/completions');
         if (!c.closeAfterFirstChunk) setTimeout(() => req.destroy(), 200);
-        const closed = await fim.waitFor((r) => r.id === atEngine.id && r.closedAt !== null, 3000);
+        const closed = await fim.waitFor((r) => r.id === atEngine.id && r.closedAt !== null);
         expect(closed.finished, c.name).toBe(false);
       }
       // The audit log marks both as not completed; 499 where no answer had started.

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm, type Reply, type RecordedRequest } from '../fake/vllm.js';
-import { LspClient } from '../lsp-client.js';
+import { LspClient, STUCK_MS } from '../lsp-client.js';
 
 const URI = 'file:///w/src/geo.ts';
 const DOC = ['export function area(r: number): number {', '  if (r < 0) {', '    return 0;', '  }', '  return 3.14 * r * r;', '}', ''].join('\n');
@@ -247,6 +247,6 @@ describe('cancellation', () => {
     client.cancel(id);
     const err = await result.then(() => undefined, (e) => e);
     expect(err?.code).toBe(-32800);
-    await expect.poll(() => req.closedAt, { timeout: 2000 }).not.toBeNull();
+    await expect.poll(() => req.closedAt, { timeout: STUCK_MS }).not.toBeNull();
   });
 });

@@ -81,7 +81,7 @@ async function setup(privacy: unknown) {
     onRequest: (m) => (m === 'workspace/applyEdit' ? { applied: false } : null),
   });
   client = started.client;
-  await client.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end', 15_000);
+  await client.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end');
   const uri = (rel: string) => pathToFileURL(join(root, rel)).href;
   client.open(uri('secrets/keys.ts'), 'typescript', KEYS);
   client.open(uri('src/app.ts'), 'typescript', APP);

@@ -555,7 +555,7 @@ export async function startFakeVllm(initial = {}) {
     get options() {
       return { ...options };
     },
-    waitFor(predicate, timeoutMs = 2000) {
+    waitFor(predicate, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           for (const r of requests) {

@@ -18,7 +18,7 @@ import { CancelledError } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 
 export const ACCEPT_COMMAND = 'tandem.accepted';
-/** `tandem.stats` []: counts, acceptances, latency p50/p95 per backend, today's cloud spend, status. */
+/** `tandem.stats` []: counts (deadlines that expired among them), acceptances, latency p50/p95 per backend, today's cloud spend, status. */
 export const STATS_COMMAND = 'tandem.stats';
 
 export interface CompletionFeatureDeps {
@@ -54,6 +54,7 @@ async function run(deps: CompletionFeatureDeps, doc: Doc, position: Position, to
   deps.stats.request();
   const outcome = await deps.pipeline.complete({ doc, position, signal: tokenSignal(token) });
   if (outcome.kind === 'completion') deps.stats.shown(outcome.id, outcome.backend, outcome.cached);
+  else if ((outcome.kind === 'empty' || outcome.kind === 'failed') && outcome.deadlineMs !== undefined) deps.stats.deadlineExpired();
   if (outcome.kind === 'empty') deps.logger.debug(`no completion: ${outcome.reason}`);
   return outcome;
 }
