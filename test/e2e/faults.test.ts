@@ -19,10 +19,8 @@ import { startFakeOllama } from '../fake/ollama.js';
 import { startFakeTgi } from '../fake/tgi.js';
 import type { Reply as RecorderReply } from '../fake/recorder.js';
 import type { LspClient } from '../lsp-client.js';
-import { FIRST_OPEN_MS } from '../../server/src/router/health.js';
-import { PROBE_EVERY_MS } from '../../server/src/router/status.js';
 import { STUCK_MS, until } from '../wait.js';
-import { block, RESOLVE_CAPS, startServer } from './servers.js';
+import { block, breakerSurelyOpen, deadlinesExpired, RESOLVE_CAPS, startServer } from './servers.js';
 
 /**
  * inline.deadlineMs where the fault eats it: it is waited out once per such cell, and it must leave
@@ -282,15 +280,14 @@ async function cell(fault: Fault, driver: Driver, shape: 'backup' | 'solo', clos
   closers.push(() => client.stop());
   await driver.prepare(client);
 
-  const deadlinesExpired = async () => ((await client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] })) as { deadlineExpired: number }).deadlineExpired;
   /** The fault eats the deadline of this request: the first inline one (after it the breaker is open). */
   const eaten = (i: number) => eats && driver.task === 'inline' && i === 0;
   const ask = async (i: number) => {
-    const before = await deadlinesExpired();
+    const before = await deadlinesExpired(client);
     const outcome = await driver.run(client, i);
     // The server's own account of how the request ended: by its deadline exactly when the fault
     // ate it, else before any deadline fired.
-    expect((await deadlinesExpired()) - before, `inline requests that their deadline ended, request ${i}`).toBe(eaten(i) ? 1 : 0);
+    expect((await deadlinesExpired(client)) - before, `inline requests that their deadline ended, request ${i}`).toBe(eaten(i) ? 1 : 0);
     return outcome;
   };
   const fromBackup = (o: Outcome, i: number) => expect(o, `request ${i}`).toEqual({ kind: 'text', text: driver.expected });
@@ -330,13 +327,8 @@ async function cell(fault: Fault, driver: Driver, shape: 'backup' | 'solo', clos
   const done = performance.now();
   if (shape === 'solo') noBackend(after, fault.toOpen);
   else fromBackup(after, fault.toOpen);
-  // The breaker opened after `opening` and the server was spawned after `spawned`: if this
-  // request ended before either wait of health.ts ran out (one trial after FIRST_OPEN_MS; a probe
-  // that finds the server up every PROBE_EVERY_MS), the breaker was surely open when it was routed.
-  // A machine starved beyond that may rightly have let one trial through.
-  const surelyOpen = done - opening < FIRST_OPEN_MS && done - spawned < PROBE_EVERY_MS;
   const received = fault.reply === 'refused' ? 0 : fault.toOpen;
-  if (surelyOpen) expect(primary.generations(), 'a request to the backend whose breaker is open').toBe(received);
+  if (breakerSurelyOpen({ spawned, opened: opening, done })) expect(primary.generations(), 'a request to the backend whose breaker is open').toBe(received);
   else expect(primary.generations(), 'at most one trial request once the breaker had waited').toBeLessThanOrEqual(received + 1);
   expect(client.protocolErrors).toEqual([]);
 }

@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, LspClient } from '../lsp-client.js';
+import { BIN, LspClient, STUCK_MS } from '../lsp-client.js';
+import { FIRST_OPEN_MS } from '../../server/src/router/health.js';
+import { PROBE_EVERY_MS } from '../../server/src/router/status.js';
 
 export interface Started {
   client: LspClient;
@@ -29,6 +31,28 @@ export async function startServer(opts: StartOptions): Promise<Started> {
   await client.initialize({ initializationOptions: opts.init, rootUri: opts.rootUri ?? null, ...(opts.capabilities ? { capabilities: opts.capabilities } : {}) });
   return { client, home, state };
 }
+
+/**
+ * Whether a breaker was surely still open when a request that ended at `done` was routed, from
+ * times on the test's clock: the server was spawned after `spawned` and the breaker opened after
+ * `opened`. Only if neither wait of health.ts can have run out (one trial request after
+ * FIRST_OPEN_MS, a probe of unhealthy backends every PROBE_EVERY_MS) must the backend have got
+ * nothing; a machine starved beyond that may rightly have let one trial through.
+ */
+export function breakerSurelyOpen(t: { spawned: number; opened: number; done: number }): boolean {
+  return t.done - t.opened < FIRST_OPEN_MS && t.done - t.spawned < PROBE_EVERY_MS;
+}
+
+/** `tandem.stats`' count of inline requests that their deadline ended (inline.deadlineMs). */
+export async function deadlinesExpired(client: LspClient): Promise<number> {
+  return ((await client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] })) as { deadlineExpired: number }).deadlineExpired;
+}
+
+/**
+ * `inline` settings for a server whose completions a test expects: no debounce, and a deadline
+ * only a stuck server reaches (the default 2 s is a goal for an idle machine, not for CI's).
+ */
+export const INLINE_UNHURRIED = { debounceMs: 0, deadlineMs: STUCK_MS };
 
 /** Code action capabilities of an editor that resolves actions lazily and shows work-done progress. */
 export const RESOLVE_CAPS = { textDocument: { inlineCompletion: {}, codeAction: { resolveSupport: { properties: ['edit'] } } }, window: { workDoneProgress: true } };
