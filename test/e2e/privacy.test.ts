@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import type { LspClient } from '../lsp-client.js';
 import { SECRETS } from '../plantedSecrets.js';
-import { failure, RESOLVE_CAPS, startServer } from './servers.js';
+import { failure, INLINE_UNHURRIED, RESOLVE_CAPS, startServer } from './servers.js';
 
 /** Text that only the protected file holds. */
 const MARK = 'protectedMarker7f3a';
@@ -74,7 +74,7 @@ async function setup(privacy: unknown) {
       backends: { cloud: { kind: 'openai', url: `${cloud.url}/v1`, location: 'cloud', model: 'big' }, local: { kind: 'vllm', url: local.url } },
       routes: { inline: ['cloud', 'local'], action: ['cloud', 'local'], multiFile: ['cloud', 'local'] },
       privacy,
-      inline: { debounceMs: 0 },
+      inline: INLINE_UNHURRIED,
     },
     rootUri: pathToFileURL(root).href,
     capabilities: { ...RESOLVE_CAPS, workspace: { workspaceEdit: { documentChanges: true, resourceOperations: ['create'] } } },
@@ -111,7 +111,9 @@ describe('privacy across every task, on the wire', () => {
     const { cloud, local, c, uri } = await setup({ airGapped: true });
     await everyTask(c, uri('src/app.ts'), 3);
     await everyTask(c, uri('secrets/keys.ts'), 1);
-    await new Promise((r) => setTimeout(r, 200));
+    // Probes go to every backend in one round: once the on-prem one has been probed, the cloud
+    // one would have been too.
+    await local.waitFor((r) => r.path === '/health');
     expect(cloud.requests).toEqual([]);
     expect(local.requests.filter((r) => r.method === 'POST').length).toBeGreaterThan(5);
   });

@@ -92,6 +92,11 @@ export interface FakeVllmOptions {
   latencyMs?: number;
   /** Delay between streamed chunks. Default 0. */
   tokenIntervalMs?: number;
+  /**
+   * Awaited before streamed chunk `index` (1-based after the first, after tokenIntervalMs): a
+   * test streams in step with what its client has seen rather than on a clock.
+   */
+  pace?: (index: number, req: RecordedRequest) => Promise<void>;
   /** Decides the answer to each /v1/completions or /v1/chat/completions request. Default: { text: "" }. */
   respond?: (req: RecordedRequest) => Reply | Promise<Reply>;
   /** Replaces the GET /v1/models answer. */

@@ -504,6 +504,8 @@ export async function startFakeVllm(initial = {}) {
     for (let i = 0; i < pieces.length; i++) {
       if (i > 0) {
         await wait(options.tokenIntervalMs);
+        if (options.pace) await options.pace(i, rec);
+        if (res.destroyed || closing) return;
       }
       const last = i === pieces.length - 1 && !cut;
       if (!send(chunk(pieces[i] ?? "", last ? out.finishReason : null, last ? out.stopReason : null))) return;
