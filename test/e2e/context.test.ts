@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { BIN, LspClient, STUCK_MS } from '../lsp-client.js';
-import { INLINE_UNHURRIED } from './servers.js';
+import { INLINE_UNHURRIED, SOURCES_UNHURRIED } from '../wait.js';
 
 let fake: FakeVllm;
 let client: LspClient | undefined;
@@ -68,7 +68,7 @@ afterEach(async () => {
 async function start(capabilities: unknown) {
   client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '', TANDEM_LOG: 'info' } });
   await client.initialize({
-    initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: INLINE_UNHURRIED },
+    initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: INLINE_UNHURRIED, context: { sources: SOURCES_UNHURRIED } },
     capabilities,
     workspaceFolders: [{ uri: pathToFileURL(root).href, name: 'shop' }],
   });
@@ -124,7 +124,7 @@ describe('workspace context over stdio', () => {
   it('tandem-lsp prompt --json lists every segment with its kind, path and tokens, and each source', () => {
     writeFileSync(join(root, 'src', 'main.ts'), "import { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = \n}\n");
     const cfg = join(home, 'cfg.json');
-    writeFileSync(cfg, JSON.stringify({ backends: { fim: { kind: 'vllm', url: fake.url, model: 'Qwen/Qwen2.5-Coder-7B' } } }));
+    writeFileSync(cfg, JSON.stringify({ backends: { fim: { kind: 'vllm', url: fake.url, model: 'Qwen/Qwen2.5-Coder-7B' } }, context: { sources: SOURCES_UNHURRIED } }));
     const r = spawnSync(process.execPath, [BIN, 'prompt', join(root, 'src', 'main.ts') + ':4:17', '--workspace', root, '--config', cfg, '--json'], { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout);
@@ -138,7 +138,7 @@ describe('workspace context over stdio', () => {
 
   it('indexes a workspace folder added later, and forgets one removed', async () => {
     client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
-    const init = await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: INLINE_UNHURRIED }, capabilities: { textDocument: { inlineCompletion: {} }, workspace: { workspaceFolders: true } } });
+    const init = await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: INLINE_UNHURRIED, context: { sources: SOURCES_UNHURRIED } }, capabilities: { textDocument: { inlineCompletion: {} }, workspace: { workspaceFolders: true } } });
     expect(init.capabilities.workspace.workspaceFolders).toEqual({ supported: true, changeNotifications: true });
     const folder = { uri: pathToFileURL(root).href, name: 'shop' };
     client.notify('workspace/didChangeWorkspaceFolders', { event: { added: [folder], removed: [] } });
@@ -162,7 +162,7 @@ describe('workspace context over stdio', () => {
 
   it('serves completions with no workspace folder at all', async () => {
     client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
-    await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: INLINE_UNHURRIED }, capabilities: { textDocument: { inlineCompletion: {} }, window: { workDoneProgress: true } } });
+    await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: INLINE_UNHURRIED, context: { sources: SOURCES_UNHURRIED } }, capabilities: { textDocument: { inlineCompletion: {} }, window: { workDoneProgress: true } } });
     const uri = 'file:///nowhere/main.ts';
     client.open(uri, 'typescript', 'const x = \n');
     const res = await client.inline(uri, { line: 0, character: 10 }).result;

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { LspClient } from '../lsp-client.js';
-import { until } from '../wait.js';
-import { breakerSurelyOpen, deadlinesExpired, INLINE_UNHURRIED } from './servers.js';
+import { INLINE_UNHURRIED, until } from '../wait.js';
+import { breakerSurelyOpen, deadlinesExpired } from './servers.js';
 
 const URI = 'file:///work/demo/src/main.ts';
 const DOC = ['import { readFile } from "node:fs";', '', 'export function add(a: number, b: number): number {', '  ', '}', ''].join('\n');

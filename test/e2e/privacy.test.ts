@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import type { LspClient } from '../lsp-client.js';
 import { SECRETS } from '../plantedSecrets.js';
-import { failure, INLINE_UNHURRIED, RESOLVE_CAPS, startServer } from './servers.js';
+import { INLINE_UNHURRIED } from '../wait.js';
+import { failure, RESOLVE_CAPS, startServer } from './servers.js';
 
 /** Text that only the protected file holds. */
 const MARK = 'protectedMarker7f3a';

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { LspClient } from '../lsp-client.js';
-import { until } from '../wait.js';
-import { breakerSurelyOpen, deadlinesExpired, INLINE_UNHURRIED } from './servers.js';
+import { INLINE_UNHURRIED, until } from '../wait.js';
+import { breakerSurelyOpen, deadlinesExpired } from './servers.js';
 
 const DOC = ['export function add(a: number, b: number): number {', '  ', '}', ''].join('\n');
 const AT = { line: 1, character: 2 };

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeTgi, type FakeTgi } from '../fake/tgi.js';
 import { startFakeVllm, DEFAULT_MODEL, type FakeVllm, type RecordedRequest, type Reply } from '../fake/vllm.js';
-import { block, failure, INLINE_UNHURRIED, RESOLVE_CAPS, runCli, startServer } from './servers.js';
+import { INLINE_UNHURRIED } from '../wait.js';
+import { block, failure, RESOLVE_CAPS, runCli, startServer } from './servers.js';
 
 const KEY_ENV = 'TANDEM_E2E_CLOUD_KEY';
 const KEY = `sk-tandem-e2e-${randomBytes(20).toString('hex')}`;

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, LspClient, STUCK_MS } from '../lsp-client.js';
+import { BIN, LspClient } from '../lsp-client.js';
 import { FIRST_OPEN_MS } from '../../server/src/router/health.js';
 import { PROBE_EVERY_MS } from '../../server/src/router/status.js';
 
@@ -47,12 +47,6 @@ export function breakerSurelyOpen(t: { spawned: number; opened: number; done: nu
 export async function deadlinesExpired(client: LspClient): Promise<number> {
   return ((await client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] })) as { deadlineExpired: number }).deadlineExpired;
 }
-
-/**
- * `inline` settings for a server whose completions a test expects: no debounce, and a deadline
- * only a stuck server reaches (the default 2 s is a goal for an idle machine, not for CI's).
- */
-export const INLINE_UNHURRIED = { debounceMs: 0, deadlineMs: STUCK_MS };
 
 /** Code action capabilities of an editor that resolves actions lazily and shows work-done progress. */
 export const RESOLVE_CAPS = { textDocument: { inlineCompletion: {}, codeAction: { resolveSupport: { properties: ['edit'] } } }, window: { workDoneProgress: true } };
