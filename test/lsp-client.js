@@ -10,6 +10,12 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = join(ROOT, 'server', 'bin', 'tandem-lsp.js');
 
 /**
+ * How long a wait on an event may last before it is called stuck: long enough for a loaded 2-core
+ * machine (CI), so that it never acts as a margin on speed; below the test runner's own timeout.
+ */
+export const STUCK_MS = 20_000;
+
+/**
  * @typedef {{ args?: string[], nodeArgs?: string[], env?: Record<string, string | undefined>, cwd?: string,
  *   onRequest?: (method: string, params: any) => any }} StartOptions
  */
@@ -136,7 +142,7 @@ export class LspClient {
    * Resolves with the first notification (past or future) that matches.
    * @param {(n: {method: string, params: any}) => boolean} pred @param {number} [timeoutMs]
    */
-  waitForNotification(pred, timeoutMs = 3000) {
+  waitForNotification(pred, timeoutMs = STUCK_MS) {
     const found = this.notifications.find(pred);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
@@ -186,12 +192,13 @@ export class LspClient {
   async stop() {
     if (this.child.exitCode !== null) return this.child.exitCode;
     try {
-      await Promise.race([this.request('shutdown', null), new Promise((r) => setTimeout(r, 2000))]);
+      // Bounds for a server that hangs, not for a slow one: a slow one must still exit 0.
+      await Promise.race([this.request('shutdown', null), new Promise((r) => setTimeout(r, STUCK_MS / 2))]);
       this.notify('exit');
     } catch {
       /* already gone */
     }
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 3000);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), STUCK_MS / 2);
     const code = await this.exited;
     clearTimeout(timer);
     return code;

@@ -5,6 +5,8 @@ export interface StatsSnapshot {
   requests: number;
   shown: number;
   cacheHits: number;
+  /** Inline requests that their deadline (inline.deadlineMs) ended with nothing to show. */
+  deadlineExpired: number;
   accepted: number;
   partiallyAccepted: number;
   byBackend: Record<string, { shown: number; accepted: number; partiallyAccepted: number }>;
@@ -12,10 +14,14 @@ export interface StatsSnapshot {
 
 export class Stats {
   private readonly shownIds = new LRUCache<string, string>({ max: 2000 });
-  private readonly data: StatsSnapshot = { requests: 0, shown: 0, cacheHits: 0, accepted: 0, partiallyAccepted: 0, byBackend: {} };
+  private readonly data: StatsSnapshot = { requests: 0, shown: 0, cacheHits: 0, deadlineExpired: 0, accepted: 0, partiallyAccepted: 0, byBackend: {} };
 
   request(): void {
     this.data.requests++;
+  }
+
+  deadlineExpired(): void {
+    this.data.deadlineExpired++;
   }
 
   shown(id: string, backend: string, cached: boolean): void {

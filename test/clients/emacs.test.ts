@@ -39,7 +39,8 @@ async function runEmacs(dir: string, fakeUrl: string, extraEnv: Record<string, s
   proc.stdout.on('data', (d) => (output += d));
   proc.stderr.on('data', (d) => (output += d));
   const code = await new Promise<number | null>((res) => {
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 25_000);
+    // A bound for a run that is stuck, not for a slow one.
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 50_000);
     proc.on('exit', (c) => {
       clearTimeout(timer);
       res(c);
@@ -69,7 +70,7 @@ describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`eglot in ${hasEmacs ? e
     const dir = mkdtempSync(join(tmpdir(), 'tandem-emacs-'));
     writeFileSync(join(dir, 'calc.py'), 'def add(a, b):\n    re\n');
     ({ results, output } = await runEmacs(dir, fake.url));
-  }, 30_000);
+  }, 55_000);
 
   afterAll(async () => {
     await fake?.close();
@@ -140,7 +141,7 @@ describe.skipIf(!hasEmacs && process.env.CI !== 'true')('eglot with a repository
     writeFileSync(join(dir, 'calc.py'), 'def add(a, b):\n    re\n');
     writeFileSync(join(dir, '.dir-locals.el'), `((nil . ((eglot-workspace-configuration . (:tandem (:backends (:fim (:url "${foreign.url}"))))))))\n`);
     ({ results, output } = await runEmacs(dir, user.url, { TANDEM_TEST_DIR_LOCALS: 'backends\\.fim\\.url: ignored' }));
-  }, 30_000);
+  }, 55_000);
 
   afterAll(async () => {
     await user?.close();

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { settingsSchema } from '../../clients/jetbrains/settings-schema.mjs';
 import { USER_ONLY_SECTIONS } from '../../clients/vscode/scripts/settings.mjs';
+import { until } from '../wait.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DIR = join(ROOT, 'clients/jetbrains/tandem');
@@ -80,14 +81,7 @@ describe('LSP4IJ template', () => {
       proc.stdin.write(`Content-Length: ${body.length}\r\n\r\n`);
       proc.stdin.write(body);
     };
-    const reply = async (id: number) => {
-      for (let i = 0; i < 200; i++) {
-        const r = responses.find((x) => x.id === id && !('method' in x));
-        if (r) return r;
-        await new Promise((res) => setTimeout(res, 25));
-      }
-      throw new Error(`no answer to request ${id}`);
-    };
+    const reply = (id: number) => until(() => responses.find((x) => x.id === id && !('method' in x)), `the answer to request ${id}`);
     const exited = new Promise<number | null>((res) => proc.on('exit', res));
     send({ id: 1, method: 'initialize', params: { processId: null, rootUri: null, capabilities: { workspace: { configuration: true } }, initializationOptions: read('initializationOptions.json') } });
     const init = await reply(1);
@@ -106,5 +100,5 @@ describe('LSP4IJ template', () => {
     await reply(2);
     send({ method: 'exit' });
     expect(await exited).toBe(0);
-  }, 20_000);
+  });
 });

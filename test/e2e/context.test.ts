@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
-import { BIN, LspClient } from '../lsp-client.js';
+import { BIN, LspClient, STUCK_MS } from '../lsp-client.js';
+import { INLINE_UNHURRIED, SOURCES_UNHURRIED } from '../wait.js';
 
 let fake: FakeVllm;
 let client: LspClient | undefined;
@@ -15,20 +16,31 @@ let root: string;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Per open document: its version and line count, for the lines promptWhen adds. */
+const docs = new Map<string, { version: number; lines: number }>();
+
+function open(c: LspClient, uri: string, text: string): void {
+  c.open(uri, 'typescript', text);
+  docs.set(uri, { version: 1, lines: text.split('\n').length });
+}
+
 /**
  * Asks for completions until the prompt the fake received satisfies `ok` (background work on a
- * slow machine). Each retry first adds a line at the end of the document, so the completion
- * cache does not answer it.
+ * slow machine), and returns the last prompt; past a bound that only a stuck server reaches, the
+ * caller's expectation fails on it. Each retry first adds a line at the end of the document, so
+ * the completion cache does not answer it.
  */
-async function promptWhen(c: LspClient, uri: string, lineCount: number, position: { line: number; character: number }, ok: (prompt: string) => boolean, timeoutMs = 8000): Promise<string> {
-  const end = Date.now() + timeoutMs;
-  for (let version = 2; ; version++) {
+async function promptWhen(c: LspClient, uri: string, position: { line: number; character: number }, ok: (prompt: string) => boolean): Promise<string> {
+  const end = performance.now() + STUCK_MS;
+  const doc = docs.get(uri)!;
+  for (;;) {
     await c.inline(uri, position).result;
     const prompt: string = fake.completions().at(-1)!.body.prompt;
-    if (ok(prompt) || Date.now() > end) return prompt;
+    if (ok(prompt) || performance.now() > end) return prompt;
     await sleep(150);
-    const last = lineCount + version - 2;
-    c.change(uri, version, [{ range: { start: { line: last, character: 0 }, end: { line: last, character: 0 } }, text: '\n' }]);
+    const last = doc.lines - 1;
+    c.change(uri, ++doc.version, [{ range: { start: { line: last, character: 0 }, end: { line: last, character: 0 } }, text: '\n' }]);
+    doc.lines++;
   }
 }
 
@@ -56,7 +68,7 @@ afterEach(async () => {
 async function start(capabilities: unknown) {
   client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '', TANDEM_LOG: 'info' } });
   await client.initialize({
-    initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { debounceMs: 0 } },
+    initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: INLINE_UNHURRIED, context: { sources: SOURCES_UNHURRIED } },
     capabilities,
     workspaceFolders: [{ uri: pathToFileURL(root).href, name: 'shop' }],
   });
@@ -66,7 +78,7 @@ async function start(capabilities: unknown) {
 describe('workspace context over stdio', () => {
   it('indexes the folder with progress, and the prompt holds the imported definition from another file', async () => {
     const c = await start({ textDocument: { inlineCompletion: {} }, window: { workDoneProgress: true } });
-    await c.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end', 10_000);
+    await c.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end');
     const progress = c.notifications.filter((n) => n.method === '$/progress').map((n) => n.params.value);
     expect(progress[0]).toMatchObject({ kind: 'begin', title: 'tandem' });
     expect(c.serverRequests.some((r) => r.method === 'window/workDoneProgress/create')).toBe(true);
@@ -85,13 +97,13 @@ describe('workspace context over stdio', () => {
   it('follows edits to other files: a definition written in an open document reaches the next prompt', async () => {
     const c = await start({ textDocument: { inlineCompletion: {} }, workspace: { didChangeWatchedFiles: { dynamicRegistration: true } } });
     const helper = pathToFileURL(join(root, 'src', 'helper.ts')).href;
-    c.open(helper, 'typescript', 'export function shipOrder(orderId: string, express: boolean): void {}\n');
+    open(c, helper, 'export function shipOrder(orderId: string, express: boolean): void {}\n');
     writeFileSync(join(root, 'src', 'late.ts'), 'export function lateArrival(when: Date): number {\n  return when.getTime();\n}\n');
     c.notify('workspace/didChangeWatchedFiles', { changes: [{ uri: pathToFileURL(join(root, 'src', 'late.ts')).href, type: 1 }] });
     const uri = pathToFileURL(join(root, 'src', 'main.ts')).href;
-    c.open(uri, 'typescript', "import { shipOrder } from './helper.js';\nimport { lateArrival } from './late.js';\n\nshipOrder(\n");
+    open(c, uri, "import { shipOrder } from './helper.js';\nimport { lateArrival } from './late.js';\n\nshipOrder(\n");
     // The index re-reads an open document once its edits settle (about a second).
-    const prompt = await promptWhen(c, uri, 4, { line: 3, character: 10 }, (p) => p.includes('shipOrder(orderId') && p.includes('lateArrival(when'));
+    const prompt = await promptWhen(c, uri, { line: 3, character: 10 }, (p) => p.includes('shipOrder(orderId') && p.includes('lateArrival(when'));
     expect(c.serverRequests.some((r) => r.method === 'client/registerCapability' && JSON.stringify(r.params).includes('workspace/didChangeWatchedFiles'))).toBe(true);
     expect(prompt).toContain('export function shipOrder(orderId: string, express: boolean): void {}');
     expect(prompt).toContain('export function lateArrival(when: Date): number {');
@@ -112,7 +124,7 @@ describe('workspace context over stdio', () => {
   it('tandem-lsp prompt --json lists every segment with its kind, path and tokens, and each source', () => {
     writeFileSync(join(root, 'src', 'main.ts'), "import { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = \n}\n");
     const cfg = join(home, 'cfg.json');
-    writeFileSync(cfg, JSON.stringify({ backends: { fim: { kind: 'vllm', url: fake.url, model: 'Qwen/Qwen2.5-Coder-7B' } } }));
+    writeFileSync(cfg, JSON.stringify({ backends: { fim: { kind: 'vllm', url: fake.url, model: 'Qwen/Qwen2.5-Coder-7B' } }, context: { sources: SOURCES_UNHURRIED } }));
     const r = spawnSync(process.execPath, [BIN, 'prompt', join(root, 'src', 'main.ts') + ':4:17', '--workspace', root, '--config', cfg, '--json'], { encoding: 'utf8', env: { ...process.env, XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout);
@@ -126,35 +138,31 @@ describe('workspace context over stdio', () => {
 
   it('indexes a workspace folder added later, and forgets one removed', async () => {
     client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
-    const init = await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { debounceMs: 0 } }, capabilities: { textDocument: { inlineCompletion: {} }, workspace: { workspaceFolders: true } } });
+    const init = await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: INLINE_UNHURRIED, context: { sources: SOURCES_UNHURRIED } }, capabilities: { textDocument: { inlineCompletion: {} }, workspace: { workspaceFolders: true } } });
     expect(init.capabilities.workspace.workspaceFolders).toEqual({ supported: true, changeNotifications: true });
     const folder = { uri: pathToFileURL(root).href, name: 'shop' };
     client.notify('workspace/didChangeWorkspaceFolders', { event: { added: [folder], removed: [] } });
     const uri = pathToFileURL(join(root, 'src', 'main.ts')).href;
     const text = "import { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = \n}\n";
-    client.open(uri, 'typescript', text);
-    expect(await promptWhen(client, uri, 5, { line: 3, character: 16 }, (p) => p.includes('<|file_sep|>src/orders.ts\n'))).toContain('<|file_sep|>src/orders.ts\n');
+    open(client, uri, text);
+    expect(await promptWhen(client, uri, { line: 3, character: 16 }, (p) => p.includes('<|file_sep|>src/orders.ts\n'))).toContain('<|file_sep|>src/orders.ts\n');
     client.notify('workspace/didChangeWorkspaceFolders', { event: { added: [], removed: [folder] } });
-    await sleep(200);
-    client.change(uri, 100, [{ range: { start: { line: 3, character: 16 }, end: { line: 3, character: 16 } }, text: ' ' }]);
-    await client.inline(uri, { line: 3, character: 17 }).result;
-    expect(fake.completions().at(-1)!.body.prompt).not.toContain('export function parseOrder');
+    expect(await promptWhen(client, uri, { line: 3, character: 16 }, (p) => !p.includes('export function parseOrder'))).not.toContain('export function parseOrder');
   });
 
   it('context.enabled switched off by the editor drops the index; prompts hold the current file only', async () => {
     const c = await start({ textDocument: { inlineCompletion: {} } });
     const uri = pathToFileURL(join(root, 'src', 'main.ts')).href;
-    c.open(uri, 'typescript', "import { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = \n}\n");
-    expect(await promptWhen(c, uri, 5, { line: 3, character: 16 }, (p) => p.includes('<|file_sep|>src/orders.ts'))).toContain('<|file_sep|>src/orders.ts');
+    open(c, uri, "import { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = \n}\n");
+    expect(await promptWhen(c, uri, { line: 3, character: 16 }, (p) => p.includes('<|file_sep|>src/orders.ts'))).toContain('<|file_sep|>src/orders.ts');
     c.notify('workspace/didChangeConfiguration', { settings: { tandem: { context: { enabled: false } } } });
-    c.change(uri, 100, [{ range: { start: { line: 3, character: 16 }, end: { line: 3, character: 16 } }, text: 'x' }]); // not what was shown: no cache hit
-    await c.inline(uri, { line: 3, character: 17 }).result;
-    expect(fake.completions().at(-1)!.body.prompt).toMatch(/^<\|fim_prefix\|>\/\/ Path: src\/main\.ts\nimport \{/);
+    const currentFileOnly = /^<\|fim_prefix\|>\/\/ Path: src\/main\.ts\nimport \{/;
+    expect(await promptWhen(c, uri, { line: 3, character: 16 }, (p) => currentFileOnly.test(p))).toMatch(currentFileOnly);
   });
 
   it('serves completions with no workspace folder at all', async () => {
     client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
-    await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { debounceMs: 0 } }, capabilities: { textDocument: { inlineCompletion: {} }, window: { workDoneProgress: true } } });
+    await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: INLINE_UNHURRIED, context: { sources: SOURCES_UNHURRIED } }, capabilities: { textDocument: { inlineCompletion: {} }, window: { workDoneProgress: true } } });
     const uri = 'file:///nowhere/main.ts';
     client.open(uri, 'typescript', 'const x = \n');
     const res = await client.inline(uri, { line: 0, character: 10 }).result;

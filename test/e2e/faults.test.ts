@@ -5,6 +5,12 @@
 // backend as unhealthy, or the LSP error naming it when nothing else may serve), and once the
 // breaker has opened the faulty backend gets no further request.
 //
+// "Within its deadline" is what the server reports, not a stopwatch in the test (CI is a loaded
+// 2-core machine): a fault that eats the deadline must end by that deadline (tandem.stats counts
+// inline requests their deadline ended; the status names the timeout with its milliseconds; the
+// fake sees the connection closed), and every other request must end without any deadline firing.
+// Deadlines that are not the fault's to eat are set so long that only a stuck server reaches them.
+//
 // Tasks are drivers: a function that, given a started client, issues one request and returns its
 // outcome. Adding a task is one entry in DRIVERS.
 import { describe, expect, it } from 'vitest';
@@ -13,18 +19,20 @@ import { startFakeOllama } from '../fake/ollama.js';
 import { startFakeTgi } from '../fake/tgi.js';
 import type { Reply as RecorderReply } from '../fake/recorder.js';
 import type { LspClient } from '../lsp-client.js';
-import { block, failure, RESOLVE_CAPS, startServer } from './servers.js';
+import { STUCK_MS, until } from '../wait.js';
+import { block, breakerSurelyOpen, deadlinesExpired, RESOLVE_CAPS, startServer } from './servers.js';
 
-/** inline.deadlineMs in these servers: small, so the matrix stays fast. */
-const INLINE_DEADLINE_MS = 800;
 /**
- * backends.primary.timeoutMs: the deadline of one non-inline request to that backend. The action
- * pipeline's own deadline (ACTION_DEADLINE_MS, 120 s, not configurable) spans failover; what a
- * faulty backend may cost an action is its timeoutMs.
+ * inline.deadlineMs where the fault eats it: it is waited out once per such cell, and it must leave
+ * the healthy backup, on a starved machine, time to answer the requests that follow.
+ */
+const INLINE_DEADLINE_MS = 3000;
+/**
+ * backends.primary.timeoutMs where the fault eats it: the deadline of one non-inline request to
+ * that backend. The action pipeline's own deadline (ACTION_DEADLINE_MS, 120 s, not configurable)
+ * spans failover; what a faulty backend may cost an action is its timeoutMs.
  */
 const BACKEND_TIMEOUT_MS = 500;
-/** Headroom for a loaded 2-core machine running several servers at once. */
-const MARGIN_MS = 1200;
 /** health.ts: three flaky failures (5xx, broken streams) in a row open the breaker. */
 const FLAKY_THRESHOLD = 3;
 
@@ -34,10 +42,8 @@ interface Driver {
   name: string;
   /** The route the task goes by. */
   task: 'inline' | 'action' | 'multiFile';
-  /** The longest one request may take: inline.deadlineMs, or the faulty backend's timeoutMs for chat tasks. */
+  /** What ends a request that the fault leaves unanswered: inline.deadlineMs, or for chat tasks the faulty backend's timeoutMs. */
   deadlineMs: number;
-  /** backends.primary.timeoutMs for this task's cells. */
-  primaryTimeoutMs?: number;
   /** What the healthy backup answers; the outcome must then be `expected`. */
   backupReply: (req: RecordedRequest) => VllmReply;
   expected: string;
@@ -58,13 +64,8 @@ const DOC_COMMENT = '/** The area of a circle of radius `r`; 0 for a negative ra
 
 /** Lists the actions under IN_BODY until the first parse has landed (listing reads the tree). */
 async function offered(c: LspClient, id: string): Promise<any> {
-  for (let i = 0; i < 100; i++) {
-    const actions = (await c.request('textDocument/codeAction', { textDocument: { uri: GEO_URI }, range: IN_BODY, context: { diagnostics: [] } })) as any[];
-    const hit = actions.find((a) => a.data?.id === id);
-    if (hit) return hit;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`action ${id} was never offered`);
+  const list = async () => ((await c.request('textDocument/codeAction', { textDocument: { uri: GEO_URI }, range: IN_BODY, context: { diagnostics: [] } })) as any[]).find((a) => a.data?.id === id);
+  return until(list, `action ${id} to be offered`);
 }
 
 const lspOutcome = async (p: Promise<unknown>, text: (r: any) => string): Promise<Outcome> => {
@@ -80,7 +81,7 @@ const lspOutcome = async (p: Promise<unknown>, text: (r: any) => string): Promis
 const answering = (text: string, expected = text) => ({ backupReply: () => ({ text }), expected });
 
 /** Chat tasks on routes.action: what a faulty backend may cost them is its timeoutMs. */
-const ACTION_ROUTE = { task: 'action', deadlineMs: BACKEND_TIMEOUT_MS, primaryTimeoutMs: BACKEND_TIMEOUT_MS } as const;
+const ACTION_ROUTE = { task: 'action', deadlineMs: BACKEND_TIMEOUT_MS } as const;
 
 const inline: Driver = {
   name: 'inline',
@@ -166,11 +167,12 @@ interface Fault {
   /** Failures in a row that open the breaker (health.ts): 1 for a dead or silent server and a 429, 3 for flaky ones. */
   toOpen: number;
   /**
-   * The fault eats the whole inline deadline (nothing to fall over to within it): that request
-   * answers empty, and the breaker sends the next one to the backup. Chat tasks have the backend's
-   * timeoutMs inside a much longer deadline, so they fall over within the same request.
+   * Only a deadline ends the fault: the whole inline deadline (nothing to fall over to within it;
+   * that request answers empty, and the breaker sends the next one to the backup), or for chat
+   * tasks the backend's timeoutMs inside a much longer deadline, so they fall over within the same
+   * request.
    */
-  eatsInlineDeadline?: boolean;
+  eatsDeadline?: boolean;
 }
 
 const PARTIAL = 'return a';
@@ -181,12 +183,12 @@ const FAULTS: Fault[] = [
   // A 429 cools the backend down for its Retry-After at once.
   { name: 'HTTP 429 + Retry-After', kind: 'vllm', reply: { status: 429, error: { message: 'Too many requests' }, headers: { 'retry-after': '30' } }, toOpen: 1 },
   // No headers, ever: the inline deadline, or for chat the backend's timeoutMs, ends it.
-  { name: 'timeout (no answer)', kind: 'vllm', reply: { hang: true }, toOpen: 1, eatsInlineDeadline: true },
+  { name: 'timeout (no answer)', kind: 'vllm', reply: { hang: true }, toOpen: 1, eatsDeadline: true },
   // Headers and a few tokens, then silence.
-  { name: 'stream stalls midway', kind: 'vllm', reply: { hang: true, after: PARTIAL }, toOpen: 1, eatsInlineDeadline: true },
+  { name: 'stream stalls midway', kind: 'vllm', reply: { hang: true, after: PARTIAL }, toOpen: 1, eatsDeadline: true },
   // Tokens keep coming, each later than the backend's timeoutMs after the last, and the whole answer
-  // later than the inline deadline.
-  { name: 'slow drip of tokens', kind: 'vllm', reply: { text: 'x'.repeat(40) }, tokenIntervalMs: BACKEND_TIMEOUT_MS + 200, toOpen: 1, eatsInlineDeadline: true },
+  // (40 tokens) later than the inline deadline.
+  { name: 'slow drip of tokens', kind: 'vllm', reply: { text: 'x'.repeat(40) }, tokenIntervalMs: BACKEND_TIMEOUT_MS + 200, toOpen: 1, eatsDeadline: true },
   { name: 'connection reset midway', kind: 'vllm', reply: { destroy: true, after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
   { name: 'malformed SSE', kind: 'vllm', reply: { malformed: '{"id":"cmpl-7","object":"text_completion","choices":[{"index":0,"te', after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
   { name: 'error inside a 200 stream', kind: 'vllm', reply: { streamError: { message: 'CUDA out of memory', type: 'InternalServerError', code: 500 }, after: PARTIAL }, toOpen: FLAKY_THRESHOLD },
@@ -207,6 +209,8 @@ const GENERATION: Record<FakeKind, string[]> = {
 interface Primary {
   url: string;
   generations(): number;
+  /** Generation requests whose connection is still open. */
+  open(): number;
   close(): Promise<void>;
 }
 
@@ -216,11 +220,13 @@ async function startPrimary(f: Fault): Promise<Primary> {
   if (f.reply === 'refused') {
     // A port that was just listening and is now closed: connect() is refused at once.
     await fake.close();
-    return { url: fake.url, generations: () => 0, close: async () => undefined };
+    return { url: fake.url, generations: () => 0, open: () => 0, close: async () => undefined };
   }
+  const generations = () => (fake.requests as { method: string; path: string; finished: boolean; closedAt: number | null }[]).filter((r) => r.method === 'POST' && GENERATION[f.kind].includes(r.path));
   return {
     url: fake.url,
-    generations: () => (fake.requests as { method: string; path: string }[]).filter((r) => r.method === 'POST' && GENERATION[f.kind].includes(r.path)).length,
+    generations: () => generations().length,
+    open: () => generations().filter((r) => !r.finished && r.closedAt === null).length,
     close: () => fake.close(),
   };
 }
@@ -253,28 +259,35 @@ async function cell(fault: Fault, driver: Driver, shape: 'backup' | 'solo', clos
   const route = shape === 'backup' ? ['primary', 'backup'] : ['primary'];
   const others = shape === 'backup' ? ['backup'] : ['primary'];
   const routes = Object.fromEntries((['inline', 'action', 'multiFile'] as const).map((t) => [t, t === driver.task ? route : others]));
+  // The deadline the fault eats is short; every other deadline is one only a stuck server reaches,
+  // so that a starved machine cannot turn a fast failure into a timeout.
+  const eats = fault.eatsDeadline === true;
+  const spawned = performance.now();
   const { client } = await startServer({
     capabilities: RESOLVE_CAPS,
     onRequest: (method) => (method === 'workspace/applyEdit' ? { applied: true } : null),
     rootUri: 'file:///w',
     init: {
       backends: {
-        primary: { kind: fault.kind, url: primary.url, location: 'onprem', ...(driver.primaryTimeoutMs ? { timeoutMs: driver.primaryTimeoutMs } : {}) },
+        primary: { kind: fault.kind, url: primary.url, location: 'onprem', ...(eats && driver.task !== 'inline' ? { timeoutMs: BACKEND_TIMEOUT_MS } : {}) },
         ...(backup ? { backup: { kind: 'vllm', url: backup.url } } : {}),
       },
       routes,
-      inline: { debounceMs: 0, deadlineMs: INLINE_DEADLINE_MS },
+      inline: { debounceMs: 0, deadlineMs: eats && driver.task === 'inline' ? INLINE_DEADLINE_MS : STUCK_MS },
       context: { enabled: false },
     },
   });
   closers.push(() => client.stop());
   await driver.prepare(client);
 
+  /** The fault eats the deadline of this request: the first inline one (after it the breaker is open). */
+  const eaten = (i: number) => eats && driver.task === 'inline' && i === 0;
   const ask = async (i: number) => {
-    const t0 = performance.now();
+    const before = await deadlinesExpired(client);
     const outcome = await driver.run(client, i);
-    const ms = performance.now() - t0;
-    expect(ms, `request ${i} answered after ${Math.round(ms)} ms, past its deadline of ${driver.deadlineMs} ms`).toBeLessThan(driver.deadlineMs + MARGIN_MS);
+    // The server's own account of how the request ended: by its deadline exactly when the fault
+    // ate it, else before any deadline fired.
+    expect((await deadlinesExpired(client)) - before, `inline requests that their deadline ended, request ${i}`).toBe(eaten(i) ? 1 : 0);
     return outcome;
   };
   const fromBackup = (o: Outcome, i: number) => expect(o, `request ${i}`).toEqual({ kind: 'text', text: driver.expected });
@@ -288,24 +301,35 @@ async function cell(fault: Fault, driver: Driver, shape: 'backup' | 'solo', clos
   };
 
   // Until the breaker opens: each request meets the fault once (a refused port is known from the start-up probe).
+  let opening = spawned;
   for (let i = 0; i < fault.toOpen; i++) {
+    if (fault.reply !== 'refused') opening = performance.now();
     const o = await ask(i);
     if (shape === 'solo') noBackend(o, i);
-    else if (driver.task === 'inline' && fault.eatsInlineDeadline && i === 0) expect(o, 'the request whose deadline the fault ate').toEqual({ kind: 'empty' });
+    else if (eaten(i)) expect(o, 'the request whose deadline the fault ate').toEqual({ kind: 'empty' });
     else fromBackup(o, i);
   }
-  const status = await client.waitForNotification(primaryDown, 3000);
+  const status = await client.waitForNotification(primaryDown);
   if (shape === 'backup') {
     expect(status.params.state).toBe('degraded');
     expect(status.params.backends).toContainEqual(expect.objectContaining({ name: 'backup', healthy: true }));
   }
+  // Why the breaker opened, as the server tells it: the deadline the fault ate, with its length,
+  // or the fault itself, never a deadline.
+  if (eats) expect(status.params.message).toContain(`did not answer within ${driver.deadlineMs} ms`);
+  else expect(status.params.message).not.toContain('did not answer');
   expect(primary.generations(), 'generation requests the faulty backend received').toBe(fault.reply === 'refused' ? 0 : fault.toOpen);
+  // A request ended by a deadline closed its connection, so the server stops generating.
+  await until(() => primary.open() === 0, 'the faulty backend to see every generation request closed or answered');
 
   // The breaker is open: the next request does not touch the faulty backend at all.
   const after = await ask(fault.toOpen);
+  const done = performance.now();
   if (shape === 'solo') noBackend(after, fault.toOpen);
   else fromBackup(after, fault.toOpen);
-  expect(primary.generations(), 'a request to the backend whose breaker is open').toBe(fault.reply === 'refused' ? 0 : fault.toOpen);
+  const received = fault.reply === 'refused' ? 0 : fault.toOpen;
+  if (breakerSurelyOpen({ spawned, opened: opening, done })) expect(primary.generations(), 'a request to the backend whose breaker is open').toBe(received);
+  else expect(primary.generations(), 'at most one trial request once the breaker had waited').toBeLessThanOrEqual(received + 1);
   expect(client.protocolErrors).toEqual([]);
 }
 

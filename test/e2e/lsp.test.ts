@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { LspClient } from '../lsp-client.js';
+import { INLINE_UNHURRIED, until } from '../wait.js';
+import { breakerSurelyOpen, deadlinesExpired } from './servers.js';
 
 const URI = 'file:///work/demo/src/main.ts';
 const DOC = ['import { readFile } from "node:fs";', '', 'export function add(a: number, b: number): number {', '  ', '}', ''].join('\n');
@@ -15,7 +17,7 @@ let client: LspClient | undefined;
 let home: string;
 
 function config(extra: Record<string, unknown> = {}) {
-  return { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { debounceMs: 0 }, ...extra };
+  return { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: INLINE_UNHURRIED, ...extra };
 }
 
 async function start(opts: { init?: unknown; capabilities?: unknown; env?: Record<string, string> } = {}) {
@@ -85,28 +87,33 @@ describe('tandem-lsp --stdio', () => {
 
   it('$/cancelRequest closes the connection to the backend', async () => {
     fake.set({ respond: () => ({ hang: true }) });
+    // The deadline is one only a stuck server reaches: nothing but the cancellation can close the request.
     const { client } = await start();
     client.open(URI, 'typescript', DOC);
     const { id, result } = client.inline(URI, CURSOR);
     const req = await fake.waitFor((r) => r.path === '/v1/completions');
     const cancelledAt = performance.now();
     client.cancel(id);
-    await fake.waitFor((r) => r.id === req.id && r.closedAt !== null, 2000);
-    expect(req.closedAt! - cancelledAt).toBeLessThan(500);
+    await fake.waitFor((r) => r.id === req.id && r.closedAt !== null);
+    expect(req.closedAt!).toBeGreaterThanOrEqual(cancelledAt);
     const outcome = await result.then((r) => r, (e) => e);
     // Either an empty list or a RequestCancelled error (-32800) is a correct answer.
     if (outcome instanceof Error) expect((outcome as Error & { code: number }).code).toBe(-32800);
     else expect(outcome.items).toEqual([]);
+    expect(await deadlinesExpired(client)).toBe(0);
   });
 
-  it('a keystroke storm reaches the backend at most 3 times and never answers for stale text', async () => {
+  // How few requests reach the backend while typing is a speed goal, measured by bench/run.js
+  // (the storm's "≤ 3"); the debounce's arithmetic is tested with given times (debounce.test.ts).
+  // Here, what holds however fast the machine: no answer for stale text, the last one answered.
+  it('a keystroke storm never answers for stale text, and answers the final text', async () => {
     // The fake echoes the cursor's line as it saw it, so every answer says which text it was for.
     const echo = (prompt: string) => {
       const before = prompt.slice(0, prompt.indexOf('<|fim_suffix|>'));
       return ` /*${before.slice(before.lastIndexOf('\n') + 1).trim()}*/`;
     };
     fake.set({ latencyMs: 40, respond: (r) => ({ text: echo(r.body.prompt) }) });
-    const { client } = await start({ init: config({ inline: { debounceMs: 'adaptive' } }) });
+    const { client } = await start({ init: config({ inline: { ...INLINE_UNHURRIED, debounceMs: 'adaptive' } }) });
     client.open(URI, 'typescript', 'export function add(a: number, b: number): number {\n  \n}\n');
     const typed = 'const total';
     const pending: { id: number; result: Promise<any>; line: string }[] = [];
@@ -134,7 +141,14 @@ describe('tandem-lsp --stdio', () => {
       for (const item of r.items) expect(item.insertText).toBe(` /*${pending[i]!.line}*/`);
     });
     expect(results[results.length - 1].items[0]?.insertText).toBe(` /*${line}*/`);
-    expect(fake.completions().length).toBeLessThanOrEqual(3);
+    // Every request the backend saw was for text that was typed, in typing order.
+    const seen = fake.completions().map((r) => echo(r.body.prompt));
+    const typedLines = pending.map((p) => ` /*${p.line}*/`);
+    let at = 0;
+    for (const s of seen) {
+      at = typedLines.indexOf(s, at);
+      expect(at, `backend request for ${s}`).toBeGreaterThanOrEqual(0);
+    }
   });
 
   it('typing the shown completion is answered from the cache with no request', async () => {
@@ -152,18 +166,18 @@ describe('tandem-lsp --stdio', () => {
     expect(fake.completions().length).toBe(before);
   });
 
-  it('a dead backend gives empty results within the deadline, logged once', async () => {
+  it('a dead backend gives empty results without waiting for the deadline, logged once', async () => {
     const dead = await startFakeVllm();
     const deadUrl = dead.url;
     await dead.close();
-    const { client } = await start({ init: { backends: { fim: { kind: 'vllm', url: deadUrl } }, inline: { debounceMs: 0, deadlineMs: 1500 } } });
+    const { client } = await start({ init: { backends: { fim: { kind: 'vllm', url: deadUrl } }, inline: INLINE_UNHURRIED } });
     client.open(URI, 'typescript', DOC);
     for (let i = 0; i < 4; i++) {
-      const t0 = performance.now();
       const res = await client.inline(URI, CURSOR).result;
       expect(res.items).toEqual([]);
-      expect(performance.now() - t0).toBeLessThan(1500 + 500);
     }
+    // As the server tells it: the refused connection ended each request, never the deadline.
+    expect(await deadlinesExpired(client)).toBe(0);
     const warnings = client.stderr.split('\n').filter((l) => l.startsWith('[warn]') && l.includes('could not reach'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(deadUrl);
@@ -171,18 +185,23 @@ describe('tandem-lsp --stdio', () => {
 
   it('a hanging backend is cut at the inline deadline', async () => {
     fake.set({ respond: () => ({ hang: true }) });
-    const { client } = await start({ init: config({ inline: { debounceMs: 0, deadlineMs: 300 } }) });
+    // Long enough that the request is surely out to the backend, on a starved machine, before it passes.
+    const { client } = await start({ init: config({ inline: { debounceMs: 0, deadlineMs: 3000 } }) });
     client.open(URI, 'typescript', DOC);
-    const t0 = performance.now();
     const res = await client.inline(URI, CURSOR).result;
     expect(res.items).toEqual([]);
-    expect(performance.now() - t0).toBeLessThan(800);
+    // As the server tells it: its deadline, of the configured length, ended the request, and the
+    // connection was closed so that vLLM stops generating.
+    expect(await deadlinesExpired(client)).toBe(1);
+    await until(() => client.stderr.includes('did not answer within 3000 ms'), 'the timeout in the log');
     await fake.waitFor((r) => r.path === '/v1/completions' && r.closedAt !== null);
   });
 
   it('errors inside a 200 stream and HTTP errors in both shapes give empty results, then the breaker opens', async () => {
+    const spawned = performance.now();
     const { client } = await start();
     client.open(URI, 'typescript', DOC);
+    let opened = spawned;
     const replies = [
       { streamError: { message: 'engine died', code: 500 }, after: 'ret' },
       { streamError: { message: 'engine died', code: 500 }, shape: 'flat' as const },
@@ -190,6 +209,7 @@ describe('tandem-lsp --stdio', () => {
     ];
     for (const [i, reply] of replies.entries()) {
       fake.set({ respond: () => reply });
+      opened = performance.now();
       const res = await client.inline(URI, { line: 3, character: 2 + i }).result;
       expect(res.items).toEqual([]);
       client.change(URI, i + 2, [{ range: { start: { line: 3, character: 2 + i }, end: { line: 3, character: 2 + i } }, text: ' ' }]);
@@ -199,7 +219,11 @@ describe('tandem-lsp --stdio', () => {
     fake.set({ respond: () => ({ text: 'return a + b;' }) });
     const skipped = await client.inline(URI, { line: 3, character: 5 }).result;
     expect(skipped.items).toEqual([]);
-    expect(fake.completions().length).toBe(before);
+    // Every failure was the backend's own, none a deadline.
+    expect(await deadlinesExpired(client)).toBe(0);
+    if (breakerSurelyOpen({ spawned, opened, done: performance.now() })) expect(fake.completions().length).toBe(before);
+    // A machine starved past the breaker's wait: its one trial request got the good answer.
+    else expect(fake.completions().length).toBeLessThanOrEqual(before + 1);
   });
 
   it('an HTTP error in the flat vLLM shape is reported with its message', async () => {
@@ -207,14 +231,13 @@ describe('tandem-lsp --stdio', () => {
     const { client } = await start();
     client.open(URI, 'typescript', DOC);
     expect((await client.inline(URI, CURSOR).result).items).toEqual([]);
-    for (let i = 0; i < 100 && !client.stderr.includes('engine is overloaded'); i++) await new Promise((r) => setTimeout(r, 20));
-    expect(client.stderr).toContain('answered 503: engine is overloaded');
+    await until(() => client.stderr.includes('answered 503: engine is overloaded'), 'the 503 in the log');
   });
 
   it('shrinks the prompt once on a context-length 400 and still completes', async () => {
     fake.set({ maxModelLen: 700 });
     const big = Array.from({ length: 400 }, (_, i) => `const v${i} = ${i};`).join('\n') + '\nexport function f() {\n  \n}\n';
-    const { client } = await start({ init: config({ inline: { debounceMs: 0, maxTokens: 64 } }) });
+    const { client } = await start({ init: config({ inline: { ...INLINE_UNHURRIED, maxTokens: 64 } }) });
     client.open(URI, 'typescript', big);
     const res = await client.inline(URI, { line: 401, character: 2 }).result;
     expect(res.items[0]?.insertText).toBe('return a + b;');
@@ -255,7 +278,7 @@ describe('tandem-lsp --stdio', () => {
     try {
       client = new LspClient({
         env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' },
-        onRequest: (method, params) => (method === 'workspace/configuration' ? params.items.map(() => ({ user: { backends: { fim: { kind: 'vllm', url: other.url } } }, workspace: { inline: { debounceMs: 0 } } })) : null),
+        onRequest: (method, params) => (method === 'workspace/configuration' ? params.items.map(() => ({ user: { backends: { fim: { kind: 'vllm', url: other.url } } }, workspace: { inline: INLINE_UNHURRIED } })) : null),
       });
       await client.initialize({ capabilities: { workspace: { configuration: true }, textDocument: { inlineCompletion: {} }, experimental: { tandem: { scopedSettings: true } } } });
       await client.waitForNotification((n) => n.method === 'window/logMessage' && n.params.message.includes('configuration loaded (initialized)'));
@@ -320,7 +343,7 @@ describe('tandem-lsp --stdio', () => {
     // A server that echoes the key in its error message: the log must still not carry it.
     fake.set({ respond: () => ({ status: 401, error: { message: `invalid api key ${secret}` } }) });
     const { client } = await start({
-      init: { backends: { fim: { kind: 'vllm', url: fake.url, apiKeyEnv: 'TANDEM_TEST_KEY' } }, inline: { debounceMs: 0 } },
+      init: { backends: { fim: { kind: 'vllm', url: fake.url, apiKeyEnv: 'TANDEM_TEST_KEY' } }, inline: INLINE_UNHURRIED },
       env: { TANDEM_TEST_KEY: secret, TANDEM_LOG: 'trace' },
     });
     client.open(URI, 'typescript', DOC);
@@ -329,7 +352,7 @@ describe('tandem-lsp --stdio', () => {
     expect(fake.completions()[0]!.headers.authorization).toBe(`Bearer ${secret}`);
     // Log lines travel on their own channels (stderr, window/logMessage): wait for them to arrive.
     await client.waitForNotification((n) => n.method === 'window/logMessage' && String(n.params.message).includes('answered 401'));
-    for (let i = 0; i < 100 && !client.stderr.includes('answered 401'); i++) await new Promise((r) => setTimeout(r, 20));
+    await until(() => client.stderr.includes('answered 401'), 'the 401 in the log');
     const logs = client.notifications.filter((n) => n.method === 'window/logMessage').map((n) => n.params.message as string);
     expect(logs.some((l) => l.includes('answered 401') && l.includes('<redacted>'))).toBe(true);
     expect(client.stderr).toContain('answered 401');

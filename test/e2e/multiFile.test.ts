@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm, type RecordedRequest, type Reply } from '../fake/vllm.js';
-import { LspClient } from '../lsp-client.js';
+import { LspClient, STUCK_MS } from '../lsp-client.js';
 import { stopChecked } from './servers.js';
 
 const fakes: FakeVllm[] = [];
@@ -44,7 +44,7 @@ async function start(root: string, init: unknown, opts: { capabilities?: unknown
   client = new LspClient({ env: { XDG_CONFIG_HOME: home, XDG_STATE_HOME: join(home, 'state'), TANDEM_CONFIG: '' }, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) });
   await client.initialize({ capabilities: opts.capabilities ?? CAPS, initializationOptions: init, workspaceFolders: [{ uri: pathToFileURL(root).href, name: 'shop' }] });
   // The index of the folder is built in the background: wait for its progress to end.
-  await client.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end', 15_000);
+  await client.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end');
   return { client, home };
 }
 
@@ -183,13 +183,13 @@ describe('multi-file privacy and cancellation', () => {
     const first = await a.waitFor((r) => r.path === '/v1/chat/completions');
     client.cancel(gen.id);
     expect((await gen.result.then(() => undefined, (e) => e))?.code).toBe(-32800);
-    await expect.poll(() => first.closedAt, { timeout: 2000 }).not.toBeNull();
+    await expect.poll(() => first.closedAt, { timeout: STUCK_MS }).not.toBeNull();
 
     const cmp = client.send('workspace/executeCommand', { command: 'tandem.compare', arguments: [{ uri, range: { start: { line: 0, character: 0 }, end: { line: 2, character: 1 } } }] });
     const [ra, rb] = await Promise.all([a.waitFor((r) => r.path === '/v1/chat/completions' && r !== first), b.waitFor((r) => r.path === '/v1/chat/completions')]);
     client.cancel(cmp.id);
     expect((await cmp.result.then(() => undefined, (e) => e))?.code).toBe(-32800);
-    await expect.poll(() => ra.closedAt !== null && rb.closedAt !== null, { timeout: 2000 }).toBe(true);
+    await expect.poll(() => ra.closedAt !== null && rb.closedAt !== null, { timeout: STUCK_MS }).toBe(true);
   });
 });
 

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import type { LspClient } from '../lsp-client.js';
 import { SECRETS } from '../plantedSecrets.js';
+import { INLINE_UNHURRIED } from '../wait.js';
 import { failure, RESOLVE_CAPS, startServer } from './servers.js';
 
 /** Text that only the protected file holds. */
@@ -105,7 +106,7 @@ async function setup(privacy: unknown, opts: SetupOptions = {}) {
       backends: { cloud: { kind: 'openai', url: `${cloud.url}/v1`, location: 'cloud', model: 'big' }, local: { kind: 'vllm', url: local.url } },
       routes: { inline: ['cloud', 'local'], action: ['cloud', 'local'], multiFile: ['cloud', 'local'] },
       privacy,
-      inline: { debounceMs: 0 },
+      inline: INLINE_UNHURRIED,
     },
     rootUri: folder === null ? null : pathToFileURL(join(root, folder)).href,
     capabilities: { ...RESOLVE_CAPS, workspace: { workspaceEdit: { documentChanges: true, resourceOperations: ['create'] } } },
@@ -113,7 +114,7 @@ async function setup(privacy: unknown, opts: SetupOptions = {}) {
     ...(userFile ? { env: { TANDEM_CONFIG: userFile } } : {}),
   });
   client = started.client;
-  if (folder !== null) await client.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end', 15_000);
+  if (folder !== null) await client.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end');
   const uri = (rel: string) => pathToFileURL(isAbsolute(rel) ? rel : join(root, rel)).href;
   for (const [rel, text] of Object.entries(opts.open ?? { 'secrets/keys.ts': KEYS, 'src/app.ts': APP })) client.open(uri(rel), 'typescript', text);
   return { cloud, local, c: client, uri, root };
@@ -151,7 +152,9 @@ describe('privacy across every task, on the wire', () => {
     const { cloud, local, c, uri } = await setup({ airGapped: true });
     await everyTask(c, uri('src/app.ts'), 3);
     await everyTask(c, uri('secrets/keys.ts'), 1);
-    await new Promise((r) => setTimeout(r, 200));
+    // Probes go to every backend in one round: once the on-prem one has been probed, the cloud
+    // one would have been too.
+    await local.waitFor((r) => r.path === '/health');
     expect(cloud.requests).toEqual([]);
     expect(local.requests.filter((r) => r.method === 'POST').length).toBeGreaterThan(5);
   });

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeTgi, type FakeTgi } from '../fake/tgi.js';
 import { startFakeVllm, DEFAULT_MODEL, type FakeVllm, type RecordedRequest, type Reply } from '../fake/vllm.js';
+import { INLINE_UNHURRIED } from '../wait.js';
 import { block, failure, RESOLVE_CAPS, runCli, startServer } from './servers.js';
 
 const KEY_ENV = 'TANDEM_E2E_CLOUD_KEY';
@@ -101,7 +102,7 @@ describe('no API key in any output', () => {
       capabilities: RESOLVE_CAPS,
       rootUri: 'file:///w',
       env: { [KEY_ENV]: KEY, TANDEM_LOG: 'trace' },
-      init: { backends: backends(), routes: ROUTES, inline: { debounceMs: 0 }, context: { enabled: false }, log: { level: 'trace' } },
+      init: { backends: backends(), routes: ROUTES, inline: INLINE_UNHURRIED, context: { enabled: false }, log: { level: 'trace' } },
     });
     const said: unknown[] = [];
     try {
@@ -115,7 +116,7 @@ describe('no API key in any output', () => {
         expect(err?.code).toBe(-32803);
         said.push(err?.message);
       }
-      await new Promise((r) => setTimeout(r, 150)); // the first parse, for listing
+      // Listing parses a document that has no tree yet: no wait for the first parse.
       const actions = (await client.request('textDocument/codeAction', { textDocument: { uri: URI }, range: { start: { line: 0, character: 20 }, end: { line: 0, character: 20 } }, context: { diagnostics: [] } })) as any[];
       const edit = actions.find((a) => a.data);
       expect(edit).toBeDefined();

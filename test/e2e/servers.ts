@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { BIN, LspClient } from '../lsp-client.js';
+import { FIRST_OPEN_MS } from '../../server/src/router/health.js';
+import { PROBE_EVERY_MS } from '../../server/src/router/status.js';
 
 export interface Started {
   client: LspClient;
@@ -35,6 +37,22 @@ export async function startServer(opts: StartOptions): Promise<Started> {
 export async function stopChecked(client: LspClient | undefined, fakes: { close(): Promise<void> }[]): Promise<void> {
   if (client) expect(await client.stop().then(() => client.protocolErrors)).toEqual([]);
   await Promise.all(fakes.splice(0).map((f) => f.close()));
+}
+
+/**
+ * Whether a breaker was surely still open when a request that ended at `done` was routed, from
+ * times on the test's clock: the server was spawned after `spawned` and the breaker opened after
+ * `opened`. Only if neither wait of health.ts can have run out (one trial request after
+ * FIRST_OPEN_MS, a probe of unhealthy backends every PROBE_EVERY_MS) must the backend have got
+ * nothing; a machine starved beyond that may rightly have let one trial through.
+ */
+export function breakerSurelyOpen(t: { spawned: number; opened: number; done: number }): boolean {
+  return t.done - t.opened < FIRST_OPEN_MS && t.done - t.spawned < PROBE_EVERY_MS;
+}
+
+/** `tandem.stats`' count of inline requests that their deadline ended (inline.deadlineMs). */
+export async function deadlinesExpired(client: LspClient): Promise<number> {
+  return ((await client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] })) as { deadlineExpired: number }).deadlineExpired;
 }
 
 /** Code action capabilities of an editor that resolves actions lazily and shows work-done progress. */

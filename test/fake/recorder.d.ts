@@ -119,7 +119,7 @@ export interface FakeServer<Options> {
   set(partial: Partial<Options>): void;
   /** A copy of the current options. */
   readonly options: Options;
-  /** Resolves with the first recorded request satisfying predicate; rejects after timeoutMs (default 2000). */
+  /** Resolves with the first recorded request satisfying predicate; rejects after timeoutMs (default 20 s: a bound that only something stuck reaches, never a speed margin). */
   waitFor(predicate: (req: RecordedRequest) => boolean, timeoutMs?: number): Promise<RecordedRequest>;
   /** Clear the records. */
   reset(): void;

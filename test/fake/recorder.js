@@ -214,7 +214,7 @@ export async function startRecorder(opts) {
     requests,
     wait,
     closing: () => closing,
-    waitFor(predicate, timeoutMs = 2000) {
+    waitFor(predicate, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           for (const r of requests) {

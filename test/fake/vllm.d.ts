@@ -92,6 +92,11 @@ export interface FakeVllmOptions {
   latencyMs?: number;
   /** Delay between streamed chunks. Default 0. */
   tokenIntervalMs?: number;
+  /**
+   * Awaited before streamed chunk `index` (1-based after the first, after tokenIntervalMs): a
+   * test streams in step with what its client has seen rather than on a clock.
+   */
+  pace?: (index: number, req: RecordedRequest) => Promise<void>;
   /** Decides the answer to each /v1/completions or /v1/chat/completions request. Default: { text: "" }. */
   respond?: (req: RecordedRequest) => Reply | Promise<Reply>;
   /** Replaces the GET /v1/models answer. */
@@ -112,7 +117,7 @@ export interface FakeVllm {
   set(partial: Partial<FakeVllmOptions>): void;
   /** A copy of the current options. */
   readonly options: FakeVllmOptions;
-  /** Resolves with the first recorded request satisfying predicate; rejects after timeoutMs (default 2000). */
+  /** Resolves with the first recorded request satisfying predicate; rejects after timeoutMs (default 20 s: a bound that only something stuck reaches, never a speed margin). */
   waitFor(predicate: (req: RecordedRequest) => boolean, timeoutMs?: number): Promise<RecordedRequest>;
   /** Clear the records. */
   reset(): void;

@@ -504,6 +504,8 @@ export async function startFakeVllm(initial = {}) {
     for (let i = 0; i < pieces.length; i++) {
       if (i > 0) {
         await wait(options.tokenIntervalMs);
+        if (options.pace) await options.pace(i, rec);
+        if (res.destroyed || closing) return;
       }
       const last = i === pieces.length - 1 && !cut;
       if (!send(chunk(pieces[i] ?? "", last ? out.finishReason : null, last ? out.stopReason : null))) return;
@@ -555,7 +557,7 @@ export async function startFakeVllm(initial = {}) {
     get options() {
       return { ...options };
     },
-    waitFor(predicate, timeoutMs = 2000) {
+    waitFor(predicate, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           for (const r of requests) {

@@ -3,6 +3,7 @@ import http from "node:http";
 import { performance } from "node:perf_hooks";
 import OpenAI, { APIError } from "openai";
 import { startFakeVllm, demoRespond, type FakeVllm, type RecordedRequest } from "./vllm.js";
+import { STUCK_MS, until } from "../wait.js";
 
 const MODEL = "Qwen/Qwen2.5-Coder-7B";
 
@@ -251,20 +252,20 @@ describe("POST /v1/completions", () => {
     expect(events).toEqual(['{"object":"error","message":"oops","type":"BadRequestError","param":null,"code":400}', "[DONE]"]);
   });
 
-  it("records closedAt promptly when the client aborts a hanging request", async () => {
+  it("records closedAt when the client aborts a hanging request, and not before", async () => {
     fake.set({ respond: () => ({ hang: true }) });
     const ac = new AbortController();
     const pending = post("/v1/completions", { prompt: "a" }, { signal: ac.signal });
     const rec = await fake.waitFor((r) => r.path === "/v1/completions");
     expect(rec.closedAt).toBeNull();
-    await new Promise((r) => setTimeout(r, 20));
+    // Another request answered meanwhile: the fake has handled later events, and still holds it open.
+    await fetch(fake.url + "/health");
     expect(rec.closedAt).toBeNull();
     const abortedAt = performance.now();
     ac.abort();
     await expect(pending).rejects.toThrow();
     const closed = await fake.waitFor((r) => r.id === rec.id && r.closedAt !== null);
-    expect(closed.closedAt! - abortedAt).toBeGreaterThanOrEqual(0);
-    expect(closed.closedAt! - abortedAt).toBeLessThan(50);
+    expect(closed.closedAt!).toBeGreaterThanOrEqual(abortedAt);
     expect(closed.finished).toBe(false);
   });
 
@@ -321,19 +322,47 @@ describe("POST /v1/completions", () => {
     while (!seen.includes('"abcd"')) seen += new TextDecoder().decode((await r2.read()).value);
     expect(seen).not.toContain("[DONE]");
     ctrl.abort();
-    await expect.poll(() => fake.requests.at(-1)!.closedAt).not.toBeNull();
+    await expect.poll(() => fake.requests.at(-1)!.closedAt, { timeout: STUCK_MS }).not.toBeNull();
   });
 
   it("delays headers by latencyMs and spaces chunks by tokenIntervalMs", async () => {
     fake.set({ respond: () => ({ text: "aaaabbbbcccc" }), latencyMs: 60, tokenIntervalMs: 40 });
     const t0 = performance.now();
     const res = await post("/v1/completions", { prompt: "a", stream: true });
+    // Lower bounds only: a busy machine makes waits longer, never shorter. (The gap between two
+    // arrivals is not one: a reader that was descheduled reads two late chunks close together.)
     expect(performance.now() - t0).toBeGreaterThanOrEqual(55);
     const { text, arrivals } = await readTimed(res);
     const dataArrivals = arrivals.filter((a) => a.text.includes('"text":'));
     expect(dataArrivals).toHaveLength(3); // one network read per chunk: nothing buffered
-    expect(dataArrivals[1]!.at - dataArrivals[0]!.at).toBeGreaterThanOrEqual(25);
-    expect(dataArrivals[2]!.at - dataArrivals[1]!.at).toBeGreaterThanOrEqual(25);
+    expect(dataArrivals[2]!.at - t0).toBeGreaterThanOrEqual(55 + 2 * 35);
+    expect(sseEvents(text)).toHaveLength(4);
+  });
+
+  it("awaits pace before each streamed chunk after the first", async () => {
+    const paced: number[] = [];
+    let reads = 0;
+    fake.set({
+      respond: () => ({ text: "aaaabbbbcccc" }),
+      pace: async (i, req) => {
+        expect(req.path).toBe("/v1/completions");
+        // The chunk before has reached the reader: the stream goes in step with it.
+        await until(() => reads >= i, `the reader to have read ${i} chunks`);
+        paced.push(i);
+      },
+    });
+    const res = await post("/v1/completions", { prompt: "a", stream: true });
+    const reader = res.body!.getReader();
+    let text = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const piece = new TextDecoder().decode(value);
+      if (piece.includes('"text":')) reads++;
+      text += piece;
+    }
+    expect(paced).toEqual([1, 2]);
+    expect(reads).toBe(3);
     expect(sseEvents(text)).toHaveLength(4);
   });
 
@@ -406,9 +435,8 @@ describe("harness", () => {
     const p1 = fetch(other.url + "/v1/completions", { method: "POST", body: '{"prompt":"a"}' }).catch((e) => e);
     const p2 = fetch(other.url + "/v1/completions", { method: "POST", body: '{"prompt":"b"}' }).catch((e) => e);
     await other.waitFor(() => other.requests.length === 2);
-    const t0 = performance.now();
+    // Resolving at all is the point: a close that waited for the hanging requests never would.
     await other.close();
-    expect(performance.now() - t0).toBeLessThan(200);
     expect(await p1).toBeInstanceOf(Error);
     expect(await p2).toBeInstanceOf(Error);
   });

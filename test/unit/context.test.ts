@@ -20,8 +20,10 @@ import { TEMPLATES } from '../../server/src/prompt/templates.js';
 import { silentLogger } from '../../server/src/util/logger.js';
 import { pool } from './fixtures.js';
 import { ALL_SOURCES, engineFor, indexOf, LIMITS, openIn, requestFor, tempWorkspace } from './contextHelpers.js';
+import { SOURCES_UNHURRIED } from '../wait.js';
 
-const FAR = () => performance.now() + 1000;
+/** A deadline no source reaches, however busy the machine: these tests are about what they find. */
+const FAR = () => performance.now() + 60_000;
 
 function tags(lang: Parameters<TagExtractor['extract']>[1], text: string) {
   const tree = pool.parse(lang, text);
@@ -364,13 +366,14 @@ describe('similar and recent-edit sources', () => {
 
 describe('the engine', () => {
   it('drops a source that overran its budget and one that threw, keeps the others', () => {
+    // The engine's clock is given: a source takes exactly as long as it says, on any machine.
+    let clock = 1000;
     const c = (why: string): Candidate => ({ kind: 'definition', path: 'a.ts', runs: [{ start: 0, text: why }], score: 0.5, why });
-    const slow: ContextSource = { name: 'slow', gather: () => { const end = performance.now() + 15; while (performance.now() < end); return [c('slow')]; } };
+    const taking = (name: string, ms: number): ContextSource => ({ name, gather: (_req, deadline) => { expect(deadline).toBe(clock + 5); clock += ms; return [c(name)]; } });
     const broken: ContextSource = { name: 'broken', gather: () => { throw new Error('bug'); } };
-    const fine: ContextSource = { name: 'fine', gather: () => [c('fine')] };
-    const g = new ContextEngine([slow, broken, fine]).gather({} as never, () => ({ enabled: true, budgetMs: 5 }));
-    expect(g.candidates.map((x) => x.why)).toEqual(['fine']);
-    expect(g.sources.map((s) => `${s.name}:${s.late}`)).toEqual(['slow:true', 'broken:false', 'fine:false']);
+    const g = new ContextEngine([taking('slow', 15), broken, taking('fine', 1), taking('exact', 5)], () => clock).gather({} as never, () => ({ enabled: true, budgetMs: 5 }));
+    expect(g.candidates.map((x) => x.why)).toEqual(['fine', 'exact']);
+    expect(g.sources.map((s) => `${s.name}:${s.ms}:${s.late}`)).toEqual(['slow:15:true', 'broken:0:false', 'fine:1:false', 'exact:5:false']);
   });
 });
 
@@ -402,7 +405,11 @@ describe('packing', () => {
 });
 
 function config(extra: Record<string, unknown> = {}): Config {
-  const r = resolveConfig([{ origin: 'test', trust: 'user', data: { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', model: 'Qwen/Qwen2.5-Coder-7B', maxContextTokens: 16384 } }, ...extra } }]);
+  // The sources' budgets out of the way, under what a test sets itself.
+  const r = resolveConfig([
+    { origin: 'test budgets', trust: 'user', data: { context: { sources: SOURCES_UNHURRIED } } },
+    { origin: 'test', trust: 'user', data: { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', model: 'Qwen/Qwen2.5-Coder-7B', maxContextTokens: 16384 } }, ...extra } },
+  ]);
   if (!r.ok) throw new Error(r.error);
   return r.config;
 }
@@ -533,8 +540,9 @@ describe('templates', () => {
 
 describe('context settings', () => {
   it('defaults, validation, and a workspace tandem.json that may only switch context off', () => {
-    const d = config();
-    expect(d.context).toMatchObject({ enabled: true, maxTokens: 2048, share: 0.5, maxFileBytes: 262144, sources: { definitions: { enabled: true, budgetMs: 10 } } });
+    const r = resolveConfig([{ origin: 'test', trust: 'user', data: {} }]);
+    if (!r.ok) throw new Error(r.error);
+    expect(r.config.context).toMatchObject({ enabled: true, maxTokens: 2048, share: 0.5, maxFileBytes: 262144, sources: { definitions: { enabled: true, budgetMs: 10 } } });
     const bad = resolveConfig([{ origin: 'user.json', trust: 'user', data: { context: { share: 2 } } }]);
     expect(bad.ok).toBe(false);
     if (!bad.ok) expect(bad.error).toMatch(/^user\.json: context\.share: /);

@@ -1,5 +1,5 @@
 // Every server's error shapes, in HTTP bodies and inside 200 streams, mapped to one BackendFailure kind each.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { connectFailure, contextLengthInfo, httpFailure, streamErrorFailure, toFailure } from '../../server/src/models/errors.js';
 import { ProxyError } from '../../server/src/models/http.js';
 import { MalformedStreamError } from '../../server/src/models/streams.js';
@@ -32,9 +32,16 @@ describe('httpFailure', () => {
 
   it('a Retry-After in seconds or as a date becomes milliseconds', () => {
     expect(httpFailure(URL, 429, '', new Headers({ 'retry-after': '3' })).retryAfterMs).toBe(3000);
-    const ms = httpFailure(URL, 429, '', new Headers({ 'retry-after': new Date(Date.now() + 10_000).toUTCString() })).retryAfterMs!;
-    expect(ms).toBeGreaterThan(8000);
-    expect(ms).toBeLessThanOrEqual(10_000);
+    // The clock is given (a whole second, as HTTP dates have): the wait is exact on any machine.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.UTC(2025, 9, 1, 9, 0, 0));
+      const at = new Date(Date.UTC(2025, 9, 1, 9, 0, 10)).toUTCString();
+      expect(httpFailure(URL, 429, '', new Headers({ 'retry-after': at })).retryAfterMs).toBe(10_000);
+      expect(httpFailure(URL, 429, '', new Headers({ 'retry-after': new Date(Date.UTC(2025, 9, 1, 8, 59, 0)).toUTCString() })).retryAfterMs).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { until } from '../wait.js';
 import type { Backend } from '../../server/src/config/schema.js';
 import { OpenAICompatBackend } from '../../server/src/models/openaiCompat.js';
 import { AuditLog } from '../../server/src/privacy/audit.js';
@@ -27,10 +28,7 @@ const signal = () => new AbortController().signal;
 const auditLines = () => readFileSync(auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 /** The audit log writes in batches: wait until the file has its lines. */
 async function settle(lines = 1) {
-  for (let i = 0; i < 100; i++) {
-    if (existsSync(auditPath) && readFileSync(auditPath, 'utf8').trim().split('\n').length >= lines) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(() => existsSync(auditPath) && readFileSync(auditPath, 'utf8').trim().split('\n').length >= lines, `${lines} audit lines`);
 }
 
 beforeEach(async () => {

@@ -96,8 +96,11 @@ describe('FIM over /generate_stream', () => {
   });
 
   it('a slow drip of tokens is read to the end', async () => {
-    fake.set({ respond: () => ({ text: 'abcdefghijklmnop' }), tokenIntervalMs: 15 });
-    expect(await backend({ timeoutMs: 500 }).complete(REQ, never())).toMatchObject({ ok: true, value: { text: 'abcdefghijklmnop' } });
+    // The whole answer takes longer than timeoutMs, each gap far less: timeoutMs bounds the silence
+    // between pieces, not the answer (and a busy machine cannot stretch a 150 ms gap to 2 s).
+    const text = 'abcdefghijklmnop';
+    fake.set({ respond: () => ({ text, chunks: [...text] }), tokenIntervalMs: 150 });
+    expect(await backend({ timeoutMs: 2000 }).complete(REQ, never())).toMatchObject({ ok: true, value: { text } });
   });
 });
 

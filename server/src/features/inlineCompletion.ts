@@ -19,7 +19,7 @@ import type { Logger } from '../util/logger.js';
 import { AcceptedArgs, commandArg } from './args.js';
 
 export const ACCEPT_COMMAND = 'tandem.accepted';
-/** `tandem.stats` []: counts, acceptances, latency p50/p95 per backend, today's cloud spend, status. */
+/** `tandem.stats` []: counts (deadlines that expired among them), acceptances, latency p50/p95 per backend, today's cloud spend, status. */
 export const STATS_COMMAND = 'tandem.stats';
 
 export interface CompletionFeatureDeps {
@@ -55,6 +55,7 @@ async function run(deps: CompletionFeatureDeps, doc: Doc, position: Position, to
   deps.stats.request();
   const outcome = await deps.pipeline.complete({ doc, position, signal: tokenSignal(token) });
   if (outcome.kind === 'completion') deps.stats.shown(outcome.id, outcome.backend, outcome.cached);
+  else if ((outcome.kind === 'empty' || outcome.kind === 'failed') && outcome.deadlineMs !== undefined) deps.stats.deadlineExpired();
   if (outcome.kind === 'empty') deps.logger.debug(`no completion: ${outcome.reason}`);
   return outcome;
 }

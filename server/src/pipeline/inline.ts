@@ -10,7 +10,7 @@ import type { Candidate } from '../context/types.js';
 import { contextRequest } from '../context/request.js';
 import { chooseBackend, type RouteChoice, type RouteInputs } from '../router/route.js';
 import { lineCommentFor } from '../syntax/languages.js';
-import { CancelledError, scopedSignal } from '../util/abort.js';
+import { CancelledError, DeadlineError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import type { Workspace } from '../workspace.js';
 import { CompletionCache } from './cache.js';
@@ -32,11 +32,16 @@ export interface InlineRequest {
   deadlineMs?: number;
 }
 
+/**
+ * `deadlineMs` is set on an outcome that its deadline ended (the timer fired before an answer):
+ * `tandem.stats` counts them, so a slow backend is told apart from a failing one by the server's
+ * own events, not by a clock outside it.
+ */
 export type InlineOutcome =
   | { kind: 'completion'; text: string; id: string; backend: string; model: string; latencyMs: number; cached: boolean }
-  | { kind: 'empty'; reason: string; backend?: string; model?: string; latencyMs: number }
+  | { kind: 'empty'; reason: string; backend?: string; model?: string; latencyMs: number; deadlineMs?: number }
   | { kind: 'cancelled' }
-  | { kind: 'failed'; failure: BackendFailure; backend?: string; latencyMs: number };
+  | { kind: 'failed'; failure: BackendFailure; backend?: string; latencyMs: number; deadlineMs?: number };
 
 export interface PromptPlan {
   route: RouteChoice;
@@ -136,7 +141,7 @@ export class InlinePipeline {
           continue;
         }
         if (!plan.backend || !plan.info) {
-          if (last) return { kind: 'failed', failure: last.failure, backend: last.backend, latencyMs: elapsed() };
+          if (last) return { kind: 'failed', failure: last.failure, backend: last.backend, latencyMs: elapsed(), ...expired(signal) };
           return { kind: 'empty', reason: plan.route.reason, latencyMs: elapsed() };
         }
         const backend = plan.backend;
@@ -168,7 +173,7 @@ export class InlinePipeline {
           if (result.failure.kind === 'cancelled') return { kind: 'cancelled' };
           last = { failure: result.failure, backend: backend.name };
           tried.add(backend.name);
-          if (signal.aborted) return { kind: 'failed', failure: result.failure, backend: backend.name, latencyMs: elapsed() };
+          if (signal.aborted) return { kind: 'failed', failure: result.failure, backend: backend.name, latencyMs: elapsed(), ...expired(signal) };
           continue;
         }
         this.deps.backends.report(backend.name, undefined, Math.round(this.now() - sent));
@@ -188,7 +193,7 @@ export class InlinePipeline {
     } catch (err) {
       if (signal.aborted) {
         if (req.signal?.aborted || mine.signal.aborted) return { kind: 'cancelled' };
-        return { kind: 'empty', reason: `no answer within the deadline (${deadlineMs} ms, inline.deadlineMs)`, latencyMs: elapsed() };
+        return { kind: 'empty', reason: `no answer within the deadline (${deadlineMs} ms, inline.deadlineMs)`, latencyMs: elapsed(), ...expired(signal) };
       }
       throw err;
     } finally {
@@ -287,6 +292,11 @@ export class InlinePipeline {
   private id(): string {
     return `tandem-${this.nextId++}`;
   }
+}
+
+/** `{deadlineMs}` when the request's deadline is what aborted `signal`. */
+function expired(signal: AbortSignal): { deadlineMs?: number } {
+  return signal.reason instanceof DeadlineError ? { deadlineMs: signal.reason.ms } : {};
 }
 
 function countLines(t: string): number {

@@ -10,7 +10,7 @@ const DOWN_KINDS: ReadonlySet<FailureKind> = new Set(['unreachable', 'timeout', 
 /** Failures that may be passing trouble: the breaker opens after a few in a row. */
 const FLAKY_KINDS: ReadonlySet<FailureKind> = new Set(['server', 'stream', 'bad_response']);
 const FLAKY_THRESHOLD = 3;
-const FIRST_OPEN_MS = 5_000;
+export const FIRST_OPEN_MS = 5_000;
 const MAX_OPEN_MS = 60_000;
 const DEFAULT_COOLDOWN_MS = 10_000;
 /** Weight of the newest sample in the latency average. */

@@ -38,7 +38,7 @@ export function statusOf(config: Config, registry: BackendRegistry): Status {
   return { state: 'ok', message: via, backends };
 }
 
-const PROBE_EVERY_MS = 15_000;
+export const PROBE_EVERY_MS = 15_000;
 const PROBE_TIMEOUT_MS = 5_000;
 
 /**

@@ -59,12 +59,13 @@
       ;; The test directory is the project, as a .git or project file would make it for a user.
       (add-hook 'project-find-functions (lambda (_) (cons 'transient dir)))
       (setq eglot-sync-connect t
-            eglot-connect-timeout 20
+            eglot-connect-timeout 45
             eglot-server-programs
             `((python-mode ,(getenv "TANDEM_NODE") ,(getenv "TANDEM_SERVER") "--stdio"
                            :initializationOptions
                            (:backends (:fim (:kind "vllm" :url ,url))
-                            :inline (:debounceMs 0)))))
+                            ;; A deadline only a stuck server reaches: the test is about the answer.
+                            :inline (:debounceMs 0 :deadlineMs 20000)))))
       (find-file file)
       (call-interactively #'eglot)
       ;; The server pulls the `tandem' section after `initialized': with a repository's

@@ -18,7 +18,8 @@ require('tandem').setup({
   settings = {
     backends = { fim = { kind = 'vllm', url = assert(os.getenv('TANDEM_FAKE_URL')) }, second = { kind = 'vllm', url = assert(os.getenv('TANDEM_FAKE_URL')) } },
     routes = { inline = { 'fim' }, action = { 'fim', 'second' }, multiFile = { 'fim', 'second' } },
-    inline = { debounceMs = 0 },
+    -- A deadline only a stuck server reaches: the test is about what is shown, not how fast.
+    inline = { debounceMs = 0, deadlineMs = 20000 },
   },
   debounce_ms = 10,
 })
