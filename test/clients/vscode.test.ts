@@ -16,7 +16,7 @@ import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { settingsFromSchema, untrustedWorkspaces, USER_ONLY_SECTIONS } from '../../clients/vscode/scripts/settings.mjs';
 import { compareArgs, editArgs, explainArgs, isCommandOnly, statsMarkdown } from '../../clients/vscode/src/commands.js';
 import { declareScopedSettings, scopedSection, userSettings, type Inspected } from '../../clients/vscode/src/configuration.js';
-import { LspClient } from '../lsp-client.js';
+import { LspClient, STUCK_MS } from '../lsp-client.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -161,7 +161,7 @@ describe('VS Code settings forwarding against the server', () => {
     });
     clients.push(client);
     await client.initialize({ rootUri: 'file:///w', capabilities, initializationOptions: userSettings(KEYS, inspect) });
-    await client.waitForNotification((n) => n.method === 'window/logMessage' && /configuration loaded \(initialized\)/.test(String(n.params.message)), 10_000).catch((err: Error) => {
+    await client.waitForNotification((n) => n.method === 'window/logMessage' && /configuration loaded \(initialized\)/.test(String(n.params.message))).catch((err: Error) => {
       const shown = client.notifications.filter((n) => n.method === 'window/showMessage').map((n) => n.params.message);
       throw new Error(`${err.message}; the server showed ${JSON.stringify(shown)} (a server without experimental.tandem.scopedSettings rejects the {user, workspace} answer)`);
     });
@@ -196,6 +196,7 @@ describe('VS Code settings forwarding against the server', () => {
     const client = await serverWith({
       'tandem.backends': { globalValue: { fim: { kind: 'vllm', url: home.url } }, workspaceValue: { fim: { kind: 'vllm', url: foreign.url } } },
       'tandem.inline.debounceMs': { globalValue: 0 },
+      'tandem.inline.deadlineMs': { globalValue: STUCK_MS },
       'tandem.inline.maxTokens': { workspaceValue: 5 },
     });
     client.open(URI, 'python', DOC);
@@ -206,7 +207,7 @@ describe('VS Code settings forwarding against the server', () => {
     expect(home.completions()[0]!.body.max_tokens).toBe(5); // the pulled workspace part was in force
     const warnings = client.notifications.filter((n) => n.method === 'window/showMessage' && n.params.type === 2).map((n) => String(n.params.message));
     expect(warnings.some((m) => m.includes('backends'))).toBe(true);
-  }, 20_000);
+  }, 60_000);
 
   it('the same tandem.backends in the user settings does take effect', async () => {
     home.reset();
@@ -214,13 +215,14 @@ describe('VS Code settings forwarding against the server', () => {
     const client = await serverWith({
       'tandem.backends': { globalValue: { fim: { kind: 'vllm', url: foreign.url } } },
       'tandem.inline.debounceMs': { globalValue: 0 },
+      'tandem.inline.deadlineMs': { globalValue: STUCK_MS },
     });
     client.open(URI, 'python', DOC);
     const res = await client.inline(URI, CURSOR).result;
     expect(res.items[0]?.insertText).toBe('return a + b');
     expect(foreign.completions()).toHaveLength(1);
     expect(home.requests).toEqual([]);
-  }, 20_000);
+  }, 60_000);
 });
 
 describe.skipIf(!installed && process.env.CI !== 'true')('VS Code extension build', () => {

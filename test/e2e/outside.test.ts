@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm, type Reply } from '../fake/vllm.js';
 import type { LspClient } from '../lsp-client.js';
+import { INLINE_UNHURRIED } from '../wait.js';
 import { failure, RESOLVE_CAPS, startServer, stopChecked } from './servers.js';
 
 const fakes: FakeVllm[] = [];
@@ -49,14 +50,14 @@ async function start(root: string | null, respond: () => Reply) {
     init: {
       backends: { cloud: { kind: 'openai', url: `${cloud.url}/v1`, location: 'cloud', model: 'big' }, local: { kind: 'vllm', url: local.url } },
       routes: { inline: ['cloud', 'local'], action: ['cloud', 'local'], multiFile: ['cloud', 'local'] },
-      inline: { debounceMs: 0 },
+      inline: INLINE_UNHURRIED,
     },
     rootUri: root ? pathToFileURL(root).href : null,
     capabilities: CAPS,
     onRequest: (m) => (m === 'window/showDocument' ? { success: true } : m === 'workspace/applyEdit' ? { applied: true } : null),
   });
   client = started.client;
-  if (root) await client.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end', 15_000);
+  if (root) await client.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end');
   return { c: client, cloud, local, state: started.state };
 }
 

@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { LspClient } from '../lsp-client.js';
+import { INLINE_UNHURRIED } from '../wait.js';
 
 // A real folder: the privacy gate resolves a document's real path, and text from outside every
 // workspace folder never goes to a cloud backend (the air-gapped variant needs one that may).
@@ -39,7 +40,8 @@ afterEach(async () => {
 });
 
 /** The user's own configuration: one on-prem vLLM. */
-const base = () => ({ backends: { fim: { kind: 'vllm', url: user.url } }, inline: { debounceMs: 0 } });
+// A deadline only a stuck server reaches: the default 2 s would be a margin on a loaded machine.
+const base = () => ({ backends: { fim: { kind: 'vllm', url: user.url } }, inline: INLINE_UNHURRIED });
 
 interface Variant {
   name: string;
@@ -112,7 +114,7 @@ async function start(opts: Start): Promise<{ client: LspClient; home: string; st
 /** Resolves once the server has logged its `count`-th configuration load for `why`. */
 function loaded(c: LspClient, why: string, count = 1) {
   const isLoad = (n: { method: string; params: any }) => n.method === 'window/logMessage' && String(n.params.message).includes(`configuration loaded (${why})`);
-  return c.waitForNotification((n) => isLoad(n) && c.notifications.filter(isLoad).length >= count, 10_000);
+  return c.waitForNotification((n) => isLoad(n) && c.notifications.filter(isLoad).length >= count);
 }
 
 async function complete(c: LspClient): Promise<string | undefined> {
