@@ -23,7 +23,7 @@ afterEach(async () => {
 function setup(reply: Reply, inline: Record<string, unknown>) {
   return (async () => {
     fake = await startFakeVllm({ respond: () => reply });
-    const r = resolveConfig([{ origin: 'test', data: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline, context: { enabled: false }, audit: { enabled: false } } }]);
+    const r = resolveConfig([{ origin: 'test', trust: 'user', data: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline, context: { enabled: false }, audit: { enabled: false } } }]);
     if (!r.ok) throw new Error(r.error);
     const config: Config = r.config;
     const backends = new BackendRegistry(silentLogger(), { audit: false });
