@@ -1,5 +1,5 @@
 // The router end to end, watched on the wire: failover, health and status, privacy, audit and stats.
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -123,7 +123,7 @@ describe('router', () => {
     expect(stats).toMatchObject({ requests: 1, shown: 1, accepted: 1, byBackend: { fim: { shown: 1, accepted: 1 } }, spend: { usd: 0 }, status: { state: 'ok' } });
     expect(stats.latency.fim.samples).toBe(1);
     const auditPath = join(state, 'tandem', 'audit.jsonl');
-    for (let i = 0; i < 50 && !existsSync(auditPath); i++) await new Promise((r) => setTimeout(r, 20));
+    // Written before the answer went out: no waiting.
     const lines = readFileSync(auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.at(-1)).toMatchObject({ task: 'inline', backend: 'fim', location: 'onprem', outcome: 'ok', redactions: 0 });
     expect(lines.at(-1).sources[0]).toMatchObject({ path: expect.stringContaining('a.ts'), sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });

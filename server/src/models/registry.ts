@@ -56,8 +56,8 @@ const LATENCY_SAMPLES = 500;
 
 export interface RegistryOptions {
   env?: NodeJS.ProcessEnv;
-  /** Where the day's cloud spend is kept (undefined: memory only, as in the one-shot CLI). */
-  spendPath?: string;
+  /** Where the days' cloud spend is kept (undefined: memory only, as in unit tests). */
+  spendDir?: string;
   /** Write audit records (the CLI and the server do; unit tests may not). */
   audit?: boolean;
 }
@@ -78,7 +78,7 @@ export class BackendRegistry {
 
   constructor(private readonly logger: Logger, opts: RegistryOptions = {}) {
     this.env = opts.env ?? process.env;
-    this.spend = new SpendLedger(opts.spendPath);
+    this.spend = new SpendLedger(opts.spendDir, undefined, (m) => this.logger.warn(m));
     this.auditOn = opts.audit ?? true;
   }
 
@@ -114,11 +114,6 @@ export class BackendRegistry {
 
   get(name: string): CompletionBackend | undefined {
     return this.live.get(name)?.backend;
-  }
-
-  /** Resolves when the audit records written so far are on disk (the CLI waits before exiting). */
-  flush(): Promise<void> {
-    return this.audit?.flush() ?? Promise.resolve();
   }
 
   /**

@@ -23,7 +23,7 @@ import { APPLY_ACTION_COMMAND, CODE_ACTION_KINDS, COMPARE_COMMAND, EDIT_COMMAND,
 import { ActionPipeline } from '../pipeline/actions.js';
 import { ACCEPT_COMMAND, STATS_COMMAND, onAccepted, onCompletion, onInlineCompletion, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
 import { BackendRegistry } from '../models/registry.js';
-import { spendPath } from '../router/budget.js';
+import { spendDir } from '../router/budget.js';
 import { Prober, statusOf, type Status } from '../router/status.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { Stats } from '../stats.js';
@@ -64,7 +64,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   const busy = () => pipeline?.busy ?? false;
   const pool = new ParserPool(busy);
   const documents = new DocumentStore(pool);
-  const backends = new BackendRegistry(hub.logger('backend'), { env: opts.env, spendPath: spendPath(opts.env) });
+  const backends = new BackendRegistry(hub.logger('backend'), { env: opts.env, spendDir: spendDir(opts.env) });
   const stats = new Stats();
   let progress: WorkDoneProgressServerReporter | undefined;
   const context = new ContextService({
