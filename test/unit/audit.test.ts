@@ -1,6 +1,6 @@
 // The audit log: ordered JSON lines on disk when write returns, size rotation shared by processes, and no code in it.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -43,6 +43,22 @@ describe('AuditLog', () => {
     expect(read(`${path}.2`)).toEqual([102, 103]);
     expect(existsSync(`${path}.3`)).toBe(false);
     expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  it('notices a file rotated by another process or removed: the next record goes to the file at the path', () => {
+    const path = tempLog();
+    const log = new AuditLog({ path, maxBytes: 1e6, keep: 2 });
+    log.write(record(0, 'x'));
+    // Checked ahead, as the gate does while a backend works; then another process rotates.
+    log.prepare();
+    renameSync(path, `${path}.1`);
+    log.write(record(1, 'x'));
+    log.write(record(2, 'x'));
+    expect(lines(`${path}.1`).map((l) => l.tokensIn)).toEqual([100, 101]);
+    expect(lines(path).map((l) => l.tokensIn)).toEqual([102]);
+    unlinkSync(path);
+    log.write(record(3, 'x'));
+    expect(lines(path).map((l) => l.tokensIn)).toEqual([103]);
   });
 
   it('two logs on one file and two other processes: only whole lines, none lost, across rotations', async () => {

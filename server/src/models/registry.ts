@@ -107,6 +107,7 @@ export class BackendRegistry {
     const key = JSON.stringify([this.auditOn && config.audit.enabled, path, config.audit.maxBytes, config.audit.keep]);
     if (this.auditKey === key) return;
     this.auditKey = key;
+    this.audit?.close();
     this.audit = this.auditOn && config.audit.enabled ? new AuditLog({ path, maxBytes: config.audit.maxBytes, keep: config.audit.keep, onError: (m) => this.logger.warn(m) }) : undefined;
     // Gates hold the log they were built with: rebuild them all.
     this.live.clear();

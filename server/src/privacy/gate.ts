@@ -2,7 +2,7 @@
 import picomatch from 'picomatch';
 import type { ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome, SourceRef } from '../models/types.js';
 import { estimateTokens } from '../prompt/tokens.js';
-import { sha256, type AuditLog, type AuditRecord } from './audit.js';
+import { sha256, type AuditLog, type AuditRecord, type AuditSource } from './audit.js';
 import { isEnvFile, redact } from './redact.js';
 
 export interface PrivacyPolicy {
@@ -143,6 +143,15 @@ export class PrivacyGate implements CompletionBackend {
   private begin(task: string, sources: SourceRef[] | undefined, tokensIn: () => number, redactions: number): Done {
     const start = this.now();
     const audit = this.deps.audit;
+    let hashes: AuditSource[] | undefined;
+    const hashed = () => (hashes ??= (sources ?? []).map((s) => ({ path: s.path, sha256: sha256(s.text) })));
+    // Hashed and the log file checked while the backend works (the request is on its way by then):
+    // at the outcome only the record's one write() is left on the answer's path.
+    if (audit)
+      setImmediate(() => {
+        hashed();
+        audit.prepare();
+      });
     const record = (tokensIn: number, tokensOut: number, model: string | null, outcome: string): AuditRecord => ({
       time: new Date().toISOString(),
       task,
@@ -151,7 +160,7 @@ export class PrivacyGate implements CompletionBackend {
       model,
       tokensIn,
       tokensOut,
-      sources: (sources ?? []).map((s) => ({ path: s.path, sha256: sha256(s.text) })),
+      sources: hashed(),
       redactions,
       latencyMs: Math.round(this.now() - start),
       outcome,
