@@ -115,6 +115,8 @@ export class AuditLog {
    * of time. The gate calls it while the backend works, so at the outcome only the write remains.
    */
   prepare(): void {
+    // A log the configuration let go keeps no descriptor open in between.
+    if (this.closed) return;
     try {
       this.check(this.lastBytes);
       this.ready = true;
