@@ -1,12 +1,11 @@
 // The privacy gate, watched on the wire: a recording fake cloud sees nothing it must not.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { until } from '../wait.js';
 import type { Backend } from '../../server/src/config/schema.js';
 import { OpenAICompatBackend } from '../../server/src/models/openaiCompat.js';
-import { AuditLog } from '../../server/src/privacy/audit.js';
+import { AuditLog, writeInFlight } from '../../server/src/privacy/audit.js';
 import { PrivacyGate, type PrivacyPolicy } from '../../server/src/privacy/gate.js';
 import { silentLogger } from '../../server/src/util/logger.js';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
@@ -18,19 +17,14 @@ let auditPath: string;
 const j = (...p: string[]) => p.join('');
 const GH = j('ghp_', 'Q'.repeat(36));
 
-function gate(location: 'cloud' | 'onprem' = 'cloud') {
+function gate(location: 'cloud' | 'onprem' = 'cloud', onUsage?: (tokensIn: number, tokensOut: number) => void) {
   const cfg: Backend = { name: 'cloud', kind: 'openai', url: `${cloud.url}/v1`, location, model: 'Qwen/Qwen2.5-Coder-7B', apiKeyEnv: 'CLOUD_KEY' };
   const inner = new OpenAICompatBackend(cfg, { logger: silentLogger(), env: { CLOUD_KEY: 'k-123456789' } });
-  return new PrivacyGate(inner, { policy: () => policy, audit: new AuditLog({ path: auditPath, maxBytes: 1e6, keep: 1 }) });
+  return new PrivacyGate(inner, { policy: () => policy, audit: new AuditLog({ path: auditPath, maxBytes: 1e6, keep: 1 }), onUsage });
 }
 const req = (prompt: string, sources: { path: string; text: string }[] | undefined) => ({ prompt, sources, stop: [], maxTokens: 16, temperature: 0.1, task: 'inline' });
 const signal = () => new AbortController().signal;
 const auditLines = () => readFileSync(auditPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-/** The audit log writes in batches: wait until the file has its lines. */
-async function settle(lines = 1) {
-  await until(() => existsSync(auditPath) && readFileSync(auditPath, 'utf8').trim().split('\n').length >= lines, `${lines} audit lines`);
-}
-
 beforeEach(async () => {
   cloud = await startFakeVllm({ respond: () => ({ text: 'done();' }) });
   policy = { airGapped: false, onPremOnly: ['**/secrets/**', '**/*.pem', '**/.env*'] };
@@ -86,7 +80,6 @@ describe('PrivacyGate', () => {
     expect(sent).not.toContain('Hunter22');
     expect(sent).not.toContain('live-value-1');
     expect(sent).toContain('[REDACTED:github-token]');
-    await settle();
     const lines = auditLines();
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ task: 'inline', backend: 'cloud', location: 'cloud', model: 'Qwen/Qwen2.5-Coder-7B', outcome: 'ok', redactions: 3 });
@@ -133,7 +126,29 @@ describe('PrivacyGate', () => {
     const o = await g.complete(req(code, [{ path: 'certs/x.pem', text: code }]), signal());
     expect(o.ok).toBe(true);
     expect(cloud.completions()[0]!.body.prompt).toBe(code);
-    await settle();
     expect(auditLines()[0]).toMatchObject({ location: 'onprem', redactions: 0 });
+  });
+
+  it('the audit line and the spend are recorded before the answer is handed back', async () => {
+    const usage: number[][] = [];
+    const g = gate('onprem', (i, o) => usage.push([i, o]));
+    const o = await g.chat!({ messages: [{ role: 'user', content: 'explain x' }], maxTokens: 5, temperature: 0, sources: [{ path: 'src/x.ts', text: 'x' }], task: 'explain' }, signal());
+    expect(o.ok).toBe(true);
+    // Read at once, no waiting: on disk when the answer came back.
+    expect(auditLines()).toMatchObject([{ task: 'explain', backend: 'cloud', outcome: 'ok', sources: [{ path: 'src/x.ts' }] }]);
+    expect(usage).toHaveLength(1);
+  });
+
+  it('a request the backend is still answering when the process ends is written as interrupted, once', async () => {
+    cloud.set({ respond: () => ({ hang: true }) });
+    const g = gate('onprem');
+    const ac = new AbortController();
+    const answer = g.complete(req('code', [{ path: 'src/a.ts', text: 'code' }]), ac.signal);
+    await cloud.waitFor((r) => r.path === '/v1/completions');
+    writeInFlight();
+    expect(auditLines()).toMatchObject([{ task: 'inline', outcome: 'interrupted', tokensOut: 0, sources: [{ path: 'src/a.ts' }] }]);
+    ac.abort();
+    expect((await answer).ok).toBe(false);
+    expect(auditLines()).toHaveLength(1);
   });
 });

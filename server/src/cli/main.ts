@@ -15,6 +15,7 @@ import type { BackendFailure } from '../models/types.js';
 import { ActionPipeline } from '../pipeline/actions.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { PathPolicy } from '../privacy/paths.js';
+import { spendDir } from '../router/budget.js';
 import { chooseBackend } from '../router/route.js';
 import { languageIdForPath } from '../syntax/languages.js';
 import { ParserPool } from '../syntax/tree.js';
@@ -22,6 +23,7 @@ import { deadlineSignal } from '../util/abort.js';
 import { isLogLevel, LogHub, stderrSink } from '../util/logger.js';
 import { VERSION } from '../version.js';
 import { Workspace } from '../workspace.js';
+import { recordInFlightOnExit } from './exitHooks.js';
 
 export const EXIT = { ok: 0, unhealthy: 1, usage: 2, noBackend: 3 } as const;
 
@@ -96,6 +98,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`tandem-lsp: ${(err as Error).message}\n`);
     return EXIT.usage;
   }
+  // Whatever ends the process, every request that reached a backend is in the audit log.
+  recordInFlightOnExit();
   // One-shot commands print their own one-sentence errors; the log adds detail only when asked.
   const hub = new LogHub(isLogLevel(process.env.TANDEM_LOG) ? process.env.TANDEM_LOG : 'error');
   hub.addSink(stderrSink);
@@ -191,6 +195,17 @@ function configOrExit(args: Args, roots: string[]): Config {
   return r.config;
 }
 
+/**
+ * The backends of a one-shot command, as the server has them: every request audited and priced
+ * spend written to the day's ledger (both on disk before the command prints its answer).
+ */
+function backendsFor(config: Config, hub: LogHub, paths: PathPolicy): BackendRegistry {
+  const backends = new BackendRegistry(hub.logger('backend'), { spendDir: spendDir(process.env), paths });
+  backends.update(config);
+  hub.setSecrets(Object.values(config.backends).flatMap((b) => (b.apiKeyEnv && process.env[b.apiKeyEnv] ? [process.env[b.apiKeyEnv]!] : [])));
+  return backends;
+}
+
 interface Session {
   config: Config;
   doc: Doc;
@@ -218,9 +233,7 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   doc.tree?.fresh();
   const workspace = new Workspace([root]);
   const paths = new PathPolicy({ roots: () => workspace.roots, warn: (m) => hub.logger('cli').warn(m) });
-  const backends = new BackendRegistry(hub.logger('backend'), { paths });
-  backends.update(config);
-  hub.setSecrets(Object.values(config.backends).flatMap((b) => (b.apiKeyEnv && process.env[b.apiKeyEnv] ? [process.env[b.apiKeyEnv]!] : [])));
+  const backends = backendsFor(config, hub, paths);
   const context = config.context.enabled ? await contextFor(root, config, workspace, paths, hub) : undefined;
   const pool = new ParserPool();
   const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context, parse: (lang, text) => pool.parse(lang, text) });
@@ -290,9 +303,7 @@ async function explain(args: Args, hub: LogHub): Promise<number> {
   if (first > doc.text.lineCount) throw new UsageError(`${spec}: line ${first} is past the end of the file (${doc.text.lineCount} lines)`);
   doc.tree?.fresh();
   const workspace = new Workspace([root]);
-  const backends = new BackendRegistry(hub.logger('backend'), { paths: new PathPolicy({ roots: () => workspace.roots, warn: (m) => hub.logger('cli').warn(m) }) });
-  backends.update(config);
-  hub.setSecrets(Object.values(config.backends).flatMap((b) => (b.apiKeyEnv && process.env[b.apiKeyEnv] ? [process.env[b.apiKeyEnv]!] : [])));
+  const backends = backendsFor(config, hub, new PathPolicy({ roots: () => workspace.roots, warn: (m) => hub.logger('cli').warn(m) }));
   const actions = new ActionPipeline({ config: () => config, backends, workspace, logger: hub.logger('actions'), parse: (lang, t) => pool.parse(lang, t) });
   let printed = 0;
   const outcome = await actions.explain({
@@ -304,7 +315,6 @@ async function explain(args: Args, hub: LogHub): Promise<number> {
       printed = soFar.length;
     },
   });
-  await backends.flush();
   if (outcome.kind !== 'markdown') {
     if (outcome.kind === 'failed') process.stderr.write(`tandem-lsp: ${outcome.failure ? noBackendMessage(outcome.failure, outcome.backend, config) : outcome.reason}\n`);
     return EXIT.noBackend;
@@ -345,9 +355,9 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
 const PROBE_TIMEOUT_MS = 5000;
 
 async function doctor(args: Args, hub: LogHub): Promise<number> {
-  const config = configOrExit(args, args.workspace ? [resolve(args.workspace)] : []);
-  const backends = new BackendRegistry(hub.logger('backend'));
-  backends.update(config);
+  const roots = args.workspace ? [resolve(args.workspace)] : [];
+  const config = configOrExit(args, roots);
+  const backends = backendsFor(config, hub, new PathPolicy({ roots: () => roots, warn: (m) => hub.logger('cli').warn(m) }));
   const healthy = new Set<string>();
   const names = Object.keys(config.backends);
   const width = Math.max(...names.map((n) => n.length));

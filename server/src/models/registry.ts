@@ -57,8 +57,8 @@ const LATENCY_SAMPLES = 500;
 
 export interface RegistryOptions {
   env?: NodeJS.ProcessEnv;
-  /** Where the day's cloud spend is kept (undefined: memory only, as in the one-shot CLI). */
-  spendPath?: string;
+  /** Where the days' cloud spend is kept (undefined: memory only, as in unit tests). */
+  spendDir?: string;
   /** Write audit records (the CLI and the server do; unit tests may not). */
   audit?: boolean;
   /** Where source files really are, for the gates (the workspace folders); default: no folders, paths matched as written. */
@@ -83,7 +83,7 @@ export class BackendRegistry {
 
   constructor(private readonly logger: Logger, opts: RegistryOptions = {}) {
     this.env = opts.env ?? process.env;
-    this.spend = new SpendLedger(opts.spendPath);
+    this.spend = new SpendLedger(opts.spendDir, undefined, (m) => this.logger.warn(m));
     this.auditOn = opts.audit ?? true;
     this.paths = opts.paths ?? new PathPolicy({ roots: () => [] });
   }
@@ -114,6 +114,7 @@ export class BackendRegistry {
     const key = JSON.stringify([this.auditOn && config.audit.enabled, path, config.audit.maxBytes, config.audit.keep]);
     if (this.auditKey === key) return;
     this.auditKey = key;
+    this.audit?.close();
     this.audit = this.auditOn && config.audit.enabled ? new AuditLog({ path, maxBytes: config.audit.maxBytes, keep: config.audit.keep, onError: (m) => this.logger.warn(m) }) : undefined;
     // Gates hold the log they were built with: rebuild them all.
     this.live.clear();
@@ -121,11 +122,6 @@ export class BackendRegistry {
 
   get(name: string): CompletionBackend | undefined {
     return this.live.get(name)?.backend;
-  }
-
-  /** Resolves when the audit records written so far are on disk (the CLI waits before exiting). */
-  flush(): Promise<void> {
-    return this.audit?.flush() ?? Promise.resolve();
   }
 
   /**

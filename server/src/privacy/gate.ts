@@ -1,7 +1,7 @@
 // The privacy gate: the one place every request passes before a byte leaves for a backend.
-import type { ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome, SourceRef, BackendFailure } from '../models/types.js';
+import type { ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome, SourceRef } from '../models/types.js';
 import { estimateTokens } from '../prompt/tokens.js';
-import { sha256, type AuditLog } from './audit.js';
+import { sha256, type AuditLog, type AuditRecord, type AuditSource } from './audit.js';
 import { PathPolicy } from './paths.js';
 import { isEnvFile, redact } from './redact.js';
 
@@ -90,9 +90,10 @@ export class PrivacyGate implements CompletionBackend {
         sent = { ...sent, parts: { prefix: prefix.text, suffix: suffix.text, snippets } };
       }
     }
-    const start = this.now();
-    const o = await this.inner.complete(sent, signal);
-    this.record(req.task ?? 'inline', req.sources, estimateTokens(sent.prompt), o.ok ? estimateTokens(o.value.text) : 0, o.ok ? o.value.model : null, redactions, start, o.ok ? undefined : o.failure);
+    const tokensIn = estimateTokens(sent.prompt);
+    const done = this.begin(req.task ?? 'inline', req.sources, () => tokensIn, redactions);
+    const o = await this.inner.complete(sent, signal).catch(thrown(done));
+    done(tokensIn, o.ok ? estimateTokens(o.value.text) : 0, o.ok ? o.value.model : null, o.ok ? 'ok' : o.failure.kind);
     return o;
   }
 
@@ -109,37 +110,63 @@ export class PrivacyGate implements CompletionBackend {
       });
       sent = { ...req, messages };
     }
-    const start = this.now();
-    const o = await this.inner.chat!(sent, signal);
-    const tokensIn = o.ok && o.value.usage ? o.value.usage.promptTokens : estimateTokens(sent.messages.map((m) => m.content).join('\n'));
+    const estimateIn = () => estimateTokens(sent.messages.map((m) => m.content).join('\n'));
+    const done = this.begin(req.task ?? 'action', req.sources, estimateIn, redactions);
+    const o = await this.inner.chat!(sent, signal).catch(thrown(done));
+    const tokensIn = o.ok && o.value.usage ? o.value.usage.promptTokens : estimateIn();
     const tokensOut = o.ok ? (o.value.usage?.completionTokens ?? estimateTokens(o.value.text)) : 0;
-    this.record(req.task ?? 'action', req.sources, tokensIn, tokensOut, o.ok ? o.value.model : null, redactions, start, o.ok ? undefined : o.failure);
+    done(tokensIn, tokensOut, o.ok ? o.value.model : null, o.ok ? 'ok' : o.failure.kind);
     return o;
   }
 
-  private record(task: string, sources: SourceRef[] | undefined, tokensIn: number, tokensOut: number, model: string | null, redactions: number, start: number, failure: BackendFailure | undefined): void {
-    if (!failure) this.deps.onUsage?.(tokensIn, tokensOut);
+  /**
+   * Called as a request is handed to the backend; the function it returns records the outcome:
+   * spend, then the audit line, both written to disk before the answer goes back to the caller
+   * (and so before it leaves the process). Should the process end first, the audit log writes the
+   * request as `interrupted` (see writeInFlight).
+   */
+  private begin(task: string, sources: SourceRef[] | undefined, tokensIn: () => number, redactions: number): Done {
+    const start = this.now();
     const audit = this.deps.audit;
-    if (!audit) return;
-    const latencyMs = Math.round(this.now() - start);
-    const outcome = failure ? failure.kind : 'ok';
-    // Hashing waits until the answer is out: it is not on the keystroke's path.
-    setImmediate(() => {
-      void audit.write({
-        time: new Date().toISOString(),
-        task,
-        backend: this.name,
-        location: this.location,
-        model,
-        tokensIn,
-        tokensOut,
-        sources: (sources ?? []).map((s) => ({ path: s.path, sha256: sha256(s.text) })),
-        redactions,
-        latencyMs,
-        outcome,
+    let hashes: AuditSource[] | undefined;
+    const hashed = () => (hashes ??= (sources ?? []).map((s) => ({ path: s.path, sha256: sha256(s.text) })));
+    // Hashed and the log file checked while the backend works (the request is on its way by then):
+    // at the outcome only the record's one write() is left on the answer's path.
+    if (audit)
+      setImmediate(() => {
+        hashed();
+        audit.prepare();
       });
+    const record = (tokensIn: number, tokensOut: number, model: string | null, outcome: string): AuditRecord => ({
+      time: new Date().toISOString(),
+      task,
+      backend: this.name,
+      location: this.location,
+      model,
+      tokensIn,
+      tokensOut,
+      sources: hashed(),
+      redactions,
+      latencyMs: Math.round(this.now() - start),
+      outcome,
     });
+    const write = audit?.begin(() => record(tokensIn(), 0, null, 'interrupted'));
+    return (tokensIn, tokensOut, model, outcome) => {
+      if (outcome === 'ok') this.deps.onUsage?.(tokensIn, tokensOut);
+      write?.(record(tokensIn, tokensOut, model, outcome));
+    };
   }
+}
+
+/** Records a request's outcome: `ok` or the failure's kind. */
+type Done = (tokensIn: number, tokensOut: number, model: string | null, outcome: string) => void;
+
+/** Backends return failures as values; one that throws (a bug) is still recorded, as `error`. */
+function thrown(done: Done): (err: unknown) => never {
+  return (err) => {
+    done(0, 0, null, 'error');
+    throw err;
+  };
 }
 
 function denied(message: string): Outcome<never> {

@@ -25,7 +25,7 @@ import { noArgs } from '../features/args.js';
 import { ActionPipeline } from '../pipeline/actions.js';
 import { ACCEPT_COMMAND, STATS_COMMAND, onAccepted, onCompletion, onInlineCompletion, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
 import { BackendRegistry } from '../models/registry.js';
-import { spendPath } from '../router/budget.js';
+import { spendDir } from '../router/budget.js';
 import { PathPolicy } from '../privacy/paths.js';
 import { Prober, statusOf, type Status } from '../router/status.js';
 import { InlinePipeline } from '../pipeline/inline.js';
@@ -70,7 +70,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   // Where files really are (symbolic links, case, folders): the gates, the router, the context
   // stage and multi-file actions all ask this one object. File events invalidate what it cached.
   const paths = new PathPolicy({ roots: () => workspace.roots, warn: (m) => log.warn(m) });
-  const backends = new BackendRegistry(hub.logger('backend'), { env: opts.env, spendPath: spendPath(opts.env), paths });
+  const backends = new BackendRegistry(hub.logger('backend'), { env: opts.env, spendDir: spendDir(opts.env), paths });
   const stats = new Stats();
   let progress: WorkDoneProgressServerReporter | undefined;
   const context = new ContextService({
