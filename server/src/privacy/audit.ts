@@ -44,6 +44,9 @@ export interface AuditOptions {
   onError?: (message: string) => void;
 }
 
+/** How long a prepare() check holds: longer than a backend usually takes, short for a file's life. */
+const READY_MS = 10_000;
+
 /** Requests handed to a backend and not answered yet, across every log of the process. */
 const inFlight = new Map<object, () => void>();
 
@@ -76,6 +79,7 @@ export class AuditLog {
   private closed = false;
   /** Checked by prepare(): the next write needs no stat. */
   private ready = false;
+  private readyAt = 0;
   /** Bytes of the last write, the guess prepare() makes for the next record's size. */
   private lastBytes = 0;
 
@@ -120,6 +124,7 @@ export class AuditLog {
     try {
       this.check(this.lastBytes);
       this.ready = true;
+      this.readyAt = performance.now();
     } catch {
       /* the write checks again, and reports what fails */
     }
@@ -128,7 +133,8 @@ export class AuditLog {
   /** The descriptor stays open between records: opening and closing per record costs as much again. */
   private append(chunk: string): void {
     const bytes = Buffer.byteLength(chunk);
-    if (!this.ready || this.fd === undefined) this.check(bytes);
+    // A check made long ago (a request the backend took minutes over) is made again.
+    if (!this.ready || this.fd === undefined || performance.now() - this.readyAt > READY_MS) this.check(bytes);
     this.ready = false;
     writeWhole(this.fd!, chunk);
     this.lastBytes = bytes;
