@@ -51,6 +51,7 @@ interface Ended {
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
+  stderr: string;
 }
 
 /**
@@ -61,6 +62,7 @@ function cli(args: string[], env: Record<string, string>, stop: { sig: NodeJS.Si
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
     let stdout = '';
+    let stderr = '';
     let sent = false;
     const send = () => {
       if (!sent) child.kill(stop.sig);
@@ -70,8 +72,9 @@ function cli(args: string[], env: Record<string, string>, stop: { sig: NodeJS.Si
       stdout += d;
       if (stop.until?.(stdout)) send();
     });
+    child.stderr.on('data', (d) => (stderr += d));
     if (stop.whenSent) void stop.whenSent.waitFor((r) => r.path.endsWith('/completions'), NO_DEADLINE).then(send);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout }));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
 
@@ -86,10 +89,10 @@ describe('the CLI, SIGKILLed the moment its answer is printed', () => {
       const f = await fake(() => ({ text: 'return fib(n - 1) + fib(n - 2)\n' }));
       const w = workspace(backend(f.url));
       const completed = await cli(['complete', join(w.dir, 'fib.py') + ':4:5', '--config', w.config], w.env, { sig: 'SIGKILL', until: (out) => out === 'return fib(n - 1) + fib(n - 2)\n' });
-      expect(completed.signal).toBe('SIGKILL');
       f.set({ respond: () => ({ text: ANSWER }) });
       const explained = await cli(['explain', join(w.dir, 'fib.py') + ':2-3', '--config', w.config], w.env, { sig: 'SIGKILL', until: (out) => out === ANSWER + '\n' });
-      expect(explained.signal).toBe('SIGKILL');
+      // Killed, or (on a busy machine) already at its end when the kill came: either way, done.
+      for (const r of [completed, explained]) expect(r.signal === 'SIGKILL' || r.code === 0, `${r.code} ${r.signal} ${r.stderr}`).toBe(true);
 
       const lines = auditLines(w.state);
       expect(modelRequests(f)).toHaveLength(2);
@@ -111,7 +114,7 @@ describe('the CLI, ended while the backend is answering', () => {
       const f = await fake(() => ({ hang: true }));
       const w = workspace(BACKENDS['cloud openai-kind, priced'](f.url));
       const r = await cli(['explain', join(w.dir, 'fib.py') + ':2-3', '--config', w.config], w.env, { sig, whenSent: f });
-      expect(r).toMatchObject({ code: null, signal: sig });
+      expect(r, r.stderr).toMatchObject({ code: null, signal: sig });
       expect(auditLines(w.state)).toMatchObject([{ task: 'explain', backend: 'model', location: 'cloud', outcome: 'interrupted', sources: [{ path: 'fib.py' }] }]);
     });
   }

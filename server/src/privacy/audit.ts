@@ -44,6 +44,9 @@ export interface AuditOptions {
   onError?: (message: string) => void;
 }
 
+/** How long a prepare() check holds: longer than a backend usually takes, short for a file's life. */
+const READY_MS = 10_000;
+
 /** Requests handed to a backend and not answered yet, across every log of the process. */
 const inFlight = new Map<object, () => void>();
 
@@ -64,8 +67,8 @@ export function writeInFlight(): void {
  * leaves the process: a SIGKILL right after the answer loses nothing. Each write is one write() of
  * whole lines to the file opened with O_APPEND, so several processes (editor windows, a CLI call)
  * share one log without interleaving or losing lines. On the answer's path that is the JSON and
- * one write() (about 60 µs measured in the server on a loaded machine, see bench/RESULTS.md); the
- * file's checks run earlier (prepare), so no batching is needed.
+ * one write(), the file's checks having run earlier (prepare): about 0.2 ms of the inline p50 on
+ * the bench machine; a writer thread measured slower (bench/RESULTS.md, issue 12).
  */
 export class AuditLog {
   private failed = false;
@@ -76,6 +79,7 @@ export class AuditLog {
   private closed = false;
   /** Checked by prepare(): the next write needs no stat. */
   private ready = false;
+  private readyAt = 0;
   /** Bytes of the last write, the guess prepare() makes for the next record's size. */
   private lastBytes = 0;
 
@@ -120,6 +124,7 @@ export class AuditLog {
     try {
       this.check(this.lastBytes);
       this.ready = true;
+      this.readyAt = performance.now();
     } catch {
       /* the write checks again, and reports what fails */
     }
@@ -128,7 +133,8 @@ export class AuditLog {
   /** The descriptor stays open between records: opening and closing per record costs as much again. */
   private append(chunk: string): void {
     const bytes = Buffer.byteLength(chunk);
-    if (!this.ready || this.fd === undefined) this.check(bytes);
+    // A check made long ago (a request the backend took minutes over) is made again.
+    if (!this.ready || this.fd === undefined || performance.now() - this.readyAt > READY_MS) this.check(bytes);
     this.ready = false;
     writeWhole(this.fd!, chunk);
     this.lastBytes = bytes;
