@@ -1,5 +1,5 @@
 // Types for test/fake/tgi.js (hand-written; keep in sync with the JSDoc there).
-import type { CommonOptions, FakeServer } from "./recorder.js";
+import type { CommonOptions, FakeServer, RecordedRequest } from "./recorder.js";
 
 export type { RecordedRequest, Reply, TextReply, ErrorReply, StreamErrorReply, MalformedReply, HangReply, DestroyReply, EndReply, ErrorInfo } from "./recorder.js";
 
@@ -14,6 +14,8 @@ export interface FakeTgiOptions extends CommonOptions {
   maxStopSequences?: number;
   /** /health answers 200 when true, else 503 {"error":"unhealthy","error_type":"healthcheck"}. Default true. */
   healthy?: boolean;
+  /** Awaited before GET /info answers: a test holds the model lookup until it releases it. */
+  holdInfo?: (req: RecordedRequest) => Promise<void>;
   /** --api-key: generation routes answer a bare 401 without `Authorization: Bearer <key>`. */
   apiKey?: string;
 }

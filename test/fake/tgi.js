@@ -80,6 +80,7 @@ export async function startFakeTgi(initial = {}) {
         return;
       }
       if (method === "GET" && path === "/info") {
+        if (options.holdInfo) await options.holdInfo(rec);
         return sendJson(res, 200, {
           model_id: options.model,
           model_sha: null,

@@ -99,6 +99,11 @@ export interface FakeVllmOptions {
   pace?: (index: number, req: RecordedRequest) => Promise<void>;
   /** Decides the answer to each /v1/completions or /v1/chat/completions request. Default: { text: "" }. */
   respond?: (req: RecordedRequest) => Reply | Promise<Reply>;
+  /**
+   * Awaited before GET /v1/models answers: a test holds the model lookup until it releases it
+   * (the answer itself is unchanged).
+   */
+  holdModels?: (req: RecordedRequest) => Promise<void>;
   /** Replaces the GET /v1/models answer. */
   models?: ModelsOverride;
   /** Port to listen on (127.0.0.1). Default 0 (any free port); only read at start. */

@@ -305,6 +305,7 @@ export async function startFakeVllm(initial = {}) {
     }
     if (path === "/v1/models") {
       if (method !== "GET") return sendJson(res, 405, { detail: "Method Not Allowed" });
+      if (options.holdModels) await options.holdModels(rec);
       if (options.models) {
         const m = options.models;
         if (typeof m.body === "string") {

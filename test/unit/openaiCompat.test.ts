@@ -64,6 +64,70 @@ describe('model discovery', () => {
     expect(modelCalls()).toBe(2);
   });
 
+  /** Holds /v1/models until `release()`; `arrived` resolves when the fake has the request. */
+  function holdModels() {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    fake.set({ holdModels: () => held });
+    return { release, arrived: () => fake.waitFor((r) => r.path === '/v1/models') };
+  }
+  const found = { ok: true, value: { id: MODEL, contextWindow: 16384, contextSource: 'server' } };
+
+  it('a caller that gives up stops only its own wait: the others still get the shared lookup', async () => {
+    const hold = holdModels();
+    const b = backend();
+    const a = new AbortController();
+    const first = b.info(a.signal);
+    const second = b.info(never());
+    await hold.arrived();
+    a.abort(new CancelledError('superseded by a newer request'));
+    // A's answer comes while the lookup is still held: it waits on nothing but its own signal.
+    expect(await first).toEqual({ ok: false, failure: { kind: 'cancelled', message: `request to ${fake.url}/v1 cancelled` } });
+    hold.release();
+    expect(await second).toEqual(found);
+    expect(modelCalls()).toBe(1);
+    // The lookup's connection was never cut by A's cancel.
+    expect(fake.requests.find((r) => r.path === '/v1/models')).toMatchObject({ closedAt: null, finished: true });
+  });
+
+  it("a caller's own deadline ends its wait as a timeout, not the lookup", async () => {
+    const hold = holdModels();
+    const b = backend();
+    const a = new AbortController();
+    const first = b.info(a.signal);
+    await hold.arrived();
+    a.abort(new DeadlineError(25));
+    expect(await first).toMatchObject({ ok: false, failure: { kind: 'timeout' } });
+    // The lookup went on with no one waiting: a later caller (the next keystroke) joins it.
+    const later = b.info(never());
+    hold.release();
+    expect(await later).toEqual(found);
+    expect(modelCalls()).toBe(1);
+  });
+
+  it('a completion cancelled during the lookup leaves a concurrent chat to finish', async () => {
+    const hold = holdModels();
+    fake.set({ respond: () => ({ text: 'fine' }) });
+    const b = backend();
+    const a = new AbortController();
+    const inline = b.complete(REQ, a.signal);
+    const explain = b.chat({ messages: [{ role: 'user', content: 'explain' }], maxTokens: 16, temperature: 0 }, never());
+    await hold.arrived();
+    a.abort(new CancelledError('superseded by a newer request'));
+    expect(await inline).toMatchObject({ ok: false, failure: { kind: 'cancelled' } });
+    hold.release();
+    expect(await explain).toMatchObject({ ok: true, value: { text: 'fine', model: MODEL } });
+    expect(modelCalls()).toBe(1);
+    expect(fake.completions()).toHaveLength(0);
+  });
+
+  it('a caller already cancelled gets cancelled without starting a lookup', async () => {
+    const a = new AbortController();
+    a.abort(new CancelledError());
+    expect(await backend().info(a.signal)).toMatchObject({ ok: false, failure: { kind: 'cancelled' } });
+    expect(modelCalls()).toBe(0);
+  });
+
   const configured: [string, Partial<Backend>, Record<string, unknown>][] = [
     ['maxContextTokens from config wins over the server', { maxContextTokens: 4096 }, { id: MODEL, contextWindow: 4096, contextSource: 'config' }],
     ['a configured model that the server lists', { model: MODEL }, { id: MODEL, contextWindow: 16384, contextSource: 'server' }],

@@ -45,6 +45,23 @@ describe('model discovery', () => {
     expect(await backend(over).info(never())).toEqual({ ok: true, value: expected });
   });
 
+  it('a caller that gives up stops only its own wait: the others still get the shared /info', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    fake.set({ holdInfo: () => held });
+    const b = backend();
+    const a = new AbortController();
+    const first = b.complete(REQ, a.signal);
+    const second = b.info(never());
+    await fake.waitFor((r) => r.path === '/info');
+    a.abort(new CancelledError('superseded by a newer request'));
+    expect(await first).toMatchObject({ ok: false, failure: { kind: 'cancelled' } });
+    release();
+    expect(await second).toEqual({ ok: true, value: { id: MODEL, contextWindow: 7680, contextSource: 'server' } });
+    expect(infoCalls()).toBe(1);
+    expect(fake.requests.find((r) => r.path === '/info')).toMatchObject({ closedAt: null, finished: true });
+  });
+
   it('a failed discovery is tried again', async () => {
     const port = await freePort();
     const b = new TgiBackend({ name: 'legacy', kind: 'tgi', url: `http://127.0.0.1:${port}`, location: 'onprem' }, { logger: silentLogger(), env: {} });

@@ -1,7 +1,7 @@
 // The common part of the clients that speak a server's own protocol (TGI, Ollama, llama.cpp):
 // headers, trust and proxy, cached discovery, deadlines, HTTP errors, OpenAI-style chat streams.
 import type { Backend } from '../config/schema.js';
-import { DeadlineError } from '../util/abort.js';
+import { DeadlineError, SharedWork } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import { connectFailure, httpFailure, streamErrorFailure, toFailure } from './errors.js';
 import type { Fetch } from './http.js';
@@ -49,6 +49,27 @@ export class Exchange {
   }
 }
 
+/**
+ * A backend's model lookup, shared by every request that needs it while it runs (SharedWork): a
+ * request that is cancelled stops waiting with `cancelled` (or `timeout`, its own deadline) and
+ * the others still get the model. Kept once found; a failed lookup is tried again next time.
+ */
+export class Discovery {
+  private readonly work: SharedWork<Outcome<ModelInfo>>;
+
+  constructor(private readonly url: string, discover: (signal: AbortSignal) => Promise<Outcome<ModelInfo>>) {
+    this.work = new SharedWork(discover, (o) => o.ok);
+  }
+
+  info(signal: AbortSignal): Promise<Outcome<ModelInfo>> {
+    return this.work.join(signal, (reason) => ({ ok: false, failure: toFailure(reason, this.url, signal) }));
+  }
+
+  forget(): void {
+    this.work.forget();
+  }
+}
+
 /** Cuts `text` before the first stop string (for servers that leave the stop string in the output). */
 export function cutAtStop(text: string, stops: readonly string[]): { text: string; hit: boolean } {
   let at = -1;
@@ -71,7 +92,7 @@ export abstract class HttpBackend implements CompletionBackend {
   /** Why nothing is ever sent (an unreadable caFile), when so. */
   private readonly broken: BackendFailure | undefined;
   private readonly idleMs: number;
-  private discovered: Promise<Outcome<ModelInfo>> | undefined;
+  private readonly discovery: Discovery;
 
   constructor(protected readonly cfg: Backend, deps: BackendDeps) {
     this.name = cfg.name;
@@ -80,6 +101,7 @@ export abstract class HttpBackend implements CompletionBackend {
     this.log = deps.logger.child(cfg.name);
     this.headers = backendHeaders(cfg, deps.env, this.log).headers;
     this.idleMs = cfg.timeoutMs ?? DEFAULT_IDLE_MS;
+    this.discovery = new Discovery(this.url, (signal) => this.discover(signal));
     const transport = backendTransport(cfg, deps.env);
     if (transport.ok) this.fetchImpl = transport.fetch;
     else {
@@ -96,20 +118,12 @@ export abstract class HttpBackend implements CompletionBackend {
 
   info(signal: AbortSignal): Promise<Outcome<ModelInfo>> {
     if (this.broken) return Promise.resolve({ ok: false, failure: this.broken });
-    if (!this.discovered) {
-      const p = this.discover(signal);
-      this.discovered = p;
-      // A failed discovery is forgotten so the next request tries again.
-      void p.then((o) => {
-        if (!o.ok && this.discovered === p) this.discovered = undefined;
-      });
-    }
-    return this.discovered;
+    return this.discovery.info(signal);
   }
 
   /** Forget the discovered model (after failures: the server may have been restarted with another). */
   forget(): void {
-    this.discovered = undefined;
+    this.discovery.forget();
   }
 
   protected failed(failure: BackendFailure): Outcome<never> {

@@ -5,7 +5,7 @@ import type { Backend } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
 import { errorBodyMessage, httpFailure, connectFailure, toFailure } from './errors.js';
 import type { Fetch } from './http.js';
-import { DEFAULT_IDLE_MS, Exchange } from './httpBackend.js';
+import { DEFAULT_IDLE_MS, Discovery, Exchange } from './httpBackend.js';
 import { backendHeaders, backendTransport, isAzureUrl, type BackendDeps } from './transport.js';
 import type { BackendFailure, ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome } from './types.js';
 
@@ -67,7 +67,7 @@ export class OpenAICompatBackend implements CompletionBackend {
   private readonly fetch: Fetch | undefined;
   /** Why nothing is ever sent (an unreadable caFile), when so. */
   private readonly broken: BackendFailure | undefined;
-  private discovered: Promise<Outcome<ModelInfo>> | undefined;
+  private readonly discovery: Discovery;
 
   constructor(private readonly cfg: Backend, deps: BackendDeps) {
     this.name = cfg.name;
@@ -75,6 +75,7 @@ export class OpenAICompatBackend implements CompletionBackend {
     this.location = cfg.location;
     this.log = deps.logger.child(cfg.name);
     this.azure = azureTarget(cfg.url);
+    this.discovery = new Discovery(this.url, (signal) => this.discover(signal));
     const { headers, key, keyHeader } = backendHeaders(cfg, deps.env, this.log);
     this.headers = headers;
     this.key = key;
@@ -109,20 +110,12 @@ export class OpenAICompatBackend implements CompletionBackend {
 
   info(signal: AbortSignal): Promise<Outcome<ModelInfo>> {
     if (this.broken) return Promise.resolve({ ok: false, failure: this.broken });
-    if (!this.discovered) {
-      const p = this.discover(signal);
-      this.discovered = p;
-      // A failed discovery is forgotten so the next request tries again.
-      void p.then((o) => {
-        if (!o.ok && this.discovered === p) this.discovered = undefined;
-      });
-    }
-    return this.discovered;
+    return this.discovery.info(signal);
   }
 
   /** Forget the discovered model (after failures: the server may have been restarted with another). */
   forget(): void {
-    this.discovered = undefined;
+    this.discovery.forget();
   }
 
   private async discover(signal: AbortSignal): Promise<Outcome<ModelInfo>> {

@@ -69,3 +69,61 @@ export function scopedSignal(signals: (AbortSignal | undefined)[], deadlineMs?: 
   }
   return { signal: ctrl.signal, dispose };
 }
+
+/**
+ * Work that every caller asking while it runs shares (a model lookup): it runs under its own
+ * signal, never under one caller's, so a caller that gives up (a superseded keystroke) stops only
+ * its own wait and the others still get the answer. The work is not stopped when its waiters go:
+ * it is short and bounded by its own timeouts, and the next caller (the next keystroke) wants it.
+ * An answer that `keep` accepts stays until `forget()`; any other ends with its run, so the next
+ * caller starts afresh.
+ */
+export class SharedWork<T> {
+  private current: { promise: Promise<T> } | undefined;
+
+  constructor(
+    private readonly start: (signal: AbortSignal) => Promise<T>,
+    private readonly keep: (value: T) => boolean,
+  ) {}
+
+  /**
+   * The shared answer, or `gaveUp(reason)` as soon as the caller's `signal` aborts (at once when
+   * it already has); the work goes on for the others either way.
+   */
+  join(signal: AbortSignal, gaveUp: (reason: unknown) => T): Promise<T> {
+    if (signal.aborted) return Promise.resolve(gaveUp(signal.reason));
+    const run = this.current ?? this.begin();
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => resolve(gaveUp(signal.reason));
+      signal.addEventListener('abort', onAbort, { once: true });
+      run.promise.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /** Drops the kept answer (a run under way still answers its waiters, but no later caller). */
+  forget(): void {
+    this.current = undefined;
+  }
+
+  private begin(): { promise: Promise<T> } {
+    // A signal of its own that nobody aborts: the work ends by itself (its own timeouts).
+    const run = { promise: this.start(new AbortController().signal) };
+    this.current = run;
+    const drop = () => {
+      if (this.current === run) this.current = undefined;
+    };
+    run.promise.then((v) => {
+      if (!this.keep(v)) drop();
+    }, drop);
+    return run;
+  }
+}
