@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm, type Reply, type RecordedRequest } from '../fake/vllm.js';
 import { LspClient, STUCK_MS } from '../lsp-client.js';
-import { until } from '../wait.js';
+import { INLINE_UNHURRIED, until } from '../wait.js';
 
 const URI = 'file:///w/src/geo.ts';
 const DOC = ['export function area(r: number): number {', '  if (r < 0) {', '    return 0;', '  }', '  return 3.14 * r * r;', '}', ''].join('\n');
@@ -25,10 +25,10 @@ afterEach(async () => {
 const chats = () => fake!.requests.filter((r) => r.path === '/v1/chat/completions');
 const block = (search: string[], replace: string[]) => ['<<<<<<< SEARCH', ...search, '=======', ...replace, '>>>>>>> REPLACE'].join('\n');
 
-async function start(respond: (req: RecordedRequest) => Reply | Promise<Reply>, opts: { capabilities?: unknown; latencyMs?: number; tokenIntervalMs?: number; onRequest?: (method: string, params: any) => unknown; init?: (url: string) => unknown } = {}) {
+async function start(respond: (req: RecordedRequest) => Reply | Promise<Reply>, opts: { capabilities?: unknown; latencyMs?: number; tokenIntervalMs?: number; onRequest?: (method: string, params: any) => unknown; init?: (url: string) => unknown; env?: Record<string, string> } = {}) {
   fake = await startFakeVllm({ respond, latencyMs: opts.latencyMs ?? 0, tokenIntervalMs: opts.tokenIntervalMs ?? 0 });
   const home = mkdtempSync(join(tmpdir(), 'tandem-actions-'));
-  client = new LspClient({ env: { XDG_CONFIG_HOME: home, XDG_STATE_HOME: join(home, 'state'), TANDEM_CONFIG: '' }, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) });
+  client = new LspClient({ env: { XDG_CONFIG_HOME: home, XDG_STATE_HOME: join(home, 'state'), TANDEM_CONFIG: '', ...opts.env }, ...(opts.onRequest ? { onRequest: opts.onRequest } : {}) });
   const init = await client.initialize({
     capabilities: opts.capabilities ?? RESOLVE_CAPS,
     rootUri: 'file:///w',
@@ -227,6 +227,37 @@ describe('tandem.explain', () => {
     const user = chats()[0]!.body.messages[1].content;
     expect(user).toContain('The code to explain:\n```typescript\nreturn 3.14 * r * r;\n```');
     expect(user).toContain('It sits inside:');
+  });
+
+  // Issue 13: the model lookup is shared by every request that waits for it; one that is cancelled
+  // must stop only its own wait. The fake holds /v1/models until the test releases it.
+  const cancelWhileExplaining: [string, (c: LspClient, first: number) => { result: Promise<any> } | undefined][] = [
+    ['superseded by a newer inline request', (c) => c.inline(URI, IN_BODY.start)],
+    ['cancelled with $/cancelRequest', (c, first) => void c.cancel(first)],
+  ];
+  it.each(cancelWhileExplaining)('an inline request %s during the model lookup leaves an explain waiting on it to finish', async (_n, cancel) => {
+    const answer = 'Squares the radius and scales it by pi.';
+    const { client } = await start(() => ({ text: answer }), {
+      env: { TANDEM_LOG: 'debug' },
+      init: (url) => ({ backends: { chat: { kind: 'vllm', url } }, routes: { inline: ['chat'], action: ['chat'], multiFile: ['chat'] }, context: { enabled: false }, inline: INLINE_UNHURRIED }),
+    });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    fake!.set({ holdModels: () => held });
+    const first = client.inline(URI, IN_BODY.start);
+    await fake!.waitFor((r) => r.path === '/v1/models');
+    const explain = client.request('workspace/executeCommand', { command: 'tandem.explain', arguments: [{ uri: URI, range: { start: { line: 4, character: 2 }, end: { line: 4, character: 22 } } }] }).then((r) => r, (e) => e);
+    // Nothing awaits between this line of the log and the explain's wait on the lookup.
+    await client.waitForNotification((n) => n.method === 'window/logMessage' && /route action \(explain\) -> chat/.test(n.params.message));
+    const second = cancel(client, first.id);
+    // The cancelled request answers while the lookup is still held: it waited on its own signal only.
+    const cancelled = await first.result.then((r) => r, (e) => e);
+    if (cancelled instanceof Error) expect((cancelled as Error & { code: number }).code).toBe(-32800);
+    else expect(cancelled.items).toEqual([]);
+    release();
+    expect(await explain).toEqual({ markdown: answer });
+    if (second) expect(await second.result).toHaveProperty('items');
+    expect(fake!.requests.filter((r) => r.path === '/v1/models')).toHaveLength(1);
   });
 
   it('answers an error when no backend serves', async () => {
