@@ -90,19 +90,19 @@ describe('model discovery', () => {
     expect(fake.requests.find((r) => r.path === '/v1/models')).toMatchObject({ closedAt: null, finished: true });
   });
 
-  it("a caller's own deadline ends its wait as a timeout, not the lookup", async () => {
+  it("a caller's own deadline ends its wait as a timeout; with no one left waiting the lookup stops", async () => {
     const hold = holdModels();
     const b = backend();
     const a = new AbortController();
     const first = b.info(a.signal);
-    await hold.arrived();
+    const lookup = await hold.arrived();
     a.abort(new DeadlineError(25));
     expect(await first).toMatchObject({ ok: false, failure: { kind: 'timeout' } });
-    // The lookup went on with no one waiting: a later caller (the next keystroke) joins it.
-    const later = b.info(never());
+    // Nobody wants the answer any more: the connection closes, and the next caller starts afresh.
+    await fake.waitFor((r) => r.id === lookup.id && r.closedAt !== null);
     hold.release();
-    expect(await later).toEqual(found);
-    expect(modelCalls()).toBe(1);
+    expect(await b.info(never())).toEqual(found);
+    expect(modelCalls()).toBe(2);
   });
 
   it('a completion cancelled during the lookup leaves a concurrent chat to finish', async () => {

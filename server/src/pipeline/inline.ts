@@ -243,7 +243,8 @@ export class InlinePipeline {
     if (backend && discover) {
       const o = await backend.info(signal);
       if (!o.ok) {
-        if (o.failure.kind === 'cancelled') throw new CancelledError();
+        // Only this request's own signal makes it cancelled; anything else is a failure to route around.
+        if (o.failure.kind === 'cancelled' && signal.aborted) throw new CancelledError();
         this.deps.backends.report(backend.name, o.failure);
         return { route, backend, failure: o.failure, template: TEMPLATES.qwen, prompt: this.render(doc, offset, TEMPLATES.qwen, undefined, config, candidates), ctx, context };
       }

@@ -71,15 +71,15 @@ export function scopedSignal(signals: (AbortSignal | undefined)[], deadlineMs?: 
 }
 
 /**
- * Work that every caller asking while it runs shares (a model lookup): it runs under its own
- * signal, never under one caller's, so a caller that gives up (a superseded keystroke) stops only
- * its own wait and the others still get the answer. The work is not stopped when its waiters go:
- * it is short and bounded by its own timeouts, and the next caller (the next keystroke) wants it.
- * An answer that `keep` accepts stays until `forget()`; any other ends with its run, so the next
- * caller starts afresh.
+ * Work that every caller asking while it runs shares (a model lookup): it runs under a signal of
+ * its own, never under one caller's, so a caller that gives up (a superseded keystroke) stops only
+ * its own wait and the others still get the answer. When the last waiter has gone the work is
+ * stopped (nobody wants it, and a one-shot CLI command must not wait for it to end). An answer
+ * that `keep` accepts stays until `forget()`; any other ends with its run, so the next caller
+ * starts afresh.
  */
 export class SharedWork<T> {
-  private current: { promise: Promise<T> } | undefined;
+  private current: SharedRun<T> | undefined;
 
   constructor(
     private readonly start: (signal: AbortSignal) => Promise<T>,
@@ -88,13 +88,21 @@ export class SharedWork<T> {
 
   /**
    * The shared answer, or `gaveUp(reason)` as soon as the caller's `signal` aborts (at once when
-   * it already has); the work goes on for the others either way.
+   * it already has).
    */
   join(signal: AbortSignal, gaveUp: (reason: unknown) => T): Promise<T> {
     if (signal.aborted) return Promise.resolve(gaveUp(signal.reason));
     const run = this.current ?? this.begin();
+    run.waiters++;
     return new Promise<T>((resolve, reject) => {
-      const onAbort = () => resolve(gaveUp(signal.reason));
+      const onAbort = () => {
+        resolve(gaveUp(signal.reason));
+        if (--run.waiters > 0 || run.settled) return;
+        // Dropped before it is stopped: a caller that comes next never joins a run that can only
+        // end cancelled, and starts its own.
+        if (this.current === run) this.current = undefined;
+        run.ctrl.abort(new CancelledError('no caller waits for it any more'));
+      };
       signal.addEventListener('abort', onAbort, { once: true });
       run.promise.then(
         (v) => {
@@ -114,16 +122,26 @@ export class SharedWork<T> {
     this.current = undefined;
   }
 
-  private begin(): { promise: Promise<T> } {
-    // A signal of its own that nobody aborts: the work ends by itself (its own timeouts).
-    const run = { promise: this.start(new AbortController().signal) };
+  private begin(): SharedRun<T> {
+    const ctrl = new AbortController();
+    const run: SharedRun<T> = { ctrl, waiters: 0, settled: false, promise: this.start(ctrl.signal) };
     this.current = run;
-    const drop = () => {
-      if (this.current === run) this.current = undefined;
+    const settle = (kept: boolean) => {
+      run.settled = true;
+      if (!kept && this.current === run) this.current = undefined;
     };
-    run.promise.then((v) => {
-      if (!this.keep(v)) drop();
-    }, drop);
+    run.promise.then(
+      (v) => settle(this.keep(v)),
+      () => settle(false),
+    );
     return run;
   }
+}
+
+interface SharedRun<T> {
+  promise: Promise<T>;
+  ctrl: AbortController;
+  /** Callers waiting for it now. */
+  waiters: number;
+  settled: boolean;
 }
