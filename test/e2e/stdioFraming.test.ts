@@ -33,6 +33,7 @@ const bad: [string, string, RegExp][] = [
   ['a negative Content-Length', 'Content-Length: -12\r\n\r\n{"jsonrpc":"2.0","method":"x"}', /Content-Length "-12" is not a byte count/],
   ['a non-numeric Content-Length', 'Content-Length: twelve\r\n\r\n{"jsonrpc":"2.0","method":"x"}', /Content-Length "twelve" is not a byte count/],
   ['a Content-Length too small', 'Content-Length: 7\r\n\r\n{"jsonrpc":"2.0","method":"x"}', /body of 7 bytes is not valid JSON/],
+  ['a Content-Length too large', 'Content-Length: 5000000\r\n\r\n{"jsonrpc":"2.0","method":"x"}', /body of 5000000 bytes holds another frame's header/],
   ['a huge Content-Length', 'Content-Length: 1099511627776\r\n\r\n{"jsonrpc":"2.0","method":"x"}', /Content-Length "1099511627776" is above the 67108864-byte limit/],
   ['garbage with no header separator', 'this is not a header\r\n', /header line "this is not a header" has no ':'/],
   ['a body that is not JSON', 'Content-Length: 11\r\n\r\n{"id": 1,,}', /body of 11 bytes is not valid JSON/],
@@ -50,7 +51,7 @@ describe('stdin framing (--stdio)', () => {
       expect(reports).toHaveLength(1);
       expect(reports[0]).toMatch(why);
       // It points at the header, or at the body when the header was usable.
-      const at = /too small|not JSON/.test(name) ? garbage.indexOf('\r\n\r\n') + 4 : 0;
+      const at = /too small|too large|not JSON/.test(name) ? garbage.indexOf('\r\n\r\n') + 4 : 0;
       expect(reports[0]).toContain(`[error] stdin: bad LSP frame at byte ${at} of the input: `);
       // Still in step: a later request is answered too (shutdown), and the exit is clean.
       expect(await c.stop()).toBe(0);

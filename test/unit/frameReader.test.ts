@@ -116,6 +116,22 @@ describe('FrameDecoder', () => {
     expect(problems[0]).toMatch(/body of 60 bytes is not valid JSON/);
   });
 
+  it('a length too large for the bytes that follow: the frames behind it are read without waiting for the rest', () => {
+    const tooLarge = Buffer.from('Content-Length: 5000000\r\n\r\n{"jsonrpc":"2.0","method":"x"}');
+    for (const chunks of everyCut(Buffer.concat([frame(B), tooLarge, frame(A), frame(C)]))) {
+      const { messages, problems } = decode(chunks);
+      expect(messages).toEqual([B, A, C]);
+      const body = frame(B).length + tooLarge.indexOf('{');
+      expect(problems).toEqual([`bad LSP frame at byte ${body} of the input: body of 5000000 bytes holds another frame's header at its byte 30 (Content-Length too large?); skipping to the next Content-Length header`]);
+    }
+  });
+
+  it('a body whose JSON has raw CR LF whitespace is still read whole', () => {
+    const pretty = Buffer.from(JSON.stringify(A, null, 2).replace(/\n/g, '\r\n\r\n'), 'utf8');
+    const bytes = Buffer.concat([Buffer.from(`Content-Length: ${pretty.length}\r\n\r\n`), pretty, frame(C)]);
+    for (const chunks of everyCut(bytes)) expect(decode(chunks)).toEqual({ messages: [A, C], problems: [] });
+  });
+
   it('a body spread over many chunks is joined once and read whole', () => {
     const big = { jsonrpc: '2.0', method: 'textDocument/didOpen', params: { text: 'a'.repeat(300_000) } };
     const bytes = frame(big);

@@ -17,7 +17,8 @@ const QUOTE_MAX = 24;
  * reader does (header names case-insensitive, other headers such as Content-Type accepted and
  * ignored, the header block ended by a blank line), but a frame it cannot use does not end the
  * stream: a header block without a usable length (missing, negative, not a number, above
- * MAX_BODY_BYTES), a body that is not a JSON object (a length too small cuts it short), or bytes that
+ * MAX_BODY_BYTES), a body that is not a JSON object (a length too small cuts it short), a body
+ * still coming that already holds the next frame's header (a length too large), or bytes that
  * never form a header are reported once through `problem`, and reading resumes at the next
  * `Content-Length:`. The search is not tied to the start of a line because frames abut (a body's
  * last byte is followed at once by the next header). A false match inside a body is harmless: a
@@ -50,7 +51,10 @@ export class FrameDecoder {
     if (this.bodyLength >= 0) {
       this.bodyChunks.push(chunk);
       this.bodyHave += chunk.length;
-      if (this.bodyHave < this.bodyLength) return;
+      if (this.bodyHave < this.bodyLength) {
+        this.cutShort();
+        return;
+      }
       buf = this.bodyChunks.length === 1 ? this.bodyChunks[0]! : Buffer.concat(this.bodyChunks, this.bodyHave);
       const length = this.bodyLength;
       this.bodyChunks = [];
@@ -100,12 +104,45 @@ export class FrameDecoder {
         this.bodyChunks = start < buf.length ? [buf.subarray(start)] : []; // a header alone is common
         this.bodyHave = buf.length - start;
         this.pending = undefined;
+        this.cutShort();
         return;
       }
       pos = this.body(buf, start, length);
     }
     this.base += buf.length;
     this.pending = undefined;
+  }
+
+  /**
+   * While a body is still coming: whether its last piece shows that the length was too large, so
+   * that the frames behind it are read now rather than after the missing bytes (up to 64 MiB of
+   * later traffic). The proof is a whole valid header block in the body: a JSON text cannot hold one
+   * (a raw CR is only whitespace between tokens, never inside a string, and `Content-Length` is no
+   * JSON token). Only pieces with a raw CR are looked at, which compact JSON never has, with up to
+   * MAX_HEADER_BYTES before them (where a header ending in this piece may start).
+   */
+  private cutShort(): void {
+    const chunks = this.bodyChunks;
+    const last = chunks[chunks.length - 1];
+    if (last === undefined || last.indexOf(0x0d) < 0) return;
+    const parts = [last];
+    for (let i = chunks.length - 2, lead = 0; i >= 0 && lead < MAX_HEADER_BYTES; i--) {
+      const c = chunks[i]!;
+      const take = Math.min(c.length, MAX_HEADER_BYTES - lead);
+      parts.push(c.subarray(c.length - take));
+      lead += take;
+    }
+    const window = parts.length === 1 ? last : Buffer.concat(parts.reverse());
+    const at = findHeader(window);
+    if (at < 0) return;
+    const body = Buffer.concat(chunks, this.bodyHave);
+    const from = this.bodyHave - window.length + at;
+    const length = this.bodyLength;
+    this.bodyChunks = [];
+    this.bodyHave = 0;
+    this.bodyLength = -1;
+    this.bad(0, `body of ${length} bytes holds another frame's header at its byte ${from} (Content-Length too large?)`);
+    this.scan(body, from);
   }
 
   /** Delivers the body at `start`; returns where scanning goes on (after it, or inside it when it was bad). */
@@ -209,6 +246,18 @@ function findMark(buf: Buffer, from: number): number {
   // Only on the rare path after a bad frame, so a lower-cased copy is affordable.
   const i = buf.toString('latin1', from).toLowerCase().indexOf(RESYNC_MARK);
   return i < 0 ? -1 : from + i;
+}
+
+/** Where a `Content-Length:` with a whole valid header block after it starts in `buf`, or -1. */
+function findHeader(buf: Buffer): number {
+  for (let from = 0; ; ) {
+    const mark = findMark(buf, from);
+    if (mark < 0) return -1;
+    const end = buf.indexOf(HEADER_END, mark);
+    if (end < 0) return -1;
+    if (typeof headerLength(buf, mark, end) === 'number') return mark;
+    from = mark + 1;
+  }
 }
 
 /**
