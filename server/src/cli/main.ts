@@ -158,7 +158,7 @@ async function runStdio(args: Args, hub: LogHub): Promise<number> {
   // Handed a reader rather than the raw stream, the library no longer exits when stdin ends: the
   // editor is gone, so exit as it would have, 0 only after a `shutdown` request.
   reader.onClose(() => process.exit(reader.shutdownReceived ? 0 : 1));
-  reader.onError((err) => readerLog.error(`reading stdin failed: ${err.message}`));
+  reader.onError((err) => readerLog.error(`reading a message failed: ${err.message}`));
   startServer(connection, { env: process.env, configFile: args.config, logHub: hub });
   // The connection ends the process on `exit`; until then the open stdin keeps it alive.
   return new Promise<number>(() => undefined);

@@ -271,7 +271,7 @@ function quote(buf: Buffer, from: number, to: number): string {
 
 /**
  * A MessageReader over a readable stream (stdin) through a FrameDecoder. Bad frames go to `problem`
- * and are skipped; the stream's end or error closes the reader. It notes whether a `shutdown`
+ * and are skipped; the stream's errors are passed on and its end closes the reader. It notes whether a `shutdown`
  * request went by, because the owner of the process decides the exit status from that when the
  * stream ends (the library does so itself only when handed the raw stream).
  */
@@ -287,7 +287,12 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
     super();
     this.decoder = new FrameDecoder((msg) => {
       if ((msg as { method?: unknown }).method === 'shutdown') this.shutdown = true;
-      this.callback?.(msg);
+      // A throw here would leave the decoder mid-chunk and escape the stream's 'data' event.
+      try {
+        this.callback?.(msg);
+      } catch (error) {
+        this.fireError(error);
+      }
     }, problem);
   }
 
