@@ -148,11 +148,17 @@ async function runStdio(args: Args, hub: LogHub): Promise<number> {
   const { createConnection, ProposedFeatures } = await import('vscode-languageserver/node');
   const { startServer } = await import('../server/server.js');
   const { FrameWriter } = await import('../server/frameWriter.js');
-  // One write per message (see FrameWriter). stdin stays a stream, not a reader: for a stream input
-  // the library exits the process when it ends (with code 1 unless `shutdown` came first). The
-  // library takes a stream or a reader/writer for each side; only its typings want them alike.
-  const input = process.stdin as unknown as import('vscode-languageserver/node').MessageReader;
-  const connection = createConnection(ProposedFeatures.all, input, new FrameWriter(process.stdout));
+  const { FrameReader } = await import('../server/frameReader.js');
+  // Our reader, not the library's: a bad frame from the editor is logged and skipped (reading
+  // resumes at the next header) instead of leaving the server alive but deaf. One write per
+  // message out (see FrameWriter).
+  const readerLog = hub.logger('stdin');
+  const reader = new FrameReader(process.stdin, (problem) => readerLog.error(problem));
+  const connection = createConnection(ProposedFeatures.all, reader, new FrameWriter(process.stdout));
+  // Handed a reader rather than the raw stream, the library no longer exits when stdin ends: the
+  // editor is gone, so exit as it would have, 0 only after a `shutdown` request.
+  reader.onClose(() => process.exit(reader.shutdownReceived ? 0 : 1));
+  reader.onError((err) => readerLog.error(`reading a message failed: ${err.message}`));
   startServer(connection, { env: process.env, configFile: args.config, logHub: hub });
   // The connection ends the process on `exit`; until then the open stdin keeps it alive.
   return new Promise<number>(() => undefined);
