@@ -309,7 +309,7 @@ describe('tandem-lsp --stdio', () => {
     const { client } = await start();
     await expect(client.inline('file:///nope.ts', CURSOR).result).rejects.toThrow(/unknown document file:\/\/\/nope\.ts/);
     client.open(URI, 'typescript', DOC);
-    await expect(client.inline(URI, { line: -1, character: 0 }).result).rejects.toThrow(/invalid position/);
+    await expect(client.inline(URI, { line: -1, character: 0 }).result).rejects.toThrow(/params\.position\.line: expected a non-negative integer \(got -1\)/);
     // Past the end of a line / the document: clamped like LSP says.
     const past = await client.inline(URI, { line: 3, character: 999 }).result;
     expect(past.items[0].range.start).toEqual({ line: 3, character: 2 });

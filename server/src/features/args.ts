@@ -52,15 +52,24 @@ export type ActionData = z.infer<typeof ActionDataShape>;
 
 export const AcceptedArgs = z.object({ id: z.string({ error: 'expected the completion id' }), partial: z.boolean({ error: 'expected true or false' }).optional() }, { error: 'expected an object' });
 
-/** `where` names the value for the message: `arguments[0]` of a command, `data` of an action. */
-function check<T>(schema: z.ZodType<T>, value: unknown, what: string, where: string, usage: string): T {
+/** `where` names the value for the message: `arguments[0]` of a command, `data` of an action, `params` of a request. */
+function check<T>(schema: z.ZodType<T>, value: unknown, what: string, where: string, usage?: string): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
+  const { at, message, got } = firstIssue(r.error, value, where);
+  throw invalid(what, at, message, got, usage);
+}
+
+function firstIssue(error: z.ZodError, value: unknown, where: string): { at: string; message: string; got: unknown } {
+  const issue = error.issues[0]!;
   const at = issue.path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : `${s}.${String(k)}`), where);
-  const got = valueAt(value, issue.path);
-  const shown = got === undefined ? 'nothing' : JSON.stringify(got)?.slice(0, 60) ?? typeof got;
-  throw new ResponseError(ErrorCodes.InvalidParams, `${what}: ${at}: ${issue.message} (got ${shown}); ${usage}`);
+  return { at, message: issue.message, got: valueAt(value, issue.path) };
+}
+
+/** The -32602 answer: `<what>: <field path>: <what is wrong> (got <value>)[; <usage>]`. */
+function invalid(what: string, at: string, message: string, got: unknown, usage?: string): ResponseError<void> {
+  const shown = got === undefined ? 'nothing' : (JSON.stringify(got)?.slice(0, 60) ?? typeof got);
+  return new ResponseError(ErrorCodes.InvalidParams, `${what}: ${at}: ${message} (got ${shown})${usage ? `; ${usage}` : ''}`);
 }
 
 function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
@@ -81,7 +90,98 @@ export function noArgs(command: string, args: unknown): void {
   throw new ResponseError(ErrorCodes.InvalidParams, `${command} takes no arguments (got ${JSON.stringify(args)?.slice(0, 60)})`);
 }
 
-/** An action's data, from codeAction/resolve or tandem.applyAction. */
-export function actionData(value: unknown, where: string): ActionData {
-  return check(ActionDataShape, value, 'action', where, 'expected action data {id, uri, version, start, end} as tandem listed it');
+/** An action's data, from codeAction/resolve (`what`) or tandem.applyAction. */
+export function actionData(value: unknown, what: string, where: string): ActionData {
+  return check(ActionDataShape, value, what, where, 'expected action data {id, uri, version, start, end} as tandem listed it');
+}
+
+// The parameters of every LSP message the server handles, checked at the edge (server.ts) before
+// any handler reads them. Only what the server reads is checked; other fields pass untouched, and
+// the handler gets the client's own object (zod would strip fields the server echoes back).
+
+const isNatural = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * textDocument/inlineCompletion and textDocument/completion: written by hand, as inline
+ * completion runs on every keystroke; a handful of typeof checks, no allocation when it fits.
+ */
+export function positionParams<P>(method: string, p: unknown, inline: boolean): P {
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) throw invalid(method, 'params', 'expected {"textDocument": {"uri": ...}, "position": {"line": ..., "character": ...}}', p);
+  const { textDocument: t, position: pos, context: c } = p as Record<string, unknown>;
+  if (typeof t !== 'object' || t === null) throw invalid(method, 'params.textDocument', 'expected {"uri": ...}', t);
+  const u = (t as { uri?: unknown }).uri;
+  if (typeof u !== 'string' || u === '') throw invalid(method, 'params.textDocument.uri', 'expected a document URI', u);
+  if (typeof pos !== 'object' || pos === null) throw invalid(method, 'params.position', 'expected a position {"line": ..., "character": ...}', pos);
+  const { line, character } = pos as { line?: unknown; character?: unknown };
+  if (!isNatural(line)) throw invalid(method, 'params.position.line', 'expected a non-negative integer', line);
+  if (!isNatural(character)) throw invalid(method, 'params.position.character', 'expected a non-negative integer', character);
+  if (inline && c !== undefined) {
+    if (typeof c !== 'object' || c === null) throw invalid(method, 'params.context', 'expected {"triggerKind": 1 | 2}', c);
+    const k = (c as { triggerKind?: unknown }).triggerKind;
+    if (k !== 1 && k !== 2) throw invalid(method, 'params.context.triggerKind', 'expected 1 (invoked) or 2 (automatic)', k);
+  }
+  return p as P;
+}
+
+const textDocument = z.object({ uri }, { error: 'expected {"uri": ...}' });
+const message = z.union([z.string(), z.object({ value: z.string() })], { error: 'expected the message as a string' });
+const diagnostic = z.object({ range, message, source: z.string({ error: 'expected a string' }).nullish() }, { error: 'expected a diagnostic {"range": ..., "message": ...}' });
+
+export const CodeActionParamsShape = z.object(
+  {
+    textDocument,
+    range,
+    context: z
+      .object(
+        {
+          diagnostics: z.array(diagnostic, { error: 'expected a list of diagnostics' }).optional(),
+          only: z.array(z.string({ error: 'expected a code action kind' }), { error: 'expected a list of code action kinds' }).nullish(),
+        },
+        { error: 'expected {"diagnostics": [...], "only"?: [...]}' },
+      )
+      .optional(),
+  },
+  { error: 'expected {"textDocument": ..., "range": ..., "context": ...}' },
+);
+
+/** codeAction/resolve: an object; its `data` is checked by actionData, as tandem.applyAction's is. */
+export const CodeActionShape = z.object({ title: z.string({ error: 'expected a string' }).optional() }, { error: 'expected a code action as textDocument/codeAction listed it' });
+
+export const ExecuteCommandParamsShape = z.object({ command: z.string({ error: 'expected a command name' }) }, { error: 'expected {"command": ..., "arguments": [...]}' });
+
+const version = z.number({ error: 'expected an integer' }).int({ error: 'expected an integer' });
+const string = z.string({ error: 'expected a string' });
+
+export const DidOpenShape = z.object({ textDocument: z.object({ uri, languageId: string, version, text: string }, { error: 'expected {"uri", "languageId", "version", "text"}' }) }, { error: 'expected {"textDocument": ...}' });
+export const DidChangeShape = z.object(
+  {
+    textDocument: z.object({ uri, version: version.nullish() }, { error: 'expected {"uri", "version"}' }),
+    contentChanges: z.array(z.object({ text: string, range: range.optional() }, { error: 'expected {"text": ..., "range"?: ...}' }), { error: 'expected a list of changes' }),
+  },
+  { error: 'expected {"textDocument": ..., "contentChanges": [...]}' },
+);
+export const DocumentOnlyShape = z.object({ textDocument }, { error: 'expected {"textDocument": {"uri": ...}}' });
+export const WatchedFilesShape = z.object(
+  { changes: z.array(z.object({ uri, type: z.number({ error: 'expected 1, 2 or 3' }).int({ error: 'expected 1, 2 or 3' }).min(1, { error: 'expected 1, 2 or 3' }).max(3, { error: 'expected 1, 2 or 3' }) }, { error: 'expected {"uri", "type"}' }), { error: 'expected a list of changes' }) },
+  { error: 'expected {"changes": [...]}' },
+);
+export const ConfigurationShape = z.object({}, { error: 'expected {"settings": ...}' });
+const folders = z.array(z.object({ uri }, { error: 'expected {"uri", "name"}' }), { error: 'expected a list of folders' });
+export const WorkspaceFoldersShape = z.object({ event: z.object({ added: folders, removed: folders }, { error: 'expected {"added": [...], "removed": [...]}' }) }, { error: 'expected {"event": ...}' });
+
+/** A request's params against its method's shape: -32602 naming the field. The client's own object comes back. */
+export function requestParams<P>(method: string, schema: z.ZodType, p: unknown): P {
+  check(schema, p, method, 'params');
+  return p as P;
+}
+
+/**
+ * A notification's params against its shape: `<method>: <field path>: <what is wrong>`, or
+ * undefined when they fit. Without the value: it goes to the log, and may be a file's code.
+ */
+export function notificationProblem(method: string, schema: z.ZodType, p: unknown): string | undefined {
+  const r = schema.safeParse(p);
+  if (r.success) return undefined;
+  const { at, message } = firstIssue(r.error, p, 'params');
+  return `${method}: ${at}: ${message}`;
 }

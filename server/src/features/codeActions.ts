@@ -120,14 +120,14 @@ async function run(deps: CodeActionDeps, data: ActionData & { id: EditTask; inst
 export async function onCodeActionResolve(deps: CodeActionDeps, action: CodeAction, token?: CancellationToken): Promise<CodeAction> {
   // Explain is a command, not an edit; clients that resolve every action (Neovim, VS Code) get it back as it is.
   if (action.data === undefined && action.command) return action;
-  const data = actionData(action.data, 'data');
+  const data = actionData(action.data, 'codeAction/resolve', 'params.data');
   const edit = await run(deps, data, token);
   return { ...action, edit };
 }
 
 /** tandem.applyAction [data]: the same work for clients without resolve support, applied via workspace/applyEdit. */
 export async function onApplyAction(deps: CodeActionDeps, args: unknown[] | undefined, applyEdit: (edit: WorkspaceEdit) => Promise<{ applied: boolean; failureReason?: string }>, token?: CancellationToken): Promise<{ applied: boolean; failureReason?: string }> {
-  const data = actionData(Array.isArray(args) ? args[0] : undefined, 'arguments[0]');
+  const data = actionData(Array.isArray(args) ? args[0] : undefined, APPLY_ACTION_COMMAND, 'arguments[0]');
   const edit = await run(deps, data, token);
   const r = await applyEdit(edit);
   return { applied: r.applied, ...(r.failureReason ? { failureReason: r.failureReason } : {}) };

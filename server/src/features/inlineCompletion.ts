@@ -42,10 +42,8 @@ function resolveDoc(deps: CompletionFeatureDeps, params: TextDocumentPositionPar
   const uri = params.textDocument?.uri;
   const doc = uri ? deps.documents.get(uri) : undefined;
   if (!doc) throw new ResponseError(ErrorCodes.InvalidParams, `unknown document ${uri ?? '(no uri)'}: open it with textDocument/didOpen first`);
+  // The position's shape was checked at the edge (positionParams).
   const p = params.position;
-  if (!p || !Number.isInteger(p.line) || !Number.isInteger(p.character) || p.line < 0 || p.character < 0) {
-    throw new ResponseError(ErrorCodes.InvalidParams, `invalid position ${JSON.stringify(p)} in ${uri}: line and character must be integers >= 0`);
-  }
   // Past the end of a line or the document: LSP says to use the end; offsetAt clamps to it.
   const position = doc.text.positionAt(doc.text.offsetAt(p));
   return { doc, position };

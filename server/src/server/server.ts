@@ -8,6 +8,23 @@ import {
   ResponseError,
   ShowMessageNotification,
   TextDocumentSyncKind,
+  DidChangeTextDocumentNotification,
+  DidChangeWorkspaceFoldersNotification,
+  DidCloseTextDocumentNotification,
+  DidOpenTextDocumentNotification,
+  DidSaveTextDocumentNotification,
+  ParameterStructures,
+  RequestType,
+  type CodeAction,
+  type CodeActionParams,
+  type DidChangeConfigurationParams,
+  type DidChangeTextDocumentParams,
+  type DidChangeWatchedFilesParams,
+  type DidChangeWorkspaceFoldersParams,
+  type DidOpenTextDocumentParams,
+  type ExecuteCommandParams,
+  type TextDocumentIdentifier,
+  type TextDocumentPositionParams,
   type CancellationToken,
   type Connection,
   type InitializeParams,
@@ -21,7 +38,7 @@ import { ContextService } from '../context/service.js';
 import type { WorkDoneProgressServerReporter } from 'vscode-languageserver';
 import { DocumentStore } from '../documents.js';
 import { APPLY_ACTION_COMMAND, CODE_ACTION_KINDS, COMPARE_COMMAND, EDIT_COMMAND, EXPLAIN_COMMAND, onApplyAction, onCompare, onEdit, onCodeAction, onCodeActionResolve, onExplain, type CodeActionDeps, type ProgressSink } from '../features/codeActions.js';
-import { noArgs } from '../features/args.js';
+import { CodeActionParamsShape, CodeActionShape, ConfigurationShape, DidChangeShape, DidOpenShape, DocumentOnlyShape, ExecuteCommandParamsShape, noArgs, notificationProblem, positionParams, requestParams, WatchedFilesShape, WorkspaceFoldersShape } from '../features/args.js';
 import { ActionPipeline } from '../pipeline/actions.js';
 import { ACCEPT_COMMAND, STATS_COMMAND, onAccepted, onCompletion, onInlineCompletion, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
 import { BackendRegistry } from '../models/registry.js';
@@ -217,14 +234,15 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       prober.start();
       sendStatus();
       if (folders) {
-        connection.workspace.onDidChangeWorkspaceFolders(({ added, removed }) => {
+        // Registered here rather than through connection.workspace, which reads `params.event` unchecked.
+        connection.onNotification(DidChangeWorkspaceFoldersNotification.type, note(DidChangeWorkspaceFoldersNotification.method, WorkspaceFoldersShape, ({ event: { added, removed } }: DidChangeWorkspaceFoldersParams) => {
           const folderPaths = (list: { uri: string }[]) => list.map((f) => uriToPath(f.uri)).filter((p): p is string => !!p);
           const gone = folderPaths(removed);
           workspace.roots = [...workspace.roots.filter((r) => !gone.includes(r)), ...folderPaths(added).filter((p) => !workspace.roots.includes(p))];
           paths.invalidate();
           reload('workspace folders changed'); // a new folder's tandem.json applies too
           context.foldersChanged(settings.config, folderPaths(added), gone);
-        });
+        }));
       }
     });
     return {
@@ -251,9 +269,30 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     reload(why);
   };
 
+  // A notification cannot be answered: a malformed one is ignored and said at warn level once per
+  // method and field (later ones at debug), without the value, which may be a file's code.
+  const malformed = new Set<string>();
+  const note =
+    <P>(method: string, shape: Parameters<typeof notificationProblem>[1], fn: (p: P) => unknown) =>
+    (p: unknown): void => {
+      const problem = notificationProblem(method, shape, p);
+      if (problem !== undefined) {
+        if (malformed.has(problem)) return log.debug(`ignored ${problem}`);
+        malformed.add(problem);
+        return log.warn(`ignored ${problem}`);
+      }
+      const failed = (err: unknown) => log.error(`${method} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      try {
+        const r = fn(p as P);
+        if (r instanceof Promise) r.catch(failed);
+      } catch (err) {
+        failed(err);
+      }
+    };
+
   // vscode-languageclient pushes the whole section, its defaults included: a client that can be
   // asked is asked instead, so a push never stands in for the sources the answer keeps apart.
-  connection.onDidChangeConfiguration(async (params) => {
+  connection.onDidChangeConfiguration(note('workspace/didChangeConfiguration', ConfigurationShape, async (params: DidChangeConfigurationParams) => {
     const s = params.settings as Record<string, unknown> | null | undefined;
     if (pullConfiguration) {
       await pullEditorSection('didChangeConfiguration');
@@ -261,15 +300,15 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     }
     if (s && typeof s === 'object' && 'tandem' in s) settings.setPushedSection(s.tandem);
     reload('didChangeConfiguration');
-  });
+  }));
 
   // Opening, saving, closing and watched-file events may follow a link that changed: real paths are looked up again.
-  connection.onDidOpenTextDocument(({ textDocument: t }) => {
+  connection.onDidOpenTextDocument(note(DidOpenTextDocumentNotification.method, DidOpenShape, ({ textDocument: t }: DidOpenTextDocumentParams) => {
     paths.invalidate();
     documents.open(t.uri, t.languageId, t.version, t.text);
     context.opened(t.uri);
-  });
-  connection.onDidChangeTextDocument(({ textDocument: t, contentChanges }) => {
+  }));
+  connection.onDidChangeTextDocument(note(DidChangeTextDocumentNotification.method, DidChangeShape, ({ textDocument: t, contentChanges }: DidChangeTextDocumentParams) => {
     if (!documents.change(t.uri, t.version ?? 0, contentChanges)) return log.debug(`didChange for unknown document ${t.uri}`);
     for (const c of contentChanges) {
       if (!('range' in c)) {
@@ -280,55 +319,56 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       for (let i = c.text.indexOf('\n'); i >= 0; i = c.text.indexOf('\n', i + 1)) nl++;
       context.changed(t.uri, c.range.start.line, c.range.start.line + nl);
     }
-  });
-  connection.onDidSaveTextDocument(({ textDocument: t }) => {
+  }));
+  connection.onDidSaveTextDocument(note(DidSaveTextDocumentNotification.method, DocumentOnlyShape, ({ textDocument: t }: { textDocument: TextDocumentIdentifier }) => {
     paths.invalidate();
     context.saved(t.uri);
-  });
-  connection.onDidCloseTextDocument(({ textDocument: t }) => {
+  }));
+  connection.onDidCloseTextDocument(note(DidCloseTextDocumentNotification.method, DocumentOnlyShape, ({ textDocument: t }: { textDocument: TextDocumentIdentifier }) => {
     paths.invalidate();
     documents.close(t.uri);
     context.closed(t.uri);
-  });
-  connection.onDidChangeWatchedFiles(({ changes }) => {
+  }));
+  connection.onDidChangeWatchedFiles(note('workspace/didChangeWatchedFiles', WatchedFilesShape, ({ changes }: DidChangeWatchedFilesParams) => {
     paths.invalidate();
     context.filesChanged(changes.map((c) => ({ uri: c.uri, type: c.type === FileChangeType.Deleted ? 'deleted' : c.type === FileChangeType.Created ? 'created' : 'changed' })));
-  });
+  }));
 
-  // Exceptions are bugs: each request catches its own once, logs it, and answers an error, never crashing.
-  const guard = <P, R>(name: string, fn: (p: P, token: CancellationToken) => Promise<R> | R) =>
-    async (p: P, token: CancellationToken): Promise<R> => {
+  // Every request's params are checked against its method's shape before anything reads them
+  // (-32602 naming the field); exceptions past that are bugs: each request catches its own once,
+  // logs it, and answers an error, never crashing. Registered by method name: the library's typed
+  // helpers read `params.workDoneToken` before any check, and null params would throw there.
+  const handle = <P, R>(method: string, valid: (p: unknown) => P, fn: (p: P, token: CancellationToken) => Promise<R> | R) =>
+    connection.onRequest<unknown, unknown, void>(new RequestType<unknown, unknown, void>(method, ParameterStructures.byName), async (p: unknown, token: CancellationToken): Promise<unknown> => {
       try {
-        return await fn(p, token);
+        return await fn(valid(p), token);
       } catch (err) {
         if (err instanceof ResponseError) throw err;
-        log.error(`${name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-        throw new ResponseError(ErrorCodes.InternalError, `tandem: ${name} failed: ${errorText(err)}`);
+        log.error(`${method} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        throw new ResponseError(ErrorCodes.InternalError, `tandem: ${method} failed: ${errorText(err)}`);
       }
-    };
+    });
 
-  connection.languages.inlineCompletion.on(guard('inlineCompletion', (p, t) => onInlineCompletion(deps, p, t)));
-  connection.onCompletion(guard('completion', (p, t) => onCompletion(deps, p, t)));
-  connection.onCodeAction(guard('codeAction', (p) => onCodeAction(actionDeps, p)));
-  connection.onCodeActionResolve(guard('codeAction/resolve', (a, t) => onCodeActionResolve(actionDeps, a, t)));
-  // The library takes `workDoneToken` off the params and hands its reporter over as the third argument.
-  connection.onExecuteCommand((params, token, workDone) =>
-    guard('executeCommand', (p: { command: string; arguments?: unknown[] }, t): Promise<unknown> | unknown => {
-      if (p.command === APPLY_ACTION_COMMAND) return onApplyAction(actionDeps, p.arguments, (edit) => connection.workspace.applyEdit(edit), t);
-      if (p.command === EDIT_COMMAND) return onEdit(actionDeps, p.arguments, (edit) => connection.workspace.applyEdit(edit), t);
-      if (p.command === EXPLAIN_COMMAND) {
-        const sink: ProgressSink = { begin: (title) => workDone.begin(title, undefined, undefined, false), report: (m) => workDone.report(m), done: () => workDone.done() };
-        return onExplain(actionDeps, p.arguments, sink, t, showMarkdown);
-      }
-      if (p.command === COMPARE_COMMAND) return onCompare(actionDeps, p.arguments, t);
-      if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry') }, p.arguments);
-      if (p.command === STATS_COMMAND) {
-        noArgs(STATS_COMMAND, p.arguments);
-        return { ...stats.snapshot(), latency: backends.latencyPercentiles(), spend: backends.spend.today(), status: statusOf(settings.config, backends) };
-      }
-      throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
-    })(params, token),
-  );
+  handle('textDocument/inlineCompletion', (p) => positionParams<TextDocumentPositionParams>('textDocument/inlineCompletion', p, true), (p, t) => onInlineCompletion(deps, p, t));
+  handle('textDocument/completion', (p) => positionParams<TextDocumentPositionParams>('textDocument/completion', p, false), (p, t) => onCompletion(deps, p, t));
+  handle('textDocument/codeAction', (p) => requestParams<CodeActionParams>('textDocument/codeAction', CodeActionParamsShape, p), (p) => onCodeAction(actionDeps, p));
+  handle('codeAction/resolve', (p) => requestParams<CodeAction>('codeAction/resolve', CodeActionShape, p), (a, t) => onCodeActionResolve(actionDeps, a, t));
+  handle('workspace/executeCommand', (p) => requestParams<ExecuteCommandParams>('workspace/executeCommand', ExecuteCommandParamsShape, p), (p, t): Promise<unknown> | unknown => {
+    if (p.command === APPLY_ACTION_COMMAND) return onApplyAction(actionDeps, p.arguments, (edit) => connection.workspace.applyEdit(edit), t);
+    if (p.command === EDIT_COMMAND) return onEdit(actionDeps, p.arguments, (edit) => connection.workspace.applyEdit(edit), t);
+    if (p.command === EXPLAIN_COMMAND) {
+      const workDone = connection.window.attachWorkDoneProgress(p.workDoneToken);
+      const sink: ProgressSink = { begin: (title) => workDone.begin(title, undefined, undefined, false), report: (m) => workDone.report(m), done: () => workDone.done() };
+      return onExplain(actionDeps, p.arguments, sink, t, showMarkdown);
+    }
+    if (p.command === COMPARE_COMMAND) return onCompare(actionDeps, p.arguments, t);
+    if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry') }, p.arguments);
+    if (p.command === STATS_COMMAND) {
+      noArgs(STATS_COMMAND, p.arguments);
+      return { ...stats.snapshot(), latency: backends.latencyPercentiles(), spend: backends.spend.today(), status: statusOf(settings.config, backends) };
+    }
+    throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
+  });
 
   connection.onShutdown(() => {
     log.info('shutting down');
