@@ -72,8 +72,11 @@ describe('malformed parameters', () => {
       expect(err, `${method} ${JSON.stringify(params)}`).toMatchObject({ code: -32602 });
       expect(err!.message, `${method} ${JSON.stringify(params)}`).toContain(says);
     }
-    // Parameters by position are not what any of these methods take.
+    // Parameters by position, or none at all, are not what any of these methods take.
     expect(await failure(client.request('textDocument/codeAction', [1, 2]))).toMatchObject({ code: -32602 });
+    for (const method of ['textDocument/inlineCompletion', 'textDocument/codeAction', 'codeAction/resolve', 'workspace/executeCommand']) {
+      expect(await failure(client.request(method, undefined)), method).toMatchObject({ code: -32602 });
+    }
     // Nothing above reached a handler as an exception.
     expect(client.stderr).not.toMatch(/\[error\]/);
     // Well-formed requests still work.
@@ -97,8 +100,11 @@ describe('malformed parameters', () => {
       ['workspace/didChangeWatchedFiles', { changes: [{ uri: URI, type: 9 }] }, 'workspace/didChangeWatchedFiles: params.changes[0].type: expected 1, 2 or 3'],
       ['workspace/didChangeConfiguration', null, 'workspace/didChangeConfiguration: params: expected {"settings": ...}'],
       ['workspace/didChangeWorkspaceFolders', { event: null }, 'workspace/didChangeWorkspaceFolders: params.event: expected {"added": [...], "removed": [...]}'],
+      ['textDocument/didChange', undefined, 'textDocument/didChange: params: expected {"textDocument": ..., "contentChanges": [...]}'],
     ];
     for (const [method, params] of notes) client.notify(method, params);
+    // Parameters by position: the first one is checked, and fails as didOpen's null did, so is not said again.
+    client.notify('textDocument/didOpen', [1, 2]);
     // The same fault again is not said again at warn level.
     client.notify(notes[0]![0], notes[0]![1]);
     const warnings = () => client.stderr.split('\n').filter((l) => l.startsWith('[warn]') && l.includes('ignored'));
@@ -108,7 +114,7 @@ describe('malformed parameters', () => {
     expect(res.items[0].insertText).toBe('return r;');
     expect(fake!.completions()[0]!.body.prompt).toContain('export function area(r: number): number {\n  ');
     const w = warnings();
-    expect(w).toHaveLength(notes.length);
+    expect(w, client.stderr).toHaveLength(notes.length);
     notes.forEach(([, , says], i) => expect(w[i]).toContain(says));
     expect(client.stderr).not.toContain('SECRET_CODE');
     expect(client.stderr).not.toMatch(/\[error\]/);
