@@ -84,6 +84,12 @@ describe('malformed parameters', () => {
     expect(res.items[0].insertText).toBe('return r;');
     const actions = (await client.request('textDocument/codeAction', action({ diagnostics: [{ range: RANGE, message: { kind: 'markdown', value: 'bad' } }] }))) as { title: string }[];
     expect(actions.length).toBeGreaterThan(0);
+    // What clients leave out or send as null where the server has a default is not refused.
+    expect(await failure(client.request('textDocument/codeAction', { textDocument: { uri: URI }, range: RANGE, context: null }))).toBeUndefined();
+    expect(await failure(client.request('textDocument/inlineCompletion', { ...at(CURSOR), context: null }))).toBeUndefined();
+    // tandem.edit's scope is optional (it was refused as missing): whatever the model answers, the arguments pass.
+    const edit = await failure(client.request('workspace/executeCommand', { command: 'tandem.edit', arguments: [{ uri: URI, range: RANGE, instruction: 'add a guard' }] }));
+    expect(edit?.code).not.toBe(-32602);
     expect(client.child.exitCode).toBeNull();
   });
 

@@ -15,7 +15,8 @@ export const EditArgs = z.object(
     uri,
     range,
     instruction: z.string({ error: 'expected the instruction as a string' }).refine((s) => s.trim() !== '', { error: 'expected an instruction, not an empty string' }),
-    scope: z.unknown().refine((v) => v === undefined || v === 'file' || v === 'workspace', { error: (iss) => `scope must be "file" or "workspace", not ${JSON.stringify(iss.input)}` }).transform((v) => v as 'file' | 'workspace' | undefined),
+    // Optional: zod 4 takes a refined z.unknown() in an object as required, which refused every edit without a scope.
+    scope: z.enum(['file', 'workspace'], { error: (iss) => `scope must be "file" or "workspace", not ${JSON.stringify(iss.input)}` }).optional(),
   },
   { error: 'expected an object' },
 );
@@ -115,7 +116,7 @@ export function positionParams<P>(method: string, p: unknown, inline: boolean): 
   const { line, character } = pos as { line?: unknown; character?: unknown };
   if (!isNatural(line)) throw invalid(method, 'params.position.line', 'expected a non-negative integer', line);
   if (!isNatural(character)) throw invalid(method, 'params.position.character', 'expected a non-negative integer', character);
-  if (inline && c !== undefined) {
+  if (inline && c !== undefined && c !== null) {
     if (typeof c !== 'object' || c === null) throw invalid(method, 'params.context', 'expected {"triggerKind": 1 | 2}', c);
     const k = (c as { triggerKind?: unknown }).triggerKind;
     if (k !== 1 && k !== 2) throw invalid(method, 'params.context.triggerKind', 'expected 1 (invoked) or 2 (automatic)', k);
@@ -134,12 +135,12 @@ export const CodeActionParamsShape = z.object(
     context: z
       .object(
         {
-          diagnostics: z.array(diagnostic, { error: 'expected a list of diagnostics' }).optional(),
+          diagnostics: z.array(diagnostic, { error: 'expected a list of diagnostics' }).nullish(),
           only: z.array(z.string({ error: 'expected a code action kind' }), { error: 'expected a list of code action kinds' }).nullish(),
         },
         { error: 'expected {"diagnostics": [...], "only"?: [...]}' },
       )
-      .optional(),
+      .nullish(),
   },
   { error: 'expected {"textDocument": ..., "range": ..., "context": ...}' },
 );
