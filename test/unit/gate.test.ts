@@ -1,5 +1,5 @@
 // The privacy gate, watched on the wire: a recording fake cloud sees nothing it must not.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import type { Backend } from '../../server/src/config/schema.js';
 import { OpenAICompatBackend } from '../../server/src/models/openaiCompat.js';
 import { AuditLog, writeInFlight } from '../../server/src/privacy/audit.js';
 import { PrivacyGate, type PrivacyPolicy } from '../../server/src/privacy/gate.js';
+import { PathPolicy } from '../../server/src/privacy/paths.js';
 import { silentLogger } from '../../server/src/util/logger.js';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 
@@ -108,6 +109,21 @@ describe('PrivacyGate', () => {
     const sent = cloud.completions()[0]!.body.prompt as string;
     expect(sent).not.toContain(GH);
     expect(sent).toContain('[REDACTED:github-token]');
+  });
+
+  it('a link to a .env file is redacted as the .env file it really is (every value), not by its spelled name', async () => {
+    policy.onPremOnly = [];
+    const ws = mkdtempSync(join(tmpdir(), 'tandem-gate-ws-'));
+    const env = 'STRIPE=live-value-1\n';
+    writeFileSync(join(ws, '.env'), env);
+    symlinkSync(join(ws, '.env'), join(ws, 'cfg.txt'));
+    const cfg: Backend = { name: 'cloud', kind: 'openai', url: `${cloud.url}/v1`, location: 'cloud', model: 'Qwen/Qwen2.5-Coder-7B', apiKeyEnv: 'CLOUD_KEY' };
+    const inner = new OpenAICompatBackend(cfg, { logger: silentLogger(), env: { CLOUD_KEY: 'k-123456789' } });
+    const g = new PrivacyGate(inner, { policy: () => policy, paths: new PathPolicy({ roots: () => [ws] }) });
+    expect((await g.complete(req(env, [{ path: 'cfg.txt', text: env }]), signal())).ok).toBe(true);
+    const sent = cloud.completions()[0]!.body.prompt as string;
+    expect(sent).not.toContain('live-value-1');
+    expect(sent).toContain('STRIPE=');
   });
 
   it('redacts chat messages for the cloud', async () => {

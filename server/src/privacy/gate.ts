@@ -36,6 +36,12 @@ export class PrivacyGate implements CompletionBackend {
   readonly probe?: (signal: AbortSignal) => Promise<Outcome<{ latencyMs: number }>>;
   private readonly now: () => number;
   private readonly paths: PathPolicy;
+  /** The name whose .env-ness counts: a link `cfg.txt -> .env` is redacted as the .env file it really is. */
+  private readonly envName = (path: string): string => {
+    if (isEnvFile(path)) return path;
+    const real = this.paths.realPath(path);
+    return real !== undefined && isEnvFile(real) ? real : path;
+  };
 
   constructor(readonly inner: CompletionBackend, private readonly deps: GateDeps) {
     this.paths = deps.paths ?? new PathPolicy({ roots: () => [] });
@@ -76,17 +82,17 @@ export class PrivacyGate implements CompletionBackend {
     if (no) return no;
     let sent = req;
     let redactions = 0;
-    if (this.location === 'cloud' && req.parts && secretAtCursor(req.parts.prefix, req.parts.suffix, req.sources?.[0]?.path)) {
+    if (this.location === 'cloud' && req.parts && secretAtCursor(req.parts.prefix, req.parts.suffix, req.sources?.[0] && this.envName(req.sources[0].path))) {
       return denied(`the cursor is inside a secret (or its assignment): the halves around it are not sent to cloud backend "${this.name}"`);
     }
     if (this.location === 'cloud') {
-      const r = redactAll(req.prompt, req.sources ?? []);
+      const r = redactAll(req.prompt, req.sources ?? [], this.envName);
       redactions = r.count;
       sent = { ...req, prompt: r.text };
       if (req.parts) {
-        const prefix = redactAll(req.parts.prefix, req.sources ?? []);
-        const suffix = redactAll(req.parts.suffix, req.sources ?? []);
-        const snippets = req.parts.snippets.map((s) => ({ path: s.path, text: redact(s.text, s.path).text }));
+        const prefix = redactAll(req.parts.prefix, req.sources ?? [], this.envName);
+        const suffix = redactAll(req.parts.suffix, req.sources ?? [], this.envName);
+        const snippets = req.parts.snippets.map((s) => ({ path: s.path, text: redact(s.text, this.envName(s.path)).text }));
         sent = { ...sent, parts: { prefix: prefix.text, suffix: suffix.text, snippets } };
       }
     }
@@ -104,7 +110,7 @@ export class PrivacyGate implements CompletionBackend {
     let redactions = 0;
     if (this.location === 'cloud') {
       const messages = req.messages.map((m) => {
-        const r = redactAll(m.content, req.sources ?? []);
+        const r = redactAll(m.content, req.sources ?? [], this.envName);
         redactions += r.count;
         return { ...m, content: r.text };
       });
@@ -173,7 +179,6 @@ function denied(message: string): Outcome<never> {
   return { ok: false, failure: { kind: 'denied', message } };
 }
 
-/** Redacts `text`; regions that come from .env files get every value replaced too. */
 /**
  * True when the text around the cursor holds a secret that neither half shows whole
  * (`token = "ghp_ab|cd…"`, or `password = |"…"` with the name before the cursor and the value
@@ -186,12 +191,17 @@ export function secretAtCursor(prefix: string, suffix: string, path: string | un
   return redact(prefix, path).text + redact(suffix, path).text !== whole.text;
 }
 
-function redactAll(text: string, sources: SourceRef[]): { text: string; count: number } {
+/**
+ * Redacts `text`; regions that come from .env files get every value replaced too. `envName`
+ * gives the name a source's .env-ness is judged by (its real path's, for a link to a .env file).
+ */
+function redactAll(text: string, sources: SourceRef[], envName: (path: string) => string): { text: string; count: number } {
   let out = text;
   let count = 0;
   for (const s of sources) {
-    if (!isEnvFile(s.path) || !s.text || !out.includes(s.text)) continue;
-    const r = redact(s.text, s.path);
+    const name = envName(s.path);
+    if (!isEnvFile(name) || !s.text || !out.includes(s.text)) continue;
+    const r = redact(s.text, name);
     if (r.count) {
       out = out.split(s.text).join(r.text);
       count += r.count;

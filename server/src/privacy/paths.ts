@@ -131,6 +131,12 @@ export class PathPolicy {
     return place.file && place.outside;
   }
 
+  /** The real path of a file whose spelling is a link (undefined when it is what it says), for rules that go by a file's name. */
+  realPath(path: string): string | undefined {
+    this.sync(undefined);
+    return this.place(path).real;
+  }
+
   /**
    * Whether another file's text (a context snippet) may join a prompt about the file `own`:
    * never a file outside the workspace; and, for a prompt that may go to a cloud backend, never
