@@ -205,7 +205,8 @@ function configOrExit(args: Args, roots: string[]): Config {
  * The backends of a one-shot command, as the server has them: every request audited and priced
  * spend written to the day's ledger (both on disk before the command prints its answer).
  */
-function backendsFor(config: Config, hub: LogHub, paths: PathPolicy): BackendRegistry {
+function backendsFor(config: Config, hub: LogHub, roots: () => string[]): BackendRegistry {
+  const paths = new PathPolicy({ roots, warn: (m) => hub.logger('cli').warn(m) });
   const backends = new BackendRegistry(hub.logger('backend'), { spendDir: spendDir(process.env), paths });
   backends.update(config);
   hub.setSecrets(Object.values(config.backends).flatMap((b) => (b.apiKeyEnv && process.env[b.apiKeyEnv] ? [process.env[b.apiKeyEnv]!] : [])));
@@ -238,9 +239,8 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   if (target.character > lineLen) throw new UsageError(`${args.positional[0]}: column ${target.character + 1} is past the end of line ${target.line + 1} (${lineLen} characters; the last column is ${lineLen + 1})`);
   doc.tree?.fresh();
   const workspace = new Workspace([root]);
-  const paths = new PathPolicy({ roots: () => workspace.roots, warn: (m) => hub.logger('cli').warn(m) });
-  const backends = backendsFor(config, hub, paths);
-  const context = config.context.enabled ? await contextFor(root, config, workspace, paths, hub) : undefined;
+  const backends = backendsFor(config, hub, () => workspace.roots);
+  const context = config.context.enabled ? await contextFor(root, config, workspace, backends.paths, hub) : undefined;
   const pool = new ParserPool();
   const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context, parse: (lang, text) => pool.parse(lang, text) });
   return { config, doc, target, pipeline, backends, workspace };
@@ -309,7 +309,7 @@ async function explain(args: Args, hub: LogHub): Promise<number> {
   if (first > doc.text.lineCount) throw new UsageError(`${spec}: line ${first} is past the end of the file (${doc.text.lineCount} lines)`);
   doc.tree?.fresh();
   const workspace = new Workspace([root]);
-  const backends = backendsFor(config, hub, new PathPolicy({ roots: () => workspace.roots, warn: (m) => hub.logger('cli').warn(m) }));
+  const backends = backendsFor(config, hub, () => workspace.roots);
   const actions = new ActionPipeline({ config: () => config, backends, workspace, logger: hub.logger('actions'), parse: (lang, t) => pool.parse(lang, t) });
   let printed = 0;
   const outcome = await actions.explain({
@@ -363,7 +363,7 @@ const PROBE_TIMEOUT_MS = 5000;
 async function doctor(args: Args, hub: LogHub): Promise<number> {
   const roots = args.workspace ? [resolve(args.workspace)] : [];
   const config = configOrExit(args, roots);
-  const backends = backendsFor(config, hub, new PathPolicy({ roots: () => roots, warn: (m) => hub.logger('cli').warn(m) }));
+  const backends = backendsFor(config, hub, () => roots);
   const healthy = new Set<string>();
   const names = Object.keys(config.backends);
   const width = Math.max(...names.map((n) => n.length));
