@@ -48,6 +48,7 @@ import { Prober, statusOf, type Status } from '../router/status.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { Stats } from '../stats.js';
 import { ParserPool } from '../syntax/tree.js';
+import { RuntimeMonitor } from '../util/runtime.js';
 import { isLogLevel, type LogHub, type LogSink } from '../util/logger.js';
 import { errorText } from '../util/logger.js';
 import { stateDir } from '../util/paths.js';
@@ -89,6 +90,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   const paths = new PathPolicy({ roots: () => workspace.roots, warn: (m) => log.warn(m) });
   const backends = new BackendRegistry(hub.logger('backend'), { env: opts.env, spendDir: spendDir(opts.env), paths });
   const stats = new Stats();
+  const runtime = new RuntimeMonitor(opts.env);
   let progress: WorkDoneProgressServerReporter | undefined;
   const context = new ContextService({
     documents,
@@ -365,7 +367,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry') }, p.arguments);
     if (p.command === STATS_COMMAND) {
       noArgs(STATS_COMMAND, p.arguments);
-      return { ...stats.snapshot(), latency: backends.latencyPercentiles(), spend: backends.spend.today(), status: statusOf(settings.config, backends) };
+      const process = runtime.snapshot();
+      runtime.reset(); // event-loop figures cover the time since the previous tandem.stats
+      return { ...stats.snapshot(), latency: backends.latencyPercentiles(), spend: backends.spend.today(), status: statusOf(settings.config, backends), process };
     }
     throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
   });
@@ -374,6 +378,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     log.info('shutting down');
     prober.stop();
     context.dispose();
+    runtime.dispose();
   });
   connection.listen();
 }
