@@ -1,7 +1,7 @@
 // The open documents: text (kept by incremental sync) and their syntax trees.
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { languageOf } from './syntax/languages.js';
-import { DocumentTree, endPointAfterInsert, type ParserPool } from './syntax/tree.js';
+import { DocumentTree, endPointAfterInsert, type ParseService, type TreeRetention } from './syntax/tree.js';
 
 export interface Position { line: number; character: number }
 export interface Range { start: Position; end: Position }
@@ -25,7 +25,14 @@ export function looksBinary(text: string): boolean {
 export class DocumentStore {
   private readonly docs = new Map<string, Doc>();
 
-  constructor(private readonly pool: ParserPool) {}
+  /**
+   * @param retention which documents keep a tree (none: all do, as in one-shot commands)
+   * @param debug where a document's lack of a tree (too big, too slow to parse) is said
+   */
+  constructor(
+    private readonly parser: ParseService,
+    private readonly opts: { retention?: TreeRetention; debug?: (message: string) => void } = {},
+  ) {}
 
   get(uri: string): Doc | undefined {
     return this.docs.get(uri);
@@ -36,8 +43,9 @@ export class DocumentStore {
     const text = TextDocument.create(uri, languageId, version, content);
     const binary = looksBinary(content);
     const lang = binary ? undefined : languageOf(languageId, uri);
-    const tree = lang ? new DocumentTree(lang, this.pool, () => text.getText()) : undefined;
-    tree?.schedule();
+    const tree = lang ? new DocumentTree(lang, { parser: this.parser, ...this.opts }, () => text.getText(), uri) : undefined;
+    if (tree && this.opts.retention) this.opts.retention.opened(tree);
+    else tree?.schedule();
     const doc: Doc = { uri, languageId, text, binary, tree };
     this.docs.set(uri, doc);
     return doc;

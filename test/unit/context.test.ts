@@ -26,7 +26,7 @@ import { SOURCES_UNHURRIED } from '../wait.js';
 const FAR = () => performance.now() + 60_000;
 
 function tags(lang: Parameters<TagExtractor['extract']>[1], text: string) {
-  const tree = pool.parse(lang, text);
+  const tree = pool.parseNow(lang, text);
   return new TagExtractor().extract(tree, lang, text);
 }
 

@@ -27,7 +27,7 @@ export function tempWorkspace(files: Record<string, string | Buffer>): string {
 
 export async function indexOf(root: string, limits: IndexLimits = LIMITS): Promise<{ index: WorkspaceIndex; workspace: Workspace }> {
   const workspace = new Workspace([root]);
-  const index = new WorkspaceIndex({ parse: (l, t) => pool.parse(l, t), relativePath: (abs) => workspace.relativePath(abs), logger: silentLogger(), sliceMs: 50 });
+  const index = new WorkspaceIndex({ parse: (l, t) => pool.parseNow(l, t), relativePath: (abs) => workspace.relativePath(abs), logger: silentLogger(), sliceMs: 50 });
   await index.build([root], limits);
   await index.idle();
   return { index, workspace };
@@ -40,7 +40,7 @@ export function openIn(root: string, rel: string, marked: string, languageId: st
   mkdirSync(dirname(abs), { recursive: true });
   writeFileSync(abs, text);
   const doc = store.open(pathToFileURL(abs).href, languageId, 1, text);
-  doc.tree?.fresh();
+  doc.tree?.parseNow();
   return { doc, offset, store, abs };
 }
 

@@ -2,7 +2,7 @@
 import { resolveConfig } from '../../server/src/config/load.js';
 import type { Config } from '../../server/src/config/schema.js';
 import { DocumentStore, type Doc } from '../../server/src/documents.js';
-import { ParserPool } from '../../server/src/syntax/tree.js';
+import { ParseService } from '../../server/src/syntax/tree.js';
 
 export const CURSOR = '├';
 
@@ -14,7 +14,7 @@ export function splitCursor(marked: string): { text: string; offset: number } {
 }
 
 /** Parsers are shared across a test file, like the server shares them across documents. */
-export const pool = new ParserPool();
+export const pool = new ParseService();
 
 const EXTENSIONS: Record<string, string> = { typescript: 'ts', python: 'py', go: 'go', javascript: 'js', rust: 'rs', java: 'java', plaintext: 'txt' };
 
@@ -24,7 +24,7 @@ export function openAt(marked: string, languageId: string, store = new DocumentS
   const { text, offset } = splitCursor(marked);
   const uri = `file:///work/fixture${nextDoc++}.${EXTENSIONS[languageId] ?? 'txt'}`;
   const doc = store.open(uri, languageId, 1, text);
-  doc.tree?.fresh();
+  doc.tree?.parseNow();
   return { doc, offset, store };
 }
 

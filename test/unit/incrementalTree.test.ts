@@ -104,17 +104,17 @@ describe('DocumentStore.change keeps text and tree in step', () => {
     const uri = `file:///work/doc.${c.lang === 'python' ? 'py' : c.lang === 'go' ? 'go' : 'ts'}`;
     let doc = store.open(uri, c.lang, 1, c.initial);
     // Parse first, so each change edits an existing tree (the incremental path under test).
-    expect(doc.tree?.fresh()).toBeDefined();
+    expect(doc.tree?.parseNow()).toBeDefined();
     let version = 1;
     for (const batch of c.edits) {
       doc = store.change(uri, ++version, batch)!;
       // Re-parse after some notifications only: edits must also compose on an edited, unparsed tree.
-      if (version % 2 === 0) doc.tree!.fresh();
+      if (version % 2 === 0) doc.tree!.parseNow();
     }
     expect(doc.text.getText()).toBe(c.final);
     expect(doc.text.version).toBe(version);
-    const incremental = doc.tree!.fresh()!;
-    const full = pool.parse(doc.tree!.language.name, c.final);
+    const incremental = doc.tree!.parseNow()!;
+    const full = pool.parseNow(doc.tree!.language.name, c.final);
     expect(incremental.rootNode.toString()).toBe(full.rootNode.toString());
     // Positions too, not just shapes: the same nodes at the same places.
     const spans = (n: typeof full.rootNode): string[] => [`${n.type}@${n.startIndex}-${n.endIndex}:${n.startPosition.row},${n.startPosition.column}`, ...n.children.flatMap(spans)];
@@ -131,7 +131,7 @@ describe('DocumentStore.change keeps text and tree in step', () => {
     const store = new DocumentStore(pool);
     store.open('file:///a.ts', 'typescript', 1, 'let a = 1;\n');
     const doc = store.change('file:///a.ts', 2, [ins(at(0, 10), '\nlet b = a;')])!;
-    expect(doc.tree!.fresh()!.rootNode.toString()).toBe(pool.parse('typescript', 'let a = 1;\nlet b = a;\n').rootNode.toString());
+    expect(doc.tree!.parseNow()!.rootNode.toString()).toBe(pool.parseNow('typescript', 'let a = 1;\nlet b = a;\n').rootNode.toString());
   });
 });
 
@@ -157,7 +157,7 @@ describe('binary content', () => {
     expect(bin.tree).toBeUndefined();
     const back = store.change('file:///work/x.ts', 3, [{ text: 'let b = 2;\n' }])!;
     expect(back.binary).toBe(false);
-    expect(back.tree?.fresh()?.rootNode.text).toBe('let b = 2;\n');
+    expect(back.tree?.parseNow()?.rootNode.text).toBe('let b = 2;\n');
   });
 
   it('languages without a grammar have no tree but are not binary', () => {

@@ -75,7 +75,7 @@ function render(doc: Doc, offset: number, rel: string, budget: PromptBudget = SM
     offset,
     language: doc.tree?.language,
     lineComment: doc.tree?.language.lineComment ?? '//',
-    tree: doc.tree?.fresh(),
+    tree: doc.tree?.parseNow(),
     relPath: rel,
     template: TEMPLATES.qwen,
     budget,

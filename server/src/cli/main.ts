@@ -18,7 +18,7 @@ import { PathPolicy } from '../privacy/paths.js';
 import { spendDir } from '../router/budget.js';
 import { chooseBackend } from '../router/route.js';
 import { languageIdForPath } from '../syntax/languages.js';
-import { ParserPool } from '../syntax/tree.js';
+import { ParseService } from '../syntax/tree.js';
 import { deadlineSignal } from '../util/abort.js';
 import { isLogLevel, LogHub, stderrSink } from '../util/logger.js';
 import { VERSION } from '../version.js';
@@ -232,24 +232,24 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   } catch (err) {
     throw new UsageError(`${target.file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  const store = new DocumentStore(new ParserPool());
+  const parser = new ParseService();
+  const store = new DocumentStore(parser);
   const doc = store.open(pathToFileURL(target.file).href, languageIdForPath(target.file), 0, text);
   if (target.line >= doc.text.lineCount) throw new UsageError(`${args.positional[0]}: line ${target.line + 1} is past the end of the file (${doc.text.lineCount} lines)`);
   const lineLen = doc.text.getText({ start: { line: target.line, character: 0 }, end: { line: target.line + 1, character: 0 } }).replace(/\r?\n$/, '').length;
   if (target.character > lineLen) throw new UsageError(`${args.positional[0]}: column ${target.character + 1} is past the end of line ${target.line + 1} (${lineLen} characters; the last column is ${lineLen + 1})`);
-  doc.tree?.fresh();
+  // A one-shot command has nothing else to do: it parses at once (bounded all the same).
+  doc.tree?.parseNow();
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
-  const context = config.context.enabled ? await contextFor(root, config, workspace, backends.paths, hub) : undefined;
-  const pool = new ParserPool();
-  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context, parse: (lang, text) => pool.parse(lang, text) });
+  const context = config.context.enabled ? await contextFor(root, config, workspace, backends.paths, hub, parser) : undefined;
+  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }) });
   return { config, doc, target, pipeline, backends, workspace };
 }
 
 /** A one-shot command indexes the workspace first, so its prompt has what the server's would. */
-async function contextFor(root: string, config: Config, workspace: Workspace, paths: PathPolicy, hub: LogHub): Promise<ContextEngine> {
-  const pool = new ParserPool();
-  const index = new WorkspaceIndex({ parse: (lang, text) => pool.parse(lang, text), relativePath: (abs) => workspace.relativePath(abs), logger: hub.logger('context'), sliceMs: 50, outside: (abs) => paths.outsideWorkspace(abs) });
+async function contextFor(root: string, config: Config, workspace: Workspace, paths: PathPolicy, hub: LogHub, parser: ParseService): Promise<ContextEngine> {
+  const index = new WorkspaceIndex({ parse: (lang, text) => parser.parseNow(lang, text), relativePath: (abs) => workspace.relativePath(abs), logger: hub.logger('context'), sliceMs: 50, outside: (abs) => paths.outsideWorkspace(abs) });
   await index.build([root], indexLimits(config));
   await index.idle();
   const activity = new DocumentActivity({ text: () => undefined, relativePath: (uri) => workspace.relativePath(uri) });
@@ -304,13 +304,13 @@ async function explain(args: Args, hub: LogHub): Promise<number> {
   } catch (err) {
     throw new UsageError(`${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  const pool = new ParserPool();
-  const doc = new DocumentStore(pool).open(pathToFileURL(file).href, languageIdForPath(file), 0, text);
+  const parser = new ParseService();
+  const doc = new DocumentStore(parser).open(pathToFileURL(file).href, languageIdForPath(file), 0, text);
   if (first > doc.text.lineCount) throw new UsageError(`${spec}: line ${first} is past the end of the file (${doc.text.lineCount} lines)`);
-  doc.tree?.fresh();
+  doc.tree?.parseNow();
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
-  const actions = new ActionPipeline({ config: () => config, backends, workspace, logger: hub.logger('actions'), parse: (lang, t) => pool.parse(lang, t) });
+  const actions = new ActionPipeline({ config: () => config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, t) => parser.parseNow(lang, t) });
   let printed = 0;
   const outcome = await actions.explain({
     doc,

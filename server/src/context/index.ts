@@ -28,8 +28,11 @@ export interface IndexProgress {
 }
 
 export interface IndexDeps {
-  /** Parses a file's text; undefined when the parser gives up. */
-  parse: (lang: LanguageName, text: string) => Tree | undefined;
+  /**
+   * Parses a file's text; undefined when the parser gives up. The server's runs in slices off the
+   * event loop (ParseService.parse), so a pathological file never holds a request up.
+   */
+  parse: (lang: LanguageName, text: string) => Promise<Tree | undefined> | Tree | undefined;
   /** Workspace-relative path with `/` separators: the form snippets carry and privacy globs match. */
   relativePath: (abs: string) => string;
   logger: Logger;
@@ -226,9 +229,12 @@ export class WorkspaceIndex {
 
   /** A source file inside a workspace folder, not excluded: documents elsewhere are not indexed. */
   private isIndexable(abs: string): boolean {
-    if (this.disposed || languageOf('', abs) === undefined) return false;
-    if (!this.roots.some((r) => abs.startsWith(r.endsWith(sep) ? r : r + sep))) return false;
+    if (this.disposed || languageOf('', abs) === undefined || !this.underRoot(abs)) return false;
     return !this.excluded(abs) && !this.deps.outside?.(abs);
+  }
+
+  private underRoot(abs: string): boolean {
+    return this.roots.some((r) => abs.startsWith(r.endsWith(sep) ? r : r + sep));
   }
 
   private excluded(abs: string): boolean {
@@ -247,32 +253,37 @@ export class WorkspaceIndex {
   private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
-    setImmediate(() => this.slice());
+    setImmediate(() => void this.run());
   }
 
-  private slice(): void {
-    if (this.disposed) return this.finish();
-    if (this.deps.busy?.()) {
-      setTimeout(() => this.slice(), BUSY_RETRY_MS).unref?.();
-      return;
-    }
-    const until = performance.now() + (this.deps.sliceMs ?? DEFAULT_SLICE_MS);
-    while (this.queue.length > 0 && performance.now() < until) {
+  /**
+   * Indexes the queue in slices of `sliceMs`, yielding to the event loop between them and waiting
+   * while an inline request is in flight. A file's parse runs in the ParseService's own slices.
+   */
+  private async run(): Promise<void> {
+    const sliceMs = this.deps.sliceMs ?? DEFAULT_SLICE_MS;
+    let until = performance.now() + sliceMs;
+    while (this.queue.length > 0 && !this.disposed) {
+      if (this.deps.busy?.()) {
+        await new Promise((r) => setTimeout(r, BUSY_RETRY_MS).unref?.());
+        continue;
+      }
+      if (performance.now() >= until) {
+        this.report(false);
+        await new Promise((r) => setImmediate(r));
+        until = performance.now() + sliceMs;
+        continue;
+      }
       const abs = this.queue.shift()!;
       this.queued.delete(abs);
       try {
-        this.indexOne(abs);
+        await this.indexOne(abs);
       } catch (err) {
         // A bug in extraction must not stop the index: log it and go on with the next file.
         this.skipped.unparseable++;
         this.deps.logger.debug(`cannot index ${abs}: ${err instanceof Error ? err.message : String(err)}`);
       }
       this.done++;
-    }
-    this.report(false);
-    if (this.queue.length > 0) {
-      setImmediate(() => this.slice());
-      return;
     }
     this.finish();
   }
@@ -290,7 +301,7 @@ export class WorkspaceIndex {
     this.deps.onProgress?.(this.progress);
   }
 
-  private indexOne(abs: string): void {
+  private async indexOne(abs: string): Promise<void> {
     const lang = languageOf('', abs);
     if (!lang) return;
     const open = this.deps.openDocument?.(abs);
@@ -333,10 +344,12 @@ export class WorkspaceIndex {
     }
     let tree: Tree | undefined;
     try {
-      tree = open?.tree ?? this.deps.parse(lang.name, text);
+      tree = open?.tree ?? (await this.deps.parse(lang.name, text));
     } catch {
       tree = undefined;
     }
+    // The index may have been disposed, or the folder removed, while the parse ran in slices.
+    if (this.disposed || !this.underRoot(abs)) return this.drop(abs);
     if (!tree) {
       this.skipped.unparseable++;
       return this.drop(abs);

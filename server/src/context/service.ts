@@ -1,7 +1,7 @@
 // The context stage's long-lived state for one server: index, activity and sources, fed by document events.
 import type { Config } from '../config/schema.js';
 import type { DocumentStore } from '../documents.js';
-import type { ParserPool } from '../syntax/tree.js';
+import type { ParseService } from '../syntax/tree.js';
 import type { PathPolicy } from '../privacy/paths.js';
 import type { Logger } from '../util/logger.js';
 import { uriToPath, type Workspace } from '../workspace.js';
@@ -12,7 +12,7 @@ import { standardSources } from './standard.js';
 
 export interface ContextServiceDeps {
   documents: DocumentStore;
-  pool: ParserPool;
+  parser: ParseService;
   workspace: Workspace;
   /** Files whose real path is outside the workspace folders are not indexed. */
   paths?: Pick<PathPolicy, 'outsideWorkspace'>;
@@ -80,9 +80,10 @@ export class ContextService {
     }
     const roots = this.deps.workspace.roots;
     if (roots.length === 0) return; // no folders: context from open documents only
-    const { documents, pool, workspace, logger } = this.deps;
+    const { documents, parser, workspace, logger } = this.deps;
     this.index = new WorkspaceIndex({
-      parse: (lang, text) => pool.parse(lang, text),
+      // In slices, within the parse budget: a pathological file is skipped (counted unparseable).
+      parse: async (lang, text) => (await parser.parse(lang, text)).tree,
       relativePath: (abs) => workspace.relativePath(abs),
       logger,
       busy: this.deps.busy,
@@ -90,7 +91,9 @@ export class ContextService {
         const uri = this.openByPath.get(abs);
         const doc = uri ? documents.get(uri) : undefined;
         if (!doc || doc.binary) return undefined;
-        return { text: doc.text.getText(), tree: doc.tree?.fresh() };
+        // Its tree when it matches the text; else the index parses the text itself, in slices.
+        const tree = doc.tree?.exact();
+        return { text: doc.text.getText(), ...(tree ? { tree } : {}) };
       },
       onProgress: this.deps.onProgress,
       ...(this.deps.paths ? { outside: (abs: string) => this.deps.paths!.outsideWorkspace(abs) } : {}),

@@ -47,17 +47,24 @@ function docFor(deps: CodeActionDeps, uri: string | undefined): Doc {
   return doc;
 }
 
-/** Lists actions from the syntax node under the range: no model call, no parse. */
-export function onCodeAction(deps: CodeActionDeps, params: CodeActionParams): CodeAction[] {
-  const doc = docFor(deps, params.textDocument?.uri);
+/** How long listing code actions waits for a document's first parse (a few ms for normal code). */
+const ACTIONS_TREE_WAIT_MS = 250;
+
+/** Lists actions from the syntax node under the range: no model call; it may wait for a sliced parse. */
+export async function onCodeAction(deps: CodeActionDeps, params: CodeActionParams): Promise<CodeAction[]> {
+  let doc = docFor(deps, params.textDocument?.uri);
   if (doc.binary) return [];
+  // Right after didOpen (or after its tree was dropped to save memory) the document has no tree
+  // yet: its parse runs in slices while this request waits a little, other messages going on.
+  await doc.tree?.settled(ACTIONS_TREE_WAIT_MS);
+  // The document may have changed or closed meanwhile: list for what it is now.
+  doc = docFor(deps, params.textDocument?.uri);
   const text = doc.text;
   const diagnostics: Diagnostic[] = params.context?.diagnostics ?? [];
   const offers = listActions({
     languageId: doc.languageId,
     language: doc.tree?.language,
-    // Right after didOpen there is no tree yet: parse once now rather than list nothing.
-    tree: doc.tree?.current() ?? doc.tree?.fresh(),
+    tree: doc.tree?.current(),
     text: text.getText(),
     start: text.offsetAt(params.range.start),
     end: text.offsetAt(params.range.end),

@@ -92,8 +92,11 @@ export interface ActionDeps {
   backends: BackendRegistry;
   workspace: Workspace;
   logger: Logger;
-  /** Parses a whole file for the syntax check; without it edits are not checked. */
-  parse?: (lang: LanguageName, text: string) => Tree | undefined;
+  /**
+   * Parses a whole file for the syntax check of an edit, in slices off the event loop (the
+   * ParseService), undefined when it gives up; without it edits are not checked.
+   */
+  parse?: (lang: LanguageName, text: string) => Promise<Tree | undefined>;
   /** Open documents, the workspace index and the context sources: what multi-file actions and action context read. */
   open?: (uri: string) => Doc | undefined;
   index?: () => WorkspaceIndex | undefined;
@@ -228,10 +231,10 @@ export class ActionPipeline {
     const sources: SourceRef[] = [{ path, text: code }, ...related.sources];
     const lang = doc.tree?.language.name;
     const parse = this.deps.parse;
-    const before = lang && parse ? parse(lang, text) : undefined;
-    const beforeErrors = before ? errorCount(before) : 0;
 
     const scoped = scopedSignal([req.signal], ACTION_DEADLINE_MS);
+    // The file as it was, parsed while the model answers (the tree's errors are its baseline).
+    const before = lang && parse ? parse(lang, text) : Promise.resolve(undefined);
     try {
       let lastBackend = '';
       for (let attempt = 0; attempt < 2; attempt++) {
@@ -247,8 +250,9 @@ export class ActionPipeline {
           if (edits.length === 0) {
             problem = 'the blocks change nothing';
           } else {
-            const after = lang && parse ? parse(lang, applyEdits(text, edits)) : undefined;
-            const added = after ? errorCount(after) - beforeErrors : 0;
+            const after = lang && parse ? await parse(lang, applyEdits(text, edits)) : undefined;
+            const beforeTree = after ? await before : undefined;
+            const added = after && beforeTree ? errorCount(after) - errorCount(beforeTree) : 0;
             if (added <= 0) {
               const snap = TextDocument.create(doc.uri, doc.languageId, req.version, text);
               return { kind: 'edit', uri: doc.uri, version: req.version, edits: edits.map((e) => ({ ...e, range: { start: snap.positionAt(e.start), end: snap.positionAt(e.end) } })), backend: answer.backend, model: answer.model };

@@ -16,7 +16,7 @@ import type { Workspace } from '../workspace.js';
 import { CompletionCache } from './cache.js';
 import { Debouncer } from './debounce.js';
 import { completionMode, postprocess, type CursorContext } from './postprocess/index.js';
-import { checkSyntax, syntaxBaseline, syntaxBlock, type SyntaxBaseline, type SyntaxBlock } from './postprocess/syntaxCheck.js';
+import { checkSyntax, syntaxBaseline, syntaxBlock, type BoundedParse, type SyntaxBaseline, type SyntaxBlock } from './postprocess/syntaxCheck.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
 
@@ -67,8 +67,8 @@ export interface InlineDeps {
   logger: Logger;
   /** Cross-file context sources; without it prompts hold the current file only. */
   context?: ContextEngine;
-  /** Parses a small block for the syntax check of a completion; without it there is no check. */
-  parse?: (lang: LanguageName, text: string) => Tree | undefined;
+  /** Parses a small block, bounded in time, for the syntax check of a completion; without it there is no check. */
+  parse?: BoundedParse;
   now?: () => number;
 }
 

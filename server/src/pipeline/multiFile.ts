@@ -59,7 +59,8 @@ export interface MultiFileDeps {
   rootOf: (uri: string) => string | undefined;
   /** Files outside the workspace (by real path) are never read for a prompt nor edited; a new file never lands outside. */
   paths: Pick<PathPolicy, 'outsideWorkspace' | 'resolvesInside'>;
-  parse?: (lang: LanguageName, text: string) => Tree | undefined;
+  /** A sliced parse off the event loop (the ParseService): undefined when it gives up. */
+  parse?: (lang: LanguageName, text: string) => Promise<Tree | undefined>;
   chat: (messages: ChatMessage[], sources: SourceRef[], task: string, signal: AbortSignal) => Promise<ChatAnswer>;
   debug: (msg: string) => void;
 }
@@ -85,8 +86,8 @@ export function unitName(doc: Doc, start: number, end: number): string | undefin
 }
 
 /** Syntax errors in `text` (0 without a grammar or a parser: nothing to check against). */
-function countErrors(deps: MultiFileDeps, lang: LanguageName | undefined, text: string): number {
-  const tree = lang && deps.parse ? deps.parse(lang, text) : undefined;
+async function countErrors(deps: MultiFileDeps, lang: LanguageName | undefined, text: string): Promise<number> {
+  const tree = lang && deps.parse ? await deps.parse(lang, text) : undefined;
   return tree ? errorCount(tree) : 0;
 }
 
@@ -190,7 +191,7 @@ export class MultiFileActions {
       if (body === undefined || body.trim() === '') problem = 'the answer holds no test file in a fenced code block';
       else {
         const content = body.endsWith('\n') ? body : `${body}\n`;
-        const errors = countErrors(this.deps, newLang, content);
+        const errors = await countErrors(this.deps, newLang, content);
         if (errors === 0) {
           if (exists(plan.path)) return { kind: 'stale', reason: `${plan.path} was created while the model answered; ask again` };
           const late = this.escapes(target, root, plan.path);
@@ -316,7 +317,7 @@ export class MultiFileActions {
       lastBackend = answer.backend;
       const stale = this.staleFile(req, files);
       if (stale) return { kind: 'stale', reason: stale };
-      const applied = this.applyAnswer(answer.text, files);
+      const applied = await this.applyAnswer(answer.text, files);
       let problem: string;
       if (applied.ok) {
         if (applied.changes.length === 0) problem = 'the blocks change nothing';
@@ -353,7 +354,7 @@ export class MultiFileActions {
   }
 
   /** Blocks grouped by the file they name; a block naming no file belongs to the only file, if there is one. */
-  applyAnswer(answer: string, files: FileText[]): { ok: true; changes: { file: FileText; edits: RangedEdit[]; addedErrors: number }[] } | { ok: false; error: string } {
+  async applyAnswer(answer: string, files: FileText[]): Promise<{ ok: true; changes: { file: FileText; edits: RangedEdit[]; addedErrors: number }[] } | { ok: false; error: string }> {
     const { blocks, errors } = parseSearchReplace(answer);
     if (blocks.length === 0) return { ok: false, error: errors[0] ?? 'the answer holds no SEARCH/REPLACE block' };
     const byFile = new Map<FileText, EditBlock[]>();
@@ -369,7 +370,7 @@ export class MultiFileActions {
       const edits = r.edits.map((e) => tighten(f.text, e)).filter((e) => e.start !== e.end || e.newText !== '');
       if (edits.length === 0) continue;
       const snap = TextDocument.create(f.uri, 'plaintext', 0, f.text);
-      const added = countErrors(this.deps, f.lang, r.text) - countErrors(this.deps, f.lang, f.text);
+      const added = (await countErrors(this.deps, f.lang, r.text)) - (await countErrors(this.deps, f.lang, f.text));
       changes.push({ file: f, edits: edits.map((e) => ({ ...e, range: { start: snap.positionAt(e.start), end: snap.positionAt(e.end) } })), addedErrors: Math.max(0, added) });
     }
     return { ok: true, changes };

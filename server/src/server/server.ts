@@ -47,8 +47,8 @@ import { PathPolicy } from '../privacy/paths.js';
 import { Prober, statusOf, type Status } from '../router/status.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { Stats } from '../stats.js';
-import { ParserPool } from '../syntax/tree.js';
-import { RuntimeMonitor } from '../util/runtime.js';
+import { ParseService, TreeRetention } from '../syntax/tree.js';
+import { IdleCollector, RuntimeMonitor } from '../util/runtime.js';
 import { isLogLevel, type LogHub, type LogSink } from '../util/logger.js';
 import { errorText } from '../util/logger.js';
 import { stateDir } from '../util/paths.js';
@@ -80,11 +80,16 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   const log = hub.logger('server');
   const workspace = new Workspace();
   const settings = new Settings({ configFile: opts.configFile, env: opts.env, roots: () => workspace.roots });
-  // Background re-parses wait while an inline request is in flight (see ParserPool).
+  // Every parse runs in slices off the request path, and waits while an inline request is in
+  // flight (see ParseService); only the documents used last keep a tree (see TreeRetention).
   let pipeline: InlinePipeline | undefined;
   const busy = () => pipeline?.busy ?? false;
-  const pool = new ParserPool(busy);
-  const documents = new DocumentStore(pool);
+  const parser = new ParseService({ busy });
+  // Dropped trees' native memory and a burst's garbage are given back once the server is idle.
+  const collector = new IdleCollector({ busy });
+  const retention = new TreeRetention(undefined, undefined, (chars) => collector.dropped(chars));
+  const syntaxLog = hub.logger('syntax');
+  const documents = new DocumentStore(parser, { retention, debug: (m) => syntaxLog.debug(m) });
   // Where files really are (symbolic links, case, folders): the gates, the router, the context
   // stage and multi-file actions all ask this one object. File events invalidate what it cached.
   const paths = new PathPolicy({ roots: () => workspace.roots, warn: (m) => log.warn(m) });
@@ -94,7 +99,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   let progress: WorkDoneProgressServerReporter | undefined;
   const context = new ContextService({
     documents,
-    pool,
+    parser,
     workspace,
     paths,
     logger: hub.logger('context'),
@@ -107,9 +112,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       } else progress.report(p.total ? Math.floor((100 * p.done) / p.total) : 0, `Indexing ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} files`);
     },
   });
-  pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine, parse: (lang, text) => pool.parse(lang, text) });
+  pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }) });
   const deps: CompletionFeatureDeps = { documents, pipeline, stats, logger: hub.logger('inline') };
-  const actions = new ActionPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('actions'), parse: (lang, text) => pool.parse(lang, text), open: (uri) => documents.get(uri), index: () => context.workspaceIndex, context: context.engine });
+  const actions = new ActionPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, text) => (await parser.parse(lang, text)).tree, open: (uri) => documents.get(uri), index: () => context.workspaceIndex, context: context.engine });
   let resolveSupport = false;
   let showDocumentSupport = false;
   /**
@@ -277,6 +282,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   const note =
     <P>(method: string, shape: Parameters<typeof notificationProblem>[1], fn: (p: P) => unknown) =>
     (p: unknown): void => {
+      collector.activity();
       const problem = notificationProblem(method, shape, p);
       if (problem !== undefined) {
         if (malformed.has(problem)) return log.debug(`ignored ${problem}`);
@@ -342,6 +348,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   // helpers read `params.workDoneToken` before any check, and null params would throw there.
   const handle = <P, R>(method: string, valid: (p: unknown) => P, fn: (p: P, token: CancellationToken) => Promise<R> | R) =>
     connection.onRequest<unknown, unknown, void>(new RequestType<unknown, unknown, void>(method, ParameterStructures.byName), async (p: unknown, token: CancellationToken): Promise<unknown> => {
+      collector.activity();
       try {
         return await fn(valid(p), token);
       } catch (err) {
@@ -367,7 +374,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry') }, p.arguments);
     if (p.command === STATS_COMMAND) {
       noArgs(STATS_COMMAND, p.arguments);
-      const process = runtime.snapshot();
+      const process = { ...runtime.snapshot(), parses: { ...parser.counters, queued: parser.pending, trees: retention.size, treesDropped: retention.dropped, collections: collector.collections } };
       runtime.reset(); // event-loop figures cover the time since the previous tandem.stats
       return { ...stats.snapshot(), latency: backends.latencyPercentiles(), spend: backends.spend.today(), status: statusOf(settings.config, backends), process };
     }
@@ -379,6 +386,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     prober.stop();
     context.dispose();
     runtime.dispose();
+    collector.dispose();
   });
   connection.listen();
 }

@@ -1,4 +1,5 @@
-// One tree-sitter tree per open document, kept in step with edits by tree.edit + incremental re-parse.
+// Parsing without holding the event loop: tree-sitter parses run in slices of a few milliseconds,
+// each document keeps its tree in step with edits, and only a few documents keep a tree at all.
 import Parser from 'tree-sitter';
 import { grammar, type LanguageInfo, type LanguageName } from './languages.js';
 
@@ -6,32 +7,238 @@ export type Tree = Parser.Tree;
 export type SyntaxNode = Parser.SyntaxNode;
 export interface Point { row: number; column: number }
 
-/** Bigger files complete from plain text windows: a parse would cost more than it helps. */
-export const MAX_PARSE_CHARS = 2_000_000;
+/** Bigger documents complete from plain text windows: a parse would cost more than it helps. */
+export const MAX_PARSE_CHARS = 1_000_000;
 
-/** A deferred parse waits at most this long for the server to be idle. */
+/**
+ * Parse time (summed over its slices) after which a parse is given up and the document
+ * completes from text windows: 100 ms plus 1 ms per 1,000 characters. Normal code parses at
+ * about 3,000 characters per ms (a 10,000-line file in 50-150 ms), so this is several times what
+ * it needs on a loaded machine; what runs longer is pathological input (a stray `((((` before
+ * hundreds of kB makes tree-sitter's error recovery parse ~100 characters per ms), where a tree
+ * would not help the prompt anyway.
+ */
+export function parseBudgetMs(chars: number): number {
+  return 100 + chars / 1000;
+}
+
+/**
+ * The longest stretch one parse holds the event loop before it yields, as tree-sitter's timeout.
+ * Tree-sitter looks at the clock every 100 of its operations, and in error recovery those can be
+ * slow, so a slice overshoots now and then (1 ms slices: p99 ~12 ms on pathological input;
+ * 4 ms slices: ~45 ms).
+ */
+export const PARSE_SLICE_MS = 1;
+
+/** A background parse waits at most this long for a latency-critical request to end. */
 export const MAX_PARSE_DEFER_MS = 1000;
 
-/** Parsers are stateful and not cheap to create: one per language, shared by all documents. */
-export class ParserPool {
-  private readonly parsers = new Map<LanguageName, Parser>();
+/** Parses that take turns slice by slice; the rest of the queue waits for one of them to end. */
+const TAKING_TURNS = 3;
+
+/** How often a deferred parse looks again whether the server is still busy. */
+const BUSY_RETRY_MS = 10;
+
+/**
+ * The binding reads the text in chunks of this many UTF-16 units, copying each into its buffer.
+ * Each slice reads afresh from where the parse stopped, so a buffer the size of the text would
+ * copy the rest of the text every slice (and measured twice as slow even for one-call parses).
+ */
+const READ_UNITS = 32 * 1024;
+
+export type ParseOutcome =
+  | { tree: Tree; ms: number }
+  | { tree?: undefined; ms: number; reason: 'too big' | 'too slow' | 'cancelled' | 'failed' };
+
+export interface ParseCounters {
+  /** Parses finished with a tree. */
+  parses: number;
+  /** Slices run (a parse that yields runs several). */
+  slices: number;
+  /** Parses given up: over MAX_PARSE_CHARS, over their time bound, cancelled. */
+  tooBig: number;
+  tooSlow: number;
+  cancelled: number;
+  /** The longest single slice or synchronous parse, in ms: what a parse cost the event loop at most. */
+  longestHoldMs: number;
+}
+
+interface Job {
+  lang: LanguageName;
+  text: string;
+  old: Tree | undefined;
+  maxMs: number;
+  spentMs: number;
+  parser: Parser | undefined;
+  signal: AbortSignal | undefined;
+  waitingSince: number | undefined;
+  resolve: (o: ParseOutcome) => void;
+}
+
+export interface ParseServiceOptions {
+  /**
+   * True while a latency-critical request is in flight: background slices wait for it to end
+   * (at most MAX_PARSE_DEFER_MS), so a parse never delays the handling of a backend's answer.
+   */
+  busy?: () => boolean;
+  sliceMs?: number;
+  now?: () => number;
+}
+
+/**
+ * Every tree-sitter parse of the server goes through here. `parse` queues a parse that runs in
+ * slices of `sliceMs` (tree-sitter's timeout makes a parse return early; called again with the
+ * same text, the same parser resumes where it stopped), taking turns with other queued parses;
+ * `parseNow` is a synchronous parse with a time bound, for small texts (a block of the syntax
+ * check) and one-shot commands. Each in-flight parse owns a parser, as a halted parse lives in
+ * its parser's state; parsers are reused per language.
+ */
+export class ParseService {
+  private readonly idle = new Map<LanguageName, Parser[]>();
+  private readonly queue: Job[] = [];
+  private scheduled = false;
+  private readonly now: () => number;
+  private readonly sliceMs: number;
+  readonly counters: ParseCounters = { parses: 0, slices: 0, tooBig: 0, tooSlow: 0, cancelled: 0, longestHoldMs: 0 };
+
+  constructor(private readonly opts: ParseServiceOptions = {}) {
+    this.now = opts.now ?? (() => performance.now());
+    this.sliceMs = opts.sliceMs ?? PARSE_SLICE_MS;
+  }
 
   /**
-   * @param busy true while a latency-critical request is in flight: background parses wait for it
-   *   to end, so a re-parse never delays the handling of a backend's answer.
+   * A parse in slices. Resolves with the tree, or without one when the text is over
+   * MAX_PARSE_CHARS, the parse ran `maxMs` in total, or `signal` aborted it. The first slice
+   * runs at once when nothing else is queued, so a quick incremental parse finishes in the call.
    */
-  constructor(readonly busy: () => boolean = () => false) {}
-
-  parse(lang: LanguageName, text: string, old?: Tree): Tree {
-    let p = this.parsers.get(lang);
-    if (!p) {
-      p = new Parser();
-      p.setLanguage(grammar(lang) as Parser.Language);
-      this.parsers.set(lang, p);
+  parse(lang: LanguageName, text: string, opts: { old?: Tree; maxMs?: number; signal?: AbortSignal } = {}): Promise<ParseOutcome> {
+    if (text.length > MAX_PARSE_CHARS) {
+      this.counters.tooBig++;
+      return Promise.resolve({ ms: 0, reason: 'too big' });
     }
+    return new Promise<ParseOutcome>((resolve) => {
+      this.queue.push({ lang, text, old: opts.old, maxMs: opts.maxMs ?? parseBudgetMs(text.length), spentMs: 0, parser: undefined, signal: opts.signal, waitingSince: undefined, resolve });
+      if (this.queue.length === 1 && !this.scheduled) this.slice();
+      else this.pump();
+    });
+  }
+
+  /** A synchronous parse that gives up (undefined) after `maxMs`: only for small texts or one-shot commands. */
+  parseNow(lang: LanguageName, text: string, opts: { old?: Tree; maxMs?: number } = {}): Tree | undefined {
+    if (text.length > MAX_PARSE_CHARS) {
+      this.counters.tooBig++;
+      return undefined;
+    }
+    const parser = this.take(lang);
+    const maxMs = opts.maxMs ?? parseBudgetMs(text.length);
+    const started = this.now();
+    let tree: Tree | null = null;
+    try {
+      tree = this.run(parser, text, opts.old, maxMs);
+    } finally {
+      this.hold(this.now() - started);
+      this.give(lang, parser, tree !== null);
+    }
+    if (tree) this.counters.parses++;
+    else this.counters.tooSlow++;
+    return tree ?? undefined;
+  }
+
+  /** Parses queued or part-way through. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  private pump(): void {
+    if (this.scheduled || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.slice();
+    });
+  }
+
+  private slice(): void {
+    const job = this.queue[0];
+    if (!job) return;
+    if (job.signal?.aborted) {
+      this.counters.cancelled++;
+      return this.finish(job, { ms: job.spentMs, reason: 'cancelled' }, false);
+    }
+    if (this.opts.busy?.()) {
+      job.waitingSince ??= this.now();
+      if (this.now() - job.waitingSince < MAX_PARSE_DEFER_MS) {
+        this.scheduled = true;
+        setTimeout(() => {
+          this.scheduled = false;
+          this.slice();
+        }, BUSY_RETRY_MS).unref?.();
+        return;
+      }
+    }
+    job.waitingSince = undefined;
+    job.parser ??= this.take(job.lang);
+    const started = this.now();
+    let tree: Tree | null = null;
+    let failed = false;
+    try {
+      tree = this.run(job.parser, job.text, job.old, Math.min(this.sliceMs, Math.max(0.5, job.maxMs - job.spentMs)));
+    } catch {
+      failed = true; // a binding error: the document goes without a tree, the server goes on
+    }
+    const ms = this.now() - started;
+    this.hold(ms);
+    this.counters.slices++;
+    job.spentMs += ms;
+    if (tree) {
+      this.counters.parses++;
+      this.finish(job, { tree, ms: job.spentMs }, true);
+    } else if (failed) {
+      this.finish(job, { ms: job.spentMs, reason: 'failed' }, false);
+    } else if (job.spentMs >= job.maxMs) {
+      this.counters.tooSlow++;
+      this.finish(job, { ms: job.spentMs, reason: 'too slow' }, false);
+    } else {
+      // Its turn is over: the parses at the head of the queue take turns, so one slow document
+      // starves no other; only a few at a time, as each holds a parser with a half-built parse.
+      this.queue.splice(Math.min(TAKING_TURNS, this.queue.length) - 1, 0, this.queue.shift()!);
+    }
+    this.pump();
+  }
+
+  private finish(job: Job, outcome: ParseOutcome, complete: boolean): void {
+    this.queue.splice(this.queue.indexOf(job), 1);
+    if (job.parser) this.give(job.lang, job.parser, complete);
+    job.parser = undefined;
+    job.resolve(outcome);
+    this.pump();
+  }
+
+  /** One call into tree-sitter, returning early (null) after `maxMs`; null also when the parse halted. */
+  private run(parser: Parser, text: string, old: Tree | undefined, maxMs: number): Tree | null {
+    parser.setTimeoutMicros(Number.isFinite(maxMs) ? Math.max(1, Math.round(maxMs * 1000)) : 0);
     // The binding reads strings in UTF-16 and reports UTF-16 offsets, the unit LSP uses too.
-    // Large files need a buffer bigger than the 32 KiB default or parse() reads them in slices.
-    return p.parse(text, old ?? null, { bufferSize: Math.max(32 * 1024, text.length * 2 + 2) });
+    return parser.parse(text, old ?? null, { bufferSize: READ_UNITS }) ?? null;
+  }
+
+  private take(lang: LanguageName): Parser {
+    const p = this.idle.get(lang)?.pop();
+    if (p) return p;
+    const parser = new Parser();
+    parser.setLanguage(grammar(lang) as Parser.Language);
+    return parser;
+  }
+
+  /** A parser whose parse halted part-way is reset first: its next parse must not resume that one. */
+  private give(lang: LanguageName, parser: Parser, complete: boolean): void {
+    if (!complete) parser.reset();
+    let list = this.idle.get(lang);
+    if (!list) this.idle.set(lang, (list = []));
+    if (list.length < 2) list.push(parser);
+  }
+
+  private hold(ms: number): void {
+    if (ms > this.counters.longestHoldMs) this.counters.longestHoldMs = ms;
   }
 }
 
@@ -54,74 +261,269 @@ export function endPointAfterInsert(start: Point, inserted: string): Point {
 }
 
 /**
- * The tree of one document. Edits are applied to the old tree at once (cheap, keeps node
- * positions right), but the re-parse waits until typing pauses, so a keystroke's request
- * never pays for it; `fresh()` parses on demand for callers that need an exact tree.
+ * Which documents keep a tree. A tree costs native memory of about 30 bytes per character of
+ * its text (~1 MB for a 1,000-line file), which the JS heap does not see, so a workspace with
+ * hundreds of open files must not keep them all: the documents touched last (opened, edited,
+ * asked for a completion) keep theirs, up to `maxTrees` and `maxChars` in total; the others drop
+ * theirs and parse again, in slices, when next used.
  */
-export class DocumentTree {
-  private tree: Tree | undefined;
-  private dirty = false;
-  private timer: NodeJS.Timeout | undefined;
+export class TreeRetention {
+  private readonly held = new Map<DocumentTree, number>();
+  /** Documents opened whose first parse is scheduled: they count against the room. */
+  private readonly opening = new Set<DocumentTree>();
+  private chars = 0;
+  /** Trees dropped since the start: what `release` has given back to the garbage collector. */
+  dropped = 0;
 
   constructor(
-    readonly language: LanguageInfo,
-    private readonly pool: ParserPool,
-    private readonly text: () => string,
-    private readonly idleMs = 30,
+    readonly maxTrees = 24,
+    readonly maxChars = 1_500_000,
+    private readonly onDrop?: (chars: number) => void,
   ) {}
 
   /**
-   * The latest tree, possibly edited but not re-parsed since the last keystroke; undefined until
-   * the first parse has run (it is scheduled on open, never done on a request's path).
+   * A document was opened: it is parsed now only while there is room for its tree. Opening a
+   * document does not mean using it (editors open files for peeks, searches, other extensions,
+   * a restored session), and a burst of hundreds of opens must not parse hundreds of trees only
+   * to drop them: freed native memory is reused, not given back to the OS, so RSS stays at its
+   * highest. Beyond the room, a document is parsed when first used (edited, asked for a
+   * completion or its code actions).
+   */
+  opened(tree: DocumentTree): void {
+    if (this.held.size + this.opening.size >= this.maxTrees) return;
+    this.opening.add(tree);
+    tree.schedule();
+  }
+
+  /** `tree` was just used or re-parsed, holding a tree for `chars` characters of text. */
+  touch(tree: DocumentTree, chars: number): void {
+    this.opening.delete(tree);
+    const before = this.held.get(tree);
+    if (before !== undefined) {
+      this.held.delete(tree);
+      this.chars -= before;
+    }
+    this.held.set(tree, chars);
+    this.chars += chars;
+    for (const [t, c] of this.held) {
+      if (this.held.size <= this.maxTrees && this.chars <= this.maxChars) break;
+      if (t === tree) continue; // the one in use stays, however big
+      this.held.delete(t);
+      this.chars -= c;
+      this.dropped++;
+      t.release();
+      this.onDrop?.(c);
+    }
+  }
+
+  /** `tree` no longer holds a tree (closed, or its parse given up): what it held is garbage now. */
+  forget(tree: DocumentTree): void {
+    this.opening.delete(tree);
+    const c = this.held.get(tree);
+    if (c === undefined) return;
+    this.held.delete(tree);
+    this.chars -= c;
+    this.onDrop?.(c);
+  }
+
+  get size(): number {
+    return this.held.size;
+  }
+}
+
+/** After a document's parse was given up, the next try waits this long (doubling, to a cap). */
+const RETRY_AFTER_MS = 5_000;
+const RETRY_AFTER_MAX_MS = 160_000;
+
+export interface DocumentTreeDeps {
+  parser: ParseService;
+  retention?: TreeRetention;
+  /** Says at debug level why a document has no tree (too big, too slow). */
+  debug?: (message: string) => void;
+  now?: () => number;
+  idleMs?: number;
+}
+
+/**
+ * The tree of one document. Edits are applied to the tree at once (cheap, keeps node positions
+ * right); the re-parse waits until typing pauses and runs in slices through the ParseService,
+ * so neither a keystroke nor a request ever waits for it. While a parse is part-way, the tree
+ * it started from is left as it is and later edits wait in `pending`, to be applied to the new
+ * tree when it arrives.
+ */
+export class DocumentTree {
+  private tree: Tree | undefined;
+  /** Edits not yet in a parse: the tree (or the parse in flight) lags the text by these. */
+  private dirty = false;
+  private inFlight: AbortController | undefined;
+  private pending: TreeEdit[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private waiters: ((tree: Tree | undefined) => void)[] = [];
+  private retryAt = 0;
+  private retryAfterMs = RETRY_AFTER_MS;
+  private disposed = false;
+  private readonly now: () => number;
+
+  constructor(
+    readonly language: LanguageInfo,
+    private readonly deps: DocumentTreeDeps,
+    private readonly text: () => string,
+    private readonly name = '',
+  ) {
+    this.now = deps.now ?? (() => performance.now());
+  }
+
+  /**
+   * The latest tree, possibly edited but not re-parsed since the last keystroke; undefined while
+   * the document has none (not parsed yet, dropped to save memory, too big or too slow to
+   * parse). Never parses: it asks for a parse in the background for the next request.
    */
   current(): Tree | undefined {
-    if (!this.tree) this.schedule();
+    if (this.tree) this.deps.retention?.touch(this, this.text().length);
+    if (!this.tree || this.dirty) this.schedule();
     return this.tree;
   }
 
-  /** A tree that matches the text exactly (parses now if edits are pending). */
-  fresh(): Tree | undefined {
-    if (this.tree && !this.dirty) return this.tree;
-    this.cancelTimer();
-    const text = this.text();
-    if (text.length > MAX_PARSE_CHARS) {
-      this.tree = undefined;
-      this.dirty = false;
-      return undefined;
+  /**
+   * The tree once a parse to the current text has run, waiting at most `maxWaitMs` (the event
+   * loop runs on meanwhile; the parse runs in slices): for a request that has little use without
+   * a tree, such as listing code actions right after a document opened. Undefined when there is
+   * none by then, or the document's parse was given up lately.
+   */
+  settled(maxWaitMs: number): Promise<Tree | undefined> {
+    this.current();
+    if (this.exact() || this.disposed) return Promise.resolve(this.tree);
+    if (!this.inFlight) {
+      if (this.retryAt > this.now()) return Promise.resolve(this.tree);
+      this.cancelTimer();
+      this.start(); // a quick parse finishes in this call
+      if (this.exact() || !this.inFlight) return Promise.resolve(this.tree);
     }
-    this.tree = this.pool.parse(this.language.name, text, this.tree);
-    this.dirty = false;
-    return this.tree;
+    return new Promise((resolve) => {
+      const waiter = (t: Tree | undefined) => {
+        clearTimeout(timer);
+        resolve(t);
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(this.tree);
+      }, maxWaitMs);
+      timer.unref?.();
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** The tree when it matches the text exactly, else undefined (never parses). */
+  exact(): Tree | undefined {
+    return this.tree && !this.dirty && !this.inFlight ? this.tree : undefined;
+  }
+
+  /**
+   * A synchronous parse to the current text, bounded by `maxMs`: for one-shot commands and
+   * tests, which have nothing else to do meanwhile. The server never calls it.
+   */
+  parseNow(maxMs?: number): Tree | undefined {
+    if (this.exact()) return this.tree;
+    this.cancel(true);
+    const text = this.text();
+    const tree = this.deps.parser.parseNow(this.language.name, text, { ...(this.tree ? { old: this.tree } : {}), ...(maxMs !== undefined ? { maxMs } : {}) });
+    this.adopt(tree, text.length);
+    return tree;
   }
 
   edit(e: TreeEdit): void {
-    if (!this.tree) return; // the scheduled first parse reads the current text anyway
-    this.tree.edit(e);
+    if (this.inFlight) this.pending.push(e);
+    else if (this.tree) this.tree.edit(e);
+    else {
+      // No tree (not parsed yet, or dropped): a document being edited is in use, so it gets one;
+      // the parse reads the text as it is then.
+      this.cancelTimer();
+      this.schedule();
+      return;
+    }
     this.dirty = true;
     this.cancelTimer();
     this.schedule();
   }
 
-  /** Parse after `idleMs` without further edits, and once no inline request is in flight. */
+  /** Parse after `idleMs` without further edits, and not before a given-up parse may retry. */
   schedule(): void {
-    if (this.timer) return;
-    const since = performance.now();
-    const tick = () => {
+    if (this.timer || this.inFlight || this.disposed) return;
+    const wait = Math.max(this.deps.idleMs ?? 30, this.retryAt - this.now());
+    this.timer = setTimeout(() => {
       this.timer = undefined;
-      if (this.pool.busy() && performance.now() - since < MAX_PARSE_DEFER_MS) {
-        this.timer = setTimeout(tick, this.idleMs);
-        this.timer.unref?.();
-        return;
-      }
-      this.fresh();
-    };
-    this.timer = setTimeout(tick, this.idleMs);
+      this.start();
+    }, wait);
     this.timer.unref?.();
   }
 
-  dispose(): void {
-    this.cancelTimer();
+  /** Drops the tree to give its memory back; the next `current()` parses again. */
+  release(): void {
+    this.cancel(false);
     this.tree = undefined;
+    this.dirty = false;
+    this.wake();
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.release();
+    this.deps.retention?.forget(this);
+  }
+
+  private start(): void {
+    if (this.inFlight || this.disposed) return;
+    const text = this.text();
+    const abort = new AbortController();
+    this.inFlight = abort;
+    this.dirty = false;
+    const old = this.tree;
+    void this.deps.parser.parse(this.language.name, text, { ...(old ? { old } : {}), signal: abort.signal }).then((outcome) => {
+      if (this.inFlight !== abort) return; // released or restarted meanwhile
+      this.inFlight = undefined;
+      if (outcome.tree) {
+        this.adopt(outcome.tree, text.length);
+        return;
+      }
+      if (outcome.reason === 'cancelled') return;
+      // Given up: text windows for this document until a later try, with edits in between, succeeds.
+      this.deps.debug?.(`${this.name || this.language.name}: no syntax tree (${outcome.reason === 'too big' ? `${text.length} characters, over ${MAX_PARSE_CHARS}` : `parse ${outcome.reason} after ${Math.round(outcome.ms)} ms`}); completing from text windows`);
+      this.adopt(undefined, text.length);
+      this.retryAt = this.now() + this.retryAfterMs;
+      this.retryAfterMs = Math.min(RETRY_AFTER_MAX_MS, this.retryAfterMs * 2);
+    });
+  }
+
+  /** Takes a parse's result: the edits made while it ran are applied to it, and still need a parse. */
+  private adopt(tree: Tree | undefined, chars: number): void {
+    const pending = this.pending;
+    this.pending = [];
+    if (tree) {
+      for (const e of pending) tree.edit(e);
+      this.retryAfterMs = RETRY_AFTER_MS;
+      this.retryAt = 0;
+    }
+    this.tree = tree;
+    this.dirty = pending.length > 0;
+    if (tree) this.deps.retention?.touch(this, chars);
+    else this.deps.retention?.forget(this);
+    if (this.dirty && tree) this.schedule();
+    this.wake();
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w(this.tree);
+  }
+
+  /** Stops a scheduled or running parse; `keepEdits`: the edits made while it ran go to the tree it started from. */
+  private cancel(keepEdits: boolean): void {
+    this.cancelTimer();
+    if (!this.inFlight) return;
+    this.inFlight.abort();
+    this.inFlight = undefined;
+    if (keepEdits) for (const e of this.pending) this.tree?.edit(e);
+    if (keepEdits && this.pending.length > 0) this.dirty = true;
+    this.pending = [];
   }
 
   private cancelTimer(): void {

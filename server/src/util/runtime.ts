@@ -1,5 +1,7 @@
 // The process's own figures for `tandem.stats`: memory as the OS sees it, and the event loop's delay.
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 export interface RuntimeSnapshot {
   /** Resident set size: native memory (tree-sitter trees) counts here, not in the heap. */
@@ -47,5 +49,103 @@ export class RuntimeMonitor {
 
   dispose(): void {
     this.loop?.disable();
+  }
+}
+
+/** A full collection, when the runtime lets us ask for one (V8's gc extension), else undefined. */
+function fullGc(): (() => void) | undefined {
+  try {
+    // Node has no API to ask for a collection; this flag, set before the first call, exposes
+    // V8's own `gc()` in a new context. Without it, dropped trees wait for V8's next major GC.
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('gc');
+    return typeof gc === 'function' ? () => (gc as () => void)() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface CollectorOptions {
+  /** Dropped native memory (in characters of parsed text) that calls for a collection. */
+  thresholdChars?: number;
+  /** Heap growth since the last collection that calls for one once the server is idle. */
+  heapGrowthBytes?: number;
+  /** No message for this long counts as idle. */
+  idleMs?: number;
+  /** True while a latency-critical request is in flight: the collection waits. */
+  busy?: () => boolean;
+  now?: () => number;
+  heapUsed?: () => number;
+  gc?: () => void;
+}
+
+/**
+ * Gives memory back while the user is not typing. A syntax tree's memory is freed when V8
+ * collects its small JS wrapper, and V8 does not know what the wrapper holds (about 30 bytes per
+ * character of the text, outside the heap), so dropped trees pile up until the next major
+ * collection, which a server with a quiet heap may not run for a long time; and freed native
+ * memory is reused but not given back to the OS, so RSS stays at the highest pile. Likewise a
+ * burst of messages (hundreds of documents opened) leaves garbage in the old generation that V8
+ * collects late. So after the server has been idle for `idleMs` (no message, no inline request
+ * in flight), one full collection runs when trees worth `thresholdChars` were dropped or the heap
+ * grew `heapGrowthBytes` since the last one. Its pause (tens of ms) falls where nobody waits,
+ * and an idle server arms no timer at all.
+ */
+export class IdleCollector {
+  private droppedChars = 0;
+  private lastActivity: number;
+  private timer: NodeJS.Timeout | undefined;
+  private heapAfterLast: number;
+  private readonly gc: (() => void) | undefined;
+  private readonly now: () => number;
+  private readonly heapUsed: () => number;
+  collections = 0;
+
+  constructor(private readonly opts: CollectorOptions = {}) {
+    this.gc = 'gc' in opts ? opts.gc : fullGc();
+    this.now = opts.now ?? (() => performance.now());
+    this.heapUsed = opts.heapUsed ?? (() => process.memoryUsage().heapUsed);
+    this.lastActivity = this.now();
+    this.heapAfterLast = this.heapUsed();
+  }
+
+  /** A message arrived: the server is not idle; a check follows once it is. */
+  activity(): void {
+    this.lastActivity = this.now();
+    this.arm();
+  }
+
+  /** A syntax tree for `chars` characters of text was dropped. */
+  dropped(chars: number): void {
+    this.droppedChars += chars;
+    this.arm();
+  }
+
+  private arm(): void {
+    if (this.timer || !this.gc) return;
+    this.timer = setTimeout(() => this.check(), this.opts.idleMs ?? 1000);
+    this.timer.unref?.();
+  }
+
+  private check(): void {
+    this.timer = undefined;
+    const idleMs = this.opts.idleMs ?? 1000;
+    const quietFor = this.now() - this.lastActivity;
+    if (quietFor < idleMs || this.opts.busy?.()) {
+      this.timer = setTimeout(() => this.check(), Math.max(10, idleMs - quietFor));
+      this.timer.unref?.();
+      return;
+    }
+    const grown = this.heapUsed() - this.heapAfterLast;
+    if (this.droppedChars < (this.opts.thresholdChars ?? 300_000) && grown < (this.opts.heapGrowthBytes ?? 32 * 1024 * 1024)) return;
+    this.droppedChars = 0;
+    this.collections++;
+    this.gc!();
+    this.heapAfterLast = this.heapUsed();
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }

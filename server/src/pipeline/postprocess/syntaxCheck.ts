@@ -15,6 +15,12 @@ const MAX_BLOCK_CHARS = 24_000;
 const MAX_PARSES = 8;
 const MAX_CHECK_MS = 12;
 
+/**
+ * A synchronous parse that gives up (undefined) after `maxMs`: each parse here is bounded, as a
+ * block of pathological text (unbalanced brackets) can take tree-sitter far longer than its size says.
+ */
+export type BoundedParse = (lang: LanguageName, text: string, maxMs: number) => Tree | undefined;
+
 const PAIRS: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
 const CLOSERS = new Set([')', ']', '}']);
 
@@ -85,9 +91,9 @@ export interface SyntaxBaseline {
  * Parses the block without the completion: it does not depend on the completion, so the pipeline
  * runs it while the backend is still answering. Null when the block does not parse.
  */
-export function syntaxBaseline(block: SyntaxBlock, parse: (lang: LanguageName, text: string) => Tree | undefined, now: () => number = () => performance.now()): SyntaxBaseline | null {
+export function syntaxBaseline(block: SyntaxBlock, parse: BoundedParse, now: () => number = () => performance.now()): SyntaxBaseline | null {
   const started = now();
-  const base = parse(block.lang, block.before + block.after);
+  const base = parse(block.lang, block.before + block.after, MAX_CHECK_MS);
   if (!base) return null;
   return { errors: errorCount(base), ms: now() - started };
 }
@@ -99,7 +105,7 @@ export function syntaxBaseline(block: SyntaxBlock, parse: (lang: LanguageName, t
  * among equals; when none qualifies, the completion is returned as it was (the block may be
  * broken already in ways a shorter text does not fix).
  */
-export function checkSyntax(text: string, block: SyntaxBlock, parse: (lang: LanguageName, text: string) => Tree | undefined, now: () => number = () => performance.now(), precomputed?: SyntaxBaseline | null): string {
+export function checkSyntax(text: string, block: SyntaxBlock, parse: BoundedParse, now: () => number = () => performance.now(), precomputed?: SyntaxBaseline | null): string {
   const base = precomputed === undefined ? syntaxBaseline(block, parse, now) : precomputed;
   if (!base) return text;
   // The baseline's parse counts against the time limit wherever it ran.
@@ -129,7 +135,7 @@ export function checkSyntax(text: string, block: SyntaxBlock, parse: (lang: Lang
   for (const c of candidates) {
     if (parses >= MAX_PARSES || now() - started > MAX_CHECK_MS) break;
     parses++;
-    const tree = parse(block.lang, block.before + c + block.after);
+    const tree = parse(block.lang, block.before + c + block.after, MAX_CHECK_MS - (now() - started));
     if (!tree) continue;
     const errors = errorCount(tree);
     if (errors < bestErrors) {

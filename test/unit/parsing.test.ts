@@ -1,0 +1,213 @@
+// Parsing off the event loop: sliced parses with time and size bounds, trees kept in step with
+// edits made while a parse runs, only a few documents keeping trees, and idle-time collection.
+import { describe, expect, it } from 'vitest';
+import { DocumentStore, type ContentChange } from '../../server/src/documents.js';
+import { MAX_PARSE_CHARS, ParseService, TreeRetention, parseBudgetMs, type Tree } from '../../server/src/syntax/tree.js';
+import { IdleCollector } from '../../server/src/util/runtime.js';
+import { until } from '../wait.js';
+import { pool } from './fixtures.js';
+
+/** What made tree-sitter's error recovery take seconds in the issue: a stray `((((` before 300 kB. */
+const PATHOLOGICAL = '((((\n' + 'const q = "ab" + 1; '.repeat(15_000);
+/** Normal code that no machine parses within one 1 ms slice (~130 kB). */
+const BIG = Array.from({ length: 2000 }, (_, i) => `export function f${i}(a: number, b: string): number {\n  return a + b.length * ${i};\n}\n`).join('');
+
+/** Every node's type and place, as one string (a deep compare of 100,000 entries is slow). */
+const spans = (t: Tree): string => {
+  const out: string[] = [];
+  const walk = (n: Tree['rootNode']) => {
+    out.push(`${n.type}@${n.startIndex}-${n.endIndex}:${n.startPosition.row},${n.startPosition.column}`);
+    for (const c of n.children) walk(c);
+  };
+  walk(t.rootNode);
+  return out.join('\n');
+};
+
+describe('ParseService', () => {
+  it('a parse longer than a slice yields between slices and ends with the same tree as one call', async () => {
+    const svc = new ParseService();
+    const out = await svc.parse('typescript', BIG);
+    expect(out.tree).toBeDefined();
+    expect(svc.counters.slices).toBeGreaterThan(1);
+    expect(spans(out.tree!) === spans(pool.parseNow('typescript', BIG)!)).toBe(true);
+  });
+
+  it('pathological input is given up at its budget, without a tree', async () => {
+    const svc = new ParseService();
+    const out = await svc.parse('javascript', PATHOLOGICAL, { maxMs: 20 });
+    expect(out.tree).toBeUndefined();
+    expect(out).toMatchObject({ reason: 'too slow' });
+    expect(svc.counters).toMatchObject({ tooSlow: 1, parses: 0 });
+    expect(svc.counters.slices).toBeGreaterThan(1);
+    // The parser it used was reset: the next parse is a fresh one, not a resumed one.
+    const after = await svc.parse('javascript', 'let ok = 1;\n');
+    expect(after.tree?.rootNode.toString()).toBe(pool.parseNow('javascript', 'let ok = 1;\n')!.rootNode.toString());
+  });
+
+  it('text over MAX_PARSE_CHARS is not parsed at all', async () => {
+    const svc = new ParseService();
+    const out = await svc.parse('javascript', 'x'.repeat(MAX_PARSE_CHARS + 1));
+    expect(out).toMatchObject({ reason: 'too big' });
+    expect(svc.counters).toMatchObject({ tooBig: 1, slices: 0 });
+    expect(svc.parseNow('javascript', 'x'.repeat(MAX_PARSE_CHARS + 1))).toBeUndefined();
+  });
+
+  it('parses take turns: a small one queued behind a pathological one finishes first', async () => {
+    const svc = new ParseService();
+    const order: string[] = [];
+    const slow = svc.parse('javascript', PATHOLOGICAL, { maxMs: 60_000 }).then((o) => (order.push('slow'), o));
+    const small = svc.parse('javascript', 'const a = 1;\n'.repeat(2000)).then((o) => (order.push('small'), o));
+    expect((await small).tree).toBeDefined();
+    expect(order).toEqual(['small']);
+    expect(svc.pending).toBe(1);
+    // Cancelled at its next turn.
+    const ac = new AbortController();
+    const third = svc.parse('javascript', PATHOLOGICAL, { signal: ac.signal });
+    ac.abort();
+    expect(await third).toMatchObject({ reason: 'cancelled' });
+    void slow;
+  });
+
+  it('waits while the server is busy (an inline request in flight), then runs', async () => {
+    let busy = true;
+    const svc = new ParseService({ busy: () => busy, now: () => 0 }); // a clock that stands still: the defer cap never ends
+    const p = svc.parse('typescript', 'let a = 1;\n');
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 15));
+    expect(svc.counters.slices).toBe(0);
+    busy = false;
+    expect((await p).tree).toBeDefined();
+  });
+
+  it('budgets scale with the text: 100 ms plus 1 ms per 1,000 characters', () => {
+    expect(parseBudgetMs(0)).toBe(100);
+    expect(parseBudgetMs(300_000)).toBe(400);
+  });
+});
+
+describe('DocumentTree', () => {
+  it('edits made while a sliced parse runs are applied to the tree it returns', async () => {
+    const store = new DocumentStore(new ParseService());
+    const uri = 'file:///work/big.ts';
+    const doc = store.open(uri, 'typescript', 1, BIG);
+    const first = doc.tree!.settled(60_000); // starts the parse now; its first slice cannot finish it
+    expect(doc.tree!.exact()).toBeUndefined();
+    const changes: ContentChange[][] = [
+      [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: 'let zz = 1;\n' }],
+      [{ range: { start: { line: 3, character: 9 }, end: { line: 3, character: 11 } }, text: 'twentyTwo' }],
+    ];
+    let v = 1;
+    for (const c of changes) store.change(uri, ++v, c);
+    const tree = await first;
+    expect(tree).toBeDefined();
+    // Positions already right after the edits, before any re-parse.
+    expect(tree!.rootNode.endIndex).toBe(doc.text.getText().length);
+    const exact = doc.tree!.parseNow()!;
+    expect(spans(exact) === spans(pool.parseNow('typescript', doc.text.getText())!)).toBe(true);
+  });
+
+  it('a document whose parse is given up completes from text: no tree, and no retry at once', async () => {
+    const debug: string[] = [];
+    const store = new DocumentStore(new ParseService({ sliceMs: 1 }), { debug: (m) => debug.push(m) });
+    const doc = store.open('file:///work/bad.js', 'javascript', 1, PATHOLOGICAL);
+    // parseNow with a tiny bound gives up as the sliced parse would at its budget.
+    expect(doc.tree!.parseNow(5)).toBeUndefined();
+    expect(doc.tree!.current()).toBeUndefined();
+    // The sliced one says why at debug level, naming the document, never its text.
+    const out = await doc.tree!.settled(60_000);
+    expect(out).toBeUndefined();
+    expect(debug.join('\n')).toMatch(/file:\/\/\/work\/bad\.js: no syntax tree \(parse too slow after \d+ ms\); completing from text windows/);
+    expect(debug.join('\n')).not.toContain('const q');
+    // Retried only after a back-off: settled() answers at once meanwhile.
+    expect(await doc.tree!.settled(60_000)).toBeUndefined();
+  });
+});
+
+describe('TreeRetention', () => {
+  it('keeps trees for the documents used last, up to its count and size', () => {
+    const retention = new TreeRetention(2, 1_000_000);
+    const store = new DocumentStore(pool, { retention });
+    const docs = ['a', 'b', 'c'].map((n) => store.open(`file:///work/${n}.ts`, 'typescript', 1, `let ${n} = 1;\n`));
+    for (const d of docs) d.tree!.parseNow();
+    expect(docs.map((d) => !!d.tree!.exact())).toEqual([false, true, true]);
+    expect(retention.dropped).toBe(1);
+    // Using b makes c the oldest; parsing a again drops c.
+    docs[1]!.tree!.current();
+    docs[0]!.tree!.parseNow();
+    expect(docs.map((d) => !!d.tree!.exact())).toEqual([true, true, false]);
+    const bySize = new TreeRetention(10, 30);
+    const s2 = new DocumentStore(pool, { retention: bySize });
+    const big = s2.open('file:///work/big.ts', 'typescript', 1, `let x = "${'y'.repeat(40)}";\n`);
+    const small = s2.open('file:///work/small.ts', 'typescript', 1, 'let s = 1;\n');
+    big.tree!.parseNow();
+    small.tree!.parseNow();
+    expect([!!big.tree!.exact(), !!small.tree!.exact()]).toEqual([false, true]);
+  });
+
+  it('parses opened documents only while there is room; beyond it, on first use', async () => {
+    const retention = new TreeRetention(2, 1_000_000);
+    const store = new DocumentStore(pool, { retention });
+    const docs = ['a', 'b', 'c', 'd'].map((n) => store.open(`file:///work/${n}.ts`, 'typescript', 1, `let ${n} = 1;\n`));
+    await Promise.all(docs.slice(0, 2).map((d) => d.tree!.settled(60_000)));
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 40)); // past the idle delay the first two waited
+    expect(docs.map((d) => !!d.tree!.exact())).toEqual([true, true, false, false]);
+    // Used (a code action waits for it): parsed, and the least recently used one drops.
+    expect(await docs[3]!.tree!.settled(60_000)).toBeDefined();
+    expect(docs.map((d) => !!d.tree!.exact())).toEqual([false, true, false, true]);
+  });
+
+  it('closing a document forgets its tree', () => {
+    const retention = new TreeRetention(2, 1_000_000);
+    const store = new DocumentStore(pool, { retention });
+    store.open('file:///work/a.ts', 'typescript', 1, 'let a = 1;\n').tree!.parseNow();
+    expect(retention.size).toBe(1);
+    store.close('file:///work/a.ts');
+    expect(retention.size).toBe(0);
+  });
+});
+
+describe('IdleCollector', () => {
+  // Its timers run on the real clock (20 ms); whether the server counts as idle is read from an
+  // injected clock, so the answers do not depend on how fast this machine is.
+  function setup() {
+    let now = 0;
+    let busy = false;
+    const heap = { used: 0 };
+    const calls: number[] = [];
+    const c = new IdleCollector({ idleMs: 20, thresholdChars: 100, heapGrowthBytes: 1000, now: () => now, heapUsed: () => heap.used, gc: () => calls.push(now), busy: () => busy });
+    return { c, calls, heap, at: (t: number) => (now = t), setBusy: (b: boolean) => (busy = b) };
+  }
+  const pause = () => new Promise((r) => setTimeout(r, 60));
+
+  it('collects once the server is idle after enough trees were dropped, not before', async () => {
+    const { c, calls, at } = setup();
+    c.dropped(50);
+    at(2000);
+    await pause();
+    expect(calls).toEqual([]); // 50 characters' trees: under the threshold
+    c.dropped(60);
+    at(2500);
+    await until(() => calls.length > 0, 'a collection');
+    expect(calls).toEqual([2500]);
+    c.dispose();
+  });
+
+  it('waits while messages keep coming or a request is in flight; heap growth also calls for one', async () => {
+    const { c, calls, heap, at, setBusy } = setup();
+    heap.used = 5000;
+    at(100);
+    c.activity(); // a message at 100; the clock stands at 100: not idle, re-armed
+    await pause();
+    expect(calls).toEqual([]);
+    setBusy(true);
+    at(5000);
+    await pause();
+    expect(calls).toEqual([]);
+    setBusy(false);
+    await until(() => calls.length > 0, 'a collection');
+    expect(calls).toEqual([5000]);
+    // Nothing new since: no more collections, and no timer left armed.
+    await pause();
+    expect(calls).toEqual([5000]);
+    c.dispose();
+  });
+});
