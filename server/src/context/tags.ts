@@ -60,7 +60,12 @@ const QUERIES: Record<LanguageName, string> = {
 
 /** A function this short is shown whole; longer ones by their signature. */
 const SHORT_FUNCTION_LINES = 6;
-const MAX_SIGNATURE_LINES = 6;
+/**
+ * A signature (decorators, parameter list, return type) is kept whole, however many lines: a long
+ * parameter list is what a caller needs most. Only an absurd one (generated code, a parse gone
+ * wrong) is cut here, so that one definition cannot fill a prompt's context on its own.
+ */
+const MAX_SIGNATURE_LINES = 60;
 /** A type this short is shown whole; longer ones by header and member signatures. */
 const SMALL_TYPE_LINES = 14;
 const MAX_TYPE_LINES = 30;
