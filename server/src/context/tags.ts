@@ -2,7 +2,7 @@
 import Parser from 'tree-sitter';
 import { grammar, type LanguageName } from '../syntax/languages.js';
 import type { SyntaxNode, Tree } from '../syntax/tree.js';
-import { rowsToRuns, splitLines, type FileSymbols, type ImportRef, type IndexedSymbol, type Run, type SymbolKind } from './types.js';
+import { rowsToRuns, splitLines, type ExportAlias, type FileSymbols, type ImportRef, type IndexedSymbol, type Run, type SymbolKind } from './types.js';
 
 // One pattern per definition form; the capture after the pattern names its kind, @name its name.
 // Top-level-only forms (constants, arrow functions bound to a name) are filtered in code.
@@ -117,7 +117,8 @@ export class TagExtractor {
       symbols.push({ name: own(name.node.text), kind, container: container ? own(container) : undefined, line: outer.startPosition.row, endLine: outer.endPosition.row, runs });
     }
     const imports: ImportRef[] = extractImports(tree.rootNode, lang).map((r) => ({ source: own(r.source), names: r.names.map((n) => ({ imported: own(n.imported), local: own(n.local) })), namespace: r.namespace === undefined ? undefined : own(r.namespace) }));
-    return { symbols, imports };
+    const exports = extractExportAliases(tree.rootNode, lang).map((a) => ({ name: own(a.name), local: own(a.local) }));
+    return { symbols, imports, exports };
   }
 }
 
@@ -287,6 +288,8 @@ export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatemen
         const source = stringValue(st.childForFieldName('source'));
         const ref: ImportRef = { source, names: [] };
         const clause = st.namedChildren.find((c) => c.type === 'import_clause' || c.type === 'export_clause');
+        // `export * as ns from`: a namespace; `export * from`: every name.
+        if (st.type === 'export_statement' && !clause) ref.namespace = st.namedChildren.find((c) => c.type === 'namespace_export')?.namedChildren[0]?.text ?? '*';
         for (const c of clause?.namedChildren ?? []) {
           if (c.type === 'identifier') ref.names.push({ imported: 'default', local: c.text });
           else if (c.type === 'namespace_import') ref.namespace = c.namedChildren[0]?.text;
@@ -298,7 +301,13 @@ export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatemen
             }
           }
         }
-        if (clause?.type === 'export_clause') for (const s of clause.namedChildren) if (s.type === 'export_specifier') ref.names.push({ imported: s.childForFieldName('name')?.text ?? '', local: s.childForFieldName('name')?.text ?? '' });
+        if (clause?.type === 'export_clause') {
+          for (const s of clause.namedChildren) {
+            const n = s.type === 'export_specifier' ? s.childForFieldName('name')?.text : undefined;
+            // `local` is the name this file exports it as: `export { x as y } from` binds y.
+            if (n) ref.names.push({ imported: n, local: s.childForFieldName('alias')?.text ?? n });
+          }
+        }
         if (source) out.push(ref);
         break;
       }
@@ -308,7 +317,8 @@ export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatemen
             const dotted = n.type === 'aliased_import' ? n.childForFieldName('name') : n;
             const alias = n.type === 'aliased_import' ? n.childForFieldName('alias')?.text : undefined;
             const source = dotted?.text ?? '';
-            if (source) out.push({ source, names: [], namespace: alias ?? source.split('.').pop() });
+            // `import pkg.mod` binds `pkg`, and the code says `pkg.mod.f`: the dotted path is the qualifier.
+            if (source) out.push({ source, names: [], namespace: alias ?? source });
           }
         } else if (st.type === 'import_from_statement') {
           const source = st.childForFieldName('module_name')?.text ?? '';
@@ -316,6 +326,7 @@ export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatemen
           for (const n of st.namedChildren) {
             if (n === st.childForFieldName('module_name')) continue;
             if (n.type === 'dotted_name') ref.names.push({ imported: n.text, local: n.text });
+            else if (n.type === 'wildcard_import') ref.namespace = '*';
             else if (n.type === 'aliased_import') {
               const name = n.childForFieldName('name')?.text ?? '';
               ref.names.push({ imported: name, local: n.childForFieldName('alias')?.text ?? name });
@@ -331,11 +342,16 @@ export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatemen
         for (const s of specs) {
           const source = stringValue(s.childForFieldName('path'));
           const alias = s.childForFieldName('name')?.text;
-          if (source) out.push({ source, names: [], namespace: alias && alias !== '_' && alias !== '.' ? alias : source.split('/').pop() });
+          if (source) out.push({ source, names: [], namespace: alias && alias !== '_' && alias !== '.' ? alias : goPackageName(source) });
         }
         break;
       }
       case 'rust': {
+        // `mod x;` (a module in its own file) binds `x` as `use self::x` would.
+        if (st.type === 'mod_item' && !st.childForFieldName('body')) {
+          const name = st.childForFieldName('name')?.text;
+          if (name) out.push({ source: `self::${name}`, names: [], namespace: name });
+        }
         if (st.type !== 'use_declaration') break;
         const arg = st.childForFieldName('argument');
         if (arg) rustUse(arg, '', out);
@@ -366,6 +382,7 @@ function rustUse(n: SyntaxNode, prefix: string, out: ImportRef[]): void {
     const ref: ImportRef = { source: base, names: [] };
     for (const c of list?.namedChildren ?? []) {
       if (c.type === 'identifier') ref.names.push({ imported: c.text, local: c.text });
+      else if (c.type === 'self') out.push({ source: base, names: [], namespace: base.split('::').pop() });
       else if (c.type === 'use_as_clause') {
         const p = c.childForFieldName('path')?.text ?? '';
         ref.names.push({ imported: p.split('::').pop()!, local: c.childForFieldName('alias')?.text ?? p });
@@ -377,10 +394,50 @@ function rustUse(n: SyntaxNode, prefix: string, out: ImportRef[]): void {
     const parts = p.split('::');
     const last = parts.pop()!;
     out.push({ source: parts.join('::'), names: [{ imported: last, local: n.childForFieldName('alias')?.text ?? last }] });
+  } else if (n.type === 'use_wildcard') {
+    const path = n.namedChildren[0]?.text ?? '';
+    out.push({ source: join(prefix, path), names: [], namespace: '*' });
   } else if (n.type === 'scoped_identifier' || n.type === 'identifier') {
     const p = join(prefix, n.text);
     const parts = p.split('::');
     const last = parts.pop()!;
     out.push({ source: parts.join('::'), names: [{ imported: last, local: last }], namespace: last });
   }
+}
+
+/** A Go package's default name from its import path: the last element, a major-version suffix (`/v2`, `.v3`) left off. */
+function goPackageName(path: string): string {
+  const segs = path.split('/');
+  let last = segs.pop() ?? path;
+  if (/^v\d+$/.test(last) && segs.length > 0) last = segs.pop()!;
+  return last.replace(/\.v\d+$/, '');
+}
+
+/** TS/JS `export default f`, `export default function f`, `export = f`, `export { a as b }`: names exported for the file's own definitions. */
+export function extractExportAliases(root: SyntaxNode, lang: LanguageName): ExportAlias[] {
+  if (lang !== 'typescript' && lang !== 'tsx' && lang !== 'javascript') return [];
+  const out: ExportAlias[] = [];
+  for (const st of root.namedChildren) {
+    if (st.type !== 'export_statement' || st.childForFieldName('source')) continue;
+    const isDefault = st.children.some((c) => c.type === 'default');
+    const decl = st.childForFieldName('declaration');
+    const value = st.childForFieldName('value');
+    if (isDefault && decl) {
+      const name = decl.childForFieldName('name')?.text;
+      if (name) out.push({ name: 'default', local: name });
+    } else if (isDefault && value?.type === 'identifier') {
+      out.push({ name: 'default', local: value.text });
+    } else if (!decl && !value && st.namedChildren.length === 1 && st.namedChildren[0]!.type === 'identifier') {
+      out.push({ name: 'default', local: st.namedChildren[0]!.text }); // `export = f`
+    }
+    for (const c of st.namedChildren) {
+      if (c.type !== 'export_clause') continue;
+      for (const s of c.namedChildren) {
+        const name = s.childForFieldName('name')?.text;
+        const alias = s.childForFieldName('alias')?.text;
+        if (s.type === 'export_specifier' && name && alias && alias !== name) out.push({ name: alias, local: name });
+      }
+    }
+  }
+  return out;
 }
