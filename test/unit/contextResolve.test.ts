@@ -70,6 +70,7 @@ const TS_FILES: Record<string, string> = {
   'src/impl/orders.ts': 'export interface Order { id: string }\nexport function parseOrder(raw: string, strict: boolean): Order {\n  return { id: raw };\n}\n',
   'src/impl/money.ts': 'export function formatMoney(cents: number): string {\n  return String(cents);\n}\nexport default function defaultFormatter(value: number, currency: string): string {\n  return currency + value;\n}\n',
   'src/impl/tax.ts': 'export function computeTax(amount: number, rate: number): number {\n  return amount * rate;\n}\n',
+  'src/impl/locale.ts': 'export default function (lang: string, fallback: string): { message: string } {\n  return { message: lang || fallback };\n}\n',
   'src/impl/widget.ts': 'class Widget {\n  constructor(readonly label: string) {}\n}\nexport default Widget;\n',
   'src/barrel/named.ts': "export { parseOrder } from '../impl/orders';\n",
   'src/barrel/renamed.ts': "export { parseOrder as readOrder } from '../impl/orders.js';\n",
@@ -87,6 +88,14 @@ const TS_FILES: Record<string, string> = {
   'packages/plain/package.json': JSON.stringify({ name: 'plain', exports: { '.': { types: './lib/main.d.ts', import: './lib/main.mjs' }, './extra': './lib/extra.js' } }),
   'packages/plain/src/main.ts': 'export function plainMain(flag: boolean): void {}\n',
   'packages/plain/src/extra.ts': 'export function plainExtra(n: number): number {\n  return n;\n}\n',
+  'packages/types/package.json': JSON.stringify({ name: '@acme/types', main: './lib/umd/main.js', exports: { '.': { types: './lib/main.d.ts', '@acme/source': './src/entry.ts', import: './lib/esm/main.js' } } }),
+  'packages/types/src/entry.ts': 'export function typesEntry(kind: string): string {\n  return kind;\n}\n',
+  'packages/umd/.gitignore': '**/package.json\n',
+  'packages/umd/package.json': JSON.stringify({ name: 'umd-pkg', main: './lib/umd/main.js' }),
+  'packages/umd/src/main.ts': 'export function umdMain(flag: boolean): void {}\n',
+  'src/impl/requests.ts': 'export interface Req { id: number }\nexport namespace Req {\n  export const method = "req";\n  export function is(value: unknown): value is Req {\n    return true;\n  }\n}\n',
+  'src/fake/server.js': 'export function startFake(options) {\n  return Promise.resolve({ options });\n}\n',
+  'src/fake/server.d.ts': 'export interface Options { port?: number }\nexport function startFake(options?: Options): Promise<{ options: Options }>;\n',
 };
 
 const PARSE_ORDER = 'src/impl/orders.ts: export function parseOrder(raw: string, strict: boolean): Order {';
@@ -104,6 +113,7 @@ describe('TypeScript and JavaScript: barrels, default exports, tsconfig paths, w
     ['import { x }; export { x }', 'src/main.ts', "import { computeTax } from './barrel/relay';\n\ncomputeTax(├);\n", COMPUTE_TAX, 'imported computeTax'],
     ['import * as ns from a barrel, ns.f(', 'src/main.ts', "import * as orders from './barrel';\n\norders.parseOrder(├);\n", PARSE_ORDER, 'orders.parseOrder'],
     ['export default function f; import g from', 'src/main.ts', "import fmt from './impl/money';\n\nfmt(├);\n", DEFAULT_FORMATTER, 'imported fmt'],
+    ['export default function (anonymous)', 'src/main.ts', "import locale from './impl/locale';\n\nlocale(├);\n", 'src/impl/locale.ts: export default function (lang: string, fallback: string): { message: string } {', 'imported locale'],
     ['export default C (an identifier)', 'src/main.ts', "import W from './impl/widget';\n\nconst w = new W(├);\n", 'src/impl/widget.ts: class Widget {', 'imported W'],
     ['export { default as x } from', 'src/main.ts', "import { formatter } from './barrel/defaults';\n\nformatter(├);\n", DEFAULT_FORMATTER, 'imported formatter'],
     ['tsconfig paths, a wildcard (through extends)', 'src/main.ts', "import { computeTax } from '@app/tax';\n\ncomputeTax(├);\n", COMPUTE_TAX, 'imported computeTax'],
@@ -112,6 +122,10 @@ describe('TypeScript and JavaScript: barrels, default exports, tsconfig paths, w
     ['a workspace package by name (main into dist/ → src/)', 'src/main.ts', "import { slugify } from '@acme/util';\n\nslugify(├);\n", 'packages/util/src/index.ts: export function slugify(text: string, sep: string): string {', 'imported slugify'],
     ['a workspace package by its exports conditions', 'src/main.ts', "import { plainMain } from 'plain';\n\nplainMain(├);\n", 'packages/plain/src/main.ts: export function plainMain(flag: boolean): void {}', 'imported plainMain'],
     ['a workspace package subpath export', 'packages/util/src/use.ts', "import { plainExtra } from 'plain/extra';\n\nplainExtra(├);\n", 'packages/plain/src/extra.ts: export function plainExtra(n: number): number {', 'imported plainExtra'],
+    ['./x.js from TypeScript: the types in x.d.ts beside x.js', 'src/main.ts', "import { startFake } from './fake/server.js';\n\nstartFake(├);\n", 'src/fake/server.d.ts: export function startFake(options?: Options): Promise<{ options: Options }>;', 'imported startFake'],
+    ['a workspace package by a custom condition that names its sources', 'src/main.ts', "import { typesEntry } from '@acme/types';\n\ntypesEntry(├);\n", 'packages/types/src/entry.ts: export function typesEntry(kind: string): string {', 'imported typesEntry'],
+    ['a workspace package whose main (lib/umd/main.js) is built from src/main.ts; its package.json matched by a .gitignore rule', 'src/main.ts', "import { umdMain } from 'umd-pkg';\n\numdMain(├);\n", 'packages/umd/src/main.ts: export function umdMain(flag: boolean): void {}', 'imported umdMain'],
+    ['a namespace (export namespace N) and an interface of one name', 'src/main.ts', "import { Req } from './impl/requests';\n\nReq.is(├);\n", 'src/impl/requests.ts: export namespace Req {', 'imported Req'],
     ['JavaScript through a barrel', 'src/app.js', "import { parseOrder } from './barrel/index.js';\n\nparseOrder(├);\n", PARSE_ORDER, 'imported parseOrder'],
     ['a cycle a → b → a that does not define the name: by name', 'src/main.ts', "import { lost } from './cycle/a';\n\nlost(├);\n", 'src/elsewhere/lost.ts: export function lost(reason: string): never {', 'defined as lost'],
   ]);

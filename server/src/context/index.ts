@@ -111,6 +111,11 @@ export class WorkspaceIndex {
         filesIn: (dir) => this.byDir.get(dir) ?? [],
         dirs: () => this.byDir.keys(),
         entry: (abs) => this.files.get(abs),
+        definedIn: (abs, name) => {
+          const rel = this.files.get(abs)?.rel;
+          return rel === undefined ? [] : (this.byName.get(name) ?? []).filter((s) => s.path === rel && s.container === undefined);
+        },
+        resolved: (fromAbs, lang, source) => this.resolveImport(fromAbs, lang, source),
       },
       this.manifests,
       deps.logger,
@@ -506,7 +511,9 @@ async function walk(root: string, limits: IndexLimits, budget: { files: number; 
         subdirs.push(abs);
         continue;
       }
-      if (isFile && ProjectManifests.isManifest(abs) && !ignore.ignored(abs, false) && !excluded(rel)) manifests.push(abs);
+      // Manifests regardless of .gitignore file rules (ignored folders are not walked): a committed
+      // package.json can match a broad pattern such as `**/package.json`, meant for generated ones.
+      if (isFile && ProjectManifests.isManifest(abs) && !excluded(rel)) manifests.push(abs);
       if (!isFile || !languageOf('', ent.name) || ignore.ignored(abs, false) || excluded(rel)) continue;
       let size: number;
       try {

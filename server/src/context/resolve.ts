@@ -14,6 +14,10 @@ export interface IndexView {
   filesIn(dir: string): Iterable<string>;
   dirs(): Iterable<string>;
   entry(abs: string): { lang: LanguageName; symbols: readonly IndexedSymbol[]; imports: readonly ImportRef[]; exports?: readonly ExportAlias[] } | undefined;
+  /** Top-level definitions named `name` in one file (through the index's by-name map: no scan of the file). */
+  definedIn(abs: string, name: string): IndexedSymbol[];
+  /** `resolve`, cached by the index. */
+  resolved(fromAbs: string, lang: LanguageName, source: string): string[];
 }
 
 /** What a name exported by some files refers to: definitions, or whole modules (a namespace, a submodule). */
@@ -22,7 +26,8 @@ export interface ExportTarget {
   modules: string[];
 }
 
-const TS_EXTENSIONS = ['.ts', '.tsx', '.d.ts', '.js', '.jsx', '.mjs', '.cjs', '.mts', '.cts'];
+const TS_EXTENSIONS = ['.ts', '.tsx', '.d.ts', '.mts', '.cts'];
+const JS_EXTENSIONS = ['.js', '.jsx', '.mjs', '.cjs'];
 /** Build output folders a package's entry often points into, while the index holds its sources. */
 const BUILD_DIRS = /^(?:\.\/)?(dist|lib|build|out|esm|cjs|es)(\/|$)/;
 /** Re-export hops followed for one name: real barrels are two or three deep. */
@@ -69,7 +74,7 @@ export class ImportResolver {
    */
   exported(files: readonly string[], name: string): ExportTarget {
     const out: ExportTarget = { symbols: [], modules: [] };
-    const visited = new Set<string>();
+    const visited = new Map<string, boolean>();
     for (const f of files) this.visit(f, name, 0, visited, out);
     if (out.symbols.length === 0 && out.modules.length === 0) {
       // A member by its own name (a Java static import of a method, a Go method named like the call).
@@ -79,20 +84,28 @@ export class ImportResolver {
     return out;
   }
 
-  private visit(file: string, name: string, hops: number, visited: Set<string>, out: ExportTarget): void {
+  /** `visited`: each file and name asked, true while it is being followed (a cycle leads back to one of those). */
+  private visit(file: string, name: string, hops: number, visited: Map<string, boolean>, out: ExportTarget): void {
     const key = `${file}\0${name}`;
     if (visited.has(key)) {
-      if (!this.cyclesLogged.has(key) && this.cyclesLogged.size < 1000) {
+      // Reached again by another path (an import and a re-export of one name): nothing new. Reached
+      // from itself: a cycle.
+      if (visited.get(key) && !this.cyclesLogged.has(key) && this.cyclesLogged.size < 1000) {
         this.cyclesLogged.add(key);
         this.logger.debug(`re-exports of ${name} lead back to ${file}; followed no further`);
       }
       return;
     }
     if (hops > MAX_HOPS || visited.size >= MAX_VISITS) return;
-    visited.add(key);
+    visited.set(key, true);
+    this.follow(file, name, hops, visited, out);
+    visited.set(key, false);
+  }
+
+  private follow(file: string, name: string, hops: number, visited: Map<string, boolean>, out: ExportTarget): void {
     const e = this.view.entry(file);
     if (!e) return;
-    const own = e.symbols.filter((s) => s.name === name && s.container === undefined);
+    const own = this.view.definedIn(file, name);
     if (own.length > 0) {
       out.symbols.push(...own);
       return;
@@ -102,10 +115,10 @@ export class ImportResolver {
     // `export default f`, `export { a as b }`: the same file under its local name.
     for (const a of e.exports ?? []) if (a.name === name && a.local !== name) this.visit(file, a.local, hops, visited, out);
     for (const ref of e.imports) {
-      if (ref.namespace === name) out.modules.push(...this.resolve(file, e.lang, ref.source));
+      if (ref.namespace === name) out.modules.push(...this.view.resolved(file, e.lang, ref.source));
       for (const n of ref.names) {
         if (n.local !== name) continue;
-        const targets = this.resolve(file, e.lang, ref.source);
+        const targets = this.view.resolved(file, e.lang, ref.source);
         const found = out.symbols.length + out.modules.length;
         for (const t of targets) this.visit(t, n.imported, hops + 1, visited, out);
         // `from . import orders`, `pub use self::orders`: the name is a module.
@@ -118,9 +131,11 @@ export class ImportResolver {
       out.modules.push(...sub);
       return;
     }
+    // The first `export *` that has it: two that both do are an error in TypeScript anyway.
     for (const ref of e.imports) {
       if (ref.namespace !== '*') continue;
-      for (const t of this.resolve(file, e.lang, ref.source)) this.visit(t, name, hops + 1, visited, out);
+      for (const t of this.view.resolved(file, e.lang, ref.source)) this.visit(t, name, hops + 1, visited, out);
+      if (out.symbols.length + out.modules.length > before) return;
     }
   }
 
@@ -140,7 +155,7 @@ export class ImportResolver {
 
   private typescript(fromAbs: string, source: string): string[] {
     const dir = dirname(fromAbs);
-    if (source.startsWith('.') || source.startsWith('/')) return this.tsFile(resolve(dir, source));
+    if (source.startsWith('.') || source.startsWith('/')) return this.tsFile(resolve(dir, source), true, /\.[mc]?tsx?$/.test(fromAbs));
     const ts = this.manifests.tsPathsFor(fromAbs);
     if (ts) {
       for (const p of ts.patterns) {
@@ -163,10 +178,15 @@ export class ImportResolver {
     return ws ? this.packageEntry(ws.pkg, ws.subpath) : [];
   }
 
-  /** A file path as TypeScript would complete it: extensions, `.js` written for `.ts`, a folder's index or package.json. */
-  private tsFile(base: string, viaPackage = true): string[] {
+  /**
+   * A file path as TypeScript would complete it: extensions, `.js` written for `.ts`, a folder's
+   * index or package.json. `tsFirst` (a TypeScript importer, or a package's sources): `./x.js`
+   * means x.ts or the types in x.d.ts before x.js itself, as tsc reads it.
+   */
+  private tsFile(base: string, viaPackage = true, tsFirst = true): string[] {
     const stem = base.replace(/\.d\.(m|c)?ts$|\.(m|c)?jsx?$/, '');
-    const tries = [base, ...TS_EXTENSIONS.map((e) => stem + e), ...TS_EXTENSIONS.map((e) => join(base, 'index' + e))];
+    const exts = tsFirst ? [...TS_EXTENSIONS, ...JS_EXTENSIONS] : [...JS_EXTENSIONS, ...TS_EXTENSIONS];
+    const tries = [...(tsFirst ? [] : [base]), ...exts.map((e) => stem + e), ...(tsFirst ? [base] : []), ...exts.map((e) => join(base, 'index' + e))];
     const hit = tries.find((p) => this.view.has(p));
     if (hit) return [hit];
     const pkg = viaPackage ? this.manifests.packageIn(base) : undefined;
@@ -186,7 +206,9 @@ export class ImportResolver {
     else for (const e of [pkg.module, pkg.main, pkg.types]) if (e) entries.push(e);
     // (Not through the package's own folder again: an entry of '.' would loop.)
     for (const e of entries) {
-      for (const rel of [e, e.replace(BUILD_DIRS, 'src$2')]) {
+      // As written, with the build folder swapped for src/, and its file name directly in src/
+      // (`lib/umd/main.js` is built from `src/main.ts`).
+      for (const rel of [e, e.replace(BUILD_DIRS, 'src$2'), join('src', basename(e))]) {
         const hit = this.tsFile(resolve(pkg.dir, rel), false);
         if (hit.length) return hit;
       }
@@ -381,20 +403,26 @@ function exportsEntry(exports: unknown, key: string): string | undefined {
   return undefined;
 }
 
-function firstTarget(v: unknown, depth = 0): string | undefined {
-  if (typeof v === 'string') return v;
-  if (depth > 4 || v === null || typeof v !== 'object') return undefined;
+/** A target that is a source file (not a declaration file): what a package's custom "source" condition points at. */
+const SOURCE_FILE = /(?<!\.d)\.(m|c)?tsx?$/;
+
+/** The target an `exports` entry leads to: the first source file among its conditions, else the first target. */
+function firstTarget(v: unknown): string | undefined {
+  const all: string[] = [];
+  targets(v, 0, all);
+  return all.find((t) => SOURCE_FILE.test(t)) ?? all[0];
+}
+
+function targets(v: unknown, depth: number, out: string[]): void {
+  if (typeof v === 'string') {
+    out.push(v);
+    return;
+  }
+  if (depth > 4 || v === null || typeof v !== 'object') return;
   if (Array.isArray(v)) {
-    for (const x of v) {
-      const t = firstTarget(x, depth + 1);
-      if (t) return t;
-    }
-    return undefined;
+    for (const x of v) targets(x, depth + 1, out);
+    return;
   }
   const o = v as Record<string, unknown>;
-  for (const c of [...CONDITIONS, ...Object.keys(o)]) {
-    const t = c in o ? firstTarget(o[c], depth + 1) : undefined;
-    if (t) return t;
-  }
-  return undefined;
+  for (const c of [...CONDITIONS.filter((k) => k in o), ...Object.keys(o).filter((k) => !CONDITIONS.includes(k))]) targets(o[c], depth + 1, out);
 }

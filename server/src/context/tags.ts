@@ -14,6 +14,8 @@ const TS_COMMON = `
 (variable_declarator name: (identifier) @name) @constant
 `;
 const TS_TYPES = `
+(function_signature name: (identifier) @name) @function
+(internal_module name: (identifier) @name) @type
 (class_declaration name: (type_identifier) @name) @class
 (abstract_class_declaration name: (type_identifier) @name) @class
 (interface_declaration name: (type_identifier) @name) @interface
@@ -116,6 +118,16 @@ export class TagExtractor {
       const runs = rowsToRuns(lineAt, rows).map((r) => ({ start: r.start, text: own(capLines(r.text)) }));
       symbols.push({ name: own(name.node.text), kind, container: container ? own(container) : undefined, line: outer.startPosition.row, endLine: outer.endPosition.row, runs });
     }
+    // `export default function (…)`, `export default class {…}`, `export default (…) => …`: no name
+    // but 'default', under which `import x from` finds it.
+    for (const node of anonymousDefaults(tree.rootNode, lang)) {
+      if (symbols.length >= MAX_SYMBOLS_PER_FILE) break;
+      const kind: SymbolKind = node.type === 'class' ? 'class' : 'function';
+      const outer = node.parent!;
+      const rows = kind === 'class' ? typeRows(node, outer, lang, lineAt) : functionRows(node, outer, lang);
+      const runs = rowsToRuns(lineAt, rows).map((r) => ({ start: r.start, text: own(capLines(r.text)) }));
+      symbols.push({ name: 'default', kind, line: outer.startPosition.row, endLine: outer.endPosition.row, runs });
+    }
     const imports: ImportRef[] = extractImports(tree.rootNode, lang).map((r) => ({ source: own(r.source), names: r.names.map((n) => ({ imported: own(n.imported), local: own(n.local) })), namespace: r.namespace === undefined ? undefined : own(r.namespace) }));
     const exports = extractExportAliases(tree.rootNode, lang).map((a) => ({ name: own(a.name), local: own(a.local) }));
     return { symbols, imports, exports };
@@ -152,7 +164,7 @@ function outerNode(node: SyntaxNode): SyntaxNode {
   if (n.type === 'variable_declarator' && n.parent) n = n.parent;
   if (n.type === 'type_spec' && n.parent?.type === 'type_declaration' && n.parent.namedChildCount === 1) n = n.parent;
   if (n.type === 'const_spec' && n.parent?.type === 'const_declaration' && n.parent.namedChildCount === 1) n = n.parent;
-  if (n.parent && (n.parent.type === 'export_statement' || n.parent.type === 'decorated_definition')) n = n.parent;
+  if (n.parent && (n.parent.type === 'export_statement' || n.parent.type === 'decorated_definition' || n.parent.type === 'ambient_declaration')) n = n.parent;
   return n;
 }
 
@@ -411,6 +423,16 @@ function goPackageName(path: string): string {
   let last = segs.pop() ?? path;
   if (/^v\d+$/.test(last) && segs.length > 0) last = segs.pop()!;
   return last.replace(/\.v\d+$/, '');
+}
+
+function anonymousDefaults(root: SyntaxNode, lang: LanguageName): SyntaxNode[] {
+  if (lang !== 'typescript' && lang !== 'tsx' && lang !== 'javascript') return [];
+  const out: SyntaxNode[] = [];
+  for (const st of root.namedChildren) {
+    const value = st.type === 'export_statement' ? st.childForFieldName('value') : null;
+    if (value && /^(function_expression|function|arrow_function|class)$/.test(value.type) && !value.childForFieldName('name')) out.push(value);
+  }
+  return out;
 }
 
 /** TS/JS `export default f`, `export default function f`, `export = f`, `export { a as b }`: names exported for the file's own definitions. */
