@@ -187,7 +187,10 @@ describe('TypeScript and JavaScript: barrels, default exports, tsconfig paths, w
 });
 
 const PY_FILES: Record<string, string> = {
-  'app/pkg/__init__.py': 'from .core import parse_order\nfrom .helpers import *\n',
+  'app/pkg/__init__.py': 'from . import sub\nfrom .core import parse_order\nfrom .helpers import *\n',
+  'app/pkg/typing.py': 'def cast_all(values: list) -> list:\n    return values\n',
+  'app/tests/apps/inner/__init__.py': '',
+  'app/tests/apps/inner/pkg.py': 'def parse_order(decoy: int) -> None:\n    pass\n',
   'app/pkg/core.py': 'def parse_order(\n    raw: str,\n    strict: bool = False,\n) -> dict:\n    order = {}\n    order["raw"] = raw\n    return order\n',
   'app/pkg/helpers.py': 'def slug(text: str, sep: str = "-") -> str:\n    return text\n',
   'app/pkg/sub/__init__.py': '',
@@ -222,6 +225,17 @@ describe('Python: packages, __init__ re-exports, dotted imports, namespace packa
     expect(p.index.resolveImport(p.abs('app/main.py'), 'python', 'nspkg')).toEqual([]); // no __init__.py: nothing to read, no error
     expect(p.index.exported(p.index.resolveImport(p.abs('app/main.py'), 'python', 'cyc.x'), 'nothing')).toEqual({ symbols: [], modules: [] });
     expect(p.lines.some((l) => l.includes('re-exports of nothing lead back to'))).toBe(true);
+    // `from . import sub` in pkg/__init__.py names the submodule; it is no cycle.
+    expect(p.index.exported(init, 'sub').modules).toEqual([p.abs('app/pkg/sub/__init__.py')]);
+    expect(p.lines.some((l) => l.includes('re-exports of sub'))).toBe(false);
+    p.index.dispose();
+  });
+
+  it('an absolute import starts at a folder that is no package: not a module of the same name inside one', async () => {
+    const p = await project(PY_FILES);
+    expect(p.index.resolveImport(p.abs('app/main.py'), 'python', 'typing')).toEqual([]); // not app/pkg/typing.py
+    expect(p.index.resolveImport(p.abs('app/tests/apps/test_x.py'), 'python', 'pkg')).toEqual([p.abs('app/pkg/__init__.py')]);
+    expect(p.index.resolveImport(p.abs('app/main.py'), 'python', 'pkg.typing')).toEqual([p.abs('app/pkg/typing.py')]);
     p.index.dispose();
   });
 });

@@ -120,7 +120,8 @@ export class ImportResolver {
         if (n.local !== name) continue;
         const targets = this.view.resolved(file, e.lang, ref.source);
         const found = out.symbols.length + out.modules.length;
-        for (const t of targets) this.visit(t, n.imported, hops + 1, visited, out);
+        // (`from . import json` in a package's __init__.py names its submodule, not itself.)
+        for (const t of targets) if (t !== file) this.visit(t, n.imported, hops + 1, visited, out);
         // `from . import orders`, `pub use self::orders`: the name is a module.
         if (out.symbols.length + out.modules.length === found) out.modules.push(...this.submodule(file, e.lang, ref.source, n.imported));
       }
@@ -231,7 +232,13 @@ export class ImportResolver {
       return hit ? [hit] : [];
     }
     if (rest.length === 0) return [];
-    return this.bySuffix(fromAbs, [rest.join('/') + '.py', rest.join('/') + '.pyi', rest.join('/') + '/__init__.py']);
+    // An absolute import starts at a folder on the path, which is no package itself: `typing` is not
+    // `flask/typing.py` (flask/ has an __init__.py), and `flask` not `tests/apps/flask.py` in a package.
+    const p = rest.join('/');
+    return this.bySuffix(fromAbs, [p + '.py', p + '.pyi', p + '/__init__.py'], (f, tail) => {
+      const top = f.slice(0, f.length - tail.length - 1);
+      return !this.view.has(join(top, '__init__.py'));
+    });
   }
 
   /**
@@ -356,11 +363,11 @@ export class ImportResolver {
     return [];
   }
 
-  /** Indexed files whose path ends with one of `tails`; the one sharing most of `fromAbs`'s directories first. */
-  private bySuffix(fromAbs: string, tails: string[]): string[] {
+  /** Indexed files whose path ends with one of `tails` (and that `accept`); the one sharing most of `fromAbs`'s directories first. */
+  private bySuffix(fromAbs: string, tails: string[], accept?: (file: string, tail: string) => boolean): string[] {
     const hits: string[] = [];
     for (const tail of tails) {
-      for (const f of this.view.byBase(basename(tail))) if (f.endsWith('/' + tail)) hits.push(f);
+      for (const f of this.view.byBase(basename(tail))) if (f.endsWith('/' + tail) && (!accept || accept(f, tail))) hits.push(f);
     }
     if (hits.length <= 1) return hits;
     const shared = (f: string) => {
