@@ -4,10 +4,12 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DefinitionsSource } from '../../server/src/context/sources/definitions.js';
+import { TagExtractor } from '../../server/src/context/tags.js';
 import type { Candidate } from '../../server/src/context/types.js';
 import { parseJsonc } from '../../server/src/util/jsonc.js';
 import { LogHub } from '../../server/src/util/logger.js';
 import { indexOf, LIMITS, openIn, requestFor, tempWorkspace } from './contextHelpers.js';
+import { pool } from './fixtures.js';
 import { until } from '../wait.js';
 
 /** A deadline no source reaches, however busy the machine: these tests are about what is found. */
@@ -252,6 +254,12 @@ const GO_FILES: Record<string, string> = {
 };
 
 describe('Go: packages by module path', () => {
+  it('names an imported package as Go does: a module major version (/v2, .v3) is not its name, a /v1 folder is', () => {
+    const text = 'package main\n\nimport (\n\t"example.com/kit/v2"\n\t"gopkg.in/yaml.v3"\n\t"example.com/api/v1"\n\tstr "strings"\n)\n';
+    const { imports } = new TagExtractor().extract(pool.parse('go', text), 'go', text);
+    expect(imports.map((i) => i.namespace)).toEqual(['kit', 'yaml', 'v1', 'str']);
+  });
+
   it('maps imports through go.mod (nested modules, local replaces, major versions); a replace to a missing path is logged', async () => {
     const p = await project(GO_FILES);
     const cart = p.abs('cart/cart.go');

@@ -417,11 +417,15 @@ function rustUse(n: SyntaxNode, prefix: string, out: ImportRef[]): void {
   }
 }
 
-/** A Go package's default name from its import path: the last element, a major-version suffix (`/v2`, `.v3`) left off. */
+/**
+ * A Go package's default name from its import path: the last element, a module's major-version
+ * suffix (`/v2`, gopkg.in's `.v3`) left off. Major versions in module paths start at 2: a `/v1`
+ * folder is a package of that name.
+ */
 function goPackageName(path: string): string {
   const segs = path.split('/');
   let last = segs.pop() ?? path;
-  if (/^v\d+$/.test(last) && segs.length > 0) last = segs.pop()!;
+  if (/^v([2-9]|\d\d+)$/.test(last) && segs.length > 0) last = segs.pop()!;
   return last.replace(/\.v\d+$/, '');
 }
 
