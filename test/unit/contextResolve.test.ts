@@ -173,6 +173,15 @@ describe('TypeScript and JavaScript: barrels, default exports, tsconfig paths, w
     p.index.dispose();
   });
 
+  it('a module with more definitions than the index keeps per file keeps its top-level ones first', () => {
+    const methods = Array.from({ length: 450 }, (_, i) => `  m${i}() { return ${i}; },`).join('\n');
+    const text = `export const table = {\n${methods}\n};\n\nexport function object(shape: Shape, params?: Params): ZodObject {\n  return build(shape, params);\n}\n`;
+    const { symbols } = new TagExtractor().extract(pool.parse('typescript', text), 'typescript', text);
+    expect(symbols.length).toBe(400);
+    expect(symbols.map((s) => s.name)).toEqual(expect.arrayContaining(['table', 'object']));
+    expect(symbols.map((s) => s.line)).toEqual([...symbols.map((s) => s.line)].sort((a, b) => a - b)); // still in file order
+  });
+
   it('a changed or deleted tsconfig is read again', async () => {
     const p = await project({ 'tsconfig.json': '{ "compilerOptions": { "paths": { "~/*": ["src/*"] } } }', 'src/a.ts': 'export function a(): void {}\n' });
     const main = p.abs('main.ts');
@@ -231,6 +240,17 @@ describe('Python: packages, __init__ re-exports, dotted imports, namespace packa
     expect(p.index.exported(init, 'sub').modules).toEqual([p.abs('app/pkg/sub/__init__.py')]);
     expect(p.lines.some((l) => l.includes('re-exports of sub'))).toBe(false);
     p.index.dispose();
+  });
+
+  it('imports under a top-level `if TYPE_CHECKING:` or `try:` count; a from-import\'s module is not one of its names', () => {
+    const text = 'from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from .wrappers import Response\n\ntry:\n    import simplejson as json\nexcept ImportError:\n    import json\n\n\ndef f():\n    from .inner import not_top_level\n';
+    const { imports } = new TagExtractor().extract(pool.parse('python', text), 'python', text);
+    expect(imports).toEqual([
+      { source: 'typing', names: [{ imported: 'TYPE_CHECKING', local: 'TYPE_CHECKING' }] },
+      { source: '.wrappers', names: [{ imported: 'Response', local: 'Response' }] },
+      { source: 'simplejson', names: [], namespace: 'json' },
+      { source: 'json', names: [], namespace: 'json' },
+    ]);
   });
 
   it('an absolute import starts at a folder that is no package: not a module of the same name inside one', async () => {

@@ -74,6 +74,8 @@ const MAX_TYPE_LINES = 30;
 const MAX_LINE_CHARS = 240;
 /** Symbols kept per file: generated files with thousands of definitions cost memory, not recall. */
 const MAX_SYMBOLS_PER_FILE = 400;
+/** Query matches looked at per file, so that the top-level ones among them can be kept first. */
+const MAX_MATCHES_PER_FILE = 8 * MAX_SYMBOLS_PER_FILE;
 
 const TYPE_KINDS: ReadonlySet<SymbolKind> = new Set(['class', 'interface', 'type', 'enum', 'struct', 'trait']);
 const BRACE_LANGUAGES: ReadonlySet<LanguageName> = new Set(['typescript', 'tsx', 'javascript', 'go', 'rust', 'java']);
@@ -97,8 +99,9 @@ export class TagExtractor {
     const lineAt = (r: number) => lines[r];
     const symbols: Omit<IndexedSymbol, 'path'>[] = [];
     const seen = new Set<number>();
+    const found: { node: SyntaxNode; name: string; kind: SymbolKind; container?: string }[] = [];
     for (const m of this.query(lang).matches(tree.rootNode)) {
-      if (symbols.length >= MAX_SYMBOLS_PER_FILE) break;
+      if (found.length >= MAX_MATCHES_PER_FILE) break;
       const def = m.captures.find((c) => c.name !== 'name');
       const name = m.captures.find((c) => c.name === 'name');
       if (!def || !name) continue;
@@ -112,11 +115,14 @@ export class TagExtractor {
       if (lang === 'go' && node.type === 'type_spec') kind = goTypeKind(node);
       const container = containerOf(node, lang);
       if (kind === 'function' && container && node.type !== 'variable_declarator') kind = 'method';
+      found.push({ node, name: name.node.text, kind, container });
+    }
+    for (const { node, name, kind, container } of keepTopLevelFirst(found)) {
       const outer = outerNode(node);
       const rows = TYPE_KINDS.has(kind) ? typeRows(node, outer, lang, lineAt) : kind === 'constant' ? constantRows(outer) : functionRows(node, outer, lang);
       // Own copies: a slice of the file's text would keep the whole file alive in the index.
       const runs = rowsToRuns(lineAt, rows).map((r) => ({ start: r.start, text: own(capLines(r.text)) }));
-      symbols.push({ name: own(name.node.text), kind, container: container ? own(container) : undefined, line: outer.startPosition.row, endLine: outer.endPosition.row, runs });
+      symbols.push({ name: own(name), kind, container: container ? own(container) : undefined, line: outer.startPosition.row, endLine: outer.endPosition.row, runs });
     }
     // `export default function (…)`, `export default class {…}`, `export default (…) => …`: no name
     // but 'default', under which `import x from` finds it.
@@ -132,6 +138,22 @@ export class TagExtractor {
     const exports = extractExportAliases(tree.rootNode, lang).map((a) => ({ name: own(a.name), local: own(a.local) }));
     return { symbols, imports, exports };
   }
+}
+
+/**
+ * At most MAX_SYMBOLS_PER_FILE, in file order; over that, the top-level functions, types and
+ * constants first (what other files import), then members. A large module's methods in object
+ * literals must not push its exported functions out.
+ */
+function keepTopLevelFirst<T extends { kind: SymbolKind; container?: string }>(found: T[]): T[] {
+  if (found.length <= MAX_SYMBOLS_PER_FILE) return found;
+  const top = (s: T) => s.container === undefined && s.kind !== 'method';
+  const kept = new Set(found.filter(top).slice(0, MAX_SYMBOLS_PER_FILE));
+  for (const s of found) {
+    if (kept.size >= MAX_SYMBOLS_PER_FILE) break;
+    kept.add(s);
+  }
+  return found.filter((s) => kept.has(s));
 }
 
 /** Header and member signatures of a class-like node (the whole of a short one), capped per line. */
@@ -324,28 +346,9 @@ export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatemen
         break;
       }
       case 'python': {
-        if (st.type === 'import_statement') {
-          for (const n of st.namedChildren) {
-            const dotted = n.type === 'aliased_import' ? n.childForFieldName('name') : n;
-            const alias = n.type === 'aliased_import' ? n.childForFieldName('alias')?.text : undefined;
-            const source = dotted?.text ?? '';
-            // `import pkg.mod` binds `pkg`, and the code says `pkg.mod.f`: the dotted path is the qualifier.
-            if (source) out.push({ source, names: [], namespace: alias ?? source });
-          }
-        } else if (st.type === 'import_from_statement') {
-          const source = st.childForFieldName('module_name')?.text ?? '';
-          const ref: ImportRef = { source, names: [] };
-          for (const n of st.namedChildren) {
-            if (n === st.childForFieldName('module_name')) continue;
-            if (n.type === 'dotted_name') ref.names.push({ imported: n.text, local: n.text });
-            else if (n.type === 'wildcard_import') ref.namespace = '*';
-            else if (n.type === 'aliased_import') {
-              const name = n.childForFieldName('name')?.text ?? '';
-              ref.names.push({ imported: name, local: n.childForFieldName('alias')?.text ?? name });
-            }
-          }
-          if (source) out.push(ref);
-        }
+        // Also the imports under a top-level `if TYPE_CHECKING:` or `try: … except ImportError:`.
+        const statements = st.type === 'if_statement' || st.type === 'try_statement' ? st.descendantsOfType(['import_statement', 'import_from_statement']) : [st];
+        for (const s of statements) pythonImport(s, out);
         break;
       }
       case 'go': {
@@ -384,6 +387,31 @@ export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatemen
     }
   }
   return out;
+}
+
+function pythonImport(s: SyntaxNode, out: ImportRef[]): void {
+  if (s.type === 'import_statement') {
+    for (const n of s.namedChildren) {
+      const dotted = n.type === 'aliased_import' ? n.childForFieldName('name') : n;
+      const alias = n.type === 'aliased_import' ? n.childForFieldName('alias')?.text : undefined;
+      const source = dotted?.text ?? '';
+      // `import pkg.mod` binds `pkg`, and the code says `pkg.mod.f`: the dotted path is the qualifier.
+      if (source) out.push({ source, names: [], namespace: alias ?? source });
+    }
+  } else if (s.type === 'import_from_statement') {
+    const source = s.childForFieldName('module_name')?.text ?? '';
+    const ref: ImportRef = { source, names: [] };
+    for (const n of s.namedChildren) {
+      if (n === s.childForFieldName('module_name')) continue;
+      if (n.type === 'dotted_name') ref.names.push({ imported: n.text, local: n.text });
+      else if (n.type === 'wildcard_import') ref.namespace = '*';
+      else if (n.type === 'aliased_import') {
+        const name = n.childForFieldName('name')?.text ?? '';
+        ref.names.push({ imported: name, local: n.childForFieldName('alias')?.text ?? name });
+      }
+    }
+    if (source) out.push(ref);
+  }
 }
 
 function rustUse(n: SyntaxNode, prefix: string, out: ImportRef[]): void {
