@@ -1,6 +1,7 @@
 // Import resolution per language on cursor-marked fixtures: re-exports, module forms, aliases and
 // workspace packages, and the bad inputs that must degrade with a log line.
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DefinitionsSource } from '../../server/src/context/sources/definitions.js';
@@ -180,6 +181,21 @@ describe('TypeScript and JavaScript: barrels, default exports, tsconfig paths, w
     expect(symbols.length).toBe(400);
     expect(symbols.map((s) => s.name)).toEqual(expect.arrayContaining(['table', 'object']));
     expect(symbols.map((s) => s.line)).toEqual([...symbols.map((s) => s.line)].sort((a, b) => a - b)); // still in file order
+  });
+
+  it('a workspace folder removed takes its packages along: a package of the same name in another folder takes over', async () => {
+    const p = await project({ 'package.json': '{ "name": "dup-pkg", "main": "src/index.ts" }', 'src/index.ts': 'export function kept(): void {}\n' });
+    // A folder whose path sorts first, so that its package.json wins while it is there.
+    const other = mkdtempSync(join(tmpdir(), 'a-tandem-'));
+    mkdirSync(join(other, 'src'));
+    writeFileSync(join(other, 'package.json'), '{ "name": "dup-pkg", "main": "src/index.ts" }');
+    writeFileSync(join(other, 'src/index.ts'), 'export function removed(): void {}\n');
+    await p.index.build([other], LIMITS);
+    await p.index.idle();
+    expect(p.index.resolveImport(p.abs('src/main.ts'), 'typescript', 'dup-pkg')).toEqual([join(other, 'src/index.ts')]);
+    p.index.removeRoot(other);
+    expect(p.index.resolveImport(p.abs('src/main.ts'), 'typescript', 'dup-pkg')).toEqual([p.abs('src/index.ts')]);
+    p.index.dispose();
   });
 
   it('a changed or deleted tsconfig is read again', async () => {

@@ -186,6 +186,8 @@ export class WorkspaceIndex {
     if (i >= 0) this.roots.splice(i, 1);
     const prefix = root.endsWith(sep) ? root : root + sep;
     for (const f of [...this.files.keys()]) if (f.startsWith(prefix) && !this.roots.some((r) => f.startsWith(r + sep))) this.drop(f);
+    if (!this.roots.some((r) => prefix.startsWith(r + sep))) this.manifests.removeUnder(prefix);
+    this.clearResolved();
   }
 
   fileDeleted(abs: string): void {

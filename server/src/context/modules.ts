@@ -79,6 +79,11 @@ export class ProjectManifests {
     if (this.parsed.delete(abs)) this.derived = undefined;
   }
 
+  /** A workspace folder went away: its manifests with it. */
+  removeUnder(prefix: string): void {
+    for (const abs of [...this.parsed.keys()]) if (abs.startsWith(prefix)) this.remove(abs);
+  }
+
   /** The `paths`/`baseUrl` of the nearest tsconfig.json (or jsconfig.json) above `fromAbs`, if it has any. */
   tsPathsFor(fromAbs: string): TsPaths | undefined {
     const { tsByDir } = this.view();
