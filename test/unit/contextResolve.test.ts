@@ -154,18 +154,23 @@ describe('TypeScript and JavaScript: barrels, default exports, tsconfig paths, w
     p.index.dispose();
   });
 
-  it('a tsconfig that is not JSON, or extends a missing file, degrades with a log line; imports keep resolving', async () => {
+  it('a tsconfig that is not JSON, extends a missing file or extends itself in a loop degrades with a log line; imports keep resolving', async () => {
     const p = await project({
       'tsconfig.json': '{\n  "compilerOptions": {\n    "baseUrl": "src",\n',
       'sub/tsconfig.json': '{\n  "extends": "./missing-base.json",\n  "compilerOptions": { "paths": { "#lib/*": ["lib/*"] } },\n}\n',
       'sub/lib/fmt.ts': 'export function fmt(value: number): string {\n  return String(value);\n}\n',
       'src/util.ts': 'export function helper(n: number): number {\n  return n;\n}\n',
       'broken/package.json': '{ "name": "broken", ',
+      'loop/tsconfig.json': '{ "extends": "./b.json", "compilerOptions": { "baseUrl": "." } }',
+      'loop/b.json': '{ "extends": "./tsconfig.json" }',
+      'loop/mod.ts': 'export function inLoop(): void {}\n',
       'broken/src/index.ts': 'export function brokenEntry(): void {}\n',
     });
     expect(p.lines.some((l) => l.includes(p.abs('tsconfig.json')) && l.includes('is not valid JSON'))).toBe(true);
     expect(p.lines.some((l) => l.includes(p.abs('sub/tsconfig.json')) && l.includes('./missing-base.json') && l.includes('does not exist'))).toBe(true);
     expect(p.lines.some((l) => l.includes(p.abs('broken/package.json')) && l.includes('is not valid JSON'))).toBe(true);
+    expect(p.lines.some((l) => l.includes(p.abs('loop/b.json')) && l.includes('leads back to'))).toBe(true);
+    expect(p.index.resolveImport(p.abs('loop/main.ts'), 'typescript', 'mod')).toEqual([p.abs('loop/mod.ts')]); // its own baseUrl still counts
     // The broken root config maps nothing; relative imports still resolve.
     expect(p.index.resolveImport(p.abs('src/main.ts'), 'typescript', 'util')).toEqual([]);
     expectFound(p.at('src/main.ts', "import { helper } from './util';\n\nhelper(├);\n"), 'src/util.ts: export function helper(n: number): number {', 'imported helper');
