@@ -337,6 +337,11 @@ const RS_FILES: Record<string, string> = {
   'src/helpers.rs': 'pub fn assist(level: u8) -> bool {\n    true\n}\n',
   'crates/app/Cargo.toml': '[package]\nname = "app"\n',
   'crates/app/src/lib.rs': '',
+  'src/flags/mod.rs': 'pub mod complete;\n',
+  'src/flags/complete/mod.rs': 'pub mod bash;\n',
+  'src/flags/complete/bash.rs': 'pub fn generate(shell: &str, verbose: bool) -> String {\n    String::new()\n}\n',
+  'tests/util.rs': 'pub fn fixture(name: &str) -> Vec<u8> {\n    vec![]\n}\n',
+  'tests/integration.rs': 'mod util;\n',
 };
 
 describe('Rust: use paths and mod declarations', () => {
@@ -345,6 +350,8 @@ describe('Rust: use paths and mod declarations', () => {
     ['use crate::module; module::f(', 'src/main.rs', 'use crate::util;\n\nfn main() {\n    util::slugify(├);\n}\n', 'src/util/mod.rs: pub fn slugify(text: &str) -> String {', 'util.slugify'],
     ['mod x; x::f(', 'src/main.rs', 'mod helpers;\n\nfn main() {\n    helpers::assist(├);\n}\n', 'src/helpers.rs: pub fn assist(level: u8) -> bool {', 'helpers.assist'],
     ['a pub use re-export in lib.rs', 'src/checkout.rs', 'use crate::parse_order;\n\nfn run() {\n    parse_order(├);\n}\n', 'src/orders.rs: pub fn parse_order(raw: &str, strict: bool) -> Order {', 'imported parse_order'],
+    ['a nested use list with a path and an alias: use a::{b::c as d}', 'src/flags/run.rs', 'use crate::flags::{\n    complete::{bash::generate as generate_bash},\n};\n\nfn run() {\n    generate_bash(├);\n}\n', 'src/flags/complete/bash.rs: pub fn generate(shell: &str, verbose: bool) -> String {', 'imported generate_bash'],
+    ['an integration test is a crate of its own: crate::util is tests/util.rs', 'tests/other.rs', 'use crate::util;\n\n#[test]\nfn t() {\n    util::fixture(├);\n}\n', 'tests/util.rs: pub fn fixture(name: &str) -> Vec<u8> {', 'util.fixture'],
     ['another workspace crate by name', 'crates/app/src/main.rs', 'use shop_core::orders::parse_order;\n\nfn main() {\n    parse_order(├);\n}\n', 'src/orders.rs: pub fn parse_order(raw: &str, strict: bool) -> Order {', 'imported parse_order'],
   ]);
 

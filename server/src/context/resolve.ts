@@ -288,7 +288,8 @@ export class ImportResolver {
     if (first === 'crate') {
       segs.shift();
       dir = this.crateRoot(fromAbs);
-      file = dir ? this.crateFile(dir) : undefined;
+      // (A test or example file is its own crate's root.)
+      file = dir ? (this.crateFile(dir) ?? (dirname(fromAbs) === dir ? fromAbs : undefined)) : undefined;
     } else if (first === 'self' || first === 'super') {
       dir = rustModuleDir(fromAbs);
       file = fromAbs;
@@ -330,8 +331,14 @@ export class ImportResolver {
     return [];
   }
 
-  /** The folder of a crate's root module. */
+  /**
+   * The folder of a crate's root module: a test, example, bench or `src/bin` file is a crate of
+   * its own (its modules beside it); otherwise the `src` of the nearest Cargo.toml, or the nearest
+   * folder holding a lib.rs or main.rs.
+   */
   private crateRoot(fromAbs: string): string | undefined {
+    const own = ownCrateDir(fromAbs);
+    if (own) return own;
     const cargo = this.manifests.cargoDirOf(fromAbs);
     if (cargo && this.crateFile(join(cargo, 'src'))) return join(cargo, 'src');
     for (let d = dirname(fromAbs), i = 0; i < 64; d = dirname(d), i++) {
@@ -379,10 +386,23 @@ export class ImportResolver {
   }
 }
 
-/** The folder holding a Rust file's child modules: beside lib.rs, main.rs and mod.rs; `a/` for `a.rs`. */
+/** Folders whose .rs files are each a crate root (Cargo's targets besides lib and main). */
+const TARGET_DIRS = /\/(tests|examples|benches|src\/bin)$/;
+
+/** For a file inside a test, example, bench or bin target's folder: that folder. */
+function ownCrateDir(file: string): string | undefined {
+  for (let d = dirname(file), i = 0; i < 8; d = dirname(d), i++) {
+    if (TARGET_DIRS.test(d)) return d;
+    if (/\/src$/.test(d) || dirname(d) === d) return undefined;
+  }
+  return undefined;
+}
+
+/** The folder holding a Rust file's child modules: beside a crate root or mod.rs; `a/` for `a.rs`. */
 function rustModuleDir(file: string): string {
   const b = basename(file);
-  return b === 'mod.rs' || b === 'lib.rs' || b === 'main.rs' ? dirname(file) : join(dirname(file), b.replace(/\.rs$/, ''));
+  const root = b === 'mod.rs' || b === 'lib.rs' || b === 'main.rs' || TARGET_DIRS.test(dirname(file));
+  return root ? dirname(file) : join(dirname(file), b.replace(/\.rs$/, ''));
 }
 
 /** Condition names in the order that leads to sources soonest. */

@@ -423,10 +423,10 @@ function rustUse(n: SyntaxNode, prefix: string, out: ImportRef[]): void {
     for (const c of list?.namedChildren ?? []) {
       if (c.type === 'identifier') ref.names.push({ imported: c.text, local: c.text });
       else if (c.type === 'self') out.push({ source: base, names: [], namespace: base.split('::').pop() });
-      else if (c.type === 'use_as_clause') {
+      else if (c.type === 'use_as_clause' && !(c.childForFieldName('path')?.text ?? '').includes('::')) {
         const p = c.childForFieldName('path')?.text ?? '';
-        ref.names.push({ imported: p.split('::').pop()!, local: c.childForFieldName('alias')?.text ?? p });
-      } else rustUse(c, base, out);
+        ref.names.push({ imported: p, local: c.childForFieldName('alias')?.text ?? p });
+      } else rustUse(c, base, out); // `a::{b::c as d}`: its own source, `a::b`
     }
     if (ref.names.length) out.push(ref);
   } else if (n.type === 'use_as_clause') {
