@@ -264,7 +264,7 @@ describe('Python: packages, __init__ re-exports, dotted imports, namespace packa
   });
 
   it('imports under a top-level `if TYPE_CHECKING:` or `try:` count; a from-import\'s module is not one of its names', () => {
-    const text = 'from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from .wrappers import Response\n\ntry:\n    import simplejson as json\nexcept ImportError:\n    import json\n\n\ndef f():\n    from .inner import not_top_level\n';
+    const text = 'from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from .wrappers import Response\n\ntry:\n    import simplejson as json\nexcept ImportError:\n    import json\n\n\ndef f():\n    from .inner import not_top_level\n\n\nif __name__ == \"__main__\":\n    for x in []:\n        import deep_in_a_script\n';
     const { imports } = new TagExtractor().extract(pool.parse('python', text), 'python', text);
     expect(imports).toEqual([
       { source: 'typing', names: [{ imported: 'TYPE_CHECKING', local: 'TYPE_CHECKING' }] },

@@ -347,7 +347,8 @@ export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatemen
       }
       case 'python': {
         // Also the imports under a top-level `if TYPE_CHECKING:` or `try: … except ImportError:`.
-        const statements = st.type === 'if_statement' || st.type === 'try_statement' ? st.descendantsOfType(['import_statement', 'import_from_statement']) : [st];
+        // Only the statements directly in their blocks: an `if __name__ == "__main__":` may hold a whole script.
+        const statements = st.type === 'if_statement' || st.type === 'try_statement' ? branchStatements(st) : [st];
         for (const s of statements) pythonImport(s, out);
         break;
       }
@@ -385,6 +386,16 @@ export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatemen
         break;
       }
     }
+  }
+  return out;
+}
+
+/** The statements of an `if`/`try` statement's blocks (its branches, else, except, finally), one level down. */
+function branchStatements(st: SyntaxNode): SyntaxNode[] {
+  const out: SyntaxNode[] = [];
+  for (const c of st.namedChildren) {
+    const block = c.type === 'block' ? c : c.namedChildren.find((x) => x.type === 'block');
+    if (block) out.push(...block.namedChildren);
   }
   return out;
 }
