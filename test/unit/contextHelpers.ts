@@ -9,7 +9,7 @@ import { WorkspaceIndex, type IndexLimits } from '../../server/src/context/index
 import { standardSources } from '../../server/src/context/standard.js';
 import type { ContextRequest } from '../../server/src/context/types.js';
 import { DocumentStore, type Doc } from '../../server/src/documents.js';
-import { silentLogger } from '../../server/src/util/logger.js';
+import { silentLogger, type Logger } from '../../server/src/util/logger.js';
 import { Workspace } from '../../server/src/workspace.js';
 import { pool, splitCursor } from './fixtures.js';
 
@@ -25,9 +25,9 @@ export function tempWorkspace(files: Record<string, string | Buffer>): string {
   return root;
 }
 
-export async function indexOf(root: string, limits: IndexLimits = LIMITS): Promise<{ index: WorkspaceIndex; workspace: Workspace }> {
+export async function indexOf(root: string, limits: IndexLimits = LIMITS, logger: Logger = silentLogger()): Promise<{ index: WorkspaceIndex; workspace: Workspace }> {
   const workspace = new Workspace([root]);
-  const index = new WorkspaceIndex({ parse: (l, t) => pool.parseNow(l, t), relativePath: (abs) => workspace.relativePath(abs), logger: silentLogger(), sliceMs: 50 });
+  const index = new WorkspaceIndex({ parse: (l, t) => pool.parseNow(l, t), relativePath: (abs) => workspace.relativePath(abs), logger, sliceMs: 50 });
   await index.build([root], limits);
   await index.idle();
   return { index, workspace };

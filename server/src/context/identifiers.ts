@@ -14,7 +14,10 @@ const KEYWORDS = new Set(
 export interface NearIdentifiers {
   /** Identifier → weight in (0, 1]: 1 at the cursor, lower further away. */
   weights: Map<string, number>;
-  /** `qualifier.member` pairs (module or package aliases, receivers) → weight. */
+  /**
+   * `qualifier.member` pairs (module or package aliases, receivers) → weight; in a chain `a.b.c`
+   * (or Rust's `a::b::c`) every prefix qualifies the next name: `a`/`b` and `a.b`/`c`.
+   */
   qualified: Map<string, { qualifier: string; member: string; weight: number }>;
   /** The word the cursor sits at the end of, when it is being typed (`parseOr├`). */
   partial: string;
@@ -24,7 +27,8 @@ export interface NearIdentifiers {
   counts: ReadonlyMap<string, number>;
 }
 
-const IDENT = /[A-Za-z_$][A-Za-z0-9_$]*(?:\s*\.\s*[A-Za-z_$][A-Za-z0-9_$]*)?/g;
+const IDENT = /[A-Za-z_$][A-Za-z0-9_$]*(?:\s*(?:\.|::)\s*[A-Za-z_$][A-Za-z0-9_$]*)*/g;
+const CHAIN_SEP = /\s*(?:\.|::)\s*/;
 
 /**
  * Identifiers of the text around `offset`: the near zone (a few lines each side) weighs
@@ -57,7 +61,12 @@ export function nearIdentifiers(text: string, offset: number, opts: { nearLinesB
   IDENT.lastIndex = 0;
   for (let m = IDENT.exec(zone); m; m = IDENT.exec(zone)) {
     const at = base + m.index;
-    if (at < offset && at + m[0].length >= offset) continue; // the word being typed
+    let chain = m[0];
+    if (at < offset && at + chain.length >= offset) {
+      // The word being typed counts for nothing; the names before it in its chain do.
+      chain = chain.slice(0, offset - at).replace(/\s*(?:\.|::)?\s*[A-Za-z0-9_$]*$/, '');
+      if (!chain) continue;
+    }
     const near = at >= nearStart && at < nearEnd;
     let w = 0;
     if (near) {
@@ -68,13 +77,13 @@ export function nearIdentifiers(text: string, offset: number, opts: { nearLinesB
       const d = scanLine - cursorLine;
       w = 1 - (0.4 * Math.abs(d)) / ((d < 0 ? nearBefore : nearAfter) + 1);
     }
-    const dot = m[0].indexOf('.');
-    const parts = dot < 0 ? [m[0]] : [m[0].slice(0, dot).trim(), m[0].slice(dot + 1).trim()];
-    if (parts.length === 2) {
-      const key = `${parts[0]}.${parts[1]}`;
+    const parts = chain.split(CHAIN_SEP);
+    for (let i = 1; i < parts.length; i++) {
+      const qualifier = parts.slice(0, i).join('.');
+      const key = `${qualifier}.${parts[i]}`;
       const prev = qualified.get(key);
       const qw = near ? w : 0.3;
-      if (!prev || prev.weight < qw) qualified.set(key, { qualifier: parts[0]!, member: parts[1]!, weight: qw });
+      if (!prev || prev.weight < qw) qualified.set(key, { qualifier, member: parts[i]!, weight: qw });
     }
     for (const p of parts) {
       if (p.length < 2 || KEYWORDS.has(p)) continue;

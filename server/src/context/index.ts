@@ -1,14 +1,16 @@
 // The workspace index: definitions and imports of every source file, built and kept fresh in the background.
 import { readFileSync, statSync } from 'node:fs';
 import { opendir, readFile, realpath, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { languageOf, type LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
 import type { Logger } from '../util/logger.js';
 import { IgnoreFile, IgnoreStack } from './gitignore.js';
+import { ProjectManifests } from './modules.js';
+import { ImportResolver, type ExportTarget } from './resolve.js';
 import { TagExtractor } from './tags.js';
-import type { ImportRef, IndexedSymbol } from './types.js';
+import type { ExportAlias, ImportRef, IndexedSymbol } from './types.js';
 
 export interface IndexLimits {
   /** Files above this many bytes are skipped (generated code, bundles, data). */
@@ -57,6 +59,8 @@ export interface FileEntry {
   bytes: number;
   symbols: IndexedSymbol[];
   imports: ImportRef[];
+  /** Names the file exports for its own definitions under another name (`export default f`). */
+  exports: ExportAlias[];
 }
 
 export interface IndexStats {
@@ -74,7 +78,6 @@ const BUSY_RETRY_MS = 15;
 const DEFAULT_SLICE_MS = 4;
 const PROGRESS_EVERY_MS = 200;
 const CHANGE_SETTLE_MS = 750;
-const TS_EXTENSIONS = ['.ts', '.tsx', '.d.ts', '.js', '.jsx', '.mjs', '.cjs', '.mts', '.cts'];
 
 export class WorkspaceIndex {
   private readonly files = new Map<string, FileEntry>();
@@ -85,6 +88,9 @@ export class WorkspaceIndex {
   private readonly queued = new Set<string>();
   private readonly settleTimers = new Map<string, NodeJS.Timeout>();
   private readonly resolved = new Map<string, string[]>();
+  private readonly exportsResolved = new Map<string, ExportTarget>();
+  private readonly manifests: ProjectManifests;
+  private readonly resolver: ImportResolver;
   private readonly extractor = new TagExtractor();
   private readonly idleWaiters: (() => void)[] = [];
   private pumping = false;
@@ -99,7 +105,25 @@ export class WorkspaceIndex {
   private limits: IndexLimits = { maxFileBytes: 256 * 1024, maxFiles: 20_000, maxWorkspaceBytes: 256 * 1024 * 1024, exclude: [] };
   readonly skipped: IndexStats['skipped'] = { tooBig: 0, binary: 0, unreadable: 0, unparseable: 0, overLimit: 0 };
 
-  constructor(private readonly deps: IndexDeps) {}
+  constructor(private readonly deps: IndexDeps) {
+    this.manifests = new ProjectManifests(deps.logger);
+    this.resolver = new ImportResolver(
+      {
+        has: (abs) => this.files.has(abs),
+        byBase: (name) => this.byBase.get(name) ?? [],
+        filesIn: (dir) => this.byDir.get(dir) ?? [],
+        dirs: () => this.byDir.keys(),
+        entry: (abs) => this.files.get(abs),
+        definedIn: (abs, name) => {
+          const rel = this.files.get(abs)?.rel;
+          return rel === undefined ? [] : (this.byName.get(name) ?? []).filter((s) => s.path === rel && s.container === undefined);
+        },
+        resolved: (fromAbs, lang, source) => this.resolveImport(fromAbs, lang, source),
+      },
+      this.manifests,
+      deps.logger,
+    );
+  }
 
   /**
    * Walks the roots (gitignore and limits applied) and queues every source file; indexing runs in
@@ -109,14 +133,19 @@ export class WorkspaceIndex {
     this.setLimits(limits);
     for (const r of roots) if (!this.roots.includes(r)) this.roots.push(r);
     const found: string[] = [];
+    const manifests: string[] = [];
     let bytes = 0;
     for (const root of roots) {
       if (this.disposed) return;
       const budget = { files: limits.maxFiles - found.length, bytes: limits.maxWorkspaceBytes - bytes };
       const r = await walk(root, limits, budget, this.skipped, this.deps.logger, this.deps.outside);
       found.push(...r.files);
+      manifests.push(...r.manifests);
       bytes += r.bytes;
     }
+    // Read before the first file is indexed, so that no request resolves without them.
+    await this.manifests.load(manifests);
+    this.clearResolved();
     this.total += found.length;
     for (const f of found) this.enqueue(f);
     this.report(true);
@@ -148,6 +177,7 @@ export class WorkspaceIndex {
 
   /** A file was created, changed, saved or closed: re-read it (or the open document) soon. */
   fileChanged(abs: string): void {
+    if (ProjectManifests.isManifest(abs)) return this.manifestChanged(abs);
     if (!this.isIndexable(abs)) return;
     if (!this.files.has(abs)) this.total++;
     this.enqueue(abs);
@@ -159,9 +189,15 @@ export class WorkspaceIndex {
     if (i >= 0) this.roots.splice(i, 1);
     const prefix = root.endsWith(sep) ? root : root + sep;
     for (const f of [...this.files.keys()]) if (f.startsWith(prefix) && !this.roots.some((r) => f.startsWith(r + sep))) this.drop(f);
+    if (!this.roots.some((r) => prefix.startsWith(r + sep))) this.manifests.removeUnder(prefix);
+    this.clearResolved();
   }
 
   fileDeleted(abs: string): void {
+    if (ProjectManifests.isManifest(abs)) {
+      this.manifests.remove(abs);
+      this.clearResolved();
+    }
     clearTimeout(this.settleTimers.get(abs));
     this.settleTimers.delete(abs);
     this.drop(abs);
@@ -212,8 +248,23 @@ export class WorkspaceIndex {
     const key = `${fromAbs}\0${source}`;
     let r = this.resolved.get(key);
     if (!r) {
-      r = this.resolveUncached(fromAbs, lang, source);
+      r = this.resolver.resolve(fromAbs, lang, source);
       this.resolved.set(key, r);
+    }
+    return r;
+  }
+
+  /**
+   * What `name` exported by `files` (an import's resolved files) refers to: its definitions, found
+   * through re-exports (barrels, `__init__.py`, `pub use`), or the modules it names. Cached like
+   * `resolveImport`.
+   */
+  exported(files: readonly string[], name: string): ExportTarget {
+    const key = `${files.join('\0')}\0\0${name}`;
+    let r = this.exportsResolved.get(key);
+    if (!r) {
+      r = this.resolver.exported(files, name);
+      this.exportsResolved.set(key, r);
     }
     return r;
   }
@@ -355,9 +406,9 @@ export class WorkspaceIndex {
       return this.drop(abs);
     }
     const rel = this.deps.relativePath(abs);
-    const { symbols, imports } = this.extractor.extract(tree, lang.name, text);
+    const { symbols, imports, exports } = this.extractor.extract(tree, lang.name, text);
     this.drop(abs);
-    const entry: FileEntry = { abs, rel, lang: lang.name, bytes: text.length, symbols: symbols.map((s) => ({ name: s.name, kind: s.kind, container: s.container, path: rel, line: s.line, endLine: s.endLine, runs: s.runs })), imports };
+    const entry: FileEntry = { abs, rel, lang: lang.name, bytes: text.length, symbols: symbols.map((s) => ({ name: s.name, kind: s.kind, container: s.container, path: rel, line: s.line, endLine: s.endLine, runs: s.runs })), imports, exports };
     this.files.set(abs, entry);
     this.bytes += entry.bytes;
     for (const s of entry.symbols) {
@@ -367,7 +418,7 @@ export class WorkspaceIndex {
     }
     addTo(this.byBase, basename(abs), abs);
     addTo(this.byDir, dirname(abs), abs);
-    this.resolved.clear();
+    this.clearResolved();
   }
 
   private drop(abs: string): void {
@@ -384,82 +435,21 @@ export class WorkspaceIndex {
     }
     this.byBase.get(basename(abs))?.delete(abs);
     this.byDir.get(dirname(abs))?.delete(abs);
+    this.clearResolved();
+  }
+
+  private clearResolved(): void {
     this.resolved.clear();
+    this.exportsResolved.clear();
   }
 
-  private resolveUncached(fromAbs: string, lang: LanguageName, source: string): string[] {
-    const dir = dirname(fromAbs);
-    const has = (p: string) => this.files.has(p);
-    switch (lang) {
-      case 'typescript':
-      case 'tsx':
-      case 'javascript': {
-        if (!source.startsWith('.')) return [];
-        const base = resolve(dir, source);
-        const stem = base.replace(/\.(m|c)?jsx?$/, '');
-        const tries = [base, ...TS_EXTENSIONS.map((e) => stem + e), ...TS_EXTENSIONS.map((e) => join(base, 'index' + e))];
-        const hit = tries.find(has);
-        return hit ? [hit] : [];
-      }
-      case 'python': {
-        const dots = /^\.*/.exec(source)![0].length;
-        const rest = source.slice(dots).split('.').filter(Boolean);
-        if (dots > 0) {
-          let d = dir;
-          for (let i = 1; i < dots; i++) d = dirname(d);
-          const base = join(d, ...rest);
-          const hit = [base + '.py', base + '.pyi', join(base, '__init__.py')].find(has);
-          return hit ? [hit] : [];
-        }
-        return this.bySuffix(fromAbs, [rest.join('/') + '.py', rest.join('/') + '/__init__.py']);
-      }
-      case 'go': {
-        // The package whose directory's path is the longest tail of the import path.
-        const segs = source.split('/');
-        let best: string | undefined;
-        let bestLen = 0;
-        for (const d of this.byDir.keys()) {
-          if (basename(d) !== segs[segs.length - 1]) continue;
-          const ds = d.split('/');
-          let n = 0;
-          while (n < segs.length && n < ds.length && ds[ds.length - 1 - n] === segs[segs.length - 1 - n]) n++;
-          if (n > bestLen) {
-            best = d;
-            bestLen = n;
-          }
-        }
-        return best ? [...(this.byDir.get(best) ?? [])].filter((f) => f.endsWith('.go') && !f.endsWith('_test.go')).sort() : [];
-      }
-      case 'rust': {
-        const segs = source.split('::').filter((s) => s && s !== 'crate' && s !== 'self' && s !== 'super');
-        if (segs.length === 0) return [];
-        const p = segs.join('/');
-        return this.bySuffix(fromAbs, [p + '.rs', p + '/mod.rs']);
-      }
-      case 'java': {
-        const p = source.split('.').join('/');
-        const file = this.bySuffix(fromAbs, [p + '.java']);
-        if (file.length) return file;
-        // A wildcard or a package: every file of the directory.
-        for (const d of this.byDir.keys()) if (d.endsWith('/' + p)) return [...(this.byDir.get(d) ?? [])].sort();
-        return [];
-      }
-    }
-  }
-
-  /** Indexed files whose path ends with one of `tails`; the one sharing most of `fromAbs`'s directories first. */
-  private bySuffix(fromAbs: string, tails: string[]): string[] {
-    const hits: string[] = [];
-    for (const tail of tails) {
-      for (const f of this.byBase.get(basename(tail)) ?? []) if (f.endsWith('/' + tail)) hits.push(f);
-    }
-    if (hits.length <= 1) return hits;
-    const shared = (f: string) => {
-      let i = 0;
-      while (i < f.length && f[i] === fromAbs[i]) i++;
-      return i;
-    };
-    return [hits.sort((a, b) => shared(b) - shared(a))[0]!];
+  /** A go.mod, tsconfig.json, package.json or Cargo.toml changed: read it again, then resolve afresh. */
+  private manifestChanged(abs: string): void {
+    if (this.disposed || !this.roots.some((r) => abs.startsWith(r.endsWith(sep) ? r : r + sep)) || this.excluded(abs)) return;
+    this.manifests
+      .update(abs)
+      .then(() => this.clearResolved())
+      .catch((err: unknown) => this.deps.logger.debug(`cannot read ${abs}: ${err instanceof Error ? err.message : String(err)}`));
   }
 }
 
@@ -483,8 +473,9 @@ async function ignoreFileIn(dir: string): Promise<IgnoreFile | undefined> {
  * limits applied, symbolic links to directories followed once (a loop is walked no further),
  * symbolic links that lead out of the workspace (`outside`) not followed at all.
  */
-async function walk(root: string, limits: IndexLimits, budget: { files: number; bytes: number }, skipped: IndexStats['skipped'], logger: Logger, outside?: (abs: string) => boolean): Promise<{ files: string[]; bytes: number }> {
+async function walk(root: string, limits: IndexLimits, budget: { files: number; bytes: number }, skipped: IndexStats['skipped'], logger: Logger, outside?: (abs: string) => boolean): Promise<{ files: string[]; bytes: number; manifests: string[] }> {
   const files: string[] = [];
+  const manifests: string[] = [];
   let bytes = 0;
   const excluded = limits.exclude.length ? picomatch(limits.exclude, { dot: true }) : () => false;
   const seenDirs = new Set<string>();
@@ -495,7 +486,7 @@ async function walk(root: string, limits: IndexLimits, budget: { files: number; 
     stack.push({ dir: root, ignore: new IgnoreStack().with(root, await ignoreFileIn(root)) });
   } catch {
     logger.debug(`workspace folder ${root} cannot be read; not indexed`);
-    return { files, bytes };
+    return { files, bytes, manifests };
   }
   while (stack.length > 0) {
     const { dir, ignore } = stack.pop()!;
@@ -535,6 +526,9 @@ async function walk(root: string, limits: IndexLimits, budget: { files: number; 
         subdirs.push(abs);
         continue;
       }
+      // Manifests regardless of .gitignore file rules (ignored folders are not walked): a committed
+      // package.json can match a broad pattern such as `**/package.json`, meant for generated ones.
+      if (isFile && ProjectManifests.isManifest(abs) && !excluded(rel)) manifests.push(abs);
       if (!isFile || !languageOf('', ent.name) || ignore.ignored(abs, false) || excluded(rel)) continue;
       let size: number;
       try {
@@ -557,5 +551,5 @@ async function walk(root: string, limits: IndexLimits, budget: { files: number; 
     subdirs.sort().reverse();
     for (const d of subdirs) stack.push({ dir: d, ignore: ignore.with(d, await ignoreFileIn(d)) });
   }
-  return { files: files.sort(), bytes };
+  return { files: files.sort(), bytes, manifests };
 }

@@ -2,7 +2,7 @@
 import Parser from 'tree-sitter';
 import { grammar, type LanguageName } from '../syntax/languages.js';
 import type { SyntaxNode, Tree } from '../syntax/tree.js';
-import { rowsToRuns, splitLines, type FileSymbols, type ImportRef, type IndexedSymbol, type Run, type SymbolKind } from './types.js';
+import { rowsToRuns, splitLines, type ExportAlias, type FileSymbols, type ImportRef, type IndexedSymbol, type Run, type SymbolKind } from './types.js';
 
 // One pattern per definition form; the capture after the pattern names its kind, @name its name.
 // Top-level-only forms (constants, arrow functions bound to a name) are filtered in code.
@@ -14,6 +14,8 @@ const TS_COMMON = `
 (variable_declarator name: (identifier) @name) @constant
 `;
 const TS_TYPES = `
+(function_signature name: (identifier) @name) @function
+(internal_module name: (identifier) @name) @type
 (class_declaration name: (type_identifier) @name) @class
 (abstract_class_declaration name: (type_identifier) @name) @class
 (interface_declaration name: (type_identifier) @name) @interface
@@ -60,13 +62,20 @@ const QUERIES: Record<LanguageName, string> = {
 
 /** A function this short is shown whole; longer ones by their signature. */
 const SHORT_FUNCTION_LINES = 6;
-const MAX_SIGNATURE_LINES = 6;
+/**
+ * A signature (decorators, parameter list, return type) is kept whole, however many lines: a long
+ * parameter list is what a caller needs most. Only an absurd one (generated code, a parse gone
+ * wrong) is cut here, so that one definition cannot fill a prompt's context on its own.
+ */
+const MAX_SIGNATURE_LINES = 60;
 /** A type this short is shown whole; longer ones by header and member signatures. */
 const SMALL_TYPE_LINES = 14;
 const MAX_TYPE_LINES = 30;
 const MAX_LINE_CHARS = 240;
 /** Symbols kept per file: generated files with thousands of definitions cost memory, not recall. */
 const MAX_SYMBOLS_PER_FILE = 400;
+/** Query matches looked at per file, so that the top-level ones among them can be kept first. */
+const MAX_MATCHES_PER_FILE = 8 * MAX_SYMBOLS_PER_FILE;
 
 const TYPE_KINDS: ReadonlySet<SymbolKind> = new Set(['class', 'interface', 'type', 'enum', 'struct', 'trait']);
 const BRACE_LANGUAGES: ReadonlySet<LanguageName> = new Set(['typescript', 'tsx', 'javascript', 'go', 'rust', 'java']);
@@ -90,8 +99,9 @@ export class TagExtractor {
     const lineAt = (r: number) => lines[r];
     const symbols: Omit<IndexedSymbol, 'path'>[] = [];
     const seen = new Set<number>();
+    const found: { node: SyntaxNode; name: string; kind: SymbolKind; container?: string }[] = [];
     for (const m of this.query(lang).matches(tree.rootNode)) {
-      if (symbols.length >= MAX_SYMBOLS_PER_FILE) break;
+      if (found.length >= MAX_MATCHES_PER_FILE) break;
       const def = m.captures.find((c) => c.name !== 'name');
       const name = m.captures.find((c) => c.name === 'name');
       if (!def || !name) continue;
@@ -105,15 +115,45 @@ export class TagExtractor {
       if (lang === 'go' && node.type === 'type_spec') kind = goTypeKind(node);
       const container = containerOf(node, lang);
       if (kind === 'function' && container && node.type !== 'variable_declarator') kind = 'method';
+      found.push({ node, name: name.node.text, kind, container });
+    }
+    for (const { node, name, kind, container } of keepTopLevelFirst(found)) {
       const outer = outerNode(node);
       const rows = TYPE_KINDS.has(kind) ? typeRows(node, outer, lang, lineAt) : kind === 'constant' ? constantRows(outer) : functionRows(node, outer, lang);
       // Own copies: a slice of the file's text would keep the whole file alive in the index.
       const runs = rowsToRuns(lineAt, rows).map((r) => ({ start: r.start, text: own(capLines(r.text)) }));
-      symbols.push({ name: own(name.node.text), kind, container: container ? own(container) : undefined, line: outer.startPosition.row, endLine: outer.endPosition.row, runs });
+      symbols.push({ name: own(name), kind, container: container ? own(container) : undefined, line: outer.startPosition.row, endLine: outer.endPosition.row, runs });
+    }
+    // `export default function (…)`, `export default class {…}`, `export default (…) => …`: no name
+    // but 'default', under which `import x from` finds it.
+    for (const node of anonymousDefaults(tree.rootNode, lang)) {
+      if (symbols.length >= MAX_SYMBOLS_PER_FILE) break;
+      const kind: SymbolKind = node.type === 'class' ? 'class' : 'function';
+      const outer = node.parent!;
+      const rows = kind === 'class' ? typeRows(node, outer, lang, lineAt) : functionRows(node, outer, lang);
+      const runs = rowsToRuns(lineAt, rows).map((r) => ({ start: r.start, text: own(capLines(r.text)) }));
+      symbols.push({ name: 'default', kind, line: outer.startPosition.row, endLine: outer.endPosition.row, runs });
     }
     const imports: ImportRef[] = extractImports(tree.rootNode, lang).map((r) => ({ source: own(r.source), names: r.names.map((n) => ({ imported: own(n.imported), local: own(n.local) })), namespace: r.namespace === undefined ? undefined : own(r.namespace) }));
-    return { symbols, imports };
+    const exports = extractExportAliases(tree.rootNode, lang).map((a) => ({ name: own(a.name), local: own(a.local) }));
+    return { symbols, imports, exports };
   }
+}
+
+/**
+ * At most MAX_SYMBOLS_PER_FILE, in file order; over that, the top-level functions, types and
+ * constants first (what other files import), then members. A large module's methods in object
+ * literals must not push its exported functions out.
+ */
+function keepTopLevelFirst<T extends { kind: SymbolKind; container?: string }>(found: T[]): T[] {
+  if (found.length <= MAX_SYMBOLS_PER_FILE) return found;
+  const top = (s: T) => s.container === undefined && s.kind !== 'method';
+  const kept = new Set(found.filter(top).slice(0, MAX_SYMBOLS_PER_FILE));
+  for (const s of found) {
+    if (kept.size >= MAX_SYMBOLS_PER_FILE) break;
+    kept.add(s);
+  }
+  return found.filter((s) => kept.has(s));
 }
 
 /** Header and member signatures of a class-like node (the whole of a short one), capped per line. */
@@ -146,7 +186,7 @@ function outerNode(node: SyntaxNode): SyntaxNode {
   if (n.type === 'variable_declarator' && n.parent) n = n.parent;
   if (n.type === 'type_spec' && n.parent?.type === 'type_declaration' && n.parent.namedChildCount === 1) n = n.parent;
   if (n.type === 'const_spec' && n.parent?.type === 'const_declaration' && n.parent.namedChildCount === 1) n = n.parent;
-  if (n.parent && (n.parent.type === 'export_statement' || n.parent.type === 'decorated_definition')) n = n.parent;
+  if (n.parent && (n.parent.type === 'export_statement' || n.parent.type === 'decorated_definition' || n.parent.type === 'ambient_declaration')) n = n.parent;
   return n;
 }
 
@@ -282,6 +322,8 @@ export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatemen
         const source = stringValue(st.childForFieldName('source'));
         const ref: ImportRef = { source, names: [] };
         const clause = st.namedChildren.find((c) => c.type === 'import_clause' || c.type === 'export_clause');
+        // `export * as ns from`: a namespace; `export * from`: every name.
+        if (st.type === 'export_statement' && !clause) ref.namespace = st.namedChildren.find((c) => c.type === 'namespace_export')?.namedChildren[0]?.text ?? '*';
         for (const c of clause?.namedChildren ?? []) {
           if (c.type === 'identifier') ref.names.push({ imported: 'default', local: c.text });
           else if (c.type === 'namespace_import') ref.namespace = c.namedChildren[0]?.text;
@@ -293,31 +335,21 @@ export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatemen
             }
           }
         }
-        if (clause?.type === 'export_clause') for (const s of clause.namedChildren) if (s.type === 'export_specifier') ref.names.push({ imported: s.childForFieldName('name')?.text ?? '', local: s.childForFieldName('name')?.text ?? '' });
+        if (clause?.type === 'export_clause') {
+          for (const s of clause.namedChildren) {
+            const n = s.type === 'export_specifier' ? s.childForFieldName('name')?.text : undefined;
+            // `local` is the name this file exports it as: `export { x as y } from` binds y.
+            if (n) ref.names.push({ imported: n, local: s.childForFieldName('alias')?.text ?? n });
+          }
+        }
         if (source) out.push(ref);
         break;
       }
       case 'python': {
-        if (st.type === 'import_statement') {
-          for (const n of st.namedChildren) {
-            const dotted = n.type === 'aliased_import' ? n.childForFieldName('name') : n;
-            const alias = n.type === 'aliased_import' ? n.childForFieldName('alias')?.text : undefined;
-            const source = dotted?.text ?? '';
-            if (source) out.push({ source, names: [], namespace: alias ?? source.split('.').pop() });
-          }
-        } else if (st.type === 'import_from_statement') {
-          const source = st.childForFieldName('module_name')?.text ?? '';
-          const ref: ImportRef = { source, names: [] };
-          for (const n of st.namedChildren) {
-            if (n === st.childForFieldName('module_name')) continue;
-            if (n.type === 'dotted_name') ref.names.push({ imported: n.text, local: n.text });
-            else if (n.type === 'aliased_import') {
-              const name = n.childForFieldName('name')?.text ?? '';
-              ref.names.push({ imported: name, local: n.childForFieldName('alias')?.text ?? name });
-            }
-          }
-          if (source) out.push(ref);
-        }
+        // Also the imports under a top-level `if TYPE_CHECKING:` or `try: … except ImportError:`.
+        // Only the statements directly in their blocks: an `if __name__ == "__main__":` may hold a whole script.
+        const statements = st.type === 'if_statement' || st.type === 'try_statement' ? branchStatements(st) : [st];
+        for (const s of statements) pythonImport(s, out);
         break;
       }
       case 'go': {
@@ -326,11 +358,16 @@ export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatemen
         for (const s of specs) {
           const source = stringValue(s.childForFieldName('path'));
           const alias = s.childForFieldName('name')?.text;
-          if (source) out.push({ source, names: [], namespace: alias && alias !== '_' && alias !== '.' ? alias : source.split('/').pop() });
+          if (source) out.push({ source, names: [], namespace: alias && alias !== '_' && alias !== '.' ? alias : goPackageName(source) });
         }
         break;
       }
       case 'rust': {
+        // `mod x;` (a module in its own file) binds `x` as `use self::x` would.
+        if (st.type === 'mod_item' && !st.childForFieldName('body')) {
+          const name = st.childForFieldName('name')?.text;
+          if (name) out.push({ source: `self::${name}`, names: [], namespace: name });
+        }
         if (st.type !== 'use_declaration') break;
         const arg = st.childForFieldName('argument');
         if (arg) rustUse(arg, '', out);
@@ -353,6 +390,41 @@ export function extractImports(root: SyntaxNode, lang: LanguageName, maxStatemen
   return out;
 }
 
+/** The statements of an `if`/`try` statement's blocks (its branches, else, except, finally), one level down. */
+function branchStatements(st: SyntaxNode): SyntaxNode[] {
+  const out: SyntaxNode[] = [];
+  for (const c of st.namedChildren) {
+    const block = c.type === 'block' ? c : c.namedChildren.find((x) => x.type === 'block');
+    if (block) out.push(...block.namedChildren);
+  }
+  return out;
+}
+
+function pythonImport(s: SyntaxNode, out: ImportRef[]): void {
+  if (s.type === 'import_statement') {
+    for (const n of s.namedChildren) {
+      const dotted = n.type === 'aliased_import' ? n.childForFieldName('name') : n;
+      const alias = n.type === 'aliased_import' ? n.childForFieldName('alias')?.text : undefined;
+      const source = dotted?.text ?? '';
+      // `import pkg.mod` binds `pkg`, and the code says `pkg.mod.f`: the dotted path is the qualifier.
+      if (source) out.push({ source, names: [], namespace: alias ?? source });
+    }
+  } else if (s.type === 'import_from_statement') {
+    const source = s.childForFieldName('module_name')?.text ?? '';
+    const ref: ImportRef = { source, names: [] };
+    for (const n of s.namedChildren) {
+      if (n === s.childForFieldName('module_name')) continue;
+      if (n.type === 'dotted_name') ref.names.push({ imported: n.text, local: n.text });
+      else if (n.type === 'wildcard_import') ref.namespace = '*';
+      else if (n.type === 'aliased_import') {
+        const name = n.childForFieldName('name')?.text ?? '';
+        ref.names.push({ imported: name, local: n.childForFieldName('alias')?.text ?? name });
+      }
+    }
+    if (source) out.push(ref);
+  }
+}
+
 function rustUse(n: SyntaxNode, prefix: string, out: ImportRef[]): void {
   const join = (a: string, b: string) => (a && b ? `${a}::${b}` : a || b);
   if (n.type === 'scoped_use_list') {
@@ -361,10 +433,11 @@ function rustUse(n: SyntaxNode, prefix: string, out: ImportRef[]): void {
     const ref: ImportRef = { source: base, names: [] };
     for (const c of list?.namedChildren ?? []) {
       if (c.type === 'identifier') ref.names.push({ imported: c.text, local: c.text });
-      else if (c.type === 'use_as_clause') {
+      else if (c.type === 'self') out.push({ source: base, names: [], namespace: base.split('::').pop() });
+      else if (c.type === 'use_as_clause' && !(c.childForFieldName('path')?.text ?? '').includes('::')) {
         const p = c.childForFieldName('path')?.text ?? '';
-        ref.names.push({ imported: p.split('::').pop()!, local: c.childForFieldName('alias')?.text ?? p });
-      } else rustUse(c, base, out);
+        ref.names.push({ imported: p, local: c.childForFieldName('alias')?.text ?? p });
+      } else rustUse(c, base, out); // `a::{b::c as d}`: its own source, `a::b`
     }
     if (ref.names.length) out.push(ref);
   } else if (n.type === 'use_as_clause') {
@@ -372,10 +445,64 @@ function rustUse(n: SyntaxNode, prefix: string, out: ImportRef[]): void {
     const parts = p.split('::');
     const last = parts.pop()!;
     out.push({ source: parts.join('::'), names: [{ imported: last, local: n.childForFieldName('alias')?.text ?? last }] });
+  } else if (n.type === 'use_wildcard') {
+    const path = n.namedChildren[0]?.text ?? '';
+    out.push({ source: join(prefix, path), names: [], namespace: '*' });
   } else if (n.type === 'scoped_identifier' || n.type === 'identifier') {
     const p = join(prefix, n.text);
     const parts = p.split('::');
     const last = parts.pop()!;
     out.push({ source: parts.join('::'), names: [{ imported: last, local: last }], namespace: last });
   }
+}
+
+/**
+ * A Go package's default name from its import path: the last element, a module's major-version
+ * suffix (`/v2`, gopkg.in's `.v3`) left off. Major versions in module paths start at 2: a `/v1`
+ * folder is a package of that name.
+ */
+function goPackageName(path: string): string {
+  const segs = path.split('/');
+  let last = segs.pop() ?? path;
+  if (/^v([2-9]|\d\d+)$/.test(last) && segs.length > 0) last = segs.pop()!;
+  return last.replace(/\.v\d+$/, '');
+}
+
+function anonymousDefaults(root: SyntaxNode, lang: LanguageName): SyntaxNode[] {
+  if (lang !== 'typescript' && lang !== 'tsx' && lang !== 'javascript') return [];
+  const out: SyntaxNode[] = [];
+  for (const st of root.namedChildren) {
+    const value = st.type === 'export_statement' ? st.childForFieldName('value') : null;
+    if (value && /^(function_expression|function|arrow_function|class)$/.test(value.type) && !value.childForFieldName('name')) out.push(value);
+  }
+  return out;
+}
+
+/** TS/JS `export default f`, `export default function f`, `export = f`, `export { a as b }`: names exported for the file's own definitions. */
+export function extractExportAliases(root: SyntaxNode, lang: LanguageName): ExportAlias[] {
+  if (lang !== 'typescript' && lang !== 'tsx' && lang !== 'javascript') return [];
+  const out: ExportAlias[] = [];
+  for (const st of root.namedChildren) {
+    if (st.type !== 'export_statement' || st.childForFieldName('source')) continue;
+    const isDefault = st.children.some((c) => c.type === 'default');
+    const decl = st.childForFieldName('declaration');
+    const value = st.childForFieldName('value');
+    if (isDefault && decl) {
+      const name = decl.childForFieldName('name')?.text;
+      if (name) out.push({ name: 'default', local: name });
+    } else if (isDefault && value?.type === 'identifier') {
+      out.push({ name: 'default', local: value.text });
+    } else if (!decl && !value && st.namedChildren.length === 1 && st.namedChildren[0]!.type === 'identifier') {
+      out.push({ name: 'default', local: st.namedChildren[0]!.text }); // `export = f`
+    }
+    for (const c of st.namedChildren) {
+      if (c.type !== 'export_clause') continue;
+      for (const s of c.namedChildren) {
+        const name = s.childForFieldName('name')?.text;
+        const alias = s.childForFieldName('alias')?.text;
+        if (s.type === 'export_specifier' && name && alias && alias !== name) out.push({ name: alias, local: name });
+      }
+    }
+  }
+  return out;
 }

@@ -32,13 +32,27 @@ export interface ImportRef {
   source: string;
   /** Named bindings: `imported` in the module, `local` in this file ('default' for default imports). */
   names: { imported: string; local: string }[];
-  /** A local name bound to the whole module (namespace import, Go package, Python module alias). */
+  /**
+   * A local name bound to the whole module (namespace import, `export * as ns from`, Go package,
+   * Python module: its alias, or the dotted path for `import pkg.mod`, Rust `mod x;`); `'*'` for
+   * every name of it (`export * from`, `from .x import *`, Rust `use x::*`, Java `import x.*`).
+   */
   namespace?: string;
+}
+
+/** A name a file exports for one of its own definitions under another name: `export default f`, `export { a as b }`. */
+export interface ExportAlias {
+  /** The exported name ('default' for a default export). */
+  name: string;
+  /** The definition's name in the file. */
+  local: string;
 }
 
 export interface FileSymbols {
   symbols: Omit<IndexedSymbol, 'path'>[];
   imports: ImportRef[];
+  /** Only the aliases: a definition exported under its own name needs no entry. */
+  exports: ExportAlias[];
 }
 
 /** What a context snippet is; each kind is one segment kind in `prompt --json`. */

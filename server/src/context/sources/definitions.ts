@@ -46,14 +46,15 @@ export class DefinitionsSource implements ContextSource {
       if (ref.namespace && ref.namespace !== '*') namespaces.set(ref.namespace, ref);
     }
     const filesOf = (ref: ImportRef) => (req.abs ? index.resolveImport(req.abs, req.lang!, ref.source) : []);
-    const inFiles = (files: string[], name: string) => {
-      const hits: IndexedSymbol[] = [];
-      for (const f of files) for (const s of index.get(f)?.symbols ?? []) if (s.name === name && s.container === undefined) hits.push(s);
-      if (hits.length === 0) for (const f of files) for (const s of index.get(f)?.symbols ?? []) if (s.name === name) hits.push(s);
-      return hits;
-    };
-    /** A Python `from pkg import mod` or Rust `use crate::orders` names a module, not a symbol. */
+    /** Definitions of a name the files export, through re-exports (barrels, `__init__.py`, `pub use`). */
+    const inFiles = (files: string[], name: string) => (files.length ? index.exported(files, name).symbols : []);
+    /** An imported binding's definitions; a default import by the file's default export, else by its local name. */
+    const importedDefs = (files: string[], imported: string, localName: string) => (imported === 'default' ? (inFiles(files, 'default').length ? inFiles(files, 'default') : inFiles(files, localName)) : inFiles(files, imported));
+    /** A Python `from pkg import mod`, Rust `use crate::orders` or TS `export * as ns` names a module, not a symbol. */
     const moduleFiles = (ref: ImportRef, name: string) => {
+      const files = filesOf(ref);
+      const modules = files.length ? index.exported(files, name).modules : [];
+      if (modules.length) return modules;
       const sep = req.lang === 'python' ? (ref.source.endsWith('.') ? '' : '.') : req.lang === 'rust' ? '::' : undefined;
       return sep === undefined || !req.abs ? [] : index.resolveImport(req.abs, req.lang!, ref.source + sep + name);
     };
@@ -72,18 +73,22 @@ export class DefinitionsSource implements ContextSource {
     for (const [name, w] of sorted) {
       if (lookups++ >= MAX_LOOKUPS || performance.now() > deadline) break;
       const imp = local.get(name);
+      // Imported from a workspace file that (re-exports followed) does not define it: looked up by name.
+      let unresolved = false;
       if (imp) {
         const files = filesOf(imp.ref);
-        const hits = inFiles(files, imp.imported === 'default' ? name : imp.imported);
+        const hits = importedDefs(files, imp.imported, name);
         for (const s of hits) add(s, 0.6 + 0.4 * w, `imported ${name}`, !near.near.has(name));
-        if (hits.length > 0 || files.length > 0) continue;
+        if (hits.length > 0 || (files.length > 0 && moduleFiles(imp.ref, imp.imported).length > 0)) continue;
+        unresolved = files.length > 0;
+        if (!unresolved) continue;
       }
       if (namespaces.has(name)) continue; // its members come through the qualified names below
       // A bare name is a function, type or variable; a method is only meant where it follows a dot.
       // Where another file's names must be imported (TS, JS, Python), a bare name that is not is
       // local: only its use after a dot can mean a definition elsewhere.
       const dotted = members.has(name);
-      if (importBased && !dotted) continue;
+      if (importBased && !dotted && !unresolved) continue;
       const all = dotted ? index.lookup(name) : index.lookup(name).filter((s) => s.kind !== 'method');
       if (all.length === 0) continue;
       const ranked = rankByProximity(all, req.relPath);
@@ -95,8 +100,9 @@ export class DefinitionsSource implements ContextSource {
       if (performance.now() > deadline) break;
       const ref = namespaces.get(qualifier) ?? (local.has(qualifier) ? local.get(qualifier)!.ref : undefined);
       if (!ref) continue;
-      let files = namespaces.has(qualifier) ? filesOf(ref) : moduleFiles(ref, local.get(qualifier)!.imported);
-      if (files.length === 0 && !namespaces.has(qualifier)) files = filesOf(ref);
+      // A named import (`from pkg import mod`, `use crate::a::b`) as a module first; a namespace import is one.
+      let files = local.has(qualifier) ? moduleFiles(local.get(qualifier)!.ref, local.get(qualifier)!.imported) : [];
+      if (files.length === 0) files = filesOf(ref);
       for (const s of inFiles(files, member)) add(s, 0.6 + 0.4 * weight, `${qualifier}.${member}`);
     }
     // Everything imported is a likely callee even when not named near the cursor (the hole may be
@@ -111,23 +117,34 @@ export class DefinitionsSource implements ContextSource {
       const partialHit = stem.length === PARTIAL_STEM && localName.startsWith(stem);
       const score = IMPORTED_BASE + 0.3 * w + (partialHit ? 0.35 : 0);
       const files = filesOf(ref);
-      const hits = inFiles(files, imported === 'default' ? localName : imported);
+      const hits = importedDefs(files, imported, localName);
       // After `new`, a class: most likely one the file has not constructed yet.
       const newBoost = afterNew ? (used(localName) ? 0.3 : 0.45) : 0;
       if (hits.length) for (const s of hits) add(s, score + (s.kind === 'class' ? newBoost : 0), `imported ${localName}`, !near.near.has(localName));
-      else for (const f of moduleFiles(ref, imported)) for (const s of index.get(f)?.symbols ?? []) if (s.container === undefined) add(s, IMPORTED_BASE * 0.6, `module ${localName}`);
+      else {
+        const modules = moduleFiles(ref, imported);
+        for (const f of modules) for (const s of index.get(f)?.symbols ?? []) if (s.container === undefined) add(s, IMPORTED_BASE * 0.6, `module ${localName}`);
+        // Resolved to a workspace file that does not define it (a re-export we cannot follow): by name.
+        if (modules.length === 0 && files.length > 0) {
+          const all = index.lookup(imported === 'default' ? localName : imported).filter((s) => s.kind !== 'method');
+          if (all.length <= MAX_SAME_NAME) for (const s of rankByProximity(all, req.relPath).slice(0, 1)) add(s, score * 0.8, `defined as ${localName}`, !near.near.has(localName));
+        }
+      }
     }
     // `orders.├` or `orders.Pa├`: the members of the module or package being typed into.
-    const member = /([A-Za-z_$][\w$]*)\s*\.\s*([A-Za-z_$][\w$]*)?$/.exec(req.text.slice(Math.max(0, req.offset - 200), req.offset));
+    const member = /((?:[A-Za-z_$][\w$]*\s*\.\s*)*)([A-Za-z_$][\w$]*)\s*\.\s*([A-Za-z_$][\w$]*)?$/.exec(req.text.slice(Math.max(0, req.offset - 200), req.offset));
     if (member && performance.now() <= deadline) {
-      const [, qualifier, typedWord = ''] = member;
+      const [, chain = '', last, typedWord = ''] = member;
       const typed = typedWord.slice(0, 1); // one letter narrows enough; more would reshuffle per keystroke
+      // `pkg.mod.├` after `import pkg.mod`: the dotted qualifier names the module.
+      const dottedQualifier = (chain + last).replace(/\s+/g, '');
+      const qualifier = namespaces.has(dottedQualifier) ? dottedQualifier : last;
       const ref = namespaces.get(qualifier!) ?? local.get(qualifier!)?.ref;
       const type = ref ? undefined : declaredType(req.text, req.offset, qualifier!);
       if (type) {
         // `hub.├` after `const hub = new LogHub(…)` or `hub: LogHub`: that type's members.
         const imp = local.get(type);
-        const defs = imp ? inFiles(filesOf(imp.ref), imp.imported) : rankByProximity(index.lookup(type), req.relPath).slice(0, 2);
+        const defs = imp ? importedDefs(filesOf(imp.ref), imp.imported, type) : rankByProximity(index.lookup(type), req.relPath).slice(0, 2);
         for (const s of defs) if (TYPE_KINDS.has(s.kind)) add(s, 0.8, `type of ${qualifier}`);
       }
       if (ref) {
