@@ -182,7 +182,7 @@ describe('TypeScript and JavaScript: barrels, default exports, tsconfig paths, w
   it('a module with more definitions than the index keeps per file keeps its top-level ones first', () => {
     const methods = Array.from({ length: 450 }, (_, i) => `  m${i}() { return ${i}; },`).join('\n');
     const text = `export const table = {\n${methods}\n};\n\nexport function object(shape: Shape, params?: Params): ZodObject {\n  return build(shape, params);\n}\n`;
-    const { symbols } = new TagExtractor().extract(pool.parse('typescript', text), 'typescript', text);
+    const { symbols } = new TagExtractor().extract(pool.parseNow('typescript', text), 'typescript', text);
     expect(symbols.length).toBe(400);
     expect(symbols.map((s) => s.name)).toEqual(expect.arrayContaining(['table', 'object']));
     expect(symbols.map((s) => s.line)).toEqual([...symbols.map((s) => s.line)].sort((a, b) => a - b)); // still in file order
@@ -265,7 +265,7 @@ describe('Python: packages, __init__ re-exports, dotted imports, namespace packa
 
   it('imports under a top-level `if TYPE_CHECKING:` or `try:` count; a from-import\'s module is not one of its names', () => {
     const text = 'from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from .wrappers import Response\n\ntry:\n    import simplejson as json\nexcept ImportError:\n    import json\n\n\ndef f():\n    from .inner import not_top_level\n\n\nif __name__ == \"__main__\":\n    for x in []:\n        import deep_in_a_script\n';
-    const { imports } = new TagExtractor().extract(pool.parse('python', text), 'python', text);
+    const { imports } = new TagExtractor().extract(pool.parseNow('python', text), 'python', text);
     expect(imports).toEqual([
       { source: 'typing', names: [{ imported: 'TYPE_CHECKING', local: 'TYPE_CHECKING' }] },
       { source: '.wrappers', names: [{ imported: 'Response', local: 'Response' }] },
@@ -297,7 +297,7 @@ const GO_FILES: Record<string, string> = {
 describe('Go: packages by module path', () => {
   it('names an imported package as Go does: a module major version (/v2, .v3) is not its name, a /v1 folder is', () => {
     const text = 'package main\n\nimport (\n\t"example.com/kit/v2"\n\t"gopkg.in/yaml.v3"\n\t"example.com/api/v1"\n\tstr "strings"\n)\n';
-    const { imports } = new TagExtractor().extract(pool.parse('go', text), 'go', text);
+    const { imports } = new TagExtractor().extract(pool.parseNow('go', text), 'go', text);
     expect(imports.map((i) => i.namespace)).toEqual(['kit', 'yaml', 'v1', 'str']);
   });
 

@@ -4,7 +4,7 @@ import { TagExtractor } from '../../server/src/context/tags.js';
 import { pool } from './fixtures.js';
 
 describe('whole signatures in the index', () => {
-  const extract = (lang: 'typescript' | 'python' | 'go' | 'java' | 'rust', text: string) => new TagExtractor().extract(pool.parse(lang, text), lang, text);
+  const extract = (lang: 'typescript' | 'python' | 'go' | 'java' | 'rust', text: string) => new TagExtractor().extract(pool.parseNow(lang, text), lang, text);
   const snippet = (lang: Parameters<typeof extract>[0], text: string, name: string) => extract(lang, text).symbols.find((s) => s.name === name)!.runs.map((r) => r.text).join('\n');
 
   it('keeps every line of a long parameter list and the return type, and no body line', () => {
