@@ -230,7 +230,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     connection.onInitialized(async () => {
       if (dynamicConfig) await connection.client.register(DidChangeConfigurationNotification.type, { section: 'tandem' }).catch(() => undefined);
       if (pullConfiguration) await pullEditorSection('initialized');
-      if (watch) await connection.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*.{ts,tsx,mts,cts,js,jsx,mjs,cjs,py,pyi,go,rs,java}' }] }).catch(() => undefined);
+      // Source files, and the manifests imports resolve through (context/modules.ts).
+      if (watch) await connection.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*.{ts,tsx,mts,cts,js,jsx,mjs,cjs,py,pyi,go,rs,java}' }, { globPattern: '**/{tsconfig.json,jsconfig.json,package.json,go.mod,Cargo.toml}' }] }).catch(() => undefined);
       // The index is built in the background: the editor shows "Indexing 1,234/5,000 files".
       if (workDone && settings.config.context.enabled && workspace.roots.length > 0) {
         progress = await connection.window.createWorkDoneProgress().catch(() => undefined);
