@@ -10,7 +10,7 @@ import { IgnoreFile, IgnoreStack } from './gitignore.js';
 import { ProjectManifests } from './modules.js';
 import { ImportResolver, type ExportTarget } from './resolve.js';
 import { TagExtractor } from './tags.js';
-import type { ExportAlias, ImportRef, IndexedSymbol } from './types.js';
+import type { ExportAlias, FileSymbols, ImportRef, IndexedSymbol } from './types.js';
 
 export interface IndexLimits {
   /** Files above this many bytes are skipped (generated code, bundles, data). */
@@ -35,6 +35,12 @@ export interface IndexDeps {
    * event loop (ParseService.parse), so a pathological file never holds a request up.
    */
   parse: (lang: LanguageName, text: string) => Promise<Tree | undefined> | Tree | undefined;
+  /**
+   * A file's definitions, imports and exports, worked out off this thread (the server's index
+   * worker); undefined when the parse gave up. Without it, the index parses (`parse`) and
+   * extracts on this thread.
+   */
+  symbols?: (lang: LanguageName, text: string) => Promise<FileSymbols | undefined>;
   /** Workspace-relative path with `/` separators: the form snippets carry and privacy globs match. */
   relativePath: (abs: string) => string;
   logger: Logger;
@@ -393,20 +399,20 @@ export class WorkspaceIndex {
       this.skipped.tooBig++;
       return this.drop(abs);
     }
-    let tree: Tree | undefined;
+    let found: FileSymbols | undefined;
     try {
-      tree = open?.tree ?? (await this.deps.parse(lang.name, text));
+      found = this.deps.symbols ? await this.deps.symbols(lang.name, text) : await this.extractHere(lang.name, text, open?.tree);
     } catch {
-      tree = undefined;
+      found = undefined;
     }
-    // The index may have been disposed, or the folder removed, while the parse ran in slices.
+    // The index may have been disposed, or the folder removed, while the parse ran.
     if (this.disposed || !this.underRoot(abs)) return this.drop(abs);
-    if (!tree) {
+    if (!found) {
       this.skipped.unparseable++;
       return this.drop(abs);
     }
     const rel = this.deps.relativePath(abs);
-    const { symbols, imports, exports } = this.extractor.extract(tree, lang.name, text);
+    const { symbols, imports, exports } = found;
     this.drop(abs);
     const entry: FileEntry = { abs, rel, lang: lang.name, bytes: text.length, symbols: symbols.map((s) => ({ name: s.name, kind: s.kind, container: s.container, path: rel, line: s.line, endLine: s.endLine, runs: s.runs })), imports, exports };
     this.files.set(abs, entry);
@@ -419,6 +425,12 @@ export class WorkspaceIndex {
     addTo(this.byBase, basename(abs), abs);
     addTo(this.byDir, dirname(abs), abs);
     this.clearResolved();
+  }
+
+  /** Parse (unless the open document's tree matches) and extract on this thread. */
+  private async extractHere(lang: LanguageName, text: string, tree: Tree | undefined): Promise<FileSymbols | undefined> {
+    const t = tree ?? (await this.deps.parse(lang, text));
+    return t ? this.extractor.extract(t, lang, text) : undefined;
   }
 
   private drop(abs: string): void {

@@ -9,6 +9,8 @@ import { DocumentActivity } from './activity.js';
 import { ContextEngine } from './engine.js';
 import { WorkspaceIndex, type IndexLimits, type IndexProgress } from './index.js';
 import { standardSources } from './standard.js';
+import { SymbolHost } from './symbolHost.js';
+import { TagExtractor } from './tags.js';
 
 export interface ContextServiceDeps {
   documents: DocumentStore;
@@ -35,8 +37,12 @@ export class ContextService {
   private index: WorkspaceIndex | undefined;
   /** Open documents by file path: the index reads their text instead of the disk's. */
   private readonly openByPath = new Map<string, string>();
+  /** The index's worker thread, started with the first file to index. */
+  private symbolHost: SymbolHost;
+  private readonly extractor = new TagExtractor();
 
   constructor(private readonly deps: ContextServiceDeps) {
+    this.symbolHost = new SymbolHost(deps.logger);
     this.activity = new DocumentActivity({
       text: (uri) => deps.documents.get(uri)?.text.getText(),
       relativePath: (uri) => deps.workspace.relativePath(uri),
@@ -72,6 +78,8 @@ export class ContextService {
       // Switched off: the index stops its background work and gives its memory back.
       this.index?.dispose();
       this.index = undefined;
+      this.symbolHost.dispose();
+      this.symbolHost = new SymbolHost(this.deps.logger);
       return;
     }
     if (this.index) {
@@ -82,8 +90,14 @@ export class ContextService {
     if (roots.length === 0) return; // no folders: context from open documents only
     const { documents, parser, workspace, logger } = this.deps;
     this.index = new WorkspaceIndex({
-      // In slices, within the parse budget: a pathological file is skipped (counted unparseable).
+      // In the index worker; on this thread (in slices, within the parse budget) only when the
+      // worker cannot run. A pathological file is skipped either way (counted unparseable).
       parse: async (lang, text) => (await parser.parse(lang, text)).tree,
+      symbols: (lang, text) =>
+        this.symbolHost.symbols(lang, text, async () => {
+          const tree = (await parser.parse(lang, text)).tree;
+          return tree ? this.extractor.extract(tree, lang, text) : undefined;
+        }),
       relativePath: (abs) => workspace.relativePath(abs),
       logger,
       busy: this.deps.busy,
@@ -161,5 +175,6 @@ export class ContextService {
   dispose(): void {
     this.index?.dispose();
     this.activity.dispose();
+    this.symbolHost.dispose();
   }
 }

@@ -7,6 +7,9 @@ export interface RuntimeSnapshot {
   /** Resident set size: native memory (tree-sitter trees) counts here, not in the heap. */
   rssBytes: number;
   heapUsedBytes: number;
+  /** The V8 heap as committed (used plus free pages it keeps), and memory V8 tracks outside it (buffers). */
+  heapTotalBytes: number;
+  externalBytes: number;
   /** Present only when TANDEM_LOOP_MONITOR_MS is set (a timer every that many ms measures it). */
   eventLoop?: { resolutionMs: number; samples: number; p50Ms: number; p99Ms: number; maxMs: number };
 }
@@ -32,7 +35,7 @@ export class RuntimeMonitor {
 
   snapshot(): RuntimeSnapshot {
     const mem = process.memoryUsage();
-    const out: RuntimeSnapshot = { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed };
+    const out: RuntimeSnapshot = { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, heapTotalBytes: mem.heapTotal, externalBytes: mem.external };
     const h = this.loop;
     if (h) {
       // The histogram's delays include the resolution's own wait; what we report is the excess.
@@ -53,7 +56,7 @@ export class RuntimeMonitor {
 }
 
 /** A full collection, when the runtime lets us ask for one (V8's gc extension), else undefined. */
-function fullGc(): (() => void) | undefined {
+export function fullGc(): (() => void) | undefined {
   try {
     // Node has no API to ask for a collection; this flag, set before the first call, exposes
     // V8's own `gc()` in a new context. Without it, dropped trees wait for V8's next major GC.

@@ -1,0 +1,93 @@
+// The main thread's side of the index's worker (symbolWorker.ts): one worker, requests by id,
+// and a fallback to the main thread's sliced parse when the worker cannot start or dies.
+import { Worker } from 'node:worker_threads';
+import type { LanguageName } from '../syntax/languages.js';
+import type { Logger } from '../util/logger.js';
+import type { SymbolReply, SymbolRequest } from './symbolWorker.js';
+import type { FileSymbols } from './types.js';
+
+/** After this many worker failures (start or crash), the index stays on the main thread. */
+const MAX_FAILURES = 3;
+
+/** The worker's young generation (V8 commits up to 3 semi-spaces of a third of this each). */
+const WORKER_YOUNG_MB = 6;
+
+type Fallback = () => Promise<FileSymbols | undefined>;
+
+export class SymbolHost {
+  private worker: Worker | undefined;
+  private readonly pending = new Map<number, { resolve: (s: FileSymbols | undefined) => void; fallback: Fallback }>();
+  private nextId = 1;
+  private failures = 0;
+  private disposed = false;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly script: URL = new URL('./symbolWorker.js', import.meta.url),
+  ) {}
+
+  /** A file's definitions, imports and exports; undefined when its parse was given up. */
+  symbols(lang: LanguageName, text: string, fallback: Fallback): Promise<FileSymbols | undefined> {
+    const w = this.ensure();
+    if (!w) return fallback();
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, { resolve, fallback });
+      w.postMessage({ id, lang, text } satisfies SymbolRequest);
+    });
+  }
+
+  /** Whether files are read in the worker now (false after it failed too often). */
+  get inWorker(): boolean {
+    return !this.disposed && this.failures < MAX_FAILURES;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    const w = this.worker;
+    this.worker = undefined;
+    void w?.terminate();
+    for (const [, p] of this.pending) p.resolve(undefined);
+    this.pending.clear();
+  }
+
+  private ensure(): Worker | undefined {
+    if (this.worker || this.disposed || this.failures >= MAX_FAILURES) return this.worker;
+    try {
+      // Its heap holds little but the small wrappers of trees about to die: a small young
+      // generation keeps what it commits (and so the process's RSS) low.
+      const w = new Worker(this.script, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+      // The worker must not keep the process alive: the server's exit ends it.
+      w.unref();
+      w.on('message', (r: SymbolReply) => {
+        const p = this.pending.get(r.id);
+        if (!p) return;
+        this.pending.delete(r.id);
+        if (r.error) this.logger.debug(`index worker: ${r.error}`);
+        p.resolve(r.symbols);
+      });
+      w.on('error', (err) => this.failed(w, `index worker failed: ${err.message}`));
+      w.on('exit', (code) => {
+        if (!this.disposed && this.worker === w) this.failed(w, `index worker exited (status ${code})`);
+      });
+      this.worker = w;
+      return w;
+    } catch (err) {
+      this.failures = MAX_FAILURES;
+      this.logger.warn(`index worker cannot start (${err instanceof Error ? err.message : String(err)}); indexing on the main thread, in slices`);
+      return undefined;
+    }
+  }
+
+  /** The worker is gone: what it had not answered is done on the main thread; the next request starts a new one. */
+  private failed(w: Worker, why: string): void {
+    if (this.worker !== w) return;
+    this.worker = undefined;
+    this.failures++;
+    this.logger.warn(`${why}${this.failures >= MAX_FAILURES ? '; indexing on the main thread from now on' : '; starting a new one'}`);
+    void w.terminate();
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of waiting) void p.fallback().then(p.resolve, () => p.resolve(undefined));
+  }
+}

@@ -1,0 +1,74 @@
+// The index's worker thread: real symbols from the built worker; a worker that cannot start or
+// dies hands its files to the main thread's fallback, and after three failures stays off.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { SymbolHost } from '../../server/src/context/symbolHost.js';
+import type { FileSymbols } from '../../server/src/context/types.js';
+import { LogHub } from '../../server/src/util/logger.js';
+
+/** The worker as the server runs it: compiled by `tsc` (npm test builds first). */
+const BUILT = pathToFileURL(join(import.meta.dirname, '../../server/out/context/symbolWorker.js'));
+
+function logger() {
+  const lines: string[] = [];
+  const hub = new LogHub('debug');
+  hub.addSink({ write: (_level, line) => lines.push(line) });
+  return { log: hub.logger('context'), lines };
+}
+
+const NOT_USED = async (): Promise<FileSymbols | undefined> => {
+  throw new Error('the fallback ran although the worker answered');
+};
+
+describe('SymbolHost', () => {
+  it('reads definitions, imports and exports in the worker', async () => {
+    const { log } = logger();
+    const host = new SymbolHost(log, BUILT);
+    try {
+      const text = "import { b } from './b';\nexport function area(r: number): number {\n  return r * r;\n}\nexport default area;\n";
+      const out = await host.symbols('typescript', text, NOT_USED);
+      expect(out?.symbols.map((s) => s.name)).toContain('area');
+      expect(out?.imports.map((i) => i.source)).toEqual(['./b']);
+      // Many at once come back each to its own caller.
+      const many = await Promise.all(Array.from({ length: 20 }, (_, i) => host.symbols('python', `def f${i}(x):\n    return x\n`, NOT_USED)));
+      expect(many.map((m) => m?.symbols[0]?.name)).toEqual(Array.from({ length: 20 }, (_, i) => `f${i}`));
+      expect(host.inWorker).toBe(true);
+    } finally {
+      host.dispose();
+    }
+  });
+
+  it('a worker that dies hands what it had to the fallback; after three failures the index stays on this thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-worker-'));
+    const dying = join(dir, 'dying.mjs');
+    writeFileSync(dying, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => process.exit(3));\n");
+    const { log, lines } = logger();
+    const host = new SymbolHost(log, pathToFileURL(dying));
+    let fallbacks = 0;
+    const fallback = async (): Promise<FileSymbols> => {
+      fallbacks++;
+      return { symbols: [], imports: [], exports: [] };
+    };
+    for (let i = 0; i < 3; i++) expect(await host.symbols('typescript', 'let a = 1;\n', fallback)).toEqual({ symbols: [], imports: [], exports: [] });
+    expect(fallbacks).toBe(3);
+    expect(host.inWorker).toBe(false);
+    expect(lines.join('\n')).toMatch(/index worker exited \(status 3\); starting a new one/);
+    expect(lines.join('\n')).toMatch(/index worker exited \(status 3\); indexing on the main thread from now on/);
+    // From now on, straight to the fallback.
+    await host.symbols('typescript', 'let b = 2;\n', fallback);
+    expect(fallbacks).toBe(4);
+    host.dispose();
+  });
+
+  it('a worker script that cannot load counts as a failure, and its file still gets read', async () => {
+    const { log, lines } = logger();
+    const host = new SymbolHost(log, pathToFileURL(join(tmpdir(), 'no-such-tandem-worker.mjs')));
+    const out = await host.symbols('typescript', 'let a = 1;\n', async () => ({ symbols: [], imports: [], exports: [] }));
+    expect(out).toEqual({ symbols: [], imports: [], exports: [] });
+    expect(lines.join('\n')).toMatch(/index worker (failed|exited)/);
+    host.dispose();
+  });
+});
