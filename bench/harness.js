@@ -95,6 +95,9 @@ export async function startServer(o) {
       ...o.env,
     },
   });
+  // A server that dies (or is killed for being stuck) with messages still queued for it must end
+  // in a report, not in the benchmark's own crash on EPIPE.
+  client.child.stdin.on('error', () => undefined);
   const capabilities = o.capabilities ?? { textDocument: { inlineCompletion: {}, codeAction: { resolveSupport: { properties: ['edit'] } } }, window: { workDoneProgress: true } };
   await client.initialize({
     initializationOptions: { backends: { fim: { kind: 'vllm', url: o.backendUrl } }, ...o.options },

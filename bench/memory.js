@@ -4,7 +4,7 @@
 // Documents are cut from real sources (node_modules' packages by default, or any checkout with
 // --repo) and written to a temporary workspace folder, so the background index covers them too.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { startFakeVllm } from '../test/fake/vllm.js';
 import { arg, cutDocuments, fmtMB, machine, MB, NODE_MODULES, pathUri, ROOT, realSources, settle, sleep, startServer, stats, tempDir, runBench, writeReport } from './harness.js';
 
@@ -67,6 +67,10 @@ async function main() {
     for (const d of docs) writeFileSync(join(ws.dir, d.name), d.text);
     const bytes = docs.reduce((n, d) => n + Buffer.byteLength(d.text), 0);
     const fake = await startFakeVllm({ latencyMs: 40, respond: () => ({ text: ' // checked' }) });
+    // The floor: a server with no workspace folder and nothing open.
+    const bare = await startServer({ backendUrl: fake.url });
+    const floor = /** @type {Awaited<ReturnType<typeof stats>>} */ ((await settle(bare.client, { capMs: 30_000 })).samples.at(-1));
+    await bare.close();
     const code = await measure(fake.url, ws.dir, docs, false);
     const text = await measure(fake.url, ws.dir, docs, true);
     await fake.close();
@@ -91,7 +95,7 @@ async function main() {
       row('code (trees)', code),
       row('plain text (.txt)', text),
       '',
-      `Trees cost ${((code.last.stats.process.rssBytes - text.last.stats.process.rssBytes) / MB).toFixed(1)} MB over plain text: ${((code.last.stats.process.rssBytes - text.last.stats.process.rssBytes) / docs.length / 1024).toFixed(0)} kB per document.`,
+      `A server with no workspace folder and nothing open: ${fmtMB(floor.stats.process.rssBytes)} (heap ${fmtMB(floor.stats.process.heapUsedBytes)}). Trees cost ${((code.last.stats.process.rssBytes - text.last.stats.process.rssBytes) / MB).toFixed(1)} MB over plain text: ${((code.last.stats.process.rssBytes - text.last.stats.process.rssBytes) / docs.length / 1024).toFixed(0)} kB per document.`,
       '',
       '| target | limit | measured | verdict |',
       '|---|---|---|---|',
@@ -100,7 +104,7 @@ async function main() {
     for (const [what, r] of /** @type {const} */ ([['code', code], ['plain text', text]])) {
       if (r.errors.length) md.push('', `First [error] lines of the ${what} run:`, '', ...r.errors.slice(0, 5).map((l) => `    ${l.slice(0, 300)}`));
     }
-    writeReport('memory', `${md.join('\n')}\n`);
+    writeReport(REPO ? `memory-${basename(corpusRoot)}` : 'memory', `${md.join('\n')}\n`);
     return met ? 0 : 1;
   } finally {
     ws.remove();

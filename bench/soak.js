@@ -76,7 +76,7 @@ async function main() {
     client.open(d.uri, d.languageId, d.text, d.version);
     open.set(d.uri, d);
   }
-  const counts = { keys: 0, inline: 0, inlineWithItems: 0, cancelled: 0, actions: 0, opens: OPEN_FILES, closes: 0, pushes: 0, errors: 0, requestsDone: 0 };
+  const counts = { keys: 0, inline: 0, inlineWithItems: 0, cancelSent: 0, cancelled: 0, actions: 0, opens: 0, closes: 0, pushes: 0, errors: 0, requestsDone: 0 };
   /** @type {Record<string, number[]>} */
   const times = { inline: [], codeAction: [], stats: [] };
   /** @type {{ tMin: number, rss: number, heap: number, vmRss: number, requests: number, serverRequests: number, loopP99: number, loopMax: number }[]} */
@@ -146,6 +146,7 @@ async function main() {
         if (rng.next() < 0.08) {
           await sleep(rng.int(10, 60));
           client.cancel(req.id);
+          counts.cancelSent++;
         }
         const r = await timed('inline', req.result);
         if (r?.items?.length) counts.inlineWithItems++;
@@ -205,6 +206,7 @@ async function main() {
   await sample(); // the end
   const runMin = (performance.now() - t0) / 60_000;
   const errors = server.errorLines();
+  const reloads = client.stderr.split('\n').filter((l) => l.includes('configuration loaded (didChangeConfiguration)')).length;
   await server.close();
   await fake.close();
   ws.remove();
@@ -241,7 +243,7 @@ async function main() {
     `| least-squares slope of RSS after warm-up | ${slope30 >= 0 ? '+' : ''}${slope30.toFixed(1)} MB per 30 min (heap ${heapSlope30 >= 0 ? '+' : ''}${heapSlope30.toFixed(1)}) over ${post.length} samples |`,
     `| event-loop delay p99 (worst ${SAMPLE_MS / 1000} s window; median window) | ${fmtMs(loopWorst)} (${fmtMs(pct(loops, 50))}) |`,
     `| event-loop delay max | ${fmtMs(loopMax)} |`,
-    `| activity | ${counts.keys} keys, ${counts.inline} inline requests (${counts.inlineWithItems} with a completion, ${counts.cancelled} cancelled), ${counts.actions} code-action lists, ${counts.opens} opens / ${counts.closes} closes, ${counts.pushes} configuration pushes; server's inline count ${last.serverRequests} |`,
+    `| activity | ${counts.keys} keys, ${counts.inline} inline requests (${counts.inlineWithItems} with a completion; ${counts.cancelSent} cancelled by the client, ${counts.cancelled} of them answered -32800), ${counts.actions} code-action lists, ${OPEN_FILES} files opened at the start then ${counts.closes} closed and ${counts.opens} opened, ${counts.pushes} configuration pushes (${reloads} reloads logged); server's inline count ${last.serverRequests} |`,
     `| error answers / [error] log lines | ${counts.errors} / ${errors.length} |`,
     '',
     '| request | answered | p50 | p99 | max | over 2 s |',
