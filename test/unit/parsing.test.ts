@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DocumentStore, type ContentChange } from '../../server/src/documents.js';
 import { MAX_PARSE_CHARS, ParseService, TreeRetention, parseBudgetMs, type Tree } from '../../server/src/syntax/tree.js';
 import { IdleCollector } from '../../server/src/util/runtime.js';
+import { MAX_DEPTH, ancestors } from '../../server/src/syntax/ancestors.js';
 import { until } from '../wait.js';
 import { pool } from './fixtures.js';
 
@@ -209,5 +210,28 @@ describe('IdleCollector', () => {
     await pause();
     expect(calls).toEqual([5000]);
     c.dispose();
+  });
+});
+
+describe('ancestors', () => {
+  it('gives what descendantForIndex and its chain of .parent give, at every position and range', () => {
+    const text = "import { a, b } from './x';\nexport class K {\n  m(x: number): number {\n    return [x, { y: `${x}` }].length;\n  }\n}\n";
+    const tree = pool.parseNow('typescript', text)!;
+    for (let o = 0; o <= text.length; o++) {
+      for (const e of [o, Math.min(text.length, o + 7)]) {
+        const want: number[] = [];
+        for (let n: Tree['rootNode'] | null = tree.rootNode.descendantForIndex(o, e); n; n = n.parent) want.push(n.id);
+        expect(ancestors(tree, o, e).map((n) => n.id), `${o}-${e}`).toEqual(want);
+      }
+    }
+  });
+
+  it('deep nesting: the walk stops MAX_DEPTH levels down, the root still last', () => {
+    const text = `a = ${'['.repeat(3000)}${']'.repeat(3000)};\n`;
+    const tree = pool.parseNow('javascript', text)!;
+    const chain = ancestors(tree, 1500);
+    expect(chain.length).toBe(MAX_DEPTH + 1);
+    expect(chain[chain.length - 1]!.id).toBe(tree.rootNode.id);
+    expect(chain[0]!.startIndex).toBeLessThanOrEqual(1500);
   });
 });

@@ -1,6 +1,7 @@
 // Which code actions to offer for a selection: chosen from the syntax node under it, never by a model.
 import type { LanguageInfo } from '../syntax/languages.js';
 import type { SyntaxNode, Tree } from '../syntax/tree.js';
+import { ancestors } from '../syntax/ancestors.js';
 
 export type ActionId = 'explain' | 'document' | 'simplify' | 'errorHandling' | 'addTypes' | 'fixDiagnostic' | 'generateTests' | 'updateCallSites';
 
@@ -51,9 +52,8 @@ const FUNCTION_TYPES = new Set(['function_declaration', 'generator_function_decl
 const CLASS_TYPES = new Set(['class_declaration', 'abstract_class_declaration', 'class_definition', 'interface_declaration', 'struct_item', 'impl_item', 'trait_item', 'type_declaration', 'record_declaration', 'enum_declaration']);
 const COMMENT_TYPES = new Set(['comment', 'line_comment', 'block_comment']);
 
-function enclosing(node: SyntaxNode | null, types: ReadonlySet<string>): SyntaxNode | undefined {
-  for (let n = node; n; n = n.parent) if (types.has(n.type)) return n;
-  return undefined;
+function enclosing(chain: readonly SyntaxNode[], types: ReadonlySet<string>): SyntaxNode | undefined {
+  return chain.find((n) => types.has(n.type));
 }
 
 /** The node a doc comment belongs before: an exported/decorated wrapper when there is one. */
@@ -94,9 +94,9 @@ function lacksTypes(fn: SyntaxNode, languageId: string): boolean {
 export function listActions(input: ListInput): ActionOffer[] {
   const { languageId, tree, text, start, end } = input;
   const offers: ActionOffer[] = [];
-  const node = tree ? tree.rootNode.descendantForIndex(start, Math.max(start, end - 1)) : null;
-  const fn = enclosing(node, FUNCTION_TYPES);
-  const cls = enclosing(node, CLASS_TYPES);
+  const chain = tree ? ancestors(tree, start, Math.max(start, end - 1)) : [];
+  const fn = enclosing(chain, FUNCTION_TYPES);
+  const cls = enclosing(chain, CLASS_TYPES);
   const hasSelection = end > start && text.slice(start, end).trim() !== '';
   const target = hasSelection ? { start, end } : fn ? { start: fn.startIndex, end: fn.endIndex } : cls ? { start: cls.startIndex, end: cls.endIndex } : undefined;
   const what = hasSelection ? 'selection' : fn ? 'function' : cls ? 'class' : undefined;

@@ -18,6 +18,7 @@ import type { Workspace } from '../workspace.js';
 import type { ContextEngine } from '../context/engine.js';
 import type { WorkspaceIndex } from '../context/index.js';
 import { MultiFileActions } from './multiFile.js';
+import { ancestors } from '../syntax/ancestors.js';
 
 /** Single-file actions that resolve to an edit of the document they were offered on. */
 export const EDIT_ACTIONS: ReadonlySet<ActionId> = new Set(['document', 'simplify', 'errorHandling', 'addTypes', 'fixDiagnostic']);
@@ -278,14 +279,13 @@ export class ActionPipeline {
     let code = text.slice(start, end);
     let scopeText: string | undefined;
     if (code.trim() === '') {
-      const node = doc.tree?.current()?.rootNode.descendantForIndex(start);
-      let n = node ?? null;
-      while (n && n.parent && !doc.tree!.language.scopeTypes.has(n.type)) n = n.parent;
-      code = n && n.parent ? text.slice(n.startIndex, n.endIndex) : text;
+      const tree = doc.tree?.current();
+      // The innermost scope below the root, else the whole file.
+      const n = tree ? ancestors(tree, start).slice(0, -1).find((a) => doc.tree!.language.scopeTypes.has(a.type)) : undefined;
+      code = n ? text.slice(n.startIndex, n.endIndex) : text;
     } else {
-      const node = doc.tree?.current()?.rootNode.descendantForIndex(start, Math.max(start, end - 1));
-      let n = node ?? null;
-      while (n && !doc.tree!.language.scopeTypes.has(n.type)) n = n.parent;
+      const tree = doc.tree?.current();
+      const n = tree ? ancestors(tree, start, Math.max(start, end - 1)).find((a) => doc.tree!.language.scopeTypes.has(a.type)) : undefined;
       if (n && n.endIndex - n.startIndex < 24_000) scopeText = text.slice(n.startIndex, n.endIndex);
     }
     const path = this.deps.workspace.relativePath(doc.uri);

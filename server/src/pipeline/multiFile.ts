@@ -15,6 +15,7 @@ import type { Tree } from '../syntax/tree.js';
 import { uriToPath } from '../workspace.js';
 import { errorCount } from './postprocess/syntaxCheck.js';
 import type { ActionOutcome, ChatAnswer, RangedEdit } from './actions.js';
+import { ancestors } from '../syntax/ancestors.js';
 
 /** A file the user has not opened is read from disk only up to this size. */
 const MAX_READ_BYTES = 512 * 1024;
@@ -77,7 +78,7 @@ export interface MultiRequest {
 /** The name of the function or class that starts at [start, end): from the tree, else the first line. */
 export function unitName(doc: Doc, start: number, end: number): string | undefined {
   const tree = doc.tree?.current();
-  for (let n = tree?.rootNode.descendantForIndex(start, Math.max(start, end - 1)) ?? null; n; n = n.parent) {
+  for (const n of tree ? ancestors(tree, start, Math.max(start, end - 1)) : []) {
     const name = n.childForFieldName('name');
     if (name && n.startIndex <= start + 1 && n.endIndex >= end - 1) return name.text;
   }

@@ -6,6 +6,7 @@ import { pack, type PackOptions, type Packed } from '../context/pack.js';
 import type { Candidate, SnippetKind } from '../context/types.js';
 import type { FimTemplate } from './templates.js';
 import { CHARS_PER_TOKEN, estimateTokens, tokensToChars } from './tokens.js';
+import { ancestors } from '../syntax/ancestors.js';
 
 export interface Segment {
   /** Current-file parts, or a context snippet's kind (definition, enclosing, similar, recentEdit). */
@@ -255,7 +256,7 @@ function headShape(input: InlinePromptInput): HeadShape {
     }
   }
   const scopes: HeadShape['scopes'] = [];
-  for (let node: SyntaxNode | null = tree.rootNode.descendantForIndex(Math.max(0, input.offset - 1)); node; node = node.parent) {
+  for (const node of ancestors(tree, Math.max(0, input.offset - 1))) {
     if (!lang.scopeTypes.has(node.type)) continue;
     const row = node.startPosition.row;
     const body = node.childForFieldName('body');

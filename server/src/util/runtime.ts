@@ -17,8 +17,8 @@ export interface RuntimeSnapshot {
 /**
  * The event-loop monitor is off by default: it wakes the process every few milliseconds, which a
  * laptop on battery should not pay for. Benchmarks and soak runs switch it on with
- * TANDEM_LOOP_MONITOR_MS (a resolution in ms, 1..1000) and read it with `tandem.stats ["reset"]`
- * between phases.
+ * TANDEM_LOOP_MONITOR_MS (a resolution in ms, 1..1000); each `tandem.stats` reports the delay
+ * since the previous one and starts a new period.
  */
 export class RuntimeMonitor {
   private readonly loop: IntervalHistogram | undefined;

@@ -5,6 +5,7 @@ import type { SyntaxNode } from '../../syntax/tree.js';
 import type { WorkspaceIndex } from '../index.js';
 import { baseTypeName, goReceiverType, typeSummary } from '../tags.js';
 import type { Candidate, ContextRequest, ContextSource, IndexedSymbol, Run } from '../types.js';
+import { ancestors } from '../../syntax/ancestors.js';
 
 const CLASS_NODES = new Set(['class_declaration', 'abstract_class_declaration', 'class', 'interface_declaration', 'class_definition', 'record_declaration', 'enum_declaration', 'trait_item', 'struct_item']);
 const FUNCTION_NODES = new Set(['function_declaration', 'generator_function_declaration', 'method_definition', 'function_expression', 'arrow_function', 'function_definition', 'method_declaration', 'func_literal', 'function_item', 'constructor_declaration']);
@@ -25,7 +26,7 @@ export class EnclosingSource implements ContextSource {
     let fn: SyntaxNode | undefined;
     let cls: SyntaxNode | undefined;
     let owner: string | undefined; // Go receiver or Rust impl type
-    for (let n: SyntaxNode | null = req.tree.rootNode.descendantForIndex(Math.max(0, req.offset - 1)); n; n = n.parent) {
+    for (const n of ancestors(req.tree, Math.max(0, req.offset - 1))) {
       if (!fn && FUNCTION_NODES.has(n.type)) fn = n;
       if (!cls && CLASS_NODES.has(n.type)) cls = n;
       if (!owner && n.type === 'method_declaration' && lang === 'go') owner = goReceiverType(n);

@@ -1,6 +1,7 @@
 // The merged result must parse: the longest completion that adds no syntax error to its block, brackets balanced.
 import type { LanguageInfo, LanguageName } from '../../syntax/languages.js';
 import type { SyntaxNode, Tree } from '../../syntax/tree.js';
+import { ancestors } from '../../syntax/ancestors.js';
 
 /** The block around the cursor, split there: the text the completion lands between. */
 export interface SyntaxBlock {
@@ -33,9 +34,11 @@ export function syntaxBlock(tree: Tree, lang: LanguageInfo, text: string, offset
   const root = tree.rootNode;
   let scope: SyntaxNode | undefined;
   let top: SyntaxNode | undefined;
-  for (let n: SyntaxNode | null = root.descendantForIndex(Math.max(0, offset - 1)); n && n.id !== root.id; n = n.parent) {
+  const chain = ancestors(tree, Math.max(0, offset - 1));
+  for (const [i, n] of chain.entries()) {
+    if (n.id === root.id) break;
     if (!scope && lang.scopeTypes.has(n.type) && n.startIndex < offset && n.endIndex >= offset) scope = n;
-    if (n.parent?.id === root.id) top = n;
+    if (chain[i + 1]?.id === root.id) top = n;
   }
   const fits = (n: SyntaxNode | undefined) => n !== undefined && n.endIndex - n.startIndex <= MAX_BLOCK_CHARS && n.startIndex <= offset && n.endIndex >= offset;
   const node = fits(top) ? top : fits(scope) ? scope : undefined;
