@@ -3,11 +3,16 @@
 // `tandem-lsp --stdio`, frames JSON-RPC itself, and fails loudly if stdout ever carries a
 // byte that is not part of a well-formed `Content-Length` frame.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = join(ROOT, 'server', 'bin', 'tandem-lsp.js');
+/** The bin's `#!/usr/bin/env -S NAME=value ... node --flag ...` line: its environment and node flags. */
+const SHEBANG = readFileSync(BIN, 'utf8').split('\n', 1)[0].replace(/^#!\/usr\/bin\/env -S /, '').split(' ').filter(Boolean);
+export const BIN_NODE_FLAGS = SHEBANG.slice(SHEBANG.indexOf('node') + 1);
+export const BIN_ENV = Object.fromEntries(SHEBANG.slice(0, SHEBANG.indexOf('node')).map((kv) => kv.split('=', 2)));
 
 /**
  * How long a wait on an event may last before it is called stuck: long enough for a loaded 2-core
@@ -16,16 +21,19 @@ export const BIN = join(ROOT, 'server', 'bin', 'tandem-lsp.js');
 export const STUCK_MS = 20_000;
 
 /**
- * @typedef {{ args?: string[], nodeArgs?: string[], env?: Record<string, string | undefined>, cwd?: string,
+ * `asCommand`: run the bin as an executable (its shebang picks node and its flags), as `tandem-lsp` runs from PATH.
+ * @typedef {{ args?: string[], nodeArgs?: string[], asCommand?: boolean, env?: Record<string, string | undefined>, cwd?: string,
  *   onRequest?: (method: string, params: any) => any }} StartOptions
  */
 
 export class LspClient {
   /** @param {StartOptions} [opts] */
   constructor(opts = {}) {
-    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, '--stdio', ...(opts.args ?? [])], {
+    // Node's flags as the bin's shebang gives them (an editor running `tandem-lsp`), unless a test sets its own.
+    const [cmd, argv] = opts.asCommand ? [BIN, []] : [process.execPath, [...(opts.nodeArgs ?? BIN_NODE_FLAGS), BIN]];
+    this.child = spawn(cmd, [...argv, '--stdio', ...(opts.args ?? [])], {
       cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, ...(opts.env ?? {}) },
+      env: { ...process.env, ...(opts.asCommand || opts.nodeArgs ? {} : BIN_ENV), ...(opts.env ?? {}) },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     /** @type {Map<number, {resolve: (v: any) => void, reject: (e: any) => void, method: string}>} */

@@ -117,8 +117,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   // vscode-languageclient from appending --clientProcessId, which tandem-lsp rejects.
   const serverOptions: ServerOptions = {
     command: process.execPath,
-    args: [context.asAbsolutePath('server/bin/tandem-lsp.js'), '--stdio'],
-    options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } },
+    // The young generation's cap and malloc arenas the bin's shebang sets (see server/bin/tandem-lsp.js).
+    args: ['--max-semi-space-size=4', context.asAbsolutePath('server/bin/tandem-lsp.js'), '--stdio'],
+    options: { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', MALLOC_ARENA_MAX: '2' } },
   };
   const clientOptions: LanguageClientOptions = {
     documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],

@@ -105,6 +105,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     logger: hub.logger('context'),
     busy,
     onProgress: (p) => {
+      // Indexing leaves garbage (files read, the worker's answers): a collection may follow once idle.
+      if (p.finished) collector.activity();
       if (!progress) return;
       if (p.finished) {
         progress.done();
@@ -349,7 +351,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   // helpers read `params.workDoneToken` before any check, and null params would throw there.
   const handle = <P, R>(method: string, valid: (p: unknown) => P, fn: (p: P, token: CancellationToken) => Promise<R> | R) =>
     connection.onRequest<unknown, unknown, void>(new RequestType<unknown, unknown, void>(method, ParameterStructures.byName), async (p: unknown, token: CancellationToken): Promise<unknown> => {
-      collector.activity();
+      // Monitoring (tandem.stats, polled by benchmarks and status bars) is not use: it must not
+      // keep the server from counting as idle.
+      if (!(method === 'workspace/executeCommand' && (p as { command?: unknown } | null)?.command === STATS_COMMAND)) collector.activity();
       try {
         return await fn(valid(p), token);
       } catch (err) {

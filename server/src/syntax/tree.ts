@@ -276,8 +276,8 @@ export class TreeRetention {
   dropped = 0;
 
   constructor(
-    readonly maxTrees = 24,
-    readonly maxChars = 1_500_000,
+    readonly maxTrees = 16,
+    readonly maxChars = 1_000_000,
     private readonly onDrop?: (chars: number) => void,
   ) {}
 
