@@ -8,7 +8,7 @@ import type { SyntaxNode, Tree } from './tree.js';
  * depth around the position, as if the deeper levels were one node: what is that deep is noise to
  * the prompt, and the walk's cost stays bounded.
  */
-export const MAX_DEPTH = 256;
+export const MAX_DEPTH = 128;
 
 /**
  * What `tree.rootNode.descendantForIndex(start, end)` and its chain of `.parent`s give: the

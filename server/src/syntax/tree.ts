@@ -331,6 +331,10 @@ export class TreeRetention {
   }
 }
 
+/** An incremental re-parse slower than this counts as slow; this many in a row give the tree up. */
+const SLOW_REPARSE_MS = 25;
+const SLOW_REPARSES = 3;
+
 /** After a document's parse was given up, the next try waits this long (doubling, to a cap). */
 const RETRY_AFTER_MS = 5_000;
 const RETRY_AFTER_MAX_MS = 160_000;
@@ -361,6 +365,7 @@ export class DocumentTree {
   private waiters: ((tree: Tree | undefined) => void)[] = [];
   private retryAt = 0;
   private retryAfterMs = RETRY_AFTER_MS;
+  private slowReparses = 0;
   private disposed = false;
   private readonly now: () => number;
 
@@ -482,16 +487,28 @@ export class DocumentTree {
       if (this.inFlight !== abort) return; // released or restarted meanwhile
       this.inFlight = undefined;
       if (outcome.tree) {
-        this.adopt(outcome.tree, text.length);
-        return;
+        // A re-parse after a few keystrokes takes a millisecond or two; one that takes tens, time
+        // after time (20,000 nested brackets: each edit and re-parse walks the whole depth), would
+        // cost every pause in typing that much again: such a document goes without a tree.
+        this.slowReparses = old && outcome.ms > SLOW_REPARSE_MS ? this.slowReparses + 1 : 0;
+        if (this.slowReparses < SLOW_REPARSES) {
+          this.adopt(outcome.tree, text.length);
+          return;
+        }
+        this.slowReparses = 0;
+        return this.giveUp(`re-parses too slow (${Math.round(outcome.ms)} ms after a few edits)`, text.length);
       }
       if (outcome.reason === 'cancelled') return;
-      // Given up: text windows for this document until a later try, with edits in between, succeeds.
-      this.deps.debug?.(`${this.name || this.language.name}: no syntax tree (${outcome.reason === 'too big' ? `${text.length} characters, over ${MAX_PARSE_CHARS}` : `parse ${outcome.reason} after ${Math.round(outcome.ms)} ms`}); completing from text windows`);
-      this.adopt(undefined, text.length);
-      this.retryAt = this.now() + this.retryAfterMs;
-      this.retryAfterMs = Math.min(RETRY_AFTER_MAX_MS, this.retryAfterMs * 2);
+      this.giveUp(outcome.reason === 'too big' ? `${text.length} characters, over ${MAX_PARSE_CHARS}` : `parse ${outcome.reason} after ${Math.round(outcome.ms)} ms`, text.length);
     });
+  }
+
+  /** Text windows for this document until a later try, after a back-off, succeeds. */
+  private giveUp(why: string, chars: number): void {
+    this.deps.debug?.(`${this.name || this.language.name}: no syntax tree (${why}); completing from text windows`);
+    this.adopt(undefined, chars);
+    this.retryAt = this.now() + this.retryAfterMs;
+    this.retryAfterMs = Math.min(RETRY_AFTER_MAX_MS, this.retryAfterMs * 2);
   }
 
   /** Takes a parse's result: the edits made while it ran are applied to it, and still need a parse. */
