@@ -123,6 +123,22 @@ describe('DocumentTree', () => {
   });
 });
 
+describe('slow re-parses', () => {
+  it('three slow re-parses in a row give the tree up (the threshold at 0 ms here: every re-parse is slow)', async () => {
+    const debug: string[] = [];
+    const store = new DocumentStore(new ParseService(), { debug: (m) => debug.push(m), slowReparseMs: 0 });
+    const uri = 'file:///work/deep.js';
+    const doc = store.open(uri, 'javascript', 1, 'let a = [[[1]]];\n');
+    expect(await doc.tree!.settled(60_000)).toBeDefined(); // the first parse is not a re-parse
+    for (let v = 2; v <= 4; v++) {
+      store.change(uri, v, [{ range: { start: { line: 0, character: 11 }, end: { line: 0, character: 11 } }, text: '2' }]);
+      await doc.tree!.settled(60_000);
+    }
+    expect(doc.tree!.current()).toBeUndefined();
+    expect(debug.join('\n')).toMatch(/deep\.js: no syntax tree \(re-parses too slow \(\d+ ms after a few edits\)\); completing from text windows/);
+  });
+});
+
 describe('TreeRetention', () => {
   it('keeps trees for the documents used last, up to its count and size', () => {
     const retention = new TreeRetention(2, 1_000_000);

@@ -346,6 +346,8 @@ export interface DocumentTreeDeps {
   debug?: (message: string) => void;
   now?: () => number;
   idleMs?: number;
+  /** An incremental re-parse slower than this is slow (default SLOW_REPARSE_MS). */
+  slowReparseMs?: number;
 }
 
 /**
@@ -490,7 +492,7 @@ export class DocumentTree {
         // A re-parse after a few keystrokes takes a millisecond or two; one that takes tens, time
         // after time (20,000 nested brackets: each edit and re-parse walks the whole depth), would
         // cost every pause in typing that much again: such a document goes without a tree.
-        this.slowReparses = old && outcome.ms > SLOW_REPARSE_MS ? this.slowReparses + 1 : 0;
+        this.slowReparses = old && outcome.ms > (this.deps.slowReparseMs ?? SLOW_REPARSE_MS) ? this.slowReparses + 1 : 0;
         if (this.slowReparses < SLOW_REPARSES) {
           this.adopt(outcome.tree, text.length);
           return;
