@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listActions } from '../server/out/actions/list.js';
 import { languageOf } from '../server/out/syntax/languages.js';
-import { ParserPool } from '../server/out/syntax/tree.js';
+import { ParseService } from '../server/out/syntax/tree.js';
 import { LspClient } from '../test/lsp-client.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -35,8 +35,8 @@ async function main() {
   const { text, fnLines } = moduleOf(LINES);
   const lineCount = text.split('\n').length - 1;
   // In process: the listing function alone, on a parsed tree.
-  const pool = new ParserPool();
-  const tree = pool.parse('typescript', text);
+  const pool = new ParseService();
+  const tree = pool.parseNow('typescript', text);
   if (!tree) throw new Error('the benchmark file did not parse');
   const lang = languageOf('typescript', 'a.ts');
   const offsets = fnLines.map((l) => text.split('\n', l + 2).slice(0, l + 1).join('\n').length + 25);

@@ -19,7 +19,8 @@ const { DocumentActivity } = await import(`${OUT}/context/activity.js`);
 const { ContextEngine } = await import(`${OUT}/context/engine.js`);
 const { standardSources } = await import(`${OUT}/context/standard.js`);
 const { DocumentStore } = await import(`${OUT}/documents.js`);
-const { ParserPool } = await import(`${OUT}/syntax/tree.js`);
+const { ParseService } = await import(`${OUT}/syntax/tree.js`);
+const { SymbolHost } = await import(`${OUT}/context/symbolHost.js`);
 const { languageIdForPath } = await import(`${OUT}/syntax/languages.js`);
 const { InlinePipeline } = await import(`${OUT}/pipeline/inline.js`);
 const { BackendRegistry } = await import(`${OUT}/models/registry.js`);
@@ -44,11 +45,21 @@ function config(context) {
   return r.config;
 }
 
-/** @param {string} root @param {boolean} [serverSlices] index in the server's slices (else longer ones: faster) */
-async function indexOf(root, serverSlices = false) {
-  const pool = new ParserPool();
+/**
+ * @param {string} root
+ * @param {boolean} [asServer] index as the server does: in its slices, each file parsed and read in
+ *   the index's worker thread (else on this thread in longer slices, as the CLI does)
+ */
+async function indexOf(root, asServer = false) {
+  const pool = new ParseService();
   const workspace = new Workspace([root]);
-  const index = new WorkspaceIndex({ parse: (l, t) => pool.parse(l, t), relativePath: (a) => workspace.relativePath(a), logger: silentLogger(), ...(serverSlices ? {} : { sliceMs: 50 }) });
+  const host = asServer ? new SymbolHost(silentLogger()) : undefined;
+  const index = new WorkspaceIndex({
+    parse: (l, t) => pool.parseNow(l, t),
+    ...(host ? { symbols: (l, t) => host.symbols(l, t, async () => undefined) } : { sliceMs: 50 }),
+    relativePath: (a) => workspace.relativePath(a),
+    logger: silentLogger(),
+  });
   const t = performance.now();
   await index.build([root], LIMITS);
   await index.idle();
@@ -105,7 +116,7 @@ function holes(index, pool, root, files) {
     const entry = index.get(abs);
     if (!entry || !CALLEE[entry.lang]) continue;
     const text = readFileSync(abs, 'utf8');
-    const tree = pool.parse(entry.lang, text);
+    const tree = pool.parseNow(entry.lang, text);
     walk(tree.rootNode, (n) => {
       const name = CALLEE[entry.lang](n);
       if (!name) return;
@@ -160,7 +171,7 @@ async function recall(name, root) {
       const store = new DocumentStore(pool);
       const text = punch(h);
       const doc = store.open(pathToFileURL(h.abs).href, languageIdForPath(h.abs), 1, text);
-      doc.tree?.fresh();
+      doc.tree?.parseNow();
       const t = performance.now();
       const plan = await pipeline.plan(doc, h.offset, cfg, new AbortController().signal, false);
       if (key === 2048) row.build.push(performance.now() - t);
@@ -183,7 +194,7 @@ async function recall(name, root) {
       const text = punch(h);
       const typed = text.slice(0, h.offset) + h.name.slice(0, k) + text.slice(h.offset);
       const doc = store.open(pathToFileURL(h.abs).href, languageIdForPath(h.abs), 1, typed);
-      doc.tree?.fresh();
+      doc.tree?.parseNow();
       const plan = await pipeline.plan(doc, h.offset + k, cfg, new AbortController().signal, false);
       const p = plan.prompt.prompt;
       const head = p.slice(0, p.indexOf(`<|file_sep|>${h.rel}\n`));
@@ -245,7 +256,7 @@ async function buildTime(files) {
     const total = [];
     for (const h of picked.slice(0, 200)) {
       const doc = store.open(pathToFileURL(h.abs).href, languageIdForPath(h.abs), 1, punch(h));
-      doc.tree?.fresh();
+      doc.tree?.parseNow();
       const t = performance.now();
       const plan = await pipeline.plan(doc, h.offset, cfg, new AbortController().signal, false);
       total.push(performance.now() - t);

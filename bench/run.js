@@ -86,7 +86,7 @@ async function latencyRatio(rounds, pauseMs) {
 /** 2. Context + prompt build after a one-character edit in a 10,000-line file (in process). */
 async function promptBuild(rounds) {
   const { DocumentStore } = await import('../server/out/documents.js');
-  const { ParserPool } = await import('../server/out/syntax/tree.js');
+  const { ParseService } = await import('../server/out/syntax/tree.js');
   const { InlinePipeline } = await import('../server/out/pipeline/inline.js');
   const { BackendRegistry } = await import('../server/out/models/registry.js');
   const { resolveConfig } = await import('../server/out/config/load.js');
@@ -99,16 +99,16 @@ async function promptBuild(rounds) {
   const backends = new BackendRegistry(silentLogger());
   backends.update(config);
   const workspace = new Workspace(['/bench']);
-  const pool = new ParserPool();
+  const pool = new ParseService();
   const store = new DocumentStore(pool);
   // The context stage as the server runs it (no index: /bench is not on disk), edits recorded.
-  const context = new ContextService({ documents: store, pool, workspace, logger: silentLogger(), busy: () => false });
+  const context = new ContextService({ documents: store, parser: pool, workspace, logger: silentLogger(), busy: () => false });
   const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: silentLogger(), context: context.engine });
   const text = bigFile(10_000);
   const uri = 'file:///bench/src/big.ts';
   const doc = store.open(uri, 'typescript', 1, text);
   let t = performance.now();
-  doc.tree?.fresh();
+  doc.tree?.parseNow();
   const fullParse = performance.now() - t;
   const line = text.split('\n').length - 3;
   let col = '  const total = '.length;
@@ -128,7 +128,7 @@ async function promptBuild(rounds) {
     if (!plan.prompt.prompt.includes('const total')) throw new Error('prompt lacks the cursor line');
     // The idle re-parse the server runs after typing pauses (off the request's path).
     t = performance.now();
-    doc.tree?.fresh();
+    doc.tree?.parseNow();
     reparse.push(performance.now() - t);
   }
   return { build, edit, reparse, fullParse };

@@ -56,7 +56,8 @@ export async function onCodeAction(deps: CodeActionDeps, params: CodeActionParam
   if (doc.binary) return [];
   // Right after didOpen (or after its tree was dropped to save memory) the document has no tree
   // yet: its parse runs in slices while this request waits a little, other messages going on.
-  await doc.tree?.settled(ACTIONS_TREE_WAIT_MS);
+  // With a tree (edited, perhaps not re-parsed yet: positions stay right), list at once.
+  if (doc.tree && !doc.tree.current()) await doc.tree.settled(ACTIONS_TREE_WAIT_MS);
   // The document may have changed or closed meanwhile: list for what it is now.
   doc = docFor(deps, params.textDocument?.uri);
   const text = doc.text;

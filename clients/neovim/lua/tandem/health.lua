@@ -28,7 +28,7 @@ function M.check()
   if vim.fn.executable(cmd[1] or '') == 0 then
     err(('%s is not executable'):format(cmd[1] or '(empty cmd)'), {
       'Install tandem (npm ci in a checkout puts tandem-lsp in node_modules/.bin), or set',
-      "cmd = { 'node', '/path/to/tandem/server/bin/tandem-lsp.js', '--stdio' } in setup()",
+      "cmd = { 'node', '--max-semi-space-size=4', '/path/to/tandem/server/bin/tandem-lsp.js', '--stdio' } in setup()",
     })
   else
     local argv = {}

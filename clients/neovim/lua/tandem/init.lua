@@ -6,7 +6,7 @@ local util = require('tandem.util')
 local M = {}
 
 local defaults = {
-  -- The server command. From a checkout: { 'node', '/path/to/tandem/server/bin/tandem-lsp.js', '--stdio' }.
+  -- The server command. From a checkout: { 'node', '--max-semi-space-size=4', '/path/to/tandem/server/bin/tandem-lsp.js', '--stdio' }.
   cmd = { 'tandem-lsp', '--stdio' },
   -- Filetypes to attach to; nil attaches to every buffer that has a file.
   filetypes = nil,
