@@ -36,7 +36,7 @@ async function main() {
   const lineCount = text.split('\n').length - 1;
   // In process: the listing function alone, on a parsed tree.
   const pool = new ParseService();
-  const tree = pool.parseNow('typescript', text);
+  const tree = pool.parseNow('typescript', text, { maxMs: 60_000 });
   if (!tree) throw new Error('the benchmark file did not parse');
   const lang = languageOf('typescript', 'a.ts');
   const offsets = fnLines.map((l) => text.split('\n', l + 2).slice(0, l + 1).join('\n').length + 25);

@@ -55,7 +55,7 @@ async function indexOf(root, asServer = false) {
   const workspace = new Workspace([root]);
   const host = asServer ? new SymbolHost(silentLogger()) : undefined;
   const index = new WorkspaceIndex({
-    parse: (l, t) => pool.parseNow(l, t),
+    parse: (l, t) => pool.parseNow(l, t, { maxMs: 60_000 }),
     ...(host ? { symbols: (l, t) => host.symbols(l, t, async () => undefined) } : { sliceMs: 50 }),
     relativePath: (a) => workspace.relativePath(a),
     logger: silentLogger(),
@@ -116,7 +116,7 @@ function holes(index, pool, root, files) {
     const entry = index.get(abs);
     if (!entry || !CALLEE[entry.lang]) continue;
     const text = readFileSync(abs, 'utf8');
-    const tree = pool.parseNow(entry.lang, text);
+    const tree = pool.parseNow(entry.lang, text, { maxMs: 60_000 });
     walk(tree.rootNode, (n) => {
       const name = CALLEE[entry.lang](n);
       if (!name) return;

@@ -31,7 +31,7 @@ export class DocumentStore {
    */
   constructor(
     private readonly parser: ParseService,
-    private readonly opts: { retention?: TreeRetention; debug?: (message: string) => void; slowReparseMs?: number } = {},
+    private readonly opts: { retention?: TreeRetention; debug?: (message: string) => void; slowReparseMs?: number; budgetMs?: number } = {},
   ) {}
 
   get(uri: string): Doc | undefined {

@@ -27,10 +27,10 @@ const spans = (t: Tree): string => {
 describe('ParseService', () => {
   it('a parse longer than a slice yields between slices and ends with the same tree as one call', async () => {
     const svc = new ParseService();
-    const out = await svc.parse('typescript', BIG);
+    const out = await svc.parse('typescript', BIG, { maxMs: 60_000 }); // a budget only a stuck test reaches
     expect(out.tree).toBeDefined();
     expect(svc.counters.slices).toBeGreaterThan(1);
-    expect(spans(out.tree!) === spans(pool.parseNow('typescript', BIG)!)).toBe(true);
+    expect(spans(out.tree!) === spans(pool.parseNow('typescript', BIG, { maxMs: 60_000 })!)).toBe(true);
   });
 
   it('pathological input is given up at its budget, without a tree', async () => {
@@ -57,7 +57,7 @@ describe('ParseService', () => {
     const svc = new ParseService();
     const order: string[] = [];
     const slow = svc.parse('javascript', PATHOLOGICAL, { maxMs: 60_000 }).then((o) => (order.push('slow'), o));
-    const small = svc.parse('javascript', 'const a = 1;\n'.repeat(2000)).then((o) => (order.push('small'), o));
+    const small = svc.parse('javascript', 'const a = 1;\n'.repeat(2000), { maxMs: 60_000 }).then((o) => (order.push('small'), o));
     expect((await small).tree).toBeDefined();
     expect(order).toEqual(['small']);
     expect(svc.pending).toBe(1);
@@ -87,7 +87,7 @@ describe('ParseService', () => {
 
 describe('DocumentTree', () => {
   it('edits made while a sliced parse runs are applied to the tree it returns', async () => {
-    const store = new DocumentStore(new ParseService());
+    const store = new DocumentStore(new ParseService(), { budgetMs: 60_000 }); // a budget only a stuck test reaches
     const uri = 'file:///work/big.ts';
     const doc = store.open(uri, 'typescript', 1, BIG);
     const first = doc.tree!.settled(60_000); // starts the parse now; its first slice cannot finish it
@@ -102,8 +102,8 @@ describe('DocumentTree', () => {
     expect(tree).toBeDefined();
     // Positions already right after the edits, before any re-parse.
     expect(tree!.rootNode.endIndex).toBe(doc.text.getText().length);
-    const exact = doc.tree!.parseNow()!;
-    expect(spans(exact) === spans(pool.parseNow('typescript', doc.text.getText())!)).toBe(true);
+    const exact = doc.tree!.parseNow(60_000)!;
+    expect(spans(exact) === spans(pool.parseNow('typescript', doc.text.getText(), { maxMs: 60_000 })!)).toBe(true);
   });
 
   it('a document whose parse is given up completes from text: no tree, and no retry at once', async () => {

@@ -348,6 +348,8 @@ export interface DocumentTreeDeps {
   idleMs?: number;
   /** An incremental re-parse slower than this is slow (default SLOW_REPARSE_MS). */
   slowReparseMs?: number;
+  /** A parse's budget in ms instead of parseBudgetMs(characters): tests on a loaded machine. */
+  budgetMs?: number;
 }
 
 /**
@@ -485,7 +487,7 @@ export class DocumentTree {
     this.inFlight = abort;
     this.dirty = false;
     const old = this.tree;
-    void this.deps.parser.parse(this.language.name, text, { ...(old ? { old } : {}), signal: abort.signal }).then((outcome) => {
+    void this.deps.parser.parse(this.language.name, text, { ...(old ? { old } : {}), ...(this.deps.budgetMs !== undefined ? { maxMs: this.deps.budgetMs } : {}), signal: abort.signal }).then((outcome) => {
       if (this.inFlight !== abort) return; // released or restarted meanwhile
       this.inFlight = undefined;
       if (outcome.tree) {
