@@ -135,6 +135,8 @@ export class ParseService {
     let tree: Tree | null = null;
     try {
       tree = this.run(parser, text, opts.old, maxMs);
+    } catch {
+      tree = null; // a binding error: no tree, as for a parse given up
     } finally {
       this.hold(this.now() - started);
       this.give(lang, parser, tree !== null);
