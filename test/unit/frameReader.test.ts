@@ -141,14 +141,20 @@ describe('FrameDecoder', () => {
   });
 });
 
+/** A FrameReader listening on a stream the test writes: what it delivered and reported, and its close. */
+function listening() {
+  const stream = new PassThrough();
+  const problems: string[] = [];
+  const reader = new FrameReader(stream, (p) => problems.push(p));
+  const messages: unknown[] = [];
+  reader.listen((m) => messages.push(m));
+  const closed = new Promise<void>((resolve) => reader.onClose(() => resolve()));
+  return { stream, problems, reader, messages, closed };
+}
+
 describe('FrameReader', () => {
   it('reads a stream into messages, notes a shutdown request, and closes when the stream ends', async () => {
-    const stream = new PassThrough();
-    const problems: string[] = [];
-    const reader = new FrameReader(stream, (p) => problems.push(p));
-    const messages: unknown[] = [];
-    reader.listen((m) => messages.push(m));
-    const closed = new Promise<void>((resolve) => reader.onClose(() => resolve()));
+    const { stream, problems, reader, messages, closed } = listening();
     stream.write(frame(A));
     expect(reader.shutdownReceived).toBe(false);
     stream.write(Buffer.from('Content-Length: nope\r\n\r\n{}'));
@@ -158,5 +164,20 @@ describe('FrameReader', () => {
     expect(messages).toEqual([A, C]);
     expect(reader.shutdownReceived).toBe(true);
     expect(problems).toHaveLength(1);
+  });
+
+  it('drops a $/cancelRequest without a usable id (the library would throw on it), said once per problem; a good one passes', async () => {
+    const { stream, problems, messages, closed } = listening();
+    const cancel = (params: unknown) => ({ jsonrpc: '2.0', method: '$/cancelRequest', params });
+    for (const params of [null, {}, { id: null }, { id: { n: 1 } }, null, [], 5]) stream.write(frame(cancel(params)));
+    stream.write(frame(cancel({ id: 7 })));
+    stream.write(frame(cancel({ id: 'a7' })));
+    stream.end();
+    await closed;
+    expect(messages).toEqual([cancel({ id: 7 }), cancel({ id: 'a7' })]);
+    expect(problems).toEqual([
+      'ignored $/cancelRequest: params: expected {"id": ...}',
+      'ignored $/cancelRequest: params.id: expected a request id (a number or a string)',
+    ]);
   });
 });
