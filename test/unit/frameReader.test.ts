@@ -1,5 +1,6 @@
 // The stdin frame decoder: frames however the bytes are chunked; a bad frame reported once and skipped.
 import { PassThrough } from 'node:stream';
+import { createMessageConnection, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, FrameReader, MAX_BODY_BYTES } from '../../server/src/server/frameReader.js';
 
@@ -179,5 +180,36 @@ describe('FrameReader', () => {
       'ignored $/cancelRequest: params: expected {"id": ...}',
       'ignored $/cancelRequest: params.id: expected a request id (a number or a string)',
     ]);
+  });
+
+  it('drops a repeated $/cancelRequest: the library throws on one whose first came while the request was queued', async () => {
+    const input = new PassThrough();
+    const reader = new FrameReader(input, () => undefined);
+    const errors: Error[] = [];
+    reader.onError((e) => errors.push(e));
+    const connection = createMessageConnection(reader, new StreamMessageWriter(new PassThrough()));
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    let release!: (v: unknown) => void;
+    const gate = new Promise((resolve) => (release = resolve));
+    const seen: boolean[] = [];
+    connection.onRequest('slow', async (_params: unknown, token) => {
+      started();
+      await gate;
+      seen.push(token.isCancellationRequested);
+      return null;
+    });
+    connection.listen();
+    const cancel = { jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 1 } };
+    // The cancel arrives with the request, while it waits in the library's queue.
+    input.write(Buffer.concat([frame({ jsonrpc: '2.0', id: 1, method: 'slow', params: {} }), frame(cancel)]));
+    await running;
+    input.write(frame(cancel));
+    await new Promise((resolve) => setImmediate(resolve));
+    release(undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    connection.dispose();
+    expect(errors).toEqual([]);
+    expect(seen).toEqual([true]);
   });
 });

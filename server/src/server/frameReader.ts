@@ -12,6 +12,8 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 const CONTENT_LENGTH = 'content-length';
 const RESYNC_MARK = 'content-length:';
 const QUOTE_MAX = 24;
+/** Request ids of cancellations remembered to drop repeats: requests in flight are far fewer. */
+const RECENT_CANCELS = 1024;
 
 /**
  * Splits a byte stream into JSON-RPC messages by their `Content-Length` headers, as vscode-jsonrpc's
@@ -272,8 +274,9 @@ function quote(buf: Buffer, from: number, to: number): string {
 
 /**
  * A MessageReader over a readable stream (stdin) through a FrameDecoder. Bad frames go to `problem`
- * and are skipped, as does (once per problem) a `$/cancelRequest` without a usable id, which the
- * library would read unchecked; the stream's errors are passed on and its end closes the reader. It notes whether a `shutdown`
+ * and are skipped, as is (said once per problem) a `$/cancelRequest` without a usable id, which the
+ * library would read unchecked, and a repeated cancel of one request, which it would throw on; the
+ * stream's errors are passed on and its end closes the reader. It notes whether a `shutdown`
  * request went by, because the owner of the process decides the exit status from that when the
  * stream ends (the library does so itself only when handed the raw stream).
  */
@@ -283,6 +286,8 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
   private shutdown = false;
   /** Problems of `$/cancelRequest` messages already reported: each is said once. */
   private readonly ignored = new Set<string>();
+  /** Ids of the latest `$/cancelRequest`s (at most RECENT_CANCELS): a repeat is dropped. */
+  private readonly cancelled = new Set<number | string>();
 
   constructor(
     private readonly stream: NodeJS.ReadableStream,
@@ -301,6 +306,13 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
           this.ignored.add(bad);
           return;
         }
+        // A second cancel of one request changes nothing, and would throw inside the library when
+        // the first came while the request was still queued (its token is then a frozen
+        // "cancelled" constant without a cancel method).
+        const id = (msg as unknown as { params: { id: number | string } }).params.id;
+        if (this.cancelled.has(id)) return;
+        this.cancelled.add(id);
+        if (this.cancelled.size > RECENT_CANCELS) this.cancelled.delete(this.cancelled.values().next().value!);
       }
       // A throw here would leave the decoder mid-chunk and escape the stream's 'data' event.
       try {
