@@ -51,9 +51,31 @@ const FUNCTION_TYPES = new Set(['function_declaration', 'generator_function_decl
 const CLASS_TYPES = new Set(['class_declaration', 'abstract_class_declaration', 'class_definition', 'interface_declaration', 'struct_item', 'impl_item', 'trait_item', 'type_declaration', 'record_declaration', 'enum_declaration']);
 const COMMENT_TYPES = new Set(['comment', 'line_comment', 'block_comment']);
 
-function enclosing(node: SyntaxNode | null, types: ReadonlySet<string>): SyntaxNode | undefined {
-  for (let n = node; n; n = n.parent) if (types.has(n.type)) return n;
-  return undefined;
+/**
+ * `node` and its ancestors, innermost first, found with a cursor from the root down: tree-sitter
+ * finds each `parent` by walking down from the root itself, so climbing node by node out of a
+ * deeply nested file cost depth² (seconds at a few thousand levels). (`childWithDescendant`, the
+ * binding's own answer to this, crashes the process in tree-sitter 0.25.1.)
+ */
+function ancestry(root: SyntaxNode, node: SyntaxNode): SyntaxNode[] {
+  const cursor = root.walk();
+  const chain: SyntaxNode[] = [root];
+  while (chain[chain.length - 1]!.id !== node.id) {
+    // The binding returns the child's index or null, not the boolean its types declare.
+    if ((cursor.gotoFirstChildForIndex(node.startIndex) as unknown) === null) break;
+    while (cursor.endIndex < node.endIndex && cursor.startIndex <= node.startIndex && cursor.gotoNextSibling());
+    if (cursor.startIndex > node.startIndex || cursor.endIndex < node.endIndex) break;
+    chain.push(cursor.currentNode);
+  }
+  if (chain[chain.length - 1]!.id === node.id) return chain.reverse();
+  // Not reached on the way down (a zero-width node between siblings): climb, as rarely happens.
+  const up: SyntaxNode[] = [];
+  for (let n: SyntaxNode | null = node; n; n = n.parent) up.push(n);
+  return up;
+}
+
+function enclosing(chain: readonly SyntaxNode[], types: ReadonlySet<string>): SyntaxNode | undefined {
+  return chain.find((n) => types.has(n.type));
 }
 
 /** The node a doc comment belongs before: an exported/decorated wrapper when there is one. */
@@ -94,9 +116,9 @@ function lacksTypes(fn: SyntaxNode, languageId: string): boolean {
 export function listActions(input: ListInput): ActionOffer[] {
   const { languageId, tree, text, start, end } = input;
   const offers: ActionOffer[] = [];
-  const node = tree ? tree.rootNode.descendantForIndex(start, Math.max(start, end - 1)) : null;
-  const fn = enclosing(node, FUNCTION_TYPES);
-  const cls = enclosing(node, CLASS_TYPES);
+  const chain = tree ? ancestry(tree.rootNode, tree.rootNode.descendantForIndex(start, Math.max(start, end - 1))) : [];
+  const fn = enclosing(chain, FUNCTION_TYPES);
+  const cls = enclosing(chain, CLASS_TYPES);
   const hasSelection = end > start && text.slice(start, end).trim() !== '';
   const target = hasSelection ? { start, end } : fn ? { start: fn.startIndex, end: fn.endIndex } : cls ? { start: cls.startIndex, end: cls.endIndex } : undefined;
   const what = hasSelection ? 'selection' : fn ? 'function' : cls ? 'class' : undefined;
