@@ -1,6 +1,7 @@
 // Code-action listing: which offers the syntax node under the cursor earns, with cursor-marker fixtures.
 import { describe, expect, it } from 'vitest';
 import { listActions, type DiagnosticRef } from '../../server/src/actions/list.js';
+import type { Tree } from '../../server/src/syntax/tree.js';
 import { openAt } from './fixtures.js';
 
 function offers(marked: string, languageId: string, opts: { selectTo?: string; diagnostics?: DiagnosticRef[] } = {}) {
@@ -32,6 +33,12 @@ describe('listActions', () => {
     }
     // A few steps around the function (its export wrapper), not one per level of nesting.
     expect(climbs).toBeLessThan(10);
+  });
+
+  it('a tree with no node for the range (edited since its parse) encloses nothing: a selection is still offered', () => {
+    const tree = { rootNode: { descendantForIndex: () => null } } as unknown as Tree;
+    const o = listActions({ languageId: 'java', language: undefined, tree, text: 'class A {}\n', start: 0, end: 5, diagnostics: [] });
+    expect(ids(o)).toEqual(['explain', 'simplify', 'errorHandling']);
   });
 
   it('inside an undocumented, untyped TypeScript function: the full set', () => {

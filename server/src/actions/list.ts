@@ -116,7 +116,9 @@ function lacksTypes(fn: SyntaxNode, languageId: string): boolean {
 export function listActions(input: ListInput): ActionOffer[] {
   const { languageId, tree, text, start, end } = input;
   const offers: ActionOffer[] = [];
-  const chain = tree ? ancestry(tree.rootNode, tree.rootNode.descendantForIndex(start, Math.max(start, end - 1))) : [];
+  // No node for the range in a tree edited since its parse, at times: then nothing encloses it.
+  const node = tree?.rootNode.descendantForIndex(start, Math.max(start, end - 1));
+  const chain = tree && node ? ancestry(tree.rootNode, node) : [];
   const fn = enclosing(chain, FUNCTION_TYPES);
   const cls = enclosing(chain, CLASS_TYPES);
   const hasSelection = end > start && text.slice(start, end).trim() !== '';
