@@ -360,10 +360,14 @@ export class FuzzGenerator {
     const valid = !made.some((m) => m.invalid);
     const changes = made.map((m) => m.change);
     if (d && valid) {
-      // As the server applies them: a full change replaces the document, a ranged one edits it.
+      // As the server should apply them: a full change replaces the document, a ranged one edits
+      // it, its range clamped to the text first (TextDocument.update corrupts its line table when
+      // handed lines past the end).
       for (const c of changes) {
-        if ('range' in c) TextDocument.update(d.doc, [c], version ?? 0);
-        else d.doc = TextDocument.create(uri, d.lang, version ?? 0, c.text);
+        if ('range' in c) {
+          const at = (/** @type {{line: number, character: number}} */ p) => d.doc.positionAt(d.doc.offsetAt(p));
+          TextDocument.update(d.doc, [{ range: { start: at(c.range.start), end: at(c.range.end) }, text: c.text }], version ?? 0);
+        } else d.doc = TextDocument.create(uri, d.lang, version ?? 0, c.text);
       }
     }
     return this.notification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: changes }, `didChange ${made.map((m) => m.note).join('+')} on ${this.label(uri)}`);
