@@ -387,9 +387,11 @@ async function fuzzIn(tmp, open, opts) {
       client.open(uri, 'typescript', FINAL_DOC);
       const res = await withStuck(client.inline(uri, FINAL_CURSOR).result, 'the final completion');
       const got = res?.items?.[0]?.insertText;
-      final = { ok: got === FINAL_TEXT && res.items.length === 1, got: JSON.stringify(res?.items?.map((/** @type {any} */ i) => i.insertText)) };
       stats = await withStuck(client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] }), 'tandem.stats');
       loopMaxMs = Math.max(loopMaxMs, stats?.process?.eventLoop?.maxMs ?? 0);
+      // An empty answer because the server was still too busy for its deadline, or for another reason.
+      const late = stats?.deadlineExpired > before?.deadlineExpired ? ' (the request\'s deadline expired)' : '';
+      final = { ok: got === FINAL_TEXT && res.items.length === 1, got: JSON.stringify(res?.items?.map((/** @type {any} */ i) => i.insertText)) + late };
     } catch (err) {
       final = { ok: false, got: err instanceof Error ? err.message : String(err) };
     }
