@@ -278,6 +278,17 @@ describe('tandem.edit', () => {
     expect(user).toContain('```typescript\n  return 3.14 * r * r;\n```');
   });
 
+  it('an editor answer to workspace/applyEdit without a boolean "applied", or an error, is "not applied" with why, never an internal error', async () => {
+    const answers: (() => Promise<unknown>)[] = [async () => null, async () => ({ applied: 'yes' }), async () => Promise.reject(new Error('no edits today'))];
+    let next = 0;
+    const { client } = await start(() => ({ text: SIMPLIFIED }), { onRequest: (m) => (m === 'workspace/applyEdit' ? answers[next++]!() : null) });
+    const edit = () => client.request('workspace/executeCommand', { command: 'tandem.edit', arguments: [{ uri: URI, range: { start: { line: 4, character: 0 }, end: { line: 5, character: 0 } }, instruction: 'use Math.PI' }] });
+    expect(await edit()).toEqual({ applied: false, failureReason: 'the editor\'s answer to workspace/applyEdit is not {"applied": true | false} (got null)' });
+    expect(await edit()).toEqual({ applied: false, failureReason: 'the editor\'s answer to workspace/applyEdit is not {"applied": true | false} (got {"applied":"yes"})' });
+    expect(await edit()).toEqual({ applied: false, failureReason: expect.stringMatching(/^the editor answered workspace\/applyEdit with an error: .*no edits today/) });
+    expect(next).toBe(3);
+  });
+
   it('an empty instruction or an unknown scope is refused without a model call', async () => {
     const { client } = await start(() => ({ text: SIMPLIFIED }));
     const call = (arg: unknown) => client.request('workspace/executeCommand', { command: 'tandem.edit', arguments: [arg] }).then(() => undefined, (e) => e);

@@ -12,6 +12,37 @@ function offers(marked: string, languageId: string, opts: { selectTo?: string; d
 const ids = (o: { id: string }[]) => o.map((x) => x.id);
 
 describe('listActions', () => {
+  it('thousands of blocks deep: the enclosing function is found without climbing node by node (each climb walks down from the root)', () => {
+    const depth = 3000;
+    const { doc, offset } = openAt(`export function deep(r) {\n${'{'.repeat(depth)}r├;${'}'.repeat(depth)}\n}\n`, 'typescript');
+    const tree = doc.tree?.current();
+    expect(tree).toBeDefined();
+    let proto: object | null = tree!.rootNode;
+    while (proto && !Object.prototype.hasOwnProperty.call(proto, 'parent')) proto = Object.getPrototypeOf(proto);
+    const getter = Object.getOwnPropertyDescriptor(proto!, 'parent')!.get!;
+    let climbs = 0;
+    Object.defineProperty(proto!, 'parent', { configurable: true, get() { climbs++; return getter.call(this); } });
+    try {
+      const text = doc.text.getText();
+      const o = listActions({ languageId: 'typescript', language: doc.tree?.language, tree, text, start: offset, end: offset, diagnostics: [] });
+      expect(ids(o)).toEqual(['explain', 'document', 'simplify', 'errorHandling', 'addTypes', 'generateTests']);
+      expect(o[0]).toMatchObject({ title: 'Explain this function (tandem)', start: 'export '.length, end: text.length - 1 });
+    } finally {
+      Object.defineProperty(proto!, 'parent', { configurable: true, get: getter });
+    }
+    // A few steps around the function (its export wrapper), not one per level of nesting.
+    expect(climbs).toBeLessThan(10);
+  });
+
+  it('a tree edited since its parse down to nothing under the range: a selection is still offered, nothing encloses it', () => {
+    const { doc, store } = openAt('class A {}\n├', 'java');
+    // Everything replaced by a range edit: the tree is edited (not re-parsed) and spans nothing now.
+    store.change(doc.uri, 2, [{ range: { start: { line: 0, character: 0 }, end: { line: 1, character: 0 } }, text: '' }]);
+    store.change(doc.uri, 3, [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: 'int x = 1;\n' }]);
+    const o = listActions({ languageId: 'java', language: doc.tree?.language, tree: doc.tree?.current(), text: doc.text.getText(), start: 0, end: 5, diagnostics: [] });
+    expect(ids(o)).toEqual(['explain', 'simplify', 'errorHandling']);
+  });
+
   it('inside an undocumented, untyped TypeScript function: the full set', () => {
     const o = offers('export function area(r) {\n  return 3.14 * ├r * r;\n}\n', 'typescript');
     expect(ids(o)).toEqual(['explain', 'document', 'simplify', 'errorHandling', 'addTypes', 'generateTests']);

@@ -1,5 +1,6 @@
 // The stdin frame decoder: frames however the bytes are chunked; a bad frame reported once and skipped.
 import { PassThrough } from 'node:stream';
+import { createMessageConnection, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, FrameReader, MAX_BODY_BYTES } from '../../server/src/server/frameReader.js';
 
@@ -141,14 +142,20 @@ describe('FrameDecoder', () => {
   });
 });
 
+/** A FrameReader listening on a stream the test writes: what it delivered and reported, and its close. */
+function listening() {
+  const stream = new PassThrough();
+  const problems: string[] = [];
+  const reader = new FrameReader(stream, (p) => problems.push(p));
+  const messages: unknown[] = [];
+  reader.listen((m) => messages.push(m));
+  const closed = new Promise<void>((resolve) => reader.onClose(() => resolve()));
+  return { stream, problems, reader, messages, closed };
+}
+
 describe('FrameReader', () => {
   it('reads a stream into messages, notes a shutdown request, and closes when the stream ends', async () => {
-    const stream = new PassThrough();
-    const problems: string[] = [];
-    const reader = new FrameReader(stream, (p) => problems.push(p));
-    const messages: unknown[] = [];
-    reader.listen((m) => messages.push(m));
-    const closed = new Promise<void>((resolve) => reader.onClose(() => resolve()));
+    const { stream, problems, reader, messages, closed } = listening();
     stream.write(frame(A));
     expect(reader.shutdownReceived).toBe(false);
     stream.write(Buffer.from('Content-Length: nope\r\n\r\n{}'));
@@ -158,5 +165,51 @@ describe('FrameReader', () => {
     expect(messages).toEqual([A, C]);
     expect(reader.shutdownReceived).toBe(true);
     expect(problems).toHaveLength(1);
+  });
+
+  it('drops a $/cancelRequest without a usable id (the library would throw on it), said once per problem; a good one passes', async () => {
+    const { stream, problems, messages, closed } = listening();
+    const cancel = (params: unknown) => ({ jsonrpc: '2.0', method: '$/cancelRequest', params });
+    for (const params of [null, {}, { id: null }, { id: { n: 1 } }, null, [], 5]) stream.write(frame(cancel(params)));
+    stream.write(frame(cancel({ id: 7 })));
+    stream.write(frame(cancel({ id: 'a7' })));
+    stream.end();
+    await closed;
+    expect(messages).toEqual([cancel({ id: 7 }), cancel({ id: 'a7' })]);
+    expect(problems).toEqual([
+      'ignored $/cancelRequest: params: expected {"id": ...}',
+      'ignored $/cancelRequest: params.id: expected a request id (a number or a string)',
+    ]);
+  });
+
+  it('drops a repeated $/cancelRequest: the library throws on one whose first came while the request was queued', async () => {
+    const input = new PassThrough();
+    const reader = new FrameReader(input, () => undefined);
+    const errors: Error[] = [];
+    reader.onError((e) => errors.push(e));
+    const connection = createMessageConnection(reader, new StreamMessageWriter(new PassThrough()));
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    let release!: (v: unknown) => void;
+    const gate = new Promise((resolve) => (release = resolve));
+    const seen: boolean[] = [];
+    connection.onRequest('slow', async (_params: unknown, token) => {
+      started();
+      await gate;
+      seen.push(token.isCancellationRequested);
+      return null;
+    });
+    connection.listen();
+    const cancel = { jsonrpc: '2.0', method: '$/cancelRequest', params: { id: 1 } };
+    // The cancel arrives with the request, while it waits in the library's queue.
+    input.write(Buffer.concat([frame({ jsonrpc: '2.0', id: 1, method: 'slow', params: {} }), frame(cancel)]));
+    await running;
+    input.write(frame(cancel));
+    await new Promise((resolve) => setImmediate(resolve));
+    release(undefined);
+    await new Promise((resolve) => setImmediate(resolve));
+    connection.dispose();
+    expect(errors).toEqual([]);
+    expect(seen).toEqual([true]);
   });
 });

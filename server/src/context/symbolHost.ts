@@ -3,8 +3,11 @@
 import { Worker } from 'node:worker_threads';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Logger } from '../util/logger.js';
-import type { SymbolReply, SymbolRequest } from './symbolWorker.js';
+import { BUSY, IDLE, STOPPED, type SymbolReply, type SymbolRequest } from './symbolWorker.js';
 import type { FileSymbols } from './types.js';
+
+/** How long the way out waits for a parse in the worker to end (a parse's budget is ~100-400 ms). */
+const QUIESCE_MS = 2000;
 
 /** After this many worker failures (start or crash), the index stays on the main thread. */
 const MAX_FAILURES = 3;
@@ -20,6 +23,9 @@ export class SymbolHost {
   private nextId = 1;
   private failures = 0;
   private disposed = false;
+  private exitHookInstalled = false;
+  /** The worker's IDLE/BUSY/STOPPED slot, shared with it (one per host, across restarts). */
+  private readonly state = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
     private readonly logger: Logger,
@@ -42,10 +48,26 @@ export class SymbolHost {
     return !this.disposed && this.failures < MAX_FAILURES;
   }
 
+  /**
+   * Waits (blocking, at most QUIESCE_MS) until the worker is not parsing, and keeps it from
+   * starting another: only then may the worker be stopped (see symbolWorker.ts's IDLE/BUSY).
+   */
+  quiesce(): void {
+    const until = performance.now() + QUIESCE_MS;
+    for (;;) {
+      const was = Atomics.compareExchange(this.state, 0, IDLE, STOPPED);
+      if (was !== BUSY) return;
+      const left = until - performance.now();
+      if (left <= 0) return;
+      Atomics.wait(this.state, 0, BUSY, left);
+    }
+  }
+
   dispose(): void {
     this.disposed = true;
     const w = this.worker;
     this.worker = undefined;
+    this.quiesce();
     void w?.terminate();
     for (const [, p] of this.pending) p.resolve(undefined);
     this.pending.clear();
@@ -53,10 +75,17 @@ export class SymbolHost {
 
   private ensure(): Worker | undefined {
     if (this.worker || this.disposed || this.failures >= MAX_FAILURES) return this.worker;
+    // A worker that died mid-parse left the slot BUSY: the new one starts idle.
+    Atomics.compareExchange(this.state, 0, BUSY, IDLE);
     try {
       // Its heap holds little but the small wrappers of trees about to die: a small young
       // generation keeps what it commits (and so the process's RSS) low.
-      const w = new Worker(this.script, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
+      const w = new Worker(this.script, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB }, workerData: { state: this.state.buffer } });
+      if (!this.exitHookInstalled) {
+        // Runs before Node stops the worker on any way out (exit, stdin closing, a signal's hook).
+        process.once('exit', () => this.quiesce());
+        this.exitHookInstalled = true;
+      }
       // The worker must not keep the process alive: the server's exit ends it.
       w.unref();
       w.on('message', (r: SymbolReply) => {

@@ -1,7 +1,7 @@
 // The index's worker thread: parses a file's text and reads its definitions, imports and exports,
 // so neither the parse nor the tag queries (100-400 ms for a 300 kB file) run on the server's
 // event loop, and the trees' native memory comes and goes in this thread's own arena.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { ParseService } from '../syntax/tree.js';
 import type { LanguageName } from '../syntax/languages.js';
 import { fullGc } from '../util/runtime.js';
@@ -14,6 +14,17 @@ export interface SymbolRequest {
   text: string;
 }
 
+/**
+ * The worker's state, shared with the host in one Int32 (workerData.state): the host must not let
+ * the process end while a parse runs here. Ending a thread stops its JavaScript, and tree-sitter
+ * reads the text through a JavaScript callback in mid-parse: stopped there, the binding throws
+ * from C and the whole process aborts. So a parse starts only by swapping IDLE for BUSY, and the
+ * host, on its way out, swaps IDLE for STOPPED, waiting while the slot says BUSY.
+ */
+export const IDLE = 0;
+export const BUSY = 1;
+export const STOPPED = 2;
+
 export interface SymbolReply {
   id: number;
   /** Undefined when the parse was given up (over its size or time budget). */
@@ -25,12 +36,16 @@ export interface SymbolReply {
 const COLLECT_EVERY_CHARS = 300_000;
 
 const port = parentPort;
-if (port) {
+const state = (workerData as { state?: SharedArrayBuffer } | undefined)?.state;
+if (port && state) {
+  const slot = new Int32Array(state);
   const parser = new ParseService();
   const extractor = new TagExtractor();
   const gc = fullGc();
   let sinceGc = 0;
   port.on('message', ({ id, lang, text }: SymbolRequest) => {
+    // The process is on its way out: no new parse (the host answers nothing more anyway).
+    if (Atomics.compareExchange(slot, 0, IDLE, BUSY) !== IDLE) return;
     let reply: SymbolReply;
     try {
       // Synchronous, within the parse budget: this thread has nothing else to do meanwhile.
@@ -38,6 +53,9 @@ if (port) {
       reply = tree ? { id, symbols: extractor.extract(tree, lang, text) } : { id };
     } catch (err) {
       reply = { id, error: err instanceof Error ? err.message : String(err) };
+    } finally {
+      Atomics.store(slot, 0, IDLE);
+      Atomics.notify(slot, 0);
     }
     port.postMessage(reply);
     sinceGc += text.length;

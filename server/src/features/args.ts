@@ -167,6 +167,8 @@ export const WatchedFilesShape = z.object(
   { error: 'expected {"changes": [...]}' },
 );
 export const ConfigurationShape = z.object({}, { error: 'expected {"settings": ...}' });
+/** `$/cancelRequest`: the library reads `params.id` itself, unchecked, so the stdin reader checks it first. */
+export const CancelShape = z.object({ id: z.union([z.number(), z.string()], { error: 'expected a request id (a number or a string)' }) }, { error: 'expected {"id": ...}' });
 const folders = z.array(z.object({ uri }, { error: 'expected {"uri", "name"}' }), { error: 'expected a list of folders' });
 export const WorkspaceFoldersShape = z.object({ event: z.object({ added: folders, removed: folders }, { error: 'expected {"added": [...], "removed": [...]}' }) }, { error: 'expected {"event": ...}' });
 

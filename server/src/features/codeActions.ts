@@ -13,7 +13,7 @@ import {
 import { ACTION_KINDS, listActions } from '../actions/list.js';
 import type { Doc, DocumentStore } from '../documents.js';
 import { type ActionOutcome, type ActionPipeline, type CompareAnswer, type EditTask } from '../pipeline/actions.js';
-import type { Logger } from '../util/logger.js';
+import { errorText, type Logger } from '../util/logger.js';
 import { actionData, commandArg, CompareArgs, EditArgs, ExplainArgs, type ActionData } from './args.js';
 import { tokenSignal } from './inlineCompletion.js';
 
@@ -133,27 +133,54 @@ export async function onCodeActionResolve(deps: CodeActionDeps, action: CodeActi
   return { ...action, edit };
 }
 
+/** Sends an edit to the editor (workspace/applyEdit); what it answers is not trusted to have any shape. */
+export type ApplyEdit = (edit: WorkspaceEdit) => Promise<unknown>;
+
+interface Applied {
+  applied: boolean;
+  failureReason?: string;
+}
+
+/**
+ * The editor's answer to workspace/applyEdit as a command's result. An answer without a boolean
+ * `applied`, or an error, means the edit is not known to be applied: said so, never an exception.
+ */
+async function applyInEditor(deps: CodeActionDeps, applyEdit: ApplyEdit, edit: WorkspaceEdit): Promise<Applied> {
+  let answer: unknown;
+  try {
+    answer = await applyEdit(edit);
+  } catch (err) {
+    const failureReason = `the editor answered workspace/applyEdit with an error: ${errorText(err)}`;
+    deps.logger.warn(failureReason);
+    return { applied: false, failureReason };
+  }
+  const { applied, failureReason } = (typeof answer === 'object' && answer !== null ? answer : {}) as { applied?: unknown; failureReason?: unknown };
+  if (typeof applied !== 'boolean') {
+    const reason = `the editor's answer to workspace/applyEdit is not {"applied": true | false} (got ${JSON.stringify(answer)?.slice(0, 60) ?? typeof answer})`;
+    deps.logger.warn(reason);
+    return { applied: false, failureReason: reason };
+  }
+  return { applied, ...(typeof failureReason === 'string' && failureReason !== '' ? { failureReason } : {}) };
+}
+
 /** tandem.applyAction [data]: the same work for clients without resolve support, applied via workspace/applyEdit. */
-export async function onApplyAction(deps: CodeActionDeps, args: unknown[] | undefined, applyEdit: (edit: WorkspaceEdit) => Promise<{ applied: boolean; failureReason?: string }>, token?: CancellationToken): Promise<{ applied: boolean; failureReason?: string }> {
+export async function onApplyAction(deps: CodeActionDeps, args: unknown[] | undefined, applyEdit: ApplyEdit, token?: CancellationToken): Promise<Applied> {
   const data = actionData(Array.isArray(args) ? args[0] : undefined, APPLY_ACTION_COMMAND, 'arguments[0]');
-  const edit = await run(deps, data, token);
-  const r = await applyEdit(edit);
-  return { applied: r.applied, ...(r.failureReason ? { failureReason: r.failureReason } : {}) };
+  return applyInEditor(deps, applyEdit, await run(deps, data, token));
 }
 
 /**
  * tandem.edit [{uri, range, instruction, scope?}]: the free-instruction edit of a range (an empty
  * range: the whole file), applied via workspace/applyEdit with the document's version.
  */
-export async function onEdit(deps: CodeActionDeps, args: unknown[] | undefined, applyEdit: (edit: WorkspaceEdit) => Promise<{ applied: boolean; failureReason?: string }>, token?: CancellationToken): Promise<{ applied: boolean; failureReason?: string }> {
+export async function onEdit(deps: CodeActionDeps, args: unknown[] | undefined, applyEdit: ApplyEdit, token?: CancellationToken): Promise<Applied> {
   const arg = commandArg(EDIT_COMMAND, args, EditArgs, 'expected arguments [{"uri": "...", "range": {...}, "instruction": "...", "scope"?: "file" | "workspace"}]');
   const doc = docFor(deps, arg.uri);
   let start = doc.text.offsetAt(arg.range.start);
   let end = doc.text.offsetAt(arg.range.end);
   if (start === end) [start, end] = [0, doc.text.getText().length];
   const edit = await run(deps, { id: 'edit', uri: doc.uri, version: doc.text.version, start, end, instruction: arg.instruction, ...(arg.scope === 'workspace' ? { scope: 'workspace' as const } : {}) }, token);
-  const r = await applyEdit(edit);
-  return { applied: r.applied, ...(r.failureReason ? { failureReason: r.failureReason } : {}) };
+  return applyInEditor(deps, applyEdit, edit);
 }
 
 export interface ProgressSink {

@@ -1,5 +1,6 @@
 // The LSP reader for stdin: Content-Length frames in, messages out; a bad frame is reported and skipped, never fatal.
 import { AbstractMessageReader, type DataCallback, type Disposable, type Message, type MessageReader } from 'vscode-languageserver/node';
+import { CancelShape, notificationProblem } from '../features/args.js';
 
 /** Bodies above this are refused: no editor sends 64 MiB in one message, a corrupt length might. */
 export const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -11,6 +12,8 @@ const CRLF = Buffer.from('\r\n', 'latin1');
 const CONTENT_LENGTH = 'content-length';
 const RESYNC_MARK = 'content-length:';
 const QUOTE_MAX = 24;
+/** Request ids of cancellations remembered to drop repeats: requests in flight are far fewer. */
+const RECENT_CANCELS = 1024;
 
 /**
  * Splits a byte stream into JSON-RPC messages by their `Content-Length` headers, as vscode-jsonrpc's
@@ -271,7 +274,9 @@ function quote(buf: Buffer, from: number, to: number): string {
 
 /**
  * A MessageReader over a readable stream (stdin) through a FrameDecoder. Bad frames go to `problem`
- * and are skipped; the stream's errors are passed on and its end closes the reader. It notes whether a `shutdown`
+ * and are skipped, as is (said once per problem) a `$/cancelRequest` without a usable id, which the
+ * library would read unchecked, and a repeated cancel of one request, which it would throw on; the
+ * stream's errors are passed on and its end closes the reader. It notes whether a `shutdown`
  * request went by, because the owner of the process decides the exit status from that when the
  * stream ends (the library does so itself only when handed the raw stream).
  */
@@ -279,6 +284,10 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
   private callback: DataCallback | undefined;
   private readonly decoder: FrameDecoder;
   private shutdown = false;
+  /** Problems of `$/cancelRequest` messages already reported: each is said once. */
+  private readonly ignored = new Set<string>();
+  /** Ids of the latest `$/cancelRequest`s (at most RECENT_CANCELS): a repeat is dropped. */
+  private readonly cancelled = new Set<number | string>();
 
   constructor(
     private readonly stream: NodeJS.ReadableStream,
@@ -286,7 +295,25 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
   ) {
     super();
     this.decoder = new FrameDecoder((msg) => {
-      if ((msg as { method?: unknown }).method === 'shutdown') this.shutdown = true;
+      const method = (msg as { method?: unknown }).method;
+      if (method === 'shutdown') this.shutdown = true;
+      // The library handles cancellation before any handler, reading params.id unchecked: a
+      // malformed one would throw inside it on every such message. It is dropped here instead.
+      if (method === '$/cancelRequest') {
+        const bad = notificationProblem('$/cancelRequest', CancelShape, (msg as { params?: unknown }).params);
+        if (bad !== undefined) {
+          if (!this.ignored.has(bad)) problem(`ignored ${bad}`);
+          this.ignored.add(bad);
+          return;
+        }
+        // A second cancel of one request changes nothing, and would throw inside the library when
+        // the first came while the request was still queued (its token is then a frozen
+        // "cancelled" constant without a cancel method).
+        const id = (msg as unknown as { params: { id: number | string } }).params.id;
+        if (this.cancelled.has(id)) return;
+        this.cancelled.add(id);
+        if (this.cancelled.size > RECENT_CANCELS) this.cancelled.delete(this.cancelled.values().next().value!);
+      }
       // A throw here would leave the decoder mid-chunk and escape the stream's 'data' event.
       try {
         this.callback?.(msg);
