@@ -353,6 +353,8 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
     segments: plan.prompt.segments,
     budget: plan.prompt.budget,
     context: { sources: plan.context?.sources ?? [] },
+    // The time the context stage took for this request (null when context is off).
+    contextMs: plan.context?.ms ?? null,
   };
   process.stdout.write(args.json ? JSON.stringify(out, null, 2) + '\n' : plan.prompt.prompt + '\n');
   return EXIT.ok;

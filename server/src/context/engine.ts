@@ -18,6 +18,8 @@ export interface SourceReport {
 export interface Gathered {
   candidates: Candidate[];
   sources: SourceReport[];
+  /** Time the whole gather took, sources and the engine's own work together. */
+  ms: number;
 }
 
 export class ContextEngine {
@@ -37,6 +39,7 @@ export class ContextEngine {
    * source never delays a completion by more than its budget.
    */
   gather(req: ContextRequest, budgets: (name: string) => SourceBudget | undefined): Gathered {
+    const began = this.now();
     const candidates: Candidate[] = [];
     const sources: SourceReport[] = [];
     for (const s of this.sources) {
@@ -56,6 +59,6 @@ export class ContextEngine {
       sources.push({ name: s.name, ms: Math.round(ms * 100) / 100, candidates: got.length, late });
       if (!late) candidates.push(...got);
     }
-    return { candidates, sources };
+    return { candidates, sources, ms: Math.round((this.now() - began) * 100) / 100 };
   }
 }
