@@ -2,7 +2,7 @@
 import { dirname } from 'node:path';
 import type { WorkspaceIndex } from '../index.js';
 import { nearIdentifiers } from '../identifiers.js';
-import type { Candidate, ContextRequest, ContextSource, ImportRef, IndexedSymbol } from '../types.js';
+import { wallClock, type Candidate, type ContextRequest, type ContextSource, type ImportRef, type IndexedSymbol } from '../types.js';
 import { extractImports } from '../tags.js';
 
 /** A name defined in more places than this says little about which one the cursor means. */
@@ -19,7 +19,7 @@ export class DefinitionsSource implements ContextSource {
 
   constructor(private readonly index: () => WorkspaceIndex | undefined) {}
 
-  gather(req: ContextRequest, deadline: number): Candidate[] {
+  gather(req: ContextRequest, deadline: number, now: () => number = wallClock): Candidate[] {
     const index = this.index();
     if (!index || !req.lang) return [];
     const out = new Map<string, Candidate>();
@@ -70,7 +70,7 @@ export class DefinitionsSource implements ContextSource {
     for (const q of near.qualified.values()) members.add(q.member);
     let lookups = 0;
     for (const [name, w] of sorted) {
-      if (lookups++ >= MAX_LOOKUPS || performance.now() > deadline) break;
+      if (lookups++ >= MAX_LOOKUPS || now() > deadline) break;
       const imp = local.get(name);
       if (imp) {
         const files = filesOf(imp.ref);
@@ -92,7 +92,7 @@ export class DefinitionsSource implements ContextSource {
       take.forEach((s, i) => add(s, (confidence + 0.35 * w) * (i === 0 ? 1 : 0.7), `defined as ${name}`, !near.near.has(name)));
     }
     for (const { qualifier, member, weight } of near.qualified.values()) {
-      if (performance.now() > deadline) break;
+      if (now() > deadline) break;
       const ref = namespaces.get(qualifier) ?? (local.has(qualifier) ? local.get(qualifier)!.ref : undefined);
       if (!ref) continue;
       let files = namespaces.has(qualifier) ? filesOf(ref) : moduleFiles(ref, local.get(qualifier)!.imported);
@@ -106,7 +106,7 @@ export class DefinitionsSource implements ContextSource {
     const stem = near.partial.slice(0, PARTIAL_STEM);
     const afterNew = /\bnew\s+[\w$]*$/.test(req.text.slice(Math.max(0, req.offset - 40), req.offset));
     for (const [localName, { ref, imported }] of local) {
-      if (performance.now() > deadline) break;
+      if (now() > deadline) break;
       const w = weight(localName);
       const partialHit = stem.length === PARTIAL_STEM && localName.startsWith(stem);
       const score = IMPORTED_BASE + 0.3 * w + (partialHit ? 0.35 : 0);
@@ -119,7 +119,7 @@ export class DefinitionsSource implements ContextSource {
     }
     // `orders.├` or `orders.Pa├`: the members of the module or package being typed into.
     const member = /([A-Za-z_$][\w$]*)\s*\.\s*([A-Za-z_$][\w$]*)?$/.exec(req.text.slice(Math.max(0, req.offset - 200), req.offset));
-    if (member && performance.now() <= deadline) {
+    if (member && now() <= deadline) {
       const [, qualifier, typedWord = ''] = member;
       const typed = typedWord.slice(0, 1); // one letter narrows enough; more would reshuffle per keystroke
       const ref = namespaces.get(qualifier!) ?? local.get(qualifier!)?.ref;
@@ -143,7 +143,7 @@ export class DefinitionsSource implements ContextSource {
     // Go and Java see the other files of their package without importing them.
     if ((req.lang === 'go' || req.lang === 'java') && dir) {
       for (const e of index.filesIn(dir)) {
-        if (e.rel === req.relPath || e.rel.endsWith('_test.go') || performance.now() > deadline) continue;
+        if (e.rel === req.relPath || e.rel.endsWith('_test.go') || now() > deadline) continue;
         for (const s of e.symbols) if (s.container === undefined) add(s, SAME_PACKAGE_BASE + 0.3 * weight(s.name), 'same package', !used(s.name));
       }
     }
