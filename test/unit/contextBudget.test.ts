@@ -1,8 +1,11 @@
 // The context stage's time budgets, on injected clocks: late sources keep what they found, and the
-// engine stays within the sum of the budgets.
+// engine stays within the sum of the budgets; and the prompt keeps a lone snippet through its second packing pass.
 import { describe, expect, it } from 'vitest';
+import { TextDocument } from 'vscode-languageserver-textdocument';
 import { ContextEngine } from '../../server/src/context/engine.js';
 import type { Candidate, ContextSource } from '../../server/src/context/types.js';
+import { buildInlinePrompt } from '../../server/src/prompt/inline.js';
+import { TEMPLATES } from '../../server/src/prompt/templates.js';
 
 const found = (why: string): Candidate => ({ kind: 'definition', path: 'a.ts', runs: [{ start: 0, text: why }], score: 0.5, why });
 
@@ -76,5 +79,21 @@ describe('the engine on an injected clock', () => {
     for (const s of g.sources) expect(s.candidates).toBeGreaterThan(0);
     for (const s of g.sources) expect(s.ms).toBeLessThanOrEqual(budgets[s.name]! + step);
     expect(g.candidates).toHaveLength(g.sources.reduce((n, s) => n + s.candidates, 0));
+  });
+});
+
+describe('packing in the prompt', () => {
+  it('a single snippet survives the second packing pass of a long document (the windows grow into its room)', () => {
+    const text = Array.from({ length: 3000 }, (_, i) => `const v${i} = ${i};`).join('\n');
+    const doc = TextDocument.create('file:///w/a.ts', 'typescript', 1, text);
+    const offset = doc.offsetAt({ line: 1500, character: 0 });
+    const snippet: Candidate = { kind: 'definition', path: 'b.ts', runs: [{ start: 3, text: 'export function parseOrder(raw: string): Order {' }], score: 0.9, why: 'imported parseOrder' };
+    for (const template of [TEMPLATES.qwen, TEMPLATES.deepseek]) {
+      const p = buildInlinePrompt({ doc, offset, language: undefined, lineComment: '//', tree: undefined, relPath: 'a.ts', template, budget: { contextWindow: 8192, maxTokens: 128, maxPromptTokens: 4096 }, context: { candidates: [snippet], maxTokens: 2048, share: 0.5, repoName: 'w' } });
+      expect(p.prompt).toContain('export function parseOrder(raw: string): Order {');
+      expect(p.segments.filter((s) => s.kind === 'definition')).toEqual([expect.objectContaining({ path: 'b.ts' })]);
+      // The windows took back the room the snippet did not use.
+      expect(p.budget.prompt).toBeGreaterThan(3000);
+    }
   });
 });
