@@ -286,12 +286,14 @@ describe('definitions source', () => {
     expect(firsts('js/app.js', "import { formatMoney } from './lib/money.js';\n\nconsole.log(formatMoney(├));\n", 'javascript')).toContain('export function formatMoney(cents) {');
   });
 
-  it('gives nothing without an index, and stops at its deadline', async () => {
+  it('gives nothing without an index; past its deadline, only the likeliest callee', async () => {
     const root = tempWorkspace(TS_PROJECT);
     const { index, workspace } = await indexOf(root);
-    const { doc, offset, abs } = openIn(root, 'src/main.ts', "import { parseOrder } from './orders.js';\nparseOrder(├);\n", 'typescript');
+    const { doc, offset, abs } = openIn(root, 'src/main.ts', "import { parseOrder } from './orders.js';\nimport { formatMoney } from './util/money.js';\nformatMoney(1);\nparseOrder(├);\n", 'typescript');
     expect(new DefinitionsSource(() => undefined).gather(requestFor(doc, offset, workspace, abs), FAR())).toEqual([]);
-    expect(new DefinitionsSource(() => index).gather(requestFor(doc, offset, workspace, abs), performance.now() - 1)).toEqual([]);
+    expect(new DefinitionsSource(() => index).gather(requestFor(doc, offset, workspace, abs), FAR())).toHaveLength(2);
+    const late = new DefinitionsSource(() => index).gather(requestFor(doc, offset, workspace, abs), performance.now() - 1);
+    expect(late.map((c) => `${c.path}: ${c.runs[0]!.text.split('\n')[0]}`)).toEqual(['src/orders.ts: export function parseOrder(raw: string): Order {']);
   });
 });
 

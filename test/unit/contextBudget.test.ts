@@ -1,11 +1,17 @@
-// The context stage's time budgets, on injected clocks: late sources keep what they found, and the
-// engine stays within the sum of the budgets; and the prompt keeps a lone snippet through its second packing pass.
+// The context stage's time budgets, on injected clocks: late sources keep what they found, the engine
+// stays within the sum of the budgets, the definitions source does the likeliest work first, the
+// per-document tables are worked out before the request; and the prompt keeps a lone snippet
+// through its second packing pass.
 import { describe, expect, it } from 'vitest';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { ContextEngine } from '../../server/src/context/engine.js';
-import type { Candidate, ContextSource } from '../../server/src/context/types.js';
+import { FileTables } from '../../server/src/context/fileTables.js';
+import { identifierTable, nearIdentifiers } from '../../server/src/context/identifiers.js';
+import { DefinitionsSource } from '../../server/src/context/sources/definitions.js';
+import type { Candidate, ContextRequest, ContextSource } from '../../server/src/context/types.js';
 import { buildInlinePrompt } from '../../server/src/prompt/inline.js';
 import { TEMPLATES } from '../../server/src/prompt/templates.js';
+import { indexOf, openIn, requestFor, tempWorkspace } from './contextHelpers.js';
 
 const found = (why: string): Candidate => ({ kind: 'definition', path: 'a.ts', runs: [{ start: 0, text: why }], score: 0.5, why });
 
@@ -79,6 +85,101 @@ describe('the engine on an injected clock', () => {
     for (const s of g.sources) expect(s.candidates).toBeGreaterThan(0);
     for (const s of g.sources) expect(s.ms).toBeLessThanOrEqual(budgets[s.name]! + step);
     expect(g.candidates).toHaveLength(g.sources.reduce((n, s) => n + s.candidates, 0));
+  });
+});
+
+/** A clock that moves one millisecond each time it is read: a source's work is counted in looks at it. */
+function tickingClock(): { now: () => number } {
+  let t = 0;
+  return { now: () => t++ };
+}
+
+describe('the definitions source past its deadline', () => {
+  it('Go: keeps the package-qualified callee at the cursor, found before the same-package scan', async () => {
+    const helpers = Array.from({ length: 30 }, (_, i) => `func helper${i}(n int) int {\n\treturn n + ${i}\n}\n`).join('\n');
+    const root = tempWorkspace({
+      'go.mod': 'module example.com/shop\n',
+      'orders/orders.go': 'package orders\n\n// ParseOrder reads one order.\nfunc ParseOrder(raw string, strict bool) Order {\n\treturn Order{}\n}\n\ntype Order struct {\n\tID string\n}\n',
+      'cart/helpers.go': `package cart\n\n${helpers}`,
+    });
+    const { index, workspace } = await indexOf(root);
+    const { doc, offset, abs } = openIn(root, 'cart/cart.go', 'package cart\n\nimport "example.com/shop/orders"\n\nfunc Checkout(raw string) int {\n\to := orders.ParseOrder(├\n\treturn 0\n}\n', 'go');
+    const req = requestFor(doc, offset, workspace, abs);
+    const firsts = (got: Candidate[]) => got.map((c) => c.runs[0]!.text.split('\n')[0]);
+    const all = firsts(new DefinitionsSource(() => index).gather(req, Number.POSITIVE_INFINITY));
+    expect(all).toContain('func ParseOrder(raw string, strict bool) Order {');
+    expect(all.filter((l) => l?.startsWith('func helper'))).toHaveLength(30);
+    // Three looks at the clock: the callee is found, the package's other files are not reached.
+    const clock = tickingClock();
+    const cut = firsts(new DefinitionsSource(() => index).gather(req, 3, clock.now));
+    expect(cut).toContain('func ParseOrder(raw string, strict bool) Order {');
+    expect(cut.some((l) => l?.startsWith('func helper'))).toBe(false);
+  });
+
+  it('through the engine: a late definitions source still gives its best candidate to the prompt, and reports itself late', async () => {
+    const root = tempWorkspace({
+      'src/money.ts': 'export function formatMoney(cents: number, currency: string): string {\n  return `${cents} ${currency}`;\n}\n',
+      ...Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`src/m${i}.ts`, `export function pad${i}(n: number): number {\n  return n;\n}\n`])),
+    });
+    const { index, workspace } = await indexOf(root);
+    const imports = Array.from({ length: 20 }, (_, i) => `import { pad${i} } from './m${i}.js';`).join('\n');
+    const uses = Array.from({ length: 20 }, (_, i) => `pad${i}(1);`).join('\n');
+    const { doc, offset, abs } = openIn(root, 'src/main.ts', `${imports}\nimport { formatMoney } from './money.js';\n${uses}\n\nexport function show(c: number) {\n  return formatMoney(├\n}\n`, 'typescript');
+    const clock = tickingClock();
+    const g = new ContextEngine([new DefinitionsSource(() => index)], clock.now).gather(requestFor(doc, offset, workspace, abs), () => ({ enabled: true, budgetMs: 4 }));
+    const report = g.sources[0]!;
+    expect(report.late).toBe(true);
+    expect(g.candidates.map((c) => c.runs[0]!.text.split('\n')[0])).toContain('export function formatMoney(cents: number, currency: string): string {');
+    // It stopped: the imported names further away were not all resolved.
+    expect(g.candidates.length).toBeLessThan(21);
+  });
+});
+
+describe('per-document tables, worked out before the request', () => {
+  it('a prepared document\'s imports are resolved once and reused until the index changes', async () => {
+    const root = tempWorkspace({ 'src/money.ts': 'export function formatMoney(cents: number): string {\n  return "";\n}\n', 'src/main.ts': "import { formatMoney } from './money.js';\n\nformatMoney(1);\n" });
+    const { index } = await indexOf(root);
+    const tables = new FileTables(() => index);
+    const abs = `${root}/src/main.ts`;
+    const doc = { uri: `file://${abs}`, abs, lang: 'typescript' as const, text: "import { formatMoney } from './money.js';\n\nformatMoney(1);\n" };
+    tables.prepare(doc);
+    const first = tables.importsFor(doc)!;
+    expect(first.known).toBe(true);
+    expect(first.table.imported('formatMoney')!.hits.map((s) => s.path)).toEqual(['src/money.ts']);
+    expect(tables.importsFor(doc)!.table).toBe(first.table); // the same resolved table, request after request
+    expect(tables.identifiersOf(doc.uri)!.counts.get('formatMoney')).toBe(2);
+    // A file changed in the index: what the imports resolve to may have changed, so the table is new.
+    index.fileChanged(`${root}/src/money.ts`);
+    await index.idle();
+    expect(tables.importsFor(doc)!.table).not.toBe(first.table);
+    tables.forget(doc.uri, abs);
+    expect(tables.identifiersOf(doc.uri)).toBeUndefined();
+  });
+
+  it('the identifier table gives a request the weights a scan of the text would', () => {
+    const text = [
+      "import { parseOrder, formatMoney } from './orders.js';",
+      ...Array.from({ length: 40 }, (_, i) => `const v${i} = parseOrder(raw${i % 3});`),
+      'export function run(raw: string) {',
+      '  const order = parseOrder(raw);',
+      '  return formatMoney(order.total);',
+      '}',
+      ...Array.from({ length: 10 }, (_, i) => `log(v${i});`),
+    ].join('\n');
+    const offset = text.indexOf('formatMoney(order') + 'formatMoney('.length;
+    const scanned = nearIdentifiers(text, offset);
+    const tabled = nearIdentifiers(text, offset, {}, identifierTable(text));
+    const names = [...identifierTable(text)!.counts.keys()];
+    expect(names.length).toBeGreaterThan(40);
+    for (const n of names) {
+      expect([n, tabled.weight(n), tabled.count(n), tabled.isMember(n)]).toEqual([n, scanned.weight(n), scanned.count(n), scanned.isMember(n)]);
+    }
+    expect([...tabled.near]).toEqual([...scanned.near]);
+    expect([...tabled.qualified()]).toEqual([...scanned.qualified()]);
+    // The near zone first, by weight: the same order either way; then the same names.
+    const nearCount = scanned.near.size;
+    expect([...tabled.ranked()].slice(0, nearCount)).toEqual([...scanned.ranked()].slice(0, nearCount));
+    expect(new Set(tabled.ranked())).toEqual(new Set(scanned.ranked()));
   });
 });
 

@@ -82,6 +82,8 @@ export class WorkspaceIndex {
   private readonly queued = new Set<string>();
   private readonly settleTimers = new Map<string, NodeJS.Timeout>();
   private readonly resolved = new Map<string, string[]>();
+  /** Bumped whenever a file enters, changes in or leaves the index: what was resolved before may differ now. */
+  private changes = 0;
   private readonly extractor = new TagExtractor();
   private readonly idleWaiters: (() => void)[] = [];
   private pumping = false;
@@ -195,6 +197,11 @@ export class WorkspaceIndex {
     let symbols = 0;
     for (const e of this.files.values()) symbols += e.symbols.length;
     return { files: this.files.size, symbols, bytes: this.bytes, skipped: { ...this.skipped } };
+  }
+
+  /** Changes with every file indexed or dropped: caches of resolved imports compare it. */
+  get version(): number {
+    return this.changes;
   }
 
   get progress(): IndexProgress {
@@ -355,6 +362,7 @@ export class WorkspaceIndex {
     addTo(this.byBase, basename(abs), abs);
     addTo(this.byDir, dirname(abs), abs);
     this.resolved.clear();
+    this.changes++;
   }
 
   private drop(abs: string): void {
@@ -372,6 +380,7 @@ export class WorkspaceIndex {
     this.byBase.get(basename(abs))?.delete(abs);
     this.byDir.get(dirname(abs))?.delete(abs);
     this.resolved.clear();
+    this.changes++;
   }
 
   private resolveUncached(fromAbs: string, lang: LanguageName, source: string): string[] {

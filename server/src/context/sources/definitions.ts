@@ -1,9 +1,9 @@
 // Definitions of the identifiers around the cursor: through the file's imports first, then by name.
 import { dirname } from 'node:path';
+import { FileTables } from '../fileTables.js';
+import { nearIdentifiers, WIDE_QUALIFIED } from '../identifiers.js';
 import type { WorkspaceIndex } from '../index.js';
-import { nearIdentifiers } from '../identifiers.js';
-import { wallClock, type Candidate, type ContextRequest, type ContextSource, type ImportRef, type IndexedSymbol } from '../types.js';
-import { extractImports } from '../tags.js';
+import { wallClock, type Candidate, type ContextRequest, type ContextSource, type IndexedSymbol } from '../types.js';
 
 /** A name defined in more places than this says little about which one the cursor means. */
 const MAX_SAME_NAME = 4;
@@ -17,11 +17,22 @@ const SAME_PACKAGE_BASE = 0.2;
 export class DefinitionsSource implements ContextSource {
   readonly name = 'definitions';
 
-  constructor(private readonly index: () => WorkspaceIndex | undefined) {}
+  /** `tables`: the documents' prepared imports and identifier counts (the context service shares its own). */
+  constructor(
+    private readonly index: () => WorkspaceIndex | undefined,
+    private readonly tables: FileTables = new FileTables(index),
+  ) {}
 
+  /**
+   * The work goes in the order of how likely it finds what the cursor needs, checking the deadline
+   * in every loop: what the cursor is at (`x.├`), then the names of the near zone through the
+   * file's imports, then their definitions by name anywhere, then the rest of the file's names and
+   * imports, and last the wide scans (a Go or Java package's other files, the word being typed).
+   */
   gather(req: ContextRequest, deadline: number, now: () => number = wallClock): Candidate[] {
     const index = this.index();
     if (!index || !req.lang) return [];
+    const late = () => now() > deadline;
     const out = new Map<string, Candidate>();
     const classes = new Set<Candidate>();
     /**
@@ -38,118 +49,136 @@ export class DefinitionsSource implements ContextSource {
       out.set(key, c);
       if (s.kind === 'class') classes.add(c);
     };
-    const { imports, known } = this.imports(req, index);
-    const local = new Map<string, { ref: ImportRef; imported: string }>();
-    const namespaces = new Map<string, ImportRef>();
-    for (const ref of imports) {
-      for (const n of ref.names) local.set(n.local, { ref, imported: n.imported });
-      if (ref.namespace && ref.namespace !== '*') namespaces.set(ref.namespace, ref);
-    }
-    const filesOf = (ref: ImportRef) => (req.abs ? index.resolveImport(req.abs, req.lang!, ref.source) : []);
-    const inFiles = (files: string[], name: string) => {
-      const hits: IndexedSymbol[] = [];
-      for (const f of files) for (const s of index.get(f)?.symbols ?? []) if (s.name === name && s.container === undefined) hits.push(s);
-      if (hits.length === 0) for (const f of files) for (const s of index.get(f)?.symbols ?? []) if (s.name === name) hits.push(s);
-      return hits;
-    };
-    /** A Python `from pkg import mod` or Rust `use crate::orders` names a module, not a symbol. */
-    const moduleFiles = (ref: ImportRef, name: string) => {
-      const sep = req.lang === 'python' ? (ref.source.endsWith('.') ? '' : '.') : req.lang === 'rust' ? '::' : undefined;
-      return sep === undefined || !req.abs ? [] : index.resolveImport(req.abs, req.lang!, ref.source + sep + name);
-    };
-
-    const near = nearIdentifiers(req.text, req.offset);
+    const prepared = this.tables.importsFor(req);
+    if (!prepared) return [];
+    const { table, known } = prepared;
+    const { local, namespaces } = table;
+    const near = nearIdentifiers(req.text, req.offset, {}, this.tables.identifiersOf(req.uri));
     const dir = req.abs ? dirname(req.abs) : undefined;
     // An imported name seen once in the wide zone is seen in its import only: no evidence of use.
-    const used = (name: string) => near.near.has(name) || (near.counts.get(name) ?? 0) >= (local.has(name) ? 2 : 1);
-    const weight = (name: string) => (used(name) ? (near.weights.get(name) ?? 0) : 0);
-    const sorted = [...near.weights].filter(([name]) => used(name)).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    const used = (name: string) => near.near.has(name) || near.count(name) >= (local.has(name) ? 2 : 1);
+    const weight = (name: string) => (used(name) ? near.weight(name) : 0);
     // (Only while the file's imports are known: before its first parse, names are all there is.)
     const importBased = known && (req.lang === 'typescript' || req.lang === 'tsx' || req.lang === 'javascript' || req.lang === 'python');
-    const members = new Set<string>();
-    for (const q of near.qualified.values()) members.add(q.member);
-    let lookups = 0;
-    for (const [name, w] of sorted) {
-      if (lookups++ >= MAX_LOOKUPS || now() > deadline) break;
-      const imp = local.get(name);
-      if (imp) {
-        const files = filesOf(imp.ref);
-        const hits = inFiles(files, imp.imported === 'default' ? name : imp.imported);
-        for (const s of hits) add(s, 0.6 + 0.4 * w, `imported ${name}`, !near.near.has(name));
-        if (hits.length > 0 || files.length > 0) continue;
-      }
-      if (namespaces.has(name)) continue; // its members come through the qualified names below
-      // A bare name is a function, type or variable; a method is only meant where it follows a dot.
-      // Where another file's names must be imported (TS, JS, Python), a bare name that is not is
-      // local: only its use after a dot can mean a definition elsewhere.
-      const dotted = members.has(name);
-      if (importBased && !dotted) continue;
-      const all = dotted ? index.lookup(name) : index.lookup(name).filter((s) => s.kind !== 'method');
-      if (all.length === 0) continue;
-      const ranked = rankByProximity(all, req.relPath);
-      const take = ranked.slice(0, MAX_SAME_NAME);
-      const confidence = (all.length === 1 ? 0.5 : all.length <= MAX_SAME_NAME ? 0.4 : 0.25) * (near.near.has(name) ? 1 : 0.6);
-      take.forEach((s, i) => add(s, (confidence + 0.35 * w) * (i === 0 ? 1 : 0.7), `defined as ${name}`, !near.near.has(name)));
-    }
-    for (const { qualifier, member, weight } of near.qualified.values()) {
-      if (now() > deadline) break;
-      const ref = namespaces.get(qualifier) ?? (local.has(qualifier) ? local.get(qualifier)!.ref : undefined);
-      if (!ref) continue;
-      let files = namespaces.has(qualifier) ? filesOf(ref) : moduleFiles(ref, local.get(qualifier)!.imported);
-      if (files.length === 0 && !namespaces.has(qualifier)) files = filesOf(ref);
-      for (const s of inFiles(files, member)) add(s, 0.6 + 0.4 * weight, `${qualifier}.${member}`);
-    }
-    // Everything imported is a likely callee even when not named near the cursor (the hole may be
-    // the call itself): ranked below what is, by how often the file uses it. The word being typed
-    // narrows by its first letters only, so that the chosen snippets (and the prompt's cached head)
-    // stay the same for the rest of the word.
     const stem = near.partial.slice(0, PARTIAL_STEM);
     const afterNew = /\bnew\s+[\w$]*$/.test(req.text.slice(Math.max(0, req.offset - 40), req.offset));
-    for (const [localName, { ref, imported }] of local) {
-      if (now() > deadline) break;
-      const w = weight(localName);
-      const partialHit = stem.length === PARTIAL_STEM && localName.startsWith(stem);
-      const score = IMPORTED_BASE + 0.3 * w + (partialHit ? 0.35 : 0);
-      const files = filesOf(ref);
-      const hits = inFiles(files, imported === 'default' ? localName : imported);
-      // After `new`, a class: most likely one the file has not constructed yet.
-      const newBoost = afterNew ? (used(localName) ? 0.3 : 0.45) : 0;
-      if (hits.length) for (const s of hits) add(s, score + (s.kind === 'class' ? newBoost : 0), `imported ${localName}`, !near.near.has(localName));
-      else for (const f of moduleFiles(ref, imported)) for (const s of index.get(f)?.symbols ?? []) if (s.container === undefined) add(s, IMPORTED_BASE * 0.6, `module ${localName}`);
-    }
-    // `orders.├` or `orders.Pa├`: the members of the module or package being typed into.
+
+    // What the cursor is at: `orders.├` or `orders.Pa├`, the members of the module or package being typed into.
     const member = /([A-Za-z_$][\w$]*)\s*\.\s*([A-Za-z_$][\w$]*)?$/.exec(req.text.slice(Math.max(0, req.offset - 200), req.offset));
-    if (member && now() <= deadline) {
+    if (member) {
       const [, qualifier, typedWord = ''] = member;
       const typed = typedWord.slice(0, 1); // one letter narrows enough; more would reshuffle per keystroke
       const ref = namespaces.get(qualifier!) ?? local.get(qualifier!)?.ref;
       const type = ref ? undefined : declaredType(req.text, req.offset, qualifier!);
       if (type) {
         // `hub.├` after `const hub = new LogHub(…)` or `hub: LogHub`: that type's members.
-        const imp = local.get(type);
-        const defs = imp ? inFiles(filesOf(imp.ref), imp.imported) : rankByProximity(index.lookup(type), req.relPath).slice(0, 2);
+        const defs = table.imported(type)?.hits ?? rankByProximity(index.lookup(type), req.relPath).slice(0, 2);
         for (const s of defs) if (TYPE_KINDS.has(s.kind)) add(s, 0.8, `type of ${qualifier}`);
       }
       if (ref) {
-        const files = namespaces.has(qualifier!) ? filesOf(ref) : moduleFiles(ref, local.get(qualifier!)!.imported);
-        for (const f of files) {
-          for (const s of index.get(f)?.symbols ?? []) {
+        const files = namespaces.has(qualifier!) ? table.filesOf(ref.source) : table.moduleFiles(ref, local.get(qualifier!)!.imported);
+        for (let i = 0; i < files.length && (i === 0 || !late()); i++) {
+          for (const s of index.get(files[i]!)?.symbols ?? []) {
             if (!s.name.startsWith(typed) || (req.lang === 'go' && !/^[A-Z]/.test(s.name)) || (req.lang === 'python' && s.name.startsWith('_'))) continue;
             add(s, s.container === undefined ? 0.7 : 0.5, `member of ${qualifier}`);
           }
         }
       }
     }
+
+    /** A name through the file's imports; true when the import settled what it is. */
+    const throughImport = (name: string, w: number) => {
+      const r = table.imported(name);
+      if (!r) return false;
+      for (const s of r.hits) add(s, 0.6 + 0.4 * w, `imported ${name}`, !near.near.has(name));
+      return r.hits.length > 0 || r.files.length > 0;
+    };
+    /** `qualifier.member` through the import that binds the qualifier. */
+    const qualifiedThroughImport = (qualifier: string, member: string, w: number) => {
+      const ref = namespaces.get(qualifier) ?? local.get(qualifier)?.ref;
+      if (!ref) return;
+      let files = namespaces.has(qualifier) ? table.filesOf(ref.source) : table.moduleFiles(ref, local.get(qualifier)!.imported);
+      if (files.length === 0 && !namespaces.has(qualifier)) files = table.filesOf(ref.source);
+      for (const s of table.inFiles(files, member)) add(s, 0.6 + 0.4 * w, `${qualifier}.${member}`);
+    };
+    let lookups = 0;
+    /** A name by its definitions anywhere in the workspace, nearest the current file first. */
+    const byName = (name: string, w: number) => {
+      lookups++;
+      if (namespaces.has(name)) return; // its members come through the qualified names
+      // A bare name is a function, type or variable; a method is only meant where it follows a dot.
+      // Where another file's names must be imported (TS, JS, Python), a bare name that is not is
+      // local: only its use after a dot can mean a definition elsewhere.
+      const dotted = near.isMember(name);
+      if (importBased && !dotted) return;
+      const all = dotted ? index.lookup(name) : index.lookup(name).filter((s) => s.kind !== 'method');
+      if (all.length === 0) return;
+      const take = rankByProximity(all, req.relPath).slice(0, MAX_SAME_NAME);
+      const confidence = (all.length === 1 ? 0.5 : all.length <= MAX_SAME_NAME ? 0.4 : 0.25) * (near.near.has(name) ? 1 : 0.6);
+      take.forEach((s, i) => add(s, (confidence + 0.35 * w) * (i === 0 ? 1 : 0.7), `defined as ${name}`, !near.near.has(name)));
+    };
+
+    // The near zone through the imports: first the names of the cursor's line before it, nearest
+    // first (`orders.parseOrder(├`: the callee), then the others by weight, each with the
+    // `module.member` pairs it is part of. The first is looked at even past the deadline: it is the
+    // likeliest callee, and a lookup in prepared tables is all it costs. (This orders the work
+    // only: scores still go by line, so the chosen snippets do not change along a line.)
+    const settled = new Set<string>();
+    const pairs = [...near.qualified()];
+    const nearPairs = pairs.filter((q) => q.weight > WIDE_QUALIFIED);
+    const pairDone = new Set<object>();
+    const order = cursorFirst(req, near.near, [...near.ranked()].filter((n) => near.near.has(n)));
+    for (let i = 0; i < order.length && (i === 0 || !late()); i++) {
+      const name = order[i]!;
+      for (const q of nearPairs) {
+        if ((q.member !== name && q.qualifier !== name) || pairDone.has(q)) continue;
+        pairDone.add(q);
+        qualifiedThroughImport(q.qualifier, q.member, q.weight);
+      }
+      if (throughImport(name, near.weight(name))) settled.add(name);
+    }
+    // The near names the imports did not settle, by name, in the same order.
+    for (const name of order) {
+      if (lookups >= MAX_LOOKUPS || late()) break;
+      if (!settled.has(name)) byName(name, near.weight(name));
+    }
+    // The rest of the file's names, most used first, and `module.member` pairs further away.
+    for (const name of near.ranked()) {
+      if (lookups >= MAX_LOOKUPS || late()) break;
+      if (near.near.has(name) || !used(name)) continue;
+      if (!throughImport(name, near.weight(name))) byName(name, near.weight(name));
+    }
+    for (const q of pairs) {
+      if (late()) break;
+      if (!pairDone.has(q)) qualifiedThroughImport(q.qualifier, q.member, q.weight);
+    }
+    // Everything imported is a likely callee even when not named near the cursor (the hole may be
+    // the call itself): ranked below what is, by how often the file uses it. The word being typed
+    // narrows by its first letters only, so that the chosen snippets (and the prompt's cached head)
+    // stay the same for the rest of the word.
+    for (const [localName, { ref, imported }] of local) {
+      if (late()) break;
+      const w = weight(localName);
+      const partialHit = stem.length === PARTIAL_STEM && localName.startsWith(stem);
+      const score = IMPORTED_BASE + 0.3 * w + (partialHit ? 0.35 : 0);
+      const hits = table.imported(localName)!.hits;
+      // After `new`, a class: most likely one the file has not constructed yet.
+      const newBoost = afterNew ? (used(localName) ? 0.3 : 0.45) : 0;
+      if (hits.length) for (const s of hits) add(s, score + (s.kind === 'class' ? newBoost : 0), `imported ${localName}`, !near.near.has(localName));
+      else for (const f of table.moduleFiles(ref, imported)) for (const s of index.get(f)?.symbols ?? []) if (s.container === undefined) add(s, IMPORTED_BASE * 0.6, `module ${localName}`);
+    }
     // Go and Java see the other files of their package without importing them.
     if ((req.lang === 'go' || req.lang === 'java') && dir) {
       for (const e of index.filesIn(dir)) {
-        if (e.rel === req.relPath || e.rel.endsWith('_test.go') || now() > deadline) continue;
+        if (late()) break;
+        if (e.rel === req.relPath || e.rel.endsWith('_test.go')) continue;
         for (const s of e.symbols) if (s.container === undefined) add(s, SAME_PACKAGE_BASE + 0.3 * weight(s.name), 'same package', !used(s.name));
       }
     }
     if (stem.length === PARTIAL_STEM) {
       // The word being typed: same-directory definitions it begins (Go packages, Java packages).
       for (const e of dir ? index.filesIn(dir) : []) {
+        if (late()) break;
         if (e.rel === req.relPath) continue;
         for (const s of e.symbols) if (s.container === undefined && s.name.startsWith(stem)) add(s, 0.5, `begins with ${stem}`);
       }
@@ -157,13 +186,6 @@ export class DefinitionsSource implements ContextSource {
     // After `new` only a class can follow: everything else steps back.
     if (afterNew) for (const c of out.values()) if (!classes.has(c)) c.score *= 0.6;
     return [...out.values()];
-  }
-
-  private imports(req: ContextRequest, index: WorkspaceIndex): { imports: ImportRef[]; known: boolean } {
-    // The document's own tree first: it has the imports as typed, the index as last settled.
-    if (req.tree && req.lang) return { imports: extractImports(req.tree.rootNode, req.lang, 200), known: true };
-    const entry = req.abs ? index.get(req.abs) : undefined;
-    return entry ? { imports: entry.imports, known: true } : { imports: [], known: false };
   }
 }
 
@@ -176,6 +198,14 @@ function declaredType(text: string, offset: number, name: string): string | unde
   let last: string | undefined;
   for (let m = re.exec(zone); m; m = re.exec(zone)) last = m[1] ?? m[2];
   return last;
+}
+
+/** The near names in the order to look them up: those of the cursor's line before it, nearest first, then the rest as given. */
+function cursorFirst(req: ContextRequest, near: ReadonlySet<string>, byWeight: readonly string[]): string[] {
+  const lineStart = req.text.lastIndexOf('\n', req.offset - 1) + 1;
+  const onLine = [...req.text.slice(Math.max(lineStart, req.offset - 400), req.offset).matchAll(/[A-Za-z_$][\w$]*/g)].map((m) => m[0]).reverse();
+  const first = [...new Set(onLine.filter((n) => near.has(n)))];
+  return [...first, ...byWeight.filter((n) => !first.includes(n))];
 }
 
 /** Definitions nearest the current file (most shared leading directories) first; ties by path. */
