@@ -26,7 +26,7 @@
 // back afterwards) on a sample of the holes; the context time is its `contextMs`.
 //
 // `--load K` runs K CPU hogs meanwhile (stress-ng --cpu K if installed, else node busy loops).
-// Writes bench/out/recall/<repo>-<mode>-<load>.json; `--report` prints every such file as a table.
+// Writes bench/out/recall/<repo>-<mode>-<load>.json; `--report [DIR]` prints every such file (of DIR) as tables.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -55,8 +55,8 @@ const LIBRARY_MEMBERS = {
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
-  /** @type {{repo?: string, lang?: 'ts'|'py'|'go', holes: number, cliHoles?: number, mode: string, budgets: number[], seed: number, load: number, name?: string, commit?: string, report: boolean, misses: boolean}} */
-  const a = { holes: 60, mode: 'both', budgets: [512, 1024, 2048], seed: 14, load: 0, report: false, misses: false };
+  /** @type {{repo?: string, lang?: 'ts'|'py'|'go', holes: number, cliHoles?: number, mode: string, budgets: number[], seed: number, load: number, name?: string, commit?: string, report?: string, misses: boolean}} */
+  const a = { holes: 60, mode: 'both', budgets: [512, 1024, 2048], seed: 14, load: 0, misses: false };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => {
@@ -79,11 +79,11 @@ function parseArgs(argv) {
     else if (k === '--load') a.load = Number(v());
     else if (k === '--name') a.name = v();
     else if (k === '--commit') a.commit = v();
-    else if (k === '--report') a.report = true;
+    else if (k === '--report') a.report = argv[i + 1] && !argv[i + 1].startsWith('--') ? resolve(v()) : OUT_DIR;
     else if (k === '--misses') a.misses = true;
     else throw new Error(`unknown argument ${k}`);
   }
-  if (!a.report && (!a.repo || !a.lang)) throw new Error('usage: bench/recall.js --repo DIR --lang ts|py|go [--holes N] [--cli-holes N] [--mode server|cli|both] [--budgets 512,1024,2048] [--seed N] [--load K] [--name NAME] [--commit SHA] [--misses] | --report');
+  if (!a.report && (!a.repo || !a.lang)) throw new Error('usage: bench/recall.js --repo DIR --lang ts|py|go [--holes N] [--cli-holes N] [--mode server|cli|both] [--budgets 512,1024,2048] [--seed N] [--load K] [--name NAME] [--commit SHA] [--misses] | --report [DIR]');
   return a;
 }
 
@@ -364,29 +364,45 @@ function summary(rs, mode) {
   return rs.map((r) => ({ mode, budget: r.budget, holes: r.holes, hits: r.hits, recall: r.holes ? r.hits / r.holes : NaN, contextP50: pct(r.contextMs, 50), contextP99: pct(r.contextMs, 99), contextMax: Math.max(...r.contextMs), late: r.late, wallP50: pct(r.wallMs, 50), misses: r.misses }));
 }
 
-function report() {
-  let files = [];
-  try {
-    files = readdirSync(OUT_DIR).filter((f) => f.endsWith('.json')).sort();
-  } catch {
-    /* nothing yet */
+/** Markdown tables of every run recorded in `dir`: one row per repository, mode and load, then per language. @param {string} dir */
+function report(dir) {
+  /** @type {any[]} */
+  const runs = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
+  const budgets = [...new Set(runs.flatMap((d) => d.rows.map((/** @type {any} */ r) => r.budget)))].sort((a, b) => a - b);
+  const head = `| repository (commit) | lang | load | mode | holes | ${budgets.map((b) => `recall ${b}`).join(' | ')} | context ms p50 / p99 / max | a source late | wall p50 |`;
+  const rule = `|${'---|'.repeat(8 + budgets.length)}`;
+  /** @param {string} label @param {any[]} ds */
+  const row = (label, ds) => {
+    const rows = ds.flatMap((d) => d.rows);
+    const rec = (/** @type {number} */ b) => {
+      const at = rows.filter((r) => r.budget === b);
+      const holes = at.reduce((n, r) => n + r.holes, 0);
+      return holes ? `${((100 * at.reduce((n, r) => n + r.hits, 0)) / holes).toFixed(1)} %` : '—';
+    };
+    const ms = rows.flatMap((r) => r.contextMsAll);
+    const late = rows.reduce((n, r) => n + r.late, 0);
+    const requests = rows.reduce((n, r) => n + r.holes, 0);
+    const holes = ds.reduce((n, d) => n + (d.rows[0]?.holes ?? 0), 0);
+    return `| ${label} | ${ds[0].lang} | ${ds[0].load} | ${ds[0].mode} | ${holes} | ${budgets.map(rec).join(' | ')} | ${pct(ms, 50).toFixed(2)} / ${pct(ms, 99).toFixed(2)} / ${Math.max(...ms).toFixed(2)} | ${late} of ${requests} | ${pct(rows.flatMap((r) => r.wallMsAll), 50).toFixed(0)} ms |`;
+  };
+  const lines = [head, rule, ...runs.map((d) => row(`${d.name} (${String(d.commit).slice(0, 10)})`, [d]))];
+  const groups = new Map();
+  for (const d of runs) {
+    const k = `${d.lang}\0${d.mode}\0${d.load}`;
+    groups.set(k, [...(groups.get(k) ?? []), d]);
   }
-  const lines = ['| repository (commit) | lang | load | mode | holes | recall 512 | recall 1024 | recall 2048 | context ms p50 / p99 / max | a source late | wall p50 |', '|---|---|---|---|---|---|---|---|---|---|---|'];
-  for (const f of files) {
-    const d = JSON.parse(readFileSync(join(OUT_DIR, f), 'utf8'));
-    const by = (/** @type {number} */ b) => d.rows.find((/** @type {any} */ x) => x.budget === b);
-    const rec = (/** @type {number} */ b) => (by(b) ? `${(100 * by(b).recall).toFixed(1)} %` : '—');
-    const ms = d.rows.flatMap((/** @type {any} */ x) => x.contextMsAll);
-    const late = d.rows.reduce((s, /** @type {any} */ x) => s + x.late, 0);
-    const n = d.rows.reduce((s, /** @type {any} */ x) => s + x.holes, 0);
-    lines.push(`| ${d.name} (${d.commit.slice(0, 10)}) | ${d.lang} | ${d.load} | ${d.mode} | ${d.rows[0]?.holes ?? 0} of ${d.sites} | ${rec(512)} | ${rec(1024)} | ${rec(2048)} | ${pct(ms, 50).toFixed(2)} / ${pct(ms, 99).toFixed(2)} / ${Math.max(...ms).toFixed(2)} | ${late} of ${n} | ${(pct(d.rows.flatMap((/** @type {any} */ x) => x.wallMsAll), 50)).toFixed(0)} ms |`);
-  }
+  lines.push('', head.replace('repository (commit)', 'all repositories'), rule, ...[...groups.values()].map((ds) => row(`**${ds.length} repositories**`, ds)));
+  const loads = runs.map((d) => `${d.name}/${d.mode}/${d.load}: ${d.loadavg.map((/** @type {number} */ x) => x.toFixed(1)).join(' → ')}`);
+  lines.push('', `Load average (1 min) at the start and end of each run: ${loads.join('; ')}.`, `Machine: ${runs[0]?.machine ?? '?'}.`);
   process.stdout.write(lines.join('\n') + '\n');
 }
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  if (args.report) return report();
+  if (args.report) return report(args.report);
   const repo = /** @type {string} */ (args.repo);
   const lang = /** @type {'ts'|'py'|'go'} */ (args.lang);
   const name = args.name ?? basename(repo);

@@ -2,15 +2,23 @@
 // stays within the sum of the budgets, the definitions source does the likeliest work first, the
 // per-document tables are worked out before the request; and the prompt keeps a lone snippet
 // through its second packing pass.
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import { resolveConfig } from '../../server/src/config/load.js';
 import { ContextEngine } from '../../server/src/context/engine.js';
 import { FileTables } from '../../server/src/context/fileTables.js';
 import { identifierTable, nearIdentifiers } from '../../server/src/context/identifiers.js';
+import { ContextService } from '../../server/src/context/service.js';
 import { DefinitionsSource } from '../../server/src/context/sources/definitions.js';
 import type { Candidate, ContextRequest, ContextSource } from '../../server/src/context/types.js';
 import { buildInlinePrompt } from '../../server/src/prompt/inline.js';
 import { TEMPLATES } from '../../server/src/prompt/templates.js';
+import { DocumentStore } from '../../server/src/documents.js';
+import { silentLogger } from '../../server/src/util/logger.js';
+import { Workspace } from '../../server/src/workspace.js';
+import { until } from '../wait.js';
+import { pool } from './fixtures.js';
 import { indexOf, openIn, requestFor, tempWorkspace } from './contextHelpers.js';
 
 const found = (why: string): Candidate => ({ kind: 'definition', path: 'a.ts', runs: [{ start: 0, text: why }], score: 0.5, why });
@@ -87,6 +95,12 @@ describe('the engine on an injected clock', () => {
     expect(g.candidates).toHaveLength(g.sources.reduce((n, s) => n + s.candidates, 0));
   });
 });
+
+function resolved(data: Record<string, unknown>) {
+  const r = resolveConfig([{ origin: 'test', trust: 'user', data }]);
+  if (!r.ok) throw new Error(r.error);
+  return r.config;
+}
 
 /** A clock that moves one millisecond each time it is read: a source's work is counted in looks at it. */
 function tickingClock(): { now: () => number } {
@@ -180,6 +194,25 @@ describe('per-document tables, worked out before the request', () => {
     const nearCount = scanned.near.size;
     expect([...tabled.ranked()].slice(0, nearCount)).toEqual([...scanned.ranked()].slice(0, nearCount));
     expect(new Set(tabled.ranked())).toEqual(new Set(scanned.ranked()));
+  });
+});
+
+describe('the context service prepares documents off the request path', () => {
+  it('counts a document\'s identifiers when it opens (before any request, before the index), resolves its imports once the index is built, and forgets it when it closes', async () => {
+    const root = tempWorkspace({ 'src/money.ts': 'export function formatMoney(cents: number): string {\n  return "";\n}\n' });
+    const documents = new DocumentStore(pool);
+    const service = new ContextService({ documents, pool, workspace: new Workspace([root]), logger: silentLogger(), busy: () => false });
+    const abs = `${root}/src/main.ts`;
+    const uri = pathToFileURL(abs).href;
+    documents.open(uri, 'typescript', 1, "import { formatMoney } from './money.js';\n\nformatMoney(1);\n");
+    service.opened(uri);
+    // Before the index exists: the identifiers are counted already.
+    expect(service.tables.identifiersOf(uri)!.counts.get('formatMoney')).toBe(2);
+    service.start(resolved({}));
+    await until(() => service.workspaceIndex?.progress.finished && service.workspaceIndex.get(`${root}/src/money.ts`) && service.tables.importsFor({ uri, abs, lang: 'typescript' })?.table.imported('formatMoney')?.hits.length, 'the index and the prepared imports');
+    service.closed(uri);
+    expect(service.tables.identifiersOf(uri)).toBeUndefined();
+    service.dispose();
   });
 });
 
