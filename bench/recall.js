@@ -168,7 +168,7 @@ function hasParameters(params) {
  */
 
 /** @param {string} repo @param {'ts'|'py'|'go'} lang @param {number} want @param {number} seed */
-function buildHoles(repo, lang, want, seed) {
+export function buildHoles(repo, lang, want, seed) {
   const pool = new ParserPool();
   const files = listFiles(repo, LANGS[lang].exts);
   /** @type {Map<string, Map<string, Set<string>>>} name → file → normalised parameter lists */
@@ -239,7 +239,7 @@ function crossFilePart(prompt, rel) {
 }
 
 /** @param {string} prompt @param {Hole} h */
-const isHit = (prompt, h) => norm(crossFilePart(prompt, h.rel)).includes(h.gold);
+export const isHit = (prompt, h) => norm(crossFilePart(prompt, h.rel)).includes(h.gold);
 
 /** @param {string} dir @param {Record<string, unknown>} backend @param {number} budget */
 function writeConfig(dir, backend, budget) {
@@ -435,7 +435,10 @@ async function main() {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench:recall failed: ${err && err.stack ? err.stack : err}\n`);
-  process.exitCode = 1;
-});
+// Run as a script; imported (a diagnosis of the misses), it only lends its hole builder.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((err) => {
+    process.stderr.write(`bench:recall failed: ${err && err.stack ? err.stack : err}\n`);
+    process.exitCode = 1;
+  });
+}
