@@ -130,6 +130,17 @@ describe('the definitions source past its deadline', () => {
     expect(cut.some((l) => l?.startsWith('func helper'))).toBe(false);
   });
 
+  it('Go: past its deadline already, a method called on a variable is still found, by name', async () => {
+    const root = tempWorkspace({
+      'go.mod': 'module example.com/shop\n',
+      'render/context.go': 'package render\n\ntype Context struct{}\n\nfunc (c *Context) PureJSON(code int, obj any) {}\n\nfunc (c *Context) Status(code int) {}\n',
+    });
+    const { index, workspace } = await indexOf(root);
+    const { doc, offset, abs } = openIn(root, 'api/api.go', 'package api\n\nimport "example.com/shop/render"\n\nfunc Handle(c *render.Context) {\n\tc.Status(200)\n\tc.PureJSON(├\n}\n', 'go');
+    const got = new DefinitionsSource(() => index).gather(requestFor(doc, offset, workspace, abs), -1, tickingClock().now);
+    expect(got.map((c) => c.runs[0]!.text.split('\n')[0])).toEqual(['func (c *Context) PureJSON(code int, obj any) {}']);
+  });
+
   it('through the engine: a late definitions source still gives its best candidate to the prompt, and reports itself late', async () => {
     const root = tempWorkspace({
       'src/money.ts': 'export function formatMoney(cents: number, currency: string): string {\n  return `${cents} ${currency}`;\n}\n',

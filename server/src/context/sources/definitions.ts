@@ -120,9 +120,10 @@ export class DefinitionsSource implements ContextSource {
 
     // The near zone through the imports: first the names of the cursor's line before it, nearest
     // first (`orders.parseOrder(├`: the callee), then the others by weight, each with the
-    // `module.member` pairs it is part of. The first is looked at even past the deadline: it is the
-    // likeliest callee, and a lookup in prepared tables is all it costs. (This orders the work
-    // only: scores still go by line, so the chosen snippets do not change along a line.)
+    // `module.member` pairs it is part of. The first is looked at even past the deadline, through
+    // the imports or else by name: it is the likeliest callee, and a few map lookups are all it
+    // costs. (This orders the work only: scores still go by line, so the chosen snippets do not
+    // change along a line.)
     const settled = new Set<string>();
     const pairs = [...near.qualified()];
     const nearPairs = pairs.filter((q) => q.weight > WIDE_QUALIFIED);
@@ -136,6 +137,11 @@ export class DefinitionsSource implements ContextSource {
         qualifiedThroughImport(q.qualifier, q.member, q.weight);
       }
       if (throughImport(name, near.weight(name))) settled.add(name);
+      else if (i === 0) {
+        // Not imported (Go's `c.JSON(`, a Python method): the likeliest callee is found by name, now.
+        byName(name, near.weight(name));
+        settled.add(name);
+      }
     }
     // The near names the imports did not settle, by name, in the same order.
     for (const name of order) {
