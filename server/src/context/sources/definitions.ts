@@ -125,10 +125,19 @@ export class DefinitionsSource implements ContextSource {
     // costs. (This orders the work only: scores still go by line, so the chosen snippets do not
     // change along a line.)
     const settled = new Set<string>();
-    const pairs = [...near.qualified()];
-    const nearPairs = pairs.filter((q) => q.weight > WIDE_QUALIFIED);
+    // The near zone's pairs now; the rest of the file's (thousands in a long test file) one at a
+    // time later, as time allows: not all made into objects up front.
+    const pairs = near.qualified()[Symbol.iterator]();
+    let pair = pairs.next();
+    const nearPairs: { qualifier: string; member: string; weight: number }[] = [];
+    for (; !pair.done && pair.value.weight > WIDE_QUALIFIED; pair = pairs.next()) nearPairs.push(pair.value);
     const pairDone = new Set<object>();
-    const order = cursorFirst(req, near.near, [...near.ranked()].filter((n) => near.near.has(n)));
+    const byWeight: string[] = [];
+    for (const name of near.ranked()) {
+      if (!near.near.has(name)) break; // the near zone's come first; the rest of the file's are many
+      byWeight.push(name);
+    }
+    const order = cursorFirst(req, near.near, byWeight);
     for (let i = 0; i < order.length && (i === 0 || !late()); i++) {
       const name = order[i]!;
       for (const q of nearPairs) {
@@ -154,10 +163,11 @@ export class DefinitionsSource implements ContextSource {
       if (near.near.has(name) || !used(name)) continue;
       if (!throughImport(name, near.weight(name))) byName(name, near.weight(name));
     }
-    for (const q of pairs) {
+    for (const q of nearPairs) {
       if (late()) break;
       if (!pairDone.has(q)) qualifiedThroughImport(q.qualifier, q.member, q.weight);
     }
+    for (; !pair.done && !late(); pair = pairs.next()) qualifiedThroughImport(pair.value.qualifier, pair.value.member, pair.value.weight);
     // Everything imported is a likely callee even when not named near the cursor (the hole may be
     // the call itself): ranked below what is, by how often the file uses it. The word being typed
     // narrows by its first letters only, so that the chosen snippets (and the prompt's cached head)
