@@ -10,6 +10,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { walk } from './walk.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -80,21 +81,6 @@ function calleeName(f, memberType, field) {
   if (f.type === 'identifier') return f;
   if (f.type === memberType) return f.childForFieldName(field);
   return null;
-}
-
-function walk(node, visit) {
-  const cursor = node.walk();
-  let down = true;
-  for (;;) {
-    if (down) visit(cursor.currentNode);
-    if (down && cursor.gotoFirstChild()) continue;
-    if (cursor.gotoNextSibling()) {
-      down = true;
-      continue;
-    }
-    if (!cursor.gotoParent()) return;
-    down = false;
-  }
 }
 
 /**

@@ -132,6 +132,9 @@ describe('workspace context over stdio', () => {
     expect(out.segments.map((s: { kind: string }) => s.kind)).toEqual(expect.arrayContaining(['definition', 'path', 'prefix', 'suffix']));
     for (const s of out.segments) expect(s.tokens).toBeGreaterThan(0);
     expect(out.context.sources.map((s: { name: string }) => s.name)).toEqual(['definitions', 'enclosing', 'recentEdits', 'similar']);
+    // The whole context stage's time, which holds every source's.
+    expect(typeof out.contextMs).toBe('number');
+    for (const s of out.context.sources) expect(out.contextMs).toBeGreaterThanOrEqual(s.ms - 0.01);
     expect(out.prompt).toContain('export function parseOrder(raw: string, strict = false): Order {');
     expect(fake.completions()).toHaveLength(0); // a dry run
   });

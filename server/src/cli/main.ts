@@ -6,6 +6,7 @@ import { loadConfig, userConfigPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { DocumentActivity } from '../context/activity.js';
 import { ContextEngine } from '../context/engine.js';
+import { FileTables } from '../context/fileTables.js';
 import { WorkspaceIndex } from '../context/index.js';
 import { indexLimits } from '../context/service.js';
 import { standardSources } from '../context/standard.js';
@@ -22,7 +23,7 @@ import { ParseService } from '../syntax/tree.js';
 import { deadlineSignal } from '../util/abort.js';
 import { isLogLevel, LogHub, stderrSink } from '../util/logger.js';
 import { VERSION } from '../version.js';
-import { Workspace } from '../workspace.js';
+import { uriToPath, Workspace } from '../workspace.js';
 import { recordInFlightOnExit } from './exitHooks.js';
 
 export const EXIT = { ok: 0, unhealthy: 1, usage: 2, noBackend: 3 } as const;
@@ -242,18 +243,24 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   doc.tree?.parseNow();
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
-  const context = config.context.enabled ? await contextFor(root, config, workspace, backends.paths, hub, parser) : undefined;
+  const context = config.context.enabled ? await contextFor(root, config, workspace, backends.paths, hub, parser, doc) : undefined;
   const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }) });
   return { config, doc, target, pipeline, backends, workspace };
 }
 
-/** A one-shot command indexes the workspace first, so its prompt has what the server's would. */
-async function contextFor(root: string, config: Config, workspace: Workspace, paths: PathPolicy, hub: LogHub, parser: ParseService): Promise<ContextEngine> {
+/**
+ * A one-shot command indexes the workspace first, so its prompt has what the server's would; then,
+ * as the server does for a document that settled, it works out the document's imports and
+ * identifier counts before the request.
+ */
+async function contextFor(root: string, config: Config, workspace: Workspace, paths: PathPolicy, hub: LogHub, parser: ParseService, doc: Doc): Promise<ContextEngine> {
   const index = new WorkspaceIndex({ parse: (lang, text) => parser.parseNow(lang, text), relativePath: (abs) => workspace.relativePath(abs), logger: hub.logger('context'), sliceMs: 50, outside: (abs) => paths.outsideWorkspace(abs) });
   await index.build([root], indexLimits(config));
   await index.idle();
   const activity = new DocumentActivity({ text: () => undefined, relativePath: (uri) => workspace.relativePath(uri) });
-  return new ContextEngine(standardSources({ index: () => index, activity, openText: () => undefined }), undefined, hub.logger('context'));
+  const tables = new FileTables(() => index);
+  tables.prepare({ uri: doc.uri, abs: uriToPath(doc.uri), lang: doc.tree?.language.name, text: doc.text.getText(), tree: doc.tree?.current() });
+  return new ContextEngine(standardSources({ index: () => index, activity, openText: () => undefined, tables }), undefined, hub.logger('context'));
 }
 
 /** A CLI user waits for one answer; the keystroke deadline would cut a cold model start short. */
@@ -353,6 +360,8 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
     segments: plan.prompt.segments,
     budget: plan.prompt.budget,
     context: { sources: plan.context?.sources ?? [] },
+    // The time the context stage took for this request (null when context is off).
+    contextMs: plan.context?.ms ?? null,
   };
   process.stdout.write(args.json ? JSON.stringify(out, null, 2) + '\n' : plan.prompt.prompt + '\n');
   return EXIT.ok;

@@ -50,7 +50,7 @@ function source(budgetMs: number) {
   return z
     .object({
       enabled: z.boolean({ error: 'expected true or false' }).default(true).describe('Run this source.'),
-      budgetMs: z.number({ error: 'expected a number' }).positive({ error: 'expected a number above 0' }).max(1000).default(budgetMs).describe('Time budget of this source per request, in milliseconds; past it, its snippets are dropped for that request.'),
+      budgetMs: z.number({ error: 'expected a number' }).positive({ error: 'expected a number above 0' }).max(1000).default(budgetMs).describe('Time budget of this source per request, in milliseconds: it stops there, and what it found by then is used.'),
     })
     .strict()
     .default({ enabled: true, budgetMs });
@@ -132,7 +132,7 @@ export const ConfigSchema = z
           })
           .strict()
           .default(() => ({ definitions: { enabled: true, budgetMs: 10 }, enclosing: { enabled: true, budgetMs: 5 }, similar: { enabled: true, budgetMs: 6 }, recentEdits: { enabled: true, budgetMs: 3 } }))
-          .describe('The context sources, each with its own time budget: a source that overruns it is dropped for that request.'),
+          .describe('The context sources, run in this order, each within its own time budget and all within the sum of them.'),
       })
       .strict()
       .default(() => ({

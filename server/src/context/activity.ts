@@ -27,6 +27,8 @@ export interface ActivityDeps {
   /** True while an inline request is in flight: windowing waits. */
   busy?: () => boolean;
   now?: () => number;
+  /** A document's text settled (its windows were just cut): cursor-independent work on it can run now. */
+  settled?: (uri: string, text: string) => void;
 }
 
 export const WINDOW_LINES = 20;
@@ -143,6 +145,7 @@ export class DocumentActivity {
     this.docs.delete(uri); // re-inserted last: the map's order is recency
     this.docs.set(uri, { uri, path: this.deps.relativePath(uri), windows: cutWindows(text) });
     while (this.docs.size > MAX_DOCS) this.docs.delete(this.docs.keys().next().value!);
+    this.deps.settled?.(uri, text);
   }
 
   dispose(): void {

@@ -12,34 +12,85 @@ const KEYWORDS = new Set(
 );
 
 export interface NearIdentifiers {
-  /** Identifier → weight in (0, 1]: 1 at the cursor, lower further away. */
-  weights: Map<string, number>;
+  /** Identifiers of the near zone (a few lines around the cursor). */
+  near: ReadonlySet<string>;
+  /** In (0, 1]: 1 at the cursor, 0.6-1 in the near zone by distance, 0.2-0.4 elsewhere by frequency, 0 if absent. */
+  weight(name: string): number;
+  /** Occurrences outside the near zone. */
+  count(name: string): number;
+  /** Whether the name follows a dot (or Rust's `::`) somewhere (`x.name`): a member, perhaps a method. */
+  isMember(name: string): boolean;
+  /** Every weighed name: the near zone's by weight (ties by name), then the others most frequent first. */
+  ranked(): Iterable<string>;
   /**
-   * `qualifier.member` pairs (module or package aliases, receivers) → weight; in a chain `a.b.c`
-   * (or Rust's `a::b::c`) every prefix qualifies the next name: `a`/`b` and `a.b`/`c`.
+   * `qualifier.member` pairs (module or package aliases, receivers): the near zone's by weight, then
+   * the others (0.3). In a chain `a.b.c` (or Rust's `a::b::c`) every prefix qualifies the next name:
+   * `a`/`b` and `a.b`/`c`.
    */
-  qualified: Map<string, { qualifier: string; member: string; weight: number }>;
+  qualified(): Iterable<{ qualifier: string; member: string; weight: number }>;
   /** The word the cursor sits at the end of, when it is being typed (`parseOr├`). */
   partial: string;
-  /** Identifiers of the near zone (the rest come from the wide zone only). */
-  near: ReadonlySet<string>;
-  /** Occurrences in the wide zone outside the near zone. */
-  counts: ReadonlyMap<string, number>;
 }
 
 const IDENT = /[A-Za-z_$][A-Za-z0-9_$]*(?:\s*(?:\.|::)\s*[A-Za-z_$][A-Za-z0-9_$]*)*/g;
 const CHAIN_SEP = /\s*(?:\.|::)\s*/;
+/** A `qualifier.member` pair's weight outside the near zone. */
+export const WIDE_QUALIFIED = 0.3;
+
+/**
+ * A document's identifiers counted once, when it settles: what the wide zone of every request would
+ * otherwise scan again.
+ */
+export interface IdentifierTable {
+  counts: ReadonlyMap<string, number>;
+  /** The names, most frequent first (ties by name). */
+  byCount: readonly string[];
+  /** `qualifier.member` pairs of the document, by `qualifier.member`. */
+  qualified: ReadonlyMap<string, { qualifier: string; member: string }>;
+  members: ReadonlySet<string>;
+}
+
+/** Documents larger than this get no table: their requests scan the wide zone instead. */
+export const MAX_TABLE_CHARS = 400_000;
+
+/** The identifier table of a document's text; undefined when the text is too large to count at once. */
+export function identifierTable(text: string): IdentifierTable | undefined {
+  if (text.length > MAX_TABLE_CHARS) return undefined;
+  const counts = new Map<string, number>();
+  const qualified = new Map<string, { qualifier: string; member: string }>();
+  const members = new Set<string>();
+  IDENT.lastIndex = 0;
+  for (let m = IDENT.exec(text); m; m = IDENT.exec(text)) {
+    const parts = m[0].split(CHAIN_SEP);
+    for (const q of chainPairs(parts)) {
+      qualified.set(`${q.qualifier}.${q.member}`, q);
+      members.add(q.member);
+    }
+    for (const p of parts) if (p.length >= 2 && !KEYWORDS.has(p)) counts.set(p, (counts.get(p) ?? 0) + 1);
+  }
+  const byCount = [...counts.keys()].sort((a, b) => counts.get(b)! - counts.get(a)! || (a < b ? -1 : 1));
+  return { counts, byCount, qualified, members };
+}
+
+/** A chain's `qualifier.member` pairs: every prefix (joined with dots) qualifies the next name. */
+function chainPairs(parts: readonly string[]): { qualifier: string; member: string }[] {
+  const out: { qualifier: string; member: string }[] = [];
+  for (let i = 1; i < parts.length; i++) out.push({ qualifier: parts.slice(0, i).join('.'), member: parts[i]! });
+  return out;
+}
+
+const wideWeight = (n: number) => (n > 0 ? Math.min(0.4, 0.2 + 0.05 * Math.log2(1 + n)) : 0);
 
 /**
  * Identifiers of the text around `offset`: the near zone (a few lines each side) weighs
  * 0.6-1 by distance; the wide zone (a few thousand characters) 0.2-0.4 by frequency.
- * Reads at most `wideBefore + wideAfter` characters: cheap on any file size.
+ * Reads at most `wideBefore + wideAfter` characters: cheap on any file size. Given the document's
+ * `table` (counted when it settled), it reads the near zone only, and the rest comes from the
+ * table without copying it: a request allocates for the near zone only.
  */
-export function nearIdentifiers(text: string, offset: number, opts: { nearLinesBefore?: number; nearLinesAfter?: number; wideBefore?: number; wideAfter?: number } = {}): NearIdentifiers {
+export function nearIdentifiers(text: string, offset: number, opts: { nearLinesBefore?: number; nearLinesAfter?: number; wideBefore?: number; wideAfter?: number } = {}, table?: IdentifierTable): NearIdentifiers {
   const nearBefore = opts.nearLinesBefore ?? 12;
   const nearAfter = opts.nearLinesAfter ?? 4;
-  const wideStart = Math.max(0, offset - (opts.wideBefore ?? 24_000));
-  const wideEnd = Math.min(text.length, offset + (opts.wideAfter ?? 6_000));
   let nearStart = offset;
   for (let i = 0; i < nearBefore && nearStart > 0; i++) nearStart = text.lastIndexOf('\n', nearStart - 2) + 1;
   let nearEnd = offset;
@@ -47,25 +98,33 @@ export function nearIdentifiers(text: string, offset: number, opts: { nearLinesB
     const nl = text.indexOf('\n', nearEnd + 1);
     nearEnd = nl < 0 ? text.length : nl;
   }
-  const weights = new Map<string, number>();
-  const qualified = new Map<string, { qualifier: string; member: string; weight: number }>();
-  const counts = new Map<string, number>();
-  const zone = text.slice(wideStart, wideEnd);
-  const base = wideStart;
+  const zoneStart = table ? nearStart : Math.max(0, offset - (opts.wideBefore ?? 24_000));
+  const zoneEnd = table ? nearEnd : Math.min(text.length, offset + (opts.wideAfter ?? 6_000));
+  const nearWeights = new Map<string, number>();
+  const nearQualified = new Map<string, { qualifier: string; member: string; weight: number }>();
+  /** Without a table: the wide zone's pairs and counts. With one: the near zone's counts, which the table has too. */
+  const wideQualified = new Map<string, { qualifier: string; member: string; weight: number }>();
+  const counted = new Map<string, number>();
+  const members = new Set<string>();
+  const zone = text.slice(zoneStart, zoneEnd);
   // Weights go by line, not character: typing along a line leaves them (and so the chosen
   // snippets and the prompt's head) unchanged until a word is complete.
   let cursorLine = 0;
-  for (let i = zone.indexOf('\n'); i >= 0 && i < offset - base; i = zone.indexOf('\n', i + 1)) cursorLine++;
+  for (let i = zone.indexOf('\n'); i >= 0 && i < offset - zoneStart; i = zone.indexOf('\n', i + 1)) cursorLine++;
   let scanLine = 0;
   let scanPos = 0;
   IDENT.lastIndex = 0;
   for (let m = IDENT.exec(zone); m; m = IDENT.exec(zone)) {
-    const at = base + m.index;
-    let chain = m[0];
-    if (at < offset && at + chain.length >= offset) {
-      // The word being typed counts for nothing; the names before it in its chain do.
-      chain = chain.slice(0, offset - at).replace(/\s*(?:\.|::)?\s*[A-Za-z0-9_$]*$/, '');
-      if (!chain) continue;
+    const at = zoneStart + m.index;
+    let parts = m[0].split(CHAIN_SEP);
+    if (at < offset && at + m[0].length >= offset) {
+      // The word being typed is no evidence of anything (the table, counted earlier, may hold it:
+      // its count is taken off); the names before it in its chain are.
+      const prefix = m[0].slice(0, offset - at).replace(/\s*(?:\.|::)?\s*[A-Za-z0-9_$]*$/, '');
+      const kept = prefix ? prefix.split(CHAIN_SEP) : [];
+      if (table) for (const p of parts.slice(kept.length)) counted.set(p, (counted.get(p) ?? 0) + 1);
+      if (kept.length === 0) continue;
+      parts = kept;
     }
     const near = at >= nearStart && at < nearEnd;
     let w = 0;
@@ -77,24 +136,42 @@ export function nearIdentifiers(text: string, offset: number, opts: { nearLinesB
       const d = scanLine - cursorLine;
       w = 1 - (0.4 * Math.abs(d)) / ((d < 0 ? nearBefore : nearAfter) + 1);
     }
-    const parts = chain.split(CHAIN_SEP);
-    for (let i = 1; i < parts.length; i++) {
-      const qualifier = parts.slice(0, i).join('.');
-      const key = `${qualifier}.${parts[i]}`;
-      const prev = qualified.get(key);
-      const qw = near ? w : 0.3;
-      if (!prev || prev.weight < qw) qualified.set(key, { qualifier, member: parts[i]!, weight: qw });
+    for (const { qualifier, member } of chainPairs(parts)) {
+      const key = `${qualifier}.${member}`;
+      members.add(member);
+      if (near) {
+        const prev = nearQualified.get(key);
+        if (!prev || prev.weight < w) nearQualified.set(key, { qualifier, member, weight: w });
+      } else wideQualified.set(key, { qualifier, member, weight: WIDE_QUALIFIED });
     }
     for (const p of parts) {
       if (p.length < 2 || KEYWORDS.has(p)) continue;
-      if (near) weights.set(p, Math.max(weights.get(p) ?? 0, w));
-      else counts.set(p, (counts.get(p) ?? 0) + 1);
+      if (near) nearWeights.set(p, Math.max(nearWeights.get(p) ?? 0, w));
+      // Outside the near zone without a table; inside it with one (to take off the table's counts).
+      if (!near !== Boolean(table)) counted.set(p, (counted.get(p) ?? 0) + 1);
     }
   }
-  const nearSet = new Set<string>();
-  for (const k of weights.keys()) nearSet.add(k);
-  for (const [name, n] of counts) if (!nearSet.has(name)) weights.set(name, Math.min(0.4, 0.2 + 0.05 * Math.log2(1 + n)));
-  return { weights, qualified, partial: partialWord(text, offset), near: nearSet, counts };
+  const near: ReadonlySet<string> = new Set(nearWeights.keys());
+  const count = table ? (name: string) => Math.max(0, (table.counts.get(name) ?? 0) - (counted.get(name) ?? 0)) : (name: string) => counted.get(name) ?? 0;
+  const weight = (name: string) => nearWeights.get(name) ?? wideWeight(count(name));
+  const byWeight = (a: string, b: string) => weight(b) - weight(a) || (a < b ? -1 : 1);
+  return {
+    near,
+    weight,
+    count,
+    isMember: (name) => members.has(name) || (table?.members.has(name) ?? false),
+    *ranked() {
+      yield* [...near].sort(byWeight);
+      // The table's names come most frequent first already: the order of their weights but for the
+      // few the near zone took occurrences from, not worth a sort of every name per request.
+      for (const name of table ? table.byCount : [...counted.keys()].sort(byWeight)) if (!near.has(name) && count(name) > 0) yield name;
+    },
+    *qualified() {
+      yield* [...nearQualified.values()].sort((a, b) => b.weight - a.weight);
+      for (const [key, q] of table ? table.qualified : wideQualified) if (!nearQualified.has(key)) yield { qualifier: q.qualifier, member: q.member, weight: WIDE_QUALIFIED };
+    },
+    partial: partialWord(text, offset),
+  };
 }
 
 function partialWord(text: string, offset: number): string {

@@ -97,6 +97,8 @@ export class WorkspaceIndex {
   private readonly exportsResolved = new Map<string, ExportTarget>();
   private readonly manifests: ProjectManifests;
   private readonly resolver: ImportResolver;
+  /** Bumped whenever a file enters, changes in or leaves the index, or a manifest changes: what was resolved before may differ now. */
+  private changes = 0;
   private readonly extractor = new TagExtractor();
   private readonly idleWaiters: (() => void)[] = [];
   private pumping = false;
@@ -240,6 +242,11 @@ export class WorkspaceIndex {
     let symbols = 0;
     for (const e of this.files.values()) symbols += e.symbols.length;
     return { files: this.files.size, symbols, bytes: this.bytes, skipped: { ...this.skipped } };
+  }
+
+  /** Changes with every file indexed or dropped and every manifest read: caches of resolved imports compare it. */
+  get version(): number {
+    return this.changes;
   }
 
   get progress(): IndexProgress {
@@ -453,6 +460,7 @@ export class WorkspaceIndex {
   private clearResolved(): void {
     this.resolved.clear();
     this.exportsResolved.clear();
+    this.changes++;
   }
 
   /** A go.mod, tsconfig.json, package.json or Cargo.toml changed: read it again, then resolve afresh. */

@@ -22,6 +22,14 @@ export interface Packed {
   segments: PackedSegment[];
   /** Characters of the rendered files, headers and line prefixes included. */
   chars: number;
+  /**
+   * Characters the packing counted against the budget: `chars` plus room it reserved that the
+   * rendering did not need (an elision line per run, a line break after the last line). A second
+   * pass over `chosen` with this budget fits all of them again.
+   */
+  cost: number;
+  /** The candidates that went in, in the order they were taken. */
+  chosen: Candidate[];
 }
 
 export interface PackOptions {
@@ -53,6 +61,7 @@ export function pack(candidates: readonly Candidate[], opts: PackOptions): Packe
   const order = [...candidates].sort((a, b) => b.score - a.score || cmp(a.path, b.path) || (a.runs[0]?.start ?? 0) - (b.runs[0]?.start ?? 0));
   const chosen = new Map<string, Map<number, string>>();
   const segments: (PackedSegment & { line: number })[] = [];
+  const taken: Candidate[] = [];
   const budgetChars = opts.budgetChars;
   let usedChars = 0;
   for (const c of order) {
@@ -76,6 +85,7 @@ export function pack(candidates: readonly Candidate[], opts: PackOptions): Packe
     if (!lines) chosen.set(c.path, target);
     for (const [row, t] of fresh) target.set(row, t);
     segments.push({ kind: c.kind, path: c.path, chars: cost, why: c.why, line: fresh[0]![0] });
+    taken.push(c);
   }
   const files: PackedFile[] = [];
   let chars = 0;
@@ -94,7 +104,7 @@ export function pack(candidates: readonly Candidate[], opts: PackOptions): Packe
   }
   // Listed in the order the prompt shows them: by path, then by line.
   segments.sort((x, y) => cmp(x.path, y.path) || x.line - y.line);
-  return { files, segments: segments.map(({ line: _line, ...sg }) => sg), chars };
+  return { files, segments: segments.map(({ line: _line, ...sg }) => sg), chars, cost: usedChars, chosen: taken };
 }
 
 function cmp(a: string, b: string): number {

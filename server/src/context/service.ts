@@ -7,6 +7,7 @@ import type { Logger } from '../util/logger.js';
 import { uriToPath, type Workspace } from '../workspace.js';
 import { DocumentActivity } from './activity.js';
 import { ContextEngine } from './engine.js';
+import { FileTables } from './fileTables.js';
 import { WorkspaceIndex, type IndexLimits, type IndexProgress } from './index.js';
 import { standardSources } from './standard.js';
 import { SymbolHost } from './symbolHost.js';
@@ -34,6 +35,8 @@ export function indexLimits(config: Config): IndexLimits {
 export class ContextService {
   readonly activity: DocumentActivity;
   readonly engine: ContextEngine;
+  /** Open documents' imports and identifier counts, worked out when they open, settle or are indexed. */
+  readonly tables: FileTables;
   private index: WorkspaceIndex | undefined;
   /** Open documents by file path: the index reads their text instead of the disk's. */
   private readonly openByPath = new Map<string, string>();
@@ -43,15 +46,18 @@ export class ContextService {
 
   constructor(private readonly deps: ContextServiceDeps) {
     this.symbolHost = new SymbolHost(deps.logger);
+    this.tables = new FileTables(() => this.index);
     this.activity = new DocumentActivity({
       text: (uri) => deps.documents.get(uri)?.text.getText(),
       relativePath: (uri) => deps.workspace.relativePath(uri),
       busy: deps.busy,
+      settled: (uri) => this.prepare(uri),
     });
     this.engine = new ContextEngine(
       standardSources({
         index: () => this.index,
         activity: this.activity,
+        tables: this.tables,
         openText: (uri) => {
           const d = deps.documents.get(uri);
           if (!d) return undefined;
@@ -119,6 +125,8 @@ export class ContextService {
     building
       .then(() => this.index?.idle())
       .then(() => {
+        // Every open document's imports resolve against the whole index now.
+        for (const uri of this.openByPath.values()) this.prepare(uri);
         const s = this.index?.stats();
         if (s) logger.info(`indexed ${s.files} files (${s.symbols} definitions) in ${Math.round(performance.now() - started)} ms; skipped ${s.skipped.tooBig} too big, ${s.skipped.binary} binary, ${s.skipped.unparseable} unparseable, ${s.skipped.overLimit} over the limits`);
       })
@@ -139,6 +147,15 @@ export class ContextService {
     if (abs) this.openByPath.set(abs, uri);
     this.activity.changed(uri);
     if (abs) this.index?.documentChanged(abs);
+    // Not left to the first keystroke: a document is usually completed in soon after it opens.
+    this.prepare(uri);
+  }
+
+  /** Works out what the document's requests need that does not depend on the cursor. */
+  private prepare(uri: string): void {
+    const doc = this.deps.documents.get(uri);
+    if (!doc || doc.binary) return;
+    this.tables.prepare({ uri, abs: uriToPath(uri), lang: doc.tree?.language.name, text: doc.text.getText(), tree: doc.tree?.current() });
   }
 
   /** One content change replaced lines `line` to `endLine` (as of after it). */
@@ -156,6 +173,7 @@ export class ContextService {
   closed(uri: string): void {
     const abs = uriToPath(uri);
     this.activity.closed(uri);
+    this.tables.forget(uri, abs);
     if (abs) {
       this.openByPath.delete(abs);
       this.index?.fileChanged(abs); // unsaved edits are gone: the disk's text counts again

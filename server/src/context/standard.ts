@@ -1,5 +1,6 @@
 // The standard context sources in their order, wired to the index and the activity tracker.
 import type { DocumentActivity } from './activity.js';
+import type { FileTables } from './fileTables.js';
 import type { WorkspaceIndex } from './index.js';
 import { DefinitionsSource } from './sources/definitions.js';
 import { EnclosingSource } from './sources/enclosing.js';
@@ -13,8 +14,10 @@ export interface StandardSourceDeps {
   activity: DocumentActivity;
   /** Lines of an open document, for recent edits outside the current one. */
   openText: (uri: string) => OpenText | undefined;
+  /** The documents' prepared imports and identifier counts; without it each request works them out. */
+  tables?: FileTables;
 }
 
 export function standardSources(deps: StandardSourceDeps): ContextSource[] {
-  return [new DefinitionsSource(deps.index), new EnclosingSource(deps.index), new RecentEditsSource(deps.activity, deps.openText), new SimilarSource(deps.activity)];
+  return [new DefinitionsSource(deps.index, deps.tables), new EnclosingSource(deps.index), new RecentEditsSource(deps.activity, deps.openText), new SimilarSource(deps.activity)];
 }

@@ -116,8 +116,14 @@ export interface ContextRequest {
   lineCount: number;
 }
 
-/** One context source: gathers candidates for a request, stopping its loops once `deadline` (performance.now()) passes. */
+/**
+ * One context source: gathers candidates for a request, the likeliest first, checking inside its
+ * loops whether `now()` has passed `deadline` and then returning what it has found so far.
+ */
 export interface ContextSource {
   readonly name: string;
-  gather(req: ContextRequest, deadline: number): Candidate[];
+  gather(req: ContextRequest, deadline: number, now?: () => number): Candidate[];
 }
+
+/** The clock sources read when the engine gives none. */
+export const wallClock = (): number => performance.now();

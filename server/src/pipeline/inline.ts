@@ -263,7 +263,9 @@ export class InlinePipeline {
     if (!engine || !config.context.enabled || config.context.maxTokens === 0) return undefined;
     const req = contextRequest(doc, offset, relPath);
     const sources = config.context.sources as Record<string, { enabled: boolean; budgetMs: number } | undefined>;
-    return engine.gather(req, (name) => sources[name]);
+    const gathered = engine.gather(req, (name) => sources[name]);
+    if (this.deps.logger.enabled('debug')) this.deps.logger.debug(`context ${gathered.ms} ms: ${gathered.sources.map((x) => `${x.name} ${x.ms} ms ${x.candidates}${x.late ? ' late' : ''}`).join(', ')}`);
+    return gathered;
   }
 
   private render(doc: Doc, offset: number, template: FimTemplate, info: ModelInfo | undefined, config: Config, candidates: Candidate[], maxPromptTokens = config.inline.maxPromptTokens): InlinePrompt {

@@ -87,19 +87,22 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
     // whatever context does not use goes back to them.
     const repoHead = repo ? estimateTokens(repo({ repoName: ctx.repoName, files: [], path: input.relPath, prefix: '', suffix: '' })) - overhead : 0;
     const share = Math.min(ctx.maxTokens, Math.floor(available * ctx.share));
-    const opts = (c: CaretWindows, budgetTokens: number): PackOptions => ({
-      budgetChars: tokensToChars(budgetTokens),
+    const opts = (c: CaretWindows, budgetChars: number): PackOptions => ({
+      budgetChars,
       excluded: (path, row) => path === input.relPath && row >= c.startLine && row <= c.endLine,
       fileOverheadChars: repo ? (path) => path.length + 16 : (path) => path.length + input.lineComment.length + 8,
       linePrefixChars: repo ? 0 : input.lineComment.length + 1,
     });
     const small = caretWindows(input, available - share, repo ? '' : pathLine);
-    const first = pack(ctx.candidates, opts(small, share - repoHead));
+    const first = pack(ctx.candidates, opts(small, tokensToChars(share - repoHead)));
     if (first.files.length > 0) {
       const used = Math.ceil(first.chars / CHARS_PER_TOKEN) + repoHead;
       caret = caretWindows(input, available - used, repo ? '' : pathLine);
-      // The windows grew into lines a current-file snippet held: pack again without them.
-      packed = caret.startLine < small.startLine || caret.endLine > small.endLine ? pack(ctx.candidates, opts(caret, used - repoHead)) : first;
+      // The windows grew into lines a current-file snippet held: pack the chosen snippets again
+      // without them, in the room the first pass counted for them (what it rendered is less: with a
+      // single snippet, that left no room for it and dropped all context). Each costs no more than
+      // before, so all of them fit, and the context grows no larger than the windows allowed for.
+      packed = caret.startLine < small.startLine || caret.endLine > small.endLine ? pack(first.chosen, opts(caret, first.cost)) : first;
       if (packed.files.length === 0) packed = undefined;
     }
   }

@@ -1,9 +1,9 @@
 // Definitions of the identifiers around the cursor: through the file's imports first, then by name.
 import { dirname } from 'node:path';
+import { FileTables } from '../fileTables.js';
+import { nearIdentifiers, WIDE_QUALIFIED } from '../identifiers.js';
 import type { WorkspaceIndex } from '../index.js';
-import { nearIdentifiers } from '../identifiers.js';
-import type { Candidate, ContextRequest, ContextSource, ImportRef, IndexedSymbol } from '../types.js';
-import { extractImports } from '../tags.js';
+import { wallClock, type Candidate, type ContextRequest, type ContextSource, type IndexedSymbol } from '../types.js';
 
 /** A name defined in more places than this says little about which one the cursor means. */
 const MAX_SAME_NAME = 4;
@@ -17,11 +17,22 @@ const SAME_PACKAGE_BASE = 0.2;
 export class DefinitionsSource implements ContextSource {
   readonly name = 'definitions';
 
-  constructor(private readonly index: () => WorkspaceIndex | undefined) {}
+  /** `tables`: the documents' prepared imports and identifier counts (the context service shares its own). */
+  constructor(
+    private readonly index: () => WorkspaceIndex | undefined,
+    private readonly tables: FileTables = new FileTables(index),
+  ) {}
 
-  gather(req: ContextRequest, deadline: number): Candidate[] {
+  /**
+   * The work goes in the order of how likely it finds what the cursor needs, checking the deadline
+   * in every loop: what the cursor is at (`x.├`), then the names of the near zone through the
+   * file's imports, then their definitions by name anywhere, then the rest of the file's names and
+   * imports, and last the wide scans (a Go or Java package's other files, the word being typed).
+   */
+  gather(req: ContextRequest, deadline: number, now: () => number = wallClock): Candidate[] {
     const index = this.index();
     if (!index || !req.lang) return [];
+    const late = () => now() > deadline;
     const out = new Map<string, Candidate>();
     const classes = new Set<Candidate>();
     /**
@@ -38,102 +49,23 @@ export class DefinitionsSource implements ContextSource {
       out.set(key, c);
       if (s.kind === 'class') classes.add(c);
     };
-    const { imports, known } = this.imports(req, index);
-    const local = new Map<string, { ref: ImportRef; imported: string }>();
-    const namespaces = new Map<string, ImportRef>();
-    for (const ref of imports) {
-      for (const n of ref.names) local.set(n.local, { ref, imported: n.imported });
-      if (ref.namespace && ref.namespace !== '*') namespaces.set(ref.namespace, ref);
-    }
-    const filesOf = (ref: ImportRef) => (req.abs ? index.resolveImport(req.abs, req.lang!, ref.source) : []);
-    /** Definitions of a name the files export, through re-exports (barrels, `__init__.py`, `pub use`). */
-    const inFiles = (files: string[], name: string) => (files.length ? index.exported(files, name).symbols : []);
-    /** An imported binding's definitions; a default import by the file's default export, else by its local name. */
-    const importedDefs = (files: string[], imported: string, localName: string) => (imported === 'default' ? (inFiles(files, 'default').length ? inFiles(files, 'default') : inFiles(files, localName)) : inFiles(files, imported));
-    /** A Python `from pkg import mod`, Rust `use crate::orders` or TS `export * as ns` names a module, not a symbol. */
-    const moduleFiles = (ref: ImportRef, name: string) => {
-      const files = filesOf(ref);
-      const modules = files.length ? index.exported(files, name).modules : [];
-      if (modules.length) return modules;
-      const sep = req.lang === 'python' ? (ref.source.endsWith('.') ? '' : '.') : req.lang === 'rust' ? '::' : undefined;
-      return sep === undefined || !req.abs ? [] : index.resolveImport(req.abs, req.lang!, ref.source + sep + name);
-    };
-
-    const near = nearIdentifiers(req.text, req.offset);
+    const prepared = this.tables.importsFor(req);
+    if (!prepared) return [];
+    const { table, known } = prepared;
+    const { local, namespaces } = table;
+    const near = nearIdentifiers(req.text, req.offset, {}, this.tables.identifiersOf(req.uri));
     const dir = req.abs ? dirname(req.abs) : undefined;
     // An imported name seen once in the wide zone is seen in its import only: no evidence of use.
-    const used = (name: string) => near.near.has(name) || (near.counts.get(name) ?? 0) >= (local.has(name) ? 2 : 1);
-    const weight = (name: string) => (used(name) ? (near.weights.get(name) ?? 0) : 0);
-    const sorted = [...near.weights].filter(([name]) => used(name)).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    const used = (name: string) => near.near.has(name) || near.count(name) >= (local.has(name) ? 2 : 1);
+    const weight = (name: string) => (used(name) ? near.weight(name) : 0);
     // (Only while the file's imports are known: before its first parse, names are all there is.)
     const importBased = known && (req.lang === 'typescript' || req.lang === 'tsx' || req.lang === 'javascript' || req.lang === 'python');
-    const members = new Set<string>();
-    for (const q of near.qualified.values()) members.add(q.member);
-    let lookups = 0;
-    for (const [name, w] of sorted) {
-      if (lookups++ >= MAX_LOOKUPS || performance.now() > deadline) break;
-      const imp = local.get(name);
-      // Imported from a workspace file that (re-exports followed) does not define it: looked up by name.
-      let unresolved = false;
-      if (imp) {
-        const files = filesOf(imp.ref);
-        const hits = importedDefs(files, imp.imported, name);
-        for (const s of hits) add(s, 0.6 + 0.4 * w, `imported ${name}`, !near.near.has(name));
-        if (hits.length > 0 || (files.length > 0 && moduleFiles(imp.ref, imp.imported).length > 0)) continue;
-        unresolved = files.length > 0;
-        if (!unresolved) continue;
-      }
-      if (namespaces.has(name)) continue; // its members come through the qualified names below
-      // A bare name is a function, type or variable; a method is only meant where it follows a dot.
-      // Where another file's names must be imported (TS, JS, Python), a bare name that is not is
-      // local: only its use after a dot can mean a definition elsewhere.
-      const dotted = members.has(name);
-      if (importBased && !dotted && !unresolved) continue;
-      const all = dotted ? index.lookup(name) : index.lookup(name).filter((s) => s.kind !== 'method');
-      if (all.length === 0) continue;
-      const ranked = rankByProximity(all, req.relPath);
-      const take = ranked.slice(0, MAX_SAME_NAME);
-      const confidence = (all.length === 1 ? 0.5 : all.length <= MAX_SAME_NAME ? 0.4 : 0.25) * (near.near.has(name) ? 1 : 0.6);
-      take.forEach((s, i) => add(s, (confidence + 0.35 * w) * (i === 0 ? 1 : 0.7), `defined as ${name}`, !near.near.has(name)));
-    }
-    for (const { qualifier, member, weight } of near.qualified.values()) {
-      if (performance.now() > deadline) break;
-      const ref = namespaces.get(qualifier) ?? (local.has(qualifier) ? local.get(qualifier)!.ref : undefined);
-      if (!ref) continue;
-      // A named import (`from pkg import mod`, `use crate::a::b`) as a module first; a namespace import is one.
-      let files = local.has(qualifier) ? moduleFiles(local.get(qualifier)!.ref, local.get(qualifier)!.imported) : [];
-      if (files.length === 0) files = filesOf(ref);
-      for (const s of inFiles(files, member)) add(s, 0.6 + 0.4 * weight, `${qualifier}.${member}`);
-    }
-    // Everything imported is a likely callee even when not named near the cursor (the hole may be
-    // the call itself): ranked below what is, by how often the file uses it. The word being typed
-    // narrows by its first letters only, so that the chosen snippets (and the prompt's cached head)
-    // stay the same for the rest of the word.
     const stem = near.partial.slice(0, PARTIAL_STEM);
     const afterNew = /\bnew\s+[\w$]*$/.test(req.text.slice(Math.max(0, req.offset - 40), req.offset));
-    for (const [localName, { ref, imported }] of local) {
-      if (performance.now() > deadline) break;
-      const w = weight(localName);
-      const partialHit = stem.length === PARTIAL_STEM && localName.startsWith(stem);
-      const score = IMPORTED_BASE + 0.3 * w + (partialHit ? 0.35 : 0);
-      const files = filesOf(ref);
-      const hits = importedDefs(files, imported, localName);
-      // After `new`, a class: most likely one the file has not constructed yet.
-      const newBoost = afterNew ? (used(localName) ? 0.3 : 0.45) : 0;
-      if (hits.length) for (const s of hits) add(s, score + (s.kind === 'class' ? newBoost : 0), `imported ${localName}`, !near.near.has(localName));
-      else {
-        const modules = moduleFiles(ref, imported);
-        for (const f of modules) for (const s of index.get(f)?.symbols ?? []) if (s.container === undefined) add(s, IMPORTED_BASE * 0.6, `module ${localName}`);
-        // Resolved to a workspace file that does not define it (a re-export we cannot follow): by name.
-        if (modules.length === 0 && files.length > 0) {
-          const all = index.lookup(imported === 'default' ? localName : imported).filter((s) => s.kind !== 'method');
-          if (all.length <= MAX_SAME_NAME) for (const s of rankByProximity(all, req.relPath).slice(0, 1)) add(s, score * 0.8, `defined as ${localName}`, !near.near.has(localName));
-        }
-      }
-    }
-    // `orders.├` or `orders.Pa├`: the members of the module or package being typed into.
+
+    // What the cursor is at: `orders.├` or `orders.Pa├`, the members of the module or package being typed into.
     const member = /((?:[A-Za-z_$][\w$]*\s*\.\s*)*)([A-Za-z_$][\w$]*)\s*\.\s*([A-Za-z_$][\w$]*)?$/.exec(req.text.slice(Math.max(0, req.offset - 200), req.offset));
-    if (member && performance.now() <= deadline) {
+    if (member) {
       const [, chain = '', last, typedWord = ''] = member;
       const typed = typedWord.slice(0, 1); // one letter narrows enough; more would reshuffle per keystroke
       // `pkg.mod.├` after `import pkg.mod`: the dotted qualifier names the module.
@@ -143,30 +75,146 @@ export class DefinitionsSource implements ContextSource {
       const type = ref ? undefined : declaredType(req.text, req.offset, qualifier!);
       if (type) {
         // `hub.├` after `const hub = new LogHub(…)` or `hub: LogHub`: that type's members.
-        const imp = local.get(type);
-        const defs = imp ? importedDefs(filesOf(imp.ref), imp.imported, type) : rankByProximity(index.lookup(type), req.relPath).slice(0, 2);
+        const defs = table.imported(type)?.hits ?? rankByProximity(index.lookup(type), req.relPath).slice(0, 2);
         for (const s of defs) if (TYPE_KINDS.has(s.kind)) add(s, 0.8, `type of ${qualifier}`);
       }
       if (ref) {
-        const files = namespaces.has(qualifier!) ? filesOf(ref) : moduleFiles(ref, local.get(qualifier!)!.imported);
-        for (const f of files) {
-          for (const s of index.get(f)?.symbols ?? []) {
+        const files = namespaces.has(qualifier!) ? table.filesOf(ref.source) : table.moduleFiles(ref, local.get(qualifier!)!.imported);
+        for (let i = 0; i < files.length && (i === 0 || !late()); i++) {
+          for (const s of index.get(files[i]!)?.symbols ?? []) {
             if (!s.name.startsWith(typed) || (req.lang === 'go' && !/^[A-Z]/.test(s.name)) || (req.lang === 'python' && s.name.startsWith('_'))) continue;
             add(s, s.container === undefined ? 0.7 : 0.5, `member of ${qualifier}`);
           }
         }
       }
     }
+
+    let lookups = 0;
+    /**
+     * A name by its definitions anywhere in the workspace, nearest the current file first.
+     * `unresolved`: it is imported from a workspace file that (re-exports followed) does not define
+     * it, so a bare use of it counts too.
+     */
+    const byName = (name: string, w: number, unresolved = false) => {
+      lookups++;
+      if (namespaces.has(name)) return; // its members come through the qualified names
+      // A bare name is a function, type or variable; a method is only meant where it follows a dot.
+      // Where another file's names must be imported (TS, JS, Python), a bare name that is not is
+      // local: only its use after a dot can mean a definition elsewhere.
+      const dotted = near.isMember(name);
+      if (importBased && !dotted && !unresolved) return;
+      const all = dotted ? index.lookup(name) : index.lookup(name).filter((s) => s.kind !== 'method');
+      if (all.length === 0) return;
+      const take = rankByProximity(all, req.relPath).slice(0, MAX_SAME_NAME);
+      const confidence = (all.length === 1 ? 0.5 : all.length <= MAX_SAME_NAME ? 0.4 : 0.25) * (near.near.has(name) ? 1 : 0.6);
+      take.forEach((s, i) => add(s, (confidence + 0.35 * w) * (i === 0 ? 1 : 0.7), `defined as ${name}`, !near.near.has(name)));
+    };
+    /**
+     * A name through the file's imports; true when it is imported: the import settles what it is
+     * (its definitions through re-exports, or a module whose members come through the qualified
+     * pairs; from outside the workspace, nothing here), and when it resolves to workspace files that
+     * define neither, its definitions are looked up by name.
+     */
+    const throughImport = (name: string, w: number) => {
+      const r = table.imported(name);
+      if (!r) return false;
+      for (const s of r.hits) add(s, 0.6 + 0.4 * w, `imported ${name}`, !near.near.has(name));
+      if (r.hits.length === 0 && r.modules.length === 0 && r.files.length > 0) byName(name, w, true);
+      return true;
+    };
+    /** `qualifier.member` through the import that binds the qualifier (`pkg.mod` for `import pkg.mod`). */
+    const qualifiedThroughImport = (qualifier: string, member: string, w: number) => {
+      const imp = local.get(qualifier);
+      const ref = namespaces.get(qualifier) ?? imp?.ref;
+      if (!ref) return;
+      // A named import (`from pkg import mod`, `use crate::a::b`) as a module first; a namespace import is one.
+      let files = imp ? table.moduleFiles(imp.ref, imp.imported) : [];
+      if (files.length === 0) files = table.filesOf(ref.source);
+      for (const s of table.inFiles(files, member)) add(s, 0.6 + 0.4 * w, `${qualifier}.${member}`);
+    };
+
+    // The near zone through the imports: first the names of the cursor's line before it, nearest
+    // first (`orders.parseOrder(├`: the callee), then the others by weight, each with the
+    // `module.member` pairs it is part of. The first is looked at even past the deadline, through
+    // the imports or else by name: it is the likeliest callee, and a few map lookups are all it
+    // costs. (This orders the work only: scores still go by line, so the chosen snippets do not
+    // change along a line.)
+    const settled = new Set<string>();
+    // The near zone's pairs now; the rest of the file's (thousands in a long test file) one at a
+    // time later, as time allows: not all made into objects up front.
+    const pairs = near.qualified()[Symbol.iterator]();
+    let pair = pairs.next();
+    const nearPairs: { qualifier: string; member: string; weight: number }[] = [];
+    for (; !pair.done && pair.value.weight > WIDE_QUALIFIED; pair = pairs.next()) nearPairs.push(pair.value);
+    const pairDone = new Set<object>();
+    const byWeight: string[] = [];
+    for (const name of near.ranked()) {
+      if (!near.near.has(name)) break; // the near zone's come first; the rest of the file's are many
+      byWeight.push(name);
+    }
+    const order = cursorFirst(req, near.near, byWeight);
+    for (let i = 0; i < order.length && (i === 0 || !late()); i++) {
+      const name = order[i]!;
+      for (const q of nearPairs) {
+        if ((q.member !== name && q.qualifier !== name) || pairDone.has(q)) continue;
+        pairDone.add(q);
+        qualifiedThroughImport(q.qualifier, q.member, q.weight);
+      }
+      if (throughImport(name, near.weight(name))) settled.add(name);
+      else if (i === 0) {
+        // Not imported (Go's `c.JSON(`, a Python method): the likeliest callee is found by name, now.
+        byName(name, near.weight(name));
+        settled.add(name);
+      }
+    }
+    // The near names the imports did not settle, by name, in the same order.
+    for (const name of order) {
+      if (lookups >= MAX_LOOKUPS || late()) break;
+      if (!settled.has(name)) byName(name, near.weight(name));
+    }
+    // The rest of the file's names, most used first, and `module.member` pairs further away.
+    for (const name of near.ranked()) {
+      if (lookups >= MAX_LOOKUPS || late()) break;
+      if (near.near.has(name) || !used(name)) continue;
+      if (!throughImport(name, near.weight(name))) byName(name, near.weight(name));
+    }
+    for (const q of nearPairs) {
+      if (late()) break;
+      if (!pairDone.has(q)) qualifiedThroughImport(q.qualifier, q.member, q.weight);
+    }
+    for (; !pair.done && !late(); pair = pairs.next()) qualifiedThroughImport(pair.value.qualifier, pair.value.member, pair.value.weight);
+    // Everything imported is a likely callee even when not named near the cursor (the hole may be
+    // the call itself): ranked below what is, by how often the file uses it. The word being typed
+    // narrows by its first letters only, so that the chosen snippets (and the prompt's cached head)
+    // stay the same for the rest of the word.
+    for (const [localName, { ref, imported }] of local) {
+      if (late()) break;
+      const w = weight(localName);
+      const partialHit = stem.length === PARTIAL_STEM && localName.startsWith(stem);
+      const score = IMPORTED_BASE + 0.3 * w + (partialHit ? 0.35 : 0);
+      const { files, hits, modules } = table.imported(localName)!;
+      // After `new`, a class: most likely one the file has not constructed yet.
+      const newBoost = afterNew ? (used(localName) ? 0.3 : 0.45) : 0;
+      if (hits.length) for (const s of hits) add(s, score + (s.kind === 'class' ? newBoost : 0), `imported ${localName}`, !near.near.has(localName));
+      else for (const f of modules) for (const s of index.get(f)?.symbols ?? []) if (s.container === undefined) add(s, IMPORTED_BASE * 0.6, `module ${localName}`);
+      // Resolved to a workspace file that does not define it (a re-export we cannot follow): by name.
+      if (hits.length === 0 && modules.length === 0 && files.length > 0) {
+        const all = index.lookup(imported === 'default' ? localName : imported).filter((s) => s.kind !== 'method');
+        if (all.length <= MAX_SAME_NAME) for (const s of rankByProximity(all, req.relPath).slice(0, 1)) add(s, score * 0.8, `defined as ${localName}`, !near.near.has(localName));
+      }
+    }
     // Go and Java see the other files of their package without importing them.
     if ((req.lang === 'go' || req.lang === 'java') && dir) {
       for (const e of index.filesIn(dir)) {
-        if (e.rel === req.relPath || e.rel.endsWith('_test.go') || performance.now() > deadline) continue;
+        if (late()) break;
+        if (e.rel === req.relPath || e.rel.endsWith('_test.go')) continue;
         for (const s of e.symbols) if (s.container === undefined) add(s, SAME_PACKAGE_BASE + 0.3 * weight(s.name), 'same package', !used(s.name));
       }
     }
     if (stem.length === PARTIAL_STEM) {
       // The word being typed: same-directory definitions it begins (Go packages, Java packages).
       for (const e of dir ? index.filesIn(dir) : []) {
+        if (late()) break;
         if (e.rel === req.relPath) continue;
         for (const s of e.symbols) if (s.container === undefined && s.name.startsWith(stem)) add(s, 0.5, `begins with ${stem}`);
       }
@@ -174,13 +222,6 @@ export class DefinitionsSource implements ContextSource {
     // After `new` only a class can follow: everything else steps back.
     if (afterNew) for (const c of out.values()) if (!classes.has(c)) c.score *= 0.6;
     return [...out.values()];
-  }
-
-  private imports(req: ContextRequest, index: WorkspaceIndex): { imports: ImportRef[]; known: boolean } {
-    // The document's own tree first: it has the imports as typed, the index as last settled.
-    if (req.tree && req.lang) return { imports: extractImports(req.tree.rootNode, req.lang, 200), known: true };
-    const entry = req.abs ? index.get(req.abs) : undefined;
-    return entry ? { imports: entry.imports, known: true } : { imports: [], known: false };
   }
 }
 
@@ -193,6 +234,14 @@ function declaredType(text: string, offset: number, name: string): string | unde
   let last: string | undefined;
   for (let m = re.exec(zone); m; m = re.exec(zone)) last = m[1] ?? m[2];
   return last;
+}
+
+/** The near names in the order to look them up: those of the cursor's line before it, nearest first, then the rest as given. */
+function cursorFirst(req: ContextRequest, near: ReadonlySet<string>, byWeight: readonly string[]): string[] {
+  const lineStart = req.text.lastIndexOf('\n', req.offset - 1) + 1;
+  const onLine = [...req.text.slice(Math.max(lineStart, req.offset - 400), req.offset).matchAll(/[A-Za-z_$][\w$]*/g)].map((m) => m[0]).reverse();
+  const first = [...new Set(onLine.filter((n) => near.has(n)))];
+  return [...first, ...byWeight.filter((n) => !first.includes(n))];
 }
 
 /** Definitions nearest the current file (most shared leading directories) first; ties by path. */

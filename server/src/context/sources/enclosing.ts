@@ -4,7 +4,7 @@ import type { LanguageName } from '../../syntax/languages.js';
 import type { SyntaxNode } from '../../syntax/tree.js';
 import type { WorkspaceIndex } from '../index.js';
 import { baseTypeName, goReceiverType, typeSummary } from '../tags.js';
-import type { Candidate, ContextRequest, ContextSource, IndexedSymbol, Run } from '../types.js';
+import { wallClock, type Candidate, type ContextRequest, type ContextSource, type IndexedSymbol, type Run } from '../types.js';
 import { ancestors } from '../../syntax/ancestors.js';
 
 const CLASS_NODES = new Set(['class_declaration', 'abstract_class_declaration', 'class', 'interface_declaration', 'class_definition', 'record_declaration', 'enum_declaration', 'trait_item', 'struct_item']);
@@ -20,7 +20,7 @@ export class EnclosingSource implements ContextSource {
 
   constructor(private readonly index: () => WorkspaceIndex | undefined) {}
 
-  gather(req: ContextRequest, deadline: number): Candidate[] {
+  gather(req: ContextRequest, deadline: number, now: () => number = wallClock): Candidate[] {
     if (!req.tree || !req.lang) return [];
     const lang = req.lang;
     let fn: SyntaxNode | undefined;
@@ -38,7 +38,7 @@ export class EnclosingSource implements ContextSource {
       out.push({ kind: 'enclosing', path: req.relPath, runs, score: 0.5, why: `members of ${cls.childForFieldName('name')?.text ?? 'the enclosing type'}` });
     }
     const index = this.index();
-    if (!index || performance.now() > deadline) return out;
+    if (!index || now() > deadline) return out;
     const types = new Set<string>();
     if (owner) types.add(owner);
     if (fn) for (const t of typeNames(fn.childForFieldName('parameters'), lang)) types.add(t);
@@ -67,7 +67,7 @@ export class EnclosingSource implements ContextSource {
     for (let depth = 0; depth < 2 && hop.length > 0; depth++) {
       const next: string[] = [];
       for (const t of hop) {
-        if (seen.size >= MAX_TYPES * (depth + 1) || performance.now() > deadline) break;
+        if (seen.size >= MAX_TYPES * (depth + 1) || now() > deadline) break;
         if (seen.has(t)) continue;
         seen.add(t);
         const defs = index.lookup(t).filter((s) => TYPE_KINDS.has(s.kind));
@@ -82,6 +82,7 @@ export class EnclosingSource implements ContextSource {
     if (owner && lang === 'go' && req.abs) {
       const byFile = new Map<string, Run[]>();
       for (const e of index.filesIn(dirname(req.abs))) {
+        if (now() > deadline) break;
         if (e.rel === req.relPath) continue;
         for (const s of e.symbols) if (s.container === owner && s.kind === 'method') (byFile.get(e.rel) ?? byFile.set(e.rel, []).get(e.rel)!).push(...s.runs.slice(0, 1).map((r) => ({ start: r.start, text: r.text.split('\n')[0]! })));
       }

@@ -1,6 +1,6 @@
 // The regions the user edited most recently, in any open document, a few lines around each.
 import type { DocumentActivity } from '../activity.js';
-import type { Candidate, ContextRequest, ContextSource, Run } from '../types.js';
+import { wallClock, type Candidate, type ContextRequest, type ContextSource, type Run } from '../types.js';
 
 const MAX_REGIONS = 6;
 const CONTEXT_LINES = 2;
@@ -20,11 +20,11 @@ export class RecentEditsSource implements ContextSource {
     private readonly open: (uri: string) => OpenText | undefined,
   ) {}
 
-  gather(req: ContextRequest, deadline: number): Candidate[] {
+  gather(req: ContextRequest, deadline: number, now: () => number = wallClock): Candidate[] {
     const out: Candidate[] = [];
     let i = 0;
     for (const e of this.activity.recentEdits()) {
-      if (out.length >= MAX_REGIONS || performance.now() > deadline) break;
+      if (out.length >= MAX_REGIONS || now() > deadline) break;
       // The edit under the cursor is the prefix and suffix already.
       if (e.uri === req.uri && req.cursorLine >= e.line - CONTEXT_LINES && req.cursorLine <= e.endLine + CONTEXT_LINES) continue;
       const doc = e.uri === req.uri ? { lineAt: req.lineAt, lineCount: req.lineCount, path: req.relPath } : this.open(e.uri);
