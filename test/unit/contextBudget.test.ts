@@ -206,6 +206,27 @@ describe('per-document tables, worked out before the request', () => {
     expect([...tabled.ranked()].slice(0, nearCount)).toEqual([...scanned.ranked()].slice(0, nearCount));
     expect(new Set(tabled.ranked())).toEqual(new Set(scanned.ranked()));
   });
+
+  it('the identifier table qualifies along chains (`a.b.c`, Rust `a::b::c`) as a scan does: every prefix qualifies the next name', () => {
+    const text = [
+      'import pkg.mod',
+      ...Array.from({ length: 5 }, (_, i) => `x${i} = crate::util::fmt::pad(${i})`),
+      // Far enough that those chains are the wide zone's (the table's, given one).
+      ...Array.from({ length: 30 }, (_, i) => `y${i} = ${i}`),
+      'def run(raw):',
+      '    order = pkg.mod.parse(raw)',
+      '    return pkg.mod.render(├',
+    ].join('\n');
+    const offset = text.indexOf('├');
+    const clean = text.replace('├', '');
+    const scanned = nearIdentifiers(clean, offset);
+    const tabled = nearIdentifiers(clean, offset, {}, identifierTable(clean));
+    const pairs = (n: typeof scanned) => [...n.qualified()].map((q) => `${q.qualifier}/${q.member}`);
+    expect(pairs(tabled)).toEqual(pairs(scanned));
+    expect(pairs(scanned)).toEqual(expect.arrayContaining(['pkg/mod', 'pkg.mod/render', 'pkg.mod/parse', 'crate/util', 'crate.util/fmt', 'crate.util.fmt/pad']));
+    for (const n of ['mod', 'render', 'parse', 'util', 'fmt', 'pad']) expect([n, tabled.isMember(n)]).toEqual([n, true]);
+    expect(tabled.isMember('pkg')).toBe(false);
+  });
 });
 
 describe('the context service prepares documents off the request path', () => {
