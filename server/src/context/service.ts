@@ -155,7 +155,7 @@ export class ContextService {
   private prepare(uri: string): void {
     const doc = this.deps.documents.get(uri);
     if (!doc || doc.binary) return;
-    this.tables.prepare({ uri, abs: uriToPath(uri), lang: doc.tree?.language.name, text: doc.text.getText(), tree: doc.tree?.current() });
+    this.tables.prepare({ uri, abs: uriToPath(uri), lang: doc.tree?.language.name, text: doc.text.getText(), tree: doc.tree?.peek() });
   }
 
   /** One content change replaced lines `line` to `endLine` (as of after it). */

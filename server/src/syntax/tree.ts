@@ -424,6 +424,11 @@ export class DocumentTree {
     });
   }
 
+  /** The tree as it is, without asking for a parse or counting as use (background readers). */
+  peek(): Tree | undefined {
+    return this.tree;
+  }
+
   /** The tree when it matches the text exactly, else undefined (never parses). */
   exact(): Tree | undefined {
     return this.tree && !this.dirty && !this.inFlight ? this.tree : undefined;
