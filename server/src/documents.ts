@@ -71,7 +71,9 @@ export class DocumentStore {
           oldEndPosition: { row: e.line, column: e.character },
           newEndPosition: endPointAfterInsert(startPosition, change.text),
         });
-        TextDocument.update(doc.text, [change], version);
+        // The normalised range: TextDocument.update takes line numbers as given, and a line past
+        // the end leaves holes in its line table (offsets turn NaN from then on).
+        TextDocument.update(doc.text, [{ range: { start: s, end: e }, text: change.text }], version);
       } else {
         // A full replacement: the old tree says nothing useful about the new text.
         doc = this.open(uri, doc.languageId, version, change.text);

@@ -122,6 +122,15 @@ describe('DocumentStore.change keeps text and tree in step', () => {
     expect(incremental.rootNode.text).toBe(c.final);
   });
 
+  it('a change past the end of the document lands at the end and keeps the line table whole', () => {
+    const store = new DocumentStore(pool);
+    store.open('file:///work/p.ts', 'typescript', 1, 'function f() {\n  \n}\n');
+    const doc = store.change('file:///work/p.ts', 2, [rep(at(9, 0), at(10, 0), 'x\ny')])!;
+    expect(doc.text.getText()).toBe('function f() {\n  \n}\nx\ny');
+    expect(doc.text.offsetAt(at(4, 1))).toBe(doc.text.getText().length);
+    expect(doc.text.positionAt(doc.text.getText().length)).toEqual(at(4, 1));
+  });
+
   it('an unknown document is ignored', () => {
     const store = new DocumentStore(pool);
     expect(store.change('file:///nope.ts', 2, [ins(at(0, 0), 'x')])).toBeUndefined();
