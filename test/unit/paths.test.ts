@@ -104,6 +104,18 @@ describe('PathPolicy.cloudRefusal', () => {
     expect(denied.outsideWorkspace('src/app.ts')).toBe(true);
   });
 
+  it('a file under a thousand directories that do not exist: the nearest existing one is found by bisection, not one level at a time', () => {
+    let calls = 0;
+    const p = policy([root], { realpath: (q) => (calls++, realpathSync(q)) });
+    const deep = `src/${'d/'.repeat(1000)}new.ts`;
+    expect(p.cloudRefusal([deep], rules(['**/secrets/**']))).toBeUndefined();
+    expect(p.cloudRefusal([`secrets/${'d/'.repeat(1000)}new.ts`], rules(['**/secrets/**']))).toMatchObject({ rule: 'onPremOnly' });
+    // Each path: one try of the whole path, then ~log2(1,000 + the base's depth) prefixes, plus the root's own.
+    expect(calls).toBeLessThan(2 * (2 + Math.ceil(Math.log2(1100))) + 4);
+    // Longer than any OS accepts: it cannot be resolved, so it counts as protected (fails closed).
+    expect(p.cloudRefusal([`src/${'d/'.repeat(2100)}new.ts`], rules([]))).toMatchObject({ rule: 'unresolved', short: 'real path unresolved: ENAMETOOLONG' });
+  });
+
   it('matches each path once: verdicts are kept until a file event (invalidate) or a change of rules', () => {
     let calls = 0;
     const p = policy([root], { realpath: (q) => (calls++, realpathSync(q)) });

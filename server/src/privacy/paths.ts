@@ -6,7 +6,7 @@
 // a case-insensitive file system, or by opening the protected directory itself as the folder.
 // So every path is resolved to its real path and matched in every form that names it.
 import { realpathSync, statSync } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { uriToPath } from '../workspace.js';
 import { compileGlob, type GlobMatcher, type MatchWork } from './glob.js';
 
@@ -324,27 +324,73 @@ export class PathPolicy {
   }
 }
 
+/** Paths longer than this are refused by the OS anyway; answering an error (protected) fails closed. */
+const PATH_MAX = 4096;
+
 /**
  * The real path of `abs`. A path that does not exist (yet) resolves through its nearest existing
  * ancestor, where it would be created; any other error (a loop, no permission) is returned.
+ * The nearest existing ancestor is found by bisection over the path's prefixes (a prefix of an
+ * existing path exists), not one level at a time: each failed realpath costs the path's depth, so
+ * a walk up 2,500 missing directories took 0.7 s per request.
  */
 function realOf(abs: string, realpath: (p: string) => string, cache: Map<string, Resolved>): Resolved {
   const hit = cache.get(abs);
   if (hit) return hit;
-  let r: Resolved;
-  try {
-    r = { real: realpath(abs), exists: true };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const parent = dirname(abs);
-    if ((code === 'ENOENT' || code === 'ENOTDIR') && parent !== abs) {
-      const up = realOf(parent, realpath, cache);
-      r = 'real' in up ? { real: join(up.real, basename(abs)), exists: false } : up;
-    } else if (code === 'ENOENT' || code === 'ENOTDIR') r = { real: abs, exists: false };
-    else r = { error: code ?? String(err) };
-  }
+  const r = resolveReal(abs, realpath);
   cache.set(abs, r);
   return r;
+}
+
+function resolveReal(abs: string, realpath: (p: string) => string): Resolved {
+  if (abs.length > PATH_MAX) return { error: 'ENAMETOOLONG' };
+  const tryReal = (p: string): Resolved | 'missing' => {
+    try {
+      return { real: realpath(p), exists: true };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return code === 'ENOENT' || code === 'ENOTDIR' ? 'missing' : { error: code ?? String(err) };
+    }
+  };
+  const whole = tryReal(abs);
+  if (whole !== 'missing') return whole;
+  let error: Resolved | undefined;
+  const found = longestPrefix(abs, (p) => {
+    if (error) return undefined;
+    const r = tryReal(p);
+    if (r === 'missing') return undefined;
+    if ('error' in r) error = r;
+    return r;
+  });
+  if (error) return error;
+  if (!found || 'error' in found.value) return { real: abs, exists: false };
+  return { real: join(found.value.real, relative(found.prefix, abs)), exists: false };
+}
+
+/**
+ * The longest prefix of `path` (itself excluded: callers tried it) that `probe` accepts, found by
+ * bisection: every prefix of an existing path exists.
+ */
+function longestPrefix<T>(path: string, probe: (p: string) => T | undefined): { prefix: string; value: T } | undefined {
+  const prefixes: string[] = [];
+  for (let p = path; ; p = dirname(p)) {
+    prefixes.push(p);
+    if (dirname(p) === p) break;
+  }
+  prefixes.reverse();
+  let lo = -1;
+  let hi = prefixes.length - 1;
+  let best: { prefix: string; value: T } | undefined;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    const value = probe(prefixes[mid]!);
+    if (value === undefined) hi = mid;
+    else {
+      lo = mid;
+      best = { prefix: prefixes[mid]!, value };
+    }
+  }
+  return best;
 }
 
 /** `abs` relative to `base` when `base` holds it (the base itself: ""), else undefined. */
@@ -369,17 +415,8 @@ function suffixes(segs: string[], min: number): string[] {
  * case-insensitively only ever protects more.
  */
 export function detectCaseInsensitive(dir: string): boolean {
-  let d = dir;
-  for (;;) {
-    try {
-      statSync(d);
-      break;
-    } catch {
-      const up = dirname(d);
-      if (up === d) return true;
-      d = up;
-    }
-  }
+  const d = nearestExisting(dir);
+  if (d === undefined) return true;
   const segs = d.split(sep);
   for (let i = segs.length - 1; i >= 0; i--) {
     const s = segs[i]!;
@@ -395,4 +432,19 @@ export function detectCaseInsensitive(dir: string): boolean {
     }
   }
   return true;
+}
+
+/** The longest prefix of `dir` that exists (`dir` itself included); undefined when none. */
+function nearestExisting(dir: string): string | undefined {
+  if (dir.length > PATH_MAX) return undefined;
+  const exists = (p: string) => {
+    try {
+      statSync(p);
+      return true;
+    } catch {
+      return undefined;
+    }
+  };
+  if (exists(dir)) return dir;
+  return longestPrefix(dir, exists)?.prefix;
 }
