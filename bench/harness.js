@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, extname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { LspClient } from '../test/lsp-client.js';
+import { BIN_ENV, BIN_NODE_FLAGS, LspClient } from '../test/lsp-client.js';
 
 export const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(HERE, '..');
@@ -86,8 +86,12 @@ export function procMemory(pid) {
  */
 export async function startServer(o) {
   const home = mkdtempSync(join(tmpdir(), 'tandem-bench-home-'));
+  // BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR" (say): extra node flags for the server, after the bin's own.
+  const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const client = new LspClient({
+    ...(extra.length ? { nodeArgs: [...BIN_NODE_FLAGS, ...extra] } : {}),
     env: {
+      ...(extra.length ? BIN_ENV : {}),
       TANDEM_CONFIG: '',
       XDG_CONFIG_HOME: join(home, 'config'),
       XDG_STATE_HOME: join(home, 'state'),

@@ -10,7 +10,7 @@ import { pack } from '../../server/src/context/pack.js';
 import { EnclosingSource } from '../../server/src/context/sources/enclosing.js';
 import { DefinitionsSource } from '../../server/src/context/sources/definitions.js';
 import { RecentEditsSource } from '../../server/src/context/sources/recentEdits.js';
-import { SimilarSource } from '../../server/src/context/sources/similar.js';
+import { queryText, SimilarSource } from '../../server/src/context/sources/similar.js';
 import { TagExtractor } from '../../server/src/context/tags.js';
 import type { Candidate } from '../../server/src/context/types.js';
 import { BackendRegistry } from '../../server/src/models/registry.js';
@@ -340,6 +340,17 @@ describe('enclosing source', () => {
 });
 
 describe('similar and recent-edit sources', () => {
+  it("the query is the 20 lines up to the cursor's line end, clipped near the cursor on a minified line", () => {
+    const lines = Array.from({ length: 40 }, (_, i) => `line${i} = ${i};`);
+    const text = lines.join('\n');
+    const offset = text.indexOf('line30 ') + 4;
+    expect(queryText(text, offset)).toBe(lines.slice(11, 31).join('\n'));
+    const minified = `${'var a=b.c(d);'.repeat(150_000)}nearCursor(x)${'f(g);'.repeat(100_000)}`;
+    const q = queryText(minified, minified.indexOf('nearCursor') + 'nearCursor('.length);
+    expect(q.length).toBeLessThanOrEqual(2800);
+    expect(q).toContain('nearCursor(x)');
+  });
+
   it('finds the most similar window of another open document, and the regions edited last', () => {
     const texts = new Map<string, string>();
     const other = ['function unrelated() {}', ...Array.from({ length: 30 }, (_, i) => `const filler${i} = ${i};`), 'for (const order of orders) {', '  total += order.amount * taxRate;', '  seen.add(order.id);', '}'].join('\n');

@@ -1,7 +1,14 @@
 // Multi-line completions end with the block they are in: indentation tells where that is.
 import { indentOf, type Filter } from './types.js';
 
-const OPENS_BLOCK = /[{([:]\s*$/;
+/**
+ * Whether a line ends (before trailing whitespace) with an opening bracket or a colon. Read from
+ * the end: the cursor's line can be a megabyte of minified code, and a regex scanned all of it.
+ */
+function opensBlock(line: string): boolean {
+  const t = line.trimEnd();
+  return t.length > 0 && '{([:'.includes(t[t.length - 1]!);
+}
 const CLOSER = /^\s*[)\]}]/;
 
 /**
@@ -16,7 +23,7 @@ export const blockScope: Filter = (text, ctx) => {
   const first = lines[0]!;
   const firstLine = ctx.linePrefix + first;
   const base = indentOf(ctx.linePrefix.trim() === '' && first.trim() !== '' ? firstLine : ctx.linePrefix);
-  const cursorOpened = OPENS_BLOCK.test(firstLine);
+  const cursorOpened = opensBlock(firstLine);
   let siblingOpen = false;
   const kept: string[] = [first];
   for (let i = 1; i < lines.length && kept.length < ctx.maxLines; i++) {
@@ -45,7 +52,7 @@ export const blockScope: Filter = (text, ctx) => {
     }
     if (CLOSER.test(line) && !siblingOpen) break; // closes a block the cursor is inside of
     kept.push(line);
-    siblingOpen = OPENS_BLOCK.test(line);
+    siblingOpen = opensBlock(line);
   }
   while (kept.length > 1 && kept[kept.length - 1]!.trim() === '') kept.pop();
   return kept.join('\n');
