@@ -3,6 +3,7 @@
 // and settings from a project's exrc sent as repository-level only.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -31,6 +32,15 @@ interface Results {
   messages: string;
   commands: Sent[];
   checks: Record<string, any>;
+}
+
+/** A loopback URL where nothing listens (a port just let go of): connections to it are refused. */
+async function deadUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((res) => server.close(() => res()));
+  return `http://127.0.0.1:${port}`;
 }
 
 /** Runs headless Neovim until it quits; returns the JSON its driver wrote to `out`. */
@@ -86,6 +96,7 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNv
       TANDEM_NODE: process.execPath,
       TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
       TANDEM_FAKE_URL: fake.url,
+      TANDEM_DEAD_URL: await deadUrl(),
       TANDEM_CONFIG: '',
       // Neither the user's Neovim nor tandem configuration may leak in.
       XDG_CONFIG_HOME: dir,
@@ -198,16 +209,34 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNv
     expect(results.checks.compare_float).toEqual([md.split('\n')]);
   });
 
-  it(':TandemStats shows the counters as Markdown in a float', () => {
+  it(':TandemStats lays the counters out as text in a float, not as Markdown', () => {
     const stats = results.commands.find((c) => c.command === 'tandem.stats')!;
     expect(stats.err).toBeUndefined();
     expect(stats.arguments).toBeUndefined(); // none sent
+    const r = stats.result as { requests: number; shown: number; cacheHits: number; accepted: number; partiallyAccepted: number; latency: Record<string, { p50: number; p95: number }>; byBackend: Record<string, { shown: number; accepted: number; partiallyAccepted: number }> };
     const [float] = results.checks.stats_float as string[][];
-    expect(float![0]).toBe('# tandem stats');
-    const accepted = (stats.result as { accepted: number }).accepted;
-    expect(accepted).toBeGreaterThanOrEqual(2);
-    expect(float).toContain(`requests ${(stats.result as { requests: number }).requests}, shown ${(stats.result as { shown: number }).shown} (from cache ${(stats.result as { cacheHits: number }).cacheHits}), accepted ${accepted}, partly accepted ${(stats.result as { partiallyAccepted: number }).partiallyAccepted}`);
-    expect(float!.some((l) => /^\| fim \| \d+ \| \d+ \| \d+ \| \d+ \| \d+ \|$/.test(l))).toBe(true);
+    expect(float![0]).toBe('tandem stats');
+    expect(r.accepted).toBeGreaterThanOrEqual(2);
+    expect(float).toContain(`requests ${r.requests}, shown ${r.shown} (from cache ${r.cacheHits}), accepted ${r.accepted}, partly accepted ${r.partiallyAccepted}`);
+    // A table whose columns line up: the header and each backend's row end at the same column.
+    const header = float!.findIndex((l) => /^backend +shown +accepted +partly +p50 ms +p95 ms$/.test(l));
+    expect(header).toBeGreaterThan(0);
+    const fim = float!.find((l) => l.startsWith('fim '))!;
+    const b = r.byBackend.fim!;
+    const l = r.latency.fim!;
+    expect(fim.split(/ +/)).toEqual(['fim', String(b.shown), String(b.accepted), String(b.partiallyAccepted), String(l.p50), String(l.p95)]);
+    expect(fim.length).toBe(float![header]!.length);
+    expect(float).toContainEqual(expect.stringMatching(/^status: degraded - inline via fim/));
+    // No Markdown syntax left for the reader to decode.
+    for (const line of float!) expect(line).not.toMatch(/^#|^\||\|$|^```/);
+  });
+
+  it('says once, with vim.notify, that the status turned degraded (a backend is down)', () => {
+    expect(results.checks.status_state).toBe('degraded');
+    const notices = results.checks.status_notices as { msg: string; level: number }[];
+    expect(notices).toHaveLength(1);
+    expect(notices[0]!.msg).toMatch(/^tandem: degraded: inline via fim.*dead: .* \(:TandemStatus\)$/);
+    expect(notices[0]!.level).toBe(3); // vim.log.levels.WARN
   });
 
   it(':TandemStatus and :checkhealth tandem describe the running server', () => {
@@ -215,6 +244,150 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNv
     const health = (results.checks.health as string[]).join('\n');
     expect(health).toMatch(/OK:? .*tandem-lsp\.js --stdio answers --version: \d+\.\d+\.\d+/);
     expect(health).not.toMatch(/ERROR/);
+  });
+});
+
+/** The ```lua block of the README holding the lazy.nvim spec, and the same spec in the help file. */
+function lazySpecs(): { readme: string; help: string } {
+  const readme = readFileSync(join(ROOT, 'clients/neovim/README.md'), 'utf8');
+  const block = [...readme.matchAll(/```lua\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes("dir = '~/src/tandem/clients/neovim'"));
+  const help = readFileSync(join(ROOT, 'clients/neovim/doc/tandem.txt'), 'utf8');
+  const helpBlock = /With lazy\.nvim[^\n]*>\n([\s\S]*?)\n<\n/.exec(help)?.[1];
+  if (!block || !helpBlock) throw new Error('no lazy.nvim spec found in clients/neovim/README.md or doc/tandem.txt');
+  return { readme: block, help: helpBlock };
+}
+
+/** Runs test/clients/neovim/newer.lua in `mode` against `fakeUrl`; its results. */
+async function runNewer(mode: 'lsp_config' | 'native', fakeUrl: string): Promise<any> {
+  const dir = mkdtempSync(join(tmpdir(), `tandem-nvim-${mode}-`));
+  mkdirSync(join(dir, '.git'));
+  writeFileSync(join(dir, 'calc.py'), ['def add(a, b):', '    r', '', ''].join('\n'));
+  writeFileSync(join(dir, 'spec.lua'), lazySpecs().readme);
+  const env = {
+    ...process.env,
+    TANDEM_NEWER_MODE: mode,
+    TANDEM_TEST_OUT: join(dir, 'out.json'),
+    TANDEM_TEST_FILE: join(dir, 'calc.py'),
+    TANDEM_LAZY_SPEC: join(dir, 'spec.lua'),
+    TANDEM_TEST_TIMEOUT_MS: '45000',
+    TANDEM_NVIM_PLUGIN: join(ROOT, 'clients/neovim'),
+    TANDEM_NODE: process.execPath,
+    TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
+    TANDEM_FAKE_URL: fakeUrl,
+    TANDEM_CONFIG: '',
+    XDG_CONFIG_HOME: dir,
+    XDG_DATA_HOME: dir,
+    XDG_STATE_HOME: dir,
+    XDG_CACHE_HOME: dir,
+  };
+  return runNvim(['--clean', '-u', join(ROOT, 'test/clients/neovim/newer.lua')], env, dir, join(dir, 'out.json'));
+}
+
+// What newer Neovim adds, run in the Neovim at hand: the lazy.nvim spec, the help file, the status
+// notices, and lsp/tandem.lua through vim.lsp.config/vim.lsp.enable as 0.11 documents them.
+describe.skipIf(!hasNvim && process.env.CI !== 'true')('Neovim: lazy.nvim spec, :help tandem, status notices, lsp/tandem.lua', () => {
+  let fake: FakeVllm;
+  let r: any;
+
+  beforeAll(async () => {
+    if (!hasNvim) throw new Error('`nvim` is not installed; CI must install it (apt-get install neovim)');
+    fake = await startFakeVllm({ respond: (req) => ({ text: String(req.body?.prompt ?? '').includes('    re<|fim_suffix|>') ? 'turn a + b' : '' }) });
+    r = await runNewer('lsp_config', fake.url);
+  }, 55_000);
+  afterAll(async () => {
+    await fake?.close();
+  });
+
+  it('runs without an error', () => {
+    expect(r.errors, `messages: ${r.messages}`).toEqual([]);
+    expect(r.done).toBe(true);
+  });
+
+  it('the README\'s lazy.nvim spec is valid Lua with event, opts and build, and setup() knows every option in it', () => {
+    expect(r.checks.spec_parses).toBe(true);
+    const spec = r.checks.spec;
+    expect(spec).toMatchObject({ dir: '~/src/tandem/clients/neovim', name: 'tandem', main: 'tandem', event: ['BufReadPost', 'BufNewFile'], build: 'npm ci --prefix ../..' });
+    expect(spec.opts_keys.sort()).toEqual(['cmd', 'settings']);
+    expect(spec.cmd[2]).toBe('--stdio');
+    expect(spec.settings.backends.fim).toEqual({ kind: 'vllm', url: 'http://gpu-pool:8000' });
+    expect(r.checks.spec_unknown_opts).toEqual([]);
+    // lazy.nvim runs `build` in the plugin's directory: ../.. is the checkout that npm ci installs.
+    expect(readFileSync(resolve(ROOT, 'clients/neovim', '../..', 'package-lock.json'), 'utf8')).toContain('"name": "tandem-lsp"');
+    // The help file shows the same spec.
+    const { readme, help } = lazySpecs();
+    const lines = (t: string) => t.split('\n').map((l) => l.trim()).filter(Boolean);
+    expect(lines(help)).toEqual(lines(readme));
+  });
+
+  it(':help tandem opens the help file after :helptags, with a tag for every option and command', () => {
+    expect(r.checks.help).toMatchObject({ ok: true, file: 'tandem.txt' });
+    expect(r.checks.help.line).toMatch(/\*tandem\*$/);
+    const tags = r.checks.help_tags as string[];
+    for (const option of [...r.checks.options, 'filetypes']) expect(tags).toContain(`tandem-option-${option}`);
+    for (const command of r.checks.commands_after_attach as string[]) expect(tags).toContain(`:${command}`);
+    expect(tags).toEqual(expect.arrayContaining(['tandem', 'tandem.setup()', 'tandem-lazy', 'tandem-lsp-config', 'tandem-native', ':TandemEdit!']));
+  });
+
+  it('vim.notify says each turn to degraded or offline once, and once that it is ok again', () => {
+    expect(r.checks.status_notified).toEqual([
+      { msg: 'tandem: degraded: inline via fim; chat: connection refused (:TandemStatus)', level: 3 },
+      { msg: 'tandem: offline: no backend for inline completions (:TandemStatus)', level: 4 },
+      { msg: 'tandem: ok again: inline via fim', level: 2 },
+    ]);
+    expect(r.checks.status_notified_off).toBe(0);
+  });
+
+  it('lsp/tandem.lua is found on the runtimepath and is a complete client configuration', () => {
+    expect(r.checks.lsp_file).toBe(join(ROOT, 'clients/neovim/lsp/tandem.lua'));
+    expect(r.checks.enabled_config).toEqual({
+      cmd: [process.execPath, join(ROOT, 'server/bin/tandem-lsp.js'), '--stdio'],
+      root_dir: expect.stringMatching(/tandem-nvim-lsp_config-/),
+      init_options: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { debounceMs: 0, deadlineMs: 20000 } },
+      inlineCompletion: true,
+      configuration: true,
+      status_handler: 'function',
+      explain_command: 'function',
+      on_attach: 'function',
+    });
+  });
+
+  it('vim.lsp.enable(\'tandem\') without setup(): commands, ghost text and Tab come with the first attach', () => {
+    expect(r.checks.commands_before_attach).toEqual([]);
+    expect(r.checks.commands_after_attach).toEqual(['TandemCompare', 'TandemEdit', 'TandemExplain', 'TandemStats', 'TandemStatus']);
+    expect(r.checks.ghost).toBe('turn a + b');
+    expect(fake.completions().length).toBeGreaterThan(0);
+    expect(r.checks.starts).toBe(1);
+    // setup()'s attach finds the buffer served and starts nothing.
+    const [before, after] = r.checks.clients_before_after_attach;
+    expect(after).toBe(before);
+  });
+});
+
+describe.skipIf(!hasNvim && process.env.CI !== 'true')('Neovim: vim.lsp.inline_completion present (0.12)', () => {
+  let fake: FakeVllm;
+  let r: any;
+
+  beforeAll(async () => {
+    if (!hasNvim) throw new Error('`nvim` is not installed; CI must install it (apt-get install neovim)');
+    fake = await startFakeVllm({ respond: () => ({ text: 'turn a + b' }) });
+    r = await runNewer('native', fake.url);
+  }, 55_000);
+  afterAll(async () => {
+    await fake?.close();
+  });
+
+  it('enables native inline completion for the attached buffer and maps Tab to get(), falling through when it returns false', () => {
+    expect(r.errors, `messages: ${r.messages}`).toEqual([]);
+    expect(r.checks.enable_calls).toEqual([{ enable: true, filter: { bufnr: r.checks.bufnr } }]);
+    expect(r.checks.gets_after_fallthrough).toBe(1);
+    // get() accepted: the key did nothing more (the tab typed before is all).
+    expect(r.checks.line_after_accept).toBe('\t');
+  });
+
+  it('draws no ghost text of its own and sends no inline request of its own', () => {
+    expect(r.checks.ghost).toBeNull();
+    expect(fake.completions()).toEqual([]);
+    expect((r.checks.health as string[]).join('\n')).toMatch(/Neovim 0\.12\+: ghost text through vim\.lsp\.inline_completion/);
   });
 });
 

@@ -46,12 +46,6 @@ local function finish()
   driver.write_and_quit(out_path, results)
 end
 
-local function ghost_text()
-  local marks = api.nvim_buf_get_extmarks(0, require('tandem.inline').ns, 0, -1, { details = true })
-  local d = marks[1] and marks[1][4]
-  return d and d.virt_text and d.virt_text[1][1]
-end
-
 -- The server pulled the editor's section after initialize and reports it in force.
 local function loaded()
   for _, m in ipairs(results.log) do
@@ -67,7 +61,7 @@ local steps = {
       api.nvim_win_set_cursor(0, { 2, 4 })
       api.nvim_feedkeys('ae', 'n', false)
     end, function()
-      results.ghost = ghost_text()
+      results.ghost = driver.ghost_text()
       return results.ghost ~= nil
     end },
 }

@@ -16,7 +16,12 @@ require('tandem').setup({
   cmd = { assert(os.getenv('TANDEM_NODE')), assert(os.getenv('TANDEM_SERVER')), '--stdio' },
   -- Two backends on the one fake, so :TandemCompare has two to compare; ghost text uses `fim` only.
   settings = {
-    backends = { fim = { kind = 'vllm', url = assert(os.getenv('TANDEM_FAKE_URL')) }, second = { kind = 'vllm', url = assert(os.getenv('TANDEM_FAKE_URL')) } },
+    -- `dead` listens nowhere: the server's first probe finds it down and reports `degraded`.
+    backends = {
+      fim = { kind = 'vllm', url = assert(os.getenv('TANDEM_FAKE_URL')) },
+      second = { kind = 'vllm', url = assert(os.getenv('TANDEM_FAKE_URL')) },
+      dead = { kind = 'vllm', url = assert(os.getenv('TANDEM_DEAD_URL')) },
+    },
     routes = { inline = { 'fim' }, action = { 'fim', 'second' }, multiFile = { 'fim', 'second' } },
     -- A deadline only a stuck server reaches: the test is about what is shown, not how fast.
     inline = { debounceMs = 0, deadlineMs = 20000 },
@@ -75,11 +80,12 @@ end
 local function check(name, value) results.checks[name] = value end
 
 -- Every vim.notify message (Neovim shows LSP errors of the code-action menu this way).
-local notified = {}
+local notified, notified_levels = {}, {}
 local orig_notify = vim.notify
-vim.notify = function(msg, ...)
+vim.notify = function(msg, level, ...)
   table.insert(notified, msg)
-  return orig_notify(msg, ...)
+  table.insert(notified_levels, { msg = msg, level = level or vim.log.levels.INFO })
+  return orig_notify(msg, level, ...)
 end
 
 -- The lines of each floating window (tandem's Markdown floats); closes them.
@@ -217,8 +223,21 @@ local steps = {
       check('compare_float', take_floats())
       vim.cmd('TandemStats')
     end, function() local c = last_command('tandem.stats') return c and c.done and #take_floats_peek() > 0 end },
-  { 'status and health', function()
+  { 'the degraded status, said once', function()
       check('stats_float', take_floats())
+    end, function()
+      local s = require('tandem').status
+      if s and s.state == 'degraded' then
+        check('status_state', s.state)
+        local notices = {}
+        for _, n in ipairs(notified_levels) do
+          if n.msg:find('^tandem: ') and (n.msg:find('degraded') or n.msg:find('offline') or n.msg:find('ok again')) then table.insert(notices, n) end
+        end
+        check('status_notices', notices)
+        return true
+      end
+    end },
+  { 'status and health', function()
       check('status', require('tandem.commands').status_lines())
       vim.cmd('checkhealth tandem')
       check('health', api.nvim_buf_get_lines(0, 0, -1, false))

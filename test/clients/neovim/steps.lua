@@ -1,4 +1,5 @@
--- What the Neovim test drivers share: running their steps, and handing the results to the test.
+-- What the Neovim test drivers share: running their steps, reading the ghost text, and handing the
+-- results to the test.
 local M = {}
 
 --- Writes `results` (with Neovim's :messages) as JSON to `path` and quits Neovim.
@@ -8,6 +9,13 @@ function M.write_and_quit(path, results)
   f:write(vim.fn.json_encode(results))
   f:close()
   vim.cmd('qa!')
+end
+
+--- The text of the plugin's ghost-text extmark in the current buffer, if one is shown.
+function M.ghost_text()
+  local marks = vim.api.nvim_buf_get_extmarks(0, require('tandem.inline').ns, 0, -1, { details = true })
+  local d = marks[1] and marks[1][4]
+  return d and d.virt_text and d.virt_text[1][1]
 end
 
 --- Runs the steps in order once Neovim has started: each acts, then polls (every 20 ms, without

@@ -22,22 +22,26 @@ local function execute(bufnr, command, arg, on_result)
   end, bufnr)
 end
 
---- A focused floating window with Markdown; `q` closes it.
-function M.float(text, title)
-  local lines = vim.split(text, '\n', { plain = true })
-  if title then table.insert(lines, 1, '# ' .. title) end
+--- A focused floating window showing `lines` (a string is split at newlines); `q` closes it.
+--- opts: filetype ('markdown' for the model's answers; none for text laid out here), highlights
+--- ({group, line (0-based), col_start, col_end}).
+function M.float(lines, opts)
+  opts = opts or {}
+  if type(lines) == 'string' then lines = vim.split(lines, '\n', { plain = true }) end
   local width = 40
   for _, l in ipairs(lines) do width = math.max(width, vim.fn.strdisplaywidth(l)) end
   local buf = api.nvim_create_buf(false, true)
   api.nvim_buf_set_lines(buf, 0, -1, false, lines)
-  vim.bo[buf].filetype = 'markdown'
+  for _, h in ipairs(opts.highlights or {}) do api.nvim_buf_add_highlight(buf, -1, h[1], h[2], h[3], h[4]) end
+  vim.bo[buf].modifiable = false
+  if opts.filetype then vim.bo[buf].filetype = opts.filetype end
   vim.bo[buf].bufhidden = 'wipe'
   local win = api.nvim_open_win(buf, true, {
     relative = 'cursor', row = 1, col = 0, style = 'minimal', border = 'rounded',
     width = math.min(width, vim.o.columns - 4),
     height = math.max(1, math.min(#lines, math.floor(vim.o.lines * 0.6))),
   })
-  vim.wo[win].wrap = true
+  vim.wo[win].wrap = opts.filetype == 'markdown'
   vim.keymap.set('n', 'q', '<cmd>close<cr>', { buffer = buf, nowait = true })
   return win
 end
@@ -47,7 +51,7 @@ local function markdown_float(command)
   return function(result)
     local md = type(result) == 'table' and result.markdown
     if type(md) ~= 'string' then return util.notify(command .. ' returned no markdown', WARN) end
-    M.float(md)
+    M.float(md, { filetype = 'markdown' })
   end
 end
 
@@ -101,13 +105,36 @@ end
 
 local function num(v) return type(v) == 'number' and v or 0 end
 
---- The Markdown :TandemStats shows for tandem.stats' answer.
-function M.stats_markdown(s)
-  local lines = {
-    '# tandem stats', '',
-    ('requests %d, shown %d (from cache %d), accepted %d, partly accepted %d'):format(num(s.requests), num(s.shown), num(s.cacheHits), num(s.accepted), num(s.partiallyAccepted)),
-    '', '| backend | shown | accepted | partly | p50 ms | p95 ms |', '|---|---|---|---|---|---|',
-  }
+--- Rows of cells as lines whose columns line up: the first column left-aligned, the others right.
+local function columns(rows)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for i, cell in ipairs(row) do widths[i] = math.max(widths[i] or 0, vim.fn.strdisplaywidth(cell)) end
+  end
+  local out = {}
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for i, cell in ipairs(row) do
+      local pad = string.rep(' ', widths[i] - vim.fn.strdisplaywidth(cell))
+      cells[i] = i == 1 and cell .. pad or pad .. cell
+    end
+    table.insert(out, table.concat(cells, '  '))
+  end
+  return out
+end
+
+--- tandem.stats' answer laid out for reading: counts, a table per backend (shown, accepted, partly
+--- accepted, latency p50/p95), today's cloud spend, the status. Returns the lines and their
+--- highlights ({group, line, col_start, col_end}).
+function M.stats_view(s)
+  local lines, hl = {}, {}
+  local function add(text, group)
+    table.insert(lines, text)
+    if group then table.insert(hl, { group, #lines - 1, 0, -1 }) end
+  end
+  add('tandem stats', 'Title')
+  add(('requests %d, shown %d (from cache %d), accepted %d, partly accepted %d'):format(num(s.requests), num(s.shown), num(s.cacheHits), num(s.accepted), num(s.partiallyAccepted)))
+  if num(s.deadlineExpired) > 0 then add(('%d requests reached their deadline with nothing to show'):format(s.deadlineExpired)) end
   local names, seen = {}, {}
   for _, t in ipairs({ s.byBackend or {}, s.latency or {} }) do
     for name in pairs(t) do
@@ -115,25 +142,30 @@ function M.stats_markdown(s)
     end
   end
   table.sort(names)
-  for _, name in ipairs(names) do
-    local b, l = (s.byBackend or {})[name] or {}, (s.latency or {})[name] or {}
+  if #names > 0 then
+    add('')
+    local rows = { { 'backend', 'shown', 'accepted', 'partly', 'p50 ms', 'p95 ms' } }
     local p = function(v) return type(v) == 'number' and tostring(v) or '-' end
-    table.insert(lines, ('| %s | %d | %d | %d | %s | %s |'):format(name, num(b.shown), num(b.accepted), num(b.partiallyAccepted), p(l.p50), p(l.p95)))
+    for _, name in ipairs(names) do
+      local b, l = (s.byBackend or {})[name] or {}, (s.latency or {})[name] or {}
+      table.insert(rows, { name, tostring(num(b.shown)), tostring(num(b.accepted)), tostring(num(b.partiallyAccepted)), p(l.p50), p(l.p95) })
+    end
+    for i, line in ipairs(columns(rows)) do add(line, i == 1 and 'Bold' or nil) end
   end
-  if type(s.spend) == 'table' then
-    table.insert(lines, '')
-    table.insert(lines, ('cloud spend %s: $%.4f'):format(s.spend.day or 'today', num(s.spend.usd)))
-  end
+  add('')
+  if type(s.spend) == 'table' then add(('cloud spend %s: $%.4f'):format(s.spend.day or 'today', num(s.spend.usd))) end
   if type(s.status) == 'table' then
-    table.insert(lines, ('status: %s%s'):format(s.status.state or '?', s.status.message and s.status.message ~= '' and (' - ' .. s.status.message) or ''))
+    local bad = s.status.state == 'degraded' and 'WarningMsg' or s.status.state == 'offline' and 'ErrorMsg' or nil
+    add(('status: %s%s'):format(s.status.state or '?', s.status.message and s.status.message ~= '' and (' - ' .. s.status.message) or ''), bad)
   end
-  return table.concat(lines, '\n')
+  return lines, hl
 end
 
 function M.stats()
   execute(api.nvim_get_current_buf(), 'tandem.stats', nil, function(result)
     if type(result) ~= 'table' then return util.notify('tandem.stats returned nothing', WARN) end
-    M.float(M.stats_markdown(result))
+    local lines, hl = M.stats_view(result)
+    M.float(lines, { highlights = hl })
   end)
 end
 

@@ -24,6 +24,8 @@ local defaults = {
   -- ghost text is shown. Set one to false to leave that key alone.
   keymaps = { accept = '<Tab>', accept_word = '<M-Right>', accept_line = '<M-Down>', dismiss = '<C-]>' },
   hl_group = 'Comment',
+  -- vim.notify once when the server's status turns degraded or offline (and when it is ok again).
+  notify = true,
 }
 
 M.config = vim.deepcopy(defaults)
@@ -84,12 +86,28 @@ local function find_root(bufnr)
   return vim.fn.getcwd()
 end
 
-local function on_status(_, params)
+local NOTIFY_LEVEL = { degraded = vim.log.levels.WARN, offline = vim.log.levels.ERROR }
+
+--- The `tandem/status` handler: keeps the last status, fires `User TandemStatus`, and says it once
+--- (vim.notify) when the state turns degraded or offline, and once when it is ok again: the server
+--- repeats a state whenever its message changes, which must not repeat the message.
+function M.on_status(_, params)
+  if type(params) ~= 'table' then return end
+  local before = M.status and M.status.state
   M.status = params
+  if M.config.notify and params.state ~= before then
+    if NOTIFY_LEVEL[params.state] then
+      util.notify(('%s: %s (:TandemStatus)'):format(params.state, params.message or ''), NOTIFY_LEVEL[params.state])
+    elseif params.state == 'ok' and NOTIFY_LEVEL[before] then
+      util.notify('ok again: ' .. (params.message or ''))
+    end
+  end
   vim.api.nvim_exec_autocmds('User', { pattern = 'TandemStatus', modeline = false })
 end
 
-local function lsp_config(root)
+--- The client configuration without a workspace root: what `lsp/tandem.lua` hands to
+--- vim.lsp.config (0.11+), and what M.attach starts with a root on every version.
+function M.lsp_config()
   local caps = vim.lsp.protocol.make_client_capabilities()
   -- Declaring inline completion tells the server we render ghost text, so it offers no
   -- textDocument/completion (which would put model calls into the completion popup).
@@ -98,25 +116,38 @@ local function lsp_config(root)
   -- declare it (nor push the settings): without this the server would never see them.
   caps.workspace.configuration = true
   return {
-    name = 'tandem',
     cmd = M.config.cmd,
-    root_dir = root,
-    workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
+    filetypes = M.config.filetypes,
+    -- vim.lsp.enable (0.11+) calls this per buffer: the same root as setup() finds, cwd last.
+    root_dir = function(bufnr, on_dir) on_dir(find_root(bufnr)) end,
     capabilities = caps,
     -- Your settings go only where the server trusts them as yours; workspace/configuration (and
     -- the push Neovim sends after initialize) carries the repository's, which may only tighten.
     init_options = util.object(M.config.settings),
     settings = { tandem = util.object(M.repository_settings) },
-    handlers = { ['tandem/status'] = on_status },
+    handlers = { ['tandem/status'] = M.on_status },
     -- The Explain code action runs here, so vim.lsp.buf.code_action() shows its answer in a float.
     commands = { ['tandem.explain'] = function(...) return require('tandem.commands').explain_action(...) end },
+    on_attach = function(client, bufnr) M.on_attach(client, bufnr) end,
   }
+end
+
+local function lsp_config(root)
+  local config = M.lsp_config()
+  config.name = 'tandem'
+  config.root_dir = root
+  config.workspace_folders = { { uri = vim.uri_from_fname(root), name = root } }
+  config.filetypes = nil -- setup()'s own autocommands choose the buffers
+  return config
 end
 
 --- Starts (or reuses) the server for this buffer's workspace and attaches the buffer.
 function M.attach(bufnr)
   bufnr = bufnr or vim.api.nvim_get_current_buf()
   if vim.bo[bufnr].buftype ~= '' or vim.api.nvim_buf_get_name(bufnr) == '' then return end
+  -- Already served, e.g. by vim.lsp.enable('tandem') on 0.11+: never a second server.
+  local attached = util.tandem_client(bufnr)
+  if attached then return attached.id end
   local root = find_root(bufnr)
   local id
   if vim.lsp.start then
@@ -129,7 +160,6 @@ function M.attach(bufnr)
     end
     if id then vim.lsp.buf_attach_client(bufnr, id) end
   end
-  if id and M.use_native() then vim.lsp.inline_completion.enable(true, { bufnr = bufnr }) end
   return id
 end
 
@@ -162,6 +192,23 @@ local function define_commands()
   vim.api.nvim_create_user_command('TandemStatus', commands.status, { desc = 'tandem: server and backend status' })
 end
 
+-- The augroup the ghost text's autocommands live in; nil until setup() or the first attach.
+local ui_group
+
+--- Commands, ghost text and keys, with M.config as it is now.
+local function start_ui(group)
+  ui_group = group
+  define_commands()
+  if M.use_native() then inline.setup_native(M.config) else inline.setup(M.config, group) end
+end
+
+--- Runs for every buffer the server attaches to, whichever way it was started: setup(), or
+--- vim.lsp.enable('tandem') with lsp/tandem.lua and no setup() call (defaults then apply).
+function M.on_attach(_, bufnr)
+  if not ui_group then start_ui(vim.api.nvim_create_augroup('tandem', { clear = true })) end
+  if M.use_native() then vim.lsp.inline_completion.enable(true, { bufnr = bufnr }) end
+end
+
 function M.setup(opts)
   opts = opts or {}
   local exrc = calling_exrc()
@@ -181,8 +228,7 @@ function M.setup(opts)
     pattern = fts or '*',
     callback = function(ev) M.attach(ev.buf) end,
   })
-  define_commands()
-  if not M.use_native() then inline.setup(M.config, group) else inline.setup_native(M.config) end
+  start_ui(group)
   -- Buffers loaded before setup() ran (lazy loading) attach now.
   for _, b in ipairs(vim.api.nvim_list_bufs()) do
     if vim.api.nvim_buf_is_loaded(b) and (not fts or vim.tbl_contains(fts, vim.bo[b].filetype)) then M.attach(b) end
