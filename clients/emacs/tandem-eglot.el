@@ -1,84 +1,80 @@
-;;; tandem-eglot.el --- tandem's commands for eglot users  -*- lexical-binding: t -*-
+;;; tandem-eglot.el --- tandem with eglot, for buffers where tandem is the only server  -*- lexical-binding: t -*-
 
 ;; Optional.  eglot already lists tandem's code actions (`M-x eglot-code-actions') and gets its
-;; completions through `completion-at-point'; this file adds the server's own commands, which
-;; eglot has no menu for:
+;; completions through `completion-at-point'.  This file adds what eglot lacks for tandem:
 ;;
-;;   M-x tandem-explain   the region (else the current line) explained, in a Markdown buffer
-;;   M-x tandem-edit      the region (else the whole file) changed by an instruction;
-;;                        with C-u, scope "workspace" (the edit may span files)
-;;   M-x tandem-compare   the region explained by two backends side by side; with C-u, ask
-;;                        for an instruction and show each backend's proposed edit, unapplied
-;;   M-x tandem-stats     requests, acceptances, latency and spend, as JSON
+;; - the server's commands (`tandem.el'): M-x tandem-explain, tandem-edit, tandem-compare,
+;;   tandem-stats;
+;; - acceptance counting: eglot 1.9 (Debian 12) does not run a completion item's command, so
+;;   completing tandem's item sends its `tandem.accepted' here (not twice where eglot does it);
+;; - the `tandem/status' notice (`tandem-notify-status').
+;;
+;; eglot runs one server per buffer: where tandem runs, pyright or gopls do not.  To run tandem
+;; beside them, use lsp-mode and `lsp-tandem.el' instead.
 ;;
 ;; Load it after eglot: (with-eval-after-load 'eglot (load "/path/to/tandem/clients/emacs/tandem-eglot.el")).
 ;; Tested with eglot 1.9 (Debian 12) by test/clients/emacs.test.ts.
 
 (require 'eglot)
-(require 'json)
+(require 'tandem (expand-file-name "tandem" (file-name-directory (or load-file-name (bound-and-true-p byte-compile-current-file) buffer-file-name))))
 
-(defun tandem--bounds (whole-file)
-  "The region's bounds, else the current line's (the whole file if WHOLE-FILE)."
-  (cond ((use-region-p) (list (region-beginning) (region-end)))
-        (whole-file (list (point-min) (point-min))) ; an empty range: the server edits the file
-        (t (list (line-beginning-position) (line-end-position)))))
+(defun tandem-eglot--server ()
+  "The eglot server of the current buffer when it is tandem."
+  (when-let ((server (eglot-current-server)))
+    (when (equal (plist-get (eglot--server-info server) :name) "tandem") server)))
 
-(defun tandem--target (beg end)
-  "The {uri, range} argument of tandem's commands for BEG..END."
-  (append (eglot--TextDocumentIdentifier)
-          (list :range (list :start (eglot--pos-to-lsp-position beg)
-                             :end (eglot--pos-to-lsp-position end)))))
+(defun tandem-eglot--client ()
+  "How this buffer reaches tandem through eglot (see `tandem-client-functions')."
+  (when-let ((server (tandem-eglot--server)))
+    (list :execute (lambda (command args) (eglot-execute-command server command args))
+          :uri (plist-get (eglot--TextDocumentIdentifier) :uri)
+          :position #'eglot--pos-to-lsp-position)))
 
-(defun tandem--execute (command &rest args)
-  "Run the server's COMMAND with ARGS through workspace/executeCommand; its result."
-  (eglot-execute-command (eglot--current-server-or-lose) command (apply #'vector args)))
+(add-hook 'tandem-client-functions #'tandem-eglot--client)
 
-(defun tandem--show (markdown &optional name)
-  "Show MARKDOWN in the buffer NAME (default *tandem*), in `markdown-mode' when installed."
-  (with-current-buffer (get-buffer-create (or name "*tandem*"))
-    (let ((inhibit-read-only t))
-      (erase-buffer)
-      (insert markdown)
-      (goto-char (point-min))
-      (if (fboundp 'markdown-mode) (markdown-mode) (text-mode))
-      (view-mode 1))
-    (display-buffer (current-buffer))
-    (current-buffer)))
+(cl-defmethod eglot-handle-notification (_server (_method (eql tandem/status)) &rest params)
+  "Keep the server's status; say when it turns degraded or offline."
+  (tandem--status-changed params))
 
-(defun tandem-explain (beg end)
-  "Explain BEG..END (the region, else the current line) in a Markdown buffer."
-  (interactive (tandem--bounds nil))
-  ;; open: false, since this buffer shows the answer (a client with window/showDocument would
-  ;; otherwise get it opened a second time).
-  (let ((result (tandem--execute 'tandem.explain (append (tandem--target beg end) '(:open :json-false)))))
-    (tandem--show (plist-get result :markdown) "*tandem explain*")))
+;;; Acceptance: the completion item's command.
 
-(defun tandem-edit (beg end instruction &optional workspace)
-  "Change BEG..END by INSTRUCTION; the server applies the edit (eglot may ask to confirm).
-Without a region, the whole file.  With WORKSPACE (\\[universal-argument]), scope \"workspace\"."
-  (interactive (append (tandem--bounds t)
-                       (list (read-string (if current-prefix-arg "tandem edit (workspace): " "tandem edit: "))
-                             current-prefix-arg)))
-  (let ((result (tandem--execute 'tandem.edit (append (tandem--target beg end)
-                                                      (list :instruction instruction
-                                                            :scope (if workspace "workspace" "file"))))))
-    (message "tandem: %s" (if (eq (plist-get result :applied) t) "edit applied" (format "edit not applied %S" result)))
-    result))
+(defvar tandem-eglot--accept-sent nil
+  "Non-nil once eglot itself sent `tandem.accepted' while a completion was being inserted.")
 
-(defun tandem-compare (beg end &optional instruction)
-  "Compare two backends on BEG..END: explanations, or with INSTRUCTION (\\[universal-argument]) proposed edits."
-  (interactive (append (tandem--bounds nil)
-                       (list (and current-prefix-arg (read-string "tandem compare, instruction: ")))))
-  (let ((result (tandem--execute 'tandem.compare (append (tandem--target beg end)
-                                                         (and instruction (list :instruction instruction))))))
-    (tandem--show (plist-get result :markdown) "*tandem compare*")))
+(defun tandem-eglot--note-command (_server command &rest _)
+  "Note that eglot runs COMMAND itself, when it is `tandem.accepted'."
+  (when (equal (format "%s" (if (listp command) (plist-get command :command) command)) "tandem.accepted")
+    (setq tandem-eglot--accept-sent t)))
 
-(defun tandem-stats ()
-  "Show the server's counters: requests, acceptances, latency, spend, status."
-  (interactive)
-  (let ((json-encoding-pretty-print t))
-    (tandem--show (concat "# tandem stats\n\n```json\n" (json-encode (tandem--execute 'tandem.stats)) "\n```\n")
-                  "*tandem stats*")))
+(advice-add 'eglot-execute-command :before #'tandem-eglot--note-command)
+;; Newer eglot runs a completion item's command through `eglot-execute'.
+(when (fboundp 'eglot-execute) (advice-add 'eglot-execute :before #'tandem-eglot--note-command))
+
+(defun tandem-eglot--counting-exit (exit collection server)
+  "EXIT (eglot's completion exit function), then the item's `tandem.accepted' unless EXIT sent it.
+COLLECTION finds the item when the inserted string lost its properties; SERVER runs the command."
+  (lambda (proxy status)
+    (let ((tandem-eglot--accept-sent nil))
+      (funcall exit proxy status)
+      (when (and (memq status '(finished exact)) (not tandem-eglot--accept-sent))
+        (let* ((item (or (get-text-property 0 'eglot--lsp-item proxy)
+                         (get-text-property 0 'eglot--lsp-item
+                                            (seq-find (lambda (p) (string= p proxy)) (all-completions "" collection)))))
+               (command (plist-get item :command)))
+          (when (equal (plist-get command :command) "tandem.accepted")
+            (eglot-execute-command server "tandem.accepted" (plist-get command :arguments))))))))
+
+(defun tandem-eglot--count-acceptances (capf)
+  "CAPF (what `eglot-completion-at-point' returned) with an exit function that counts acceptances."
+  (let ((server (tandem-eglot--server)))
+    (if (not (and server (consp capf) (plist-get (nthcdr 3 capf) :exit-function)))
+        capf
+      (let ((props (copy-sequence (nthcdr 3 capf))))
+        (append (list (nth 0 capf) (nth 1 capf) (nth 2 capf))
+                (plist-put props :exit-function
+                           (tandem-eglot--counting-exit (plist-get props :exit-function) (nth 2 capf) server)))))))
+
+(advice-add 'eglot-completion-at-point :filter-return #'tandem-eglot--count-acceptances)
 
 (provide 'tandem-eglot)
 ;;; tandem-eglot.el ends here

@@ -3,13 +3,16 @@
 // and settings from a project's exrc sent as repository-level only.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
+import { freePort } from '../unit/backendKit.js';
+
+/** A loopback URL where nothing listens (a port just let go of): connections to it are refused. */
+const deadUrl = async (): Promise<string> => `http://127.0.0.1:${await freePort()}`;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const nvimVersion = spawnSync('nvim', ['--version'], { encoding: 'utf8' });
@@ -34,14 +37,6 @@ interface Results {
   checks: Record<string, any>;
 }
 
-/** A loopback URL where nothing listens (a port just let go of): connections to it are refused. */
-async function deadUrl(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((res) => server.close(() => res()));
-  return `http://127.0.0.1:${port}`;
-}
 
 /** Runs headless Neovim until it quits; returns the JSON its driver wrote to `out`. */
 async function runNvim(args: string[], env: NodeJS.ProcessEnv, cwd: string, out: string): Promise<any> {

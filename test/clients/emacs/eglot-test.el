@@ -5,7 +5,8 @@
 ;; URL, the server and the file to edit in the environment.  Connects eglot the way a user's
 ;; configuration would (eglot-server-programs + M-x eglot), completes with completion-at-point
 ;; (eglot declares no inline completion, so tandem offers textDocument/completion), and writes
-;; what it saw as JSON to $TANDEM_TEST_OUT.  It then lists and runs code actions and explains.
+;; what it saw as JSON to $TANDEM_TEST_OUT.  It then lists and runs code actions, explains, and
+;; shows the stats.
 ;;
 ;; With $TANDEM_TEST_DIR_LOCALS (a regexp of the server's message to wait for) the directory holds
 ;; a repository's .dir-locals.el: the run completes once the server has answered about it, records
@@ -16,11 +17,7 @@
 (require 'project)
 (require 'json)
 (load (getenv "TANDEM_EMACS_CLIENT") nil t)
-
-(defvar tandem-test-results nil)
-
-(defun tandem-test-record (key value)
-  (setq tandem-test-results (cons (cons key value) tandem-test-results)))
+(load (expand-file-name "driver.el" (file-name-directory load-file-name)) nil t)
 
 ;; Every window/showMessage the server sends, as (type . message).
 (defvar tandem-test-shown nil)
@@ -46,9 +43,7 @@
 (defun tandem-test-finish (code)
   (tandem-test-record 'commands (vconcat (reverse tandem-test-commands)))
   (tandem-test-record 'shown (vconcat (reverse tandem-test-shown)))
-  (with-temp-file (getenv "TANDEM_TEST_OUT")
-    (insert (json-encode tandem-test-results)))
-  (kill-emacs code))
+  (tandem-test-write-and-exit code))
 
 (condition-case err
     (let* ((file (getenv "TANDEM_TEST_FILE"))
@@ -117,6 +112,10 @@
       (let ((buf (tandem-explain (point-min) (point-max))))
         (tandem-test-record 'explainBuffer (buffer-name buf))
         (tandem-test-record 'explained (with-current-buffer buf (buffer-string))))
+      ;; M-x tandem-stats: the counters laid out, the completion above counted as accepted.
+      (with-current-buffer (tandem-stats)
+        (tandem-test-record 'statsText (buffer-substring-no-properties (point-min) (point-max))))
+      (tandem-test-record 'stats (tandem--execute "tandem.stats"))
       (eglot-shutdown (eglot-current-server))
       (tandem-test-finish 0))
   (error

@@ -1,0 +1,141 @@
+;;; lsp-mode-test.el --- lsp-mode with tandem beside another server, in batch mode  -*- lexical-binding: t -*-
+
+;; Run by test/clients/emacs.test.ts: `emacs --batch -q -l lsp-mode-test.el` (-q: Debian's site
+;; files put elpa-lsp-mode on the load path).  A Python buffer gets two servers as a user's
+;; lsp-mode would start them: test/fake/langserver.js registered as the mode's own server (as
+;; pyright is), and tandem through clients/emacs/lsp-tandem.el as an add-on.  It hovers (the
+;; other server answers), completes through company (tandem answers, and the item's command
+;; counts the acceptance), runs a code action of each server, tandem's Explain and M-x tandem-stats, and
+;; writes what it saw as JSON to $TANDEM_TEST_OUT.
+
+(require 'lsp-mode)
+;; lsp-mode's own completion front end (`lsp-completion-provider' :capf sets it up): company
+;; selects the item and runs its exit function, which runs the item's command.
+(require 'company)
+(require 'python)
+(require 'json)
+(load (getenv "TANDEM_LSP_TANDEM") nil t)
+(load (expand-file-name "driver.el" (file-name-directory load-file-name)) nil t)
+
+;; Every message tandem's client shows.
+(defvar tandem-test-messages nil)
+(advice-add 'message :before
+            (lambda (format-string &rest args)
+              (when (and (stringp format-string) (string-prefix-p "tandem: " format-string))
+                (push (apply #'format format-string args) tandem-test-messages))))
+
+(defun tandem-test-finish (code)
+  (tandem-test-record 'messages (vconcat (reverse tandem-test-messages)))
+  (tandem-test-write-and-exit code))
+
+(defun tandem-test-wait (what predicate)
+  "Process output until PREDICATE holds; an error naming WHAT after 40 s (a stuck run)."
+  (let ((tries 0))
+    (while (not (funcall predicate))
+      (when (> tries 400) (error "timed out waiting for %s" what))
+      (accept-process-output nil 0.1)
+      (setq tries (1+ tries)))))
+
+(defun tandem-test-resolved-titles (server-id)
+  "The titles of the code actions lsp-mode's trace shows sent to SERVER-ID for codeAction/resolve."
+  (let (titles)
+    (dolist (buffer (buffer-list) (nreverse titles))
+      (when (string-prefix-p (format "*lsp-log: %s:" server-id) (buffer-name buffer))
+        (with-current-buffer buffer
+          (goto-char (point-min))
+          (while (re-search-forward "Sending request 'codeAction/resolve[^\n]*\nParams: {\n *\"title\": \"\\([^\"]*\\)\"" nil t)
+            (push (match-string 1) titles)))))))
+
+(defun tandem-test-server-ids ()
+  (sort (mapcar (lambda (w) (symbol-name (lsp--client-server-id (lsp--workspace-client w)))) (lsp-workspaces)) #'string<))
+
+(condition-case err
+    (let* ((file (getenv "TANDEM_TEST_FILE"))
+           (dir (file-name-directory file)))
+      (tandem-test-record 'lspMode (locate-library "lsp-mode"))
+      ;; The language's own server: the fake stands where pyright would.
+      (lsp-register-client
+       (make-lsp-client :new-connection (lsp-stdio-connection (list (getenv "TANDEM_NODE") (getenv "TANDEM_FAKE_LANGSERVER")))
+                        :major-modes '(python-mode)
+                        :server-id 'fake-langserver
+                        :priority 1))
+      ;; The user's init file: where tandem's server is, and their model server.
+      (setq lsp-tandem-server-command (list (getenv "TANDEM_NODE") (getenv "TANDEM_SERVER") "--stdio")
+            lsp-tandem-initialization-options
+            `(:backends (:fim (:kind "vllm" :url ,(getenv "TANDEM_FAKE_URL"))
+                         ;; Listens nowhere: the server's status turns degraded.
+                         :dead (:kind "vllm" :url ,(getenv "TANDEM_DEAD_URL")))
+              :routes (:inline ["fim"] :action ["fim"] :multiFile ["fim"])
+              ;; A deadline only a stuck server reaches: the test is about the answers.
+              :inline (:debounceMs 0 :deadlineMs 20000)))
+      ;; lsp-mode as a batch session needs it: no questions, no UI extras.
+      (setq lsp-enabled-clients '(fake-langserver tandem)
+            lsp-session-file (expand-file-name ".lsp-session" dir)
+            lsp-auto-guess-root nil
+            lsp-keep-workspace-alive nil
+            lsp-restart 'ignore
+            lsp-enable-snippet nil
+            lsp-diagnostics-provider :none
+            lsp-modeline-code-actions-enable nil
+            lsp-modeline-diagnostics-enable nil
+            lsp-modeline-workspace-status-enable nil
+            lsp-headerline-breadcrumb-enable nil
+            lsp-lens-enable nil
+            lsp-enable-file-watchers nil
+            lsp-signature-auto-activate nil
+            lsp-eldoc-enable-hover nil
+            lsp-enable-symbol-highlighting nil
+            lsp-response-timeout 40
+            ;; lsp-mode's trace of each server's messages: which server was asked what.
+            lsp-log-io t)
+      (lsp-workspace-folders-add dir)
+      (find-file file)
+      (lsp)
+      (tandem-test-wait "both servers to initialize"
+                        (lambda () (and (= (length (lsp-workspaces)) 2)
+                                        (seq-every-p (lambda (w) (eq (lsp--workspace-status w) 'initialized)) (lsp-workspaces)))))
+      (tandem-test-record 'servers (vconcat (tandem-test-server-ids)))
+      ;; Hover on `add': the other server's answer.
+      (goto-char (point-min))
+      (search-forward "add")
+      (let ((hover (lsp-request "textDocument/hover" (lsp--text-document-position-params))))
+        (tandem-test-record 'hover (tandem--get hover :contents :value)))
+      ;; "    re|": tandem completes it, through company as a user picks an item.
+      (goto-char (point-min))
+      (forward-line 1)
+      (end-of-line)
+      (tandem-test-record 'before (buffer-substring-no-properties (line-beginning-position) (line-end-position)))
+      (tandem-test-record 'company (list :mode (and company-mode t) :backends (format "%S" company-backends)))
+      (company-manual-begin)
+      (tandem-test-record 'candidates (vconcat (mapcar #'substring-no-properties company-candidates)))
+      (company-complete-selection)
+      (tandem-test-record 'after (buffer-substring-no-properties (line-beginning-position) (line-end-position)))
+      ;; The item's command counted the acceptance (an asynchronous request: ask until it is in).
+      (tandem-test-wait "the acceptance to be counted"
+                        (lambda () (equal (tandem--get (tandem--execute "tandem.stats") :accepted) 1)))
+      ;; Code actions at `add': both servers' lists, merged.
+      (goto-char (point-min))
+      (search-forward "add")
+      (let ((actions (lsp-code-actions-at-point)))
+        (tandem-test-record 'actions (vconcat (mapcar (lambda (a) (list :title (tandem--get a :title) :kind (tandem--get a :kind))) actions)))
+        ;; The other server's own action, through lsp-mode's executor: resolved and run there.
+        (lsp-execute-code-action (seq-find (lambda (a) (equal (tandem--get a :kind) "source.organizeImports")) actions))
+        ;; tandem's Simplify: resolved by tandem alone, its edit lands in the buffer.
+        (lsp-execute-code-action (seq-find (lambda (a) (equal (tandem--get a :kind) "refactor.rewrite.tandem.simplify")) actions))
+        (tandem-test-record 'afterAction (buffer-substring-no-properties (point-min) (point-max)))
+        ;; tandem's Explain: its command runs in the client, the answer in a buffer.
+        (lsp-execute-code-action (seq-find (lambda (a) (equal (tandem--get a :kind) "source.tandem.explain")) actions))
+        (tandem-test-record 'explained (with-current-buffer "*tandem explain*" (buffer-string))))
+      ;; M-x tandem-stats.
+      (with-current-buffer (tandem-stats)
+        (tandem-test-record 'statsText (buffer-substring-no-properties (point-min) (point-max))))
+      (tandem-test-record 'stats (tandem--execute "tandem.stats"))
+      (tandem-test-wait "the degraded status" (lambda () (equal (plist-get tandem-status :state) "degraded")))
+      (tandem-test-record 'serversAtEnd (vconcat (tandem-test-server-ids)))
+      (tandem-test-record 'tandemResolved (vconcat (tandem-test-resolved-titles "tandem")))
+      (tandem-test-finish 0))
+  (error
+   (tandem-test-record 'error (error-message-string err))
+   (tandem-test-finish 1)))
+
+;;; lsp-mode-test.el ends here
