@@ -77,7 +77,7 @@ describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`eglot in ${hasEmacs ? e
     });
     const dir = mkdtempSync(join(tmpdir(), 'tandem-emacs-'));
     writeFileSync(join(dir, 'calc.py'), 'def add(a, b):\n    re\n');
-    ({ results, output } = await runEmacs(dir, fake.url));
+    ({ results, output } = await runEmacs(dir, fake.url, { TANDEM_DEAD_URL: await deadUrl() }));
   }, 55_000);
 
   afterAll(async () => {
@@ -141,8 +141,14 @@ describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`eglot in ${hasEmacs ? e
     const fim = lines.find((l) => l.startsWith('fim '))!;
     expect(fim.split(/ +/)).toEqual(['fim', '1', '1', '0', String(s.latency.fim.p50), String(s.latency.fim.p95)]);
     expect(fim.length).toBe(header.length);
-    expect(lines).toContainEqual(expect.stringMatching(/^status: ok - inline via fim/));
+    expect(lines).toContainEqual(expect.stringMatching(/^status: degraded - inline via fim/));
     expect(text).not.toMatch(/[{}]|```/);
+  });
+
+  it('says once in the echo area that the status turned degraded (a backend is down)', () => {
+    const notices = (results.messages as string[]).filter((m) => /^tandem: (degraded|offline|ok again)/.test(m));
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/^tandem: degraded: inline via fim.*; dead: /);
   });
 
   it('M-x tandem-explain shows the explanation in a buffer and asks the server not to open it again', () => {

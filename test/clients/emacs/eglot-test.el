@@ -58,7 +58,10 @@
             eglot-server-programs
             `((python-mode ,(getenv "TANDEM_NODE") ,(getenv "TANDEM_SERVER") "--stdio"
                            :initializationOptions
-                           (:backends (:fim (:kind "vllm" :url ,url))
+                           (:backends (:fim (:kind "vllm" :url ,url)
+                                       ;; With $TANDEM_DEAD_URL, a backend that listens nowhere: the status turns degraded.
+                                       ,@(when (getenv "TANDEM_DEAD_URL") `(:dead (:kind "vllm" :url ,(getenv "TANDEM_DEAD_URL")))))
+                            :routes (:inline ["fim"] :action ["fim"] :multiFile ["fim"])
                             ;; A deadline only a stuck server reaches: the test is about the answer.
                             :inline (:debounceMs 0 :deadlineMs 20000)))))
       (find-file file)
@@ -116,6 +119,8 @@
       (with-current-buffer (tandem-stats)
         (tandem-test-record 'statsText (buffer-substring-no-properties (point-min) (point-max))))
       (tandem-test-record 'stats (tandem--execute "tandem.stats"))
+      (when (getenv "TANDEM_DEAD_URL")
+        (tandem-test-wait "the degraded status" (lambda () (equal (plist-get tandem-status :state) "degraded"))))
       (eglot-shutdown (eglot-current-server))
       (tandem-test-finish 0))
   (error

@@ -17,24 +17,6 @@
 (load (getenv "TANDEM_LSP_TANDEM") nil t)
 (load (expand-file-name "driver.el" (file-name-directory load-file-name)) nil t)
 
-;; Every message tandem's client shows.
-(defvar tandem-test-messages nil)
-(advice-add 'message :before
-            (lambda (format-string &rest args)
-              (when (and (stringp format-string) (string-prefix-p "tandem: " format-string))
-                (push (apply #'format format-string args) tandem-test-messages))))
-
-(defun tandem-test-finish (code)
-  (tandem-test-record 'messages (vconcat (reverse tandem-test-messages)))
-  (tandem-test-write-and-exit code))
-
-(defun tandem-test-wait (what predicate)
-  "Process output until PREDICATE holds; an error naming WHAT after 40 s (a stuck run)."
-  (let ((tries 0))
-    (while (not (funcall predicate))
-      (when (> tries 400) (error "timed out waiting for %s" what))
-      (accept-process-output nil 0.1)
-      (setq tries (1+ tries)))))
 
 (defun tandem-test-resolved-titles (server-id)
   "The titles of the code actions lsp-mode's trace shows sent to SERVER-ID for codeAction/resolve."
@@ -133,9 +115,9 @@
       (tandem-test-wait "the degraded status" (lambda () (equal (plist-get tandem-status :state) "degraded")))
       (tandem-test-record 'serversAtEnd (vconcat (tandem-test-server-ids)))
       (tandem-test-record 'tandemResolved (vconcat (tandem-test-resolved-titles "tandem")))
-      (tandem-test-finish 0))
+      (tandem-test-write-and-exit 0))
   (error
    (tandem-test-record 'error (error-message-string err))
-   (tandem-test-finish 1)))
+   (tandem-test-write-and-exit 1)))
 
 ;;; lsp-mode-test.el ends here
