@@ -57,7 +57,8 @@ describe('router', () => {
     const good = await fake('return a + b;');
     // The deadline is eaten once; it must leave the backup, on a starved machine, time to answer.
     const spawned = performance.now();
-    const { client } = await start({ backends: { primary: { kind: 'vllm', url: slow.url }, backup: { kind: 'vllm', url: good.url } }, routes: { inline: ['primary', 'backup'] }, inline: { debounceMs: 0, deadlineMs: 3000 } });
+    // Not hedged (hedge.test.ts covers that): the deadline and the breaker alone.
+    const { client } = await start({ backends: { primary: { kind: 'vllm', url: slow.url, hedgeMs: 'off' }, backup: { kind: 'vllm', url: good.url } }, routes: { inline: ['primary', 'backup'] }, inline: { debounceMs: 0, deadlineMs: 3000 } });
     client.open('file:///w/a.ts', 'typescript', DOC);
     const opened = performance.now();
     const first = await client.inline('file:///w/a.ts', AT).result;

@@ -149,7 +149,7 @@ export class Hedger {
           if (winner !== primary) {
             // It went silent for its delay and another backend's whole answer came first: a strike
             // for the breaker, like a flaky failure (three in a row open it).
-            this.report(primary.backend, { kind: 'slow', message: `${primary.backend} sent ${primary.tokens ? 'no further token' : 'no first token'} for ${delayMs} ms and ${backend} answered first (hedged request, ${at} ms)` });
+            this.report(primary.backend, { kind: 'slow', message: `sent ${primary.tokens ? 'no further token' : 'no first token'} for ${delayMs} ms; ${backend} answered first (hedged request, ${at} ms)` });
           }
           if (this.log.enabled('debug')) this.log.debug(`hedge: ${backend} won after ${at} ms; ${legs.filter((l) => l !== winner).map((l) => `${l.backend} aborted${l.tokens ? ` after ${l.tokens} pieces` : ', no token'}`).join(', ')}`);
         }
