@@ -167,7 +167,7 @@ describe('Hedger.race', () => {
   });
 
   it('one leg failing leaves the race to the other; an unusable answer waits for a usable one, and beats failures', async () => {
-    const { hedger } = setup();
+    const { hedger, reports } = setup();
     /** A race whose hedge has just started. */
     const hedged = async () => {
       const a = leg('a');
@@ -176,8 +176,16 @@ describe('Hedger.race', () => {
       await vi.advanceTimersByTimeAsync(10);
       return { a, b, done };
     };
-    // The hedge fails: the first backend's late answer is still taken.
+    // The first fails after the hedge started: the hedge's answer is taken, and the first backend is
+    // not counted slow on top of its own failure.
     let r = await hedged();
+    r.a.fail('server');
+    await flush();
+    r.b.answer('from b');
+    expect(await r.done).toMatchObject({ backend: 'b', outcome: { ok: true } });
+    expect(reports).toEqual([]);
+    // The hedge fails: the first backend's late answer is still taken.
+    r = await hedged();
     r.b.fail('unreachable');
     await flush();
     r.a.answer('late a');

@@ -98,7 +98,7 @@ export class BackendRegistry {
     for (const name of [...this.live.keys()]) if (!config.backends[name]) this.live.delete(name);
     this.health.retain(Object.keys(config.backends));
     // A backend whose settings changed may be another server: its first-token times start over.
-    this.hedge.forget((name) => this.live.get(name)?.key === JSON.stringify(config.backends[name]));
+    this.hedge.forget((name) => config.backends[name] !== undefined && this.live.get(name)?.key === JSON.stringify(config.backends[name]));
     for (const b of Object.values(config.backends)) {
       const key = JSON.stringify(b);
       if (this.live.get(b.name)?.key === key) continue;

@@ -146,9 +146,10 @@ export class Hedger {
         if (hedged && winner) {
           this.won[backend] = (this.won[backend] ?? 0) + 1;
           const at = Math.round(this.now() - primary.start);
-          if (winner !== primary) {
+          if (winner !== primary && !primary.done) {
             // It went silent for its delay and another backend's whole answer came first: a strike
-            // for the breaker, like a flaky failure (three in a row open it).
+            // for the breaker, like a flaky failure (three in a row open it). One that had already
+            // failed was reported with its own failure.
             this.report(primary.backend, { kind: 'slow', message: `sent ${primary.tokens ? 'no further token' : 'no first token'} for ${delayMs} ms; ${backend} answered first (hedged request, ${at} ms)` });
           }
           if (this.log.enabled('debug')) this.log.debug(`hedge: ${backend} won after ${at} ms; ${legs.filter((l) => l !== winner).map((l) => `${l.backend} aborted${l.tokens ? ` after ${l.tokens} pieces` : ', no token'}`).join(', ')}`);
