@@ -234,7 +234,9 @@ export class InlinePipeline {
 
   /**
    * Route, model discovery, template and prompt: everything before the model call. `prompt --json`
-   * uses it with `discover: false` so that a dry run never contacts a backend.
+   * uses it with `discover: false` so that a dry run never contacts a backend. `gatheredBefore`: the
+   * context an earlier plan of the same request gathered (a hedge reuses it instead of running the
+   * sources again while the user waits).
    */
   async plan(doc: Doc, offset: number, config: Config, signal: AbortSignal, discover = true, exclude: ReadonlySet<string> = new Set(), gatheredBefore?: Gathered): Promise<PromptPlan> {
     const health = this.deps.backends.health;
