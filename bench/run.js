@@ -196,9 +196,95 @@ async function cancellation(rounds) {
   return delays;
 }
 
+/**
+ * 5. Hedging: route [slow, healthy], slow dripping one token every 2 s (`timeoutMs` 1500) or
+ * stalling after its headers on two requests of three, and answering at once on the third (so its
+ * breaker stays closed and every slow request is hedged; a backend slow every time has its breaker
+ * opened after three, and then costs nothing). Each ghost text is timed end to end over LSP; the
+ * hedge delay is the server's own (`tandem.stats` hedge.delayMs); healthy's own latency is a raw
+ * HTTP request of the same prompt in the same round. Both fakes echo the line being typed with
+ * their own mark, so an answer for older text (stale) or from the wrong backend is seen.
+ * @param {number} rounds @param {'drip' | 'stall'} mode
+ */
+async function hedging(rounds, mode) {
+  /** @param {string} mark @param {any} body */
+  const echo = (mark, body) => {
+    const before = body.prompt.slice(0, body.prompt.indexOf('<|fim_suffix|>'));
+    return ` /*${mark}${before.slice(before.lastIndexOf('\n') + 1).trim()}*/`;
+  };
+  /** @type {boolean[]} whether slow held request i */
+  const held = [];
+  const slow = await startFakeVllm({
+    respond: (req) => {
+      const hold = held.length % 3 !== 2;
+      held.push(hold);
+      if (!hold) return { text: echo('S:', req.body) };
+      return mode === 'drip' ? { text: echo('S:', req.body), dripMs: 2000 } : { hang: true, after: '' };
+    },
+  });
+  const healthy = await startFakeVllm({ latencyMs: BACKEND_LATENCY_MS, respond: (req) => ({ text: echo('H:', req.body) }) });
+  const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(HERE, 'out', 'no-home') } });
+  await client.initialize({
+    initializationOptions: {
+      backends: { slow: { kind: 'vllm', url: slow.url, timeoutMs: 1500 }, healthy: { kind: 'vllm', url: healthy.url } },
+      routes: { inline: ['slow', 'healthy'] },
+      inline: { debounceMs: 0 },
+      context: { enabled: false },
+    },
+  });
+  const uri = `file:///bench/src/hedge-${mode}.ts`;
+  client.open(uri, 'typescript', 'export function f(a: number) {\n  \n}\n');
+  const stats = () => client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] });
+  let line = '';
+  let version = 1;
+  const hedged = [];
+  const raw = [];
+  const delays = new Set();
+  let stale = 0;
+  let wrong = 0;
+  let expired = 0;
+  // Warm-up: model discovery, JIT, and enough first tokens of slow's for its adaptive delay.
+  const warmup = 18;
+  for (let i = 0; i < warmup + rounds; i++) {
+    const ch = 'abcdefghij'[i % 10];
+    client.change(uri, ++version, [{ range: { start: { line: 1, character: 2 + line.length }, end: { line: 1, character: 2 + line.length } }, text: ch }]);
+    line += ch;
+    const before = /** @type {any} */ (await stats());
+    const delay = before.hedge.delayMs.slow;
+    const t = performance.now();
+    const res = await client.inline(uri, { line: 1, character: 2 + line.length }).result;
+    const e2e = performance.now() - t;
+    const hold = held.at(-1);
+    const text = res.items[0]?.insertText;
+    const after = /** @type {any} */ (await stats());
+    if (i < warmup) continue;
+    if (after.deadlineExpired > before.deadlineExpired) expired++;
+    if (text !== undefined && !text.endsWith(`${line}*/`)) stale++;
+    if (!hold) continue;
+    // A held request must be answered by healthy, through a hedge.
+    if (text !== ` /*H:${line}*/` || after.hedge.started !== before.hedge.started + 1) wrong++;
+    const prompt = /** @type {string} */ (healthy.completions().at(-1)?.body.prompt);
+    const r0 = performance.now();
+    await rawRequest(healthy.url, prompt);
+    raw.push(performance.now() - r0);
+    hedged.push(e2e);
+    delays.add(delay);
+  }
+  const final = /** @type {any} */ (await stats());
+  await client.stop();
+  await slow.close();
+  await healthy.close();
+  return { hedged, raw, delays: [...delays], stale, wrong, expired, won: final.hedge.won, started: final.hedge.started };
+}
+
 async function main() {
   const quick = process.argv.includes('--quick');
   const rounds = quick ? 20 : 100;
+  if (process.argv.includes('--hedge')) {
+    // Only the hedging rows: for A/B runs of the router on a busy machine.
+    for (const mode of /** @type {const} */ (['drip', 'stall'])) process.stdout.write(hedgeRow(mode, await hedging(quick ? 30 : 150, mode)) + '\n');
+    return;
+  }
   const lat = await latencyRatio(rounds * 2, 0);
   const latPause = await latencyRatio(rounds, 220);
   if (process.argv.includes('--latency')) {
@@ -210,6 +296,7 @@ async function main() {
   const pb = await promptBuild(quick ? 50 : 200);
   const st = await storm();
   const cancel = await cancellation(quick ? 10 : 30);
+  const hedges = { drip: await hedging(quick ? 30 : 150, 'drip'), stall: await hedging(quick ? 30 : 150, 'stall') };
   const r50 = pct(lat.lsp, 50) / pct(lat.raw, 50);
   const r99 = pct(lat.lsp, 99) / pct(lat.raw, 99);
   const p50 = pct(latPause.lsp, 50) / pct(latPause.raw, 50);
@@ -230,11 +317,22 @@ async function main() {
     `| keystroke storm: requests reaching the backend (100 keys, 25 ms apart) | ≤ 3 | ${st.reached} | ${st.reached <= 3 ? 'met' : 'MISSED'} |`,
     `| keystroke storm: stale completions returned | 0 | ${st.stale} (last request answered for the final text: ${st.lastOk ? 'yes' : 'NO'}) | ${st.stale === 0 && st.lastOk ? 'met' : 'MISSED'} |`,
     `| $/cancelRequest → backend socket closed, p50 / max (${cancel.length} runs) | ≤ 20 ms | ${f1(pct(cancel, 50))} / ${f1(Math.max(...cancel))} ms | ${Math.max(...cancel) <= 20 ? 'met' : 'MISSED'} |`,
+    ...Object.entries(hedges).map(([mode, h]) => hedgeRow(mode, h)),
   ];
   const md = lines.join('\n') + '\n';
   mkdirSync(join(HERE, 'out'), { recursive: true });
   writeFileSync(join(HERE, 'out', 'latest.md'), md);
   process.stdout.write(md);
+}
+
+/** The hedging row: p95 of held requests against hedge delay + healthy's raw p95 + 20 ms, and what went wrong. @param {string} mode @param {Awaited<ReturnType<typeof hedging>>} h */
+function hedgeRow(mode, h) {
+  const delay = Math.max(...h.delays);
+  const bound = delay + pct(h.raw, 95) + 20;
+  const p95 = pct(h.hedged, 95);
+  const ok = p95 <= bound && h.stale === 0 && h.wrong === 0 && h.expired === 0;
+  const what = mode === 'drip' ? 'drips a token every 2 s (timeoutMs 1500)' : 'stalls after its headers';
+  return `| route [slow, healthy], slow ${what} on 2 of 3 requests: ghost text from healthy, p95 (${h.hedged.length} hedged requests) | ≤ hedge delay + healthy's latency + 20 ms = ${delay} + ${f1(pct(h.raw, 95))} + 20 = ${f1(bound)} ms; 0 stale | ${f1(p95)} ms (p50 ${f1(pct(h.hedged, 50))}); delay ${h.delays.join('/')} ms (server's); stale ${h.stale}, not from healthy ${h.wrong}, deadlines ${h.expired}; hedges ${h.started}, won ${JSON.stringify(h.won)} | ${ok ? 'met' : 'MISSED'} |`;
 }
 
 main().catch((err) => {

@@ -3,7 +3,8 @@
 // second backend on the same route. Each request must answer within its deadline, the answer must
 // come from the backup when there is one, the fault must be reported (tandem/status naming the
 // backend as unhealthy, or the LSP error naming it when nothing else may serve), and once the
-// breaker has opened the faulty backend gets no further request.
+// breaker has opened the faulty backend gets no further request. An inline request whose primary
+// falls silent is hedged to the backup instead of waiting for its deadline (router/hedge.ts).
 //
 // "Within its deadline" is what the server reports, not a stopwatch in the test (CI is a loaded
 // 2-core machine): a fault that eats the deadline must end by that deadline (tandem.stats counts
@@ -168,7 +169,8 @@ interface Fault {
   toOpen: number;
   /**
    * Only a deadline ends the fault: the whole inline deadline (nothing to fall over to within it;
-   * that request answers empty, and the breaker sends the next one to the backup), or for chat
+   * that request answers empty, and the breaker sends the next one to the backup; with a backup the
+   * silence is hedged instead), or for chat
    * tasks the backend's timeoutMs inside a much longer deadline, so they fall over within the same
    * request.
    */
@@ -280,8 +282,13 @@ async function cell(fault: Fault, driver: Driver, shape: 'backup' | 'solo', clos
   closers.push(() => client.stop());
   await driver.prepare(client);
 
-  /** The fault eats the deadline of this request: the first inline one (after it the breaker is open). */
-  const eaten = (i: number) => eats && driver.task === 'inline' && i === 0;
+  // Inline with a backup: a primary left silent by the fault is hedged (router/hedge.ts), so the
+  // backup answers every request and no deadline is eaten; each hedge the primary loses while
+  // silent is a slow strike, and three in a row open its breaker.
+  const hedged = eats && driver.task === 'inline' && shape === 'backup';
+  const toOpen = hedged ? FLAKY_THRESHOLD : fault.toOpen;
+  /** The fault eats the deadline of this request: the first inline one without a hedge (after it the breaker is open). */
+  const eaten = (i: number) => eats && driver.task === 'inline' && !hedged && i === 0;
   const ask = async (i: number) => {
     const before = await deadlinesExpired(client);
     const outcome = await driver.run(client, i);
@@ -302,7 +309,7 @@ async function cell(fault: Fault, driver: Driver, shape: 'backup' | 'solo', clos
 
   // Until the breaker opens: each request meets the fault once (a refused port is known from the start-up probe).
   let opening = spawned;
-  for (let i = 0; i < fault.toOpen; i++) {
+  for (let i = 0; i < toOpen; i++) {
     if (fault.reply !== 'refused') opening = performance.now();
     const o = await ask(i);
     if (shape === 'solo') noBackend(o, i);
@@ -316,18 +323,19 @@ async function cell(fault: Fault, driver: Driver, shape: 'backup' | 'solo', clos
   }
   // Why the breaker opened, as the server tells it: the deadline the fault ate, with its length,
   // or the fault itself, never a deadline.
-  if (eats) expect(status.params.message).toContain(`did not answer within ${driver.deadlineMs} ms`);
+  if (hedged) expect(status.params.message).toMatch(/primary: sent no (first|further) token for \d+ ms; backup answered first/);
+  else if (eats) expect(status.params.message).toContain(`did not answer within ${driver.deadlineMs} ms`);
   else expect(status.params.message).not.toContain('did not answer');
-  expect(primary.generations(), 'generation requests the faulty backend received').toBe(fault.reply === 'refused' ? 0 : fault.toOpen);
+  expect(primary.generations(), 'generation requests the faulty backend received').toBe(fault.reply === 'refused' ? 0 : toOpen);
   // A request ended by a deadline closed its connection, so the server stops generating.
   await until(() => primary.open() === 0, 'the faulty backend to see every generation request closed or answered');
 
   // The breaker is open: the next request does not touch the faulty backend at all.
-  const after = await ask(fault.toOpen);
+  const after = await ask(toOpen);
   const done = performance.now();
-  if (shape === 'solo') noBackend(after, fault.toOpen);
-  else fromBackup(after, fault.toOpen);
-  const received = fault.reply === 'refused' ? 0 : fault.toOpen;
+  if (shape === 'solo') noBackend(after, toOpen);
+  else fromBackup(after, toOpen);
+  const received = fault.reply === 'refused' ? 0 : toOpen;
   if (breakerSurelyOpen({ spawned, opened: opening, done })) expect(primary.generations(), 'a request to the backend whose breaker is open').toBe(received);
   else expect(primary.generations(), 'at most one trial request once the breaker had waited').toBeLessThanOrEqual(received + 1);
   expect(client.protocolErrors).toEqual([]);

@@ -57,7 +57,8 @@ describe('router', () => {
     const good = await fake('return a + b;');
     // The deadline is eaten once; it must leave the backup, on a starved machine, time to answer.
     const spawned = performance.now();
-    const { client } = await start({ backends: { primary: { kind: 'vllm', url: slow.url }, backup: { kind: 'vllm', url: good.url } }, routes: { inline: ['primary', 'backup'] }, inline: { debounceMs: 0, deadlineMs: 3000 } });
+    // Not hedged (hedge.test.ts covers that): the deadline and the breaker alone.
+    const { client } = await start({ backends: { primary: { kind: 'vllm', url: slow.url, hedgeMs: 'off' }, backup: { kind: 'vllm', url: good.url } }, routes: { inline: ['primary', 'backup'] }, inline: { debounceMs: 0, deadlineMs: 3000 } });
     client.open('file:///w/a.ts', 'typescript', DOC);
     const opened = performance.now();
     const first = await client.inline('file:///w/a.ts', AT).result;
@@ -102,7 +103,8 @@ describe('router', () => {
     const ws = mkdtempSync(join(tmpdir(), 'tandem-ws-'));
     const { client } = await start(
       {
-        backends: { cloud: { kind: 'openai', url: `${cloud.url}/v1`, model: 'Qwen/Qwen2.5-Coder-7B' }, fim: { kind: 'vllm', url: local.url } },
+        // Not hedged: on a starved machine a hedge could let `fim` answer what this test asks of the cloud.
+        backends: { cloud: { kind: 'openai', url: `${cloud.url}/v1`, model: 'Qwen/Qwen2.5-Coder-7B', hedgeMs: 'off' }, fim: { kind: 'vllm', url: local.url } },
         routes: { inline: ['cloud', 'fim'] },
         privacy: { onPremOnly: ['**/secrets/**'] },
         inline: INLINE_UNHURRIED,

@@ -29,6 +29,12 @@ export interface TextReply {
   chunks?: string[];
   /** finish_reason when neither a stop string nor max_tokens cut the text; default "stop". */
   finishReason?: "stop" | "length";
+  /**
+   * Drip: the headers at once, then every chunk, the first included, this many ms after the one
+   * before (a server slow to produce each token, the first as well); replaces tokenIntervalMs for
+   * this reply. `pace` is then awaited before chunk 0 too, so a test can hold the first token.
+   */
+  dripMs?: number;
 }
 
 export interface ErrorInfo {
@@ -93,8 +99,9 @@ export interface FakeVllmOptions {
   /** Delay between streamed chunks. Default 0. */
   tokenIntervalMs?: number;
   /**
-   * Awaited before streamed chunk `index` (1-based after the first, after tokenIntervalMs): a
-   * test streams in step with what its client has seen rather than on a clock.
+   * Awaited before streamed chunk `index` (1-based after the first, after tokenIntervalMs; from 0
+   * for a reply with `dripMs`): a test streams in step with what its client has seen rather than
+   * on a clock.
    */
   pace?: (index: number, req: RecordedRequest) => Promise<void>;
   /** Decides the answer to each /v1/completions or /v1/chat/completions request. Default: { text: "" }. */

@@ -420,6 +420,8 @@ export async function startFakeVllm(initial = {}) {
     let out = null;
     /** @type {StreamErrorReply | null} */
     let streamErr = null;
+    /** A dripping reply's wait before every chunk, the first included (TextReply.dripMs). @type {number | null} */
+    let drip = null;
     if (reply && "streamError" in reply && reply.streamError) {
       streamErr = reply;
       const after = reply.after ?? "";
@@ -430,6 +432,7 @@ export async function startFakeVllm(initial = {}) {
     } else {
       const r = /** @type {TextReply} */ (reply ?? { text: "" });
       out = shapeOutput(String(r.text ?? ""), r.chunks, r.finishReason, body, maxTokens);
+      if (typeof r.dripMs === "number") drip = r.dripMs;
     }
     const completionTokens = approxTokens(out.text);
     const usage = { prompt_tokens: promptTokens, total_tokens: promptTokens + completionTokens, completion_tokens: completionTokens };
@@ -442,7 +445,7 @@ export async function startFakeVllm(initial = {}) {
         return sendJson(res, status, errorBody(info, status, streamErr.shape ?? "nested"));
       }
       // Total generation time matches the streamed case.
-      await wait(Math.max(0, out.chunks.length - 1) * options.tokenIntervalMs);
+      await wait(drip !== null ? out.chunks.length * drip : Math.max(0, out.chunks.length - 1) * options.tokenIntervalMs);
       if (res.destroyed || closing) return;
       const choice = isChat
         ? {
@@ -503,8 +506,8 @@ export async function startFakeVllm(initial = {}) {
     const cut = streamErr !== null || broken !== null;
     const pieces = out.chunks.length > 0 ? out.chunks : cut ? [] : [""];
     for (let i = 0; i < pieces.length; i++) {
-      if (i > 0) {
-        await wait(options.tokenIntervalMs);
+      if (i > 0 || drip !== null) {
+        await wait(drip ?? options.tokenIntervalMs);
         if (options.pace) await options.pace(i, rec);
         if (res.destroyed || closing) return;
       }

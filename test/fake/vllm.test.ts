@@ -366,6 +366,39 @@ describe("POST /v1/completions", () => {
     expect(sseEvents(text)).toHaveLength(4);
   });
 
+  it("drips: headers at once, every chunk (the first too) after dripMs and pace", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const paced: number[] = [];
+    fake.set({
+      respond: () => ({ text: "aaaabbbb", dripMs: 30 }),
+      pace: async (i) => {
+        paced.push(i);
+        if (i === 0) await held;
+      },
+    });
+    const t0 = performance.now();
+    // The headers come while the first token is held: fetch resolves before any chunk was sent.
+    const res = await post("/v1/completions", { prompt: "a", stream: true });
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    release();
+    const { text, arrivals } = await readTimed(res);
+    expect(paced).toEqual([0, 1]);
+    // Lower bounds only: two drips before the second chunk.
+    expect(arrivals.filter((a) => a.text.includes('"text":')).at(-1)!.at - t0).toBeGreaterThanOrEqual(2 * 25);
+    expect(sseEvents(text).map((e) => (e === "[DONE]" ? e : JSON.parse(e).choices[0].text))).toEqual(["aaaa", "bbbb", "[DONE]"]);
+  });
+
+  it("stalls after the headers on { hang: true, after: '' }, and records the client's close", async () => {
+    fake.set({ respond: () => ({ hang: true, after: "" }) });
+    const ctrl = new AbortController();
+    const res = await post("/v1/completions", { prompt: "a", stream: true }, { signal: ctrl.signal });
+    expect(res.status).toBe(200);
+    expect(fake.completions().at(-1)!.closedAt).toBeNull();
+    ctrl.abort();
+    await expect.poll(() => fake.completions().at(-1)!.closedAt, { timeout: STUCK_MS }).not.toBeNull();
+  });
+
   it("passes the recorded request to respond and supports async respond", async () => {
     const seen: RecordedRequest[] = [];
     fake.set({

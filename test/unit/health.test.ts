@@ -91,6 +91,21 @@ describe('HealthMonitor', () => {
     expect(h.available('chat')).toBe(false);
   });
 
+  it('a lost hedge while silent (slow) counts like a 5xx: three in a row open, and it fails a trial at once', () => {
+    const { h, advance } = monitor();
+    h.failure('fim', fail('slow'));
+    h.failure('fim', fail('slow'));
+    expect(h.available('fim')).toBe(true);
+    h.failure('fim', fail('slow'));
+    expect(h.available('fim')).toBe(false);
+    advance(5_000);
+    expect(h.available('fim')).toBe(true); // the trial
+    h.failure('fim', fail('slow'));
+    expect(h.snapshot('fim')).toMatchObject({ state: 'open', lastError: 'slow at http://gpu:8000' });
+    advance(5_000);
+    expect(h.available('fim')).toBe(false); // the wait doubled
+  });
+
   it('a 429 cools the backend down for Retry-After without opening the breaker', () => {
     const { h, advance } = monitor();
     h.failure('cloud', fail('rate_limited', { retryAfterMs: 3_000 }));

@@ -306,6 +306,29 @@ describe('failures', () => {
     expect(out).toEqual({ ok: false, failure: { kind: 'stream', message: `request to ${fake.url}/v1 failed: ECONNRESET` } });
   });
 
+  it('timeoutMs bounds the silence before the first token and between two: a drip → timeout, connection closed', async () => {
+    const b = backend({ timeoutMs: 60 });
+    await b.info(never());
+    // The headers at once, the first token held until the client has gone.
+    let gone!: () => void;
+    const closed = new Promise<void>((r) => (gone = r));
+    fake.set({ respond: (): Reply => ({ text: 'return a', dripMs: 0 }), pace: () => closed });
+    const first = b.complete(REQ, never());
+    const req = await fake.waitFor((r) => r.path === '/v1/completions');
+    expect(await first).toEqual({ ok: false, failure: { kind: 'timeout', message: `${fake.url}/v1 did not answer within 60 ms` } });
+    await fake.waitFor((r) => r.id === req.id && r.closedAt !== null);
+    gone();
+    // A first piece at once, then silence until the client has gone.
+    let gone2!: () => void;
+    const closed2 = new Promise<void>((r) => (gone2 = r));
+    fake.set({ respond: (): Reply => ({ text: 'return a + b;' }), pace: () => closed2 });
+    const second = b.complete(REQ, never());
+    const req2 = await fake.waitFor((r) => r.path === '/v1/completions' && r.id > req.id);
+    expect(await second).toMatchObject({ ok: false, failure: { kind: 'timeout' } });
+    await fake.waitFor((r) => r.id === req2.id && r.closedAt !== null);
+    gone2();
+  });
+
   it('a passed deadline → timeout', async () => {
     fake.set({ respond: (): Reply => ({ hang: true }) });
     const b = backend();

@@ -8,6 +8,7 @@ import { BackendRegistry } from '../../server/src/models/registry.js';
 import { resolveConfig } from '../../server/src/config/load.js';
 import { PrivacyGate } from '../../server/src/privacy/gate.js';
 import { TgiBackend } from '../../server/src/models/tgi.js';
+import { HEDGE_FLOOR_MS, HEDGE_INITIAL_MS, HEDGE_MIN_SAMPLES } from '../../server/src/router/hedge.js';
 import { silentLogger } from '../../server/src/util/logger.js';
 
 const b = (name: string, kind: Backend['kind'], url: string, location: Backend['location'] = 'onprem'): Backend => ({ name, kind, url, location });
@@ -60,5 +61,25 @@ describe('BackendRegistry', () => {
     expect(reg.get('a')).toBe(a);
     expect(reg.get('c')).not.toBe(c);
     expect((reg.get('c') as PrivacyGate).inner).toBeInstanceOf(LlamaCppBackend);
+  });
+
+  it("keeps a backend's first-token times across updates that leave it alone, and drops them when it changes or goes", async () => {
+    const reg = new BackendRegistry(silentLogger(), { audit: false });
+    const a = b('a', 'vllm', 'http://a:8000');
+    const c = b('c', 'vllm', 'http://c:8000');
+    reg.update(withBackends({ a, c }));
+    // Five quick first tokens each: the adaptive delays leave the initial value for the floor.
+    for (const name of ['a', 'c']) {
+      for (let i = 0; i < HEDGE_MIN_SAMPLES; i++) {
+        await reg.hedge.race({ backend: name, run: async (_s, token) => (token(), { ok: true, value: 'x' }) }, undefined, undefined, new AbortController().signal, () => true);
+      }
+    }
+    const delay = (name: string) => reg.hedge.delayFor(name, 'adaptive', 2000);
+    expect([delay('a'), delay('c')]).toEqual([HEDGE_FLOOR_MS, HEDGE_FLOOR_MS]);
+    reg.update(withBackends({ a, c: { ...c, url: 'http://elsewhere:8000' } }));
+    expect([delay('a'), delay('c')]).toEqual([HEDGE_FLOOR_MS, HEDGE_INITIAL_MS]);
+    reg.update(withBackends({ c }));
+    reg.update(withBackends({ a, c }));
+    expect(delay('a')).toBe(HEDGE_INITIAL_MS);
   });
 });

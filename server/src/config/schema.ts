@@ -36,7 +36,13 @@ export const BackendSchema = z
       .optional()
       .describe('Name of the environment variable holding the API key; an Authorization header is sent only to backends that have one.'),
     headers: z.record(z.string(), z.string({ error: 'expected a string' })).optional().describe('Extra HTTP headers sent with every request to this backend.'),
-    timeoutMs: positiveInt.optional().describe('Longest wait, in milliseconds, for this backend\'s answer to begin and between two streamed pieces of it, for non-inline requests (inline requests use inline.deadlineMs); past it the request fails over to the route\'s next backend.'),
+    timeoutMs: positiveInt.optional().describe('Longest silence, in milliseconds, before this backend\'s answer begins (its first token) and between two streamed pieces of it, for every task (default 60000); past it the request fails with a timeout, which opens the backend\'s breaker, and fails over to the route\'s next backend. An inline request also ends at inline.deadlineMs.'),
+    hedgeMs: z
+      .union([z.number().int().nonnegative(), z.literal('adaptive'), z.literal('off')], { error: 'expected a number of milliseconds, "adaptive" or "off"' })
+      .optional()
+      .describe(
+        'Inline requests: when this backend has sent no token for this long (before its first or between two), the route\'s next backend that privacy, health and budget allow is asked too; the first usable answer is shown and the other request is closed. "adaptive" (default): this backend\'s p95 time to first token over its last 100 inline requests, within 100-500 ms (300 ms until 5 are known), at most half of inline.deadlineMs; a number: that many milliseconds (0: ask both at once); "off": never.',
+      ),
     maxContextTokens: positiveInt.optional().describe('Context window of the model in tokens, where the server does not report it (else discovered from /v1/models max_model_len).'),
     fim: z.enum(FIM_TEMPLATES, { error: `expected one of: ${FIM_TEMPLATES.join(', ')}` }).optional().describe('Fill-in-the-middle template; else chosen from the model name.'),
     caFile: z.string().min(1).optional().describe('PEM file of extra certificate authorities to trust for this backend.'),

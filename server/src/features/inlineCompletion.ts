@@ -19,7 +19,7 @@ import type { Logger } from '../util/logger.js';
 import { AcceptedArgs, commandArg } from './args.js';
 
 export const ACCEPT_COMMAND = 'tandem.accepted';
-/** `tandem.stats` []: counts (deadlines that expired among them), acceptances, latency p50/p95 per backend, today's cloud spend, status, and the process's memory and (with TANDEM_LOOP_MONITOR_MS) event-loop delay since the previous call. */
+/** `tandem.stats` []: counts (deadlines that expired among them), acceptances, latency p50/p95 per backend, hedged requests (started, won by backend, each backend's delay), today's cloud spend, status, and the process's memory and (with TANDEM_LOOP_MONITOR_MS) event-loop delay since the previous call. */
 export const STATS_COMMAND = 'tandem.stats';
 
 export interface CompletionFeatureDeps {

@@ -35,15 +35,19 @@ export class Exchange {
   }
 
   touch(): void {
-    if (this.timer) clearTimeout(this.timer);
     if (this.ctrl.signal.aborted) return;
-    this.timer = setTimeout(() => this.ctrl.abort(new DeadlineError(this.idleMs)), this.idleMs);
-    this.timer.unref?.();
+    // Called per streamed piece: re-arming the one timer is cheaper than a new one each time.
+    if (this.timer) this.timer.refresh();
+    else {
+      this.timer = setTimeout(() => this.ctrl.abort(new DeadlineError(this.idleMs)), this.idleMs);
+      this.timer.unref?.();
+    }
   }
 
   /** Ends the exchange; `abort` also drops the connection (an early stop). */
   end(abort = false): void {
     if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
     this.outer.removeEventListener('abort', this.onOuter);
     if (abort && !this.ctrl.signal.aborted) this.ctrl.abort(new DOMException('stopped early', 'AbortError'));
   }

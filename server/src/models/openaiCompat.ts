@@ -158,12 +158,16 @@ export class OpenAICompatBackend implements CompletionBackend {
     let text = '';
     let finishReason: string | null = null;
     let stoppedEarly = false;
+    // timeoutMs bounds the silence before the first token and between two, as for chat: a server
+    // that drips tokens fails with `timeout` (and opens its breaker) instead of holding the request.
+    const ex = new Exchange(signal, this.cfg.timeoutMs ?? DEFAULT_IDLE_MS);
     try {
       const stream = await this.client.completions.create(
         { model, prompt: req.prompt, max_tokens: req.maxTokens, temperature: req.temperature, stop, stream: true },
-        { signal, maxRetries: 0 },
+        { signal: ex.signal, maxRetries: 0 },
       );
       for await (const chunk of stream) {
+        ex.touch();
         const failure = inStreamFlatError(chunk, this.url);
         if (failure) return this.failed(failure);
         const choice = chunk.choices?.[0];
@@ -177,12 +181,14 @@ export class OpenAICompatBackend implements CompletionBackend {
           break;
         }
       }
-      // The SDK's stream ends quietly when aborted: partial text from a cancelled or late request
-      // is not a completion (it would be shown and cached as if whole).
-      if (signal.aborted) return this.failed(toFailure(signal.reason, this.url, signal));
+      // The SDK's stream ends quietly when aborted: partial text from a cancelled, late or silent
+      // request is not a completion (it would be shown and cached as if whole).
+      if (ex.signal.aborted) return this.failed(toFailure(ex.signal.reason, this.url, ex.signal));
       return { ok: true, value: { text, finishReason, stoppedEarly, model } };
     } catch (err) {
-      return this.failed(toFailure(err, this.url, signal.aborted ? signal : undefined));
+      return this.failed(toFailure(err, this.url, ex.signal.aborted ? ex.signal : undefined));
+    } finally {
+      ex.end();
     }
   }
 

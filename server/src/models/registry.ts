@@ -5,6 +5,7 @@ import { PrivacyGate } from '../privacy/gate.js';
 import { PathPolicy } from '../privacy/paths.js';
 import { SpendLedger } from '../router/budget.js';
 import { HealthMonitor } from '../router/health.js';
+import { Hedger } from '../router/hedge.js';
 import type { Logger } from '../util/logger.js';
 import { LlamaCppBackend } from './llamacpp.js';
 import { OllamaBackend } from './ollama.js';
@@ -71,6 +72,8 @@ export class BackendRegistry {
   private readonly failing = new Set<string>();
   private readonly latencies = new Map<string, number[]>();
   readonly health = new HealthMonitor();
+  /** Hedged inline requests: first-token times per backend, the delays they give, what the hedges won. */
+  readonly hedge: Hedger;
   readonly spend: SpendLedger;
   /** The path rules every gate applies; routing asks the same object, so the two never disagree. */
   readonly paths: PathPolicy;
@@ -86,6 +89,7 @@ export class BackendRegistry {
     this.spend = new SpendLedger(opts.spendDir, undefined, (m) => this.logger.warn(m));
     this.auditOn = opts.audit ?? true;
     this.paths = opts.paths ?? new PathPolicy({ roots: () => [] });
+    this.hedge = new Hedger((name, failure) => this.report(name, failure), logger.child('hedge'));
   }
 
   update(config: Config): void {
@@ -93,6 +97,8 @@ export class BackendRegistry {
     this.updateAudit(config);
     for (const name of [...this.live.keys()]) if (!config.backends[name]) this.live.delete(name);
     this.health.retain(Object.keys(config.backends));
+    // A backend whose settings changed may be another server: its first-token times start over.
+    this.hedge.forget((name) => config.backends[name] !== undefined && this.live.get(name)?.key === JSON.stringify(config.backends[name]));
     for (const b of Object.values(config.backends)) {
       const key = JSON.stringify(b);
       if (this.live.get(b.name)?.key === key) continue;

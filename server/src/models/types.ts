@@ -92,6 +92,7 @@ export type FailureKind =
   | 'server' // 5xx
   | 'stream' // error reported inside a 200 stream, or the stream broke
   | 'bad_response' // answer we cannot parse
+  | 'slow' // went silent for its hedge delay while another backend answered first (router/hedge.ts)
   | 'denied'; // privacy forbids sending this request to this backend (nothing was sent)
 
 export interface BackendFailure {

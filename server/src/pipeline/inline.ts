@@ -2,12 +2,13 @@
 import type { Config } from '../config/schema.js';
 import type { Doc } from '../documents.js';
 import type { BackendRegistry } from '../models/registry.js';
-import type { BackendFailure, CompletionBackend, ModelInfo } from '../models/types.js';
+import type { BackendFailure, CompletionBackend, ModelInfo, Outcome } from '../models/types.js';
 import { buildInlinePrompt, type InlinePrompt } from '../prompt/inline.js';
 import { TEMPLATES, templateFor, type FimTemplate } from '../prompt/templates.js';
 import type { ContextEngine, Gathered } from '../context/engine.js';
 import type { Candidate } from '../context/types.js';
 import { contextRequest } from '../context/request.js';
+import type { HedgeLeg } from '../router/hedge.js';
 import { chooseBackend, type RouteChoice, type RouteInputs } from '../router/route.js';
 import { lineCommentFor } from '../syntax/languages.js';
 import { CancelledError, DeadlineError, scopedSignal } from '../util/abort.js';
@@ -55,6 +56,9 @@ export interface PromptPlan {
   /** What the context sources offered (and how long each took); undefined when context is off. */
   context?: Gathered;
 }
+
+/** A plan with a backend and its model: what a model call needs. */
+type ReadyPlan = PromptPlan & { backend: CompletionBackend; info: ModelInfo };
 
 const NEXT_LINES = 30;
 /** A context-length error shrinks the prompt to this share of what the server would take. */
@@ -128,6 +132,42 @@ export class InlinePipeline {
     let early: NodeJS.Immediate | undefined;
     try {
       if (!req.immediate) await this.debouncer.wait(start, signal);
+      const health = this.deps.backends.health;
+      // One backend's try: the model call (shrunk once on a context-length error), its health
+      // report, postprocessing. `token` hears every streamed piece (the hedge's clock).
+      const attempt = async (plan: ReadyPlan, sig: AbortSignal, token: () => void): Promise<Outcome<{ text: string; model: string }>> => {
+        const backend = plan.backend;
+        let prompt = plan.prompt;
+        const single = plan.ctx.mode === 'single';
+        const maxLines = plan.ctx.maxLines;
+        const enough = (t: string) => {
+          token();
+          return single ? t.includes('\n') : countLines(t) > maxLines + 1;
+        };
+        // Every file the prompt holds text from goes along: the privacy gate refuses a cloud request without them.
+        const request = (p: InlinePrompt) => ({ prompt: p.prompt, sources: p.sources, parts: p.parts, task: 'inline', stop: p.stop, maxTokens: config.inline.maxTokens, temperature: config.inline.temperature, enough });
+        const sent = this.now();
+        const pending = backend.complete(request(prompt), sig);
+        if (!syntax && !early && this.deps.parse) early = setImmediate(prepareSyntax);
+        let result = await pending;
+        if (!result.ok && result.failure.kind === 'context_length') {
+          // Our token estimate was off for this model: shrink once to what the server says fits.
+          const f = result.failure;
+          const fits = f.limit && f.requested ? Math.floor(prompt.budget.prompt * ((f.limit - config.inline.maxTokens) / f.requested) * SHRINK_MARGIN) : Math.floor(prompt.budget.prompt / 2);
+          this.deps.logger.debug(`prompt too long for ${backend.name}; retrying with ${fits} tokens`);
+          prompt = this.render(doc, offset, plan.template, plan.info, config, plan.context?.candidates ?? [], Math.max(64, fits));
+          result = await backend.complete(request(prompt), sig);
+        }
+        this.deps.backends.report(backend.name, result.ok ? undefined : result.failure, result.ok ? Math.round(this.now() - sent) : undefined);
+        if (!result.ok) return result;
+        let out = postprocess(result.value.text, prompt.stop, plan.ctx);
+        // Last, the merged result must parse no worse than the block did without it.
+        if (out && this.deps.parse) {
+          const { block, base } = prepareSyntax();
+          if (block) out = checkSyntax(out, block, this.deps.parse, undefined, base);
+        }
+        return { ok: true, value: { text: out, model: result.value.model } };
+      };
       // Failover: a backend that fails is left out and the route's next one tries, all within
       // the one deadline of this request.
       const tried = new Set<string>();
@@ -144,51 +184,39 @@ export class InlinePipeline {
           if (last) return { kind: 'failed', failure: last.failure, backend: last.backend, latencyMs: elapsed(), ...expired(signal) };
           return { kind: 'empty', reason: plan.route.reason, latencyMs: elapsed() };
         }
-        const backend = plan.backend;
+        const ready = plan as ReadyPlan;
+        const name = ready.backend.name;
         // Claim the request slot: after an outage only one trial request goes to the backend.
-        if (!this.deps.backends.health.available(backend.name)) {
-          tried.add(backend.name);
+        if (!health.available(name)) {
+          tried.add(name);
           continue;
         }
-        let prompt = plan.prompt;
-        const single = plan.ctx.mode === 'single';
-        const maxLines = plan.ctx.maxLines;
-        const enough = (t: string) => (single ? t.includes('\n') : countLines(t) > maxLines + 1);
-        // Every file the prompt holds text from goes along: the privacy gate refuses a cloud request without them.
-        const request = (p: InlinePrompt) => ({ prompt: p.prompt, sources: p.sources, parts: p.parts, task: 'inline', stop: p.stop, maxTokens: config.inline.maxTokens, temperature: config.inline.temperature, enough });
-        const sent = this.now();
-        const pending = backend.complete(request(prompt), signal);
-        if (!syntax && !early && this.deps.parse) early = setImmediate(prepareSyntax);
-        let result = await pending;
-        if (!result.ok && result.failure.kind === 'context_length') {
-          // Our token estimate was off for this model: shrink once to what the server says fits.
-          const f = result.failure;
-          const fits = f.limit && f.requested ? Math.floor(prompt.budget.prompt * ((f.limit - config.inline.maxTokens) / f.requested) * SHRINK_MARGIN) : Math.floor(prompt.budget.prompt / 2);
-          this.deps.logger.debug(`prompt too long for ${backend.name}; retrying with ${fits} tokens`);
-          prompt = this.render(doc, offset, plan.template, plan.info, config, plan.context?.candidates ?? [], Math.max(64, fits));
-          result = await backend.complete(request(prompt), signal);
-        }
+        // Hedge: should this backend go silent for its delay, the route's next allowed backend,
+        // planned then like a failover (privacy, health, budget; the context already gathered), is asked too.
+        const hedge = this.deps.backends.hedge;
+        const delay = plan.route.fallbacks.length > 0 ? hedge.delayFor(name, config.backends[name]?.hedgeMs, deadlineMs) : undefined;
+        const next = async (): Promise<HedgeLeg<{ text: string; model: string }> | undefined> => {
+          const p = await this.plan(doc, offset, config, signal, true, new Set([...tried, name]), plan.context);
+          if (this.deps.logger.enabled('debug')) this.deps.logger.debug(`hedge route inline -> ${p.route.backend ?? 'none'}: ${p.route.reason}`);
+          if (!p.backend || !p.info || p.failure) return undefined;
+          const other = p as ReadyPlan;
+          return { backend: other.backend.name, claim: () => health.available(other.backend.name), run: (sig, token) => attempt(other, sig, token) };
+        };
+        const race = await hedge.race({ backend: name, run: (sig, token) => attempt(ready, sig, token) }, next, delay, signal, (a) => a.text !== '');
+        const result = race.outcome;
         if (!result.ok) {
-          this.deps.backends.report(backend.name, result.failure);
           if (result.failure.kind === 'cancelled') return { kind: 'cancelled' };
-          last = { failure: result.failure, backend: backend.name };
-          tried.add(backend.name);
-          if (signal.aborted) return { kind: 'failed', failure: result.failure, backend: backend.name, latencyMs: elapsed(), ...expired(signal) };
+          last = { failure: result.failure, backend: race.backend };
+          for (const n of race.asked) tried.add(n);
+          if (signal.aborted) return { kind: 'failed', failure: result.failure, backend: race.backend, latencyMs: elapsed(), ...expired(signal) };
           continue;
         }
-        this.deps.backends.report(backend.name, undefined, Math.round(this.now() - sent));
-        let out = postprocess(result.value.text, prompt.stop, plan.ctx);
-        // Last, the merged result must parse no worse than the block did without it.
-        if (out && this.deps.parse) {
-          const { block, base } = prepareSyntax();
-          if (block) out = checkSyntax(out, block, this.deps.parse, undefined, base);
-        }
-        if (out === '') return { kind: 'empty', reason: 'nothing worth showing after postprocessing', backend: backend.name, model: result.value.model, latencyMs: elapsed() };
+        const out = result.value.text;
+        if (out === '') return { kind: 'empty', reason: 'nothing worth showing after postprocessing', backend: race.backend, model: result.value.model, latencyMs: elapsed() };
         // Stored once the answer is out: hashing the cache key (some KB of text around the cursor)
         // is not the user's wait. An immediate runs before the next message is read from stdin.
-        const completion = out;
-        setImmediate(() => this.cache.set(doc.uri, text, offset, completion));
-        return { kind: 'completion', text: out, id: this.id(), backend: backend.name, model: result.value.model, latencyMs: elapsed(), cached: false };
+        setImmediate(() => this.cache.set(doc.uri, text, offset, out));
+        return { kind: 'completion', text: out, id: this.id(), backend: race.backend, model: result.value.model, latencyMs: elapsed(), cached: false };
       }
     } catch (err) {
       if (signal.aborted) {
@@ -206,16 +234,18 @@ export class InlinePipeline {
 
   /**
    * Route, model discovery, template and prompt: everything before the model call. `prompt --json`
-   * uses it with `discover: false` so that a dry run never contacts a backend.
+   * uses it with `discover: false` so that a dry run never contacts a backend. `gatheredBefore`: the
+   * context an earlier plan of the same request gathered (a hedge reuses it instead of running the
+   * sources again while the user waits).
    */
-  async plan(doc: Doc, offset: number, config: Config, signal: AbortSignal, discover = true, exclude: ReadonlySet<string> = new Set()): Promise<PromptPlan> {
+  async plan(doc: Doc, offset: number, config: Config, signal: AbortSignal, discover = true, exclude: ReadonlySet<string> = new Set(), gatheredBefore?: Gathered): Promise<PromptPlan> {
     const health = this.deps.backends.health;
     // A dry run reports the route as configured; a real request skips unhealthy, failed and over-budget backends.
     const policy = this.deps.backends.paths;
     const inputs: RouteInputs = discover ? { paths: policy, isHealthy: (n) => !exclude.has(n) && health.isHealthy(n), budgetExhausted: this.deps.backends.spend.exhausted(config.budget.dailyUsd) } : { paths: policy };
     const relPath = this.deps.workspace.relativePath(doc.uri);
     const ctx = cursorContext(doc, offset, config);
-    const gathered = this.gatherContext(doc, offset, relPath, config);
+    const gathered = gatheredBefore ?? this.gatherContext(doc, offset, relPath, config);
     // Privacy covers every segment: the route is chosen for the paths the prompt will hold. Snippets
     // of files outside the workspace never join; those of onPremOnly files never ride along to a
     // cloud backend; the current file alone decides whether a cloud backend may serve at all.

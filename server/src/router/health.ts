@@ -7,8 +7,12 @@ import type { BackendFailure, FailureKind } from '../models/types.js';
  * one request per breaker window, not one per request.
  */
 const DOWN_KINDS: ReadonlySet<FailureKind> = new Set(['unreachable', 'timeout', 'auth']);
-/** Failures that may be passing trouble: the breaker opens after a few in a row. */
-const FLAKY_KINDS: ReadonlySet<FailureKind> = new Set(['server', 'stream', 'bad_response']);
+/**
+ * Failures that may be passing trouble: the breaker opens after a few in a row. A hedged request
+ * that the backend lost while silent (`slow`) is one: a single slow prefill must not send every
+ * keystroke elsewhere, a backend that drips or stalls request after request must.
+ */
+const FLAKY_KINDS: ReadonlySet<FailureKind> = new Set(['server', 'stream', 'bad_response', 'slow']);
 const FLAKY_THRESHOLD = 3;
 export const FIRST_OPEN_MS = 5_000;
 const MAX_OPEN_MS = 60_000;

@@ -381,7 +381,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       noArgs(STATS_COMMAND, p.arguments);
       const process = { ...runtime.snapshot(), parses: { ...parser.counters, queued: parser.pending, trees: retention.size, treesDropped: retention.dropped, collections: collector.collections } };
       runtime.reset(); // event-loop figures cover the time since the previous tandem.stats
-      return { ...stats.snapshot(), latency: backends.latencyPercentiles(), spend: backends.spend.today(), status: statusOf(settings.config, backends), process };
+      return { ...stats.snapshot(), latency: backends.latencyPercentiles(), hedge: backends.hedge.snapshot(settings.config), spend: backends.spend.today(), status: statusOf(settings.config, backends), process };
     }
     throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
   });
