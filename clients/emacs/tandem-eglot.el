@@ -10,6 +10,7 @@
 ;;   M-x tandem-compare   the region explained by two backends side by side; with C-u, ask
 ;;                        for an instruction and show each backend's proposed edit, unapplied
 ;;   M-x tandem-stats     requests, acceptances, latency and spend, as JSON
+;;   M-x tandem-snooze    no completions for a number of minutes (30; C-u N for N); 0 resumes
 ;;
 ;; Load it after eglot: (with-eval-after-load 'eglot (load "/path/to/tandem/clients/emacs/tandem-eglot.el")).
 ;; Tested with eglot 1.9 (Debian 12) by test/clients/emacs.test.ts.
@@ -79,6 +80,17 @@ Without a region, the whole file.  With WORKSPACE (\\[universal-argument]), scop
   (let ((json-encoding-pretty-print t))
     (tandem--show (concat "# tandem stats\n\n```json\n" (json-encode (tandem--execute 'tandem.stats)) "\n```\n")
                   "*tandem stats*")))
+
+(defun tandem-snooze (minutes)
+  "No completions from tandem for MINUTES (30 unless given as a prefix argument); 0 resumes.
+The server keeps the snooze; `tandem-stats' shows until when (status.snoozedUntil)."
+  (interactive (list (if current-prefix-arg (prefix-numeric-value current-prefix-arg) 30)))
+  (let* ((result (tandem--execute 'tandem.snooze minutes))
+         (until (plist-get result :snoozedUntil)))
+    (message "tandem: %s" (if (stringp until)
+                              (format "completions snoozed until %s" (format-time-string "%H:%M" (time-add nil (* 60 minutes))))
+                            "completions resumed"))
+    result))
 
 (provide 'tandem-eglot)
 ;;; tandem-eglot.el ends here

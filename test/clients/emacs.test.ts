@@ -122,6 +122,12 @@ describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`eglot in ${hasEmacs ? e
     const explain = results.commands.find((c: { command: string }) => c.command === 'tandem.explain');
     expect(explain.arguments).toEqual([{ uri: expect.stringMatching(/^file:\/\/.*calc\.py$/), range: { start: { line: 0, character: 0 }, end: { line: 2, character: 0 } }, open: false }]);
   });
+
+  it('M-x tandem-snooze snoozes completions on the server, and with 0 resumes them', () => {
+    expect(results.commands.filter((c: { command: string }) => c.command === 'tandem.snooze').map((c: { arguments: unknown }) => c.arguments)).toEqual([[30], [0]]);
+    expect(results.snoozed).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(results.resumed).toBeNull();
+  });
 });
 
 // Issue 12: eglot marks eglot-workspace-configuration safe, so a cloned repository's .dir-locals.el

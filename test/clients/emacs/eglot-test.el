@@ -117,6 +117,9 @@
       (let ((buf (tandem-explain (point-min) (point-max))))
         (tandem-test-record 'explainBuffer (buffer-name buf))
         (tandem-test-record 'explained (with-current-buffer buf (buffer-string))))
+      ;; M-x tandem-snooze, then C-u 0 M-x tandem-snooze.
+      (tandem-test-record 'snoozed (plist-get (tandem-snooze 30) :snoozedUntil))
+      (tandem-test-record 'resumed (plist-get (tandem-snooze 0) :snoozedUntil))
       (eglot-shutdown (eglot-current-server))
       (tandem-test-finish 0))
   (error

@@ -217,8 +217,22 @@ local steps = {
       check('compare_float', take_floats())
       vim.cmd('TandemStats')
     end, function() local c = last_command('tandem.stats') return c and c.done and #take_floats_peek() > 0 end },
-  { 'status and health', function()
+  { ':TandemSnooze 30', function()
       check('stats_float', take_floats())
+      vim.cmd('TandemSnooze 30')
+    end, function()
+      local c, s = last_command('tandem.snooze'), require('tandem').status
+      return c and c.done and s and type(s.snoozedUntil) == 'string'
+    end },
+  { ':TandemSnooze 0', function()
+      check('snoozed_statusline', require('tandem').statusline())
+      check('snoozed_status', require('tandem.commands').status_lines())
+      vim.cmd('TandemSnooze 0')
+    end, function()
+      local c, s = last_command('tandem.snooze'), require('tandem').status
+      return c and c.done and c.arguments[1] == 0 and s and s.snoozedUntil == nil
+    end },
+  { 'status and health', function()
       check('status', require('tandem.commands').status_lines())
       vim.cmd('checkhealth tandem')
       check('health', api.nvim_buf_get_lines(0, 0, -1, false))
