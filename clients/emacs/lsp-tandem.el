@@ -18,7 +18,7 @@
 ;; - tandem's code actions among the others (M-x lsp-execute-code-action): a tandem action is
 ;;   resolved and run by tandem alone, never sent to the other server; Explain opens its answer
 ;;   in a buffer;
-;; - M-x tandem-explain, tandem-edit, tandem-compare, tandem-stats (`tandem.el');
+;; - M-x tandem-explain, tandem-edit, tandem-compare, tandem-stats, tandem-snooze (`tandem.el');
 ;; - a message when tandem's status turns degraded or offline (`tandem-notify-status').
 ;;
 ;; Tested with lsp-mode 8.0.0 (Debian 12's elpa-lsp-mode) by test/clients/emacs.test.ts.

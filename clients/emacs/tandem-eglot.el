@@ -4,7 +4,7 @@
 ;; completions through `completion-at-point'.  This file adds what eglot lacks for tandem:
 ;;
 ;; - the server's commands (`tandem.el'): M-x tandem-explain, tandem-edit, tandem-compare,
-;;   tandem-stats;
+;;   tandem-stats, tandem-snooze;
 ;; - acceptance counting: eglot 1.9 (Debian 12) does not run a completion item's command, so
 ;;   completing tandem's item sends its `tandem.accepted' here (not twice where eglot does it);
 ;; - the `tandem/status' notice (`tandem-notify-status').

@@ -11,7 +11,9 @@
 ;;   M-x tandem-compare   the region explained by two backends side by side; with C-u, ask
 ;;                        for an instruction and show each backend's proposed edit, unapplied
 ;;   M-x tandem-stats     requests, acceptances, latency per backend, spend and status
+;;   M-x tandem-snooze    no completions for a number of minutes (30; C-u N for N); 0 resumes
 
+(require 'iso8601)
 (require 'seq)
 (require 'subr-x)
 
@@ -185,6 +187,19 @@ Without a region, the whole file.  With WORKSPACE (\\[universal-argument]), scop
   "Show the server's counters: requests, acceptances, latency per backend, spend, status."
   (interactive)
   (tandem--show-text (tandem-format-stats (tandem--execute "tandem.stats")) "*tandem stats*" #'special-mode))
+
+(defun tandem-snooze (minutes)
+  "No completions from tandem for MINUTES (30 unless given as a prefix argument); 0 resumes.
+The server keeps the snooze, for every buffer it serves, and answers completion requests empty
+meanwhile; `tandem-stats' shows until when."
+  (interactive (list (if current-prefix-arg (prefix-numeric-value current-prefix-arg) 30)))
+  (let* ((result (tandem--execute "tandem.snooze" minutes))
+         (until (tandem--get result :snoozedUntil)))
+    ;; The server's until-time (ISO 8601, UTC), said in local time.
+    (message "tandem: %s" (if (stringp until)
+                              (format "completions snoozed until %s" (format-time-string "%H:%M" (encode-time (iso8601-parse until))))
+                            "completions resumed"))
+    result))
 
 (defun tandem--status-changed (params)
   "Keep PARAMS, a `tandem/status' notification; say once when its state turns bad or ok again."

@@ -1,7 +1,8 @@
 // Emacs 28 + eglot (Debian's emacs-nox and elpa-eglot) in batch mode against the built server and
 // the fake vLLM: eglot connects, completion-at-point inserts tandem's completion through the
 // textDocument/completion fallback, eglot-code-actions lists tandem's actions and runs one, and
-// clients/emacs/tandem-eglot.el's tandem-explain shows an explanation. See test/clients/emacs/eglot-test.el.
+// clients/emacs/tandem.el's tandem-explain, tandem-stats and tandem-snooze work through it. See
+// test/clients/emacs/eglot-test.el; lsp-mode beside another server: test/clients/emacs/lsp-mode-test.el.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -157,6 +158,14 @@ describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`eglot in ${hasEmacs ? e
     const explain = results.commands.find((c: { command: string }) => c.command === 'tandem.explain');
     expect(explain.arguments).toEqual([{ uri: expect.stringMatching(/^file:\/\/.*calc\.py$/), range: { start: { line: 0, character: 0 }, end: { line: 2, character: 0 } }, open: false }]);
   });
+
+  it('M-x tandem-snooze snoozes completions on the server, and with 0 resumes them', () => {
+    expect(results.commands.filter((c: { command: string }) => c.command === 'tandem.snooze').map((c: { arguments: unknown }) => c.arguments)).toEqual([[30], [0]]);
+    expect(results.snoozed).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(results.resumed).toBeNull();
+    const said = (results.messages as string[]).filter((m) => /^tandem: completions /.test(m));
+    expect(said).toEqual([expect.stringMatching(/^tandem: completions snoozed until \d\d:\d\d$/), 'tandem: completions resumed']);
+  });
 });
 
 // Issue 12: eglot marks eglot-workspace-configuration safe, so a cloned repository's .dir-locals.el
@@ -283,5 +292,14 @@ describe.skipIf(!hasLspMode && process.env.CI !== 'true')('lsp-mode with tandem 
     const notices = (results.messages as string[]).filter((m) => /^tandem: (degraded|offline|ok again)/.test(m));
     expect(notices).toHaveLength(1);
     expect(notices[0]).toMatch(/^tandem: degraded: inline via fim.*; dead: /);
+  });
+
+  it('M-x tandem-snooze (tandem.el) reaches tandem through lsp-mode: the server holds the snooze until 0 resumes', () => {
+    expect(results.snoozed).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(results.snoozedStatus).toBe(results.snoozed);
+    expect(results.resumed).toBeNull();
+    expect(results.resumedStatus).toBeNull();
+    const said = (results.messages as string[]).filter((m) => /^tandem: completions /.test(m));
+    expect(said).toEqual([expect.stringMatching(/^tandem: completions snoozed until \d\d:\d\d$/), 'tandem: completions resumed']);
   });
 });

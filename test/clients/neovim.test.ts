@@ -234,6 +234,17 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNv
     expect(notices[0]!.level).toBe(3); // vim.log.levels.WARN
   });
 
+  it(':TandemSnooze 30 snoozes ghost text, the statusline and :TandemStatus say until when; :TandemSnooze 0 resumes', () => {
+    const snoozes = results.commands.filter((c) => c.command === 'tandem.snooze');
+    expect(snoozes.map((c) => c.arguments)).toEqual([[30], [0]]);
+    expect(snoozes.every((c) => c.done && !c.err)).toBe(true);
+    expect((snoozes[0]!.result as { snoozedUntil: string }).snoozedUntil).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // {snoozedUntil: null} as Neovim's JSON decoding leaves it (null drops the key; an empty table encodes as []).
+    expect((snoozes[1]!.result as { snoozedUntil?: unknown }).snoozedUntil ?? null).toBeNull();
+    expect(results.checks.snoozed_statusline).toBe('tandem snoozed');
+    expect(results.checks.snoozed_status[0]).toMatch(/; inline completions snoozed until (\d{4}-\d\d-\d\d )?\d\d:\d\d$/);
+  });
+
   it(':TandemStatus and :checkhealth tandem describe the running server', () => {
     expect(results.checks.status.join('\n')).toMatch(/server \d+: .*tandem-lsp\.js --stdio/);
     const health = (results.checks.health as string[]).join('\n');

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { settingsFromSchema, untrustedWorkspaces, USER_ONLY_SECTIONS } from '../../clients/vscode/scripts/settings.mjs';
-import { compareArgs, editArgs, explainArgs, isCommandOnly, statsMarkdown } from '../../clients/vscode/src/commands.js';
+import { compareArgs, editArgs, explainArgs, isCommandOnly, snoozeArgs, snoozeChoices, statsMarkdown, statusBarText } from '../../clients/vscode/src/commands.js';
 import { declareScopedSettings, scopedSection, userSettings, type Inspected } from '../../clients/vscode/src/configuration.js';
 import { LspClient, STUCK_MS } from '../lsp-client.js';
 
@@ -46,8 +46,8 @@ describe('VS Code extension manifest', () => {
 
   it('has its own commands, apart from the server commands vscode-languageclient registers', () => {
     const ids = pkg.contributes.commands.map((c: { command: string }) => c.command);
-    expect(ids).toEqual(expect.arrayContaining(['tandem.explainSelection', 'tandem.editSelection', 'tandem.editWorkspace', 'tandem.compareBackends', 'tandem.showStats', 'tandem.showStatus']));
-    for (const serverCommand of ['tandem.explain', 'tandem.edit', 'tandem.compare', 'tandem.stats', 'tandem.accepted']) expect(ids).not.toContain(serverCommand);
+    expect(ids).toEqual(expect.arrayContaining(['tandem.explainSelection', 'tandem.editSelection', 'tandem.editWorkspace', 'tandem.compareBackends', 'tandem.showStats', 'tandem.showStatus', 'tandem.snoozeInline']));
+    for (const serverCommand of ['tandem.explain', 'tandem.edit', 'tandem.compare', 'tandem.stats', 'tandem.accepted', 'tandem.snooze']) expect(ids).not.toContain(serverCommand);
   });
 
   it('pins exact dependency versions', () => {
@@ -111,6 +111,18 @@ describe('VS Code command arguments against the server', () => {
     expect(md).toMatch(/^# tandem stats\n\nrequests \d+, shown \d+ \(from cache \d+\), accepted \d+, partly accepted \d+\n/);
     expect(md).toMatch(/\| chat \| \d+ \| \d+ \| \d+ \| \d+ \| \d+ \|/); // the two chat calls above have latencies
     expect(md).toMatch(/^status: (ok|degraded|offline)/m);
+  });
+
+  it('Snooze Inline Completions sends the minutes picked; the status bar says snoozed until the server says it ended', async () => {
+    expect(snoozeChoices(undefined).map((c) => c.minutes)).toEqual([5, 15, 30, 60, 240]);
+    const snoozed = (await exec('tandem.snooze', snoozeArgs(snoozeChoices(undefined)[2]!.minutes))) as { snoozedUntil: string };
+    const note = await client.waitForNotification((n) => n.method === 'tandem/status' && n.params.snoozedUntil === snoozed.snoozedUntil);
+    expect(statusBarText(note.params)).toBe('$(clock) tandem snoozed');
+    expect(snoozeChoices(note.params.snoozedUntil)[0]).toEqual({ label: 'Resume now', minutes: 0 });
+    expect(await exec('tandem.snooze', snoozeArgs(0))).toEqual({ snoozedUntil: null });
+    const i = client.notifications.indexOf(note);
+    const resumed = await client.waitForNotification((n) => n.method === 'tandem/status' && client.notifications.indexOf(n) > i);
+    expect(statusBarText(resumed.params)).toMatch(/^\$\((check|warning|error)\) tandem/);
   });
 
   it('the Explain code action is kept from codeAction/resolve; edit actions are resolved', async () => {

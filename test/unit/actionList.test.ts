@@ -1,6 +1,7 @@
 // Code-action listing: which offers the syntax node under the cursor earns, with cursor-marker fixtures.
 import { describe, expect, it } from 'vitest';
 import { listActions, type DiagnosticRef } from '../../server/src/actions/list.js';
+import { MAX_COMMENTS } from '../../server/src/syntax/code.js';
 import { openAt } from './fixtures.js';
 
 function offers(marked: string, languageId: string, opts: { selectTo?: string; diagnostics?: DiagnosticRef[] } = {}) {
@@ -10,6 +11,21 @@ function offers(marked: string, languageId: string, opts: { selectTo?: string; d
   return listActions({ languageId, language: doc.tree?.language, tree: doc.tree?.current(), text, start: offset, end, diagnostics: opts.diagnostics ?? [] });
 }
 const ids = (o: { id: string }[]) => o.map((x) => x.id);
+
+const SELECTION_END = '┤';
+/** Offers for the selection from `├` to `┤` (in that order), and the text of an offer's range. */
+function selected(marked: string, languageId: string) {
+  const at = marked.indexOf(SELECTION_END);
+  if (at < marked.indexOf('├')) throw new Error(`fixture needs ├ before ${SELECTION_END}: ${JSON.stringify(marked)}`);
+  const { doc, offset } = openAt(marked.slice(0, at) + marked.slice(at + SELECTION_END.length), languageId);
+  const text = doc.text.getText();
+  const o = listActions({ languageId, language: doc.tree?.language, tree: doc.tree?.current(), text, start: offset, end: at - '├'.length, diagnostics: [] });
+  const range = (id: string) => {
+    const x = o.find((y) => y.id === id);
+    return x && text.slice(x.start, x.end);
+  };
+  return { o, ids: ids(o), range };
+}
 
 describe('listActions', () => {
   it('thousands of blocks deep: the enclosing function is found without climbing node by node (each climb walks down from the root)', () => {
@@ -81,5 +97,105 @@ describe('listActions', () => {
 
   it('a plain-text file with a selection still gets explain and simplify', () => {
     expect(ids(offers('some ├words here', 'plaintext', { selectTo: 'words' }))).toEqual(['explain', 'simplify', 'errorHandling']);
+  });
+
+  describe('a selection of exactly one unit earns its actions besides the selection\'s', () => {
+    it('TypeScript: a function selected exactly, and with its export and a linewise end', () => {
+      const fn = 'function area(r) {\n  return 3.14 * r * r;\n}';
+      for (const marked of [`export ├${fn}┤\n`, `├export ${fn}\n┤`, `const x = 1;\n├\n\nexport ${fn}\n\n┤const y = 2;\n`]) {
+        const s = selected(marked, 'typescript');
+        expect(s.ids, marked).toEqual(['explain', 'document', 'simplify', 'errorHandling', 'addTypes', 'generateTests']);
+        expect(s.o[0]!.title).toBe('Explain this selection (tandem)');
+        // The unit's actions work on the function, the selection's on what was selected.
+        expect(s.range('document')).toBe(fn);
+        expect(s.range('generateTests')).toBe(fn);
+        expect(s.range('addTypes')).toBe(fn);
+        expect(s.range('simplify')).toBe(marked.slice(marked.indexOf('├') + 1, marked.indexOf('┤')));
+      }
+    });
+
+    it('TypeScript: comments around the unit do not count; a doc comment selected with it is its documentation', () => {
+      const fn = 'function area(r: number): number {\n  return 3.14 * r * r;\n} // trailing';
+      const withDoc = selected(`├/** Area. */\nexport ${fn}\n// after\n┤`, 'typescript');
+      expect(withDoc.ids).toEqual(['explain', 'simplify', 'errorHandling', 'generateTests']);
+      expect(withDoc.range('generateTests')).toBe(fn);
+      // A trailing comment that the grammar puts inside the function, left out of the selection.
+      const s = selected('/* license */\n\n├export function area(r: number): number {\n  return 3.14 * r * r;\n}┤ // trailing\n', 'typescript');
+      expect(s.ids).toEqual(['explain', 'document', 'simplify', 'errorHandling', 'generateTests']);
+    });
+
+    it('TypeScript: a method, a class and an arrow function bound to a name', () => {
+      const method = selected('class Cart {\n  ├add(item) {\n    this.items.push(item);\n  }┤\n  size() { return 0; }\n}\n', 'typescript');
+      // A method's selection starts on its name: its call sites are offered, as with the cursor there.
+      expect(method.ids).toEqual(['explain', 'document', 'simplify', 'errorHandling', 'addTypes', 'generateTests', 'updateCallSites']);
+      expect(method.o.find((x) => x.id === 'generateTests')!.title).toBe('Generate tests for this function (tandem)');
+      expect(method.range('document')).toBe('add(item) {\n    this.items.push(item);\n  }');
+      const cls = selected('├class Cart {\n  add(item: string): void {}\n}\n┤', 'typescript');
+      expect(cls.ids).toEqual(['explain', 'document', 'simplify', 'errorHandling', 'generateTests']);
+      expect(cls.o.at(-1)!.title).toBe('Generate tests for this class (tandem)');
+      const arrow = selected('├const twice = (x) => x * 2;┤\n', 'typescript');
+      expect(arrow.ids).toEqual(['explain', 'document', 'simplify', 'errorHandling', 'addTypes', 'generateTests']);
+      expect(arrow.range('generateTests')).toBe('(x) => x * 2');
+    });
+
+    it('TypeScript: two functions, or half of one, are not one unit', () => {
+      const two = selected('├function a() {\n  return 1;\n}\n\nfunction b() {\n  return 2;\n}\n┤', 'typescript');
+      expect(two.ids).toEqual(['explain', 'simplify', 'errorHandling']);
+      // Half a function: no documentation offer; the function around it keeps its offers as before.
+      const half = selected('├function area(r) {\n  const k = 3.14;┤\n  return k * r * r;\n}\n', 'typescript');
+      expect(half.ids).toEqual(['explain', 'simplify', 'errorHandling', 'addTypes', 'generateTests']);
+      // Two methods: the class around them, as with the cursor between them; no documentation offer.
+      const methods = selected('class Cart {\n  ├a() {}\n  b() {}┤\n}\n', 'typescript');
+      expect(methods.ids).toEqual(['explain', 'simplify', 'errorHandling', 'generateTests']);
+      expect(methods.range('generateTests')).toBe('class Cart {\n  a() {}\n  b() {}\n}');
+      // Only comments and whitespace: no unit.
+      expect(selected('├// just a note\n\n┤function f() {}\n', 'typescript').ids).toEqual(['explain', 'simplify', 'errorHandling']);
+    });
+
+    it('past MAX_COMMENTS comments, or text typed since the parse, or a start inside a name: not one unit', () => {
+      const fn = 'function f(): number {\n  return 1;\n}\n';
+      // The last comment is the function's documentation.
+      expect(selected(`├${'// c\n'.repeat(MAX_COMMENTS)}${fn}┤`, 'typescript').ids).toEqual(['explain', 'simplify', 'errorHandling', 'generateTests']);
+      expect(selected(`├${'// c\n'.repeat(MAX_COMMENTS + 2)}${fn}┤`, 'typescript').ids).toEqual(['explain', 'simplify', 'errorHandling']);
+      expect(selected(`├${fn}${'// c\n'.repeat(MAX_COMMENTS + 2)}┤`, 'typescript').ids).toEqual(['explain', 'simplify', 'errorHandling']);
+      expect(selected(`f├unction f(): void {}┤\n`, 'typescript').ids).toEqual(['explain', 'simplify', 'errorHandling', 'generateTests']);
+      // `x` typed after the function: the tree is edited, not parsed again, and holds no leaf for it.
+      const { doc, store } = openAt(`├${fn}\n`, 'typescript');
+      store.change(doc.uri, 2, [{ range: { start: { line: 3, character: 0 }, end: { line: 3, character: 0 } }, text: 'x' }]);
+      const text = doc.text.getText();
+      const list = (end: number) => ids(listActions({ languageId: 'typescript', language: doc.tree?.language, tree: doc.tree?.current(), text, start: 0, end, diagnostics: [] }));
+      expect(list(text.length)).toEqual(['explain', 'simplify', 'errorHandling']);
+      expect(list(fn.length)).toEqual(['explain', 'document', 'simplify', 'errorHandling', 'generateTests']);
+    });
+
+    it('Python: a decorated function with comments around it, a class, a method; two functions and half of one', () => {
+      const fn = 'def area(r):\n    return 3.14 * r * r';
+      const s = selected(`import math\n├\n@cache\n${fn}\n    # trailing, inside the block\n\n┤print(area(2))\n`, 'python');
+      expect(s.ids).toEqual(['explain', 'document', 'simplify', 'errorHandling', 'addTypes', 'generateTests']);
+      expect(s.range('generateTests')).toBe(`${fn}\n    # trailing, inside the block`);
+      const documented = selected('├def area(r: float) -> float:\n    """Area."""\n    return r * r\n┤', 'python');
+      expect(documented.ids).toEqual(['explain', 'simplify', 'errorHandling', 'generateTests']);
+      const cls = selected('# shapes\n├class Circle:\n    def area(self) -> float:\n        return 1.0\n┤', 'python');
+      expect(cls.ids).toEqual(['explain', 'document', 'simplify', 'errorHandling', 'generateTests']);
+      expect(cls.o.at(-1)!.title).toBe('Generate tests for this class (tandem)');
+      const method = selected('class Circle:\n├    def area(self) -> float:\n        return 1.0\n┤', 'python');
+      expect(method.ids).toEqual(['explain', 'document', 'simplify', 'errorHandling', 'generateTests']);
+      expect(method.range('document')).toBe('def area(self) -> float:\n        return 1.0');
+      expect(selected('├def a(x: int) -> int:\n    return x\n\ndef b(x: int) -> int:\n    return x\n┤', 'python').ids).toEqual(['explain', 'simplify', 'errorHandling']);
+      expect(selected('def a(x: int) -> int:\n    ├y = x\n    return y┤\n', 'python').ids).toEqual(['explain', 'simplify', 'errorHandling', 'generateTests']);
+    });
+
+    it('Go: a function with its comment and a method; a type; two functions and half of one', () => {
+      const fn = 'func Area(r float64) float64 {\n\treturn r * r\n}';
+      const s = selected(`package m\n\n├// Area is the area.\n${fn}\n┤`, 'go');
+      expect(s.ids).toEqual(['explain', 'simplify', 'errorHandling', 'generateTests']);
+      expect(s.range('generateTests')).toBe(fn);
+      const method = selected('package m\n\ntype T struct{}\n\n├func (t T) Size() int {\n\treturn 0\n}┤\n', 'go');
+      expect(method.ids).toEqual(['explain', 'document', 'simplify', 'errorHandling', 'generateTests']);
+      const type = selected('package m\n\n├type T struct {\n\tn int\n}\n┤', 'go');
+      expect(type.ids).toEqual(['explain', 'document', 'simplify', 'errorHandling', 'generateTests']);
+      expect(selected('package m\n\n├func A() {}\n\nfunc B() {}\n┤', 'go').ids).toEqual(['explain', 'simplify', 'errorHandling']);
+      expect(selected('package m\n\n├func A() int {\n\tx := 1┤\n\treturn x\n}\n', 'go').ids).toEqual(['explain', 'simplify', 'errorHandling', 'generateTests']);
+    });
   });
 });

@@ -291,6 +291,21 @@ describe('a workspace tandem.json may only tighten', () => {
     expect(warnings).toEqual([`${join(ws, 'tandem.json')}: privacy.airGapped: ignored: a repository cannot turn air-gapped mode off; set it in ${join(xdg, 'tandem', 'config.json')}`]);
   });
 
+  it('switches languages off (inline.languages); one switched on is a no-op where it is on, ignored where the user switched it off', () => {
+    const quiet = ok({ user: { ...user, inline: { languages: { python: true } } }, workspace: { inline: { languages: { markdown: false, python: true, '*': true } } } });
+    expect(quiet.config.inline.languages).toEqual({ python: true, markdown: false });
+    expect(quiet.warnings).toEqual([]);
+    const { config, warnings, ws } = ok({ user: { ...user, inline: { languages: { '*': false, go: true } } }, workspace: { inline: { languages: { go: false, python: true, rust: 'no', '*': true } } } });
+    expect(config.inline.languages).toEqual({ '*': false, go: false });
+    expect(warnings).toEqual([
+      `${join(ws, 'tandem.json')}: inline.languages.python: ignored: a workspace may only switch features off`,
+      `${join(ws, 'tandem.json')}: inline.languages.rust: ignored: expected true or false`,
+      `${join(ws, 'tandem.json')}: inline.languages.*: ignored: a workspace may only switch features off`,
+    ]);
+    const bad = ok({ user, workspace: { inline: { languages: ['markdown'] } } });
+    expect(bad.warnings).toEqual([`${join(bad.ws, 'tandem.json')}: inline.languages: ignored: expected an object of language ids to true or false`]);
+  });
+
   it('cannot switch inline completions back on', () => {
     const { config, warnings, ws } = ok({ user, section: { inline: { enabled: false } }, workspace: { inline: { enabled: true } } });
     expect(config.inline.enabled).toBe(false);
@@ -410,6 +425,17 @@ describe('the trust boundary: repository-level editor settings may only tighten'
       `${EDITOR_ORIGIN.workspace}: inline.colour: ignored: unknown key`,
       `${EDITOR_ORIGIN.workspace}: context.exclude[1]: ignored: expected a glob`,
     ]);
+  });
+
+  it('inline.languages applies as given: switching a language on loosens nothing, as privacy rules still pick the backend', () => {
+    const { config, warnings } = ok({ user: { ...user, inline: { languages: { '*': false, python: true } } }, section: { inline: { languages: { markdown: true, python: false, go: 'yes' } } } });
+    expect(config.inline.languages).toEqual({ '*': false, python: false, markdown: true });
+    expect(config.privacy).toEqual(ok({ user }).config.privacy);
+    expect(warnings).toEqual([`${EDITOR_ORIGIN.workspace}: inline.languages.go: ignored: expected true or false`]);
+    // In a user-level file the same value fails the load, naming the file and the key.
+    const r = load({ user: { inline: { languages: { go: 'yes' } } } });
+    expect(r.result.ok).toBe(false);
+    expect(!r.result.ok && r.result.error).toBe(`${join(r.xdg, 'tandem', 'config.json')}: inline.languages.go: expected true or false`);
   });
 
   it('a repository-level answer that is not an object, or has unknown keys, is ignored with a warning', () => {

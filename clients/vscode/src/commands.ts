@@ -66,3 +66,31 @@ export function statsMarkdown(result: unknown): string {
   if (s.status) lines.push(`status: ${s.status.state ?? '?'}${s.status.message ? ` - ${s.status.message}` : ''}`);
   return lines.join('\n') + '\n';
 }
+
+/** `tandem/status` as the contract fixes it, plus `snoozedUntil` while ghost text is snoozed. */
+export interface Status {
+  state: 'ok' | 'degraded' | 'offline';
+  message: string;
+  backends: { name: string; healthy: boolean; latencyMs?: number | null }[];
+  snoozedUntil?: string;
+}
+
+/** The status bar's text: the state with the first healthy backend's latency, or that ghost text is snoozed. */
+export function statusBarText(status: Status | undefined): string {
+  if (!status) return '$(sparkle) tandem';
+  if (typeof status.snoozedUntil === 'string') return '$(clock) tandem snoozed';
+  const healthy = status.backends.find((b) => b.healthy && typeof b.latencyMs === 'number');
+  const icon = { ok: '$(check)', degraded: '$(warning)', offline: '$(error)' }[status.state] ?? '$(question)';
+  return `${icon} tandem${healthy ? ` ${healthy.name} ${Math.round(healthy.latencyMs!)} ms` : ''}`;
+}
+
+/** What *Snooze Inline Completions…* offers: how long, and "Resume now" while snoozed. */
+export function snoozeChoices(snoozedUntil: string | undefined): { label: string; minutes: number }[] {
+  const choices = [5, 15, 30, 60, 240].map((m) => ({ label: m < 60 ? `${m} minutes` : `${m / 60} hour${m === 60 ? '' : 's'}`, minutes: m }));
+  return snoozedUntil ? [{ label: 'Resume now', minutes: 0 }, ...choices] : choices;
+}
+
+/** `tandem.snooze`'s arguments: minutes, 0 resumes. */
+export function snoozeArgs(minutes: number): unknown[] {
+  return [minutes];
+}

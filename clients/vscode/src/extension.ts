@@ -9,15 +9,8 @@ import {
   type ServerOptions,
   type StaticFeature,
 } from 'vscode-languageclient/node';
-import { compareArgs, editArgs, explainArgs, isCommandOnly, markdownOf, statsMarkdown, type Target } from './commands.js';
+import { compareArgs, editArgs, explainArgs, isCommandOnly, markdownOf, snoozeArgs, snoozeChoices, statsMarkdown, statusBarText, type Status, type Target } from './commands.js';
 import { declareScopedSettings, scopedSection, userSettings, type Inspect } from './configuration.js';
-
-/** `tandem/status` as the contract fixes it. */
-interface Status {
-  state: 'ok' | 'degraded' | 'offline';
-  message: string;
-  backends: { name: string; healthy: boolean; latencyMs?: number | null }[];
-}
 
 let client: LanguageClient | undefined;
 let status: Status | undefined;
@@ -48,9 +41,7 @@ function renderStatus(item: vscode.StatusBarItem): void {
     item.backgroundColor = undefined;
     return;
   }
-  const healthy = status.backends.find((b) => b.healthy && typeof b.latencyMs === 'number');
-  const icon = { ok: '$(check)', degraded: '$(warning)', offline: '$(error)' }[status.state] ?? '$(question)';
-  item.text = `${icon} tandem${healthy ? ` ${healthy.name} ${Math.round(healthy.latencyMs!)} ms` : ''}`;
+  item.text = statusBarText(status);
   item.tooltip = statusMarkdown();
   item.backgroundColor =
     status.state === 'offline' ? new vscode.ThemeColor('statusBarItem.errorBackground')
@@ -191,6 +182,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (result !== undefined) await showMarkdown(statsMarkdown(result));
     }),
     vscode.commands.registerCommand('tandem.showStatus', () => showMarkdown(statusMarkdown())),
+    // The server keeps the snooze and says until when in tandem/status (the status bar shows it).
+    vscode.commands.registerCommand('tandem.snoozeInline', async () => {
+      const pick = await vscode.window.showQuickPick(snoozeChoices(status?.snoozedUntil), { placeHolder: 'tandem: no inline completions for…' });
+      if (pick) await serverCommand('tandem: snoozing…', 'tandem.snooze', snoozeArgs(pick.minutes));
+    }),
     vscode.commands.registerCommand('tandem.restartServer', () => client?.restart()),
   );
 

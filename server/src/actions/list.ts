@@ -2,6 +2,7 @@
 import type { LanguageInfo } from '../syntax/languages.js';
 import type { SyntaxNode, Tree } from '../syntax/tree.js';
 import { ancestors } from '../syntax/ancestors.js';
+import { COMMENT_TYPES, firstCode, lastCodeEnd } from '../syntax/code.js';
 
 export type ActionId = 'explain' | 'document' | 'simplify' | 'errorHandling' | 'addTypes' | 'fixDiagnostic' | 'generateTests' | 'updateCallSites';
 
@@ -50,10 +51,41 @@ export interface ListInput {
 
 const FUNCTION_TYPES = new Set(['function_declaration', 'generator_function_declaration', 'method_definition', 'function_expression', 'arrow_function', 'function_definition', 'method_declaration', 'constructor_declaration', 'function_item', 'func_literal']);
 const CLASS_TYPES = new Set(['class_declaration', 'abstract_class_declaration', 'class_definition', 'interface_declaration', 'struct_item', 'impl_item', 'trait_item', 'type_declaration', 'record_declaration', 'enum_declaration']);
-const COMMENT_TYPES = new Set(['comment', 'line_comment', 'block_comment']);
 
 function enclosing(chain: readonly SyntaxNode[], types: ReadonlySet<string>): SyntaxNode | undefined {
   return chain.find((n) => types.has(n.type));
+}
+
+/** Nodes that hold one declaration: `export …`, a decorated definition, `const f = () => …`. */
+const WRAPPER_FIELDS: Record<string, string> = { export_statement: 'declaration', decorated_definition: 'definition', variable_declarator: 'value' };
+
+/** The function or class a node is, or wraps and nothing else. */
+function unitOf(node: SyntaxNode | null | undefined): SyntaxNode | undefined {
+  if (!node) return undefined;
+  if (FUNCTION_TYPES.has(node.type) || CLASS_TYPES.has(node.type)) return node;
+  if (node.type === 'lexical_declaration' || node.type === 'variable_declaration') return node.namedChildCount === 1 ? unitOf(node.namedChild(0)) : undefined;
+  const field = WRAPPER_FIELDS[node.type];
+  return field ? unitOf(node.childForFieldName(field)) : undefined;
+}
+
+/**
+ * The function, method or class a selection covers exactly, up to whitespace and comments at
+ * either end (a linewise selection, its doc comment): a node whose code begins where the
+ * selection's does, and after whose code the selection holds no more. Undefined for part of one
+ * or for several.
+ */
+function selectedUnit(tree: Tree, text: string, start: number, end: number): SyntaxNode | undefined {
+  const from = firstCode(tree, text, start, end);
+  if (from >= end) return undefined;
+  // The nodes that begin there, innermost first (`export function f` holds `function f`).
+  for (const n of ancestors(tree, from)) {
+    if (n.startIndex !== from) break;
+    const unit = unitOf(n);
+    if (!unit) continue;
+    const codeEnd = lastCodeEnd(n);
+    if (codeEnd <= end && firstCode(tree, text, codeEnd, end) === end) return unit;
+  }
+  return undefined;
 }
 
 /** The node a doc comment belongs before: an exported/decorated wrapper when there is one. */
@@ -95,9 +127,12 @@ export function listActions(input: ListInput): ActionOffer[] {
   const { languageId, tree, text, start, end } = input;
   const offers: ActionOffer[] = [];
   const chain = tree ? ancestors(tree, start, Math.max(start, end - 1)) : [];
-  const fn = enclosing(chain, FUNCTION_TYPES);
-  const cls = enclosing(chain, CLASS_TYPES);
   const hasSelection = end > start && text.slice(start, end).trim() !== '';
+  // A selection of exactly one function or class earns that unit's actions, as the cursor inside
+  // it does, besides the selection's own; otherwise the units around the selection count.
+  const unit = hasSelection && tree ? selectedUnit(tree, text, start, end) : undefined;
+  const fn = unit ? (FUNCTION_TYPES.has(unit.type) ? unit : undefined) : enclosing(chain, FUNCTION_TYPES);
+  const cls = unit ? (CLASS_TYPES.has(unit.type) ? unit : undefined) : enclosing(chain, CLASS_TYPES);
   const target = hasSelection ? { start, end } : fn ? { start: fn.startIndex, end: fn.endIndex } : cls ? { start: cls.startIndex, end: cls.endIndex } : undefined;
   const what = hasSelection ? 'selection' : fn ? 'function' : cls ? 'class' : undefined;
 
@@ -107,7 +142,7 @@ export function listActions(input: ListInput): ActionOffer[] {
   }
   if (target && what) {
     offers.push({ id: 'explain', title: `Explain this ${what} (tandem)`, kind: ACTION_KINDS.explain, ...target });
-    const docTarget = !hasSelection ? (fn ?? cls) : undefined;
+    const docTarget = !hasSelection ? (fn ?? cls) : unit;
     if (docTarget && !hasDocComment(docTarget, languageId)) offers.push({ id: 'document', title: `Add documentation comment (tandem)`, kind: ACTION_KINDS.document, start: docTarget.startIndex, end: docTarget.endIndex });
     if (hasSelection || fn) {
       offers.push({ id: 'simplify', title: `Simplify this ${what} (tandem)`, kind: ACTION_KINDS.simplify, ...target });

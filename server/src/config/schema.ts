@@ -116,6 +116,12 @@ export const ConfigSchema = z
         multiline: z.boolean().default(true).describe('Allow completions of several lines when the cursor is at the end of a line.'),
         maxLines: positiveInt.default(16).describe('Most lines in one multi-line completion.'),
         cacheSize: positiveInt.default(512).describe('Entries of the completion cache.'),
+        languages: z
+          .record(z.string(), z.boolean({ error: 'expected true or false' }), { error: 'expected an object of LSP language ids to true or false, e.g. {"markdown": false, "*": true}' })
+          .optional()
+          .describe(
+            'Inline completions per LSP language id (as the editor names the document\'s language: "typescript", "python", "markdown", "plaintext", ...): true or false, "*" for every language not named. Default: on for every language. A workspace\'s tandem.json may only switch languages off.',
+          ),
       })
       .strict()
       .default(() => ({ enabled: true, debounceMs: 'adaptive' as const, deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512 }))
@@ -195,6 +201,13 @@ export interface Config {
   budget: RawConfig['budget'];
   audit: RawConfig['audit'];
   log: RawConfig['log'];
+}
+
+/** `inline.languages`: the language's own entry, else `"*"`, else on. Own keys only: "constructor" is a language id like any other. */
+export function languageEnabled(languages: Readonly<Record<string, boolean>> | undefined, languageId: string): boolean {
+  if (!languages) return true;
+  if (Object.hasOwn(languages, languageId)) return languages[languageId] !== false;
+  return !Object.hasOwn(languages, '*') || languages['*'] !== false;
 }
 
 export function jsonSchema(): unknown {

@@ -2,7 +2,7 @@
 // User-level sources set anything; repository-level ones (a workspace's tandem.json, editor
 // settings a cloned repository can carry) may only tighten where code goes and what is recorded.
 import { isDeepStrictEqual } from 'node:util';
-import { ConfigSchema, type Config, type RawConfig } from './schema.js';
+import { ConfigSchema, languageEnabled, type Config, type RawConfig } from './schema.js';
 import { formatPath, isPlainObject, withoutNulls } from './tree.js';
 
 /**
@@ -185,6 +185,21 @@ export function applyRepositoryLayer(config: Config, base: RawConfig, origin: st
 }
 
 /**
+ * A workspace's `inline.languages`: a language switched off applies (to every workspace, as all
+ * of tandem.json's tightening does); one switched on is a silent no-op where it is on already,
+ * and ignored with a warning where the user switched it off.
+ */
+function languagesOff(config: Config, value: unknown, ignored: (key: string, why: string) => void): void {
+  if (!isPlainObject(value)) return ignored('inline.languages', 'expected an object of language ids to true or false');
+  for (const [id, on] of Object.entries(value)) {
+    const path = formatPath(['inline', 'languages', id]);
+    if (on === false) config.inline.languages = { ...config.inline.languages, [id]: false };
+    else if (on !== true) ignored(path, 'expected true or false');
+    else if (!languageEnabled(config.inline.languages, id)) ignored(path, 'a workspace may only switch features off');
+  }
+}
+
+/**
  * A repository's own tandem.json may only make things stricter: add onPremOnly globs, set
  * airGapped, switch features off. Anything else is ignored with a warning. A file that cannot be
  * read, or whose privacy keys cannot be understood, makes the workspace as strict as it could have
@@ -210,7 +225,8 @@ export function applyWorkspaceFile(config: Config, base: RawConfig, ws: Workspac
     else if ((key === 'inline' || key === 'context') && isPlainObject(value)) {
       const feature = config[key];
       for (const [k, v] of Object.entries(value)) {
-        if (k === 'enabled' && v === false) feature.enabled = false;
+        if (key === 'inline' && k === 'languages') languagesOff(config, v, ignored);
+        else if (k === 'enabled' && v === false) feature.enabled = false;
         else if (!(k === 'enabled' && v === true && feature.enabled)) ignored(`${key}.${k}`, 'a workspace may only switch features off');
       }
     } else ignored(key, 'a workspace tandem.json may only tighten privacy or switch features off');

@@ -2,6 +2,7 @@
 import { ErrorCodes, ResponseError } from 'vscode-languageserver';
 import { z } from 'zod';
 import { ACTION_KINDS, type ActionId } from '../actions/list.js';
+import { MAX_SNOOZE_MINUTES } from '../pipeline/inlineSwitch.js';
 
 const natural = z.number({ error: 'expected a non-negative integer' }).int({ error: 'expected a non-negative integer' }).min(0, { error: 'expected a non-negative integer' }).max(Number.MAX_SAFE_INTEGER);
 const position = z.object({ line: natural, character: natural }, { error: 'expected a position {"line": ..., "character": ...}' });
@@ -50,6 +51,10 @@ export const ActionDataShape = z.object(
   { error: 'expected action data {id, uri, version, start, end} as tandem listed it' },
 );
 export type ActionData = z.infer<typeof ActionDataShape>;
+
+const minutes = `expected a number of minutes from 0 to ${MAX_SNOOZE_MINUTES}`;
+/** `tandem.snooze [minutes]`: nothing, null or 0 resumes. */
+export const SnoozeArgs = z.number({ error: minutes }).min(0, { error: minutes }).max(MAX_SNOOZE_MINUTES, { error: minutes }).nullish();
 
 export const AcceptedArgs = z.object({ id: z.string({ error: 'expected the completion id' }), partial: z.boolean({ error: 'expected true or false' }).optional() }, { error: 'expected an object' });
 

@@ -16,11 +16,14 @@ import type { InlineOutcome, InlinePipeline } from '../pipeline/inline.js';
 import type { Stats } from '../stats.js';
 import { CancelledError } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
-import { AcceptedArgs, commandArg } from './args.js';
+import type { Snooze } from '../pipeline/inlineSwitch.js';
+import { AcceptedArgs, commandArg, SnoozeArgs } from './args.js';
 
 export const ACCEPT_COMMAND = 'tandem.accepted';
 /** `tandem.stats` []: counts (deadlines that expired among them), acceptances, latency p50/p95 per backend, hedged requests (started, won by backend, each backend's delay), today's cloud spend, status, and the process's memory and (with TANDEM_LOOP_MONITOR_MS) event-loop delay since the previous call. */
 export const STATS_COMMAND = 'tandem.stats';
+/** `tandem.snooze` [minutes]: no ghost text for that long (0 or nothing: resume) → {snoozedUntil}. */
+export const SNOOZE_COMMAND = 'tandem.snooze';
 
 export interface CompletionFeatureDeps {
   documents: DocumentStore;
@@ -111,4 +114,16 @@ export function onAccepted(deps: { stats: Stats; logger: Logger }, args: unknown
   const counted = deps.stats.accepted(arg.id, arg.partial === true);
   deps.logger.debug(`${arg.partial === true ? 'partial ' : ''}acceptance of ${arg.id}${counted ? '' : ' (unknown id, not counted)'}`);
   return null;
+}
+
+/**
+ * `tandem.snooze` [minutes] → `{snoozedUntil: ISO 8601 | null}`: inline requests answer empty,
+ * asking no backend, until then; 0, null or no argument resumes. `tandem/status` says until when.
+ */
+export function onSnooze(deps: { snooze: Snooze; logger: Logger }, args: unknown[] | undefined): { snoozedUntil: string | null } {
+  const minutes = commandArg(SNOOZE_COMMAND, args, SnoozeArgs, 'expected arguments [minutes] (0, or no arguments: resume now)') ?? 0;
+  const until = deps.snooze.set(minutes);
+  const snoozedUntil = until === undefined ? null : new Date(until).toISOString();
+  deps.logger.info(snoozedUntil ? `inline completions snoozed until ${snoozedUntil}` : 'inline completions resumed');
+  return { snoozedUntil };
 }

@@ -16,6 +16,7 @@ import type { Logger } from '../util/logger.js';
 import type { Workspace } from '../workspace.js';
 import { CompletionCache } from './cache.js';
 import { Debouncer } from './debounce.js';
+import { inlineOff } from './inlineSwitch.js';
 import { completionMode, postprocess, type CursorContext } from './postprocess/index.js';
 import { checkSyntax, syntaxBaseline, syntaxBlock, type BoundedParse, type SyntaxBaseline, type SyntaxBlock } from './postprocess/syntaxCheck.js';
 import type { LanguageName } from '../syntax/languages.js';
@@ -74,6 +75,8 @@ export interface InlineDeps {
   /** Parses a small block, bounded in time, for the syntax check of a completion; without it there is no check. */
   parse?: BoundedParse;
   now?: () => number;
+  /** When the user's snooze ends (ms since the epoch; undefined: not snoozed). The CLI has none. */
+  snoozedUntil?: () => number | undefined;
 }
 
 export class InlinePipeline {
@@ -100,8 +103,9 @@ export class InlinePipeline {
     const start = this.now();
     const config = this.deps.config();
     const elapsed = () => Math.round(this.now() - start);
-    if (!config.inline.enabled) return { kind: 'empty', reason: 'inline completions are switched off (inline.enabled)', latencyMs: 0 };
     const { doc } = req;
+    const off = inlineOff(config.inline, doc.languageId, this.deps.snoozedUntil?.());
+    if (off !== undefined) return { kind: 'empty', reason: off, latencyMs: 0 };
     if (doc.binary) return { kind: 'empty', reason: 'binary content', latencyMs: 0 };
 
     const text = doc.text.getText();

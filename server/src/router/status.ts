@@ -8,6 +8,22 @@ export interface Status {
   state: 'ok' | 'degraded' | 'offline';
   message: string;
   backends: { name: string; healthy: boolean; latencyMs: number | null }[];
+  /** While the user has snoozed ghost text (`tandem.snooze`): when that ends, ISO 8601; absent otherwise. */
+  snoozedUntil?: string;
+}
+
+/** `14:05` today, else `2025-06-01 14:05`, in the server's local time (the editor's, unless the server runs remotely). */
+export function clockTime(ms: number, now: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  const time = `${two(d.getHours())}:${two(d.getMinutes())}`;
+  return d.toDateString() === new Date(now).toDateString() ? time : `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${time}`;
+}
+
+/** The status with the user's snooze said (in the message, for clients that show it as it is, and as a date). */
+export function withSnooze(status: Status, snoozedUntil: number | undefined, now: number = Date.now()): Status {
+  if (snoozedUntil === undefined) return status;
+  return { ...status, message: `${status.message}; inline completions snoozed until ${clockTime(snoozedUntil, now)}`, snoozedUntil: new Date(snoozedUntil).toISOString() };
 }
 
 /**

@@ -40,12 +40,13 @@ import { DocumentStore } from '../documents.js';
 import { APPLY_ACTION_COMMAND, CODE_ACTION_KINDS, COMPARE_COMMAND, EDIT_COMMAND, EXPLAIN_COMMAND, onApplyAction, onCompare, onEdit, onCodeAction, onCodeActionResolve, onExplain, type CodeActionDeps, type ProgressSink } from '../features/codeActions.js';
 import { CodeActionParamsShape, CodeActionShape, ConfigurationShape, DidChangeShape, DidOpenShape, DocumentOnlyShape, ExecuteCommandParamsShape, noArgs, notificationProblem, positionParams, requestParams, WatchedFilesShape, WorkspaceFoldersShape } from '../features/args.js';
 import { ActionPipeline } from '../pipeline/actions.js';
-import { ACCEPT_COMMAND, STATS_COMMAND, onAccepted, onCompletion, onInlineCompletion, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
+import { ACCEPT_COMMAND, SNOOZE_COMMAND, STATS_COMMAND, onAccepted, onCompletion, onInlineCompletion, onSnooze, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
 import { BackendRegistry } from '../models/registry.js';
 import { spendDir } from '../router/budget.js';
 import { PathPolicy } from '../privacy/paths.js';
-import { Prober, statusOf, type Status } from '../router/status.js';
+import { Prober, statusOf, withSnooze, type Status } from '../router/status.js';
 import { InlinePipeline } from '../pipeline/inline.js';
+import { Snooze } from '../pipeline/inlineSwitch.js';
 import { Stats } from '../stats.js';
 import { ParseService, TreeRetention } from '../syntax/tree.js';
 import { IdleCollector, RuntimeMonitor } from '../util/runtime.js';
@@ -114,7 +115,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       } else progress.report(p.total ? Math.floor((100 * p.done) / p.total) : 0, `Indexing ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} files`);
     },
   });
-  pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }) });
+  // The user's pause of ghost text (tandem.snooze): its start and end change the status.
+  const snooze = new Snooze({ onChange: () => sendStatus() });
+  pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }), snoozedUntil: () => snooze.endsAt });
   const deps: CompletionFeatureDeps = { documents, pipeline, stats, logger: hub.logger('inline') };
   const actions = new ActionPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, text) => (await parser.parse(lang, text)).tree, open: (uri) => documents.get(uri), index: () => context.workspaceIndex, context: context.engine });
   let resolveSupport = false;
@@ -157,8 +160,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     statusQueued = true;
     setImmediate(() => {
       statusQueued = false;
-      const status: Status = statusOf(settings.config, backends);
-      const key = JSON.stringify([status.state, status.message.replace(/ \(\d+ ms\)/, ''), status.backends.map((b) => [b.name, b.healthy])]);
+      const status: Status = withSnooze(statusOf(settings.config, backends), snooze.endsAt);
+      const key = JSON.stringify([status.state, status.message.replace(/ \(\d+ ms\)/, ''), status.backends.map((b) => [b.name, b.healthy]), status.snoozedUntil]);
       if (key === lastStatus) return;
       lastStatus = key;
       void connection.sendNotification('tandem/status', status);
@@ -261,7 +264,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
         inlineCompletionProvider: true,
         ...(hasInline ? {} : { completionProvider: { resolveProvider: false } }),
         codeActionProvider: { resolveProvider: true, codeActionKinds: CODE_ACTION_KINDS },
-        executeCommandProvider: { commands: [ACCEPT_COMMAND, STATS_COMMAND, APPLY_ACTION_COMMAND, EXPLAIN_COMMAND, EDIT_COMMAND, COMPARE_COMMAND] },
+        executeCommandProvider: { commands: [ACCEPT_COMMAND, STATS_COMMAND, APPLY_ACTION_COMMAND, EXPLAIN_COMMAND, EDIT_COMMAND, COMPARE_COMMAND, SNOOZE_COMMAND] },
         ...(folders ? { workspace: { workspaceFolders: { supported: true, changeNotifications: true } } } : {}),
       },
       serverInfo: { name: 'tandem', version: VERSION },
@@ -377,11 +380,12 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     }
     if (p.command === COMPARE_COMMAND) return onCompare(actionDeps, p.arguments, t);
     if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry') }, p.arguments);
+    if (p.command === SNOOZE_COMMAND) return onSnooze({ snooze, logger: hub.logger('inline') }, p.arguments);
     if (p.command === STATS_COMMAND) {
       noArgs(STATS_COMMAND, p.arguments);
       const process = { ...runtime.snapshot(), parses: { ...parser.counters, queued: parser.pending, trees: retention.size, treesDropped: retention.dropped, collections: collector.collections } };
       runtime.reset(); // event-loop figures cover the time since the previous tandem.stats
-      return { ...stats.snapshot(), latency: backends.latencyPercentiles(), hedge: backends.hedge.snapshot(settings.config), spend: backends.spend.today(), status: statusOf(settings.config, backends), process };
+      return { ...stats.snapshot(), latency: backends.latencyPercentiles(), hedge: backends.hedge.snapshot(settings.config), spend: backends.spend.today(), status: withSnooze(statusOf(settings.config, backends), snooze.endsAt), process };
     }
     throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
   });
@@ -389,6 +393,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   connection.onShutdown(() => {
     log.info('shutting down');
     prober.stop();
+    snooze.dispose();
     context.dispose();
     runtime.dispose();
     collector.dispose();

@@ -5,8 +5,8 @@
 ;; URL, the server and the file to edit in the environment.  Connects eglot the way a user's
 ;; configuration would (eglot-server-programs + M-x eglot), completes with completion-at-point
 ;; (eglot declares no inline completion, so tandem offers textDocument/completion), and writes
-;; what it saw as JSON to $TANDEM_TEST_OUT.  It then lists and runs code actions, explains, and
-;; shows the stats.
+;; what it saw as JSON to $TANDEM_TEST_OUT.  It then lists and runs code actions, explains,
+;; shows the stats, and snoozes and resumes completions.
 ;;
 ;; With $TANDEM_TEST_DIR_LOCALS (a regexp of the server's message to wait for) the directory holds
 ;; a repository's .dir-locals.el: the run completes once the server has answered about it, records
@@ -111,7 +111,7 @@
       (setq eglot-confirm-server-initiated-edits nil)
       (eglot-code-actions (point) (point) "refactor.rewrite.tandem.simplify" t)
       (tandem-test-record 'afterAction (buffer-substring-no-properties (point-min) (point-max)))
-      ;; M-x tandem-explain on the function (clients/emacs/tandem-eglot.el).
+      ;; M-x tandem-explain on the function (clients/emacs/tandem.el).
       (let ((buf (tandem-explain (point-min) (point-max))))
         (tandem-test-record 'explainBuffer (buffer-name buf))
         (tandem-test-record 'explained (with-current-buffer buf (buffer-string))))
@@ -121,6 +121,10 @@
       (tandem-test-record 'stats (tandem--execute "tandem.stats"))
       (when (getenv "TANDEM_DEAD_URL")
         (tandem-test-wait "the degraded status" (lambda () (equal (plist-get tandem-status :state) "degraded"))))
+      ;; M-x tandem-snooze, then C-u 0 M-x tandem-snooze: after the stats and the degraded notice,
+      ;; which the snooze's status message would change.
+      (tandem-test-record 'snoozed (plist-get (tandem-snooze 30) :snoozedUntil))
+      (tandem-test-record 'resumed (plist-get (tandem-snooze 0) :snoozedUntil))
       (eglot-shutdown (eglot-current-server))
       (tandem-test-finish 0))
   (error

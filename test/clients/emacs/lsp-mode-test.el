@@ -5,8 +5,8 @@
 ;; lsp-mode would start them: test/fake/langserver.js registered as the mode's own server (as
 ;; pyright is), and tandem through clients/emacs/lsp-tandem.el as an add-on.  It hovers (the
 ;; other server answers), completes through company (tandem answers, and the item's command
-;; counts the acceptance), runs a code action of each server, tandem's Explain and M-x tandem-stats, and
-;; writes what it saw as JSON to $TANDEM_TEST_OUT.
+;; counts the acceptance), runs a code action of each server, tandem's Explain, M-x tandem-stats and
+;; M-x tandem-snooze, and writes what it saw as JSON to $TANDEM_TEST_OUT.
 
 (require 'lsp-mode)
 ;; lsp-mode's own completion front end (`lsp-completion-provider' :capf sets it up): company
@@ -113,6 +113,12 @@
         (tandem-test-record 'statsText (buffer-substring-no-properties (point-min) (point-max))))
       (tandem-test-record 'stats (tandem--execute "tandem.stats"))
       (tandem-test-wait "the degraded status" (lambda () (equal (plist-get tandem-status :state) "degraded")))
+      ;; M-x tandem-snooze, then C-u 0 M-x tandem-snooze (after the degraded notice: the snooze
+      ;; changes the status message); the server's status says whether it holds the snooze.
+      (tandem-test-record 'snoozed (tandem--get (tandem-snooze 30) :snoozedUntil))
+      (tandem-test-record 'snoozedStatus (tandem--get (tandem--execute "tandem.stats") :status :snoozedUntil))
+      (tandem-test-record 'resumed (tandem--get (tandem-snooze 0) :snoozedUntil))
+      (tandem-test-record 'resumedStatus (tandem--get (tandem--execute "tandem.stats") :status :snoozedUntil))
       (tandem-test-record 'serversAtEnd (vconcat (tandem-test-server-ids)))
       (tandem-test-record 'tandemResolved (vconcat (tandem-test-resolved-titles "tandem")))
       (tandem-test-write-and-exit 0))

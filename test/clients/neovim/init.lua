@@ -237,6 +237,21 @@ local steps = {
         return true
       end
     end },
+  -- After the degraded notice: snoozing changes the status message (not its state).
+  { ':TandemSnooze 30', function()
+      vim.cmd('TandemSnooze 30')
+    end, function()
+      local c, s = last_command('tandem.snooze'), require('tandem').status
+      return c and c.done and s and type(s.snoozedUntil) == 'string'
+    end },
+  { ':TandemSnooze 0', function()
+      check('snoozed_statusline', require('tandem').statusline())
+      check('snoozed_status', require('tandem.commands').status_lines())
+      vim.cmd('TandemSnooze 0')
+    end, function()
+      local c, s = last_command('tandem.snooze'), require('tandem').status
+      return c and c.done and c.arguments[1] == 0 and s and s.snoozedUntil == nil
+    end },
   { 'status and health', function()
       check('status', require('tandem.commands').status_lines())
       vim.cmd('checkhealth tandem')

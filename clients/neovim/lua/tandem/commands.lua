@@ -1,5 +1,6 @@
--- :TandemExplain, :TandemEdit, :TandemCompare, :TandemStats and :TandemStatus: forward to the
--- server's commands and show the answer; also the client-side handler of the Explain code action.
+-- :TandemExplain, :TandemEdit, :TandemCompare, :TandemStats, :TandemStatus and :TandemSnooze:
+-- forward to the server's commands and show the answer; also the client-side handler of the
+-- Explain code action.
 local util = require('tandem.util')
 local api = vim.api
 
@@ -166,6 +167,26 @@ function M.stats()
     if type(result) ~= 'table' then return util.notify('tandem.stats returned nothing', WARN) end
     local lines, hl = M.stats_view(result)
     M.float(lines, { highlights = hl })
+  end)
+end
+
+--- Minutes :TandemSnooze snoozes for without an argument.
+M.SNOOZE_MINUTES = 30
+
+--- :TandemSnooze [minutes]: no ghost text for that long (30 without an argument); 0 resumes. The
+--- server keeps the snooze (for every buffer it serves) and says until when in tandem/status.
+function M.snooze(opts)
+  local minutes = M.SNOOZE_MINUTES
+  if opts.args ~= '' then
+    minutes = tonumber(opts.args)
+    if not minutes or minutes < 0 then return util.notify(':TandemSnooze expects a number of minutes (0 resumes), not ' .. opts.args, WARN) end
+  end
+  execute(api.nvim_get_current_buf(), 'tandem.snooze', minutes, function(result)
+    if type(result) == 'table' and type(result.snoozedUntil) == 'string' then
+      util.notify(('ghost text snoozed until %s'):format(os.date('%H:%M', os.time() + math.floor(minutes * 60 + 0.5))))
+    else
+      util.notify('ghost text resumed')
+    end
   end)
 end
 

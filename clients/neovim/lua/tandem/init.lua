@@ -29,7 +29,7 @@ local defaults = {
 }
 
 M.config = vim.deepcopy(defaults)
---- Last `tandem/status` notification: {state, message, backends = {{name, healthy, latencyMs}}}.
+--- Last `tandem/status` notification: {state, message, backends = {{name, healthy, latencyMs}}, snoozedUntil?}.
 M.status = nil
 --- `settings` given to setup() by a project's exrc (.nvimrc, .exrc, .nvim.lua): answered only to
 --- workspace/configuration, which the server treats as repository-level (where code goes may only
@@ -172,10 +172,12 @@ function M.client(bufnr)
   return util.tandem_client(bufnr or vim.api.nvim_get_current_buf())
 end
 
---- A short text for your statusline: "tandem ok 42ms", "tandem degraded", "tandem offline".
+--- A short text for your statusline: "tandem ok 42ms", "tandem degraded", "tandem offline",
+--- "tandem snoozed" (:TandemSnooze).
 function M.statusline()
   local s = M.status
   if not s then return M.client() and 'tandem' or '' end
+  if type(s.snoozedUntil) == 'string' then return 'tandem snoozed' end
   local latency
   for _, b in ipairs(s.backends or {}) do
     if b.healthy and b.latencyMs then latency = b.latencyMs break end
@@ -190,6 +192,7 @@ local function define_commands()
   vim.api.nvim_create_user_command('TandemCompare', commands.compare, { range = true, nargs = '*', desc = 'tandem: two backends side by side (explanations, or edits for an instruction)' })
   vim.api.nvim_create_user_command('TandemStats', commands.stats, { desc = 'tandem: requests, acceptances, latency and spend' })
   vim.api.nvim_create_user_command('TandemStatus', commands.status, { desc = 'tandem: server and backend status' })
+  vim.api.nvim_create_user_command('TandemSnooze', commands.snooze, { nargs = '?', desc = 'tandem: no ghost text for [minutes] (default 30); 0 resumes' })
 end
 
 -- The augroup the ghost text's autocommands live in; nil until setup() or the first attach.
