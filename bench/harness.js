@@ -82,16 +82,17 @@ export function procMemory(pid) {
 /**
  * A server over stdio, pointed at `backendUrl` (a fake vLLM) with its own empty config home and a
  * state directory (audit log, spend ledger) that `close()` removes.
- * @param {{ backendUrl: string, loopMonitorMs?: number, workspace?: string, options?: Record<string, unknown>, capabilities?: unknown, env?: Record<string, string> }} o
+ * `probe`: node also gets `--expose-gc` and bench/heapProbe.js (see `probe()`), besides the bin's own flags.
+ * @param {{ backendUrl: string, loopMonitorMs?: number, workspace?: string, options?: Record<string, unknown>, capabilities?: unknown, env?: Record<string, string>, probe?: boolean }} o
  */
 export async function startServer(o) {
   const home = mkdtempSync(join(tmpdir(), 'tandem-bench-home-'));
   // BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR" (say): extra node flags for the server, after the bin's own.
   const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const client = new LspClient({
-    ...(extra.length ? { nodeArgs: [...BIN_NODE_FLAGS, ...extra] } : {}),
+    ...(extra.length || o.probe ? { nodeArgs: [...BIN_NODE_FLAGS, ...(o.probe ? ['--expose-gc', '--import', pathUri(join(HERE, 'heapProbe.js'))] : []), ...extra] } : {}),
     env: {
-      ...(extra.length ? BIN_ENV : {}),
+      ...(extra.length || o.probe ? BIN_ENV : {}),
       TANDEM_CONFIG: '',
       XDG_CONFIG_HOME: join(home, 'config'),
       XDG_STATE_HOME: join(home, 'state'),
@@ -125,6 +126,24 @@ export async function startServer(o) {
       rmSync(home, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Asks a server started with `probe` for its heap's live size after two forced full collections
+ * (and a heap snapshot when its environment names TANDEM_PROBE_SNAPSHOTS); resolves with what
+ * bench/heapProbe.js printed.
+ * @param {LspClient} client
+ * @returns {Promise<{ k: number, gc: boolean, gcMs: number, heapUsedBefore: number, heapUsedAfter: number, heapTotalAfter: number, rssAfter: number, externalAfter: number, snapshot?: string }>}
+ */
+export async function probe(client) {
+  const from = client.stderr.length;
+  client.child.kill('SIGUSR2');
+  for (let waited = 0; waited < 300_000; waited += 50) {
+    const m = /^\[probe\] (\{.*\})\n/m.exec(client.stderr.slice(from));
+    if (m) return JSON.parse(/** @type {string} */ (m[1]));
+    await sleep(50);
+  }
+  throw new Error('the server did not answer the heap probe within 300 s');
 }
 
 /** @param {string} path */

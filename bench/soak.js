@@ -3,15 +3,21 @@
 // what its memory does (issue 13, target: RSS growth <= 10 MB over 30 minutes). About 50 open
 // files of real code; typing at a typing cadence, an inline completion after each pause, code
 // actions now and then, files opened and closed, configuration pushed, a few requests cancelled.
+// `--probe`: the server also runs bench/heapProbe.js, which reports the heap's live size after
+// forced full collections at the end of warm-up and at the end (they disturb the RSS figures a
+// little, so it is not the default); `--snapshots DIR` adds a heap snapshot at each into DIR, for
+// bench/heapDiff.js.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startFakeVllm } from '../test/fake/vllm.js';
-import { arg, cutDocuments, fmtMB, fmtMs, machine, MB, NODE_MODULES, pathUri, pct, random, realSources, sleep, slope, startServer, stats, tempDir, runBench, writeReport } from './harness.js';
+import { arg, cutDocuments, probe, fmtMB, fmtMs, machine, MB, NODE_MODULES, pathUri, pct, random, realSources, sleep, slope, startServer, stats, tempDir, runBench, writeReport } from './harness.js';
 
 const MINUTES = Number(arg('minutes', '30'));
 const OPEN_FILES = Number(arg('files', '50'));
 const SEED = Number(arg('seed', '1'));
 const REPO = arg('repo');
+const SNAPSHOTS = arg('snapshots');
+const PROBE = process.argv.includes('--probe') || SNAPSHOTS !== undefined;
 const SAMPLE_MS = 15_000;
 const WARM_UP_SHARE = 0.2;
 const TARGET_MB_PER_30_MIN = 10;
@@ -66,7 +72,8 @@ async function main() {
     return new LocalDoc(pathUri(path), d.languageId, d.text);
   });
   const fake = await startFakeVllm({ latencyMs: 40, respond: (req) => ({ text: ` value${req.id % 97};` }) });
-  const server = await startServer({ backendUrl: fake.url, workspace: ws.dir, loopMonitorMs: 5 });
+  if (SNAPSHOTS) mkdirSync(resolve(SNAPSHOTS), { recursive: true });
+  const server = await startServer({ backendUrl: fake.url, workspace: ws.dir, loopMonitorMs: 5, probe: PROBE, ...(SNAPSHOTS ? { env: { TANDEM_PROBE_SNAPSHOTS: resolve(SNAPSHOTS) } } : {}) });
   const { client } = server;
   await client.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end', 300_000);
 
@@ -79,8 +86,10 @@ async function main() {
   const counts = { keys: 0, inline: 0, inlineWithItems: 0, cancelSent: 0, cancelled: 0, actions: 0, opens: 0, closes: 0, pushes: 0, errors: 0, requestsDone: 0 };
   /** @type {Record<string, number[]>} */
   const times = { inline: [], codeAction: [], stats: [] };
-  /** @type {{ tMin: number, rss: number, heap: number, vmRss: number, requests: number, serverRequests: number, loopP99: number, loopMax: number }[]} */
+  /** @type {{ tMin: number, rss: number, heap: number, heapTotal: number, vmRss: number, requests: number, serverRequests: number, loopP99: number, loopMax: number, collections: number }[]} */
   const samples = [];
+  /** Forced-collection figures (with --probe): at the end of warm-up and at the end. @type {{ tMin: number, at: Awaited<ReturnType<typeof probe>> }[]} */
+  const probes = [];
   let current = /** @type {LocalDoc} */ (all[0]);
   let cursor = { line: 0, character: 0 };
 
@@ -110,10 +119,13 @@ async function main() {
     times.stats.push(s.ms);
     counts.requestsDone++;
     const loop = s.stats.process.eventLoop;
-    samples.push({ tMin: (performance.now() - t0) / 60_000, rss: s.stats.process.rssBytes, heap: s.stats.process.heapUsedBytes, vmRss: s.proc?.vmRssBytes ?? NaN, requests: counts.requestsDone, serverRequests: s.stats.requests, loopP99: loop?.p99Ms ?? NaN, loopMax: loop?.maxMs ?? NaN });
+    const proc = /** @type {{ heapTotalBytes?: number, parses?: { collections?: number } }} */ (s.stats.process);
+    samples.push({ tMin: (performance.now() - t0) / 60_000, rss: s.stats.process.rssBytes, heap: s.stats.process.heapUsedBytes, heapTotal: proc.heapTotalBytes ?? NaN, vmRss: s.proc?.vmRssBytes ?? NaN, requests: counts.requestsDone, serverRequests: s.stats.requests, loopP99: loop?.p99Ms ?? NaN, loopMax: loop?.maxMs ?? NaN, collections: proc.parses?.collections ?? NaN });
     // The fake and the client keep every record: dropped here so that the benchmark's own memory stays flat.
     fake.reset();
     client.notifications.length = 0;
+    const tMin = (performance.now() - t0) / 60_000;
+    if (PROBE && probes.length === 0 && tMin >= MINUTES * WARM_UP_SHARE) probes.push({ tMin, at: await probe(client) });
   };
 
   const typist = async () => {
@@ -204,6 +216,7 @@ async function main() {
 
   await Promise.all([typist(), actions(), openClose(), pushes(), sampler()]);
   await sample(); // the end
+  if (PROBE) probes.push({ tMin: (performance.now() - t0) / 60_000, at: await probe(client) });
   const runMin = (performance.now() - t0) / 60_000;
   const errors = server.errorLines();
   const reloads = client.stderr.split('\n').filter((l) => l.includes('configuration loaded (didChangeConfiguration)')).length;
@@ -257,10 +270,16 @@ async function main() {
     `| RSS growth after warm-up | ≤ ${TARGET_MB_PER_30_MIN} MB | ${growthMB.toFixed(1)} MB over ${(runMin - warm.tMin).toFixed(1)} min | ${growthMet ? 'met' : 'MISSED'} |`,
     `| RSS slope after warm-up${MINUTES < 30 ? ' (a short run: noisy)' : ''} | ≤ ${TARGET_MB_PER_30_MIN} MB per 30 min | ${slope30.toFixed(1)} MB per 30 min | ${slopeMet ? 'met' : 'MISSED'} |`,
     '',
-    '| t (min) | RSS | VmRSS (/proc) | heap | requests done | loop p99 | loop max |',
-    '|---|---|---|---|---|---|---|',
-    ...samples.map((s) => `| ${s.tMin.toFixed(2)} | ${fmtMB(s.rss)} | ${fmtMB(s.vmRss)} | ${fmtMB(s.heap)} | ${s.requests} | ${fmtMs(s.loopP99)} | ${fmtMs(s.loopMax)} |`),
+    '| t (min) | RSS | VmRSS (/proc) | heap used | heap committed | requests done | loop p99 | loop max | idle-time collections |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...samples.map((s) => `| ${s.tMin.toFixed(2)} | ${fmtMB(s.rss)} | ${fmtMB(s.vmRss)} | ${fmtMB(s.heap)} | ${fmtMB(s.heapTotal)} | ${s.requests} | ${fmtMs(s.loopP99)} | ${fmtMs(s.loopMax)} | ${s.collections} |`),
   ];
+  if (probes.length) {
+    md.push('', 'Heap after two forced full collections (bench/heapProbe.js; the probe itself pauses the server):', '', '| t (min) | heap used before → after | heap committed after | RSS after | external | collections took | snapshot |', '|---|---|---|---|---|---|---|');
+    for (const p of probes) md.push(`| ${p.tMin.toFixed(2)} | ${fmtMB(p.at.heapUsedBefore)} → ${fmtMB(p.at.heapUsedAfter)} | ${fmtMB(p.at.heapTotalAfter)} | ${fmtMB(p.at.rssAfter)} | ${fmtMB(p.at.externalAfter)} | ${fmtMs(p.at.gcMs)} | ${p.at.snapshot ?? '—'} |`);
+    const [a, b] = probes;
+    if (a && b) md.push('', `Live heap growth (after forced collections) from ${a.tMin.toFixed(1)} to ${b.tMin.toFixed(1)} min: ${((b.at.heapUsedAfter - a.at.heapUsedAfter) / MB).toFixed(1)} MB.`);
+  }
   if (errors.length) md.push('', 'First [error] lines:', '', ...errors.slice(0, 5).map((l) => `    ${l.slice(0, 300)}`));
   writeReport('soak', `${md.join('\n')}\n`);
   return met ? 0 : 1;

@@ -82,4 +82,27 @@ describe('CompletionCache', () => {
     }
     expect(places.map((m) => lookup(c, m))).toEqual([undefined, 'b!', 'c!']);
   });
+
+  it('holds at most its size in all, however many documents were completed in', () => {
+    // Typed-through lists once kept evicted entries (a few KB each) for every document ever
+    // completed in, closed ones too: a soak grew by them.
+    const c = new CompletionCache(8);
+    const uris = Array.from({ length: 50 }, (_, i) => `file:///work/f${i}.ts`);
+    // Four places per document: `vK = |;` completed with `K + 1;`.
+    const put = (uri: string, k: number) => c.set(uri, `v${k} = ;`, `v${k} = `.length, `${k} + 1`);
+    const typedOne = (uri: string, k: number) => c.get(uri, `v${k} = ${k};`, `v${k} = ${k}`.length);
+    for (const uri of uris) for (let k = 0; k < 4; k++) put(uri, k);
+    expect(c.counts).toEqual({ entries: 8, listed: 8, documents: 2 });
+    // The newest still walk through; an evicted one does not.
+    expect(typedOne(uris[49]!, 3)).toBe(' + 1');
+    expect(typedOne(uris[48]!, 0)).toBe(' + 1');
+    expect(typedOne(uris[47]!, 3)).toBeUndefined();
+  });
+
+  it('a completion stored again at the same place is listed once', () => {
+    const c = cacheWith(STORED, SHOWN);
+    const { text, offset } = splitCursor(STORED);
+    for (let i = 0; i < 20; i++) c.set(URI, text, offset, SHOWN);
+    expect(c.counts).toEqual({ entries: 1, listed: 1, documents: 1 });
+  });
 });

@@ -20,12 +20,32 @@ interface Entry {
   text: string;
 }
 
+/**
+ * Holds at most `size` completions in all: the typed-through lists only point at entries of the
+ * LRU, and an entry leaves its document's list when the LRU lets it go. (Lists of their own kept
+ * evicted entries, a few KB each, for every document ever completed in, closed ones too.)
+ */
 export class CompletionCache {
   private readonly exact: LRUCache<string, Entry>;
   private readonly recent = new Map<string, Entry[]>();
 
   constructor(size: number) {
-    this.exact = new LRUCache({ max: size });
+    this.exact = new LRUCache({ max: size, dispose: (e) => this.unlist(e) });
+  }
+
+  /** What the cache holds: entries, entries on typed-through lists, documents with a list. */
+  get counts(): { entries: number; listed: number; documents: number } {
+    let listed = 0;
+    for (const list of this.recent.values()) listed += list.length;
+    return { entries: this.exact.size, listed, documents: this.recent.size };
+  }
+
+  private unlist(e: Entry): void {
+    const list = this.recent.get(e.uri);
+    const i = list ? list.indexOf(e) : -1;
+    if (i < 0) return;
+    list!.splice(i, 1);
+    if (list!.length === 0) this.recent.delete(e.uri);
   }
 
   private static key(uri: string, prefixLen: number, prefixTail: string, suffixHead: string): string {
@@ -63,6 +83,7 @@ export class CompletionCache {
       text: completion,
     };
     this.exact.set(CompletionCache.key(uri, offset, e.prefixTail, e.suffixHead), e);
+    // After the LRU's set: replacing an entry for the same place has taken the old one off its list.
     const list = this.recent.get(uri) ?? [];
     list.unshift(e);
     if (list.length > RECENT_PER_DOC) list.length = RECENT_PER_DOC;
