@@ -1,7 +1,7 @@
 // The document's indentation as the postprocess stage reads it: from the file near the cursor,
 // bounded, cached per version, and from the editor's pushed settings.
 import { describe, expect, it } from 'vitest';
-import { detectIndentation, documentIndentation, readEditorIndentation } from '../../server/src/pipeline/postprocess/indentation.js';
+import { detectIndentation, documentIndentation, readEditorIndentation, reindent } from '../../server/src/pipeline/postprocess/indentation.js';
 
 describe('detectIndentation', () => {
   it.each([
@@ -82,5 +82,34 @@ describe('readEditorIndentation', () => {
     });
     expect(readEditorIndentation({ tabSize: 2.5 }, where).problems).toEqual([`${where}.tabSize: expected an integer from 1 to 16`]);
     expect(readEditorIndentation([4], where)).toEqual({ value: undefined, problems: [`${where}: expected an object`] });
+  });
+});
+
+describe('reindent keeps every line\'s code', () => {
+  // Seeded: the same cases on every run.
+  let seed = 42;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const LEADS = ['', ' ', '  ', '    ', '      ', '        ', '\t', '\t\t', '\t  ', '  \t', '                     '];
+  const BODIES = ['if (x) {', '}', 'return 1;', 'foo(a,', 'b)', ' * doc', 'else:', ''];
+  const STYLES = [{ insertSpaces: false, tabSize: 4 }, { insertSpaces: true, tabSize: 2 }, { insertSpaces: true, tabSize: 4 }, { insertSpaces: true, tabSize: 3 }];
+
+  it('changes only leading blanks, line for line, and writes converted lines in the document\'s style', () => {
+    for (let k = 0; k < 2_000; k++) {
+      const lines = Array.from({ length: 1 + rand(8) }, () => LEADS[rand(LEADS.length)]! + BODIES[rand(BODIES.length)]!);
+      const style = STYLES[rand(STYLES.length)]!;
+      const ctx = { linePrefix: LEADS[rand(LEADS.length)]! + (rand(2) ? 'x = ' : ''), lineSuffix: '', lineAbove: LEADS[rand(LEADS.length)]! + BODIES[rand(BODIES.length)]!, nextLines: [], mode: 'multi' as const, maxLines: 16, indent: style };
+      const text = lines.join('\n');
+      const out = reindent(text, ctx).split('\n');
+      expect(out.map((l) => l.trimStart())).toEqual(lines.map((l) => l.trimStart()));
+      for (const [i, line] of out.entries()) {
+        if (line === lines[i] || line.trim() === '') continue;
+        // A converted line: tabs then alignment spaces in a tab-indented document, spaces only in the other.
+        const lead = line.slice(0, line.length - line.trimStart().length);
+        expect(lead).toMatch(style.insertSpaces ? /^ *$/ : /^\t* *$/);
+      }
+    }
   });
 });
