@@ -17,7 +17,7 @@ import type { Workspace } from '../workspace.js';
 import { CompletionCache } from './cache.js';
 import { Debouncer } from './debounce.js';
 import { inlineOff } from './inlineSwitch.js';
-import { completionMode, postprocess, type CursorContext } from './postprocess/index.js';
+import { completionMode, documentIndentation, postprocess, type CursorContext, type EditorIndentation } from './postprocess/index.js';
 import { checkSyntax, syntaxBaseline, syntaxBlock, type BoundedParse, type SyntaxBaseline, type SyntaxBlock } from './postprocess/syntaxCheck.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
@@ -77,6 +77,8 @@ export interface InlineDeps {
   now?: () => number;
   /** When the user's snooze ends (ms since the epoch; undefined: not snoozed). The CLI has none. */
   snoozedUntil?: () => number | undefined;
+  /** What the editor's settings say about indentation (`editor.tabSize`, …), where it sent them. */
+  editorIndentation?: () => EditorIndentation | undefined;
 }
 
 export class InlinePipeline {
@@ -248,7 +250,7 @@ export class InlinePipeline {
     const policy = this.deps.backends.paths;
     const inputs: RouteInputs = discover ? { paths: policy, isHealthy: (n) => !exclude.has(n) && health.isHealthy(n), budgetExhausted: this.deps.backends.spend.exhausted(config.budget.dailyUsd) } : { paths: policy };
     const relPath = this.deps.workspace.relativePath(doc.uri);
-    const ctx = cursorContext(doc, offset, config);
+    const ctx = cursorContext(doc, offset, config, this.deps.editorIndentation?.());
     const gathered = gatheredBefore ?? this.gatherContext(doc, offset, relPath, config);
     // Privacy covers every segment: the route is chosen for the paths the prompt will hold. Snippets
     // of files outside the workspace never join; those of onPremOnly files never ride along to a
@@ -342,7 +344,7 @@ function countLines(t: string): number {
   return n;
 }
 
-export function cursorContext(doc: Doc, offset: number, config: Config): CursorContext {
+export function cursorContext(doc: Doc, offset: number, config: Config, editor?: EditorIndentation): CursorContext {
   const pos = doc.text.positionAt(offset);
   const text = doc.text.getText();
   const lineStart = offset - pos.character;
@@ -358,11 +360,23 @@ export function cursorContext(doc: Doc, offset: number, config: Config): CursorC
     if (e >= text.length) break;
     i = e + 1;
   }
+  let lineAbove = '';
+  for (let end = lineStart - 1, n = 0; end >= 0 && n < NEXT_LINES; n++) {
+    const start = end > 0 ? text.lastIndexOf('\n', end - 1) + 1 : 0;
+    const line = text.slice(start, end).replace(/\r$/, '');
+    if (line.trim() !== '') {
+      lineAbove = line;
+      break;
+    }
+    end = start - 1;
+  }
   return {
     linePrefix: text.slice(lineStart, offset),
     lineSuffix,
+    lineAbove,
     nextLines,
     mode: completionMode(lineSuffix, config.inline.multiline),
     maxLines: config.inline.maxLines,
+    indent: documentIndentation(doc.text, text, offset, editor),
   };
 }

@@ -47,6 +47,7 @@ import { PathPolicy } from '../privacy/paths.js';
 import { Prober, statusOf, withSnooze, type Status } from '../router/status.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { Snooze } from '../pipeline/inlineSwitch.js';
+import { readEditorIndentation, type EditorIndentation } from '../pipeline/postprocess/index.js';
 import { Stats } from '../stats.js';
 import { ParseService, TreeRetention } from '../syntax/tree.js';
 import { IdleCollector, RuntimeMonitor } from '../util/runtime.js';
@@ -117,7 +118,10 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   });
   // The user's pause of ghost text (tandem.snooze): its start and end change the status.
   const snooze = new Snooze({ onChange: () => sendStatus() });
-  pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }), snoozedUntil: () => snooze.endsAt });
+  // The editor's indentation settings, where a client pushes them (`settings.editor`): LSP's inline
+  // request carries no FormattingOptions. The file's own indentation comes first (postprocess/indentation.ts).
+  let editorIndentation: EditorIndentation | undefined;
+  pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }), snoozedUntil: () => snooze.endsAt, editorIndentation: () => editorIndentation });
   const deps: CompletionFeatureDeps = { documents, pipeline, stats, logger: hub.logger('inline') };
   const actions = new ActionPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, text) => (await parser.parse(lang, text)).tree, open: (uri) => documents.get(uri), index: () => context.workspaceIndex, context: context.engine });
   let resolveSupport = false;
@@ -308,6 +312,11 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   // asked is asked instead, so a push never stands in for the sources the answer keeps apart.
   connection.onDidChangeConfiguration(note('workspace/didChangeConfiguration', ConfigurationShape, async (params: DidChangeConfigurationParams) => {
     const s = params.settings as Record<string, unknown> | null | undefined;
+    if (s && typeof s === 'object' && 'editor' in s) {
+      const r = readEditorIndentation(s.editor, 'workspace/didChangeConfiguration settings.editor');
+      for (const p of r.problems) log.warn(`ignored ${p}`);
+      editorIndentation = r.value;
+    }
     if (pullConfiguration) {
       await pullEditorSection('didChangeConfiguration');
       return;

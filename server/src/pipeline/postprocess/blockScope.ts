@@ -5,11 +5,12 @@ import { indentOf, type Filter } from './types.js';
  * Whether a line ends (before trailing whitespace) with an opening bracket or a colon. Read from
  * the end: the cursor's line can be a megabyte of minified code, and a regex scanned all of it.
  */
-function opensBlock(line: string): boolean {
+export function opensBlock(line: string): boolean {
   const t = line.trimEnd();
   return t.length > 0 && '{([:'.includes(t[t.length - 1]!);
 }
-const CLOSER = /^\s*[)\]}]/;
+/** A line that starts with a closing bracket. */
+export const CLOSER = /^\s*[)\]}]/;
 
 /**
  * Lines continue while they are indented deeper than the cursor's line, or at its level as

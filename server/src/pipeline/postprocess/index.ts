@@ -1,5 +1,7 @@
 // The postprocess stages in their order; each is one small file with golden tests.
 import { blockScope } from './blockScope.js';
+import { reindent } from './indentation.js';
+import { neighborRepeat } from './neighborRepeat.js';
 import { repetition } from './repetition.js';
 import { singleLine } from './singleLine.js';
 import { suffixRepeat } from './suffixRepeat.js';
@@ -7,8 +9,10 @@ import type { CursorContext, Filter } from './types.js';
 
 export type { CursorContext } from './types.js';
 export { completionMode } from './mode.js';
+export { documentIndentation, readEditorIndentation, type EditorIndentation, type IndentStyle } from './indentation.js';
 
-const FILTERS: Filter[] = [singleLine, repetition, blockScope, suffixRepeat];
+// Re-indenting comes before the block scope, which reads where lines end by their indentation.
+const FILTERS: Filter[] = [singleLine, repetition, reindent, blockScope, suffixRepeat, neighborRepeat];
 
 /** Cuts `text` at the first stop string (servers apply them too, but not every API takes them all). */
 export function cutAtStops(text: string, stops: string[]): string {
