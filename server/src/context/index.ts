@@ -1,6 +1,6 @@
 // The workspace index: definitions and imports of every source file, built and kept fresh in the background.
 import { readdirSync, readFileSync, realpathSync, statSync, type Dirent } from 'node:fs';
-import { basename, dirname, join, relative, sep } from 'node:path';
+import { basename, dirname, join, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { languageOf, type LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
@@ -104,7 +104,7 @@ const DEFAULT_SLICE_MS = 4;
 const PROGRESS_EVERY_MS = 200;
 const CHANGE_SETTLE_MS = 750;
 /** How long the index waits, once idle, before writing what changed to disk. */
-const SAVE_DELAY_MS = 1000;
+const SAVE_DELAY_MS = 2000;
 
 export class WorkspaceIndex {
   private readonly files = new Map<string, FileEntry>();
@@ -208,7 +208,9 @@ export class WorkspaceIndex {
     if (!store) return;
     this.stores.set(root, store);
     const records = await store.load();
-    for (const [key, rec] of records) this.loaded.set(join(root, key), rec);
+    // Keys are paths relative to the folder, as `records()` wrote them.
+    const prefix = root.endsWith(sep) ? root : root + sep;
+    for (const [key, rec] of records) this.loaded.set(prefix + key, rec);
   }
 
   /**
@@ -267,7 +269,9 @@ export class WorkspaceIndex {
       if (!e.stamp) continue;
       const root = this.innermostRoot(e.abs);
       if (root === undefined) continue;
-      out.get(this.stores.get(root)!)!.push({ key: relative(root, e.abs), ...e.stamp, lang: e.lang, bytes: e.bytes, symbols: e.symbols, imports: e.imports, exports: e.exports });
+      const st = e.stamp;
+      const key = e.abs.slice(root.endsWith(sep) ? root.length : root.length + 1);
+      out.get(this.stores.get(root)!)!.push({ key, size: st.size, mtimeMs: st.mtimeMs, hash: st.hash, racy: st.racy, lang: e.lang, bytes: e.bytes, symbols: e.symbols, imports: e.imports, exports: e.exports });
     }
     return out;
   }

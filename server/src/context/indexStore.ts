@@ -85,6 +85,8 @@ interface Version {
 }
 
 let version: Version | undefined;
+/** Temporary files are named by process and by this counter: two stores of one folder in one process never share one. */
+let nextTemp = 0;
 
 /** This process's format, grammar versions and extraction code hash (worked out once). */
 export function storeVersion(): Version {
@@ -134,7 +136,6 @@ export class IndexStore {
   /** Set once writing failed: the index stays in memory from then on. */
   private broken = false;
   private tempsSwept = false;
-  private nextTemp = 0;
 
   private constructor(
     readonly root: string,
@@ -284,7 +285,7 @@ export class IndexStore {
         const fp = fingerprint(list);
         const known = this.onDisk.get(name);
         if (known !== undefined && (typeof known === 'string' ? known : fingerprint(known)) === fp) continue;
-        temp = join(this.dir, `${name}.${process.pid}.${this.nextTemp++}.tmp`);
+        temp = join(this.dir, `${name}.${process.pid}.${nextTemp++}.tmp`);
         // 0600 from the start (umask can only narrow it): the records hold lines of code.
         writeFileSync(temp, `${this.header}\n${JSON.stringify(list.map(encodeFile))}\n`, { mode: 0o600, flag: 'wx' });
         renameSync(temp, join(this.dir, name));
