@@ -107,6 +107,35 @@ describe('the index kept on disk, from the command line', () => {
   });
 });
 
+describe('privacy with the index kept on disk', () => {
+  it('an onPremOnly file is indexed and saved as before: its definition joins an on-prem prompt, never a cloud one, cold or warm', async () => {
+    mkdirSync(join(root, 'src', 'secret'));
+    writeFileSync(join(root, 'src', 'secret', 'vault.ts'), 'export function sealToken(secretKey: string, rounds: number): string {\n  return secretKey;\n}\n');
+    writeFileSync(join(root, 'src', 'main.ts'), "import { parseOrder } from './orders';\nimport { sealToken } from './secret/vault';\nconst n = parseOrder(sealToken(\n");
+    const config = (route: string) => {
+      const f = join(dir, `${route}.json`);
+      writeFileSync(f, JSON.stringify({ backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', location: 'onprem', model: 'Qwen/Qwen2.5-Coder-7B' }, cloud: { kind: 'openai', url: 'http://127.0.0.1:9/v1', location: 'cloud', model: 'gpt-4o', apiKeyEnv: 'TANDEM_TEST_UNSET_KEY' } }, routes: { inline: [route] }, privacy: { onPremOnly: ['src/secret/**'] } }));
+      return f;
+    };
+    const ask = async (route: string) => {
+      const r = await run(['prompt', `${join(root, 'src', 'main.ts')}:3:31`, '--workspace', root, '--config', config(route), '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as { prompt: string; route: { backend: string }; index: IndexCounts };
+    };
+    const secret = 'export function sealToken(secretKey: string, rounds: number): string {';
+    for (const pass of ['cold', 'warm']) {
+      const cloud = await ask('cloud');
+      expect(cloud.route.backend, pass).toBe('cloud');
+      expect(cloud.prompt, pass).toContain('export function parseOrder(');
+      expect(cloud.prompt, pass).not.toContain(secret);
+      const onprem = await ask('fim');
+      expect(onprem.route.backend, pass).toBe('fim');
+      expect(onprem.prompt, pass).toContain(secret);
+      if (pass === 'warm') expect(onprem.index).toMatchObject({ read: 0, fromCache: FILES + 1 });
+    }
+  });
+});
+
 describe('the index kept on disk, in the server', () => {
   async function server(): Promise<LspClient> {
     const c = new LspClient({ env: { XDG_CONFIG_HOME: join(dir, 'home'), XDG_STATE_HOME: state, TANDEM_CONFIG: '' } });

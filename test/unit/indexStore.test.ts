@@ -146,6 +146,10 @@ describe('IndexStore', () => {
       ['language unknown', bad((r) => (r.lang = 'cobol'))],
       ['import names missing', bad((r) => delete r.imports[0].names)],
       ['stamp missing', bad((r) => delete r.mtimeMs)],
+      // V8's own message would quote the input ("export fun"...): the log must not.
+      ['code instead of records', `${header}\nexport function secretThing(token: string) {}\n`],
+      ['code in a bad key', bad((r) => (r.key = '../function secretThing() {}.ts'))],
+      ['code cut short', `${header}\n[{"key":"a.ts","symbols":[{"runs":[{"text":"export function secretThing(token`],
     ];
     for (const [what, content] of cases) {
       writeFileSync(shard, content);
@@ -154,6 +158,7 @@ describe('IndexStore', () => {
       expect((await store.load()).size, what).toBe(0);
       expect(lines, what).toHaveLength(1);
       expect(lines[0], what).toMatch(/\[warn\] .*1 of 1 shard files damaged/);
+      expect(lines[0], what).not.toMatch(/secretThing|export fun/);
     }
     // The untouched shard loads.
     writeFileSync(shard, `${header}\n${JSON.stringify(good)}\n`);

@@ -245,7 +245,7 @@ export class IndexStore {
       }
       const got: StoredFile[] = [];
       try {
-        decodeShard(JSON.parse(text.slice(nl + 1)) as unknown, got);
+        decodeShard(parseBody(text.slice(nl + 1)), got);
       } catch (err) {
         damaged++;
         first ||= `${name}: ${err instanceof Error ? err.message : String(err)}`;
@@ -391,6 +391,19 @@ function encodeFile(f: StoredFile): StoredFile {
 
 class Bad extends Error {}
 
+/**
+ * JSON.parse, its error said without V8's quote of the input: a shard holds lines of code (of
+ * protected files too), and a log line must never.
+ */
+function parseBody(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    const at = /position (\d+)/.exec(err instanceof Error ? err.message : '')?.[1];
+    throw new Bad(`not valid JSON${at ? ` (at character ${at} of the records)` : ''}`);
+  }
+}
+
 function isInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= -1;
 }
@@ -408,34 +421,36 @@ function decodeShard(body: unknown, out: StoredFile[]): void {
   for (let i = 0; i < body.length; i++) {
     const r: unknown = body[i];
     if (!isObject(r)) throw new Bad(`record ${i}: expected an object`);
+    // Named by position, not by its key or names: what a damaged record holds may be code.
+    const at = `record ${i}`;
     const key = r.key;
-    if (typeof key !== 'string' || key.length === 0 || key.split(/[\\/]/).includes('..')) throw new Bad(`record ${i}: bad key`);
-    if (typeof r.lang !== 'string' || !LANGS.has(r.lang)) throw new Bad(`${key}: bad language`);
-    if (!isInt(r.size) || !isInt(r.bytes) || typeof r.mtimeMs !== 'number' || !Number.isFinite(r.mtimeMs) || typeof r.hash !== 'string' || typeof r.racy !== 'boolean') throw new Bad(`${key}: bad stamp`);
+    if (typeof key !== 'string' || key.length === 0 || key.split(/[\\/]/).includes('..')) throw new Bad(`${at}: bad key`);
+    if (typeof r.lang !== 'string' || !LANGS.has(r.lang)) throw new Bad(`${at}: bad language`);
+    if (!isInt(r.size) || !isInt(r.bytes) || typeof r.mtimeMs !== 'number' || !Number.isFinite(r.mtimeMs) || typeof r.hash !== 'string' || typeof r.racy !== 'boolean') throw new Bad(`${at}: bad stamp`);
     const { symbols, imports, exports } = r;
-    if (!Array.isArray(symbols) || !Array.isArray(imports) || !Array.isArray(exports)) throw new Bad(`${key}: bad lists`);
-    for (let k = 0; k < symbols.length; k++) checkSymbol(symbols[k], key);
-    for (let k = 0; k < imports.length; k++) checkImport(imports[k], key);
+    if (!Array.isArray(symbols) || !Array.isArray(imports) || !Array.isArray(exports)) throw new Bad(`${at}: bad lists`);
+    for (let k = 0; k < symbols.length; k++) checkSymbol(symbols[k], at);
+    for (let k = 0; k < imports.length; k++) checkImport(imports[k], at);
     for (let k = 0; k < exports.length; k++) {
       const e: unknown = exports[k];
-      if (!isObject(e) || typeof e.name !== 'string' || typeof e.local !== 'string') throw new Bad(`${key}: bad export`);
+      if (!isObject(e) || typeof e.name !== 'string' || typeof e.local !== 'string') throw new Bad(`${at}: bad export`);
     }
     out.push(r as unknown as StoredFile);
   }
 }
 
-function checkSymbol(s: unknown, key: string): void {
-  if (!isObject(s) || typeof s.name !== 'string' || typeof s.kind !== 'string' || !KINDS.has(s.kind) || (s.container !== null && typeof s.container !== 'string') || s.path !== '' || !isInt(s.line) || !isInt(s.endLine) || !Array.isArray(s.runs)) throw new Bad(`${key}: bad symbol`);
+function checkSymbol(s: unknown, at: string): void {
+  if (!isObject(s) || typeof s.name !== 'string' || typeof s.kind !== 'string' || !KINDS.has(s.kind) || (s.container !== null && typeof s.container !== 'string') || s.path !== '' || !isInt(s.line) || !isInt(s.endLine) || !Array.isArray(s.runs)) throw new Bad(`${at}: bad symbol`);
   for (const run of s.runs as unknown[]) {
-    if (!isObject(run) || !isInt(run.start) || typeof run.text !== 'string') throw new Bad(`${key}: bad lines of ${s.name}`);
+    if (!isObject(run) || !isInt(run.start) || typeof run.text !== 'string') throw new Bad(`${at}: bad lines of a symbol`);
   }
   // Present but undefined, as on a symbol the index reads itself (code tests `container === undefined`).
   if (s.container === null) s.container = undefined;
 }
 
-function checkImport(i: unknown, key: string): void {
-  if (!isObject(i) || typeof i.source !== 'string' || !Array.isArray(i.names) || (i.namespace !== undefined && typeof i.namespace !== 'string')) throw new Bad(`${key}: bad import`);
+function checkImport(i: unknown, at: string): void {
+  if (!isObject(i) || typeof i.source !== 'string' || !Array.isArray(i.names) || (i.namespace !== undefined && typeof i.namespace !== 'string')) throw new Bad(`${at}: bad import`);
   for (const n of i.names as unknown[]) {
-    if (!isObject(n) || typeof n.imported !== 'string' || typeof n.local !== 'string') throw new Bad(`${key}: bad import of ${i.source}`);
+    if (!isObject(n) || typeof n.imported !== 'string' || typeof n.local !== 'string') throw new Bad(`${at}: bad import name`);
   }
 }
