@@ -408,7 +408,17 @@ describe('WorkspaceIndex kept on disk', () => {
     expect(second.lookup('onDisk')).toHaveLength(1);
     expect(second.lookup('unsaved')).toEqual([]);
     expect(second.lookup('same')).toHaveLength(1);
+    await second.save();
     second.dispose();
+    // Opened unchanged over a record read from disk: the record keeps the disk's stamp, so the
+    // next start trusts the file's size and mtime again without reading it.
+    const withOpen = await persisted(root, stateDir, logger().log, (abs) => (abs === join(root, 'b.ts') ? { text: 'export function same(): void {}\n' } : undefined));
+    expect(withOpen.cacheCounts).toMatchObject({ read: 0, fromCache: 2 });
+    await withOpen.save();
+    withOpen.dispose();
+    const third = await persisted(root, stateDir);
+    expect(third.cacheCounts).toEqual({ fromCache: 2, verified: 0, read: 0, saves: 0 });
+    third.dispose();
   });
 
   it('a saved record never adds a file the walk does not index (excluded, ignored, or over the limits)', async () => {

@@ -533,7 +533,9 @@ export class WorkspaceIndex {
       if (persist) {
         // Kept with its hash only: the file on disk may differ, so it is taken from disk only when its bytes match.
         stamp = { size: Buffer.byteLength(text), mtimeMs: -1, hash: contentHash(text), racy: true };
-        if (saved?.hash === stamp.hash) return this.adopt(abs, saved, stamp, true);
+        // The text the record was read from (a document opened unchanged): the record and its
+        // stamp hold, as the disk's stamp still says whether the file changed since.
+        if (saved?.hash === stamp.hash) return this.adopt(abs, saved, saved, false);
       }
     } else {
       let size: number;
