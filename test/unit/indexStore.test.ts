@@ -223,11 +223,24 @@ describe('IndexStore', () => {
       c.on('exit', () => resolve(c.pid!));
     });
     writeFileSync(join(store.dir, `0-0.json.${dead}.0.tmp`), '{"half');
-    writeFileSync(join(store.dir, `0-0.json.${process.pid}.99.tmp`), '{"half');
+    writeFileSync(join(store.dir, `0-0.json.${process.pid}.99999.tmp`), '{"half');
     const next = IndexStore.open(root, { stateDir, logger: logger().log })!;
     await next.load();
     await next.save([record('a.ts', 2)]);
-    expect(readdirSync(store.dir).sort()).toEqual(['0-0.json', `0-0.json.${process.pid}.99.tmp`]);
+    expect(readdirSync(store.dir).sort()).toEqual(['0-0.json', `0-0.json.${process.pid}.99999.tmp`]);
+  });
+
+  it('a temporary file left under the name it is about to use (a dead process that had this pid) is replaced, not an error', async () => {
+    const stateDir = tempState();
+    const root = tempWorkspace({});
+    const { log, lines } = logger();
+    const store = IndexStore.open(root, { stateDir, logger: log })!;
+    await store.save([record('a.ts', 1)]);
+    // Every name this process may use next.
+    for (let n = 0; n < 2000; n++) writeFileSync(join(store.dir, `0-0.json.${process.pid}.${n}.tmp`), 'stale');
+    expect(await store.save([record('a.ts', 2)])).toBe(1);
+    expect(lines).toEqual([]);
+    expect((await IndexStore.open(root, { stateDir, logger: log })!.load()).get('a.ts')?.hash).toBe('a2');
   });
 
   it('two processes writing at once: every read sees one whole shard of one writer, and the last rename wins', async () => {

@@ -270,7 +270,8 @@ export class IndexStore {
     let bits = 0;
     while (bits < MAX_BITS && all.length > FILES_PER_SHARD << bits) bits++;
     const shards = new Map<string, StoredFile[]>();
-    for (const f of all) {
+    for (const [i, f] of all.entries()) {
+      if ((i & 1023) === 1023) yield;
       const name = `${bits}-${shardOf(f.key, bits)}.json`;
       let list = shards.get(name);
       if (!list) shards.set(name, (list = []));
@@ -286,8 +287,7 @@ export class IndexStore {
         const known = this.onDisk.get(name);
         if (known !== undefined && (typeof known === 'string' ? known : fingerprint(known)) === fp) continue;
         temp = join(this.dir, `${name}.${process.pid}.${nextTemp++}.tmp`);
-        // 0600 from the start (umask can only narrow it): the records hold lines of code.
-        writeFileSync(temp, `${this.header}\n${JSON.stringify(list.map(encodeFile))}\n`, { mode: 0o600, flag: 'wx' });
+        writeTemp(temp, `${this.header}\n${JSON.stringify(list.map(encodeFile))}\n`);
         renameSync(temp, join(this.dir, name));
         temp = undefined;
         this.onDisk.set(name, fp);
@@ -319,6 +319,21 @@ export class IndexStore {
       if (!st.isDirectory()) throw Object.assign(new Error(`${d} is not a directory`), { code: 'ENOTDIR' });
       if ((st.mode & 0o077) !== 0) chmodSync(d, 0o700);
     }
+  }
+}
+
+/**
+ * Creates `path` (it must not exist: never through a link someone placed), 0600 from the start
+ * (umask can only narrow it): the records hold lines of code. A file of that name can only be
+ * left by a dead process that had this one's pid (names are unique within a process): removed.
+ */
+function writeTemp(path: string, data: string): void {
+  try {
+    writeFileSync(path, data, { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if (code(err) !== 'EEXIST') throw err;
+    unlinkSync(path);
+    writeFileSync(path, data, { mode: 0o600, flag: 'wx' });
   }
 }
 
