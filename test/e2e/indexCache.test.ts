@@ -8,13 +8,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, LspClient } from '../lsp-client.js';
-import { until } from '../wait.js';
+import { SOURCES_UNHURRIED, until } from '../wait.js';
 
 const FILES = 24;
 let dir: string;
 let root: string;
 let state: string;
 let clients: LspClient[] = [];
+let configs = 0;
 
 interface IndexCounts {
   files: number;
@@ -35,9 +36,19 @@ function run(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
+/**
+ * A config file: the context sources' budgets out of the way (a cold process on a loaded machine
+ * overruns the defaults, and what a test asserts is the index, not their speed).
+ */
+function configFile(extra: Record<string, unknown> = {}): string {
+  const f = join(dir, `config-${++configs}.json`);
+  writeFileSync(f, JSON.stringify({ context: { sources: SOURCES_UNHURRIED }, ...extra }));
+  return f;
+}
+
 /** `prompt --json` at the call in src/main.ts: the prompt and where the index came from. */
 async function prompt(env: Record<string, string> = {}): Promise<{ prompt: string; index: IndexCounts }> {
-  const r = await run(['prompt', `${join(root, 'src', 'main.ts')}:3:20`, '--workspace', root, '--json'], env);
+  const r = await run(['prompt', `${join(root, 'src', 'main.ts')}:3:20`, '--workspace', root, '--config', configFile(), '--json'], env);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   return JSON.parse(r.stdout) as { prompt: string; index: IndexCounts };
@@ -100,7 +111,7 @@ describe('the index kept on disk, from the command line', () => {
     // A file where the state directory should be: said in one line (when asked for warnings).
     const blocked = join(dir, 'blocked');
     writeFileSync(blocked, '');
-    const r = await run(['prompt', `${join(root, 'src', 'main.ts')}:3:20`, '--workspace', root, '--json'], { XDG_STATE_HOME: blocked, TANDEM_LOG: 'warn' });
+    const r = await run(['prompt', `${join(root, 'src', 'main.ts')}:3:20`, '--workspace', root, '--config', configFile(), '--json'], { XDG_STATE_HOME: blocked, TANDEM_LOG: 'warn' });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ prompt: first.prompt, index: { read: FILES, saves: 0 } });
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^\[warn\] context: index cache .* cannot be written \(ENOTDIR\); the index is kept in memory only$/)]);
@@ -112,11 +123,7 @@ describe('privacy with the index kept on disk', () => {
     mkdirSync(join(root, 'src', 'secret'));
     writeFileSync(join(root, 'src', 'secret', 'vault.ts'), 'export function sealToken(secretKey: string, rounds: number): string {\n  return secretKey;\n}\n');
     writeFileSync(join(root, 'src', 'main.ts'), "import { parseOrder } from './orders';\nimport { sealToken } from './secret/vault';\nconst n = parseOrder(sealToken(\n");
-    const config = (route: string) => {
-      const f = join(dir, `${route}.json`);
-      writeFileSync(f, JSON.stringify({ backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', location: 'onprem', model: 'Qwen/Qwen2.5-Coder-7B' }, cloud: { kind: 'openai', url: 'http://127.0.0.1:9/v1', location: 'cloud', model: 'gpt-4o', apiKeyEnv: 'TANDEM_TEST_UNSET_KEY' } }, routes: { inline: [route] }, privacy: { onPremOnly: ['src/secret/**'] } }));
-      return f;
-    };
+    const config = (route: string) => configFile({ backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9', location: 'onprem', model: 'Qwen/Qwen2.5-Coder-7B' }, cloud: { kind: 'openai', url: 'http://127.0.0.1:9/v1', location: 'cloud', model: 'gpt-4o', apiKeyEnv: 'TANDEM_TEST_UNSET_KEY' } }, routes: { inline: [route] }, privacy: { onPremOnly: ['src/secret/**'] } });
     const ask = async (route: string) => {
       const r = await run(['prompt', `${join(root, 'src', 'main.ts')}:3:31`, '--workspace', root, '--config', config(route), '--json']);
       expect(r.code, r.stderr).toBe(0);
