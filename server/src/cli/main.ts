@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.js';
 import { DocumentActivity } from '../context/activity.js';
 import { ContextEngine } from '../context/engine.js';
 import { FileTables } from '../context/fileTables.js';
-import { WorkspaceIndex } from '../context/index.js';
+import { WorkspaceIndex, type CacheCounts } from '../context/index.js';
 import { indexLimits } from '../context/service.js';
 import { standardSources } from '../context/standard.js';
 import { DocumentStore, type Doc } from '../documents.js';
@@ -22,6 +22,7 @@ import { languageIdForPath } from '../syntax/languages.js';
 import { ParseService } from '../syntax/tree.js';
 import { deadlineSignal } from '../util/abort.js';
 import { isLogLevel, LogHub, stderrSink } from '../util/logger.js';
+import { stateDir } from '../util/paths.js';
 import { VERSION } from '../version.js';
 import { uriToPath, Workspace } from '../workspace.js';
 import { recordInFlightOnExit } from './exitHooks.js';
@@ -221,6 +222,8 @@ interface Session {
   pipeline: InlinePipeline;
   backends: BackendRegistry;
   workspace: Workspace;
+  /** The index's size and where its entries came from (null when context is off). */
+  index: ({ files: number } & CacheCounts) | null;
 }
 
 async function openTarget(args: Args, hub: LogHub): Promise<Session> {
@@ -243,24 +246,30 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   doc.tree?.parseNow();
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
-  const context = config.context.enabled ? await contextFor(root, config, workspace, backends.paths, hub, parser, doc) : undefined;
-  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }) });
-  return { config, doc, target, pipeline, backends, workspace };
+  const built = config.context.enabled ? await contextFor(root, config, workspace, backends.paths, hub, parser, doc) : undefined;
+  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context: built?.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }) });
+  return { config, doc, target, pipeline, backends, workspace, index: built ? { files: built.index.stats().files, ...built.index.cacheCounts } : null };
 }
 
 /**
  * A one-shot command indexes the workspace first, so its prompt has what the server's would; then,
  * as the server does for a document that settled, it works out the document's imports and
- * identifier counts before the request.
+ * identifier counts before the request. The index is the one kept on disk (shared with the
+ * server): only files changed since are read, and what changed is saved before the request.
  */
-async function contextFor(root: string, config: Config, workspace: Workspace, paths: PathPolicy, hub: LogHub, parser: ParseService, doc: Doc): Promise<ContextEngine> {
-  const index = new WorkspaceIndex({ parse: (lang, text) => parser.parseNow(lang, text), relativePath: (abs) => workspace.relativePath(abs), logger: hub.logger('context'), sliceMs: 50, outside: (abs) => paths.outsideWorkspace(abs) });
+async function contextFor(root: string, config: Config, workspace: Workspace, paths: PathPolicy, hub: LogHub, parser: ParseService, doc: Doc): Promise<{ engine: ContextEngine; index: WorkspaceIndex }> {
+  const index = new WorkspaceIndex({ parse: (lang, text) => parser.parseNow(lang, text), relativePath: (abs) => workspace.relativePath(abs), logger: hub.logger('context'), sliceMs: 50, outside: (abs) => paths.outsideWorkspace(abs), persist: { stateDir: stateDir(process.env) } });
+  const started = performance.now();
   await index.build([root], indexLimits(config));
   await index.idle();
+  const indexed = performance.now();
+  await index.save();
+  const c = index.cacheCounts;
+  hub.logger('context').debug(`index: ${index.stats().files} files (${c.fromCache} from the saved index, ${c.read} read) in ${Math.round(indexed - started)} ms, saved in ${Math.round(performance.now() - indexed)} ms; process up ${Math.round(performance.now())} ms`);
   const activity = new DocumentActivity({ text: () => undefined, relativePath: (uri) => workspace.relativePath(uri) });
   const tables = new FileTables(() => index);
   tables.prepare({ uri: doc.uri, abs: uriToPath(doc.uri), lang: doc.tree?.language.name, text: doc.text.getText(), tree: doc.tree?.current() });
-  return new ContextEngine(standardSources({ index: () => index, activity, openText: () => undefined, tables }), undefined, hub.logger('context'));
+  return { engine: new ContextEngine(standardSources({ index: () => index, activity, openText: () => undefined, tables }), undefined, hub.logger('context')), index };
 }
 
 /** A CLI user waits for one answer; the keystroke deadline would cut a cold model start short. */
@@ -362,6 +371,8 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
     context: { sources: plan.context?.sources ?? [] },
     // The time the context stage took for this request (null when context is off).
     contextMs: plan.context?.ms ?? null,
+    // Files indexed, and how many of them came unchanged from the on-disk index or were read now.
+    index: s.index,
   };
   process.stdout.write(args.json ? JSON.stringify(out, null, 2) + '\n' : plan.prompt.prompt + '\n');
   return EXIT.ok;

@@ -23,6 +23,8 @@ export interface ContextServiceDeps {
   /** True while an inline request is in flight: background work waits. */
   busy: () => boolean;
   onProgress?: (p: IndexProgress) => void;
+  /** tandem's state directory: the index is kept there between runs (indexStore.ts). Without it, in memory only. */
+  stateDir?: string;
 }
 
 export type FileEvent = { uri: string; type: 'created' | 'changed' | 'deleted' };
@@ -116,6 +118,7 @@ export class ContextService {
         return { text: doc.text.getText(), ...(tree ? { tree } : {}) };
       },
       onProgress: this.deps.onProgress,
+      ...(this.deps.stateDir ? { persist: { stateDir: this.deps.stateDir } } : {}),
       ...(this.deps.paths ? { outside: (abs: string) => this.deps.paths!.outsideWorkspace(abs) } : {}),
     });
     const started = performance.now();
@@ -128,7 +131,7 @@ export class ContextService {
         // Every open document's imports resolve against the whole index now.
         for (const uri of this.openByPath.values()) this.prepare(uri);
         const s = this.index?.stats();
-        if (s) logger.info(`indexed ${s.files} files (${s.symbols} definitions) in ${Math.round(performance.now() - started)} ms; skipped ${s.skipped.tooBig} too big, ${s.skipped.binary} binary, ${s.skipped.unparseable} unparseable, ${s.skipped.overLimit} over the limits`);
+        if (s) logger.info(`indexed ${s.files} files (${s.symbols} definitions; ${s.cache.fromCache} unchanged since the saved index, ${s.cache.read} read) in ${Math.round(performance.now() - started)} ms; skipped ${s.skipped.tooBig} too big, ${s.skipped.binary} binary, ${s.skipped.unparseable} unparseable, ${s.skipped.overLimit} over the limits`);
       })
       .catch((err: unknown) => logger.error(`workspace index failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
   }

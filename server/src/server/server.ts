@@ -106,6 +106,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     paths,
     logger: hub.logger('context'),
     busy,
+    stateDir: stateDir(opts.env),
     onProgress: (p) => {
       // Indexing leaves garbage (files read, the worker's answers): a collection may follow once idle.
       if (p.finished) collector.activity();
@@ -394,7 +395,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       noArgs(STATS_COMMAND, p.arguments);
       const process = { ...runtime.snapshot(), parses: { ...parser.counters, queued: parser.pending, trees: retention.size, treesDropped: retention.dropped, collections: collector.collections } };
       runtime.reset(); // event-loop figures cover the time since the previous tandem.stats
-      return { ...stats.snapshot(), latency: backends.latencyPercentiles(), hedge: backends.hedge.snapshot(settings.config), spend: backends.spend.today(), status: withSnooze(statusOf(settings.config, backends), snooze.endsAt), process };
+      const idx = context.workspaceIndex;
+      const index = idx ? { files: idx.stats().files, finished: idx.progress.finished, ...idx.cacheCounts } : null;
+      return { ...stats.snapshot(), latency: backends.latencyPercentiles(), hedge: backends.hedge.snapshot(settings.config), spend: backends.spend.today(), status: withSnooze(statusOf(settings.config, backends), snooze.endsAt), process, index };
     }
     throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
   });
