@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { BIN, LspClient, STUCK_MS } from '../lsp-client.js';
-import { INLINE_UNHURRIED, SOURCES_UNHURRIED } from '../wait.js';
+import { INLINE_UNHURRIED, SOURCES_UNHURRIED, until } from '../wait.js';
 
 let fake: FakeVllm;
 let client: LspClient | undefined;
@@ -114,9 +114,10 @@ describe('workspace context over stdio', () => {
     const c = await start({ textDocument: { inlineCompletion: {} } });
     const uri = pathToFileURL(join(root, 'src', 'main.ts')).href;
     c.open(uri, 'typescript', "import { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = \n}\n");
-    // The check reads the document's tree, whose first parse waits for an idle moment; listing code
-    // actions parses a document that has none yet, so after it the tree is there however busy the machine.
+    // The check reads the document's tree, whose first parse waits for an idle moment; wait until the
+    // server reports it holds one (listing code actions waits for it only so long: not on a busy machine).
     await c.request('textDocument/codeAction', { textDocument: { uri }, range: { start: { line: 3, character: 16 }, end: { line: 3, character: 16 } }, context: { diagnostics: [] } });
+    await until(async () => ((await c.request('workspace/executeCommand', { command: 'tandem.stats' })) as { process: { parses: { trees: number } } }).process.parses.trees >= 1 || undefined, 'the document parsed', STUCK_MS, 50);
     const res = await c.inline(uri, { line: 3, character: 16 }).result;
     expect(res.items[0].insertText).toBe('parseOrder(raw, [1, 2])');
   });
