@@ -9,6 +9,7 @@ import type { BackendFailure, ChatMessage, ChatResult, SourceRef } from '../mode
 import { chooseBackend } from '../router/route.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
+import { unifiedDiff } from '../util/lineDiff.js';
 import { estimateTokens, tokensToChars } from '../prompt/tokens.js';
 import { contextRequest } from '../context/request.js';
 import { errorCount } from './postprocess/syntaxCheck.js';
@@ -497,29 +498,6 @@ function firstError(tree: Tree): string {
   };
   visit(tree.rootNode);
   return found ?? 'syntax error';
-}
-
-/** A unified diff of one region (lines from `firstLine`, 0-based), enough for a reader to compare two proposals. */
-export function unifiedDiff(path: string, before: string, after: string, firstLine: number): string {
-  const a = before.replace(/\n$/, '').split('\n');
-  const b = after.replace(/\n$/, '').split('\n');
-  // Longest common subsequence over lines: regions are a function or a selection, so small.
-  const n = a.length;
-  const m = b.length;
-  const lcs: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
-  const out = [`--- a/${path}`, `+++ b/${path}`, `@@ -${firstLine + 1},${n} +${firstLine + 1},${m} @@`];
-  let i = 0;
-  let j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && a[i] === b[j]) {
-      out.push(` ${a[i]}`);
-      i++;
-      j++;
-    } else if (i < n && (j === m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) out.push(`-${a[i++]}`);
-    else out.push(`+${b[j++]}`);
-  }
-  return out.join('\n');
 }
 
 function compareMarkdown(path: string, first: number, last: number, instruction: string | undefined, rows: CompareAnswer[]): string {
