@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { SymbolHost } from '../../server/src/context/symbolHost.js';
 import type { FileSymbols } from '../../server/src/context/types.js';
 import { LogHub } from '../../server/src/util/logger.js';
+import { until } from '../wait.js';
 
 /** The worker as the server runs it: compiled by `tsc` (npm test builds first). */
 const BUILT = pathToFileURL(join(import.meta.dirname, '../../server/out/context/symbolWorker.js'));
@@ -39,6 +40,24 @@ describe('SymbolHost', () => {
     } finally {
       host.dispose();
     }
+  });
+
+  it('dropped while it parses (the index switched off), the worker is not stopped mid-parse: it ends itself after the parse', async () => {
+    const { log } = logger();
+    const host = new SymbolHost(log, BUILT);
+    // Tree-sitter's error recovery on this takes the parse to its budget (~400 ms): long enough to be caught in it.
+    const slow = host.symbols('javascript', '((((\n' + 'const q = "ab" + 1; '.repeat(15_000), NOT_USED);
+    await until(() => host.parsing, 'the worker parsing');
+    // Stopping the thread now would abort this whole process (the binding throws from C).
+    const ended = host.dispose();
+    expect(host.parsing).toBe(true);
+    expect(await slow).toBeUndefined(); // answered at once: nobody waits for a dropped host's work
+    await ended;
+    expect(host.parsing).toBe(false);
+    // A host dropped while idle stops its worker at once.
+    const idle = new SymbolHost(log, BUILT);
+    expect((await idle.symbols('python', 'def f(x):\n    return x\n', NOT_USED))?.symbols[0]?.name).toBe('f');
+    await idle.dispose();
   });
 
   it('a worker that dies hands what it had to the fallback; after three failures the index stays on this thread', async () => {

@@ -84,7 +84,7 @@ export class ContextService {
       // Switched off: the index stops its background work and gives its memory back.
       this.index?.dispose();
       this.index = undefined;
-      this.symbolHost.dispose();
+      void this.symbolHost.dispose(); // a parse in its worker ends first; nothing waits for it
       this.symbolHost = new SymbolHost(this.deps.logger);
       return;
     }
@@ -193,6 +193,6 @@ export class ContextService {
   dispose(): void {
     this.index?.dispose();
     this.activity.dispose();
-    this.symbolHost.dispose();
+    void this.symbolHost.dispose();
   }
 }

@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Logger } from '../util/logger.js';
-import { BUSY, IDLE, STOPPED, type SymbolReply, type SymbolRequest } from './symbolWorker.js';
+import { BUSY, IDLE, STOP_ASKED, STOPPED, type SymbolReply, type SymbolRequest } from './symbolWorker.js';
 import type { FileSymbols } from './types.js';
 
 /** How long the way out waits for a parse in the worker to end (a parse's budget is ~100-400 ms). */
@@ -48,29 +48,52 @@ export class SymbolHost {
     return !this.disposed && this.failures < MAX_FAILURES;
   }
 
+  /** Whether the worker is in a parse now. */
+  get parsing(): boolean {
+    const s = Atomics.load(this.state, 0);
+    return s === BUSY || s === STOP_ASKED;
+  }
+
   /**
-   * Waits (blocking, at most QUIESCE_MS) until the worker is not parsing, and keeps it from
-   * starting another: only then may the worker be stopped (see symbolWorker.ts's IDLE/BUSY).
+   * The process is ending: waits (blocking, at most QUIESCE_MS) until the worker is not parsing,
+   * and keeps it from starting another, because Node stops the worker when the process exits
+   * (see symbolWorker.ts's IDLE/BUSY).
    */
   quiesce(): void {
     const until = performance.now() + QUIESCE_MS;
     for (;;) {
       const was = Atomics.compareExchange(this.state, 0, IDLE, STOPPED);
-      if (was !== BUSY) return;
+      if (was === IDLE || was === STOPPED) return;
       const left = until - performance.now();
       if (left <= 0) return;
-      Atomics.wait(this.state, 0, BUSY, left);
+      Atomics.wait(this.state, 0, was, left);
     }
   }
 
-  dispose(): void {
+  /**
+   * Drops the worker without blocking: an idle one is stopped now (it can start no parse once the
+   * slot says STOPPED); a parsing one is asked to end itself after its parse, because stopping a
+   * thread inside tree-sitter's read callback aborts the whole process. Resolves when its thread
+   * has ended.
+   */
+  dispose(): Promise<void> {
     this.disposed = true;
     const w = this.worker;
     this.worker = undefined;
-    this.quiesce();
-    void w?.terminate();
     for (const [, p] of this.pending) p.resolve(undefined);
     this.pending.clear();
+    if (!w) return Promise.resolve();
+    const ended = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    for (;;) {
+      const was = Atomics.compareExchange(this.state, 0, IDLE, STOPPED);
+      if (was === IDLE || was === STOPPED) {
+        void w.terminate();
+        break;
+      }
+      if (was === STOP_ASKED || Atomics.compareExchange(this.state, 0, BUSY, STOP_ASKED) === BUSY) break;
+      // It went idle in between: try again.
+    }
+    return ended;
   }
 
   private ensure(): Worker | undefined {

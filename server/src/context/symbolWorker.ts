@@ -19,11 +19,15 @@ export interface SymbolRequest {
  * the process end while a parse runs here. Ending a thread stops its JavaScript, and tree-sitter
  * reads the text through a JavaScript callback in mid-parse: stopped there, the binding throws
  * from C and the whole process aborts. So a parse starts only by swapping IDLE for BUSY, and the
- * host, on its way out, swaps IDLE for STOPPED, waiting while the slot says BUSY.
+ * host, on its way out, swaps IDLE for STOPPED, waiting while the slot says BUSY. A host that
+ * drops the worker while the server runs on (the index switched off) does not wait: it swaps
+ * BUSY for STOP_ASKED, and the worker ends itself after its parse.
  */
 export const IDLE = 0;
 export const BUSY = 1;
 export const STOPPED = 2;
+/** The host dropped this worker while it parsed: it ends its own thread once the parse is over. */
+export const STOP_ASKED = 3;
 
 export interface SymbolReply {
   id: number;
@@ -54,8 +58,11 @@ if (port && state) {
     } catch (err) {
       reply = { id, error: err instanceof Error ? err.message : String(err) };
     } finally {
-      Atomics.store(slot, 0, IDLE);
+      const was = Atomics.compareExchange(slot, 0, BUSY, IDLE);
+      if (was === STOP_ASKED) Atomics.store(slot, 0, STOPPED);
       Atomics.notify(slot, 0);
+      // No parse runs now: ending this thread is safe (in a worker, exit ends the thread only).
+      if (was === STOP_ASKED) process.exit(0);
     }
     port.postMessage(reply);
     sinceGc += text.length;
