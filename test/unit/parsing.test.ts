@@ -2,7 +2,7 @@
 // edits made while a parse runs, only a few documents keeping trees, and idle-time collection.
 import { describe, expect, it } from 'vitest';
 import { DocumentStore, type ContentChange } from '../../server/src/documents.js';
-import { MAX_PARSE_CHARS, ParseService, TreeRetention, parseBudgetMs, type Tree } from '../../server/src/syntax/tree.js';
+import { MAX_PARSE_CHARS, MAX_PARSE_DEFER_MS, ParseService, TreeRetention, parseBudgetMs, type Tree } from '../../server/src/syntax/tree.js';
 import { IdleCollector } from '../../server/src/util/runtime.js';
 import { MAX_DEPTH, ancestors } from '../../server/src/syntax/ancestors.js';
 import { until } from '../wait.js';
@@ -77,6 +77,23 @@ describe('ParseService', () => {
     expect(svc.counters.slices).toBe(0);
     busy = false;
     expect((await p).tree).toBeDefined();
+  });
+
+  it('waits for busy spells MAX_PARSE_DEFER_MS in all per parse, not per slice: a parse of many slices ends while the server stays busy', async () => {
+    let clock = 0;
+    const svc = new ParseService({ busy: () => true, now: () => clock }); // slices cost no time on this clock: only the defer budget moves it
+    const p = svc.parse('typescript', BIG, { maxMs: 60_000 });
+    for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 15));
+    expect(svc.counters.slices).toBe(0);
+    clock = MAX_PARSE_DEFER_MS; // the budget spent: every slice from now on runs although the server stays busy
+    expect((await p).tree).toBeDefined();
+    expect(svc.counters.slices).toBeGreaterThan(1);
+    // The next parse has its own budget.
+    const next = svc.parse('typescript', 'let b = 2;\n');
+    for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 15));
+    expect(svc.pending).toBe(1);
+    clock += MAX_PARSE_DEFER_MS;
+    expect((await next).tree).toBeDefined();
   });
 
   it('budgets scale with the text: 100 ms plus 1 ms per 1,000 characters', () => {

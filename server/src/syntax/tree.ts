@@ -30,7 +30,11 @@ export function parseBudgetMs(chars: number): number {
  */
 export const PARSE_SLICE_MS = 1;
 
-/** A background parse waits at most this long for a latency-critical request to end. */
+/**
+ * A background parse waits at most this long in all for latency-critical requests to end: a
+ * budget per parse, not per slice, since with requests always in flight (fast typing, several
+ * editors' worth of traffic) a wait per slice made a 24 ms parse take seconds.
+ */
 export const MAX_PARSE_DEFER_MS = 1000;
 
 /** Parses that take turns slice by slice; the rest of the queue waits for one of them to end. */
@@ -72,6 +76,8 @@ interface Job {
   parser: Parser | undefined;
   signal: AbortSignal | undefined;
   waitingSince: number | undefined;
+  /** Time spent waiting for busy spells that are over (the current one counts from waitingSince). */
+  deferredMs: number;
   resolve: (o: ParseOutcome) => void;
 }
 
@@ -117,7 +123,7 @@ export class ParseService {
       return Promise.resolve({ ms: 0, reason: 'too big' });
     }
     return new Promise<ParseOutcome>((resolve) => {
-      this.queue.push({ lang, text, old: opts.old, maxMs: opts.maxMs ?? parseBudgetMs(text.length), spentMs: 0, parser: undefined, signal: opts.signal, waitingSince: undefined, resolve });
+      this.queue.push({ lang, text, old: opts.old, maxMs: opts.maxMs ?? parseBudgetMs(text.length), spentMs: 0, parser: undefined, signal: opts.signal, waitingSince: undefined, deferredMs: 0, resolve });
       if (this.queue.length === 1 && !this.scheduled) this.slice();
       else this.pump();
     });
@@ -169,7 +175,7 @@ export class ParseService {
     }
     if (this.opts.busy?.()) {
       job.waitingSince ??= this.now();
-      if (this.now() - job.waitingSince < MAX_PARSE_DEFER_MS) {
+      if (job.deferredMs + this.now() - job.waitingSince < MAX_PARSE_DEFER_MS) {
         this.scheduled = true;
         setTimeout(() => {
           this.scheduled = false;
@@ -178,6 +184,7 @@ export class ParseService {
         return;
       }
     }
+    if (job.waitingSince !== undefined) job.deferredMs += this.now() - job.waitingSince;
     job.waitingSince = undefined;
     job.parser ??= this.take(job.lang);
     const started = this.now();
