@@ -1,7 +1,10 @@
-// The action pipeline's plain parts: prompt building, answer parsing (good, sloppy, broken) and edit narrowing.
+// The action pipeline's plain parts: prompt building, answer parsing (good, sloppy, broken), edit narrowing, and the edited tree an incremental check parses from.
 import { describe, expect, it } from 'vitest';
-import { actionMessages, explainMessages, parseAnswer, EDIT_FORMAT } from '../../server/src/pipeline/actions.js';
-import { lineScope, tighten } from '../../server/src/actions/editFormat.js';
+import { actionMessages, editedTree, explainMessages, parseAnswer, EDIT_FORMAT } from '../../server/src/pipeline/actions.js';
+import { lineScope, tighten, type TextEdit } from '../../server/src/actions/editFormat.js';
+import { errorCount } from '../../server/src/pipeline/postprocess/syntaxCheck.js';
+import type { SyntaxNode } from '../../server/src/syntax/tree.js';
+import { pool } from './fixtures.js';
 
 const CODE = 'function area(r) {\n  return 3.14 * r * r;\n}\n';
 
@@ -69,3 +72,50 @@ describe('tighten', () => {
     expect(e).toEqual({ start: 0, end: 0, newText: '/** Area. */\n' });
   });
 });
+
+describe('editedTree', () => {
+  // The file before, and the edits of an answer (offsets in it): one line, several lines, a deletion, text after an astral character.
+  const BEFORE = ['export function area(r: number): number {', '  const s = "😀 é";', '  if (r < 0) {', '    return 0;', '  }', '  return 3.14 * r * r;', '}', ''].join('\n');
+  const at = (s: string) => BEFORE.indexOf(s);
+  const cases: [string, TextEdit[]][] = [
+    ['one line', [{ start: at('3.14'), end: at('3.14') + 4, newText: 'Math.PI' }]],
+    ['lines in, one out, and a deletion', [{ start: at('  if'), end: at('  }') + 4, newText: '  if (r < 0) {\n    throw new RangeError("r");\n  }\n  // checked\n' }, { start: at(' * r * r'), end: at(' * r * r') + 4, newText: '' }]],
+    ['after the astral character, breaking the syntax', [{ start: at('é') + 1, end: at('é') + 2, newText: '\n' }, { start: at('return 0'), end: at('return 0') + 8, newText: 'return (0' }]],
+    ['the whole file', [{ start: 0, end: BEFORE.length, newText: 'let x = 1;\n' }]],
+  ];
+  for (const [name, edits] of cases) {
+    it(`the edited tree puts every leaf clear of the edits where the new text has it, and an incremental parse from it gives a fresh parse's tree: ${name}`, () => {
+      const after = applyAll(BEFORE, edits);
+      const tree = pool.parseNow('typescript', BEFORE)!;
+      // Every leaf clear of the edits, and where it must be once the tree is told of them.
+      const moved = leaves(tree.rootNode)
+        .filter((n) => n.endIndex > n.startIndex && edits.every((e) => n.endIndex <= e.start || n.startIndex >= e.end))
+        .map((n) => {
+          const start = n.startIndex + edits.filter((e) => e.end <= n.startIndex).reduce((d, e) => d + e.newText.length - (e.end - e.start), 0);
+          return { type: n.type, start, end: start + n.endIndex - n.startIndex, row: after.slice(0, start).split('\n').length - 1, column: start - (after.lastIndexOf('\n', start - 1) + 1) };
+        });
+      const old = editedTree(tree, BEFORE, edits)!;
+      expect(old).toBeDefined();
+      for (const m of moved) {
+        const n = old.rootNode.descendantForIndex(m.start, m.end);
+        expect({ type: n.type, start: n.startIndex, end: n.endIndex, row: n.startPosition.row, column: n.startPosition.column }).toEqual(m);
+      }
+      const incremental = pool.parseNow('typescript', after, { old })!;
+      const fresh = pool.parseNow('typescript', after)!;
+      expect(incremental.rootNode.toString()).toBe(fresh.rootNode.toString());
+      expect([incremental.rootNode.endIndex, errorCount(incremental)]).toEqual([fresh.rootNode.endIndex, errorCount(fresh)]);
+    });
+  }
+
+  it('overlapping edits get no tree (their result has no single meaning)', () => {
+    expect(editedTree(pool.parseNow('typescript', BEFORE)!, BEFORE, [{ start: 0, end: 10, newText: 'a' }, { start: 5, end: 12, newText: 'b' }])).toBeUndefined();
+  });
+});
+
+function leaves(n: SyntaxNode): SyntaxNode[] {
+  return n.childCount === 0 ? [n] : n.children.flatMap(leaves);
+}
+
+function applyAll(text: string, edits: TextEdit[]): string {
+  return [...edits].sort((a, b) => b.start - a.start).reduce((t, e) => t.slice(0, e.start) + e.newText + t.slice(e.end), text);
+}

@@ -79,7 +79,7 @@ describe('ParseService', () => {
     expect((await p).tree).toBeDefined();
   });
 
-  it('waits for busy spells MAX_PARSE_DEFER_MS in all per parse, not per slice: a parse of many slices ends while the server stays busy', async () => {
+  it('waits for busy spells only until MAX_PARSE_DEFER_MS after it was queued, not per slice: a parse of many slices ends while the server stays busy', async () => {
     let clock = 0;
     const svc = new ParseService({ busy: () => true, now: () => clock }); // slices cost no time on this clock: only the defer budget moves it
     const p = svc.parse('typescript', BIG, { maxMs: 60_000 });
@@ -94,6 +94,19 @@ describe('ParseService', () => {
     expect(svc.pending).toBe(1);
     clock += MAX_PARSE_DEFER_MS;
     expect((await next).tree).toBeDefined();
+  });
+
+  it('an urgent parse (a request waits for it) goes ahead of background ones and does not wait for busy spells', async () => {
+    const svc = new ParseService({ busy: () => true, now: () => 0 }); // background parses wait for ever on this clock
+    const order: string[] = [];
+    const background = svc.parse('javascript', PATHOLOGICAL, { maxMs: 60_000 }).then(() => order.push('background'));
+    const first = svc.parse('typescript', BIG, { maxMs: 60_000, urgent: true }).then((o) => (order.push('first'), o));
+    const second = svc.parse('python', 'x = 1\n', { urgent: true }).then((o) => (order.push('second'), o));
+    expect((await first).tree).toBeDefined();
+    expect((await second).tree).toBeDefined();
+    expect(order).toEqual(['second', 'first']); // urgent ones take turns: the small one ends first
+    expect(svc.pending).toBe(1);
+    void background;
   });
 
   it('budgets scale with the text: 100 ms plus 1 ms per 1,000 characters', () => {

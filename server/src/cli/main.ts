@@ -320,7 +320,7 @@ async function explain(args: Args, hub: LogHub): Promise<number> {
   doc.tree?.parseNow();
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
-  const actions = new ActionPipeline({ config: () => config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, t) => parser.parseNow(lang, t) });
+  const actions = new ActionPipeline({ config: () => config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, t, old) => parser.parseNow(lang, t, old ? { old } : {}) });
   let printed = 0;
   const outcome = await actions.explain({
     doc,

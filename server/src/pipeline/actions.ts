@@ -8,7 +8,7 @@ import type { BackendRegistry } from '../models/registry.js';
 import type { BackendFailure, ChatMessage, ChatResult, SourceRef } from '../models/types.js';
 import { chooseBackend } from '../router/route.js';
 import type { LanguageName } from '../syntax/languages.js';
-import type { Tree } from '../syntax/tree.js';
+import { endPointAfterInsert, type Point, type Tree } from '../syntax/tree.js';
 import { unifiedDiff } from '../util/lineDiff.js';
 import { estimateTokens, tokensToChars } from '../prompt/tokens.js';
 import { contextRequest } from '../context/request.js';
@@ -98,7 +98,7 @@ export interface ActionDeps {
    * Parses a whole file for the syntax check of an edit, in slices off the event loop (the
    * ParseService), undefined when it gives up; without it edits are not checked.
    */
-  parse?: (lang: LanguageName, text: string) => Promise<Tree | undefined>;
+  parse?: (lang: LanguageName, text: string, old?: Tree) => Promise<Tree | undefined>;
   /** Open documents, the workspace index and the context sources: what multi-file actions and action context read. */
   open?: (uri: string) => Doc | undefined;
   index?: () => WorkspaceIndex | undefined;
@@ -178,6 +178,32 @@ export function parseAnswer(answer: string, code: string): { ok: true; edits: Te
   return { ok: true, edits: [{ start: 0, end: code.length, newText: fenced + tail }] };
 }
 
+/**
+ * `tree` (of `text`) told about `edits`, for an incremental parse of the edited text; undefined
+ * when the edits overlap (applyEdits has no single meaning for them then). Edits are applied last
+ * first, so each one's positions, worked out in `text`, are still right when it is applied.
+ */
+export function editedTree(tree: Tree, text: string, edits: TextEdit[]): Tree | undefined {
+  const sorted = [...edits].sort((a, b) => a.start - b.start);
+  for (let i = 1; i < sorted.length; i++) if (sorted[i]!.start < sorted[i - 1]!.end) return undefined;
+  for (const e of sorted.reverse()) {
+    const startPosition = pointAt(text, e.start);
+    tree.edit({ startIndex: e.start, oldEndIndex: e.end, newEndIndex: e.start + e.newText.length, startPosition, oldEndPosition: pointAt(text, e.end), newEndPosition: endPointAfterInsert(startPosition, e.newText) });
+  }
+  return tree;
+}
+
+/** Row and column (UTF-16 units, as the binding counts) of `offset` in `text`. */
+function pointAt(text: string, offset: number): Point {
+  let row = 0;
+  let lineStart = 0;
+  for (let nl = text.indexOf('\n'); nl >= 0 && nl < offset; nl = text.indexOf('\n', nl + 1)) {
+    row++;
+    lineStart = nl + 1;
+  }
+  return { row, column: offset - lineStart };
+}
+
 function applyEdits(text: string, edits: TextEdit[]): string {
   let out = '';
   let pos = 0;
@@ -235,8 +261,11 @@ export class ActionPipeline {
     const parse = this.deps.parse;
 
     const scoped = scopedSignal([req.signal], ACTION_DEADLINE_MS);
-    // The file as it was, parsed while the model answers (the tree's errors are its baseline).
-    const before = lang && parse ? parse(lang, text) : Promise.resolve(undefined);
+    // The file as it was, parsed while the model answers: its errors are the baseline, and its
+    // tree, edited as the answer edits the text, makes the edited file's parse incremental (a few
+    // slices where the whole file's would take tens of ms, or seconds behind a busy event loop).
+    const before = lang && parse ? parse(lang, text).then((tree) => (tree ? { errors: errorCount(tree), tree } : undefined)) : Promise.resolve(undefined);
+    let baseTreeFree = true;
     try {
       let lastBackend = '';
       for (let attempt = 0; attempt < 2; attempt++) {
@@ -252,9 +281,12 @@ export class ActionPipeline {
           if (edits.length === 0) {
             problem = 'the blocks change nothing';
           } else {
-            const after = lang && parse ? await parse(lang, applyEdits(text, edits)) : undefined;
-            const beforeTree = after ? await before : undefined;
-            const added = after && beforeTree ? errorCount(after) - errorCount(beforeTree) : 0;
+            const base = lang && parse ? await before : undefined;
+            // Only once: a retry's edits are of the original text, and the tree is edited now.
+            const old = base && baseTreeFree ? editedTree(base.tree, text, edits) : undefined;
+            if (old) baseTreeFree = false;
+            const after = lang && parse && base ? await parse(lang, applyEdits(text, edits), old) : undefined;
+            const added = after && base ? errorCount(after) - base.errors : 0;
             if (added <= 0) {
               const snap = TextDocument.create(doc.uri, doc.languageId, req.version, text);
               return { kind: 'edit', uri: doc.uri, version: req.version, edits: edits.map((e) => ({ ...e, range: { start: snap.positionAt(e.start), end: snap.positionAt(e.end) } })), backend: answer.backend, model: answer.model };
