@@ -12,7 +12,7 @@ import { endPointAfterInsert, type Point, type Tree } from '../syntax/tree.js';
 import { unifiedDiff } from '../util/lineDiff.js';
 import { estimateTokens, tokensToChars } from '../prompt/tokens.js';
 import { contextRequest } from '../context/request.js';
-import { errorCount } from './postprocess/syntaxCheck.js';
+import { errorCount, errorNodes } from './postprocess/syntaxCheck.js';
 import { DeadlineError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import type { Workspace } from '../workspace.js';
@@ -264,7 +264,15 @@ export class ActionPipeline {
     // The file as it was, parsed while the model answers: its errors are the baseline, and its
     // tree, edited as the answer edits the text, makes the edited file's parse incremental (a few
     // slices where the whole file's would take tens of ms, or seconds behind a busy event loop).
-    const before = lang && parse ? parse(lang, text).then((tree) => (tree ? { errors: errorCount(tree), tree } : undefined)) : Promise.resolve(undefined);
+    const before = lang && parse
+      ? parse(lang, text)
+          .then((tree) => (tree ? { errors: errorCount(tree), tree } : undefined))
+          .catch((err: unknown) => {
+            // Nobody awaits it yet: a throw here would be an unhandled rejection. No baseline: no check.
+            this.deps.logger.warn(`${req.id} on ${path}: the syntax check's baseline failed: ${err instanceof Error ? err.message : String(err)}`);
+            return undefined;
+          })
+      : Promise.resolve(undefined);
     let baseTreeFree = true;
     try {
       let lastBackend = '';
@@ -519,17 +527,8 @@ function aborted(signal: AbortSignal): { kind: 'cancelled' } | { kind: 'failed';
 }
 
 function firstError(tree: Tree): string {
-  let found: string | undefined;
-  const visit = (n: Tree['rootNode']) => {
-    if (found) return;
-    if (n.type === 'ERROR' || n.isMissing) {
-      found = `${n.isMissing ? `missing ${n.type}` : 'unexpected text'} at line ${n.startPosition.row + 1}`;
-      return;
-    }
-    for (const c of n.children) if (c.hasError || c.isMissing) visit(c);
-  };
-  visit(tree.rootNode);
-  return found ?? 'syntax error';
+  for (const n of errorNodes(tree)) if (n.type === 'ERROR' || n.isMissing) return `${n.isMissing ? `missing ${n.type}` : 'unexpected text'} at line ${n.startPosition.row + 1}`;
+  return 'syntax error';
 }
 
 function compareMarkdown(path: string, first: number, last: number, instruction: string | undefined, rows: CompareAnswer[]): string {

@@ -51,12 +51,23 @@ export function syntaxBlock(tree: Tree, lang: LanguageInfo, text: string, offset
 /** ERROR and MISSING nodes in a tree: only subtrees that report an error are walked. */
 export function errorCount(tree: Tree): number {
   let n = 0;
-  const visit = (node: SyntaxNode) => {
-    if (node.type === 'ERROR' || node.isMissing) n++;
-    for (const c of node.children) if (c.hasError || c.isMissing) visit(c);
-  };
-  if (tree.rootNode.hasError) visit(tree.rootNode);
+  for (const node of errorNodes(tree)) if (node.type === 'ERROR' || node.isMissing) n++;
   return n;
+}
+
+/**
+ * The nodes that are or hold a syntax error, in document order, entering only subtrees that hold
+ * one. With a stack of its own, not recursion: a tree thousands of levels deep (20,000 nested
+ * brackets) overflows the call stack.
+ */
+export function* errorNodes(tree: Tree): Generator<SyntaxNode> {
+  if (!tree.rootNode.hasError) return;
+  const stack: SyntaxNode[] = [tree.rootNode];
+  for (let node = stack.pop(); node; node = stack.pop()) {
+    yield node;
+    const children = node.children;
+    for (let i = children.length - 1; i >= 0; i--) if (children[i]!.hasError || children[i]!.isMissing) stack.push(children[i]!);
+  }
 }
 
 /** Closing brackets for what `text` opened and left open (strings and line comments skipped). */
