@@ -1,6 +1,6 @@
 // The proposal diff of tandem.compare: a shortest line diff when it is cheap, bounded work when it is not.
 import { describe, expect, it } from 'vitest';
-import { MAX_DIFF_WORK, diffLines, unifiedDiff, type DiffLine } from '../../server/src/util/lineDiff.js';
+import { MAX_DIFF_LINES, MAX_DIFF_WORK, diffLines, unifiedDiff, type DiffLine } from '../../server/src/util/lineDiff.js';
 
 /** The old and the new text a diff describes. */
 const sides = (lines: DiffLine[]) => ({ a: lines.filter((l) => l.kind !== '+').map((l) => l.text), b: lines.filter((l) => l.kind !== '-').map((l) => l.text) });
@@ -124,5 +124,14 @@ describe('unifiedDiff', () => {
   it('a pure insertion names the line before it, as diff -u does', () => {
     expect(unifiedDiff('a', ['1', '2', '3', '4', '5', '6', '7', '8'].join('\n'), ['1', '2', '3', '4', '5', '6', '7', '8', '9'].join('\n'), 0).split('\n').slice(2)).toEqual(['@@ -6,3 +6,4 @@', ' 6', ' 7', ' 8', '+9']);
     expect(unifiedDiff('a', '', 'x', 0).split('\n').slice(2)).toEqual(['@@ -1,1 +1,1 @@', '-', '+x']);
+  });
+
+  it('a diff longer than MAX_DIFF_LINES is cut short with a note, its last hunk numbered for what it shows', () => {
+    const a = Array.from({ length: 3000 }, (_, i) => `old ${i}`).join('\n');
+    const b = Array.from({ length: 3000 }, (_, i) => `new ${i}`).join('\n');
+    const out = unifiedDiff('big.ts', a, b, 0).split('\n');
+    expect(out).toHaveLength(2 + 1 + MAX_DIFF_LINES + 1);
+    expect(out[2]).toBe(`@@ -1,${MAX_DIFF_LINES} +0,0 @@`); // the first 2,000 of 3,000 lines taken out, before any put in
+    expect(out.at(-1)).toBe(`\\ cut short after ${MAX_DIFF_LINES} lines: the diff's last 4000 lines (the region's from its line 2001) are not shown`);
   });
 });

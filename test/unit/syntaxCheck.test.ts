@@ -1,6 +1,6 @@
 // The syntax check of a merged completion: cursor-marked blocks, a completion each, the text that survives.
 import { describe, expect, it } from 'vitest';
-import { checkSyntax, errorCount, errorNodes, missingClosers, syntaxBlock } from '../../server/src/pipeline/postprocess/syntaxCheck.js';
+import { MAX_ERROR_WALK, checkSyntax, errorCount, errorCountWithin, errorNodes, missingClosers, syntaxBlock } from '../../server/src/pipeline/postprocess/syntaxCheck.js';
 import { openAt, pool } from './fixtures.js';
 
 // The time bound the server passes is ignored here: a loaded machine must give the same answers.
@@ -71,5 +71,14 @@ describe('errorCount', () => {
     // Document order: the first error node found is the outermost one holding the first error.
     const first = [...errorNodes(tree)].find((n) => n.type === 'ERROR' || n.isMissing)!;
     expect(first.startIndex).toBeLessThanOrEqual(text.indexOf('+'));
+  });
+
+  it('a whole file broken in thousands of places is given up after MAX_ERROR_WALK nodes (too broken to count), one with an error among thousands of lines is counted', () => {
+    const broken = pool.parseNow('javascript', 'const q = "ab" +; '.repeat(5000), { maxMs: 60_000 })!;
+    expect(errorCountWithin(broken)).toBeUndefined();
+    expect(errorCountWithin(broken, Infinity)).toBe(5000);
+    const fine = pool.parseNow('javascript', 'let a = (1;\n' + 'const q = "ab" + 1;\n'.repeat(2000))!;
+    expect(errorCountWithin(fine, MAX_ERROR_WALK)).toBe(errorCount(fine));
+    expect(errorCount(fine)).toBeGreaterThan(0);
   });
 });

@@ -12,7 +12,7 @@ import { endPointAfterInsert, type Point, type Tree } from '../syntax/tree.js';
 import { unifiedDiff } from '../util/lineDiff.js';
 import { estimateTokens, tokensToChars } from '../prompt/tokens.js';
 import { contextRequest } from '../context/request.js';
-import { errorCount, errorNodes } from './postprocess/syntaxCheck.js';
+import { errorCountWithin, errorNodes } from './postprocess/syntaxCheck.js';
 import { DeadlineError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import type { Workspace } from '../workspace.js';
@@ -266,7 +266,10 @@ export class ActionPipeline {
     // slices where the whole file's would take tens of ms, or seconds behind a busy event loop).
     const before = lang && parse
       ? parse(lang, text)
-          .then((tree) => (tree ? { errors: errorCount(tree), tree } : undefined))
+          .then((tree) => {
+            const errors = tree ? errorCountWithin(tree) : undefined;
+            return tree && errors !== undefined ? { errors, tree } : undefined;
+          })
           .catch((err: unknown) => {
             // Nobody awaits it yet: a throw here would be an unhandled rejection. No baseline: no check.
             this.deps.logger.warn(`${req.id} on ${path}: the syntax check's baseline failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -294,7 +297,8 @@ export class ActionPipeline {
             const old = base && baseTreeFree ? editedTree(base.tree, text, edits) : undefined;
             if (old) baseTreeFree = false;
             const after = lang && parse && base ? await parse(lang, applyEdits(text, edits), old) : undefined;
-            const added = after && base ? errorCount(after) - base.errors : 0;
+            const afterErrors = after ? errorCountWithin(after) : undefined;
+            const added = afterErrors !== undefined && base ? afterErrors - base.errors : 0;
             if (added <= 0) {
               const snap = TextDocument.create(doc.uri, doc.languageId, req.version, text);
               return { kind: 'edit', uri: doc.uri, version: req.version, edits: edits.map((e) => ({ ...e, range: { start: snap.positionAt(e.start), end: snap.positionAt(e.end) } })), backend: answer.backend, model: answer.model };

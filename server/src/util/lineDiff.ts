@@ -43,7 +43,7 @@ export function diffLines(a: readonly string[], b: readonly string[], maxWork = 
   const midA = a.slice(head, a.length - tail);
   const midB = b.slice(head, b.length - tail);
   const lines: DiffLine[] = a.slice(0, head).map((text) => ({ kind: ' ', text }));
-  const found = shortestScript(intern(midA, midB), maxWork);
+  const found = shortestScript(midA, midB, maxWork);
   if (found.script) {
     let i = 0;
     let j = 0;
@@ -62,23 +62,14 @@ export function diffLines(a: readonly string[], b: readonly string[], maxWork = 
   return { lines, work: found.work, exact: found.script !== undefined };
 }
 
-/** Each line as a number, equal lines equal numbers: comparisons in the search are then O(1). */
-function intern(a: readonly string[], b: readonly string[]): [Int32Array, Int32Array] {
-  const ids = new Map<string, number>();
-  const id = (s: string) => {
-    let n = ids.get(s);
-    if (n === undefined) ids.set(s, (n = ids.size));
-    return n;
-  };
-  return [Int32Array.from(a, id), Int32Array.from(b, id)];
-}
-
 /**
  * Myers' O((N + M) D) search ("An O(ND) Difference Algorithm and Its Variations", 1986), forward,
  * keeping for each D the furthest point reached on each diagonal so that the path can be walked
- * back. Gives up (no script) once the work passes `maxWork`.
+ * back. Gives up (no script) once the work passes `maxWork`. Lines are compared as strings, not
+ * interned first: interning costs a hash-map entry per line of both texts, more than the search
+ * itself costs within its bound.
  */
-function shortestScript([a, b]: [Int32Array, Int32Array], maxWork: number): { script?: Uint8Array; work: number } {
+function shortestScript(a: readonly string[], b: readonly string[], maxWork: number): { script?: Uint8Array; work: number } {
   const n = a.length;
   const m = b.length;
   const max = n + m;
@@ -144,8 +135,15 @@ function walkBack(trace: Int32Array[], n: number, m: number): Uint8Array {
 const CONTEXT = 3;
 
 /**
+ * Hunk lines shown at most: the diff is for a person comparing two proposals, and a whole 2 MB
+ * file replaced is 100,000 lines nobody reads (and a few MB of Markdown to send).
+ */
+export const MAX_DIFF_LINES = 2000;
+
+/**
  * A unified diff of two versions of a region whose first line is `firstLine` (0-based) in the
- * file: hunks of changed lines with three lines of context, `@@` line numbers in the file's.
+ * file: hunks of changed lines with three lines of context, `@@` line numbers in the file's; cut
+ * short (said in a `\` line, as diff notes things) before it passes MAX_DIFF_LINES.
  */
 export function unifiedDiff(path: string, before: string, after: string, firstLine: number): string {
   const { lines } = diffLines(before.replace(/\n$/, '').split('\n'), after.replace(/\n$/, '').split('\n'));
@@ -160,13 +158,14 @@ export function unifiedDiff(path: string, before: string, after: string, firstLi
     if (lines[i]!.kind !== '+') o++;
     if (lines[i]!.kind !== '-') w++;
   }
+  let shown = 0;
   for (let c = 0; c < changed.length; ) {
     const from = Math.max(0, changed[c]! - CONTEXT);
     let last = changed[c]!;
     // Changes closer than twice the context share one hunk.
     while (c + 1 < changed.length && changed[c + 1]! - last <= 2 * CONTEXT) last = changed[++c]!;
     c++;
-    const to = Math.min(lines.length, last + CONTEXT + 1);
+    const to = Math.min(lines.length, last + CONTEXT + 1, from + MAX_DIFF_LINES - shown);
     const hunk = lines.slice(from, to);
     const oldCount = hunk.filter((l) => l.kind !== '+').length;
     const newCount = hunk.filter((l) => l.kind !== '-').length;
@@ -174,6 +173,11 @@ export function unifiedDiff(path: string, before: string, after: string, firstLi
     const start = (at: number, count: number) => firstLine + at + (count === 0 ? 0 : 1);
     out.push(`@@ -${start(oldAt[from]!, oldCount)},${oldCount} +${start(newAt[from]!, newCount)},${newCount} @@`);
     for (const l of hunk) out.push(`${l.kind}${l.text}`);
+    shown += hunk.length;
+    if (shown >= MAX_DIFF_LINES && (to < lines.length || c < changed.length)) {
+      out.push(`\\ cut short after ${MAX_DIFF_LINES} lines: the diff's last ${lines.length - to} lines (the region's from its line ${oldAt[to]! + 1}) are not shown`);
+      break;
+    }
   }
   return out.join('\n');
 }

@@ -50,8 +50,27 @@ export function syntaxBlock(tree: Tree, lang: LanguageInfo, text: string, offset
 
 /** ERROR and MISSING nodes in a tree: only subtrees that report an error are walked. */
 export function errorCount(tree: Tree): number {
+  return errorCountWithin(tree, Infinity)!;
+}
+
+/**
+ * Nodes a whole file's error count looks at, at most. A file that tree-sitter recovers from in
+ * thousands of places has most of its nodes on the way to an error, and reading them all through
+ * the binding (a few µs a node) took up to a second on the event loop. Past this (~20-40 ms), the
+ * file is too broken, or too big with an error high up, for a count to tell anything.
+ */
+export const MAX_ERROR_WALK = 10_000;
+
+/** The ERROR and MISSING nodes of `tree`, or undefined once more than `maxNodes` nodes were looked at. */
+export function errorCountWithin(tree: Tree, maxNodes = MAX_ERROR_WALK): number | undefined {
   let n = 0;
-  for (const node of errorNodes(tree)) if (node.type === 'ERROR' || node.isMissing) n++;
+  let seen = 0;
+  for (const node of errorNodes(tree)) {
+    if (node.type === 'ERROR' || node.isMissing) n++;
+    // Before the walk reads its children: reading them is the cost.
+    seen += node.childCount;
+    if (seen > maxNodes) return undefined;
+  }
   return n;
 }
 
