@@ -144,8 +144,10 @@ describe('DocumentTree', () => {
     expect(doc.tree!.parseNow(5)).toBeUndefined();
     expect(doc.tree!.current()).toBeUndefined();
     // The sliced one says why at debug level, naming the document, never its text.
+    expect(doc.tree!.givenUp).toBe(false); // not yet: its sliced parse is still to run
     const out = await doc.tree!.settled(60_000);
     expect(out).toBeUndefined();
+    expect(doc.tree!.givenUp).toBe(true); // code actions skip their syntax check of it meanwhile
     expect(debug.join('\n')).toMatch(/file:\/\/\/work\/bad\.js: no syntax tree \(parse too slow after \d+ ms\); completing from text windows/);
     expect(debug.join('\n')).not.toContain('const q');
     // Retried only after a back-off: settled() answers at once meanwhile.

@@ -258,7 +258,9 @@ export class ActionPipeline {
     const messages = actionMessages({ id: req.id, ...(req.instruction ? { instruction: req.instruction } : {}), languageId: doc.languageId, path, code, ...(req.diagnostic ? { diagnostic: req.diagnostic.message } : {}), ...(related.text ? { context: related.text } : {}) });
     const sources: SourceRef[] = [{ path, text: code }, ...related.sources];
     const lang = doc.tree?.language.name;
-    const parse = this.deps.parse;
+    // A document whose own parse was given up lately gets no check: its parse would be given up
+    // again, after its whole budget (up to a second of slices).
+    const parse = doc.tree?.givenUp ? undefined : this.deps.parse;
 
     const scoped = scopedSignal([req.signal], ACTION_DEADLINE_MS);
     // The file as it was, parsed while the model answers: its errors are the baseline, and its

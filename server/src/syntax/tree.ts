@@ -440,6 +440,14 @@ export class DocumentTree {
     });
   }
 
+  /**
+   * Whether the document's last parse was given up (too big, too slow) and is not tried again
+   * yet: another parse of the same text would only spend its budget again.
+   */
+  get givenUp(): boolean {
+    return !this.tree && !this.inFlight && this.retryAt > this.now();
+  }
+
   /** The tree as it is, without asking for a parse or counting as use (background readers). */
   peek(): Tree | undefined {
     return this.tree;
