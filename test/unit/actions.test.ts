@@ -107,6 +107,16 @@ describe('editedTree', () => {
     });
   }
 
+  it('a parse from the document\'s unedited tree gives the check a tree of its own: editing it leaves the document\'s as it was', () => {
+    const docTree = pool.parseNow('typescript', BEFORE)!;
+    const own = pool.parseNow('typescript', BEFORE, { old: docTree })!;
+    const spans = (t: typeof docTree) => leaves(t.rootNode).map((n) => `${n.type}@${n.startIndex}`).join(' ');
+    const was = spans(docTree);
+    editedTree(own, BEFORE, cases[1]![1]);
+    expect(spans(docTree)).toBe(was);
+    expect(spans(own)).not.toBe(was);
+  });
+
   it('overlapping edits get no tree (their result has no single meaning)', () => {
     expect(editedTree(pool.parseNow('typescript', BEFORE)!, BEFORE, [{ start: 0, end: 10, newText: 'a' }, { start: 5, end: 12, newText: 'b' }])).toBeUndefined();
   });

@@ -266,8 +266,13 @@ export class ActionPipeline {
     // The file as it was, parsed while the model answers: its errors are the baseline, and its
     // tree, edited as the answer edits the text, makes the edited file's parse incremental (a few
     // slices where the whole file's would take tens of ms, or seconds behind a busy event loop).
+    // From the document's own tree when it matches the text: a parse with nothing edited reuses
+    // it whole (~10 times cheaper than a fresh one) and gives this check a tree of its own to
+    // edit. Should the document change before that parse starts, its tree is edited in place and
+    // this baseline is wrong, but the outcome is then stale anyway (the version checks below, and
+    // the editor's own check of the edit's version).
     const before = lang && parse
-      ? parse(lang, text)
+      ? parse(lang, text, doc.tree?.exact())
           .then((tree) => {
             const errors = tree ? errorCountWithin(tree) : undefined;
             return tree && errors !== undefined ? { errors, tree } : undefined;
