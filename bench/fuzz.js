@@ -453,7 +453,7 @@ async function fuzzIn(tmp, open, opts) {
     backendCalls,
     memory,
     wallS: (performance.now() - started) / 1000,
-    crashed: exitedEarly ?? (exitCode !== 0 ? `exit code ${exitCode} after shutdown` : undefined),
+    crashed: exitedEarly ?? (exitCode !== 0 ? `exited with ${client.child.signalCode ?? `code ${exitCode}`} after shutdown` : undefined),
     stderrTail: client.stderr.slice(-4000),
     unanswered: [...hung, ...[...pending.values()].map((p) => ({ method: p.method, note: p.note, index: p.index, ms: NaN }))],
     duplicates,

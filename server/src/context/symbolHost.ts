@@ -6,7 +6,7 @@ import type { Logger } from '../util/logger.js';
 import { BUSY, IDLE, STOP_ASKED, STOPPED, type SymbolReply, type SymbolRequest } from './symbolWorker.js';
 import type { FileSymbols } from './types.js';
 
-/** How long the way out waits for a parse in the worker to end (a parse's budget is ~100-400 ms). */
+/** How long the way out waits for a parse in the worker to end (its budget: 100 ms + 1 ms per 1,000 characters, at most 1.1 s). */
 const QUIESCE_MS = 2000;
 
 /** After this many worker failures (start or crash), the index stays on the main thread. */

@@ -2,7 +2,7 @@
 // so neither the parse nor the tag queries (100-400 ms for a 300 kB file) run on the server's
 // event loop, and the trees' native memory comes and goes in this thread's own arena.
 import { parentPort, workerData } from 'node:worker_threads';
-import { ParseService } from '../syntax/tree.js';
+import { ParseService, type Tree } from '../syntax/tree.js';
 import type { LanguageName } from '../syntax/languages.js';
 import { fullGc } from '../util/runtime.js';
 import { TagExtractor } from './tags.js';
@@ -19,7 +19,8 @@ export interface SymbolRequest {
  * the process end while a parse runs here. Ending a thread stops its JavaScript, and tree-sitter
  * reads the text through a JavaScript callback in mid-parse: stopped there, the binding throws
  * from C and the whole process aborts. So a parse starts only by swapping IDLE for BUSY, and the
- * host, on its way out, swaps IDLE for STOPPED, waiting while the slot says BUSY. A host that
+ * host, on its way out, swaps IDLE for STOPPED, waiting while the slot says BUSY (a parse ends
+ * within its budget, at most ~1.1 s; the tag queries after it need no protection). A host that
  * drops the worker while the server runs on (the index switched off) does not wait: it swaps
  * BUSY for STOP_ASKED, and the worker ends itself after its parse.
  */
@@ -50,19 +51,27 @@ if (port && state) {
   port.on('message', ({ id, lang, text }: SymbolRequest) => {
     // The process is on its way out: no new parse (the host answers nothing more anyway).
     if (Atomics.compareExchange(slot, 0, IDLE, BUSY) !== IDLE) return;
-    let reply: SymbolReply;
+    let parsed: { tree: Tree | undefined } | { error: string };
     try {
       // Synchronous, within the parse budget: this thread has nothing else to do meanwhile.
-      const tree = parser.parseNow(lang, text);
-      reply = tree ? { id, symbols: extractor.extract(tree, lang, text) } : { id };
+      parsed = { tree: parser.parseNow(lang, text) };
     } catch (err) {
-      reply = { id, error: err instanceof Error ? err.message : String(err) };
+      parsed = { error: err instanceof Error ? err.message : String(err) };
     } finally {
+      // BUSY covers the parse only: the tag queries after it call no JavaScript from C, so a
+      // thread stopped in them just stops. Slots stay BUSY the shortest time the exit waits for.
       const was = Atomics.compareExchange(slot, 0, BUSY, IDLE);
       if (was === STOP_ASKED) Atomics.store(slot, 0, STOPPED);
       Atomics.notify(slot, 0);
       // No parse runs now: ending this thread is safe (in a worker, exit ends the thread only).
       if (was === STOP_ASKED) process.exit(0);
+    }
+    let reply: SymbolReply;
+    try {
+      if ('error' in parsed) reply = { id, error: parsed.error };
+      else reply = parsed.tree ? { id, symbols: extractor.extract(parsed.tree, lang, text) } : { id };
+    } catch (err) {
+      reply = { id, error: err instanceof Error ? err.message : String(err) };
     }
     port.postMessage(reply);
     sinceGc += text.length;
