@@ -104,9 +104,20 @@ describe('ParseService', () => {
     const second = svc.parse('python', 'x = 1\n', { urgent: true }).then((o) => (order.push('second'), o));
     expect((await first).tree).toBeDefined();
     expect((await second).tree).toBeDefined();
-    expect(order).toEqual(['second', 'first']); // urgent ones take turns: the small one ends first
+    expect(order).toEqual(['second', 'first']); // the small one goes first
     expect(svc.pending).toBe(1);
     void background;
+  });
+
+  it('urgent parses of short texts go ahead of urgent ones of long texts, even started ones', async () => {
+    const svc = new ParseService({ now: () => 0 });
+    const order: string[] = [];
+    const longs = [1, 2, 3, 4].map((i) => svc.parse('typescript', BIG, { maxMs: 60_000, urgent: true }).then((o) => (order.push(`long ${i}`), o)));
+    await new Promise((r) => setImmediate(r)); // the long ones have begun
+    const short = svc.parse('typescript', 'let a = 1;\n', { urgent: true }).then((o) => (order.push('short'), o));
+    expect((await short).tree).toBeDefined();
+    expect(order).toEqual(['short']);
+    await Promise.all(longs);
   });
 
   it('budgets scale with the text: 100 ms plus 1 ms per 1,000 characters', () => {

@@ -20,6 +20,9 @@ function logger() {
   return { log: hub.logger('context'), lines };
 }
 
+/** Tree-sitter's error recovery takes a parse of this to its budget (~400 ms): long enough to be caught in it. */
+const PATHOLOGICAL = '((((\n' + 'const q = "ab" + 1; '.repeat(15_000);
+
 const NOT_USED = async (): Promise<FileSymbols | undefined> => {
   throw new Error('the fallback ran although the worker answered');
 };
@@ -42,15 +45,14 @@ describe('SymbolHost', () => {
     }
   });
 
-  it('dropped while it parses (the index switched off), the worker is not stopped mid-parse: it ends itself after the parse', async () => {
+  it('dropped while it parses (the index switched off), the worker is not stopped inside tree-sitter: it ends itself between steps', async () => {
     const { log } = logger();
     const host = new SymbolHost(log, BUILT);
     // Tree-sitter's error recovery on this takes the parse to its budget (~400 ms): long enough to be caught in it.
-    const slow = host.symbols('javascript', '((((\n' + 'const q = "ab" + 1; '.repeat(15_000), NOT_USED);
+    const slow = host.symbols('javascript', PATHOLOGICAL, NOT_USED);
     await until(() => host.parsing, 'the worker parsing');
-    // Stopping the thread now would abort this whole process (the binding throws from C).
+    // Stopping the thread inside a step would abort this whole process (the binding throws from C).
     const ended = host.dispose();
-    expect(host.parsing).toBe(true);
     expect(await slow).toBeUndefined(); // answered at once: nobody waits for a dropped host's work
     await ended;
     expect(host.parsing).toBe(false);
@@ -58,6 +60,18 @@ describe('SymbolHost', () => {
     const idle = new SymbolHost(log, BUILT);
     expect((await idle.symbols('python', 'def f(x):\n    return x\n', NOT_USED))?.symbols[0]?.name).toBe('f');
     await idle.dispose();
+  });
+
+  it('on the way out, waits for the step of a parse in progress, not for the parse: the worker starts no step after it', async () => {
+    const { log } = logger();
+    const host = new SymbolHost(log, BUILT);
+    const slow = host.symbols('javascript', PATHOLOGICAL, NOT_USED);
+    await until(() => host.parsing, 'the worker parsing');
+    host.quiesce(); // what the process's exit hook runs
+    expect(host.parsing).toBe(false);
+    // Node stops the worker now, as at the process's exit: between steps, that is safe.
+    await host.dispose();
+    expect(await slow).toBeUndefined();
   });
 
   it('a worker that dies hands what it had to the fallback; after three failures the index stays on this thread', async () => {

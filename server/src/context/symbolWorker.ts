@@ -2,8 +2,9 @@
 // so neither the parse nor the tag queries (100-400 ms for a 300 kB file) run on the server's
 // event loop, and the trees' native memory comes and goes in this thread's own arena.
 import { parentPort, workerData } from 'node:worker_threads';
-import { ParseService, type Tree } from '../syntax/tree.js';
-import type { LanguageName } from '../syntax/languages.js';
+import Parser from 'tree-sitter';
+import { MAX_PARSE_CHARS, parseBudgetMs, type Tree } from '../syntax/tree.js';
+import { grammar, type LanguageName } from '../syntax/languages.js';
 import { fullGc } from '../util/runtime.js';
 import { TagExtractor } from './tags.js';
 import type { FileSymbols } from './types.js';
@@ -16,13 +17,16 @@ export interface SymbolRequest {
 
 /**
  * The worker's state, shared with the host in one Int32 (workerData.state): the host must not let
- * the process end while a parse runs here. Ending a thread stops its JavaScript, and tree-sitter
- * reads the text through a JavaScript callback in mid-parse: stopped there, the binding throws
- * from C and the whole process aborts. So a parse starts only by swapping IDLE for BUSY, and the
- * host, on its way out, swaps IDLE for STOPPED, waiting while the slot says BUSY (a parse ends
- * within its budget, at most ~1.1 s; the tag queries after it need no protection). A host that
- * drops the worker while the server runs on (the index switched off) does not wait: it swaps
- * BUSY for STOP_ASKED, and the worker ends itself after its parse.
+ * the process end while tree-sitter runs here. Ending a thread stops its JavaScript, and
+ * tree-sitter reads the text through a JavaScript callback (at a parse's start and whenever it
+ * reaches the end of the text): stopped there, the binding throws from C and the whole process
+ * aborts. So the parse runs in steps of STEP_MS, each started only by swapping IDLE for BUSY and
+ * ended by swapping back; the host, on its way out, swaps IDLE for STOPPED, waiting while the slot
+ * says BUSY, which is one step at most, however long the whole parse (tree-sitter's error recovery
+ * overshoots a time limit by up to seconds, so a parse's own budget bounds nothing here). The tag
+ * queries after the parse call no JavaScript from C and need no protection. A host that drops the
+ * worker while the server runs on (the index switched off) does not wait: it swaps BUSY for
+ * STOP_ASKED, and the worker ends itself after the step.
  */
 export const IDLE = 0;
 export const BUSY = 1;
@@ -40,36 +44,73 @@ export interface SymbolReply {
 /** Text parsed between two collections of this thread's heap (~10 MB of dead trees; a collection here costs a few ms, off the event loop). */
 const COLLECT_EVERY_CHARS = 300_000;
 
+/** One step of a parse: what the way out may have to wait for. */
+const STEP_MS = 5;
+
+/** Read buffer of the binding, in UTF-16 units (as ParseService's). */
+const READ_UNITS = 32 * 1024;
+
 const port = parentPort;
 const state = (workerData as { state?: SharedArrayBuffer } | undefined)?.state;
 if (port && state) {
   const slot = new Int32Array(state);
-  const parser = new ParseService();
+  const parsers = new Map<LanguageName, Parser>();
   const extractor = new TagExtractor();
   const gc = fullGc();
   let sinceGc = 0;
-  port.on('message', ({ id, lang, text }: SymbolRequest) => {
-    // The process is on its way out: no new parse (the host answers nothing more anyway).
-    if (Atomics.compareExchange(slot, 0, IDLE, BUSY) !== IDLE) return;
-    let parsed: { tree: Tree | undefined } | { error: string };
-    try {
-      // Synchronous, within the parse budget: this thread has nothing else to do meanwhile.
-      parsed = { tree: parser.parseNow(lang, text) };
-    } catch (err) {
-      parsed = { error: err instanceof Error ? err.message : String(err) };
-    } finally {
-      // BUSY covers the parse only: the tag queries after it call no JavaScript from C, so a
-      // thread stopped in them just stops. Slots stay BUSY the shortest time the exit waits for.
-      const was = Atomics.compareExchange(slot, 0, BUSY, IDLE);
-      if (was === STOP_ASKED) Atomics.store(slot, 0, STOPPED);
-      Atomics.notify(slot, 0);
-      // No parse runs now: ending this thread is safe (in a worker, exit ends the thread only).
-      if (was === STOP_ASKED) process.exit(0);
+
+  /** Ends a step: IDLE again, or, when the host dropped this worker meanwhile, the thread's end. */
+  const endStep = () => {
+    const was = Atomics.compareExchange(slot, 0, BUSY, IDLE);
+    if (was === STOP_ASKED) Atomics.store(slot, 0, STOPPED);
+    Atomics.notify(slot, 0);
+    // No step runs now: ending this thread is safe (in a worker, exit ends the thread only).
+    if (was === STOP_ASKED) process.exit(0);
+  };
+
+  /**
+   * The text's tree, parsed in steps within its budget (parseBudgetMs); undefined when given up
+   * (too big, too slow), 'stopped' when the host is ending the process.
+   */
+  const parse = (lang: LanguageName, text: string): Tree | undefined | 'stopped' => {
+    if (text.length > MAX_PARSE_CHARS) return undefined;
+    let parser = parsers.get(lang);
+    if (!parser) {
+      parser = new Parser();
+      parser.setLanguage(grammar(lang) as Parser.Language);
+      parsers.set(lang, parser);
     }
+    parser.setTimeoutMicros(STEP_MS * 1000);
+    const budget = parseBudgetMs(text.length);
+    let spent = 0;
+    let tree: Tree | null = null;
+    try {
+      while (spent < budget) {
+        if (Atomics.compareExchange(slot, 0, IDLE, BUSY) !== IDLE) return 'stopped';
+        const started = performance.now();
+        try {
+          // Called again with the same text after a step's time limit, the parser resumes.
+          tree = parser.parse(text, null, { bufferSize: READ_UNITS }) ?? null;
+        } finally {
+          endStep();
+        }
+        if (tree) return tree;
+        spent += performance.now() - started;
+      }
+      return undefined;
+    } finally {
+      // A parse left part-way must not be resumed by the next file's.
+      if (!tree) parser.reset();
+    }
+  };
+
+  port.on('message', ({ id, lang, text }: SymbolRequest) => {
     let reply: SymbolReply;
     try {
-      if ('error' in parsed) reply = { id, error: parsed.error };
-      else reply = parsed.tree ? { id, symbols: extractor.extract(parsed.tree, lang, text) } : { id };
+      const tree = parse(lang, text);
+      // The process is on its way out: the host answers nothing more anyway.
+      if (tree === 'stopped') return;
+      reply = tree ? { id, symbols: extractor.extract(tree, lang, text) } : { id };
     } catch (err) {
       reply = { id, error: err instanceof Error ? err.message : String(err) };
     }

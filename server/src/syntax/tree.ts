@@ -116,8 +116,8 @@ export class ParseService {
    * A parse in slices. Resolves with the tree, or without one when the text is over
    * MAX_PARSE_CHARS, the parse ran `maxMs` in total, or `signal` aborted it. The first slice
    * runs at once when nothing else is queued, so a quick incremental parse finishes in the call.
-   * An `urgent` parse (one a request waits for) goes ahead of background ones and does not wait
-   * for busy spells; its slices still yield to the event loop.
+   * An `urgent` parse (one a request waits for) goes ahead of background ones and of urgent ones
+   * of longer texts, and does not wait for busy spells; its slices still yield to the event loop.
    */
   parse(lang: LanguageName, text: string, opts: { old?: Tree; maxMs?: number; signal?: AbortSignal; urgent?: boolean } = {}): Promise<ParseOutcome> {
     if (text.length > MAX_PARSE_CHARS) {
@@ -126,9 +126,14 @@ export class ParseService {
     }
     return new Promise<ParseOutcome>((resolve) => {
       const job: Job = { lang, text, old: opts.old, maxMs: opts.maxMs ?? parseBudgetMs(text.length), spentMs: 0, parser: undefined, signal: opts.signal, queuedAt: this.now(), urgent: opts.urgent === true, resolve };
-      // An urgent parse goes ahead of every background one (behind earlier urgent ones).
-      if (job.urgent) this.queue.splice(this.urgentCount(), 0, job);
-      else this.queue.push(job);
+      // An urgent parse goes ahead of every background one, and of urgent ones of longer texts:
+      // a request waiting for a 2 kB parse must not wait for three of 400 kB to end first.
+      if (job.urgent) {
+        const urgent = this.urgentCount();
+        let at = 0;
+        while (at < urgent && this.queue[at]!.text.length <= text.length) at++;
+        this.queue.splice(at, 0, job);
+      } else this.queue.push(job);
       if (this.queue.length === 1 && !this.scheduled) this.slice();
       else this.pump();
     });
