@@ -74,6 +74,22 @@ describe('SymbolHost', () => {
     expect(await slow).toBeUndefined();
   });
 
+  it('dropped at any point of a file\'s parse or tag queries, the worker never aborts the process (stopping a thread inside any tree-sitter call does)', async () => {
+    const { log } = logger();
+    // ~250 kB of clean code: a parse and tag queries of ~100 ms each, so the drops below land in both.
+    const big = Array.from({ length: 4000 }, (_, i) => `export function f${i}(a: number, b: string): number {\n  return a + b.length * ${i};\n}\n`).join('');
+    for (let delay = 0; delay <= 280; delay += 40) {
+      const host = new SymbolHost(log, BUILT);
+      const pending = host.symbols('typescript', big, NOT_USED);
+      await until(() => host.parsing, 'the worker parsing');
+      await new Promise((r) => setTimeout(r, delay));
+      await host.dispose();
+      // Answered either way: with the symbols when the file was done before the drop, else without.
+      const out = await pending;
+      expect(out === undefined || out.symbols.length === 4000).toBe(true);
+    }
+  });
+
   it('a worker that dies hands what it had to the fallback; after three failures the index stays on this thread', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tandem-worker-'));
     const dying = join(dir, 'dying.mjs');

@@ -6,8 +6,11 @@ import type { Logger } from '../util/logger.js';
 import { BUSY, IDLE, STOP_ASKED, STOPPED, type SymbolReply, type SymbolRequest } from './symbolWorker.js';
 import type { FileSymbols } from './types.js';
 
-/** How long the way out waits for a parse in the worker to end (its budget: 100 ms + 1 ms per 1,000 characters, at most 1.1 s). */
-const QUIESCE_MS = 2000;
+/**
+ * How long the way out waits for the worker's unit of tree-sitter work to end: a 5 ms step of a
+ * parse, or the tag queries of one file (~100-300 ms for 256 kB, more on a loaded machine).
+ */
+const QUIESCE_MS = 5000;
 
 /** After this many worker failures (start or crash), the index stays on the main thread. */
 const MAX_FAILURES = 3;

@@ -16,17 +16,18 @@ export interface SymbolRequest {
 }
 
 /**
- * The worker's state, shared with the host in one Int32 (workerData.state): the host must not let
- * the process end while tree-sitter runs here. Ending a thread stops its JavaScript, and
- * tree-sitter reads the text through a JavaScript callback (at a parse's start and whenever it
- * reaches the end of the text): stopped there, the binding throws from C and the whole process
- * aborts. So the parse runs in steps of STEP_MS, each started only by swapping IDLE for BUSY and
- * ended by swapping back; the host, on its way out, swaps IDLE for STOPPED, waiting while the slot
- * says BUSY, which is one step at most, however long the whole parse (tree-sitter's error recovery
- * overshoots a time limit by up to seconds, so a parse's own budget bounds nothing here). The tag
- * queries after the parse call no JavaScript from C and need no protection. A host that drops the
- * worker while the server runs on (the index switched off) does not wait: it swaps BUSY for
- * STOP_ASKED, and the worker ends itself after the step.
+ * The worker's state, shared with the host in one Int32 (workerData.state): the host must never
+ * stop this thread while it is inside tree-sitter. Stopping a thread makes every call from native
+ * code into JavaScript fail: tree-sitter reads the text through a JavaScript callback (at a
+ * parse's start and whenever it reaches the end of the text), and the binding's methods throw
+ * their errors into JavaScript; either way the binding throws a C++ exception nothing catches and
+ * the whole process aborts. So tree-sitter runs here only in units each started by swapping IDLE
+ * for BUSY and ended by swapping back: the parse in steps of STEP_MS (tree-sitter's error
+ * recovery overshoots a time limit by up to seconds, so a parse's budget bounds nothing), then
+ * the tag queries as one unit (a file is at most context.maxFileBytes, 256 kB by default). The
+ * host, on its way out, swaps IDLE for STOPPED, waiting while the slot says BUSY; a host that
+ * drops the worker while the server runs on (the index switched off) does not wait: it swaps
+ * BUSY for STOP_ASKED, and the worker ends itself after the unit.
  */
 export const IDLE = 0;
 export const BUSY = 1;
@@ -59,7 +60,10 @@ if (port && state) {
   const gc = fullGc();
   let sinceGc = 0;
 
-  /** Ends a step: IDLE again, or, when the host dropped this worker meanwhile, the thread's end. */
+  /** Starts a unit of tree-sitter work; false when the host is stopping this worker. */
+  const beginStep = () => Atomics.compareExchange(slot, 0, IDLE, BUSY) === IDLE;
+
+  /** Ends a unit: IDLE again, or, when the host dropped this worker meanwhile, the thread's end. */
   const endStep = () => {
     const was = Atomics.compareExchange(slot, 0, BUSY, IDLE);
     if (was === STOP_ASKED) Atomics.store(slot, 0, STOPPED);
@@ -86,7 +90,7 @@ if (port && state) {
     let tree: Tree | null = null;
     try {
       while (spent < budget) {
-        if (Atomics.compareExchange(slot, 0, IDLE, BUSY) !== IDLE) return 'stopped';
+        if (!beginStep()) return 'stopped';
         const started = performance.now();
         try {
           // Called again with the same text after a step's time limit, the parser resumes.
@@ -110,7 +114,15 @@ if (port && state) {
       const tree = parse(lang, text);
       // The process is on its way out: the host answers nothing more anyway.
       if (tree === 'stopped') return;
-      reply = tree ? { id, symbols: extractor.extract(tree, lang, text) } : { id };
+      if (!tree) reply = { id };
+      else {
+        if (!beginStep()) return;
+        try {
+          reply = { id, symbols: extractor.extract(tree, lang, text) };
+        } finally {
+          endStep();
+        }
+      }
     } catch (err) {
       reply = { id, error: err instanceof Error ? err.message : String(err) };
     }
