@@ -1,9 +1,14 @@
-// The action pipeline's plain parts: prompt building, answer parsing (good, sloppy, broken), edit narrowing, and the edited tree an incremental check parses from.
+// The action pipeline's plain parts: prompt building, answer parsing (good, sloppy, broken), edit narrowing, and the syntax check of edits (the edited tree it parses from, here or in the worker).
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { actionMessages, editedTree, explainMessages, parseAnswer, EDIT_FORMAT } from '../../server/src/pipeline/actions.js';
+import { actionMessages, editChecker, explainMessages, parseAnswer, EDIT_FORMAT } from '../../server/src/pipeline/actions.js';
 import { lineScope, tighten, type TextEdit } from '../../server/src/actions/editFormat.js';
-import { errorCount } from '../../server/src/pipeline/postprocess/syntaxCheck.js';
-import type { SyntaxNode } from '../../server/src/syntax/tree.js';
+import { SymbolHost } from '../../server/src/context/symbolHost.js';
+import { editedTree, errorCount } from '../../server/src/syntax/editCheck.js';
+import type { SyntaxNode, Tree } from '../../server/src/syntax/tree.js';
+import { silentLogger } from '../../server/src/util/logger.js';
 import { pool } from './fixtures.js';
 
 const CODE = 'function area(r) {\n  return 3.14 * r * r;\n}\n';
@@ -129,3 +134,45 @@ function leaves(n: SyntaxNode): SyntaxNode[] {
 function applyAll(text: string, edits: TextEdit[]): string {
   return [...edits].sort((a, b) => b.start - a.start).reduce((t, e) => t.slice(0, e.start) + e.newText + t.slice(e.end), text);
 }
+
+describe('editChecker: the syntax check of an action\'s edits', () => {
+  const TEXT = ['export function area(r: number): number {', '  if (r < 0) {', '    return 0;', '  }', '  return 3.14 * r * r;', '}', ''].join('\n');
+  const at = TEXT.indexOf('3.14');
+  const GOOD: TextEdit[] = [{ start: at, end: at + 4, newText: 'Math.PI' }];
+  const BAD: TextEdit[] = [{ start: at, end: at + 4, newText: '(Math.PI' }];
+  const parse = async (lang: 'typescript', text: string, old?: Tree) => (await pool.parse(lang, text, { urgent: true, ...(old ? { old } : {}) })).tree;
+  const BUILT = pathToFileURL(join(import.meta.dirname, '../../server/out/context/symbolWorker.js'));
+
+  it('here, in slices (no worker): the errors an edit adds, where the first is, and the same verdicts on a retry', async () => {
+    const check = editChecker({ lang: 'typescript', text: TEXT, docTree: undefined, parse, warn: () => undefined });
+    const bad = await check(BAD);
+    expect(bad?.added).toBeGreaterThan(0);
+    expect(bad?.first).toMatch(/line 5/);
+    expect(await check(GOOD)).toEqual({ added: 0 }); // the retry: a fresh parse, the first one's tree being edited
+  });
+
+  it('from the document\'s own tree, which stays as it was', async () => {
+    const docTree = pool.parseNow('typescript', TEXT)!;
+    const was = docTree.rootNode.toString();
+    const check = editChecker({ lang: 'typescript', text: TEXT, docTree, parse, warn: () => undefined });
+    expect(await check(GOOD)).toEqual({ added: 0 });
+    expect((await check(BAD))?.added).toBeGreaterThan(0);
+    expect(docTree.rootNode.toString()).toBe(was);
+    expect(docTree.rootNode.endIndex).toBe(TEXT.length);
+  });
+
+  it('in the worker when it runs, and here when it cannot start: the same verdicts', async () => {
+    for (const script of [BUILT, pathToFileURL(join(tmpdir(), 'no-such-tandem-worker.mjs'))]) {
+      const host = new SymbolHost(silentLogger(), script);
+      try {
+        const check = editChecker({ lang: 'typescript', text: TEXT, docTree: undefined, parse, offThread: (l, t, e) => host.check(l, t, e), warn: () => undefined });
+        expect(await check(GOOD)).toEqual({ added: 0 });
+        const bad = await check(BAD);
+        expect(bad?.added).toBeGreaterThan(0);
+        expect(bad?.first).toMatch(/line 5/);
+      } finally {
+        await host.dispose();
+      }
+    }
+  });
+});

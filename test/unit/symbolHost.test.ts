@@ -90,6 +90,32 @@ describe('SymbolHost', () => {
     }
   });
 
+  it('checks a code action\'s edits of a whole file in the worker: the errors they add, and where the first one is', async () => {
+    const { log } = logger();
+    const host = new SymbolHost(log, BUILT);
+    try {
+      const text = ['export function area(r: number): number {', '  return 3.14 * r * r;', '}', ''].join('\n');
+      const at = text.indexOf('3.14');
+      expect(await host.check('typescript', text, [{ start: at, end: at + 4, newText: 'Math.PI' }])).toEqual({ added: 0 });
+      const broken = await host.check('typescript', text, [{ start: at, end: at + 4, newText: '(Math.PI' }]);
+      expect(broken).toMatchObject({ first: expect.stringMatching(/line 2/) });
+      expect((broken as { added: number }).added).toBeGreaterThan(0);
+      // A fix of an existing error adds none (fewer than before).
+      expect(await host.check('typescript', 'let a = (1;\n', [{ start: 8, end: 9, newText: '' }])).toEqual({ added: -1 });
+      // Nothing to check against: a file whose parse is given up.
+      expect(await host.check('javascript', PATHOLOGICAL, [{ start: 0, end: 1, newText: '' }])).toBeNull();
+    } finally {
+      await host.dispose();
+    }
+  });
+
+  it('a check with no worker to run it is "unavailable" (the caller checks on its own thread)', async () => {
+    const { log } = logger();
+    const host = new SymbolHost(log, pathToFileURL(join(tmpdir(), 'no-such-tandem-worker.mjs')));
+    expect(await host.check('typescript', 'let a = 1;\n', [{ start: 0, end: 3, newText: 'const' }])).toBe('unavailable');
+    await host.dispose();
+  });
+
   it('a worker that dies hands what it had to the fallback; after three failures the index stays on this thread', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tandem-worker-'));
     const dying = join(dir, 'dying.mjs');

@@ -1,6 +1,7 @@
 // The syntax check of a merged completion: cursor-marked blocks, a completion each, the text that survives.
 import { describe, expect, it } from 'vitest';
-import { MAX_ERROR_WALK, checkSyntax, errorCount, errorCountWithin, errorNodes, missingClosers, syntaxBlock } from '../../server/src/pipeline/postprocess/syntaxCheck.js';
+import { checkSyntax, missingClosers, syntaxBlock } from '../../server/src/pipeline/postprocess/syntaxCheck.js';
+import { MAX_ERROR_WALK, errorCount, errorCountWithin, errorNodes } from '../../server/src/syntax/editCheck.js';
 import { openAt, pool } from './fixtures.js';
 
 // The time bound the server passes is ignored here: a loaded machine must give the same answers.

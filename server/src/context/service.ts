@@ -2,6 +2,8 @@
 import type { Config } from '../config/schema.js';
 import type { DocumentStore } from '../documents.js';
 import type { ParseService } from '../syntax/tree.js';
+import type { EditCheck, OffsetEdit } from '../syntax/editCheck.js';
+import type { LanguageName } from '../syntax/languages.js';
 import type { PathPolicy } from '../privacy/paths.js';
 import type { Logger } from '../util/logger.js';
 import { uriToPath, type Workspace } from '../workspace.js';
@@ -178,6 +180,11 @@ export class ContextService {
       this.openByPath.delete(abs);
       this.index?.fileChanged(abs); // unsaved edits are gone: the disk's text counts again
     }
+  }
+
+  /** A code action's syntax check of `edits`, in the index's worker (see SymbolHost.check). */
+  checkEdits(lang: LanguageName, text: string, edits: readonly OffsetEdit[]): Promise<EditCheck | null | 'unavailable'> {
+    return this.symbolHost.check(lang, text, edits);
   }
 
   /** workspace/didChangeWatchedFiles: renames arrive as a deletion and a creation. */

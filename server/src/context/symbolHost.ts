@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Logger } from '../util/logger.js';
 import { BUSY, IDLE, STOP_ASKED, STOPPED, type SymbolReply, type SymbolRequest } from './symbolWorker.js';
+import type { EditCheck, OffsetEdit } from '../syntax/editCheck.js';
 import type { FileSymbols } from './types.js';
 
 /**
@@ -20,9 +21,16 @@ const WORKER_YOUNG_MB = 6;
 
 type Fallback = () => Promise<FileSymbols | undefined>;
 
+/** A request the worker has not answered: what its answer settles, and what to do if the worker goes. */
+interface Pending {
+  answer: (r: SymbolReply) => void;
+  /** The worker died or was dropped (`disposed`: by this host, nothing should be done any more). */
+  lost: (disposed: boolean) => void;
+}
+
 export class SymbolHost {
   private worker: Worker | undefined;
-  private readonly pending = new Map<number, { resolve: (s: FileSymbols | undefined) => void; fallback: Fallback }>();
+  private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failures = 0;
   private disposed = false;
@@ -41,8 +49,26 @@ export class SymbolHost {
     if (!w) return fallback();
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.pending.set(id, { resolve, fallback });
+      this.pending.set(id, {
+        answer: (r) => resolve(r.symbols),
+        lost: (disposed) => (disposed ? resolve(undefined) : void fallback().then(resolve, () => resolve(undefined))),
+      });
       w.postMessage({ id, lang, text } satisfies SymbolRequest);
+    });
+  }
+
+  /**
+   * Whether `edits` add syntax errors to `text` (a code action's check), worked out in the worker:
+   * null when there is nothing to check against, 'unavailable' when no worker runs or it went away
+   * before answering (the caller then checks on its own thread).
+   */
+  check(lang: LanguageName, text: string, edits: readonly OffsetEdit[]): Promise<EditCheck | null | 'unavailable'> {
+    const w = this.ensure();
+    if (!w) return Promise.resolve('unavailable');
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, { answer: (r) => resolve(r.check === undefined ? 'unavailable' : r.check), lost: () => resolve('unavailable') });
+      w.postMessage({ id, lang, text, edits: edits.map((e) => ({ start: e.start, end: e.end, newText: e.newText })) } satisfies SymbolRequest);
     });
   }
 
@@ -83,8 +109,9 @@ export class SymbolHost {
     this.disposed = true;
     const w = this.worker;
     this.worker = undefined;
-    for (const [, p] of this.pending) p.resolve(undefined);
+    const dropped = [...this.pending.values()];
     this.pending.clear();
+    for (const p of dropped) p.lost(true);
     if (!w) return Promise.resolve();
     const ended = new Promise<void>((resolve) => w.once('exit', () => resolve()));
     for (;;) {
@@ -119,7 +146,7 @@ export class SymbolHost {
         if (!p) return;
         this.pending.delete(r.id);
         if (r.error) this.logger.debug(`index worker: ${r.error}`);
-        p.resolve(r.symbols);
+        p.answer(r);
       });
       w.on('error', (err) => this.failed(w, `index worker failed: ${err.message}`));
       w.on('exit', (code) => {
@@ -143,6 +170,6 @@ export class SymbolHost {
     void w.terminate();
     const waiting = [...this.pending.values()];
     this.pending.clear();
-    for (const p of waiting) void p.fallback().then(p.resolve, () => p.resolve(undefined));
+    for (const p of waiting) p.lost(false);
   }
 }

@@ -1,18 +1,22 @@
 // The index's worker thread: parses a file's text and reads its definitions, imports and exports,
 // so neither the parse nor the tag queries (100-400 ms for a 300 kB file) run on the server's
-// event loop, and the trees' native memory comes and goes in this thread's own arena.
+// event loop, and the trees' native memory comes and goes in this thread's own arena. It also
+// checks a code action's edits of a whole file for added syntax errors, for the same reasons.
 import { parentPort, workerData } from 'node:worker_threads';
 import Parser from 'tree-sitter';
 import { MAX_PARSE_CHARS, parseBudgetMs, type Tree } from '../syntax/tree.js';
+import { applyEdits, editedTree, errorCountWithin, firstError, type EditCheck, type OffsetEdit } from '../syntax/editCheck.js';
 import { grammar, type LanguageName } from '../syntax/languages.js';
 import { fullGc } from '../util/runtime.js';
 import { TagExtractor } from './tags.js';
 import type { FileSymbols } from './types.js';
 
+/** A file's symbols; or, with `edits`, whether they add syntax errors to the file (`check`). */
 export interface SymbolRequest {
   id: number;
   lang: LanguageName;
   text: string;
+  edits?: OffsetEdit[];
 }
 
 /**
@@ -39,6 +43,8 @@ export interface SymbolReply {
   id: number;
   /** Undefined when the parse was given up (over its size or time budget). */
   symbols?: FileSymbols;
+  /** The answer to a check: null when there is nothing to check against (a parse given up, a file too broken to count). */
+  check?: EditCheck | null;
   error?: string;
 }
 
@@ -76,7 +82,7 @@ if (port && state) {
    * The text's tree, parsed in steps within its budget (parseBudgetMs); undefined when given up
    * (too big, too slow), 'stopped' when the host is ending the process.
    */
-  const parse = (lang: LanguageName, text: string): Tree | undefined | 'stopped' => {
+  const parse = (lang: LanguageName, text: string, old?: Tree): Tree | undefined | 'stopped' => {
     if (text.length > MAX_PARSE_CHARS) return undefined;
     let parser = parsers.get(lang);
     if (!parser) {
@@ -94,7 +100,7 @@ if (port && state) {
         const started = performance.now();
         try {
           // Called again with the same text after a step's time limit, the parser resumes.
-          tree = parser.parse(text, null, { bufferSize: READ_UNITS }) ?? null;
+          tree = parser.parse(text, old ?? null, { bufferSize: READ_UNITS }) ?? null;
         } finally {
           endStep();
         }
@@ -108,19 +114,51 @@ if (port && state) {
     }
   };
 
-  port.on('message', ({ id, lang, text }: SymbolRequest) => {
+  /** Runs `work` on tree-sitter as one unit; 'stopped' when the host is stopping this worker. */
+  const unit = <T>(work: () => T): T | 'stopped' => {
+    if (!beginStep()) return 'stopped';
+    try {
+      return work();
+    } finally {
+      endStep();
+    }
+  };
+
+  /** The syntax errors `edits` add to `text`: the file, then the edited file parsed incrementally from its tree. */
+  const check = (lang: LanguageName, text: string, edits: OffsetEdit[]): EditCheck | null | 'stopped' => {
+    const before = parse(lang, text);
+    if (!before || before === 'stopped') return before ?? null;
+    const base = unit(() => {
+      const errors = errorCountWithin(before);
+      return errors === undefined ? undefined : { errors, old: editedTree(before, text, edits) };
+    });
+    if (!base || base === 'stopped') return base ?? null;
+    const after = parse(lang, applyEdits(text, edits), base.old);
+    if (!after || after === 'stopped') return after ?? null;
+    const r = unit(() => {
+      const errors = errorCountWithin(after);
+      if (errors === undefined) return null;
+      return errors > base.errors ? { added: errors - base.errors, first: firstError(after) } : { added: errors - base.errors };
+    });
+    return r;
+  };
+
+  port.on('message', ({ id, lang, text, edits }: SymbolRequest) => {
     let reply: SymbolReply;
     try {
-      const tree = parse(lang, text);
-      // The process is on its way out: the host answers nothing more anyway.
-      if (tree === 'stopped') return;
-      if (!tree) reply = { id };
-      else {
-        if (!beginStep()) return;
-        try {
-          reply = { id, symbols: extractor.extract(tree, lang, text) };
-        } finally {
-          endStep();
+      if (edits) {
+        const r = check(lang, text, edits);
+        // The process is on its way out: the host answers nothing more anyway.
+        if (r === 'stopped') return;
+        reply = { id, check: r };
+      } else {
+        const tree = parse(lang, text);
+        if (tree === 'stopped') return;
+        if (!tree) reply = { id };
+        else {
+          const symbols = unit(() => extractor.extract(tree, lang, text));
+          if (symbols === 'stopped') return;
+          reply = { id, symbols };
         }
       }
     } catch (err) {

@@ -8,11 +8,11 @@ import type { BackendRegistry } from '../models/registry.js';
 import type { BackendFailure, ChatMessage, ChatResult, SourceRef } from '../models/types.js';
 import { chooseBackend } from '../router/route.js';
 import type { LanguageName } from '../syntax/languages.js';
-import { endPointAfterInsert, type Point, type Tree } from '../syntax/tree.js';
+import type { Tree } from '../syntax/tree.js';
 import { unifiedDiff } from '../util/lineDiff.js';
 import { estimateTokens, tokensToChars } from '../prompt/tokens.js';
 import { contextRequest } from '../context/request.js';
-import { errorCountWithin, errorNodes } from './postprocess/syntaxCheck.js';
+import { applyEdits, editedTree, errorCountWithin, firstError, type EditCheck, type OffsetEdit } from '../syntax/editCheck.js';
 import { DeadlineError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import type { Workspace } from '../workspace.js';
@@ -99,6 +99,12 @@ export interface ActionDeps {
    * ParseService), undefined when it gives up; without it edits are not checked.
    */
   parse?: (lang: LanguageName, text: string, old?: Tree) => Promise<Tree | undefined>;
+  /**
+   * The same check of an edit off the event loop (the index's worker thread): null when there is
+   * nothing to check against (no tree within the budget, too broken to count), 'unavailable' when
+   * no worker runs (then `parse` does it here).
+   */
+  checkOffThread?: (lang: LanguageName, text: string, edits: readonly OffsetEdit[]) => Promise<EditCheck | null | 'unavailable'>;
   /** Open documents, the workspace index and the context sources: what multi-file actions and action context read. */
   open?: (uri: string) => Doc | undefined;
   index?: () => WorkspaceIndex | undefined;
@@ -179,39 +185,54 @@ export function parseAnswer(answer: string, code: string): { ok: true; edits: Te
 }
 
 /**
- * `tree` (of `text`) told about `edits`, for an incremental parse of the edited text; undefined
- * when the edits overlap (applyEdits has no single meaning for them then). Edits are applied last
- * first, so each one's positions, worked out in `text`, are still right when it is applied.
+ * The syntax check of a file's edits: how many syntax errors they add. Off the event loop when
+ * `offThread` can (the worker parses the file and the edited file there). Else here, in slices:
+ * the file as it was, parsed at once, while the model answers (its errors are the baseline), from
+ * the document's own tree when that matches the text (`docTree`: a parse with nothing edited
+ * reuses it whole, ~10 times cheaper than a fresh one, and gives the check a tree of its own);
+ * then the edited file, parsed incrementally from that tree told of the edits. Should the document
+ * change before the baseline's parse starts, its tree is edited in place and the baseline is
+ * wrong, but the outcome is then stale anyway (the version checks, and the editor's own check of
+ * the edit's version). Undefined: nothing to check against.
  */
-export function editedTree(tree: Tree, text: string, edits: TextEdit[]): Tree | undefined {
-  const sorted = [...edits].sort((a, b) => a.start - b.start);
-  for (let i = 1; i < sorted.length; i++) if (sorted[i]!.start < sorted[i - 1]!.end) return undefined;
-  for (const e of sorted.reverse()) {
-    const startPosition = pointAt(text, e.start);
-    tree.edit({ startIndex: e.start, oldEndIndex: e.end, newEndIndex: e.start + e.newText.length, startPosition, oldEndPosition: pointAt(text, e.end), newEndPosition: endPointAfterInsert(startPosition, e.newText) });
-  }
-  return tree;
-}
-
-/** Row and column (UTF-16 units, as the binding counts) of `offset` in `text`. */
-function pointAt(text: string, offset: number): Point {
-  let row = 0;
-  let lineStart = 0;
-  for (let nl = text.indexOf('\n'); nl >= 0 && nl < offset; nl = text.indexOf('\n', nl + 1)) {
-    row++;
-    lineStart = nl + 1;
-  }
-  return { row, column: offset - lineStart };
-}
-
-function applyEdits(text: string, edits: TextEdit[]): string {
-  let out = '';
-  let pos = 0;
-  for (const e of [...edits].sort((a, b) => a.start - b.start)) {
-    out += text.slice(pos, e.start) + e.newText;
-    pos = e.end;
-  }
-  return out + text.slice(pos);
+export function editChecker(o: {
+  lang: LanguageName;
+  text: string;
+  docTree: Tree | undefined;
+  parse: NonNullable<ActionDeps['parse']>;
+  offThread?: NonNullable<ActionDeps['checkOffThread']>;
+  warn: (message: string) => void;
+}): (edits: readonly OffsetEdit[]) => Promise<EditCheck | undefined> {
+  const { lang, text, parse, offThread } = o;
+  const baseline = () =>
+    parse(lang, text, o.docTree)
+      .then((tree) => {
+        const errors = tree ? errorCountWithin(tree) : undefined;
+        return tree && errors !== undefined ? { errors, tree } : undefined;
+      })
+      .catch((err: unknown) => {
+        // Nobody awaits it yet: a throw here would be an unhandled rejection. No baseline: no check.
+        o.warn(`the syntax check's baseline failed: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+      });
+  let before = offThread ? undefined : baseline();
+  let baseTreeFree = true;
+  return async (edits) => {
+    if (offThread && !before) {
+      const r = await offThread(lang, text, edits);
+      if (r !== 'unavailable') return r ?? undefined;
+      before = baseline(); // no worker: here from now on
+    }
+    const base = await before!;
+    if (!base) return undefined;
+    // Only once: a retry's edits are of the original text, and the tree is edited now.
+    const old = baseTreeFree ? editedTree(base.tree, text, edits) : undefined;
+    if (old) baseTreeFree = false;
+    const after = await parse(lang, applyEdits(text, edits), old);
+    const errors = after ? errorCountWithin(after) : undefined;
+    if (errors === undefined) return undefined;
+    return errors > base.errors ? { added: errors - base.errors, first: firstError(after!) } : { added: errors - base.errors };
+  };
 }
 
 export class ActionPipeline {
@@ -263,27 +284,8 @@ export class ActionPipeline {
     const parse = doc.tree?.givenUp ? undefined : this.deps.parse;
 
     const scoped = scopedSignal([req.signal], ACTION_DEADLINE_MS);
-    // The file as it was, parsed while the model answers: its errors are the baseline, and its
-    // tree, edited as the answer edits the text, makes the edited file's parse incremental (a few
-    // slices where the whole file's would take tens of ms, or seconds behind a busy event loop).
-    // From the document's own tree when it matches the text: a parse with nothing edited reuses
-    // it whole (~10 times cheaper than a fresh one) and gives this check a tree of its own to
-    // edit. Should the document change before that parse starts, its tree is edited in place and
-    // this baseline is wrong, but the outcome is then stale anyway (the version checks below, and
-    // the editor's own check of the edit's version).
-    const before = lang && parse
-      ? parse(lang, text, doc.tree?.exact())
-          .then((tree) => {
-            const errors = tree ? errorCountWithin(tree) : undefined;
-            return tree && errors !== undefined ? { errors, tree } : undefined;
-          })
-          .catch((err: unknown) => {
-            // Nobody awaits it yet: a throw here would be an unhandled rejection. No baseline: no check.
-            this.deps.logger.warn(`${req.id} on ${path}: the syntax check's baseline failed: ${err instanceof Error ? err.message : String(err)}`);
-            return undefined;
-          })
-      : Promise.resolve(undefined);
-    let baseTreeFree = true;
+    const what = `${req.id} on ${path}`;
+    const check = lang && parse ? editChecker({ lang, text, docTree: doc.tree?.exact(), parse, ...(this.deps.checkOffThread ? { offThread: this.deps.checkOffThread } : {}), warn: (m) => this.deps.logger.warn(`${what}: ${m}`) }) : async () => undefined;
     try {
       let lastBackend = '';
       for (let attempt = 0; attempt < 2; attempt++) {
@@ -299,18 +301,13 @@ export class ActionPipeline {
           if (edits.length === 0) {
             problem = 'the blocks change nothing';
           } else {
-            const base = lang && parse ? await before : undefined;
-            // Only once: a retry's edits are of the original text, and the tree is edited now.
-            const old = base && baseTreeFree ? editedTree(base.tree, text, edits) : undefined;
-            if (old) baseTreeFree = false;
-            const after = lang && parse && base ? await parse(lang, applyEdits(text, edits), old) : undefined;
-            const afterErrors = after ? errorCountWithin(after) : undefined;
-            const added = afterErrors !== undefined && base ? afterErrors - base.errors : 0;
+            const checked = await check(edits);
+            const added = checked?.added ?? 0;
             if (added <= 0) {
               const snap = TextDocument.create(doc.uri, doc.languageId, req.version, text);
               return { kind: 'edit', uri: doc.uri, version: req.version, edits: edits.map((e) => ({ ...e, range: { start: snap.positionAt(e.start), end: snap.positionAt(e.end) } })), backend: answer.backend, model: answer.model };
             }
-            problem = `the edited file does not parse: it adds ${added} syntax error${added === 1 ? '' : 's'} (${firstError(after!)})`;
+            problem = `the edited file does not parse: it adds ${added} syntax error${added === 1 ? '' : 's'} (${checked?.first ?? 'syntax error'})`;
           }
         } else problem = parsed.error;
         this.deps.logger.debug(`${req.id} on ${path}: answer rejected (${problem})${attempt === 0 ? '; retrying once' : ''}`);
@@ -537,10 +534,6 @@ function aborted(signal: AbortSignal): { kind: 'cancelled' } | { kind: 'failed';
   return signal.reason instanceof DeadlineError ? { kind: 'failed', reason: `no answer within ${signal.reason.ms} ms` } : { kind: 'cancelled' };
 }
 
-function firstError(tree: Tree): string {
-  for (const n of errorNodes(tree)) if (n.type === 'ERROR' || n.isMissing) return `${n.isMissing ? `missing ${n.type}` : 'unexpected text'} at line ${n.startPosition.row + 1}`;
-  return 'syntax error';
-}
 
 function compareMarkdown(path: string, first: number, last: number, instruction: string | undefined, rows: CompareAnswer[]): string {
   const what = instruction ? `edit "${instruction}"` : 'explain';

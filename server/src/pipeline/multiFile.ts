@@ -13,7 +13,7 @@ import type { PathPolicy } from '../privacy/paths.js';
 import { languageOf, type LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
 import { uriToPath } from '../workspace.js';
-import { errorCountWithin } from './postprocess/syntaxCheck.js';
+import { errorCountWithin } from '../syntax/editCheck.js';
 import type { ActionOutcome, ChatAnswer, RangedEdit } from './actions.js';
 import { ancestors } from '../syntax/ancestors.js';
 

@@ -2,6 +2,7 @@
 import type { LanguageInfo, LanguageName } from '../../syntax/languages.js';
 import type { SyntaxNode, Tree } from '../../syntax/tree.js';
 import { ancestors } from '../../syntax/ancestors.js';
+import { errorCount } from '../../syntax/editCheck.js';
 
 /** The block around the cursor, split there: the text the completion lands between. */
 export interface SyntaxBlock {
@@ -46,47 +47,6 @@ export function syntaxBlock(tree: Tree, lang: LanguageInfo, text: string, offset
   const start = node ? node.startIndex : 0;
   const end = node ? node.endIndex : text.length;
   return { lang: lang.name, before: text.slice(start, offset), after: text.slice(offset, end) };
-}
-
-/** ERROR and MISSING nodes in a tree: only subtrees that report an error are walked. */
-export function errorCount(tree: Tree): number {
-  return errorCountWithin(tree, Infinity)!;
-}
-
-/**
- * Nodes a whole file's error count looks at, at most. A file that tree-sitter recovers from in
- * thousands of places has most of its nodes on the way to an error, and reading them all through
- * the binding (a few µs a node) took up to a second on the event loop. Past this (~20-40 ms), the
- * file is too broken, or too big with an error high up, for a count to tell anything.
- */
-export const MAX_ERROR_WALK = 10_000;
-
-/** The ERROR and MISSING nodes of `tree`, or undefined once more than `maxNodes` nodes were looked at. */
-export function errorCountWithin(tree: Tree, maxNodes = MAX_ERROR_WALK): number | undefined {
-  let n = 0;
-  let seen = 0;
-  for (const node of errorNodes(tree)) {
-    if (node.type === 'ERROR' || node.isMissing) n++;
-    // Before the walk reads its children: reading them is the cost.
-    seen += node.childCount;
-    if (seen > maxNodes) return undefined;
-  }
-  return n;
-}
-
-/**
- * The nodes that are or hold a syntax error, in document order, entering only subtrees that hold
- * one. With a stack of its own, not recursion: a tree thousands of levels deep (20,000 nested
- * brackets) overflows the call stack.
- */
-export function* errorNodes(tree: Tree): Generator<SyntaxNode> {
-  if (!tree.rootNode.hasError) return;
-  const stack: SyntaxNode[] = [tree.rootNode];
-  for (let node = stack.pop(); node; node = stack.pop()) {
-    yield node;
-    const children = node.children;
-    for (let i = children.length - 1; i >= 0; i--) if (children[i]!.hasError || children[i]!.isMissing) stack.push(children[i]!);
-  }
 }
 
 /** Closing brackets for what `text` opened and left open (strings and line comments skipped). */
