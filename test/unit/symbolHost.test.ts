@@ -109,6 +109,22 @@ describe('SymbolHost', () => {
     }
   });
 
+  it('a check (a request waits for it) goes ahead of the index\'s files waiting in the worker', async () => {
+    const { log } = logger();
+    const host = new SymbolHost(log, BUILT);
+    try {
+      const big = Array.from({ length: 3000 }, (_, i) => `export function f${i}(a: number): number {\n  return a * ${i};\n}\n`).join('');
+      const order: string[] = [];
+      const files = [1, 2, 3, 4].map((i) => host.symbols('typescript', big, NOT_USED).then(() => order.push(`file ${i}`)));
+      const checked = host.check('typescript', 'let a = 1;\n', [{ start: 0, end: 3, newText: 'const' }]).then(() => order.push('check'));
+      await Promise.all([...files, checked]);
+      // The first file may be under way when the check comes; the others wait for it.
+      expect(order.indexOf('check')).toBeLessThanOrEqual(1);
+    } finally {
+      await host.dispose();
+    }
+  });
+
   it('a check with no worker to run it is "unavailable" (the caller checks on its own thread)', async () => {
     const { log } = logger();
     const host = new SymbolHost(log, pathToFileURL(join(tmpdir(), 'no-such-tandem-worker.mjs')));

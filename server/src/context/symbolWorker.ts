@@ -143,7 +143,11 @@ if (port && state) {
     return r;
   };
 
-  port.on('message', ({ id, lang, text, edits }: SymbolRequest) => {
+  /** Requests not started: a check (a request waits for it) goes before the index's files, a shorter text first. */
+  const waiting: SymbolRequest[] = [];
+  let scheduled = false;
+
+  const answer = ({ id, lang, text, edits }: SymbolRequest): void => {
     let reply: SymbolReply;
     try {
       if (edits) {
@@ -170,6 +174,31 @@ if (port && state) {
     if (gc && sinceGc >= COLLECT_EVERY_CHARS) {
       sinceGc = 0;
       gc();
+    }
+  };
+
+  /** One request per turn of this thread's event loop, so that those arriving meanwhile are in the choice. */
+  const next = (): void => {
+    scheduled = false;
+    let best = 0;
+    for (let i = 1; i < waiting.length; i++) {
+      const a = waiting[i]!;
+      const b = waiting[best]!;
+      if (Boolean(a.edits) !== Boolean(b.edits) ? Boolean(a.edits) : a.text.length < b.text.length) best = i;
+    }
+    const req = waiting.splice(best, 1)[0];
+    if (req) answer(req);
+    if (waiting.length > 0 && !scheduled) {
+      scheduled = true;
+      setImmediate(next);
+    }
+  };
+
+  port.on('message', (req: SymbolRequest) => {
+    waiting.push(req);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(next);
     }
   });
 }
