@@ -166,6 +166,51 @@ describe('DocumentTree', () => {
   });
 });
 
+describe('full replacements (didChange without a range)', () => {
+  it('become the edit of the span that differs: the same document and tree, edited, then re-parsed incrementally to what a fresh parse gives', async () => {
+    // Budgets only a stuck test reaches: a change of every line ending re-parses nearly all of it.
+    const store = new DocumentStore(new ParseService(), { budgetMs: 60_000, slowReparseMs: 60_000 });
+    const uri = 'file:///work/full.ts';
+    const doc = store.open(uri, 'typescript', 1, BIG);
+    const tree = doc.tree!;
+    await tree.settled(60_000);
+    const cases = [
+      BIG.replace('f1000(', 'renamed1000('), // a name in the middle
+      `// head\n${BIG}`, // an insertion at the start
+      BIG.slice(0, BIG.length - 200), // a deletion at the end
+      BIG.replace(/\n/g, '\r\n'), // every line ending
+      BIG.replace(/\n/g, '\r\n').replace('\r\nexport function f7(', '\r\n\r\nexport function f7('), // among CR LF pairs
+      BIG.replace(/\n/g, '\r\n').replace('\r\nexport function f9(', '\nexport function f9('), // a CR taken out: the texts differ inside a pair
+    ];
+    let v = 1;
+    for (const next of cases) {
+      expect(store.change(uri, ++v, [{ text: next }])).toBe(doc);
+      expect(doc.text.getText()).toBe(next);
+      expect(doc.text.version).toBe(v);
+      expect(doc.tree).toBe(tree);
+      // Edited before any re-parse: its positions span the new text already.
+      expect(tree.current()!.rootNode.endIndex).toBe(next.length);
+      const exact = await tree.settled(60_000);
+      expect(spans(exact!) === spans(pool.parseNow('typescript', next, { maxMs: 60_000 })!)).toBe(true);
+    }
+  });
+
+  it('a replacement that makes the text binary (or not) opens it afresh; one with nothing changed only moves the version', () => {
+    const store = new DocumentStore(new ParseService());
+    const uri = 'file:///work/b.ts';
+    const doc = store.open(uri, 'typescript', 1, 'let a = 1;\n');
+    expect(store.change(uri, 2, [{ text: 'let a = 1;\n' }])).toBe(doc);
+    expect(doc.text.version).toBe(2);
+    const binary = store.change(uri, 3, [{ text: 'let a\u0000 = 1;\n' }])!;
+    expect(binary).not.toBe(doc);
+    expect(binary.binary).toBe(true);
+    expect(binary.tree).toBeUndefined();
+    const back = store.change(uri, 4, [{ text: 'let b = 2;\n' }])!;
+    expect(back.binary).toBe(false);
+    expect(back.text.getText()).toBe('let b = 2;\n');
+  });
+});
+
 describe('slow re-parses', () => {
   it('three slow re-parses in a row give the tree up (the threshold at 0 ms here: every re-parse is slow)', async () => {
     const debug: string[] = [];
