@@ -132,6 +132,18 @@ describe('SymbolHost', () => {
     await host.dispose();
   });
 
+  it('a dropped host leaves no exit listener behind once its worker has ended (one is made per switch of the index)', async () => {
+    const { log } = logger();
+    const before = process.listenerCount('exit');
+    for (let i = 0; i < 3; i++) {
+      const host = new SymbolHost(log, BUILT);
+      await host.symbols('python', 'def f(x):\n    return x\n', NOT_USED);
+      expect(process.listenerCount('exit')).toBe(before + 1);
+      await host.dispose();
+      expect(process.listenerCount('exit')).toBe(before);
+    }
+  });
+
   it('a worker that dies hands what it had to the fallback; after three failures the index stays on this thread', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tandem-worker-'));
     const dying = join(dir, 'dying.mjs');

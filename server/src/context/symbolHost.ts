@@ -34,6 +34,8 @@ export class SymbolHost {
   private nextId = 1;
   private failures = 0;
   private disposed = false;
+  /** Runs before Node stops the worker on any way out (exit, stdin closing, a signal's hook). */
+  private readonly exitHook = (): void => this.quiesce();
   private exitHookInstalled = false;
   /** The worker's IDLE/BUSY/STOPPED slot, shared with it (one per host, across restarts). */
   private readonly state = new Int32Array(new SharedArrayBuffer(4));
@@ -112,8 +114,14 @@ export class SymbolHost {
     const dropped = [...this.pending.values()];
     this.pending.clear();
     for (const p of dropped) p.lost(true);
-    if (!w) return Promise.resolve();
-    const ended = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    // Once no worker of this host runs, the way out has nothing to wait for here: a host made for
+    // each switch of the index on and off must not stay behind as an `exit` listener.
+    const unhook = () => process.off('exit', this.exitHook);
+    if (!w) {
+      unhook();
+      return Promise.resolve();
+    }
+    const ended = new Promise<void>((resolve) => w.once('exit', () => (unhook(), resolve())));
     for (;;) {
       const was = Atomics.compareExchange(this.state, 0, IDLE, STOPPED);
       if (was === IDLE || was === STOPPED) {
@@ -135,8 +143,7 @@ export class SymbolHost {
       // generation keeps what it commits (and so the process's RSS) low.
       const w = new Worker(this.script, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB }, workerData: { state: this.state.buffer } });
       if (!this.exitHookInstalled) {
-        // Runs before Node stops the worker on any way out (exit, stdin closing, a signal's hook).
-        process.once('exit', () => this.quiesce());
+        process.once('exit', this.exitHook);
         this.exitHookInstalled = true;
       }
       // The worker must not keep the process alive: the server's exit ends it.
