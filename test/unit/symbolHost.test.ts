@@ -50,12 +50,12 @@ describe('SymbolHost', () => {
     const host = new SymbolHost(log, BUILT);
     // Tree-sitter's error recovery on this takes the parse to its budget (~400 ms): long enough to be caught in it.
     const slow = host.symbols('javascript', PATHOLOGICAL, NOT_USED);
-    await until(() => host.parsing, 'the worker parsing');
+    await until(() => host.busy, 'the worker in tree-sitter');
     // Stopping the thread inside a step would abort this whole process (the binding throws from C).
     const ended = host.dispose();
     expect(await slow).toBeUndefined(); // answered at once: nobody waits for a dropped host's work
     await ended;
-    expect(host.parsing).toBe(false);
+    expect(host.busy).toBe(false);
     // A host dropped while idle stops its worker at once.
     const idle = new SymbolHost(log, BUILT);
     expect((await idle.symbols('python', 'def f(x):\n    return x\n', NOT_USED))?.symbols[0]?.name).toBe('f');
@@ -66,9 +66,9 @@ describe('SymbolHost', () => {
     const { log } = logger();
     const host = new SymbolHost(log, BUILT);
     const slow = host.symbols('javascript', PATHOLOGICAL, NOT_USED);
-    await until(() => host.parsing, 'the worker parsing');
+    await until(() => host.busy, 'the worker in tree-sitter');
     host.quiesce(); // what the process's exit hook runs
-    expect(host.parsing).toBe(false);
+    expect(host.busy).toBe(false);
     // Node stops the worker now, as at the process's exit: between steps, that is safe.
     await host.dispose();
     expect(await slow).toBeUndefined();
@@ -78,11 +78,14 @@ describe('SymbolHost', () => {
     const { log } = logger();
     // ~250 kB of clean code: a parse and tag queries of ~100 ms each, so the drops below land in both.
     const big = Array.from({ length: 4000 }, (_, i) => `export function f${i}(a: number, b: string): number {\n  return a + b.length * ${i};\n}\n`).join('');
-    for (let delay = 0; delay <= 280; delay += 40) {
+    // -1: at once, while the worker is still loading the binding.
+    for (let delay = -1; delay <= 280; delay += 40) {
       const host = new SymbolHost(log, BUILT);
       const pending = host.symbols('typescript', big, NOT_USED);
-      await until(() => host.parsing, 'the worker parsing');
-      await new Promise((r) => setTimeout(r, delay));
+      if (delay >= 0) {
+        await until(() => host.busy, 'the worker in tree-sitter');
+        await new Promise((r) => setTimeout(r, delay));
+      }
       await host.dispose();
       // Answered either way: with the symbols when the file was done before the drop, else without.
       const out = await pending;

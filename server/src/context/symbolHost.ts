@@ -79,16 +79,16 @@ export class SymbolHost {
     return !this.disposed && this.failures < MAX_FAILURES;
   }
 
-  /** Whether the worker is in a parse now. */
-  get parsing(): boolean {
+  /** Whether the worker is inside tree-sitter now (loading it, parsing, reading tags, counting errors). */
+  get busy(): boolean {
     const s = Atomics.load(this.state, 0);
     return s === BUSY || s === STOP_ASKED;
   }
 
   /**
-   * The process is ending: waits (blocking, at most QUIESCE_MS) until the worker is not parsing,
-   * and keeps it from starting another, because Node stops the worker when the process exits
-   * (see symbolWorker.ts's IDLE/BUSY).
+   * The process is ending: waits (blocking, at most QUIESCE_MS) until the worker is out of
+   * tree-sitter, and keeps it from going in again, because Node stops the worker when the process
+   * exits (see symbolWorker.ts's IDLE/BUSY).
    */
   quiesce(): void {
     const until = performance.now() + QUIESCE_MS;
@@ -102,10 +102,10 @@ export class SymbolHost {
   }
 
   /**
-   * Drops the worker without blocking: an idle one is stopped now (it can start no parse once the
-   * slot says STOPPED); a parsing one is asked to end itself after its parse, because stopping a
-   * thread inside tree-sitter's read callback aborts the whole process. Resolves when its thread
-   * has ended.
+   * Drops the worker without blocking: an idle one is stopped now (it goes into tree-sitter no
+   * more once the slot says STOPPED); a busy one is asked to end itself after its unit of work,
+   * because stopping a thread inside tree-sitter aborts the whole process. Resolves when its
+   * thread has ended.
    */
   dispose(): Promise<void> {
     this.disposed = true;
@@ -136,8 +136,9 @@ export class SymbolHost {
 
   private ensure(): Worker | undefined {
     if (this.worker || this.disposed || this.failures >= MAX_FAILURES) return this.worker;
-    // A worker that died mid-parse left the slot BUSY: the new one starts idle.
-    Atomics.compareExchange(this.state, 0, BUSY, IDLE);
+    // The new worker starts BUSY: loading the binding is tree-sitter work that a stop must not
+    // interrupt either; the worker says IDLE once it is ready.
+    Atomics.store(this.state, 0, BUSY);
     try {
       // Its heap holds little but the small wrappers of trees about to die: a small young
       // generation keeps what it commits (and so the process's RSS) low.
@@ -172,6 +173,8 @@ export class SymbolHost {
   private failed(w: Worker, why: string): void {
     if (this.worker !== w) return;
     this.worker = undefined;
+    // It runs no tree-sitter any more (it did not start, or its thread ended): nothing to wait for at exit.
+    Atomics.store(this.state, 0, IDLE);
     this.failures++;
     this.logger.warn(`${why}${this.failures >= MAX_FAILURES ? '; indexing on the main thread from now on' : '; starting a new one'}`);
     void w.terminate();

@@ -21,7 +21,8 @@ export interface SymbolRequest {
 
 /**
  * The worker's state, shared with the host in one Int32 (workerData.state): the host must never
- * stop this thread while it is inside tree-sitter. Stopping a thread makes every call from native
+ * stop this thread while it is inside tree-sitter (loading the binding included: a worker starts
+ * BUSY and says IDLE once loaded). Stopping a thread makes every call from native
  * code into JavaScript fail: tree-sitter reads the text through a JavaScript callback (at a
  * parse's start and whenever it reaches the end of the text), and the binding's methods throw
  * their errors into JavaScript; either way the binding throws a C++ exception nothing catches and
@@ -78,12 +79,8 @@ if (port && state) {
     if (was === STOP_ASKED) process.exit(0);
   };
 
-  /**
-   * The text's tree, parsed in steps within its budget (parseBudgetMs); undefined when given up
-   * (too big, too slow), 'stopped' when the host is ending the process.
-   */
-  const parse = (lang: LanguageName, text: string, old?: Tree): Tree | undefined | 'stopped' => {
-    if (text.length > MAX_PARSE_CHARS) return undefined;
+  /** The language's parser, its time limit one step (tree-sitter calls: only inside a unit). */
+  const parserFor = (lang: LanguageName): Parser => {
     let parser = parsers.get(lang);
     if (!parser) {
       parser = new Parser();
@@ -91,26 +88,41 @@ if (port && state) {
       parsers.set(lang, parser);
     }
     parser.setTimeoutMicros(STEP_MS * 1000);
+    return parser;
+  };
+
+  /**
+   * The text's tree, parsed in steps within its budget (parseBudgetMs); undefined when given up
+   * (too big, too slow), 'stopped' when the host is stopping this worker (a parse left part-way
+   * then needs no reset: the thread ends).
+   */
+  const parse = (lang: LanguageName, text: string, old?: Tree): Tree | undefined | 'stopped' => {
+    if (text.length > MAX_PARSE_CHARS) return undefined;
     const budget = parseBudgetMs(text.length);
     let spent = 0;
-    let tree: Tree | null = null;
-    try {
-      while (spent < budget) {
-        if (!beginStep()) return 'stopped';
+    for (;;) {
+      if (!beginStep()) return 'stopped';
+      try {
+        const parser = parserFor(lang);
+        if (spent >= budget) {
+          // A parse left part-way must not be resumed by the next file's.
+          parser.reset();
+          return undefined;
+        }
         const started = performance.now();
+        let tree: Tree | null;
         try {
           // Called again with the same text after a step's time limit, the parser resumes.
           tree = parser.parse(text, old ?? null, { bufferSize: READ_UNITS }) ?? null;
-        } finally {
-          endStep();
+        } catch (err) {
+          parser.reset();
+          throw err;
         }
-        if (tree) return tree;
         spent += performance.now() - started;
+        if (tree) return tree;
+      } finally {
+        endStep();
       }
-      return undefined;
-    } finally {
-      // A parse left part-way must not be resumed by the next file's.
-      if (!tree) parser.reset();
     }
   };
 
@@ -201,4 +213,7 @@ if (port && state) {
       setImmediate(next);
     }
   });
+  // Loaded (the binding included): the host started this worker BUSY, so that it was not
+  // stopped in the middle of that.
+  endStep();
 }
