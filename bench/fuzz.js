@@ -4,14 +4,14 @@
 // not exactly once, internal errors (-32603), answer times, stray stdout, memory, and a final
 // completion that must still be right. Prints a Markdown table (also bench/out/fuzz.md); exits 1
 // when a target fails. `runFuzz` is also what test/e2e/fuzz.test.ts runs, shorter.
-//   node bench/fuzz.js [--seeds 1,2,3] [--messages 20000]
+//   node bench/fuzz.js [--seeds 1,2,3] [--messages 20000] [--log debug] [--node-arg FLAG]...
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startFakeVllm } from '../test/fake/vllm.js';
-import { LspClient, STUCK_MS } from '../test/lsp-client.js';
+import { BIN_ENV, BIN_NODE_FLAGS, LspClient, STUCK_MS } from '../test/lsp-client.js';
 import { FuzzGenerator, hash, Rng } from './fuzzGen.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -104,6 +104,22 @@ function applyFs(/** @type {import('./fuzzGen.js').FsOp[] | undefined} */ ops) {
   }
 }
 
+/**
+ * The server's main thread (its event loop) as the scheduler saw it (Linux): nanoseconds on a CPU
+ * and nanoseconds runnable but waiting for one. Between a request and its answer, the first is the
+ * server's own work (for that request or any other) and the second the machine's load; what is
+ * left of the wall time the server spent waiting (timers, a backend, the index worker).
+ * @param {number | undefined} pid @returns {[number, number] | undefined}
+ */
+function schedstat(pid) {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return run !== undefined && wait !== undefined && Number.isFinite(run) && Number.isFinite(wait) ? [run, wait] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Peak resident memory of a process (Linux), in bytes. */
 function peakRss(/** @type {number | undefined} */ pid) {
   try {
@@ -115,10 +131,13 @@ function peakRss(/** @type {number | undefined} */ pid) {
 }
 
 /**
- * @typedef {{ method: string, note: string, index: number, ms: number }} Timed
+ * @typedef {{ method: string, note: string, index: number, ms: number, cpuMs?: number, runQueueMs?: number, inFlight?: number }} Timed
+ *   cpuMs / runQueueMs: the server's main thread on a CPU / waiting for one while the request was
+ *   out (see schedstat); inFlight: the requests already out when it was sent.
+ * @typedef {{ method: string, note: string, index: number, sent: number, sched: [number, number] | undefined, inFlight: number }} Sent
  * @typedef {{
  *   seed: number, messages: number, requests: number, notifications: number, skipped: number, sentBy: Record<string, number>,
- *   completions: number, backendCalls: { fim: number, chat: number }, memory: { at: number, rss: number | undefined, heap: number | undefined }[], wallS: number,
+ *   completions: number, backendCalls: { fim: number, chat: number }, memory: { at: number, rss: number | undefined, heap: number | undefined, load: number }[], wallS: number,
  *   crashed: string | undefined, stderrTail: string, unanswered: Timed[], duplicates: string[], strayAnswers: string[],
  *   badErrors: string[], byCode: Record<string, number>, internal: { method: string, message: string, count: number, first: Timed }[],
  *   maxMs: number, p99Ms: number, slow: Timed[], slowest: Timed[], protocolErrors: string[], loggedErrors: { line: string, count: number }[],
@@ -128,7 +147,7 @@ function peakRss(/** @type {number | undefined} */ pid) {
 
 /**
  * One seed's run: a workspace, the fakes, the server, `messages` messages, the final check.
- * @param {{ seed: number, messages: number, inline?: Record<string, unknown>, nodeArgs?: string[], onProgress?: (done: number) => void, onStall?: (what: string) => void }} opts
+ * @param {{ seed: number, messages: number, inline?: Record<string, unknown>, nodeArgs?: string[], logLevel?: string, onStderr?: (text: string) => void, onProgress?: (done: number) => void, onStall?: (what: string) => void }} opts
  * @returns {Promise<FuzzReport>}
  */
 export async function runFuzz(opts) {
@@ -170,8 +189,9 @@ async function fuzzIn(tmp, open, opts) {
   const pull = opts.seed % 2 === 1; // odd seeds: a client the server asks (workspace/configuration); even: one that pushes
   const odd = () => answers.pick([null, {}, 'yes', 42, { applied: 'yes' }, { success: 1 }]);
   const client = new LspClient({
-    nodeArgs: opts.nodeArgs ?? [],
-    env: { XDG_CONFIG_HOME: join(tmp, 'home'), XDG_STATE_HOME: join(tmp, 'state'), TANDEM_CONFIG: '', TANDEM_LOG: 'info', TANDEM_LOOP_MONITOR_MS: '10' },
+    // The bin's own Node flags and environment (its shebang's), as an editor starts it, and any extra flags.
+    nodeArgs: [...BIN_NODE_FLAGS, ...(opts.nodeArgs ?? [])],
+    env: { ...BIN_ENV, XDG_CONFIG_HOME: join(tmp, 'home'), XDG_STATE_HOME: join(tmp, 'state'), TANDEM_CONFIG: '', TANDEM_LOG: opts.logLevel ?? 'info', TANDEM_LOOP_MONITOR_MS: '10' },
     onRequest: (method, params) => {
       if (method === 'workspace/configuration') return (params?.items ?? [null]).map(() => editorSection ?? null);
       if (method === 'workspace/applyEdit') return answers.weighted(/** @type {[number, () => unknown][]} */ ([[85, () => ({ applied: true })], [8, () => ({ applied: false, failureReason: 'the user declined' })], [7, odd]]))();
@@ -194,11 +214,11 @@ async function fuzzIn(tmp, open, opts) {
     if (!stopping) exitedEarly = `exited with ${signal ?? `code ${code}`}`;
   });
 
-  /** @type {Map<number | string, { method: string, note: string, index: number, sent: number }>} */
+  /** @type {Map<number | string, Sent>} */
   const pending = new Map();
   /**
    * Requests answered, or given up as hung: a second answer to one of them is a duplicate.
-   * @type {Map<number | string, { rec: { method: string, note: string, index: number, sent: number }, timed: Timed, hung: boolean }>}
+   * @type {Map<number | string, { rec: Sent, timed: Timed, hung: boolean }>}
    */
   const settled = new Map();
   /** @type {Record<string, number>} */
@@ -227,7 +247,13 @@ async function fuzzIn(tmp, open, opts) {
       hung.splice(hung.indexOf(s.timed), 1);
       rec = s.rec;
     }
-    const t = { method: rec.method, note: rec.note, index: rec.index, ms: performance.now() - rec.sent };
+    /** @type {Timed} */
+    const t = { method: rec.method, note: rec.note, index: rec.index, ms: performance.now() - rec.sent, inFlight: rec.inFlight };
+    const sched = rec.sched && t.ms > SLOW_MS / 4 ? schedstat(client.child.pid) : undefined;
+    if (rec.sched && sched) {
+      t.cpuMs = (sched[0] - rec.sched[0]) / 1e6;
+      t.runQueueMs = (sched[1] - rec.sched[1]) / 1e6;
+    }
     settled.set(msg.id, { rec, timed: t, hung: false });
     timed.push(t);
     if (msg.error !== undefined) {
@@ -283,6 +309,8 @@ async function fuzzIn(tmp, open, opts) {
   });
 
   const stdin = client.child.stdin;
+  // A server that dies mid-write: its exit is what the run reports, not our write's EPIPE.
+  stdin.on('error', () => undefined);
   const gone = client.exited.then(() => undefined);
   /** The last steps sent, for the log line of a stall. */
   const recent = /** @type {string[]} */ ([]);
@@ -309,7 +337,7 @@ async function fuzzIn(tmp, open, opts) {
   };
   /** @type {Record<string, number>} */
   const sentBy = {};
-  /** @type {{ at: number, rss: number | undefined, heap: number | undefined }[]} */
+  /** @type {{ at: number, rss: number | undefined, heap: number | undefined, load: number }[]} */
   const memory = [];
   let requests = 0;
   let notifications = 0;
@@ -331,7 +359,7 @@ async function fuzzIn(tmp, open, opts) {
     }
     sentBy[step.method] = (sentBy[step.method] ?? 0) + 1;
     if (step.type === 'request') {
-      pending.set(step.id, { method: step.method, note: step.note, index: i, sent: performance.now() });
+      pending.set(step.id, { method: step.method, note: step.note, index: i, sent: performance.now(), sched: schedstat(client.child.pid), inFlight: pending.size });
       requests++;
     } else notifications++;
     stdin.write(`Content-Length: ${body.length}\r\n\r\n`);
@@ -356,7 +384,7 @@ async function fuzzIn(tmp, open, opts) {
       const at = i;
       client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] }).then(
         (/** @type {any} */ r) => {
-          memory.push({ at, rss: r?.process?.rssBytes, heap: r?.process?.heapUsedBytes });
+          memory.push({ at, rss: r?.process?.rssBytes, heap: r?.process?.heapUsedBytes, load: loadavg()[0] ?? NaN });
           loopMaxMs = Math.max(loopMaxMs, r?.process?.eventLoop?.maxMs ?? 0);
         },
         () => undefined,
@@ -400,6 +428,12 @@ async function fuzzIn(tmp, open, opts) {
   const backendCalls = { fim: fim.completions().length, chat: chat.requests.filter((q) => q.path === '/v1/chat/completions').length + fim.requests.filter((q) => q.path === '/v1/chat/completions').length };
   stopping = exitedEarly === undefined;
   const exitCode = await client.stop();
+  if (opts.onStderr) {
+    // What it wrote on its way out too: the pipe drains after the exit event.
+    const err = client.child.stderr;
+    await new Promise((r) => (err.closed ? r(undefined) : (err.once('close', r), setTimeout(r, 2000).unref())));
+    opts.onStderr(client.stderr);
+  }
 
   const errorLines = new Map();
   for (const line of client.stderr.split('\n')) {
@@ -419,7 +453,7 @@ async function fuzzIn(tmp, open, opts) {
     backendCalls,
     memory,
     wallS: (performance.now() - started) / 1000,
-    crashed: exitedEarly ?? (exitCode !== 0 ? `exit code ${exitCode} after shutdown` : undefined),
+    crashed: exitedEarly ?? (exitCode !== 0 ? `exited with ${client.child.signalCode ?? `code ${exitCode}`} after shutdown` : undefined),
     stderrTail: client.stderr.slice(-4000),
     unanswered: [...hung, ...[...pending.values()].map((p) => ({ method: p.method, note: p.note, index: p.index, ms: NaN }))],
     duplicates,
@@ -470,6 +504,17 @@ export function failures(r) {
 const mb = (/** @type {number | undefined} */ b) => (b === undefined ? '?' : `${Math.round(b / 2 ** 20)}`);
 const f0 = (/** @type {number | undefined} */ x) => (x === undefined || Number.isNaN(x) ? '?' : x.toFixed(0));
 
+/** How many slow answers the Markdown lists one by one (all of them go to bench/out/fuzz-slow-SEED.json). */
+const MAX_SLOW_LISTED = 200;
+
+const pctOf = (/** @type {number} */ part, /** @type {number} */ whole) => (whole > 0 ? `${Math.round((100 * part) / whole)} %` : '?');
+
+/** One timed answer in words. @param {Timed} t */
+function timedLine(t) {
+  const sched = t.cpuMs !== undefined ? `, cpu ${f0(t.cpuMs)} / run queue ${f0(t.runQueueMs)}` : '';
+  return `${t.ms.toFixed(0)} ms \`${t.method}\` at message ${t.index} (${t.note})${sched}, ${t.inFlight ?? '?'} in flight`;
+}
+
 /** The Markdown report of several seeds' runs. @param {FuzzReport[]} reports @param {string[]} load */
 export function markdown(reports, load) {
   const lines = [
@@ -495,12 +540,20 @@ export function markdown(reports, load) {
       const byMethod = new Map();
       for (const s of r.slow) byMethod.set(s.method, (byMethod.get(s.method) ?? 0) + 1);
       detail.push(`- slower than ${SLOW_MS} ms by method: ${[...byMethod].map(([m, n]) => `${m} ${n}`).join(', ')}`);
+      const sum = (/** @type {(t: Timed) => number | undefined} */ f) => r.slow.reduce((a, t) => a + (f(t) ?? 0), 0);
+      const wall = sum((t) => t.ms);
+      detail.push(`- their time (${(wall / 1000).toFixed(1)} s in all): the server's main thread on a CPU ${pctOf(sum((t) => t.cpuMs), wall)}, runnable but waiting for a CPU (the machine's load) ${pctOf(sum((t) => t.runQueueMs), wall)}, the rest waiting (timers, backends, the worker)`);
     }
-    for (const s of r.slowest) detail.push(`- slowest: ${s.ms.toFixed(0)} ms \`${s.method}\` at message ${s.index} (${s.note})`);
+    for (const s of r.slowest) detail.push(`- slowest: ${timedLine(s)}`);
+    if (r.slow.length) {
+      detail.push('', `Every answer slower than ${SLOW_MS} ms (ms; the server's main thread on a CPU / waiting for one, ms; requests already in flight):`, '');
+      for (const s of r.slow.slice(0, MAX_SLOW_LISTED)) detail.push(`- ${timedLine(s)}`);
+      if (r.slow.length > MAX_SLOW_LISTED) detail.push(`- … ${r.slow.length - MAX_SLOW_LISTED} more in bench/out/fuzz-slow-${r.seed}.json`);
+    }
     for (const l of r.loggedErrors.slice(0, 12)) detail.push(`- logged ×${l.count}: ${l.line}`);
     if (r.crashed) detail.push('', '```', r.stderrTail, '```');
     detail.push(`- completions with an item: ${r.completions}; the fakes got ${r.backendCalls.fim} FIM and ${r.backendCalls.chat} chat requests`);
-    detail.push(`- memory (RSS / heap MB) by message: ${r.memory.map((m) => `${m.at}: ${mb(m.rss)} / ${mb(m.heap)}`).join(', ')}`);
+    detail.push(`- memory (RSS / heap MB) and the machine's 1-minute load average, by message: ${r.memory.map((m) => `${m.at}: ${mb(m.rss)} / ${mb(m.heap)} (${m.load.toFixed(1)})`).join(', ')}`);
     detail.push(`- sent: ${Object.entries(r.sentBy).sort(([, a], [, b]) => b - a).map(([m, n]) => `${m || '""'} ${n}`).join(', ')}`);
     if (r.skipped) detail.push(`- ${r.skipped} generated messages too deep to serialize, not sent`);
     lines.push('', `### seed ${r.seed}`, '', ...detail);
@@ -510,13 +563,15 @@ export function markdown(reports, load) {
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
-  const out = { seeds: [1, 2, 3], messages: 20_000 };
+  const out = { seeds: [1, 2, 3], messages: 20_000, log: /** @type {string | undefined} */ (undefined), nodeArgs: /** @type {string[]} */ ([]) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[++i];
     if (a === '--seeds' && v && /^\d+(,\d+)*$/.test(v)) out.seeds = v.split(',').map(Number);
     else if (a === '--messages' && v && /^\d+$/.test(v)) out.messages = Number(v);
-    else throw new Error(`usage: node bench/fuzz.js [--seeds 1,2,3] [--messages 20000] (got ${JSON.stringify(a)} ${JSON.stringify(v ?? '')})`);
+    else if (a === '--log' && v && /^(error|warn|info|debug)$/.test(v)) out.log = v;
+    else if (a === '--node-arg' && v) out.nodeArgs.push(v);
+    else throw new Error(`usage: node bench/fuzz.js [--seeds 1,2,3] [--messages 20000] [--log debug] [--node-arg --cpu-prof ...] (got ${JSON.stringify(a)} ${JSON.stringify(v ?? '')})`);
   }
   return out;
 }
@@ -531,6 +586,9 @@ async function main() {
     const r = await runFuzz({
       seed,
       messages: args.messages,
+      nodeArgs: args.nodeArgs,
+      // The server's log at that level, whole, in bench/out/fuzz-stderr-SEED.log.
+      ...(args.log ? { logLevel: args.log, onStderr: (text) => writeFileSync(join(HERE, 'out', `fuzz-stderr-${seed}.log`), text) } : {}),
       onProgress: (n) => n % 1000 === 0 && process.stderr.write(`${n} (${((performance.now() - t0) / 1000).toFixed(0)} s) `),
       onStall: (what) => process.stderr.write(`\n  stalled: ${what}\n`),
     });
@@ -541,6 +599,7 @@ async function main() {
   const md = markdown(reports, load);
   mkdirSync(join(HERE, 'out'), { recursive: true });
   writeFileSync(join(HERE, 'out', 'fuzz.md'), md);
+  for (const r of reports) writeFileSync(join(HERE, 'out', `fuzz-slow-${r.seed}.json`), JSON.stringify(r.slow, null, 1));
   process.stdout.write(md);
   if (reports.some((r) => failures(r).length > 0)) process.exitCode = 1;
 }

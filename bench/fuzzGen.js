@@ -466,7 +466,10 @@ export class FuzzGenerator {
     /** @type {unknown} */
     let args = this.commandArgs(command);
     if (r.chance(0.15)) args = r.chance(0.5) ? mutate(r, args ?? []) : junk(r);
-    return this.request('workspace/executeCommand', { command, ...(args === undefined ? {} : { arguments: args }) }, `${command} on ${typeof args}`);
+    // The document the arguments name, when they name one (no draw from the stream: notes change nothing).
+    const uri = Array.isArray(args) && args[0] !== null && typeof args[0] === 'object' && typeof args[0].uri === 'string' ? args[0].uri : undefined;
+    const what = uri === undefined ? typeof args : `${'id' in args[0] ? `${String(args[0].id)} ` : ''}${'scope' in args[0] ? `scope ${String(args[0].scope)} ` : ''}on ${this.label(uri)}`;
+    return this.request('workspace/executeCommand', { command, ...(args === undefined ? {} : { arguments: args }) }, `${command} ${what}`);
   }
 
   cancel() {

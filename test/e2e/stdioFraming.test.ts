@@ -80,4 +80,24 @@ describe('stdin framing (--stdio)', () => {
     c.child.stdin.end();
     expect(await c.exited).toBe(1);
   });
+
+  it('a request whose id is an object, an array, a boolean or null, or whose method is no string, is answered -32600 (JSON-RPC 2.0), and the server goes on', async () => {
+    const c = start();
+    const answers: unknown[] = [];
+    const dispatch = c.dispatch.bind(c);
+    c.dispatch = (msg: { id?: unknown; method?: unknown }) => (msg.method === undefined && (msg.id === null || msg.id === 9) ? void answers.push(msg) : dispatch(msg));
+    await c.initialize({ initializationOptions: OFFLINE });
+    for (const id of [{}, [], true, null]) c.write({ jsonrpc: '2.0', id, method: 'workspace/executeCommand', params: { command: 'tandem.stats', arguments: [] } });
+    c.write({ jsonrpc: '2.0', id: 9, method: 42 });
+    await until(() => answers.length === 5, 'five answers');
+    expect(answers).toEqual([
+      ...['an object', 'an array', 'a boolean', 'null'].map((kind) => ({ jsonrpc: '2.0', id: null, error: { code: -32600, message: `Invalid Request: the id of a request must be a number or a string, not ${kind}` } })),
+      { jsonrpc: '2.0', id: 9, error: { code: -32600, message: 'Invalid Request: the method must be a string, not a number' } },
+    ]);
+    // Still answering: a real request after them, and a clean exit.
+    expect((await c.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] })).process).toBeDefined();
+    expect(c.stderr).toContain('[error] stdin: answered an invalid request with -32600: the id of a request must be a number or a string, not an object');
+    expect(await c.stop()).toBe(0);
+    expect(c.protocolErrors).toEqual([]);
+  });
 });

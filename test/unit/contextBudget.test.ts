@@ -8,7 +8,7 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { resolveConfig } from '../../server/src/config/load.js';
 import { ContextEngine } from '../../server/src/context/engine.js';
 import { FileTables } from '../../server/src/context/fileTables.js';
-import { identifierTable, nearIdentifiers } from '../../server/src/context/identifiers.js';
+import { MAX_CHAIN, identifierTable, nearIdentifiers } from '../../server/src/context/identifiers.js';
 import { ContextService } from '../../server/src/context/service.js';
 import { DefinitionsSource } from '../../server/src/context/sources/definitions.js';
 import type { Candidate, ContextRequest, ContextSource } from '../../server/src/context/types.js';
@@ -226,6 +226,30 @@ describe('per-document tables, worked out before the request', () => {
     expect(pairs(scanned)).toEqual(expect.arrayContaining(['pkg/mod', 'pkg.mod/render', 'pkg.mod/parse', 'crate/util', 'crate.util/fmt', 'crate.util.fmt/pad']));
     for (const n of ['mod', 'render', 'parse', 'util', 'fmt', 'pad']) expect([n, tabled.isMember(n)]).toEqual([n, true]);
     expect(tabled.isMember('pkg')).toBe(false);
+  });
+
+  it('on a one-line document the near zone still ends a few thousand characters from the cursor, with a table or without', () => {
+    const filler = (n: number) => 'let q = 1 + 2; '.repeat(n);
+    const text = `farAway(1); ${filler(20_000)}midway(2); ${filler(330)}closeBy(3); ${filler(7)}`; // one line, 300 kB
+    const offset = text.length - 50;
+    for (const n of [nearIdentifiers(text, offset), nearIdentifiers(text, offset, {}, identifierTable(text))]) {
+      expect(n.near.has('closeBy')).toBe(true); // ~100 characters back
+      expect(n.near.has('midway')).toBe(false); // ~5,000 back: the wide zone's (a count), not the near zone's
+      expect(n.near.has('farAway')).toBe(false);
+    }
+  });
+
+  it('a chain qualifies its first MAX_CHAIN names only: a 2,000-name `a.b.c…` costs no quadratic work', () => {
+    const chain = Array.from({ length: 2_000 }, (_, i) => `n${i}`).join('.');
+    const text = `x = ${chain}\n${'y = 1\n'.repeat(40)}run(`;
+    const offset = text.length;
+    for (const n of [nearIdentifiers(text, offset), nearIdentifiers(text, offset, {}, identifierTable(text))]) {
+      const pairs = [...n.qualified()].filter((q) => q.qualifier.startsWith('n0'));
+      expect(pairs.map((q) => q.member)).toEqual(Array.from({ length: MAX_CHAIN - 1 }, (_, i) => `n${i + 1}`));
+      expect(pairs.at(-1)!.qualifier).toBe(Array.from({ length: MAX_CHAIN - 1 }, (_, i) => `n${i}`).join('.'));
+      // Every name still counts as an identifier of the document.
+      expect(n.count('n1999')).toBe(1);
+    }
   });
 });
 

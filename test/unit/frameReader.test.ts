@@ -2,7 +2,8 @@
 import { PassThrough } from 'node:stream';
 import { createMessageConnection, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, FrameReader, MAX_BODY_BYTES } from '../../server/src/server/frameReader.js';
+import { until } from '../wait.js';
+import { FrameDecoder, FrameReader, MAX_BODY_BYTES, invalidRequest } from '../../server/src/server/frameReader.js';
 
 function frame(msg: unknown, header = (n: number) => `Content-Length: ${n}\r\n\r\n`): Buffer {
   const body = Buffer.from(JSON.stringify(msg), 'utf8');
@@ -146,11 +147,12 @@ describe('FrameDecoder', () => {
 function listening() {
   const stream = new PassThrough();
   const problems: string[] = [];
-  const reader = new FrameReader(stream, (p) => problems.push(p));
+  const answers: unknown[] = [];
+  const reader = new FrameReader(stream, (p) => problems.push(p), (a) => answers.push(a));
   const messages: unknown[] = [];
   reader.listen((m) => messages.push(m));
   const closed = new Promise<void>((resolve) => reader.onClose(() => resolve()));
-  return { stream, problems, reader, messages, closed };
+  return { stream, problems, reader, messages, closed, answers };
 }
 
 describe('FrameReader', () => {
@@ -211,5 +213,39 @@ describe('FrameReader', () => {
     connection.dispose();
     expect(errors).toEqual([]);
     expect(seen).toEqual([true]);
+  });
+
+  it('answers an invalid request with -32600 (its id when usable, else null), said once per problem; requests, notifications and answers pass', async () => {
+    const { stream, problems, messages, answers } = listening();
+    const good = [
+      { jsonrpc: '2.0', id: 1, method: 'shutdown' },
+      { jsonrpc: '2.0', id: 's-1', method: 'x', params: {} },
+      { jsonrpc: '2.0', method: 'initialized', params: {} },
+      { jsonrpc: '2.0', id: 4, result: null },
+      { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'x' } },
+      // Perhaps a broken answer to one of the server's own requests: the library fails that request.
+      { jsonrpc: '2.0', id: 5 },
+    ];
+    const bad: [unknown, unknown, RegExp][] = [
+      [{ jsonrpc: '2.0', id: {}, method: 'textDocument/hover', params: { code: 'SECRET_CODE' } }, null, /the id of a request must be a number or a string, not an object/],
+      [{ jsonrpc: '2.0', id: [], method: 'x' }, null, /not an array/],
+      [{ jsonrpc: '2.0', id: true, method: 'x' }, null, /not a boolean/],
+      [{ jsonrpc: '2.0', id: null, method: 'x' }, null, /not null/],
+      [{ jsonrpc: '2.0', id: 7, method: 5 }, 7, /the method must be a string, not a number/],
+      [{ jsonrpc: '2.0', method: null, params: {} }, null, /the method must be a string, not null/],
+      [{}, null, /no method, and no result or error/],
+      [{ jsonrpc: '2.0', id: {}, params: {} }, null, /no method, and no result or error/],
+    ];
+    for (const m of [...good, ...bad.map(([m]) => m), ...bad.map(([m]) => m)]) stream.write(frame(m));
+    await until(() => answers.length === 2 * bad.length, 'the answers');
+    expect(messages).toEqual(good);
+    const expected = bad.map(([, id, why]) => ({ jsonrpc: '2.0', id, error: { code: -32600, message: expect.stringMatching(why) } }));
+    expect(answers).toEqual([...expected, ...expected]);
+    for (const [m] of bad) expect(invalidRequest(m as object)).toBeDefined();
+    for (const m of good) expect(invalidRequest(m)).toBeUndefined();
+    // One report per problem (the same problem twice is said once), never the message's content.
+    expect(problems).toHaveLength(new Set(bad.map(([m]) => invalidRequest(m as object)!.problem)).size);
+    expect(problems.every((p) => p.startsWith('answered an invalid request with -32600: '))).toBe(true);
+    expect(problems.join('\n')).not.toContain('SECRET_CODE');
   });
 });

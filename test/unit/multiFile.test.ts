@@ -1,8 +1,7 @@
-// The plain parts of multi-file actions: where tests go, how calls are found, and the proposal diff of tandem.compare.
+// The plain parts of multi-file actions: where tests go and how calls are found.
 import { describe, expect, it } from 'vitest';
 import { excerpts, findCalls } from '../../server/src/actions/callSites.js';
 import { planTests } from '../../server/src/actions/testLayout.js';
-import { unifiedDiff } from '../../server/src/pipeline/actions.js';
 
 const plan = (source: string, files: Record<string, string>, unit = 'run', lang: Parameters<typeof planTests>[0]['lang'] = 'typescript') =>
   planTests({ source, lang, unit, files: Object.keys(files), read: (rel) => files[rel] });
@@ -71,11 +70,5 @@ describe('findCalls', () => {
   it('excerpts merge overlapping windows and stop at the last real line', () => {
     const ex = excerpts(TEXT, [{ line: 4 }, { line: 6 }]);
     expect(ex).toEqual([{ start: 1, text: TEXT.split('\n').slice(1, 9).join('\n') }]);
-  });
-});
-
-describe('unifiedDiff', () => {
-  it('shows the changed lines of a region with their line numbers', () => {
-    expect(unifiedDiff('src/a.ts', 'a\nb\nc\n', 'a\nB\nc\nd\n', 9)).toBe(['--- a/src/a.ts', '+++ b/src/a.ts', '@@ -10,3 +10,4 @@', ' a', '-b', '+B', ' c', '+d'].join('\n'));
   });
 });

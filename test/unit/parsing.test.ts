@@ -2,7 +2,7 @@
 // edits made while a parse runs, only a few documents keeping trees, and idle-time collection.
 import { describe, expect, it } from 'vitest';
 import { DocumentStore, type ContentChange } from '../../server/src/documents.js';
-import { MAX_PARSE_CHARS, ParseService, TreeRetention, parseBudgetMs, type Tree } from '../../server/src/syntax/tree.js';
+import { MAX_PARSE_CHARS, MAX_PARSE_DEFER_MS, ParseService, TreeRetention, parseBudgetMs, type Tree } from '../../server/src/syntax/tree.js';
 import { IdleCollector } from '../../server/src/util/runtime.js';
 import { MAX_DEPTH, ancestors } from '../../server/src/syntax/ancestors.js';
 import { until } from '../wait.js';
@@ -79,6 +79,47 @@ describe('ParseService', () => {
     expect((await p).tree).toBeDefined();
   });
 
+  it('waits for busy spells only until MAX_PARSE_DEFER_MS after it was queued, not per slice: a parse of many slices ends while the server stays busy', async () => {
+    let clock = 0;
+    const svc = new ParseService({ busy: () => true, now: () => clock }); // slices cost no time on this clock: only the defer budget moves it
+    const p = svc.parse('typescript', BIG, { maxMs: 60_000 });
+    for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 15));
+    expect(svc.counters.slices).toBe(0);
+    clock = MAX_PARSE_DEFER_MS; // the budget spent: every slice from now on runs although the server stays busy
+    expect((await p).tree).toBeDefined();
+    expect(svc.counters.slices).toBeGreaterThan(1);
+    // The next parse has its own budget.
+    const next = svc.parse('typescript', 'let b = 2;\n');
+    for (let i = 0; i < 3; i++) await new Promise((r) => setTimeout(r, 15));
+    expect(svc.pending).toBe(1);
+    clock += MAX_PARSE_DEFER_MS;
+    expect((await next).tree).toBeDefined();
+  });
+
+  it('an urgent parse (a request waits for it) goes ahead of background ones and does not wait for busy spells', async () => {
+    const svc = new ParseService({ busy: () => true, now: () => 0 }); // background parses wait for ever on this clock
+    const order: string[] = [];
+    const background = svc.parse('javascript', PATHOLOGICAL, { maxMs: 60_000 }).then(() => order.push('background'));
+    const first = svc.parse('typescript', BIG, { maxMs: 60_000, urgent: true }).then((o) => (order.push('first'), o));
+    const second = svc.parse('python', 'x = 1\n', { urgent: true }).then((o) => (order.push('second'), o));
+    expect((await first).tree).toBeDefined();
+    expect((await second).tree).toBeDefined();
+    expect(order).toEqual(['second', 'first']); // the small one goes first
+    expect(svc.pending).toBe(1);
+    void background;
+  });
+
+  it('urgent parses of short texts go ahead of urgent ones of long texts, even started ones', async () => {
+    const svc = new ParseService({ now: () => 0 });
+    const order: string[] = [];
+    const longs = [1, 2, 3, 4].map((i) => svc.parse('typescript', BIG, { maxMs: 60_000, urgent: true }).then((o) => (order.push(`long ${i}`), o)));
+    await new Promise((r) => setImmediate(r)); // the long ones have begun
+    const short = svc.parse('typescript', 'let a = 1;\n', { urgent: true }).then((o) => (order.push('short'), o));
+    expect((await short).tree).toBeDefined();
+    expect(order).toEqual(['short']);
+    await Promise.all(longs);
+  });
+
   it('budgets scale with the text: 100 ms plus 1 ms per 1,000 characters', () => {
     expect(parseBudgetMs(0)).toBe(100);
     expect(parseBudgetMs(300_000)).toBe(400);
@@ -114,12 +155,59 @@ describe('DocumentTree', () => {
     expect(doc.tree!.parseNow(5)).toBeUndefined();
     expect(doc.tree!.current()).toBeUndefined();
     // The sliced one says why at debug level, naming the document, never its text.
+    expect(doc.tree!.givenUp).toBe(false); // not yet: its sliced parse is still to run
     const out = await doc.tree!.settled(60_000);
     expect(out).toBeUndefined();
+    expect(doc.tree!.givenUp).toBe(true); // code actions skip their syntax check of it meanwhile
     expect(debug.join('\n')).toMatch(/file:\/\/\/work\/bad\.js: no syntax tree \(parse too slow after \d+ ms\); completing from text windows/);
     expect(debug.join('\n')).not.toContain('const q');
     // Retried only after a back-off: settled() answers at once meanwhile.
     expect(await doc.tree!.settled(60_000)).toBeUndefined();
+  });
+});
+
+describe('full replacements (didChange without a range)', () => {
+  it('become the edit of the span that differs: the same document and tree, edited, then re-parsed incrementally to what a fresh parse gives', async () => {
+    // Budgets only a stuck test reaches: a change of every line ending re-parses nearly all of it.
+    const store = new DocumentStore(new ParseService(), { budgetMs: 60_000, slowReparseMs: 60_000 });
+    const uri = 'file:///work/full.ts';
+    const doc = store.open(uri, 'typescript', 1, BIG);
+    const tree = doc.tree!;
+    await tree.settled(60_000);
+    const cases = [
+      BIG.replace('f1000(', 'renamed1000('), // a name in the middle
+      `// head\n${BIG}`, // an insertion at the start
+      BIG.slice(0, BIG.length - 200), // a deletion at the end
+      BIG.replace(/\n/g, '\r\n'), // every line ending
+      BIG.replace(/\n/g, '\r\n').replace('\r\nexport function f7(', '\r\n\r\nexport function f7('), // among CR LF pairs
+      BIG.replace(/\n/g, '\r\n').replace('\r\nexport function f9(', '\nexport function f9('), // a CR taken out: the texts differ inside a pair
+    ];
+    let v = 1;
+    for (const next of cases) {
+      expect(store.change(uri, ++v, [{ text: next }])).toBe(doc);
+      expect(doc.text.getText()).toBe(next);
+      expect(doc.text.version).toBe(v);
+      expect(doc.tree).toBe(tree);
+      // Edited before any re-parse: its positions span the new text already.
+      expect(tree.current()!.rootNode.endIndex).toBe(next.length);
+      const exact = await tree.settled(60_000);
+      expect(spans(exact!) === spans(pool.parseNow('typescript', next, { maxMs: 60_000 })!)).toBe(true);
+    }
+  });
+
+  it('a replacement that makes the text binary (or not) opens it afresh; one with nothing changed only moves the version', () => {
+    const store = new DocumentStore(new ParseService());
+    const uri = 'file:///work/b.ts';
+    const doc = store.open(uri, 'typescript', 1, 'let a = 1;\n');
+    expect(store.change(uri, 2, [{ text: 'let a = 1;\n' }])).toBe(doc);
+    expect(doc.text.version).toBe(2);
+    const binary = store.change(uri, 3, [{ text: 'let a\u0000 = 1;\n' }])!;
+    expect(binary).not.toBe(doc);
+    expect(binary.binary).toBe(true);
+    expect(binary.tree).toBeUndefined();
+    const back = store.change(uri, 4, [{ text: 'let b = 2;\n' }])!;
+    expect(back.binary).toBe(false);
+    expect(back.text.getText()).toBe('let b = 2;\n');
   });
 });
 

@@ -114,6 +114,11 @@ describe('PathPolicy.cloudRefusal', () => {
     expect(calls).toBeLessThan(2 * (2 + Math.ceil(Math.log2(1100))) + 4);
     // Longer than any OS accepts: it cannot be resolved, so it counts as protected (fails closed).
     expect(p.cloudRefusal([`src/${'d/'.repeat(2100)}new.ts`], rules([]))).toMatchObject({ rule: 'unresolved', short: 'real path unresolved: ENAMETOOLONG' });
+    // Without matching any glob on its 2,000 tails (quadratic in its depth).
+    const steps = p.work.steps;
+    expect(p.cloudRefusal([`secrets/${'d/'.repeat(2100)}new.ts`], rules(['**/secrets/**', '**/*.pem']))).toMatchObject({ rule: 'unresolved' });
+    expect(p.work.steps).toBe(steps);
+    expect(p.outsideWorkspace(`src/${'d/'.repeat(2100)}new.ts`)).toBe(true);
   });
 
   it('matches each path once: verdicts are kept until a file event (invalidate) or a change of rules', () => {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { SymbolHost } from '../../server/src/context/symbolHost.js';
 import type { FileSymbols } from '../../server/src/context/types.js';
 import { LogHub } from '../../server/src/util/logger.js';
+import { until } from '../wait.js';
 
 /** The worker as the server runs it: compiled by `tsc` (npm test builds first). */
 const BUILT = pathToFileURL(join(import.meta.dirname, '../../server/out/context/symbolWorker.js'));
@@ -18,6 +19,9 @@ function logger() {
   hub.addSink({ write: (_level, line) => lines.push(line) });
   return { log: hub.logger('context'), lines };
 }
+
+/** Tree-sitter's error recovery takes a parse of this to its budget (~400 ms): long enough to be caught in it. */
+const PATHOLOGICAL = '((((\n' + 'const q = "ab" + 1; '.repeat(15_000);
 
 const NOT_USED = async (): Promise<FileSymbols | undefined> => {
   throw new Error('the fallback ran although the worker answered');
@@ -38,6 +42,108 @@ describe('SymbolHost', () => {
       expect(host.inWorker).toBe(true);
     } finally {
       host.dispose();
+    }
+  });
+
+  it('dropped while it parses (the index switched off), the worker is not stopped inside tree-sitter: it ends itself between steps', async () => {
+    const { log } = logger();
+    const host = new SymbolHost(log, BUILT);
+    // Tree-sitter's error recovery on this takes the parse to its budget (~400 ms): long enough to be caught in it.
+    const slow = host.symbols('javascript', PATHOLOGICAL, NOT_USED);
+    await until(() => host.busy, 'the worker in tree-sitter');
+    // Stopping the thread inside a step would abort this whole process (the binding throws from C).
+    const ended = host.dispose();
+    expect(await slow).toBeUndefined(); // answered at once: nobody waits for a dropped host's work
+    await ended;
+    expect(host.busy).toBe(false);
+    // A host dropped while idle stops its worker at once.
+    const idle = new SymbolHost(log, BUILT);
+    expect((await idle.symbols('python', 'def f(x):\n    return x\n', NOT_USED))?.symbols[0]?.name).toBe('f');
+    await idle.dispose();
+  });
+
+  it('on the way out, waits for the step of a parse in progress, not for the parse: the worker starts no step after it', async () => {
+    const { log } = logger();
+    const host = new SymbolHost(log, BUILT);
+    const slow = host.symbols('javascript', PATHOLOGICAL, NOT_USED);
+    await until(() => host.busy, 'the worker in tree-sitter');
+    host.quiesce(); // what the process's exit hook runs
+    expect(host.busy).toBe(false);
+    // Node stops the worker now, as at the process's exit: between steps, that is safe.
+    await host.dispose();
+    expect(await slow).toBeUndefined();
+  });
+
+  it('dropped at any point of a file\'s parse or tag queries, the worker never aborts the process (stopping a thread inside any tree-sitter call does)', async () => {
+    const { log } = logger();
+    // ~250 kB of clean code: a parse and tag queries of ~100 ms each, so the drops below land in both.
+    const big = Array.from({ length: 4000 }, (_, i) => `export function f${i}(a: number, b: string): number {\n  return a + b.length * ${i};\n}\n`).join('');
+    // -1: at once, while the worker is still loading the binding.
+    for (let delay = -1; delay <= 280; delay += 40) {
+      const host = new SymbolHost(log, BUILT);
+      const pending = host.symbols('typescript', big, NOT_USED);
+      if (delay >= 0) {
+        await until(() => host.busy, 'the worker in tree-sitter');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+      await host.dispose();
+      // Answered either way: with the symbols when the file was done before the drop, else without.
+      const out = await pending;
+      expect(out === undefined || out.symbols.length === 4000).toBe(true);
+    }
+  });
+
+  it('checks a code action\'s edits of a whole file in the worker: the errors they add, and where the first one is', async () => {
+    const { log } = logger();
+    const host = new SymbolHost(log, BUILT);
+    try {
+      const text = ['export function area(r: number): number {', '  return 3.14 * r * r;', '}', ''].join('\n');
+      const at = text.indexOf('3.14');
+      expect(await host.check('typescript', text, [{ start: at, end: at + 4, newText: 'Math.PI' }])).toEqual({ added: 0 });
+      const broken = await host.check('typescript', text, [{ start: at, end: at + 4, newText: '(Math.PI' }]);
+      expect(broken).toMatchObject({ first: expect.stringMatching(/line 2/) });
+      expect((broken as { added: number }).added).toBeGreaterThan(0);
+      // A fix of an existing error adds none (fewer than before).
+      expect(await host.check('typescript', 'let a = (1;\n', [{ start: 8, end: 9, newText: '' }])).toEqual({ added: -1 });
+      // Nothing to check against: a file whose parse is given up.
+      expect(await host.check('javascript', PATHOLOGICAL, [{ start: 0, end: 1, newText: '' }])).toBeNull();
+    } finally {
+      await host.dispose();
+    }
+  });
+
+  it('a check (a request waits for it) goes ahead of the index\'s files waiting in the worker', async () => {
+    const { log } = logger();
+    const host = new SymbolHost(log, BUILT);
+    try {
+      const big = Array.from({ length: 3000 }, (_, i) => `export function f${i}(a: number): number {\n  return a * ${i};\n}\n`).join('');
+      const order: string[] = [];
+      const files = [1, 2, 3, 4].map((i) => host.symbols('typescript', big, NOT_USED).then(() => order.push(`file ${i}`)));
+      const checked = host.check('typescript', 'let a = 1;\n', [{ start: 0, end: 3, newText: 'const' }]).then(() => order.push('check'));
+      await Promise.all([...files, checked]);
+      // The first file may be under way when the check comes; the others wait for it.
+      expect(order.indexOf('check')).toBeLessThanOrEqual(1);
+    } finally {
+      await host.dispose();
+    }
+  });
+
+  it('a check with no worker to run it is "unavailable" (the caller checks on its own thread)', async () => {
+    const { log } = logger();
+    const host = new SymbolHost(log, pathToFileURL(join(tmpdir(), 'no-such-tandem-worker.mjs')));
+    expect(await host.check('typescript', 'let a = 1;\n', [{ start: 0, end: 3, newText: 'const' }])).toBe('unavailable');
+    await host.dispose();
+  });
+
+  it('a dropped host leaves no exit listener behind once its worker has ended (one is made per switch of the index)', async () => {
+    const { log } = logger();
+    const before = process.listenerCount('exit');
+    for (let i = 0; i < 3; i++) {
+      const host = new SymbolHost(log, BUILT);
+      await host.symbols('python', 'def f(x):\n    return x\n', NOT_USED);
+      expect(process.listenerCount('exit')).toBe(before + 1);
+      await host.dispose();
+      expect(process.listenerCount('exit')).toBe(before);
     }
   });
 

@@ -1,6 +1,7 @@
 // The syntax check of a merged completion: cursor-marked blocks, a completion each, the text that survives.
 import { describe, expect, it } from 'vitest';
 import { checkSyntax, missingClosers, syntaxBlock } from '../../server/src/pipeline/postprocess/syntaxCheck.js';
+import { MAX_ERROR_WALK, errorCount, errorCountWithin, errorNodes } from '../../server/src/syntax/editCheck.js';
 import { openAt, pool } from './fixtures.js';
 
 // The time bound the server passes is ignored here: a loaded machine must give the same answers.
@@ -52,5 +53,33 @@ describe('syntax check of the merged completion', () => {
   it('a block too large for the check is skipped', () => {
     const { doc, offset } = openAt(`const big = [${'1, '.repeat(20_000)}├];\n`, 'typescript');
     expect(syntaxBlock(doc.tree!.current()!, doc.tree!.language, doc.text.getText(), offset)).toBeUndefined();
+  });
+});
+
+describe('errorCount', () => {
+  it('counts ERROR and MISSING nodes, none in clean code', () => {
+    expect(errorCount(pool.parseNow('typescript', 'let a = 1;\n')!)).toBe(0);
+    const broken = pool.parseNow('typescript', 'function f( {\n  return (1;\n}\n')!;
+    expect(errorCount(broken)).toBeGreaterThan(0);
+    expect([...errorNodes(broken)][0]!.type).toBe('program'); // the root holds the errors: the walk starts there
+  });
+
+  it('a tree 20,000 levels deep with an error at the bottom: counted without overflowing the stack', () => {
+    const text = `const x = ${'['.repeat(20_000)}1 +;${']'.repeat(20_000)};\n`;
+    const tree = pool.parseNow('javascript', text, { maxMs: 60_000 })!;
+    expect(tree).toBeDefined();
+    expect(errorCount(tree)).toBeGreaterThan(0);
+    // Document order: the first error node found is the outermost one holding the first error.
+    const first = [...errorNodes(tree)].find((n) => n.type === 'ERROR' || n.isMissing)!;
+    expect(first.startIndex).toBeLessThanOrEqual(text.indexOf('+'));
+  });
+
+  it('a whole file broken in thousands of places is given up after MAX_ERROR_WALK nodes (too broken to count), one with an error among thousands of lines is counted', () => {
+    const broken = pool.parseNow('javascript', 'const q = "ab" +; '.repeat(5000), { maxMs: 60_000 })!;
+    expect(errorCountWithin(broken)).toBeUndefined();
+    expect(errorCountWithin(broken, Infinity)).toBe(5000);
+    const fine = pool.parseNow('javascript', 'let a = (1;\n' + 'const q = "ab" + 1;\n'.repeat(2000))!;
+    expect(errorCountWithin(fine, MAX_ERROR_WALK)).toBe(errorCount(fine));
+    expect(errorCount(fine)).toBeGreaterThan(0);
   });
 });

@@ -155,8 +155,11 @@ async function runStdio(args: Args, hub: LogHub): Promise<number> {
   // resumes at the next header) instead of leaving the server alive but deaf. One write per
   // message out (see FrameWriter).
   const readerLog = hub.logger('stdin');
-  const reader = new FrameReader(process.stdin, (problem) => readerLog.error(problem));
-  const connection = createConnection(ProposedFeatures.all, reader, new FrameWriter(process.stdout));
+  const writer = new FrameWriter(process.stdout);
+  // An invalid request (an id that is no number or string, say) is answered by the reader itself:
+  // the library would drop it unanswered. A failed write is the writer's to report.
+  const reader = new FrameReader(process.stdin, (problem) => readerLog.error(problem), (answer) => void writer.write(answer).catch(() => undefined));
+  const connection = createConnection(ProposedFeatures.all, reader, writer);
   // Handed a reader rather than the raw stream, the library no longer exits when stdin ends: the
   // editor is gone, so exit as it would have, 0 only after a `shutdown` request.
   reader.onClose(() => process.exit(reader.shutdownReceived ? 0 : 1));
@@ -326,7 +329,7 @@ async function explain(args: Args, hub: LogHub): Promise<number> {
   doc.tree?.parseNow();
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
-  const actions = new ActionPipeline({ config: () => config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, t) => parser.parseNow(lang, t) });
+  const actions = new ActionPipeline({ config: () => config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, t, old) => parser.parseNow(lang, t, old ? { old } : {}) });
   let printed = 0;
   const outcome = await actions.explain({
     doc,

@@ -2,6 +2,8 @@
 import type { Config } from '../config/schema.js';
 import type { DocumentStore } from '../documents.js';
 import type { ParseService } from '../syntax/tree.js';
+import type { EditCheck, OffsetEdit } from '../syntax/editCheck.js';
+import type { LanguageName } from '../syntax/languages.js';
 import type { PathPolicy } from '../privacy/paths.js';
 import type { Logger } from '../util/logger.js';
 import { uriToPath, type Workspace } from '../workspace.js';
@@ -86,7 +88,7 @@ export class ContextService {
       // Switched off: the index stops its background work and gives its memory back.
       this.index?.dispose();
       this.index = undefined;
-      this.symbolHost.dispose();
+      void this.symbolHost.dispose(); // a parse in its worker ends first; nothing waits for it
       this.symbolHost = new SymbolHost(this.deps.logger);
       return;
     }
@@ -183,6 +185,11 @@ export class ContextService {
     }
   }
 
+  /** A code action's syntax check of `edits`, in the index's worker (see SymbolHost.check). */
+  checkEdits(lang: LanguageName, text: string, edits: readonly OffsetEdit[]): Promise<EditCheck | null | 'unavailable'> {
+    return this.symbolHost.check(lang, text, edits);
+  }
+
   /** workspace/didChangeWatchedFiles: renames arrive as a deletion and a creation. */
   filesChanged(events: FileEvent[]): void {
     for (const e of events) {
@@ -196,6 +203,6 @@ export class ContextService {
   dispose(): void {
     this.index?.dispose();
     this.activity.dispose();
-    this.symbolHost.dispose();
+    void this.symbolHost.dispose();
   }
 }

@@ -3,11 +3,15 @@
 import { Worker } from 'node:worker_threads';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Logger } from '../util/logger.js';
-import { BUSY, IDLE, STOPPED, type SymbolReply, type SymbolRequest } from './symbolWorker.js';
+import { BUSY, IDLE, STOP_ASKED, STOPPED, type SymbolReply, type SymbolRequest } from './symbolWorker.js';
+import type { EditCheck, OffsetEdit } from '../syntax/editCheck.js';
 import type { FileSymbols } from './types.js';
 
-/** How long the way out waits for a parse in the worker to end (a parse's budget is ~100-400 ms). */
-const QUIESCE_MS = 2000;
+/**
+ * How long the way out waits for the worker's unit of tree-sitter work to end: a 5 ms step of a
+ * parse, or the tag queries of one file (~100-300 ms for 256 kB, more on a loaded machine).
+ */
+const QUIESCE_MS = 5000;
 
 /** After this many worker failures (start or crash), the index stays on the main thread. */
 const MAX_FAILURES = 3;
@@ -17,12 +21,21 @@ const WORKER_YOUNG_MB = 6;
 
 type Fallback = () => Promise<FileSymbols | undefined>;
 
+/** A request the worker has not answered: what its answer settles, and what to do if the worker goes. */
+interface Pending {
+  answer: (r: SymbolReply) => void;
+  /** The worker died or was dropped (`disposed`: by this host, nothing should be done any more). */
+  lost: (disposed: boolean) => void;
+}
+
 export class SymbolHost {
   private worker: Worker | undefined;
-  private readonly pending = new Map<number, { resolve: (s: FileSymbols | undefined) => void; fallback: Fallback }>();
+  private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failures = 0;
   private disposed = false;
+  /** Runs before Node stops the worker on any way out (exit, stdin closing, a signal's hook). */
+  private readonly exitHook = (): void => this.quiesce();
   private exitHookInstalled = false;
   /** The worker's IDLE/BUSY/STOPPED slot, shared with it (one per host, across restarts). */
   private readonly state = new Int32Array(new SharedArrayBuffer(4));
@@ -38,8 +51,26 @@ export class SymbolHost {
     if (!w) return fallback();
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.pending.set(id, { resolve, fallback });
+      this.pending.set(id, {
+        answer: (r) => resolve(r.symbols),
+        lost: (disposed) => (disposed ? resolve(undefined) : void fallback().then(resolve, () => resolve(undefined))),
+      });
       w.postMessage({ id, lang, text } satisfies SymbolRequest);
+    });
+  }
+
+  /**
+   * Whether `edits` add syntax errors to `text` (a code action's check), worked out in the worker:
+   * null when there is nothing to check against, 'unavailable' when no worker runs or it went away
+   * before answering (the caller then checks on its own thread).
+   */
+  check(lang: LanguageName, text: string, edits: readonly OffsetEdit[]): Promise<EditCheck | null | 'unavailable'> {
+    const w = this.ensure();
+    if (!w) return Promise.resolve('unavailable');
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.pending.set(id, { answer: (r) => resolve(r.check === undefined ? 'unavailable' : r.check), lost: () => resolve('unavailable') });
+      w.postMessage({ id, lang, text, edits: edits.map((e) => ({ start: e.start, end: e.end, newText: e.newText })) } satisfies SymbolRequest);
     });
   }
 
@@ -48,42 +79,72 @@ export class SymbolHost {
     return !this.disposed && this.failures < MAX_FAILURES;
   }
 
+  /** Whether the worker is inside tree-sitter now (loading it, parsing, reading tags, counting errors). */
+  get busy(): boolean {
+    const s = Atomics.load(this.state, 0);
+    return s === BUSY || s === STOP_ASKED;
+  }
+
   /**
-   * Waits (blocking, at most QUIESCE_MS) until the worker is not parsing, and keeps it from
-   * starting another: only then may the worker be stopped (see symbolWorker.ts's IDLE/BUSY).
+   * The process is ending: waits (blocking, at most QUIESCE_MS) until the worker is out of
+   * tree-sitter, and keeps it from going in again, because Node stops the worker when the process
+   * exits (see symbolWorker.ts's IDLE/BUSY).
    */
   quiesce(): void {
     const until = performance.now() + QUIESCE_MS;
     for (;;) {
       const was = Atomics.compareExchange(this.state, 0, IDLE, STOPPED);
-      if (was !== BUSY) return;
+      if (was === IDLE || was === STOPPED) return;
       const left = until - performance.now();
       if (left <= 0) return;
-      Atomics.wait(this.state, 0, BUSY, left);
+      Atomics.wait(this.state, 0, was, left);
     }
   }
 
-  dispose(): void {
+  /**
+   * Drops the worker without blocking: an idle one is stopped now (it goes into tree-sitter no
+   * more once the slot says STOPPED); a busy one is asked to end itself after its unit of work,
+   * because stopping a thread inside tree-sitter aborts the whole process. Resolves when its
+   * thread has ended.
+   */
+  dispose(): Promise<void> {
     this.disposed = true;
     const w = this.worker;
     this.worker = undefined;
-    this.quiesce();
-    void w?.terminate();
-    for (const [, p] of this.pending) p.resolve(undefined);
+    const dropped = [...this.pending.values()];
     this.pending.clear();
+    for (const p of dropped) p.lost(true);
+    // Once no worker of this host runs, the way out has nothing to wait for here: a host made for
+    // each switch of the index on and off must not stay behind as an `exit` listener.
+    const unhook = () => process.off('exit', this.exitHook);
+    if (!w) {
+      unhook();
+      return Promise.resolve();
+    }
+    const ended = new Promise<void>((resolve) => w.once('exit', () => (unhook(), resolve())));
+    for (;;) {
+      const was = Atomics.compareExchange(this.state, 0, IDLE, STOPPED);
+      if (was === IDLE || was === STOPPED) {
+        void w.terminate();
+        break;
+      }
+      if (was === STOP_ASKED || Atomics.compareExchange(this.state, 0, BUSY, STOP_ASKED) === BUSY) break;
+      // It went idle in between: try again.
+    }
+    return ended;
   }
 
   private ensure(): Worker | undefined {
     if (this.worker || this.disposed || this.failures >= MAX_FAILURES) return this.worker;
-    // A worker that died mid-parse left the slot BUSY: the new one starts idle.
-    Atomics.compareExchange(this.state, 0, BUSY, IDLE);
+    // The new worker starts BUSY: loading the binding is tree-sitter work that a stop must not
+    // interrupt either; the worker says IDLE once it is ready.
+    Atomics.store(this.state, 0, BUSY);
     try {
       // Its heap holds little but the small wrappers of trees about to die: a small young
       // generation keeps what it commits (and so the process's RSS) low.
       const w = new Worker(this.script, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB }, workerData: { state: this.state.buffer } });
       if (!this.exitHookInstalled) {
-        // Runs before Node stops the worker on any way out (exit, stdin closing, a signal's hook).
-        process.once('exit', () => this.quiesce());
+        process.once('exit', this.exitHook);
         this.exitHookInstalled = true;
       }
       // The worker must not keep the process alive: the server's exit ends it.
@@ -93,7 +154,7 @@ export class SymbolHost {
         if (!p) return;
         this.pending.delete(r.id);
         if (r.error) this.logger.debug(`index worker: ${r.error}`);
-        p.resolve(r.symbols);
+        p.answer(r);
       });
       w.on('error', (err) => this.failed(w, `index worker failed: ${err.message}`));
       w.on('exit', (code) => {
@@ -112,11 +173,13 @@ export class SymbolHost {
   private failed(w: Worker, why: string): void {
     if (this.worker !== w) return;
     this.worker = undefined;
+    // It runs no tree-sitter any more (it did not start, or its thread ended): nothing to wait for at exit.
+    Atomics.store(this.state, 0, IDLE);
     this.failures++;
     this.logger.warn(`${why}${this.failures >= MAX_FAILURES ? '; indexing on the main thread from now on' : '; starting a new one'}`);
     void w.terminate();
     const waiting = [...this.pending.values()];
     this.pending.clear();
-    for (const p of waiting) void p.fallback().then(p.resolve, () => p.resolve(undefined));
+    for (const p of waiting) p.lost(false);
   }
 }

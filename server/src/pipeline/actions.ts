@@ -9,9 +9,10 @@ import type { BackendFailure, ChatMessage, ChatResult, SourceRef } from '../mode
 import { chooseBackend } from '../router/route.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
+import { unifiedDiff } from '../util/lineDiff.js';
 import { estimateTokens, tokensToChars } from '../prompt/tokens.js';
 import { contextRequest } from '../context/request.js';
-import { errorCount } from './postprocess/syntaxCheck.js';
+import { applyEdits, editedTree, errorCountWithin, firstError, type EditCheck, type OffsetEdit } from '../syntax/editCheck.js';
 import { DeadlineError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import type { Workspace } from '../workspace.js';
@@ -97,7 +98,13 @@ export interface ActionDeps {
    * Parses a whole file for the syntax check of an edit, in slices off the event loop (the
    * ParseService), undefined when it gives up; without it edits are not checked.
    */
-  parse?: (lang: LanguageName, text: string) => Promise<Tree | undefined>;
+  parse?: (lang: LanguageName, text: string, old?: Tree) => Promise<Tree | undefined>;
+  /**
+   * The same check of an edit off the event loop (the index's worker thread): null when there is
+   * nothing to check against (no tree within the budget, too broken to count), 'unavailable' when
+   * no worker runs (then `parse` does it here).
+   */
+  checkOffThread?: (lang: LanguageName, text: string, edits: readonly OffsetEdit[]) => Promise<EditCheck | null | 'unavailable'>;
   /** Open documents, the workspace index and the context sources: what multi-file actions and action context read. */
   open?: (uri: string) => Doc | undefined;
   index?: () => WorkspaceIndex | undefined;
@@ -177,14 +184,55 @@ export function parseAnswer(answer: string, code: string): { ok: true; edits: Te
   return { ok: true, edits: [{ start: 0, end: code.length, newText: fenced + tail }] };
 }
 
-function applyEdits(text: string, edits: TextEdit[]): string {
-  let out = '';
-  let pos = 0;
-  for (const e of [...edits].sort((a, b) => a.start - b.start)) {
-    out += text.slice(pos, e.start) + e.newText;
-    pos = e.end;
-  }
-  return out + text.slice(pos);
+/**
+ * The syntax check of a file's edits: how many syntax errors they add. Off the event loop when
+ * `offThread` can (the worker parses the file and the edited file there). Else here, in slices:
+ * the file as it was, parsed at once, while the model answers (its errors are the baseline), from
+ * the document's own tree when that matches the text (`docTree`: a parse with nothing edited
+ * reuses it whole, ~10 times cheaper than a fresh one, and gives the check a tree of its own);
+ * then the edited file, parsed incrementally from that tree told of the edits. Should the document
+ * change before the baseline's parse starts, its tree is edited in place and the baseline is
+ * wrong, but the outcome is then stale anyway (the version checks, and the editor's own check of
+ * the edit's version). Undefined: nothing to check against.
+ */
+export function editChecker(o: {
+  lang: LanguageName;
+  text: string;
+  docTree: Tree | undefined;
+  parse: NonNullable<ActionDeps['parse']>;
+  offThread?: NonNullable<ActionDeps['checkOffThread']>;
+  warn: (message: string) => void;
+}): (edits: readonly OffsetEdit[]) => Promise<EditCheck | undefined> {
+  const { lang, text, parse, offThread } = o;
+  const baseline = () =>
+    parse(lang, text, o.docTree)
+      .then((tree) => {
+        const errors = tree ? errorCountWithin(tree) : undefined;
+        return tree && errors !== undefined ? { errors, tree } : undefined;
+      })
+      .catch((err: unknown) => {
+        // Nobody awaits it yet: a throw here would be an unhandled rejection. No baseline: no check.
+        o.warn(`the syntax check's baseline failed: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+      });
+  let before = offThread ? undefined : baseline();
+  let baseTreeFree = true;
+  return async (edits) => {
+    if (offThread && !before) {
+      const r = await offThread(lang, text, edits);
+      if (r !== 'unavailable') return r ?? undefined;
+      before = baseline(); // no worker: here from now on
+    }
+    const base = await before!;
+    if (!base) return undefined;
+    // Only once: a retry's edits are of the original text, and the tree is edited now.
+    const old = baseTreeFree ? editedTree(base.tree, text, edits) : undefined;
+    if (old) baseTreeFree = false;
+    const after = await parse(lang, applyEdits(text, edits), old);
+    const errors = after ? errorCountWithin(after) : undefined;
+    if (errors === undefined) return undefined;
+    return errors > base.errors ? { added: errors - base.errors, first: firstError(after!) } : { added: errors - base.errors };
+  };
 }
 
 export class ActionPipeline {
@@ -231,11 +279,13 @@ export class ActionPipeline {
     const messages = actionMessages({ id: req.id, ...(req.instruction ? { instruction: req.instruction } : {}), languageId: doc.languageId, path, code, ...(req.diagnostic ? { diagnostic: req.diagnostic.message } : {}), ...(related.text ? { context: related.text } : {}) });
     const sources: SourceRef[] = [{ path, text: code }, ...related.sources];
     const lang = doc.tree?.language.name;
-    const parse = this.deps.parse;
+    // A document whose own parse was given up lately gets no check: its parse would be given up
+    // again, after its whole budget (up to a second of slices).
+    const parse = doc.tree?.givenUp ? undefined : this.deps.parse;
 
     const scoped = scopedSignal([req.signal], ACTION_DEADLINE_MS);
-    // The file as it was, parsed while the model answers (the tree's errors are its baseline).
-    const before = lang && parse ? parse(lang, text) : Promise.resolve(undefined);
+    const what = `${req.id} on ${path}`;
+    const check = lang && parse ? editChecker({ lang, text, docTree: doc.tree?.exact(), parse, ...(this.deps.checkOffThread ? { offThread: this.deps.checkOffThread } : {}), warn: (m) => this.deps.logger.warn(`${what}: ${m}`) }) : async () => undefined;
     try {
       let lastBackend = '';
       for (let attempt = 0; attempt < 2; attempt++) {
@@ -251,14 +301,13 @@ export class ActionPipeline {
           if (edits.length === 0) {
             problem = 'the blocks change nothing';
           } else {
-            const after = lang && parse ? await parse(lang, applyEdits(text, edits)) : undefined;
-            const beforeTree = after ? await before : undefined;
-            const added = after && beforeTree ? errorCount(after) - errorCount(beforeTree) : 0;
+            const checked = await check(edits);
+            const added = checked?.added ?? 0;
             if (added <= 0) {
               const snap = TextDocument.create(doc.uri, doc.languageId, req.version, text);
               return { kind: 'edit', uri: doc.uri, version: req.version, edits: edits.map((e) => ({ ...e, range: { start: snap.positionAt(e.start), end: snap.positionAt(e.end) } })), backend: answer.backend, model: answer.model };
             }
-            problem = `the edited file does not parse: it adds ${added} syntax error${added === 1 ? '' : 's'} (${firstError(after!)})`;
+            problem = `the edited file does not parse: it adds ${added} syntax error${added === 1 ? '' : 's'} (${checked?.first ?? 'syntax error'})`;
           }
         } else problem = parsed.error;
         this.deps.logger.debug(`${req.id} on ${path}: answer rejected (${problem})${attempt === 0 ? '; retrying once' : ''}`);
@@ -485,42 +534,6 @@ function aborted(signal: AbortSignal): { kind: 'cancelled' } | { kind: 'failed';
   return signal.reason instanceof DeadlineError ? { kind: 'failed', reason: `no answer within ${signal.reason.ms} ms` } : { kind: 'cancelled' };
 }
 
-function firstError(tree: Tree): string {
-  let found: string | undefined;
-  const visit = (n: Tree['rootNode']) => {
-    if (found) return;
-    if (n.type === 'ERROR' || n.isMissing) {
-      found = `${n.isMissing ? `missing ${n.type}` : 'unexpected text'} at line ${n.startPosition.row + 1}`;
-      return;
-    }
-    for (const c of n.children) if (c.hasError || c.isMissing) visit(c);
-  };
-  visit(tree.rootNode);
-  return found ?? 'syntax error';
-}
-
-/** A unified diff of one region (lines from `firstLine`, 0-based), enough for a reader to compare two proposals. */
-export function unifiedDiff(path: string, before: string, after: string, firstLine: number): string {
-  const a = before.replace(/\n$/, '').split('\n');
-  const b = after.replace(/\n$/, '').split('\n');
-  // Longest common subsequence over lines: regions are a function or a selection, so small.
-  const n = a.length;
-  const m = b.length;
-  const lcs: number[][] = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
-  const out = [`--- a/${path}`, `+++ b/${path}`, `@@ -${firstLine + 1},${n} +${firstLine + 1},${m} @@`];
-  let i = 0;
-  let j = 0;
-  while (i < n || j < m) {
-    if (i < n && j < m && a[i] === b[j]) {
-      out.push(` ${a[i]}`);
-      i++;
-      j++;
-    } else if (i < n && (j === m || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) out.push(`-${a[i++]}`);
-    else out.push(`+${b[j++]}`);
-  }
-  return out.join('\n');
-}
 
 function compareMarkdown(path: string, first: number, last: number, instruction: string | undefined, rows: CompareAnswer[]): string {
   const what = instruction ? `edit "${instruction}"` : 'explain';

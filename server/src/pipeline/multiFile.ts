@@ -13,7 +13,7 @@ import type { PathPolicy } from '../privacy/paths.js';
 import { languageOf, type LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
 import { uriToPath } from '../workspace.js';
-import { errorCount } from './postprocess/syntaxCheck.js';
+import { errorCountWithin } from '../syntax/editCheck.js';
 import type { ActionOutcome, ChatAnswer, RangedEdit } from './actions.js';
 import { ancestors } from '../syntax/ancestors.js';
 
@@ -86,10 +86,13 @@ export function unitName(doc: Doc, start: number, end: number): string | undefin
   return /(?:function\*?|def|class|func(?:\s*\([^)]*\))?|fn|interface|struct)\s+([A-Za-z_$][\w$]*)/.exec(first)?.[1];
 }
 
-/** Syntax errors in `text` (0 without a grammar or a parser: nothing to check against). */
-async function countErrors(deps: MultiFileDeps, lang: LanguageName | undefined, text: string): Promise<number> {
+/**
+ * Syntax errors in `text`; undefined without a grammar or a parser, when the parse is given up,
+ * or when the file is too broken to count (nothing to check against).
+ */
+async function countErrors(deps: MultiFileDeps, lang: LanguageName | undefined, text: string): Promise<number | undefined> {
   const tree = lang && deps.parse ? await deps.parse(lang, text) : undefined;
-  return tree ? errorCount(tree) : 0;
+  return tree ? errorCountWithin(tree) : undefined;
 }
 
 export class MultiFileActions {
@@ -193,7 +196,7 @@ export class MultiFileActions {
       else {
         const content = body.endsWith('\n') ? body : `${body}\n`;
         const errors = await countErrors(this.deps, newLang, content);
-        if (errors === 0) {
+        if (errors === 0 || errors === undefined) {
           if (exists(plan.path)) return { kind: 'stale', reason: `${plan.path} was created while the model answered; ask again` };
           const late = this.escapes(target, root, plan.path);
           if (late) return { kind: 'failed', reason: late };
@@ -371,7 +374,9 @@ export class MultiFileActions {
       const edits = r.edits.map((e) => tighten(f.text, e)).filter((e) => e.start !== e.end || e.newText !== '');
       if (edits.length === 0) continue;
       const snap = TextDocument.create(f.uri, 'plaintext', 0, f.text);
-      const added = (await countErrors(this.deps, f.lang, r.text)) - (await countErrors(this.deps, f.lang, f.text));
+      const after = await countErrors(this.deps, f.lang, r.text);
+      const before = after === undefined ? undefined : await countErrors(this.deps, f.lang, f.text);
+      const added = after !== undefined && before !== undefined ? after - before : 0;
       changes.push({ file: f, edits: edits.map((e) => ({ ...e, range: { start: snap.positionAt(e.start), end: snap.positionAt(e.end) } })), addedErrors: Math.max(0, added) });
     }
     return { ok: true, changes };

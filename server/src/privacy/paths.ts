@@ -266,6 +266,13 @@ export class PathPolicy {
     let real: string | undefined;
     for (const abs of candidates) {
       const r = this.resolve(abs);
+      if ('error' in r && r.error === 'ENAMETOOLONG') {
+        // Refused whatever its name (it fails closed); its thousands of tails are not worth
+        // building and matching, again after every file event (tens of ms each time).
+        error ??= r.error;
+        outside = true;
+        continue;
+      }
       for (const form of 'real' in r && r.real !== abs ? [abs, r.real] : [abs]) {
         const n = this.namesOf(form);
         for (const s of n.names) names.add(s);

@@ -1,5 +1,5 @@
 // The LSP reader for stdin: Content-Length frames in, messages out; a bad frame is reported and skipped, never fatal.
-import { AbstractMessageReader, type DataCallback, type Disposable, type Message, type MessageReader } from 'vscode-languageserver/node';
+import { AbstractMessageReader, ErrorCodes, type DataCallback, type Disposable, type Message, type MessageReader, type ResponseMessage } from 'vscode-languageserver/node';
 import { CancelShape, notificationProblem } from '../features/args.js';
 
 /** Bodies above this are refused: no editor sends 64 MiB in one message, a corrupt length might. */
@@ -273,10 +273,37 @@ function quote(buf: Buffer, from: number, to: number): string {
 }
 
 /**
+ * What makes `msg` neither a request, a notification nor a response as vscode-jsonrpc tells them
+ * apart, or undefined when it is one of those. The library drops such a message (with a log that
+ * quotes it whole), so a request with an id it cannot use (an object, an array, a boolean, null)
+ * or a method that is not a string would never be answered. One without a method whose id is a
+ * number or a string is not judged here: it may be a broken answer to one of the server's own
+ * requests, which the library fails with its own error.
+ */
+export function invalidRequest(msg: object): { problem: string; id: number | string | null } | undefined {
+  const m = msg as { method?: unknown; id?: unknown; result?: unknown; error?: unknown };
+  const scalar = typeof m.id === 'number' || typeof m.id === 'string';
+  const id = scalar ? (m.id as number | string) : null;
+  if (typeof m.method === 'string') return m.id === undefined || scalar ? undefined : { problem: `the id of a request must be a number or a string, not ${kindOf(m.id)}`, id };
+  if ('method' in m) return { problem: `the method must be a string, not ${kindOf(m.method)}`, id };
+  if (m.result !== undefined || m.error) return undefined; // an answer (one with an unusable id is the library's to drop)
+  return scalar ? undefined : { problem: 'no method, and no result or error', id };
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/**
  * A MessageReader over a readable stream (stdin) through a FrameDecoder. Bad frames go to `problem`
  * and are skipped, as is (said once per problem) a `$/cancelRequest` without a usable id, which the
- * library would read unchecked, and a repeated cancel of one request, which it would throw on; the
- * stream's errors are passed on and its end closes the reader. It notes whether a `shutdown`
+ * library would read unchecked, and a repeated cancel of one request, which it would throw on. An
+ * invalid request (see invalidRequest) gets the answer JSON-RPC 2.0 prescribes through `answer`:
+ * -32600 Invalid Request, with its id when it is a number or a string, else null (said once per
+ * problem, without the message's content). The stream's errors are passed on and its end closes
+ * the reader. It notes whether a `shutdown`
  * request went by, because the owner of the process decides the exit status from that when the
  * stream ends (the library does so itself only when handed the raw stream).
  */
@@ -284,7 +311,7 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
   private callback: DataCallback | undefined;
   private readonly decoder: FrameDecoder;
   private shutdown = false;
-  /** Problems of `$/cancelRequest` messages already reported: each is said once. */
+  /** Problems of `$/cancelRequest` messages and of invalid requests already reported: each is said once. */
   private readonly ignored = new Set<string>();
   /** Ids of the latest `$/cancelRequest`s (at most RECENT_CANCELS): a repeat is dropped. */
   private readonly cancelled = new Set<number | string>();
@@ -292,9 +319,17 @@ export class FrameReader extends AbstractMessageReader implements MessageReader 
   constructor(
     private readonly stream: NodeJS.ReadableStream,
     problem: (text: string) => void,
+    answer?: (msg: ResponseMessage) => void,
   ) {
     super();
     this.decoder = new FrameDecoder((msg) => {
+      const invalid = invalidRequest(msg);
+      if (invalid) {
+        if (!this.ignored.has(invalid.problem)) problem(`answered an invalid request with ${ErrorCodes.InvalidRequest}: ${invalid.problem}`);
+        this.ignored.add(invalid.problem);
+        answer?.({ jsonrpc: '2.0', id: invalid.id, error: { code: ErrorCodes.InvalidRequest, message: `Invalid Request: ${invalid.problem}` } });
+        return;
+      }
       const method = (msg as { method?: unknown }).method;
       if (method === 'shutdown') this.shutdown = true;
       // The library handles cancellation before any handler, reading params.id unchecked: a

@@ -124,7 +124,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   let editorIndentation: EditorIndentation | undefined;
   pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }), snoozedUntil: () => snooze.endsAt, editorIndentation: () => editorIndentation });
   const deps: CompletionFeatureDeps = { documents, pipeline, stats, logger: hub.logger('inline') };
-  const actions = new ActionPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, text) => (await parser.parse(lang, text)).tree, open: (uri) => documents.get(uri), index: () => context.workspaceIndex, context: context.engine });
+  const actions = new ActionPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, text, old) => (await parser.parse(lang, text, { urgent: true, ...(old ? { old } : {}) })).tree, checkOffThread: (lang, text, edits) => context.checkEdits(lang, text, edits), open: (uri) => documents.get(uri), index: () => context.workspaceIndex, context: context.engine });
   let resolveSupport = false;
   let showDocumentSupport = false;
   /**

@@ -30,7 +30,12 @@ export function parseBudgetMs(chars: number): number {
  */
 export const PARSE_SLICE_MS = 1;
 
-/** A background parse waits at most this long for a latency-critical request to end. */
+/**
+ * A background parse waits for latency-critical requests to end only until it is this old
+ * (counted from when it was queued): with requests always in flight (fast typing, several
+ * editors' worth of traffic), a wait counted per slice made a 24 ms parse take seconds, and one
+ * counted per parse from its first wait made each parse in the queue wait in turn.
+ */
 export const MAX_PARSE_DEFER_MS = 1000;
 
 /** Parses that take turns slice by slice; the rest of the queue waits for one of them to end. */
@@ -71,7 +76,8 @@ interface Job {
   spentMs: number;
   parser: Parser | undefined;
   signal: AbortSignal | undefined;
-  waitingSince: number | undefined;
+  queuedAt: number;
+  urgent: boolean;
   resolve: (o: ParseOutcome) => void;
 }
 
@@ -110,14 +116,24 @@ export class ParseService {
    * A parse in slices. Resolves with the tree, or without one when the text is over
    * MAX_PARSE_CHARS, the parse ran `maxMs` in total, or `signal` aborted it. The first slice
    * runs at once when nothing else is queued, so a quick incremental parse finishes in the call.
+   * An `urgent` parse (one a request waits for) goes ahead of background ones and of urgent ones
+   * of longer texts, and does not wait for busy spells; its slices still yield to the event loop.
    */
-  parse(lang: LanguageName, text: string, opts: { old?: Tree; maxMs?: number; signal?: AbortSignal } = {}): Promise<ParseOutcome> {
+  parse(lang: LanguageName, text: string, opts: { old?: Tree; maxMs?: number; signal?: AbortSignal; urgent?: boolean } = {}): Promise<ParseOutcome> {
     if (text.length > MAX_PARSE_CHARS) {
       this.counters.tooBig++;
       return Promise.resolve({ ms: 0, reason: 'too big' });
     }
     return new Promise<ParseOutcome>((resolve) => {
-      this.queue.push({ lang, text, old: opts.old, maxMs: opts.maxMs ?? parseBudgetMs(text.length), spentMs: 0, parser: undefined, signal: opts.signal, waitingSince: undefined, resolve });
+      const job: Job = { lang, text, old: opts.old, maxMs: opts.maxMs ?? parseBudgetMs(text.length), spentMs: 0, parser: undefined, signal: opts.signal, queuedAt: this.now(), urgent: opts.urgent === true, resolve };
+      // An urgent parse goes ahead of every background one, and of urgent ones of longer texts:
+      // a request waiting for a 2 kB parse must not wait for three of 400 kB to end first.
+      if (job.urgent) {
+        const urgent = this.urgentCount();
+        let at = 0;
+        while (at < urgent && this.queue[at]!.text.length <= text.length) at++;
+        this.queue.splice(at, 0, job);
+      } else this.queue.push(job);
       if (this.queue.length === 1 && !this.scheduled) this.slice();
       else this.pump();
     });
@@ -146,6 +162,13 @@ export class ParseService {
     return tree ?? undefined;
   }
 
+  /** Urgent parses, all at the head of the queue. */
+  private urgentCount(): number {
+    let n = 0;
+    while (n < this.queue.length && this.queue[n]!.urgent) n++;
+    return n;
+  }
+
   /** Parses queued or part-way through. */
   get pending(): number {
     return this.queue.length;
@@ -167,18 +190,14 @@ export class ParseService {
       this.counters.cancelled++;
       return this.finish(job, { ms: job.spentMs, reason: 'cancelled' }, false);
     }
-    if (this.opts.busy?.()) {
-      job.waitingSince ??= this.now();
-      if (this.now() - job.waitingSince < MAX_PARSE_DEFER_MS) {
-        this.scheduled = true;
-        setTimeout(() => {
-          this.scheduled = false;
-          this.slice();
-        }, BUSY_RETRY_MS).unref?.();
-        return;
-      }
+    if (!job.urgent && this.opts.busy?.() && this.now() - job.queuedAt < MAX_PARSE_DEFER_MS) {
+      this.scheduled = true;
+      setTimeout(() => {
+        this.scheduled = false;
+        this.slice();
+      }, BUSY_RETRY_MS).unref?.();
+      return;
     }
-    job.waitingSince = undefined;
     job.parser ??= this.take(job.lang);
     const started = this.now();
     let tree: Tree | null = null;
@@ -203,7 +222,9 @@ export class ParseService {
     } else {
       // Its turn is over: the parses at the head of the queue take turns, so one slow document
       // starves no other; only a few at a time, as each holds a parser with a half-built parse.
-      this.queue.splice(Math.min(TAKING_TURNS, this.queue.length) - 1, 0, this.queue.shift()!);
+      // Urgent ones take turns among themselves.
+      const group = job.urgent ? this.urgentCount() : this.queue.length;
+      this.queue.splice(Math.min(TAKING_TURNS, group) - 1, 0, this.queue.shift()!);
     }
     this.pump();
   }
@@ -422,6 +443,14 @@ export class DocumentTree {
       timer.unref?.();
       this.waiters.push(waiter);
     });
+  }
+
+  /**
+   * Whether the document's last parse was given up (too big, too slow) and is not tried again
+   * yet: another parse of the same text would only spend its budget again.
+   */
+  get givenUp(): boolean {
+    return !this.tree && !this.inFlight && this.retryAt > this.now();
   }
 
   /** The tree as it is, without asking for a parse or counting as use (background readers). */

@@ -2,6 +2,7 @@
 import type { LanguageInfo, LanguageName } from '../../syntax/languages.js';
 import type { SyntaxNode, Tree } from '../../syntax/tree.js';
 import { ancestors } from '../../syntax/ancestors.js';
+import { errorCount } from '../../syntax/editCheck.js';
 
 /** The block around the cursor, split there: the text the completion lands between. */
 export interface SyntaxBlock {
@@ -46,17 +47,6 @@ export function syntaxBlock(tree: Tree, lang: LanguageInfo, text: string, offset
   const start = node ? node.startIndex : 0;
   const end = node ? node.endIndex : text.length;
   return { lang: lang.name, before: text.slice(start, offset), after: text.slice(offset, end) };
-}
-
-/** ERROR and MISSING nodes in a tree: only subtrees that report an error are walked. */
-export function errorCount(tree: Tree): number {
-  let n = 0;
-  const visit = (node: SyntaxNode) => {
-    if (node.type === 'ERROR' || node.isMissing) n++;
-    for (const c of node.children) if (c.hasError || c.isMissing) visit(c);
-  };
-  if (tree.rootNode.hasError) visit(tree.rootNode);
-  return n;
 }
 
 /** Closing brackets for what `text` opened and left open (strings and line comments skipped). */
