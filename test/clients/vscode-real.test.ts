@@ -4,7 +4,7 @@
 // lands in a file on disk, and the extension's output channel as VS Code writes it to its log.
 // Skipped, saying why, only when code-server is not installed (.ci/run installs it).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -46,6 +46,8 @@ describe.skipIf(cs.missing !== undefined)('VS Code (code-server) with the extens
   let serverOutput = '';
   let browser: Browser | undefined;
   let page: Page;
+  /** Kept for a look when a check failed; removed otherwise (the .vsix and VS Code's state, ~110 MB). */
+  let failed = false;
 
   const completions = () => fake.requests.filter((r: RecordedRequest) => r.path === '/v1/completions');
   const machineSettings = (extra: Record<string, unknown>) =>
@@ -82,6 +84,7 @@ describe.skipIf(cs.missing !== undefined)('VS Code (code-server) with the extens
     try {
       await fn();
     } catch (err) {
+      failed = true;
       mkdirSync(shots, { recursive: true });
       const shot = join(shots, `${name.replace(/[^\w-]+/g, '_')}.png`);
       await page?.screenshot({ path: shot }).catch(() => undefined);
@@ -130,78 +133,79 @@ describe.skipIf(cs.missing !== undefined)('VS Code (code-server) with the extens
     });
   }
 
-  beforeAll(async () => {
-    if (cs.missing) return;
-    fake = await startFakeVllm({
-      respond: (req) => {
-        if (req.path === '/v1/completions') return { text: GHOST };
-        return { text: /explain code/i.test(String(req.body?.messages?.[0]?.content)) ? EXPLANATION : EDIT };
-      },
-    });
-    mkdirSync(workspace, { recursive: true });
-    writeFileSync(file, DOC);
-    // The user's own tandem config file: its values must hold wherever VS Code has only defaults
-    // (its maxTokens 7 against the setting's default 128). No debounce; a deadline only a stuck
-    // machine reaches.
-    const home = join(dir, 'home');
-    mkdirSync(join(home, 'tandem'), { recursive: true });
-    writeFileSync(join(home, 'tandem/config.json'), JSON.stringify({ inline: { maxTokens: 7, debounceMs: 0, deadlineMs: STUCK } }));
-    mkdirSync(join(userData, 'User'), { recursive: true });
-    mkdirSync(join(userData, 'Machine'), { recursive: true });
-    machineSettings({});
-    writeFileSync(
-      join(userData, 'User/settings.json'),
-      JSON.stringify({
-        'workbench.startupEditor': 'none',
-        'workbench.tips.enabled': false,
-        'security.workspace.trust.enabled': false,
-        'telemetry.telemetryLevel': 'off',
-        'chat.disableAIFeatures': true,
-        'extensions.autoUpdate': false,
-        'extensions.autoCheckUpdates': false,
-        'editor.inlineSuggest.enabled': true,
-        'files.autoSave': 'off',
-      }),
-    );
+  beforeAll(() =>
+    step('start', async () => {
+      if (cs.missing) return;
+      fake = await startFakeVllm({
+        respond: (req) => {
+          if (req.path === '/v1/completions') return { text: GHOST };
+          return { text: /explain code/i.test(String(req.body?.messages?.[0]?.content)) ? EXPLANATION : EDIT };
+        },
+      });
+      mkdirSync(workspace, { recursive: true });
+      writeFileSync(file, DOC);
+      // The user's own tandem config file: its values must hold wherever VS Code has only defaults
+      // (its maxTokens 7 against the setting's default 128). No debounce; a deadline only a stuck
+      // machine reaches.
+      const home = join(dir, 'home');
+      mkdirSync(join(home, 'tandem'), { recursive: true });
+      writeFileSync(join(home, 'tandem/config.json'), JSON.stringify({ inline: { maxTokens: 7, debounceMs: 0, deadlineMs: STUCK } }));
+      mkdirSync(join(userData, 'User'), { recursive: true });
+      mkdirSync(join(userData, 'Machine'), { recursive: true });
+      machineSettings({});
+      writeFileSync(
+        join(userData, 'User/settings.json'),
+        JSON.stringify({
+          'workbench.startupEditor': 'none',
+          'workbench.tips.enabled': false,
+          'security.workspace.trust.enabled': false,
+          'telemetry.telemetryLevel': 'off',
+          'chat.disableAIFeatures': true,
+          'extensions.autoUpdate': false,
+          'extensions.autoCheckUpdates': false,
+          'editor.inlineSuggest.enabled': true,
+          'files.autoSave': 'off',
+        }),
+      );
 
-    // The .vsix of this checkout, in a folder of its own (test/clients/vscode.test.ts packages too).
-    const vsixDir = join(dir, 'vsix');
-    const packaged = spawnSync(process.execPath, [join(EXT, 'scripts/package.mjs'), '--out-dir', vsixDir], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24, timeout: 2 * STUCK });
-    if (packaged.status !== 0) throw new Error(`package.mjs failed: ${packaged.stderr}${packaged.stdout}`);
-    const vsix = packaged.stdout.trim().split('\n').pop()!;
-    const env = {
-      ...process.env,
-      XDG_CONFIG_HOME: home,
-      XDG_DATA_HOME: join(dir, 'data'),
-      XDG_STATE_HOME: join(dir, 'state'),
-      TANDEM_CONFIG: '',
-      // No extension gallery: nothing is looked up outside this machine.
-      EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: 'http://127.0.0.1:9/gallery', itemUrl: 'http://127.0.0.1:9/item' }),
-    };
-    const common = ['--user-data-dir', userData, '--extensions-dir', join(dir, 'extensions'), '--config', join(dir, 'code-server.yaml')];
-    const installed = spawnSync(cs.node!, [cs.entry!, ...common, '--install-extension', vsix], { env, encoding: 'utf8', timeout: STUCK });
-    if (!/successfully installed/.test(installed.stdout)) throw new Error(`code-server --install-extension ${vsix} failed: ${installed.stdout}${installed.stderr}`);
-
-    server = spawn(cs.node!, [cs.entry!, ...common, '--auth', 'none', '--bind-addr', '127.0.0.1:0', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', workspace], { env, detached: true });
-    const url = await new Promise<string>((resolveUrl, reject) => {
-      const seen = (d: Buffer) => {
-        serverOutput += d.toString();
-        const m = /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(serverOutput);
-        if (m) resolveUrl(m[1]!);
+      // The .vsix of this checkout, in a folder of its own (test/clients/vscode.test.ts packages too).
+      const vsixDir = join(dir, 'vsix');
+      const packaged = spawnSync(process.execPath, [join(EXT, 'scripts/package.mjs'), '--out-dir', vsixDir], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24, timeout: 2 * STUCK });
+      if (packaged.status !== 0) throw new Error(`package.mjs failed: ${packaged.stderr}${packaged.stdout}`);
+      const vsix = packaged.stdout.trim().split('\n').pop()!;
+      const env = {
+        ...process.env,
+        XDG_CONFIG_HOME: home,
+        XDG_DATA_HOME: join(dir, 'data'),
+        XDG_STATE_HOME: join(dir, 'state'),
+        TANDEM_CONFIG: '',
+        // No extension gallery: nothing is looked up outside this machine.
+        EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: 'http://127.0.0.1:9/gallery', itemUrl: 'http://127.0.0.1:9/item' }),
       };
-      server!.stdout!.on('data', seen);
-      server!.stderr!.on('data', seen);
-      server!.on('exit', (code) => reject(new Error(`code-server exited (${code}) before listening:\n${serverOutput}`)));
-    });
+      const common = ['--user-data-dir', userData, '--extensions-dir', join(dir, 'extensions'), '--config', join(dir, 'code-server.yaml')];
+      const installed = spawnSync(cs.node!, [cs.entry!, ...common, '--install-extension', vsix], { env, encoding: 'utf8', timeout: STUCK });
+      if (!/successfully installed/.test(installed.stdout)) throw new Error(`code-server --install-extension ${vsix} failed: ${installed.stdout}${installed.stderr}`);
 
-    const { chromium } = createRequire(join(EXT, 'package.json'))('playwright-core') as typeof import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}`);
-    await page.locator('.monaco-workbench .part.statusbar').waitFor({ timeout: STUCK });
-    // The Explorer lists the folder once the remote side is connected.
-    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'calc.py' }).waitFor({ timeout: STUCK });
-  }, TEST_MS);
+      server = spawn(cs.node!, [cs.entry!, ...common, '--auth', 'none', '--bind-addr', '127.0.0.1:0', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', workspace], { env, detached: true });
+      const url = await new Promise<string>((resolveUrl, reject) => {
+        const seen = (d: Buffer) => {
+          serverOutput += d.toString();
+          const m = /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(serverOutput);
+          if (m) resolveUrl(m[1]!);
+        };
+        server!.stdout!.on('data', seen);
+        server!.stderr!.on('data', seen);
+        server!.on('exit', (code) => reject(new Error(`code-server exited (${code}) before listening:\n${serverOutput}`)));
+      });
+
+      const { chromium } = createRequire(join(EXT, 'package.json'))('playwright-core') as typeof import('playwright-core');
+      browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+      page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}`);
+      await page.locator('.monaco-workbench .part.statusbar').waitFor({ timeout: STUCK });
+      // The Explorer lists the folder once the remote side is connected.
+      await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'calc.py' }).waitFor({ timeout: STUCK });
+    }), TEST_MS);
 
   afterAll(async () => {
     await browser?.close();
@@ -212,6 +216,7 @@ describe.skipIf(cs.missing !== undefined)('VS Code (code-server) with the extens
       await exited;
     }
     await fake?.close();
+    if (!failed) rmSync(dir, { recursive: true, force: true });
   }, STUCK);
 
   it('the status bar shows tandem\'s state and the backend\'s latency', () =>
