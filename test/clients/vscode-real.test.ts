@@ -136,6 +136,13 @@ describe.skipIf(cs.missing !== undefined)('VS Code (code-server) with the extens
   beforeAll(() =>
     step('start', async () => {
       if (cs.missing) return;
+      let pw: typeof import('playwright-core');
+      try {
+        pw = createRequire(join(EXT, 'package.json'))('playwright-core');
+      } catch (err) {
+        throw new Error(`playwright-core is not installed: run \`npm ci --prefix clients/vscode\` (${String(err)})`);
+      }
+      const { chromium } = pw;
       fake = await startFakeVllm({
         respond: (req) => {
           if (req.path === '/v1/completions') return { text: GHOST };
@@ -198,7 +205,6 @@ describe.skipIf(cs.missing !== undefined)('VS Code (code-server) with the extens
         server!.on('exit', (code) => reject(new Error(`code-server exited (${code}) before listening:\n${serverOutput}`)));
       });
 
-      const { chromium } = createRequire(join(EXT, 'package.json'))('playwright-core') as typeof import('playwright-core');
       browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
       page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
       await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}`);
