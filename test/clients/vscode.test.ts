@@ -1,8 +1,8 @@
 // clients/vscode: its settings equal the server's schema (where-code-goes keys user-level only), the
 // settings it forwards keep the user's values apart from a repository's (checked against the real
 // server), it type-checks against @types/vscode, and `npm run package:vscode` builds a .vsix whose
-// bundled server really completes (native tree-sitter addon included). VS Code itself is not run
-// here: see clients/vscode/README.md.
+// bundled server really completes (native tree-sitter addon included). VS Code itself runs in
+// vscode-real.test.ts.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, createWriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,6 +16,7 @@ import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { settingsFromSchema, untrustedWorkspaces, USER_ONLY_SECTIONS } from '../../clients/vscode/scripts/settings.mjs';
 import { compareArgs, editArgs, explainArgs, isCommandOnly, snoozeArgs, snoozeChoices, statsMarkdown, statusBarText } from '../../clients/vscode/src/commands.js';
 import { declareScopedSettings, scopedSection, userSettings, type Inspected } from '../../clients/vscode/src/configuration.js';
+import { isServerLogLine, StderrReader } from '../../clients/vscode/src/serverLog.js';
 import { LspClient, STUCK_MS } from '../lsp-client.js';
 
 const run = promisify(execFile);
@@ -123,6 +124,36 @@ describe('VS Code command arguments against the server', () => {
     const i = client.notifications.indexOf(note);
     const resumed = await client.waitForNotification((n) => n.method === 'tandem/status' && client.notifications.indexOf(n) > i);
     expect(statusBarText(resumed.params)).toMatch(/^\$\((check|warning|error)\) tandem/);
+  });
+
+  it('the output channel: stderr read as the extension reads it gives every server line once at its own level; window/logMessage copies are recognised and left out', () => {
+    const reader = new StderrReader();
+    const shown = client.stderr.split('\n').map((l) => reader.line(l)).filter((l) => l !== undefined);
+    const messages = client.notifications.filter((n) => n.method === 'window/logMessage').map((n) => n.params.message as string);
+    expect(messages.length).toBeGreaterThan(0);
+    for (const m of messages) expect(isServerLogLine(m), m).toBe(true);
+    // What window/logMessage carried (from initialize on) is on stderr too, with the level it had there.
+    const levelOf: Record<number, string> = { 1: 'error', 2: 'warn', 3: 'info', 4: 'debug', 5: 'debug' };
+    const fromStderr = shown.map((l) => `${l.level} ${l.text}`);
+    for (const n of client.notifications.filter((x) => x.method === 'window/logMessage')) {
+      const [, level, text] = /^\[(\w+)\] (.*)$/s.exec(n.params.message)!;
+      expect(fromStderr).toContain(`${level} ${text}`);
+      if (n.params.type <= 3) expect(levelOf[n.params.type]).toBe(level);
+    }
+    expect(shown.filter((l) => l.level === 'error')).toEqual([]);
+  });
+
+  it('the output channel: a stack trace continues its line\'s level, Node\'s warnings are warnings, anything else on stderr is an error', () => {
+    const r = new StderrReader();
+    expect(r.line('[warn] backend: fim: could not reach http://gpu:8000/v1')).toEqual({ level: 'warn', text: 'backend: fim: could not reach http://gpu:8000/v1' });
+    expect(r.line('    at Backend.call (backend.js:1:1)')).toEqual({ level: 'warn', text: '    at Backend.call (backend.js:1:1)' });
+    expect(r.line('')).toBeUndefined();
+    expect(r.line('(node:123) ExperimentalWarning: WASI is an experimental feature')).toEqual({ level: 'warn', text: '(node:123) ExperimentalWarning: WASI is an experimental feature' });
+    expect(r.line('/ext/server/out/cli/main.js:12')?.level).toBe('error');
+    expect(r.line('TypeError: x is not a function')?.level).toBe('error');
+    expect(r.line('    at main (main.js:3:4)')?.level).toBe('error');
+    expect(isServerLogLine('Sending notification workspace/didChangeConfiguration failed')).toBe(false);
+    expect(isServerLogLine('[error] server: didChangeConfiguration failed: Error: x\n    at y')).toBe(true);
   });
 
   it('the Explain code action is kept from codeAction/resolve; edit actions are resolved', async () => {

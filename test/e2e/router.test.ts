@@ -52,6 +52,30 @@ describe('router', () => {
     expect(status.params.backends).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'primary', healthy: false }), expect.objectContaining({ name: 'backup', healthy: true })]));
   });
 
+  it('tandem/status carries the latency: the first probe\'s measurement once it is in, and a change of the average later', async () => {
+    // The probe (GET /models of an OpenAI-compatible backend) is held until the first status is out,
+    // so that status surely has no latency yet, as at every editor's start.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const f = await fake('return a + b;', { holdModels: () => held });
+    const { client } = await start({ backends: { fim: { kind: 'openai', url: `${f.url}/v1`, location: 'onprem', hedgeMs: 'off' } }, routes: { inline: ['fim'], action: ['fim'], multiFile: ['fim'] }, inline: INLINE_UNHURRIED });
+    const statuses = () => client.notifications.filter((n) => n.method === 'tandem/status');
+    const first = await client.waitForNotification((n) => n.method === 'tandem/status');
+    expect(first.params.backends).toEqual([{ name: 'fim', healthy: true, latencyMs: null }]);
+    release();
+    const probed = await client.waitForNotification((n) => n.method === 'tandem/status' && typeof n.params.backends[0]?.latencyMs === 'number');
+    const probeMs: number = probed.params.backends[0].latencyMs;
+    expect(probed.params.message).toBe(`inline via fim (${probeMs} ms)`);
+    // Completions that each take at least 8 times the probe's latency (and 400 ms) pull the average
+    // up by a fifth at the least with the first of them: a new status says so.
+    f.set({ latencyMs: Math.max(400, 8 * probeMs) });
+    const sent = statuses().length;
+    client.open('file:///w/a.ts', 'typescript', DOC);
+    await client.inline('file:///w/a.ts', AT).result;
+    const slower = await client.waitForNotification((n) => n.method === 'tandem/status' && statuses().indexOf(n) >= sent);
+    expect(slower.params.backends[0].latencyMs).toBeGreaterThan(probeMs);
+  });
+
   it('a hanging backend costs one deadline, then the breaker sends keystrokes to the backup at once', async () => {
     const slow = await fake('', { respond: () => ({ hang: true }) });
     const good = await fake('return a + b;');

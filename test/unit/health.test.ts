@@ -1,7 +1,8 @@
-// The circuit breaker: one deadline per outage, a single trial after the wait, cooldown on 429.
+// The circuit breaker: one deadline per outage, a single trial after the wait, cooldown on 429; latency news for the status.
 import { describe, expect, it } from 'vitest';
 import type { BackendFailure } from '../../server/src/models/types.js';
 import { HealthMonitor } from '../../server/src/router/health.js';
+import { latencyBand, statusKey, type Status } from '../../server/src/router/status.js';
 
 const fail = (kind: BackendFailure['kind'], extra: Partial<BackendFailure> = {}): BackendFailure => ({ kind, message: `${kind} at http://gpu:8000`, ...extra });
 
@@ -129,5 +130,44 @@ describe('HealthMonitor', () => {
     h.success('fim', 100);
     h.success('fim', 200);
     expect(h.snapshot('fim').latencyMs).toBe(120);
+  });
+
+  it('tells latency listeners when a sample changes the rounded average, and only then; breaker listeners are not told', () => {
+    const { h, changes } = monitor();
+    let samples = 0;
+    h.onLatency(() => samples++);
+    h.success('fim'); // no latency: nothing to show
+    expect(samples).toBe(0);
+    h.success('fim', 100); // the first measurement
+    expect(samples).toBe(1);
+    h.success('fim', 100);
+    h.success('fim', 101); // 100.2 rounds to 100
+    expect(samples).toBe(1);
+    h.success('fim', 200);
+    expect(samples).toBe(2);
+    expect(changes()).toBe(0);
+  });
+});
+
+describe('status key', () => {
+  const status = (latencyMs: number | null, healthy = true): Status => ({ state: 'ok', message: latencyMs === null ? 'inline via fim' : `inline via fim (${latencyMs} ms)`, backends: [{ name: 'fim', healthy, latencyMs }] });
+
+  it('is news when the latency first becomes known or moves by a band (about a fifth), not for jitter', () => {
+    expect(statusKey(status(12))).not.toBe(statusKey(status(null)));
+    expect(statusKey(status(12))).toBe(statusKey(status(12)));
+    expect(statusKey(status(100))).toBe(statusKey(status(104)));
+    expect(statusKey(status(100))).not.toBe(statusKey(status(140)));
+    expect(statusKey(status(100))).not.toBe(statusKey(status(70)));
+    expect(statusKey(status(100, false))).not.toBe(statusKey(status(100)));
+  });
+
+  it('bands latencies by quarter octaves', () => {
+    expect(latencyBand(null)).toBeNull();
+    expect(latencyBand(0)).toBe(0);
+    expect(latencyBand(1)).toBe(0);
+    expect(latencyBand(16)).toBe(16);
+    expect(latencyBand(1024)).toBe(40);
+    expect(latencyBand(1100)).toBe(40);
+    expect(latencyBand(1300)).toBe(41);
   });
 });

@@ -5,10 +5,10 @@ import { fileURLToPath } from 'node:url';
 
 const ext = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-export async function buildExtension() {
+export async function buildExtension(outfile = join(ext, 'dist/extension.js')) {
   await build({
     entryPoints: [join(ext, 'src/extension.ts')],
-    outfile: join(ext, 'dist/extension.js'),
+    outfile,
     bundle: true,
     platform: 'node',
     format: 'cjs',

@@ -1,11 +1,11 @@
 // Builds dist/tandem-vscode-<target>-<version>.vsix offline: bundles the extension, stages the
 // built server with its production dependencies under server/ (tree-sitter's N-API addons for
 // that one target only), and runs vsce. Usage:
-//   node scripts/package.mjs [--target linux-x64|linux-arm64|darwin-x64|darwin-arm64|win32-x64|win32-arm64|all]
-// The default target is this machine's. The server must be built first (`npm run build` at the root).
+//   node scripts/package.mjs [--target linux-x64|linux-arm64|darwin-x64|darwin-arm64|win32-x64|win32-arm64|all] [--out-dir DIR]
+// The default target is this machine's, the default DIR is dist/. The server must be built first (`npm run build` at the root).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, sep } from 'node:path';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildExtension } from './build.mjs';
 
@@ -59,9 +59,7 @@ function runtimeFile(target) {
   };
 }
 
-function stageServer(target) {
-  const staged = join(ext, 'server');
-  rmSync(staged, { recursive: true, force: true });
+function stageServer(staged, target) {
   mkdirSync(staged, { recursive: true });
   cpSync(join(root, 'server/bin'), join(staged, 'bin'), { recursive: true });
   cpSync(join(root, 'server/out'), join(staged, 'out'), { recursive: true, filter: (src) => !src.endsWith('.map') });
@@ -79,24 +77,43 @@ function stageServer(target) {
   }
 }
 
-async function packageTarget(target) {
+/**
+ * Packages one target from a staging folder of its own (the manifest, README, the bundle and the
+ * server), so that two packagings at once (two test files, say) never share a file; the .vsix is
+ * written beside `out` and renamed onto it, so a reader never sees half of one.
+ */
+async function packageTarget(target, out) {
   if (!TARGETS.includes(target)) fail(`unknown target ${target}; one of ${TARGETS.join(', ')} or all`);
-  stageServer(target);
-  const version = JSON.parse(readFileSync(join(ext, 'package.json'), 'utf8')).version;
-  const out = join(ext, 'dist', `tandem-vscode-${target}-${version}.vsix`);
-  const vsce = join(ext, 'node_modules/@vscode/vsce/vsce');
-  // --no-dependencies: the extension is bundled; the server's node_modules are staged above.
-  execFileSync(process.execPath, [vsce, 'package', '--target', target, '--no-dependencies', '--skip-license', '--allow-missing-repository', '--no-update-package-json', '--out', out], {
-    cwd: ext,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  mkdirSync(dirname(out), { recursive: true });
+  const stage = mkdtempSync(join(dirname(out), '.stage-'));
+  try {
+    for (const f of ['package.json', 'README.md', '.vscodeignore']) cpSync(join(ext, f), join(stage, f));
+    await buildExtension(join(stage, 'dist/extension.js'));
+    stageServer(join(stage, 'server'), target);
+    const partial = join(stage, basename(out));
+    const vsce = join(ext, 'node_modules/@vscode/vsce/vsce');
+    // --no-dependencies: the extension is bundled; the server's node_modules are staged above.
+    execFileSync(process.execPath, [vsce, 'package', '--target', target, '--no-dependencies', '--skip-license', '--allow-missing-repository', '--no-update-package-json', '--out', partial], {
+      cwd: stage,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    renameSync(partial, out);
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
   return out;
 }
 
-const i = process.argv.indexOf('--target');
-const wanted = i > 0 ? process.argv[i + 1] : `${process.platform}-${process.arch}`;
-if (!wanted) fail('--target needs a value');
+const option = (name) => {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return undefined;
+  const v = process.argv[i + 1];
+  if (!v || v.startsWith('--')) fail(`${name} needs a value`);
+  return v;
+};
+const wanted = option('--target') ?? `${process.platform}-${process.arch}`;
+const outDir = resolve(option('--out-dir') ?? join(ext, 'dist'));
 if (!existsSync(join(root, 'server/out/cli/main.js'))) fail('the server is not built: run `npm run build` at the repository root');
 if (!existsSync(join(ext, 'node_modules/@vscode/vsce'))) fail('the extension has no dependencies installed: run `npm ci --prefix clients/vscode`');
-await buildExtension();
-for (const target of wanted === 'all' ? TARGETS : [wanted]) console.log(await packageTarget(target));
+const version = JSON.parse(readFileSync(join(ext, 'package.json'), 'utf8')).version;
+for (const target of wanted === 'all' ? TARGETS : [wanted]) console.log(await packageTarget(target, join(outDir, `tandem-vscode-${target}-${version}.vsix`)));

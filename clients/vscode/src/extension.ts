@@ -1,5 +1,6 @@
 // tandem for VS Code: starts the bundled tandem-lsp over stdio, shows its status, forwards commands.
 // Ghost text comes from vscode-languageclient's LSP 3.18 inline completion; no prompt logic here.
+import { createInterface } from 'node:readline';
 import * as vscode from 'vscode';
 import {
   DidChangeConfigurationNotification,
@@ -11,11 +12,31 @@ import {
 } from 'vscode-languageclient/node';
 import { compareArgs, editArgs, explainArgs, isCommandOnly, markdownOf, snoozeArgs, snoozeChoices, statsMarkdown, statusBarText, type Status, type Target } from './commands.js';
 import { declareScopedSettings, scopedSection, userSettings, type Inspect } from './configuration.js';
+import { isServerLogLine, StderrReader } from './serverLog.js';
 
 let client: LanguageClient | undefined;
 let status: Status | undefined;
 /** The contributed setting names (tandem.inline.maxTokens, …), read from package.json. */
 let settingKeys: string[] = [];
+
+/**
+ * The channel as vscode-languageclient writes to it: the server's log lines, which the library
+ * shows as they come through window/logMessage, are left out (stderr has each of them, see
+ * serverLog.ts); the library's own messages go through.
+ */
+function withoutServerLog(channel: vscode.LogOutputChannel): vscode.LogOutputChannel {
+  const levels = new Set<PropertyKey>(['trace', 'debug', 'info', 'warn', 'error']);
+  return new Proxy(channel, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (!levels.has(key) || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
+      return (message: unknown, ...rest: unknown[]) => {
+        if (typeof message === 'string' && isServerLogLine(message)) return;
+        (value as (...a: unknown[]) => void).call(target, message, ...rest);
+      };
+    },
+  });
+}
 
 /** VS Code's own record of where each `tandem.*` value was set (user, workspace, folder). */
 function inspectAt(scope?: vscode.Uri): Inspect {
@@ -55,8 +76,19 @@ function statusMarkdown(): string {
   return [`# tandem: ${status.state}`, '', status.message, '', '| backend | health | latency |', '|---|---|---|', ...rows, ''].join('\n');
 }
 
-async function showMarkdown(markdown: string): Promise<void> {
-  const doc = await vscode.workspace.openTextDocument({ language: 'markdown', content: markdown });
+/**
+ * Answers (Explain, Compare, Stats, Status) open as read-only documents of this scheme, not as
+ * untitled ones: an untitled document is dirty and asks to be saved when it is closed.
+ */
+const ANSWER_SCHEME = 'tandem-answer';
+const answers = new Map<string, string>();
+let answersShown = 0;
+
+async function showMarkdown(markdown: string, title: string): Promise<void> {
+  // The query keeps each answer apart; the path's .md makes it Markdown.
+  const uri = vscode.Uri.from({ scheme: ANSWER_SCHEME, path: `/${title}.md`, query: String(++answersShown) });
+  answers.set(uri.toString(), markdown);
+  const doc = await vscode.workspace.openTextDocument(uri);
   await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: true, preserveFocus: true });
 }
 
@@ -86,7 +118,7 @@ function target(): Target | undefined {
 /** tandem.explain for `t`, its answer beside the editor. */
 async function explain(t: Target): Promise<void> {
   const md = markdownOf(await serverCommand('tandem: explaining…', 'tandem.explain', explainArgs(t)));
-  if (md !== undefined) await showMarkdown(md);
+  if (md !== undefined) await showMarkdown(md, 'tandem explain');
 }
 
 async function editWithInstruction(scope: 'file' | 'workspace'): Promise<void> {
@@ -104,6 +136,8 @@ async function editWithInstruction(scope: 'file' | 'workspace'): Promise<void> {
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   settingKeys = Object.keys(context.extension.packageJSON.contributes?.configuration?.properties ?? {});
+  const channel = vscode.window.createOutputChannel('tandem', { log: true });
+  context.subscriptions.push(channel);
   // VS Code's own Node runs the bundled server. A plain command (not a Node module) keeps
   // vscode-languageclient from appending --clientProcessId, which tandem-lsp rejects.
   const serverOptions: ServerOptions = {
@@ -116,7 +150,19 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
     // The launch configuration: user-level values only (the server trusts them as the user's).
     initializationOptions: userSettings(settingKeys, inspectAt()),
-    outputChannelName: 'tandem',
+    // The server's log, once, at each line's own level (see serverLog.ts): read from stderr, and
+    // its window/logMessage copies kept out of the channel the library writes to.
+    outputChannel: withoutServerLog(channel),
+    stdioOptions: {
+      stdout: (input) => createInterface({ input, crlfDelay: Infinity }).on('line', (line) => channel.info(line)),
+      stderr: (input) => {
+        const reader = new StderrReader();
+        createInterface({ input, crlfDelay: Infinity }).on('line', (raw) => {
+          const l = reader.line(raw);
+          if (l) channel[l.level](l.text);
+        });
+      },
+    },
     middleware: {
       // The Explain code action carries only a command: VS Code would still ask the server to
       // resolve it; keep it as it is.
@@ -144,6 +190,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   };
   client = new LanguageClient('tandem', 'tandem', serverOptions, clientOptions);
   client.registerFeature(scopedSettingsFeature);
+
+  context.subscriptions.push(
+    vscode.workspace.registerTextDocumentContentProvider(ANSWER_SCHEME, { provideTextDocumentContent: (uri) => answers.get(uri.toString()) }),
+    vscode.workspace.onDidCloseTextDocument((doc) => {
+      if (doc.uri.scheme === ANSWER_SCHEME) answers.delete(doc.uri.toString());
+    }),
+  );
 
   const item = vscode.window.createStatusBarItem('tandem.status', vscode.StatusBarAlignment.Right, 100);
   item.name = 'tandem';
@@ -175,13 +228,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       const instruction = await vscode.window.showInputBox({ prompt: 'tandem: an instruction to compare proposed edits, or empty to compare explanations', placeHolder: 'e.g. add error handling (optional)' });
       if (instruction === undefined) return; // Escape
       const md = markdownOf(await serverCommand('tandem: comparing backends…', 'tandem.compare', compareArgs(t, instruction)));
-      if (md !== undefined) await showMarkdown(md);
+      if (md !== undefined) await showMarkdown(md, 'tandem compare');
     }),
     vscode.commands.registerCommand('tandem.showStats', async () => {
       const result = await serverCommand('tandem: stats', 'tandem.stats', []);
-      if (result !== undefined) await showMarkdown(statsMarkdown(result));
+      if (result !== undefined) await showMarkdown(statsMarkdown(result), 'tandem stats');
     }),
-    vscode.commands.registerCommand('tandem.showStatus', () => showMarkdown(statusMarkdown())),
+    vscode.commands.registerCommand('tandem.showStatus', () => showMarkdown(statusMarkdown(), 'tandem status')),
     // The server keeps the snooze and says until when in tandem/status (the status bar shows it).
     vscode.commands.registerCommand('tandem.snoozeInline', async () => {
       const pick = await vscode.window.showQuickPick(snoozeChoices(status?.snoozedUntil), { placeHolder: 'tandem: no inline completions for…' });

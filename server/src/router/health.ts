@@ -52,11 +52,17 @@ interface Entry {
 export class HealthMonitor {
   private readonly entries = new Map<string, Entry>();
   private readonly listeners: (() => void)[] = [];
+  private readonly latencyListeners: (() => void)[] = [];
 
   constructor(private readonly now: () => number = () => Date.now()) {}
 
   onChange(fn: () => void): void {
     this.listeners.push(fn);
+  }
+
+  /** Called when a latency sample changes a backend's rounded average (the status shows it). */
+  onLatency(fn: () => void): void {
+    this.latencyListeners.push(fn);
   }
 
   /** Forget backends no longer configured. */
@@ -104,6 +110,7 @@ export class HealthMonitor {
   success(name: string, latencyMs?: number): void {
     const e = this.entry(name);
     const changed = e.state !== 'closed';
+    const shown = e.latency === null ? null : Math.round(e.latency);
     if (latencyMs !== undefined) e.latency = e.latency === null ? latencyMs : e.latency + LATENCY_ALPHA * (latencyMs - e.latency);
     e.state = 'closed';
     e.failuresInRow = 0;
@@ -111,6 +118,7 @@ export class HealthMonitor {
     e.trialInFlight = false;
     e.lastError = null;
     if (changed) this.emit();
+    if (e.latency !== null && Math.round(e.latency) !== shown) for (const fn of this.latencyListeners) fn();
   }
 
   failure(name: string, f: BackendFailure): void {

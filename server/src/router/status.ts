@@ -54,6 +54,22 @@ export function statusOf(config: Config, registry: BackendRegistry): Status {
   return { state: 'ok', message: via, backends };
 }
 
+/**
+ * A latency as the status compares it: unknown, or its band of about a fifth (quarter octaves),
+ * so the first measurement and a real change go out while the moving average's jitter does not.
+ */
+export function latencyBand(ms: number | null): number | null {
+  return ms === null ? null : Math.round(4 * Math.log2(Math.max(1, ms)));
+}
+
+/**
+ * What decides whether a `tandem/status` is news: state, message (its latency left out), each
+ * backend's health and latency band, the snooze. Equal keys are not sent again.
+ */
+export function statusKey(status: Status): string {
+  return JSON.stringify([status.state, status.message.replace(/ \(\d+ ms\)/, ''), status.backends.map((b) => [b.name, b.healthy, latencyBand(b.latencyMs)]), status.snoozedUntil]);
+}
+
 export const PROBE_EVERY_MS = 15_000;
 const PROBE_TIMEOUT_MS = 5_000;
 

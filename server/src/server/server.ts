@@ -44,7 +44,7 @@ import { ACCEPT_COMMAND, SNOOZE_COMMAND, STATS_COMMAND, onAccepted, onCompletion
 import { BackendRegistry } from '../models/registry.js';
 import { spendDir } from '../router/budget.js';
 import { PathPolicy } from '../privacy/paths.js';
-import { Prober, statusOf, withSnooze, type Status } from '../router/status.js';
+import { Prober, statusKey, statusOf, withSnooze, type Status } from '../router/status.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { Snooze } from '../pipeline/inlineSwitch.js';
 import { readEditorIndentation, type EditorIndentation } from '../pipeline/postprocess/index.js';
@@ -166,7 +166,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     setImmediate(() => {
       statusQueued = false;
       const status: Status = withSnooze(statusOf(settings.config, backends), snooze.endsAt);
-      const key = JSON.stringify([status.state, status.message.replace(/ \(\d+ ms\)/, ''), status.backends.map((b) => [b.name, b.healthy]), status.snoozedUntil]);
+      const key = statusKey(status);
       if (key === lastStatus) return;
       lastStatus = key;
       void connection.sendNotification('tandem/status', status);
@@ -174,6 +174,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     });
   };
   backends.health.onChange(sendStatus);
+  // The status bar shows the latency: its first measurement and real changes go out too.
+  backends.health.onLatency(sendStatus);
 
   const applyConfig = () => {
     const c = settings.config;
