@@ -1,10 +1,17 @@
 // Counters of what was shown and accepted, per backend: the acceptance telemetry `tandem.accepted` feeds.
 import { LRUCache } from 'lru-cache';
+import type { LocalKind } from './pipeline/cache.js';
 
 export interface StatsSnapshot {
   requests: number;
   shown: number;
+  /** Shown completions answered without a backend request (the sum of `local`'s counts). */
   cacheHits: number;
+  /**
+   * Those by kind: the cache's exact place, typed through (typing, backspace, the editor's closers),
+   * a speculative request's answer; `maxMs` is the slowest of them as the server timed it.
+   */
+  local: Record<LocalKind, number> & { maxMs: number };
   /** Inline requests that their deadline (inline.deadlineMs) ended with nothing to show. */
   deadlineExpired: number;
   accepted: number;
@@ -14,7 +21,7 @@ export interface StatsSnapshot {
 
 export class Stats {
   private readonly shownIds = new LRUCache<string, string>({ max: 2000 });
-  private readonly data: StatsSnapshot = { requests: 0, shown: 0, cacheHits: 0, deadlineExpired: 0, accepted: 0, partiallyAccepted: 0, byBackend: {} };
+  private readonly data: StatsSnapshot = { requests: 0, shown: 0, cacheHits: 0, local: { cache: 0, typedThrough: 0, speculative: 0, maxMs: 0 }, deadlineExpired: 0, accepted: 0, partiallyAccepted: 0, byBackend: {} };
 
   request(): void {
     this.data.requests++;
@@ -24,9 +31,14 @@ export class Stats {
     this.data.deadlineExpired++;
   }
 
-  shown(id: string, backend: string, cached: boolean): void {
+  /** `local`: how it was answered without a backend request, if it was; `ms`: the server's time for it. */
+  shown(id: string, backend: string, local: LocalKind | undefined, ms: number): void {
     this.data.shown++;
-    if (cached) this.data.cacheHits++;
+    if (local) {
+      this.data.cacheHits++;
+      this.data.local[local]++;
+      this.data.local.maxMs = Math.max(this.data.local.maxMs, ms);
+    }
     this.shownIds.set(id, backend);
     this.perBackend(backend).shown++;
   }
