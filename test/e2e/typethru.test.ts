@@ -45,6 +45,14 @@ async function start(fake: FakeVllm, inline: object = {}) {
   return client;
 }
 
+/** A server on `fake` with `doc` open as src/NAME.ts, edited by a scripted editor whose cursor is at `offset`. */
+async function editing(fake: FakeVllm, name: string, doc: string, offset: number) {
+  const c = await start(fake);
+  const uri = `file:///work/src/${name}.ts`;
+  c.open(uri, 'typescript', doc);
+  return { c, ed: new ScriptedEditor(c, uri, doc, offset) };
+}
+
 const stats = (c: LspClient) => c.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] }) as Promise<any>;
 
 describe('typing through on an editor with its own habits', () => {
@@ -64,10 +72,7 @@ describe('typing through on an editor with its own habits', () => {
   it('a shown multi-line completion typed key by key, the editor closing pairs: one backend request, every answer right', async () => {
     const target = DOC.slice(0, P) + BODY + DOC.slice(P);
     const fake = await model([['{\n  ', BODY]]);
-    const c = await start(fake);
-    const uri = 'file:///work/src/render.ts';
-    c.open(uri, 'typescript', DOC);
-    const ed = new ScriptedEditor(c, uri, DOC, P);
+    const { c, ed } = await editing(fake, 'render', DOC, P);
     expect((await ed.inline()).items[0].insertText).toBe(BODY);
     let keys = 0;
     let overClosers = 0;
@@ -115,13 +120,10 @@ describe('typing through on an editor with its own habits', () => {
   });
 
   it('a suggest item accepted at once, with or without its parentheses, and backspace over what was typed: from the cache', async () => {
-    const fake = await model([['{\n  ', 'console.log(value);']]);
-    const c = await start(fake);
-    const uri = 'file:///work/src/g.ts';
     const doc = 'function g(value: number) {\n  \n}\n';
-    c.open(uri, 'typescript', doc);
     const P = doc.indexOf('  \n') + 2;
-    const ed = new ScriptedEditor(c, uri, doc, P);
+    const fake = await model([['{\n  ', 'console.log(value);']]);
+    const { c, ed } = await editing(fake, 'g', doc, P);
     expect((await ed.inline()).items[0].insertText).toBe('console.log(value);');
     const shown = async () => (await ed.inline()).items.map((i: any) => [i.insertText, i.range.end.character - i.range.start.character]);
     ed.type('c');
@@ -142,12 +144,9 @@ describe('typing through on an editor with its own habits', () => {
   });
 
   it('backspace over text typed before the completion\'s place shows that text again, then the completion', async () => {
-    const fake = await model([['  ret', 'urn a + b;']]);
-    const c = await start(fake);
-    const uri = 'file:///work/src/h.ts';
     const doc = 'function add(a, b) {\n  ret\n}\n';
-    c.open(uri, 'typescript', doc);
-    const ed = new ScriptedEditor(c, uri, doc, doc.indexOf('ret') + 3);
+    const fake = await model([['  ret', 'urn a + b;']]);
+    const { ed } = await editing(fake, 'h', doc, doc.indexOf('ret') + 3);
     expect((await ed.inline()).items[0].insertText).toBe('urn a + b;');
     ed.backspace();
     expect((await ed.inline()).items[0].insertText).toBe('turn a + b;');

@@ -76,6 +76,19 @@ describe('Speculation', () => {
     expect(h.spec.counts).toMatchObject({ started: 1, stored: 1, joined: 1, cancelled: 0, discarded: 0 });
   });
 
+  it('an empty answer still serves the editor\'s request for that place, until the document changes', async () => {
+    const h = harness();
+    h.spec.shown(h.doc.uri, { id: 'tandem-1', version: 1, offset: h.offset, replaced: '', text: 'return 1;' });
+    h.edit(h.offset, h.offset, 'return 1;');
+    h.asked[0]!.answer({ kind: 'empty', reason: 'nothing worth showing', latencyMs: 3 });
+    await new Promise((r) => setImmediate(r));
+    expect(await h.spec.join(h.doc.uri, h.doc.text.version, h.offset + 9)).toMatchObject({ kind: 'empty' });
+    expect(h.spec.counts).toMatchObject({ started: 1, empty: 1, joined: 1, cancelled: 0 });
+    h.edit(h.offset + 9, h.offset + 9, ' ');
+    expect(h.spec.join(h.doc.uri, h.doc.text.version, h.offset + 10)).toBeUndefined();
+    expect(h.spec.counts.cancelled).toBe(0);
+  });
+
   it('typing something else cancels it: its signal aborts, nothing is stored', async () => {
     const h = harness();
     h.spec.shown(h.doc.uri, { id: 'tandem-1', version: 1, offset: h.offset, replaced: '', text: 'return 1;' });

@@ -27,7 +27,7 @@ export interface SpeculationCounts {
   started: number;
   /** Their answers kept for the place they were made for (shown later counts as a local `speculative` answer). */
   stored: number;
-  /** Editor requests for that place that came while it ran and waited for it instead of asking again. */
+  /** Editor requests for its place that took its answer instead of asking again: waiting while it ran, or (an empty one) after. */
   joined: number;
   /** Ended by an edit of the document (the user typed something else) or by a request for another place. */
   cancelled: number;
@@ -48,6 +48,11 @@ export interface SpeculationDeps {
   logger: Logger;
 }
 
+/**
+ * The speculative request of the moment, running or answered: it stays until the document
+ * changes (or another starts), so that an editor request for its place gets its answer, an empty
+ * one too, rather than asking the backend what it was just asked.
+ */
 interface Flight {
   uri: string;
   version: number;
@@ -105,18 +110,12 @@ export class Speculation {
     }
   }
 
-  /** The running speculative request for exactly this place, if any: an editor request there waits for it. */
+  /** The speculative request for exactly this place and version, if any (running or answered): an editor request there takes its answer. */
   join(uri: string, version: number, offset: number): Promise<InlineOutcome> | undefined {
     const f = this.flight;
     if (!f || f.uri !== uri || f.version !== version || f.offset !== offset) return undefined;
     this.counts.joined++;
     return f.done;
-  }
-
-  /** Whether the running speculative request is for this place. */
-  runsFor(uri: string, version: number, offset: number): boolean {
-    const f = this.flight;
-    return f !== undefined && f.uri === uri && f.version === version && f.offset === offset;
   }
 
   closed(uri: string): void {
@@ -151,12 +150,13 @@ export class Speculation {
       }
     };
     const done = ask().then((outcome) => {
-      if (this.flight?.done === done) this.flight = undefined;
+      if (outcome.kind === 'cancelled' && this.flight?.done === done) this.flight = undefined;
       if (outcome.kind === 'cancelled') this.counts.cancelled++;
       else if (outcome.kind !== 'completion') this.counts.empty++;
       else if (doc.text.version !== version || ctrl.signal.aborted) {
         // The user moved on while it ran: an answer for text that is gone is never shown.
         this.counts.discarded++;
+        if (this.flight?.done === done) this.flight = undefined;
         this.deps.logger.debug(`speculative answer for ${doc.uri} version ${version} dropped: the document is at ${doc.text.version}`);
       } else {
         this.counts.stored++;
