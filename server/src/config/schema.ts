@@ -116,6 +116,10 @@ export const ConfigSchema = z
         multiline: z.boolean().default(true).describe('Allow completions of several lines when the cursor is at the end of a line.'),
         maxLines: positiveInt.default(16).describe('Most lines in one multi-line completion.'),
         cacheSize: positiveInt.default(512).describe('Entries of the completion cache.'),
+        speculative: z
+          .boolean({ error: 'expected true or false' })
+          .default(true)
+          .describe('When a completion is accepted, ask for the one that follows it in the background (an inline request like any other: same route, privacy and budget), so that the next ghost text is ready; cancelled when the user types something else.'),
         languages: z
           .record(z.string(), z.boolean({ error: 'expected true or false' }), { error: 'expected an object of LSP language ids to true or false, e.g. {"markdown": false, "*": true}' })
           .optional()
@@ -124,7 +128,7 @@ export const ConfigSchema = z
           ),
       })
       .strict()
-      .default(() => ({ enabled: true, debounceMs: 'adaptive' as const, deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512 }))
+      .default(() => ({ enabled: true, debounceMs: 'adaptive' as const, deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512, speculative: true }))
       .describe('Inline completions.'),
     context: z
       .object({

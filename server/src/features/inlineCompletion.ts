@@ -55,7 +55,7 @@ function resolveDoc(deps: CompletionFeatureDeps, params: TextDocumentPositionPar
 async function run(deps: CompletionFeatureDeps, doc: Doc, position: Position, token: CancellationToken | undefined): Promise<InlineOutcome> {
   deps.stats.request();
   const outcome = await deps.pipeline.complete({ doc, position, signal: tokenSignal(token) });
-  if (outcome.kind === 'completion') deps.stats.shown(outcome.id, outcome.backend, outcome.cached);
+  if (outcome.kind === 'completion') deps.stats.shown(outcome.id, outcome.backend, outcome.local, outcome.latencyMs);
   else if ((outcome.kind === 'empty' || outcome.kind === 'failed') && outcome.deadlineMs !== undefined) deps.stats.deadlineExpired();
   if (outcome.kind === 'empty') deps.logger.debug(`no completion: ${outcome.reason}`);
   return outcome;
@@ -69,7 +69,8 @@ export async function onInlineCompletion(deps: CompletionFeatureDeps, params: Te
     items: [
       {
         insertText: outcome.text,
-        range: { start: position, end: position },
+        // Past the cursor only over closers the editor put there, which the text holds too.
+        range: { start: position, end: { line: position.line, character: position.character + outcome.replace } },
         command: { title: 'Accept tandem completion', command: ACCEPT_COMMAND, arguments: [{ id: outcome.id }] },
       },
     ],
@@ -102,15 +103,19 @@ export async function onCompletion(deps: CompletionFeatureDeps, params: TextDocu
     sortText: '0000',
     preselect: true,
     insertTextFormat: InsertTextFormat.PlainText,
-    textEdit: { range: { start: { line: position.line, character: wordStart }, end: position }, newText },
+    textEdit: { range: { start: { line: position.line, character: wordStart }, end: { line: position.line, character: position.character + outcome.replace } }, newText },
     command: { title: 'Accept tandem completion', command: ACCEPT_COMMAND, arguments: [{ id: outcome.id }] },
   };
   return { isIncomplete: true, items: [item] };
 }
 
-/** `tandem.accepted` [{id, partial?}]: records an acceptance; unknown ids are ignored. */
-export function onAccepted(deps: { stats: Stats; logger: Logger }, args: unknown[] | undefined): null {
+/**
+ * `tandem.accepted` [{id, partial?}]: records an acceptance (unknown ids are ignored); a full one
+ * may start the speculative request for what follows it (pipeline/speculate.ts).
+ */
+export function onAccepted(deps: { stats: Stats; logger: Logger; pipeline: InlinePipeline; documents: DocumentStore }, args: unknown[] | undefined): null {
   const arg = commandArg(ACCEPT_COMMAND, args, AcceptedArgs, 'expected arguments [{"id": "<completion id>", "partial"?: true}]');
+  if (arg.partial !== true) deps.pipeline.accepted(arg.id, (uri) => deps.documents.get(uri));
   const counted = deps.stats.accepted(arg.id, arg.partial === true);
   deps.logger.debug(`${arg.partial === true ? 'partial ' : ''}acceptance of ${arg.id}${counted ? '' : ' (unknown id, not counted)'}`);
   return null;

@@ -14,9 +14,10 @@ import { lineCommentFor } from '../syntax/languages.js';
 import { CancelledError, DeadlineError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import type { Workspace } from '../workspace.js';
-import { CompletionCache } from './cache.js';
+import { CompletionCache, type LocalKind } from './cache.js';
 import { Debouncer } from './debounce.js';
 import { inlineOff } from './inlineSwitch.js';
+import { Speculation, type SpeculationCounts, type TextEdit } from './speculate.js';
 import { completionMode, documentIndentation, postprocess, type CursorContext, type EditorIndentation } from './postprocess/index.js';
 import { checkSyntax, syntaxBaseline, syntaxBlock, type BoundedParse, type SyntaxBaseline, type SyntaxBlock } from './postprocess/syntaxCheck.js';
 import type { LanguageName } from '../syntax/languages.js';
@@ -32,6 +33,12 @@ export interface InlineRequest {
   immediate?: boolean;
   /** Overrides inline.deadlineMs (the CLI waits longer than a keystroke may). */
   deadlineMs?: number;
+  /**
+   * The background request for the place an accepted completion leads to (speculate.ts): no
+   * debounce, and its answer is kept by the speculation (for the text it was made for) rather than
+   * by this request.
+   */
+  speculative?: boolean;
 }
 
 /**
@@ -40,7 +47,19 @@ export interface InlineRequest {
  * own events, not by a clock outside it.
  */
 export type InlineOutcome =
-  | { kind: 'completion'; text: string; id: string; backend: string; model: string; latencyMs: number; cached: boolean }
+  | {
+      kind: 'completion';
+      text: string;
+      /** Characters after the cursor the text goes over (closers the editor put there, which the completion holds too); usually 0. */
+      replace: number;
+      id: string;
+      backend: string;
+      model: string;
+      latencyMs: number;
+      cached: boolean;
+      /** Answered without a backend request, and how. */
+      local?: LocalKind;
+    }
   | { kind: 'empty'; reason: string; backend?: string; model?: string; latencyMs: number; deadlineMs?: number }
   | { kind: 'cancelled' }
   | { kind: 'failed'; failure: BackendFailure; backend?: string; latencyMs: number; deadlineMs?: number };
@@ -84,7 +103,10 @@ export interface InlineDeps {
 export class InlinePipeline {
   private readonly cache: CompletionCache;
   private readonly debouncer: Debouncer;
+  private readonly speculation: Speculation;
   private current: AbortController | undefined;
+  /** The place the request in flight (`current`) completes. */
+  private currentPlace: { uri: string; version: number; offset: number } | undefined;
   private nextId = 1;
   private inFlight = 0;
   private readonly warnedTemplate = new Set<string>();
@@ -94,6 +116,43 @@ export class InlinePipeline {
     this.cache = new CompletionCache(deps.config().inline.cacheSize);
     this.debouncer = new Debouncer(() => deps.config().inline.debounceMs);
     this.now = deps.now ?? (() => performance.now());
+    this.speculation = new Speculation({
+      enabled: () => deps.config().inline.speculative,
+      request: (doc, offset, signal) => this.complete({ doc, position: doc.text.positionAt(offset), signal, speculative: true }),
+      answered: (doc, offset) => this.answered(doc, offset),
+      store: (uri, text, offset, completion) => this.cache.set(uri, text, offset, completion, true),
+      logger: deps.logger,
+    });
+  }
+
+  /** What speculative requests did so far (tandem.stats). */
+  speculativeCounts(): SpeculationCounts {
+    return { ...this.speculation.counts };
+  }
+
+  /**
+   * A document changed (`edit`: its one change, in offsets of the text before; undefined when the
+   * notification held several or the whole text): an accepted completion is told from it, and a
+   * speculative request for the text as it was ends.
+   */
+  changed(doc: Doc, before: { version: number; text: string }, edit: TextEdit | undefined): void {
+    this.speculation.changed(doc, before, edit);
+  }
+
+  /** `tandem.accepted` (a full acceptance) for the completion `id`; `docOf` finds its document. */
+  accepted(id: string, docOf: (uri: string) => Doc | undefined): void {
+    this.speculation.accepted(id, docOf);
+  }
+
+  closed(uri: string): void {
+    this.speculation.closed(uri);
+  }
+
+  /** Whether this place already has an answer or a request: a speculative one would add nothing. */
+  private answered(doc: Doc, offset: number): boolean {
+    const p = this.currentPlace;
+    if (p && p.uri === doc.uri && p.version === doc.text.version && p.offset === offset) return true;
+    return this.cache.get(doc.uri, doc.text.getText(), offset) !== undefined;
   }
 
   /** True while a request waits on a backend: background work (re-parses) holds off meanwhile. */
@@ -102,6 +161,19 @@ export class InlinePipeline {
   }
 
   async complete(req: InlineRequest): Promise<InlineOutcome> {
+    const { doc } = req;
+    const version = doc.text.version;
+    const offset = doc.text.offsetAt(req.position);
+    const outcome = await this.answer(req, offset);
+    // What the editor is given (for the text it asked about) is watched for its acceptance.
+    if (outcome.kind === 'completion' && !req.speculative && doc.text.version === version) {
+      const replaced = doc.text.getText().slice(offset, offset + outcome.replace);
+      this.speculation.shown(doc.uri, { id: outcome.id, version, offset, replaced, text: outcome.text });
+    }
+    return outcome;
+  }
+
+  private async answer(req: InlineRequest, offset: number): Promise<InlineOutcome> {
     const start = this.now();
     const config = this.deps.config();
     const elapsed = () => Math.round(this.now() - start);
@@ -111,14 +183,26 @@ export class InlinePipeline {
     if (doc.binary) return { kind: 'empty', reason: 'binary content', latencyMs: 0 };
 
     const text = doc.text.getText();
-    const offset = doc.text.offsetAt(req.position);
-    const cached = this.cache.get(doc.uri, text, offset);
-    if (cached !== undefined) return { kind: 'completion', text: cached, id: this.id(), backend: 'cache', model: 'cache', latencyMs: elapsed(), cached: true };
+    const hit = this.cache.get(doc.uri, text, offset);
+    if (hit) {
+      if (hit.items.length === 0) return { kind: 'empty', reason: 'the completion being typed goes on past the closing line the editor put below the cursor: nothing to add here', latencyMs: elapsed() };
+      const { text: shown, replace } = hit.items[0]!;
+      return { kind: 'completion', text: shown, replace, id: this.id(), backend: 'cache', model: 'cache', latencyMs: elapsed(), cached: true, local: hit.kind };
+    }
+    // The speculative request for this very place is running: wait for it rather than ask again.
+    const running = req.speculative ? undefined : this.speculation.join(doc.uri, doc.text.version, offset);
+    if (running) {
+      const out = await untilAborted(running, req.signal);
+      if (out === undefined) return { kind: 'cancelled' };
+      if (out.kind !== 'completion') return out.kind === 'cancelled' ? out : { ...out, latencyMs: elapsed() };
+      return { ...out, id: this.id(), latencyMs: elapsed() };
+    }
 
     // A newer request makes this one pointless: abort it (and its HTTP request) at once.
     this.current?.abort(new CancelledError('superseded by a newer request'));
     const mine = new AbortController();
     this.current = mine;
+    this.currentPlace = { uri: doc.uri, version: doc.text.version, offset };
     const deadlineMs = req.deadlineMs ?? config.inline.deadlineMs;
     const scope = scopedSignal([req.signal, mine.signal], deadlineMs);
     const signal = scope.signal;
@@ -137,7 +221,7 @@ export class InlinePipeline {
     };
     let early: NodeJS.Immediate | undefined;
     try {
-      if (!req.immediate) await this.debouncer.wait(start, signal);
+      if (!req.immediate && !req.speculative) await this.debouncer.wait(start, signal);
       const health = this.deps.backends.health;
       // One backend's try: the model call (shrunk once on a context-length error), its health
       // report, postprocessing. `token` hears every streamed piece (the hedge's clock).
@@ -221,8 +305,9 @@ export class InlinePipeline {
         if (out === '') return { kind: 'empty', reason: 'nothing worth showing after postprocessing', backend: race.backend, model: result.value.model, latencyMs: elapsed() };
         // Stored once the answer is out: hashing the cache key (some KB of text around the cursor)
         // is not the user's wait. An immediate runs before the next message is read from stdin.
-        setImmediate(() => this.cache.set(doc.uri, text, offset, out));
-        return { kind: 'completion', text: out, id: this.id(), backend: race.backend, model: result.value.model, latencyMs: elapsed(), cached: false };
+        // A speculative answer is the speculation's to keep, if its text is still there.
+        if (!req.speculative) setImmediate(() => this.cache.set(doc.uri, text, offset, out));
+        return { kind: 'completion', text: out, replace: 0, id: this.id(), backend: race.backend, model: result.value.model, latencyMs: elapsed(), cached: false };
       }
     } catch (err) {
       if (signal.aborted) {
@@ -234,7 +319,10 @@ export class InlinePipeline {
       this.inFlight--;
       if (early) clearImmediate(early);
       scope.dispose();
-      if (this.current === mine) this.current = undefined;
+      if (this.current === mine) {
+        this.current = undefined;
+        this.currentPlace = undefined;
+      }
     }
   }
 
@@ -331,6 +419,20 @@ export class InlinePipeline {
   private id(): string {
     return `tandem-${this.nextId++}`;
   }
+}
+
+/** `p`'s value, or undefined as soon as `signal` aborts (`p` runs on). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then((v) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(v);
+    });
+  });
 }
 
 /** `{deadlineMs}` when the request's deadline is what aborted `signal`. */

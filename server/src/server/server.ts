@@ -35,7 +35,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ContextService } from '../context/service.js';
-import type { WorkDoneProgressServerReporter } from 'vscode-languageserver';
+import type { Range, WorkDoneProgressServerReporter } from 'vscode-languageserver';
 import { DocumentStore } from '../documents.js';
 import { APPLY_ACTION_COMMAND, CODE_ACTION_KINDS, COMPARE_COMMAND, EDIT_COMMAND, EXPLAIN_COMMAND, onApplyAction, onCompare, onEdit, onCodeAction, onCodeActionResolve, onExplain, type CodeActionDeps, type ProgressSink } from '../features/codeActions.js';
 import { CodeActionParamsShape, CodeActionShape, ConfigurationShape, DidChangeShape, DidOpenShape, DocumentOnlyShape, ExecuteCommandParamsShape, noArgs, notificationProblem, positionParams, requestParams, WatchedFilesShape, WorkspaceFoldersShape } from '../features/args.js';
@@ -335,7 +335,14 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     context.opened(t.uri);
   }));
   connection.onDidChangeTextDocument(note(DidChangeTextDocumentNotification.method, DidChangeShape, ({ textDocument: t, contentChanges }: DidChangeTextDocumentParams) => {
-    if (!documents.change(t.uri, t.version ?? 0, contentChanges)) return log.debug(`didChange for unknown document ${t.uri}`);
+    // The text before, and a lone change in its offsets: the pipeline tells an accepted completion by them.
+    const old = documents.get(t.uri);
+    const before = old && { version: old.text.version, text: old.text.getText() };
+    const only = contentChanges.length === 1 ? (contentChanges[0] as { range?: Range; text: string }) : undefined;
+    const edit = old && only?.range ? { start: old.text.offsetAt(only.range.start), end: old.text.offsetAt(only.range.end), text: only.text } : undefined;
+    const doc = documents.change(t.uri, t.version ?? 0, contentChanges);
+    if (!doc || !before) return log.debug(`didChange for unknown document ${t.uri}`);
+    pipeline.changed(doc, before, edit);
     for (const c of contentChanges) {
       if (!('range' in c)) {
         context.opened(t.uri); // a full replacement: windows and index entry from scratch
@@ -353,6 +360,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   connection.onDidCloseTextDocument(note(DidCloseTextDocumentNotification.method, DocumentOnlyShape, ({ textDocument: t }: { textDocument: TextDocumentIdentifier }) => {
     paths.invalidate();
     documents.close(t.uri);
+    pipeline.closed(t.uri);
     context.closed(t.uri);
   }));
   connection.onDidChangeWatchedFiles(note('workspace/didChangeWatchedFiles', WatchedFilesShape, ({ changes }: DidChangeWatchedFilesParams) => {
@@ -391,7 +399,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       return onExplain(actionDeps, p.arguments, sink, t, showMarkdown);
     }
     if (p.command === COMPARE_COMMAND) return onCompare(actionDeps, p.arguments, t);
-    if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry') }, p.arguments);
+    if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry'), pipeline, documents }, p.arguments);
     if (p.command === SNOOZE_COMMAND) return onSnooze({ snooze, logger: hub.logger('inline') }, p.arguments);
     if (p.command === STATS_COMMAND) {
       noArgs(STATS_COMMAND, p.arguments);
@@ -399,7 +407,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       runtime.reset(); // event-loop figures cover the time since the previous tandem.stats
       const idx = context.workspaceIndex;
       const index = idx ? { files: idx.stats().files, finished: idx.progress.finished, ...idx.cacheCounts } : null;
-      return { ...stats.snapshot(), latency: backends.latencyPercentiles(), hedge: backends.hedge.snapshot(settings.config), spend: backends.spend.today(), status: withSnooze(statusOf(settings.config, backends), snooze.endsAt), process, index };
+      return { ...stats.snapshot(), speculative: pipeline.speculativeCounts(), latency: backends.latencyPercentiles(), hedge: backends.hedge.snapshot(settings.config), spend: backends.spend.today(), status: withSnooze(statusOf(settings.config, backends), snooze.endsAt), process, index };
     }
     throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
   });
