@@ -31,7 +31,9 @@
 // hole's document is opened, parsed (a code-action listing parses a document without a tree), then
 // edited to the hole and completed; the context time is the server's own debug line. `cli` runs one
 // cold `tandem-lsp prompt --json` process per hole and budget (the hole written into the file, put
-// back afterwards) on a sample of the holes; the context time is its `contextMs`.
+// back afterwards) on a sample of the holes; the context time is its `contextMs`. Beside each wall time
+// the process's CPU time meanwhile (`contextCpuMs`, the debug line's `cpu`): on a loaded machine the
+// difference is time the process waited for a core.
 //
 // `--load K` runs K CPU hogs meanwhile (stress-ng --cpu K if installed, else node busy loops).
 // Writes bench/out/recall/<repo>-<mode>-<load>.json; `--report [DIR]` prints every such file (of DIR) as tables.
@@ -385,7 +387,7 @@ function envFor(home) {
 }
 
 /**
- * @typedef {{ budget: number, holes: number, hits: number, contextMs: number[], late: number, wallMs: number[], misses: string[] }} BudgetResult
+ * @typedef {{ budget: number, holes: number, hits: number, contextMs: number[], cpuMs: number[], late: number, wallMs: number[], misses: string[] }} BudgetResult
  */
 
 /** @param {string} repo @param {Hole[]} holes @param {number[]} budgets @param {string} home */
@@ -402,7 +404,7 @@ async function runServer(repo, holes, budgets, home) {
       await client.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end', 600_000);
       const indexMs = performance.now() - began;
       /** @type {BudgetResult & {indexMs: number}} */
-      const r = { budget, holes: holes.length, hits: 0, contextMs: [], late: 0, wallMs: [], misses: [], indexMs };
+      const r = { budget, holes: holes.length, hits: 0, contextMs: [], cpuMs: [], late: 0, wallMs: [], misses: [], indexMs };
       let version = 1;
       for (const h of holes) {
         const uri = pathToFileURL(h.abs).href;
@@ -427,6 +429,7 @@ async function runServer(repo, holes, budgets, home) {
         const line = contextLines(client.stderr)[logLines];
         if (line) {
           r.contextMs.push(Number(line.ms));
+          if (line.cpu !== undefined) r.cpuMs.push(Number(line.cpu));
           if (line.late) r.late++;
         }
         client.notify('textDocument/didClose', { textDocument: { uri } });
@@ -443,13 +446,13 @@ async function runServer(repo, holes, budgets, home) {
 
 /** The server's per-request context debug lines, in order. @param {string} stderr */
 function contextLines(stderr) {
-  return [...stderr.matchAll(/context ([\d.]+) ms: ([^\n]*)/g)].map((m) => ({ ms: m[1], late: / late\b/.test(m[2] ?? '') }));
+  return [...stderr.matchAll(/context ([\d.]+) ms(?:, cpu ([\d.]+) ms)?: ([^\n]*)/g)].map((m) => ({ ms: m[1], cpu: m[2], late: / late\b/.test(m[3] ?? '') }));
 }
 
 /** @param {string} repo @param {Hole[]} holes @param {number[]} budgets @param {string} home */
 function runCli(repo, holes, budgets, home) {
   /** @type {BudgetResult[]} */
-  const results = budgets.map((budget) => ({ budget, holes: holes.length, hits: 0, contextMs: [], late: 0, wallMs: [], misses: [] }));
+  const results = budgets.map((budget) => ({ budget, holes: holes.length, hits: 0, contextMs: /** @type {number[]} */ ([]), cpuMs: /** @type {number[]} */ ([]), late: 0, wallMs: /** @type {number[]} */ ([]), misses: /** @type {string[]} */ ([]) }));
   for (const h of holes) {
     writeFileSync(h.abs, h.text);
     try {
@@ -465,6 +468,7 @@ function runCli(repo, holes, budgets, home) {
         const sources = out.context?.sources ?? [];
         // `contextMs` is the whole context stage; older builds report the sources only.
         r.contextMs.push(typeof out.contextMs === 'number' ? out.contextMs : sources.reduce((s, x) => s + x.ms, 0));
+        if (typeof out.contextCpuMs === 'number') r.cpuMs.push(out.contextCpuMs);
         if (sources.some((x) => x.late)) r.late++;
         if (isHit(out.prompt, h)) r.hits++;
         else r.misses.push(`${h.rel}:${h.line + 1}:${h.character + 1} ${h.name}${h.gold}`);
@@ -491,7 +495,7 @@ function startLoad(k) {
 
 /** @param {BudgetResult[]} rs @param {string} mode */
 function summary(rs, mode) {
-  return rs.map((r) => ({ mode, budget: r.budget, holes: r.holes, hits: r.hits, recall: r.holes ? r.hits / r.holes : NaN, contextP50: pct(r.contextMs, 50), contextP99: pct(r.contextMs, 99), contextMax: Math.max(...r.contextMs), late: r.late, wallP50: pct(r.wallMs, 50), misses: r.misses }));
+  return rs.map((r) => ({ mode, budget: r.budget, holes: r.holes, hits: r.hits, recall: r.holes ? r.hits / r.holes : NaN, contextP50: pct(r.contextMs, 50), contextP99: pct(r.contextMs, 99), contextMax: Math.max(...r.contextMs), cpuP50: pct(r.cpuMs, 50), cpuP99: pct(r.cpuMs, 99), late: r.late, wallP50: pct(r.wallMs, 50), misses: r.misses }));
 }
 
 /** Markdown tables of every run recorded in `dir`: one row per repository, mode and load, then per language. @param {string} dir */
@@ -502,8 +506,8 @@ function report(dir) {
     .sort()
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
   const budgets = [...new Set(runs.flatMap((d) => d.rows.map((/** @type {any} */ r) => r.budget)))].sort((a, b) => a - b);
-  const head = `| repository (commit) | lang | load | mode | holes | ${budgets.map((b) => `recall ${b}`).join(' | ')} | context ms p50 / p99 / max | a source late | wall p50 |`;
-  const rule = `|${'---|'.repeat(8 + budgets.length)}`;
+  const head = `| repository (commit) | lang | load | mode | holes | ${budgets.map((b) => `recall ${b}`).join(' | ')} | context ms p50 / p99 / max | its CPU ms p50 / p99 | a source late | wall p50 |`;
+  const rule = `|${'---|'.repeat(9 + budgets.length)}`;
   /** @param {string} label @param {any[]} ds */
   const row = (label, ds) => {
     const rows = ds.flatMap((d) => d.rows);
@@ -513,10 +517,11 @@ function report(dir) {
       return holes ? `${((100 * at.reduce((n, r) => n + r.hits, 0)) / holes).toFixed(1)} %` : '—';
     };
     const ms = rows.flatMap((r) => r.contextMsAll);
+    const cpu = rows.flatMap((r) => r.cpuMsAll ?? []);
     const late = rows.reduce((n, r) => n + r.late, 0);
     const requests = rows.reduce((n, r) => n + r.holes, 0);
     const holes = ds.reduce((n, d) => n + (d.rows[0]?.holes ?? 0), 0);
-    return `| ${label} | ${ds[0].lang} | ${ds[0].load} | ${ds[0].mode} | ${holes} | ${budgets.map(rec).join(' | ')} | ${pct(ms, 50).toFixed(2)} / ${pct(ms, 99).toFixed(2)} / ${Math.max(...ms).toFixed(2)} | ${late} of ${requests} | ${pct(rows.flatMap((r) => r.wallMsAll), 50).toFixed(0)} ms |`;
+    return `| ${label} | ${ds[0].lang} | ${ds[0].load} | ${ds[0].mode} | ${holes} | ${budgets.map(rec).join(' | ')} | ${pct(ms, 50).toFixed(2)} / ${pct(ms, 99).toFixed(2)} / ${Math.max(...ms).toFixed(2)} | ${cpu.length ? `${pct(cpu, 50).toFixed(2)} / ${pct(cpu, 99).toFixed(2)}` : '—'} | ${late} of ${requests} | ${pct(rows.flatMap((r) => r.wallMsAll), 50).toFixed(0)} ms |`;
   };
   const lines = [head, rule, ...runs.map((d) => row(`${d.name} (${String(d.commit).slice(0, 10)})`, [d]))];
   const groups = new Map();
@@ -550,12 +555,12 @@ async function main() {
       const t = performance.now();
       const cliHoles = picked.filter((_, i) => i % Math.max(1, Math.round(picked.length / (args.cliHoles ?? Math.min(30, picked.length)))) === 0);
       const rs = mode === 'server' ? await runServer(repo, picked, args.budgets, home) : runCli(repo, cliHoles, args.budgets, home);
-      const rows = summary(rs, mode).map((s, i) => ({ ...s, contextMsAll: rs[i].contextMs, wallMsAll: rs[i].wallMs, indexMs: /** @type {any} */ (rs[i]).indexMs }));
+      const rows = summary(rs, mode).map((s, i) => ({ ...s, contextMsAll: rs[i].contextMs, cpuMsAll: rs[i].cpuMs, wallMsAll: rs[i].wallMs, indexMs: /** @type {any} */ (rs[i]).indexMs }));
       const out = { name, commit, lang, mode, load: load.what, loadavg: [loadBefore, loadavg()[0]], machine: `${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`, files, sites, ambiguous, unreachable, seconds: (performance.now() - t) / 1000, rows };
       const tag = args.load > 0 ? `load${args.load}` : 'idle';
       writeFileSync(join(OUT_DIR, `${name}-${mode}-${tag}.json`), JSON.stringify(out, null, 1));
       for (const r of rows) {
-        process.stdout.write(`${name} ${mode} ${tag} budget ${r.budget}: recall ${(100 * r.recall).toFixed(1)} % (${r.hits}/${r.holes}), context p50 ${r.contextP50.toFixed(2)} ms p99 ${r.contextP99.toFixed(2)} ms max ${r.contextMax.toFixed(2)} ms, late ${r.late}, wall p50 ${r.wallP50.toFixed(0)} ms\n`);
+        process.stdout.write(`${name} ${mode} ${tag} budget ${r.budget}: recall ${(100 * r.recall).toFixed(1)} % (${r.hits}/${r.holes}), context p50 ${r.contextP50.toFixed(2)} ms p99 ${r.contextP99.toFixed(2)} ms max ${r.contextMax.toFixed(2)} ms (CPU p50 ${r.cpuP50.toFixed(2)} ms p99 ${r.cpuP99.toFixed(2)} ms), late ${r.late}, wall p50 ${r.wallP50.toFixed(0)} ms\n`);
         if (args.misses) for (const m of r.misses) process.stdout.write(`  miss ${m}\n`);
       }
     }

@@ -51,6 +51,24 @@ describe('the engine on an injected clock', () => {
     expect(g.ms).toBe(20);
   });
 
+  it('runs the first source even when the process paused before it past every budget (its deadline already gone); skips the rest', () => {
+    let clock = 0;
+    const deadlines: Record<string, number> = {};
+    const source = (name: string): ContextSource => ({
+      name,
+      gather: (_req, deadline) => {
+        deadlines[name] = deadline;
+        return [found(name)];
+      },
+    });
+    // The clock's first look is the gather's start; by the second (the first source's start) 30 ms have gone by.
+    const now = () => (clock++ === 0 ? 0 : 30);
+    const g = new ContextEngine([source('definitions'), source('enclosing'), source('similar')], now).gather({} as never, () => ({ enabled: true, budgetMs: 5 }));
+    expect(g.candidates.map((c) => c.why)).toEqual(['definitions']);
+    expect(deadlines).toEqual({ definitions: 5 }); // past already: it does its likeliest step only
+    expect(g.sources.map((x) => `${x.name}:${x.skipped ?? false}`)).toEqual(['definitions:false', 'enclosing:true', 'similar:true']);
+  });
+
   it('gives each source its own budget at most, less what the sources before it overran', () => {
     let clock = 0;
     const seen: string[] = [];

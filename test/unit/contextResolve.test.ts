@@ -419,7 +419,7 @@ describe('the call being written: its callee first, per form', () => {
     ['an object literal\'s function-valued property', 'src/test.ts', 'export function check(provider: { provideLinks(d: string, t: number): string[] }) {\n  return provider.provideLinks(├\n}\n', 'src/providers.ts:     provideLinks: (document: string, token: number) => {', 'defined as provideLinks'],
     ['an object literal\'s property that holds a function or undefined', 'src/test.ts', 'export function check(provider: { resolveLink?(l: string, t: number): string }) {\n  return provider.resolveLink?.(├\n}\n', 'src/providers.ts:     resolveLink: enabled', 'defined as resolveLink'],
     ['Go: a method called on what a call returns (`c.AbortWithError(…).SetMeta(`)', 'handler.go', 'package gin\n\nfunc handle(c *Context) {\n\tc.AbortWithError(400, nil).SetMeta(├\n}\n', 'errors.go: func (msg *Error) SetMeta(data any) *Error {', 'defined as SetMeta'],
-    ['Python: `import json` does not hide a `.json(` method', 'pkg/client.py', 'import json\n\nfrom .models import Response\n\n\ndef fetch(response: Response) -> object:\n    return response.json(├\n', 'pkg/models.py:     def json(self, **kwargs: object) -> object:', 'defined as json'],
+    ['Python: `import json` does not hide a `.json(` method', 'pkg/client.py', 'import json\n\n\ndef fetch(response) -> object:\n    return response.json(├\n', 'pkg/models.py:     def json(self, **kwargs: object) -> object:', 'defined as json'],
   ]);
 
   it('the callee ranks above the imported names around it, however near', async () => {
@@ -459,7 +459,7 @@ describe('the call being written: its callee first, per form', () => {
   });
 
   it('finds the function whose arguments are being written, over nested brackets and lines; none at statement level', () => {
-    const at = (marked: string) => calleeAt(marked.replace('├', ''), marked.indexOf('├'));
+    const at = (marked: string) => calleeAt(marked.replace('├', ''), marked.indexOf('├'))?.name;
     expect(at('client.send(├')).toBe('send');
     expect(at('a.b.send(x, f(y), [1, 2], ├')).toBe('send');
     expect(at('send(\n  first,\n  {\n    ├')).toBeUndefined(); // inside an object literal argument: a brace at depth 0
@@ -470,5 +470,54 @@ describe('the call being written: its callee first, per form', () => {
     expect(at('send(a);\nx = ├')).toBeUndefined();
     expect(at('def f(a):\n    x = ├')).toBeUndefined();
     expect(at('function f() {\n  ├')).toBeUndefined();
+  });
+});
+
+/** Five classes with a `request` method beside the files that call one: the name alone points at them. */
+const DECOYS = (dir: string, ext: 'ts' | 'py' | 'go'): Record<string, string> =>
+  Object.fromEntries(
+    Array.from({ length: 5 }, (_, i) => {
+      if (ext === 'ts') return [`${dir}/decoy${i}.ts`, `export class Decoy${i} {\n  request(code${i}: number): void {\n    return;\n  }\n}\n`];
+      if (ext === 'py') return [`${dir}/decoy${i}.py`, `class Decoy${i}:\n    def request(self, code${i}: int) -> None:\n        return None\n`];
+      return [`${dir}/a${i}.go`, `package ${dir.split('/').pop()}\n\ntype a${i}Binding struct{}\n\nfunc (a${i}Binding) Request(code${i} int) error {\n\treturn nil\n}\n`];
+    }),
+  );
+
+const RECEIVER_FILES: Record<string, string> = {
+  'src/http/client.ts': 'export class HttpClient {\n  request(url: string, init: object): Promise<unknown> {\n    return Promise.resolve(init);\n  }\n}\n',
+  'src/http/base.ts': 'export class BaseService {\n  protected request(path: string, body: object): void {\n    return;\n  }\n}\n',
+  'src/http/deps.ts': "import { HttpClient } from './client';\n\nexport interface Deps {\n  http: HttpClient;\n  retries: number;\n}\n",
+  'src/http/api.ts': 'export interface Api {\n  fetchAll(url: string): Promise<unknown>;\n}\n',
+  'src/impl/real.ts': "import type { Api } from '../http/api';\n\nexport class RealApi implements Api {\n  fetchAll(url: string, retries = 3): Promise<unknown> {\n    return Promise.resolve([url, retries]);\n  }\n}\n",
+  ...DECOYS('src/app', 'ts'),
+  'app/http.py': 'class HttpClient:\n    def request(self, method: str, url: str) -> None:\n        return None\n',
+  ...DECOYS('app', 'py'),
+  'go.mod': 'module example.com/shop\n',
+  'binding/json.go': 'package binding\n\ntype jsonBinding struct{}\n\nfunc (jsonBinding) Request(body []byte, obj any) error {\n\treturn nil\n}\n',
+  'binding/context.go': 'package binding\n\ntype Context struct{}\n',
+  'binding/render.go': 'package binding\n\nfunc (c *Context) Request(code int, obj any) {\n}\n',
+  ...DECOYS('binding', 'go'),
+};
+
+const HTTP_REQUEST = 'src/http/client.ts:   request(url: string, init: object): Promise<unknown> {';
+
+describe('a member call\'s receiver: its type settles which method it is, per form', () => {
+  eachForm(RECEIVER_FILES, [
+    ['a field with a declared type (`this.http.request(`)', 'src/app/main.ts', "import { HttpClient } from '../http/client';\n\nexport class App {\n  private http: HttpClient;\n  run() {\n    return this.http.request(├\n  }\n}\n", HTTP_REQUEST, 'method of HttpClient'],
+    ['a constructor parameter property', 'src/app/main.ts', "import { HttpClient } from '../http/client';\n\nexport class App {\n  constructor(private readonly http: HttpClient) {}\n  run() {\n    return this.http.request(├\n  }\n}\n", HTTP_REQUEST, 'method of HttpClient'],
+    ['a variable constructed with new', 'src/app/main.ts', "import { HttpClient } from '../http/client';\n\nexport function run() {\n  const client = new HttpClient();\n  return client.request(├\n}\n", HTTP_REQUEST, 'method of HttpClient'],
+    ['a type through a namespace import (`x: net.HttpClient`)', 'src/app/main.ts', "import * as net from '../http/client';\n\nexport function run(client: net.HttpClient) {\n  return client.request(├\n}\n", HTTP_REQUEST, 'method of HttpClient'],
+    ['a method inherited from an imported base class (`this.request(`)', 'src/app/main.ts', "import { BaseService } from '../http/base';\n\nexport class Orders extends BaseService {\n  run() {\n    this.request(├\n  }\n}\n", 'src/http/base.ts:   protected request(path: string, body: object): void {', 'method of BaseService'],
+    ['a chain through another file\'s field (`this.deps.http.request(`)', 'src/app/main.ts', "import type { Deps } from '../http/deps';\n\nexport class App {\n  constructor(private deps: Deps) {}\n  run() {\n    return this.deps.http.request(├\n  }\n}\n", HTTP_REQUEST, 'method of HttpClient'],
+    ['Python: `self.client = HttpClient()` in __init__', 'app/main.py', 'from .http import HttpClient\n\n\nclass App:\n    def __init__(self) -> None:\n        self.client = HttpClient()\n\n    def run(self) -> None:\n        self.client.request(├\n', 'app/http.py:     def request(self, method: str, url: str) -> None:', 'method of HttpClient'],
+    ['Go: a composite literal (`jsonBinding{}.Request(`)', 'binding/json_test.go', 'package binding\n\nfunc TestJSON() {\n\t_ = jsonBinding{}.Request(├\n}\n', 'binding/json.go: func (jsonBinding) Request(body []byte, obj any) error {', 'method of jsonBinding'],
+    ['Go: a parameter of pointer type, its methods in another file of the package', 'binding/handler.go', 'package binding\n\nfunc handle(c *Context) {\n\tc.Request(├\n}\n', 'binding/render.go: func (c *Context) Request(code int, obj any) {', 'method of Context'],
+  ]);
+
+  it('an interface-typed receiver: its signature first, then the implementation found by name, above the names around', async () => {
+    const p = await project(RECEIVER_FILES);
+    const got = p.at('src/app/main.ts', "import type { Api } from '../http/api';\n\nexport function run(api: Api, url: string) {\n  return api.fetchAll(├\n}\n");
+    expect(got.slice(0, 2).map((g) => `${g.def} (${g.why})`)).toEqual(['src/http/api.ts:   fetchAll(url: string): Promise<unknown>; (method of Api)', 'src/impl/real.ts:   fetchAll(url: string, retries = 3): Promise<unknown> { (defined as fetchAll)']);
+    p.index.dispose();
   });
 });

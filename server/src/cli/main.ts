@@ -362,6 +362,8 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
     context: { sources: plan.context?.sources ?? [] },
     // The time the context stage took for this request (null when context is off).
     contextMs: plan.context?.ms ?? null,
+    // The process's CPU time meanwhile: on a busy machine the difference is time spent waiting for a core.
+    contextCpuMs: plan.context?.cpuMs ?? null,
   };
   process.stdout.write(args.json ? JSON.stringify(out, null, 2) + '\n' : plan.prompt.prompt + '\n');
   return EXIT.ok;

@@ -2,6 +2,7 @@
 import { dirname } from 'node:path';
 import { FileTables } from '../fileTables.js';
 import { nearIdentifiers, WIDE_QUALIFIED } from '../identifiers.js';
+import { receiverBefore, receiverMethods } from '../receivers.js';
 import type { WorkspaceIndex } from '../index.js';
 import { wallClock, type Candidate, type ContextRequest, type ContextSource, type IndexedSymbol } from '../types.js';
 
@@ -76,7 +77,8 @@ export class DefinitionsSource implements ContextSource {
     // The function whose arguments are being written (`orders.parseOrder(├` or `f(a, ├`): its
     // parameter list is what the next tokens need most, so its definitions rank above all else.
     // It changes only when a call opens or closes, not per keystroke.
-    const callee = calleeAt(req.text, req.offset);
+    const call = calleeAt(req.text, req.offset);
+    const callee = call?.name;
     const afterNew = /\bnew\s+[\w$]*$/.test(req.text.slice(Math.max(0, req.offset - 40), req.offset));
 
     // What the cursor is at: `orders.├` or `orders.Pa├`, the members of the module or package being typed into.
@@ -105,6 +107,17 @@ export class DefinitionsSource implements ContextSource {
       }
     }
 
+    // `this.client.send(├`, `conn.send(├`: the receiver's type (declared, constructed, a field's,
+    // the enclosing class) settles which `send` it is, where the name alone has many.
+    let calleeTyped = false;
+    if (call && !late()) {
+      const receiver = receiverBefore(req.text, call.start);
+      const typed = receiver ? receiverMethods(req, index, table, receiver, call.name, late) : undefined;
+      for (const s of typed?.symbols ?? []) add(s, s.endLine > s.line ? CALLEE : CALLEE - OVERLOAD_STEP, `method of ${typed!.type}`);
+      // An interface's signatures leave the implementation to find by name.
+      calleeTyped = typed !== undefined && !typed.abstract;
+    }
+
     let lookups = 0;
     /**
      * A name by its definitions anywhere in the workspace, nearest the current file first.
@@ -128,7 +141,7 @@ export class DefinitionsSource implements ContextSource {
       const groups = groupByOwner(rankByProximity(all, req.relPath));
       const confidence = (groups.length === 1 ? 0.5 : groups.length <= MAX_SAME_NAME ? 0.4 : 0.25) * (near.near.has(name) ? 1 : 0.6);
       groups.slice(0, MAX_SAME_NAME).forEach((g, i) => {
-        const score = name === callee ? CALLEE_BY_NAME - 0.01 * i : (confidence + 0.35 * w) * (i === 0 ? 1 : 0.7);
+        const score = name === callee && !calleeTyped ? CALLEE_BY_NAME - 0.01 * i : (confidence + 0.35 * w) * (i === 0 ? 1 : 0.7);
         // The implementation (a body: more than one line) before its overload signatures, which
         // may be dozens: it takes every argument the overloads do.
         for (const s of g) add(s, s.endLine > s.line ? score : score - OVERLOAD_STEP, `defined as ${name}`, !near.near.has(name));
@@ -275,11 +288,12 @@ function declaredType(text: string, offset: number, name: string): string | unde
 }
 
 /**
- * The name of the function whose argument list the cursor is in (`a.b.f(x, ├` → `f`), read back from
- * the cursor over balanced brackets; undefined at statement level (a `;`, a block's brace or
- * Python's block colon comes first) or further back than CALLEE_SCAN characters.
+ * The name of the function whose argument list the cursor is in (`a.b.f(x, ├` → `f`) and where the
+ * name starts, read back from the cursor over balanced brackets; undefined at statement level (a
+ * `;`, a block's brace or Python's block colon comes first) or further back than CALLEE_SCAN
+ * characters.
  */
-export function calleeAt(text: string, offset: number): string | undefined {
+export function calleeAt(text: string, offset: number): { name: string; start: number } | undefined {
   let depth = 0;
   const stop = Math.max(0, offset - CALLEE_SCAN);
   for (let i = offset - 1; i >= stop; i--) {
@@ -296,7 +310,7 @@ export function calleeAt(text: string, offset: number): string | undefined {
       let b = e;
       while (b > 0 && /[\w$]/.test(text[b - 1]!)) b--;
       const name = text.slice(b, e);
-      return /^[A-Za-z_$][\w$]*$/.test(name) && !CALL_KEYWORDS.has(name) ? name : undefined;
+      return /^[A-Za-z_$][\w$]*$/.test(name) && !CALL_KEYWORDS.has(name) ? { name, start: b } : undefined;
     } else if (depth === 0 && (ch === ';' || ch === '{' || ch === '}')) return undefined;
     else if (depth === 0 && ch === '\n' && /:\s*$/.test(text.slice(Math.max(0, i - 80), i))) return undefined;
   }
