@@ -179,11 +179,16 @@ const TYPE_WORD = '((?:[A-Za-z_$][\\w$]*\\.)?[A-Z][\\w$]*)';
  * `x = new T(`, `x = T(` (Python), `x := T{` / `&T{`, `var x T`, Go's `x *T` in a parameter list.
  */
 function declaredType(req: ContextRequest, name: string): string | undefined {
-  if (!/^[A-Za-z_$][\w$]*$/.test(name)) return undefined;
-  const zone = req.text.slice(Math.max(0, req.offset - DECLARATION_WINDOW), req.offset);
+  return declaredTypeBefore(req.text, req.offset, req.lang, name);
+}
+
+/** `declaredType` on a text and offset (the cursor), for a language. */
+export function declaredTypeBefore(text: string, offset: number, lang: string | undefined, name: string): string | undefined {
+  if (!/^[A-Za-z_$][\w$]*$/.test(name) || name === 'this' || name === 'self') return undefined;
+  const zone = text.slice(Math.max(0, offset - DECLARATION_WINDOW), offset);
   const n = name.replace(/\$/g, '\\$');
   const forms = [`\\b${n}\\??\\s*:\\s*(?:readonly\\s+)?${TYPE_WORD}`, `\\b${n}\\s*(?::[^=\\n]*)?:?=\\s*(?:await\\s+)?(?:new\\s+)?&?${TYPE_WORD}\\s*[({]`];
-  if (req.lang === 'go') forms.push(`(?:[(,]|\\bvar)\\s*${n}\\s+\\*?${TYPE_WORD}`);
+  if (lang === 'go') forms.push(`(?:[(,]|\\bvar)\\s*${n}\\s+\\*?${TYPE_WORD}`);
   const re = new RegExp(forms.join('|'), 'g');
   let last: string | undefined;
   for (let m = re.exec(zone); m; m = re.exec(zone)) last = m[1] ?? m[2] ?? m[3];

@@ -2,7 +2,7 @@
 import { dirname } from 'node:path';
 import { FileTables } from '../fileTables.js';
 import { nearIdentifiers, WIDE_QUALIFIED } from '../identifiers.js';
-import { receiverBefore, receiverMethods } from '../receivers.js';
+import { declaredTypeBefore, receiverBefore, receiverMethods } from '../receivers.js';
 import type { WorkspaceIndex } from '../index.js';
 import { wallClock, type Candidate, type ContextRequest, type ContextSource, type IndexedSymbol } from '../types.js';
 
@@ -90,7 +90,7 @@ export class DefinitionsSource implements ContextSource {
       const dottedQualifier = (chain + last).replace(/\s+/g, '');
       const qualifier = namespaces.has(dottedQualifier) ? dottedQualifier : last;
       const ref = namespaces.get(qualifier!) ?? local.get(qualifier!)?.ref;
-      const type = ref ? undefined : declaredType(req.text, req.offset, qualifier!);
+      const type = ref ? undefined : declaredTypeBefore(req.text, req.offset, req.lang, qualifier!);
       if (type) {
         // `hub.├` after `const hub = new LogHub(…)` or `hub: LogHub`: that type's members.
         const defs = table.imported(type)?.hits ?? rankByProximity(index.lookup(type), req.relPath).slice(0, 2);
@@ -274,17 +274,6 @@ export class DefinitionsSource implements ContextSource {
     if (afterNew) for (const c of out.values()) if (!classes.has(c)) c.score *= 0.6;
     return [...out.values()];
   }
-}
-
-/** The type a variable was declared with or constructed from, in the text before the cursor. */
-function declaredType(text: string, offset: number, name: string): string | undefined {
-  if (name === 'this' || name === 'self' || !/^[A-Za-z_$][\w$]*$/.test(name)) return undefined;
-  const zone = text.slice(Math.max(0, offset - 24_000), offset);
-  const esc = name.replace(/\$/g, '\\$');
-  const re = new RegExp(`\\b${esc}\\s*(?::\\s*([A-Z][\\w$]*)|:?=\\s*(?:await\\s+)?(?:new\\s+)?&?([A-Z][\\w$]*)\\s*[({])`, 'g');
-  let last: string | undefined;
-  for (let m = re.exec(zone); m; m = re.exec(zone)) last = m[1] ?? m[2];
-  return last;
 }
 
 /**
