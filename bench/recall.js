@@ -13,7 +13,15 @@
 //   besides self/cls (an empty list is in every prompt);
 // - a member call whose name is also a method of the language's standard library (`x.get(`,
 //   `s.split(`, `err.Error(`) is skipped: a workspace definition of that name is not what it calls;
-// - one hole per (file, callee): its first call in the file.
+// - one hole per (file, callee): its first call in the file;
+// - the call can reach a definition of the repository (the hole is skipped otherwise, counted apart):
+//   a bare call `name(` in TypeScript or Python needs `name` imported (or a star import): else it is
+//   a global, a builtin or a parameter (`setTimeout(`, `start_response(`); a name imported from a
+//   module outside the repository (a Node builtin, a package that is not a workspace one, Python's
+//   standard library, a Go package outside the repository's modules) is that module's, and so is a
+//   member call whose receiver chain starts at such an import (`xml.NewEncoder(w).Encode(`,
+//   `Window.showErrorMessage(`); and a bare call reaches only module-level definitions, never a
+//   function nested in another one's body (another file cannot name it).
 // The document is the file with the rest of the call's line cut after `(` (the user is typing the
 // arguments); the cursor is right after the `(`. Hit: the prompt's cross-file part (everything but
 // the current file's own section) holds the parameter list, whitespace-normalised.
@@ -23,12 +31,15 @@
 // hole's document is opened, parsed (a code-action listing parses a document without a tree), then
 // edited to the hole and completed; the context time is the server's own debug line. `cli` runs one
 // cold `tandem-lsp prompt --json` process per hole and budget (the hole written into the file, put
-// back afterwards) on a sample of the holes; the context time is its `contextMs`.
+// back afterwards) on a sample of the holes; the context time is its `contextMs`. Beside each wall time
+// the process's CPU time meanwhile (`contextCpuMs`, the debug line's `cpu`): on a loaded machine the
+// difference is time the process waited for a core.
 //
 // `--load K` runs K CPU hogs meanwhile (stress-ng --cpu K if installed, else node busy loops).
 // Writes bench/out/recall/<repo>-<mode>-<load>.json; `--report [DIR]` prints every such file (of DIR) as tables.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -145,16 +156,115 @@ function definitionOf(n) {
   return null;
 }
 
-/** A call's callee name node, whether it is a member call, and the argument list node, or null. @param {any} n */
+/** A call's callee name node, whether it is a member call, the argument list node and the receiver chain's first identifier, or null. @param {any} n */
 function callOf(n) {
   if (n.type !== 'call_expression' && n.type !== 'call') return null;
   const f = n.childForFieldName('function');
   const args = n.childForFieldName('arguments');
   if (!f || !args || !(args.type === 'arguments' || args.type === 'argument_list')) return null;
-  if (f.type === 'identifier') return { name: f, member: false, args };
+  if (f.type === 'identifier') return { name: f, member: false, args, root: f.text };
   const field = f.type === 'member_expression' ? 'property' : f.type === 'attribute' ? 'attribute' : f.type === 'selector_expression' ? 'field' : undefined;
   const name = field ? f.childForFieldName(field) : null;
-  return name ? { name, member: true, args } : null;
+  return name ? { name, member: true, args, root: receiverRoot(f) } : null;
+}
+
+/** The identifier a member chain starts at (`a` of `a.b(x).c`), or undefined (`this`, a literal, a subscript). @param {any} f */
+function receiverRoot(f) {
+  let n = f;
+  for (let i = 0; i < 64 && n; i++) {
+    if (n.type === 'identifier') return n.text;
+    const next = n.childForFieldName('object') ?? n.childForFieldName('operand') ?? n.childForFieldName('function');
+    if (!next || !['member_expression', 'attribute', 'selector_expression', 'call_expression', 'call', 'identifier'].includes(next.type)) return undefined;
+    n = next;
+  }
+  return undefined;
+}
+
+/** Node types whose body makes a definition in it local (a bare call in another file cannot reach it). */
+const SCOPES = new Set(['function_declaration', 'generator_function_declaration', 'function_expression', 'arrow_function', 'method_definition', 'function_definition', 'method_declaration', 'func_literal', 'lambda', 'class_declaration', 'abstract_class_declaration', 'class', 'class_definition', 'class_body', 'object']);
+
+/** Whether a definition node sits at module level (not inside a function, method or class). @param {any} n */
+function moduleLevel(n) {
+  for (let p = n.parent; p; p = p.parent) if (SCOPES.has(p.type)) return false;
+  return true;
+}
+
+/**
+ * The names a file's imports bind (to the module as written), and whether it star-imports (Python
+ * `from x import *`). Imports inside functions count (Python's local imports).
+ * @param {any} n @param {'ts'|'py'|'go'} lang @param {{names: Map<string, string>, star: boolean}} out
+ */
+function importBinding(n, lang, out) {
+  if (lang === 'ts' && n.type === 'import_statement') {
+    const source = n.childForFieldName('source')?.text.slice(1, -1) ?? '';
+    const clause = n.namedChildren.find((/** @type {any} */ c) => c.type === 'import_clause');
+    for (const c of clause?.namedChildren ?? []) {
+      if (c.type === 'identifier') out.names.set(c.text, source);
+      else if (c.type === 'namespace_import') out.names.set(c.namedChildren[0]?.text ?? '', source);
+      else if (c.type === 'named_imports') for (const s of c.namedChildren) if (s.type === 'import_specifier') out.names.set((s.childForFieldName('alias') ?? s.childForFieldName('name'))?.text ?? '', source);
+    }
+    const req = n.namedChildren.find((/** @type {any} */ c) => c.type === 'import_require_clause');
+    if (req) out.names.set(req.namedChildren[0]?.text ?? '', req.childForFieldName('source')?.text.slice(1, -1) ?? '');
+  } else if (lang === 'py' && n.type === 'import_statement') {
+    for (const c of n.namedChildren) {
+      const dotted = c.type === 'aliased_import' ? c.childForFieldName('name') : c;
+      const alias = c.type === 'aliased_import' ? c.childForFieldName('alias')?.text : undefined;
+      if (dotted) out.names.set(alias ?? dotted.text.split('.')[0], dotted.text);
+    }
+  } else if (lang === 'py' && n.type === 'import_from_statement') {
+    const mod = n.childForFieldName('module_name');
+    for (const c of n.namedChildren) {
+      if (c === mod || c.id === mod?.id) continue;
+      if (c.type === 'dotted_name') out.names.set(c.text, mod?.text ?? '');
+      else if (c.type === 'aliased_import') out.names.set(c.childForFieldName('alias')?.text ?? '', mod?.text ?? '');
+      else if (c.type === 'wildcard_import') out.star = true;
+    }
+  } else if (lang === 'go' && n.type === 'import_spec') {
+    const path = n.childForFieldName('path')?.text.slice(1, -1) ?? '';
+    const alias = n.childForFieldName('name')?.text;
+    const segs = path.split('/');
+    let last = segs.pop() ?? path;
+    if (/^v\d+$/.test(last) && segs.length) last = segs.pop() ?? last;
+    out.names.set(alias ?? last.replace(/^go-/, '').replace(/\.v\d+$/, ''), path);
+  }
+}
+
+/**
+ * Whether a module as imported is outside the repository: a Node builtin or a package that is not a
+ * workspace package (TypeScript; a bare path that is a folder or file of the repository, as a
+ * tsconfig baseUrl makes it, is inside), a top-level module or package the repository does not hold
+ * (Python), an import path under none of the repository's go.mod modules (Go).
+ * @param {string} repo @param {'ts'|'py'|'go'} lang @param {string[]} files
+ */
+function externalModules(repo, lang, files) {
+  const rels = files.map((f) => relative(repo, f).split('\\').join('/'));
+  if (lang === 'ts') {
+    const packages = new Set();
+    for (const f of listFiles(repo, ['package.json'])) {
+      try {
+        const name = JSON.parse(readFileSync(f, 'utf8')).name;
+        if (typeof name === 'string') packages.add(name);
+      } catch {
+        // not JSON: no package name
+      }
+    }
+    const builtins = new Set(builtinModules);
+    return (/** @type {string} */ source) => {
+      if (source.startsWith('.') || source.startsWith('/')) return false;
+      if (source.startsWith('node:') || builtins.has(source) || builtins.has(source.split('/')[0] ?? '')) return true;
+      const segs = source.split('/');
+      const pkg = source.startsWith('@') ? segs.slice(0, 2).join('/') : segs[0];
+      if (packages.has(pkg)) return false;
+      return !existsSync(join(repo, source)) && !rels.some((r) => r.startsWith(source + '.') || r.startsWith(source + '/'));
+    };
+  }
+  if (lang === 'py') {
+    const tops = new Set();
+    for (const r of rels) for (const seg of r.replace(/\.py$/, '').split('/')) tops.add(seg);
+    return (/** @type {string} */ source) => !source.startsWith('.') && !tops.has(source.split('.')[0]);
+  }
+  const modules = listFiles(repo, ['go.mod']).map((f) => /^module\s+(\S+)/m.exec(readFileSync(f, 'utf8'))?.[1]).filter(Boolean);
+  return (/** @type {string} */ source) => !modules.some((m) => source === m || source.startsWith(m + '/'));
 }
 
 /** @param {string} params */
@@ -171,11 +281,22 @@ function hasParameters(params) {
 export function buildHoles(repo, lang, want, seed) {
   const parser = new ParseService();
   const files = listFiles(repo, LANGS[lang].exts);
+  const external = externalModules(repo, lang, files);
   /** @type {Map<string, Map<string, Set<string>>>} name → file → normalised parameter lists */
   const defs = new Map();
-  /** @type {{abs: string, text: string, calls: {name: string, member: boolean, at: number}[]}[]} */
+  /** The same for module-level definitions only: what a bare call can reach. */
+  const topDefs = new Map();
+  /** @type {{abs: string, text: string, calls: {name: string, member: boolean, at: number, root?: string}[], imports: {names: Map<string, string>, star: boolean}}[]} */
   const parsed = [];
   const library = new Set(LIBRARY_MEMBERS[lang].split(' '));
+  /** @param {Map<string, Map<string, Set<string>>>} m @param {string} name @param {string} abs @param {string} params */
+  const record = (m, name, abs, params) => {
+    let byFile = m.get(name);
+    if (!byFile) m.set(name, (byFile = new Map()));
+    let lists = byFile.get(abs);
+    if (!lists) byFile.set(abs, (lists = new Set()));
+    lists.add(params);
+  };
   for (const abs of files) {
     const text = readFileSync(abs, 'utf8');
     if (text.length > 262144) continue; // the index's own limit
@@ -183,31 +304,40 @@ export function buildHoles(repo, lang, want, seed) {
     // A budget only a stuck parse reaches: the wall-time default is stretched by a loaded machine.
     const tree = parser.parseNow(grammar, text, { maxMs: 60_000 });
     if (!tree) continue;
-    const calls = /** @type {{name: string, member: boolean, at: number}[]} */ ([]);
+    const calls = /** @type {{name: string, member: boolean, at: number, root?: string}[]} */ ([]);
+    const imports = { names: new Map(), star: false };
     walk(tree.rootNode, (n) => {
       const d = definitionOf(n);
       if (d && d.name && d.params) {
-        let byFile = defs.get(d.name.text);
-        if (!byFile) defs.set(d.name.text, (byFile = new Map()));
-        let lists = byFile.get(abs);
-        if (!lists) byFile.set(abs, (lists = new Set()));
-        lists.add(norm(d.params.text));
+        record(defs, d.name.text, abs, norm(d.params.text));
+        if (n.type !== 'method_definition' && n.type !== 'method_declaration' && n.type !== 'public_field_definition' && moduleLevel(n)) record(topDefs, d.name.text, abs, norm(d.params.text));
       }
       const c = callOf(n);
-      if (c) calls.push({ name: c.name.text, member: c.member, at: c.args.startIndex + 1 });
+      if (c) calls.push({ name: c.name.text, member: c.member, at: c.args.startIndex + 1, root: c.root });
+      importBinding(n, lang, imports);
     });
-    parsed.push({ abs, text, calls });
+    parsed.push({ abs, text, calls, imports });
   }
   /** @type {Hole[]} */
   const all = [];
   let ambiguous = 0;
-  for (const { abs, text, calls } of parsed) {
+  /** Calls left out because they cannot reach a definition of the repository (see the head of this file). */
+  let unreachable = 0;
+  for (const { abs, text, calls, imports } of parsed) {
     const seen = new Set();
     for (const c of calls) {
       if (seen.has(c.name)) continue;
       seen.add(c.name);
-      const byFile = defs.get(c.name);
-      if (!byFile || byFile.has(abs) || (c.member && library.has(c.name))) continue;
+      const byFile = (c.member ? defs : topDefs).get(c.name);
+      const anyDef = defs.get(c.name);
+      if (!anyDef || anyDef.has(abs) || (c.member && library.has(c.name))) continue;
+      const bound = c.root === undefined ? undefined : imports.names.get(c.root);
+      const importedFromOutside = bound !== undefined && external(bound);
+      const global = !c.member && lang !== 'go' && bound === undefined && !imports.star;
+      if (!byFile || importedFromOutside || global) {
+        unreachable++;
+        continue;
+      }
       const lists = new Set([...byFile.values()].flatMap((s) => [...s]));
       if (lists.size !== 1) {
         ambiguous++;
@@ -229,7 +359,7 @@ export function buildHoles(repo, lang, want, seed) {
   const order = all.map((h, i) => ({ h, k: r(), i }));
   order.sort((x, y) => x.k - y.k);
   const picked = order.slice(0, want).sort((x, y) => x.i - y.i).map((x) => x.h);
-  return { files: files.length, sites: all.length, ambiguous, picked };
+  return { files: files.length, sites: all.length, ambiguous, unreachable, picked };
 }
 
 /** The prompt's cross-file part: every section but the current file's (repository layout). @param {string} prompt @param {string} rel */
@@ -257,7 +387,7 @@ function envFor(home) {
 }
 
 /**
- * @typedef {{ budget: number, holes: number, hits: number, contextMs: number[], late: number, wallMs: number[], misses: string[] }} BudgetResult
+ * @typedef {{ budget: number, holes: number, hits: number, contextMs: number[], cpuMs: number[], late: number, wallMs: number[], misses: string[] }} BudgetResult
  */
 
 /** @param {string} repo @param {Hole[]} holes @param {number[]} budgets @param {string} home */
@@ -274,7 +404,7 @@ async function runServer(repo, holes, budgets, home) {
       await client.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end', 600_000);
       const indexMs = performance.now() - began;
       /** @type {BudgetResult & {indexMs: number}} */
-      const r = { budget, holes: holes.length, hits: 0, contextMs: [], late: 0, wallMs: [], misses: [], indexMs };
+      const r = { budget, holes: holes.length, hits: 0, contextMs: [], cpuMs: [], late: 0, wallMs: [], misses: [], indexMs };
       let version = 1;
       for (const h of holes) {
         const uri = pathToFileURL(h.abs).href;
@@ -299,6 +429,7 @@ async function runServer(repo, holes, budgets, home) {
         const line = contextLines(client.stderr)[logLines];
         if (line) {
           r.contextMs.push(Number(line.ms));
+          if (line.cpu !== undefined) r.cpuMs.push(Number(line.cpu));
           if (line.late) r.late++;
         }
         client.notify('textDocument/didClose', { textDocument: { uri } });
@@ -315,13 +446,13 @@ async function runServer(repo, holes, budgets, home) {
 
 /** The server's per-request context debug lines, in order. @param {string} stderr */
 function contextLines(stderr) {
-  return [...stderr.matchAll(/context ([\d.]+) ms: ([^\n]*)/g)].map((m) => ({ ms: m[1], late: / late\b/.test(m[2] ?? '') }));
+  return [...stderr.matchAll(/context ([\d.]+) ms(?:, cpu ([\d.]+) ms)?: ([^\n]*)/g)].map((m) => ({ ms: m[1], cpu: m[2], late: / late\b/.test(m[3] ?? '') }));
 }
 
 /** @param {string} repo @param {Hole[]} holes @param {number[]} budgets @param {string} home */
 function runCli(repo, holes, budgets, home) {
   /** @type {BudgetResult[]} */
-  const results = budgets.map((budget) => ({ budget, holes: holes.length, hits: 0, contextMs: [], late: 0, wallMs: [], misses: [] }));
+  const results = budgets.map((budget) => ({ budget, holes: holes.length, hits: 0, contextMs: /** @type {number[]} */ ([]), cpuMs: /** @type {number[]} */ ([]), late: 0, wallMs: /** @type {number[]} */ ([]), misses: /** @type {string[]} */ ([]) }));
   for (const h of holes) {
     writeFileSync(h.abs, h.text);
     try {
@@ -337,6 +468,7 @@ function runCli(repo, holes, budgets, home) {
         const sources = out.context?.sources ?? [];
         // `contextMs` is the whole context stage; older builds report the sources only.
         r.contextMs.push(typeof out.contextMs === 'number' ? out.contextMs : sources.reduce((s, x) => s + x.ms, 0));
+        if (typeof out.contextCpuMs === 'number') r.cpuMs.push(out.contextCpuMs);
         if (sources.some((x) => x.late)) r.late++;
         if (isHit(out.prompt, h)) r.hits++;
         else r.misses.push(`${h.rel}:${h.line + 1}:${h.character + 1} ${h.name}${h.gold}`);
@@ -363,7 +495,7 @@ function startLoad(k) {
 
 /** @param {BudgetResult[]} rs @param {string} mode */
 function summary(rs, mode) {
-  return rs.map((r) => ({ mode, budget: r.budget, holes: r.holes, hits: r.hits, recall: r.holes ? r.hits / r.holes : NaN, contextP50: pct(r.contextMs, 50), contextP99: pct(r.contextMs, 99), contextMax: Math.max(...r.contextMs), late: r.late, wallP50: pct(r.wallMs, 50), misses: r.misses }));
+  return rs.map((r) => ({ mode, budget: r.budget, holes: r.holes, hits: r.hits, recall: r.holes ? r.hits / r.holes : NaN, contextP50: pct(r.contextMs, 50), contextP99: pct(r.contextMs, 99), contextMax: Math.max(...r.contextMs), cpuP50: pct(r.cpuMs, 50), cpuP99: pct(r.cpuMs, 99), late: r.late, wallP50: pct(r.wallMs, 50), misses: r.misses }));
 }
 
 /** Markdown tables of every run recorded in `dir`: one row per repository, mode and load, then per language. @param {string} dir */
@@ -374,8 +506,8 @@ function report(dir) {
     .sort()
     .map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')));
   const budgets = [...new Set(runs.flatMap((d) => d.rows.map((/** @type {any} */ r) => r.budget)))].sort((a, b) => a - b);
-  const head = `| repository (commit) | lang | load | mode | holes | ${budgets.map((b) => `recall ${b}`).join(' | ')} | context ms p50 / p99 / max | a source late | wall p50 |`;
-  const rule = `|${'---|'.repeat(8 + budgets.length)}`;
+  const head = `| repository (commit) | lang | load | mode | holes | ${budgets.map((b) => `recall ${b}`).join(' | ')} | context ms p50 / p99 / max | its CPU ms p50 / p99 | a source late | wall p50 |`;
+  const rule = `|${'---|'.repeat(9 + budgets.length)}`;
   /** @param {string} label @param {any[]} ds */
   const row = (label, ds) => {
     const rows = ds.flatMap((d) => d.rows);
@@ -385,10 +517,11 @@ function report(dir) {
       return holes ? `${((100 * at.reduce((n, r) => n + r.hits, 0)) / holes).toFixed(1)} %` : '—';
     };
     const ms = rows.flatMap((r) => r.contextMsAll);
+    const cpu = rows.flatMap((r) => r.cpuMsAll ?? []);
     const late = rows.reduce((n, r) => n + r.late, 0);
     const requests = rows.reduce((n, r) => n + r.holes, 0);
     const holes = ds.reduce((n, d) => n + (d.rows[0]?.holes ?? 0), 0);
-    return `| ${label} | ${ds[0].lang} | ${ds[0].load} | ${ds[0].mode} | ${holes} | ${budgets.map(rec).join(' | ')} | ${pct(ms, 50).toFixed(2)} / ${pct(ms, 99).toFixed(2)} / ${Math.max(...ms).toFixed(2)} | ${late} of ${requests} | ${pct(rows.flatMap((r) => r.wallMsAll), 50).toFixed(0)} ms |`;
+    return `| ${label} | ${ds[0].lang} | ${ds[0].load} | ${ds[0].mode} | ${holes} | ${budgets.map(rec).join(' | ')} | ${pct(ms, 50).toFixed(2)} / ${pct(ms, 99).toFixed(2)} / ${Math.max(...ms).toFixed(2)} | ${cpu.length ? `${pct(cpu, 50).toFixed(2)} / ${pct(cpu, 99).toFixed(2)}` : '—'} | ${late} of ${requests} | ${pct(rows.flatMap((r) => r.wallMsAll), 50).toFixed(0)} ms |`;
   };
   const lines = [head, rule, ...runs.map((d) => row(`${d.name} (${String(d.commit).slice(0, 10)})`, [d]))];
   const groups = new Map();
@@ -411,8 +544,8 @@ async function main() {
   // A repository exported without its .git directory names its commit with --commit.
   const git = args.commit ? undefined : spawnSync('git', ['-C', repo, 'rev-parse', 'HEAD'], { encoding: 'utf8' });
   const commit = args.commit ?? (git?.status === 0 ? git.stdout.trim() : 'unknown');
-  const { files, sites, ambiguous, picked } = buildHoles(repo, lang, args.holes, args.seed);
-  process.stderr.write(`${name}: ${files} files, ${sites} call sites make holes (${ambiguous} skipped as ambiguous); ${picked.length} sampled\n`);
+  const { files, sites, ambiguous, unreachable, picked } = buildHoles(repo, lang, args.holes, args.seed);
+  process.stderr.write(`${name}: ${files} files, ${sites} call sites make holes (${ambiguous} skipped as ambiguous, ${unreachable} as reaching no definition of the repository); ${picked.length} sampled\n`);
   const home = mkdtempSync(join(tmpdir(), 'tandem-recall-'));
   const load = startLoad(args.load);
   const loadBefore = loadavg()[0];
@@ -422,12 +555,12 @@ async function main() {
       const t = performance.now();
       const cliHoles = picked.filter((_, i) => i % Math.max(1, Math.round(picked.length / (args.cliHoles ?? Math.min(30, picked.length)))) === 0);
       const rs = mode === 'server' ? await runServer(repo, picked, args.budgets, home) : runCli(repo, cliHoles, args.budgets, home);
-      const rows = summary(rs, mode).map((s, i) => ({ ...s, contextMsAll: rs[i].contextMs, wallMsAll: rs[i].wallMs, indexMs: /** @type {any} */ (rs[i]).indexMs }));
-      const out = { name, commit, lang, mode, load: load.what, loadavg: [loadBefore, loadavg()[0]], machine: `${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`, files, sites, ambiguous, seconds: (performance.now() - t) / 1000, rows };
+      const rows = summary(rs, mode).map((s, i) => ({ ...s, contextMsAll: rs[i].contextMs, cpuMsAll: rs[i].cpuMs, wallMsAll: rs[i].wallMs, indexMs: /** @type {any} */ (rs[i]).indexMs }));
+      const out = { name, commit, lang, mode, load: load.what, loadavg: [loadBefore, loadavg()[0]], machine: `${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}`, files, sites, ambiguous, unreachable, seconds: (performance.now() - t) / 1000, rows };
       const tag = args.load > 0 ? `load${args.load}` : 'idle';
       writeFileSync(join(OUT_DIR, `${name}-${mode}-${tag}.json`), JSON.stringify(out, null, 1));
       for (const r of rows) {
-        process.stdout.write(`${name} ${mode} ${tag} budget ${r.budget}: recall ${(100 * r.recall).toFixed(1)} % (${r.hits}/${r.holes}), context p50 ${r.contextP50.toFixed(2)} ms p99 ${r.contextP99.toFixed(2)} ms max ${r.contextMax.toFixed(2)} ms, late ${r.late}, wall p50 ${r.wallP50.toFixed(0)} ms\n`);
+        process.stdout.write(`${name} ${mode} ${tag} budget ${r.budget}: recall ${(100 * r.recall).toFixed(1)} % (${r.hits}/${r.holes}), context p50 ${r.contextP50.toFixed(2)} ms p99 ${r.contextP99.toFixed(2)} ms max ${r.contextMax.toFixed(2)} ms (CPU p50 ${r.cpuP50.toFixed(2)} ms p99 ${r.cpuP99.toFixed(2)} ms), late ${r.late}, wall p50 ${r.wallP50.toFixed(0)} ms\n`);
         if (args.misses) for (const m of r.misses) process.stdout.write(`  miss ${m}\n`);
       }
     }

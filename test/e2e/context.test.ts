@@ -136,6 +136,9 @@ describe('workspace context over stdio', () => {
     // The whole context stage's time, which holds every source's.
     expect(typeof out.contextMs).toBe('number');
     for (const s of out.context.sources) expect(out.contextMs).toBeGreaterThanOrEqual(s.ms - 0.01);
+    // And the process's CPU time meanwhile, which a wait for a core does not count.
+    expect(typeof out.contextCpuMs).toBe('number');
+    expect(out.contextCpuMs).toBeGreaterThanOrEqual(0);
     expect(out.prompt).toContain('export function parseOrder(raw: string, strict = false): Order {');
     expect(fake.completions()).toHaveLength(0); // a dry run
   });

@@ -11,6 +11,7 @@ import { FileTables } from '../../server/src/context/fileTables.js';
 import { MAX_CHAIN, identifierTable, nearIdentifiers } from '../../server/src/context/identifiers.js';
 import { ContextService } from '../../server/src/context/service.js';
 import { DefinitionsSource } from '../../server/src/context/sources/definitions.js';
+import { EnclosingSource } from '../../server/src/context/sources/enclosing.js';
 import type { Candidate, ContextRequest, ContextSource } from '../../server/src/context/types.js';
 import { buildInlinePrompt } from '../../server/src/prompt/inline.js';
 import { TEMPLATES } from '../../server/src/prompt/templates.js';
@@ -48,6 +49,24 @@ describe('the engine on an injected clock', () => {
     expect(g.sources.map((s) => `${s.name}:${s.ms}:${s.late}:${s.skipped ?? false}`)).toEqual(['slow:15:true:false', 'broken:0:true:true', 'fine:0:true:true', 'exact:5:false:false']);
     expect(seen).toEqual({ slow: 5, exact: 5 });
     expect(g.ms).toBe(20);
+  });
+
+  it('runs the first source even when the process paused before it past every budget (its deadline already gone); skips the rest', () => {
+    let clock = 0;
+    const deadlines: Record<string, number> = {};
+    const source = (name: string): ContextSource => ({
+      name,
+      gather: (_req, deadline) => {
+        deadlines[name] = deadline;
+        return [found(name)];
+      },
+    });
+    // The clock's first look is the gather's start; by the second (the first source's start) 30 ms have gone by.
+    const now = () => (clock++ === 0 ? 0 : 30);
+    const g = new ContextEngine([source('definitions'), source('enclosing'), source('similar')], now).gather({} as never, () => ({ enabled: true, budgetMs: 5 }));
+    expect(g.candidates.map((c) => c.why)).toEqual(['definitions']);
+    expect(deadlines).toEqual({ definitions: 5 }); // past already: it does its likeliest step only
+    expect(g.sources.map((x) => `${x.name}:${x.skipped ?? false}`)).toEqual(['definitions:false', 'enclosing:true', 'similar:true']);
   });
 
   it('gives each source its own budget at most, less what the sources before it overran', () => {
@@ -157,6 +176,27 @@ describe('the definitions source past its deadline', () => {
     expect(g.candidates.map((c) => c.runs[0]!.text.split('\n')[0])).toContain('export function formatMoney(cents: number, currency: string): string {');
     // It stopped: the imported names further away were not all resolved.
     expect(g.candidates.length).toBeLessThan(21);
+  });
+});
+
+describe('the enclosing source past its deadline', () => {
+  it('reads the members of a class of a thousand fields while time is left, looking at the clock as it goes, and keeps the class', async () => {
+    const root = tempWorkspace({ 'src/first.ts': 'export interface FirstType {\n  a: string;\n}\n', 'src/last.ts': 'export interface LastType {\n  z: string;\n}\n' });
+    const { index, workspace } = await indexOf(root);
+    const fields = Array.from({ length: 1000 }, (_, i) => `  f${i}: number;`).join('\n');
+    const { doc, offset, abs } = openIn(root, 'src/big.ts', `export class Big {\n  first: FirstType;\n${fields}\n  last: LastType;\n  run() {\n    this.├\n  }\n}\n`, 'typescript');
+    const req = requestFor(doc, offset, workspace, abs);
+    // Each look at the clock moves it one millisecond: the looks count the work.
+    let looks = 0;
+    const clock = () => looks++;
+    const all = new EnclosingSource(() => index).gather(req, Number.POSITIVE_INFINITY, clock);
+    expect(all.map((c) => c.why)).toEqual(expect.arrayContaining(['members of Big', 'type FirstType in scope', 'type LastType in scope']));
+    // The whole class read: the clock was looked at along the way, not only between steps.
+    expect(looks).toBeGreaterThan(1000 / 64);
+    looks = 0;
+    const cut = new EnclosingSource(() => index).gather(req, 3, clock);
+    expect(cut.map((c) => c.why)).toEqual(['members of Big']);
+    expect(looks).toBeLessThan(8);
   });
 });
 

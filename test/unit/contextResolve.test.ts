@@ -1,14 +1,17 @@
 // Import resolution per language on cursor-marked fixtures: re-exports, module forms, aliases and
-// workspace packages, and the bad inputs that must degrade with a log line.
+// workspace packages, and the bad inputs that must degrade with a log line; and the call being
+// written, per form: its callee ranked first, methods through overloads, chains and local imports.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DefinitionsSource } from '../../server/src/context/sources/definitions.js';
+import { FileTables, pythonLocalImports } from '../../server/src/context/fileTables.js';
+import { calleeAt, DefinitionsSource } from '../../server/src/context/sources/definitions.js';
 import { TagExtractor } from '../../server/src/context/tags.js';
 import type { Candidate } from '../../server/src/context/types.js';
 import { parseJsonc } from '../../server/src/util/jsonc.js';
 import { LogHub } from '../../server/src/util/logger.js';
+import { Workspace } from '../../server/src/workspace.js';
 import { indexOf, LIMITS, openIn, requestFor, tempWorkspace } from './contextHelpers.js';
 import { pool } from './fixtures.js';
 import { until } from '../wait.js';
@@ -388,6 +391,133 @@ describe('Java: class, static, nested and wildcard imports', () => {
     const p = await project(JAVA_FILES);
     const files = p.index.resolveImport(p.abs('src/main/java/com/shop/app/App.java'), 'java', 'com.shop.orders');
     expect(files.map((f) => f.slice(p.root.length + 1))).toEqual(['src/main/java/com/shop/orders/OrderRepo.java', 'src/main/java/com/shop/orders/OrderService.java', 'src/main/java/com/shop/orders/Outer.java']);
+    p.index.dispose();
+  });
+});
+
+const CALL_FILES: Record<string, string> = {
+  // Overload signatures, then the implementation: one definition of `send` in this file.
+  'src/client.ts': 'export class BaseClient {\n  send(type: string): void;\n  send(type: string, params: object): void;\n  send(type: number): void;\n  send(type: number, params: object): void;\n  send(type: string | number, ...params: unknown[]): void {\n    void params;\n  }\n}\n',
+  // Five more classes with a `send`, further away: the name alone is ambiguous.
+  ...Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`lib/m${i}/sender.ts`, `export class Sender${i} {\n  send(code${i}: number): void {\n    return;\n  }\n}\n`])),
+  'src/types.ts': `export interface Options {\n${Array.from({ length: 12 }, (_, i) => `  option${i}: string;`).join('\n')}\n}\n`,
+  'src/features.ts': 'export class Feature {\n  pending(limit: number): string[] {\n    return [];\n  }\n  flush(force: boolean): void {\n    return;\n  }\n}\n',
+  // A provider object: the property's function is what `provider.provideLinks(` calls.
+  'src/providers.ts': 'export function makeProvider(enabled: boolean) {\n  return {\n    provideLinks: (document: string, token: number) => {\n      return [document, token];\n    },\n    resolveLink: enabled\n      ? (link: string, token: number) => {\n          return link;\n        }\n      : undefined,\n  };\n}\n',
+  'errors.go': 'package gin\n\ntype Error struct {\n\tErr  error\n\tMeta any\n}\n\nfunc (msg *Error) SetMeta(data any) *Error {\n\tmsg.Meta = data\n\treturn msg\n}\n',
+  'context.go': 'package gin\n\ntype Context struct{}\n\nfunc (c *Context) AbortWithError(code int, err error) *Error {\n\treturn nil\n}\n',
+  'go.mod': 'module example.com/gin\n',
+  'pkg/models.py': 'class Response:\n    def json(self, **kwargs: object) -> object:\n        return None\n',
+  'pkg/helpers.py': 'def attach_errors(request: object, strict: bool) -> None:\n    return None\n',
+};
+
+describe('the call being written: its callee first, per form', () => {
+  eachForm(CALL_FILES, [
+    ['a method with overloads, among more same-named methods than are shown: its implementation', 'src/feature.ts', 'export function run(client: { send(t: string): void }) {\n  client.send(├\n}\n', 'src/client.ts:   send(type: string | number, ...params: unknown[]): void {', 'defined as send'],
+    ['a method after a non-null assertion (`a!.m(`)', 'src/use.ts', 'export class User {\n  private feature?: { pending(n: number): string[] };\n  run() {\n    return this.feature!.pending(├\n  }\n}\n', 'src/features.ts:   pending(limit: number): string[] {', 'defined as pending'],
+    ['a method after optional chaining (`a?.m(`)', 'src/use.ts', 'export function run(feature?: { flush(f: boolean): void }) {\n  feature?.flush(├\n}\n', 'src/features.ts:   flush(force: boolean): void {', 'defined as flush'],
+    ['an object literal\'s function-valued property', 'src/test.ts', 'export function check(provider: { provideLinks(d: string, t: number): string[] }) {\n  return provider.provideLinks(├\n}\n', 'src/providers.ts:     provideLinks: (document: string, token: number) => {', 'defined as provideLinks'],
+    ['an object literal\'s property that holds a function or undefined', 'src/test.ts', 'export function check(provider: { resolveLink?(l: string, t: number): string }) {\n  return provider.resolveLink?.(├\n}\n', 'src/providers.ts:     resolveLink: enabled', 'defined as resolveLink'],
+    ['Go: a method called on what a call returns (`c.AbortWithError(…).SetMeta(`)', 'handler.go', 'package gin\n\nfunc handle(c *Context) {\n\tc.AbortWithError(400, nil).SetMeta(├\n}\n', 'errors.go: func (msg *Error) SetMeta(data any) *Error {', 'defined as SetMeta'],
+    ['Python: `import json` does not hide a `.json(` method', 'pkg/client.py', 'import json\n\n\ndef fetch(response) -> object:\n    return response.json(├\n', 'pkg/models.py:     def json(self, **kwargs: object) -> object:', 'defined as json'],
+  ]);
+
+  it('the callee ranks above the imported names around it, however near', async () => {
+    const p = await project(CALL_FILES);
+    const got = p.at('src/feature.ts', "import type { Options } from './types';\n\nexport function run(client: { send(t: string): void }, options: Options) {\n  client.send(options.option1, ├\n}\n");
+    expect(got[0]!.def).toBe('src/client.ts:   send(type: string | number, ...params: unknown[]): void {');
+    // The overloads come with it, after it; the imported interface (near, used on the line) after them.
+    const rank = (def: string) => got.findIndex((g) => g.def === def);
+    expect(rank('src/client.ts:   send(type: string): void;')).toBeGreaterThan(0);
+    expect(rank('src/types.ts: export interface Options {')).toBeGreaterThan(rank('src/client.ts:   send(type: string): void;'));
+    p.index.dispose();
+  });
+
+  it('Python: a name imported inside a function counts as the file\'s import', async () => {
+    const p = await project(CALL_FILES);
+    const marked = 'def load(request):\n    from .helpers import attach_errors\n\n    attach_errors(├\n';
+    const { doc, offset, abs } = openIn(p.root, 'pkg/wrappers.py', marked, 'python');
+    const tables = new FileTables(() => p.index);
+    const req = requestFor(doc, offset, new Workspace([p.root]), abs);
+    const firsts = () => new DefinitionsSource(() => p.index, tables).gather(req, FAR()).map((c) => `${c.path}: ${c.runs[0]!.text.split('\n')[0]} (${c.why})`);
+    // Before the document is prepared only the top-level imports are known: a bare name is local.
+    expect(firsts()).not.toContain('pkg/helpers.py: def attach_errors(request: object, strict: bool) -> None: (imported attach_errors)');
+    tables.prepare({ uri: doc.uri, abs, lang: 'python', text: doc.text.getText(), tree: doc.tree?.current() });
+    expect(firsts()).toContain('pkg/helpers.py: def attach_errors(request: object, strict: bool) -> None: (imported attach_errors)');
+    p.index.dispose();
+  });
+
+  it('reads local Python imports from the text: aliases, several names, parenthesised lists, stars; not the top level', () => {
+    const text = 'import os\nfrom .top import a\n\n\ndef f():\n    from .x import b, c as d\n    from ..y import (\n        e,\n        g as h,\n    )\n    import pkg.mod as m, other\n    from .z import *\n';
+    expect(pythonLocalImports(text)).toEqual([
+      { source: '.x', names: [{ imported: 'b', local: 'b' }, { imported: 'c', local: 'd' }] },
+      { source: '..y', names: [{ imported: 'e', local: 'e' }, { imported: 'g', local: 'h' }] },
+      { source: '.z', names: [], namespace: '*' },
+      { source: 'pkg.mod', names: [], namespace: 'm' },
+      { source: 'other', names: [], namespace: 'other' },
+    ]);
+  });
+
+  it('finds the function whose arguments are being written, over nested brackets and lines; none at statement level', () => {
+    const at = (marked: string) => calleeAt(marked.replace('├', ''), marked.indexOf('├'))?.name;
+    expect(at('client.send(├')).toBe('send');
+    expect(at('a.b.send(x, f(y), [1, 2], ├')).toBe('send');
+    expect(at('send(\n  first,\n  {\n    ├')).toBeUndefined(); // inside an object literal argument: a brace at depth 0
+    expect(at('send(\n  first,\n  ├')).toBe('send');
+    expect(at('c.AbortWithError(400, errors.New("x")).SetMeta(├')).toBe('SetMeta');
+    expect(at('if (ready(├')).toBe('ready');
+    expect(at('if (├')).toBeUndefined();
+    expect(at('send(a);\nx = ├')).toBeUndefined();
+    expect(at('def f(a):\n    x = ├')).toBeUndefined();
+    expect(at('function f() {\n  ├')).toBeUndefined();
+  });
+});
+
+/** Five classes with a `request` method beside the files that call one: the name alone points at them. */
+const DECOYS = (dir: string, ext: 'ts' | 'py' | 'go'): Record<string, string> =>
+  Object.fromEntries(
+    Array.from({ length: 5 }, (_, i) => {
+      if (ext === 'ts') return [`${dir}/decoy${i}.ts`, `export class Decoy${i} {\n  request(code${i}: number): void {\n    return;\n  }\n}\n`];
+      if (ext === 'py') return [`${dir}/decoy${i}.py`, `class Decoy${i}:\n    def request(self, code${i}: int) -> None:\n        return None\n`];
+      return [`${dir}/a${i}.go`, `package ${dir.split('/').pop()}\n\ntype a${i}Binding struct{}\n\nfunc (a${i}Binding) Request(code${i} int) error {\n\treturn nil\n}\n`];
+    }),
+  );
+
+const RECEIVER_FILES: Record<string, string> = {
+  'src/http/client.ts': 'export class HttpClient {\n  request(url: string, init: object): Promise<unknown> {\n    return Promise.resolve(init);\n  }\n}\n',
+  'src/http/base.ts': 'export class BaseService {\n  protected request(path: string, body: object): void {\n    return;\n  }\n}\n',
+  'src/http/deps.ts': "import { HttpClient } from './client';\n\nexport interface Deps {\n  http: HttpClient;\n  retries: number;\n}\n",
+  'src/http/api.ts': 'export interface Api {\n  fetchAll(url: string): Promise<unknown>;\n}\n',
+  'src/impl/real.ts': "import type { Api } from '../http/api';\n\nexport class RealApi implements Api {\n  fetchAll(url: string, retries = 3): Promise<unknown> {\n    return Promise.resolve([url, retries]);\n  }\n}\n",
+  ...DECOYS('src/app', 'ts'),
+  'app/http.py': 'class HttpClient:\n    def request(self, method: str, url: str) -> None:\n        return None\n',
+  ...DECOYS('app', 'py'),
+  'go.mod': 'module example.com/shop\n',
+  'binding/json.go': 'package binding\n\ntype jsonBinding struct{}\n\nfunc (jsonBinding) Request(body []byte, obj any) error {\n\treturn nil\n}\n',
+  'binding/context.go': 'package binding\n\ntype Context struct{}\n',
+  'binding/render.go': 'package binding\n\nfunc (c *Context) Request(code int, obj any) {\n}\n',
+  ...DECOYS('binding', 'go'),
+};
+
+const HTTP_REQUEST = 'src/http/client.ts:   request(url: string, init: object): Promise<unknown> {';
+
+describe('a member call\'s receiver: its type settles which method it is, per form', () => {
+  eachForm(RECEIVER_FILES, [
+    ['a field with a declared type (`this.http.request(`)', 'src/app/main.ts', "import { HttpClient } from '../http/client';\n\nexport class App {\n  private http: HttpClient;\n  run() {\n    return this.http.request(├\n  }\n}\n", HTTP_REQUEST, 'method of HttpClient'],
+    ['a constructor parameter property', 'src/app/main.ts', "import { HttpClient } from '../http/client';\n\nexport class App {\n  constructor(private readonly http: HttpClient) {}\n  run() {\n    return this.http.request(├\n  }\n}\n", HTTP_REQUEST, 'method of HttpClient'],
+    ['a variable constructed with new', 'src/app/main.ts', "import { HttpClient } from '../http/client';\n\nexport function run() {\n  const client = new HttpClient();\n  return client.request(├\n}\n", HTTP_REQUEST, 'method of HttpClient'],
+    ['a type through a namespace import (`x: net.HttpClient`)', 'src/app/main.ts', "import * as net from '../http/client';\n\nexport function run(client: net.HttpClient) {\n  return client.request(├\n}\n", HTTP_REQUEST, 'method of HttpClient'],
+    ['a method inherited from an imported base class (`this.request(`)', 'src/app/main.ts', "import { BaseService } from '../http/base';\n\nexport class Orders extends BaseService {\n  run() {\n    this.request(├\n  }\n}\n", 'src/http/base.ts:   protected request(path: string, body: object): void {', 'method of BaseService'],
+    ['a chain through another file\'s field (`this.deps.http.request(`)', 'src/app/main.ts', "import type { Deps } from '../http/deps';\n\nexport class App {\n  constructor(private deps: Deps) {}\n  run() {\n    return this.deps.http.request(├\n  }\n}\n", HTTP_REQUEST, 'method of HttpClient'],
+    ['Python: `self.client = HttpClient()` in __init__', 'app/main.py', 'from .http import HttpClient\n\n\nclass App:\n    def __init__(self) -> None:\n        self.client = HttpClient()\n\n    def run(self) -> None:\n        self.client.request(├\n', 'app/http.py:     def request(self, method: str, url: str) -> None:', 'method of HttpClient'],
+    ['Go: a composite literal (`jsonBinding{}.Request(`)', 'binding/json_test.go', 'package binding\n\nfunc TestJSON() {\n\t_ = jsonBinding{}.Request(├\n}\n', 'binding/json.go: func (jsonBinding) Request(body []byte, obj any) error {', 'method of jsonBinding'],
+    ['Go: a parameter of pointer type, its methods in another file of the package', 'binding/handler.go', 'package binding\n\nfunc handle(c *Context) {\n\tc.Request(├\n}\n', 'binding/render.go: func (c *Context) Request(code int, obj any) {', 'method of Context'],
+  ]);
+
+  it('an interface-typed receiver: its signature first, then the implementation found by name, above the names around', async () => {
+    const p = await project(RECEIVER_FILES);
+    const got = p.at('src/app/main.ts', "import type { Api } from '../http/api';\n\nexport function run(api: Api, url: string) {\n  return api.fetchAll(├\n}\n");
+    expect(got.slice(0, 2).map((g) => `${g.def} (${g.why})`)).toEqual(['src/http/api.ts:   fetchAll(url: string): Promise<unknown>; (method of Api)', 'src/impl/real.ts:   fetchAll(url: string, retries = 3): Promise<unknown> { (defined as fetchAll)']);
     p.index.dispose();
   });
 });

@@ -374,6 +374,8 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
     context: { sources: plan.context?.sources ?? [] },
     // The time the context stage took for this request (null when context is off).
     contextMs: plan.context?.ms ?? null,
+    // The process's CPU time meanwhile: on a busy machine the difference is time spent waiting for a core.
+    contextCpuMs: plan.context?.cpuMs ?? null,
     // Files indexed, and how many of them came unchanged from the on-disk index or were read now.
     index: s.index,
   };

@@ -22,17 +22,26 @@ export interface Gathered {
   sources: SourceReport[];
   /** Time the whole gather took, sources and the engine's own work together. */
   ms: number;
+  /**
+   * The process's CPU time meanwhile (user and system, every thread): on a busy machine `ms` also
+   * counts the time the process waited for a core, which no budget check can take back.
+   */
+  cpuMs: number;
 }
 
 export class ContextEngine {
   private readonly now: () => number;
 
+  private readonly cpu: () => number;
+
   constructor(
     private readonly sources: readonly ContextSource[],
     now?: () => number,
     private readonly logger?: Logger,
+    cpu?: () => number,
   ) {
     this.now = now ?? (() => performance.now());
+    this.cpu = cpu ?? processCpuMs;
   }
 
   /**
@@ -41,10 +50,13 @@ export class ContextEngine {
    * overran so that the request never spends more than the sum of the budgets; a source checks its
    * deadline inside its loops and returns what it found by then, best first. That is kept: the
    * work is done, and dropping it would save no time. A source whose turn comes with no time left
-   * is skipped.
+   * is skipped, except the first: a pause of the process before it (a collection, a busy machine)
+   * must not cost the request all its context, and past its deadline a source does only its one
+   * likeliest step (the callee being written), a few lookups.
    */
   gather(req: ContextRequest, budgets: (name: string) => SourceBudget | undefined): Gathered {
     const began = this.now();
+    const cpuBegan = this.cpu();
     let allowed = began;
     const candidates: Candidate[] = [];
     const sources: SourceReport[] = [];
@@ -54,7 +66,7 @@ export class ContextEngine {
       allowed += b.budgetMs;
       const start = this.now();
       const deadline = Math.min(start + b.budgetMs, allowed);
-      if (deadline <= start) {
+      if (deadline <= start && sources.length > 0) {
         sources.push({ name: s.name, ms: 0, candidates: 0, late: true, skipped: true });
         continue;
       }
@@ -70,6 +82,12 @@ export class ContextEngine {
       sources.push({ name: s.name, ms: Math.round(ms * 100) / 100, candidates: got.length, late: ms > b.budgetMs });
       candidates.push(...got);
     }
-    return { candidates, sources, ms: Math.round((this.now() - began) * 100) / 100 };
+    return { candidates, sources, ms: Math.round((this.now() - began) * 100) / 100, cpuMs: Math.round((this.cpu() - cpuBegan) * 100) / 100 };
   }
+}
+
+/** User and system CPU time of the process so far, in milliseconds. */
+function processCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }

@@ -124,6 +124,10 @@ export interface PreparedDocument {
 export class FileTables {
   private readonly imports = new Map<string, ImportTable>();
   private readonly identifiers = new Map<string, IdentifierTable>();
+  /** Python imports inside functions (`from .x import f` in a method), as of the last preparation. */
+  private readonly localImports = new Map<string, ImportRef[]>();
+  /** A document's imports with its local ones, kept while neither changes (the table cache compares by identity). */
+  private readonly merged = new Map<string, { top: readonly ImportRef[]; local: readonly ImportRef[]; all: readonly ImportRef[] }>();
   /** Imports read from a document's tree, for documents the index does not hold: once per parse. */
   private readonly treeImports = new WeakMap<Tree, ImportRef[]>();
 
@@ -133,6 +137,7 @@ export class FileTables {
   prepare(doc: PreparedDocument): void {
     const ids = identifierTable(doc.text);
     remember(this.identifiers, doc.uri, ids);
+    remember(this.localImports, doc.uri, doc.lang === 'python' ? pythonLocalImports(doc.text) : undefined);
     this.importsFor(doc)?.table.resolveAll();
   }
 
@@ -161,6 +166,13 @@ export class FileTables {
     }
     const key = doc.abs ?? doc.uri;
     const known = refs !== undefined;
+    const local = this.localImports.get(doc.uri);
+    if (local && local.length > 0) {
+      const top = refs ?? EMPTY;
+      let m = this.merged.get(key);
+      if (!m || m.top !== top || m.local !== local) remember(this.merged, key, (m = { top, local, all: [...top, ...local] }));
+      refs = m.all;
+    }
     const cached = this.imports.get(key);
     if (cached && cached.imports === (refs ?? EMPTY) && cached.version === index.version) return { table: cached, known };
     const table = new ImportTable(index, doc.abs, doc.lang, refs ?? EMPTY, index.version);
@@ -171,8 +183,43 @@ export class FileTables {
   /** A document closed: its tables go. */
   forget(uri: string, abs?: string): void {
     this.identifiers.delete(uri);
+    this.localImports.delete(uri);
+    this.merged.delete(abs ?? uri);
     this.imports.delete(abs ?? uri);
   }
+}
+
+/** Indented (so function-level) `from m import a, b as c` and `import a.b as c` lines; a parenthesised list may span lines. */
+const PY_LOCAL_FROM = /^[ \t]+from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n#]*)/gm;
+const PY_LOCAL_IMPORT = /^[ \t]+import[ \t]+([\w.]+(?:[ \t]+as[ \t]+\w+)?(?:[ \t]*,[ \t]*[\w.]+(?:[ \t]+as[ \t]+\w+)?)*)/gm;
+/** Local import statements read per document: one in a generated file's every function says nothing more. */
+const MAX_LOCAL_IMPORTS = 200;
+
+/**
+ * A Python document's imports inside functions and methods, read from its text: the index keeps a
+ * module's top-level imports (what it re-exports), but a name imported where it is used is as
+ * much the file's.
+ */
+export function pythonLocalImports(text: string): ImportRef[] {
+  const out: ImportRef[] = [];
+  PY_LOCAL_FROM.lastIndex = 0;
+  for (let m = PY_LOCAL_FROM.exec(text); m && out.length < MAX_LOCAL_IMPORTS; m = PY_LOCAL_FROM.exec(text)) {
+    const ref: ImportRef = { source: m[1]!, names: [] };
+    for (const part of m[2]!.replace(/[()\\]/g, ' ').split(',')) {
+      const w = part.trim().split(/\s+/);
+      if (w[0] === '*') ref.namespace = '*';
+      else if (w[0] && /^\w+$/.test(w[0])) ref.names.push({ imported: w[0], local: w[1] === 'as' && w[2] ? w[2] : w[0] });
+    }
+    if (ref.names.length || ref.namespace) out.push(ref);
+  }
+  PY_LOCAL_IMPORT.lastIndex = 0;
+  for (let m = PY_LOCAL_IMPORT.exec(text); m && out.length < MAX_LOCAL_IMPORTS; m = PY_LOCAL_IMPORT.exec(text)) {
+    for (const part of m[1]!.split(',')) {
+      const w = part.trim().split(/\s+/);
+      if (w[0]) out.push({ source: w[0], names: [], namespace: w[1] === 'as' && w[2] ? w[2] : w[0] });
+    }
+  }
+  return out;
 }
 
 const EMPTY: readonly ImportRef[] = [];

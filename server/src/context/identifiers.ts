@@ -66,6 +66,7 @@ export function identifierTable(text: string): IdentifierTable | undefined {
       qualified.set(`${q.qualifier}.${q.member}`, q);
       members.add(q.member);
     }
+    if (afterDot(text, m.index)) members.add(parts[0]!);
     for (const p of parts) if (p.length >= 2 && !KEYWORDS.has(p)) counts.set(p, (counts.get(p) ?? 0) + 1);
   }
   const byCount = [...counts.keys()].sort((a, b) => counts.get(b)! - counts.get(a)! || (a < b ? -1 : 1));
@@ -158,6 +159,7 @@ export function nearIdentifiers(text: string, offset: number, opts: { nearLinesB
       const d = scanLine - cursorLine;
       w = 1 - (0.4 * Math.abs(d)) / ((d < 0 ? nearBefore : nearAfter) + 1);
     }
+    if (afterDot(zone, m.index)) members.add(parts[0]!);
     for (const { qualifier, member } of chainPairs(parts)) {
       const key = `${qualifier}.${member}`;
       members.add(member);
@@ -194,6 +196,17 @@ export function nearIdentifiers(text: string, offset: number, opts: { nearLinesB
     },
     partial: partialWord(text, offset),
   };
+}
+
+/**
+ * Whether the chain starting at `at` follows a dot that no name precedes (`f(x).name`, `a[0].name`,
+ * `a!.name`, `a?.name`): its first name is a member then, though no name qualifies it. (A spread's
+ * `...name` is no member.)
+ */
+function afterDot(text: string, at: number): boolean {
+  let i = at - 1;
+  while (i >= 0 && (text[i] === ' ' || text[i] === '\t')) i--;
+  return text[i] === '.' && text[i - 1] !== '.';
 }
 
 function partialWord(text: string, offset: number): string {

@@ -5,13 +5,17 @@ import type { SyntaxNode, Tree } from '../syntax/tree.js';
 import { rowsToRuns, splitLines, type ExportAlias, type FileSymbols, type ImportRef, type IndexedSymbol, type Run, type SymbolKind } from './types.js';
 
 // One pattern per definition form; the capture after the pattern names its kind, @name its name.
-// Top-level-only forms (constants, arrow functions bound to a name) are filtered in code.
+// Top-level-only forms (constants, arrow functions bound to a name) are filtered in code. An object
+// literal's function-valued property is a method as `{ f() {} }` is: a provider object's
+// `provideX: (document, token) => {…}` is what `provider.provideX(` calls.
 const TS_COMMON = `
 (function_declaration name: (identifier) @name) @function
 (generator_function_declaration name: (identifier) @name) @function
 (method_definition name: [(property_identifier) (private_property_identifier)] @name) @method
 (variable_declarator name: (identifier) @name value: [(arrow_function) (function_expression)]) @function
 (variable_declarator name: (identifier) @name) @constant
+(pair key: (property_identifier) @name value: [(arrow_function) (function_expression)]) @method
+(pair key: (property_identifier) @name value: (ternary_expression consequence: [(arrow_function) (function_expression)])) @method
 `;
 const TS_TYPES = `
 (function_signature name: (identifier) @name) @function
@@ -242,11 +246,18 @@ function functionRows(node: SyntaxNode, outer: SyntaxNode, lang: LanguageName): 
   const start = outer.startPosition.row;
   const end = outer.endPosition.row;
   if (end - start + 1 <= SHORT_FUNCTION_LINES) return range(start, end);
-  const fn = node.type === 'variable_declarator' ? (node.childForFieldName('value') ?? node) : node;
+  const fn = node.type === 'variable_declarator' || node.type === 'pair' ? functionValue(node) : node;
   const rows = range(start, Math.min(Math.max(start, signatureEnd(fn, lang)), start + MAX_SIGNATURE_LINES - 1));
   const doc = pythonDocstring(fn);
   if (doc) for (const r of range(doc.startPosition.row, Math.min(doc.endPosition.row, doc.startPosition.row + 2))) if (r > rows[rows.length - 1]!) rows.push(r);
   return rows;
+}
+
+/** The function a declarator or an object literal's property holds (`key: cond ? (…) => {…} : undefined` too). */
+function functionValue(node: SyntaxNode): SyntaxNode {
+  const value = node.childForFieldName('value');
+  if (value?.type === 'ternary_expression') return value.childForFieldName('consequence') ?? value;
+  return value ?? node;
 }
 
 function pythonDocstring(fn: SyntaxNode): SyntaxNode | undefined {
@@ -279,7 +290,9 @@ function typeRows(node: SyntaxNode, outer: SyntaxNode, lang: LanguageName, lineA
     for (let r = a; r <= b && rows.size < MAX_TYPE_LINES; r++) rows.add(r);
   };
   if (body) {
-    for (const raw of body.namedChildren) {
+    // Sibling by sibling: a class of a thousand members is summarised by its first few, without a
+    // node object made for each of the rest.
+    for (let raw = body.firstNamedChild; raw; raw = raw.nextNamedSibling) {
       if (rows.size >= MAX_TYPE_LINES - 1) break;
       const m = raw.type === 'decorated_definition' ? (raw.childForFieldName('definition') ?? raw) : raw;
       if (m.type === 'comment') continue;

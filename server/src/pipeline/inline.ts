@@ -388,7 +388,7 @@ export class InlinePipeline {
     const req = contextRequest(doc, offset, relPath);
     const sources = config.context.sources as Record<string, { enabled: boolean; budgetMs: number } | undefined>;
     const gathered = engine.gather(req, (name) => sources[name]);
-    if (this.deps.logger.enabled('debug')) this.deps.logger.debug(`context ${gathered.ms} ms: ${gathered.sources.map((x) => `${x.name} ${x.ms} ms ${x.candidates}${x.late ? ' late' : ''}`).join(', ')}`);
+    if (this.deps.logger.enabled('debug')) this.deps.logger.debug(`context ${gathered.ms} ms, cpu ${gathered.cpuMs} ms: ${gathered.sources.map((x) => `${x.name} ${x.ms} ms ${x.candidates}${x.late ? ' late' : ''}`).join(', ')}`);
     return gathered;
   }
 

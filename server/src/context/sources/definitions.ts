@@ -2,6 +2,7 @@
 import { dirname } from 'node:path';
 import { FileTables } from '../fileTables.js';
 import { nearIdentifiers, WIDE_QUALIFIED } from '../identifiers.js';
+import { declaredTypeBefore, receiverBefore, receiverMethods } from '../receivers.js';
 import type { WorkspaceIndex } from '../index.js';
 import { wallClock, type Candidate, type ContextRequest, type ContextSource, type IndexedSymbol } from '../types.js';
 
@@ -13,6 +14,14 @@ const PARTIAL_STEM = 2;
 const MAX_LOOKUPS = 200;
 const TYPE_KINDS = new Set(['class', 'interface', 'type', 'enum', 'struct', 'trait']);
 const SAME_PACKAGE_BASE = 0.2;
+/** The callee of the call being written, resolved through an import: nothing is likelier needed. */
+const CALLEE = 1;
+/** The callee found by name only: its nearest definitions, less sure, but above every other name (imported ones reach 0.95). */
+const CALLEE_BY_NAME = 0.99;
+/** How much an overload signature ranks below its implementation (less than a group's step). */
+const OVERLOAD_STEP = 0.001;
+/** Characters looked back for the call the cursor is in. */
+const CALLEE_SCAN = 600;
 
 export class DefinitionsSource implements ContextSource {
   readonly name = 'definitions';
@@ -33,6 +42,10 @@ export class DefinitionsSource implements ContextSource {
     const index = this.index();
     if (!index || !req.lang) return [];
     const late = () => now() > deadline;
+    let stopped = false;
+    let ticks = 0;
+    /** For the inner loops (a module's hundreds of symbols): the clock is read every 32 steps; once past the deadline, always true. */
+    const spent = () => stopped || ((++ticks & 31) === 0 && (stopped = late()));
     const out = new Map<string, Candidate>();
     const classes = new Set<Candidate>();
     /**
@@ -61,6 +74,11 @@ export class DefinitionsSource implements ContextSource {
     // (Only while the file's imports are known: before its first parse, names are all there is.)
     const importBased = known && (req.lang === 'typescript' || req.lang === 'tsx' || req.lang === 'javascript' || req.lang === 'python');
     const stem = near.partial.slice(0, PARTIAL_STEM);
+    // The function whose arguments are being written (`orders.parseOrder(├` or `f(a, ├`): its
+    // parameter list is what the next tokens need most, so its definitions rank above all else.
+    // It changes only when a call opens or closes, not per keystroke.
+    const call = calleeAt(req.text, req.offset);
+    const callee = call?.name;
     const afterNew = /\bnew\s+[\w$]*$/.test(req.text.slice(Math.max(0, req.offset - 40), req.offset));
 
     // What the cursor is at: `orders.├` or `orders.Pa├`, the members of the module or package being typed into.
@@ -72,7 +90,7 @@ export class DefinitionsSource implements ContextSource {
       const dottedQualifier = (chain + last).replace(/\s+/g, '');
       const qualifier = namespaces.has(dottedQualifier) ? dottedQualifier : last;
       const ref = namespaces.get(qualifier!) ?? local.get(qualifier!)?.ref;
-      const type = ref ? undefined : declaredType(req.text, req.offset, qualifier!);
+      const type = ref ? undefined : declaredTypeBefore(req.text, req.offset, req.lang, qualifier!);
       if (type) {
         // `hub.├` after `const hub = new LogHub(…)` or `hub: LogHub`: that type's members.
         const defs = table.imported(type)?.hits ?? rankByProximity(index.lookup(type), req.relPath).slice(0, 2);
@@ -89,6 +107,17 @@ export class DefinitionsSource implements ContextSource {
       }
     }
 
+    // `this.client.send(├`, `conn.send(├`: the receiver's type (declared, constructed, a field's,
+    // the enclosing class) settles which `send` it is, where the name alone has many.
+    let calleeTyped = false;
+    if (call && !late()) {
+      const receiver = receiverBefore(req.text, call.start);
+      const typed = receiver ? receiverMethods(req, index, table, receiver, call.name, late) : undefined;
+      for (const s of typed?.symbols ?? []) add(s, s.endLine > s.line ? CALLEE : CALLEE - OVERLOAD_STEP, `method of ${typed!.type}`);
+      // An interface's signatures leave the implementation to find by name.
+      calleeTyped = typed !== undefined && !typed.abstract;
+    }
+
     let lookups = 0;
     /**
      * A name by its definitions anywhere in the workspace, nearest the current file first.
@@ -97,17 +126,26 @@ export class DefinitionsSource implements ContextSource {
      */
     const byName = (name: string, w: number, unresolved = false) => {
       lookups++;
-      if (namespaces.has(name)) return; // its members come through the qualified names
       // A bare name is a function, type or variable; a method is only meant where it follows a dot.
       // Where another file's names must be imported (TS, JS, Python), a bare name that is not is
       // local: only its use after a dot can mean a definition elsewhere.
       const dotted = near.isMember(name);
+      // A module alias's members come through the qualified names; but `import json` does not make
+      // `response.json(` the module's: after a dot it is a method like any other.
+      if (namespaces.has(name) && !dotted) return;
       if (importBased && !dotted && !unresolved) return;
       const all = dotted ? index.lookup(name) : index.lookup(name).filter((s) => s.kind !== 'method');
       if (all.length === 0) return;
-      const take = rankByProximity(all, req.relPath).slice(0, MAX_SAME_NAME);
-      const confidence = (all.length === 1 ? 0.5 : all.length <= MAX_SAME_NAME ? 0.4 : 0.25) * (near.near.has(name) ? 1 : 0.6);
-      take.forEach((s, i) => add(s, (confidence + 0.35 * w) * (i === 0 ? 1 : 0.7), `defined as ${name}`, !near.near.has(name)));
+      // One definition per file and type: a method's overload signatures and its implementation
+      // are one, and count as one place the name is defined.
+      const groups = groupByOwner(rankByProximity(all, req.relPath));
+      const confidence = (groups.length === 1 ? 0.5 : groups.length <= MAX_SAME_NAME ? 0.4 : 0.25) * (near.near.has(name) ? 1 : 0.6);
+      groups.slice(0, MAX_SAME_NAME).forEach((g, i) => {
+        const score = name === callee && !calleeTyped ? CALLEE_BY_NAME - 0.01 * i : (confidence + 0.35 * w) * (i === 0 ? 1 : 0.7);
+        // The implementation (a body: more than one line) before its overload signatures, which
+        // may be dozens: it takes every argument the overloads do.
+        for (const s of g) add(s, s.endLine > s.line ? score : score - OVERLOAD_STEP, `defined as ${name}`, !near.near.has(name));
+      });
     };
     /**
      * A name through the file's imports; true when it is imported: the import settles what it is
@@ -118,7 +156,7 @@ export class DefinitionsSource implements ContextSource {
     const throughImport = (name: string, w: number) => {
       const r = table.imported(name);
       if (!r) return false;
-      for (const s of r.hits) add(s, 0.6 + 0.4 * w, `imported ${name}`, !near.near.has(name));
+      for (const s of r.hits) add(s, name === callee ? CALLEE : 0.6 + 0.35 * w, `imported ${name}`, !near.near.has(name));
       if (r.hits.length === 0 && r.modules.length === 0 && r.files.length > 0) byName(name, w, true);
       return true;
     };
@@ -130,7 +168,7 @@ export class DefinitionsSource implements ContextSource {
       // A named import (`from pkg import mod`, `use crate::a::b`) as a module first; a namespace import is one.
       let files = imp ? table.moduleFiles(imp.ref, imp.imported) : [];
       if (files.length === 0) files = table.filesOf(ref.source);
-      for (const s of table.inFiles(files, member)) add(s, 0.6 + 0.4 * w, `${qualifier}.${member}`);
+      for (const s of table.inFiles(files, member)) add(s, member === callee ? CALLEE : 0.6 + 0.35 * w, `${qualifier}.${member}`);
     };
 
     // The near zone through the imports: first the names of the cursor's line before it, nearest
@@ -187,8 +225,8 @@ export class DefinitionsSource implements ContextSource {
     // the call itself): ranked below what is, by how often the file uses it. The word being typed
     // narrows by its first letters only, so that the chosen snippets (and the prompt's cached head)
     // stay the same for the rest of the word.
-    for (const [localName, { ref, imported }] of local) {
-      if (late()) break;
+    for (const [localName, { imported }] of local) {
+      if (late() || stopped) break;
       const w = weight(localName);
       const partialHit = stem.length === PARTIAL_STEM && localName.startsWith(stem);
       const score = IMPORTED_BASE + 0.3 * w + (partialHit ? 0.35 : 0);
@@ -196,7 +234,14 @@ export class DefinitionsSource implements ContextSource {
       // After `new`, a class: most likely one the file has not constructed yet.
       const newBoost = afterNew ? (used(localName) ? 0.3 : 0.45) : 0;
       if (hits.length) for (const s of hits) add(s, score + (s.kind === 'class' ? newBoost : 0), `imported ${localName}`, !near.near.has(localName));
-      else for (const f of modules) for (const s of index.get(f)?.symbols ?? []) if (s.container === undefined) add(s, IMPORTED_BASE * 0.6, `module ${localName}`);
+      else {
+        for (const f of modules) {
+          for (const s of index.get(f)?.symbols ?? []) {
+            if (spent()) break;
+            if (s.container === undefined) add(s, IMPORTED_BASE * 0.6, `module ${localName}`);
+          }
+        }
+      }
       // Resolved to a workspace file that does not define it (a re-export we cannot follow): by name.
       if (hits.length === 0 && modules.length === 0 && files.length > 0) {
         const all = index.lookup(imported === 'default' ? localName : imported).filter((s) => s.kind !== 'method');
@@ -208,7 +253,10 @@ export class DefinitionsSource implements ContextSource {
       for (const e of index.filesIn(dir)) {
         if (late()) break;
         if (e.rel === req.relPath || e.rel.endsWith('_test.go')) continue;
-        for (const s of e.symbols) if (s.container === undefined) add(s, SAME_PACKAGE_BASE + 0.3 * weight(s.name), 'same package', !used(s.name));
+        for (const s of e.symbols) {
+          if (spent()) break;
+          if (s.container === undefined) add(s, SAME_PACKAGE_BASE + 0.3 * weight(s.name), 'same package', !used(s.name));
+        }
       }
     }
     if (stem.length === PARTIAL_STEM) {
@@ -216,7 +264,10 @@ export class DefinitionsSource implements ContextSource {
       for (const e of dir ? index.filesIn(dir) : []) {
         if (late()) break;
         if (e.rel === req.relPath) continue;
-        for (const s of e.symbols) if (s.container === undefined && s.name.startsWith(stem)) add(s, 0.5, `begins with ${stem}`);
+        for (const s of e.symbols) {
+          if (spent()) break;
+          if (s.container === undefined && s.name.startsWith(stem)) add(s, 0.5, `begins with ${stem}`);
+        }
       }
     }
     // After `new` only a class can follow: everything else steps back.
@@ -225,16 +276,38 @@ export class DefinitionsSource implements ContextSource {
   }
 }
 
-/** The type a variable was declared with or constructed from, in the text before the cursor. */
-function declaredType(text: string, offset: number, name: string): string | undefined {
-  if (name === 'this' || name === 'self' || !/^[A-Za-z_$][\w$]*$/.test(name)) return undefined;
-  const zone = text.slice(Math.max(0, offset - 24_000), offset);
-  const esc = name.replace(/\$/g, '\\$');
-  const re = new RegExp(`\\b${esc}\\s*(?::\\s*([A-Z][\\w$]*)|:?=\\s*(?:await\\s+)?(?:new\\s+)?&?([A-Z][\\w$]*)\\s*[({])`, 'g');
-  let last: string | undefined;
-  for (let m = re.exec(zone); m; m = re.exec(zone)) last = m[1] ?? m[2];
-  return last;
+/**
+ * The name of the function whose argument list the cursor is in (`a.b.f(x, ├` → `f`) and where the
+ * name starts, read back from the cursor over balanced brackets; undefined at statement level (a
+ * `;`, a block's brace or Python's block colon comes first) or further back than CALLEE_SCAN
+ * characters.
+ */
+export function calleeAt(text: string, offset: number): { name: string; start: number } | undefined {
+  let depth = 0;
+  const stop = Math.max(0, offset - CALLEE_SCAN);
+  for (let i = offset - 1; i >= stop; i--) {
+    const ch = text[i];
+    if (ch === ')' || ch === ']') depth++;
+    else if (ch === '[') depth = Math.max(0, depth - 1);
+    else if (ch === '(') {
+      if (depth > 0) {
+        depth--;
+        continue;
+      }
+      let e = i;
+      while (e > 0 && (text[e - 1] === ' ' || text[e - 1] === '\t')) e--;
+      let b = e;
+      while (b > 0 && /[\w$]/.test(text[b - 1]!)) b--;
+      const name = text.slice(b, e);
+      return /^[A-Za-z_$][\w$]*$/.test(name) && !CALL_KEYWORDS.has(name) ? { name, start: b } : undefined;
+    } else if (depth === 0 && (ch === ';' || ch === '{' || ch === '}')) return undefined;
+    else if (depth === 0 && ch === '\n' && /:\s*$/.test(text.slice(Math.max(0, i - 80), i))) return undefined;
+  }
+  return undefined;
 }
+
+/** Words a `(` follows that are no call. */
+const CALL_KEYWORDS = new Set(['if', 'for', 'while', 'switch', 'catch', 'return', 'function', 'elif', 'and', 'or', 'not', 'in', 'typeof', 'await', 'yield', 'print', 'func']);
 
 /** The near names in the order to look them up: those of the cursor's line before it, nearest first, then the rest as given. */
 function cursorFirst(req: ContextRequest, near: ReadonlySet<string>, byWeight: readonly string[]): string[] {
@@ -242,6 +315,18 @@ function cursorFirst(req: ContextRequest, near: ReadonlySet<string>, byWeight: r
   const onLine = [...req.text.slice(Math.max(lineStart, req.offset - 400), req.offset).matchAll(/[A-Za-z_$][\w$]*/g)].map((m) => m[0]).reverse();
   const first = [...new Set(onLine.filter((n) => near.has(n)))];
   return [...first, ...byWeight.filter((n) => !first.includes(n))];
+}
+
+/** Definitions grouped by file and containing type, in the order of each group's first. */
+function groupByOwner(ranked: readonly IndexedSymbol[]): IndexedSymbol[][] {
+  const groups = new Map<string, IndexedSymbol[]>();
+  for (const s of ranked) {
+    const key = `${s.path}\0${s.container ?? ''}`;
+    const g = groups.get(key);
+    if (g) g.push(s);
+    else groups.set(key, [s]);
+  }
+  return [...groups.values()];
 }
 
 /** Definitions nearest the current file (most shared leading directories) first; ties by path. */

@@ -10,6 +10,8 @@ import { ancestors } from '../../syntax/ancestors.js';
 const CLASS_NODES = new Set(['class_declaration', 'abstract_class_declaration', 'class', 'interface_declaration', 'class_definition', 'record_declaration', 'enum_declaration', 'trait_item', 'struct_item']);
 const FUNCTION_NODES = new Set(['function_declaration', 'generator_function_declaration', 'method_definition', 'function_expression', 'arrow_function', 'function_definition', 'method_declaration', 'func_literal', 'function_item', 'constructor_declaration']);
 const FIELD_NODES = new Set(['public_field_definition', 'field_declaration', 'property_signature', 'field_definition']);
+/** Members that may be a constructor (`constructor`, `__init__`). */
+const MEMBER_FUNCTIONS = new Set(['method_definition', 'function_definition', 'decorated_definition', 'constructor_declaration']);
 const TYPE_KINDS = new Set(['class', 'interface', 'type', 'enum', 'struct', 'trait']);
 const MAX_TYPES = 12;
 /** Names that are types in the grammar but never workspace definitions. */
@@ -47,12 +49,26 @@ export class EnclosingSource implements ContextSource {
       const heritage = cls.namedChildren.filter((c) => c.type === 'class_heritage' || c.type === 'superclass' || c.type === 'superclasses' || c.type === 'argument_list');
       for (const h of heritage) for (const id of h.descendantsOfType(['identifier', 'type_identifier'])) if (/^[A-Z]/.test(id.text) && !BUILTIN_TYPES.has(id.text)) types.add(id.text);
       // Fields, and the constructor's parameters (TypeScript parameter properties, Python's __init__).
-      const body = cls.childForFieldName('body');
-      for (const raw of body?.namedChildren ?? []) {
-        const m = raw.type === 'decorated_definition' ? (raw.childForFieldName('definition') ?? raw) : raw;
-        if (FIELD_NODES.has(m.type)) for (const t of typeNames(m, lang)) types.add(t);
-        const name = m.childForFieldName('name')?.text;
-        if (name === 'constructor' || name === '__init__') for (const t of typeNames(m.childForFieldName('parameters'), lang)) types.add(t);
+      // A cursor reads each member's type without making a node of it: a class of a thousand
+      // members costs a walk, not a thousand node objects, and the deadline is checked on the way.
+      const cursor = cls.childForFieldName('body')?.walk();
+      let constructorSeen = false;
+      let visited = 0;
+      if (cursor?.gotoFirstChild()) {
+        do {
+          if (++visited % 32 === 0 && now() > deadline) break;
+          const type = cursor.nodeType;
+          const field = FIELD_NODES.has(type);
+          if (!field && (constructorSeen || !MEMBER_FUNCTIONS.has(type))) continue;
+          const raw = cursor.currentNode;
+          const m = type === 'decorated_definition' ? (raw.childForFieldName('definition') ?? raw) : raw;
+          if (field) for (const t of typeNames(m, lang)) types.add(t);
+          const name = field ? undefined : m.childForFieldName('name')?.text;
+          if (name === 'constructor' || name === '__init__') {
+            constructorSeen = true;
+            for (const t of typeNames(m.childForFieldName('parameters'), lang)) types.add(t);
+          }
+        } while (cursor.gotoNextSibling());
       }
     }
     if (owner && index) {
