@@ -485,6 +485,13 @@ const EMPTY: Case[] = [
   { name: 'CRLF from the model becomes LF', lang: 'typescript', doc: 'function f() {\n  ├\n}\n', raw: 'a();\r\n  b();', shown: 'a();\n  b();' },
 ];
 
+/** A minified line: what precedes the cursor is clipped, yet what the filters decide is unchanged. */
+const MINIFIED = 'var a=b.c(d);'.repeat(80_000);
+const LONG_LINES: Case[] = [
+  { name: 'a block opened at the end of a megabyte line still ends with its closer', lang: 'javascript', doc: `${MINIFIED}function f(){├\n`, raw: '\n  return 1;\n}\nvar z = 2;', shown: '\n  return 1;\n}' },
+  { name: 'a one-line completion on a megabyte line is shown (no neighbour copy test there)', lang: 'javascript', doc: `${MINIFIED}\n${MINIFIED}├\n`, raw: 'var a=b.c(d);', shown: 'var a=b.c(d);' },
+];
+
 describe.each([
   ['single-line mode', SINGLE_LINE],
   ['block scope', BLOCKS],
@@ -493,6 +500,7 @@ describe.each([
   ['repeated blocks', BLOCK_REPEATS],
   ['repeats of a neighbouring line', NEIGHBOURS],
   ['nothing worth showing', EMPTY],
+  ['megabyte lines', LONG_LINES],
 ] as const)('postprocess: %s', (_group, cases) => {
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     expect(run(c)).toBe(c.shown);

@@ -1,5 +1,5 @@
 // Multi-line completions end with the block they are in: indentation tells where that is.
-import { indentOf, type Filter } from './types.js';
+import { clipLine, indentOf, type Filter } from './types.js';
 
 /**
  * Whether a line ends (before trailing whitespace) with an opening bracket or a colon. Read from
@@ -22,8 +22,9 @@ export const blockScope: Filter = (text, ctx) => {
   if (ctx.mode !== 'multi') return text;
   const lines = text.split('\n');
   const first = lines[0]!;
-  const firstLine = ctx.linePrefix + first;
-  const base = indentOf(ctx.linePrefix.trim() === '' && first.trim() !== '' ? firstLine : ctx.linePrefix);
+  const prefix = clipLine(ctx.linePrefix);
+  const firstLine = prefix + first;
+  const base = indentOf(prefix.trim() === '' && first.trim() !== '' ? firstLine : prefix);
   const cursorOpened = opensBlock(firstLine);
   let siblingOpen = false;
   const kept: string[] = [first];

@@ -1,6 +1,6 @@
 // The document's indentation style (tabs or spaces, how wide), and completions re-indented to it.
 import { CLOSER, opensBlock } from './blockScope.js';
-import { leadingBlanks, type CursorContext, type Filter } from './types.js';
+import { clipLine, leadingBlanks, type CursorContext, type Filter } from './types.js';
 
 /** How the document indents, in the terms of LSP's `FormattingOptions`. */
 export interface IndentStyle {
@@ -175,7 +175,7 @@ interface Reading {
 function readWith(lines: string[], ctx: CursorContext, style: IndentStyle, unit: number): Reading {
   const prefixBlank = ctx.linePrefix.trim() === '';
   const prefixLevel = prefixBlank ? docLevel(ctx.linePrefix, style) : 0;
-  const anchorLine = prefixBlank ? ctx.lineAbove : ctx.linePrefix + lines[0]!;
+  const anchorLine = prefixBlank ? clipLine(ctx.lineAbove) : clipLine(ctx.linePrefix) + lines[0]!;
   const anchorLevel = docLevel(anchorLine, style);
   let prev: Previous = { columns: anchorLevel * unit, shown: leadingBlanks(anchorLine), level: anchorLevel, opens: opensBlock(anchorLine) };
   const step = style.insertSpaces ? ' '.repeat(style.tabSize) : '\t';

@@ -1,5 +1,5 @@
 // Drops a completion whose one new line only repeats the line above or below it: the model copied a neighbour.
-import { isTrivialLine, sameLine, type Filter } from './types.js';
+import { CLIP_CHARS, isTrivialLine, sameLine, type Filter } from './types.js';
 
 /**
  * The completion is merged into the cursor's line; when that yields exactly one new non-blank
@@ -16,6 +16,9 @@ export const neighborRepeat: Filter = (text, ctx) => {
     at = i;
   }
   if (at < 0) return text;
+  // A completion inside a line of minified code copies no neighbour worth dropping; comparing
+  // would copy the whole line on every request.
+  if (ctx.linePrefix.length + ctx.lineSuffix.length > CLIP_CHARS) return text;
   const last = parts.length - 1;
   const line = (at === 0 ? ctx.linePrefix : '') + parts[at]! + (at === last ? ctx.lineSuffix : '');
   const cursorLine = ctx.linePrefix + parts[0]!;

@@ -30,6 +30,18 @@ export function indentOf(line: string): number {
   return n;
 }
 
+/** Beyond this length a line is cut to its head and tail (see `clipLine`). */
+export const CLIP_CHARS = 512;
+
+/**
+ * A long line cut to its first and last CLIP_CHARS/2 characters: its indentation and its end, all
+ * that indentation and block filters read. The cursor's line can be a megabyte of minified code;
+ * joining it to the completion and trimming the result copied all of it on every request.
+ */
+export function clipLine(line: string): string {
+  return line.length <= CLIP_CHARS ? line : line.slice(0, CLIP_CHARS / 2) + line.slice(-CLIP_CHARS / 2);
+}
+
 /** The leading blanks of a line. */
 export function leadingBlanks(line: string): string {
   return line.slice(0, line.length - line.trimStart().length);
@@ -49,7 +61,29 @@ export function isTrivialLine(line: string): boolean {
  * trivial line is the same only at the same indentation, where a second one doubles the first.
  */
 export function sameLine(a: string, b: string): boolean {
-  const ta = a.replace(/\s+/g, '');
-  if (ta === '' || ta !== b.replace(/\s+/g, '')) return false;
+  if (!equalButWhitespace(a, b)) return false;
   return !isTrivialLine(a) || indentOf(a) === indentOf(b);
+}
+
+const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13) || c === 160 || c === 0xfeff || (c >= 0x2000 && (c <= 0x200a || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000)) || c === 0x1680;
+
+/**
+ * Whether `a` and `b` have the same characters but for whitespace, and at least one that is not
+ * whitespace. Compared in place, stopping at the first difference: the cursor's line can be a
+ * megabyte of minified code, and copying it without its spaces on every request cost ~15 ms and
+ * the garbage collector more.
+ */
+function equalButWhitespace(a: string, b: string): boolean {
+  let i = 0;
+  let j = 0;
+  let any = false;
+  for (;;) {
+    while (i < a.length && isSpace(a.charCodeAt(i))) i++;
+    while (j < b.length && isSpace(b.charCodeAt(j))) j++;
+    if (i === a.length || j === b.length) return any && i === a.length && j === b.length;
+    if (a.charCodeAt(i) !== b.charCodeAt(j)) return false;
+    any = true;
+    i++;
+    j++;
+  }
 }
