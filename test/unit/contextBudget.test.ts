@@ -1,7 +1,8 @@
 // The context stage's time budgets, on injected clocks: late sources keep what they found, the engine
 // stays within the sum of the budgets, the definitions source does the likeliest work first, the
-// per-document tables are worked out before the request; and the prompt keeps a lone snippet
-// through its second packing pass.
+// per-document tables are worked out before the request; the prompt keeps a lone snippet through
+// its second packing pass; and code actions' checks reach the index worker across its restarts.
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -289,6 +290,25 @@ describe('per-document tables, worked out before the request', () => {
       expect(pairs.at(-1)!.qualifier).toBe(Array.from({ length: MAX_CHAIN - 1 }, (_, i) => `n${i}`).join('.'));
       // Every name still counts as an identifier of the document.
       expect(n.count('n1999')).toBe(1);
+    }
+  });
+});
+
+describe('the context service checks code actions\' edits in the index worker', () => {
+  it('a check interrupted by a switch of the index off goes to the new worker, not back to the caller\'s thread', async () => {
+    const root = tempWorkspace({ 'src/a.ts': 'export const a = 1;\n' });
+    const workerScript = pathToFileURL(join(import.meta.dirname, '../../server/out/context/symbolWorker.js'));
+    const service = new ContextService({ documents: new DocumentStore(pool), parser: pool, workspace: new Workspace([root]), logger: silentLogger(), busy: () => false, workerScript });
+    try {
+      const text = 'export function area(r: number): number {\n  return 3.14 * r * r;\n}\n';
+      const at = text.indexOf('3.14');
+      const pending = service.checkEdits('typescript', text, [{ start: at, end: at + 4, newText: '(Math.PI' }]);
+      service.start(resolved({ context: { enabled: false } })); // drops the worker the check was sent to
+      const r = await pending;
+      expect(r).not.toBe('unavailable');
+      expect((r as { added: number }).added).toBeGreaterThan(0);
+    } finally {
+      service.dispose();
     }
   });
 });

@@ -1,6 +1,7 @@
-// The index's snippet of a function or method: its whole signature (parameters and return type), however many lines, and no body line.
+// The index's snippet of a function or method: its whole signature (parameters and return type), however many lines, and no body line; and the tag query's time bound on pathological trees.
 import { describe, expect, it } from 'vitest';
 import { TagExtractor } from '../../server/src/context/tags.js';
+import { STUCK_MS } from '../wait.js';
 import { pool } from './fixtures.js';
 
 describe('whole signatures in the index', () => {
@@ -35,5 +36,17 @@ describe('whole signatures in the index', () => {
     const lines = snippet('typescript', ts, 'huge').split('\n');
     expect(lines.length).toBe(60);
     expect(lines[0]).toBe('export function huge(');
+  });
+});
+
+describe('the tag query on pathological trees', () => {
+  // Without a time limit tree-sitter's query cursor took 80-130 s on this (template literals
+  // nested 80,000 deep); the bound here is one only a stuck test reaches, not a speed margin.
+  it('gives up at its time limit on 250 kB of `${` and still extracts a normal file whole', { timeout: STUCK_MS }, () => {
+    const text = '`${'.repeat(84_000);
+    const tree = pool.parseNow('typescript', text, { maxMs: 60_000 })!;
+    expect(new TagExtractor().extract(tree, 'typescript', text).symbols).toEqual([]);
+    const normal = Array.from({ length: 3000 }, (_, i) => `export function f${i}(a: number): number {\n  return a * ${i};\n}\n`).join('');
+    expect(new TagExtractor().extract(pool.parseNow('typescript', normal, { maxMs: 60_000 })!, 'typescript', normal).symbols).toHaveLength(400);
   });
 });

@@ -27,6 +27,8 @@ export interface ContextServiceDeps {
   onProgress?: (p: IndexProgress) => void;
   /** tandem's state directory: the index is kept there between runs (indexStore.ts). Without it, in memory only. */
   stateDir?: string;
+  /** The index worker's script (default: symbolWorker.js beside this module, as built). */
+  workerScript?: URL;
 }
 
 export type FileEvent = { uri: string; type: 'created' | 'changed' | 'deleted' };
@@ -49,7 +51,7 @@ export class ContextService {
   private readonly extractor = new TagExtractor();
 
   constructor(private readonly deps: ContextServiceDeps) {
-    this.symbolHost = new SymbolHost(deps.logger);
+    this.symbolHost = new SymbolHost(deps.logger, deps.workerScript);
     this.tables = new FileTables(() => this.index);
     this.activity = new DocumentActivity({
       text: (uri) => deps.documents.get(uri)?.text.getText(),
@@ -89,7 +91,7 @@ export class ContextService {
       this.index?.dispose();
       this.index = undefined;
       void this.symbolHost.dispose(); // a parse in its worker ends first; nothing waits for it
-      this.symbolHost = new SymbolHost(this.deps.logger);
+      this.symbolHost = new SymbolHost(this.deps.logger, this.deps.workerScript);
       return;
     }
     if (this.index) {
@@ -185,9 +187,17 @@ export class ContextService {
     }
   }
 
-  /** A code action's syntax check of `edits`, in the index's worker (see SymbolHost.check). */
-  checkEdits(lang: LanguageName, text: string, edits: readonly OffsetEdit[]): Promise<EditCheck | null | 'unavailable'> {
-    return this.symbolHost.check(lang, text, edits);
+  /**
+   * A code action's syntax check of `edits`, in the index's worker (see SymbolHost.check). A check
+   * that a switch of the index off or on interrupts (its worker dropped with the host) is asked of
+   * the new host's worker: only a worker that cannot run leaves it to the caller's thread.
+   */
+  async checkEdits(lang: LanguageName, text: string, edits: readonly OffsetEdit[]): Promise<EditCheck | null | 'unavailable'> {
+    for (let tries = 0; ; tries++) {
+      const host = this.symbolHost;
+      const r = await host.check(lang, text, edits);
+      if (r !== 'unavailable' || host === this.symbolHost || tries === 2) return r;
+    }
   }
 
   /** workspace/didChangeWatchedFiles: renames arrive as a deletion and a creation. */

@@ -80,6 +80,12 @@ const MAX_LINE_CHARS = 240;
 const MAX_SYMBOLS_PER_FILE = 400;
 /** Query matches looked at per file, so that the top-level ones among them can be kept first. */
 const MAX_MATCHES_PER_FILE = 8 * MAX_SYMBOLS_PER_FILE;
+/**
+ * The tag query's time limit per file, after which it gives what it found. Tree-sitter's query
+ * cursor is superlinear in nesting depth: 250 kB of `${` (template literals nested 80,000 deep)
+ * took 80-130 s, where a normal 256 kB file takes 30-50 ms.
+ */
+export const QUERY_TIMEOUT_MS = 500;
 
 const TYPE_KINDS: ReadonlySet<SymbolKind> = new Set(['class', 'interface', 'type', 'enum', 'struct', 'trait']);
 const BRACE_LANGUAGES: ReadonlySet<LanguageName> = new Set(['typescript', 'tsx', 'javascript', 'go', 'rust', 'java']);
@@ -104,7 +110,7 @@ export class TagExtractor {
     const symbols: Omit<IndexedSymbol, 'path'>[] = [];
     const seen = new Set<number>();
     const found: { node: SyntaxNode; name: string; kind: SymbolKind; container?: string }[] = [];
-    for (const m of this.query(lang).matches(tree.rootNode)) {
+    for (const m of this.query(lang).matches(tree.rootNode, { timeoutMicros: QUERY_TIMEOUT_MS * 1000 })) {
       if (found.length >= MAX_MATCHES_PER_FILE) break;
       const def = m.captures.find((c) => c.name !== 'name');
       const name = m.captures.find((c) => c.name === 'name');
