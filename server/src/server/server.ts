@@ -24,6 +24,7 @@ import {
   type DidOpenTextDocumentParams,
   type ExecuteCommandParams,
   type TextDocumentIdentifier,
+  type InlineCompletionParams,
   type TextDocumentPositionParams,
   type CancellationToken,
   type Connection,
@@ -366,7 +367,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       }
     });
 
-  handle('textDocument/inlineCompletion', (p) => positionParams<TextDocumentPositionParams>('textDocument/inlineCompletion', p, true), (p, t) => onInlineCompletion(deps, p, t));
+  handle('textDocument/inlineCompletion', (p) => positionParams<InlineCompletionParams>('textDocument/inlineCompletion', p, true), (p, t) => onInlineCompletion(deps, p, t));
   handle('textDocument/completion', (p) => positionParams<TextDocumentPositionParams>('textDocument/completion', p, false), (p, t) => onCompletion(deps, p, t));
   handle('textDocument/codeAction', (p) => requestParams<CodeActionParams>('textDocument/codeAction', CodeActionParamsShape, p), (p) => onCodeAction(actionDeps, p));
   handle('codeAction/resolve', (p) => requestParams<CodeAction>('codeAction/resolve', CodeActionShape, p), (a, t) => onCodeActionResolve(actionDeps, a, t));
@@ -385,7 +386,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       noArgs(STATS_COMMAND, p.arguments);
       const process = { ...runtime.snapshot(), parses: { ...parser.counters, queued: parser.pending, trees: retention.size, treesDropped: retention.dropped, collections: collector.collections } };
       runtime.reset(); // event-loop figures cover the time since the previous tandem.stats
-      return { ...stats.snapshot(), latency: backends.latencyPercentiles(), hedge: backends.hedge.snapshot(settings.config), spend: backends.spend.today(), status: withSnooze(statusOf(settings.config, backends), snooze.endsAt), process };
+      return { ...stats.snapshot(), latency: backends.latencyPercentiles(), hedge: backends.hedge.snapshot(settings.config), debounce: pipeline.debounceCounts(), spend: backends.spend.today(), status: withSnooze(statusOf(settings.config, backends), snooze.endsAt), process };
     }
     throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
   });
