@@ -9,9 +9,9 @@ import { CancelledError } from '../util/abort.js';
 export const ALTERNATIVES_TEMPERATURE = 0.4;
 
 /**
- * Parallel samples still running when the first usable one is done get as long again as it took
- * (at least this much): a sample that stalls must not hold the answer until the deadline, and one
- * a little slower than the first is still worth waiting for.
+ * Parallel samples still running when the first (the request's own answer) is done get as long
+ * again as it took, at least this much: an extra sample that stalls must not hold the answer until
+ * the deadline, and one a little slower than the first is still worth waiting for.
  */
 export const SAMPLE_GRACE_MIN_MS = 150;
 
@@ -19,8 +19,9 @@ export const SAMPLE_GRACE_MIN_MS = 150;
  * `n` candidates for `req`'s prompt, as one result whose `choices` hold those that came (fewer
  * when the server gave fewer, or samples failed or were cut). A backend that takes `n` gets one
  * request at the alternatives' temperature; any other gets `n` requests at once: the first at the
- * request's own temperature (the model's likeliest answer, first among equals), the others warmer.
- * The outcome fails only when no sample succeeded.
+ * request's own temperature (the model's likeliest answer, first among equals), the others warmer,
+ * cut should they outlast the first by SAMPLE_GRACE_MIN_MS or its own time. The outcome fails only
+ * when no sample succeeded.
  */
 export async function sampleChoices(backend: CompletionBackend, req: FimRequest, n: number, signal: AbortSignal, now: () => number = () => performance.now()): Promise<Outcome<FimResult>> {
   const warm = Math.max(req.temperature, ALTERNATIVES_TEMPERATURE);
@@ -35,17 +36,15 @@ export async function sampleChoices(backend: CompletionBackend, req: FimRequest,
   if (signal.aborted) onAbort();
   else signal.addEventListener('abort', onAbort, { once: true });
   let grace: NodeJS.Timeout | undefined;
-  const cutRest = () => {
-    for (const c of ctrls) if (!c.signal.aborted) c.abort(new CancelledError('a slower sample of an alternatives request'));
+  const cutExtras = () => {
+    for (const c of ctrls.slice(1)) if (!c.signal.aborted) c.abort(new CancelledError('an extra sample slower than the grace an alternatives request gives it'));
   };
   try {
     const outcomes = await Promise.all(
       ctrls.map(async (ctrl, i) => {
         const o = await backend.complete(i === 0 ? req : { ...req, temperature: warm }, ctrl.signal);
-        if (o.ok && !grace) {
-          const took = now() - start;
-          grace = setTimeout(cutRest, Math.max(took, SAMPLE_GRACE_MIN_MS));
-        }
+        // The first sample is the request's own answer: it is never cut, and the extras wait on it.
+        if (i === 0 && o.ok) grace = setTimeout(cutExtras, Math.max(now() - start, SAMPLE_GRACE_MIN_MS));
         return o;
       }),
     );
