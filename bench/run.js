@@ -33,11 +33,12 @@ function bigFile(lines) {
   return out.join('\n');
 }
 
-async function rawRequest(url, prompt) {
+/** A streamed /v1/completions request as tandem makes it; `extra` adds fields (`n`, `logprobs`, `temperature`). */
+async function rawRequest(url, prompt, extra = {}) {
   const res = await fetch(`${url}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'Qwen/Qwen2.5-Coder-7B', prompt, max_tokens: 128, temperature: 0.1, stream: true }),
+    body: JSON.stringify({ model: 'Qwen/Qwen2.5-Coder-7B', prompt, max_tokens: 128, temperature: 0.1, stream: true, ...extra }),
   });
   let text = '';
   for await (const chunk of /** @type {any} */ (res.body)) text += Buffer.from(chunk).toString();
@@ -81,6 +82,50 @@ async function latencyRatio(rounds, pauseMs) {
   await client.stop();
   await fake.close();
   return { lsp, raw };
+}
+
+/**
+ * 1b. An invoked request after typing: keys 90 ms apart, each with the automatic request an editor
+ * sends (the adaptive debounce holds each until the next key supersedes it), then the user's
+ * "suggest" key 90 ms after the last one: an invoked request (triggerKind 1), timed end to end.
+ * The raw figure is the same backend request made directly in the same round: for 3 candidates
+ * the `n: 3` request tandem sends (logprobs 0, temperature 0.4), for 1 the plain one. One fake for
+ * both settings, one server per setting (`inline.alternatives`). The fake answers each choice
+ * differently, so every candidate survives deduplication.
+ * @param {import('../test/fake/vllm.js').FakeVllm} fake @param {number} rounds @param {number} alternatives
+ */
+async function invokedAfterTyping(fake, rounds, alternatives) {
+  const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(HERE, 'out', 'no-home') } });
+  await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { alternatives } } });
+  const uri = `file:///bench/src/invoked-${alternatives}.ts`;
+  const text = bigFile(2000);
+  client.open(uri, 'typescript', text);
+  const line = text.split('\n').length - 3;
+  let col = '  const total = '.length;
+  await client.inline(uri, { line, character: col }, { triggerKind: 1 }).result; // warm-up: model discovery, JIT
+  const e2e = [];
+  const raw = [];
+  let version = 1;
+  const extra = alternatives > 1 ? { n: alternatives, logprobs: 0, temperature: 0.4 } : {};
+  for (let i = 0; i < rounds; i++) {
+    for (let k = 0; k < 4; k++) {
+      client.change(uri, ++version, [{ range: { start: { line, character: col }, end: { line, character: col } }, text: 'abcdefghij'[(i + k) % 10] }]);
+      col++;
+      client.inline(uri, { line, character: col }).result.catch(() => undefined);
+      await sleep(90);
+    }
+    const t = performance.now();
+    const res = await client.inline(uri, { line, character: col }, { triggerKind: 1 }).result;
+    e2e.push(performance.now() - t);
+    if (res.items.length !== alternatives) throw new Error(`the invoked request listed ${res.items.length} items, not ${alternatives}`);
+    const prompt = /** @type {string} */ (fake.completions().at(-1)?.body.prompt);
+    const r0 = performance.now();
+    await rawRequest(fake.url, prompt, extra);
+    raw.push(performance.now() - r0);
+  }
+  const stats = /** @type {any} */ (await client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] }));
+  await client.stop();
+  return { e2e, raw, debounce: stats.debounce };
 }
 
 /** 2. Context + prompt build after a one-character edit in a 10,000-line file (in process). */
@@ -285,6 +330,11 @@ async function main() {
     for (const mode of /** @type {const} */ (['drip', 'stall'])) process.stdout.write(hedgeRow(mode, await hedging(quick ? 30 : 150, mode)) + '\n');
     return;
   }
+  if (process.argv.includes('--invoked')) {
+    // Only the invoked-request rows: for A/B runs of the trigger path on a busy machine.
+    process.stdout.write((await invokedRows(quick ? 15 : 60)).join('\n') + '\n');
+    return;
+  }
   const lat = await latencyRatio(rounds * 2, 0);
   const latPause = await latencyRatio(rounds, 220);
   if (process.argv.includes('--latency')) {
@@ -293,6 +343,7 @@ async function main() {
     process.stdout.write(`back to back p50 ${ratio(lat, 50)} p99 ${ratio(lat, 99)}; after a pause p50 ${ratio(latPause, 50)} p99 ${ratio(latPause, 99)}\n`);
     return;
   }
+  const invoked = await invokedRows(quick ? 15 : 60);
   const pb = await promptBuild(quick ? 50 : 200);
   const st = await storm();
   const cancel = await cancellation(quick ? 10 : 30);
@@ -317,12 +368,29 @@ async function main() {
     `| keystroke storm: requests reaching the backend (100 keys, 25 ms apart) | ≤ 3 | ${st.reached} | ${st.reached <= 3 ? 'met' : 'MISSED'} |`,
     `| keystroke storm: stale completions returned | 0 | ${st.stale} (last request answered for the final text: ${st.lastOk ? 'yes' : 'NO'}) | ${st.stale === 0 && st.lastOk ? 'met' : 'MISSED'} |`,
     `| $/cancelRequest → backend socket closed, p50 / max (${cancel.length} runs) | ≤ 20 ms | ${f1(pct(cancel, 50))} / ${f1(Math.max(...cancel))} ms | ${Math.max(...cancel) <= 20 ? 'met' : 'MISSED'} |`,
+    ...invoked,
     ...Object.entries(hedges).map(([mode, h]) => hedgeRow(mode, h)),
   ];
   const md = lines.join('\n') + '\n';
   mkdirSync(join(HERE, 'out'), { recursive: true });
   writeFileSync(join(HERE, 'out', 'latest.md'), md);
   process.stdout.write(md);
+}
+
+/** The invoked-request rows, 3 candidates and 1, measured against one fake. @param {number} rounds */
+async function invokedRows(rounds) {
+  const fake = await startFakeVllm({ latencyMs: BACKEND_LATENCY_MS, respond: (_req, choice) => ({ text: ['a + b;', 'a - b;', 'a * b;'][choice] ?? `a + ${choice};`, logprob: -0.1 * (choice + 1) }) });
+  const rows = [];
+  for (const [alternatives, target] of /** @type {const} */ ([[3, 1.1], [1, 1.05]])) {
+    const r = await invokedAfterTyping(fake, rounds, alternatives);
+    const ratio = pct(r.e2e, 50) / pct(r.raw, 50);
+    const what = alternatives > 1 ? `${alternatives} candidates (n: ${alternatives})` : '1 candidate';
+    rows.push(
+      `| invoked request after typing (4 keys 90 ms apart, then triggerKind 1), ${what}: end-to-end / raw p50 (${r.e2e.length} each) | ≤ ${target.toFixed(2)} | ${f3(ratio)} (${f1(pct(r.e2e, 50))} ms / ${f1(pct(r.raw, 50))} ms; p95 ${f1(pct(r.e2e, 95))} / ${f1(pct(r.raw, 95))} ms); server's debounce: ${r.debounce.skipped} skipped, ${r.debounce.waited} waits begun | ${ratio <= target ? 'met' : 'MISSED'} |`,
+    );
+  }
+  await fake.close();
+  return rows;
 }
 
 /** The hedging row: p95 of held requests against hedge delay + healthy's raw p95 + 20 ms, and what went wrong. @param {string} mode @param {Awaited<ReturnType<typeof hedging>>} h */
