@@ -379,7 +379,8 @@ async function main() {
 
 /** The invoked-request rows, 3 candidates and 1, measured against one fake. @param {number} rounds */
 async function invokedRows(rounds) {
-  const fake = await startFakeVllm({ latencyMs: BACKEND_LATENCY_MS, respond: (_req, choice) => ({ text: ['a + b;', 'a - b;', 'a * b;'][choice] ?? `a + ${choice};`, logprob: -0.1 * (choice + 1) }) });
+  // Digits, never the letters typed: no keystroke types through a shown answer (a cache answer).
+  const fake = await startFakeVllm({ latencyMs: BACKEND_LATENCY_MS, respond: (_req, choice) => ({ text: ['0 + 1;', '0 - 1;', '0 * 1;'][choice] ?? `0 + ${choice};`, logprob: -0.1 * (choice + 1) }) });
   const rows = [];
   for (const [alternatives, target] of /** @type {const} */ ([[3, 1.1], [1, 1.05]])) {
     const r = await invokedAfterTyping(fake, rounds, alternatives);
