@@ -340,8 +340,11 @@ async function main() {
     return;
   }
   if (process.argv.includes('--invoked')) {
-    // Only the invoked-request rows: for A/B runs of the trigger path on a busy machine.
+    // Only the invoked-request rows, and for reference the automatic request after a pause (the
+    // same path without the debounce) in the same run: for A/B runs on a busy machine.
     process.stdout.write((await invokedRows(quick ? 15 : 100)).join('\n') + '\n');
+    const ref = await latencyRatio(quick ? 15 : 100, 220);
+    process.stdout.write(`reference: automatic request after a 220 ms pause, p50 ${f3(pct(ref.lsp, 50) / pct(ref.raw, 50))} (${f1(pct(ref.lsp, 50))} / ${f1(pct(ref.raw, 50))} ms)\n`);
     return;
   }
   const lat = await latencyRatio(rounds * 2, 0);
