@@ -34,11 +34,12 @@ function bigFile(lines) {
   return out.join('\n');
 }
 
-async function rawRequest(url, prompt) {
+/** A streamed /v1/completions request as tandem makes it; `extra` adds fields (`n`, `logprobs`, `temperature`). */
+async function rawRequest(url, prompt, extra = {}) {
   const res = await fetch(`${url}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'Qwen/Qwen2.5-Coder-7B', prompt, max_tokens: 128, temperature: 0.1, stream: true }),
+    body: JSON.stringify({ model: 'Qwen/Qwen2.5-Coder-7B', prompt, max_tokens: 128, temperature: 0.1, stream: true, ...extra }),
   });
   let text = '';
   for await (const chunk of /** @type {any} */ (res.body)) text += Buffer.from(chunk).toString();
@@ -82,6 +83,59 @@ async function latencyRatio(rounds, pauseMs) {
   await client.stop();
   await fake.close();
   return { lsp, raw };
+}
+
+/**
+ * 1b. An invoked request after typing: keys 90 ms apart, each with the automatic request an editor
+ * sends (the adaptive debounce holds each until the next key supersedes it), then the user's
+ * "suggest" key 90 ms after the last one: an invoked request (triggerKind 1), timed end to end.
+ * The raw figure is the same backend request made directly in the same round: for 3 candidates
+ * the `n: 3` request tandem sends (logprobs 0, temperature 0.4), for 1 the plain one. One fake,
+ * one server per setting (`inline.alternatives`), their rounds taking turns so that both see the
+ * same moments of a shared machine. The fake answers each choice differently, in digits (never
+ * the letters typed, so no keystroke types through an answer), and every candidate survives.
+ * @param {number} rounds @param {number[]} settings
+ */
+async function invokedAfterTyping(rounds, settings) {
+  const fake = await startFakeVllm({ latencyMs: BACKEND_LATENCY_MS, respond: (_req, choice) => ({ text: ['0 + 1;', '0 - 1;', '0 * 1;'][choice] ?? `0 + ${choice};`, logprob: -0.1 * (choice + 1) }) });
+  const text = bigFile(2000);
+  const line = text.split('\n').length - 3;
+  const sessions = [];
+  for (const alternatives of settings) {
+    const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(HERE, 'out', 'no-home') } });
+    await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { alternatives } } });
+    const uri = `file:///bench/src/invoked-${alternatives}.ts`;
+    client.open(uri, 'typescript', text);
+    const s = { alternatives, client, uri, col: '  const total = '.length, version: 1, e2e: /** @type {number[]} */ ([]), raw: /** @type {number[]} */ ([]) };
+    await client.inline(uri, { line, character: s.col }, { triggerKind: 1 }).result; // warm-up: model discovery, JIT
+    sessions.push(s);
+  }
+  for (let i = 0; i < rounds; i++) {
+    for (const s of sessions) {
+      for (let k = 0; k < 4; k++) {
+        s.client.change(s.uri, ++s.version, [{ range: { start: { line, character: s.col }, end: { line, character: s.col } }, text: 'abcdefghij'[(i + k) % 10] }]);
+        s.col++;
+        s.client.inline(s.uri, { line, character: s.col }).result.catch(() => undefined);
+        await sleep(90);
+      }
+      const t = performance.now();
+      const res = await s.client.inline(s.uri, { line, character: s.col }, { triggerKind: 1 }).result;
+      s.e2e.push(performance.now() - t);
+      if (res.items.length !== s.alternatives) throw new Error(`the invoked request listed ${res.items.length} items, not ${s.alternatives}`);
+      const prompt = /** @type {string} */ (fake.completions().at(-1)?.body.prompt);
+      const r0 = performance.now();
+      await rawRequest(fake.url, prompt, s.alternatives > 1 ? { n: s.alternatives, logprobs: 0, temperature: 0.4 } : {});
+      s.raw.push(performance.now() - r0);
+    }
+  }
+  const out = [];
+  for (const s of sessions) {
+    const stats = /** @type {any} */ (await s.client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] }));
+    await s.client.stop();
+    out.push({ alternatives: s.alternatives, e2e: s.e2e, raw: s.raw, debounce: stats.debounce });
+  }
+  await fake.close();
+  return out;
 }
 
 /** 2. Context + prompt build after a one-character edit in a 10,000-line file (in process). */
@@ -291,6 +345,14 @@ async function main() {
     for (const row of await typingRows()) process.stdout.write(row + '\n');
     return;
   }
+  if (process.argv.includes('--invoked')) {
+    // Only the invoked-request rows, and for reference the automatic request after a pause (the
+    // same path without the debounce) in the same run: for A/B runs on a busy machine.
+    process.stdout.write((await invokedRows(quick ? 15 : 100)).join('\n') + '\n');
+    const ref = await latencyRatio(quick ? 15 : 100, 220);
+    process.stdout.write(`reference: automatic request after a 220 ms pause, p50 ${f3(pct(ref.lsp, 50) / pct(ref.raw, 50))} (${f1(pct(ref.lsp, 50))} / ${f1(pct(ref.raw, 50))} ms)\n`);
+    return;
+  }
   const lat = await latencyRatio(rounds * 2, 0);
   const latPause = await latencyRatio(rounds, 220);
   if (process.argv.includes('--latency')) {
@@ -299,6 +361,7 @@ async function main() {
     process.stdout.write(`back to back p50 ${ratio(lat, 50)} p99 ${ratio(lat, 99)}; after a pause p50 ${ratio(latPause, 50)} p99 ${ratio(latPause, 99)}\n`);
     return;
   }
+  const invoked = await invokedRows(quick ? 15 : 100);
   const pb = await promptBuild(quick ? 50 : 200);
   const st = await storm();
   const cancel = await cancellation(quick ? 10 : 30);
@@ -324,6 +387,7 @@ async function main() {
     `| keystroke storm: requests reaching the backend (100 keys, 25 ms apart) | ≤ 3 | ${st.reached} | ${st.reached <= 3 ? 'met' : 'MISSED'} |`,
     `| keystroke storm: stale completions returned | 0 | ${st.stale} (last request answered for the final text: ${st.lastOk ? 'yes' : 'NO'}) | ${st.stale === 0 && st.lastOk ? 'met' : 'MISSED'} |`,
     `| $/cancelRequest → backend socket closed, p50 / max (${cancel.length} runs) | ≤ 20 ms | ${f1(pct(cancel, 50))} / ${f1(Math.max(...cancel))} ms | ${Math.max(...cancel) <= 20 ? 'met' : 'MISSED'} |`,
+    ...invoked,
     ...Object.entries(hedges).map(([mode, h]) => hedgeRow(mode, h)),
     ...typing,
   ];
@@ -362,6 +426,17 @@ async function typingRows() {
     );
   }
   return rows;
+}
+
+/** The invoked-request rows, 3 candidates and 1, measured against one fake. @param {number} rounds */
+async function invokedRows(rounds) {
+  const targets = /** @type {Record<number, number>} */ ({ 3: 1.1, 1: 1.05 });
+  return (await invokedAfterTyping(rounds, [3, 1])).map((r) => {
+    const target = targets[r.alternatives] ?? 1.1;
+    const ratio = pct(r.e2e, 50) / pct(r.raw, 50);
+    const what = r.alternatives > 1 ? `${r.alternatives} candidates (n: ${r.alternatives})` : '1 candidate';
+    return `| invoked request after typing (4 keys 90 ms apart, then triggerKind 1), ${what}: end-to-end / raw p50 (${r.e2e.length} each) | ≤ ${target.toFixed(2)} | ${f3(ratio)} (${f1(pct(r.e2e, 50))} ms / ${f1(pct(r.raw, 50))} ms; p95 ${f1(pct(r.e2e, 95))} / ${f1(pct(r.raw, 95))} ms); server's debounce: ${r.debounce.skipped} skipped, ${r.debounce.waited} waits begun | ${ratio <= target ? 'met' : 'MISSED'} |`;
+  });
 }
 
 /** The hedging row: p95 of held requests against hedge delay + healthy's raw p95 + 20 ms, and what went wrong. @param {string} mode @param {Awaited<ReturnType<typeof hedging>>} h */

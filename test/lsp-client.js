@@ -191,9 +191,13 @@ export class LspClient {
     this.notify('textDocument/didChange', { textDocument: { uri, version }, contentChanges: changes });
   }
 
-  /** @param {string} uri @param {{line: number, character: number}} position */
-  inline(uri, position) {
-    return this.send('textDocument/inlineCompletion', { textDocument: { uri }, position, context: { triggerKind: 2 } });
+  /**
+   * An automatic request (triggerKind 2) unless `context` says otherwise (`{triggerKind: 1}`: the
+   * user asked; `selectedCompletionInfo`: the suggest widget's item).
+   * @param {string} uri @param {{line: number, character: number}} position @param {any} [context]
+   */
+  inline(uri, position, context) {
+    return this.send('textDocument/inlineCompletion', { textDocument: { uri }, position, context: { triggerKind: 2, ...context } });
   }
 
   /** shutdown + exit; resolves with the exit code. */

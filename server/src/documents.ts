@@ -7,13 +7,21 @@ export interface Position { line: number; character: number }
 export interface Range { start: Position; end: Position }
 export type ContentChange = { range: Range; text: string } | { text: string };
 
-export interface Doc {
+/**
+ * What a completion reads of a document: an open one, or one as it would read with an edit made
+ * (the item selected in the editor's suggest widget inserted), sharing the open one's tree.
+ */
+export interface DocView {
   readonly uri: string;
   readonly languageId: string;
   readonly text: TextDocument;
   /** Content with NUL bytes: never parsed, never completed. */
   readonly binary: boolean;
   /** Undefined for languages without a grammar and for binary content. */
+  readonly tree: Pick<DocumentTree, 'language' | 'current'> | undefined;
+}
+
+export interface Doc extends DocView {
   readonly tree: DocumentTree | undefined;
 }
 

@@ -68,7 +68,7 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNv
     if (!hasNvim) throw new Error('`nvim` is not installed; CI must install it (apt-get install neovim)');
     // The fake answers by what precedes the cursor, so each step sees one known completion.
     fake = await startFakeVllm({
-      respond: (req) => {
+      respond: (req, choice) => {
         if (req.path === '/v1/chat/completions') {
           const system = String(req.body?.messages?.[0]?.content ?? '');
           return { text: /explain code/i.test(system) ? EXPLANATION : SIMPLIFIED };
@@ -76,6 +76,8 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNv
         const prompt: string = req.body?.prompt ?? '';
         if (prompt.includes('    re<|fim_suffix|>')) return { text: 'turn a + b' };
         if (prompt.includes('def mul(a, b):\n    <|fim_suffix|>')) return { text: 'product = a * b\n    return product' };
+        // Typing answers one candidate; an invoked request (n) three, listed in this order.
+        if (/\n *z<\|fim_suffix\|>/.test(prompt)) return { text: `ero_${'abc'[choice]}`, logprob: -0.1 * (choice + 1) };
         return { text: '' };
       },
     });
@@ -144,10 +146,21 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNv
     expect((results.checks.ghost_after_word as Ghost[])[0]).toMatchObject({ text: ' = a * b', virt_lines: ['    return product'] });
     expect((results.checks.ghost_after_line as Ghost[])[0]).toMatchObject({ text: '', virt_lines: ['    return product'] });
     expect(results.checks.cursor_after_rest).toEqual([results.checks.mul_row + 1, 18]);
-    const accepts = results.commands.filter((c) => c.command === 'tandem.accepted').slice(1);
+    const accepts = results.commands.filter((c) => c.command === 'tandem.accepted').slice(1, 4);
     const id = accepts[0]!.arguments[0].id;
     expect(accepts.map((c) => c.arguments)).toEqual([[{ id, partial: true }], [{ id, partial: true }], [{ id }]]);
     expect(accepts.every((c) => c.done && !c.err)).toBe(true);
+  });
+
+  it('<M-]> and <M-[> cycle through the alternatives of one invoked request, wrapping around; Tab accepts the one shown', () => {
+    // Every step reached its ghost text (ero_a from typing, then b, c, a, c) and the accept put ero_c in.
+    expect(results.errors).toEqual([]);
+    expect(results.checks.line_after_cycle).toMatch(/^\s*zero_c$/);
+    const zs = fake.completions().filter((r) => /\n *z<\|fim_suffix\|>/.test(String(r.body.prompt)));
+    // One automatic request, then one invoked request for all the cycling.
+    expect(zs.map((r) => r.body.n ?? 1)).toEqual([1, 3]);
+    const accepted = results.commands.filter((c) => c.command === 'tandem.accepted');
+    expect(accepted.at(-1)).toMatchObject({ done: true, arguments: [{ id: expect.any(String) }] });
   });
 
   it(':TandemExplain sends tandem.explain with the line range and open: false, and shows the answer in a float', () => {

@@ -35,6 +35,8 @@ export interface TextReply {
    * this reply. `pace` is then awaited before chunk 0 too, so a test can hold the first token.
    */
   dripMs?: number;
+  /** The log probability of each streamed piece of this choice, reported when the request asks for `logprobs` (default -0.5). */
+  logprob?: number;
 }
 
 export interface ErrorInfo {
@@ -104,8 +106,14 @@ export interface FakeVllmOptions {
    * on a clock.
    */
   pace?: (index: number, req: RecordedRequest) => Promise<void>;
-  /** Decides the answer to each /v1/completions or /v1/chat/completions request. Default: { text: "" }. */
-  respond?: (req: RecordedRequest) => Reply | Promise<Reply>;
+  /**
+   * Decides the answer to each /v1/completions or /v1/chat/completions request. Default: { text: "" }.
+   * A completions request with `n` > 1 asks it once per choice (`choice` 0, 1, ...); choices after
+   * the first must be text replies. Choice 0's reply decides errors, stalls and drips.
+   */
+  respond?: (req: RecordedRequest, choice: number) => Reply | Promise<Reply>;
+  /** Answer at most this many choices whatever `n` asks (1: a server that ignores `n`). */
+  maxChoices?: number;
   /**
    * Awaited before GET /v1/models answers: a test holds the model lookup until it releases it
    * (the answer itself is unchanged).

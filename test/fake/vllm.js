@@ -11,8 +11,10 @@
  * key order, SSE framing (`data: <json>\n\n` ... `data: [DONE]\n\n`), error
  * shapes (the nested `{"error":{...}}` of current vLLM and the flat
  * `{"object":"error",...}` of older releases) and the built-in request checks
- * (unknown model, `suffix`, context length). It runs no model: what each request
- * answers is decided by the `respond` option.
+ * (unknown model, `suffix`, context length, `n`). It runs no model: what each request
+ * answers is decided by the `respond` option, called once per choice when a completions request
+ * asks for several (`n`): the choices then stream interleaved, one per chunk with its `index`, as
+ * vLLM generates them side by side, and `logprobs` adds each piece's log probability.
  *
  * Token counts are approximations: 1 token = 4 characters, rounded up.
  *
@@ -170,6 +172,27 @@ function chatPromptText(messages) {
     else if (Array.isArray(m?.content)) for (const part of m.content) if (typeof part?.text === "string") text += part.text;
   }
   return text;
+}
+
+/** A text reply's per-piece log probability (TextReply.logprob), -0.5 when it gives none. @param {unknown} reply */
+function logprobOf(reply) {
+  const lp = reply && typeof reply === "object" && "logprob" in reply ? /** @type {{logprob?: unknown}} */ (reply).logprob : undefined;
+  return typeof lp === "number" ? lp : -0.5;
+}
+
+/**
+ * vLLM's `logprobs` object of a completions choice, each piece counted as one token.
+ * @param {string[]} pieces @param {number} lp @param {number} offset
+ */
+function logprobsOf(pieces, lp, offset) {
+  /** @type {number[]} */
+  const textOffset = [];
+  let at = offset;
+  for (const p of pieces) {
+    textOffset.push(at);
+    at += p.length;
+  }
+  return { text_offset: textOffset, token_logprobs: pieces.map(() => lp), tokens: [...pieces], top_logprobs: pieces.map((p) => ({ [p]: lp })) };
 }
 
 /** The default respond(): an empty completion. */
@@ -391,8 +414,14 @@ export async function startFakeVllm(initial = {}) {
       );
     }
 
+    // vLLM's SamplingParams check; chat requests are not asked for several choices here.
+    const n = isCompletions && body.n !== undefined && body.n !== null ? body.n : 1;
+    if (!Number.isInteger(n) || n < 1) return bad(`n must be at least 1, got ${n}.`);
+    /** Log probabilities asked for: vLLM's `logprobs` (completions) takes a count of top tokens, 0 included. */
+    const wantLogprobs = isCompletions && typeof body.logprobs === "number" && body.logprobs >= 0;
+
     // --- respond() -----------------------------------------------------------
-    const reply = /** @type {Reply} */ (await options.respond(rec));
+    const reply = /** @type {Reply} */ (await options.respond(rec, 0));
     // A cut-off stream (`after` text, then a stall, a reset or a broken line) needs streaming;
     // without it the client sees only the stall or the reset, before any answer.
     const stream = body.stream === true;
@@ -434,7 +463,18 @@ export async function startFakeVllm(initial = {}) {
       out = shapeOutput(String(r.text ?? ""), r.chunks, r.finishReason, body, maxTokens);
       if (typeof r.dripMs === "number") drip = r.dripMs;
     }
-    const completionTokens = approxTokens(out.text);
+    /** Every choice's output and its per-piece log probability: choice 0 is `out`; the others are asked of respond() by index. */
+    const outs = [{ ...out, logprob: logprobOf(reply) }];
+    if (!streamErr && !broken) {
+      // A server that gives fewer choices than asked (or ignores `n`): `maxChoices`.
+      const count = Math.min(n, options.maxChoices ?? n);
+      for (let i = 1; i < count; i++) {
+        const ri = /** @type {Reply} */ (await options.respond(rec, i));
+        if (!ri || typeof ri !== "object" || !("text" in ri)) throw new Error(`respond() for choice ${i} must be a text reply`);
+        outs.push({ ...shapeOutput(String(ri.text ?? ""), ri.chunks, ri.finishReason, body, maxTokens), logprob: logprobOf(ri) });
+      }
+    }
+    const completionTokens = outs.reduce((sum, o) => sum + approxTokens(o.text), 0);
     const usage = { prompt_tokens: promptTokens, total_tokens: promptTokens + completionTokens, completion_tokens: completionTokens };
 
     if (!stream) {
@@ -445,8 +485,10 @@ export async function startFakeVllm(initial = {}) {
         return sendJson(res, status, errorBody(info, status, streamErr.shape ?? "nested"));
       }
       // Total generation time matches the streamed case.
-      await wait(drip !== null ? out.chunks.length * drip : Math.max(0, out.chunks.length - 1) * options.tokenIntervalMs);
+      const steps = Math.max(...outs.map((o) => o.chunks.length));
+      await wait(drip !== null ? steps * drip : Math.max(0, steps - 1) * options.tokenIntervalMs);
       if (res.destroyed || closing) return;
+      const choices = isChat ? undefined : outs.map((o, index) => ({ index, text: o.text, logprobs: wantLogprobs ? logprobsOf(o.chunks, o.logprob, 0) : null, finish_reason: o.finishReason, stop_reason: o.stopReason, prompt_logprobs: null }));
       const choice = isChat
         ? {
             index: 0,
@@ -461,7 +503,7 @@ export async function startFakeVllm(initial = {}) {
         object: isChat ? "chat.completion" : "text_completion",
         created,
         model,
-        choices: [choice],
+        choices: choices ?? [choice],
         usage: { ...usage, prompt_tokens_details: null },
         ...(isChat ? { prompt_logprobs: null } : {}),
       };
@@ -483,8 +525,10 @@ export async function startFakeVllm(initial = {}) {
      * @param {string|null} finish
      * @param {string|null} stopReason
      * @param {boolean} [role]
+     * @param {number} [index] the choice
+     * @param {object|null} [logprobs]
      */
-    const chunk = (text, finish, stopReason, role = false) => ({
+    const chunk = (text, finish, stopReason, role = false, index = 0, logprobs = null) => ({
       id,
       object,
       created,
@@ -492,27 +536,41 @@ export async function startFakeVllm(initial = {}) {
       choices: [
         isChat
           ? {
-              index: 0,
+              index,
               delta: role ? { role: "assistant", content: text } : { content: text },
               logprobs: null,
               finish_reason: finish,
               ...(finish !== null ? { stop_reason: stopReason } : {}),
             }
-          : { index: 0, text, logprobs: null, finish_reason: finish, stop_reason: stopReason },
+          : { index, text, logprobs, finish_reason: finish, stop_reason: stopReason },
       ],
     });
 
     if (isChat && !send(chunk("", null, null, true))) return;
     const cut = streamErr !== null || broken !== null;
     const pieces = out.chunks.length > 0 ? out.chunks : cut ? [] : [""];
-    for (let i = 0; i < pieces.length; i++) {
+    // Several choices are generated side by side: each step sends the next piece of every choice
+    // still going, one chunk per choice with its index; a choice's last piece carries its finish.
+    const pieceLists = outs.map((o, i) => (i === 0 ? pieces : o.chunks.length > 0 ? o.chunks : [""]));
+    const steps = Math.max(...pieceLists.map((p) => p.length));
+    /** Characters of each choice sent so far (vLLM's text_offset counts from the prompt's end here). */
+    const offsets = outs.map(() => 0);
+    for (let i = 0; i < steps; i++) {
       if (i > 0 || drip !== null) {
         await wait(drip ?? options.tokenIntervalMs);
         if (options.pace) await options.pace(i, rec);
         if (res.destroyed || closing) return;
       }
-      const last = i === pieces.length - 1 && !cut;
-      if (!send(chunk(pieces[i] ?? "", last ? out.finishReason : null, last ? out.stopReason : null))) return;
+      for (let c = 0; c < outs.length; c++) {
+        const list = /** @type {string[]} */ (pieceLists[c]);
+        if (i >= list.length) continue;
+        const o = /** @type {typeof outs[number]} */ (outs[c]);
+        const piece = list[i] ?? "";
+        const last = i === list.length - 1 && !cut;
+        const lp = wantLogprobs ? logprobsOf([piece], o.logprob, /** @type {number} */ (offsets[c])) : null;
+        offsets[c] = /** @type {number} */ (offsets[c]) + piece.length;
+        if (!send(chunk(piece, last ? o.finishReason : null, last ? o.stopReason : null, false, c, lp))) return;
+      }
     }
     if (broken) {
       if (pieces.length > 0) await wait(options.tokenIntervalMs);

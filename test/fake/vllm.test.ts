@@ -146,6 +146,34 @@ describe("POST /v1/completions", () => {
     expect(JSON.parse(events[0]!).choices[0]).toMatchObject({ text: "", finish_reason: "stop" });
   });
 
+  it("honours n: choices by index, generated side by side, each with its own finish and log probabilities", async () => {
+    const texts = ["abcdefgh", "xy", "0123456789"];
+    fake.set({ respond: (_r, i) => ({ text: texts[i]!, logprob: -(i + 1) / 10 }) });
+    const events = sseEvents(await (await post("/v1/completions", { prompt: "x", stream: true, n: 3, logprobs: 0 })).text());
+    expect(events.at(-1)).toBe("[DONE]");
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e));
+    // One choice per chunk, interleaved step by step: abcd xy 0123 | efgh 4567 | 89.
+    expect(chunks.map((c) => [c.choices[0].index, c.choices[0].text])).toEqual([
+      [0, "abcd"], [1, "xy"], [2, "0123"], [0, "efgh"], [2, "4567"], [2, "89"],
+    ]);
+    expect(chunks.map((c) => c.choices[0].finish_reason)).toEqual([null, "stop", null, "stop", null, "stop"]);
+    expect(chunks[3].choices[0].logprobs).toEqual({ text_offset: [4], token_logprobs: [-0.1], tokens: ["efgh"], top_logprobs: [{ efgh: -0.1 }] });
+    expect(chunks[5].choices[0].logprobs.token_logprobs).toEqual([-0.3]);
+    // Without logprobs asked, none are sent; non-streaming answers carry every choice.
+    const body = await json(await post("/v1/completions", { prompt: "x", n: 2 }));
+    expect(body.choices.map((c: any) => [c.index, c.text, c.logprobs])).toEqual([[0, "abcdefgh", null], [1, "xy", null]]);
+    expect(body.usage.completion_tokens).toBe(3);
+  });
+
+  it("gives at most maxChoices choices (a server that ignores n), and refuses n below 1 like vLLM", async () => {
+    fake.set({ respond: (_r, i) => ({ text: `c${i}` }), maxChoices: 1 });
+    const events = sseEvents(await (await post("/v1/completions", { prompt: "x", stream: true, n: 3 })).text());
+    expect(events.slice(0, -1).map((e) => JSON.parse(e).choices[0].index)).toEqual([0]);
+    const res = await post("/v1/completions", { prompt: "x", n: 0 });
+    expect(res.status).toBe(400);
+    expect((await json(res)).error.message).toBe("n must be at least 1, got 0.");
+  });
+
   it("sends a usage chunk when stream_options.include_usage", async () => {
     fake.set({ respond: () => ({ text: "12345678" }) });
     const res = await post("/v1/completions", { prompt: "abcdefgh", stream: true, stream_options: { include_usage: true } });

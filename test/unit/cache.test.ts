@@ -189,6 +189,19 @@ describe('CompletionCache and the editor\'s own edits', () => {
     expect(lookup(c, 'function add(a, b) {\n  re├)\n}\n')).toBeUndefined();
   });
 
+  it('an answer for a suggest-widget item\'s text: typing on from it hits, backspacing to before it does not', () => {
+    // Made for `s.toUpperCase` with the item put in; the document only ever held `s.to`.
+    const c = new CompletionCache(16);
+    const { text, offset } = splitCursor('  return s.toUpperCase├\n');
+    c.set(URI, text, offset, '();', false, true);
+    expect(lookup(c, '  return s.toUpperCase├\n')).toBe('();');
+    expect(lookup(c, '  return s.toUpperCase(├\n')).toBe(');');
+    expect(lookup(c, '  return s.to├\n')).toBeUndefined();
+    // The same answer stored for the document's own text comes back after a backspace.
+    const own = cacheWith('  return s.toUpperCase├\n', '();');
+    expect(lookup(own, '  return s.to├\n')).toBe('UpperCase();');
+  });
+
   it('fit: what is shown for a rest and the editor\'s text after the cursor', () => {
     expect(fit('a + b;', '')).toEqual({ text: 'a + b;', replace: 0 });
     expect(fit('', ')')).toBeUndefined();

@@ -117,7 +117,7 @@ describe('defaults', () => {
     expect(r.config.backends).toEqual({ local: { name: 'local', kind: 'vllm', url: 'http://localhost:8000', location: 'onprem' } });
     expect(r.config.routes).toEqual({ inline: ['local'], action: ['local'], multiFile: ['local'] });
     expect(r.config.privacy).toEqual({ airGapped: false, onPremOnly: [], allowOutsideWorkspace: false, initializationOptions: 'user' });
-    expect(r.config.inline).toEqual({ enabled: true, debounceMs: 'adaptive', deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512, speculative: true });
+    expect(r.config.inline).toEqual({ enabled: true, debounceMs: 'adaptive', deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512, speculative: true, alternatives: 3 });
     expect(r.config.log).toEqual({ level: 'info' });
     expect(r.warnings).toEqual([]);
   });

@@ -86,4 +86,15 @@ describe('Debouncer (fixed)', () => {
     ctrl.abort(new Error('superseded'));
     await expect(p).rejects.toThrow('superseded');
   });
+
+  it('counts its waits and the requests that skipped it', async () => {
+    const d = new Debouncer(() => 'adaptive');
+    const never = new AbortController().signal;
+    await d.wait(1000, never); // first request: no wait
+    d.skip();
+    await d.wait(1030, never); // 30 ms after the last keystroke: a wait
+    const c = d.snapshot();
+    expect(c).toMatchObject({ waited: 1, skipped: 1 });
+    expect(c.waitedMs).toBeGreaterThanOrEqual(25);
+  });
 });

@@ -169,6 +169,50 @@ describe('the completion request', () => {
     const rec = await fake.waitFor((q) => q.path === '/v1/completions' && q.closedAt !== null);
     expect(rec.finished).toBe(false);
   });
+
+  it('n: one request, every choice by index with its mean token log probability', async () => {
+    const texts = ['return a;', 'return b + 1;', 'return c;'];
+    fake.set({ respond: (_r, i) => ({ text: texts[i]!, logprob: -0.25 * (i + 1) }) });
+    const r = await backend().complete({ ...REQ, n: 3 }, never());
+    expect(fake.completions()).toHaveLength(1);
+    expect(fake.completions()[0]!.body).toMatchObject({ n: 3, logprobs: 0 });
+    expect(r).toEqual({
+      ok: true,
+      value: {
+        text: 'return a;',
+        finishReason: 'stop',
+        stoppedEarly: false,
+        model: MODEL,
+        choices: [
+          { text: 'return a;', finishReason: 'stop', logprob: -0.25 },
+          { text: 'return b + 1;', finishReason: 'stop', logprob: -0.5 },
+          { text: 'return c;', finishReason: 'stop', logprob: -0.75 },
+        ],
+      },
+    });
+    // One choice asks for neither n nor logprobs: the request is as it always was.
+    await backend().complete(REQ, never());
+    expect(fake.completions()[1]!.body).not.toHaveProperty('n');
+    expect(fake.completions()[1]!.body).not.toHaveProperty('logprobs');
+  });
+
+  it('n: a server that gives fewer choices (or ignores n) gives what it gave', async () => {
+    fake.set({ respond: (_r, i) => ({ text: `v${i}` }), maxChoices: 2 });
+    let r = await backend().complete({ ...REQ, n: 3 }, never());
+    expect(r.ok && r.value.choices?.map((c) => c.text)).toEqual(['v0', 'v1']);
+    fake.set({ maxChoices: 1 });
+    r = await backend().complete({ ...REQ, n: 3 }, never());
+    expect(r.ok && r.value.choices?.map((c) => c.text)).toEqual(['v0']);
+  });
+
+  it('n: enough() per choice; the stream ends once every choice has had enough', async () => {
+    const texts = ['a\nb\nc\nd\n', 'x\ny\nz\nw\n'];
+    fake.set({ respond: (_r, i) => ({ text: texts[i]!, chunks: texts[i]!.split(/(?<=\n)/) }), tokenIntervalMs: 30 });
+    const r = await backend().complete({ ...REQ, n: 2, enough: (t) => t.split('\n').length > 2 }, never());
+    expect(r).toMatchObject({ ok: true, value: { stoppedEarly: true, choices: [{ text: 'a\nb\n' }, { text: 'x\ny\n' }] } });
+    const rec = await fake.waitFor((q) => q.path === '/v1/completions' && q.closedAt !== null);
+    expect(rec.finished).toBe(false);
+  });
 });
 
 describe('headers', () => {

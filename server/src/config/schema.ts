@@ -120,6 +120,12 @@ export const ConfigSchema = z
           .boolean({ error: 'expected true or false' })
           .default(true)
           .describe('When a completion is accepted, ask for the one that follows it in the background (an inline request like any other: same route, privacy and budget), so that the next ghost text is ready; cancelled when the user types something else.'),
+        alternatives: positiveInt
+          .max(10, { error: 'expected at most 10' })
+          .default(3)
+          .describe(
+            'Candidates asked for when the user asks explicitly (an inline request with triggerKind Invoked, e.g. VS Code\'s Trigger Inline Suggestion or next/previous; textDocument/completion): distinct after postprocessing, best first, one item each. vLLM and OpenAI-compatible backends generate them in one request (`n`, at temperature 0.4 or inline.temperature if higher, ranked by their tokens\' log probabilities); TGI, Ollama and llama.cpp get that many requests at once (the first at inline.temperature). Automatic requests (typing) ask for one. 1: explicit requests ask for one too.',
+          ),
         languages: z
           .record(z.string(), z.boolean({ error: 'expected true or false' }), { error: 'expected an object of LSP language ids to true or false, e.g. {"markdown": false, "*": true}' })
           .optional()
@@ -128,7 +134,7 @@ export const ConfigSchema = z
           ),
       })
       .strict()
-      .default(() => ({ enabled: true, debounceMs: 'adaptive' as const, deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512, speculative: true }))
+      .default(() => ({ enabled: true, debounceMs: 'adaptive' as const, deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512, speculative: true, alternatives: 3 }))
       .describe('Inline completions.'),
     context: z
       .object({

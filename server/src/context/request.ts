@@ -1,9 +1,9 @@
 // The context stage's view of an open document at an offset: plain data and cheap accessors.
-import type { Doc } from '../documents.js';
+import type { DocView } from '../documents.js';
 import { uriToPath } from '../workspace.js';
 import type { ContextRequest } from './types.js';
 
-export function contextRequest(doc: Doc, offset: number, relPath: string): ContextRequest {
+export function contextRequest(doc: DocView, offset: number, relPath: string): ContextRequest {
   const text = doc.text;
   return {
     uri: doc.uri,

@@ -125,6 +125,21 @@ export function positionParams<P>(method: string, p: unknown, inline: boolean): 
     if (typeof c !== 'object' || c === null) throw invalid(method, 'params.context', 'expected {"triggerKind": 1 | 2}', c);
     const k = (c as { triggerKind?: unknown }).triggerKind;
     if (k !== 1 && k !== 2) throw invalid(method, 'params.context.triggerKind', 'expected 1 (invoked) or 2 (automatic)', k);
+    const sel = (c as { selectedCompletionInfo?: unknown }).selectedCompletionInfo;
+    if (sel !== undefined && sel !== null) {
+      const at = 'params.context.selectedCompletionInfo';
+      if (typeof sel !== 'object') throw invalid(method, at, 'expected {"range": ..., "text": ...}', sel);
+      const { range: r, text } = sel as { range?: unknown; text?: unknown };
+      if (typeof r !== 'object' || r === null) throw invalid(method, `${at}.range`, 'expected a range {"start": ..., "end": ...}', r);
+      for (const end of ['start', 'end'] as const) {
+        const q = (r as Record<string, unknown>)[end];
+        if (typeof q !== 'object' || q === null) throw invalid(method, `${at}.range.${end}`, 'expected a position {"line": ..., "character": ...}', q);
+        const { line: l, character: ch } = q as { line?: unknown; character?: unknown };
+        if (!isNatural(l)) throw invalid(method, `${at}.range.${end}.line`, 'expected a non-negative integer', l);
+        if (!isNatural(ch)) throw invalid(method, `${at}.range.${end}.character`, 'expected a non-negative integer', ch);
+      }
+      if (typeof text !== 'string') throw invalid(method, `${at}.text`, 'expected the selected item\'s text as a string', text);
+    }
   }
   return p as P;
 }

@@ -8,11 +8,13 @@ import {
   type CompletionItem,
   type CompletionList,
   type InlineCompletionList,
+  type InlineCompletionParams,
   type Position,
+  type Range,
   type TextDocumentPositionParams,
 } from 'vscode-languageserver';
 import type { DocumentStore, Doc } from '../documents.js';
-import type { InlineOutcome, InlinePipeline } from '../pipeline/inline.js';
+import type { InlineOutcome, InlinePipeline, InlineRequest } from '../pipeline/inline.js';
 import type { Stats } from '../stats.js';
 import { CancelledError } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
@@ -52,29 +54,59 @@ function resolveDoc(deps: CompletionFeatureDeps, params: TextDocumentPositionPar
   return { doc, position };
 }
 
-async function run(deps: CompletionFeatureDeps, doc: Doc, position: Position, token: CancellationToken | undefined): Promise<InlineOutcome> {
+type Ask = Pick<InlineRequest, 'invoked' | 'alternatives' | 'selected'>;
+
+async function run(deps: CompletionFeatureDeps, doc: Doc, position: Position, token: CancellationToken | undefined, ask: Ask = {}): Promise<InlineOutcome> {
   deps.stats.request();
-  const outcome = await deps.pipeline.complete({ doc, position, signal: tokenSignal(token) });
+  const version = doc.text.version;
+  let outcome = await deps.pipeline.complete({ doc, position, signal: tokenSignal(token), ...ask });
+  // An answer for text the document no longer holds is never shown: the editor has moved on (a
+  // client that did not cancel, an invoked request overtaken by typing).
+  if (outcome.kind === 'completion' && (deps.documents.get(doc.uri) !== doc || doc.text.version !== version)) {
+    outcome = { kind: 'empty', reason: `${doc.uri} changed while the request was in flight (version ${version}, now ${deps.documents.get(doc.uri)?.text.version ?? 'closed'}): its answer is dropped`, latencyMs: outcome.latencyMs };
+  }
   if (outcome.kind === 'completion') deps.stats.shown(outcome.id, outcome.backend, outcome.local, outcome.latencyMs);
   else if ((outcome.kind === 'empty' || outcome.kind === 'failed') && outcome.deadlineMs !== undefined) deps.stats.deadlineExpired();
   if (outcome.kind === 'empty') deps.logger.debug(`no completion: ${outcome.reason}`);
   return outcome;
 }
 
-export async function onInlineCompletion(deps: CompletionFeatureDeps, params: TextDocumentPositionParams, token?: CancellationToken): Promise<InlineCompletionList> {
+/**
+ * The suggest widget's selected item (`context.selectedCompletionInfo`), checked against the
+ * document: its range must lie on the cursor's line, hold the cursor and end within the line. One
+ * that does not is a client's error, answered -32602 (a guess at what it meant would put text
+ * where the user did not see it).
+ */
+function selectedItem(doc: Doc, position: Position, params: InlineCompletionParams): { range: Range; text: string } | undefined {
+  const sel = params.context?.selectedCompletionInfo;
+  if (!sel) return undefined;
+  const { start, end } = sel.range;
+  const lineText = doc.text.getText({ start: { line: position.line, character: 0 }, end: { line: position.line + 1, character: 0 } }).replace(/\r?\n$/, '');
+  const onLine = start.line === position.line && end.line === position.line;
+  if (!onLine || start.character > end.character || end.character > lineText.length || position.character < start.character || position.character > end.character) {
+    const got = `${start.line}:${start.character}-${end.line}:${end.character}`;
+    throw new ResponseError(ErrorCodes.InvalidParams, `textDocument/inlineCompletion: params.context.selectedCompletionInfo.range: expected a range on the cursor's line ${position.line} that holds the cursor (character ${position.character}) and ends within the line's ${lineText.length} characters (got ${got})`);
+  }
+  return { range: { start, end }, text: sel.text };
+}
+
+/**
+ * Invoked (the user asked): every distinct candidate, best first, for the editor to cycle through;
+ * automatic: one. With a selected suggest item, each item replaces that item's range and starts
+ * with its text, as LSP 3.18 asks (and VS Code shows no other while its widget is open).
+ */
+export async function onInlineCompletion(deps: CompletionFeatureDeps, params: InlineCompletionParams, token?: CancellationToken): Promise<InlineCompletionList> {
   const { doc, position } = resolveDoc(deps, params);
-  const outcome = await run(deps, doc, position, token);
+  const selected = selectedItem(doc, position, params);
+  const invoked = params.context?.triggerKind === 1;
+  const outcome = await run(deps, doc, position, token, { invoked, ...(selected ? { selected } : {}) });
   if (outcome.kind !== 'completion') return { items: [] };
-  return {
-    items: [
-      {
-        insertText: outcome.text,
-        // Past the cursor only over closers the editor put there, which the text holds too.
-        range: { start: position, end: { line: position.line, character: position.character + outcome.replace } },
-        command: { title: 'Accept tandem completion', command: ACCEPT_COMMAND, arguments: [{ id: outcome.id }] },
-      },
-    ],
-  };
+  // Each item covers the selected item's range (or the cursor) and, past it, the closers the
+  // editor put there which the text holds too (`replace`, usually 0).
+  const from = selected ? selected.range : { start: position, end: position };
+  const range = { start: from.start, end: { line: from.end.line, character: from.end.character + outcome.replace } };
+  const command = { title: 'Accept tandem completion', command: ACCEPT_COMMAND, arguments: [{ id: outcome.id }] };
+  return { items: [outcome.text, ...outcome.alternatives].map((t) => ({ insertText: (selected?.text ?? '') + t, range, command })) };
 }
 
 const WORD_CHAR = /[\p{L}\p{N}_$]/u;
@@ -83,30 +115,41 @@ const WORD_CHAR = /[\p{L}\p{N}_$]/u;
  * For clients without ghost text (Helix, eglot): one completion item whose edit starts at the
  * word being typed, so the client's own filtering keeps it while the user types on.
  */
-export async function onCompletion(deps: CompletionFeatureDeps, params: TextDocumentPositionParams, token?: CancellationToken): Promise<CompletionList> {
+export async function onCompletion(deps: CompletionFeatureDeps, params: TextDocumentPositionParams & { context?: { triggerKind?: unknown } }, token?: CancellationToken): Promise<CompletionList> {
   const { doc, position } = resolveDoc(deps, params);
-  const outcome = await run(deps, doc, position, token);
+  // The list is the user's to choose from: the alternatives, as an invoked inline request gets.
+  // A re-request of an incomplete list (3) or after a trigger character (2) narrows what typing
+  // started, and asks for one, so typing through a candidate stays an answer from the cache.
+  const kind = params.context?.triggerKind;
+  const outcome = await run(deps, doc, position, token, { alternatives: kind !== 2 && kind !== 3 });
   if (outcome.kind !== 'completion') return { isIncomplete: true, items: [] };
   const line = doc.text.getText({ start: { line: position.line, character: 0 }, end: position });
   let wordStart = line.length;
   while (wordStart > 0 && WORD_CHAR.test(line[wordStart - 1]!)) wordStart--;
   const word = line.slice(wordStart);
-  const newText = word + outcome.text;
-  const firstLine = newText.split('\n')[0]!.trim();
-  const label = firstLine.length > 60 ? `${firstLine.slice(0, 59)}…` : firstLine || newText.trim().split('\n')[0]!;
-  const item: CompletionItem = {
-    label,
-    kind: CompletionItemKind.Text,
-    detail: `tandem (${outcome.backend})`,
-    documentation: { kind: 'markdown', value: '```\n' + newText + '\n```' },
-    filterText: word + outcome.text.split('\n')[0],
-    sortText: '0000',
-    preselect: true,
-    insertTextFormat: InsertTextFormat.PlainText,
-    textEdit: { range: { start: { line: position.line, character: wordStart }, end: { line: position.line, character: position.character + outcome.replace } }, newText },
-    command: { title: 'Accept tandem completion', command: ACCEPT_COMMAND, arguments: [{ id: outcome.id }] },
-  };
-  return { isIncomplete: true, items: [item] };
+  const command = { title: 'Accept tandem completion', command: ACCEPT_COMMAND, arguments: [{ id: outcome.id }] };
+  const labels = new Set<string>();
+  const items = [outcome.text, ...outcome.alternatives].map((text, i): CompletionItem => {
+    const newText = word + text;
+    const firstLine = newText.split('\n')[0]!.trim();
+    let label = firstLine.length > 60 ? `${firstLine.slice(0, 59)}…` : firstLine || newText.trim().split('\n')[0]!;
+    // Candidates may differ only after their first line; a client may merge items of one label.
+    if (labels.has(label)) label = `${label} (${i + 1})`;
+    labels.add(label);
+    return {
+      label,
+      kind: CompletionItemKind.Text,
+      detail: `tandem (${outcome.backend})`,
+      documentation: { kind: 'markdown', value: '```\n' + newText + '\n```' },
+      filterText: word + text.split('\n')[0],
+      sortText: String(i).padStart(4, '0'),
+      ...(i === 0 ? { preselect: true } : {}),
+      insertTextFormat: InsertTextFormat.PlainText,
+      textEdit: { range: { start: { line: position.line, character: wordStart }, end: { line: position.line, character: position.character + outcome.replace } }, newText },
+      command,
+    };
+  });
+  return { isIncomplete: true, items };
 }
 
 /**

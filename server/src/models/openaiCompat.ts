@@ -54,8 +54,25 @@ function usesMaxCompletionTokens(url: string): boolean {
   }
 }
 
+interface ChoiceState {
+  text: string;
+  finishReason: string | null;
+  /** It finished, or `enough` said so: later pieces of it are ignored. */
+  done: boolean;
+  lpSum: number;
+  lpCount: number;
+}
+
+/** Every one of the `n` choices has been seen and needs nothing more. */
+function allDone(states: (ChoiceState | undefined)[], n: number): boolean {
+  for (let i = 0; i < n; i++) if (!states[i]?.done) return false;
+  return true;
+}
+
 export class OpenAICompatBackend implements CompletionBackend {
   readonly name: string;
+  /** OpenAI's completions API and vLLM's take `n`; a server that ignores it gives one choice. */
+  readonly choices = true;
   readonly url: string;
   readonly location: 'onprem' | 'cloud';
   private readonly client: OpenAI;
@@ -155,36 +172,59 @@ export class OpenAICompatBackend implements CompletionBackend {
     if (!info.ok) return info;
     const model = info.value.id;
     const stop = this.cfg.kind === 'openai' ? req.stop.slice(0, OPENAI_MAX_STOPS) : req.stop;
-    let text = '';
-    let finishReason: string | null = null;
+    const n = Math.max(1, req.n ?? 1);
+    // Per choice, by index: its text, why it ended, and its tokens' log probabilities (ranking).
+    const states: ChoiceState[] = [];
     let stoppedEarly = false;
     // timeoutMs bounds the silence before the first token and between two, as for chat: a server
     // that drips tokens fails with `timeout` (and opens its breaker) instead of holding the request.
     const ex = new Exchange(signal, this.cfg.timeoutMs ?? DEFAULT_IDLE_MS);
     try {
+      // Several choices come with `logprobs: 0`: the sampled tokens' log probabilities only, which
+      // rank them (OpenAI and vLLM both take 0).
+      const several = n > 1 ? { n, logprobs: 0 } : {};
       const stream = await this.client.completions.create(
-        { model, prompt: req.prompt, max_tokens: req.maxTokens, temperature: req.temperature, stop, stream: true },
+        { model, prompt: req.prompt, max_tokens: req.maxTokens, temperature: req.temperature, stop, stream: true, ...several },
         { signal: ex.signal, maxRetries: 0 },
       );
       for await (const chunk of stream) {
         ex.touch();
         const failure = inStreamFlatError(chunk, this.url);
         if (failure) return this.failed(failure);
-        const choice = chunk.choices?.[0];
-        if (!choice) continue;
-        text += choice.text ?? '';
-        if (choice.finish_reason) finishReason = choice.finish_reason;
-        if (req.enough?.(text)) {
-          stoppedEarly = true;
-          // Leaving the loop ends the SDK's stream, which aborts its own controller: the socket
-          // closes and the server stops generating. No controller of ours is needed for that.
-          break;
+        for (const choice of chunk.choices ?? []) {
+          const i = typeof choice.index === 'number' ? choice.index : 0;
+          if (i < 0 || i >= n) continue; // a choice nobody asked for
+          const st = (states[i] ??= { text: '', finishReason: null, done: false, lpSum: 0, lpCount: 0 });
+          if (st.done) continue;
+          st.text += choice.text ?? '';
+          for (const lp of choice.logprobs?.token_logprobs ?? []) {
+            if (typeof lp !== 'number' || !Number.isFinite(lp)) continue;
+            st.lpSum += lp;
+            st.lpCount++;
+          }
+          if (choice.finish_reason) {
+            st.finishReason = choice.finish_reason;
+            st.done = true;
+          }
+          if (req.enough?.(st.text)) {
+            st.done = true;
+            stoppedEarly = true;
+          }
         }
+        // Leaving the loop ends the SDK's stream, which aborts its own controller: the socket
+        // closes and the server stops generating. Only worth it once a choice was cut short and
+        // none is still wanted; a stream whose choices all finished is read to its end (the socket
+        // stays reusable).
+        if (stoppedEarly && allDone(states, n)) break;
       }
       // The SDK's stream ends quietly when aborted: partial text from a cancelled, late or silent
       // request is not a completion (it would be shown and cached as if whole).
       if (ex.signal.aborted) return this.failed(toFailure(ex.signal.reason, this.url, ex.signal));
-      return { ok: true, value: { text, finishReason, stoppedEarly, model } };
+      const first = states[0] ?? { text: '', finishReason: null, lpSum: 0, lpCount: 0 };
+      const value: FimResult = { text: first.text, finishReason: first.finishReason, stoppedEarly, model };
+      // A server that gave fewer choices than asked (or ignored `n`) gives what it gave.
+      if (n > 1) value.choices = states.filter((st) => st !== undefined).map((st) => ({ text: st.text, finishReason: st.finishReason, ...(st.lpCount > 0 ? { logprob: st.lpSum / st.lpCount } : {}) }));
+      return { ok: true, value };
     } catch (err) {
       return this.failed(toFailure(err, this.url, ex.signal.aborted ? ex.signal : undefined));
     } finally {

@@ -46,6 +46,7 @@ export function withoutKey(backend: CompletionBackend, key: string | undefined):
     name: backend.name,
     url: backend.url,
     location: backend.location,
+    ...(backend.choices ? { choices: backend.choices } : {}),
     info: (signal) => backend.info(signal).then(scrub),
     complete: (req, signal) => backend.complete(req, signal).then(scrub),
     ...(chat ? { chat: (req, signal) => chat.call(backend, req, signal).then(scrub) } : {}),

@@ -44,9 +44,24 @@ export interface FimRequest {
   temperature: number;
   /**
    * Called with the text so far after each streamed chunk; returning true ends generation early
-   * (the HTTP request is aborted, so the server stops spending GPU time on it).
+   * (the HTTP request is aborted, so the server stops spending GPU time on it). With several
+   * choices it is called per choice, and the stream ends once every choice has had enough.
    */
   enough?: (textSoFar: string) => boolean;
+  /**
+   * Choices to generate from the one prompt (OpenAI-compatible `n`), only for a backend whose
+   * `choices` says it takes it; they come back in FimResult.choices, each with its mean token log
+   * probability. Default 1.
+   */
+  n?: number;
+}
+
+/** One of several choices generated for one prompt. */
+export interface FimChoice {
+  text: string;
+  finishReason: string | null;
+  /** Mean log probability of its tokens, where the server reported them: the likelier, the higher. */
+  logprob?: number;
 }
 
 export interface FimResult {
@@ -55,6 +70,11 @@ export interface FimResult {
   /** True when `enough` ended the stream. */
   stoppedEarly: boolean;
   model: string;
+  /**
+   * Every choice by index (the first is `text`), when the request asked for several; fewer than
+   * asked when the server gave fewer (or ignored `n`). Never holds a choice cut off mid-stream.
+   */
+  choices?: FimChoice[];
 }
 
 export interface ChatMessage {
@@ -114,6 +134,8 @@ export interface CompletionBackend {
   readonly location: 'onprem' | 'cloud';
   /** Model id and context window, discovered once and cached until a failure. */
   info(signal: AbortSignal): Promise<Outcome<ModelInfo>>;
+  /** Whether `complete` takes FimRequest.n (several choices from one request); else samples are separate requests. */
+  readonly choices?: boolean;
   /** One fill-in-the-middle completion of an already rendered prompt. */
   complete(req: FimRequest, signal: AbortSignal): Promise<Outcome<FimResult>>;
   /** A chat completion (code actions, explain), streamed. */

@@ -50,6 +50,8 @@ interface Entry {
   suffixHead: string;
   texts: string[];
   speculative: boolean;
+  /** Made for the text with a suggest-widget item put in (never the document's): no backspacing leads back to it. */
+  selected: boolean;
 }
 
 /**
@@ -126,7 +128,7 @@ export class CompletionCache {
     // Backspaced from just after the place: the deleted text is shown again, then the completion.
     // The text after the cursor must be exactly as it was (a cursor merely moved left is no deletion).
     const deleted = e.prefixLen - offset;
-    if (deleted > MAX_BACKSPACED || offset < start) return undefined;
+    if (e.selected || deleted > MAX_BACKSPACED || offset < start) return undefined;
     if (editorText(text, offset, e.suffixHead) !== '') return undefined;
     if (!e.prefixTail.startsWith(text.slice(start, offset))) return undefined;
     const retype = e.prefixTail.slice(e.prefixTail.length - deleted);
@@ -135,9 +137,10 @@ export class CompletionCache {
 
   /**
    * Stores the completions (best first) made for this place; `speculative`: by a request for the
-   * place an accepted completion leads to, not by one the editor made.
+   * place an accepted completion leads to, not by one the editor made; `selected`: for `text` with
+   * the suggest widget's selected item put in, which the user may never type.
    */
-  set(uri: string, text: string, offset: number, completions: string | readonly string[], speculative = false): void {
+  set(uri: string, text: string, offset: number, completions: string | readonly string[], speculative = false, selected = false): void {
     const e: Entry = {
       uri,
       prefixLen: offset,
@@ -147,6 +150,7 @@ export class CompletionCache {
       suffixHead: detached(text.slice(offset, offset + SUFFIX_KEY_CHARS)),
       texts: typeof completions === 'string' ? [completions] : [...completions],
       speculative,
+      selected,
     };
     if (e.texts.length === 0) return;
     this.exact.set(CompletionCache.key(uri, offset, e.prefixTail, e.suffixHead), e);

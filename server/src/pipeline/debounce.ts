@@ -6,9 +6,20 @@ export const IDLE_GAP_MS = 200;
 const MIN_DELAY_MS = 25;
 const MAX_DELAY_MS = 150;
 
+/** What the debounce did, for `tandem.stats`: tests and the benchmark read the server's own account. */
+export interface DebounceCounts {
+  /** Requests that waited (a delay above 0). */
+  waited: number;
+  /** The sum of those delays, in milliseconds. */
+  waitedMs: number;
+  /** Requests that skipped it: the user asked (an invoked inline request). */
+  skipped: number;
+}
+
 export class Debouncer {
   private last = -Infinity;
   private avgGap = MAX_DELAY_MS;
+  private readonly counts: DebounceCounts = { waited: 0, waitedMs: 0, skipped: 0 };
 
   constructor(private setting: () => number | 'adaptive') {}
 
@@ -26,6 +37,21 @@ export class Debouncer {
 
   async wait(now: number, signal: AbortSignal): Promise<void> {
     const ms = this.delayFor(now);
-    if (ms > 0) await sleep(ms, signal);
+    if (ms <= 0) return;
+    this.counts.waited++;
+    this.counts.waitedMs += ms;
+    await sleep(ms, signal);
+  }
+
+  /**
+   * A request the user asked for explicitly: answered at once. It is no keystroke, so the typing
+   * estimate stays as it was.
+   */
+  skip(): void {
+    this.counts.skipped++;
+  }
+
+  snapshot(): DebounceCounts {
+    return { ...this.counts };
   }
 }

@@ -1,8 +1,9 @@
 // The inline completion pipeline, start to end; the only file that knows the order of the stages.
+import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Config } from '../config/schema.js';
-import type { Doc } from '../documents.js';
+import type { Doc, DocView, Range } from '../documents.js';
 import type { BackendRegistry } from '../models/registry.js';
-import type { BackendFailure, CompletionBackend, ModelInfo, Outcome } from '../models/types.js';
+import type { BackendFailure, CompletionBackend, FimResult, ModelInfo, Outcome } from '../models/types.js';
 import { buildInlinePrompt, type InlinePrompt } from '../prompt/inline.js';
 import { TEMPLATES, templateFor, type FimTemplate } from '../prompt/templates.js';
 import type { ContextEngine, Gathered } from '../context/engine.js';
@@ -14,12 +15,13 @@ import { lineCommentFor } from '../syntax/languages.js';
 import { CancelledError, DeadlineError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import type { Workspace } from '../workspace.js';
-import { CompletionCache, type LocalKind } from './cache.js';
-import { Debouncer } from './debounce.js';
+import { CompletionCache, type CachedItem, type LocalKind } from './cache.js';
+import { Debouncer, type DebounceCounts } from './debounce.js';
 import { inlineOff } from './inlineSwitch.js';
 import { Speculation, type SpeculationCounts, type TextEdit } from './speculate.js';
 import { completionMode, documentIndentation, postprocess, type CursorContext, type EditorIndentation } from './postprocess/index.js';
 import { checkSyntax, syntaxBaseline, syntaxBlock, type BoundedParse, type SyntaxBaseline, type SyntaxBlock } from './postprocess/syntaxCheck.js';
+import { sampleChoices } from './samples.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
 
@@ -29,8 +31,21 @@ export interface InlineRequest {
   position: { line: number; character: number };
   /** Aborted by `$/cancelRequest` (or the CLI). */
   signal?: AbortSignal;
-  /** Skip the debounce (the CLI, explicit invocations). */
+  /** Skip the debounce (the CLI). */
   immediate?: boolean;
+  /**
+   * The user asked (LSP InlineCompletionTriggerKind.Invoked): no debounce, inline.alternatives
+   * candidates, and none from the cache, which holds one per place (the user asked for more).
+   */
+  invoked?: boolean;
+  /** Ask for inline.alternatives candidates (textDocument/completion's list); implied by `invoked`. */
+  alternatives?: boolean;
+  /**
+   * The item selected in the editor's suggest widget (LSP `selectedCompletionInfo`), checked at the
+   * edge to lie on the cursor's line around the cursor: the completion is for the text as it would
+   * read with `text` put over `range`, and continues after it. The cache keys on that text too.
+   */
+  selected?: { range: Range; text: string };
   /** Overrides inline.deadlineMs (the CLI waits longer than a keystroke may). */
   deadlineMs?: number;
   /**
@@ -52,6 +67,8 @@ export type InlineOutcome =
       text: string;
       /** Characters after the cursor the text goes over (closers the editor put there, which the completion holds too); usually 0. */
       replace: number;
+      /** Further distinct candidates, best first after `text` (asked for with `invoked` or `alternatives`). */
+      alternatives: string[];
       id: string;
       backend: string;
       model: string;
@@ -160,20 +177,27 @@ export class InlinePipeline {
     return this.inFlight > 0;
   }
 
+  /** What the debounce did so far (tandem.stats). */
+  debounceCounts(): DebounceCounts {
+    return this.debouncer.snapshot();
+  }
+
   async complete(req: InlineRequest): Promise<InlineOutcome> {
     const { doc } = req;
     const version = doc.text.version;
     const offset = doc.text.offsetAt(req.position);
     const outcome = await this.answer(req, offset);
-    // What the editor is given (for the text it asked about) is watched for its acceptance.
-    if (outcome.kind === 'completion' && !req.speculative && doc.text.version === version) {
+    // What the editor is given (for the text it asked about) is watched for its acceptance. Not
+    // with a suggest-widget item selected: accepting it inserts the item as well, which the
+    // acceptance check (the completion's text at the cursor) does not follow.
+    if (outcome.kind === 'completion' && !req.speculative && !req.selected && doc.text.version === version) {
       const replaced = doc.text.getText().slice(offset, offset + outcome.replace);
       this.speculation.shown(doc.uri, { id: outcome.id, version, offset, replaced, text: outcome.text });
     }
     return outcome;
   }
 
-  private async answer(req: InlineRequest, offset: number): Promise<InlineOutcome> {
+  private async answer(req: InlineRequest, docOffset: number): Promise<InlineOutcome> {
     const start = this.now();
     const config = this.deps.config();
     const elapsed = () => Math.round(this.now() - start);
@@ -182,15 +206,23 @@ export class InlinePipeline {
     if (off !== undefined) return { kind: 'empty', reason: off, latencyMs: 0 };
     if (doc.binary) return { kind: 'empty', reason: 'binary content', latencyMs: 0 };
 
-    const text = doc.text.getText();
-    const hit = this.cache.get(doc.uri, text, offset);
+    const n = req.invoked || req.alternatives ? config.inline.alternatives : 1;
+    // The text the completion is for: the document's, or as it would read with the suggest
+    // widget's selected item inserted. Prompt, context, postprocessing and the cache all read it.
+    const { view, text, offset, blockAt } = selectedView(doc, docOffset, req.selected);
+    // Asked for several candidates, the user wants more than the one a place holds.
+    const many = req.invoked && n > 1;
+    const hit = many ? undefined : this.cache.get(doc.uri, text, offset);
     if (hit) {
       if (hit.items.length === 0) return { kind: 'empty', reason: 'the completion being typed goes on past the closing line the editor put below the cursor: nothing to add here', latencyMs: elapsed() };
-      const { text: shown, replace } = hit.items[0]!;
-      return { kind: 'completion', text: shown, replace, id: this.id(), backend: 'cache', model: 'cache', latencyMs: elapsed(), cached: true, local: hit.kind };
+      const [{ text: shown, replace }, ...rest] = hit.items as [CachedItem, ...CachedItem[]];
+      // Alternatives share the first item's range: those that cover other characters are left out.
+      const alternatives = rest.filter((i) => i.replace === replace).map((i) => i.text);
+      return { kind: 'completion', text: shown, replace, alternatives, id: this.id(), backend: 'cache', model: 'cache', latencyMs: elapsed(), cached: true, local: hit.kind };
     }
-    // The speculative request for this very place is running: wait for it rather than ask again.
-    const running = req.speculative ? undefined : this.speculation.join(doc.uri, doc.text.version, offset);
+    // The speculative request for this very place is running: wait for it rather than ask again
+    // (not for a selected item's text, which it was not made for, nor for several candidates).
+    const running = req.speculative || req.selected || many ? undefined : this.speculation.join(doc.uri, doc.text.version, offset);
     if (running) {
       const out = await untilAborted(running, req.signal);
       if (out === undefined) return { kind: 'cancelled' };
@@ -202,7 +234,8 @@ export class InlinePipeline {
     this.current?.abort(new CancelledError('superseded by a newer request'));
     const mine = new AbortController();
     this.current = mine;
-    this.currentPlace = { uri: doc.uri, version: doc.text.version, offset };
+    // A selected item's text is not the document's: no speculative request is for this place.
+    this.currentPlace = req.selected ? undefined : { uri: doc.uri, version: doc.text.version, offset };
     const deadlineMs = req.deadlineMs ?? config.inline.deadlineMs;
     const scope = scopedSignal([req.signal, mine.signal], deadlineMs);
     const signal = scope.signal;
@@ -215,17 +248,19 @@ export class InlinePipeline {
       const parse = this.deps.parse;
       const tree = parse ? doc.tree?.current() : undefined;
       if (!tree) return { block: undefined, base: undefined }; // no tree yet: perhaps by the time the answer comes
-      const block = syntaxBlock(tree, doc.tree!.language, text, offset);
+      const block = blockAt(tree, doc.tree!.language);
       syntax = { block, base: block && parse ? syntaxBaseline(block, parse) : undefined };
       return syntax;
     };
     let early: NodeJS.Immediate | undefined;
     try {
-      if (!req.immediate && !req.speculative) await this.debouncer.wait(start, signal);
+      if (req.invoked) this.debouncer.skip();
+      else if (!req.immediate && !req.speculative) await this.debouncer.wait(start, signal);
       const health = this.deps.backends.health;
       // One backend's try: the model call (shrunk once on a context-length error), its health
-      // report, postprocessing. `token` hears every streamed piece (the hedge's clock).
-      const attempt = async (plan: ReadyPlan, sig: AbortSignal, token: () => void): Promise<Outcome<{ text: string; model: string }>> => {
+      // report, postprocessing. `token` hears every streamed piece (the hedge's clock). Asked for
+      // alternatives, it samples `n` (samples.ts) and gives the distinct survivors, best first.
+      const attempt = async (plan: ReadyPlan, sig: AbortSignal, token: () => void): Promise<Outcome<Answer>> => {
         const backend = plan.backend;
         let prompt = plan.prompt;
         const single = plan.ctx.mode === 'single';
@@ -237,7 +272,7 @@ export class InlinePipeline {
         // Every file the prompt holds text from goes along: the privacy gate refuses a cloud request without them.
         const request = (p: InlinePrompt) => ({ prompt: p.prompt, sources: p.sources, parts: p.parts, task: 'inline', stop: p.stop, maxTokens: config.inline.maxTokens, temperature: config.inline.temperature, enough });
         const sent = this.now();
-        const pending = backend.complete(request(prompt), sig);
+        const pending = sampleChoices(backend, request(prompt), n, sig, this.now);
         if (!syntax && !early && this.deps.parse) early = setImmediate(prepareSyntax);
         let result = await pending;
         if (!result.ok && result.failure.kind === 'context_length') {
@@ -245,25 +280,26 @@ export class InlinePipeline {
           const f = result.failure;
           const fits = f.limit && f.requested ? Math.floor(prompt.budget.prompt * ((f.limit - config.inline.maxTokens) / f.requested) * SHRINK_MARGIN) : Math.floor(prompt.budget.prompt / 2);
           this.deps.logger.debug(`prompt too long for ${backend.name}; retrying with ${fits} tokens`);
-          prompt = this.render(doc, offset, plan.template, plan.info, config, plan.context?.candidates ?? [], Math.max(64, fits));
-          result = await backend.complete(request(prompt), sig);
+          prompt = this.render(view, offset, plan.template, plan.info, config, plan.context?.candidates ?? [], Math.max(64, fits));
+          result = await sampleChoices(backend, request(prompt), n, sig, this.now);
         }
         this.deps.backends.report(backend.name, result.ok ? undefined : result.failure, result.ok ? Math.round(this.now() - sent) : undefined);
         if (!result.ok) return result;
-        let out = postprocess(result.value.text, prompt.stop, plan.ctx);
-        // Last, the merged result must parse no worse than the block did without it.
-        if (out && this.deps.parse) {
+        const finish = (raw: string) => {
+          const out = postprocess(raw, prompt.stop, plan.ctx);
+          // Last, the merged result must parse no worse than the block did without it.
+          if (!out || !this.deps.parse) return out;
           const { block, base } = prepareSyntax();
-          if (block) out = checkSyntax(out, block, this.deps.parse, undefined, base);
-        }
-        return { ok: true, value: { text: out, model: result.value.model } };
+          return block ? checkSyntax(out, block, this.deps.parse, undefined, base) : out;
+        };
+        return { ok: true, value: { texts: rankCandidates(result.value, finish), model: result.value.model } };
       };
       // Failover: a backend that fails is left out and the route's next one tries, all within
       // the one deadline of this request.
       const tried = new Set<string>();
       let last: { failure: BackendFailure; backend: string } | undefined;
       for (;;) {
-        const plan = await this.plan(doc, offset, config, signal, true, tried);
+        const plan = await this.plan(view, offset, config, signal, true, tried);
         if (this.deps.logger.enabled('debug')) this.deps.logger.debug(`route inline -> ${plan.route.backend ?? 'none'}: ${plan.route.reason}`);
         if (plan.failure && plan.route.backend) {
           last = { failure: plan.failure, backend: plan.route.backend };
@@ -285,14 +321,14 @@ export class InlinePipeline {
         // planned then like a failover (privacy, health, budget; the context already gathered), is asked too.
         const hedge = this.deps.backends.hedge;
         const delay = plan.route.fallbacks.length > 0 ? hedge.delayFor(name, config.backends[name]?.hedgeMs, deadlineMs) : undefined;
-        const next = async (): Promise<HedgeLeg<{ text: string; model: string }> | undefined> => {
-          const p = await this.plan(doc, offset, config, signal, true, new Set([...tried, name]), plan.context);
+        const next = async (): Promise<HedgeLeg<Answer> | undefined> => {
+          const p = await this.plan(view, offset, config, signal, true, new Set([...tried, name]), plan.context);
           if (this.deps.logger.enabled('debug')) this.deps.logger.debug(`hedge route inline -> ${p.route.backend ?? 'none'}: ${p.route.reason}`);
           if (!p.backend || !p.info || p.failure) return undefined;
           const other = p as ReadyPlan;
           return { backend: other.backend.name, claim: () => health.available(other.backend.name), run: (sig, token) => attempt(other, sig, token) };
         };
-        const race = await hedge.race({ backend: name, run: (sig, token) => attempt(ready, sig, token) }, next, delay, signal, (a) => a.text !== '');
+        const race = await hedge.race({ backend: name, run: (sig, token) => attempt(ready, sig, token) }, next, delay, signal, (a) => a.texts.length > 0);
         const result = race.outcome;
         if (!result.ok) {
           if (result.failure.kind === 'cancelled') return { kind: 'cancelled' };
@@ -301,13 +337,14 @@ export class InlinePipeline {
           if (signal.aborted) return { kind: 'failed', failure: result.failure, backend: race.backend, latencyMs: elapsed(), ...expired(signal) };
           continue;
         }
-        const out = result.value.text;
-        if (out === '') return { kind: 'empty', reason: 'nothing worth showing after postprocessing', backend: race.backend, model: result.value.model, latencyMs: elapsed() };
+        const [out, ...alternatives] = result.value.texts;
+        if (out === undefined) return { kind: 'empty', reason: 'nothing worth showing after postprocessing', backend: race.backend, model: result.value.model, latencyMs: elapsed() };
         // Stored once the answer is out: hashing the cache key (some KB of text around the cursor)
         // is not the user's wait. An immediate runs before the next message is read from stdin.
+        // The best candidate only: what an automatic request at this place would show.
         // A speculative answer is the speculation's to keep, if its text is still there.
-        if (!req.speculative) setImmediate(() => this.cache.set(doc.uri, text, offset, out));
-        return { kind: 'completion', text: out, replace: 0, id: this.id(), backend: race.backend, model: result.value.model, latencyMs: elapsed(), cached: false };
+        if (!req.speculative) setImmediate(() => this.cache.set(doc.uri, text, offset, out, false, req.selected !== undefined));
+        return { kind: 'completion', text: out, replace: 0, alternatives, id: this.id(), backend: race.backend, model: result.value.model, latencyMs: elapsed(), cached: false };
       }
     } catch (err) {
       if (signal.aborted) {
@@ -332,7 +369,7 @@ export class InlinePipeline {
    * context an earlier plan of the same request gathered (a hedge reuses it instead of running the
    * sources again while the user waits).
    */
-  async plan(doc: Doc, offset: number, config: Config, signal: AbortSignal, discover = true, exclude: ReadonlySet<string> = new Set(), gatheredBefore?: Gathered): Promise<PromptPlan> {
+  async plan(doc: DocView, offset: number, config: Config, signal: AbortSignal, discover = true, exclude: ReadonlySet<string> = new Set(), gatheredBefore?: Gathered): Promise<PromptPlan> {
     const health = this.deps.backends.health;
     // A dry run reports the route as configured; a real request skips unhealthy, failed and over-budget backends.
     const policy = this.deps.backends.paths;
@@ -359,7 +396,7 @@ export class InlinePipeline {
     return planned!;
   }
 
-  private async planFor(route: RouteChoice, doc: Doc, offset: number, config: Config, signal: AbortSignal, discover: boolean, ctx: CursorContext, candidates: Candidate[], gathered: Gathered | undefined): Promise<PromptPlan> {
+  private async planFor(route: RouteChoice, doc: DocView, offset: number, config: Config, signal: AbortSignal, discover: boolean, ctx: CursorContext, candidates: Candidate[], gathered: Gathered | undefined): Promise<PromptPlan> {
     const cfg = route.backend ? config.backends[route.backend] : undefined;
     const backend = route.backend ? this.deps.backends.get(route.backend) : undefined;
     const context = gathered ? { ...gathered, candidates } : undefined;
@@ -382,7 +419,7 @@ export class InlinePipeline {
   }
 
   /** Runs the context sources on the document as it is now: no parse, no file read. */
-  private gatherContext(doc: Doc, offset: number, relPath: string, config: Config): Gathered | undefined {
+  private gatherContext(doc: DocView, offset: number, relPath: string, config: Config): Gathered | undefined {
     const engine = this.deps.context;
     if (!engine || !config.context.enabled || config.context.maxTokens === 0) return undefined;
     const req = contextRequest(doc, offset, relPath);
@@ -392,7 +429,7 @@ export class InlinePipeline {
     return gathered;
   }
 
-  private render(doc: Doc, offset: number, template: FimTemplate, info: ModelInfo | undefined, config: Config, candidates: Candidate[], maxPromptTokens = config.inline.maxPromptTokens): InlinePrompt {
+  private render(doc: DocView, offset: number, template: FimTemplate, info: ModelInfo | undefined, config: Config, candidates: Candidate[], maxPromptTokens = config.inline.maxPromptTokens): InlinePrompt {
     return buildInlinePrompt({
       doc: doc.text,
       offset,
@@ -435,6 +472,67 @@ function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promis
   });
 }
 
+/** One backend's answer: the distinct candidates that survived postprocessing, best first. */
+interface Answer {
+  texts: string[];
+  model: string;
+}
+
+/**
+ * Each choice postprocessed (`finish`); those that come to nothing dropped, equal ones (up to
+ * trailing blanks) merged. Best first: the text more choices came to (the model's likelier
+ * answer), then the higher mean token log probability where the server gave them, then the
+ * earlier choice (samples.ts asks the first at the request's own temperature).
+ */
+export function rankCandidates(result: FimResult, finish: (raw: string) => string): string[] {
+  const groups = new Map<string, { text: string; count: number; logprob: number; index: number }>();
+  (result.choices ?? [result]).forEach((c, index) => {
+    const text = finish(c.text);
+    if (text === '') return;
+    const key = text.trimEnd();
+    const logprob = 'logprob' in c && typeof c.logprob === 'number' ? c.logprob : -Infinity;
+    const g = groups.get(key);
+    if (!g) groups.set(key, { text, count: 1, logprob, index });
+    else {
+      g.count++;
+      g.logprob = Math.max(g.logprob, logprob);
+    }
+  });
+  return [...groups.values()].sort((a, b) => b.count - a.count || byLogprob(a.logprob, b.logprob) || a.index - b.index).map((g) => g.text);
+}
+
+function byLogprob(a: number, b: number): number {
+  if (a === b) return 0;
+  return b > a ? 1 : -1;
+}
+
+/**
+ * The text a request completes, and where: the document's own, or (`selected`, the suggest
+ * widget's item) the document with the item's text put over its range, the cursor after it. The
+ * view shares the document's tree when the item is one line, as the range always is: every row,
+ * and every node before the range, stands where the tree says. The syntax check's block is cut
+ * from the document itself at the range and has the item put in, so it is exact either way.
+ */
+function selectedView(doc: Doc, offset: number, selected: InlineRequest['selected']): { view: DocView; text: string; offset: number; blockAt: (tree: Tree, lang: NonNullable<Doc['tree']>['language']) => SyntaxBlock | undefined } {
+  const whole = doc.text.getText();
+  if (!selected) return { view: doc, text: whole, offset, blockAt: (tree, lang) => syntaxBlock(tree, lang, whole, offset) };
+  const s = doc.text.offsetAt(selected.range.start);
+  const e = doc.text.offsetAt(selected.range.end);
+  const text = whole.slice(0, s) + selected.text + whole.slice(e);
+  const view: DocView = {
+    uri: doc.uri,
+    languageId: doc.languageId,
+    binary: doc.binary,
+    text: TextDocument.create(doc.uri, doc.languageId, doc.text.version, text),
+    tree: selected.text.includes('\n') ? undefined : doc.tree,
+  };
+  const blockAt = (tree: Tree, lang: NonNullable<Doc['tree']>['language']): SyntaxBlock | undefined => {
+    const b = syntaxBlock(tree, lang, whole, s);
+    return b && { ...b, before: b.before + selected.text, after: b.after.slice(e - s) };
+  };
+  return { view, text, offset: s + selected.text.length, blockAt };
+}
+
 /** `{deadlineMs}` when the request's deadline is what aborted `signal`. */
 function expired(signal: AbortSignal): { deadlineMs?: number } {
   return signal.reason instanceof DeadlineError ? { deadlineMs: signal.reason.ms } : {};
@@ -446,7 +544,7 @@ function countLines(t: string): number {
   return n;
 }
 
-export function cursorContext(doc: Doc, offset: number, config: Config, editor?: EditorIndentation): CursorContext {
+export function cursorContext(doc: DocView, offset: number, config: Config, editor?: EditorIndentation): CursorContext {
   const pos = doc.text.positionAt(offset);
   const text = doc.text.getText();
   const lineStart = offset - pos.character;

@@ -32,6 +32,7 @@ export class PrivacyGate implements CompletionBackend {
   readonly name: string;
   readonly url: string;
   readonly location: 'onprem' | 'cloud';
+  readonly choices?: boolean;
   readonly chat?: (req: ChatRequest, signal: AbortSignal) => Promise<Outcome<ChatResult>>;
   readonly probe?: (signal: AbortSignal) => Promise<Outcome<{ latencyMs: number }>>;
   private readonly now: () => number;
@@ -48,6 +49,7 @@ export class PrivacyGate implements CompletionBackend {
     this.name = inner.name;
     this.url = inner.url;
     this.location = inner.location;
+    this.choices = inner.choices;
     this.now = deps.now ?? (() => performance.now());
     if (inner.chat) this.chat = (req, signal) => this.guardedChat(req, signal);
     if (inner.probe) {
@@ -99,7 +101,9 @@ export class PrivacyGate implements CompletionBackend {
     const tokensIn = estimateTokens(sent.prompt);
     const done = this.begin(req.task ?? 'inline', req.sources, () => tokensIn, redactions);
     const o = await this.inner.complete(sent, signal).catch(thrown(done));
-    done(tokensIn, o.ok ? estimateTokens(o.value.text) : 0, o.ok ? o.value.model : null, o.ok ? 'ok' : o.failure.kind);
+    // Several choices are each paid for.
+    const tokensOut = o.ok ? (o.value.choices ?? [o.value]).reduce((n, c) => n + estimateTokens(c.text), 0) : 0;
+    done(tokensIn, tokensOut, o.ok ? o.value.model : null, o.ok ? 'ok' : o.failure.kind);
     return o;
   }
 

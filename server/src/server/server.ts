@@ -24,6 +24,7 @@ import {
   type DidOpenTextDocumentParams,
   type ExecuteCommandParams,
   type TextDocumentIdentifier,
+  type InlineCompletionParams,
   type TextDocumentPositionParams,
   type CancellationToken,
   type Connection,
@@ -386,7 +387,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       }
     });
 
-  handle('textDocument/inlineCompletion', (p) => positionParams<TextDocumentPositionParams>('textDocument/inlineCompletion', p, true), (p, t) => onInlineCompletion(deps, p, t));
+  handle('textDocument/inlineCompletion', (p) => positionParams<InlineCompletionParams>('textDocument/inlineCompletion', p, true), (p, t) => onInlineCompletion(deps, p, t));
   handle('textDocument/completion', (p) => positionParams<TextDocumentPositionParams>('textDocument/completion', p, false), (p, t) => onCompletion(deps, p, t));
   handle('textDocument/codeAction', (p) => requestParams<CodeActionParams>('textDocument/codeAction', CodeActionParamsShape, p), (p) => onCodeAction(actionDeps, p));
   handle('codeAction/resolve', (p) => requestParams<CodeAction>('codeAction/resolve', CodeActionShape, p), (a, t) => onCodeActionResolve(actionDeps, a, t));
@@ -407,7 +408,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       runtime.reset(); // event-loop figures cover the time since the previous tandem.stats
       const idx = context.workspaceIndex;
       const index = idx ? { files: idx.stats().files, finished: idx.progress.finished, ...idx.cacheCounts } : null;
-      return { ...stats.snapshot(), speculative: pipeline.speculativeCounts(), latency: backends.latencyPercentiles(), hedge: backends.hedge.snapshot(settings.config), spend: backends.spend.today(), status: withSnooze(statusOf(settings.config, backends), snooze.endsAt), process, index };
+      return { ...stats.snapshot(), speculative: pipeline.speculativeCounts(), latency: backends.latencyPercentiles(), hedge: backends.hedge.snapshot(settings.config), debounce: pipeline.debounceCounts(), spend: backends.spend.today(), status: withSnooze(statusOf(settings.config, backends), snooze.endsAt), process, index };
     }
     throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
   });

@@ -186,9 +186,34 @@ local steps = {
       check('ghost_after_line', ghost_marks())
       keys('<Tab>', true)
     end, function() return line(results.checks.mul_row + 1) == '    return product' end },
-  { ':TandemExplain', function()
+  -- Cycling: ghost text from typing has one candidate; <M-]> asks again as an invoked request and
+  -- moves to the next of its alternatives; further presses cycle among them without a request.
+  { 'ghost text to cycle from', function()
       check('cursor_after_rest', api.nvim_win_get_cursor(0))
+      keys('<Esc>o')
+      keys('z')
+    end, function() local g = ghost_marks()[1] return g and g.text == 'ero_a' end },
+  { '<M-]> asks for the alternatives and shows the next', function()
+      keys('<M-]>', true)
+    end, function() local g = ghost_marks()[1] return g and g.text == 'ero_b' end },
+  { '<M-]> again', function()
+      keys('<M-]>', true)
+    end, function() local g = ghost_marks()[1] return g and g.text == 'ero_c' end },
+  { '<M-[> twice, then once more wraps around', function()
+      keys('<M-[><M-[>', true)
+    end, function() local g = ghost_marks()[1] return g and g.text == 'ero_a' end },
+  { '<M-[> wraps', function()
+      keys('<M-[>', true)
+    end, function() local g = ghost_marks()[1] return g and g.text == 'ero_c' end },
+  { 'Tab accepts the one shown', function()
+      keys('<Tab>', true)
+    end, function()
+      local l = api.nvim_get_current_line()
+      if l:match('^%s*zero_c$') then check('line_after_cycle', l) return true end
+    end },
+  { ':TandemExplain', function()
       keys('<Esc>')
+      api.nvim_win_set_cursor(0, { results.checks.mul_row + 1, 0 }) -- back on "    return product"
       vim.cmd('TandemExplain')
     end, function()
       local last = last_command('tandem.explain')

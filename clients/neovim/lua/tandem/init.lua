@@ -22,7 +22,7 @@ local defaults = {
   native = true,
   -- Insert-mode keys; each falls through to your own mapping (or the key itself) when no
   -- ghost text is shown. Set one to false to leave that key alone.
-  keymaps = { accept = '<Tab>', accept_word = '<M-Right>', accept_line = '<M-Down>', dismiss = '<C-]>' },
+  keymaps = { accept = '<Tab>', accept_word = '<M-Right>', accept_line = '<M-Down>', dismiss = '<C-]>', next = '<M-]>', previous = '<M-[>' },
   hl_group = 'Comment',
   -- vim.notify once when the server's status turns degraded or offline (and when it is ok again).
   notify = true,

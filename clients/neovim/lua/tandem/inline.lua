@@ -1,5 +1,6 @@
 -- Ghost text: ask textDocument/inlineCompletion when insert mode goes idle, show the answer with
--- extmarks, accept all / a word / a line, and report acceptance through the item's command.
+-- extmarks, cycle through the alternatives of an invoked request, accept all / a word / a line,
+-- and report acceptance through the item's command.
 local util = require('tandem.util')
 local api = vim.api
 local uv = vim.uv or vim.loop
@@ -11,7 +12,8 @@ local inline_virt_text = vim.fn.has('nvim-0.10') == 1
 local cfg
 local timer
 local pending -- the request in flight: {client, id}
--- What is shown: {bufnr, row, col (bytes, 0-based), end_col, text, tick, item, client_id}.
+-- What is shown: {bufnr, row, col (bytes, 0-based), end_col, text, tick, item, client_id}, and
+-- for the answer of an invoked request `list` (every candidate: {text, item, end_col}) and `index`.
 local ghost
 local previous_maps = {} -- the user's own insert-mode mappings of our keys, captured once
 
@@ -61,10 +63,8 @@ local function render()
   api.nvim_buf_set_extmark(g.bufnr, ns, g.row, g.col, opts)
 end
 
---- Shows the first item of an answer, if it still fits the text before the cursor.
-local function show(bufnr, client, result, row, col)
-  local items = type(result) == 'table' and (result.items or result) or {}
-  local item = items[1]
+--- An item as ghost text at the cursor, {text, item, end_col}; nil when it no longer fits the text before the cursor.
+local function candidate(bufnr, item, row, col)
   if type(item) ~= 'table' then return end
   local text = type(item.insertText) == 'table' and item.insertText.value or item.insertText
   if type(text) ~= 'string' then return end
@@ -81,17 +81,27 @@ local function show(bufnr, client, result, row, col)
     text = text:sub(#typed + 1)
   end
   if text == '' then return end
-  ghost = { bufnr = bufnr, row = row, col = col, end_col = end_col, text = text, item = item, client_id = client.id, tick = api.nvim_buf_get_changedtick(bufnr) }
+  return { text = text, item = item, end_col = end_col }
+end
+
+--- Shows candidate `index` of `list`, the others kept for cycling when the request was invoked.
+local function show(bufnr, client, list, index, row, col, invoked)
+  local c = list[index]
+  ghost = { bufnr = bufnr, row = row, col = col, end_col = c.end_col, text = c.text, item = c.item, client_id = client.id, tick = api.nvim_buf_get_changedtick(bufnr) }
+  if invoked then ghost.list, ghost.index = list, index end
   render()
 end
 
-function M.request()
+--- Asks for ghost text at the cursor. `invoked`: the user asked (triggerKind 1: no debounce on the
+--- server, and every alternative); then `step` moves from the candidate `current` (the text shown
+--- before) to the next (1) or previous (-1) one in the new list.
+function M.request(invoked, step, current)
   cancel()
   local bufnr = api.nvim_get_current_buf()
   local client = util.tandem_client(bufnr)
   if not client or not in_insert_mode() then return end
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
-  params.context = { triggerKind = 2 } -- Automatic
+  params.context = { triggerKind = invoked and 1 or 2 } -- Invoked or Automatic
   local row, col = cursor()
   local tick = api.nvim_buf_get_changedtick(bufnr)
   local ok, id
@@ -102,7 +112,18 @@ function M.request()
     -- A stale answer (the text or the cursor moved on meanwhile) is dropped, never shown.
     if r ~= row or c ~= col or api.nvim_buf_get_changedtick(bufnr) ~= tick then return end
     M.clear()
-    show(bufnr, client, result, row, col)
+    local list = {}
+    local items = type(result) == 'table' and (result.items or result) or {}
+    for _, item in ipairs(invoked and items or { items[1] }) do
+      local cand = candidate(bufnr, item, row, col)
+      if cand then table.insert(list, cand) end
+    end
+    if #list == 0 then return end
+    local index = 1
+    for i, cand in ipairs(list) do
+      if step and cand.text == current then index = (i - 1 + step) % #list + 1 end
+    end
+    show(bufnr, client, list, index, row, col, invoked)
   end, bufnr)
   if ok then pending = { client = client, id = id } end
 end
@@ -118,6 +139,7 @@ local function still_valid(bufnr)
   local typed = util.line(bufnr, row):sub(g.col + 1, col)
   if #typed >= #g.text or g.text:sub(1, #typed) ~= typed then return false end
   g.text, g.col, g.end_col, g.tick = g.text:sub(#typed + 1), col, g.end_col + #typed, tick
+  g.list, g.index = nil, nil -- the other candidates were for the text before: cycling asks anew
   render()
   return true
 end
@@ -130,7 +152,7 @@ local function on_change()
   end
   cancel()
   timer:stop()
-  timer:start(cfg.debounce_ms, 0, vim.schedule_wrap(M.request))
+  timer:start(cfg.debounce_ms, 0, vim.schedule_wrap(function() M.request(false) end))
 end
 
 --- Reports an acceptance through the item's own command (`tandem.accepted [{id}]`).
@@ -171,8 +193,27 @@ function M.accept(kind)
   else
     g.end_col, g.row, g.col = col + (g.end_col - g.col), row, col
     g.text, g.tick = g.text:sub(#part + 1), api.nvim_buf_get_changedtick(g.bufnr)
+    g.list, g.index = nil, nil
     render()
   end
+  return true
+end
+
+--- Shows the next (`step` 1) or previous (-1) alternative. Ghost text from typing has one: the
+--- first press asks again as an invoked request (every alternative, no debounce) and moves on
+--- from the one shown. False outside insert mode or without tandem (the key falls through).
+function M.cycle(step)
+  local g = ghost
+  if g and g.list then
+    g.index = (g.index - 1 + step) % #g.list + 1
+    local c = g.list[g.index]
+    g.text, g.item, g.end_col = c.text, c.item, c.end_col
+    render()
+    return true
+  end
+  if not in_insert_mode() or not util.tandem_client(api.nvim_get_current_buf()) then return false end
+  timer:stop()
+  M.request(true, step, g and g.text)
   return true
 end
 
@@ -227,6 +268,8 @@ function M.setup(config, group)
   map('accept_word', function() return M.accept('word') end)
   map('accept_line', function() return M.accept('line') end)
   map('dismiss', M.dismiss)
+  map('next', function() return M.cycle(1) end)
+  map('previous', function() return M.cycle(-1) end)
 end
 
 --- Neovim 0.12+: vim.lsp.inline_completion renders, accepts and runs the item's command itself.
