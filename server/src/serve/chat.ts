@@ -1,0 +1,98 @@
+// POST /v1/chat/completions on the chat pipeline: the request in, OpenAI's answer or event stream out.
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { Outcome } from '../models/types.js';
+import { fromFailure, sendError, sendJson } from './errors.js';
+import { SseWriter } from './sse.js';
+import type { ChatBody } from './validate.js';
+
+// The shape of pipeline/chat.ts's ChatPipeline that serve uses (chat-spec.md).
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function?: { name?: string; arguments?: string };
+}
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+export interface ChatDelta {
+  text?: string;
+  toolCalls?: ToolCallDelta[];
+}
+export interface ChatTaskResult {
+  text: string;
+  toolCalls?: ToolCall[];
+  finishReason: string | null;
+  backend: string;
+  model: string;
+  location: 'onprem' | 'cloud';
+  usage?: { promptTokens: number; completionTokens: number };
+}
+export interface ChatService {
+  run(req: unknown, opts: { signal: AbortSignal; onDelta?: (d: ChatDelta) => void }): Promise<Outcome<ChatTaskResult>>;
+}
+
+/** The request the pipeline takes, from the wire's. */
+export function taskRequest(body: ChatBody): unknown {
+  return {
+    messages: body.messages.map((m) => ({ role: m.role, content: m.content, ...(m.toolCalls ? { toolCalls: m.toolCalls } : {}), ...(m.toolCallId ? { toolCallId: m.toolCallId } : {}) })),
+    model: body.model,
+    ...(body.tools ? { tools: body.tools } : {}),
+    ...(body.toolChoice !== undefined ? { toolChoice: body.toolChoice } : {}),
+    ...(body.maxTokens !== undefined ? { maxTokens: body.maxTokens } : {}),
+    ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
+    origin: 'serve',
+  };
+}
+
+const wireCall = (c: ToolCall) => ({ id: c.id, type: 'function', function: { name: c.function.name, arguments: c.function.arguments } });
+const wireDelta = (d: ToolCallDelta) => ({ index: d.index, ...(d.id ? { id: d.id, type: 'function' } : {}), ...(d.function ? { function: { ...(d.function.name !== undefined ? { name: d.function.name } : {}), ...(d.function.arguments !== undefined ? { arguments: d.function.arguments } : {}) } } : {}) });
+
+export async function runChat(chat: ChatService, body: ChatBody, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  const cid = `chatcmpl-${randomBytes(12).toString('hex')}`;
+  const created = Math.floor(Date.now() / 1000);
+  const usageOf = (r: ChatTaskResult) => (r.usage ? { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.promptTokens + r.usage.completionTokens } : undefined);
+  const req = taskRequest(body);
+  if (!body.stream) {
+    const o = await chat.run(req, { signal });
+    if (!o.ok) {
+      if (!(o.failure.kind === 'cancelled' && res.destroyed)) sendError(res, fromFailure(o.failure));
+      return;
+    }
+    const r = o.value;
+    const message = { role: 'assistant', content: r.text === '' && r.toolCalls?.length ? null : r.text, refusal: null, ...(r.toolCalls?.length ? { tool_calls: r.toolCalls.map(wireCall) } : {}) };
+    const usage = usageOf(r);
+    sendJson(res, 200, { id: cid, object: 'chat.completion', created, model: body.model, choices: [{ index: 0, message, logprobs: null, finish_reason: r.finishReason ?? 'stop' }], ...(usage ? { usage } : {}) });
+    return;
+  }
+  const sse = new SseWriter(res);
+  // With include_usage every chunk carries `"usage": null`, and a last one with no choices the usage.
+  const extra = body.includeUsage ? { usage: null } : {};
+  const chunk = (delta: Record<string, unknown>, finish: string | null) => ({ id: cid, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra });
+  const begin = () => {
+    if (!sse.isStarted) sse.event(chunk({ role: 'assistant', content: '', refusal: null }, null));
+  };
+  const o = await chat.run(req, {
+    signal,
+    onDelta: (d) => {
+      if (sse.closed) return;
+      begin();
+      if (d.text) sse.event(chunk({ content: d.text }, null));
+      if (d.toolCalls?.length) sse.event(chunk({ tool_calls: d.toolCalls.map(wireDelta) }, null));
+    },
+  });
+  if (!o.ok) {
+    if (o.failure.kind === 'cancelled' && res.destroyed) return;
+    if (sse.isStarted) sse.fail(fromFailure(o.failure));
+    else sendError(res, fromFailure(o.failure));
+    return;
+  }
+  begin();
+  sse.event(chunk({}, o.value.finishReason ?? 'stop'));
+  const usage = usageOf(o.value);
+  if (body.includeUsage) sse.event({ id: cid, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: usage ?? null });
+  sse.done();
+}
