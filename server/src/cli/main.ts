@@ -14,6 +14,8 @@ import { DocumentStore, type Doc } from '../documents.js';
 import { BackendRegistry } from '../models/registry.js';
 import type { BackendFailure } from '../models/types.js';
 import { ActionPipeline } from '../pipeline/actions.js';
+import { ChatPipeline } from '../pipeline/chat.js';
+import { namedPaths } from '../pipeline/chatSources.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { PathPolicy } from '../privacy/paths.js';
 import { spendDir } from '../router/budget.js';
@@ -456,9 +458,28 @@ async function serve(args: Args, hub: LogHub): Promise<number> {
   const config = configOrExit(args, [root]);
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
+  const chat = new ChatPipeline({ config: () => config, backends, workspace, logger: hub.logger('chat') });
+  const created = Math.floor(Date.now() / 1000);
   let serving;
   try {
-    serving = await startServe({ port, host, maxBodyBytes, stateDir: stateDir(process.env), config: () => config, backends, logger: hub.logger('serve') });
+    serving = await startServe({
+      port,
+      host,
+      maxBodyBytes,
+      stateDir: stateDir(process.env),
+      config: () => config,
+      backends,
+      chat,
+      // A raw prompt declares no files: those it names by path, and protected files whose lines it
+      // holds, are its sources for the router and the gate (as for chat messages).
+      sourcesOf: async (text, signal) => {
+        const paths = new Set(namedPaths(text, workspace.roots, (abs) => workspace.relativePath(abs)));
+        if (config.privacy.onPremOnly.length > 0 && !config.privacy.airGapped) for (const p of await chat.fingerprint.find([text], [], signal)) paths.add(p);
+        return [...paths].map((path) => ({ path, text: '' }));
+      },
+      models: async () => (await chat.models()).map((m) => ({ id: m.id, object: 'model' as const, created, owned_by: 'tandem', name: `tandem · ${m.name} (${m.location === 'cloud' ? 'cloud' : 'on-prem'})`, ...(m.backend ? { backend: m.backend } : {}), location: m.location, max_input_tokens: m.maxInputTokens, max_output_tokens: m.maxOutputTokens, context_length: m.maxInputTokens + m.maxOutputTokens, tool_calling: m.toolCalling, healthy: m.healthy })),
+      logger: hub.logger('serve'),
+    });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -1,44 +1,31 @@
 // POST /v1/chat/completions on the chat pipeline: the request in, OpenAI's answer or event stream out.
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { Outcome } from '../models/types.js';
+import type { ChatMessage, ToolCall, ToolCallDelta } from '../models/types.js';
+import type { ChatPipeline, ChatTaskRequest, ChatTaskResult } from '../pipeline/chat.js';
 import { fromFailure, sendError, sendJson } from './errors.js';
 import { SseWriter } from './sse.js';
 import type { ChatBody } from './validate.js';
 
-// The shape of pipeline/chat.ts's ChatPipeline that serve uses (chat-spec.md).
-export interface ToolCallDelta {
-  index: number;
-  id?: string;
-  type?: 'function';
-  function?: { name?: string; arguments?: string };
-}
-export interface ToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
-}
-export interface ChatDelta {
-  text?: string;
-  toolCalls?: ToolCallDelta[];
-}
-export interface ChatTaskResult {
-  text: string;
-  toolCalls?: ToolCall[];
-  finishReason: string | null;
-  backend: string;
-  model: string;
-  location: 'onprem' | 'cloud';
-  usage?: { promptTokens: number; completionTokens: number };
-}
-export interface ChatService {
-  run(req: unknown, opts: { signal: AbortSignal; onDelta?: (d: ChatDelta) => void }): Promise<Outcome<ChatTaskResult>>;
-}
+/** What serve uses of the chat pipeline (pipeline/chat.ts). */
+export type ChatService = Pick<ChatPipeline, 'run'>;
 
-/** The request the pipeline takes, from the wire's. */
-export function taskRequest(body: ChatBody): unknown {
+/** The request the pipeline takes, from the wire's. A tool message carries the name of the call it answers (Ollama wants it). */
+export function taskRequest(body: ChatBody): ChatTaskRequest {
+  const names = new Map<string, string>();
+  for (const m of body.messages) for (const c of m.toolCalls ?? []) names.set(c.id, c.function.name);
+  const messages: ChatMessage[] = body.messages.map((m) => {
+    const out: ChatMessage = { role: m.role, content: m.content };
+    if (m.toolCalls) out.toolCalls = m.toolCalls;
+    if (m.toolCallId) {
+      out.toolCallId = m.toolCallId;
+      const name = m.name ?? names.get(m.toolCallId);
+      if (name) out.name = name;
+    }
+    return out;
+  });
   return {
-    messages: body.messages.map((m) => ({ role: m.role, content: m.content, ...(m.toolCalls ? { toolCalls: m.toolCalls } : {}), ...(m.toolCallId ? { toolCallId: m.toolCallId } : {}) })),
+    messages,
     model: body.model,
     ...(body.tools ? { tools: body.tools } : {}),
     ...(body.toolChoice !== undefined ? { toolChoice: body.toolChoice } : {}),

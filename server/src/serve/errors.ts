@@ -37,7 +37,9 @@ export function fromFailure(f: BackendFailure, param: string | null = null): Api
     case 'denied':
       return new ApiError(403, f.message, 'permission_error', param, 'privacy_denied');
     case 'bad_request':
-      return new ApiError(400, f.message, 'invalid_request_error', param, 'invalid_value');
+      // The pipeline's own checks (a model that is not tandem's, a reference outside the workspace) name the field.
+      if (f.param === 'model') return new ApiError(404, f.message, 'invalid_request_error', 'model', 'model_not_found');
+      return new ApiError(400, f.message, 'invalid_request_error', f.param ?? param, 'invalid_value');
     case 'context_length':
       return new ApiError(400, f.message, 'invalid_request_error', 'messages', 'context_length_exceeded');
     case 'rate_limited':
