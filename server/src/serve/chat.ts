@@ -35,11 +35,18 @@ export function taskRequest(body: ChatBody): ChatTaskRequest {
   };
 }
 
+/** Ids unique to this process and across restarts: a random prefix per process, then a counter. */
+const ID_PREFIX = randomBytes(6).toString('hex');
+let idCount = 0;
+export function completionId(kind: 'chatcmpl' | 'cmpl'): string {
+  return `${kind}-${ID_PREFIX}${(++idCount).toString(16).padStart(8, '0')}`;
+}
+
 const wireCall = (c: ToolCall) => ({ id: c.id, type: 'function', function: { name: c.function.name, arguments: c.function.arguments } });
 const wireDelta = (d: ToolCallDelta) => ({ index: d.index, ...(d.id ? { id: d.id, type: 'function' } : {}), ...(d.function ? { function: { ...(d.function.name !== undefined ? { name: d.function.name } : {}), ...(d.function.arguments !== undefined ? { arguments: d.function.arguments } : {}) } } : {}) });
 
 export async function runChat(chat: ChatService, body: ChatBody, res: ServerResponse, signal: AbortSignal): Promise<void> {
-  const cid = `chatcmpl-${randomBytes(12).toString('hex')}`;
+  const cid = completionId('chatcmpl');
   const created = Math.floor(Date.now() / 1000);
   const usageOf = (r: ChatTaskResult) => (r.usage ? { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.promptTokens + r.usage.completionTokens } : undefined);
   const req = taskRequest(body);
@@ -59,16 +66,15 @@ export async function runChat(chat: ChatService, body: ChatBody, res: ServerResp
   // With include_usage every chunk carries `"usage": null`, and a last one with no choices the usage.
   const extra = body.includeUsage ? { usage: null } : {};
   const chunk = (delta: Record<string, unknown>, finish: string | null) => ({ id: cid, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra });
-  const begin = () => {
-    if (!sse.isStarted) sse.event(chunk({ role: 'assistant', content: '', refusal: null }, null));
-  };
+  const role = () => chunk({ role: 'assistant', content: '', refusal: null }, null);
   const o = await chat.run(req, {
     signal,
     onDelta: (d) => {
       if (sse.closed) return;
-      begin();
-      if (d.text) sse.event(chunk({ content: d.text }, null));
-      if (d.toolCalls?.length) sse.event(chunk({ tool_calls: d.toolCalls.map(wireDelta) }, null));
+      const out: unknown[] = sse.isStarted ? [] : [role()];
+      if (d.text) out.push(chunk({ content: d.text }, null));
+      if (d.toolCalls?.length) out.push(chunk({ tool_calls: d.toolCalls.map(wireDelta) }, null));
+      if (out.length > 0) sse.event(...out);
     },
   });
   if (!o.ok) {
@@ -77,9 +83,9 @@ export async function runChat(chat: ChatService, body: ChatBody, res: ServerResp
     else sendError(res, fromFailure(o.failure));
     return;
   }
-  begin();
-  sse.event(chunk({}, o.value.finishReason ?? 'stop'));
-  const usage = usageOf(o.value);
-  if (body.includeUsage) sse.event({ id: cid, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: usage ?? null });
-  sse.done();
+  // The end in one write: the finish chunk, the usage chunk when asked for, [DONE].
+  const tail: unknown[] = sse.isStarted ? [] : [role()];
+  tail.push(chunk({}, o.value.finishReason ?? 'stop'));
+  if (body.includeUsage) tail.push({ id: cid, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage: usageOf(o.value) ?? null });
+  sse.done(...tail);
 }

@@ -1,13 +1,12 @@
 // `tandem-lsp serve`: a local OpenAI-compatible HTTP endpoint (node:http) in front of tandem's
 // router and privacy gate. Every request needs the bearer token; nothing is read or forwarded
 // before it is checked.
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Outcome } from '../models/types.js';
 import { estimateTokens } from '../prompt/tokens.js';
 import { errorText, type Logger } from '../util/logger.js';
 import { readJsonBody } from './body.js';
-import { runChat, type ChatService } from './chat.js';
+import { completionId, runChat, type ChatService } from './chat.js';
 import { runCompletion, type CompletionDeps, type CompletionResult } from './completions.js';
 import { ApiError, fromFailure, sendError, sendJson } from './errors.js';
 import { SseWriter } from './sse.js';
@@ -32,7 +31,6 @@ export interface ServeDeps extends CompletionDeps {
   models: () => Promise<ServeModel[]>;
 }
 
-const id = (prefix: string) => `${prefix}-${randomBytes(12).toString('hex')}`;
 const seconds = () => Math.floor(Date.now() / 1000);
 
 export function createServeServer(deps: ServeDeps): Server {
@@ -99,7 +97,7 @@ async function handle(deps: ServeDeps, req: IncomingMessage, res: ServerResponse
 async function completions(deps: ServeDeps, raw: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const body = completionBody(raw);
   const pinned = pinnedBackend(body.model, Object.keys(deps.config().backends));
-  const cid = id('cmpl');
+  const cid = completionId('cmpl');
   const created = seconds();
   const chunk = (text: string, finish: string | null) => ({ id: cid, object: 'text_completion', created, model: body.model, choices: [{ text, index: 0, logprobs: null, finish_reason: finish }] });
   const usage = (r: CompletionResult) => {
@@ -116,9 +114,9 @@ async function completions(deps: ServeDeps, raw: Record<string, unknown>, res: S
   const sse = new SseWriter(res);
   const o = await runCompletion(deps, body, pinned, signal, (delta) => sse.event(chunk(delta, null)));
   if (!o.ok) return failed(res, o, sse);
-  sse.event(chunk('', o.value.finishReason ?? 'stop'));
-  if (body.includeUsage) sse.event({ id: cid, object: 'text_completion', created, model: body.model, choices: [], usage: usage(o.value) });
-  sse.done();
+  const tail: unknown[] = [chunk('', o.value.finishReason ?? 'stop')];
+  if (body.includeUsage) tail.push({ id: cid, object: 'text_completion', created, model: body.model, choices: [], usage: usage(o.value) });
+  sse.done(...tail);
 }
 
 async function chat(deps: ServeDeps, raw: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {

@@ -2,6 +2,8 @@
 import type { ServerResponse } from 'node:http';
 import type { ApiError } from './errors.js';
 
+const HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' };
+
 /**
  * One event stream. The status line and headers go out with the first event, not before: until
  * then a failure can still be answered as a plain JSON error with its own status.
@@ -21,27 +23,33 @@ export class SseWriter {
     return this.ended || this.res.destroyed;
   }
 
-  /** Writes one `data:` event; false when the client is gone. */
-  event(data: unknown): boolean {
+  /**
+   * Writes `data:` events, all in one write (so the first answer's role chunk and its first piece
+   * reach the client in one packet); false when the client is gone.
+   */
+  event(...data: unknown[]): boolean {
     if (this.closed) return false;
-    const line = `data: ${JSON.stringify(data)}\n\n`;
+    let line = '';
+    for (const d of data) line += `data: ${JSON.stringify(d)}\n\n`;
     if (!this.started) {
       this.started = true;
-      this.res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      this.res.writeHead(200, HEADERS);
     }
     this.res.write(line);
     return true;
   }
 
-  /** `data: [DONE]` and the end of the response. */
-  done(): void {
+  /** `data` events if any, `data: [DONE]` and the end of the response, in one write. */
+  done(...data: unknown[]): void {
     if (this.closed) return;
     if (!this.started) {
       this.started = true;
-      this.res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      this.res.writeHead(200, HEADERS);
     }
     this.ended = true;
-    this.res.end('data: [DONE]\n\n');
+    let tail = '';
+    for (const d of data) tail += `data: ${JSON.stringify(d)}\n\n`;
+    this.res.end(`${tail}data: [DONE]\n\n`);
   }
 
   /**
