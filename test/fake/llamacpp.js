@@ -18,7 +18,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { approxTokens, playReply, sendText, shapeText, startRecorder, stripUndefined } from "./recorder.js";
+import { approxTokens, fakeTokens, playReply, sendText, shapeText, startRecorder, stripUndefined } from "./recorder.js";
 
 /** @typedef {import("./llamacpp.js").FakeLlamaCpp} FakeLlamaCpp */
 /** @typedef {import("./llamacpp.js").FakeLlamaCppOptions} FakeLlamaCppOptions */
@@ -101,6 +101,15 @@ export async function startFakeLlamaCpp(initial = {}) {
           object: "list",
           data: [{ id: modelName(), object: "model", created: Math.floor(Date.now() / 1000), owned_by: "llamacpp", meta: { vocab_type: 2, n_vocab: 151936, n_ctx_train: 32768, n_embd: 1536, n_params: 1543714304, size: 1646969856 } }],
         });
+      }
+      if (method === "POST" && path === "/tokenize") {
+        // llama-server: {content, add_special?, with_pieces?} -> {"tokens": [ids]} (with pieces: [{id, piece}]).
+        if (ctx.badJson !== null) return sendJson(res, 500, errorBody(`[json.exception.parse_error.101] parse error: ${ctx.badJson}`, 500));
+        const body = rec.body ?? {};
+        const content = typeof body.content === "string" ? body.content : "";
+        const tokens = fakeTokens(content);
+        const ids = [...(body.add_special === true ? [151643] : []), ...tokens.map((t) => t.id)];
+        return sendJson(res, 200, { tokens: body.with_pieces === true ? tokens.map((t) => ({ id: t.id, piece: t.text })) : ids });
       }
       const isInfill = path === "/infill";
       const isCompletion = path === "/completion" || path === "/completions";
