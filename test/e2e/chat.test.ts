@@ -1,6 +1,6 @@
 // Chat over stdio (tandem/chat, tandem/chatModels, tandem/countTokens) against the fakes: streaming,
 // tool calls both ways, cancel, failover, privacy (a recording fake cloud), bad input.
-import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,6 +9,8 @@ import { startFakeVllm, type FakeVllm, type RecordedRequest, type Reply } from '
 import type { LspClient } from '../lsp-client.js';
 import { SECRETS } from '../plantedSecrets.js';
 import { failure, startServer, stopChecked, type Started } from './servers.js';
+import { STUCK_MS } from '../lsp-client.js';
+import { SOURCES_UNHURRIED, until } from '../wait.js';
 
 const fakes: { close(): Promise<void> }[] = [];
 let client: LspClient | undefined;
@@ -46,8 +48,11 @@ const progress = (c: LspClient, token: string) => c.notifications.filter((n) => 
 describe('tandem/chat', () => {
   it('streams the answer as $/progress partial results, in order, and answers the whole result', async () => {
     const f = await vllm(() => ({ text: 'Hello from the fake model.', chunks: ['Hello', ' from', ' the fake', ' model.'] }));
-    await start({ backends: { local: { kind: 'vllm', url: f.url } }, context: { enabled: false } });
+    const { state } = await start({ backends: { local: { kind: 'vllm', url: f.url } }, context: { enabled: false } });
     const r = await client!.request('tandem/chat', { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hello.' }], partialResultToken: 'p1' });
+    // Audited as every request is: task chat, through the LSP door (written before the answer left).
+    const audit = readFileSync(join(state, 'tandem', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(audit).toMatchObject([{ task: 'chat', origin: 'lsp', backend: 'local', outcome: 'ok' }]);
     expect(r).toMatchObject({ text: 'Hello from the fake model.', finishReason: 'stop', backend: 'local', location: 'onprem', model: 'Qwen/Qwen2.5-Coder-7B' });
     expect(r.usage.promptTokens).toBeGreaterThan(0);
     expect(progress(client!, 'p1').map((v: { text?: string }) => v.text)).toEqual(['Hello', ' from', ' the fake', ' model.']);
@@ -126,6 +131,29 @@ describe('tandem/chat', () => {
     expect(e!.message).toContain('first');
   });
 
+  it('definitions: true adds the definitions the referenced code uses, from the context stage', async () => {
+    const root = workspace({
+      'src/orders.ts': 'export interface Order {\n  id: string;\n  total: number;\n}\n\nexport function parseOrder(raw: string, strict = false): Order {\n  return { id: raw, total: strict ? 1 : 0 };\n}\n',
+      'src/main.ts': "import { parseOrder } from './orders.js';\n\nexport function run(raw: string) {\n  const order = parseOrder(raw);\n  return order.total;\n}\n",
+    });
+    const f = await vllm(() => ({ text: 'ok' }));
+    const s = await startServer({ init: { backends: { local: { kind: 'vllm', url: f.url } }, context: { sources: SOURCES_UNHURRIED } }, rootUri: pathToFileURL(root).href, capabilities: { window: { workDoneProgress: true } } });
+    client = s.client;
+    await client.waitForNotification((n) => n.method === '$/progress' && n.params?.value?.kind === 'end');
+    const uri = pathToFileURL(join(root, 'src/main.ts')).href;
+    client.open(uri, 'typescript', readFileSync(join(root, 'src/main.ts'), 'utf8'));
+    const range = { start: { line: 3, character: 16 }, end: { line: 4, character: 0 } };
+    // The document's tables are made once it has settled: ask until the definition is there.
+    const last = await until(async () => {
+      await client!.request('tandem/chat', { messages: [{ role: 'user', content: 'What does this line do?' }], references: [{ uri, range }], definitions: true });
+      const content: string = chats(f).at(-1)!.body.messages.at(-1).content;
+      return content.includes('export function parseOrder(raw: string, strict = false): Order {') ? content : undefined;
+    }, 'the definition in the chat prompt', STUCK_MS, 100);
+    expect(last).toContain('src/main.ts (line 4)\n```typescript\nparseOrder(raw);\n```');
+    expect(last).toContain('src/orders.ts');
+    expect(last.endsWith('What does this line do?')).toBe(true);
+  });
+
   it('routes.chat defaults to the action route\'s list', async () => {
     const a = await vllm(() => ({ text: 'from a' }));
     const b = await vllm(() => ({ text: 'from b' }));
@@ -193,7 +221,7 @@ describe('privacy of chat (a recording fake cloud first on the chat route)', () 
     // A file that is not protected may go to the cloud, with its path.
     const ok = await client!.request('tandem/chat', { messages: [{ role: 'user', content: 'And this?' }], references: [{ uri: pathToFileURL(join(root, 'src/app.ts')).href, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 12 } } }] });
     expect(ok).toMatchObject({ backend: 'cloud', location: 'cloud' });
-    expect(chats(cloud)[0]!.body.messages.at(-1).content).toContain('src/app.ts (lines 1-1)');
+    expect(chats(cloud)[0]!.body.messages.at(-1).content).toContain('src/app.ts (line 1)');
     expect(chats(cloud)[0]!.body.messages.at(-1).content).toContain('export const');
   });
 
