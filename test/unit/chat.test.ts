@@ -260,6 +260,19 @@ describe('token counts and tool calls per backend kind, against the fakes', () =
     expect(f.requests.at(-1)).toMatchObject({ path: '/tokenize', body: { content: 'a'.repeat(8), add_special: false } });
   });
 
+  it('llama.cpp: tool calls streamed as diffs come back assembled, through the OpenAI-style chat of httpBackend', async () => {
+    const f = await startFakeLlamaCpp({ respond: () => ({ toolCalls: [{ id: 'abc', name: 'lookup', arguments: '{"symbol": "parseOrder"}' }, { id: 'def', name: 'open', arguments: '{}' }] }) });
+    closers.push(f);
+    const b = new LlamaCppBackend(cfg('llamacpp', f.url), deps);
+    const pieces: ToolCallDelta[] = [];
+    const r = await b.chat({ messages: [{ role: 'user', content: 'q' }], tools: [{ type: 'function', function: { name: 'lookup' } }], toolChoice: 'required', maxTokens: 10, temperature: 0, onToolCallDelta: (d) => pieces.push(...d) }, never());
+    expect(r).toMatchObject({ ok: true, value: { finishReason: 'tool_calls', toolCalls: [{ id: 'abc', function: { name: 'lookup', arguments: '{"symbol": "parseOrder"}' } }, { id: 'def', function: { name: 'open', arguments: '{}' } }] } });
+    expect(pieces.map((p) => p.function?.arguments ?? '').join('')).toBe('{"symbol": "parseOrder"}{}');
+    expect(f.requests.at(-1)!.body).toMatchObject({ tools: [{ type: 'function', function: { name: 'lookup' } }], tool_choice: 'required' });
+    f.set({ respond: () => ({ toolCalls: [{ name: 'lookup', arguments: '{"symbol": ' }] }) });
+    expect(await b.chat({ messages: [{ role: 'user', content: 'q' }], maxTokens: 10, temperature: 0 }, never())).toMatchObject({ ok: false, failure: { kind: 'bad_response', message: expect.stringContaining('answered a malformed tool call: tool call 0 (lookup) has arguments that are not valid JSON') } });
+  });
+
   it('Ollama: prompt_eval_count of a raw one-token generation; tool calls whole, finish reason tool_calls', async () => {
     const f = await startFakeOllama({ capabilities: ['completion', 'tools'], respond: (r) => (r.path === '/api/chat' ? { toolCalls: [{ id: 'call_1', name: 'get', arguments: { q: 'x' } }] } : { text: 'x' }) });
     closers.push(f);
