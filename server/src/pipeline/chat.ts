@@ -352,7 +352,8 @@ export class ChatPipeline {
       const start = ref.range ? doc.text.offsetAt(ref.range.start) : 0;
       const end = ref.range ? doc.text.offsetAt(ref.range.end) : whole.length;
       const text = start < end ? whole.slice(start, end) : whole;
-      const lines = ref.range && start < end ? ` (lines ${ref.range.start.line + 1}-${doc.text.positionAt(end).line + 1})` : '';
+      const lastLine = doc.text.positionAt(Math.max(start, end - 1)).line + 1;
+      const lines = ref.range && start < end ? ` (line${lastLine > ref.range.start.line + 1 ? `s ${ref.range.start.line + 1}-${lastLine}` : ` ${lastLine}`})` : '';
       blocks.push(`${rel}${lines}\n${fence(doc.languageId, text)}`);
       sources.push({ path: rel, text });
       read.push({ doc, rel, start, end: start < end ? end : whole.length });
