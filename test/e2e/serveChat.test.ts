@@ -122,6 +122,57 @@ describe('chat through tandem-lsp serve', () => {
     expect(sent.messages[2]).toMatchObject({ role: 'tool', tool_call_id: 'call_1', content: '{"temp": 3}' });
   });
 
+  it('tool calls come back in OpenAI\'s shape: streamed as tool_calls deltas by index, and whole when not streamed', async () => {
+    const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    fake.set({ respond: () => ({ toolCalls: [{ id: 'call_a', name: 'get_weather', arguments: '{"city":"Oslo"}', chunks: ['{"city"', ':"Oslo"}'] }, { id: 'call_b', name: 'get_weather', arguments: '{"city":"Rome"}' }] }) });
+    try {
+      const whole = await client().chat.completions.create({ model: 'tandem/auto', tools, messages: [{ role: 'user', content: 'Weather in Oslo and Rome?' }] });
+      expect(whole.choices[0]!.finish_reason).toBe('tool_calls');
+      expect(whole.choices[0]!.message.content).toBeNull();
+      expect(whole.choices[0]!.message.tool_calls).toEqual([
+        { id: 'call_a', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+        { id: 'call_b', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } },
+      ]);
+      const deltas: any[] = [];
+      let finish: string | null = null;
+      for await (const c of await client().chat.completions.create({ model: 'tandem/auto', tools, stream: true, messages: [{ role: 'user', content: 'Weather in Oslo and Rome?' }] })) {
+        for (const d of c.choices[0]?.delta?.tool_calls ?? []) deltas.push(d);
+        finish = c.choices[0]?.finish_reason ?? finish;
+      }
+      expect(finish).toBe('tool_calls');
+      // Reassembled by index as a client does it, the calls are the same.
+      const calls: { id?: string; name: string; args: string }[] = [];
+      for (const d of deltas) {
+        const c = (calls[d.index] ??= { name: '', args: '' });
+        if (d.id) c.id = d.id;
+        c.name += d.function?.name ?? '';
+        c.args += d.function?.arguments ?? '';
+      }
+      expect(calls).toEqual([{ id: 'call_a', name: 'get_weather', args: '{"city":"Oslo"}' }, { id: 'call_b', name: 'get_weather', args: '{"city":"Rome"}' }]);
+      expect(deltas.filter((d) => d.id).map((d) => [d.index, d.id, d.type])).toEqual([[0, 'call_a', 'function'], [1, 'call_b', 'function']]);
+    } finally {
+      fake.set({ respond: echo });
+    }
+  });
+
+  it('a backend that answers a tool call malformed: an OpenAI-shaped error naming it (JSON, or an error event once streaming began)', async () => {
+    fake.set({ respond: () => ({ toolCalls: [{ id: 'call_x', name: 'get_weather', arguments: '{"city": "Os' }] }) });
+    try {
+      const err = await client().chat.completions.create({ model: 'tandem/auto', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'get_weather' } }] }).catch((e) => e);
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      expect(err.status).toBe(502);
+      expect(err.code).toBe('backend_bad_response');
+      expect(err.message).toMatch(/get_weather|arguments|JSON/);
+      const streamed = await (async () => {
+        for await (const _ of await client().chat.completions.create({ model: 'tandem/auto', stream: true, messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'get_weather' } }] })) void _;
+      })().catch((e) => e);
+      expect(streamed).toBeInstanceOf(OpenAI.APIError);
+      expect(streamed.message).toMatch(/get_weather|arguments|JSON/);
+    } finally {
+      fake.set({ respond: echo });
+    }
+  });
+
   it('a client that disconnects mid-stream: the backend request is closed', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
