@@ -2,7 +2,7 @@
 // framing byte for byte) and not, tools passed through, a client leaving mid-stream, concurrent
 // clients, and privacy on the wire: a recording fake cloud gets nothing of an onPremOnly file and no
 // planted secret, and a request privacy forbids everywhere is refused with nothing sent.
-import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -292,5 +292,18 @@ describe('privacy through tandem-lsp serve', () => {
     expect(c.message).toContain('secrets/keys.ts');
     expect(cloud.requests.length).toBe(beforeCloud);
     expect(local.requests.filter((r) => r.method === 'POST').length).toBe(beforeLocal);
+  });
+
+  it('every request is in the audit log: chat with origin serve, completions as serve-completion, each with its sources; no text', async () => {
+    const lines = readFileSync(join(serve.state, 'tandem', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const chat = lines.filter((r) => r.task === 'chat');
+    expect(chat.length).toBeGreaterThanOrEqual(3);
+    for (const r of chat) expect(r.origin).toBe('serve');
+    expect(chat.some((r) => r.backend === 'cloud' && r.outcome === 'ok')).toBe(true);
+    expect(chat.some((r) => r.backend === 'local' && r.outcome === 'ok' && r.sources.some((x: { path: string }) => x.path === 'secrets/keys.ts'))).toBe(true);
+    expect(lines.some((r) => r.task === 'serve-completion' && r.backend === 'local')).toBe(true);
+    const text = readFileSync(join(serve.state, 'tandem', 'audit.jsonl'), 'utf8');
+    expect(text).not.toContain(MARK);
+    for (const [, , secret] of SECRETS) expect(text).not.toContain(secret);
   });
 });
