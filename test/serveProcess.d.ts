@@ -5,6 +5,8 @@ export interface ServeProcess {
   token: string;
   tokenPath: string;
   state: string;
+  /** The --config file it was started with. */
+  configFile: string;
   child: ChildProcess;
   stderr(): string;
   stdout(): string;

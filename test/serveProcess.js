@@ -39,6 +39,7 @@ export async function startServeProcess(opts) {
     token,
     tokenPath,
     state,
+    configFile,
     child,
     stderr: () => stderr,
     stdout: () => stdout,

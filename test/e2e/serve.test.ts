@@ -1,7 +1,7 @@
 // `tandem-lsp serve` over the wire: the token, the model list, /v1/completions (streamed and not),
 // body limits, clients that leave mid-stream, concurrent clients, and OpenAI's error shape for
 // every bad input. The official `openai` package is one of the clients.
-import { mkdtempSync, realpathSync, statSync } from 'node:fs';
+import { mkdtempSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -256,6 +256,25 @@ describe('tandem-lsp serve', () => {
       expect(err.code).toBe('backend_unavailable');
     } finally {
       await down.stop();
+    }
+  });
+
+  it('a change of the configuration file applies without a restart; an invalid one is reported and the last good one stays', async () => {
+    const other = await startFakeVllm({ respond: () => ({ text: 'from the other' }) });
+    const s = await startServeProcess({ workspace: root, config: { backends: { local: { kind: 'vllm', url: fake.url } } } });
+    try {
+      const c = new OpenAI({ baseURL: s.url, apiKey: s.token, maxRetries: 0 });
+      expect((await c.models.list()).data.map((m) => m.id)).toEqual(['tandem/auto', 'tandem/local']);
+      writeFileSync(s.configFile, JSON.stringify({ backends: { local: { kind: 'vllm', url: fake.url }, other: { kind: 'vllm', url: other.url } } }));
+      await until(() => /configuration reloaded: backends local, other/.test(s.stderr()), 'the reload');
+      expect((await c.models.list()).data.map((m) => m.id)).toEqual(['tandem/auto', 'tandem/local', 'tandem/other']);
+      expect((await c.completions.create({ model: 'tandem/other', prompt: 'x' })).choices[0]!.text).toBe('from the other');
+      writeFileSync(s.configFile, '{"backends": {"local": {"kind": "vllm", "url": 7}}}');
+      await until(() => /configuration not reloaded, the last good one stays: .*backends\.local\.url/.test(s.stderr()), 'the refused reload');
+      expect((await c.models.list()).data.map((m) => m.id)).toEqual(['tandem/auto', 'tandem/local', 'tandem/other']);
+    } finally {
+      await s.stop();
+      await other.close();
     }
   });
 

@@ -1,5 +1,5 @@
 // The `tandem-lsp` command: argument parsing, the one-shot commands, and the stdio server's start.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, watchFile } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, userConfigPath } from '../config/load.js';
@@ -445,6 +445,9 @@ function intFlag(flag: string, v: string | undefined, fallback: number, min: num
   return n;
 }
 
+/** How often serve looks at its configuration files for a change. */
+const CONFIG_POLL_MS = 1000;
+
 async function serve(args: Args, hub: LogHub): Promise<number> {
   if (args.positional.length > 0) throw new UsageError(`serve takes no file argument (got ${args.positional[0]}); see tandem-lsp --help`);
   const port = intFlag('--port', args.port, DEFAULT_PORT, 0, 65535);
@@ -455,10 +458,34 @@ async function serve(args: Args, hub: LogHub): Promise<number> {
   // repository around the current directory, else the current directory.
   const root = workspaceFor(join(process.cwd(), 'serve'), args.workspace);
   hub.level = isLogLevel(process.env.TANDEM_LOG) ? process.env.TANDEM_LOG : 'info';
-  const config = configOrExit(args, [root]);
+  let config = configOrExit(args, [root]);
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
   const chat = new ChatPipeline({ config: () => config, backends, workspace, logger: hub.logger('chat') });
+  // The configuration files are watched: a change applies to the next request, without a restart
+  // (the clients' settings stay valid); an invalid change is reported and the last good one stays.
+  const serveLog = hub.logger('serve');
+  const files = [userConfigPath(), args.config ?? (process.env.TANDEM_CONFIG || undefined), join(root, 'tandem.json')].filter((f): f is string => f !== undefined);
+  let reloading: NodeJS.Timeout | undefined;
+  const reload = () => {
+    const r = loadConfig({ configFile: args.config, env: process.env, workspaceRoots: [root] });
+    if (!r.ok) return serveLog.error(`configuration not reloaded, the last good one stays: ${r.error}`);
+    for (const w of r.warnings) serveLog.warn(w);
+    config = r.config;
+    backends.update(config);
+    backends.paths.invalidate();
+    chat.invalidate();
+    hub.setSecrets(Object.values(config.backends).flatMap((b) => (b.apiKeyEnv && process.env[b.apiKeyEnv] ? [process.env[b.apiKeyEnv]!] : [])));
+    serveLog.info(`configuration reloaded: backends ${Object.keys(config.backends).join(', ')}`);
+  };
+  for (const f of files) {
+    watchFile(f, { interval: CONFIG_POLL_MS, persistent: false }, (now, before) => {
+      if (now.mtimeMs === before.mtimeMs && now.size === before.size && now.ino === before.ino) return;
+      // Editors write in steps (truncate, write, rename): read once they are done.
+      clearTimeout(reloading);
+      reloading = setTimeout(reload, 100);
+    });
+  }
   const created = Math.floor(Date.now() / 1000);
   let serving;
   try {
