@@ -151,6 +151,29 @@ describe('tandem-lsp serve', () => {
     expect(fake.requests.length).toBe(before);
   });
 
+  it('Expect: 100-continue (curl with a large body): the body is asked for only with the token and an allowed size', async () => {
+    const ask = (token: string, length: number) =>
+      new Promise<{ continued: boolean; status: number }>((resolve, reject) => {
+        const u = new URL(serve.url);
+        const body = JSON.stringify({ model: 'tandem/auto', prompt: 'p', max_tokens: 1 }).padEnd(length, ' ');
+        let continued = false;
+        const req = request({ host: u.hostname, port: u.port, method: 'POST', path: '/v1/completions', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': length, expect: '100-continue' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ continued, status: res.statusCode! }));
+        });
+        req.on('continue', () => {
+          continued = true;
+          req.end(body);
+        });
+        req.on('error', reject);
+      });
+    expect(await ask(serve.token, 1000)).toEqual({ continued: true, status: 200 });
+    const before = fake.requests.length;
+    expect(await ask('tdm_wrong', 1000)).toEqual({ continued: false, status: 401 });
+    expect(await ask(serve.token, 10 * 1024 * 1024 + 1)).toEqual({ continued: false, status: 413 });
+    expect(fake.requests.length).toBe(before);
+  });
+
   it('a client that disconnects mid-stream: the backend request is closed', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));

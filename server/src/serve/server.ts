@@ -50,6 +50,13 @@ export function createServeServer(deps: ServeDeps): Server {
       else res.destroy();
     });
   });
+  // `Expect: 100-continue` (curl's way with large bodies): the body is asked for only when the
+  // token is right and the size allowed; otherwise the 401 or 413 comes before any of it is sent.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const declared = Number(req.headers['content-length']);
+    if (authorized(req.headers.authorization, deps.token) && !(declared > deps.maxBodyBytes)) res.writeContinue();
+    server.emit('request', req, res);
+  });
   // A stream lasts as long as the model writes; only the request itself is bounded.
   server.requestTimeout = 120_000;
   return server;
