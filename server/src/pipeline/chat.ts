@@ -424,8 +424,8 @@ export class ChatPipeline {
       const backend = choice.backend ? this.deps.backends.get(choice.backend) : undefined;
       if (!backend) {
         if (last) return { ok: false, failure: { ...last.failure, message: `${last.backend}: ${last.failure.message}` } };
-        // Privacy, air gap or budget forbade every backend: nothing was sent.
-        const privacy = /cloud, (air-gapped|prompt holds)/.test(choice.reason);
+        // Privacy, the air gap or the budget forbade every backend (nothing was sent), or none is healthy.
+        const privacy = /cloud, (air-gapped|prompt holds|daily budget spent)/.test(choice.reason);
         return { ok: false, failure: { kind: privacy ? 'denied' : 'unreachable', message: `${choice.reason}${privacy ? ': nothing was sent' : ''}` } };
       }
       if (!backend.chat) {
