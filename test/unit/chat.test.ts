@@ -13,7 +13,7 @@ import { OpenAICompatBackend } from '../../server/src/models/openaiCompat.js';
 import { openAIMessages, ToolCallAssembler } from '../../server/src/models/streams.js';
 import { TgiBackend } from '../../server/src/models/tgi.js';
 import type { ChatMessage, ToolCallDelta } from '../../server/src/models/types.js';
-import { parseChatRequest } from '../../server/src/pipeline/chat.js';
+import { openAIChatRequest, parseChatRequest } from '../../server/src/pipeline/chat.js';
 import { namedPaths, ProtectedLines } from '../../server/src/pipeline/chatSources.js';
 import { silentLogger } from '../../server/src/util/logger.js';
 import { startFakeLlamaCpp } from '../fake/llamacpp.js';
@@ -99,6 +99,49 @@ describe('parseChatRequest', () => {
     [{ messages: [user], maxTokens: 0 }, 'maxTokens|maxTokens: expected an integer from 1 to 1000000 (got 0)'],
   ])('%j', (raw, expected) => {
     expect(fails(raw)).toBe(expected);
+  });
+});
+
+describe('openAIChatRequest (the serve door)', () => {
+  it('reads OpenAI\'s spelling', () => {
+    const r = openAIChatRequest({
+      model: 'tandem/auto',
+      stream: true,
+      messages: [
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'c', content: 'r' },
+      ],
+      tools: [{ type: 'function', function: { name: 'f' } }],
+      tool_choice: 'auto',
+      max_completion_tokens: 50,
+      temperature: 0.5,
+    });
+    expect(r).toEqual({
+      ok: true,
+      value: {
+        origin: 'serve',
+        model: 'tandem/auto',
+        messages: [
+          { role: 'user', content: 'q' },
+          { role: 'assistant', content: null, toolCalls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+          { role: 'tool', content: 'r', toolCallId: 'c' },
+        ],
+        tools: [{ type: 'function', function: { name: 'f' } }],
+        toolChoice: 'auto',
+        maxTokens: 50,
+        temperature: 0.5,
+      },
+    });
+  });
+  it.each([
+    [{ messages: [{ role: 'assistant', content: null, tool_calls: [{ type: 'function', function: { name: 'f', arguments: '{}' } }] }] }, 'messages[0].tool_calls[0].id', 'messages[0].tool_calls[0].id: expected the call\'s id (got nothing)'],
+    [{ messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].tool_call_id', 'messages[0].tool_call_id: expected the id of the tool call this answers (got nothing)'],
+    [{ messages: [{ role: 'user', content: 'x' }], tool_choice: 'sometimes' }, 'tool_choice', 'tool_choice: expected "none", "auto", "required" or {"type": "function", "function": {"name": ...}} (got "sometimes")'],
+    [{ messages: [{ role: 'user', content: 'x' }], max_completion_tokens: -1 }, 'max_completion_tokens', 'max_completion_tokens: expected an integer from 1 to 1000000 (got -1)'],
+    [{ messages: [{ role: 'user', content: 'x' }], max_tokens: 0 }, 'max_tokens', 'max_tokens: expected an integer from 1 to 1000000 (got 0)'],
+  ])('%j', (body, param, message) => {
+    expect(openAIChatRequest(body)).toEqual({ ok: false, failure: { kind: 'bad_request', param, message } });
   });
 });
 
