@@ -56,6 +56,9 @@ describe('chat through tandem-lsp serve', () => {
     expect(r.usage!.prompt_tokens).toBeGreaterThan(0);
     expect(r.usage!.total_tokens).toBe(r.usage!.prompt_tokens + r.usage!.completion_tokens);
     expect(chats(fake).at(-1)!.body.messages).toEqual([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hello.' }]);
+    // OpenAI's newer `developer` role is a system message for the backend.
+    await client().chat.completions.create({ model: 'tandem/auto', messages: [{ role: 'developer', content: 'Be terse.' }, { role: 'user', content: 'Hi.' }] });
+    expect(chats(fake).at(-1)!.body.messages).toEqual([{ role: 'system', content: 'Be terse.' }, { role: 'user', content: 'Hi.' }]);
   });
 
   it('streamed: OpenAI\'s framing byte for byte (role chunk, pieces in order, finish, usage, [DONE])', async () => {

@@ -1,8 +1,8 @@
 // POST /v1/chat/completions on the chat pipeline: the request in, OpenAI's answer or event stream out.
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { ChatMessage, ToolCall, ToolCallDelta } from '../models/types.js';
-import type { ChatPipeline, ChatTaskRequest, ChatTaskResult } from '../pipeline/chat.js';
+import type { Outcome, ToolCall, ToolCallDelta } from '../models/types.js';
+import { openAIChatRequest, type ChatPipeline, type ChatTaskRequest, type ChatTaskResult } from '../pipeline/chat.js';
 import { fromFailure, sendError, sendJson } from './errors.js';
 import { SseWriter } from './sse.js';
 import type { ChatBody } from './validate.js';
@@ -10,29 +10,29 @@ import type { ChatBody } from './validate.js';
 /** What serve uses of the chat pipeline (pipeline/chat.ts). */
 export type ChatService = Pick<ChatPipeline, 'run'>;
 
-/** The request the pipeline takes, from the wire's. A tool message carries the name of the call it answers (Ollama wants it). */
-export function taskRequest(body: ChatBody): ChatTaskRequest {
-  const names = new Map<string, string>();
-  for (const m of body.messages) for (const c of m.toolCalls ?? []) names.set(c.id, c.function.name);
-  const messages: ChatMessage[] = body.messages.map((m) => {
-    const out: ChatMessage = { role: m.role, content: m.content };
-    if (m.toolCalls) out.toolCalls = m.toolCalls;
-    if (m.toolCallId) {
-      out.toolCallId = m.toolCallId;
-      const name = m.name ?? names.get(m.toolCallId);
-      if (name) out.name = name;
-    }
-    return out;
-  });
-  return {
-    messages,
+/**
+ * The request the pipeline takes, from the wire's: the body, checked by `chatBody` for what is
+ * OpenAI's own (stream, n, content parts, `developer`), goes through the pipeline's own reading of
+ * an OpenAI body (`openAIChatRequest`, the same checks as every chat request), so that whatever the
+ * pipeline relies on holds here too. A tool message carries the name of the call it answers
+ * (Ollama wants it). A failure names the field as OpenAI spells it.
+ */
+export function taskRequest(raw: Record<string, unknown>, body: ChatBody): Outcome<ChatTaskRequest> {
+  const r = openAIChatRequest({
+    ...raw,
     model: body.model,
-    ...(body.tools ? { tools: body.tools } : {}),
-    ...(body.toolChoice !== undefined ? { toolChoice: body.toolChoice } : {}),
-    ...(body.maxTokens !== undefined ? { maxTokens: body.maxTokens } : {}),
-    ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
-    origin: 'serve',
-  };
+    messages: (raw.messages as unknown[]).map((m, i) => (body.messages[i]!.role === 'system' && (m as { role?: unknown }).role === 'developer' ? { ...(m as object), role: 'system' } : m)),
+  });
+  if (!r.ok) return r;
+  const names = new Map<string, string>();
+  for (const m of r.value.messages) for (const c of m.toolCalls ?? []) names.set(c.id, c.function.name);
+  for (const m of r.value.messages) {
+    if (m.role === 'tool' && m.name === undefined && m.toolCallId) {
+      const name = names.get(m.toolCallId);
+      if (name) m.name = name;
+    }
+  }
+  return r;
 }
 
 /** Ids unique to this process and across restarts: a random prefix per process, then a counter. */
@@ -45,11 +45,10 @@ export function completionId(kind: 'chatcmpl' | 'cmpl'): string {
 const wireCall = (c: ToolCall) => ({ id: c.id, type: 'function', function: { name: c.function.name, arguments: c.function.arguments } });
 const wireDelta = (d: ToolCallDelta) => ({ index: d.index, ...(d.id ? { id: d.id, type: 'function' } : {}), ...(d.function ? { function: { ...(d.function.name !== undefined ? { name: d.function.name } : {}), ...(d.function.arguments !== undefined ? { arguments: d.function.arguments } : {}) } } : {}) });
 
-export async function runChat(chat: ChatService, body: ChatBody, res: ServerResponse, signal: AbortSignal): Promise<void> {
+export async function runChat(chat: ChatService, req: ChatTaskRequest, body: ChatBody, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const cid = completionId('chatcmpl');
   const created = Math.floor(Date.now() / 1000);
   const usageOf = (r: ChatTaskResult) => (r.usage ? { prompt_tokens: r.usage.promptTokens, completion_tokens: r.usage.completionTokens, total_tokens: r.usage.promptTokens + r.usage.completionTokens } : undefined);
-  const req = taskRequest(body);
   if (!body.stream) {
     const o = await chat.run(req, { signal });
     if (!o.ok) {

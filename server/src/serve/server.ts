@@ -6,7 +6,7 @@ import type { Outcome } from '../models/types.js';
 import { estimateTokens } from '../prompt/tokens.js';
 import { errorText, type Logger } from '../util/logger.js';
 import { readJsonBody } from './body.js';
-import { completionId, runChat, type ChatService } from './chat.js';
+import { completionId, runChat, taskRequest, type ChatService } from './chat.js';
 import { runCompletion, type CompletionDeps, type CompletionResult } from './completions.js';
 import { ApiError, fromFailure, sendError, sendJson } from './errors.js';
 import { SseWriter } from './sse.js';
@@ -129,8 +129,10 @@ async function completions(deps: ServeDeps, raw: Record<string, unknown>, res: S
 async function chat(deps: ServeDeps, raw: Record<string, unknown>, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const body = chatBody(raw);
   pinnedBackend(body.model, Object.keys(deps.config().backends));
+  const req = taskRequest(raw, body);
+  if (!req.ok) throw fromFailure(req.failure);
   if (!deps.chat) throw new ApiError(503, 'chat is not available in this build', 'server_error', null, 'chat_unavailable');
-  await runChat(deps.chat, body, res, signal);
+  await runChat(deps.chat, req.value, body, res, signal);
 }
 
 /** A failed outcome: a JSON error, or (a stream already begun) an error event. Nothing for a client that left. */
