@@ -14,8 +14,7 @@ export type ChatService = Pick<ChatPipeline, 'run'>;
  * The request the pipeline takes, from the wire's: the body, checked by `chatBody` for what is
  * OpenAI's own (stream, n, content parts, `developer`), goes through the pipeline's own reading of
  * an OpenAI body (`openAIChatRequest`, the same checks as every chat request), so that whatever the
- * pipeline relies on holds here too. A tool message carries the name of the call it answers
- * (Ollama wants it). A failure names the field as OpenAI spells it.
+ * pipeline relies on holds here too. A failure names the field as OpenAI spells it.
  */
 export function taskRequest(raw: Record<string, unknown>, body: ChatBody): Outcome<ChatTaskRequest> {
   const r = openAIChatRequest({
@@ -23,15 +22,6 @@ export function taskRequest(raw: Record<string, unknown>, body: ChatBody): Outco
     model: body.model,
     messages: (raw.messages as unknown[]).map((m, i) => (body.messages[i]!.role === 'system' && (m as { role?: unknown }).role === 'developer' ? { ...(m as object), role: 'system' } : m)),
   });
-  if (!r.ok) return r;
-  const names = new Map<string, string>();
-  for (const m of r.value.messages) for (const c of m.toolCalls ?? []) names.set(c.id, c.function.name);
-  for (const m of r.value.messages) {
-    if (m.role === 'tool' && m.name === undefined && m.toolCallId) {
-      const name = names.get(m.toolCallId);
-      if (name) m.name = name;
-    }
-  }
   return r;
 }
 
