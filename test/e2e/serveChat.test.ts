@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } fro
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm, type RecordedRequest } from '../fake/vllm.js';
@@ -34,12 +35,14 @@ const lastUser = (r: RecordedRequest) => JSON.stringify(r.body.messages);
 describe('chat through tandem-lsp serve', () => {
   let fake: FakeVllm;
   let serve: ServeProcess;
+  let root: string;
   const client = () => new OpenAI({ baseURL: serve.url, apiKey: serve.token, maxRetries: 0 });
   const echo = (r: RecordedRequest) => ({ text: `echo: ${String(r.body.messages.at(-1)?.content ?? '')}` });
 
   beforeAll(async () => {
     fake = await startFakeVllm({ respond: echo });
-    serve = await startServeProcess({ workspace: workspace({ 'src/a.ts': 'export const a = 1;\n' }), config: { backends: { local: { kind: 'vllm', url: fake.url } }, context: { enabled: false } } });
+    root = workspace({ 'src/a.ts': 'export const a = 1;\n' });
+    serve = await startServeProcess({ workspace: root, config: { backends: { local: { kind: 'vllm', url: fake.url } }, context: { enabled: false } } });
   });
   afterAll(async () => {
     await serve?.stop();
@@ -174,6 +177,27 @@ describe('chat through tandem-lsp serve', () => {
     } finally {
       fake.set({ respond: echo });
     }
+  });
+
+  it('tandem\'s own `references`: the file\'s text is added; one outside the workspace, missing, or malformed is a 400 naming it, nothing sent', async () => {
+    const ref = pathToFileURL(join(root, 'src/a.ts')).href;
+    await client().chat.completions.create({ model: 'tandem/auto', messages: [{ role: 'user', content: 'What is a?' }], references: [{ uri: ref }] } as never);
+    const sent = JSON.stringify(chats(fake).at(-1)!.body.messages);
+    expect(sent).toContain('src/a.ts');
+    expect(sent).toContain('export const a = 1;');
+    const before = chats(fake).length;
+    const outside = pathToFileURL(join(tmpdir(), 'elsewhere.ts')).href;
+    for (const [refs, param, message] of [
+      [[{ uri: outside }], 'references[0].uri', /outside the workspace folders/],
+      [[{ uri: pathToFileURL(join(root, 'src/missing.ts')).href }], 'references[0].uri', /cannot read .*missing\.ts: ENOENT/],
+      ['src/a.ts', 'references', /expected a list/],
+    ] as const) {
+      const err = await client().chat.completions.create({ model: 'tandem/auto', messages: [{ role: 'user', content: 'x' }], references: refs } as never).catch((e) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(err.param).toBe(param);
+      expect(err.message).toMatch(message);
+    }
+    expect(chats(fake).length).toBe(before);
   });
 
   it('a client that disconnects mid-stream: the backend request is closed', async () => {

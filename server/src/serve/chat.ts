@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Outcome, ToolCall, ToolCallDelta } from '../models/types.js';
-import { openAIChatRequest, type ChatPipeline, type ChatTaskRequest, type ChatTaskResult } from '../pipeline/chat.js';
+import { openAIChatRequest, parseChatRequest, type ChatPipeline, type ChatTaskRequest, type ChatTaskResult } from '../pipeline/chat.js';
 import { fromFailure, sendError, sendJson } from './errors.js';
 import { SseWriter } from './sse.js';
 import type { ChatBody } from './validate.js';
@@ -22,6 +22,15 @@ export function taskRequest(raw: Record<string, unknown>, body: ChatBody): Outco
     model: body.model,
     messages: (raw.messages as unknown[]).map((m, i) => (body.messages[i]!.role === 'system' && (m as { role?: unknown }).role === 'developer' ? { ...(m as object), role: 'system' } : m)),
   });
+  if (!r.ok) return r;
+  // tandem's own fields, beyond OpenAI's: workspace files or ranges whose text is added, and the
+  // definitions they use (as in the LSP request; checked and named the same way).
+  if ((raw.references !== undefined && raw.references !== null) || (raw.definitions !== undefined && raw.definitions !== null)) {
+    const extra = parseChatRequest({ messages: [{ role: 'user', content: '' }], references: raw.references, definitions: raw.definitions }, 'serve');
+    if (!extra.ok) return extra;
+    if (extra.value.references) r.value.references = extra.value.references;
+    if (extra.value.definitions !== undefined) r.value.definitions = extra.value.definitions;
+  }
   return r;
 }
 
