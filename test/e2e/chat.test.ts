@@ -154,6 +154,15 @@ describe('tandem/chat', () => {
     expect(last.endsWith('What does this line do?')).toBe(true);
   });
 
+  it('a prompt larger than every window the servers report is context_length, nothing sent', async () => {
+    const f = await vllm(() => ({ text: 'x' }), { maxModelLen: 4096 });
+    await start({ backends: { local: { kind: 'vllm', url: f.url } }, context: { enabled: false } });
+    const e = await failure(client!.request('tandem/chat', { messages: [{ role: 'user', content: 'word '.repeat(6000) }], maxTokens: 512 }));
+    expect(e).toMatchObject({ code: -32803, data: { kind: 'context_length' } });
+    expect(e!.message).toContain('exceeds its context window of 4096');
+    expect(chats(f)).toEqual([]);
+  });
+
   it('routes.chat defaults to the action route\'s list', async () => {
     const a = await vllm(() => ({ text: 'from a' }));
     const b = await vllm(() => ({ text: 'from b' }));

@@ -464,7 +464,8 @@ export class ChatPipeline {
         if (last) return { ok: false, failure: { ...last.failure, message: `${last.backend}: ${last.failure.message}` } };
         // Privacy, the air gap or the budget forbade every backend (nothing was sent), or none is healthy.
         const privacy = /cloud, (air-gapped|prompt holds|daily budget spent)/.test(choice.reason);
-        return { ok: false, failure: { kind: privacy ? 'denied' : 'unreachable', message: `${choice.reason}${privacy ? ': nothing was sent' : ''}` } };
+        const tooLong = !privacy && /exceeds its context window/.test(choice.reason);
+        return { ok: false, failure: { kind: privacy ? 'denied' : tooLong ? 'context_length' : 'unreachable', message: `${choice.reason}${privacy || tooLong ? ': nothing was sent' : ''}` } };
       }
       if (!backend.chat) {
         tried.add(backend.name);
