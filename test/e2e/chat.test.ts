@@ -192,6 +192,17 @@ describe('tandem/chatModels and tandem/countTokens', () => {
     expect(await failure(client!.request('tandem/countTokens', { model: 'tandem/auto' }))).toMatchObject({ code: -32602, message: expect.stringContaining('tandem/countTokens: params.text') });
   });
 
+  it('sends tandem/chatModelsChanged when the configuration changes the list (an editor turns the air gap on)', async () => {
+    const f = await vllm(() => ({ text: '' }));
+    await start({ backends: { local: { kind: 'vllm', url: f.url }, cloud: { kind: 'openai', url: `${f.url}/v1`, model: 'Qwen/Qwen2.5-Coder-7B' } }, context: { enabled: false } });
+    expect((await client!.request('tandem/chatModels', {})).models.map((m: { id: string }) => m.id)).toEqual(['tandem/auto', 'tandem/local', 'tandem/cloud']);
+    expect(client!.notifications.filter((n) => n.method === 'tandem/chatModelsChanged')).toEqual([]);
+    // An editor's push may tighten privacy (it could come from a repository's settings).
+    client!.notify('workspace/didChangeConfiguration', { settings: { tandem: { privacy: { airGapped: true } } } });
+    await client!.waitForNotification((n) => n.method === 'tandem/chatModelsChanged');
+    expect((await client!.request('tandem/chatModels', {})).models.map((m: { id: string }) => m.id)).toEqual(['tandem/auto', 'tandem/local']);
+  });
+
   it('sends tandem/chatModelsChanged when a backend\'s health changes the list', async () => {
     const down = await vllm(() => ({ text: 'never' }));
     const downUrl = down.url;
