@@ -316,6 +316,17 @@ export class ChatPipeline {
     this.fingerprint.invalidate();
   }
 
+  /** Builds the fingerprint ahead of the first chat that needs it (after the index build), where one could. */
+  warm(): void {
+    const config = this.deps.config();
+    if (config.privacy.airGapped || config.privacy.onPremOnly.length === 0) return;
+    if (!Object.values(config.backends).some((b) => b.location === 'cloud')) return;
+    this.fingerprint.table().catch((err: unknown) => {
+      this.deps.logger.warn(`the fingerprint of protected files failed: ${err instanceof Error ? err.message : String(err)}; it is tried again on the next chat`);
+      this.fingerprint.invalidate();
+    });
+  }
+
   /** Resolves `model` to the backend it pins, undefined for tandem/auto, or a bad_request failure. */
   private pinned(model: string | undefined): Outcome<string | undefined> {
     if (model === undefined || model === AUTO_MODEL) return { ok: true, value: undefined };
