@@ -306,6 +306,17 @@ describe('token counts and tool calls per backend kind, against the fakes', () =
     expect(f.requests.at(-1)).toMatchObject({ path: '/tokenize', body: { content: 'a'.repeat(8), add_special: false } });
   });
 
+  it('TGI: its one tool call (index 0, empty id, name then null, arguments from "{"), assembled with an id and finish reason tool_calls', async () => {
+    const f = await startFakeTgi({ respond: () => ({ toolCalls: [{ name: 'get_weather', arguments: '{"city": "Oslo", "unit": "c"}' }] }) });
+    closers.push(f);
+    const b = new TgiBackend(cfg('tgi', f.url), deps);
+    const pieces: ToolCallDelta[] = [];
+    const r = await b.chat({ messages: [{ role: 'user', content: 'q' }], tools: [{ type: 'function', function: { name: 'get_weather' } }], maxTokens: 50, temperature: 0, onToolCallDelta: (d) => pieces.push(...d) }, never());
+    expect(r).toMatchObject({ ok: true, value: { finishReason: 'tool_calls', toolCalls: [{ id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Oslo", "unit": "c"}' } }] } });
+    expect(pieces[0]).toEqual({ index: 0, function: { name: 'get_weather', arguments: '{' } });
+    expect(f.requests.at(-1)!.body).toMatchObject({ model: 'tgi', tools: [{ type: 'function', function: { name: 'get_weather' } }] });
+  });
+
   it('llama.cpp: tool calls streamed as diffs come back assembled, through the OpenAI-style chat of httpBackend', async () => {
     const f = await startFakeLlamaCpp({ respond: () => ({ toolCalls: [{ id: 'abc', name: 'lookup', arguments: '{"symbol": "parseOrder"}' }, { id: 'def', name: 'open', arguments: '{}' }] }) });
     closers.push(f);
