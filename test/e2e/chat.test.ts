@@ -154,6 +154,15 @@ describe('tandem/chat', () => {
     expect(last.endsWith('What does this line do?')).toBe(true);
   });
 
+  it('a prompt larger than every window the servers report is context_length, nothing sent', async () => {
+    const f = await vllm(() => ({ text: 'x' }), { maxModelLen: 4096 });
+    await start({ backends: { local: { kind: 'vllm', url: f.url } }, context: { enabled: false } });
+    const e = await failure(client!.request('tandem/chat', { messages: [{ role: 'user', content: 'word '.repeat(6000) }], maxTokens: 512 }));
+    expect(e).toMatchObject({ code: -32803, data: { kind: 'context_length' } });
+    expect(e!.message).toContain('exceeds its context window of 4096');
+    expect(chats(f)).toEqual([]);
+  });
+
   it('routes.chat defaults to the action route\'s list', async () => {
     const a = await vllm(() => ({ text: 'from a' }));
     const b = await vllm(() => ({ text: 'from b' }));
@@ -181,6 +190,17 @@ describe('tandem/chatModels and tandem/countTokens', () => {
     expect(r).toEqual({ tokens: Math.ceil(text.length / 4) });
     expect(await failure(client!.request('tandem/countTokens', { model: 'gpt-4', text }))).toMatchObject({ code: -32602, message: expect.stringContaining('tandem/countTokens: params.model: "gpt-4" is not one of tandem\'s models (tandem/auto, tandem/local)') });
     expect(await failure(client!.request('tandem/countTokens', { model: 'tandem/auto' }))).toMatchObject({ code: -32602, message: expect.stringContaining('tandem/countTokens: params.text') });
+  });
+
+  it('sends tandem/chatModelsChanged when the configuration changes the list (an editor turns the air gap on)', async () => {
+    const f = await vllm(() => ({ text: '' }));
+    await start({ backends: { local: { kind: 'vllm', url: f.url }, cloud: { kind: 'openai', url: `${f.url}/v1`, model: 'Qwen/Qwen2.5-Coder-7B' } }, context: { enabled: false } });
+    expect((await client!.request('tandem/chatModels', {})).models.map((m: { id: string }) => m.id)).toEqual(['tandem/auto', 'tandem/local', 'tandem/cloud']);
+    expect(client!.notifications.filter((n) => n.method === 'tandem/chatModelsChanged')).toEqual([]);
+    // An editor's push may tighten privacy (it could come from a repository's settings).
+    client!.notify('workspace/didChangeConfiguration', { settings: { tandem: { privacy: { airGapped: true } } } });
+    await client!.waitForNotification((n) => n.method === 'tandem/chatModelsChanged');
+    expect((await client!.request('tandem/chatModels', {})).models.map((m: { id: string }) => m.id)).toEqual(['tandem/auto', 'tandem/local']);
   });
 
   it('sends tandem/chatModelsChanged when a backend\'s health changes the list', async () => {

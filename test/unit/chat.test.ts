@@ -1,6 +1,6 @@
 // Chat's plain parts: the request check, tool-call assembly, the sources found in message text (named
 // paths, the protected-line fingerprint), and each backend kind's tokenizer and tool calls against its fake.
-import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -13,6 +13,8 @@ import { OpenAICompatBackend } from '../../server/src/models/openaiCompat.js';
 import { openAIMessages, ToolCallAssembler } from '../../server/src/models/streams.js';
 import { TgiBackend } from '../../server/src/models/tgi.js';
 import type { ChatMessage, ToolCallDelta } from '../../server/src/models/types.js';
+import { AuditLog } from '../../server/src/privacy/audit.js';
+import { PrivacyGate } from '../../server/src/privacy/gate.js';
 import { openAIChatRequest, parseChatRequest } from '../../server/src/pipeline/chat.js';
 import { namedPaths, ProtectedLines } from '../../server/src/pipeline/chatSources.js';
 import { silentLogger } from '../../server/src/util/logger.js';
@@ -267,9 +269,10 @@ describe('ProtectedLines', () => {
   });
 });
 
+const cfg = (kind: Backend['kind'], url: string): Backend => ({ name: kind, kind, url, location: 'onprem' });
+const deps = { logger: silentLogger(), env: {} };
+
 describe('token counts and tool calls per backend kind, against the fakes', () => {
-  const cfg = (kind: Backend['kind'], url: string): Backend => ({ name: kind, kind, url, location: 'onprem' });
-  const deps = { logger: silentLogger(), env: {} };
 
   it('vLLM: POST /tokenize at the server root', async () => {
     const f = await startFakeVllm();
@@ -303,6 +306,17 @@ describe('token counts and tool calls per backend kind, against the fakes', () =
     expect(f.requests.at(-1)).toMatchObject({ path: '/tokenize', body: { content: 'a'.repeat(8), add_special: false } });
   });
 
+  it('TGI: its one tool call (index 0, empty id, name then null, arguments from "{"), assembled with an id and finish reason tool_calls', async () => {
+    const f = await startFakeTgi({ respond: () => ({ toolCalls: [{ name: 'get_weather', arguments: '{"city": "Oslo", "unit": "c"}' }] }) });
+    closers.push(f);
+    const b = new TgiBackend(cfg('tgi', f.url), deps);
+    const pieces: ToolCallDelta[] = [];
+    const r = await b.chat({ messages: [{ role: 'user', content: 'q' }], tools: [{ type: 'function', function: { name: 'get_weather' } }], maxTokens: 50, temperature: 0, onToolCallDelta: (d) => pieces.push(...d) }, never());
+    expect(r).toMatchObject({ ok: true, value: { finishReason: 'tool_calls', toolCalls: [{ id: 'call_0', type: 'function', function: { name: 'get_weather', arguments: '{"city": "Oslo", "unit": "c"}' } }] } });
+    expect(pieces[0]).toEqual({ index: 0, function: { name: 'get_weather', arguments: '{' } });
+    expect(f.requests.at(-1)!.body).toMatchObject({ model: 'tgi', tools: [{ type: 'function', function: { name: 'get_weather' } }] });
+  });
+
   it('llama.cpp: tool calls streamed as diffs come back assembled, through the OpenAI-style chat of httpBackend', async () => {
     const f = await startFakeLlamaCpp({ respond: () => ({ toolCalls: [{ id: 'abc', name: 'lookup', arguments: '{"symbol": "parseOrder"}' }, { id: 'def', name: 'open', arguments: '{}' }] }) });
     closers.push(f);
@@ -328,5 +342,22 @@ describe('token counts and tool calls per backend kind, against the fakes', () =
     expect(r).toMatchObject({ ok: true, value: { finishReason: 'tool_calls', toolCalls: [{ id: 'call_1', type: 'function', function: { name: 'get', arguments: '{"q":"x"}' } }] } });
     expect(pieces).toEqual([{ index: 0, id: 'call_1', type: 'function', function: { name: 'get', arguments: '{"q":"x"}' } }]);
     expect(f.requests.at(-1)!.body.tools).toEqual([{ type: 'function', function: { name: 'get' } }]);
+  });
+});
+
+describe('the gate and token counting', () => {
+  it('an on-prem backend counts (audited as countTokens, not billed); a cloud one is never sent the text', async () => {
+    const f = await startFakeVllm();
+    closers.push(f);
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-chat-audit-'));
+    const audit = new AuditLog({ path: join(dir, 'audit.jsonl'), maxBytes: 1e6, keep: 1 });
+    const billed: number[] = [];
+    const gated = (location: 'onprem' | 'cloud') => new PrivacyGate(new OpenAICompatBackend({ ...cfg('vllm', f.url), location }, deps), { policy: () => ({ airGapped: false, onPremOnly: [] }), audit, onUsage: (i) => billed.push(i) });
+    expect(await gated('onprem').countTokens!('abcdefgh', never())).toEqual({ ok: true, value: 2 });
+    expect(readFileSync(join(dir, 'audit.jsonl'), 'utf8')).toContain('"task":"countTokens"');
+    expect(billed).toEqual([]);
+    const before = f.requests.length;
+    expect(await gated('cloud').countTokens!('abcdefgh', never())).toMatchObject({ ok: false, failure: { kind: 'denied' } });
+    expect(f.requests.length).toBe(before);
   });
 });

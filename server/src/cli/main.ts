@@ -429,7 +429,7 @@ async function doctor(args: Args, hub: LogHub): Promise<number> {
   );
   for (const l of lines) process.stdout.write(l + '\n');
   let allServed = true;
-  for (const task of ['inline', 'action', 'multiFile'] as const) {
+  for (const task of ['inline', 'action', 'multiFile', 'chat'] as const) {
     const choice = chooseBackend(config, task, [], (n) => healthy.has(n));
     if (!choice.backend) allServed = false;
     process.stdout.write(`route ${task.padEnd(9)} ${choice.backend ? `-> ${choice.backend}` : '-> none'}  (${choice.reason})\n`);

@@ -259,7 +259,9 @@ export abstract class HttpBackend implements CompletionBackend {
       if (!done && !finishReason) return this.failed({ kind: 'stream', message: `the stream from ${this.url} ended before the answer was complete` });
       const assembled = calls.finish();
       if (!assembled.ok) return this.failed({ kind: 'bad_response', message: `${this.url} answered a malformed tool call: ${assembled.problem}` });
-      return { ok: true, value: { text, ...(assembled.calls.length > 0 ? { toolCalls: assembled.calls } : {}), finishReason, model: reportedModel, ...(usage ? { usage } : {}) } };
+      // TGI ends a tool call with a plain "stop"; OpenAI's clients look for "tool_calls".
+      const finish = assembled.calls.length > 0 && finishReason === 'stop' ? 'tool_calls' : finishReason;
+      return { ok: true, value: { text, ...(assembled.calls.length > 0 ? { toolCalls: assembled.calls } : {}), finishReason: finish, model: reportedModel, ...(usage ? { usage } : {}) } };
     } catch (err) {
       return this.failed(toFailure(err, this.url, ex.signal.aborted ? ex.signal : undefined));
     } finally {

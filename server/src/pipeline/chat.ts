@@ -316,6 +316,17 @@ export class ChatPipeline {
     this.fingerprint.invalidate();
   }
 
+  /** Builds the fingerprint ahead of the first chat that needs it (after the index build), where one could. */
+  warm(): void {
+    const config = this.deps.config();
+    if (config.privacy.airGapped || config.privacy.onPremOnly.length === 0) return;
+    if (!Object.values(config.backends).some((b) => b.location === 'cloud')) return;
+    this.fingerprint.table().catch((err: unknown) => {
+      this.deps.logger.warn(`the fingerprint of protected files failed: ${err instanceof Error ? err.message : String(err)}; it is tried again on the next chat`);
+      this.fingerprint.invalidate();
+    });
+  }
+
   /** Resolves `model` to the backend it pins, undefined for tandem/auto, or a bad_request failure. */
   private pinned(model: string | undefined): Outcome<string | undefined> {
     if (model === undefined || model === AUTO_MODEL) return { ok: true, value: undefined };
@@ -464,7 +475,8 @@ export class ChatPipeline {
         if (last) return { ok: false, failure: { ...last.failure, message: `${last.backend}: ${last.failure.message}` } };
         // Privacy, the air gap or the budget forbade every backend (nothing was sent), or none is healthy.
         const privacy = /cloud, (air-gapped|prompt holds|daily budget spent)/.test(choice.reason);
-        return { ok: false, failure: { kind: privacy ? 'denied' : 'unreachable', message: `${choice.reason}${privacy ? ': nothing was sent' : ''}` } };
+        const tooLong = !privacy && /exceeds its context window/.test(choice.reason);
+        return { ok: false, failure: { kind: privacy ? 'denied' : tooLong ? 'context_length' : 'unreachable', message: `${choice.reason}${privacy || tooLong ? ': nothing was sent' : ''}` } };
       }
       if (!backend.chat) {
         tried.add(backend.name);

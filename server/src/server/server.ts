@@ -112,7 +112,12 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     stateDir: stateDir(opts.env),
     onProgress: (p) => {
       // Indexing leaves garbage (files read, the worker's answers): a collection may follow once idle.
-      if (p.finished) collector.activity();
+      if (p.finished) {
+        collector.activity();
+        // The workspace is walked anyway: the chat's fingerprint of protected files is built now,
+        // not on the first chat's path (only where a chat could go to a cloud backend).
+        chat.warm();
+      }
       if (!progress) return;
       if (p.finished) {
         progress.done();
