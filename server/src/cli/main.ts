@@ -475,6 +475,7 @@ async function serve(args: Args, hub: LogHub): Promise<number> {
     backends.update(config);
     backends.paths.invalidate();
     chat.invalidate();
+    chat.warm();
     hub.setSecrets(Object.values(config.backends).flatMap((b) => (b.apiKeyEnv && process.env[b.apiKeyEnv] ? [process.env[b.apiKeyEnv]!] : [])));
     serveLog.info(`configuration reloaded: backends ${Object.keys(config.backends).join(', ')}`);
   };
@@ -510,6 +511,8 @@ async function serve(args: Args, hub: LogHub): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  // The fingerprint of protected files, built now rather than on the first chat that could reach a cloud backend.
+  chat.warm();
   for (const n of serving.notes) process.stderr.write(`tandem-lsp serve: ${n}\n`);
   if (!/^(127\.|::1$|\[::1\]$|localhost$)/.test(host)) process.stderr.write(`tandem-lsp serve: warning: listening on ${host}, reachable from other machines; the bearer token is all that guards it\n`);
   process.stderr.write(`tandem-lsp serve: listening on ${serving.url} (bearer token in ${serving.tokenPath}; workspace ${root})\n`);
