@@ -124,7 +124,7 @@ describe('tandem-lsp serve', () => {
     }
   });
 
-  it('a body of 10 MB is taken; one byte more is 413 (read no further, nothing forwarded)', async () => {
+  it('a body of 10 MB is taken; one byte more is 413 that the client reads (the rest of its body dropped, nothing forwarded)', async () => {
     const limit = 10 * 1024 * 1024;
     const wrap = (fill: number) => JSON.stringify({ model: 'tandem/auto', max_tokens: 1, prompt: 'x'.repeat(fill) });
     const overhead = wrap(0).length;

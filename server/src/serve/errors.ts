@@ -58,18 +58,31 @@ export function fromFailure(f: BackendFailure, param: string | null = null): Api
   }
 }
 
+/** Bytes of an unwanted body read and dropped before the connection is cut instead. */
+const DISCARD_LIMIT = 64 * 1024 * 1024;
+
 /**
- * Writes an error answer. `close`: the request's body was not read (401, 413): the connection is
- * closed after the answer rather than read to the end of a body nobody wants.
+ * Writes an error answer. `bodyUnread`: the request's body was not read (401, 404, 413): what is
+ * left of it is read and dropped, up to DISCARD_LIMIT, so that a client still sending it gets to
+ * read the answer (closing the connection at once would reset it mid-upload, and the client would
+ * see a broken pipe instead of the 413); past the limit the connection is cut.
  */
-export function sendError(res: ServerResponse, err: ApiError, close = false): void {
+export function sendError(res: ServerResponse, err: ApiError, bodyUnread = false): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(err.body());
   const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) };
-  if (close) headers['connection'] = 'close';
   if (err.status === 401) headers['www-authenticate'] = 'Bearer realm="tandem"';
   res.writeHead(err.status, headers);
   res.end(text);
+  if (bodyUnread && res.req && !res.req.complete) {
+    const req = res.req;
+    let dropped = 0;
+    req.on('data', (d: Buffer) => {
+      dropped += d.length;
+      if (dropped > DISCARD_LIMIT) req.socket.destroy();
+    });
+    req.resume();
+  }
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
