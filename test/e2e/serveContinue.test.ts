@@ -10,7 +10,9 @@ import { install } from '../clients/continueCli.mjs';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { startServeProcess, type ServeProcess } from '../serveProcess.js';
 
+// Installed on first use (about 20 s; remembered for an hour when it fails, e.g. without the registry).
 const cn: { entry?: string; missing?: string } = install();
+if (cn.missing) console.warn(`test/e2e/serveContinue.test.ts: SKIPPED: ${cn.missing}`);
 const ANSWER = 'The answer from the fake behind tandem is 42.';
 /** `cn` takes 5-20 s to start on a loaded 2-core machine, twice per test at most: a bound only a stuck run reaches. */
 const CN_STUCK_MS = 180_000;
