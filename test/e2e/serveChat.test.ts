@@ -64,6 +64,21 @@ describe('chat through tandem-lsp serve', () => {
     expect(chats(fake).at(-1)!.body.messages).toEqual([{ role: 'system', content: 'Be terse.' }, { role: 'user', content: 'Hi.' }]);
   });
 
+  it('a chat\'s `stop` and `top_p` reach the backend as given; a bad one is a 400 naming it, nothing sent', async () => {
+    await client().chat.completions.create({ model: 'tandem/auto', messages: [{ role: 'user', content: 'Count.' }], stop: ['\n\n', 'END'], top_p: 0.9 });
+    expect(chats(fake).at(-1)!.body).toMatchObject({ stop: ['\n\n', 'END'], top_p: 0.9 });
+    await client().chat.completions.create({ model: 'tandem/auto', messages: [{ role: 'user', content: 'Once.' }], stop: 'END' });
+    expect(chats(fake).at(-1)!.body.stop).toEqual(['END']);
+    expect(chats(fake).at(-1)!.body).not.toHaveProperty('top_p');
+    const before = chats(fake).length;
+    const bad = await fetch(`${serve.url}/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${serve.token}`, "content-type": "application/json" }, body: JSON.stringify({ model: "tandem/auto", messages: [{ role: "user", content: "x" }], top_p: 7, stop: [1] }) });
+    expect(bad.status).toBe(400);
+    const err = (await bad.json()) as { error: { param: string; message: string } };
+    expect(err.error.param).toBe('top_p');
+    expect(err.error.message).toMatch(/^top_p: /);
+    expect(chats(fake)).toHaveLength(before);
+  });
+
   it('streamed: OpenAI\'s framing byte for byte (role chunk, pieces in order, finish, usage, [DONE])', async () => {
     fake.set({ respond: () => ({ text: 'Hello from the fake model.', chunks: ['Hello', ' from', ' the fake', ' model.'] }) });
     try {

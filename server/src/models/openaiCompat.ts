@@ -6,7 +6,7 @@ import type { Logger } from '../util/logger.js';
 import { errorBodyMessage, httpFailure, connectFailure, toFailure } from './errors.js';
 import type { Fetch } from './http.js';
 import { DEFAULT_IDLE_MS, Discovery, Exchange } from './httpBackend.js';
-import { openAIMessages, ToolCallAssembler } from './streams.js';
+import { openAIMessages, sampling, ToolCallAssembler } from './streams.js';
 import { backendHeaders, backendTransport, isAzureUrl, type BackendDeps } from './transport.js';
 import type { BackendFailure, ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome } from './types.js';
 
@@ -251,7 +251,7 @@ export class OpenAICompatBackend implements CompletionBackend {
     try {
       const limit = usesMaxCompletionTokens(this.url) ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens };
       const tools = req.tools && req.tools.length > 0 ? { tools: req.tools, ...(req.toolChoice !== undefined ? { tool_choice: req.toolChoice } : {}) } : {};
-      const body = { model, messages: openAIMessages(req.messages), ...limit, temperature: req.temperature, ...tools, stream: true, stream_options: { include_usage: true } };
+      const body = { model, messages: openAIMessages(req.messages), ...limit, temperature: req.temperature, ...sampling(req), ...tools, stream: true, stream_options: { include_usage: true } };
       const stream = await this.client.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsStreaming, { signal: ex.signal, maxRetries: 0 });
       ex.touch();
       for await (const chunk of stream) {
