@@ -15,7 +15,7 @@
  * Token counts: 1 token = 4 characters, rounded up (see recorder.js).
  */
 
-import { approxTokens, playReply, sendText, shapeText, startRecorder, stripUndefined } from "./recorder.js";
+import { approxTokens, fakeTokens, playReply, sendText, shapeText, startRecorder, stripUndefined } from "./recorder.js";
 
 /** @typedef {import("./tgi.js").FakeTgi} FakeTgi */
 /** @typedef {import("./tgi.js").FakeTgiOptions} FakeTgiOptions */
@@ -100,6 +100,13 @@ export async function startFakeTgi(initial = {}) {
       }
       if (method === "GET" && path === "/v1/models") {
         return sendJson(res, 200, { object: "list", data: [{ id: options.model, object: "model", created: 0, owned_by: options.model }] });
+      }
+      if (method === "POST" && path === "/tokenize") {
+        // TGI's /tokenize takes a GenerateRequest ({inputs, parameters?, add_special_tokens?}) and
+        // answers one {id, text, start, stop} per token (start/stop: character offsets in inputs).
+        const body = rec.body;
+        if (!body || typeof body !== "object" || typeof body.inputs !== "string") return sendJson(res, 422, errorBody("Failed to deserialize the JSON body into the target type: missing field `inputs`", "validation"));
+        return sendJson(res, 200, fakeTokens(body.inputs).map((t) => ({ id: t.id, text: t.text, start: t.start, stop: t.stop })));
       }
       const isGenerate = path === "/generate_stream";
       const isChat = path === "/v1/chat/completions";

@@ -232,6 +232,44 @@ export function parseChatRequest(raw: unknown, origin: 'lsp' | 'serve'): Outcome
   return { ok: true, value: req };
 }
 
+/** Our field names and OpenAI's, for the `serve` door's messages. */
+const OPENAI_NAMES: [RegExp, string][] = [
+  [/\btoolCalls\b/g, 'tool_calls'],
+  [/\btoolCallId\b/g, 'tool_call_id'],
+  [/\btoolChoice\b/g, 'tool_choice'],
+  [/\bmaxTokens\b/g, 'max_tokens'],
+];
+
+/**
+ * An OpenAI chat completions body (`tandem-lsp serve`) as a chat request: `tool_calls`,
+ * `tool_call_id`, `tool_choice`, `max_tokens`/`max_completion_tokens` read, the same checks as
+ * parseChatRequest, a failure naming the field as OpenAI spells it (`messages[1].tool_calls[0].id`).
+ * Fields tandem does not use (`stream`, `n`, `stop`, `user`, ...) are the caller's business.
+ */
+export function openAIChatRequest(body: unknown): Outcome<ChatTaskRequest> {
+  if (!isObject(body)) return parseChatRequest(body, 'serve');
+  const messages = Array.isArray(body.messages)
+    ? body.messages.map((m: unknown) => {
+        if (!isObject(m)) return m;
+        const { tool_calls, tool_call_id, ...rest } = m;
+        return { ...rest, ...(tool_calls !== undefined ? { toolCalls: tool_calls } : {}), ...(tool_call_id !== undefined ? { toolCallId: tool_call_id } : {}) };
+      })
+    : body.messages;
+  const raw: Record<string, unknown> = { messages, model: body.model, tools: body.tools, toolChoice: body.tool_choice, maxTokens: body.max_completion_tokens ?? body.max_tokens, temperature: body.temperature };
+  const r = parseChatRequest(raw, 'serve');
+  if (r.ok) return r;
+  let { message, param } = r.failure;
+  for (const [ours, theirs] of OPENAI_NAMES) {
+    message = message.replace(ours, theirs);
+    param = param?.replace(ours, theirs);
+  }
+  if (param === 'max_tokens' && body.max_completion_tokens !== undefined) {
+    message = message.replace(/^max_tokens/, 'max_completion_tokens');
+    param = 'max_completion_tokens';
+  }
+  return { ok: false, failure: { ...r.failure, message, ...(param !== undefined ? { param } : {}) } };
+}
+
 export interface ChatDeps {
   config: () => Config;
   backends: BackendRegistry;
@@ -352,7 +390,8 @@ export class ChatPipeline {
       const start = ref.range ? doc.text.offsetAt(ref.range.start) : 0;
       const end = ref.range ? doc.text.offsetAt(ref.range.end) : whole.length;
       const text = start < end ? whole.slice(start, end) : whole;
-      const lines = ref.range && start < end ? ` (lines ${ref.range.start.line + 1}-${doc.text.positionAt(end).line + 1})` : '';
+      const lastLine = doc.text.positionAt(Math.max(start, end - 1)).line + 1;
+      const lines = ref.range && start < end ? ` (line${lastLine > ref.range.start.line + 1 ? `s ${ref.range.start.line + 1}-${lastLine}` : ` ${lastLine}`})` : '';
       blocks.push(`${rel}${lines}\n${fence(doc.languageId, text)}`);
       sources.push({ path: rel, text });
       read.push({ doc, rel, start, end: start < end ? end : whole.length });
@@ -423,8 +462,8 @@ export class ChatPipeline {
       const backend = choice.backend ? this.deps.backends.get(choice.backend) : undefined;
       if (!backend) {
         if (last) return { ok: false, failure: { ...last.failure, message: `${last.backend}: ${last.failure.message}` } };
-        // Privacy, air gap or budget forbade every backend: nothing was sent.
-        const privacy = /cloud, (air-gapped|prompt holds)/.test(choice.reason);
+        // Privacy, the air gap or the budget forbade every backend (nothing was sent), or none is healthy.
+        const privacy = /cloud, (air-gapped|prompt holds|daily budget spent)/.test(choice.reason);
         return { ok: false, failure: { kind: privacy ? 'denied' : 'unreachable', message: `${choice.reason}${privacy ? ': nothing was sent' : ''}` } };
       }
       if (!backend.chat) {
