@@ -33,9 +33,10 @@
                      ;; No timeout: a chat's answer may take minutes; C-c C-k stops it.
                      (jsonrpc-async-request server (intern (concat ":" method)) params
                                             :success-fn on-result :error-fn on-error :timeout nil)
-                     ;; The id jsonrpc just gave the request (it returns none itself).
-                     (let ((id (jsonrpc--next-request-id server)))
-                       (lambda () (jsonrpc-notify server :$/cancelRequest (list :id id)))))
+                     ;; The id jsonrpc just gave the request (it returns none itself); without
+                     ;; it, a stop only stops showing the answer.
+                     (let ((id (and (fboundp 'jsonrpc--next-request-id) (jsonrpc--next-request-id server))))
+                       (lambda () (when id (jsonrpc-notify server :$/cancelRequest (list :id id))))))
           :root (project-root (eglot--project server)))))
 
 (add-hook 'tandem-client-functions #'tandem-eglot--client)

@@ -241,7 +241,10 @@ describe('VS Code chat model provider', () => {
   });
 
   it('the real server accepts those requests and hands the tool calls and results to the backend as OpenAI\'s', async () => {
-    const fake = await startFakeVllm({ respond: () => ({ text: 'Done.', chunks: ['Do', 'ne.'] }) });
+    const fake = await startFakeVllm({
+      respond: (req) =>
+        String(req.body?.messages?.at(-1)?.content).includes('Call it.') ? { toolCalls: [{ name: 'read_file', arguments: '{"path": "calc.py"}', chunks: ['{"pa', 'th": "calc.py"}'] }] } : { text: 'Done.', chunks: ['Do', 'ne.'] },
+    });
     const home = mkdtempSync(join(tmpdir(), 'tandem-vscode-chat-'));
     const client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
     try {
@@ -262,6 +265,11 @@ describe('VS Code chat model provider', () => {
       expect(sent.tools).toEqual([{ type: 'function', function: { name: 'read_file', description: 'Read a file', parameters: { type: 'object', properties: { path: { type: 'string' } } } } }]);
       expect(sent.messages.at(-2)).toMatchObject({ role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'read_file', arguments: '{"path":"calc.py"}' } }] });
       expect(sent.messages.at(-1)).toMatchObject({ role: 'tool', tool_call_id: 'c1', content: 'def add(a, b): ...' });
+      // The other way: the backend's streamed tool call comes back whole, as VS Code gets it.
+      const called = (await client.request('tandem/chat', { messages: toTandemMessages([{ role: ROLE.User, content: [text('Call it.')] }]), ...options, partialResultToken: 'p2' })) as Parameters<ChatStream['finish']>[0];
+      const stream = new ChatStream(() => undefined);
+      for (const n of client.notifications.filter((x) => x.method === '$/progress' && x.params.token === 'p2')) stream.delta(n.params.value);
+      expect(stream.finish(called)).toEqual([{ callId: expect.any(String), name: 'read_file', input: { path: 'calc.py' } }]);
       const counted = (await client.request('tandem/countTokens', { model: 'tandem/gpu', text: countText('one two three four') })) as { tokens: number };
       expect(counted.tokens).toBeGreaterThan(0);
     } finally {
