@@ -4,9 +4,9 @@
 // `sendRequest` and its stream. The probe writes what it sees to a file the test reads. Against the
 // fake vLLM, through the real server: the model list and its names, a streamed answer (the fake
 // holds the rest of its answer until the probe has received the first piece), tokens counted by
-// the server, a cancelled request that closes the backend's connection, and a list that follows
-// a settings change, and tool calls both ways. The chat view itself is looked at too: what it needs is stated in
-// clients/vscode/README.md. Skipped, saying why, only when code-server is not installed.
+// the server, a cancelled request that closes the backend's connection, tool calls both ways, and
+// a list that follows a settings change. The chat view itself is looked at too: what it needs is
+// stated in clients/vscode/README.md. Skipped, saying why, only when code-server is not installed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
