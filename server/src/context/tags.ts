@@ -81,12 +81,12 @@ const MAX_SYMBOLS_PER_FILE = 400;
 /** Query matches looked at per file, so that the top-level ones among them can be kept first. */
 const MAX_MATCHES_PER_FILE = 8 * MAX_SYMBOLS_PER_FILE;
 /**
- * The tag query's time limit on a stretch of a file that holds a syntax error, after which it gives
- * what it found. Tree-sitter's query cursor is superlinear in what error recovery builds: 250 kB
- * of `${` (one ERROR node over 160,000 tokens, nested in hidden nodes) took 80-130 s, where a normal
- * 256 kB file takes 30-50 ms, with or without an error in it. Stretches without an error (the whole
- * of a file that parses cleanly) have no time limit: their query is linear in their size (bounded by
- * `maxFileBytes`) and by MAX_START_DEPTH, so their tags are complete however loaded the machine.
+ * The tag query's time limit on a file that holds a syntax error, after which it gives what it
+ * found. Tree-sitter's query cursor is superlinear in what error recovery builds: 250 kB of `${`
+ * (one ERROR node over 160,000 tokens, nested in hidden nodes) took 80-130 s, where a normal
+ * 256 kB file takes 30-50 ms, with or without an error in it. A file that parses cleanly has no
+ * time limit: its query is linear in its size (bounded by `maxFileBytes`) and bounded by
+ * MAX_START_DEPTH, so its tags are complete however loaded the machine.
  */
 export const QUERY_TIMEOUT_MS = 500;
 /**
@@ -113,32 +113,13 @@ export class TagExtractor {
   }
 
   /**
-   * The tag query's matches in file order. A tree with errors is queried in stretches of top-level
-   * nodes: those with an error under QUERY_TIMEOUT_MS together, the others (and a clean tree
-   * whole) without a clock, so that load can cut short only the part of a file that holds an error.
+   * The tag query's matches. A tree without errors is queried with no clock (its query is linear
+   * in its size), so a clean file's tags are complete however loaded the machine; a tree with
+   * errors, where error recovery can make the query superlinear, under QUERY_TIMEOUT_MS.
    */
   matches(lang: LanguageName, tree: Tree): Parser.QueryMatch[] {
-    const q = this.query(lang);
     const root = tree.rootNode;
-    if (!root.hasError) return q.matches(root, { maxStartDepth: MAX_START_DEPTH });
-    const capped = { maxStartDepth: MAX_START_DEPTH, timeoutMicros: QUERY_TIMEOUT_MS * 1000 };
-    const kids = root.type === 'ERROR' ? [] : root.children;
-    if (kids.length === 0) return q.matches(root, capped);
-    const out: Parser.QueryMatch[] = [];
-    // The stretches with errors share the one limit: a file with many costs no more than one.
-    let leftMicros = capped.timeoutMicros;
-    for (let i = 0; i < kids.length; ) {
-      const bad = kids[i]!.hasError;
-      let j = i;
-      while (j + 1 < kids.length && kids[j + 1]!.hasError === bad) j++;
-      const range = { startIndex: kids[i]!.startIndex, endIndex: kids[j]!.endIndex };
-      i = j + 1;
-      if (bad && leftMicros <= 0) continue;
-      const t = performance.now();
-      for (const m of q.matches(root, bad ? { ...capped, timeoutMicros: leftMicros, ...range } : { maxStartDepth: MAX_START_DEPTH, ...range })) out.push(m);
-      if (bad) leftMicros -= Math.ceil((performance.now() - t) * 1000);
-    }
-    return out;
+    return this.query(lang).matches(root, root.hasError ? { maxStartDepth: MAX_START_DEPTH, timeoutMicros: QUERY_TIMEOUT_MS * 1000 } : { maxStartDepth: MAX_START_DEPTH });
   }
 
   /** Definitions and imports of a file. Never throws for odd input: a broken tree gives what it has. */
