@@ -120,6 +120,11 @@ export class DocumentStore {
     this.docs.delete(uri);
   }
 
+  /** Every open document. */
+  all(): IterableIterator<Doc> {
+    return this.docs.values();
+  }
+
   get size(): number {
     return this.docs.size;
   }

@@ -124,6 +124,7 @@ describe('tandem-lsp CLI', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/fim\s+vllm\s+onprem http:\/\/127\.0\.0\.1:\d+\s+reachable\s+model Qwen\/Qwen2\.5-Coder-7B\s+context 32768 \(server\)\s+latency \d+ ms/);
     expect(r.stdout).toMatch(/route inline\s+-> fim/);
+    expect(r.stdout).toMatch(/route chat\s+-> fim/);
     const dead = writeConfig('doc-dead.json', { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9' } } });
     const d = await run(['doctor', '--config', dead]);
     expect(d.code).toBe(1);

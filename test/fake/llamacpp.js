@@ -18,7 +18,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { approxTokens, playReply, sendText, shapeText, startRecorder, stripUndefined } from "./recorder.js";
+import { approxTokens, fakeTokens, playReply, sendText, shapeText, startRecorder, stripUndefined } from "./recorder.js";
 
 /** @typedef {import("./llamacpp.js").FakeLlamaCpp} FakeLlamaCpp */
 /** @typedef {import("./llamacpp.js").FakeLlamaCppOptions} FakeLlamaCppOptions */
@@ -102,6 +102,15 @@ export async function startFakeLlamaCpp(initial = {}) {
           data: [{ id: modelName(), object: "model", created: Math.floor(Date.now() / 1000), owned_by: "llamacpp", meta: { vocab_type: 2, n_vocab: 151936, n_ctx_train: 32768, n_embd: 1536, n_params: 1543714304, size: 1646969856 } }],
         });
       }
+      if (method === "POST" && path === "/tokenize") {
+        // llama-server: {content, add_special?, with_pieces?} -> {"tokens": [ids]} (with pieces: [{id, piece}]).
+        if (ctx.badJson !== null) return sendJson(res, 500, errorBody(`[json.exception.parse_error.101] parse error: ${ctx.badJson}`, 500));
+        const body = rec.body ?? {};
+        const content = typeof body.content === "string" ? body.content : "";
+        const tokens = fakeTokens(content);
+        const ids = [...(body.add_special === true ? [151643] : []), ...tokens.map((t) => t.id)];
+        return sendJson(res, 200, { tokens: body.with_pieces === true ? tokens.map((t) => ({ id: t.id, piece: t.text })) : ids });
+      }
       const isInfill = path === "/infill";
       const isCompletion = path === "/completion" || path === "/completions";
       const isChat = path === "/v1/chat/completions" || path === "/chat/completions";
@@ -164,6 +173,44 @@ export async function startFakeLlamaCpp(initial = {}) {
       /** @param {Record<string, unknown>} delta @param {string|null} finish */
       const chatChunk = (delta, finish) => ({ choices: [{ finish_reason: finish, index: 0, delta }], created, id, model: modelName(), system_fingerprint: BUILD, object: "chat.completion.chunk" });
 
+      if (isChat && reply && typeof reply === "object" && "toolCalls" in reply && Array.isArray(reply.toolCalls)) {
+        // llama-server with --jinja parses the model's tool calls and streams them as diffs
+        // (common_chat_msg_diff_to_json_oaicompat): {index, id, type, function: {name, arguments}}
+        // when a call starts, {index, function: {arguments}} after; then finish_reason "tool_calls".
+        await ctx.wait(options.latencyMs);
+        if (res.destroyed || ctx.closing()) return;
+        const calls = reply.toolCalls.map((/** @type {any} */ c) => ({ id: c.id ?? randomBytes(16).toString("hex").slice(0, 32), name: c.name, arguments: typeof c.arguments === "string" ? c.arguments : JSON.stringify(c.arguments) }));
+        const n = calls.reduce((/** @type {number} */ k, /** @type {any} */ c) => k + approxTokens(c.arguments), 0);
+        const usage = { completion_tokens: n, prompt_tokens: promptTokens, total_tokens: n + promptTokens };
+        if (!stream) {
+          return sendJson(res, 200, {
+            choices: [{ finish_reason: "tool_calls", index: 0, message: { role: "assistant", content: null, tool_calls: calls.map((/** @type {any} */ c) => ({ type: "function", function: { name: c.name, arguments: c.arguments }, id: c.id })) } }],
+            created,
+            model: modelName(),
+            system_fingerprint: BUILD,
+            object: "chat.completion",
+            usage,
+            id,
+          });
+        }
+        res.writeHead(200, { "content-type": "text/event-stream", "keep-alive": "timeout=5, max=100" });
+        res.flushHeaders();
+        res.write(sse(chatChunk({ role: "assistant", content: null }, null)));
+        for (let index = 0; index < calls.length; index++) {
+          const c = calls[index];
+          const pieces = c.arguments.match(/[\s\S]{1,8}/g) ?? [""];
+          for (let i = 0; i < pieces.length; i++) {
+            await ctx.wait(options.tokenIntervalMs);
+            if (res.destroyed || ctx.closing()) return;
+            const fn = i === 0 ? { ...(c.name !== undefined ? { name: c.name } : {}), arguments: pieces[i] } : { arguments: pieces[i] };
+            res.write(sse(chatChunk({ tool_calls: [{ index, ...(i === 0 ? { id: c.id, type: "function" } : {}), function: fn }] }, null)));
+          }
+        }
+        res.write(sse(chatChunk({}, "tool_calls")));
+        if (body.stream_options?.include_usage === true) res.write(sse({ choices: [], created, id, model: modelName(), system_fingerprint: BUILD, object: "chat.completion.chunk", usage }));
+        res.end(sse("[DONE]"));
+        return;
+      }
       if (!stream && "text" in reply) {
         await ctx.wait(options.latencyMs);
         if (res.destroyed || ctx.closing()) return;

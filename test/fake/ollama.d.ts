@@ -1,7 +1,7 @@
 // Types for test/fake/ollama.js (hand-written; keep in sync with the JSDoc there).
 import type { CommonOptions, FakeServer, RecordedRequest } from "./recorder.js";
 
-export type { Reply, TextReply, ErrorReply, StreamErrorReply, MalformedReply, HangReply, DestroyReply, EndReply, ErrorInfo } from "./recorder.js";
+export type { Reply, ToolCallsReply, TextReply, ErrorReply, StreamErrorReply, MalformedReply, HangReply, DestroyReply, EndReply, ErrorInfo } from "./recorder.js";
 
 export interface OllamaRecordedRequest extends RecordedRequest {
   /** For /api/generate and /api/chat: the prompt was longer than num_ctx and Ollama cut its start. */
@@ -31,3 +31,4 @@ export interface FakeOllama extends FakeServer<FakeOllamaOptions> {
 
 export const DEFAULT_MODEL: string;
 export function startFakeOllama(options?: FakeOllamaOptions): Promise<FakeOllama>;
+

@@ -14,6 +14,7 @@
  * Token counts: 1 token = 4 characters, rounded up (see recorder.js).
  */
 
+import { randomBytes } from "node:crypto";
 import { approxTokens, playReply, sendText, shapeText, startRecorder, stripUndefined } from "./recorder.js";
 
 /** @typedef {import("./ollama.js").FakeOllama} FakeOllama */
@@ -147,6 +148,22 @@ export async function startFakeOllama(initial = {}) {
         return { model: modelName, created_at: now(), response: full, done: true, done_reason: reason, ...(body.raw === true ? {} : { context: [151644, 872, 198] }), ...counts };
       };
 
+      if (isChat && reply && typeof reply === "object" && "toolCalls" in reply && Array.isArray(reply.toolCalls)) {
+        // Ollama (0.12+) parses the model's tool calls itself and sends them whole, arguments as an
+        // object, in one message line; the final line says done_reason "stop".
+        await ctx.wait(options.latencyMs);
+        if (res.destroyed || ctx.closing()) return;
+        const calls = reply.toolCalls.map((/** @type {any} */ c, /** @type {number} */ index) => ({ id: c.id ?? `call_${randomBytes(4).toString("hex")}`, function: { index, name: c.name, arguments: c.arguments } }));
+        const message = { role: "assistant", content: "", tool_calls: calls };
+        if (!stream) return sendJson(res, 200, { ...last("stop", 8), message });
+        res.writeHead(200, { "content-type": "application/x-ndjson" });
+        res.flushHeaders();
+        res.write(JSON.stringify({ model: modelName, created_at: now(), message, done: false }) + "\n");
+        await ctx.wait(options.tokenIntervalMs);
+        if (res.destroyed || ctx.closing()) return;
+        res.end(JSON.stringify(last("stop", 8)) + "\n");
+        return;
+      }
       if (!stream && "text" in reply) {
         await ctx.wait(options.latencyMs);
         if (res.destroyed || ctx.closing()) return;

@@ -74,7 +74,12 @@ export interface EndReply {
   after?: string;
 }
 
-export type Reply = TextReply | ErrorReply | StreamErrorReply | MalformedReply | HangReply | DestroyReply | EndReply;
+/** A chat answer that calls tools (the Ollama fake: whole calls, arguments as an object). */
+export interface ToolCallsReply {
+  toolCalls: { name?: string; arguments: unknown; id?: string }[];
+}
+
+export type Reply = TextReply | ErrorReply | StreamErrorReply | MalformedReply | HangReply | DestroyReply | EndReply | ToolCallsReply;
 
 export interface HandlerContext {
   req: IncomingMessage;
@@ -142,6 +147,8 @@ export interface CommonOptions {
 }
 
 export function approxTokens(text: string): number;
+/** The fakes' tokenizer: one token per 4 characters, ids derived from the characters. */
+export function fakeTokens(text: string): { id: number; text: string; start: number; stop: number }[];
 export function splitChunks(text: string): string[];
 export function cutChunks(chunks: string[], text: string): string[];
 export function shapeText(text: string, chunks: string[] | undefined, stops: string[], maxTokens: number | null, keepStop: boolean): { text: string; chunks: string[]; reason: "eos" | "stop" | "length"; stop: string | null };

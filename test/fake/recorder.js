@@ -25,6 +25,24 @@ export function approxTokens(/** @type {string} */ text) {
   return Math.ceil(text.length / 4);
 }
 
+/**
+ * The fakes' tokenizer: one token per 4 characters (as approxTokens counts), each id derived from
+ * its characters, so the same text always gives the same ids. With the pieces' text and offsets.
+ * @param {string} text
+ * @returns {{ id: number, text: string, start: number, stop: number }[]}
+ */
+export function fakeTokens(text) {
+  /** @type {{ id: number, text: string, start: number, stop: number }[]} */
+  const out = [];
+  for (let start = 0; start < text.length; start += 4) {
+    const piece = text.slice(start, start + 4);
+    let id = 7;
+    for (let i = 0; i < piece.length; i++) id = (id * 31 + piece.charCodeAt(i)) % 151_000;
+    out.push({ id, text: piece, start, stop: start + piece.length });
+  }
+  return out;
+}
+
 /** Split text into ~4-character pieces (by code point, so surrogate pairs stay whole). */
 export function splitChunks(/** @type {string} */ text) {
   const cps = Array.from(text);

@@ -15,7 +15,7 @@
  * Token counts: 1 token = 4 characters, rounded up (see recorder.js).
  */
 
-import { approxTokens, playReply, sendText, shapeText, startRecorder, stripUndefined } from "./recorder.js";
+import { approxTokens, fakeTokens, playReply, sendText, shapeText, startRecorder, stripUndefined } from "./recorder.js";
 
 /** @typedef {import("./tgi.js").FakeTgi} FakeTgi */
 /** @typedef {import("./tgi.js").FakeTgiOptions} FakeTgiOptions */
@@ -100,6 +100,13 @@ export async function startFakeTgi(initial = {}) {
       }
       if (method === "GET" && path === "/v1/models") {
         return sendJson(res, 200, { object: "list", data: [{ id: options.model, object: "model", created: 0, owned_by: options.model }] });
+      }
+      if (method === "POST" && path === "/tokenize") {
+        // TGI's /tokenize takes a GenerateRequest ({inputs, parameters?, add_special_tokens?}) and
+        // answers one {id, text, start, stop} per token (start/stop: character offsets in inputs).
+        const body = rec.body;
+        if (!body || typeof body !== "object" || typeof body.inputs !== "string") return sendJson(res, 422, errorBody("Failed to deserialize the JSON body into the target type: missing field `inputs`", "validation"));
+        return sendJson(res, 200, fakeTokens(body.inputs).map((t) => ({ id: t.id, text: t.text, start: t.start, stop: t.stop })));
       }
       const isGenerate = path === "/generate_stream";
       const isChat = path === "/v1/chat/completions";
@@ -224,6 +231,34 @@ export async function startFakeTgi(initial = {}) {
         return out;
       }
 
+      if (isChat && reply && typeof reply === "object" && "toolCalls" in reply && Array.isArray(reply.toolCalls)) {
+        // TGI 3 (router/src/chat.rs): the model writes {"function": {"_name": NAME, ...arguments}}
+        // under a grammar; once the name parses, one delta carries it with arguments "{", later ones
+        // `"name": null` and the raw argument tokens (the call's closing brace trimmed). One call
+        // only (index 0), its id empty, the role in every delta; the last token's finish reason is
+        // the plain "stop".
+        const call = /** @type {any} */ (reply.toolCalls[0]);
+        const args = typeof call.arguments === "string" ? call.arguments : JSON.stringify(call.arguments);
+        const rest = args.startsWith("{") ? args.slice(1) : args;
+        const pieces = rest.match(/[\s\S]{1,4}/g) ?? [];
+        const delta = (/** @type {string|null} */ name, /** @type {string} */ piece) => ({ tool_calls: [{ index: 0, id: call.id ?? "", type: "function", function: { name, arguments: piece } }] });
+        await ctx.wait(options.latencyMs);
+        if (res.destroyed || ctx.closing()) return;
+        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "x-accel-buffering": "no" });
+        res.flushHeaders();
+        res.write(sse(chatChunk(delta(call.name ?? null, "{"), pieces.length === 0 ? "stop" : null)));
+        for (let i = 0; i < pieces.length; i++) {
+          await ctx.wait(options.tokenIntervalMs);
+          if (res.destroyed || ctx.closing()) return;
+          res.write(sse(chatChunk(delta(null, /** @type {string} */ (pieces[i])), i === pieces.length - 1 ? "stop" : null)));
+        }
+        if (body.stream_options?.include_usage === true) {
+          const n = pieces.length + 1;
+          res.write(sse({ object: "chat.completion.chunk", id: "", created, model: options.model, system_fingerprint: `${VERSION}-native`, choices: [], usage: { prompt_tokens: inputTokens, completion_tokens: n, total_tokens: inputTokens + n } }));
+        }
+        res.end(sse("[DONE]"));
+        return;
+      }
       await playReply(ctx, reply, options, frame);
     },
   });

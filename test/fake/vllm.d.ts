@@ -82,7 +82,28 @@ export interface MalformedReply {
   after?: string;
 }
 
-export type Reply = TextReply | ErrorReply | StreamErrorReply | HangReply | DestroyReply | MalformedReply;
+/** One tool call a chat reply makes. */
+export interface ToolCallSpec {
+  name?: string;
+  /** The arguments' JSON text (sent as is: a broken one is what a broken tool parser would send). */
+  arguments: string;
+  /** Default `chatcmpl-tool-<hex>`, as vLLM makes them. */
+  id?: string;
+  /** Stream the arguments in these pieces (otherwise ~8 characters each). */
+  chunks?: string[];
+}
+
+/**
+ * A chat answer that calls tools, as vLLM streams it with a tool parser (`--enable-auto-tool-choice`):
+ * the role chunk, any `text` as content, per call a chunk with its id, type, index and name, then
+ * its arguments in pieces by index, then a chunk with an empty delta and finish_reason "tool_calls".
+ */
+export interface ToolCallsReply {
+  toolCalls: ToolCallSpec[];
+  text?: string;
+}
+
+export type Reply = TextReply | ErrorReply | StreamErrorReply | HangReply | DestroyReply | MalformedReply | ToolCallsReply;
 
 export interface ModelsOverride {
   status: number;
@@ -131,6 +152,8 @@ export interface FakeVllm {
   port: number;
   /** Every request, in arrival order (same array across reset()). */
   requests: RecordedRequest[];
+  /** The POST /v1/chat/completions records. */
+  chats(): RecordedRequest[];
   /** The POST /v1/completions records. */
   completions(): RecordedRequest[];
   /** Change options at run time (affects requests whose handling starts later). */

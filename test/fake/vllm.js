@@ -7,7 +7,8 @@
  * exported types for TypeScript callers.
  *
  * It reproduces, as far as an HTTP client can observe, what `vllm serve` answers
- * on /v1/completions, /v1/chat/completions, /v1/models and /health: body shapes,
+ * on /v1/completions, /v1/chat/completions (tool calls streamed as a tool parser streams them),
+ * /v1/models, /tokenize and /health: body shapes,
  * key order, SSE framing (`data: <json>\n\n` ... `data: [DONE]\n\n`), error
  * shapes (the nested `{"error":{...}}` of current vLLM and the flat
  * `{"object":"error",...}` of older releases) and the built-in request checks
@@ -29,7 +30,7 @@ import { EventEmitter } from "node:events";
 import { realpathSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { approxTokens, cutChunks, splitChunks, stripUndefined } from "./recorder.js";
+import { approxTokens, cutChunks, fakeTokens, splitChunks, stripUndefined } from "./recorder.js";
 
 /** @typedef {import("./vllm.js").FakeVllm} FakeVllm */
 /** @typedef {import("./vllm.js").FakeVllmOptions} FakeVllmOptions */
@@ -371,6 +372,25 @@ export async function startFakeVllm(initial = {}) {
         ],
       });
     }
+    if (path === "/tokenize") {
+      // vLLM's TokenizeCompletionRequest {model?, prompt, add_special_tokens} or TokenizeChatRequest
+      // {model?, messages, ...}; the answer is TokenizeResponse.model_dump(): count, max_model_len,
+      // tokens, token_strs (null unless return_token_strs).
+      if (method !== "POST") return sendJson(res, 405, { detail: "Method Not Allowed" });
+      const body = rec.body;
+      if (badJson !== null || body === null || typeof body !== "object" || Array.isArray(body)) {
+        return sendJson(res, 400, { error: { message: badJson !== null ? `JSON decode error: ${badJson}` : "Input should be a valid dictionary or object to extract fields from", type: "BadRequestError", param: null, code: 400 } });
+      }
+      if (body.model !== undefined && body.model !== null && body.model !== "" && body.model !== options.model) {
+        return sendJson(res, 404, { error: { message: `The model \`${body.model}\` does not exist.`, type: "NotFoundError", param: "model", code: 404 } });
+      }
+      const text = typeof body.prompt === "string" ? body.prompt : chatPromptText(body.messages);
+      if (text === null) return sendJson(res, 400, { error: { message: "Field required: prompt", type: "BadRequestError", param: null, code: 400 } });
+      const tokens = fakeTokens(text);
+      // add_special_tokens defaults to true: a BOS token first.
+      const ids = [...(body.add_special_tokens === false ? [] : [151643]), ...tokens.map((t) => t.id)];
+      return sendJson(res, 200, { count: ids.length, max_model_len: options.maxModelLen, tokens: ids, token_strs: body.return_token_strs === true ? tokens.map((t) => t.text) : null });
+    }
     const isCompletions = path === "/v1/completions";
     const isChat = path === "/v1/chat/completions";
     if (!isCompletions && !isChat) return sendJson(res, 404, { detail: "Not Found" });
@@ -440,6 +460,10 @@ export async function startFakeVllm(initial = {}) {
       return sendJson(res, reply.status, errorBody(reply.error, reply.status, reply.shape ?? "nested"), reply.headers);
     }
 
+    if (reply && typeof reply === "object" && "toolCalls" in reply && Array.isArray(reply.toolCalls)) {
+      if (!isChat) throw new Error("respond(): a toolCalls reply answers chat requests only");
+      return toolCallsAnswer(/** @type {import("./vllm.js").ToolCallsReply} */ (reply), body, promptTokens, res, rec, stream);
+    }
     const includeUsage = stream && body.stream_options?.include_usage === true;
     const id = randomId(isChat ? "chatcmpl" : "cmpl");
     const created = nowSeconds();
@@ -595,6 +619,79 @@ export async function startFakeVllm(initial = {}) {
     res.end();
   }
 
+  /**
+   * A chat answer with tool calls, as vLLM's serving_chat writes it with a tool parser: every chunk
+   * `model_dump_json(exclude_unset=True)`, so a tool call's first piece carries id, type, index
+   * and name (in that order), later ones only index and an arguments piece.
+   * @param {import("./vllm.js").ToolCallsReply} reply @param {any} body @param {number} promptTokens
+   * @param {http.ServerResponse} res @param {RecordedRequest} rec @param {boolean} stream
+   */
+  async function toolCallsAnswer(reply, body, promptTokens, res, rec, stream) {
+    await wait(options.latencyMs);
+    if (res.destroyed || closing) return;
+    const id = randomId("chatcmpl");
+    const created = nowSeconds();
+    const model = options.model;
+    const calls = reply.toolCalls.map((c) => ({ ...c, id: c.id ?? randomId("chatcmpl-tool") }));
+    const text = reply.text ?? "";
+    const completionTokens = approxTokens(text) + calls.reduce((n, c) => n + approxTokens((c.name ?? "") + c.arguments), 0);
+    const usage = { prompt_tokens: promptTokens, total_tokens: promptTokens + completionTokens, completion_tokens: completionTokens };
+    if (!stream) {
+      return sendJson(res, 200, {
+        id,
+        object: "chat.completion",
+        created,
+        model,
+        choices: [
+          {
+            index: 0,
+            message: { role: "assistant", reasoning_content: null, content: text === "" ? null : text, tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) },
+            logprobs: null,
+            finish_reason: "tool_calls",
+            stop_reason: null,
+          },
+        ],
+        usage: { ...usage, prompt_tokens_details: null },
+        prompt_logprobs: null,
+      });
+    }
+    res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8" });
+    res.flushHeaders();
+    /** @param {unknown} data */
+    const send = (data) => {
+      if (res.destroyed || closing) return false;
+      res.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
+      return true;
+    };
+    /** @param {object} delta @param {string|null} [finish] */
+    const chunk = (delta, finish = null) => ({
+      id,
+      object: "chat.completion.chunk",
+      created,
+      model,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish, ...(finish !== null ? { stop_reason: null } : {}) }],
+    });
+    /** @type {object[]} */
+    const deltas = [];
+    for (const piece of splitChunks(text)) deltas.push({ content: piece });
+    calls.forEach((c, index) => {
+      deltas.push({ tool_calls: [{ id: c.id, type: "function", index, function: c.name === undefined ? {} : { name: c.name } }] });
+      const pieces = c.chunks ?? (c.arguments.match(/[\s\S]{1,8}/g) ?? []);
+      for (const p of pieces) deltas.push({ tool_calls: [{ index, function: { arguments: p } }] });
+    });
+    if (!send(chunk({ role: "assistant", content: "" }))) return;
+    for (let i = 0; i < deltas.length; i++) {
+      await wait(options.tokenIntervalMs);
+      if (options.pace) await options.pace(i + 1, rec);
+      if (res.destroyed || closing) return;
+      if (!send(chunk(/** @type {object} */ (deltas[i])))) return;
+    }
+    if (!send(chunk({}, "tool_calls"))) return;
+    if (stream && body.stream_options?.include_usage === true && !send({ id, object: "chat.completion.chunk", created, model, choices: [], usage })) return;
+    if (!send("[DONE]")) return;
+    res.end();
+  }
+
   await new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, "127.0.0.1", () => {
@@ -612,6 +709,9 @@ export async function startFakeVllm(initial = {}) {
     requests,
     completions() {
       return requests.filter((r) => r.method === "POST" && r.path === "/v1/completions");
+    },
+    chats() {
+      return requests.filter((r) => r.method === "POST" && r.path === "/v1/chat/completions");
     },
     set(partial) {
       Object.assign(options, stripUndefined(partial));

@@ -115,7 +115,7 @@ describe('defaults', () => {
     const r = resolveConfig([]);
     if (!r.ok) throw new Error(r.error);
     expect(r.config.backends).toEqual({ local: { name: 'local', kind: 'vllm', url: 'http://localhost:8000', location: 'onprem' } });
-    expect(r.config.routes).toEqual({ inline: ['local'], action: ['local'], multiFile: ['local'] });
+    expect(r.config.routes).toEqual({ inline: ['local'], action: ['local'], multiFile: ['local'], chat: ['local'] });
     expect(r.config.privacy).toEqual({ airGapped: false, onPremOnly: [], allowOutsideWorkspace: false, initializationOptions: 'user' });
     expect(r.config.inline).toEqual({ enabled: true, debounceMs: 'adaptive', deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512, speculative: true, alternatives: 3 });
     expect(r.config.log).toEqual({ level: 'info' });
@@ -157,6 +157,8 @@ describe('defaults', () => {
     expect(r.config.routes.inline).toEqual(['fim', 'chat', 'cloud', 'rented']);
     expect(r.config.routes.multiFile).toEqual(['fim', 'chat', 'cloud', 'rented']);
     expect(r.config.routes.action).toEqual(['chat']);
+    // routes.chat, when absent, is the action route's list.
+    expect(r.config.routes.chat).toEqual(['chat']);
   });
 });
 

@@ -28,7 +28,7 @@ const REQ: FimRequest = { prompt: '<|fim_prefix|># path: src/f.py\ndef f():\n   
 describe('model discovery', () => {
   it('takes the first model of /api/tags, its capabilities and the Modelfile num_ctx from /api/show, once', async () => {
     const b = backend();
-    const expected = { ok: true, value: { id: MODEL, contextWindow: 4096, contextSource: 'server' } };
+    const expected = { ok: true, value: { id: MODEL, contextWindow: 4096, contextSource: 'server', tools: false } };
     expect(await b.info(never())).toEqual(expected);
     await b.complete(REQ, never());
     expect(await b.info(never())).toEqual(expected);
@@ -38,12 +38,12 @@ describe('model discovery', () => {
 
   it("without num_ctx in the Modelfile, the model's trained context length", async () => {
     fake.set({ numCtx: null });
-    expect(await backend().info(never())).toEqual({ ok: true, value: { id: MODEL, contextWindow: 32768, contextSource: 'server' } });
+    expect(await backend().info(never())).toEqual({ ok: true, value: { id: MODEL, contextWindow: 32768, contextSource: 'server', tools: false } });
   });
 
   it('a configured model skips /api/tags; maxContextTokens from config wins', async () => {
     fake.set({ model: 'tandem-fim:latest' });
-    expect(await backend({ model: 'tandem-fim', maxContextTokens: 2048 }).info(never())).toEqual({ ok: true, value: { id: 'tandem-fim', contextWindow: 2048, contextSource: 'config' } });
+    expect(await backend({ model: 'tandem-fim', maxContextTokens: 2048 }).info(never())).toEqual({ ok: true, value: { id: 'tandem-fim', contextWindow: 2048, contextSource: 'config', tools: false } });
     expect(fake.requests.map((r) => r.path)).toEqual(['/api/show']);
   });
 

@@ -227,7 +227,8 @@ export function resolveConfig(sources: ConfigSource[], workspaces: WorkspaceSour
   const byLocation = Object.values(backends).sort((a, b) => Number(a.location === 'cloud') - Number(b.location === 'cloud')).map((b) => b.name);
   const routes = {} as Record<TaskClass, string[]>;
   for (const task of TASK_CLASSES) {
-    const list = raw.routes?.[task] ?? byLocation;
+    // Chat defaults to the action route's list (on-prem first, like actions).
+    const list = raw.routes?.[task] ?? (task === 'chat' ? (raw.routes?.action ?? byLocation) : byLocation);
     for (let i = 0; i < list.length; i++) {
       if (!backends[list[i]!]) {
         const where = blame(user, ['routes', task]);

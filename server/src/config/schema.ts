@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 export const BACKEND_KINDS = ['vllm', 'openai', 'tgi', 'ollama', 'llamacpp'] as const;
 export const FIM_TEMPLATES = ['qwen', 'deepseek', 'starcoder', 'codellama', 'codestral'] as const;
-export const TASK_CLASSES = ['inline', 'action', 'multiFile'] as const;
+export const TASK_CLASSES = ['inline', 'action', 'multiFile', 'chat'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 export type FimTemplateName = (typeof FIM_TEMPLATES)[number];
 export type TaskClass = (typeof TASK_CLASSES)[number];
@@ -77,6 +77,7 @@ export const ConfigSchema = z
         inline: routeList.optional().describe('Backends for ghost-text completions, first healthy and allowed one serves.'),
         action: routeList.optional().describe('Backends for code actions and explain on one file.'),
         multiFile: routeList.optional().describe('Backends for tasks whose context or edits span files.'),
+        chat: routeList.optional().describe('Backends for chat (the tandem/chat LSP request and `tandem-lsp serve`); `tandem/auto` picks the first allowed one. Default: the action route\'s list.'),
       })
       .strict()
       .optional()

@@ -3,6 +3,7 @@ import { ErrorCodes, ResponseError } from 'vscode-languageserver';
 import { z } from 'zod';
 import { ACTION_KINDS, type ActionId } from '../actions/list.js';
 import { MAX_SNOOZE_MINUTES } from '../pipeline/inlineSwitch.js';
+import { parseChatRequest, type ChatTaskRequest } from '../pipeline/chat.js';
 
 const natural = z.number({ error: 'expected a non-negative integer' }).int({ error: 'expected a non-negative integer' }).min(0, { error: 'expected a non-negative integer' }).max(Number.MAX_SAFE_INTEGER);
 const position = z.object({ line: natural, character: natural }, { error: 'expected a position {"line": ..., "character": ...}' });
@@ -208,3 +209,34 @@ export function notificationProblem(method: string, schema: z.ZodType, p: unknow
   const { at, message } = firstIssue(r.error, p, 'params');
   return `${method}: ${at}: ${message}`;
 }
+
+// --- Chat (tandem/chat, tandem/chatModels, tandem/countTokens) ---------------------------------
+
+const progressToken = (v: unknown): boolean => v === undefined || v === null || typeof v === 'string' || Number.isSafeInteger(v);
+
+/**
+ * tandem/chat's params: the chat request's own check (pipeline/chat.ts, shared with `serve`), its
+ * field named under `params`, plus the progress tokens LSP adds.
+ */
+export function chatParams(method: string, p: unknown): { request: ChatTaskRequest; partialResultToken?: string | number } {
+  const r = parseChatRequest(p, 'lsp');
+  if (!r.ok) {
+    const field = r.failure.param ?? 'params';
+    throw new ResponseError(ErrorCodes.InvalidParams, `${method}: ${field === 'params' ? '' : 'params.'}${r.failure.message}`);
+  }
+  const { partialResultToken, workDoneToken } = p as { partialResultToken?: unknown; workDoneToken?: unknown };
+  if (!progressToken(partialResultToken)) throw invalid(method, 'params.partialResultToken', 'expected a progress token (a string or an integer)', partialResultToken);
+  if (!progressToken(workDoneToken)) throw invalid(method, 'params.workDoneToken', 'expected a progress token (a string or an integer)', workDoneToken);
+  return { request: r.value, ...(partialResultToken !== undefined && partialResultToken !== null ? { partialResultToken: partialResultToken as string | number } : {}) };
+}
+
+/** tandem/chatModels: nothing, or an empty object. */
+export const ChatModelsShape = z.object({}, { error: 'expected {} or nothing' }).nullish();
+
+export const CountTokensShape = z.object(
+  {
+    model: z.string({ error: 'expected "tandem/auto" or "tandem/<backend>"' }).min(1, { error: 'expected "tandem/auto" or "tandem/<backend>"' }),
+    text: z.string({ error: 'expected the text as a string' }),
+  },
+  { error: 'expected {"model": ..., "text": ...}' },
+);

@@ -5,7 +5,7 @@ import { DeadlineError, SharedWork } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import { connectFailure, httpFailure, streamErrorFailure, toFailure } from './errors.js';
 import type { Fetch } from './http.js';
-import { parseJsonLine, sseEvents } from './streams.js';
+import { openAIMessages, parseJsonLine, sampling, sseEvents, ToolCallAssembler } from './streams.js';
 import { backendHeaders, backendTransport, type BackendDeps } from './transport.js';
 import type { BackendFailure, ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome } from './types.js';
 
@@ -186,6 +186,15 @@ export abstract class HttpBackend implements CompletionBackend {
     }
   }
 
+  /** POSTs `body` to a tokenizer endpoint and reads the count out of its answer with `count`. */
+  protected async tokenize(path: string, body: unknown, count: (answer: unknown) => number | undefined, signal: AbortSignal): Promise<Outcome<number>> {
+    const got = await this.json(path, body, signal);
+    if (!got.ok) return got;
+    const n = count(got.value);
+    if (n === undefined || !Number.isSafeInteger(n) || n < 0) return { ok: false, failure: { kind: 'bad_response', message: `${this.url}${path} answered without a token count` } };
+    return { ok: true, value: n };
+  }
+
   /** A GET whose status is the answer (health endpoints), timed. */
   protected async probePath(path: string, signal: AbortSignal): Promise<Outcome<{ latencyMs: number }>> {
     const start = performance.now();
@@ -211,9 +220,11 @@ export abstract class HttpBackend implements CompletionBackend {
     const ex = this.exchange(signal);
     const body = {
       model,
-      messages: req.messages,
+      messages: openAIMessages(req.messages),
       max_tokens: req.maxTokens,
       temperature: req.temperature,
+      ...sampling(req),
+      ...(req.tools && req.tools.length > 0 ? { tools: req.tools, ...(req.toolChoice !== undefined ? { tool_choice: req.toolChoice } : {}) } : {}),
       stream: true,
       stream_options: { include_usage: true },
     };
@@ -221,6 +232,7 @@ export abstract class HttpBackend implements CompletionBackend {
     let finishReason: string | null = null;
     let usage: ChatResult['usage'];
     let done = false;
+    const calls = new ToolCallAssembler();
     try {
       const res = await this.send(path, body, ex);
       if (!res.ok) return res;
@@ -239,12 +251,18 @@ export abstract class HttpBackend implements CompletionBackend {
           text += delta;
           req.onDelta?.(delta, text);
         }
+        const pieces = calls.add(choice?.delta?.tool_calls);
+        if (pieces) req.onToolCallDelta?.(pieces);
         if (choice?.finish_reason) finishReason = choice.finish_reason;
         if (chunk?.usage && typeof chunk.usage.prompt_tokens === 'number') usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens ?? 0 };
       }
       if (ex.signal.aborted) return this.failed(toFailure(ex.signal.reason, this.url, ex.signal));
       if (!done && !finishReason) return this.failed({ kind: 'stream', message: `the stream from ${this.url} ended before the answer was complete` });
-      return { ok: true, value: { text, finishReason, model: reportedModel, ...(usage ? { usage } : {}) } };
+      const assembled = calls.finish();
+      if (!assembled.ok) return this.failed({ kind: 'bad_response', message: `${this.url} answered a malformed tool call: ${assembled.problem}` });
+      // TGI ends a tool call with a plain "stop"; OpenAI's clients look for "tool_calls".
+      const finish = assembled.calls.length > 0 && finishReason === 'stop' ? 'tool_calls' : finishReason;
+      return { ok: true, value: { text, ...(assembled.calls.length > 0 ? { toolCalls: assembled.calls } : {}), finishReason: finish, model: reportedModel, ...(usage ? { usage } : {}) } };
     } catch (err) {
       return this.failed(toFailure(err, this.url, ex.signal.aborted ? ex.signal : undefined));
     } finally {
@@ -254,6 +272,6 @@ export abstract class HttpBackend implements CompletionBackend {
 }
 
 interface ChatChunk {
-  choices?: { delta?: { content?: unknown }; finish_reason?: string | null }[];
+  choices?: { delta?: { content?: unknown; tool_calls?: unknown }; finish_reason?: string | null }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
 }

@@ -98,6 +98,14 @@ export class LlamaCppBackend extends HttpBackend {
     return this.openAIChat('/v1/chat/completions', info.value.id, info.value.id, req, signal);
   }
 
+  /** llama-server's `POST /tokenize` `{content}`: `{tokens: [...]}`. */
+  countTokens(text: string, signal: AbortSignal): Promise<Outcome<number>> {
+    return this.tokenize('/tokenize', { content: text, add_special: false }, (a) => {
+      const tokens = (a as { tokens?: unknown } | null)?.tokens;
+      return Array.isArray(tokens) ? tokens.length : undefined;
+    }, signal);
+  }
+
   /** /health: 200 once the model is loaded, 503 while it loads. */
   probe(signal: AbortSignal): Promise<Outcome<{ latencyMs: number }>> {
     return this.probePath('/health', signal);

@@ -2,8 +2,33 @@
 // the `insert` capability, else our rendered prompt with `raw`), /api/chat, /api/show, /api/tags.
 import { streamErrorFailure, toFailure } from './errors.js';
 import { FALLBACK_CONTEXT_WINDOW, HttpBackend } from './httpBackend.js';
-import { ndjson } from './streams.js';
-import type { ChatRequest, ChatResult, FimRequest, FimResult, ModelInfo, Outcome } from './types.js';
+import { ndjson, ToolCallAssembler } from './streams.js';
+import { messageText, type ChatMessage, type ChatRequest, type ChatResult, type FimRequest, type FimResult, type ModelInfo, type Outcome } from './types.js';
+
+/** Ollama's chat messages: a tool call's arguments as an object, a tool's answer with `tool_name`. */
+export function ollamaMessages(messages: readonly ChatMessage[]): Record<string, unknown>[] {
+  const names = new Map<string, string>();
+  return messages.map((m) => {
+    const out: Record<string, unknown> = { role: m.role, content: m.content ?? '' };
+    if (m.toolCalls && m.toolCalls.length > 0) {
+      out.tool_calls = m.toolCalls.map((c) => {
+        names.set(c.id, c.function.name);
+        let args: unknown;
+        try {
+          args = JSON.parse(c.function.arguments);
+        } catch {
+          args = {};
+        }
+        return { function: { name: c.function.name, arguments: args } };
+      });
+    }
+    if (m.role === 'tool') {
+      const name = m.name ?? (m.toolCallId !== undefined ? names.get(m.toolCallId) : undefined);
+      if (name) out.tool_name = name;
+    }
+    return out;
+  });
+}
 
 /**
  * How long Ollama keeps the model loaded after a request. Its default (5 minutes) unloads it
@@ -26,11 +51,13 @@ interface ModelFacts {
   insert: boolean;
   /** num_ctx from the model's parameters (its Modelfile): the size it is loaded with. */
   numCtx?: number;
+  /** The model takes tools (the `tools` capability); undefined when the server lists no capabilities. */
+  tools?: boolean;
 }
 
 interface OllamaLine {
   response?: unknown;
-  message?: { content?: unknown };
+  message?: { content?: unknown; tool_calls?: unknown };
   done?: unknown;
   done_reason?: unknown;
   prompt_eval_count?: unknown;
@@ -60,7 +87,7 @@ export class OllamaBackend extends HttpBackend {
     const numCtx = typeof s.parameters === 'string' ? Number(/^num_ctx\s+(\d+)/m.exec(s.parameters)?.[1]) || undefined : undefined;
     const arch = s.model_info?.['general.architecture'];
     const trained = typeof arch === 'string' ? positive(s.model_info?.[`${arch}.context_length`]) : undefined;
-    this.facts = { insert: caps.includes('insert'), numCtx };
+    this.facts = { insert: caps.includes('insert'), numCtx, tools: caps.length > 0 ? caps.includes('tools') : undefined };
     // The Modelfile's num_ctx is what the operator sized the model's memory for; the trained
     // length is the most it can take.
     const served = numCtx ?? trained;
@@ -69,6 +96,7 @@ export class OllamaBackend extends HttpBackend {
       : served
         ? { id: model, contextWindow: served, contextSource: 'server' }
         : { id: model, contextWindow: FALLBACK_CONTEXT_WINDOW, contextSource: 'default' };
+    if (this.facts.tools !== undefined) value.tools = this.facts.tools;
     this.log.debug(`model ${value.id}, context window ${value.contextWindow} (${value.contextSource}), ${this.facts.insert ? 'fills the middle itself' : 'raw prompts'}`);
     return { ok: true, value };
   }
@@ -138,17 +166,19 @@ export class OllamaBackend extends HttpBackend {
     const info = await this.info(signal);
     if (!info.ok) return info;
     const model = info.value.id;
-    const chars = req.messages.reduce((n, m) => n + m.content.length + 16, 0);
+    const chars = req.messages.reduce((n, m) => n + messageText(m).length + 16, 0);
     const body = {
       model,
-      messages: req.messages,
+      messages: ollamaMessages(req.messages),
+      ...(req.tools && req.tools.length > 0 ? { tools: req.tools } : {}),
       stream: true,
       keep_alive: OLLAMA_KEEP_ALIVE,
-      options: { num_predict: req.maxTokens, temperature: req.temperature, num_ctx: this.numCtx(chars, req.maxTokens, info.value.contextWindow) },
+      options: { num_predict: req.maxTokens, temperature: req.temperature, ...(req.topP !== undefined ? { top_p: req.topP } : {}), ...(req.stop ? { stop: req.stop } : {}), num_ctx: this.numCtx(chars, req.maxTokens, info.value.contextWindow) },
     };
     const ex = this.exchange(signal);
     let text = '';
     let done: OllamaLine | undefined;
+    const calls = new ToolCallAssembler();
     try {
       const res = await this.send('/api/chat', body, ex);
       if (!res.ok) return res;
@@ -162,17 +192,24 @@ export class OllamaBackend extends HttpBackend {
           text += delta;
           req.onDelta?.(delta, text);
         }
+        // Ollama sends each tool call whole, its arguments as an object.
+        const pieces = calls.addWhole(line.message?.tool_calls);
+        if (pieces) req.onToolCallDelta?.(pieces);
         if (line.done === true) done = line;
       }
       if (ex.signal.aborted) return this.failed(toFailure(ex.signal.reason, this.url, ex.signal));
       if (!done) return this.failed({ kind: 'stream', message: `the stream from ${this.url} ended before its final ("done": true) line` });
       const promptTokens = positive(done.prompt_eval_count);
       const completionTokens = typeof done.eval_count === 'number' ? done.eval_count : undefined;
+      const assembled = calls.finish();
+      if (!assembled.ok) return this.failed({ kind: 'bad_response', message: `${this.url} answered a malformed tool call: ${assembled.problem}` });
       return {
         ok: true,
         value: {
           text,
-          finishReason: typeof done.done_reason === 'string' ? done.done_reason : 'stop',
+          ...(assembled.calls.length > 0 ? { toolCalls: assembled.calls } : {}),
+          // Ollama says "stop" after tool calls; OpenAI's clients look for "tool_calls".
+          finishReason: assembled.calls.length > 0 ? 'tool_calls' : typeof done.done_reason === 'string' ? done.done_reason : 'stop',
           model,
           ...(promptTokens !== undefined ? { usage: { promptTokens, completionTokens: completionTokens ?? 0 } } : {}),
         },
@@ -182,6 +219,20 @@ export class OllamaBackend extends HttpBackend {
     } finally {
       ex.end(!done);
     }
+  }
+
+  /**
+   * Ollama has no tokenizer endpoint: its own count is the prompt_eval_count of a raw generation
+   * of the text (one token generated). A prompt Ollama finds in its cache may be counted short,
+   * so a count of 0 is not trusted.
+   */
+  async countTokens(text: string, signal: AbortSignal): Promise<Outcome<number>> {
+    const info = await this.info(signal);
+    if (!info.ok) return info;
+    const got = await this.json('/api/generate', { model: info.value.id, prompt: text, raw: true, stream: false, keep_alive: OLLAMA_KEEP_ALIVE, options: { num_predict: 1, temperature: 0, num_ctx: this.numCtx(text.length, 1, info.value.contextWindow) } }, signal);
+    if (!got.ok) return got;
+    const n = positive((got.value as OllamaLine | null)?.prompt_eval_count);
+    return n === undefined ? { ok: false, failure: { kind: 'bad_response', message: `${this.url}/api/generate answered without prompt_eval_count` } } : { ok: true, value: n };
   }
 
   /** /api/version: answered by the server without touching a model. */

@@ -8,6 +8,7 @@ import { errorBodyMessage, httpFailure, connectFailure, toFailure } from './erro
 import { loadOpenai, loadedOpenai } from './sdk.js';
 import type { Fetch } from './http.js';
 import { DEFAULT_IDLE_MS, Discovery, Exchange } from './httpBackend.js';
+import { openAIMessages, sampling, ToolCallAssembler } from './streams.js';
 import { backendHeaders, backendTransport, isAzureUrl, type BackendDeps } from './transport.js';
 import type { BackendFailure, ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome } from './types.js';
 
@@ -246,14 +247,16 @@ export class OpenAICompatBackend implements CompletionBackend {
     }
   }
 
-  /** A streamed chat completion (code actions, explain). */
+  /** A streamed chat completion (code actions, explain, chat), tools passed through. */
   async chat(req: ChatRequest, signal: AbortSignal): Promise<Outcome<ChatResult>> {
+    if (this.broken) return { ok: false, failure: this.broken };
     const info = await this.info(signal);
     if (!info.ok) return info;
     const model = info.value.id;
     let text = '';
     let finishReason: string | null = null;
     let usage: ChatResult['usage'];
+    const calls = new ToolCallAssembler();
     // The SDK's timeout covers only the wait for the headers. A stream that stalls, or drips slower
     // than timeoutMs between chunks, would hold an action until its own deadline and leave no time
     // for the route's next backend: timeoutMs is also the longest silence between two chunks, as
@@ -262,10 +265,9 @@ export class OpenAICompatBackend implements CompletionBackend {
     const ex = new Exchange(signal, this.cfg.timeoutMs ?? DEFAULT_IDLE_MS);
     try {
       const limit = usesMaxCompletionTokens(this.url) ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens };
-      const stream = await client.chat.completions.create(
-        { model, messages: req.messages, ...limit, temperature: req.temperature, stream: true, stream_options: { include_usage: true } },
-        { signal: ex.signal, maxRetries: 0 },
-      );
+      const tools = req.tools && req.tools.length > 0 ? { tools: req.tools, ...(req.toolChoice !== undefined ? { tool_choice: req.toolChoice } : {}) } : {};
+      const body = { model, messages: openAIMessages(req.messages), ...limit, temperature: req.temperature, ...sampling(req), ...tools, stream: true, stream_options: { include_usage: true } };
+      const stream = await client.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsStreaming, { signal: ex.signal, maxRetries: 0 });
       ex.touch();
       for await (const chunk of stream) {
         ex.touch();
@@ -279,12 +281,52 @@ export class OpenAICompatBackend implements CompletionBackend {
           text += delta;
           req.onDelta?.(delta, text);
         }
+        const pieces = calls.add((choice.delta as { tool_calls?: unknown } | undefined)?.tool_calls);
+        if (pieces) req.onToolCallDelta?.(pieces);
         if (choice.finish_reason) finishReason = choice.finish_reason;
       }
       if (ex.signal.aborted) return this.failed(toFailure(ex.signal.reason, this.url, ex.signal));
-      return { ok: true, value: { text, finishReason, model, ...(usage ? { usage } : {}) } };
+      const done = calls.finish();
+      if (!done.ok) return this.failed({ kind: 'bad_response', message: `${this.url} answered a malformed tool call: ${done.problem}` });
+      return { ok: true, value: { text, ...(done.calls.length > 0 ? { toolCalls: done.calls } : {}), finishReason, model, ...(usage ? { usage } : {}) } };
     } catch (err) {
       return this.failed(toFailure(err, this.url, ex.signal.aborted ? ex.signal : undefined));
+    } finally {
+      ex.end();
+    }
+  }
+
+  /**
+   * vLLM's `POST /tokenize` (at the server root, beside /v1): `{count, max_model_len, tokens}`.
+   * OpenAI's own API and the other compatible servers have none.
+   */
+  async countTokens(text: string, signal: AbortSignal): Promise<Outcome<number>> {
+    if (this.broken) return { ok: false, failure: this.broken };
+    if (this.cfg.kind !== 'vllm') return { ok: false, failure: { kind: 'not_found', message: `${this.url} has no tokenizer endpoint` } };
+    const info = await this.info(signal);
+    if (!info.ok) return info;
+    const target = `${this.url.replace(/\/v1$/, '')}/tokenize`;
+    const ex = new Exchange(signal, this.cfg.timeoutMs ?? DEFAULT_IDLE_MS);
+    try {
+      let res: Response;
+      try {
+        res = await this.fetch!(target, { method: 'POST', headers: { ...this.headers, 'content-type': 'application/json' }, body: JSON.stringify({ model: info.value.id, prompt: text, add_special_tokens: false }), signal: ex.signal });
+      } catch (err) {
+        return this.failed(connectFailure(err, this.url, ex.signal));
+      }
+      const body = await res.text();
+      if (!res.ok) return { ok: false, failure: httpFailure(this.url, res.status, body, res.headers) };
+      let parsed: { count?: unknown; tokens?: unknown };
+      try {
+        parsed = JSON.parse(body) as typeof parsed;
+      } catch {
+        return { ok: false, failure: { kind: 'bad_response', message: `${target} sent an answer that is not JSON: ${body.slice(0, 120)}` } };
+      }
+      const count = typeof parsed.count === 'number' ? parsed.count : Array.isArray(parsed.tokens) ? parsed.tokens.length : undefined;
+      if (count === undefined || !Number.isSafeInteger(count) || count < 0) return { ok: false, failure: { kind: 'bad_response', message: `${target} answered without a token count` } };
+      return { ok: true, value: count };
+    } catch (err) {
+      return { ok: false, failure: toFailure(err, this.url, ex.signal.aborted ? ex.signal : undefined) };
     } finally {
       ex.end();
     }

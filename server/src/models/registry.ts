@@ -41,7 +41,7 @@ const MIN_KEY_LENGTH = 8;
 export function withoutKey(backend: CompletionBackend, key: string | undefined): CompletionBackend {
   if (!key || key.length < MIN_KEY_LENGTH) return backend;
   const scrub = <T>(o: Outcome<T>): Outcome<T> => (o.ok || !o.failure.message.includes(key) ? o : { ok: false, failure: { ...o.failure, message: o.failure.message.split(key).join('<redacted>') } });
-  const { chat, probe } = backend;
+  const { chat, probe, countTokens } = backend;
   return {
     name: backend.name,
     url: backend.url,
@@ -51,6 +51,7 @@ export function withoutKey(backend: CompletionBackend, key: string | undefined):
     complete: (req, signal) => backend.complete(req, signal).then(scrub),
     ...(chat ? { chat: (req, signal) => chat.call(backend, req, signal).then(scrub) } : {}),
     ...(probe ? { probe: (signal) => probe.call(backend, signal).then(scrub) } : {}),
+    ...(countTokens ? { countTokens: (text, signal) => countTokens.call(backend, text, signal).then(scrub) } : {}),
   };
 }
 

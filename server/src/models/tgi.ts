@@ -117,6 +117,11 @@ export class TgiBackend extends HttpBackend {
     return this.openAIChat('/v1/chat/completions', 'tgi', info.value.id, req, signal);
   }
 
+  /** TGI's `POST /tokenize` `{inputs}`: a list of `{id, text, start, stop}`, one per token. */
+  countTokens(text: string, signal: AbortSignal): Promise<Outcome<number>> {
+    return this.tokenize('/tokenize', { inputs: text, add_special_tokens: false }, (a) => (Array.isArray(a) ? a.length : undefined), signal);
+  }
+
   probe(signal: AbortSignal): Promise<Outcome<{ latencyMs: number }>> {
     return this.probePath('/health', signal);
   }

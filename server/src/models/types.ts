@@ -7,6 +7,8 @@ export interface ModelInfo {
   contextWindow: number;
   /** Where the context window came from, for `doctor`. */
   contextSource: 'server' | 'config' | 'default';
+  /** Whether the model takes tools, where the server says (Ollama's capabilities); undefined: assumed. */
+  tools?: boolean;
 }
 
 /**
@@ -77,9 +79,42 @@ export interface FimResult {
   choices?: FimChoice[];
 }
 
+/** A tool call the model made (OpenAI's shape): `arguments` is the JSON text the model wrote. */
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** One streamed piece of a tool call, as OpenAI-compatible servers stream them (by `index`). */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function?: { name?: string; arguments?: string };
+}
+
+/** An OpenAI function tool, passed to the backend unchanged. */
+export interface ToolSpec {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean };
+}
+
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  /** Null for an assistant message that only calls tools. */
+  content: string | null;
+  /** An assistant message's tool calls. */
+  toolCalls?: ToolCall[];
+  /** A tool message: the call it answers. */
+  toolCallId?: string;
+  /** A tool message: the tool's name (Ollama wants it; OpenAI ignores it). */
+  name?: string;
+}
+
+/** The text of a message, '' for a tool-calls-only one. */
+export function messageText(m: ChatMessage): string {
+  return m.content ?? '';
 }
 
 export interface ChatRequest {
@@ -87,14 +122,27 @@ export interface ChatRequest {
   /** As in FimRequest: every file the messages hold text from. */
   sources?: SourceRef[];
   task?: string;
+  /** Which door a chat came through (`lsp`, `serve`), for the audit log. */
+  origin?: string;
   maxTokens: number;
   temperature: number;
+  /** Nucleus sampling (`top_p`); the server's default when absent. */
+  topP?: number;
+  /** Strings that end the answer, as the caller gave them. */
+  stop?: string[];
+  /** OpenAI function tools and `tool_choice`, sent unchanged. */
+  tools?: ToolSpec[];
+  toolChoice?: unknown;
   /** Called with each streamed piece of the answer (explain streams progress to the editor). */
   onDelta?: (delta: string, textSoFar: string) => void;
+  /** Called with each streamed piece of the tool calls, in the server's order. */
+  onToolCallDelta?: (deltas: ToolCallDelta[]) => void;
 }
 
 export interface ChatResult {
   text: string;
+  /** The tool calls, assembled and checked (each with an id, a name and arguments that are JSON). */
+  toolCalls?: ToolCall[];
   finishReason: string | null;
   model: string;
   usage?: { promptTokens: number; completionTokens: number };
@@ -124,6 +172,8 @@ export interface BackendFailure {
   limit?: number;
   requested?: number;
   retryAfterMs?: number;
+  /** For a request tandem refused as malformed (kind bad_request): the field at fault, e.g. `messages[2].role`. */
+  param?: string;
 }
 
 export type Outcome<T> = { ok: true; value: T } | { ok: false; failure: BackendFailure };
@@ -140,6 +190,11 @@ export interface CompletionBackend {
   complete(req: FimRequest, signal: AbortSignal): Promise<Outcome<FimResult>>;
   /** A chat completion (code actions, explain), streamed. */
   chat?(req: ChatRequest, signal: AbortSignal): Promise<Outcome<ChatResult>>;
+  /**
+   * The number of tokens `text` is, by the server's own tokenizer (vLLM, TGI and llama.cpp
+   * `/tokenize`, Ollama's prompt_eval_count); absent where the server has none.
+   */
+  countTokens?(text: string, signal: AbortSignal): Promise<Outcome<number>>;
   /** A cheap liveness check for the health monitor (no model call). */
   probe?(signal: AbortSignal): Promise<Outcome<{ latencyMs: number }>>;
 }

@@ -248,6 +248,7 @@ export class ActionPipeline {
       rootOf: (u) => deps.workspace.rootOf(u),
       paths: deps.backends.paths,
       ...(deps.parse ? { parse: deps.parse } : {}),
+      ...(deps.checkOffThread ? { checkOffThread: deps.checkOffThread } : {}),
       chat: (messages, sources, task, signal) => this.chat(messages, sources, task, signal, undefined, 'multiFile', 4096),
       debug: (m) => deps.logger.debug(m),
     });
@@ -405,7 +406,7 @@ export class ActionPipeline {
       const rows: CompareAnswer[] = answers.map((a, i) => {
         const base = { backend: chosen[i]!, latencyMs: a.latencyMs };
         if (a.kind !== 'text') return { ...base, error: a.kind === 'cancelled' ? 'cancelled' : a.reason };
-        const row: CompareAnswer = { ...base, model: a.model, text: a.text.trim(), tokensIn: a.usage?.promptTokens ?? estimateTokens(messages.map((m) => m.content).join('\n')), tokensOut: a.usage?.completionTokens ?? estimateTokens(a.text), tokensEstimated: !a.usage };
+        const row: CompareAnswer = { ...base, model: a.model, text: a.text.trim(), tokensIn: a.usage?.promptTokens ?? estimateTokens(messages.map((m) => m.content ?? '').join('\n')), tokensOut: a.usage?.completionTokens ?? estimateTokens(a.text), tokensEstimated: !a.usage };
         if (instruction && scope) {
           const code = text.slice(scope.start, scope.end);
           const parsed = parseAnswer(a.text, code);
@@ -440,7 +441,7 @@ export class ActionPipeline {
     const config = this.deps.config();
     const health = this.deps.backends.health;
     const tried = new Set<string>();
-    const promptTokens = messages.reduce((n, m) => n + estimateTokens(m.content) + 4, 0);
+    const promptTokens = messages.reduce((n, m) => n + estimateTokens(m.content ?? '') + 4, 0);
     // Known windows only: configured, or discovered earlier and cached (never a request here).
     const windows = new Map<string, number>();
     let last: { failure: BackendFailure; backend: string } | undefined;

@@ -24,6 +24,8 @@ export interface AuditRecord {
   latencyMs: number;
   /** `ok`, a failure kind, or `interrupted`: the process ended while the backend was answering. */
   outcome: string;
+  /** A chat's door: `lsp` (tandem/chat) or `serve` (the OpenAI-compatible endpoint). */
+  origin?: string;
 }
 
 export function sha256(text: string): string {

@@ -35,6 +35,7 @@ export class PrivacyGate implements CompletionBackend {
   readonly choices?: boolean;
   readonly chat?: (req: ChatRequest, signal: AbortSignal) => Promise<Outcome<ChatResult>>;
   readonly probe?: (signal: AbortSignal) => Promise<Outcome<{ latencyMs: number }>>;
+  readonly countTokens?: (text: string, signal: AbortSignal) => Promise<Outcome<number>>;
   private readonly now: () => number;
   private readonly paths: PathPolicy;
   /** The name whose .env-ness counts: a link `cfg.txt -> .env` is redacted as the .env file it really is. */
@@ -52,6 +53,18 @@ export class PrivacyGate implements CompletionBackend {
     this.choices = inner.choices;
     this.now = deps.now ?? (() => performance.now());
     if (inner.chat) this.chat = (req, signal) => this.guardedChat(req, signal);
+    if (inner.countTokens) {
+      const count = inner.countTokens.bind(inner);
+      // Counting sends the text: only to an on-prem backend (a cloud one is never asked; the
+      // caller estimates instead), and audited as any request is.
+      this.countTokens = async (text, signal) => {
+        if (this.location === 'cloud') return denied(`token counting sends text: cloud backend "${this.name}" is not asked (the estimate is used)`);
+        const done = this.begin('countTokens', [], () => 0, 0, false);
+        const o = await count(text, signal).catch(thrown(done));
+        done(o.ok ? o.value : 0, 0, null, o.ok ? 'ok' : o.failure.kind);
+        return o;
+      };
+    }
     if (inner.probe) {
       const probe = inner.probe.bind(inner);
       this.probe = (signal) => this.airGapDenial() ?? probe(signal);
@@ -113,15 +126,21 @@ export class PrivacyGate implements CompletionBackend {
     let sent = req;
     let redactions = 0;
     if (this.location === 'cloud') {
-      const messages = req.messages.map((m) => {
-        const r = redactAll(m.content, req.sources ?? [], this.envName);
+      const clean = (text: string): string => {
+        const r = redactAll(text, req.sources ?? [], this.envName);
         redactions += r.count;
-        return { ...m, content: r.text };
-      });
+        return r.text;
+      };
+      // Tool calls' arguments and tools' answers are text like any other: a secret in them is redacted too.
+      const messages = req.messages.map((m) => ({
+        ...m,
+        content: m.content === null ? null : clean(m.content),
+        ...(m.toolCalls ? { toolCalls: m.toolCalls.map((c) => ({ ...c, function: { ...c.function, arguments: clean(c.function.arguments) } })) } : {}),
+      }));
       sent = { ...req, messages };
     }
-    const estimateIn = () => estimateTokens(sent.messages.map((m) => m.content).join('\n'));
-    const done = this.begin(req.task ?? 'action', req.sources, estimateIn, redactions);
+    const estimateIn = () => estimateTokens(sent.messages.map((m) => (m.content ?? '') + (m.toolCalls ?? []).map((c) => c.function.arguments).join('')).join('\n'));
+    const done = this.begin(req.task ?? 'action', req.sources, estimateIn, redactions, true, req.origin);
     const o = await this.inner.chat!(sent, signal).catch(thrown(done));
     const tokensIn = o.ok && o.value.usage ? o.value.usage.promptTokens : estimateIn();
     const tokensOut = o.ok ? (o.value.usage?.completionTokens ?? estimateTokens(o.value.text)) : 0;
@@ -135,7 +154,7 @@ export class PrivacyGate implements CompletionBackend {
    * (and so before it leaves the process). Should the process end first, the audit log writes the
    * request as `interrupted` (see writeInFlight).
    */
-  private begin(task: string, sources: SourceRef[] | undefined, tokensIn: () => number, redactions: number): Done {
+  private begin(task: string, sources: SourceRef[] | undefined, tokensIn: () => number, redactions: number, billed = true, origin?: string): Done {
     const start = this.now();
     const audit = this.deps.audit;
     let hashes: AuditSource[] | undefined;
@@ -159,10 +178,11 @@ export class PrivacyGate implements CompletionBackend {
       redactions,
       latencyMs: Math.round(this.now() - start),
       outcome,
+      ...(origin ? { origin } : {}),
     });
     const write = audit?.begin(() => record(tokensIn(), 0, null, 'interrupted'));
     return (tokensIn, tokensOut, model, outcome) => {
-      if (outcome === 'ok') this.deps.onUsage?.(tokensIn, tokensOut);
+      if (outcome === 'ok' && billed) this.deps.onUsage?.(tokensIn, tokensOut);
       write?.(record(tokensIn, tokensOut, model, outcome));
     };
   }

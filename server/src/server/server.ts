@@ -39,8 +39,10 @@ import { ContextService } from '../context/service.js';
 import type { Range, WorkDoneProgressServerReporter } from 'vscode-languageserver';
 import { DocumentStore } from '../documents.js';
 import { APPLY_ACTION_COMMAND, CODE_ACTION_KINDS, COMPARE_COMMAND, EDIT_COMMAND, EXPLAIN_COMMAND, onApplyAction, onCompare, onEdit, onCodeAction, onCodeActionResolve, onExplain, type CodeActionDeps, type ProgressSink } from '../features/codeActions.js';
-import { CodeActionParamsShape, CodeActionShape, ConfigurationShape, DidChangeShape, DidOpenShape, DocumentOnlyShape, ExecuteCommandParamsShape, noArgs, notificationProblem, positionParams, requestParams, WatchedFilesShape, WorkspaceFoldersShape } from '../features/args.js';
+import { chatParams, ChatModelsShape, CountTokensShape, CodeActionParamsShape, CodeActionShape, ConfigurationShape, DidChangeShape, DidOpenShape, DocumentOnlyShape, ExecuteCommandParamsShape, noArgs, notificationProblem, positionParams, requestParams, WatchedFilesShape, WorkspaceFoldersShape } from '../features/args.js';
 import { ActionPipeline } from '../pipeline/actions.js';
+import { ChatPipeline } from '../pipeline/chat.js';
+import { CHAT_METHOD, CHAT_MODELS_CHANGED, CHAT_MODELS_METHOD, COUNT_TOKENS_METHOD, onChat, onChatModels, onCountTokens, type ChatFeatureDeps } from '../features/chat.js';
 import { ACCEPT_COMMAND, SNOOZE_COMMAND, STATS_COMMAND, onAccepted, onCompletion, onInlineCompletion, onSnooze, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
 import { BackendRegistry } from '../models/registry.js';
 import { loadOpenai } from '../models/sdk.js';
@@ -114,7 +116,12 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     stateDir: stateDir(opts.env),
     onProgress: (p) => {
       // Indexing leaves garbage (files read, the worker's answers): a collection may follow once idle.
-      if (p.finished) collector.activity();
+      if (p.finished) {
+        collector.activity();
+        // The workspace is walked anyway: the chat's fingerprint of protected files is built now,
+        // not on the first chat's path (only where a chat could go to a cloud backend).
+        chat.warm();
+      }
       if (!progress) return;
       if (p.finished) {
         progress.done();
@@ -130,6 +137,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }), snoozedUntil: () => snooze.endsAt, editorIndentation: () => editorIndentation });
   const deps: CompletionFeatureDeps = { documents, pipeline, stats, logger: hub.logger('inline') };
   const actions = new ActionPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, text, old) => (await parser.parse(lang, text, { urgent: true, ...(old ? { old } : {}) })).tree, checkOffThread: (lang, text, edits) => context.checkEdits(lang, text, edits), open: (uri) => documents.get(uri), index: () => context.workspaceIndex, context: context.engine });
+  const chat = new ChatPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('chat'), open: (uri) => documents.get(uri), openDocuments: () => documents.all(), context: context.engine });
+  const chatDeps: ChatFeatureDeps = { chat, logger: hub.logger('chat'), progress: (token, value) => void connection.sendNotification('$/progress', { token, value }) };
   let resolveSupport = false;
   let showDocumentSupport = false;
   /**
@@ -179,6 +188,19 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     });
   };
   backends.health.onChange(sendStatus);
+  // tandem/chatModelsChanged: when what tandem/chatModels lists may differ (the chat backends, their
+  // locations, the air gap, which of them are healthy).
+  let lastChatModels = '';
+  const chatModelsChanged = () => {
+    if (!initialized) return;
+    const c = settings.config;
+    const key = JSON.stringify([c.routes.chat, c.privacy.airGapped, Object.values(c.backends).map((b) => [b.name, b.kind, b.url, b.location, b.model, b.maxContextTokens, backends.health.isHealthy(b.name)])]);
+    if (key === lastChatModels) return;
+    const first = lastChatModels === '';
+    lastChatModels = key;
+    if (!first) void connection.sendNotification(CHAT_MODELS_CHANGED);
+  };
+  backends.health.onChange(chatModelsChanged);
   // The status bar shows the latency: its first measurement and real changes go out too.
   backends.health.onLatency(sendStatus);
 
@@ -187,6 +209,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     if (!isLogLevel(opts.env.TANDEM_LOG)) hub.level = c.log.level;
     hub.setSecrets(Object.values(c.backends).flatMap((b) => (b.apiKeyEnv && opts.env[b.apiKeyEnv] ? [opts.env[b.apiKeyEnv]!] : [])));
     backends.update(c);
+    chat.invalidate();
+    chatModelsChanged();
     if (initialized) {
       context.start(c);
       void prober.round(true).then(sendStatus);
@@ -255,6 +279,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
         progress?.begin('tandem', 0, 'Indexing workspace files', false);
       }
       initialized = true;
+      chatModelsChanged();
       context.start(settings.config);
       prober.start();
       sendStatus();
@@ -265,6 +290,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
           const gone = folderPaths(removed);
           workspace.roots = [...workspace.roots.filter((r) => !gone.includes(r)), ...folderPaths(added).filter((p) => !workspace.roots.includes(p))];
           paths.invalidate();
+          chat.invalidate();
           reload('workspace folders changed'); // a new folder's tandem.json applies too
           context.foldersChanged(settings.config, folderPaths(added), gone);
         }));
@@ -360,6 +386,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   }));
   connection.onDidSaveTextDocument(note(DidSaveTextDocumentNotification.method, DocumentOnlyShape, ({ textDocument: t }: { textDocument: TextDocumentIdentifier }) => {
     paths.invalidate();
+    chat.invalidate();
     context.saved(t.uri);
   }));
   connection.onDidCloseTextDocument(note(DidCloseTextDocumentNotification.method, DocumentOnlyShape, ({ textDocument: t }: { textDocument: TextDocumentIdentifier }) => {
@@ -370,6 +397,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   }));
   connection.onDidChangeWatchedFiles(note('workspace/didChangeWatchedFiles', WatchedFilesShape, ({ changes }: DidChangeWatchedFilesParams) => {
     paths.invalidate();
+    chat.invalidate();
     context.filesChanged(changes.map((c) => ({ uri: c.uri, type: c.type === FileChangeType.Deleted ? 'deleted' : c.type === FileChangeType.Created ? 'created' : 'changed' })));
   }));
 
@@ -395,6 +423,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   handle('textDocument/completion', (p) => positionParams<TextDocumentPositionParams>('textDocument/completion', p, false), (p, t) => onCompletion(deps, p, t));
   handle('textDocument/codeAction', (p) => requestParams<CodeActionParams>('textDocument/codeAction', CodeActionParamsShape, p), (p) => onCodeAction(actionDeps, p));
   handle('codeAction/resolve', (p) => requestParams<CodeAction>('codeAction/resolve', CodeActionShape, p), (a, t) => onCodeActionResolve(actionDeps, a, t));
+  handle(CHAT_METHOD, (p) => chatParams(CHAT_METHOD, p), (p, t) => onChat(chatDeps, p, t));
+  handle(CHAT_MODELS_METHOD, (p) => requestParams<unknown>(CHAT_MODELS_METHOD, ChatModelsShape, p), (_p, t) => onChatModels(chatDeps, t));
+  handle(COUNT_TOKENS_METHOD, (p) => requestParams<{ model: string; text: string }>(COUNT_TOKENS_METHOD, CountTokensShape, p), (p, t) => onCountTokens(chatDeps, p, t));
   handle('workspace/executeCommand', (p) => requestParams<ExecuteCommandParams>('workspace/executeCommand', ExecuteCommandParamsShape, p), (p, t): Promise<unknown> | unknown => {
     if (p.command === APPLY_ACTION_COMMAND) return onApplyAction(actionDeps, p.arguments, (edit) => connection.workspace.applyEdit(edit), t);
     if (p.command === EDIT_COMMAND) return onEdit(actionDeps, p.arguments, (edit) => connection.workspace.applyEdit(edit), t);
