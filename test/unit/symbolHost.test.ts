@@ -89,12 +89,10 @@ describe('SymbolHost', () => {
       }
       await host.dispose();
       // Answered either way: with the symbols when the file was done before the drop, else without.
-      // On a starved machine the tag queries can reach their wall-clock cap (tags.ts
-      // QUERY_TIMEOUT_MS) and answer the functions found by then: distinct ones of this file.
+      // The file parses cleanly, so its tag query has no clock (tags.ts): all 4,000 however
+      // starved the machine.
       const out = await pending;
-      const names = out?.symbols.map((x) => x.name) ?? [];
-      expect(names.length <= 4000 && new Set(names).size === names.length && names.every((n) => /^f\d+$/.test(n))).toBe(true);
-      if (out) expect(names.length).toBeGreaterThan(0);
+      expect(out === undefined || out.symbols.length === 4000).toBe(true);
     }
   });
 

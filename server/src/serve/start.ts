@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import type { BackendRegistry } from '../models/registry.js';
+import { loadOpenai } from '../models/sdk.js';
 import type { Logger } from '../util/logger.js';
 import type { ChatService } from './chat.js';
 import type { CompletionDeps } from './completions.js';
@@ -65,6 +66,9 @@ export async function startServe(opts: ServeOptions): Promise<Serving> {
     );
     server.listen(opts.port, opts.host, () => resolve());
   });
+  // The openai package is imported on first use (models/sdk.ts): loaded now, in the background,
+  // so that the first request does not wait for it.
+  loadOpenai().catch((err: unknown) => opts.logger.warn(`cannot load the openai package: ${err instanceof Error ? err.message : String(err)}`));
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
