@@ -14,8 +14,6 @@ import { DocumentStore, type Doc } from '../documents.js';
 import { BackendRegistry } from '../models/registry.js';
 import type { BackendFailure } from '../models/types.js';
 import { ActionPipeline } from '../pipeline/actions.js';
-import { ChatPipeline } from '../pipeline/chat.js';
-import { namedPaths } from '../pipeline/chatSources.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { PathPolicy } from '../privacy/paths.js';
 import { spendDir } from '../router/budget.js';
@@ -27,9 +25,7 @@ import { isLogLevel, LogHub, stderrSink } from '../util/logger.js';
 import { stateDir } from '../util/paths.js';
 import { VERSION } from '../version.js';
 import { uriToPath, Workspace } from '../workspace.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../serve/body.js';
-import { DEFAULT_HOST, DEFAULT_PORT, startServe } from '../serve/start.js';
-import { TOKEN_FILE } from '../serve/token.js';
+import { DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE } from '../serve/defaults.js';
 import { recordInFlightOnExit } from './exitHooks.js';
 
 export const EXIT = { ok: 0, unhealthy: 1, usage: 2, noBackend: 3 } as const;
@@ -458,6 +454,8 @@ async function serve(args: Args, hub: LogHub): Promise<number> {
   // repository around the current directory, else the current directory.
   const root = workspaceFor(join(process.cwd(), 'serve'), args.workspace);
   hub.level = isLogLevel(process.env.TANDEM_LOG) ? process.env.TANDEM_LOG : 'info';
+  // Loaded here, not at the top: the other commands never need the chat pipeline or the HTTP server.
+  const [{ ChatPipeline }, { namedPaths }, { startServe }] = await Promise.all([import('../pipeline/chat.js'), import('../pipeline/chatSources.js'), import('../serve/start.js')]);
   let config = configOrExit(args, [root]);
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);

@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ApiError } from './errors.js';
 
-export const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+export { DEFAULT_MAX_BODY_BYTES } from './defaults.js';
 
 function tooLarge(limit: number, size: string): ApiError {
   return new ApiError(413, `request body of ${size} is larger than the limit of ${limit} bytes (tandem-lsp serve --max-body-bytes)`, 'invalid_request_error', null, 'request_too_large');

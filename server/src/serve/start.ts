@@ -10,8 +10,7 @@ import type { CompletionDeps } from './completions.js';
 import { createServeServer, type ServeModel } from './server.js';
 import { ensureToken } from './token.js';
 
-export const DEFAULT_PORT = 8770;
-export const DEFAULT_HOST = '127.0.0.1';
+export { DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 
 export interface ServeOptions {
   port: number;

@@ -4,7 +4,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const TOKEN_FILE = 'serve.token';
+import { TOKEN_FILE } from './defaults.js';
+export { TOKEN_FILE };
 const SHAPE = /^[A-Za-z0-9_-]{32,256}$/;
 
 export interface TokenFile {
