@@ -6,12 +6,22 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeVllm } from '../test/fake/vllm.js';
-import { LspClient } from '../test/lsp-client.js';
+import { BIN_ENV, BIN_NODE_FLAGS, LspClient } from '../test/lsp-client.js';
 import { localShare, typingThroughClosers } from './typing.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BACKEND_LATENCY_MS = 40;
 const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A server over stdio with an empty config home. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR"
+ * (say): extra node flags for each server, after the bin's own (as bench/harness.js takes them).
+ */
+function server() {
+  const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const env = { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(HERE, 'out', 'no-home') };
+  return new LspClient(extra.length ? { nodeArgs: [...BIN_NODE_FLAGS, ...extra], env: { ...BIN_ENV, ...env } } : { env });
+}
 
 /** @param {number[]} xs @param {number} p */
 function pct(xs, p) {
@@ -34,12 +44,15 @@ function bigFile(lines) {
   return out.join('\n');
 }
 
-/** A streamed /v1/completions request as tandem makes it; `extra` adds fields (`n`, `logprobs`, `temperature`). */
-async function rawRequest(url, prompt, extra = {}) {
+/**
+ * A streamed /v1/completions request as tandem makes it; `extra` adds fields (`n`, `logprobs`,
+ * `temperature`), or is the whole body (`exact`: the body tandem sent, as the fake recorded it).
+ */
+async function rawRequest(url, prompt, extra = {}, exact = false) {
   const res = await fetch(`${url}/v1/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'Qwen/Qwen2.5-Coder-7B', prompt, max_tokens: 128, temperature: 0.1, stream: true, ...extra }),
+    body: JSON.stringify(exact ? extra : { model: 'Qwen/Qwen2.5-Coder-7B', prompt, max_tokens: 128, temperature: 0.1, stream: true, ...extra }),
   });
   let text = '';
   for await (const chunk of /** @type {any} */ (res.body)) text += Buffer.from(chunk).toString();
@@ -54,7 +67,7 @@ async function rawRequest(url, prompt, extra = {}) {
  */
 async function latencyRatio(rounds, pauseMs) {
   const fake = await startFakeVllm({ latencyMs: BACKEND_LATENCY_MS, respond: () => ({ text: 'a + b;' }) });
-  const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(HERE, 'out', 'no-home') } });
+  const client = server();
   await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { debounceMs: pauseMs > 0 ? 'adaptive' : 0 } } });
   const uri = 'file:///bench/src/main.ts';
   const text = bigFile(2000);
@@ -89,8 +102,9 @@ async function latencyRatio(rounds, pauseMs) {
  * 1b. An invoked request after typing: keys 90 ms apart, each with the automatic request an editor
  * sends (the adaptive debounce holds each until the next key supersedes it), then the user's
  * "suggest" key 90 ms after the last one: an invoked request (triggerKind 1), timed end to end.
- * The raw figure is the same backend request made directly in the same round: for 3 candidates
- * the `n: 3` request tandem sends (logprobs 0, temperature 0.4), for 1 the plain one. One fake,
+ * The raw figure is the same backend request made directly in the same round: the body tandem
+ * sent, as the fake recorded it (for 3 candidates `n: 3`, logprobs 0, temperature 0.4), sent 90 ms
+ * after the answer, so that it too starts from a machine idle for 90 ms. One fake,
  * one server per setting (`inline.alternatives`), their rounds taking turns so that both see the
  * same moments of a shared machine. The fake answers each choice differently, in digits (never
  * the letters typed, so no keystroke types through an answer), and every candidate survives.
@@ -102,7 +116,7 @@ async function invokedAfterTyping(rounds, settings) {
   const line = text.split('\n').length - 3;
   const sessions = [];
   for (const alternatives of settings) {
-    const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(HERE, 'out', 'no-home') } });
+    const client = server();
     await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { alternatives } } });
     const uri = `file:///bench/src/invoked-${alternatives}.ts`;
     client.open(uri, 'typescript', text);
@@ -122,9 +136,12 @@ async function invokedAfterTyping(rounds, settings) {
       const res = await s.client.inline(s.uri, { line, character: s.col }, { triggerKind: 1 }).result;
       s.e2e.push(performance.now() - t);
       if (res.items.length !== s.alternatives) throw new Error(`the invoked request listed ${res.items.length} items, not ${s.alternatives}`);
-      const prompt = /** @type {string} */ (fake.completions().at(-1)?.body.prompt);
+      // Raw: the very body tandem sent (prompt, stop strings, n, logprobs, temperature), after the
+      // same 90 ms pause the invoked request followed, so that both start from an idle machine.
+      const body = /** @type {Record<string, unknown>} */ (fake.completions().at(-1)?.body);
+      await sleep(90);
       const r0 = performance.now();
-      await rawRequest(fake.url, prompt, s.alternatives > 1 ? { n: s.alternatives, logprobs: 0, temperature: 0.4 } : {});
+      await rawRequest(fake.url, '', body, true);
       s.raw.push(performance.now() - r0);
     }
   }
@@ -197,7 +214,7 @@ async function storm() {
     return ` /*${before.slice(before.lastIndexOf('\n') + 1).trim()}*/`;
   };
   const fake = await startFakeVllm({ latencyMs: BACKEND_LATENCY_MS, respond: (req) => ({ text: echo(req.body.prompt) }) });
-  const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(HERE, 'out', 'no-home') } });
+  const client = server();
   await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } } } });
   const uri = 'file:///bench/src/storm.ts';
   client.open(uri, 'typescript', 'export function f(a: number) {\n  \n}\n');
@@ -229,7 +246,7 @@ async function storm() {
 /** 4. Time from $/cancelRequest to the backend seeing its connection closed. */
 async function cancellation(rounds) {
   const fake = await startFakeVllm({ respond: () => ({ hang: true }) });
-  const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(HERE, 'out', 'no-home') } });
+  const client = server();
   await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { deadlineMs: 10_000 } } });
   const uri = 'file:///bench/src/cancel.ts';
   client.open(uri, 'typescript', 'export function f() {\n  \n}\n');
@@ -278,7 +295,7 @@ async function hedging(rounds, mode) {
     },
   });
   const healthy = await startFakeVllm({ latencyMs: BACKEND_LATENCY_MS, respond: (req) => ({ text: echo('H:', req.body) }) });
-  const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(HERE, 'out', 'no-home') } });
+  const client = server();
   await client.initialize({
     initializationOptions: {
       backends: { slow: { kind: 'vllm', url: slow.url, timeoutMs: 1500 }, healthy: { kind: 'vllm', url: healthy.url } },

@@ -240,6 +240,34 @@ describe('selectedCompletionInfo', () => {
     for (const item of list.items) expect(item.range).toEqual(SELECTED.range);
   });
 
+  it('an invoked request with a selected item, answered by typing through over a closer the editor put after the cursor: the item\'s range grows by it (replace > 0)', async () => {
+    // One candidate: an invoked request then reads the cache, as an automatic one does.
+    const fake = await vllm(() => ({ text: 'wrap(s.toUpperCase());' }));
+    const c = await start(fake.url, { alternatives: 1 });
+    const doc = ['export function up(s: string): string {', '  return ', '}', ''].join('\n');
+    c.open(URI, 'typescript', doc);
+    expect(texts(await c.inline(URI, { line: 1, character: 9 }).result)).toEqual(['wrap(s.toUpperCase());']);
+    // The user types `wrap(`, the editor closes it, the user types `s.to` inside: `  return wrap(s.to|)`.
+    c.change(URI, 2, [{ range: { start: { line: 1, character: 9 }, end: { line: 1, character: 9 } }, text: 'wrap()' }]);
+    c.change(URI, 3, [{ range: { start: { line: 1, character: 14 }, end: { line: 1, character: 14 } }, text: 's.to' }]);
+    const at = { line: 1, character: 18 };
+    // The suggest widget offers `toUpperCase` for `to`; the user asks (invoked).
+    const selected = { range: { start: { line: 1, character: 16 }, end: at }, text: 'toUpperCase' };
+    const list = await c.inline(URI, at, { triggerKind: 1, selectedCompletionInfo: selected }).result;
+    // The rest of the completion after `wrap(s.toUpperCase` is `());`, which holds the editor's `)`:
+    // the item covers the selected range and that `)`, and starts with the item's text.
+    expect(list.items).toHaveLength(1);
+    expect(list.items[0].insertText).toBe('toUpperCase());');
+    expect(list.items[0].range).toEqual({ start: { line: 1, character: 16 }, end: { line: 1, character: 19 } });
+    // Accepting it leaves the line the completion meant, with one `)` too many nowhere.
+    const line = '  return wrap(s.to)';
+    const accepted = line.slice(0, list.items[0].range.start.character) + list.items[0].insertText + line.slice(list.items[0].range.end.character);
+    expect(accepted).toBe('  return wrap(s.toUpperCase());');
+    // From the cache, typed through: no second backend request.
+    expect(fake.completions()).toHaveLength(1);
+    expect((await stats(c)).local).toMatchObject({ typedThrough: 1 });
+  });
+
   it('a range off the cursor\'s line, past its end or not around the cursor is -32602 naming the field; the server serves on', async () => {
     const fake = await vllm(respond);
     const c = await start(fake.url);

@@ -30,4 +30,16 @@ describe('rankCandidates', () => {
   it('a choice with a log probability ranks above one without, among equal counts', () => {
     expect(rankCandidates(result([{ text: 'a' }, { text: 'b', logprob: -5 }]), same)).toEqual(['b', 'a']);
   });
+
+  it('choices that came back the same are postprocessed (and syntax-checked) once, and still count as several', () => {
+    const seen: string[] = [];
+    const finish = (t: string) => {
+      seen.push(t);
+      return t.trim();
+    };
+    const r = result([{ text: ' b', logprob: -0.1 }, { text: 'a', logprob: -2 }, { text: 'a', logprob: -3 }, { text: ' b', logprob: -0.2 }, { text: 'a', logprob: -4 }]);
+    // Three `a` beat two ` b`, whatever their log probabilities.
+    expect(rankCandidates(r, finish)).toEqual(['a', 'b']);
+    expect(seen).toEqual([' b', 'a']);
+  });
 });

@@ -114,6 +114,19 @@ describe('the engine on an injected clock', () => {
     for (const s of g.sources) expect(s.ms).toBeLessThanOrEqual(budgets[s.name]! + step);
     expect(g.candidates).toHaveLength(g.sources.reduce((n, s) => n + s.candidates, 0));
   });
+
+  it('reads the process\'s CPU time only when asked (two system calls per request otherwise)', () => {
+    let reads = 0;
+    const cpu = () => (reads++, reads * 2);
+    const engine = new ContextEngine([{ name: 'a', gather: () => [found('x')] }], () => 0, undefined, cpu);
+    const plain = engine.gather({} as never, () => ({ enabled: true, budgetMs: 5 }), { cpu: false });
+    expect(plain.candidates).toHaveLength(1);
+    expect(plain).not.toHaveProperty('cpuMs');
+    expect(reads).toBe(0);
+    // By default (code actions, the CLI) it is read before and after: here 2 ms apart.
+    expect(engine.gather({} as never, () => ({ enabled: true, budgetMs: 5 })).cpuMs).toBe(2);
+    expect(reads).toBe(2);
+  });
 });
 
 function resolved(data: Record<string, unknown>) {

@@ -268,7 +268,7 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
   const built = config.context.enabled ? await contextFor(root, config, workspace, backends.paths, hub, parser, doc) : undefined;
-  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context: built?.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }) });
+  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context: built?.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }), contextCpu: true });
   return { config, doc, target, pipeline, backends, workspace, index: built ? { files: built.index.stats().files, ...built.index.cacheCounts } : null };
 }
 

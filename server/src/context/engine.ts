@@ -24,9 +24,10 @@ export interface Gathered {
   ms: number;
   /**
    * The process's CPU time meanwhile (user and system, every thread): on a busy machine `ms` also
-   * counts the time the process waited for a core, which no budget check can take back.
+   * counts the time the process waited for a core, which no budget check can take back. Only when
+   * asked for (`gather`'s `cpu`): reading it is two system calls on the keystroke's path.
    */
-  cpuMs: number;
+  cpuMs?: number;
 }
 
 export class ContextEngine {
@@ -54,9 +55,10 @@ export class ContextEngine {
    * must not cost the request all its context, and past its deadline a source does only its one
    * likeliest step (the callee being written), a few lookups.
    */
-  gather(req: ContextRequest, budgets: (name: string) => SourceBudget | undefined): Gathered {
+  gather(req: ContextRequest, budgets: (name: string) => SourceBudget | undefined, opts: { cpu?: boolean } = {}): Gathered {
     const began = this.now();
-    const cpuBegan = this.cpu();
+    const cpu = opts.cpu ?? true;
+    const cpuBegan = cpu ? this.cpu() : 0;
     let allowed = began;
     const candidates: Candidate[] = [];
     const sources: SourceReport[] = [];
@@ -82,7 +84,8 @@ export class ContextEngine {
       sources.push({ name: s.name, ms: Math.round(ms * 100) / 100, candidates: got.length, late: ms > b.budgetMs });
       candidates.push(...got);
     }
-    return { candidates, sources, ms: Math.round((this.now() - began) * 100) / 100, cpuMs: Math.round((this.cpu() - cpuBegan) * 100) / 100 };
+    const ms = Math.round((this.now() - began) * 100) / 100;
+    return cpu ? { candidates, sources, ms, cpuMs: Math.round((this.cpu() - cpuBegan) * 100) / 100 } : { candidates, sources, ms };
   }
 }
 

@@ -115,6 +115,11 @@ export interface InlineDeps {
   snoozedUntil?: () => number | undefined;
   /** What the editor's settings say about indentation (`editor.tabSize`, …), where it sent them. */
   editorIndentation?: () => EditorIndentation | undefined;
+  /**
+   * Measure the context stage's CPU time on every request (`prompt --json` reports it); otherwise
+   * only while logging at debug level, which prints it.
+   */
+  contextCpu?: boolean;
 }
 
 export class InlinePipeline {
@@ -230,8 +235,14 @@ export class InlinePipeline {
       return { ...out, id: this.id(), latencyMs: elapsed() };
     }
 
-    // A newer request makes this one pointless: abort it (and its HTTP request) at once.
-    this.current?.abort(new CancelledError('superseded by a newer request'));
+    // A newer request makes this one pointless: it is aborted (and its HTTP request, if it has
+    // one) once this one is on its way. Everything up to this request's fetch runs in microtasks,
+    // so an immediate comes after it: the older request's empty answer (a write to the editor,
+    // which wakes it) is not made between this request's message and its backend request. Nor
+    // can the older one reach the backend meanwhile: a debounce's timer fires only after the
+    // immediates of this turn of the event loop.
+    const superseded = this.current;
+    if (superseded) setImmediate(() => superseded.abort(new CancelledError('superseded by a newer request')));
     const mine = new AbortController();
     this.current = mine;
     // A selected item's text is not the document's: no speculative request is for this place.
@@ -424,8 +435,9 @@ export class InlinePipeline {
     if (!engine || !config.context.enabled || config.context.maxTokens === 0) return undefined;
     const req = contextRequest(doc, offset, relPath);
     const sources = config.context.sources as Record<string, { enabled: boolean; budgetMs: number } | undefined>;
-    const gathered = engine.gather(req, (name) => sources[name]);
-    if (this.deps.logger.enabled('debug')) this.deps.logger.debug(`context ${gathered.ms} ms, cpu ${gathered.cpuMs} ms: ${gathered.sources.map((x) => `${x.name} ${x.ms} ms ${x.candidates}${x.late ? ' late' : ''}`).join(', ')}`);
+    const debug = this.deps.logger.enabled('debug');
+    const gathered = engine.gather(req, (name) => sources[name], { cpu: debug || this.deps.contextCpu === true });
+    if (debug) this.deps.logger.debug(`context ${gathered.ms} ms, cpu ${gathered.cpuMs} ms: ${gathered.sources.map((x) => `${x.name} ${x.ms} ms ${x.candidates}${x.late ? ' late' : ''}`).join(', ')}`);
     return gathered;
   }
 
@@ -486,8 +498,12 @@ interface Answer {
  */
 export function rankCandidates(result: FimResult, finish: (raw: string) => string): string[] {
   const groups = new Map<string, { text: string; count: number; logprob: number; index: number }>();
+  // Choices that came back the same (common: sampling gives a code model's likeliest text more
+  // than once) are postprocessed and syntax-checked once.
+  const finished = new Map<string, string>();
   (result.choices ?? [result]).forEach((c, index) => {
-    const text = finish(c.text);
+    let text = finished.get(c.text);
+    if (text === undefined) finished.set(c.text, (text = finish(c.text)));
     if (text === '') return;
     const key = text.trimEnd();
     const logprob = 'logprob' in c && typeof c.logprob === 'number' ? c.logprob : -Infinity;
