@@ -1,11 +1,13 @@
 // @ts-check
 // Self time per function in a V8 .cpuprofile (node --cpu-prof), highest first; optionally only
 // the samples inside windows of the monotonic clock (µs, as bench/fuzz.js --list-over writes them).
-//   node bench/profileSum.js FILE.cpuprofile [--top 40] [--window FROM_US:TO_US]... [--over FILE.json [--min-ms MS]] [--inclusive]
+//   node bench/profileSum.js FILE_OR_DIR... [--top 40] [--window FROM_US:TO_US]... [--over FILE.json [--min-ms MS]] [--inclusive]
+// Several files (or a directory of .cpuprofile files, as --cpu-prof-dir leaves them) are summed.
 // --over takes the windows from a fuzz-over-SEED.json (answers at least --min-ms slow, default 0).
 // `--by file` sums per script instead of per function; `--inclusive` ranks by total time (the
 // function on the stack, anywhere) and shows self time beside it.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realpathSync } from 'node:fs';
 
@@ -57,8 +59,11 @@ export function selfTimes(profile, windows, by = 'function', inclusive = false) 
 
 function main() {
   const argv = process.argv.slice(2);
-  const file = argv.shift();
-  if (!file) throw new Error('usage: node bench/profileSum.js FILE.cpuprofile [--top N] [--window FROM_US:TO_US]... [--over fuzz-over-SEED.json [--min-ms MS]] [--by file]');
+  /** @type {string[]} */
+  const paths = [];
+  while (argv.length > 0 && !String(argv[0]).startsWith('--')) paths.push(/** @type {string} */ (argv.shift()));
+  const files = paths.flatMap((p) => (statSync(p).isDirectory() ? readdirSync(p).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(p, f)) : [p]));
+  if (files.length === 0) throw new Error('usage: node bench/profileSum.js FILE_OR_DIR... [--top N] [--window FROM_US:TO_US]... [--over fuzz-over-SEED.json [--min-ms MS]] [--by file]');
   let top = 40;
   /** @type {[number, number][]} */
   const windows = [];
@@ -83,11 +88,19 @@ function main() {
     for (const t of JSON.parse(readFileSync(over, 'utf8'))) if (t.ms >= minMs && t.fromUs && t.toUs) windows.push([t.fromUs, t.toUs]);
     if (windows.length === 0) throw new Error(`${over}: no answers of at least ${minMs} ms with times`);
   }
-  /** @type {Profile} */
-  const profile = JSON.parse(readFileSync(file, 'utf8'));
-  const { total, rows } = selfTimes(profile, windows, by, inclusive);
-  const span = windows.length ? `${windows.length} windows` : `${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s`;
-  process.stdout.write(`${file}: ${total.toFixed(0)} ms of samples in ${span} (profile ${profile.startTime}-${profile.endTime} µs)\n`);
+  /** @type {Map<string, number>} */
+  const sum = new Map();
+  let total = 0;
+  for (const file of files) {
+    /** @type {Profile} */
+    const profile = JSON.parse(readFileSync(file, 'utf8'));
+    const one = selfTimes(profile, windows, by, inclusive);
+    total += one.total;
+    for (const [key, ms] of one.rows) sum.set(key, (sum.get(key) ?? 0) + ms);
+    const span = windows.length ? `${windows.length} windows` : `${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s`;
+    process.stdout.write(`${file}: ${one.total.toFixed(0)} ms of samples in ${span} (profile ${profile.startTime}-${profile.endTime} µs)\n`);
+  }
+  const rows = [...sum].sort((a, b) => b[1] - a[1]);
   for (const [key, ms] of rows.slice(0, top)) process.stdout.write(`${ms.toFixed(1).padStart(9)} ms ${((100 * ms) / (total || 1)).toFixed(1).padStart(5)} %  ${key}\n`);
 }
 
