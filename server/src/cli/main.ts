@@ -12,19 +12,17 @@ import { indexLimits } from '../context/service.js';
 import { standardSources } from '../context/standard.js';
 import { DocumentStore, type Doc } from '../documents.js';
 import { BackendRegistry } from '../models/registry.js';
-import type { BackendFailure } from '../models/types.js';
 import { ActionPipeline } from '../pipeline/actions.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { PathPolicy } from '../privacy/paths.js';
 import { spendDir } from '../router/budget.js';
-import { chooseBackend } from '../router/route.js';
 import { languageIdForPath } from '../syntax/languages.js';
 import { ParseService } from '../syntax/tree.js';
-import { deadlineSignal } from '../util/abort.js';
 import { isLogLevel, LogHub, stderrSink } from '../util/logger.js';
 import { stateDir } from '../util/paths.js';
 import { VERSION } from '../version.js';
 import { uriToPath, Workspace } from '../workspace.js';
+import { doctor as runDoctor, noBackendMessage, type Origin } from './doctor.js';
 import { recordInFlightOnExit } from './exitHooks.js';
 
 export const EXIT = { ok: 0, unhealthy: 1, usage: 2, noBackend: 3 } as const;
@@ -200,10 +198,15 @@ function workspaceFor(file: string, explicit: string | undefined): string {
 }
 
 function configOrExit(args: Args, roots: string[]): Config {
+  return loadOrExit(args, roots).config;
+}
+
+/** The configuration and, for messages, which source set each value. */
+function loadOrExit(args: Args, roots: string[]): { config: Config; origin: Origin | undefined } {
   const r = loadConfig({ configFile: args.config, env: process.env, workspaceRoots: roots });
   if (!r.ok) throw new UsageError(r.error);
   for (const w of r.warnings) process.stderr.write(`tandem-lsp: warning: ${w}\n`);
-  return r.config;
+  return { config: r.config, origin: r.origin };
 }
 
 /**
@@ -220,6 +223,7 @@ function backendsFor(config: Config, hub: LogHub, roots: () => string[]): Backen
 
 interface Session {
   config: Config;
+  origin: Origin | undefined;
   doc: Doc;
   target: Target;
   pipeline: InlinePipeline;
@@ -232,7 +236,7 @@ interface Session {
 async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   const target = parseTarget(args.positional[0]);
   const root = workspaceFor(target.file, args.workspace);
-  const config = configOrExit(args, [root]);
+  const { config, origin } = loadOrExit(args, [root]);
   let text: string;
   try {
     text = readFileSync(target.file, 'utf8');
@@ -251,7 +255,7 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   const backends = backendsFor(config, hub, () => workspace.roots);
   const built = config.context.enabled ? await contextFor(root, config, workspace, backends.paths, hub, parser, doc) : undefined;
   const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context: built?.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }) });
-  return { config, doc, target, pipeline, backends, workspace, index: built ? { files: built.index.stats().files, ...built.index.cacheCounts } : null };
+  return { config, origin, doc, target, pipeline, backends, workspace, index: built ? { files: built.index.stats().files, ...built.index.cacheCounts } : null };
 }
 
 /**
@@ -287,7 +291,7 @@ async function complete(args: Args, hub: LogHub): Promise<number> {
     deadlineMs: Math.max(s.config.inline.deadlineMs, CLI_MIN_DEADLINE_MS),
   });
   if (outcome.kind === 'failed') {
-    process.stderr.write(`tandem-lsp: ${noBackendMessage(outcome.failure, outcome.backend, s.config)}\n`);
+    process.stderr.write(`tandem-lsp: ${await noBackendMessage(outcome.failure, outcome.backend, s.config, s.origin, process.env)}\n`);
     return EXIT.noBackend;
   }
   if (outcome.kind === 'cancelled') return EXIT.noBackend;
@@ -316,7 +320,7 @@ async function explain(args: Args, hub: LogHub): Promise<number> {
   const last = m[3] ? Number(m[3]) : first;
   if (first < 1 || last < first) throw new UsageError(`${spec}: lines start at 1 and the range must not run backwards`);
   const root = workspaceFor(file, args.workspace);
-  const config = configOrExit(args, [root]);
+  const { config, origin } = loadOrExit(args, [root]);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -341,23 +345,13 @@ async function explain(args: Args, hub: LogHub): Promise<number> {
     },
   });
   if (outcome.kind !== 'markdown') {
-    if (outcome.kind === 'failed') process.stderr.write(`tandem-lsp: ${outcome.failure ? noBackendMessage(outcome.failure, outcome.backend, config) : outcome.reason}\n`);
+    if (outcome.kind === 'failed') process.stderr.write(`tandem-lsp: ${outcome.failure ? await noBackendMessage(outcome.failure, outcome.backend, config, origin, process.env) : outcome.reason}\n`);
     return EXIT.noBackend;
   }
   // Backends that do not stream hand the whole answer over at the end.
   if (printed === 0) process.stdout.write(outcome.markdown);
   process.stdout.write('\n');
   return EXIT.ok;
-}
-
-function noBackendMessage(f: BackendFailure, backend: string | undefined, config: Config): string {
-  const b = backend ? config.backends[backend] : undefined;
-  const what = b ? `backend "${backend}" (${b.kind} at ${b.url})` : 'the backend';
-  const hint =
-    f.kind === 'unreachable' || f.kind === 'timeout'
-      ? ` Start a server from deploy/ (deploy/README.md: deploy/vllm for GPU servers, deploy/ollama for CPU laptops), or point backends.${backend ?? '<name>'}.url at a running one in ${userConfigPath()} or a --config file.`
-      : '';
-  return `no usable backend: ${what} failed: ${f.message}.${hint}`;
 }
 
 async function prompt(args: Args, hub: LogHub): Promise<number> {
@@ -383,34 +377,9 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
   return EXIT.ok;
 }
 
-const PROBE_TIMEOUT_MS = 5000;
-
 async function doctor(args: Args, hub: LogHub): Promise<number> {
   const roots = args.workspace ? [resolve(args.workspace)] : [];
-  const config = configOrExit(args, roots);
+  const { config, origin } = loadOrExit(args, roots);
   const backends = backendsFor(config, hub, () => roots);
-  const healthy = new Set<string>();
-  const names = Object.keys(config.backends);
-  const width = Math.max(...names.map((n) => n.length));
-  const lines = await Promise.all(
-    names.map(async (name) => {
-      const b = config.backends[name]!;
-      const head = `${name.padEnd(width)}  ${b.kind.padEnd(8)} ${b.location.padEnd(6)} ${b.url}`;
-      if (b.location === 'cloud' && config.privacy.airGapped) return `${head}  skipped: air-gapped, cloud backends are never contacted`;
-      const start = performance.now();
-      const o = await backends.get(name)!.info(deadlineSignal(PROBE_TIMEOUT_MS));
-      const ms = Math.round(performance.now() - start);
-      if (!o.ok) return `${head}  unreachable: ${o.failure.message}`;
-      healthy.add(name);
-      return `${head}  reachable  model ${o.value.id}  context ${o.value.contextWindow} (${o.value.contextSource})  latency ${ms} ms`;
-    }),
-  );
-  for (const l of lines) process.stdout.write(l + '\n');
-  let allServed = true;
-  for (const task of ['inline', 'action', 'multiFile', 'chat'] as const) {
-    const choice = chooseBackend(config, task, [], (n) => healthy.has(n));
-    if (!choice.backend) allServed = false;
-    process.stdout.write(`route ${task.padEnd(9)} ${choice.backend ? `-> ${choice.backend}` : '-> none'}  (${choice.reason})\n`);
-  }
-  return allServed ? EXIT.ok : EXIT.unhealthy;
+  return runDoctor(config, backends, origin, process.env, (line) => process.stdout.write(line + '\n'));
 }

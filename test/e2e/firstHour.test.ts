@@ -1,0 +1,139 @@
+// A new user's first hour, run as the user would (the built CLI against the fakes): every
+// failure names what is at fault and what fixes it.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeOllama, type FakeOllama } from '../fake/ollama.js';
+import { startFakeTgi, type FakeTgi } from '../fake/tgi.js';
+import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
+import { BIN } from '../lsp-client.js';
+import { selfSignedCert, type Cert } from '../unit/backendKit.js';
+
+let vllm: FakeVllm;
+let ollama: FakeOllama;
+let tlsTgi: FakeTgi;
+let cert: Cert;
+let dir: string;
+let home: string;
+let file: string;
+
+export function runCli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, XDG_CONFIG_HOME: home, XDG_STATE_HOME: join(home, 'state'), TANDEM_CONFIG: '', TANDEM_LOG: '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function config(name: string, data: unknown): string {
+  const f = join(dir, name);
+  writeFileSync(f, JSON.stringify(data));
+  return f;
+}
+
+beforeAll(async () => {
+  cert = selfSignedCert();
+  [vllm, ollama, tlsTgi] = await Promise.all([
+    startFakeVllm({ respond: () => ({ text: 'return n\n' }) }),
+    startFakeOllama(),
+    startFakeTgi({ tls: { key: cert.key, cert: cert.cert }, respond: () => ({ text: 'x' }) }),
+  ]);
+  dir = mkdtempSync(join(tmpdir(), 'tandem-first-'));
+  home = join(dir, 'home');
+  mkdirSync(join(dir, '.git'));
+  file = join(dir, 'fib.py');
+  writeFileSync(file, 'def fib(n):\n    if n < 2:\n        return n\n    \n');
+});
+
+afterAll(async () => {
+  await Promise.all([vllm.close(), ollama.close(), tlsTgi.close()]);
+  cert.cleanup();
+});
+
+describe('doctor says what is wrong and what fixes it', () => {
+  it('a misspelled model: not usable, exit 1, the nearest served name', async () => {
+    const cfg = config('typo.json', { backends: { fim: { kind: 'vllm', url: vllm.url, model: 'Qwen/Qwen2.5-Coder-7B-Typo' } } });
+    const r = await runCli(['doctor', '--config', cfg]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`not usable: model "Qwen/Qwen2.5-Coder-7B-Typo" is not served by ${vllm.url}/v1/models`);
+    expect(r.stdout).toContain(`Fix: did you mean "Qwen/Qwen2.5-Coder-7B"? set backends.fim.model in ${cfg} to a model the server serves (it serves "Qwen/Qwen2.5-Coder-7B")`);
+    expect(r.stdout).toMatch(/route inline\s+-> none/);
+  });
+
+  it('complete with that model: exit 3, one period, the model and the nearest served name', async () => {
+    const cfg = config('typo2.json', { backends: { fim: { kind: 'vllm', url: vllm.url, model: 'Qwen/Qwen2.5-Coder-7B-Typo' } } });
+    const r = await runCli(['complete', `${file}:4:5`, '--config', cfg]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).not.toContain('..');
+    expect(r.stderr).toContain('model "Qwen/Qwen2.5-Coder-7B-Typo"');
+    expect(r.stderr).toContain('did you mean "Qwen/Qwen2.5-Coder-7B"?');
+    expect(r.stderr).toContain(cfg);
+  });
+
+  it('an Ollama model that is not pulled: /api/tags names what is', async () => {
+    const cfg = config('ollama.json', { backends: { cpu: { kind: 'ollama', url: ollama.url, model: 'qwen2.5-coder:1.5b' } } });
+    const r = await runCli(['doctor', '--config', cfg]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('did you mean "qwen2.5-coder:1.5b-base"?');
+    expect(r.stdout).toContain(`set backends.cpu.model in ${cfg}`);
+  });
+
+  it('an apiKeyEnv whose variable is unset is named, not reported as a wrong key', async () => {
+    const cfg = config('key.json', { backends: { fim: { kind: 'vllm', url: vllm.url, apiKeyEnv: 'TANDEM_TEST_UNSET_KEY' } } });
+    const r = await runCli(['doctor', '--config', cfg], { TANDEM_TEST_UNSET_KEY: '' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('not usable: TANDEM_TEST_UNSET_KEY is not set');
+    expect(r.stdout).toContain('Fix: the environment variable TANDEM_TEST_UNSET_KEY (backends.fim.apiKeyEnv) is not set: export TANDEM_TEST_UNSET_KEY=<your key>');
+    const ok = await runCli(['doctor', '--config', cfg], { TANDEM_TEST_UNSET_KEY: 'sk-test-0123456789' });
+    expect(ok.code).toBe(0);
+  });
+
+  it('an untrusted certificate: caFile and proxy named, with the subject and issuer', async () => {
+    const cfg = config('tls.json', { backends: { tgi: { kind: 'tgi', url: tlsTgi.url } } });
+    const r = await runCli(['doctor', '--config', cfg]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('unreachable: could not reach');
+    expect(r.stdout).toContain(`Fix: ${tlsTgi.url} is not trusted: set backends.tgi.caFile in ${cfg} to the PEM file of the CA that issued its certificate (subject "CN=tandem test", issuer "CN=tandem test")`);
+    expect(r.stdout).toContain('backends.tgi.proxy');
+    expect(r.stdout).not.toContain('deploy/');
+    const trusted = config('tls-ok.json', { backends: { tgi: { kind: 'tgi', url: tlsTgi.url, caFile: cert.certPath } } });
+    expect((await runCli(['doctor', '--config', trusted])).code).toBe(0);
+  });
+
+  it('a dead server: the fix names the --config file that set the URL, not a user file that does not exist', async () => {
+    const cfg = config('wrongport.json', { backends: { fim: { kind: 'vllm', url: 'http://127.0.0.1:9' } } });
+    const r = await runCli(['complete', `${file}:4:5`, '--config', cfg]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`set backends.fim.url in ${cfg} to a running one`);
+    expect(r.stderr).not.toContain(join(home, 'tandem', 'config.json'));
+    const viaEnv = await runCli(['doctor'], { TANDEM_CONFIG: cfg });
+    expect(viaEnv.stdout).toContain(`set backends.fim.url in ${cfg}`);
+  });
+});
+
+describe('configuration errors name the source and the nearest key', () => {
+  it('a key typo gets "did you mean"', async () => {
+    const cfg = config('debounce.json', { backends: { fim: { kind: 'vllm', url: vllm.url } }, inline: { debounceMS: 50 } });
+    const r = await runCli(['doctor', '--config', cfg]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`tandem-lsp: ${cfg}: inline.debounceMS: unknown key; did you mean \`debounceMs\`?\n`);
+  });
+
+  it('the user file is named when it set the value', async () => {
+    mkdirSync(join(home, 'tandem'), { recursive: true });
+    const user = join(home, 'tandem', 'config.json');
+    writeFileSync(user, JSON.stringify({ backends: { fim: { kind: 'vllm', url: vllm.url, modle: 'x' } } }));
+    try {
+      const r = await runCli(['doctor']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`${user}: backends.fim.modle: unknown key; did you mean \`model\`?`);
+    } finally {
+      writeFileSync(user, '{}');
+    }
+  });
+});
