@@ -137,3 +137,30 @@ describe('configuration errors name the source and the nearest key', () => {
     }
   });
 });
+
+describe('complete, prompt and explain refuse the same files and positions, in the same words', () => {
+  it('a binary file, a directory, a line past the end', async () => {
+    const cfg = config('refuse.json', { backends: { fim: { kind: 'vllm', url: vllm.url } } });
+    const bin = join(dir, 'blob.py');
+    writeFileSync(bin, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00, 0x0a, 0x00]));
+    const before = vllm.requests.length;
+    const cases: [string, string, string][] = [
+      [`${bin}:1:1`, `${bin}:1`, `${bin} is a binary file, not text`],
+      [`${dir}:1:1`, `${dir}:1`, `${dir} is a directory, not a file`],
+      [`${file}:40:1`, `${file}:40`, 'line 40 is past the end of the file (5 lines)'],
+      [`${file}:2:1`, `${file}:2-40`, 'line 40 is past the end of the file (5 lines)'],
+    ];
+    for (const [position, range, message] of cases) {
+      const [c, p, e] = await Promise.all([runCli(['complete', position, '--config', cfg]), runCli(['prompt', position, '--config', cfg, '--json']), runCli(['explain', range, '--config', cfg])]);
+      if (position.endsWith(':2:1')) expect(c.code).toBe(0);
+      else {
+        expect([c.code, p.code, c.stderr]).toEqual([2, 2, expect.stringContaining(message)]);
+        expect(p.stderr).toBe(c.stderr);
+      }
+      expect(e.code).toBe(2);
+      expect(e.stderr).toContain(message);
+    }
+    // Nothing refused reached the model (the one valid completion did).
+    expect(vllm.requests.slice(before).filter((r) => r.path === '/v1/chat/completions')).toEqual([]);
+  });
+});

@@ -1,5 +1,5 @@
 // The `tandem-lsp` command: argument parsing, the one-shot commands, and the stdio server's start.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, userConfigPath } from '../config/load.js';
@@ -24,6 +24,7 @@ import { VERSION } from '../version.js';
 import { uriToPath, Workspace } from '../workspace.js';
 import { doctor as runDoctor, noBackendMessage, type Origin } from './doctor.js';
 import { recordInFlightOnExit } from './exitHooks.js';
+import { checkPosition, checkRange, linesOf, parseRange, parseTarget, readTextFile, UsageError, type Target } from './target.js';
 
 export const EXIT = { ok: 0, unhealthy: 1, usage: 2, noBackend: 3 } as const;
 
@@ -53,8 +54,6 @@ Log level: $TANDEM_LOG (error, warn, info, debug, trace); logs go to stderr.
 Exit status: 0 success; 1 doctor found a route no backend serves; 2 bad arguments or
 configuration; 3 no usable backend.
 `;
-
-class UsageError extends Error {}
 
 interface Args {
   command: string;
@@ -167,23 +166,6 @@ async function runStdio(args: Args, hub: LogHub): Promise<number> {
   return new Promise<number>(() => undefined);
 }
 
-interface Target {
-  file: string;
-  line: number; // 0-based
-  character: number; // 0-based UTF-16
-}
-
-function parseTarget(spec: string | undefined): Target {
-  if (!spec) throw new UsageError('expected FILE:LINE:COL (1-based line and column)');
-  const m = /^(.+):(\d+):(\d+)$/.exec(spec);
-  if (!m) throw new UsageError(`${spec}: expected FILE:LINE:COL (1-based line and column)`);
-  const file = resolve(m[1]!);
-  const line = Number(m[2]);
-  const col = Number(m[3]);
-  if (line < 1 || col < 1) throw new UsageError(`${spec}: LINE and COL start at 1`);
-  return { file, line: line - 1, character: col - 1 };
-}
-
 /** The workspace a lone file belongs to: --workspace, else the nearest folder with .git, else its folder. */
 function workspaceFor(file: string, explicit: string | undefined): string {
   if (explicit) {
@@ -237,18 +219,11 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   const target = parseTarget(args.positional[0]);
   const root = workspaceFor(target.file, args.workspace);
   const { config, origin } = loadOrExit(args, [root]);
-  let text: string;
-  try {
-    text = readFileSync(target.file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`${target.file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  const text = readTextFile(target.file);
+  checkPosition(args.positional[0]!, linesOf(text), target);
   const parser = new ParseService();
   const store = new DocumentStore(parser);
   const doc = store.open(pathToFileURL(target.file).href, languageIdForPath(target.file), 0, text);
-  if (target.line >= doc.text.lineCount) throw new UsageError(`${args.positional[0]}: line ${target.line + 1} is past the end of the file (${doc.text.lineCount} lines)`);
-  const lineLen = doc.text.getText({ start: { line: target.line, character: 0 }, end: { line: target.line + 1, character: 0 } }).replace(/\r?\n$/, '').length;
-  if (target.character > lineLen) throw new UsageError(`${args.positional[0]}: column ${target.character + 1} is past the end of line ${target.line + 1} (${lineLen} characters; the last column is ${lineLen + 1})`);
   // A one-shot command has nothing else to do: it parses at once (bounded all the same).
   doc.tree?.parseNow();
   const workspace = new Workspace([root]);
@@ -313,23 +288,13 @@ async function complete(args: Args, hub: LogHub): Promise<number> {
 
 async function explain(args: Args, hub: LogHub): Promise<number> {
   const spec = args.positional[0];
-  const m = spec ? /^(.+):(\d+)(?:-(\d+))?$/.exec(spec) : null;
-  if (!m) throw new UsageError(`${spec ?? '(nothing)'}: expected FILE:LINE or FILE:LINE-LINE (1-based lines)`);
-  const file = resolve(m[1]!);
-  const first = Number(m[2]);
-  const last = m[3] ? Number(m[3]) : first;
-  if (first < 1 || last < first) throw new UsageError(`${spec}: lines start at 1 and the range must not run backwards`);
+  const { file, first, last } = parseRange(spec);
   const root = workspaceFor(file, args.workspace);
   const { config, origin } = loadOrExit(args, [root]);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  const text = readTextFile(file);
+  checkRange(spec!, linesOf(text), { file, first, last });
   const parser = new ParseService();
   const doc = new DocumentStore(parser).open(pathToFileURL(file).href, languageIdForPath(file), 0, text);
-  if (first > doc.text.lineCount) throw new UsageError(`${spec}: line ${first} is past the end of the file (${doc.text.lineCount} lines)`);
   doc.tree?.parseNow();
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
