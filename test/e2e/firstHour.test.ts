@@ -164,3 +164,30 @@ describe('complete, prompt and explain refuse the same files and positions, in t
     expect(vllm.requests.slice(before).filter((r) => r.path === '/v1/chat/completions')).toEqual([]);
   });
 });
+
+describe('the workspace of a CLI call is the project of the file, and prompt --json says what it assumed', () => {
+  it('nearest folder with a manifest, not the cwd or the repository root; --workspace wins', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'tandem-repo-'));
+    mkdirSync(join(repo, '.git'));
+    for (let i = 0; i < 5; i++) writeFileSync(join(repo, `other${i}.py`), `def other${i}():\n    return ${i}\n`);
+    const pkg = join(repo, 'packages', 'calc');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(join(pkg, 'package.json'), '{"name": "calc"}');
+    writeFileSync(join(pkg, 'add.js'), 'function add(a, b) {\n  \n}\n');
+    const cfg = config('ws.json', { backends: { fim: { kind: 'vllm', url: vllm.url } } });
+    const r = await runCli(['prompt', 'packages/calc/add.js:2:3', '--config', cfg, '--json'], {}, repo);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.workspace).toEqual({ root: pkg, why: 'nearest folder with package.json' });
+    expect(out.index.files).toBe(1);
+    expect(out.budget.contextWindowSource).toBe('assumed');
+    expect(out.assumed).toEqual(['budget.contextWindow', 'model']);
+    const wide = JSON.parse((await runCli(['prompt', 'packages/calc/add.js:2:3', '--config', cfg, '--json', '--workspace', repo], {}, repo)).stdout);
+    expect(wide.workspace).toEqual({ root: repo, why: '--workspace' });
+    expect(wide.index.files).toBe(6);
+    const sized = config('ws-sized.json', { backends: { fim: { kind: 'vllm', url: vllm.url, model: 'Qwen/Qwen2.5-Coder-7B', maxContextTokens: 16384 } } });
+    const known = JSON.parse((await runCli(['prompt', 'packages/calc/add.js:2:3', '--config', sized, '--json'], {}, repo)).stdout);
+    expect(known.budget).toMatchObject({ contextWindow: 16384, contextWindowSource: 'config' });
+    expect(known.assumed).toEqual([]);
+  });
+});

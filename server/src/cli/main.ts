@@ -1,6 +1,5 @@
 // The `tandem-lsp` command: argument parsing, the one-shot commands, and the stdio server's start.
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, userConfigPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -24,7 +23,7 @@ import { VERSION } from '../version.js';
 import { uriToPath, Workspace } from '../workspace.js';
 import { doctor as runDoctor, noBackendMessage, type Origin } from './doctor.js';
 import { recordInFlightOnExit } from './exitHooks.js';
-import { checkPosition, checkRange, linesOf, parseRange, parseTarget, readTextFile, UsageError, type Target } from './target.js';
+import { checkPosition, checkRange, linesOf, parseRange, parseTarget, readTextFile, UsageError, workspaceFor, type Target } from './target.js';
 
 export const EXIT = { ok: 0, unhealthy: 1, usage: 2, noBackend: 3 } as const;
 
@@ -166,19 +165,6 @@ async function runStdio(args: Args, hub: LogHub): Promise<number> {
   return new Promise<number>(() => undefined);
 }
 
-/** The workspace a lone file belongs to: --workspace, else the nearest folder with .git, else its folder. */
-function workspaceFor(file: string, explicit: string | undefined): string {
-  if (explicit) {
-    const dir = resolve(explicit);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--workspace ${explicit}: not a directory`);
-    return dir;
-  }
-  for (let dir = dirname(file); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, '.git'))) return dir;
-    if (dirname(dir) === dir) return dirname(file);
-  }
-}
-
 function configOrExit(args: Args, roots: string[]): Config {
   return loadOrExit(args, roots).config;
 }
@@ -211,13 +197,16 @@ interface Session {
   pipeline: InlinePipeline;
   backends: BackendRegistry;
   workspace: Workspace;
+  /** The workspace's folder, and why it is that one. */
+  root: { path: string; why: string };
   /** The index's size and where its entries came from (null when context is off). */
   index: ({ files: number } & CacheCounts) | null;
 }
 
 async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   const target = parseTarget(args.positional[0]);
-  const root = workspaceFor(target.file, args.workspace);
+  const { root, why } = workspaceFor(target.file, args.workspace);
+  hub.logger('cli').info(`workspace ${root} (${why})`);
   const { config, origin } = loadOrExit(args, [root]);
   const text = readTextFile(target.file);
   checkPosition(args.positional[0]!, linesOf(text), target);
@@ -230,7 +219,7 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   const backends = backendsFor(config, hub, () => workspace.roots);
   const built = config.context.enabled ? await contextFor(root, config, workspace, backends.paths, hub, parser, doc) : undefined;
   const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context: built?.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }) });
-  return { config, origin, doc, target, pipeline, backends, workspace, index: built ? { files: built.index.stats().files, ...built.index.cacheCounts } : null };
+  return { config, origin, root: { path: root, why }, doc, target, pipeline, backends, workspace, index: built ? { files: built.index.stats().files, ...built.index.cacheCounts } : null };
 }
 
 /**
@@ -289,7 +278,7 @@ async function complete(args: Args, hub: LogHub): Promise<number> {
 async function explain(args: Args, hub: LogHub): Promise<number> {
   const spec = args.positional[0];
   const { file, first, last } = parseRange(spec);
-  const root = workspaceFor(file, args.workspace);
+  const { root } = workspaceFor(file, args.workspace);
   const { config, origin } = loadOrExit(args, [root]);
   const text = readTextFile(file);
   checkRange(spec!, linesOf(text), { file, first, last });
@@ -329,7 +318,12 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
     template: plan.template.name,
     prompt: plan.prompt.prompt,
     segments: plan.prompt.segments,
-    budget: plan.prompt.budget,
+    // contextWindowSource: "server" (asked), "config" (maxContextTokens) or "assumed" (neither: a
+    // dry run does not ask the server, so without maxContextTokens the window is a guess).
+    budget: { ...plan.prompt.budget, contextWindowSource: plan.info?.contextSource === 'config' || plan.info?.contextSource === 'server' ? plan.info.contextSource : 'assumed' },
+    // Values this dry run assumed rather than learned (doctor asks the server for them).
+    assumed: [...(plan.info?.contextSource === 'config' || plan.info?.contextSource === 'server' ? [] : ['budget.contextWindow']), ...(s.config.backends[plan.route.backend ?? '']?.model ? [] : ['model'])],
+    workspace: { root: s.root.path, why: s.root.why },
     context: { sources: plan.context?.sources ?? [] },
     // The time the context stage took for this request (null when context is off).
     contextMs: plan.context?.ms ?? null,

@@ -1,7 +1,7 @@
 // What a CLI command is pointed at (FILE:LINE:COL, FILE:LINE[-LINE]): one parse and one set of
 // checks for every command, so `explain` refuses exactly what `complete` refuses, in the same words.
-import { readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { looksBinary } from '../documents.js';
 
 /** A mistake in the command's arguments (exit 2): its message is the one sentence printed. */
@@ -89,4 +89,25 @@ export function checkPosition(spec: string, lines: Lines, t: Target): void {
 export function checkRange(spec: string, lines: Lines, r: LineRange): void {
   checkLine(spec, lines, r.first);
   checkLine(spec, lines, r.last);
+}
+
+/** What marks a project's root: version control, a package manifest, or tandem's own file. */
+export const ROOT_MARKERS = ['.git', 'tandem.json', 'package.json', 'pyproject.toml', 'setup.py', 'go.mod', 'Cargo.toml', 'pom.xml', 'build.gradle', 'build.gradle.kts', 'composer.json', 'Gemfile', 'deno.json'] as const;
+
+/**
+ * The workspace of a lone file: --workspace, else its enclosing project (the nearest folder above
+ * it holding one of ROOT_MARKERS), else its own folder; never the current directory as such. `why`
+ * says which, for the log and `prompt --json`.
+ */
+export function workspaceFor(file: string, explicit: string | undefined): { root: string; why: string } {
+  if (explicit) {
+    const dir = resolve(explicit);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--workspace ${explicit}: not a directory`);
+    return { root: dir, why: '--workspace' };
+  }
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const marker = ROOT_MARKERS.find((m) => existsSync(join(dir, m)));
+    if (marker) return { root: dir, why: `nearest folder with ${marker}` };
+    if (dirname(dir) === dir) return { root: dirname(file), why: "the file's folder (no .git, package manifest or tandem.json above it)" };
+  }
 }
