@@ -20,7 +20,7 @@ const PROBE_TIMEOUT_MS = 5000;
 function whereSet(origin: Origin | undefined, name: string, key: string): string {
   const src = origin?.([`backends`, name, key]) ?? origin?.(['backends', name]);
   if (src) return `in ${src}`;
-  return `(now the built-in default) in a --config file, $TANDEM_CONFIG's file or ${userConfigPath()}`;
+  return `(now the built-in default) in a --config file, $TANDEM_CONFIG's file or ${userConfigPath()} (create it)`;
 }
 
 /** Drops a sentence's final period, so that another can follow it without "..". */
