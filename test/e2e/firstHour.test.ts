@@ -83,6 +83,18 @@ describe('doctor says what is wrong and what fixes it', () => {
     expect(r.stdout).toContain(`set backends.cpu.model in ${cfg}`);
   });
 
+  it('TGI serves its one model under any name: a different name is a note, not a failure', async () => {
+    const tgi = await startFakeTgi({ respond: () => ({ text: 'x' }) });
+    try {
+      const cfg = config('tgi-name.json', { backends: { tgi: { kind: 'tgi', url: tgi.url, model: 'deepseek-ai/deepseek-coder-6.7b-base' } } });
+      const r = await runCli(['doctor', '--config', cfg]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`note: the server has "Qwen/Qwen2.5-Coder-7B" loaded and answers any name; "deepseek-ai/deepseek-coder-6.7b-base" only chooses the prompt template`);
+    } finally {
+      await tgi.close();
+    }
+  });
+
   it('an apiKeyEnv whose variable is unset is named, not reported as a wrong key', async () => {
     const cfg = config('key.json', { backends: { fim: { kind: 'vllm', url: vllm.url, apiKeyEnv: 'TANDEM_TEST_UNSET_KEY' } } });
     const r = await runCli(['doctor', '--config', cfg], { TANDEM_TEST_UNSET_KEY: '' });
