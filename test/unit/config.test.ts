@@ -209,6 +209,22 @@ describe('errors name the file and the key path', () => {
     expect(vouched).toEqual({ ok: false, error: `${EDITOR_ORIGIN.user}: inline.maxLines: expected a number above 0` });
   });
 
+  it('an editor key typo names the channel and the nearest known key', () => {
+    const { result } = load({ user: tokens(10), init: { inline: { debounceMS: 50 } } });
+    expect(result).toEqual({ ok: false, error: 'initializationOptions: inline.debounceMS: unknown key; did you mean `debounceMs`?' });
+    const vouched = load({ user: tokens(10), scoped: true, section: { user: { privacy: { airgapped: true } } } }).result;
+    expect(vouched).toEqual({ ok: false, error: `${EDITOR_ORIGIN.user}: privacy.airgapped: unknown key; did you mean \`airGapped\`?` });
+  });
+
+  it('the source that set a value is known for messages about it, and never a file that set nothing', () => {
+    const { result, xdg } = load({ user: backend({}), configFlag: { backends: { fim: { model: 'm' } } } });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.origin?.(['backends', 'fim', 'url'])).toBe(join(xdg, 'tandem', 'config.json'));
+    expect(result.origin?.(['backends', 'fim', 'model'])).toMatch(/flag\.json$/);
+    expect(result.origin?.(['inline', 'debounceMs'])).toBeUndefined();
+  });
+
   // V8 names the position for some errors only; every message must carry line and column.
   const badJson: [string, string, string][] = [
     ['trailing comma in an object', '{\n  "inline": {\n    "maxTokens": 5,\n  }\n}\n', "Expected double-quoted property name at line 4, column 3"],
