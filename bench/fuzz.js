@@ -4,7 +4,13 @@
 // not exactly once, internal errors (-32603), answer times, stray stdout, memory, and a final
 // completion that must still be right. Prints a Markdown table (also bench/out/fuzz.md); exits 1
 // when a target fails. `runFuzz` is also what test/e2e/fuzz.test.ts runs, shorter.
-//   node bench/fuzz.js [--seeds 1,2,3] [--messages 20000] [--log debug] [--node-arg FLAG]...
+//   node bench/fuzz.js [--seeds 1,2,3] [--messages 20000] [--log debug] [--node-arg FLAG]... [--list-over MS]
+// --messages N also replays a seed's stream up to message N (the stream does not depend on the
+// answers), and --in-flight N sends at most N requests at a time (32 by default; 1 tells each
+// request's own work apart). --list-over MS writes every answer slower than MS, or for which the
+// server's main thread was on a CPU more than MS, to
+// bench/out/fuzz-over-SEED.json with its sending and answer time on the monotonic clock (µs, the
+// clock of a --cpu-prof profile: bench/profileSum.js --window reads the server's work in between).
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -120,6 +126,9 @@ function schedstat(pid) {
   }
 }
 
+/** The monotonic clock in µs (CLOCK_MONOTONIC, as V8's profiler's timestamps on Linux). */
+const monoUs = () => Number(process.hrtime.bigint() / 1000n);
+
 /** Peak resident memory of a process (Linux), in bytes. */
 function peakRss(/** @type {number | undefined} */ pid) {
   try {
@@ -131,23 +140,24 @@ function peakRss(/** @type {number | undefined} */ pid) {
 }
 
 /**
- * @typedef {{ method: string, note: string, index: number, ms: number, cpuMs?: number, runQueueMs?: number, inFlight?: number }} Timed
+ * @typedef {{ method: string, note: string, index: number, ms: number, cpuMs?: number, runQueueMs?: number, inFlight?: number, fromUs?: number, toUs?: number }} Timed
  *   cpuMs / runQueueMs: the server's main thread on a CPU / waiting for one while the request was
- *   out (see schedstat); inFlight: the requests already out when it was sent.
- * @typedef {{ method: string, note: string, index: number, sent: number, sched: [number, number] | undefined, inFlight: number }} Sent
+ *   out (see schedstat); inFlight: the requests already out when it was sent; fromUs / toUs: sent
+ *   and answered on the monotonic clock, in µs (listed answers only, see `listOverMs`).
+ * @typedef {{ method: string, note: string, index: number, sent: number, sentUs: number, sched: [number, number] | undefined, inFlight: number }} Sent
  * @typedef {{
  *   seed: number, messages: number, requests: number, notifications: number, skipped: number, sentBy: Record<string, number>,
  *   completions: number, backendCalls: { fim: number, chat: number }, memory: { at: number, rss: number | undefined, heap: number | undefined, load: number }[], wallS: number,
  *   crashed: string | undefined, stderrTail: string, unanswered: Timed[], duplicates: string[], strayAnswers: string[],
  *   badErrors: string[], byCode: Record<string, number>, internal: { method: string, message: string, count: number, first: Timed }[],
- *   maxMs: number, p99Ms: number, slow: Timed[], slowest: Timed[], protocolErrors: string[], loggedErrors: { line: string, count: number }[],
+ *   maxMs: number, p99Ms: number, slow: Timed[], slowest: Timed[], over: Timed[], protocolErrors: string[], loggedErrors: { line: string, count: number }[],
  *   rssEnd: number | undefined, rssPeak: number | undefined, loopMaxMs: number | undefined, ownLoopMaxMs: number, final: { ok: boolean, got: string }, exitCode: number | null,
  * }} FuzzReport
  */
 
 /**
  * One seed's run: a workspace, the fakes, the server, `messages` messages, the final check.
- * @param {{ seed: number, messages: number, inline?: Record<string, unknown>, nodeArgs?: string[], logLevel?: string, onStderr?: (text: string) => void, onProgress?: (done: number) => void, onStall?: (what: string) => void }} opts
+ * @param {{ seed: number, messages: number, listOverMs?: number, maxInFlight?: number, inline?: Record<string, unknown>, nodeArgs?: string[], logLevel?: string, onStderr?: (text: string) => void, onProgress?: (done: number) => void, onStall?: (what: string) => void }} opts
  * @returns {Promise<FuzzReport>}
  */
 export async function runFuzz(opts) {
@@ -249,11 +259,12 @@ async function fuzzIn(tmp, open, opts) {
     }
     /** @type {Timed} */
     const t = { method: rec.method, note: rec.note, index: rec.index, ms: performance.now() - rec.sent, inFlight: rec.inFlight };
-    const sched = rec.sched && t.ms > SLOW_MS / 4 ? schedstat(client.child.pid) : undefined;
+    const sched = rec.sched && (t.ms > SLOW_MS / 4 || opts.listOverMs !== undefined) ? schedstat(client.child.pid) : undefined;
     if (rec.sched && sched) {
       t.cpuMs = (sched[0] - rec.sched[0]) / 1e6;
       t.runQueueMs = (sched[1] - rec.sched[1]) / 1e6;
     }
+    if (opts.listOverMs !== undefined && (t.ms > opts.listOverMs || (t.cpuMs ?? 0) > opts.listOverMs)) Object.assign(t, { fromUs: rec.sentUs, toUs: monoUs() });
     settled.set(msg.id, { rec, timed: t, hung: false });
     timed.push(t);
     if (msg.error !== undefined) {
@@ -348,7 +359,7 @@ async function fuzzIn(tmp, open, opts) {
     if (recent.length > 6) recent.shift();
     applyFs(step.fs);
     if ('config' in step) editorSection = step.config;
-    if (step.type === 'request') while (pending.size >= MAX_IN_FLIGHT && exitedEarly === undefined) await settle();
+    if (step.type === 'request') while (pending.size >= (opts.maxInFlight ?? MAX_IN_FLIGHT) && exitedEarly === undefined) await settle();
     const msg = step.type === 'request' ? { jsonrpc: '2.0', id: step.id, method: step.method, params: step.params } : { jsonrpc: '2.0', method: step.method, params: step.params };
     let body;
     try {
@@ -359,7 +370,7 @@ async function fuzzIn(tmp, open, opts) {
     }
     sentBy[step.method] = (sentBy[step.method] ?? 0) + 1;
     if (step.type === 'request') {
-      pending.set(step.id, { method: step.method, note: step.note, index: i, sent: performance.now(), sched: schedstat(client.child.pid), inFlight: pending.size });
+      pending.set(step.id, { method: step.method, note: step.note, index: i, sent: performance.now(), sentUs: monoUs(), sched: schedstat(client.child.pid), inFlight: pending.size });
       requests++;
     } else notifications++;
     stdin.write(`Content-Length: ${body.length}\r\n\r\n`);
@@ -465,6 +476,7 @@ async function fuzzIn(tmp, open, opts) {
     p99Ms: ms.length ? pct(ms, 99) : 0,
     slow: timed.filter((t) => t.ms > SLOW_MS),
     slowest: [...timed].sort((a, b) => b.ms - a.ms).slice(0, 8),
+    over: timed.filter((t) => t.fromUs !== undefined),
     protocolErrors: client.protocolErrors,
     loggedErrors: [...errorLines].map(([line, count]) => ({ line, count })),
     rssEnd: stats?.process?.rssBytes,
@@ -563,7 +575,7 @@ export function markdown(reports, load) {
 
 /** @param {string[]} argv */
 function parseArgs(argv) {
-  const out = { seeds: [1, 2, 3], messages: 20_000, log: /** @type {string | undefined} */ (undefined), nodeArgs: /** @type {string[]} */ ([]) };
+  const out = { seeds: [1, 2, 3], messages: 20_000, log: /** @type {string | undefined} */ (undefined), nodeArgs: /** @type {string[]} */ ([]), listOverMs: /** @type {number | undefined} */ (undefined), maxInFlight: MAX_IN_FLIGHT };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[++i];
@@ -571,7 +583,9 @@ function parseArgs(argv) {
     else if (a === '--messages' && v && /^\d+$/.test(v)) out.messages = Number(v);
     else if (a === '--log' && v && /^(error|warn|info|debug)$/.test(v)) out.log = v;
     else if (a === '--node-arg' && v) out.nodeArgs.push(v);
-    else throw new Error(`usage: node bench/fuzz.js [--seeds 1,2,3] [--messages 20000] [--log debug] [--node-arg --cpu-prof ...] (got ${JSON.stringify(a)} ${JSON.stringify(v ?? '')})`);
+    else if (a === '--list-over' && v && /^\d+$/.test(v)) out.listOverMs = Number(v);
+    else if (a === '--in-flight' && v && /^[1-9]\d*$/.test(v)) out.maxInFlight = Number(v);
+    else throw new Error(`usage: node bench/fuzz.js [--seeds 1,2,3] [--messages 20000] [--log debug] [--node-arg --cpu-prof ...] [--list-over MS] [--in-flight N] (got ${JSON.stringify(a)} ${JSON.stringify(v ?? '')})`);
   }
   return out;
 }
@@ -587,6 +601,8 @@ async function main() {
       seed,
       messages: args.messages,
       nodeArgs: args.nodeArgs,
+      ...(args.listOverMs !== undefined ? { listOverMs: args.listOverMs } : {}),
+      maxInFlight: args.maxInFlight,
       // The server's log at that level, whole, in bench/out/fuzz-stderr-SEED.log.
       ...(args.log ? { logLevel: args.log, onStderr: (text) => writeFileSync(join(HERE, 'out', `fuzz-stderr-${seed}.log`), text) } : {}),
       onProgress: (n) => n % 1000 === 0 && process.stderr.write(`${n} (${((performance.now() - t0) / 1000).toFixed(0)} s) `),
@@ -599,7 +615,10 @@ async function main() {
   const md = markdown(reports, load);
   mkdirSync(join(HERE, 'out'), { recursive: true });
   writeFileSync(join(HERE, 'out', 'fuzz.md'), md);
-  for (const r of reports) writeFileSync(join(HERE, 'out', `fuzz-slow-${r.seed}.json`), JSON.stringify(r.slow, null, 1));
+  for (const r of reports) {
+    writeFileSync(join(HERE, 'out', `fuzz-slow-${r.seed}.json`), JSON.stringify(r.slow, null, 1));
+    if (args.listOverMs !== undefined) writeFileSync(join(HERE, 'out', `fuzz-over-${r.seed}.json`), JSON.stringify(r.over, null, 1));
+  }
   process.stdout.write(md);
   if (reports.some((r) => failures(r).length > 0)) process.exitCode = 1;
 }

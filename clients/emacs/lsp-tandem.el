@@ -18,7 +18,8 @@
 ;; - tandem's code actions among the others (M-x lsp-execute-code-action): a tandem action is
 ;;   resolved and run by tandem alone, never sent to the other server; Explain opens its answer
 ;;   in a buffer;
-;; - M-x tandem-explain, tandem-edit, tandem-compare, tandem-stats, tandem-snooze (`tandem.el');
+;; - M-x tandem-explain, tandem-edit, tandem-compare, tandem-stats, tandem-snooze, and
+;;   M-x tandem-chat (its answer streamed through `$/progress') (`tandem.el');
 ;; - a message when tandem's status turns degraded or offline (`tandem-notify-status').
 ;;
 ;; Tested with lsp-mode 8.0.0 (Debian 12's elpa-lsp-mode) by test/clients/emacs.test.ts.
@@ -60,7 +61,15 @@ Not marked safe as a file-local variable: a .dir-locals.el that sets it is asked
                      (with-lsp-workspace workspace
                        (lsp-request "workspace/executeCommand" (list :command command :arguments args))))
           :uri (lsp--buffer-uri)
-          :position #'lsp--point-to-position)))
+          :position #'lsp--point-to-position
+          :request (lambda (method params on-result on-error)
+                     (let ((cancel-token (make-symbol "tandem-request")))
+                       ;; Only tandem; `detached': the answer goes to the chat whichever buffer is current.
+                       (with-lsp-workspace workspace
+                         (lsp-request-async method params on-result :error-handler on-error
+                                            :mode 'detached :cancel-token cancel-token))
+                       (lambda () (lsp-cancel-request-by-token cancel-token))))
+          :root (lsp--workspace-root workspace))))
 
 (add-hook 'tandem-client-functions #'lsp-tandem--client)
 
@@ -108,7 +117,11 @@ action and answer an error."
   :add-on? t
   :priority -1
   :initialization-options (lambda () lsp-tandem-initialization-options)
-  :notification-handlers (ht ("tandem/status" (lambda (_workspace params) (tandem--status-changed params))))
+  :notification-handlers (ht ("tandem/status" (lambda (_workspace params) (tandem--status-changed params)))
+                             ;; M-x tandem-chat's streamed pieces; other progress as lsp-mode shows it.
+                             ("$/progress" (lambda (workspace params)
+                                             (unless (tandem--progress (tandem--get params :token) (tandem--get params :value))
+                                               (funcall lsp-progress-function workspace params)))))
   :action-handlers (ht ("tandem.accepted" #'lsp-tandem--accepted)
                        ("tandem.explain" #'lsp-tandem--explain))))
 

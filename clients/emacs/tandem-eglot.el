@@ -4,7 +4,7 @@
 ;; completions through `completion-at-point'.  This file adds what eglot lacks for tandem:
 ;;
 ;; - the server's commands (`tandem.el'): M-x tandem-explain, tandem-edit, tandem-compare,
-;;   tandem-stats, tandem-snooze;
+;;   tandem-stats, tandem-snooze, and M-x tandem-chat (streamed through `$/progress');
 ;; - acceptance counting: eglot 1.9 (Debian 12) does not run a completion item's command, so
 ;;   completing tandem's item sends its `tandem.accepted' here (not twice where eglot does it);
 ;; - the `tandem/status' notice (`tandem-notify-status').
@@ -28,13 +28,28 @@
   (when-let ((server (tandem-eglot--server)))
     (list :execute (lambda (command args) (eglot-execute-command server command args))
           :uri (plist-get (eglot--TextDocumentIdentifier) :uri)
-          :position #'eglot--pos-to-lsp-position)))
+          :position #'eglot--pos-to-lsp-position
+          :request (lambda (method params on-result on-error)
+                     ;; No timeout: a chat's answer may take minutes; C-c C-k stops it.
+                     (jsonrpc-async-request server (intern (concat ":" method)) params
+                                            :success-fn on-result :error-fn on-error :timeout nil)
+                     ;; The id jsonrpc just gave the request (it returns none itself); without
+                     ;; it, a stop only stops showing the answer.
+                     (let ((id (and (fboundp 'jsonrpc--next-request-id) (jsonrpc--next-request-id server))))
+                       (lambda () (when id (jsonrpc-notify server :$/cancelRequest (list :id id))))))
+          :root (project-root (eglot--project server)))))
 
 (add-hook 'tandem-client-functions #'tandem-eglot--client)
 
 (cl-defmethod eglot-handle-notification (_server (_method (eql tandem/status)) &rest params)
   "Keep the server's status; say when it turns degraded or offline."
   (tandem--status-changed params))
+
+;; M-x tandem-chat's answers stream as partial results ($/progress with the request's token).
+;; :before, so eglot's own handler (newer eglot shows work-done progress) still runs.
+(cl-defmethod eglot-handle-notification :before (_server (_method (eql $/progress)) &key token value &allow-other-keys)
+  "Hand a chat's streamed piece to `tandem--progress'."
+  (tandem--progress token value))
 
 ;;; Acceptance: the completion item's command.
 

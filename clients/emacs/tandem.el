@@ -12,10 +12,14 @@
 ;;                        for an instruction and show each backend's proposed edit, unapplied
 ;;   M-x tandem-stats     requests, acceptances, latency per backend, spend and status
 ;;   M-x tandem-snooze    no completions for a number of minutes (30; C-u N for N); 0 resumes
+;;   M-x tandem-chat      a chat buffer (*tandem chat*): the prompt's answer streamed into it, the
+;;                        region (and any #file:path in the prompt) sent as references; again
+;;                        for a follow-up, C-u for a new conversation; C-c C-k stops the answer
 
 (require 'iso8601)
 (require 'seq)
 (require 'subr-x)
+(require 'url-util)
 
 (defgroup tandem nil
   "tandem, the AI completion and code-action server."
@@ -34,7 +38,13 @@ The first non-nil answer wins.  It is a plist:
   :execute  (lambda (COMMAND ARGS)) running the server's COMMAND (a string) with ARGS (a
             vector) through workspace/executeCommand and returning its result
   :uri      the buffer's document URI
-  :position (lambda (POS)) the LSP position of POS")
+  :position (lambda (POS)) the LSP position of POS
+  :request  (lambda (METHOD PARAMS ON-RESULT ON-ERROR)) sending the request METHOD (a string)
+            asynchronously, calling ON-RESULT with its result or ON-ERROR with its error (a
+            JSON object with :code and :message); returns a function that cancels it
+            (`$/cancelRequest'), after which neither is called
+  :root     the workspace root directory
+The client also hands every `$/progress' notification to `tandem--progress' first.")
 
 (defvar tandem-status nil
   "The last `tandem/status' the server sent: a plist (:state :message).")
@@ -212,6 +222,194 @@ meanwhile; `tandem-stats' shows until when."
              (message "tandem: %s: %s" state message))
             ((and (equal state "ok") (member before '("degraded" "offline")))
              (message "tandem: ok again: %s" message))))))
+
+;;; Chat: M-x tandem-chat, a Markdown buffer on the server's tandem/chat request.
+
+(defvar tandem-chat-model nil
+  "The model of M-x tandem-chat: nil (the server's tandem/auto, the chat route) or \"tandem/<backend>\".")
+
+(defvar tandem--streams (make-hash-table :test #'equal)
+  "partialResultToken -> function of a `$/progress' value: the answers being streamed.")
+
+(defvar tandem--chat-requests 0
+  "Chat requests sent so far (they number the progress tokens).")
+
+(defun tandem--progress (token value)
+  "Hand VALUE to the chat streaming under TOKEN; non-nil when TOKEN is a chat's."
+  (when-let ((f (gethash token tandem--streams)))
+    (funcall f value)
+    t))
+
+(defvar tandem-chat-done-hook nil
+  "Run in the chat buffer when an answer has ended (finished, failed or stopped).")
+
+(defvar-local tandem-chat--messages nil "The conversation so far: a list of (:role :content) plists.")
+(defvar-local tandem-chat--references nil "Every reference of the conversation so far, in order.")
+(defvar-local tandem-chat--client nil "How this chat reaches the server (see `tandem-client-functions').")
+(defvar-local tandem-chat--cancel nil "The function that stops the answer being streamed, if one is.")
+
+(defvar tandem-chat-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "C-c C-c") #'tandem-chat)
+    (define-key map (kbd "C-c C-k") #'tandem-chat-stop)
+    map)
+  "Keys of the chat buffer: C-c C-c asks a follow-up, C-c C-k stops the answer.")
+
+(define-minor-mode tandem-chat-mode
+  "The *tandem chat* buffer's keys (`tandem-chat-mode-map')."
+  :lighter " tandem-chat")
+
+(defun tandem-chat--file-refs (text)
+  "The paths of the #file:PATH references in TEXT, in order, once each (trailing punctuation left out)."
+  (let ((start 0) out)
+    (while (string-match "#file:\\([^ \t\n]+\\)" text start)
+      (setq start (match-end 0))
+      (let ((path (replace-regexp-in-string "[.,;:)!?]+\\'" "" (match-string 1 text))))
+        (unless (or (string-empty-p path) (member path out)) (push path out))))
+    (nreverse out)))
+
+(defun tandem-chat--buffer ()
+  "The chat buffer, made ready on first use."
+  (let ((buf (get-buffer-create "*tandem chat*")))
+    (with-current-buffer buf
+      (unless tandem-chat-mode
+        (if (or (fboundp 'markdown-mode) (require 'markdown-mode nil t)) (markdown-mode) (text-mode))
+        (tandem-chat-mode 1)
+        (setq buffer-read-only t)))
+    buf))
+
+(defun tandem-chat--insert (text)
+  "Insert TEXT at the end of the chat buffer (current), moving windows that showed the end."
+  (let ((inhibit-read-only t)
+        (follow (seq-filter (lambda (w) (= (window-point w) (point-max))) (get-buffer-window-list nil nil t))))
+    (save-excursion
+      (goto-char (point-max))
+      (insert text))
+    (dolist (w follow) (set-window-point w (point-max)))))
+
+(defun tandem-chat--reference-line (ref root)
+  "How REF reads in the chat: > `path:3-7` (lines) or > `path`."
+  (let* ((path (tandem--uri-path (plist-get ref :uri)))
+         (shown (if (and root (string-prefix-p (file-name-as-directory (expand-file-name root)) path))
+                    (file-relative-name path root)
+                  path))
+         (range (plist-get ref :range)))
+    (if range
+        (format "> `%s:%d-%d`\n" shown
+                (1+ (plist-get (plist-get range :start) :line))
+                (1+ (plist-get (plist-get range :end) :line)))
+      (format "> `%s`\n" shown))))
+
+(defun tandem--uri-path (uri)
+  "The file name of a file:// URI."
+  (if (string-prefix-p "file://" uri) (url-unhex-string (substring uri 7)) uri))
+
+(defun tandem-chat--add-reference (ref)
+  "Add REF to the conversation's references unless it is there; non-nil when added."
+  (unless (member ref tandem-chat--references)
+    (setq tandem-chat--references (append tandem-chat--references (list ref)))
+    t))
+
+(defun tandem-chat (prompt &optional beg end new)
+  "Ask tandem PROMPT in the *tandem chat* buffer; the answer streams in below it.
+With an active region (BEG..END), those lines of the file are sent as a reference; a
+#file:PATH in PROMPT (relative to the workspace root) adds that file.  The conversation goes on
+with each call (its earlier turns and references are sent again); with a prefix argument (NEW)
+it starts afresh.  Returns the chat buffer."
+  (interactive
+   (list (read-string (if current-prefix-arg "tandem chat (new): " "tandem chat: "))
+         (and (use-region-p) (region-beginning))
+         (and (use-region-p) (region-end))
+         current-prefix-arg))
+  (let* ((from (current-buffer))
+         (in-chat (buffer-local-value 'tandem-chat-mode from))
+         (client (and (not in-chat) (run-hook-with-args-until-success 'tandem-client-functions)))
+         (ref (and beg end client buffer-file-name
+                   (list :uri (plist-get client :uri)
+                         :range (list :start (funcall (plist-get client :position) beg)
+                                      :end (funcall (plist-get client :position) end)))))
+         (buf (tandem-chat--buffer)))
+    (with-current-buffer buf
+      (when new
+        (tandem-chat-stop)
+        (let ((inhibit-read-only t)) (erase-buffer))
+        (setq tandem-chat--messages nil tandem-chat--references nil))
+      (when client (setq tandem-chat--client client))
+      (unless tandem-chat--client
+        (user-error "tandem: no tandem server serves this buffer (M-x eglot, or M-x lsp with lsp-tandem)"))
+      (when tandem-chat--cancel (user-error "tandem: an answer is still coming (C-c C-k stops it)"))
+      (when (string-empty-p (string-trim prompt)) (user-error "tandem: the prompt is empty"))
+      (let ((root (plist-get tandem-chat--client :root)))
+        (when (and ref (tandem-chat--add-reference ref))
+          (tandem-chat--insert (tandem-chat--reference-line ref root)))
+        (dolist (path (tandem-chat--file-refs prompt))
+          (tandem-chat--add-reference
+           (list :uri (concat "file://" (expand-file-name path (or root default-directory)))))))
+      (tandem-chat--send prompt))
+    (display-buffer buf)
+    buf))
+
+(defun tandem-chat--send (prompt)
+  "Send the conversation with PROMPT as its next turn; stream the answer (in the chat buffer)."
+  (let* ((buf (current-buffer))
+         (token (format "tandem-chat-%d" (setq tandem--chat-requests (1+ tandem--chat-requests))))
+         (messages (append tandem-chat--messages (list (list :role "user" :content prompt))))
+         (params (append (list :messages (apply #'vector messages) :partialResultToken token)
+                         (and tandem-chat--references (list :references (apply #'vector tandem-chat--references)))
+                         (and tandem-chat-model (list :model tandem-chat-model))))
+         (shown "")
+         (header nil)
+         (finished nil))
+    (tandem-chat--insert (format "%s## You\n%s\n\n" (if (= (buffer-size) 0) "" "\n") prompt))
+    (setq header (with-current-buffer buf (copy-marker (point-max))))
+    (tandem-chat--insert "## tandem\n")
+    (let ((finish
+           (lambda (text result err)
+             (unless finished
+               (setq finished t)
+               (remhash token tandem--streams)
+               (when (buffer-live-p buf)
+                 (with-current-buffer buf
+                   (setq tandem-chat--cancel nil)
+                   (cond
+                    (err (tandem-chat--insert (format "%s> %s\n" (if (string-empty-p shown) "" "\n\n") err)))
+                    (t
+                     ;; A server that sent no (or fewer) partial results: the rest of the text now.
+                     (when (and (string-prefix-p shown text) (> (length text) (length shown)))
+                       (tandem-chat--insert (substring text (length shown))))
+                     (tandem-chat--insert "\n")
+                     (setq tandem-chat--messages (append messages (list (list :role "assistant" :content text))))
+                     (when-let ((backend (tandem--get result :backend)))
+                       (let ((inhibit-read-only t))
+                         (save-excursion
+                           (goto-char header)
+                           (delete-region (point) (line-end-position))
+                           (insert (format "## tandem · %s (%s)" backend
+                                           (if (equal (tandem--get result :location) "cloud") "cloud" "on-prem"))))))))
+                   (run-hooks 'tandem-chat-done-hook)))))))
+      (puthash token (lambda (value)
+                       (let ((text (tandem--get value :text)))
+                         (when (and (stringp text) (buffer-live-p buf))
+                           (setq shown (concat shown text))
+                           (with-current-buffer buf (tandem-chat--insert text)))))
+               tandem--streams)
+      (let ((cancel (funcall (plist-get tandem-chat--client :request) "tandem/chat" params
+                             (lambda (result) (funcall finish (or (tandem--get result :text) shown) result nil))
+                             (lambda (error)
+                               (funcall finish nil nil
+                                        (if (equal (tandem--get error :code) -32800) "stopped"
+                                          (format "error: %s" (or (tandem--get error :message) error))))))))
+        (setq tandem-chat--cancel
+              (lambda ()
+                (funcall cancel)
+                (funcall finish nil nil "stopped")))))))
+
+(defun tandem-chat-stop ()
+  "Stop the answer being streamed into the chat buffer (the server aborts the backend's request)."
+  (interactive)
+  (when-let ((buf (get-buffer "*tandem chat*")))
+    (with-current-buffer buf
+      (when tandem-chat--cancel (funcall tandem-chat--cancel)))))
 
 (provide 'tandem)
 ;;; tandem.el ends here

@@ -372,7 +372,7 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')('Neovim: lazy.nvim spec, 
 
   it('vim.lsp.enable(\'tandem\') without setup(): commands, ghost text and Tab come with the first attach', () => {
     expect(r.checks.commands_before_attach).toEqual([]);
-    expect(r.checks.commands_after_attach).toEqual(['TandemCompare', 'TandemEdit', 'TandemExplain', 'TandemSnooze', 'TandemStats', 'TandemStatus']);
+    expect(r.checks.commands_after_attach).toEqual(['TandemChat', 'TandemCompare', 'TandemEdit', 'TandemExplain', 'TandemSnooze', 'TandemStats', 'TandemStatus']);
     expect(r.checks.ghost).toBe('turn a + b');
     expect(fake.completions().length).toBeGreaterThan(0);
     expect(r.checks.starts).toBe(1);

@@ -17,6 +17,7 @@ import { settingsFromSchema, untrustedWorkspaces, USER_ONLY_SECTIONS } from '../
 import { compareArgs, editArgs, explainArgs, isCommandOnly, snoozeArgs, snoozeChoices, statsMarkdown, statusBarText } from '../../clients/vscode/src/commands.js';
 import { declareScopedSettings, scopedSection, userSettings, type Inspected } from '../../clients/vscode/src/configuration.js';
 import { isServerLogLine, StderrReader } from '../../clients/vscode/src/serverLog.js';
+import { ChatStream, countText, modelInformation, modelsOf, pickerName, requestOptions, ROLE, TOOL_MODE, toolInput, toTandemMessages } from '../../clients/vscode/src/chatModel.js';
 import { LspClient, STUCK_MS } from '../lsp-client.js';
 
 const run = promisify(execFile);
@@ -167,6 +168,117 @@ describe('VS Code command arguments against the server', () => {
 // What the extension forwards, built from VS Code's `inspect()` records the way src/extension.ts
 // does, then answered to the real server's workspace/configuration pull: a repository's
 // .vscode/settings.json must not redirect code, while the same value in the user's settings does.
+// The chat model provider's translations (clients/vscode/src/chatModel.ts), and the requests they
+// make checked against the real server: accepted, and the tool calls and results passed on to the
+// backend as OpenAI's. VS Code's parts are plain objects of the same shape here (the classes live in
+// the `vscode` module); vscode-chat-real.test.ts runs the provider inside real VS Code.
+describe('VS Code chat model provider', () => {
+  const text = (value: string) => ({ value });
+  const call = (callId: string, name: string, input: object) => ({ callId, name, input });
+  const result = (callId: string, content: unknown[]) => ({ callId, content, isError: false });
+
+  it('names models "tandem · NAME (on-prem)" / "(cloud)" with the server\'s window and tool calling', () => {
+    const rows = modelsOf({ models: [
+      { id: 'tandem/auto', name: 'auto', location: 'onprem', maxInputTokens: 28672, maxOutputTokens: 4096, toolCalling: true, healthy: true },
+      { id: 'tandem/big', name: 'big (gpt-x)', backend: 'big', location: 'cloud', maxInputTokens: 100000, maxOutputTokens: 4096, toolCalling: false, healthy: false },
+      { id: 'broken' },
+    ] });
+    expect(rows.map((m) => modelInformation(m))).toEqual([
+      expect.objectContaining({ id: 'tandem/auto', name: 'tandem · auto (on-prem)', maxInputTokens: 28672, maxOutputTokens: 4096, capabilities: { toolCalling: true, imageInput: false }, detail: 'on-prem' }),
+      expect.objectContaining({ id: 'tandem/big', name: 'tandem · big (gpt-x) (cloud)', maxInputTokens: 100000, capabilities: { toolCalling: false, imageInput: false }, detail: 'unhealthy' }),
+    ]);
+    expect(pickerName({ name: 'gpu', location: 'onprem' })).toBe('tandem · gpu (on-prem)');
+    expect(modelsOf(null)).toEqual([]);
+  });
+
+  it('turns VS Code\'s messages into tandem\'s: tool calls on the assistant\'s turn, tool results as tool messages right after it', () => {
+    const messages = toTandemMessages([
+      { role: ROLE.System, content: [text('Be brief.')] },
+      { role: ROLE.User, content: [text('What is in '), text('calc.py?')] },
+      { role: ROLE.Assistant, content: [text('Let me look.'), call('c1', 'read_file', { path: 'calc.py' })] },
+      { role: ROLE.User, content: [result('c1', [text('def add(a, b): ...'), { mimeType: 'application/json', data: new TextEncoder().encode('{"lines":1}') }]), text('Thanks')] },
+      { role: ROLE.Assistant, content: [call('c2', 'noop', {})] },
+      { role: ROLE.User, content: [result('c2', [{ mimeType: 'image/png', data: new Uint8Array([1, 2]) }])] },
+    ]);
+    expect(messages).toEqual([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'What is in calc.py?' },
+      { role: 'assistant', content: 'Let me look.', toolCalls: [{ id: 'c1', type: 'function', function: { name: 'read_file', arguments: '{"path":"calc.py"}' } }] },
+      { role: 'tool', toolCallId: 'c1', content: 'def add(a, b): ...{"lines":1}' },
+      { role: 'user', content: 'Thanks' },
+      { role: 'assistant', content: null, toolCalls: [{ id: 'c2', type: 'function', function: { name: 'noop', arguments: '{}' } }] },
+      { role: 'tool', toolCallId: 'c2', content: '' },
+    ]);
+    expect(() => toTandemMessages([{ role: 7, content: [] }])).toThrow(/message 0 has role 7/);
+  });
+
+  it('passes tools, the required tool mode and model options on', () => {
+    const tools = [{ name: 'read_file', description: 'Read a file', inputSchema: { type: 'object', properties: { path: { type: 'string' } } } }, { name: 'noop' }];
+    expect(requestOptions({ tools, toolMode: TOOL_MODE.Auto, modelOptions: { temperature: 0.2, maxTokens: 100 } })).toEqual({
+      tools: [
+        { type: 'function', function: { name: 'read_file', description: 'Read a file', parameters: tools[0]!.inputSchema } },
+        { type: 'function', function: { name: 'noop', parameters: { type: 'object', properties: {} } } },
+      ],
+      temperature: 0.2,
+      maxTokens: 100,
+    });
+    expect(requestOptions({ tools: [tools[1]!], toolMode: TOOL_MODE.Required })).toMatchObject({ toolChoice: { type: 'function', function: { name: 'noop' } } });
+    expect(requestOptions({ tools, toolMode: TOOL_MODE.Required })).toMatchObject({ toolChoice: 'required' });
+    expect(requestOptions({})).toEqual({});
+  });
+
+  it('shows text as it streams, the rest a server sent only in its result, and hands over whole tool calls', () => {
+    const shown: string[] = [];
+    const s = new ChatStream((t) => shown.push(t));
+    s.delta({ text: 'Hel' });
+    s.delta({ toolCalls: [{ index: 0, id: 'c1', function: { name: 'read_file', arguments: '{"pa' } }] });
+    s.delta({ text: 'lo' });
+    const calls = s.finish({ text: 'Hello, world', toolCalls: [{ id: 'c1', type: 'function', function: { name: 'read_file', arguments: '{"path":"a.py"}' } }], finishReason: 'tool_calls', backend: 'gpu', model: 'm', location: 'onprem' });
+    expect(shown).toEqual(['Hel', 'lo', ', world']);
+    expect(calls).toEqual([{ callId: 'c1', name: 'read_file', input: { path: 'a.py' } }]);
+    expect(() => toolInput({ id: 'c9', function: { name: 'f', arguments: '{oops' } })).toThrow(/call of tool "f" \(c9\) has arguments that are not JSON/);
+    expect(countText({ content: [text('ab'), call('c', 'f', { x: 1 })] })).toBe('abf{"x":1}');
+  });
+
+  it('the real server accepts those requests and hands the tool calls and results to the backend as OpenAI\'s', async () => {
+    const fake = await startFakeVllm({
+      respond: (req) =>
+        String(req.body?.messages?.at(-1)?.content).includes('Call it.') ? { toolCalls: [{ name: 'read_file', arguments: '{"path": "calc.py"}', chunks: ['{"pa', 'th": "calc.py"}'] }] } : { text: 'Done.', chunks: ['Do', 'ne.'] },
+    });
+    const home = mkdtempSync(join(tmpdir(), 'tandem-vscode-chat-'));
+    const client = new LspClient({ env: { XDG_CONFIG_HOME: home, TANDEM_CONFIG: '' } });
+    try {
+      await client.initialize({ rootUri: 'file:///w', capabilities: {}, initializationOptions: { backends: { gpu: { kind: 'vllm', url: fake.url } }, context: { enabled: false } } });
+      const models = modelsOf(await client.request('tandem/chatModels', {}));
+      expect(models.map((m) => modelInformation(m).name)).toEqual(['tandem · auto (on-prem)', 'tandem · gpu (Qwen/Qwen2.5-Coder-7B) (on-prem)']);
+      const messages = toTandemMessages([
+        { role: ROLE.User, content: [text('What is in calc.py?')] },
+        { role: ROLE.Assistant, content: [call('c1', 'read_file', { path: 'calc.py' })] },
+        { role: ROLE.User, content: [result('c1', [text('def add(a, b): ...')])] },
+      ]);
+      const options = requestOptions({ tools: [{ name: 'read_file', description: 'Read a file', inputSchema: { type: 'object', properties: { path: { type: 'string' } } } }], toolMode: TOOL_MODE.Auto });
+      const answer = await client.request('tandem/chat', { messages, model: 'tandem/auto', ...options, partialResultToken: 'p1' });
+      expect(answer).toMatchObject({ text: 'Done.', backend: 'gpu', location: 'onprem' });
+      const pieces = client.notifications.filter((n) => n.method === '$/progress' && n.params.token === 'p1').map((n) => n.params.value.text);
+      expect(pieces.join('')).toBe('Done.');
+      const sent = fake.requests.find((r) => r.path === '/v1/chat/completions')!.body;
+      expect(sent.tools).toEqual([{ type: 'function', function: { name: 'read_file', description: 'Read a file', parameters: { type: 'object', properties: { path: { type: 'string' } } } } }]);
+      expect(sent.messages.at(-2)).toMatchObject({ role: 'assistant', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'read_file', arguments: '{"path":"calc.py"}' } }] });
+      expect(sent.messages.at(-1)).toMatchObject({ role: 'tool', tool_call_id: 'c1', content: 'def add(a, b): ...' });
+      // The other way: the backend's streamed tool call comes back whole, as VS Code gets it.
+      const called = (await client.request('tandem/chat', { messages: toTandemMessages([{ role: ROLE.User, content: [text('Call it.')] }]), ...options, partialResultToken: 'p2' })) as Parameters<ChatStream['finish']>[0];
+      const stream = new ChatStream(() => undefined);
+      for (const n of client.notifications.filter((x) => x.method === '$/progress' && x.params.token === 'p2')) stream.delta(n.params.value);
+      expect(stream.finish(called)).toEqual([{ callId: expect.any(String), name: 'read_file', input: { path: 'calc.py' } }]);
+      const counted = (await client.request('tandem/countTokens', { model: 'tandem/gpu', text: countText('one two three four') })) as { tokens: number };
+      expect(counted.tokens).toBeGreaterThan(0);
+    } finally {
+      await client.stop();
+      await fake.close();
+    }
+  }, 60_000);
+});
+
 describe('VS Code settings forwarding against the server', () => {
   const KEYS = Object.keys(pkg.contributes.configuration.properties);
   const URI = 'file:///w/calc.py';

@@ -16,7 +16,7 @@ import type { Candidate } from '../../server/src/context/types.js';
 import { BackendRegistry } from '../../server/src/models/registry.js';
 import { InlinePipeline } from '../../server/src/pipeline/inline.js';
 import { TEMPLATES } from '../../server/src/prompt/templates.js';
-import { silentLogger } from '../../server/src/util/logger.js';
+import { LogHub, silentLogger } from '../../server/src/util/logger.js';
 import { pool } from './fixtures.js';
 import { ALL_SOURCES, engineFor, indexOf, LIMITS, openIn, requestFor, tempWorkspace } from './contextHelpers.js';
 import { SOURCES_UNHURRIED } from '../wait.js';
@@ -193,6 +193,26 @@ describe('the index', () => {
     const { index } = await indexOf(root, { ...LIMITS, maxFiles: 4, exclude: ['gen/**'] });
     expect(index.stats().files).toBe(4);
     expect(index.lookup('skipped')).toEqual([]);
+    index.dispose();
+  });
+
+  it('a repository over maxFiles: the first files in path order are indexed, one warning names the limits, completions get context', async () => {
+    const files: Record<string, string> = {};
+    // src/a0..a9 come first in path order; z/ holds the rest (a 50,000-file repository, scaled down).
+    for (let i = 0; i < 10; i++) files[`src/a${i}.ts`] = `export function parseOrder${i}(raw: string, strict: boolean): number {\n  return ${i};\n}\n`;
+    for (let i = 0; i < 40; i++) files[`z/f${i}.ts`] = `export function other${i}() {}\n`;
+    const root = tempWorkspace(files);
+    const lines: string[] = [];
+    const hub = new LogHub('debug');
+    hub.addSink({ write: (level, line) => level === 'warn' && lines.push(line) });
+    const { index, workspace } = await indexOf(root, { ...LIMITS, maxFiles: 12 }, hub.logger('context'));
+    expect(index.stats().files).toBe(12);
+    expect(index.stats().skipped.overLimit).toBe(38);
+    expect(lines).toEqual([expect.stringMatching(/: 38 source files left out of the index, over context\.maxFiles \(12 files\) or context\.maxWorkspaceBytes .*context\.exclude/)]);
+    const { doc, offset, abs } = openIn(root, 'src/main.ts', "import { parseOrder3 } from './a3.js';\n\nparseOrder3(├\n", 'typescript');
+    const { engine } = engineFor(index, workspace);
+    const got = engine.gather(requestFor(doc, offset, workspace, abs), ALL_SOURCES);
+    expect(got.candidates.map((c) => c.runs[0]!.text.split('\n')[0])).toContain('export function parseOrder3(raw: string, strict: boolean): number {');
     index.dispose();
   });
 

@@ -1,7 +1,8 @@
 // Error bodies in every shape servers send, and vLLM's context-length messages.
 import { APIConnectionError, APIError, APIUserAbortError } from 'openai';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { contextLengthInfo, errorBodyMessage, toFailure } from '../../server/src/models/errors.js';
+import { loadOpenai } from '../../server/src/models/sdk.js';
 import { CancelledError, DeadlineError } from '../../server/src/util/abort.js';
 
 describe('errorBodyMessage', () => {
@@ -52,6 +53,12 @@ describe('contextLengthInfo', () => {
 });
 
 describe('toFailure', () => {
+  // tandem imports the SDK on first use (models/sdk.ts); its errors are told apart once it is loaded,
+  // as it always is when one of them can exist (these tests make them without a request).
+  beforeAll(async () => {
+    await loadOpenai();
+  });
+
   const URL = 'http://gpu:8000/v1';
   // What the SDK throws: for an HTTP error it is handed the parsed body and keeps its `error`
   // member; for an error event inside a 200 stream it gets the event's `error` member, no status.

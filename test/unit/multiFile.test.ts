@@ -1,7 +1,15 @@
-// The plain parts of multi-file actions: where tests go and how calls are found.
+// The plain parts of multi-file actions: where tests go, how calls are found, how an answer's edits are checked.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { excerpts, findCalls } from '../../server/src/actions/callSites.js';
 import { planTests } from '../../server/src/actions/testLayout.js';
+import { SymbolHost } from '../../server/src/context/symbolHost.js';
+import { MultiFileActions, type FileText } from '../../server/src/pipeline/multiFile.js';
+import type { LanguageName } from '../../server/src/syntax/languages.js';
+import { silentLogger } from '../../server/src/util/logger.js';
+import { pool } from './fixtures.js';
 
 const plan = (source: string, files: Record<string, string>, unit = 'run', lang: Parameters<typeof planTests>[0]['lang'] = 'typescript') =>
   planTests({ source, lang, unit, files: Object.keys(files), read: (rel) => files[rel] });
@@ -70,5 +78,63 @@ describe('findCalls', () => {
   it('excerpts merge overlapping windows and stop at the last real line', () => {
     const ex = excerpts(TEXT, [{ line: 4 }, { line: 6 }]);
     expect(ex).toEqual([{ start: 1, text: TEXT.split('\n').slice(1, 9).join('\n') }]);
+  });
+});
+
+describe('applyAnswer: the syntax check of a multi-file edit', () => {
+  const BUILT = pathToFileURL(join(import.meta.dirname, '../../server/out/context/symbolWorker.js'));
+  const MISSING = pathToFileURL(join(tmpdir(), 'no-such-tandem-worker.mjs'));
+  /** The fake model's answer in bench/fuzz.js: a block on the file's first line, a comment added (or a bracket opened). */
+  const answer = (line: string, replace = `${line} // checked`) => ['<<<<<<< SEARCH', line, '=======', replace, '>>>>>>> REPLACE'].join('\n');
+  const file = (text: string): FileText => ({ uri: 'file:///w/a.ts', abs: '/w/a.ts', rel: 'a.ts', text, version: 1, lang: 'typescript' });
+
+  /** Actions whose checks go to `host`'s worker, counting the parses made on this thread and the checks sent. */
+  function actions(host: SymbolHost) {
+    const counts = { parsesHere: 0, checks: 0 };
+    const multi = new MultiFileActions({
+      open: () => undefined,
+      index: () => undefined,
+      relativePath: (u) => u,
+      rootOf: () => '/w',
+      paths: { outsideWorkspace: () => false, resolvesInside: () => true },
+      parse: async (lang: LanguageName, text: string) => (counts.parsesHere++, (await pool.parse(lang, text, { urgent: true })).tree),
+      checkOffThread: (lang, text, edits) => (counts.checks++, host.check(lang, text, edits)),
+      chat: async () => ({ kind: 'failed', reason: 'no model here' }),
+      debug: () => undefined,
+    });
+    return { multi, counts };
+  }
+
+  it('a 400 kB file of nested templates (the fuzzer\'s 2-3 s code actions): no parse on this thread, one check in the worker', async () => {
+    // Two whole parses of it here used to take up to a second of the event loop's time per answer.
+    const text = `export const head = 1;\n${'const s = `a ${ `b ${ `c ${x}` }` } ${'.repeat(11_000)}\n`;
+    const host = new SymbolHost(silentLogger(), BUILT);
+    try {
+      const { multi, counts } = actions(host);
+      const r = await multi.applyAnswer(answer('export const head = 1;'), [file(text)]);
+      expect(r.ok).toBe(true);
+      expect(counts).toEqual({ parsesHere: 0, checks: 1 });
+    } finally {
+      await host.dispose();
+    }
+  });
+
+  it('in the worker, and here when it cannot start: the same verdicts', async () => {
+    const text = ['export function area(r: number): number {', '  return 3.14 * r * r;', '}', ''].join('\n');
+    const line = '  return 3.14 * r * r;';
+    for (const [script, here] of [[BUILT, 0], [MISSING, 2]] as const) {
+      const host = new SymbolHost(silentLogger(), script);
+      try {
+        const { multi, counts } = actions(host);
+        const good = await multi.applyAnswer(answer(line), [file(text)]);
+        expect(good.ok && good.changes.map((c) => c.addedErrors)).toEqual([0]);
+        const bad = await multi.applyAnswer(answer(line, '  return (3.14 * r * r;'), [file(text)]);
+        expect(bad.ok && bad.changes[0]!.addedErrors).toBeGreaterThan(0);
+        // Here: the edited file, then the file as it was, for each answer.
+        expect(counts).toEqual({ parsesHere: 2 * here, checks: 2 });
+      } finally {
+        await host.dispose();
+      }
+    }
   });
 });

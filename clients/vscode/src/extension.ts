@@ -1,4 +1,5 @@
-// tandem for VS Code: starts the bundled tandem-lsp over stdio, shows its status, forwards commands.
+// tandem for VS Code: starts the bundled tandem-lsp over stdio, shows its status, forwards commands,
+// and offers tandem's chat models to VS Code's chat (chat.ts).
 // Ghost text comes from vscode-languageclient's LSP 3.18 inline completion; no prompt logic here.
 import { createInterface } from 'node:readline';
 import * as vscode from 'vscode';
@@ -12,6 +13,7 @@ import {
 } from 'vscode-languageclient/node';
 import { compareArgs, editArgs, explainArgs, isCommandOnly, markdownOf, snoozeArgs, snoozeChoices, statsMarkdown, statusBarText, type Status, type Target } from './commands.js';
 import { declareScopedSettings, scopedSection, userSettings, type Inspect } from './configuration.js';
+import { registerChatProvider } from './chat.js';
 import { isServerLogLine, StderrReader } from './serverLog.js';
 
 let client: LanguageClient | undefined;
@@ -243,7 +245,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('tandem.restartServer', () => client?.restart()),
   );
 
-  await client.start();
+  // tandem's models in VS Code's chat (chat.ts), once the server runs; VS Code older than 1.104 has no such API.
+  const started = client.start();
+  context.subscriptions.push(...registerChatProvider(client, started.catch(() => undefined), channel));
+  await started;
 }
 
 export async function deactivate(): Promise<void> {

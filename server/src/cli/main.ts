@@ -1,5 +1,6 @@
 // The `tandem-lsp` command: argument parsing, the one-shot commands, and the stdio server's start.
-import { resolve } from 'node:path';
+import { watchFile } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, userConfigPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -21,6 +22,7 @@ import { isLogLevel, LogHub, stderrSink } from '../util/logger.js';
 import { stateDir } from '../util/paths.js';
 import { VERSION } from '../version.js';
 import { uriToPath, Workspace } from '../workspace.js';
+import { DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE } from '../serve/defaults.js';
 import { doctor as runDoctor, noBackendMessage, type Origin } from './doctor.js';
 import { recordInFlightOnExit } from './exitHooks.js';
 import { checkPosition, checkRange, linesOf, parseRange, parseTarget, readTextFile, UsageError, workspaceFor, type Target } from './target.js';
@@ -42,6 +44,12 @@ Usage:
       A Markdown explanation of those lines (route: action), streamed to stdout.
   tandem-lsp doctor [--config FILE]
       Checks every backend (reachable, model, context window, latency) and every route.
+  tandem-lsp serve [--port N] [--host ADDR] [--config FILE] [--workspace DIR] [--max-body-bytes N]
+      A local OpenAI-compatible endpoint for chat clients (Continue, Aider, Zed, ...):
+      GET /v1/models, POST /v1/chat/completions, POST /v1/completions, through tandem's routes
+      and privacy rules. Port ${DEFAULT_PORT} and ${DEFAULT_HOST} by default (--port 0: any free port);
+      every request needs the bearer token kept in ${join('<state dir>', TOKEN_FILE)} (0600, made
+      once). Prints the URL and the token file's path on stderr; runs until stopped.
   tandem-lsp --version | --help
 
 LINE and COL are 1-based, as editors show them.
@@ -60,6 +68,9 @@ interface Args {
   config?: string;
   workspace?: string;
   json: boolean;
+  port?: string;
+  host?: string;
+  maxBodyBytes?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -76,6 +87,12 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--workspace') args.workspace = value(a);
     else if (a.startsWith('--workspace=')) args.workspace = a.slice('--workspace='.length);
     else if (a === '--json') args.json = true;
+    else if (a === '--port') args.port = value(a);
+    else if (a.startsWith('--port=')) args.port = a.slice('--port='.length);
+    else if (a === '--host') args.host = value(a);
+    else if (a.startsWith('--host=')) args.host = a.slice('--host='.length);
+    else if (a === '--max-body-bytes') args.maxBodyBytes = value(a);
+    else if (a.startsWith('--max-body-bytes=')) args.maxBodyBytes = a.slice('--max-body-bytes='.length);
     // vscode-languageclient adds --clientProcessId when it starts a server; the LSP library
     // reads it itself (to exit with the editor), so it is accepted and left to the library.
     else if (a.startsWith('--clientProcessId=')) continue;
@@ -125,6 +142,8 @@ export async function main(argv: string[]): Promise<number> {
         return await explain(args, hub);
       case 'doctor':
         return await doctor(args, hub);
+      case 'serve':
+        return await serve(args, hub);
       default:
         throw new UsageError(`unknown command "${args.command}" (see tandem-lsp --help)`);
     }
@@ -341,4 +360,89 @@ async function doctor(args: Args, hub: LogHub): Promise<number> {
   const { config, origin } = loadOrExit(args, roots);
   const backends = backendsFor(config, hub, () => roots);
   return runDoctor(config, backends, origin, process.env, (line) => process.stdout.write(line + '\n'));
+}
+
+/** A whole number flag within bounds, else a usage error naming the flag. */
+function intFlag(flag: string, v: string | undefined, fallback: number, min: number, max: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`${flag} ${v}: expected a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** How often serve looks at its configuration files for a change. */
+const CONFIG_POLL_MS = 1000;
+
+async function serve(args: Args, hub: LogHub): Promise<number> {
+  if (args.positional.length > 0) throw new UsageError(`serve takes no file argument (got ${args.positional[0]}); see tandem-lsp --help`);
+  const port = intFlag('--port', args.port, DEFAULT_PORT, 0, 65535);
+  const maxBodyBytes = intFlag('--max-body-bytes', args.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 1024, 1 << 30);
+  const host = args.host ?? DEFAULT_HOST;
+  if (host === '') throw new UsageError('--host: expected an address such as 127.0.0.1');
+  // The workspace whose files chat references and whose privacy rules apply: --workspace, else the
+  // project around the current directory (cli/target.ts workspaceFor), else the current directory.
+  const { root } = workspaceFor(join(process.cwd(), 'serve'), args.workspace);
+  hub.level = isLogLevel(process.env.TANDEM_LOG) ? process.env.TANDEM_LOG : 'info';
+  // Loaded here, not at the top: the other commands never need the chat pipeline or the HTTP server.
+  const [{ ChatPipeline }, { namedPaths }, { startServe }] = await Promise.all([import('../pipeline/chat.js'), import('../pipeline/chatSources.js'), import('../serve/start.js')]);
+  let config = configOrExit(args, [root]);
+  const workspace = new Workspace([root]);
+  const backends = backendsFor(config, hub, () => workspace.roots);
+  const chat = new ChatPipeline({ config: () => config, backends, workspace, logger: hub.logger('chat') });
+  // The configuration files are watched: a change applies to the next request, without a restart
+  // (the clients' settings stay valid); an invalid change is reported and the last good one stays.
+  const serveLog = hub.logger('serve');
+  const files = [userConfigPath(), args.config ?? (process.env.TANDEM_CONFIG || undefined), join(root, 'tandem.json')].filter((f): f is string => f !== undefined);
+  let reloading: NodeJS.Timeout | undefined;
+  const reload = () => {
+    const r = loadConfig({ configFile: args.config, env: process.env, workspaceRoots: [root] });
+    if (!r.ok) return serveLog.error(`configuration not reloaded, the last good one stays: ${r.error}`);
+    for (const w of r.warnings) serveLog.warn(w);
+    config = r.config;
+    backends.update(config);
+    backends.paths.invalidate();
+    chat.invalidate();
+    chat.warm();
+    hub.setSecrets(Object.values(config.backends).flatMap((b) => (b.apiKeyEnv && process.env[b.apiKeyEnv] ? [process.env[b.apiKeyEnv]!] : [])));
+    serveLog.info(`configuration reloaded: backends ${Object.keys(config.backends).join(', ')}`);
+  };
+  for (const f of files) {
+    watchFile(f, { interval: CONFIG_POLL_MS, persistent: false }, (now, before) => {
+      if (now.mtimeMs === before.mtimeMs && now.size === before.size && now.ino === before.ino) return;
+      // Editors write in steps (truncate, write, rename): read once they are done.
+      clearTimeout(reloading);
+      reloading = setTimeout(reload, 100);
+    });
+  }
+  const created = Math.floor(Date.now() / 1000);
+  let serving;
+  try {
+    serving = await startServe({
+      port,
+      host,
+      maxBodyBytes,
+      stateDir: stateDir(process.env),
+      config: () => config,
+      backends,
+      chat,
+      // A raw prompt declares no files: those it names by path, and protected files whose lines it
+      // holds, are its sources for the router and the gate (as for chat messages).
+      sourcesOf: async (text, signal) => {
+        const paths = new Set(namedPaths(text, workspace.roots, (abs) => workspace.relativePath(abs)));
+        if (config.privacy.onPremOnly.length > 0 && !config.privacy.airGapped) for (const p of await chat.fingerprint.find([text], [], signal)) paths.add(p);
+        return [...paths].map((path) => ({ path, text: '' }));
+      },
+      models: async () => (await chat.models()).map((m) => ({ id: m.id, object: 'model' as const, created, owned_by: 'tandem', name: `tandem · ${m.name} (${m.location === 'cloud' ? 'cloud' : 'on-prem'})`, ...(m.backend ? { backend: m.backend } : {}), location: m.location, max_input_tokens: m.maxInputTokens, max_output_tokens: m.maxOutputTokens, context_length: m.maxInputTokens + m.maxOutputTokens, tool_calling: m.toolCalling, healthy: m.healthy })),
+      logger: hub.logger('serve'),
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  // The fingerprint of protected files, built now rather than on the first chat that could reach a cloud backend.
+  chat.warm();
+  for (const n of serving.notes) process.stderr.write(`tandem-lsp serve: ${n}\n`);
+  if (!/^(127\.|::1$|\[::1\]$|localhost$)/.test(host)) process.stderr.write(`tandem-lsp serve: warning: listening on ${host}, reachable from other machines; the bearer token is all that guards it\n`);
+  process.stderr.write(`tandem-lsp serve: listening on ${serving.url} (bearer token in ${serving.tokenPath}; workspace ${root})\n`);
+  // Runs until a signal ends the process (exitHooks records requests still in flight).
+  return new Promise<number>(() => undefined);
 }

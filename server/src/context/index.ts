@@ -190,10 +190,14 @@ export class WorkspaceIndex {
       for (const root of roots) {
         if (this.disposed) return;
         const budget = { files: limits.maxFiles - found.length, bytes: limits.maxWorkspaceBytes - bytes };
+        const over = this.skipped.overLimit;
         const r = await walk(root, limits, budget, this.skipped, this.deps.logger, this.deps.outside, this.deps.sliceMs ?? DEFAULT_SLICE_MS);
         found.push(...r.files);
         manifests.push(...r.manifests);
         bytes += r.bytes;
+        // A repository larger than the limits (50,000 files) is indexed in part: said once per folder and build.
+        const left = this.skipped.overLimit - over;
+        if (left > 0) this.deps.logger.warn(`${root}: ${left} source files left out of the index, over context.maxFiles (${limits.maxFiles} files) or context.maxWorkspaceBytes (${limits.maxWorkspaceBytes} bytes) for the workspace; the first in path order are indexed (raise the limits, or leave folders out with context.exclude)`);
       }
       // Read before the first file is indexed, so that no request resolves without them.
       await this.manifests.load(manifests);

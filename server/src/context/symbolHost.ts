@@ -8,10 +8,19 @@ import type { EditCheck, OffsetEdit } from '../syntax/editCheck.js';
 import type { FileSymbols } from './types.js';
 
 /**
- * How long the way out waits for the worker's unit of tree-sitter work to end: a 5 ms step of a
- * parse, or the tag queries of one file (~100-300 ms for 256 kB, more on a loaded machine).
+ * How long the way out waits, at most, for the worker's unit of tree-sitter work to end: a 5 ms
+ * step of a parse, one file's tag queries (stopped at 500 ms), an error count of at most 10,000
+ * nodes. Tree-sitter's own limits are wall-clock ones, but a step overshoots its limit in error
+ * recovery and the rest is CPU work, which a starved machine stretches: the wait is for the unit,
+ * not for a share of the CPU, and this bound is only for a unit that never ends. Past it the
+ * process ends by SIGKILL rather than let Node stop the thread inside tree-sitter (SIGABRT, and a
+ * core dump where they are kept). While it waits, SIGTERM, SIGINT and SIGHUP end the process at
+ * once: an editor that will not wait (VS Code kills its server 2 s after `exit`) is not ignored.
  */
-const QUIESCE_MS = 5000;
+const QUIESCE_MAX_MS = 60_000;
+
+/** Signals whose JavaScript listeners cannot run while the way out waits (see QUIESCE_MAX_MS). */
+const EXIT_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 
 /** After this many worker failures (start or crash), the index stays on the main thread. */
 const MAX_FAILURES = 3;
@@ -35,7 +44,19 @@ export class SymbolHost {
   private failures = 0;
   private disposed = false;
   /** Runs before Node stops the worker on any way out (exit, stdin closing, a signal's hook). */
-  private readonly exitHook = (): void => this.quiesce();
+  private readonly exitHook = (): void => {
+    if (!this.busy) {
+      this.quiesce();
+      return;
+    }
+    // The process is ending (the audit's `exit` listener has run): the signals' default actions
+    // are back, so one that comes during the wait ends the process where it stands, the worker
+    // thread untouched. Their listeners could only run after the wait.
+    for (const sig of EXIT_SIGNALS) process.removeAllListeners(sig);
+    if (this.quiesce()) return;
+    this.logger.error(`the index worker is still inside tree-sitter after ${Math.round(this.quiesceMaxMs / 1000)} s; ending the process with SIGKILL (stopping the thread there would abort it)`);
+    process.kill(process.pid, 'SIGKILL');
+  };
   private exitHookInstalled = false;
   /** The worker's IDLE/BUSY/STOPPED slot, shared with it (one per host, across restarts). */
   private readonly state = new Int32Array(new SharedArrayBuffer(4));
@@ -43,6 +64,8 @@ export class SymbolHost {
   constructor(
     private readonly logger: Logger,
     private readonly script: URL = new URL('./symbolWorker.js', import.meta.url),
+    /** The way out's longest wait for the worker's unit (QUIESCE_MAX_MS; shorter in tests). */
+    private readonly quiesceMaxMs = QUIESCE_MAX_MS,
   ) {}
 
   /** A file's definitions, imports and exports; undefined when its parse was given up. */
@@ -86,17 +109,17 @@ export class SymbolHost {
   }
 
   /**
-   * The process is ending: waits (blocking, at most QUIESCE_MS) until the worker is out of
+   * The process is ending: waits (blocking, at most `quiesceMaxMs`) until the worker is out of
    * tree-sitter, and keeps it from going in again, because Node stops the worker when the process
-   * exits (see symbolWorker.ts's IDLE/BUSY).
+   * exits (see symbolWorker.ts's IDLE/BUSY). False when the wait ran out with the worker still in.
    */
-  quiesce(): void {
-    const until = performance.now() + QUIESCE_MS;
+  quiesce(): boolean {
+    const until = performance.now() + this.quiesceMaxMs;
     for (;;) {
       const was = Atomics.compareExchange(this.state, 0, IDLE, STOPPED);
-      if (was === IDLE || was === STOPPED) return;
+      if (was === IDLE || was === STOPPED) return true;
       const left = until - performance.now();
-      if (left <= 0) return;
+      if (left <= 0) return false;
       Atomics.wait(this.state, 0, was, left);
     }
   }

@@ -81,11 +81,20 @@ const MAX_SYMBOLS_PER_FILE = 400;
 /** Query matches looked at per file, so that the top-level ones among them can be kept first. */
 const MAX_MATCHES_PER_FILE = 8 * MAX_SYMBOLS_PER_FILE;
 /**
- * The tag query's time limit per file, after which it gives what it found. Tree-sitter's query
- * cursor is superlinear in nesting depth: 250 kB of `${` (template literals nested 80,000 deep)
- * took 80-130 s, where a normal 256 kB file takes 30-50 ms.
+ * The tag query's time limit on a file that holds a syntax error, after which it gives what it
+ * found. Tree-sitter's query cursor is superlinear in what error recovery builds: 250 kB of `${`
+ * (one ERROR node over 160,000 tokens, nested in hidden nodes) took 80-130 s, where a normal
+ * 256 kB file takes 30-50 ms, with or without an error in it. A file that parses cleanly has no
+ * time limit: its query is linear in its size (bounded by `maxFileBytes`) and bounded by
+ * MAX_START_DEPTH, so its tags are complete however loaded the machine.
  */
 export const QUERY_TIMEOUT_MS = 500;
+/**
+ * Deepest node (in named and anonymous visible nodes) at which a definition is looked for: a bound
+ * on the query's walk that no real definition comes near (a method in a class in a namespace is at
+ * depth 5); 20,000 nested `[` cost 12 ms without it, nothing with.
+ */
+const MAX_START_DEPTH = 100;
 
 const TYPE_KINDS: ReadonlySet<SymbolKind> = new Set(['class', 'interface', 'type', 'enum', 'struct', 'trait']);
 const BRACE_LANGUAGES: ReadonlySet<LanguageName> = new Set(['typescript', 'tsx', 'javascript', 'go', 'rust', 'java']);
@@ -103,6 +112,16 @@ export class TagExtractor {
     return q;
   }
 
+  /**
+   * The tag query's matches. A tree without errors is queried with no clock (its query is linear
+   * in its size), so a clean file's tags are complete however loaded the machine; a tree with
+   * errors, where error recovery can make the query superlinear, under QUERY_TIMEOUT_MS.
+   */
+  matches(lang: LanguageName, tree: Tree): Parser.QueryMatch[] {
+    const root = tree.rootNode;
+    return this.query(lang).matches(root, root.hasError ? { maxStartDepth: MAX_START_DEPTH, timeoutMicros: QUERY_TIMEOUT_MS * 1000 } : { maxStartDepth: MAX_START_DEPTH });
+  }
+
   /** Definitions and imports of a file. Never throws for odd input: a broken tree gives what it has. */
   extract(tree: Tree, lang: LanguageName, text: string): FileSymbols {
     const lines = splitLines(text);
@@ -110,7 +129,7 @@ export class TagExtractor {
     const symbols: Omit<IndexedSymbol, 'path'>[] = [];
     const seen = new Set<number>();
     const found: { node: SyntaxNode; name: string; kind: SymbolKind; container?: string }[] = [];
-    for (const m of this.query(lang).matches(tree.rootNode, { timeoutMicros: QUERY_TIMEOUT_MS * 1000 })) {
+    for (const m of this.matches(lang, tree)) {
       if (found.length >= MAX_MATCHES_PER_FILE) break;
       const def = m.captures.find((c) => c.name !== 'name');
       const name = m.captures.find((c) => c.name === 'name');

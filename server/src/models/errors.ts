@@ -1,7 +1,7 @@
 // Turns whatever a request threw or a server answered (SDK errors, aborts, every server's error
 // bodies and in-stream error events, broken streams) into a BackendFailure.
-import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import { CancelledError, DeadlineError } from '../util/abort.js';
+import { loadedOpenai } from './sdk.js';
 import { MalformedStreamError } from './streams.js';
 import type { BackendFailure, FailureKind } from './types.js';
 
@@ -114,15 +114,17 @@ function causeText(err: unknown): string {
 
 /** Classifies a thrown error. `signal` tells a deadline from a cancellation. */
 export function toFailure(err: unknown, url: string, signal?: AbortSignal): BackendFailure {
-  if (signal?.aborted || err instanceof APIUserAbortError || (err instanceof Error && err.name === 'AbortError')) {
+  // The SDK's error classes, when it is loaded (models/sdk.ts): unloaded, nothing can be one of them.
+  const sdk = loadedOpenai();
+  if (signal?.aborted || (sdk && err instanceof sdk.APIUserAbortError) || (err instanceof Error && err.name === 'AbortError')) {
     const reason = signal?.reason;
     if (reason instanceof DeadlineError) return { kind: 'timeout', message: `${url} did not answer within ${reason.ms} ms` };
     if (reason instanceof CancelledError || signal?.aborted) return { kind: 'cancelled', message: `request to ${url} cancelled` };
     return { kind: 'cancelled', message: `request to ${url} cancelled` };
   }
-  if (err instanceof APIConnectionTimeoutError) return { kind: 'timeout', message: `${url} did not answer in time` };
-  if (err instanceof APIConnectionError) return { kind: 'unreachable', message: `could not reach ${url} (${causeText(err.cause ?? err)})` };
-  if (err instanceof APIError) {
+  if (sdk && err instanceof sdk.APIConnectionTimeoutError) return { kind: 'timeout', message: `${url} did not answer in time` };
+  if (sdk && err instanceof sdk.APIConnectionError) return { kind: 'unreachable', message: `could not reach ${url} (${causeText(err.cause ?? err)})` };
+  if (sdk && err instanceof sdk.APIError) {
     const msg = errorBodyMessage(err.error) ?? err.message;
     if (err.status === undefined) {
       // An error object inside a 200 stream: the SDK raises it without a status.

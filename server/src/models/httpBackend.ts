@@ -5,7 +5,7 @@ import { DeadlineError, SharedWork } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import { connectFailure, httpFailure, streamErrorFailure, toFailure } from './errors.js';
 import type { Fetch } from './http.js';
-import { openAIMessages, parseJsonLine, sseEvents, ToolCallAssembler } from './streams.js';
+import { openAIMessages, parseJsonLine, sampling, sseEvents, ToolCallAssembler } from './streams.js';
 import { backendHeaders, backendTransport, type BackendDeps } from './transport.js';
 import type { BackendFailure, ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome } from './types.js';
 
@@ -223,6 +223,7 @@ export abstract class HttpBackend implements CompletionBackend {
       messages: openAIMessages(req.messages),
       max_tokens: req.maxTokens,
       temperature: req.temperature,
+      ...sampling(req),
       ...(req.tools && req.tools.length > 0 ? { tools: req.tools, ...(req.toolChoice !== undefined ? { tool_choice: req.toolChoice } : {}) } : {}),
       stream: true,
       stream_options: { include_usage: true },

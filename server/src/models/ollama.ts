@@ -176,7 +176,7 @@ export class OllamaBackend extends HttpBackend {
       ...(req.tools && req.tools.length > 0 ? { tools: req.tools } : {}),
       stream: true,
       ...keepAlive(this.cfg),
-      options: { num_predict: req.maxTokens, temperature: req.temperature, num_ctx: this.numCtx(chars, req.maxTokens, info.value.contextWindow) },
+      options: { num_predict: req.maxTokens, temperature: req.temperature, ...(req.topP !== undefined ? { top_p: req.topP } : {}), ...(req.stop ? { stop: req.stop } : {}), num_ctx: this.numCtx(chars, req.maxTokens, info.value.contextWindow) },
     };
     const ex = this.exchange(signal);
     let text = '';

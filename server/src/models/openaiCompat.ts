@@ -1,12 +1,14 @@
 // Backends of kind `vllm` and `openai`: OpenAI-compatible servers reached through the `openai`
 // package (vLLM, OpenAI, Azure OpenAI, the Hugging Face router, Anthropic's compatible API, LiteLLM).
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
+import type { ClientOptions } from 'openai';
 import type { Backend } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
 import { errorBodyMessage, httpFailure, connectFailure, toFailure } from './errors.js';
+import { loadOpenai, loadedOpenai } from './sdk.js';
 import type { Fetch } from './http.js';
 import { DEFAULT_IDLE_MS, Discovery, Exchange } from './httpBackend.js';
-import { openAIMessages, ToolCallAssembler } from './streams.js';
+import { openAIMessages, sampling, ToolCallAssembler } from './streams.js';
 import { backendHeaders, backendTransport, isAzureUrl, type BackendDeps } from './transport.js';
 import type { BackendFailure, ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome } from './types.js';
 
@@ -76,7 +78,10 @@ export class OpenAICompatBackend implements CompletionBackend {
   readonly choices = true;
   readonly url: string;
   readonly location: 'onprem' | 'cloud';
-  private readonly client: OpenAI;
+  /** The SDK's client, made on first use (the package is imported then: models/sdk.ts). */
+  private client: OpenAI | undefined;
+  private clientMade: Promise<OpenAI> | undefined;
+  private readonly clientOptions: ClientOptions;
   private readonly log: Logger;
   private readonly azure: AzureTarget | undefined;
   /** Headers of every request, the key header included (for the requests made without the SDK). */
@@ -110,7 +115,7 @@ export class OpenAICompatBackend implements CompletionBackend {
     // Without apiKeyEnv no key header at all: never a placeholder, never OPENAI_API_KEY.
     delete sdkHeaders['authorization'];
     if (!key || keyHeader === 'api-key') sdkHeaders['Authorization'] = null;
-    this.client = new OpenAI({
+    this.clientOptions = {
       baseURL: this.url,
       apiKey: key || 'no-key',
       organization: null,
@@ -123,7 +128,15 @@ export class OpenAICompatBackend implements CompletionBackend {
       ...(this.azure?.apiVersion ? { defaultQuery: { 'api-version': this.azure.apiVersion } } : {}),
       logLevel: 'off',
       fetch: nestFlatErrors(this.fetch ?? (() => Promise.reject(new Error('unreachable: no transport')))),
-    });
+    };
+  }
+
+  /**
+   * Makes the SDK's client, importing the package first if no one has. Callers read `this.client`
+   * first, so a request's path takes no extra turn once it is made.
+   */
+  private sdkClient(): Promise<OpenAI> {
+    return (this.clientMade ??= loadOpenai().then((sdk) => (this.client = new sdk.OpenAI(this.clientOptions))));
   }
 
   info(signal: AbortSignal): Promise<Outcome<ModelInfo>> {
@@ -144,7 +157,7 @@ export class OpenAICompatBackend implements CompletionBackend {
       return { ok: true, value: { id, contextWindow: cfg.maxContextTokens ?? DEFAULT_CONTEXT_WINDOW, contextSource: cfg.maxContextTokens ? 'config' : 'default' } };
     }
     try {
-      const page = await this.client.models.list({ signal, maxRetries: 0 });
+      const page = await (this.client ?? (await this.sdkClient())).models.list({ signal, maxRetries: 0 });
       const models = page.data as (OpenAI.Models.Model & { max_model_len?: unknown })[];
       const chosen = cfg.model ? models.find((m) => m.id === cfg.model) : models[0];
       if (!chosen && !cfg.model) return { ok: false, failure: { kind: 'bad_response', message: `${this.url}/models lists no model; set backends.${cfg.name}.model` } };
@@ -179,12 +192,13 @@ export class OpenAICompatBackend implements CompletionBackend {
     let stoppedEarly = false;
     // timeoutMs bounds the silence before the first token and between two, as for chat: a server
     // that drips tokens fails with `timeout` (and opens its breaker) instead of holding the request.
+    const client = this.client ?? (await this.sdkClient());
     const ex = new Exchange(signal, this.cfg.timeoutMs ?? DEFAULT_IDLE_MS);
     try {
       // Several choices come with `logprobs: 0`: the sampled tokens' log probabilities only, which
       // rank them (OpenAI and vLLM both take 0).
       const several = n > 1 ? { n, logprobs: 0 } : {};
-      const stream = await this.client.completions.create(
+      const stream = await client.completions.create(
         { model, prompt: req.prompt, max_tokens: req.maxTokens, temperature: req.temperature, stop, stream: true, ...several },
         { signal: ex.signal, maxRetries: 0 },
       );
@@ -247,12 +261,13 @@ export class OpenAICompatBackend implements CompletionBackend {
     // than timeoutMs between chunks, would hold an action until its own deadline and leave no time
     // for the route's next backend: timeoutMs is also the longest silence between two chunks, as
     // for the other kinds (httpBackend.ts).
+    const client = this.client ?? (await this.sdkClient());
     const ex = new Exchange(signal, this.cfg.timeoutMs ?? DEFAULT_IDLE_MS);
     try {
       const limit = usesMaxCompletionTokens(this.url) ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens };
       const tools = req.tools && req.tools.length > 0 ? { tools: req.tools, ...(req.toolChoice !== undefined ? { tool_choice: req.toolChoice } : {}) } : {};
-      const body = { model, messages: openAIMessages(req.messages), ...limit, temperature: req.temperature, ...tools, stream: true, stream_options: { include_usage: true } };
-      const stream = await this.client.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsStreaming, { signal: ex.signal, maxRetries: 0 });
+      const body = { model, messages: openAIMessages(req.messages), ...limit, temperature: req.temperature, ...sampling(req), ...tools, stream: true, stream_options: { include_usage: true } };
+      const stream = await client.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsStreaming, { signal: ex.signal, maxRetries: 0 });
       ex.touch();
       for await (const chunk of stream) {
         ex.touch();
@@ -386,7 +401,9 @@ function inStreamFlatError(chunk: unknown, url: string): BackendFailure | undefi
   const c = chunk as { object?: unknown };
   if (c && c.object === 'error') {
     const msg = errorBodyMessage(chunk) ?? 'unknown error';
-    return toFailure(Object.assign(new OpenAI.APIError(undefined, { message: msg }, undefined, undefined)), url);
+    // The stream came through the SDK, so it is loaded.
+    const sdk = loadedOpenai()!;
+    return toFailure(Object.assign(new sdk.APIError(undefined, { message: msg }, undefined, undefined)), url);
   }
   return undefined;
 }

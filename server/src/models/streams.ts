@@ -1,6 +1,6 @@
 // Stream framing shared by every backend that is not read through the openai SDK: lines, SSE events
 // (with or without the space after `data:`) and NDJSON objects, read from a fetch body.
-import type { ChatMessage, ToolCall, ToolCallDelta } from './types.js';
+import type { ChatMessage, ChatRequest, ToolCall, ToolCallDelta } from './types.js';
 
 /** A stream line that should hold JSON and does not: the server (or something between) is broken. */
 export class MalformedStreamError extends Error {
@@ -101,6 +101,11 @@ export function parseJsonLine(line: string): unknown {
 
 // --- Chat: messages on the OpenAI wire, and tool calls streamed in pieces -----------------------
 
+
+/** A chat's optional sampling fields in OpenAI's spelling (`top_p`, `stop`), only those the caller gave. */
+export function sampling(req: Pick<ChatRequest, 'topP' | 'stop'>): { top_p?: number; stop?: string[] } {
+  return { ...(req.topP !== undefined ? { top_p: req.topP } : {}), ...(req.stop && req.stop.length > 0 ? { stop: req.stop } : {}) };
+}
 
 /** OpenAI's chat message shape, from ours: `tool_calls` on an assistant message, `tool_call_id` on a tool's. */
 export function openAIMessages(messages: readonly ChatMessage[]): Record<string, unknown>[] {

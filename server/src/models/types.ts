@@ -126,6 +126,10 @@ export interface ChatRequest {
   origin?: string;
   maxTokens: number;
   temperature: number;
+  /** Nucleus sampling (`top_p`); the server's default when absent. */
+  topP?: number;
+  /** Strings that end the answer, as the caller gave them. */
+  stop?: string[];
   /** OpenAI function tools and `tool_choice`, sent unchanged. */
   tools?: ToolSpec[];
   toolChoice?: unknown;

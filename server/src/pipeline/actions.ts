@@ -248,6 +248,7 @@ export class ActionPipeline {
       rootOf: (u) => deps.workspace.rootOf(u),
       paths: deps.backends.paths,
       ...(deps.parse ? { parse: deps.parse } : {}),
+      ...(deps.checkOffThread ? { checkOffThread: deps.checkOffThread } : {}),
       chat: (messages, sources, task, signal) => this.chat(messages, sources, task, signal, undefined, 'multiFile', 4096),
       debug: (m) => deps.logger.debug(m),
     });

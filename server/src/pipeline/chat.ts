@@ -41,6 +41,10 @@ export interface ChatTaskRequest {
   definitions?: boolean;
   maxTokens?: number;
   temperature?: number;
+  /** Nucleus sampling, passed to the backend as its own `top_p`. */
+  topP?: number;
+  /** Strings that end the answer (OpenAI's `stop`), passed to the backend. */
+  stop?: string[];
   /** Which door it came through, for the audit log. */
   origin: 'lsp' | 'serve';
 }
@@ -100,7 +104,7 @@ const isNatural = (v: unknown): v is number => Number.isSafeInteger(v) && (v as 
  */
 export function parseChatRequest(raw: unknown, origin: 'lsp' | 'serve'): Outcome<ChatTaskRequest> {
   if (!isObject(raw)) return bad('params', `expected an object with "messages" (got ${shown(raw)})`);
-  const { messages, model, tools, toolChoice, references, definitions, maxTokens, temperature } = raw;
+  const { messages, model, tools, toolChoice, references, definitions, maxTokens, temperature, topP, stop } = raw;
   if (!Array.isArray(messages)) return bad('messages', `expected a list of messages (got ${shown(messages)})`);
   if (messages.length === 0) return bad('messages', 'expected at least one message');
   const out: ChatMessage[] = [];
@@ -229,6 +233,20 @@ export function parseChatRequest(raw: unknown, origin: 'lsp' | 'serve'): Outcome
     if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature < 0 || temperature > 2) return bad('temperature', `expected a number from 0 to 2 (got ${shown(temperature)})`);
     req.temperature = temperature;
   }
+  if (topP !== undefined && topP !== null) {
+    if (typeof topP !== 'number' || !Number.isFinite(topP) || topP <= 0 || topP > 1) return bad('topP', `expected a number above 0 and at most 1 (got ${shown(topP)})`);
+    req.topP = topP;
+  }
+  if (stop !== undefined && stop !== null) {
+    const list = typeof stop === 'string' ? [stop] : stop;
+    if (!Array.isArray(list)) return bad('stop', `expected a string or a list of strings (got ${shown(stop)})`);
+    for (let i = 0; i < list.length; i++) {
+      if (typeof list[i] !== 'string') return bad(`stop[${i}]`, `expected a string (got ${shown(list[i])})`);
+    }
+    // An empty stop string would end every answer before it began; servers differ on it, so it is dropped.
+    const kept = (list as string[]).filter((x) => x !== '');
+    if (kept.length > 0) req.stop = kept;
+  }
   return { ok: true, value: req };
 }
 
@@ -238,13 +256,14 @@ const OPENAI_NAMES: [RegExp, string][] = [
   [/\btoolCallId\b/g, 'tool_call_id'],
   [/\btoolChoice\b/g, 'tool_choice'],
   [/\bmaxTokens\b/g, 'max_tokens'],
+  [/\btopP\b/g, 'top_p'],
 ];
 
 /**
  * An OpenAI chat completions body (`tandem-lsp serve`) as a chat request: `tool_calls`,
  * `tool_call_id`, `tool_choice`, `max_tokens`/`max_completion_tokens` read, the same checks as
  * parseChatRequest, a failure naming the field as OpenAI spells it (`messages[1].tool_calls[0].id`).
- * Fields tandem does not use (`stream`, `n`, `stop`, `user`, ...) are the caller's business.
+ * Fields tandem does not use (`stream`, `n`, `user`, ...) are the caller's business.
  */
 export function openAIChatRequest(body: unknown): Outcome<ChatTaskRequest> {
   if (!isObject(body)) return parseChatRequest(body, 'serve');
@@ -255,7 +274,7 @@ export function openAIChatRequest(body: unknown): Outcome<ChatTaskRequest> {
         return { ...rest, ...(tool_calls !== undefined ? { toolCalls: tool_calls } : {}), ...(tool_call_id !== undefined ? { toolCallId: tool_call_id } : {}) };
       })
     : body.messages;
-  const raw: Record<string, unknown> = { messages, model: body.model, tools: body.tools, toolChoice: body.tool_choice, maxTokens: body.max_completion_tokens ?? body.max_tokens, temperature: body.temperature };
+  const raw: Record<string, unknown> = { messages, model: body.model, tools: body.tools, toolChoice: body.tool_choice, maxTokens: body.max_completion_tokens ?? body.max_tokens, temperature: body.temperature, topP: body.top_p, stop: body.stop };
   const r = parseChatRequest(raw, 'serve');
   if (r.ok) return r;
   let { message, param } = r.failure;
@@ -511,6 +530,8 @@ export class ChatPipeline {
           origin: req.origin,
           maxTokens,
           temperature: req.temperature ?? 0.2,
+          ...(req.topP !== undefined ? { topP: req.topP } : {}),
+          ...(req.stop ? { stop: req.stop } : {}),
           ...(req.tools ? { tools: req.tools } : {}),
           ...(req.toolChoice !== undefined ? { toolChoice: req.toolChoice } : {}),
           onDelta: (d) => {

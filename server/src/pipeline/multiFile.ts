@@ -13,7 +13,7 @@ import type { PathPolicy } from '../privacy/paths.js';
 import { languageOf, type LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
 import { uriToPath } from '../workspace.js';
-import { errorCountWithin } from '../syntax/editCheck.js';
+import { errorCountWithin, type EditCheck, type OffsetEdit } from '../syntax/editCheck.js';
 import type { ActionOutcome, ChatAnswer, RangedEdit } from './actions.js';
 import { ancestors } from '../syntax/ancestors.js';
 
@@ -62,6 +62,12 @@ export interface MultiFileDeps {
   paths: Pick<PathPolicy, 'outsideWorkspace' | 'resolvesInside'>;
   /** A sliced parse off the event loop (the ParseService): undefined when it gives up. */
   parse?: (lang: LanguageName, text: string) => Promise<Tree | undefined>;
+  /**
+   * The syntax errors `edits` add to `text`, worked out in the index's worker thread (see
+   * ActionDeps.checkOffThread): null when there is nothing to check against, 'unavailable' when
+   * no worker runs; then `parse` counts here, in slices.
+   */
+  checkOffThread?: (lang: LanguageName, text: string, edits: readonly OffsetEdit[]) => Promise<EditCheck | null | 'unavailable'>;
   chat: (messages: ChatMessage[], sources: SourceRef[], task: string, signal: AbortSignal) => Promise<ChatAnswer>;
   debug: (msg: string) => void;
 }
@@ -93,6 +99,24 @@ export function unitName(doc: Doc, start: number, end: number): string | undefin
 async function countErrors(deps: MultiFileDeps, lang: LanguageName | undefined, text: string): Promise<number | undefined> {
   const tree = lang && deps.parse ? await deps.parse(lang, text) : undefined;
   return tree ? errorCountWithin(tree) : undefined;
+}
+
+/**
+ * The syntax errors `edits` add to `text` (0 when none, or when there is nothing to check
+ * against). In the index worker when it runs: the file, then the edited file parsed
+ * incrementally from its tree, off the event loop. Else here: two whole parses in slices, each
+ * up to its budget (100 ms + 1 ms per 1,000 characters): for a 400 kB file up to a second of
+ * this thread's time per check, two with the retry, which was the fuzzer's 2-3 s code actions.
+ */
+async function addedErrors(deps: MultiFileDeps, lang: LanguageName | undefined, text: string, edits: readonly OffsetEdit[], edited: string): Promise<number> {
+  if (!lang) return 0;
+  if (deps.checkOffThread) {
+    const r = await deps.checkOffThread(lang, text, edits);
+    if (r !== 'unavailable') return Math.max(0, r?.added ?? 0);
+  }
+  const after = await countErrors(deps, lang, edited);
+  const before = after === undefined ? undefined : await countErrors(deps, lang, text);
+  return after !== undefined && before !== undefined ? Math.max(0, after - before) : 0;
 }
 
 export class MultiFileActions {
@@ -195,8 +219,9 @@ export class MultiFileActions {
       if (body === undefined || body.trim() === '') problem = 'the answer holds no test file in a fenced code block';
       else {
         const content = body.endsWith('\n') ? body : `${body}\n`;
-        const errors = await countErrors(this.deps, newLang, content);
-        if (errors === 0 || errors === undefined) {
+        // A new file's errors: those it adds to an empty one.
+        const errors = await addedErrors(this.deps, newLang, '', [{ start: 0, end: 0, newText: content }], content);
+        if (errors === 0) {
           if (exists(plan.path)) return { kind: 'stale', reason: `${plan.path} was created while the model answered; ask again` };
           const late = this.escapes(target, root, plan.path);
           if (late) return { kind: 'failed', reason: late };
@@ -374,10 +399,8 @@ export class MultiFileActions {
       const edits = r.edits.map((e) => tighten(f.text, e)).filter((e) => e.start !== e.end || e.newText !== '');
       if (edits.length === 0) continue;
       const snap = TextDocument.create(f.uri, 'plaintext', 0, f.text);
-      const after = await countErrors(this.deps, f.lang, r.text);
-      const before = after === undefined ? undefined : await countErrors(this.deps, f.lang, f.text);
-      const added = after !== undefined && before !== undefined ? after - before : 0;
-      changes.push({ file: f, edits: edits.map((e) => ({ ...e, range: { start: snap.positionAt(e.start), end: snap.positionAt(e.end) } })), addedErrors: Math.max(0, added) });
+      const added = await addedErrors(this.deps, f.lang, f.text, edits, r.text);
+      changes.push({ file: f, edits: edits.map((e) => ({ ...e, range: { start: snap.positionAt(e.start), end: snap.positionAt(e.end) } })), addedErrors: added });
     }
     return { ok: true, changes };
   }

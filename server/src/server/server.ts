@@ -45,6 +45,7 @@ import { ChatPipeline } from '../pipeline/chat.js';
 import { CHAT_METHOD, CHAT_MODELS_CHANGED, CHAT_MODELS_METHOD, COUNT_TOKENS_METHOD, onChat, onChatModels, onCountTokens, type ChatFeatureDeps } from '../features/chat.js';
 import { ACCEPT_COMMAND, SNOOZE_COMMAND, STATS_COMMAND, onAccepted, onCompletion, onInlineCompletion, onSnooze, type CompletionFeatureDeps } from '../features/inlineCompletion.js';
 import { BackendRegistry } from '../models/registry.js';
+import { loadOpenai } from '../models/sdk.js';
 import { spendDir } from '../router/budget.js';
 import { PathPolicy } from '../privacy/paths.js';
 import { Prober, statusKey, statusOf, withSnooze, type Status } from '../router/status.js';
@@ -99,6 +100,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   // stage and multi-file actions all ask this one object. File events invalidate what it cached.
   const paths = new PathPolicy({ roots: () => workspace.roots, warn: (m) => log.warn(m) });
   const backends = new BackendRegistry(hub.logger('backend'), { env: opts.env, spendDir: spendDir(opts.env), paths });
+  // The openai package is imported on first use (models/sdk.ts): the server loads it now, in the
+  // background, so that its first request does not wait for it.
+  loadOpenai().catch((err: unknown) => log.warn(`cannot load the openai package: ${err instanceof Error ? err.message : String(err)}`));
   const stats = new Stats();
   const runtime = new RuntimeMonitor(opts.env);
   let progress: WorkDoneProgressServerReporter | undefined;

@@ -1,4 +1,5 @@
--- tandem for Neovim: starts tandem-lsp for your buffers, wires the ghost text and the commands.
+-- tandem for Neovim: starts tandem-lsp for your buffers, wires the ghost text, the commands and the
+-- chat buffer (chat.lua).
 -- The server does prompts, context, routing and caching; this file only talks LSP.
 local inline = require('tandem.inline')
 local util = require('tandem.util')
@@ -26,6 +27,8 @@ local defaults = {
   hl_group = 'Comment',
   -- vim.notify once when the server's status turns degraded or offline (and when it is ok again).
   notify = true,
+  -- :TandemChat's model: nil (the server's `tandem/auto`, the chat route) or 'tandem/<backend>'.
+  chat_model = nil,
 }
 
 M.config = vim.deepcopy(defaults)
@@ -125,7 +128,14 @@ function M.lsp_config()
     -- the push Neovim sends after initialize) carries the repository's, which may only tighten.
     init_options = util.object(M.config.settings),
     settings = { tandem = util.object(M.repository_settings) },
-    handlers = { ['tandem/status'] = M.on_status },
+    handlers = {
+      ['tandem/status'] = M.on_status,
+      -- :TandemChat's streamed answers come as partial results; other progress goes to Neovim's own handler.
+      ['$/progress'] = function(err, result, ctx, config)
+        if require('tandem.chat').on_progress(result) then return end
+        return vim.lsp.handlers['$/progress'](err, result, ctx, config)
+      end,
+    },
     -- The Explain code action runs here, so vim.lsp.buf.code_action() shows its answer in a float.
     commands = { ['tandem.explain'] = function(...) return require('tandem.commands').explain_action(...) end },
     on_attach = function(client, bufnr) M.on_attach(client, bufnr) end,
@@ -193,6 +203,7 @@ local function define_commands()
   vim.api.nvim_create_user_command('TandemStats', commands.stats, { desc = 'tandem: requests, acceptances, latency and spend' })
   vim.api.nvim_create_user_command('TandemStatus', commands.status, { desc = 'tandem: server and backend status' })
   vim.api.nvim_create_user_command('TandemSnooze', commands.snooze, { nargs = '?', desc = 'tandem: no ghost text for [minutes] (default 30); 0 resumes' })
+  vim.api.nvim_create_user_command('TandemChat', function(opts) require('tandem.chat').command(opts) end, { range = true, bang = true, nargs = '*', desc = 'tandem: chat (the selected lines as a reference; ! starts a new conversation)' })
 end
 
 -- The augroup the ghost text's autocommands live in; nil until setup() or the first attach.
