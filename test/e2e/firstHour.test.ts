@@ -105,6 +105,20 @@ describe('doctor says what is wrong and what fixes it', () => {
     expect(ok.code).toBe(0);
   });
 
+  it('a key the server refuses: not usable, the variable named (even where a configured model spares the lookup)', async () => {
+    const refusing = await startFakeVllm({ models: { status: 401, body: { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } } } });
+    try {
+      const cfg = config('badkey.json', { backends: { cloud: { kind: 'openai', url: `${refusing.url}/v1`, model: 'Qwen/Qwen2.5-Coder-7B', apiKeyEnv: 'TANDEM_TEST_KEY' } } });
+      const r = await runCli(['doctor', '--config', cfg], { TANDEM_TEST_KEY: 'sk-wrong-0123456789' });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain('answered 401: Incorrect API key provided');
+      expect(r.stdout).toContain('Fix: the server refused the key in TANDEM_TEST_KEY (backends.cloud.apiKeyEnv): check its value.');
+      expect(r.stdout).not.toContain('sk-wrong');
+    } finally {
+      await refusing.close();
+    }
+  });
+
   it('an untrusted certificate: caFile and proxy named, with the subject and issuer', async () => {
     const cfg = config('tls.json', { backends: { tgi: { kind: 'tgi', url: tlsTgi.url } } });
     const r = await runCli(['doctor', '--config', cfg]);

@@ -129,8 +129,11 @@ export async function doctor(config: Config, backends: BackendRegistry, origin: 
       const line = `${head}  reachable  model ${o.value.id}  context ${o.value.contextWindow} (${o.value.contextSource})  latency ${ms} ms`;
       if (keyMissing) return [line, `  not usable: ${b.apiKeyEnv} is not set`, `  ${await fixFor({ kind: 'auth', message: '' }, b, origin, env)}`];
       // The model the requests will name must be one the server serves (vLLM, OpenAI and Ollama refuse others).
+      const listed = await servedModels(b, env, deadlineSignal(PROBE_TIMEOUT_MS));
+      // A configured model is enough for the lookup, so a refused key shows only here (an API that
+      // lists no models answers 404 or 400, which is no fault).
+      if (listed && !listed.ok && listed.failure.kind === 'auth') return [line, `  not usable: ${sentence(listed.failure.message)}`, `  ${await fixFor(listed.failure, b, origin, env)}`];
       if (b.model) {
-        const listed = await servedModels(b, env, deadlineSignal(PROBE_TIMEOUT_MS));
         if (listed?.ok && !isServed(b.model, listed.value, b.kind)) {
           const fix = modelFix(b, listed.value.models, origin);
           if (listed.value.strict) return [line, `  not usable: model "${b.model}" is not served by ${listed.value.source}`, `  ${fix}`];
