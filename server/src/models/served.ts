@@ -22,7 +22,9 @@ const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {}, trace() {}
 export async function servedModels(cfg: Backend, env: NodeJS.ProcessEnv, signal: AbortSignal): Promise<Outcome<Served> | undefined> {
   const transport = backendTransport(cfg, env);
   if (!transport.ok) return { ok: false, failure: transport.failure };
-  const headers = backendHeaders(cfg, env, quiet).headers;
+  const { headers, key } = backendHeaders(cfg, env, quiet);
+  // Anthropic's /v1/models is its native API: the key as x-api-key, with a version (as the backend's probe sends it).
+  if (key && new URL(cfg.url).hostname === 'api.anthropic.com') Object.assign(headers, { 'x-api-key': key, 'anthropic-version': '2023-06-01' });
   const root = cfg.url.replace(/\/+$/, '');
   let target: string;
   if (cfg.kind === 'vllm' || cfg.kind === 'openai') {
