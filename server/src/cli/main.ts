@@ -43,7 +43,8 @@ Usage:
   tandem-lsp explain FILE:LINE[-LINE] [--config FILE] [--workspace DIR]
       A Markdown explanation of those lines (route: action), streamed to stdout.
   tandem-lsp doctor [--config FILE]
-      Checks every backend (reachable, model, context window, latency) and every route.
+      Checks every backend (reachable, model served, key, certificate, context window, latency)
+      and every route; under a backend that is not usable, the fix.
   tandem-lsp serve [--port N] [--host ADDR] [--config FILE] [--workspace DIR] [--max-body-bytes N]
       A local OpenAI-compatible endpoint for chat clients (Continue, Aider, Zed, ...):
       GET /v1/models, POST /v1/chat/completions, POST /v1/completions, through tandem's routes
