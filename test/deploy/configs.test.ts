@@ -2,7 +2,9 @@
 // each other (pool members, models), use metric names vLLM really exports, and the tandem
 // configs in deploy/README.md validate against tandem's own schema.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -43,7 +45,8 @@ function engineOf(name: string, svc: any): Engine {
 
 function vllmEngines(compose: any): Engine[] {
   return Object.entries(compose.services as Record<string, any>)
-    .filter(([, s]) => String(s.image).startsWith('vllm/vllm-openai:'))
+    // The image also runs one-shot helpers (the workstation's weights download): engines are `vllm serve`.
+    .filter(([, s]) => String(s.image).startsWith('vllm/vllm-openai:') && !(Array.isArray(s.entrypoint) && s.entrypoint[0] === 'python3'))
     .map(([n, s]) => engineOf(n, s));
 }
 
@@ -195,9 +198,74 @@ describe('deploy/vllm/docker-compose.workstation.yml (one consumer GPU)', () => 
     expect(num(e!.flags.get('--max-model-len'))).toBeGreaterThanOrEqual(4096 + 128);
     expect(e!.flags.has('--gpu-memory-utilization')).toBe(true);
     expect(e!.svc.healthcheck.test.join(' ')).toContain('/health');
-    // Offline unless the operator says otherwise for the first download.
-    expect(e!.svc.environment.HF_HUB_OFFLINE).toBe('${HF_HUB_OFFLINE:-1}');
+    // The engine is always offline: the weights service has filled the cache before it starts.
+    expect(e!.svc.environment.HF_HUB_OFFLINE).toBe('1');
+    expect(e!.svc.depends_on).toEqual({ weights: { condition: 'service_completed_successfully' } });
     expect(e!.svc.deploy.resources.reservations.devices[0].count).toBe(1);
+  });
+
+  it('the first `up` fetches the weights once, into the engine\'s cache; later ones stay offline', () => {
+    const w = ws.services.weights;
+    expect(w.image).toBe(e!.svc.image);
+    expect(w.environment.MODEL).toBe(e!.model);
+    expect(w.environment.HF_HOME).toBe(e!.svc.environment.HF_HOME);
+    expect(w.volumes).toEqual(e!.svc.volumes);
+    expect(w.restart).toBe('no');
+    // The script itself, run by python3 against a stand-in huggingface_hub that records its calls.
+    const dir = mkdtempSync(join(tmpdir(), 'tandem-weights-'));
+    try {
+      mkdirSync(join(dir, 'huggingface_hub'));
+      writeFileSync(
+        join(dir, 'huggingface_hub', '__init__.py'),
+        [
+          'import os',
+          'def snapshot_download(repo, local_files_only=False):',
+          '    open(os.environ["CALLS"], "a").write(f"{repo} {local_files_only}\\n")',
+          '    if local_files_only and not os.path.exists(os.environ["CACHED"]): raise OSError("not cached")',
+          '    if not local_files_only and os.environ.get("OFFLINE"): raise OSError("no network")',
+          '    open(os.environ["CACHED"], "w").write("x")',
+          '',
+        ].join('\n'),
+      );
+      const calls = join(dir, 'calls');
+      const run = (extra: Record<string, string> = {}) => spawnSync('python3', ['-c', w.command[0]], { env: { ...process.env, PYTHONPATH: dir, MODEL: w.environment.MODEL, CALLS: calls, CACHED: join(dir, 'cached'), ...extra }, encoding: 'utf8' });
+      const offlineFirst = run({ OFFLINE: '1' });
+      expect(offlineFirst.status).toBe(1);
+      expect(offlineFirst.stderr).toContain(`weights: cannot download ${FIM_MODEL} (no network). On a machine without internet, copy a Hugging Face cache`);
+      const first = run();
+      expect([first.status, first.stdout]).toEqual([0, `weights: ${FIM_MODEL} is not in the cache yet: downloading it once (~15 GB for a 7B model)\nweights: ${FIM_MODEL} downloaded; later starts stay offline\n`]);
+      const later = run({ OFFLINE: '1' });
+      expect([later.status, later.stdout]).toEqual([0, `weights: ${FIM_MODEL} is in the cache; staying offline\n`]);
+      expect(readFileSync(calls, 'utf8')).toBe([`${FIM_MODEL} True`, `${FIM_MODEL} False`, `${FIM_MODEL} True`, `${FIM_MODEL} False`, `${FIM_MODEL} True`, ''].join('\n'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('pinned images', () => {
+  it('no deploy file runs an image by a moving tag ("latest" or none)', () => {
+    const files = ['vllm/docker-compose.yml', 'vllm/docker-compose.workstation.yml', 'ollama/docker-compose.yml', 'tgi/docker-compose.yml'];
+    for (const f of files) {
+      for (const [name, svc] of Object.entries(yaml(f).services as Record<string, any>)) {
+        expect(String(svc.image), `${f}: ${name}`).toMatch(/^[\w./-]+:(?!latest$)[\w.-]+$/);
+      }
+    }
+    const values = yaml('kubernetes/values.yaml');
+    expect(values.routerSpec.tag).toMatch(/^v\d+\.\d+\.\d+$/);
+    for (const spec of values.servingEngineSpec.modelSpec) expect(spec.tag, spec.name).not.toBe('latest');
+    for (const f of [...files, 'kubernetes/values.yaml']) expect(text(f), f).not.toMatch(/(:|tag: *)"?latest"?\s*$/m);
+  });
+});
+
+describe('deploy/ollama: the shared server\'s proxy', () => {
+  it('the compose proxy service mounts the committed nginx.conf, behind the `shared` profile', () => {
+    const proxy = yaml('ollama/docker-compose.yml').services.proxy;
+    expect(proxy.profiles).toEqual(['shared']);
+    expect(proxy.volumes).toContain('./nginx.conf:/etc/nginx/nginx.conf:ro');
+    expect(existsSync(join(DEPLOY, 'ollama/nginx.conf'))).toBe(true);
+    // Ollama itself stays on loopback; only the proxy is published.
+    expect(yaml('ollama/docker-compose.yml').services.ollama.ports).toEqual(['127.0.0.1:11434:11434']);
   });
 });
 

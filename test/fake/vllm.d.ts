@@ -115,6 +115,11 @@ export interface ModelsOverride {
 export interface FakeVllmOptions {
   /** Served model id. Default "Qwen/Qwen2.5-Coder-7B". */
   model?: string;
+  /**
+   * More model ids the server answers to (vLLM's `--served-model-name A B`): listed by /v1/models
+   * after `model`, accepted in requests, and reported back as the answer's `model`. Default none.
+   */
+  alsoServe?: string[];
   /** Default 32768. */
   maxModelLen?: number;
   /** Delay before the response headers (time to first token). Default 0. */
@@ -174,4 +179,6 @@ export const DEFAULT_MAX_MODEL_LEN: number;
 export function approxTokens(text: string): number;
 /** The CLI's canned, deterministic respond() (fake: "return 42"). */
 export function demoRespond(req: RecordedRequest): Reply;
+/** The second model name `node test/fake/vllm.js` serves unless --also-serve says otherwise. */
+export const DEMO_SECOND_MODEL: string;
 export function startFakeVllm(options?: FakeVllmOptions): Promise<FakeVllm>;

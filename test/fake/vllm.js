@@ -20,7 +20,7 @@
  * Token counts are approximations: 1 token = 4 characters, rounded up.
  *
  * CLI (no GPU needed):
- *   node test/fake/vllm.js --port 8000 [--model M] [--latency MS]
+ *   node test/fake/vllm.js --port 8000 [--model M] [--also-serve M2[,M3]] [--latency MS]
  *                          [--token-interval MS] [--max-model-len N]
  */
 
@@ -215,6 +215,12 @@ export async function startFakeVllm(initial = {}) {
     respond: defaultRespond,
     ...stripUndefined(initial),
   };
+  /** Every model id this server answers to: `model`, then `alsoServe` (vLLM's --served-model-name with several names). */
+  const served = () => [options.model, ...(options.alsoServe ?? [])];
+  /** The model a request names is refused unless served; missing or empty means the first. @param {any} name */
+  const unknownModel = (name) => name !== undefined && name !== null && name !== "" && !served().includes(name);
+  /** The model id an answer reports: the one asked for, else the first. @param {any} name */
+  const answeringModel = (name) => (typeof name === "string" && name !== "" && served().includes(name) ? name : options.model);
   /** @type {RecordedRequest[]} */
   const requests = [];
   const events = new EventEmitter();
@@ -343,13 +349,12 @@ export async function startFakeVllm(initial = {}) {
       const created = nowSeconds();
       return sendJson(res, 200, {
         object: "list",
-        data: [
-          {
-            id: options.model,
+        data: served().map((name) => ({
+            id: name,
             object: "model",
             created,
             owned_by: "vllm",
-            root: options.model,
+            root: name,
             parent: null,
             max_model_len: options.maxModelLen,
             permission: [
@@ -368,8 +373,7 @@ export async function startFakeVllm(initial = {}) {
                 is_blocking: false,
               },
             ],
-          },
-        ],
+          })),
       });
     }
     if (path === "/tokenize") {
@@ -381,7 +385,7 @@ export async function startFakeVllm(initial = {}) {
       if (badJson !== null || body === null || typeof body !== "object" || Array.isArray(body)) {
         return sendJson(res, 400, { error: { message: badJson !== null ? `JSON decode error: ${badJson}` : "Input should be a valid dictionary or object to extract fields from", type: "BadRequestError", param: null, code: 400 } });
       }
-      if (body.model !== undefined && body.model !== null && body.model !== "" && body.model !== options.model) {
+      if (unknownModel(body.model)) {
         return sendJson(res, 404, { error: { message: `The model \`${body.model}\` does not exist.`, type: "NotFoundError", param: "model", code: 404 } });
       }
       const text = typeof body.prompt === "string" ? body.prompt : chatPromptText(body.messages);
@@ -405,7 +409,7 @@ export async function startFakeVllm(initial = {}) {
     }
     const body = rec.body;
     // vLLM: a missing/empty model means the served model.
-    if (body.model !== undefined && body.model !== null && body.model !== "" && body.model !== options.model) {
+    if (unknownModel(body.model)) {
       return bad(`The model \`${body.model}\` does not exist.`, 404, "NotFoundError", "model");
     }
     /** @type {number} */
@@ -467,7 +471,7 @@ export async function startFakeVllm(initial = {}) {
     const includeUsage = stream && body.stream_options?.include_usage === true;
     const id = randomId(isChat ? "chatcmpl" : "cmpl");
     const created = nowSeconds();
-    const model = options.model;
+    const model = answeringModel(body.model);
 
     /** @type {{ text: string, chunks: string[], finishReason: "stop"|"length", stopReason: string|null } | null} */
     let out = null;
@@ -631,7 +635,7 @@ export async function startFakeVllm(initial = {}) {
     if (res.destroyed || closing) return;
     const id = randomId("chatcmpl");
     const created = nowSeconds();
-    const model = options.model;
+    const model = answeringModel(body.model);
     const calls = reply.toolCalls.map((c) => ({ ...c, id: c.id ?? randomId("chatcmpl-tool") }));
     const text = reply.text ?? "";
     const completionTokens = approxTokens(text) + calls.reduce((n, c) => n + approxTokens((c.name ?? "") + c.arguments), 0);
@@ -763,17 +767,108 @@ export async function startFakeVllm(initial = {}) {
 
 // --- CLI -----------------------------------------------------------------------
 
+/** The second model name the CLI's fake serves by default, so that two backends (tandem.compare) can point at it. */
+export const DEMO_SECOND_MODEL = "Qwen/Qwen2.5-Coder-1.5B";
+
+/** Languages whose line comment is `#` (the rest, as far as tandem's languages go, use `//`). */
+const HASH_COMMENT = new Set(["python", "ruby", "shellscript", "sh", "bash", "perl", "r", "yaml", "toml", "elixir"]);
+
 /**
- * Deterministic stand-in for a model, used by the CLI. It is a FAKE: it does not
- * look at the code beyond indentation. At the start of a line it answers
- * "return 42" indented like the previous line (one level deeper after a line
- * ending in ":" or "{"); in the middle of a line it answers "42". FIM prompts
- * (<|fim_prefix|>…<|fim_suffix|>…<|fim_middle|>) are judged by their prefix.
+ * The first fenced code block of a message (tandem's action prompts fence the code they send) and its language.
+ * @param {string} text
+ * @returns {{ lang: string, code: string } | null}
+ */
+function firstFence(text) {
+  const m = /^(```|~~~~)([\w+#.-]*)\n([\s\S]*?)\n\1$/m.exec(text);
+  return m ? { lang: m[2] ?? "", code: m[3] ?? "" } : null;
+}
+
+/**
+ * The names a piece of code defines and the ones it calls, for a readable canned explanation.
+ * @param {string} code
+ */
+function namesIn(code) {
+  const defined = [...code.matchAll(/\b(?:def|function|func|fn|class|interface|struct|enum|type)\s+([A-Za-z_$][\w$]*)/g)].map((m) => m[1] ?? "");
+  const keywords = new Set(["if", "for", "while", "switch", "return", "catch", "function", "def", "print", "super", "typeof", "new", ...defined]);
+  const called = [...new Set([...code.matchAll(/\b([A-Za-z_$][\w$]*)\s*\(/g)].map((m) => m[1] ?? ""))].filter((n) => !keywords.has(n));
+  const recursive = defined.filter((d) => new RegExp(`\\b${d.replace(/\$/g, "\\$")}\\s*\\(`).test(code.slice(code.indexOf(d) + d.length)));
+  return { defined, called, recursive };
+}
+
+/**
+ * A SEARCH/REPLACE answer for one of tandem's edit actions that applies to the code it was sent:
+ * a comment line put above the code's first line, in the code's language and indentation (a fake
+ * edits nothing else, and a comment keeps any language's syntax valid).
+ * @param {string} userText
+ * @returns {string | null}
+ */
+function demoEdit(userText) {
+  const fence = firstFence(userText);
+  if (!fence) return null;
+  const lines = fence.code.split("\n");
+  const first = lines.find((l) => l.trim() !== "");
+  if (first === undefined) return null;
+  const lang = (/^Language: (\S+)/m.exec(userText)?.[1] ?? fence.lang).toLowerCase();
+  const task = (/^Task: (.*)$/m.exec(userText)?.[1] ?? "").trim();
+  const indent = /^[ \t]*/.exec(first)?.[0] ?? "";
+  const mark = HASH_COMMENT.has(lang) ? "#" : "//";
+  const { defined } = namesIn(fence.code);
+  const subject = defined[0] ? `${defined[0]}: ` : "";
+  const what = /documentation/i.test(task)
+    ? `${subject}documented by tandem's demo backend (a real model writes what it does here)`
+    : `${subject}${task.replace(/[.:].*$/, "").toLowerCase() || "edited"} (tandem's demo backend adds this note; a real model edits the code)`;
+  return ["<<<<<<< SEARCH", first, "=======", `${indent}${mark} ${what}`, first, ">>>>>>> REPLACE"].join("\n");
+}
+
+/**
+ * A readable Markdown paragraph about the code of an explain request, from what can be seen
+ * without a model: its size, the names it defines and calls, recursion, branches, loops.
+ * @param {string} userText
+ * @param {string} model
+ */
+function demoExplain(userText, model) {
+  const fences = [...userText.matchAll(/^(```|~~~~)([\w+#.-]*)\n([\s\S]*?)\n\1$/gm)];
+  const code = fences.at(-1)?.[3] ?? "";
+  const path = /code from (\S+?):/.exec(userText)?.[1] ?? "the file";
+  const lines = code.split("\n").filter((l) => l.trim() !== "").length;
+  const { defined, called, recursive } = namesIn(code);
+  const parts = [];
+  parts.push(defined.length > 0 ? `This ${lines}-line excerpt of \`${path}\` defines ${defined.map((d) => `\`${d}\``).join(", ")}.` : `This ${lines}-line excerpt of \`${path}\` defines no function or type of its own.`);
+  if (recursive.length > 0) parts.push(`\`${recursive[0]}\` calls itself, so it works by recursion: each call hands a smaller problem to the next until the base case returns directly.`);
+  if (/\bif\b/.test(code)) parts.push("A condition splits the work into a simple case answered at once and a general case.");
+  if (/\b(for|while)\b/.test(code)) parts.push("A loop walks through the values one at a time.");
+  if (/\breturn\b/.test(code) && recursive.length === 0) parts.push("It hands its result back with `return`.");
+  if (called.length > 0) parts.push(`It relies on ${called.slice(0, 4).map((c) => `\`${c}\``).join(", ")}.`);
+  return `${parts.join(" ")}\n\n_Written by tandem's demo backend (test/fake/vllm.js, model name \`${model}\`): it runs no model and reads only the code's shape. Point tandem at a real server (deploy/) for a real explanation._`;
+}
+
+/**
+ * Deterministic stand-in for a model, used by the CLI (`npm run fake-vllm`). It is a FAKE: it
+ * runs no model. Completions: at the start of a line it answers "return 42" indented like the
+ * previous line (one level deeper after a line ending in ":" or "{"); in the middle of a line it
+ * answers "42". FIM prompts (<|fim_prefix|>…<|fim_suffix|>…<|fim_middle|>) are judged by their
+ * prefix. Chat: an edit action (SEARCH/REPLACE asked for by the system message) gets a block that
+ * puts a comment above the code it was sent; an explanation gets a paragraph about the code's
+ * shape; anything else a sentence saying what this server is.
  * @param {RecordedRequest} req
  * @returns {Reply}
  */
 export function demoRespond(req) {
   const body = /** @type {any} */ (req.body);
+  if (Array.isArray(body?.messages)) {
+    /** @param {any} m */
+    const text = (m) => (typeof m?.content === "string" ? m.content : Array.isArray(m?.content) ? m.content.map((/** @type {any} */ p) => p?.text ?? "").join("") : "");
+    const system = text(body.messages.find((/** @type {any} */ m) => m?.role === "system"));
+    const users = body.messages.filter((/** @type {any} */ m) => m?.role === "user").map(text);
+    const model = typeof body.model === "string" && body.model ? body.model : DEFAULT_MODEL;
+    if (/SEARCH\/REPLACE/.test(system)) {
+      // A retry after a rejected edit repeats the first request's code: answer from that.
+      const edit = demoEdit(users.find((u) => firstFence(u)) ?? "");
+      if (edit) return { text: edit };
+    }
+    if (/^You explain code/.test(system)) return { text: demoExplain(users.at(-1) ?? "", model) };
+    if (!/<\|fim_prefix\|>/.test(users.at(-1) ?? "")) return { text: `This is tandem's demo backend (\`${model}\`): it runs no model, so it cannot answer "${(users.at(-1) ?? "").split("\n")[0]?.slice(0, 80)}". Point tandem at a real server (deploy/) to chat.` };
+  }
   /** @type {string} */
   let prompt = typeof body?.prompt === "string" ? body.prompt : "";
   if (Array.isArray(body?.messages)) prompt = String(body.messages.at(-1)?.content ?? "");
@@ -815,13 +910,15 @@ async function main() {
   const port = Number(args.port ?? 8000);
   const fake = await startFakeVllm({
     model: args.model,
+    // Two names, so that two backends (tandem.compare) can point at one fake; --also-serve "" for one.
+    alsoServe: (args["also-serve"] ?? DEMO_SECOND_MODEL).split(",").filter((m) => m !== ""),
     latencyMs: args.latency !== undefined ? Number(args.latency) : undefined,
     tokenIntervalMs: args["token-interval"] !== undefined ? Number(args["token-interval"]) : undefined,
     maxModelLen: args["max-model-len"] !== undefined ? Number(args["max-model-len"]) : undefined,
     respond: demoRespond,
     port,
   });
-  process.stderr.write(`fake vllm (no model; answers are canned) serving ${fake.options.model} at ${fake.url}\n`);
+  process.stderr.write(`fake vllm (no model; answers are canned) serving ${[fake.options.model, ...(fake.options.alsoServe ?? [])].join(" and ")} at ${fake.url}\n`);
   const stop = () => {
     fake.close().then(() => process.exit(0));
   };

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import OpenAI, { APIError } from "openai";
-import { startFakeVllm, demoRespond, type FakeVllm, type RecordedRequest } from "./vllm.js";
+import { startFakeVllm, demoRespond, DEFAULT_MODEL, type FakeVllm, type RecordedRequest } from "./vllm.js";
 import { STUCK_MS, until } from "../wait.js";
 
 const MODEL = "Qwen/Qwen2.5-Coder-7B";
@@ -521,6 +521,31 @@ describe("harness", () => {
     const rec = { body: { prompt: "def fib(n):\n" } } as RecordedRequest;
     expect(demoRespond(rec)).toEqual({ text: "    return 42\n" });
     expect(demoRespond(rec)).toEqual(demoRespond(rec));
+  });
+
+  it("demoRespond answers an edit action with a block that applies to the code it was sent, and explains in prose", () => {
+    const code = "function add(a, b) {\n  return a + b;\n}";
+    const edit = demoRespond({ body: { messages: [{ role: "system", content: "Answer only with SEARCH/REPLACE blocks" }, { role: "user", content: `Task: Simplify this code.\nLanguage: javascript\nFile: a.js\n\n\`\`\`javascript\n${code}\n\`\`\`` }] } } as RecordedRequest);
+    expect(edit).toEqual({ text: "<<<<<<< SEARCH\nfunction add(a, b) {\n=======\n// add: simplify this code (tandem's demo backend adds this note; a real model edits the code)\nfunction add(a, b) {\n>>>>>>> REPLACE" });
+    const explain = demoRespond({ body: { model: "m2", messages: [{ role: "system", content: "You explain code to a developer" }, { role: "user", content: `Explain this javascript code from a.js: what it does.\n\nThe code to explain:\n\`\`\`javascript\n${code}\n\`\`\`` }] } } as RecordedRequest);
+    expect((explain as { text: string }).text).toMatch(/^This 3-line excerpt of `a.js` defines `add`\. It hands its result back with `return`\.\n\n[\s\S]*model name `m2`/);
+  });
+
+  it("alsoServe: more model names, listed, accepted and reported back", async () => {
+    const two = await startFakeVllm({ alsoServe: ["small"], respond: () => ({ text: "ok" }) });
+    try {
+      const list = (await (await fetch(`${two.url}/v1/models`)).json()) as { data: { id: string }[] };
+      expect(list.data.map((m) => m.id)).toEqual([DEFAULT_MODEL, "small"]);
+      const answer = async (model: string) => {
+        const r = await fetch(`${two.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model, prompt: "x" }) });
+        return [r.status, ((await r.json()) as { model?: string }).model];
+      };
+      expect(await answer("small")).toEqual([200, "small"]);
+      expect(await answer(DEFAULT_MODEL)).toEqual([200, DEFAULT_MODEL]);
+      expect((await answer("other"))[0]).toBe(404);
+    } finally {
+      await two.close();
+    }
   });
 });
 

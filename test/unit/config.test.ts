@@ -171,7 +171,8 @@ describe('errors name the file and the key path', () => {
     ['unknown kind', backend({ kind: 'triton' }), 'backends.fim.kind: expected one of: vllm, openai, tgi, ollama, llamacpp'],
     ['missing kind', { backends: { fim: { url: 'http://gpu:8000' } } }, 'backends.fim.kind: expected one of: vllm, openai, tgi, ollama, llamacpp'],
     ['unknown key in a backend', backend({ colour: 'red' }), 'backends.fim.colour: unknown key'],
-    ['unknown top-level key', { backend: {} }, 'backend: unknown key'],
+    ['unknown top-level key', { backend: {} }, 'backend: unknown key; did you mean `backends`?'],
+    ['a key typo', { inline: { debounceMS: 5 } }, 'inline.debounceMS: unknown key; did you mean `debounceMs`?'],
     ['two unknown keys', { a: 1, b: 2 }, '(top level): unknown keys: a, b'],
     ['wrong type (number)', { inline: { maxTokens: '128' } }, 'inline.maxTokens: expected a number'],
     ['wrong type (boolean)', { privacy: { airGapped: 'yes' } }, 'privacy.airGapped: expected true or false'],
@@ -206,6 +207,22 @@ describe('errors name the file and the key path', () => {
     expect(result).toEqual({ ok: false, error: 'initializationOptions: inline.maxLines: expected a number above 0' });
     const vouched = load({ user: tokens(10), scoped: true, section: { user: { inline: { maxLines: -1 } } } }).result;
     expect(vouched).toEqual({ ok: false, error: `${EDITOR_ORIGIN.user}: inline.maxLines: expected a number above 0` });
+  });
+
+  it('an editor key typo names the channel and the nearest known key', () => {
+    const { result } = load({ user: tokens(10), init: { inline: { debounceMS: 50 } } });
+    expect(result).toEqual({ ok: false, error: 'initializationOptions: inline.debounceMS: unknown key; did you mean `debounceMs`?' });
+    const vouched = load({ user: tokens(10), scoped: true, section: { user: { privacy: { airgapped: true } } } }).result;
+    expect(vouched).toEqual({ ok: false, error: `${EDITOR_ORIGIN.user}: privacy.airgapped: unknown key; did you mean \`airGapped\`?` });
+  });
+
+  it('the source that set a value is known for messages about it, and never a file that set nothing', () => {
+    const { result, xdg } = load({ user: backend({}), configFlag: { backends: { fim: { model: 'm' } } } });
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.origin?.(['backends', 'fim', 'url'])).toBe(join(xdg, 'tandem', 'config.json'));
+    expect(result.origin?.(['backends', 'fim', 'model'])).toMatch(/flag\.json$/);
+    expect(result.origin?.(['inline', 'debounceMs'])).toBeUndefined();
   });
 
   // V8 names the position for some errors only; every message must carry line and column.

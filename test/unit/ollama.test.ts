@@ -1,7 +1,7 @@
 // The Ollama backend against the loopback fake Ollama: discovery, suffix or raw, num_ctx, streaming, chat, probe, cancellation, failures, headers.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Backend } from '../../server/src/config/schema.js';
-import { OllamaBackend, OLLAMA_KEEP_ALIVE } from '../../server/src/models/ollama.js';
+import { OllamaBackend } from '../../server/src/models/ollama.js';
 import type { FimRequest } from '../../server/src/models/types.js';
 import { CancelledError, DeadlineError } from '../../server/src/util/abort.js';
 import { silentLogger } from '../../server/src/util/logger.js';
@@ -53,17 +53,21 @@ describe('model discovery', () => {
 });
 
 describe('FIM over /api/generate', () => {
-  it('with the insert capability: prefix and suffix for the model template, keep_alive, num_ctx of the loaded model', async () => {
+  it('with the insert capability: prefix and suffix for the model template, num_ctx of the loaded model; no keep_alive unless configured', async () => {
     fake.set({ respond: () => ({ text: 'return 1' }) });
     expect(await backend().complete(REQ, never())).toEqual({ ok: true, value: { text: 'return 1', finishReason: 'stop', stoppedEarly: false, model: MODEL } });
+    // No keep_alive: the server's OLLAMA_KEEP_ALIVE (deploy/ollama: 24h) decides.
     expect(fake.completions()[0]!.body).toEqual({
       model: MODEL,
       prompt: PARTS.prefix,
       suffix: PARTS.suffix,
       stream: true,
-      keep_alive: OLLAMA_KEEP_ALIVE,
       options: { num_predict: 64, temperature: 0.1, stop: REQ.stop, num_ctx: 4096 },
     });
+    await backend({ keepAlive: '24h' }).complete(REQ, never());
+    await backend({ keepAlive: -1 }).chat({ messages: [{ role: 'user', content: 'x' }], maxTokens: 5, temperature: 0 }, never());
+    expect(fake.completions()[1]!.body.keep_alive).toBe('24h');
+    expect(fake.requests.find((q) => q.path === '/api/chat')!.body.keep_alive).toBe(-1);
   });
 
   it('without it (or without the parts): our rendered prompt, raw', async () => {
@@ -72,7 +76,8 @@ describe('FIM over /api/generate', () => {
     fake.set({ capabilities: ['completion', 'insert'] });
     await backend().complete({ ...REQ, parts: undefined }, never());
     for (const rec of fake.completions()) {
-      expect(rec.body).toMatchObject({ model: MODEL, prompt: REQ.prompt, raw: true, stream: true, keep_alive: OLLAMA_KEEP_ALIVE });
+      expect(rec.body).toMatchObject({ model: MODEL, prompt: REQ.prompt, raw: true, stream: true });
+      expect(rec.body.keep_alive).toBeUndefined();
       expect(rec.body.suffix).toBeUndefined();
     }
   });
@@ -115,7 +120,7 @@ describe('chat over /api/chat', () => {
     expect(r).toEqual({ ok: true, value: { text: 'It returns one.', finishReason: 'stop', model: MODEL, usage: { promptTokens: 5, completionTokens: 4 } } });
     expect(deltas.join('')).toBe('It returns one.');
     const rec = fake.requests.find((q) => q.path === '/api/chat')!;
-    expect(rec.body).toEqual({ model: MODEL, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'explain f' }], stream: true, keep_alive: OLLAMA_KEEP_ALIVE, options: { num_predict: 50, temperature: 0.2, num_ctx: 4096 } });
+    expect(rec.body).toEqual({ model: MODEL, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'explain f' }], stream: true, options: { num_predict: 50, temperature: 0.2, num_ctx: 4096 } });
   });
 
   it('an error line in the chat stream → stream failure', async () => {

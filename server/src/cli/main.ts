@@ -1,6 +1,6 @@
 // The `tandem-lsp` command: argument parsing, the one-shot commands, and the stdio server's start.
-import { existsSync, readFileSync, statSync, watchFile } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { watchFile } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, userConfigPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -12,21 +12,20 @@ import { indexLimits } from '../context/service.js';
 import { standardSources } from '../context/standard.js';
 import { DocumentStore, type Doc } from '../documents.js';
 import { BackendRegistry } from '../models/registry.js';
-import type { BackendFailure } from '../models/types.js';
 import { ActionPipeline } from '../pipeline/actions.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { PathPolicy } from '../privacy/paths.js';
 import { spendDir } from '../router/budget.js';
-import { chooseBackend } from '../router/route.js';
 import { languageIdForPath } from '../syntax/languages.js';
 import { ParseService } from '../syntax/tree.js';
-import { deadlineSignal } from '../util/abort.js';
 import { isLogLevel, LogHub, stderrSink } from '../util/logger.js';
 import { stateDir } from '../util/paths.js';
 import { VERSION } from '../version.js';
 import { uriToPath, Workspace } from '../workspace.js';
 import { DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE } from '../serve/defaults.js';
+import { doctor as runDoctor, noBackendMessage, type Origin } from './doctor.js';
 import { recordInFlightOnExit } from './exitHooks.js';
+import { checkPosition, checkRange, linesOf, parseRange, parseTarget, readTextFile, UsageError, workspaceFor, type Target } from './target.js';
 
 export const EXIT = { ok: 0, unhealthy: 1, usage: 2, noBackend: 3 } as const;
 
@@ -44,7 +43,8 @@ Usage:
   tandem-lsp explain FILE:LINE[-LINE] [--config FILE] [--workspace DIR]
       A Markdown explanation of those lines (route: action), streamed to stdout.
   tandem-lsp doctor [--config FILE]
-      Checks every backend (reachable, model, context window, latency) and every route.
+      Checks every backend (reachable, model served, key, certificate, context window, latency)
+      and every route; under a backend that is not usable, the fix.
   tandem-lsp serve [--port N] [--host ADDR] [--config FILE] [--workspace DIR] [--max-body-bytes N]
       A local OpenAI-compatible endpoint for chat clients (Continue, Aider, Zed, ...):
       GET /v1/models, POST /v1/chat/completions, POST /v1/completions, through tandem's routes
@@ -62,8 +62,6 @@ Log level: $TANDEM_LOG (error, warn, info, debug, trace); logs go to stderr.
 Exit status: 0 success; 1 doctor found a route no backend serves; 2 bad arguments or
 configuration; 3 no usable backend.
 `;
-
-class UsageError extends Error {}
 
 interface Args {
   command: string;
@@ -187,41 +185,16 @@ async function runStdio(args: Args, hub: LogHub): Promise<number> {
   return new Promise<number>(() => undefined);
 }
 
-interface Target {
-  file: string;
-  line: number; // 0-based
-  character: number; // 0-based UTF-16
-}
-
-function parseTarget(spec: string | undefined): Target {
-  if (!spec) throw new UsageError('expected FILE:LINE:COL (1-based line and column)');
-  const m = /^(.+):(\d+):(\d+)$/.exec(spec);
-  if (!m) throw new UsageError(`${spec}: expected FILE:LINE:COL (1-based line and column)`);
-  const file = resolve(m[1]!);
-  const line = Number(m[2]);
-  const col = Number(m[3]);
-  if (line < 1 || col < 1) throw new UsageError(`${spec}: LINE and COL start at 1`);
-  return { file, line: line - 1, character: col - 1 };
-}
-
-/** The workspace a lone file belongs to: --workspace, else the nearest folder with .git, else its folder. */
-function workspaceFor(file: string, explicit: string | undefined): string {
-  if (explicit) {
-    const dir = resolve(explicit);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--workspace ${explicit}: not a directory`);
-    return dir;
-  }
-  for (let dir = dirname(file); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, '.git'))) return dir;
-    if (dirname(dir) === dir) return dirname(file);
-  }
-}
-
 function configOrExit(args: Args, roots: string[]): Config {
+  return loadOrExit(args, roots).config;
+}
+
+/** The configuration and, for messages, which source set each value. */
+function loadOrExit(args: Args, roots: string[]): { config: Config; origin: Origin | undefined } {
   const r = loadConfig({ configFile: args.config, env: process.env, workspaceRoots: roots });
   if (!r.ok) throw new UsageError(r.error);
   for (const w of r.warnings) process.stderr.write(`tandem-lsp: warning: ${w}\n`);
-  return r.config;
+  return { config: r.config, origin: r.origin };
 }
 
 /**
@@ -238,38 +211,35 @@ function backendsFor(config: Config, hub: LogHub, roots: () => string[]): Backen
 
 interface Session {
   config: Config;
+  origin: Origin | undefined;
   doc: Doc;
   target: Target;
   pipeline: InlinePipeline;
   backends: BackendRegistry;
   workspace: Workspace;
+  /** The workspace's folder, and why it is that one. */
+  root: { path: string; why: string };
   /** The index's size and where its entries came from (null when context is off). */
   index: ({ files: number } & CacheCounts) | null;
 }
 
 async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   const target = parseTarget(args.positional[0]);
-  const root = workspaceFor(target.file, args.workspace);
-  const config = configOrExit(args, [root]);
-  let text: string;
-  try {
-    text = readFileSync(target.file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`${target.file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  const { root, why } = workspaceFor(target.file, args.workspace);
+  hub.logger('cli').info(`workspace ${root} (${why})`);
+  const { config, origin } = loadOrExit(args, [root]);
+  const text = readTextFile(target.file);
+  checkPosition(args.positional[0]!, linesOf(text), target);
   const parser = new ParseService();
   const store = new DocumentStore(parser);
   const doc = store.open(pathToFileURL(target.file).href, languageIdForPath(target.file), 0, text);
-  if (target.line >= doc.text.lineCount) throw new UsageError(`${args.positional[0]}: line ${target.line + 1} is past the end of the file (${doc.text.lineCount} lines)`);
-  const lineLen = doc.text.getText({ start: { line: target.line, character: 0 }, end: { line: target.line + 1, character: 0 } }).replace(/\r?\n$/, '').length;
-  if (target.character > lineLen) throw new UsageError(`${args.positional[0]}: column ${target.character + 1} is past the end of line ${target.line + 1} (${lineLen} characters; the last column is ${lineLen + 1})`);
   // A one-shot command has nothing else to do: it parses at once (bounded all the same).
   doc.tree?.parseNow();
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
   const built = config.context.enabled ? await contextFor(root, config, workspace, backends.paths, hub, parser, doc) : undefined;
   const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context: built?.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }), contextCpu: true });
-  return { config, doc, target, pipeline, backends, workspace, index: built ? { files: built.index.stats().files, ...built.index.cacheCounts } : null };
+  return { config, origin, root: { path: root, why }, doc, target, pipeline, backends, workspace, index: built ? { files: built.index.stats().files, ...built.index.cacheCounts } : null };
 }
 
 /**
@@ -305,7 +275,7 @@ async function complete(args: Args, hub: LogHub): Promise<number> {
     deadlineMs: Math.max(s.config.inline.deadlineMs, CLI_MIN_DEADLINE_MS),
   });
   if (outcome.kind === 'failed') {
-    process.stderr.write(`tandem-lsp: ${noBackendMessage(outcome.failure, outcome.backend, s.config)}\n`);
+    process.stderr.write(`tandem-lsp: ${await noBackendMessage(outcome.failure, outcome.backend, s.config, s.origin, process.env)}\n`);
     return EXIT.noBackend;
   }
   if (outcome.kind === 'cancelled') return EXIT.noBackend;
@@ -327,23 +297,13 @@ async function complete(args: Args, hub: LogHub): Promise<number> {
 
 async function explain(args: Args, hub: LogHub): Promise<number> {
   const spec = args.positional[0];
-  const m = spec ? /^(.+):(\d+)(?:-(\d+))?$/.exec(spec) : null;
-  if (!m) throw new UsageError(`${spec ?? '(nothing)'}: expected FILE:LINE or FILE:LINE-LINE (1-based lines)`);
-  const file = resolve(m[1]!);
-  const first = Number(m[2]);
-  const last = m[3] ? Number(m[3]) : first;
-  if (first < 1 || last < first) throw new UsageError(`${spec}: lines start at 1 and the range must not run backwards`);
-  const root = workspaceFor(file, args.workspace);
-  const config = configOrExit(args, [root]);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
+  const { file, first, last } = parseRange(spec);
+  const { root } = workspaceFor(file, args.workspace);
+  const { config, origin } = loadOrExit(args, [root]);
+  const text = readTextFile(file);
+  checkRange(spec!, linesOf(text), { file, first, last });
   const parser = new ParseService();
   const doc = new DocumentStore(parser).open(pathToFileURL(file).href, languageIdForPath(file), 0, text);
-  if (first > doc.text.lineCount) throw new UsageError(`${spec}: line ${first} is past the end of the file (${doc.text.lineCount} lines)`);
   doc.tree?.parseNow();
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
@@ -359,23 +319,13 @@ async function explain(args: Args, hub: LogHub): Promise<number> {
     },
   });
   if (outcome.kind !== 'markdown') {
-    if (outcome.kind === 'failed') process.stderr.write(`tandem-lsp: ${outcome.failure ? noBackendMessage(outcome.failure, outcome.backend, config) : outcome.reason}\n`);
+    if (outcome.kind === 'failed') process.stderr.write(`tandem-lsp: ${outcome.failure ? await noBackendMessage(outcome.failure, outcome.backend, config, origin, process.env) : outcome.reason}\n`);
     return EXIT.noBackend;
   }
   // Backends that do not stream hand the whole answer over at the end.
   if (printed === 0) process.stdout.write(outcome.markdown);
   process.stdout.write('\n');
   return EXIT.ok;
-}
-
-function noBackendMessage(f: BackendFailure, backend: string | undefined, config: Config): string {
-  const b = backend ? config.backends[backend] : undefined;
-  const what = b ? `backend "${backend}" (${b.kind} at ${b.url})` : 'the backend';
-  const hint =
-    f.kind === 'unreachable' || f.kind === 'timeout'
-      ? ` Start a server from deploy/ (deploy/README.md: deploy/vllm for GPU servers, deploy/ollama for CPU laptops), or point backends.${backend ?? '<name>'}.url at a running one in ${userConfigPath()} or a --config file.`
-      : '';
-  return `no usable backend: ${what} failed: ${f.message}.${hint}`;
 }
 
 async function prompt(args: Args, hub: LogHub): Promise<number> {
@@ -388,7 +338,12 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
     template: plan.template.name,
     prompt: plan.prompt.prompt,
     segments: plan.prompt.segments,
-    budget: plan.prompt.budget,
+    // contextWindowSource: "server" (asked), "config" (maxContextTokens) or "assumed" (neither: a
+    // dry run does not ask the server, so without maxContextTokens the window is a guess).
+    budget: { ...plan.prompt.budget, contextWindowSource: plan.info?.contextSource === 'config' || plan.info?.contextSource === 'server' ? plan.info.contextSource : 'assumed' },
+    // Values this dry run assumed rather than learned (doctor asks the server for them).
+    assumed: [...(plan.info?.contextSource === 'config' || plan.info?.contextSource === 'server' ? [] : ['budget.contextWindow']), ...(s.config.backends[plan.route.backend ?? '']?.model ? [] : ['model'])],
+    workspace: { root: s.root.path, why: s.root.why },
     context: { sources: plan.context?.sources ?? [] },
     // The time the context stage took for this request (null when context is off).
     contextMs: plan.context?.ms ?? null,
@@ -401,36 +356,11 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
   return EXIT.ok;
 }
 
-const PROBE_TIMEOUT_MS = 5000;
-
 async function doctor(args: Args, hub: LogHub): Promise<number> {
   const roots = args.workspace ? [resolve(args.workspace)] : [];
-  const config = configOrExit(args, roots);
+  const { config, origin } = loadOrExit(args, roots);
   const backends = backendsFor(config, hub, () => roots);
-  const healthy = new Set<string>();
-  const names = Object.keys(config.backends);
-  const width = Math.max(...names.map((n) => n.length));
-  const lines = await Promise.all(
-    names.map(async (name) => {
-      const b = config.backends[name]!;
-      const head = `${name.padEnd(width)}  ${b.kind.padEnd(8)} ${b.location.padEnd(6)} ${b.url}`;
-      if (b.location === 'cloud' && config.privacy.airGapped) return `${head}  skipped: air-gapped, cloud backends are never contacted`;
-      const start = performance.now();
-      const o = await backends.get(name)!.info(deadlineSignal(PROBE_TIMEOUT_MS));
-      const ms = Math.round(performance.now() - start);
-      if (!o.ok) return `${head}  unreachable: ${o.failure.message}`;
-      healthy.add(name);
-      return `${head}  reachable  model ${o.value.id}  context ${o.value.contextWindow} (${o.value.contextSource})  latency ${ms} ms`;
-    }),
-  );
-  for (const l of lines) process.stdout.write(l + '\n');
-  let allServed = true;
-  for (const task of ['inline', 'action', 'multiFile', 'chat'] as const) {
-    const choice = chooseBackend(config, task, [], (n) => healthy.has(n));
-    if (!choice.backend) allServed = false;
-    process.stdout.write(`route ${task.padEnd(9)} ${choice.backend ? `-> ${choice.backend}` : '-> none'}  (${choice.reason})\n`);
-  }
-  return allServed ? EXIT.ok : EXIT.unhealthy;
+  return runDoctor(config, backends, origin, process.env, (line) => process.stdout.write(line + '\n'));
 }
 
 /** A whole number flag within bounds, else a usage error naming the flag. */
@@ -451,8 +381,8 @@ async function serve(args: Args, hub: LogHub): Promise<number> {
   const host = args.host ?? DEFAULT_HOST;
   if (host === '') throw new UsageError('--host: expected an address such as 127.0.0.1');
   // The workspace whose files chat references and whose privacy rules apply: --workspace, else the
-  // repository around the current directory, else the current directory.
-  const root = workspaceFor(join(process.cwd(), 'serve'), args.workspace);
+  // project around the current directory (cli/target.ts workspaceFor), else the current directory.
+  const { root } = workspaceFor(join(process.cwd(), 'serve'), args.workspace);
   hub.level = isLogLevel(process.env.TANDEM_LOG) ? process.env.TANDEM_LOG : 'info';
   // Loaded here, not at the top: the other commands never need the chat pipeline or the HTTP server.
   const [{ ChatPipeline }, { namedPaths }, { startServe }] = await Promise.all([import('../pipeline/chat.js'), import('../pipeline/chatSources.js'), import('../serve/start.js')]);

@@ -4,13 +4,20 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { ConfigSchema, TASK_CLASSES, type Backend, type Config, type RawConfig, type TaskClass } from './schema.js';
+import { nearest } from '../util/nearest.js';
 import { deepMerge, deleteAt, formatPath, getAt, isPlainObject } from './tree.js';
 import { applyRepositoryLayer, applyWorkspaceFile, repositoryData, tunablePart, withInitializationTrust, type ConfigSource, type WorkspaceSource } from './trust.js';
 
 export type { ConfigSource, Trust, WorkspaceSource } from './trust.js';
 
 export type ConfigResult =
-  | { ok: true; config: Config; warnings: string[] }
+  | {
+      ok: true;
+      config: Config;
+      warnings: string[];
+      /** The source that set the value at `path` (a file, the editor's layer), or undefined for a built-in default: what an error about that value names. */
+      origin?: (path: readonly PropertyKey[]) => string | undefined;
+    }
   | { ok: false; error: string };
 
 export const DEFAULT_BACKEND_URL = 'http://localhost:8000';
@@ -162,6 +169,41 @@ function issueText(issue: z.core.$ZodIssue): string {
   }
 }
 
+/** The schema's keys of the object at `path` (records and lists looked through), for "did you mean". */
+function knownKeysAt(path: readonly PropertyKey[]): string[] {
+  type Def = { type: string; shape?: Record<string, unknown>; innerType?: unknown; in?: unknown; valueType?: unknown; element?: unknown; options?: unknown[] };
+  const defOf = (s: unknown): Def | undefined => (s as { _zod?: { def?: Def } })?._zod?.def;
+  const unwrap = (s: unknown): unknown => {
+    for (let i = 0; i < 10; i++) {
+      const d = defOf(s);
+      if (!d) return s;
+      if (d.innerType) s = d.innerType;
+      else if (d.type === 'pipe' && d.in) s = d.in;
+      else if (d.type === 'union' && d.options) s = d.options.find((o) => defOf(unwrap(o))?.type === 'object') ?? s;
+      else return s;
+      if (defOf(s)?.type === 'object') return s;
+    }
+    return s;
+  };
+  let s = unwrap(ConfigSchema);
+  for (const k of path) {
+    const d = defOf(s);
+    if (!d) return [];
+    if (d.type === 'object' && typeof k === 'string' && d.shape) s = unwrap(d.shape[k]);
+    else if (d.type === 'record') s = unwrap(d.valueType);
+    else if (d.type === 'array') s = unwrap(d.element);
+    else return [];
+  }
+  const d = defOf(s);
+  return d?.type === 'object' && d.shape ? Object.keys(d.shape) : [];
+}
+
+/** ` (did you mean `debounceMs`?)` for an unknown key near a known one, else ''. */
+function didYouMean(path: readonly PropertyKey[], key: string): string {
+  const near = nearest(key, knownKeysAt(path), 1);
+  return near.length > 0 ? `; did you mean \`${near[0]}\`?` : '';
+}
+
 /** The last source that set a value at the longest prefix of `path`, and that prefix (for naming the file at fault). */
 function owner<S extends { data: unknown }>(sources: S[], path: readonly PropertyKey[]): { source: S; path: PropertyKey[] } | undefined {
   // Longest prefix first, across all sources: a later file that only sets a sibling key
@@ -204,7 +246,7 @@ export function resolveConfig(sources: ConfigSource[], workspaces: WorkspaceSour
     // Several unknown keys at the top level have an empty path: blame the file holding the first one.
     const where = blame(user, issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : path);
     const key = formatPath(path) || '(top level)';
-    return { ok: false, error: `${where ? `${where}: ` : ''}${key}: ${issueText(issue)}` };
+    return { ok: false, error: `${where ? `${where}: ` : ''}${key}: ${issueText(issue)}${issue.code === 'unrecognized_keys' ? didYouMean(issue.path, issue.keys[0]!) : ''}` };
   }
   const base = parsed.data;
   const warnings: string[] = [];
@@ -241,7 +283,7 @@ export function resolveConfig(sources: ConfigSource[], workspaces: WorkspaceSour
   const config: Config = { backends, routes, privacy: { ...raw.privacy, onPremOnly: [...raw.privacy.onPremOnly] }, inline: { ...raw.inline }, context: structuredClone(raw.context), budget: { ...raw.budget }, audit: { ...raw.audit }, log: { ...raw.log } };
   for (const layer of repository) applyRepositoryLayer(config, base, layer.origin, layer.data, warnings, userPath);
   for (const ws of workspaces) applyWorkspaceFile(config, base, ws, warnings, userPath);
-  return { ok: true, config, warnings };
+  return { ok: true, config, warnings, origin: (path) => owner(user, [...path])?.source.origin };
 }
 
 /**
@@ -266,7 +308,7 @@ function withTunables(userMerged: unknown, base: RawConfig, layers: { origin: st
         while (at.path.length > 1 && typeof at.path[at.path.length - 1] === 'number') at.path.pop();
         deleteAt(at.source.data, at.path);
         if (getAt(at.source.data, at.path) !== undefined) continue;
-        warnings.push(`${at.source.origin}: ${formatPath(path)}: ignored: ${issue.code === 'unrecognized_keys' ? 'unknown key' : issueText(issue)}`);
+        warnings.push(`${at.source.origin}: ${formatPath(path)}: ignored: ${issue.code === 'unrecognized_keys' ? `unknown key${didYouMean(path.slice(0, -1), String(path[path.length - 1]))}` : issueText(issue)}`);
         dropped++;
       }
     }

@@ -45,6 +45,10 @@ export const BackendSchema = z
       ),
     maxContextTokens: positiveInt.optional().describe('Context window of the model in tokens, where the server does not report it (else discovered from /v1/models max_model_len).'),
     fim: z.enum(FIM_TEMPLATES, { error: `expected one of: ${FIM_TEMPLATES.join(', ')}` }).optional().describe('Fill-in-the-middle template; else chosen from the model name.'),
+    keepAlive: z
+      .union([z.string().regex(/^-?\d+(\.\d+)?(ms|s|m|h)?$/), z.number().int()], { error: 'expected a duration such as "30m", "24h", "-1" (forever) or a number of seconds' })
+      .optional()
+      .describe('Ollama only: keep_alive sent with each request (how long the model stays loaded after it, e.g. "30m"; -1: for ever). Unset, none is sent and the server\'s OLLAMA_KEEP_ALIVE applies (Ollama\'s default: 5m).'),
     caFile: z.string().min(1).optional().describe('PEM file of extra certificate authorities to trust for this backend.'),
     proxy: url.optional().describe('HTTP(S) proxy URL for this backend.'),
     pricePerMTokIn: z.number().nonnegative().optional().describe('Price in USD per million prompt tokens, for the cost report.'),

@@ -31,10 +31,13 @@ export function ollamaMessages(messages: readonly ChatMessage[]): Record<string,
 }
 
 /**
- * How long Ollama keeps the model loaded after a request. Its default (5 minutes) unloads it
- * during an ordinary pause, and the next keystroke then waits seconds for a reload.
+ * `keep_alive` of each request: only where the backend's `keepAlive` is configured. Otherwise the
+ * server's own OLLAMA_KEEP_ALIVE applies (deploy/ollama sets 24h); a value sent per request would
+ * override the operator's setting on every call.
  */
-export const OLLAMA_KEEP_ALIVE = '30m';
+function keepAlive(cfg: { keepAlive?: string | number }): { keep_alive?: string | number } {
+  return cfg.keepAlive === undefined ? {} : { keep_alive: cfg.keepAlive };
+}
 /** Our conservative token estimate, as in prompt/tokens.ts: 3 characters per token. */
 const CHARS_PER_TOKEN = 3;
 /** The smallest num_ctx we ask for: Ollama's own default since 0.6. */
@@ -126,7 +129,7 @@ export class OllamaBackend extends HttpBackend {
       model,
       ...(parts ? { prompt: parts.prefix, suffix: parts.suffix } : { prompt: req.prompt, raw: true }),
       stream: true,
-      keep_alive: OLLAMA_KEEP_ALIVE,
+      ...keepAlive(this.cfg),
       options: { num_predict: req.maxTokens, temperature: req.temperature, stop: req.stop, num_ctx: this.numCtx(chars, req.maxTokens, info.value.contextWindow) },
     };
     const ex = this.exchange(signal);
@@ -172,7 +175,7 @@ export class OllamaBackend extends HttpBackend {
       messages: ollamaMessages(req.messages),
       ...(req.tools && req.tools.length > 0 ? { tools: req.tools } : {}),
       stream: true,
-      keep_alive: OLLAMA_KEEP_ALIVE,
+      ...keepAlive(this.cfg),
       options: { num_predict: req.maxTokens, temperature: req.temperature, ...(req.topP !== undefined ? { top_p: req.topP } : {}), ...(req.stop ? { stop: req.stop } : {}), num_ctx: this.numCtx(chars, req.maxTokens, info.value.contextWindow) },
     };
     const ex = this.exchange(signal);
@@ -229,7 +232,7 @@ export class OllamaBackend extends HttpBackend {
   async countTokens(text: string, signal: AbortSignal): Promise<Outcome<number>> {
     const info = await this.info(signal);
     if (!info.ok) return info;
-    const got = await this.json('/api/generate', { model: info.value.id, prompt: text, raw: true, stream: false, keep_alive: OLLAMA_KEEP_ALIVE, options: { num_predict: 1, temperature: 0, num_ctx: this.numCtx(text.length, 1, info.value.contextWindow) } }, signal);
+    const got = await this.json('/api/generate', { model: info.value.id, prompt: text, raw: true, stream: false, ...keepAlive(this.cfg), options: { num_predict: 1, temperature: 0, num_ctx: this.numCtx(text.length, 1, info.value.contextWindow) } }, signal);
     if (!got.ok) return got;
     const n = positive((got.value as OllamaLine | null)?.prompt_eval_count);
     return n === undefined ? { ok: false, failure: { kind: 'bad_response', message: `${this.url}/api/generate answered without prompt_eval_count` } } : { ok: true, value: n };
