@@ -18,7 +18,8 @@ import { InlinePipeline } from '../pipeline/inline.js';
 import { PathPolicy } from '../privacy/paths.js';
 import { spendDir } from '../router/budget.js';
 import { chooseBackend } from '../router/route.js';
-import { languageIdForPath } from '../syntax/languages.js';
+import { grammarFailure, LANGUAGE_NAMES, languageIdForPath } from '../syntax/languages.js';
+import { bindingFailure, syntaxAvailable, syntaxOffMessage } from '../syntax/binding.js';
 import { ParseService } from '../syntax/tree.js';
 import { deadlineSignal } from '../util/abort.js';
 import { isLogLevel, LogHub, stderrSink } from '../util/logger.js';
@@ -249,7 +250,7 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   doc.tree?.parseNow();
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
-  const built = config.context.enabled ? await contextFor(root, config, workspace, backends.paths, hub, parser, doc) : undefined;
+  const built = config.context.enabled && syntaxAvailable() ? await contextFor(root, config, workspace, backends.paths, hub, parser, doc) : undefined;
   const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context: built?.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }) });
   return { config, doc, target, pipeline, backends, workspace, index: built ? { files: built.index.stats().files, ...built.index.cacheCounts } : null };
 }
@@ -385,6 +386,15 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
 
 const PROBE_TIMEOUT_MS = 5000;
 
+/** `doctor`'s line on tree-sitter: loaded with which grammars, or what is off and what it needs. */
+function syntaxLine(): string {
+  const why = bindingFailure();
+  if (why !== undefined) return syntaxOffMessage(why);
+  const missing = LANGUAGE_NAMES.map((l) => [l, grammarFailure(l)] as const).filter(([, w]) => w !== undefined);
+  const loaded = LANGUAGE_NAMES.filter((l) => grammarFailure(l) === undefined);
+  return `syntax   tree-sitter loaded; grammars ${loaded.join(', ') || 'none'}${missing.map(([l, w]) => `; ${l} unavailable (${w}): its files complete from text windows`).join('')}`;
+}
+
 async function doctor(args: Args, hub: LogHub): Promise<number> {
   const roots = args.workspace ? [resolve(args.workspace)] : [];
   const config = configOrExit(args, roots);
@@ -406,6 +416,7 @@ async function doctor(args: Args, hub: LogHub): Promise<number> {
     }),
   );
   for (const l of lines) process.stdout.write(l + '\n');
+  process.stdout.write(syntaxLine() + '\n');
   let allServed = true;
   for (const task of ['inline', 'action', 'multiFile'] as const) {
     const choice = chooseBackend(config, task, [], (n) => healthy.has(n));

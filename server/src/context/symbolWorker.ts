@@ -3,7 +3,8 @@
 // event loop, and the trees' native memory comes and goes in this thread's own arena. It also
 // checks a code action's edits of a whole file for added syntax errors, for the same reasons.
 import { parentPort, workerData } from 'node:worker_threads';
-import Parser from 'tree-sitter';
+import type Parser from 'tree-sitter';
+import { treeSitter } from '../syntax/binding.js';
 import { MAX_PARSE_CHARS, parseBudgetMs, type Tree } from '../syntax/tree.js';
 import { applyEdits, editedTree, errorCountWithin, firstError, type EditCheck, type OffsetEdit } from '../syntax/editCheck.js';
 import { grammar, type LanguageName } from '../syntax/languages.js';
@@ -83,7 +84,7 @@ if (port && state) {
   const parserFor = (lang: LanguageName): Parser => {
     let parser = parsers.get(lang);
     if (!parser) {
-      parser = new Parser();
+      parser = new (treeSitter()!)();
       parser.setLanguage(grammar(lang) as Parser.Language);
       parsers.set(lang, parser);
     }
@@ -103,6 +104,10 @@ if (port && state) {
     for (;;) {
       if (!beginStep()) return 'stopped';
       try {
+        // No grammar here (an optional dependency that did not install; loading one is a unit
+        // too): no tree, as for a parse given up. The server does not index then, and a code
+        // action's check is skipped.
+        if (!grammar(lang)) return undefined;
         const parser = parserFor(lang);
         if (spent >= budget) {
           // A parse left part-way must not be resumed by the next file's.
@@ -215,5 +220,6 @@ if (port && state) {
   });
   // Loaded (the binding included): the host started this worker BUSY, so that it was not
   // stopped in the middle of that.
+  treeSitter();
   endStep();
 }

@@ -1,5 +1,6 @@
 // Tag queries: the definitions (with their signature lines) and imports of one parsed file, per language.
-import Parser from 'tree-sitter';
+import type Parser from 'tree-sitter';
+import { treeSitter } from '../syntax/binding.js';
 import { grammar, type LanguageName } from '../syntax/languages.js';
 import type { SyntaxNode, Tree } from '../syntax/tree.js';
 import { rowsToRuns, splitLines, type ExportAlias, type FileSymbols, type ImportRef, type IndexedSymbol, type Run, type SymbolKind } from './types.js';
@@ -29,7 +30,7 @@ const TS_TYPES = `
 (method_signature name: (property_identifier) @name) @method
 `;
 
-const QUERIES: Record<LanguageName, string> = {
+export const QUERIES: Record<LanguageName, string> = {
   typescript: TS_COMMON + TS_TYPES,
   tsx: TS_COMMON + TS_TYPES,
   javascript: TS_COMMON + '(class_declaration name: (identifier) @name) @class\n',
@@ -97,7 +98,7 @@ export class TagExtractor {
   private query(lang: LanguageName): Parser.Query {
     let q = this.queries.get(lang);
     if (!q) {
-      q = new Parser.Query(grammar(lang) as Parser.Language, QUERIES[lang]);
+      q = new (treeSitter()!).Query(grammar(lang) as Parser.Language, QUERIES[lang]);
       this.queries.set(lang, q);
     }
     return q;

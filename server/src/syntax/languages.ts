@@ -1,8 +1,6 @@
 // Which tree-sitter grammar parses which document, and the node types the prompt stage cares about.
-import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-
-const require = createRequire(import.meta.url);
+import { bindingFailure, tryRequire } from './binding.js';
 
 export type LanguageName = 'typescript' | 'tsx' | 'javascript' | 'python' | 'go' | 'rust' | 'java';
 
@@ -66,20 +64,45 @@ export function lineCommentFor(languageId: string): string {
 }
 
 // Grammar objects are loaded on first use: the CLI's `--help` should not pay for seven native modules.
+// A grammar that cannot be loaded (nor the binding: a grammar is no use without it) is undefined,
+// tried once per process: its documents go without trees (syntax/binding.ts says why).
 const grammars = new Map<LanguageName, unknown>();
+const GRAMMAR_PACKAGE: Record<LanguageName, [string, string?]> = {
+  typescript: ['tree-sitter-typescript', 'typescript'],
+  tsx: ['tree-sitter-typescript', 'tsx'],
+  javascript: ['tree-sitter-javascript'],
+  python: ['tree-sitter-python'],
+  go: ['tree-sitter-go'],
+  rust: ['tree-sitter-rust'],
+  java: ['tree-sitter-java'],
+};
+const grammarFailures = new Map<LanguageName, string>();
+
 export function grammar(name: LanguageName): unknown {
-  let g = grammars.get(name);
-  if (!g) {
-    switch (name) {
-      case 'typescript': g = require('tree-sitter-typescript').typescript; break;
-      case 'tsx': g = require('tree-sitter-typescript').tsx; break;
-      case 'javascript': g = require('tree-sitter-javascript'); break;
-      case 'python': g = require('tree-sitter-python'); break;
-      case 'go': g = require('tree-sitter-go'); break;
-      case 'rust': g = require('tree-sitter-rust'); break;
-      case 'java': g = require('tree-sitter-java'); break;
-    }
-    grammars.set(name, g);
+  if (grammars.has(name)) return grammars.get(name);
+  let g: unknown;
+  const why = bindingFailure();
+  if (why !== undefined) grammarFailures.set(name, why);
+  else {
+    const [pkg, member] = GRAMMAR_PACKAGE[name];
+    const r = tryRequire(pkg);
+    if ('error' in r) grammarFailures.set(name, r.error);
+    else g = member ? (r.value as Record<string, unknown>)[member] : r.value;
   }
+  grammars.set(name, g);
   return g;
+}
+
+/** Why `name`'s grammar is not there (undefined: it loaded). Tries to load it. */
+export function grammarFailure(name: LanguageName): string | undefined {
+  grammar(name);
+  return grammarFailures.get(name);
+}
+
+export const LANGUAGE_NAMES: readonly LanguageName[] = Object.keys(GRAMMAR_PACKAGE) as LanguageName[];
+
+/** For tests: load the grammars again (after resetBindingForTests). */
+export function resetGrammarsForTests(): void {
+  grammars.clear();
+  grammarFailures.clear();
 }

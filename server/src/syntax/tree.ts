@@ -1,6 +1,7 @@
 // Parsing without holding the event loop: tree-sitter parses run in slices of a few milliseconds,
 // each document keeps its tree in step with edits, and only a few documents keep a tree at all.
-import Parser from 'tree-sitter';
+import type Parser from 'tree-sitter';
+import { treeSitter } from './binding.js';
 import { grammar, type LanguageInfo, type LanguageName } from './languages.js';
 
 export type Tree = Parser.Tree;
@@ -53,7 +54,7 @@ const READ_UNITS = 32 * 1024;
 
 export type ParseOutcome =
   | { tree: Tree; ms: number }
-  | { tree?: undefined; ms: number; reason: 'too big' | 'too slow' | 'cancelled' | 'failed' };
+  | { tree?: undefined; ms: number; reason: 'too big' | 'too slow' | 'cancelled' | 'failed' | 'unavailable' };
 
 export interface ParseCounters {
   /** Parses finished with a tree. */
@@ -62,6 +63,8 @@ export interface ParseCounters {
   slices: number;
   /** Parses given up: over MAX_PARSE_CHARS, over their time bound, cancelled. */
   tooBig: number;
+  /** Parses not run: the language's grammar or tree-sitter's binding could not be loaded. */
+  unavailable: number;
   tooSlow: number;
   cancelled: number;
   /** The longest single slice or synchronous parse, in ms: what a parse cost the event loop at most. */
@@ -105,7 +108,7 @@ export class ParseService {
   private scheduled = false;
   private readonly now: () => number;
   private readonly sliceMs: number;
-  readonly counters: ParseCounters = { parses: 0, slices: 0, tooBig: 0, tooSlow: 0, cancelled: 0, longestHoldMs: 0 };
+  readonly counters: ParseCounters = { parses: 0, slices: 0, tooBig: 0, unavailable: 0, tooSlow: 0, cancelled: 0, longestHoldMs: 0 };
 
   constructor(private readonly opts: ParseServiceOptions = {}) {
     this.now = opts.now ?? (() => performance.now());
@@ -123,6 +126,10 @@ export class ParseService {
     if (text.length > MAX_PARSE_CHARS) {
       this.counters.tooBig++;
       return Promise.resolve({ ms: 0, reason: 'too big' });
+    }
+    if (!grammar(lang)) {
+      this.counters.unavailable++;
+      return Promise.resolve({ ms: 0, reason: 'unavailable' });
     }
     return new Promise<ParseOutcome>((resolve) => {
       const job: Job = { lang, text, old: opts.old, maxMs: opts.maxMs ?? parseBudgetMs(text.length), spentMs: 0, parser: undefined, signal: opts.signal, queuedAt: this.now(), urgent: opts.urgent === true, resolve };
@@ -143,6 +150,10 @@ export class ParseService {
   parseNow(lang: LanguageName, text: string, opts: { old?: Tree; maxMs?: number } = {}): Tree | undefined {
     if (text.length > MAX_PARSE_CHARS) {
       this.counters.tooBig++;
+      return undefined;
+    }
+    if (!grammar(lang)) {
+      this.counters.unavailable++;
       return undefined;
     }
     const parser = this.take(lang);
@@ -247,7 +258,7 @@ export class ParseService {
   private take(lang: LanguageName): Parser {
     const p = this.idle.get(lang)?.pop();
     if (p) return p;
-    const parser = new Parser();
+    const parser = new (treeSitter()!)();
     parser.setLanguage(grammar(lang) as Parser.Language);
     return parser;
   }
@@ -394,6 +405,8 @@ export class DocumentTree {
   private retryAfterMs = RETRY_AFTER_MS;
   private slowReparses = 0;
   private disposed = false;
+  /** The language's grammar or tree-sitter's binding could not be loaded: no parse is ever tried. */
+  private unavailable = false;
   private readonly now: () => number;
 
   constructor(
@@ -426,7 +439,7 @@ export class DocumentTree {
     this.current();
     if (this.exact() || this.disposed) return Promise.resolve(this.tree);
     if (!this.inFlight) {
-      if (this.retryAt > this.now()) return Promise.resolve(this.tree);
+      if (this.unavailable || this.retryAt > this.now()) return Promise.resolve(this.tree);
       this.cancelTimer();
       this.start(); // a quick parse finishes in this call
       if (this.exact() || !this.inFlight) return Promise.resolve(this.tree);
@@ -450,7 +463,7 @@ export class DocumentTree {
    * yet: another parse of the same text would only spend its budget again.
    */
   get givenUp(): boolean {
-    return !this.tree && !this.inFlight && this.retryAt > this.now();
+    return !this.tree && !this.inFlight && (this.unavailable || this.retryAt > this.now());
   }
 
   /** The tree as it is, without asking for a parse or counting as use (background readers). */
@@ -493,7 +506,7 @@ export class DocumentTree {
 
   /** Parse after `idleMs` without further edits, and not before a given-up parse may retry. */
   schedule(): void {
-    if (this.timer || this.inFlight || this.disposed) return;
+    if (this.timer || this.inFlight || this.disposed || this.unavailable) return;
     const wait = Math.max(this.deps.idleMs ?? 30, this.retryAt - this.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -539,6 +552,11 @@ export class DocumentTree {
         return this.giveUp(`re-parses too slow (${Math.round(outcome.ms)} ms after a few edits)`, text.length);
       }
       if (outcome.reason === 'cancelled') return;
+      if (outcome.reason === 'unavailable') {
+        // No grammar or binding in this process (said once by the server): never tried again.
+        this.unavailable = true;
+        return this.adopt(undefined, text.length);
+      }
       this.giveUp(outcome.reason === 'too big' ? `${text.length} characters, over ${MAX_PARSE_CHARS}` : `parse ${outcome.reason} after ${Math.round(outcome.ms)} ms`, text.length);
     });
   }
