@@ -19,7 +19,7 @@ import { PathPolicy } from '../privacy/paths.js';
 import { spendDir } from '../router/budget.js';
 import { chooseBackend } from '../router/route.js';
 import { grammarFailure, LANGUAGE_NAMES, languageIdForPath } from '../syntax/languages.js';
-import { bindingFailure, syntaxAvailable, syntaxOffMessage } from '../syntax/binding.js';
+import { bindingFailure, loadSyntax, nativeBindingFailure, syntaxAvailable, syntaxBackend, syntaxOffMessage } from '../syntax/binding.js';
 import { ParseService } from '../syntax/tree.js';
 import { deadlineSignal } from '../util/abort.js';
 import { isLogLevel, LogHub, stderrSink } from '../util/logger.js';
@@ -120,15 +120,22 @@ export async function main(argv: string[]): Promise<number> {
       case '':
         process.stderr.write(HELP);
         return EXIT.usage;
+      // Commands that parse load tree-sitter first: the native binding, or its WebAssembly build
+      // (whose start is asynchronous) where that does not load.
       case '--stdio':
+        await loadSyntax();
         return await runStdio(args, hub);
       case 'complete':
+        await loadSyntax();
         return await complete(args, hub);
       case 'prompt':
+        await loadSyntax();
         return await prompt(args, hub);
       case 'explain':
+        await loadSyntax();
         return await explain(args, hub);
       case 'doctor':
+        await loadSyntax();
         return await doctor(args, hub);
       default:
         throw new UsageError(`unknown command "${args.command}" (see tandem-lsp --help)`);
@@ -392,7 +399,8 @@ function syntaxLine(): string {
   if (why !== undefined) return syntaxOffMessage(why);
   const missing = LANGUAGE_NAMES.map((l) => [l, grammarFailure(l)] as const).filter(([, w]) => w !== undefined);
   const loaded = LANGUAGE_NAMES.filter((l) => grammarFailure(l) === undefined);
-  return `syntax   tree-sitter loaded; grammars ${loaded.join(', ') || 'none'}${missing.map(([l, w]) => `; ${l} unavailable (${w}): its files complete from text windows`).join('')}`;
+  const which = syntaxBackend() === 'wasm' ? `tree-sitter's WebAssembly build loaded (the native binding: ${nativeBindingFailure()})` : 'tree-sitter loaded';
+  return `syntax   ${which}; grammars ${loaded.join(', ') || 'none'}${missing.map(([l, w]) => `; ${l} unavailable (${w}): its files complete from text windows`).join('')}`;
 }
 
 async function doctor(args: Args, hub: LogHub): Promise<number> {

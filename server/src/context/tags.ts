@@ -1,6 +1,5 @@
 // Tag queries: the definitions (with their signature lines) and imports of one parsed file, per language.
-import type Parser from 'tree-sitter';
-import { treeSitter } from '../syntax/binding.js';
+import { newQuery, type SyntaxQuery } from '../syntax/binding.js';
 import { grammar, type LanguageName } from '../syntax/languages.js';
 import type { SyntaxNode, Tree } from '../syntax/tree.js';
 import { rowsToRuns, splitLines, type ExportAlias, type FileSymbols, type ImportRef, type IndexedSymbol, type Run, type SymbolKind } from './types.js';
@@ -93,12 +92,12 @@ const BRACE_LANGUAGES: ReadonlySet<LanguageName> = new Set(['typescript', 'tsx',
 
 /** Compiles each language's tag query once; one per index, not per module. */
 export class TagExtractor {
-  private readonly queries = new Map<LanguageName, Parser.Query>();
+  private readonly queries = new Map<LanguageName, SyntaxQuery>();
 
-  private query(lang: LanguageName): Parser.Query {
+  private query(lang: LanguageName): SyntaxQuery {
     let q = this.queries.get(lang);
     if (!q) {
-      q = new (treeSitter()!).Query(grammar(lang) as Parser.Language, QUERIES[lang]);
+      q = newQuery(grammar(lang), QUERIES[lang]);
       this.queries.set(lang, q);
     }
     return q;
@@ -111,7 +110,7 @@ export class TagExtractor {
     const symbols: Omit<IndexedSymbol, 'path'>[] = [];
     const seen = new Set<number>();
     const found: { node: SyntaxNode; name: string; kind: SymbolKind; container?: string }[] = [];
-    for (const m of this.query(lang).matches(tree.rootNode, { timeoutMicros: QUERY_TIMEOUT_MS * 1000 })) {
+    for (const m of this.query(lang).matches(tree.rootNode, QUERY_TIMEOUT_MS)) {
       if (found.length >= MAX_MATCHES_PER_FILE) break;
       const def = m.captures.find((c) => c.name !== 'name');
       const name = m.captures.find((c) => c.name === 'name');
@@ -430,10 +429,12 @@ function pythonImport(s: SyntaxNode, out: ImportRef[]): void {
       if (source) out.push({ source, names: [], namespace: alias ?? source });
     }
   } else if (s.type === 'import_from_statement') {
-    const source = s.childForFieldName('module_name')?.text ?? '';
+    const module = s.childForFieldName('module_name');
+    const source = module?.text ?? '';
     const ref: ImportRef = { source, names: [] };
     for (const n of s.namedChildren) {
-      if (n === s.childForFieldName('module_name')) continue;
+      // By id: a binding may hand out a new object for the same node (the WebAssembly build does).
+      if (module && n.id === module.id) continue;
       if (n.type === 'dotted_name') ref.names.push({ imported: n.text, local: n.text });
       else if (n.type === 'wildcard_import') ref.namespace = '*';
       else if (n.type === 'aliased_import') {

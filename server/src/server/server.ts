@@ -51,7 +51,7 @@ import { Snooze } from '../pipeline/inlineSwitch.js';
 import { readEditorIndentation, type EditorIndentation } from '../pipeline/postprocess/index.js';
 import { Stats } from '../stats.js';
 import { ParseService, TreeRetention } from '../syntax/tree.js';
-import { bindingFailure, syntaxOffMessage } from '../syntax/binding.js';
+import { bindingFailure, nativeBindingFailure, syntaxBackend, syntaxOffMessage } from '../syntax/binding.js';
 import { IdleCollector, RuntimeMonitor } from '../util/runtime.js';
 import { isLogLevel, type LogHub, type LogSink } from '../util/logger.js';
 import { errorText } from '../util/logger.js';
@@ -250,6 +250,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       // Without tree-sitter (an optional dependency that did not build) there is no index to wait for.
       const syntaxOff = bindingFailure();
       if (syntaxOff !== undefined) log.info(syntaxOffMessage(syntaxOff));
+      else if (syntaxBackend() === 'wasm') log.info(`tree-sitter: its WebAssembly build stands in for the native binding (${nativeBindingFailure()})`);
       if (workDone && settings.config.context.enabled && syntaxOff === undefined && workspace.roots.length > 0) {
         progress = await connection.window.createWorkDoneProgress().catch(() => undefined);
         progress?.begin('tandem', 0, 'Indexing workspace files', false);

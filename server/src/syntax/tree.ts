@@ -1,7 +1,7 @@
 // Parsing without holding the event loop: tree-sitter parses run in slices of a few milliseconds,
 // each document keeps its tree in step with edits, and only a few documents keep a tree at all.
 import type Parser from 'tree-sitter';
-import { treeSitter } from './binding.js';
+import { newParser, type SyntaxParser } from './binding.js';
 import { grammar, type LanguageInfo, type LanguageName } from './languages.js';
 
 export type Tree = Parser.Tree;
@@ -45,13 +45,6 @@ const TAKING_TURNS = 3;
 /** How often a deferred parse looks again whether the server is still busy. */
 const BUSY_RETRY_MS = 10;
 
-/**
- * The binding reads the text in chunks of this many UTF-16 units, copying each into its buffer.
- * Each slice reads afresh from where the parse stopped, so a buffer the size of the text would
- * copy the rest of the text every slice (and measured twice as slow even for one-call parses).
- */
-const READ_UNITS = 32 * 1024;
-
 export type ParseOutcome =
   | { tree: Tree; ms: number }
   | { tree?: undefined; ms: number; reason: 'too big' | 'too slow' | 'cancelled' | 'failed' | 'unavailable' };
@@ -77,7 +70,7 @@ interface Job {
   old: Tree | undefined;
   maxMs: number;
   spentMs: number;
-  parser: Parser | undefined;
+  parser: SyntaxParser | undefined;
   signal: AbortSignal | undefined;
   queuedAt: number;
   urgent: boolean;
@@ -103,7 +96,7 @@ export interface ParseServiceOptions {
  * its parser's state; parsers are reused per language.
  */
 export class ParseService {
-  private readonly idle = new Map<LanguageName, Parser[]>();
+  private readonly idle = new Map<LanguageName, SyntaxParser[]>();
   private readonly queue: Job[] = [];
   private scheduled = false;
   private readonly now: () => number;
@@ -249,22 +242,16 @@ export class ParseService {
   }
 
   /** One call into tree-sitter, returning early (null) after `maxMs`; null also when the parse halted. */
-  private run(parser: Parser, text: string, old: Tree | undefined, maxMs: number): Tree | null {
-    parser.setTimeoutMicros(Number.isFinite(maxMs) ? Math.max(1, Math.round(maxMs * 1000)) : 0);
-    // The binding reads strings in UTF-16 and reports UTF-16 offsets, the unit LSP uses too.
-    return parser.parse(text, old ?? null, { bufferSize: READ_UNITS }) ?? null;
+  private run(parser: SyntaxParser, text: string, old: Tree | undefined, maxMs: number): Tree | null {
+    return parser.parse(text, old, maxMs);
   }
 
-  private take(lang: LanguageName): Parser {
-    const p = this.idle.get(lang)?.pop();
-    if (p) return p;
-    const parser = new (treeSitter()!)();
-    parser.setLanguage(grammar(lang) as Parser.Language);
-    return parser;
+  private take(lang: LanguageName): SyntaxParser {
+    return this.idle.get(lang)?.pop() ?? newParser(grammar(lang));
   }
 
   /** A parser whose parse halted part-way is reset first: its next parse must not resume that one. */
-  private give(lang: LanguageName, parser: Parser, complete: boolean): void {
+  private give(lang: LanguageName, parser: SyntaxParser, complete: boolean): void {
     if (!complete) parser.reset();
     let list = this.idle.get(lang);
     if (!list) this.idle.set(lang, (list = []));
