@@ -9,6 +9,9 @@ import { loadSyntax, nativeBindingFailure, resetBindingForTests, syntaxBackend }
 import { resetGrammarsForTests, type LanguageName } from '../../server/src/syntax/languages.js';
 import { ParseService, type Tree } from '../../server/src/syntax/tree.js';
 import { TagExtractor } from '../../server/src/context/tags.js';
+import { listActions } from '../../server/src/actions/list.js';
+import { ancestors } from '../../server/src/syntax/ancestors.js';
+import { languageOf } from '../../server/src/syntax/languages.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const spans = (t: Tree): string => {
@@ -43,6 +46,19 @@ const SOURCES: [LanguageName, string][] = [
 
 /** What the native binding made of each source, before the switch. */
 let native: { spans: string; tags: string }[] = [];
+let nativeWalks = '';
+
+/** Cursor walks (listing actions: the unit a selection covers, firstCode; ancestors), as one string. */
+function walks(svc: ParseService): string {
+  const go = '// Sum adds.\nfunc Sum(a, b int) int {\n\treturn a + b\n}\n\nfunc (s *S) M() {}\n';
+  const tree = svc.parseNow('go', go, { maxMs: 60_000 })!;
+  const out: unknown[] = [];
+  for (const [start, end] of [[0, go.indexOf('\n\nfunc (s')], [go.indexOf('func Sum'), go.indexOf('}') + 1], [go.indexOf('return'), go.indexOf('return')], [go.length, go.length]] as const) {
+    out.push(listActions({ languageId: 'go', language: languageOf('go', 'a.go'), tree, text: go, start, end, diagnostics: [] }).map((o) => [o.id, o.start, o.end]));
+    out.push(ancestors(tree, start, end).map((n) => n.type));
+  }
+  return JSON.stringify(out);
+}
 
 beforeAll(async () => {
   const svc = new ParseService();
@@ -51,6 +67,7 @@ beforeAll(async () => {
     const t = svc.parseNow(lang, text, { maxMs: 60_000 })!;
     return { spans: spans(t), tags: JSON.stringify(tags.extract(t, lang, text)) };
   });
+  nativeWalks = walks(svc);
   process.env.TANDEM_TREE_SITTER = 'wasm';
   resetBindingForTests();
   resetGrammarsForTests();
@@ -77,6 +94,10 @@ describe("tree-sitter's WebAssembly build", () => {
       expect(spans(t) === native[i]!.spans, `${lang} source ${i}`).toBe(true);
       expect(JSON.stringify(tags.extract(t, lang, text))).toBe(native[i]!.tags);
     });
+  });
+
+  it('cursor walks end where the native ones do (gotoFirstChildForIndex answers true/false there, an index/null natively)', () => {
+    expect(walks(new ParseService())).toBe(nativeWalks);
   });
 
   it('parses in slices that resume (the same tree as one call), and re-parses an edited tree incrementally', async () => {
