@@ -52,6 +52,8 @@ Configuration: ${userConfigPath()}, then --config FILE or $TANDEM_CONFIG, then t
 settings, then the workspace's tandem.json. Settings a repository can carry (tandem.json, the
 editor's workspace settings) may only tighten; a tandem.json that cannot be read air-gaps.
 Log level: $TANDEM_LOG (error, warn, info, debug, trace); logs go to stderr.
+Parser: tree-sitter's native binding where it loads, else its WebAssembly build;
+$TANDEM_TREE_SITTER=wasm chooses the WebAssembly build (doctor says which is in use).
 
 Exit status: 0 success; 1 doctor found a route no backend serves; 2 bad arguments or
 configuration; 3 no usable backend.

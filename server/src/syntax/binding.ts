@@ -157,11 +157,12 @@ export function loadGrammar(src: GrammarSource): { value: unknown } | { error: s
       module = new WA.Module(readFileSync(require.resolve(file)));
     }
     const language = wasm!.Language.loadSync(module as never);
-    // V8 compiles a module's functions on their first call: one small parse here, so that the
-    // first real parse (its time budgeted, its slices short) does not pay for the lexer's.
+    // V8 compiles a module's functions on their first call: small parses here, one of them
+    // broken (error recovery), so that the first real parse (its time budgeted, its slices short:
+    // the syntax check's get 12 ms in all) does not pay for compiling the lexer and the core.
     const warm = new wasm!.Parser();
     warm.setLanguage(language);
-    warm.parse('a = f(1, "s"); // x\n')?.delete();
+    for (const text of ['a = f(1, "s"); // x\n', 'f(a, [1, 2\n}} (( x = ;\n']) warm.parse(text)?.delete();
     warm.delete();
     return { value: language };
   } catch (err) {
