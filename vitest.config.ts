@@ -7,6 +7,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setupSyntax.ts'],
     // End-to-end tests spawn servers and editors, and assert no speed (timing goals live in
     // bench/): this bound only catches a test that is stuck. A cell of the fault matrix takes
     // 10-15 s on a 2-core machine with both cores busy and five servers starting at once.

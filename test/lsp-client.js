@@ -22,7 +22,7 @@ export const STUCK_MS = 20_000;
 
 /**
  * `asCommand`: run the bin as an executable (its shebang picks node and its flags), as `tandem-lsp` runs from PATH.
- * @typedef {{ args?: string[], nodeArgs?: string[], asCommand?: boolean, env?: Record<string, string | undefined>, cwd?: string,
+ * @typedef {{ args?: string[], nodeArgs?: string[], asCommand?: boolean, bin?: string, env?: Record<string, string | undefined>, cwd?: string,
  *   onRequest?: (method: string, params: any) => any }} StartOptions
  */
 
@@ -30,7 +30,9 @@ export class LspClient {
   /** @param {StartOptions} [opts] */
   constructor(opts = {}) {
     // Node's flags as the bin's shebang gives them (an editor running `tandem-lsp`), unless a test sets its own.
-    const [cmd, argv] = opts.asCommand ? [BIN, []] : [process.execPath, [...(opts.nodeArgs ?? BIN_NODE_FLAGS), BIN]];
+    // `bin`: another copy's server (the install test's clone), else this checkout's.
+    const bin = opts.bin ?? BIN;
+    const [cmd, argv] = opts.asCommand ? [bin, []] : [process.execPath, [...(opts.nodeArgs ?? BIN_NODE_FLAGS), bin]];
     this.child = spawn(cmd, [...argv, '--stdio', ...(opts.args ?? [])], {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...(opts.asCommand || opts.nodeArgs ? {} : BIN_ENV), ...(opts.env ?? {}) },

@@ -108,8 +108,11 @@ export async function noBackendMessage(f: BackendFailure, backend: string | unde
   return `no usable backend: ${what} failed: ${sentence(f.message)}.${fix ? ` ${fix}` : ''}`;
 }
 
-/** One line per backend (and the fix under each that is not usable), one per route; 0 when every route is served. */
-export async function doctor(config: Config, backends: BackendRegistry, origin: Origin | undefined, env: NodeJS.ProcessEnv, write: (line: string) => void): Promise<number> {
+/**
+ * One line per backend (and the fix under each that is not usable), then the `between` lines (the
+ * syntax line), one per route; 0 when every route is served.
+ */
+export async function doctor(config: Config, backends: BackendRegistry, origin: Origin | undefined, env: NodeJS.ProcessEnv, write: (line: string) => void, between: string[] = []): Promise<number> {
   const healthy = new Set<string>();
   const names = Object.keys(config.backends);
   const width = Math.max(...names.map((n) => n.length));
@@ -146,6 +149,7 @@ export async function doctor(config: Config, backends: BackendRegistry, origin: 
     }),
   );
   for (const r of reports) for (const l of r) write(l);
+  for (const l of between) write(l);
   let allServed = true;
   for (const task of ['inline', 'action', 'multiFile', 'chat'] as const) {
     const choice = chooseBackend(config, task, [], (n) => healthy.has(n));

@@ -16,7 +16,8 @@ import { ActionPipeline } from '../pipeline/actions.js';
 import { InlinePipeline } from '../pipeline/inline.js';
 import { PathPolicy } from '../privacy/paths.js';
 import { spendDir } from '../router/budget.js';
-import { languageIdForPath } from '../syntax/languages.js';
+import { grammarFailure, LANGUAGE_NAMES, languageIdForPath } from '../syntax/languages.js';
+import { bindingFailure, loadSyntax, nativeBindingFailure, syntaxAvailable, syntaxBackend, syntaxOffMessage } from '../syntax/binding.js';
 import { ParseService } from '../syntax/tree.js';
 import { isLogLevel, LogHub, stderrSink } from '../util/logger.js';
 import { stateDir } from '../util/paths.js';
@@ -58,6 +59,8 @@ Configuration: ${userConfigPath()}, then --config FILE or $TANDEM_CONFIG, then t
 settings, then the workspace's tandem.json. Settings a repository can carry (tandem.json, the
 editor's workspace settings) may only tighten; a tandem.json that cannot be read air-gaps.
 Log level: $TANDEM_LOG (error, warn, info, debug, trace); logs go to stderr.
+Parser: tree-sitter's native binding where it loads, else its WebAssembly build;
+$TANDEM_TREE_SITTER=wasm chooses the WebAssembly build (doctor says which is in use).
 
 Exit status: 0 success; 1 doctor found a route no backend serves; 2 bad arguments or
 configuration; 3 no usable backend.
@@ -133,15 +136,22 @@ export async function main(argv: string[]): Promise<number> {
       case '':
         process.stderr.write(HELP);
         return EXIT.usage;
+      // Commands that parse load tree-sitter first: the native binding, or its WebAssembly build
+      // (whose start is asynchronous) where that does not load.
       case '--stdio':
+        await loadSyntax();
         return await runStdio(args, hub);
       case 'complete':
+        await loadSyntax();
         return await complete(args, hub);
       case 'prompt':
+        await loadSyntax();
         return await prompt(args, hub);
       case 'explain':
+        await loadSyntax();
         return await explain(args, hub);
       case 'doctor':
+        await loadSyntax();
         return await doctor(args, hub);
       case 'serve':
         return await serve(args, hub);
@@ -237,7 +247,7 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   doc.tree?.parseNow();
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);
-  const built = config.context.enabled ? await contextFor(root, config, workspace, backends.paths, hub, parser, doc) : undefined;
+  const built = config.context.enabled && syntaxAvailable() ? await contextFor(root, config, workspace, backends.paths, hub, parser, doc) : undefined;
   const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: hub.logger('inline'), context: built?.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }), contextCpu: true });
   return { config, origin, root: { path: root, why }, doc, target, pipeline, backends, workspace, index: built ? { files: built.index.stats().files, ...built.index.cacheCounts } : null };
 }
@@ -356,11 +366,21 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
   return EXIT.ok;
 }
 
+/** `doctor`'s line on tree-sitter: loaded with which grammars, or what is off and what it needs. */
+function syntaxLine(): string {
+  const why = bindingFailure();
+  if (why !== undefined) return syntaxOffMessage(why);
+  const missing = LANGUAGE_NAMES.map((l) => [l, grammarFailure(l)] as const).filter(([, w]) => w !== undefined);
+  const loaded = LANGUAGE_NAMES.filter((l) => grammarFailure(l) === undefined);
+  const which = syntaxBackend() === 'wasm' ? `tree-sitter's WebAssembly build loaded (the native binding: ${nativeBindingFailure()})` : 'tree-sitter loaded';
+  return `syntax   ${which}; grammars ${loaded.join(', ') || 'none'}${missing.map(([l, w]) => `; ${l} unavailable (${w}): its files complete from text windows`).join('')}`;
+}
+
 async function doctor(args: Args, hub: LogHub): Promise<number> {
   const roots = args.workspace ? [resolve(args.workspace)] : [];
   const { config, origin } = loadOrExit(args, roots);
   const backends = backendsFor(config, hub, () => roots);
-  return runDoctor(config, backends, origin, process.env, (line) => process.stdout.write(line + '\n'));
+  return runDoctor(config, backends, origin, process.env, (line) => process.stdout.write(line + '\n'), [syntaxLine()]);
 }
 
 /** A whole number flag within bounds, else a usage error naming the flag. */

@@ -15,7 +15,8 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { syntaxBackend } from '../syntax/binding.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Logger } from '../util/logger.js';
 import { VERSION } from '../version.js';
@@ -88,6 +89,16 @@ let version: Version | undefined;
 /** Temporary files are named by process and by this counter: two stores of one folder in one process never share one. */
 let nextTemp = 0;
 
+/** web-tree-sitter's version (its package.json is not among its exports: found beside its entry file). */
+function webTreeSitterVersion(): string {
+  try {
+    const require = createRequire(import.meta.url);
+    return String((JSON.parse(readFileSync(join(dirname(require.resolve('web-tree-sitter')), 'package.json'), 'utf8')) as { version?: unknown }).version);
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** This process's format, grammar versions and extraction code hash (worked out once). */
 export function storeVersion(): Version {
   if (version) return version;
@@ -100,6 +111,8 @@ export function storeVersion(): Version {
       grammars[p] = 'missing';
     }
   }
+  // Which tree-sitter parsed: its WebAssembly build may be another release than the native binding.
+  grammars.binding = syntaxBackend() === 'wasm' ? `web-tree-sitter ${webTreeSitterVersion()}` : (syntaxBackend() ?? 'none');
   const h = createHash('sha256');
   // This module's own extension: .js when built, .ts under the test runner.
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';

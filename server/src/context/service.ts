@@ -6,6 +6,7 @@ import type { EditCheck, OffsetEdit } from '../syntax/editCheck.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { PathPolicy } from '../privacy/paths.js';
 import type { Logger } from '../util/logger.js';
+import { syntaxAvailable } from '../syntax/binding.js';
 import { uriToPath, type Workspace } from '../workspace.js';
 import { DocumentActivity } from './activity.js';
 import { ContextEngine } from './engine.js';
@@ -100,6 +101,8 @@ export class ContextService {
     }
     const roots = this.deps.workspace.roots;
     if (roots.length === 0) return; // no folders: context from open documents only
+    // Without tree-sitter's binding no file yields definitions: no index (the server said so once).
+    if (!syntaxAvailable()) return;
     const { documents, parser, workspace, logger } = this.deps;
     this.index = new WorkspaceIndex({
       // In the index worker; on this thread (in slices, within the parse budget) only when the

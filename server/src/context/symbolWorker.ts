@@ -3,7 +3,7 @@
 // event loop, and the trees' native memory comes and goes in this thread's own arena. It also
 // checks a code action's edits of a whole file for added syntax errors, for the same reasons.
 import { parentPort, workerData } from 'node:worker_threads';
-import Parser from 'tree-sitter';
+import { loadSyntax, newParser, type SyntaxParser } from '../syntax/binding.js';
 import { MAX_PARSE_CHARS, parseBudgetMs, type Tree } from '../syntax/tree.js';
 import { applyEdits, editedTree, errorCountWithin, firstError, type EditCheck, type OffsetEdit } from '../syntax/editCheck.js';
 import { grammar, type LanguageName } from '../syntax/languages.js';
@@ -55,14 +55,14 @@ const COLLECT_EVERY_CHARS = 300_000;
 /** One step of a parse: what the way out may have to wait for. */
 const STEP_MS = 5;
 
-/** Read buffer of the binding, in UTF-16 units (as ParseService's). */
-const READ_UNITS = 32 * 1024;
-
 const port = parentPort;
 const state = (workerData as { state?: SharedArrayBuffer } | undefined)?.state;
 if (port && state) {
   const slot = new Int32Array(state);
-  const parsers = new Map<LanguageName, Parser>();
+  // tree-sitter: the native binding, or its WebAssembly build where that does not load. Awaited
+  // before the port is listened to: requests wait in the port's queue meanwhile.
+  await loadSyntax();
+  const parsers = new Map<LanguageName, SyntaxParser>();
   const extractor = new TagExtractor();
   const gc = fullGc();
   let sinceGc = 0;
@@ -80,14 +80,12 @@ if (port && state) {
   };
 
   /** The language's parser, its time limit one step (tree-sitter calls: only inside a unit). */
-  const parserFor = (lang: LanguageName): Parser => {
+  const parserFor = (lang: LanguageName): SyntaxParser => {
     let parser = parsers.get(lang);
     if (!parser) {
-      parser = new Parser();
-      parser.setLanguage(grammar(lang) as Parser.Language);
+      parser = newParser(grammar(lang));
       parsers.set(lang, parser);
     }
-    parser.setTimeoutMicros(STEP_MS * 1000);
     return parser;
   };
 
@@ -103,6 +101,10 @@ if (port && state) {
     for (;;) {
       if (!beginStep()) return 'stopped';
       try {
+        // No grammar here (an optional dependency that did not install; loading one is a unit
+        // too): no tree, as for a parse given up. The server does not index then, and a code
+        // action's check is skipped.
+        if (!grammar(lang)) return undefined;
         const parser = parserFor(lang);
         if (spent >= budget) {
           // A parse left part-way must not be resumed by the next file's.
@@ -113,7 +115,7 @@ if (port && state) {
         let tree: Tree | null;
         try {
           // Called again with the same text after a step's time limit, the parser resumes.
-          tree = parser.parse(text, old ?? null, { bufferSize: READ_UNITS }) ?? null;
+          tree = parser.parse(text, old, STEP_MS);
         } catch (err) {
           parser.reset();
           throw err;

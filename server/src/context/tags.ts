@@ -1,5 +1,5 @@
 // Tag queries: the definitions (with their signature lines) and imports of one parsed file, per language.
-import Parser from 'tree-sitter';
+import { newQuery, type SyntaxQuery, type TagMatch } from '../syntax/binding.js';
 import { grammar, type LanguageName } from '../syntax/languages.js';
 import type { SyntaxNode, Tree } from '../syntax/tree.js';
 import { rowsToRuns, splitLines, type ExportAlias, type FileSymbols, type ImportRef, type IndexedSymbol, type Run, type SymbolKind } from './types.js';
@@ -29,7 +29,7 @@ const TS_TYPES = `
 (method_signature name: (property_identifier) @name) @method
 `;
 
-const QUERIES: Record<LanguageName, string> = {
+export const QUERIES: Record<LanguageName, string> = {
   typescript: TS_COMMON + TS_TYPES,
   tsx: TS_COMMON + TS_TYPES,
   javascript: TS_COMMON + '(class_declaration name: (identifier) @name) @class\n',
@@ -101,12 +101,12 @@ const BRACE_LANGUAGES: ReadonlySet<LanguageName> = new Set(['typescript', 'tsx',
 
 /** Compiles each language's tag query once; one per index, not per module. */
 export class TagExtractor {
-  private readonly queries = new Map<LanguageName, Parser.Query>();
+  private readonly queries = new Map<LanguageName, SyntaxQuery>();
 
-  private query(lang: LanguageName): Parser.Query {
+  private query(lang: LanguageName): SyntaxQuery {
     let q = this.queries.get(lang);
     if (!q) {
-      q = new Parser.Query(grammar(lang) as Parser.Language, QUERIES[lang]);
+      q = newQuery(grammar(lang), QUERIES[lang]);
       this.queries.set(lang, q);
     }
     return q;
@@ -117,9 +117,9 @@ export class TagExtractor {
    * in its size), so a clean file's tags are complete however loaded the machine; a tree with
    * errors, where error recovery can make the query superlinear, under QUERY_TIMEOUT_MS.
    */
-  matches(lang: LanguageName, tree: Tree): Parser.QueryMatch[] {
+  matches(lang: LanguageName, tree: Tree): TagMatch[] {
     const root = tree.rootNode;
-    return this.query(lang).matches(root, root.hasError ? { maxStartDepth: MAX_START_DEPTH, timeoutMicros: QUERY_TIMEOUT_MS * 1000 } : { maxStartDepth: MAX_START_DEPTH });
+    return this.query(lang).matches(root, root.hasError ? { maxStartDepth: MAX_START_DEPTH, maxMs: QUERY_TIMEOUT_MS } : { maxStartDepth: MAX_START_DEPTH });
   }
 
   /** Definitions and imports of a file. Never throws for odd input: a broken tree gives what it has. */
@@ -448,10 +448,12 @@ function pythonImport(s: SyntaxNode, out: ImportRef[]): void {
       if (source) out.push({ source, names: [], namespace: alias ?? source });
     }
   } else if (s.type === 'import_from_statement') {
-    const source = s.childForFieldName('module_name')?.text ?? '';
+    const module = s.childForFieldName('module_name');
+    const source = module?.text ?? '';
     const ref: ImportRef = { source, names: [] };
     for (const n of s.namedChildren) {
-      if (n === s.childForFieldName('module_name')) continue;
+      // By id: a binding may hand out a new object for the same node (the WebAssembly build does).
+      if (module && n.id === module.id) continue;
       if (n.type === 'dotted_name') ref.names.push({ imported: n.text, local: n.text });
       else if (n.type === 'wildcard_import') ref.namespace = '*';
       else if (n.type === 'aliased_import') {

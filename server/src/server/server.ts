@@ -54,6 +54,7 @@ import { Snooze } from '../pipeline/inlineSwitch.js';
 import { readEditorIndentation, type EditorIndentation } from '../pipeline/postprocess/index.js';
 import { Stats } from '../stats.js';
 import { ParseService, TreeRetention } from '../syntax/tree.js';
+import { bindingFailure, nativeBindingFailure, syntaxBackend, syntaxOffMessage } from '../syntax/binding.js';
 import { IdleCollector, RuntimeMonitor } from '../util/runtime.js';
 import { isLogLevel, type LogHub, type LogSink } from '../util/logger.js';
 import { errorText } from '../util/logger.js';
@@ -274,7 +275,11 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       // Source files, and the manifests imports resolve through (context/modules.ts).
       if (watch) await connection.client.register(DidChangeWatchedFilesNotification.type, { watchers: [{ globPattern: '**/*.{ts,tsx,mts,cts,js,jsx,mjs,cjs,py,pyi,go,rs,java}' }, { globPattern: '**/{tsconfig.json,jsconfig.json,package.json,go.mod,Cargo.toml}' }] }).catch(() => undefined);
       // The index is built in the background: the editor shows "Indexing 1,234/5,000 files".
-      if (workDone && settings.config.context.enabled && workspace.roots.length > 0) {
+      // Without tree-sitter (an optional dependency that did not build) there is no index to wait for.
+      const syntaxOff = bindingFailure();
+      if (syntaxOff !== undefined) log.info(syntaxOffMessage(syntaxOff));
+      else if (syntaxBackend() === 'wasm') log.info(`tree-sitter: its WebAssembly build stands in for the native binding (${nativeBindingFailure()})`);
+      if (workDone && settings.config.context.enabled && syntaxOff === undefined && workspace.roots.length > 0) {
         progress = await connection.window.createWorkDoneProgress().catch(() => undefined);
         progress?.begin('tandem', 0, 'Indexing workspace files', false);
       }

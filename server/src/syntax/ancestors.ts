@@ -15,12 +15,20 @@ export const MAX_DEPTH = 128;
  * smallest node that spans [start, end] (it starts at or before `start`, ends after `start` and at
  * or after `end`), then each node around it up to the root, which comes last.
  */
+/**
+ * `gotoFirstChildForIndex` that says whether it moved: the native binding answers the child's
+ * index or null (its typings say boolean), the WebAssembly build true or false.
+ */
+export function toChildForIndex(cursor: ReturnType<Tree['walk']>, index: number): boolean {
+  const r = cursor.gotoFirstChildForIndex(index) as unknown;
+  return r !== null && r !== false && r !== undefined;
+}
+
 export function ancestors(tree: Tree, start: number, end: number = start): SyntaxNode[] {
   const cursor = tree.walk();
   for (let depth = 0; depth < MAX_DEPTH; depth++) {
-    // The first child that ends after `start` (its index, null when none; the typings say boolean);
-    // it must also begin by `start` and reach `end`.
-    if ((cursor.gotoFirstChildForIndex(start) as unknown as number | null) === null) break;
+    // The first child that ends after `start`; it must also begin by `start` and reach `end`.
+    if (!toChildForIndex(cursor, start)) break;
     if (cursor.startIndex > start || cursor.endIndex < end) {
       cursor.gotoParent();
       break;

@@ -1,7 +1,7 @@
 // Where code begins and ends when whitespace and comments do not count: forward walks over a
 // tree's leaves with a cursor (a cursor's step back, and a node's `.parent` or sibling lookup,
 // re-walk from the parent or the root, which a run of thousands of comments would make quadratic).
-import { MAX_DEPTH } from './ancestors.js';
+import { MAX_DEPTH, toChildForIndex } from './ancestors.js';
 import type { SyntaxNode, Tree } from './tree.js';
 
 export const COMMENT_TYPES: ReadonlySet<string> = new Set(['comment', 'line_comment', 'block_comment']);
@@ -43,8 +43,8 @@ export function firstCode(tree: Tree, text: string, from: number, to: number): n
   // nothing there: the walk goes on after it.
   let past = false;
   while (!COMMENT_TYPES.has(c.nodeType) && c.currentDepth < MAX_DEPTH) {
-    // The child's index, or null when none ends after `from` (the typings say boolean).
-    if ((c.gotoFirstChildForIndex(from) as unknown as number | null) !== null) continue;
+    // Down to the first child that ends after `from`, if there is one.
+    if (toChildForIndex(c, from)) continue;
     if (c.gotoFirstChild()) {
       c.gotoParent();
       past = true;

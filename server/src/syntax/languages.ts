@@ -1,8 +1,6 @@
 // Which tree-sitter grammar parses which document, and the node types the prompt stage cares about.
-import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-
-const require = createRequire(import.meta.url);
+import { bindingFailure, loadGrammar, syntaxBackend, type GrammarSource } from './binding.js';
 
 export type LanguageName = 'typescript' | 'tsx' | 'javascript' | 'python' | 'go' | 'rust' | 'java';
 
@@ -65,21 +63,42 @@ export function lineCommentFor(languageId: string): string {
   return '//';
 }
 
-// Grammar objects are loaded on first use: the CLI's `--help` should not pay for seven native modules.
+// Grammar objects are loaded on first use: the CLI's `--help` should not pay for seven of them.
+// A grammar that cannot be loaded (nor tree-sitter: a grammar is no use without it) is undefined,
+// tried once per process: its documents go without trees (syntax/binding.ts says why).
 const grammars = new Map<LanguageName, unknown>();
+const GRAMMAR_SOURCE: Record<LanguageName, GrammarSource> = {
+  typescript: { pkg: 'tree-sitter-typescript', member: 'typescript', wasm: 'tree-sitter-typescript.wasm' },
+  tsx: { pkg: 'tree-sitter-typescript', member: 'tsx', wasm: 'tree-sitter-tsx.wasm' },
+  javascript: { pkg: 'tree-sitter-javascript', wasm: 'tree-sitter-javascript.wasm' },
+  python: { pkg: 'tree-sitter-python', wasm: 'tree-sitter-python.wasm' },
+  go: { pkg: 'tree-sitter-go', wasm: 'tree-sitter-go.wasm' },
+  rust: { pkg: 'tree-sitter-rust', wasm: 'tree-sitter-rust.wasm' },
+  java: { pkg: 'tree-sitter-java', wasm: 'tree-sitter-java.wasm' },
+};
+const grammarFailures = new Map<LanguageName, string>();
+
 export function grammar(name: LanguageName): unknown {
-  let g = grammars.get(name);
-  if (!g) {
-    switch (name) {
-      case 'typescript': g = require('tree-sitter-typescript').typescript; break;
-      case 'tsx': g = require('tree-sitter-typescript').tsx; break;
-      case 'javascript': g = require('tree-sitter-javascript'); break;
-      case 'python': g = require('tree-sitter-python'); break;
-      case 'go': g = require('tree-sitter-go'); break;
-      case 'rust': g = require('tree-sitter-rust'); break;
-      case 'java': g = require('tree-sitter-java'); break;
-    }
-    grammars.set(name, g);
-  }
-  return g;
+  const g = grammars.get(name);
+  if (g !== undefined || grammarFailures.has(name)) return g;
+  // tree-sitter not loaded (yet, or at all): nothing is remembered, so a later load counts.
+  if (!syntaxBackend()) return undefined;
+  const r = loadGrammar(GRAMMAR_SOURCE[name]);
+  if ('error' in r) grammarFailures.set(name, r.error);
+  else grammars.set(name, r.value);
+  return grammars.get(name);
+}
+
+/** Why `name`'s grammar is not there (undefined: it loaded). Tries to load it. */
+export function grammarFailure(name: LanguageName): string | undefined {
+  if (grammar(name) !== undefined) return undefined;
+  return grammarFailures.get(name) ?? bindingFailure();
+}
+
+export const LANGUAGE_NAMES: readonly LanguageName[] = Object.keys(GRAMMAR_SOURCE) as LanguageName[];
+
+/** For tests: load the grammars again (after resetBindingForTests). */
+export function resetGrammarsForTests(): void {
+  grammars.clear();
+  grammarFailures.clear();
 }

@@ -1,6 +1,7 @@
 // Parsing without holding the event loop: tree-sitter parses run in slices of a few milliseconds,
 // each document keeps its tree in step with edits, and only a few documents keep a tree at all.
-import Parser from 'tree-sitter';
+import type Parser from 'tree-sitter';
+import { newParser, type SyntaxParser } from './binding.js';
 import { grammar, type LanguageInfo, type LanguageName } from './languages.js';
 
 export type Tree = Parser.Tree;
@@ -44,16 +45,9 @@ const TAKING_TURNS = 3;
 /** How often a deferred parse looks again whether the server is still busy. */
 const BUSY_RETRY_MS = 10;
 
-/**
- * The binding reads the text in chunks of this many UTF-16 units, copying each into its buffer.
- * Each slice reads afresh from where the parse stopped, so a buffer the size of the text would
- * copy the rest of the text every slice (and measured twice as slow even for one-call parses).
- */
-const READ_UNITS = 32 * 1024;
-
 export type ParseOutcome =
   | { tree: Tree; ms: number }
-  | { tree?: undefined; ms: number; reason: 'too big' | 'too slow' | 'cancelled' | 'failed' };
+  | { tree?: undefined; ms: number; reason: 'too big' | 'too slow' | 'cancelled' | 'failed' | 'unavailable' };
 
 export interface ParseCounters {
   /** Parses finished with a tree. */
@@ -62,6 +56,8 @@ export interface ParseCounters {
   slices: number;
   /** Parses given up: over MAX_PARSE_CHARS, over their time bound, cancelled. */
   tooBig: number;
+  /** Parses not run: the language's grammar or tree-sitter's binding could not be loaded. */
+  unavailable: number;
   tooSlow: number;
   cancelled: number;
   /** The longest single slice or synchronous parse, in ms: what a parse cost the event loop at most. */
@@ -74,7 +70,7 @@ interface Job {
   old: Tree | undefined;
   maxMs: number;
   spentMs: number;
-  parser: Parser | undefined;
+  parser: SyntaxParser | undefined;
   signal: AbortSignal | undefined;
   queuedAt: number;
   urgent: boolean;
@@ -100,12 +96,12 @@ export interface ParseServiceOptions {
  * its parser's state; parsers are reused per language.
  */
 export class ParseService {
-  private readonly idle = new Map<LanguageName, Parser[]>();
+  private readonly idle = new Map<LanguageName, SyntaxParser[]>();
   private readonly queue: Job[] = [];
   private scheduled = false;
   private readonly now: () => number;
   private readonly sliceMs: number;
-  readonly counters: ParseCounters = { parses: 0, slices: 0, tooBig: 0, tooSlow: 0, cancelled: 0, longestHoldMs: 0 };
+  readonly counters: ParseCounters = { parses: 0, slices: 0, tooBig: 0, unavailable: 0, tooSlow: 0, cancelled: 0, longestHoldMs: 0 };
 
   constructor(private readonly opts: ParseServiceOptions = {}) {
     this.now = opts.now ?? (() => performance.now());
@@ -123,6 +119,10 @@ export class ParseService {
     if (text.length > MAX_PARSE_CHARS) {
       this.counters.tooBig++;
       return Promise.resolve({ ms: 0, reason: 'too big' });
+    }
+    if (!grammar(lang)) {
+      this.counters.unavailable++;
+      return Promise.resolve({ ms: 0, reason: 'unavailable' });
     }
     return new Promise<ParseOutcome>((resolve) => {
       const job: Job = { lang, text, old: opts.old, maxMs: opts.maxMs ?? parseBudgetMs(text.length), spentMs: 0, parser: undefined, signal: opts.signal, queuedAt: this.now(), urgent: opts.urgent === true, resolve };
@@ -143,6 +143,10 @@ export class ParseService {
   parseNow(lang: LanguageName, text: string, opts: { old?: Tree; maxMs?: number } = {}): Tree | undefined {
     if (text.length > MAX_PARSE_CHARS) {
       this.counters.tooBig++;
+      return undefined;
+    }
+    if (!grammar(lang)) {
+      this.counters.unavailable++;
       return undefined;
     }
     const parser = this.take(lang);
@@ -238,22 +242,16 @@ export class ParseService {
   }
 
   /** One call into tree-sitter, returning early (null) after `maxMs`; null also when the parse halted. */
-  private run(parser: Parser, text: string, old: Tree | undefined, maxMs: number): Tree | null {
-    parser.setTimeoutMicros(Number.isFinite(maxMs) ? Math.max(1, Math.round(maxMs * 1000)) : 0);
-    // The binding reads strings in UTF-16 and reports UTF-16 offsets, the unit LSP uses too.
-    return parser.parse(text, old ?? null, { bufferSize: READ_UNITS }) ?? null;
+  private run(parser: SyntaxParser, text: string, old: Tree | undefined, maxMs: number): Tree | null {
+    return parser.parse(text, old, maxMs);
   }
 
-  private take(lang: LanguageName): Parser {
-    const p = this.idle.get(lang)?.pop();
-    if (p) return p;
-    const parser = new Parser();
-    parser.setLanguage(grammar(lang) as Parser.Language);
-    return parser;
+  private take(lang: LanguageName): SyntaxParser {
+    return this.idle.get(lang)?.pop() ?? newParser(grammar(lang));
   }
 
   /** A parser whose parse halted part-way is reset first: its next parse must not resume that one. */
-  private give(lang: LanguageName, parser: Parser, complete: boolean): void {
+  private give(lang: LanguageName, parser: SyntaxParser, complete: boolean): void {
     if (!complete) parser.reset();
     let list = this.idle.get(lang);
     if (!list) this.idle.set(lang, (list = []));
@@ -394,6 +392,8 @@ export class DocumentTree {
   private retryAfterMs = RETRY_AFTER_MS;
   private slowReparses = 0;
   private disposed = false;
+  /** The language's grammar or tree-sitter's binding could not be loaded: no parse is ever tried. */
+  private unavailable = false;
   private readonly now: () => number;
 
   constructor(
@@ -426,7 +426,7 @@ export class DocumentTree {
     this.current();
     if (this.exact() || this.disposed) return Promise.resolve(this.tree);
     if (!this.inFlight) {
-      if (this.retryAt > this.now()) return Promise.resolve(this.tree);
+      if (this.unavailable || this.retryAt > this.now()) return Promise.resolve(this.tree);
       this.cancelTimer();
       this.start(); // a quick parse finishes in this call
       if (this.exact() || !this.inFlight) return Promise.resolve(this.tree);
@@ -450,7 +450,7 @@ export class DocumentTree {
    * yet: another parse of the same text would only spend its budget again.
    */
   get givenUp(): boolean {
-    return !this.tree && !this.inFlight && this.retryAt > this.now();
+    return !this.tree && !this.inFlight && (this.unavailable || this.retryAt > this.now());
   }
 
   /** The tree as it is, without asking for a parse or counting as use (background readers). */
@@ -493,7 +493,7 @@ export class DocumentTree {
 
   /** Parse after `idleMs` without further edits, and not before a given-up parse may retry. */
   schedule(): void {
-    if (this.timer || this.inFlight || this.disposed) return;
+    if (this.timer || this.inFlight || this.disposed || this.unavailable) return;
     const wait = Math.max(this.deps.idleMs ?? 30, this.retryAt - this.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -539,6 +539,11 @@ export class DocumentTree {
         return this.giveUp(`re-parses too slow (${Math.round(outcome.ms)} ms after a few edits)`, text.length);
       }
       if (outcome.reason === 'cancelled') return;
+      if (outcome.reason === 'unavailable') {
+        // No grammar or binding in this process (said once by the server): never tried again.
+        this.unavailable = true;
+        return this.adopt(undefined, text.length);
+      }
       this.giveUp(outcome.reason === 'too big' ? `${text.length} characters, over ${MAX_PARSE_CHARS}` : `parse ${outcome.reason} after ${Math.round(outcome.ms)} ms`, text.length);
     });
   }
