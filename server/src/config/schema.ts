@@ -4,10 +4,13 @@ import { z } from 'zod';
 
 export const BACKEND_KINDS = ['vllm', 'openai', 'tgi', 'ollama', 'llamacpp'] as const;
 export const FIM_TEMPLATES = ['qwen', 'deepseek', 'starcoder', 'codellama', 'codestral'] as const;
-export const TASK_CLASSES = ['inline', 'action', 'multiFile', 'chat'] as const;
+export const TASK_CLASSES = ['inline', 'action', 'multiFile', 'chat', 'nextEdit'] as const;
+/** Prompt formats of next-edit models (nextEdit/formats.ts). */
+export const NEXT_EDIT_FORMATS = ['zeta', 'sweep', 'instruct'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 export type FimTemplateName = (typeof FIM_TEMPLATES)[number];
 export type TaskClass = (typeof TASK_CLASSES)[number];
+export type NextEditFormatName = (typeof NEXT_EDIT_FORMATS)[number];
 
 function isHttpUrl(v: string): boolean {
   try {
@@ -45,6 +48,10 @@ export const BackendSchema = z
       ),
     maxContextTokens: positiveInt.optional().describe('Context window of the model in tokens, where the server does not report it (else discovered from /v1/models max_model_len).'),
     fim: z.enum(FIM_TEMPLATES, { error: `expected one of: ${FIM_TEMPLATES.join(', ')}` }).optional().describe('Fill-in-the-middle template; else chosen from the model name.'),
+    nextEdit: z
+      .enum(NEXT_EDIT_FORMATS, { error: `expected one of: ${NEXT_EDIT_FORMATS.join(', ')}` })
+      .optional()
+      .describe('Next-edit prompt format of this backend\'s model: zeta (Zed\'s Zeta), sweep (Sweep\'s next-edit models) or instruct (any chat model); else chosen from the model name (zeta, sweep/next-edit, else instruct).'),
     caFile: z.string().min(1).optional().describe('PEM file of extra certificate authorities to trust for this backend.'),
     proxy: url.optional().describe('HTTP(S) proxy URL for this backend.'),
     pricePerMTokIn: z.number().nonnegative().optional().describe('Price in USD per million prompt tokens, for the cost report.'),
@@ -78,6 +85,7 @@ export const ConfigSchema = z
         action: routeList.optional().describe('Backends for code actions and explain on one file.'),
         multiFile: routeList.optional().describe('Backends for tasks whose context or edits span files.'),
         chat: routeList.optional().describe('Backends for chat (the tandem/chat LSP request and `tandem-lsp serve`); `tandem/auto` picks the first allowed one. Default: the action route\'s list.'),
+        nextEdit: routeList.optional().describe('Backends for next-edit suggestions (the edit the user will make next, anywhere near the cursor). Default: the on-prem backends of the inline route\'s list.'),
       })
       .strict()
       .optional()
