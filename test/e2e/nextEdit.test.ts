@@ -1,0 +1,121 @@
+// Next edits over stdio as a stock Copilot next-edit client asks for them (copilot-lsp.nvim,
+// sidekick.nvim, copilot.el): didOpen, didChange keystrokes, textDocument/copilotInlineEdit,
+// textDocument/didShowInlineEdit, the item's command; against the fake vLLM serving a Zeta model.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startFakeVllm, type FakeVllm, type RecordedRequest } from '../fake/vllm.js';
+import type { LspClient } from '../lsp-client.js';
+import { startServer, stopChecked } from './servers.js';
+
+const URI = 'file:///work/geo/src/geo.ts';
+const FILE = ['export function area(w: number, h: number) {', '  return w * h;', '}', '', 'export function report(w: number, h: number) {', '  console.log(area(w, h));', '}', ''].join('\n');
+const TYPED = ', d: number';
+
+let fake: FakeVllm | undefined;
+let client: LspClient | undefined;
+
+afterEach(async () => {
+  const c = client;
+  client = undefined;
+  await stopChecked(c, fake ? [fake] : []);
+  fake = undefined;
+});
+
+/** What Zeta would answer: the excerpt's region with the call site passing the new argument. */
+function zetaAnswer(req: RecordedRequest): { text: string } {
+  const prompt: string = req.body.prompt;
+  const start = prompt.indexOf('<|editable_region_start|>\n') + '<|editable_region_start|>\n'.length;
+  const region = prompt.slice(start, prompt.indexOf('\n<|editable_region_end|>'));
+  return { text: `\`\`\`src/geo.ts\n<|editable_region_start|>\n${region.replace('area(w, h)', 'area(w, h, 1)')}\n<|editable_region_end|>\n\`\`\`` };
+}
+
+async function start(respond: (req: RecordedRequest) => unknown): Promise<LspClient> {
+  fake = await startFakeVllm({ model: 'zed-industries/zeta', respond: respond as never });
+  const started = await startServer({ init: { backends: { gpu: { kind: 'vllm', url: fake.url } }, context: { enabled: false } }, rootUri: 'file:///work/geo' });
+  client = started.client;
+  return client;
+}
+
+/** Types TYPED after `h: number` of `area`, one keystroke per didChange, as an editor sends them; returns the version reached. */
+function typeParameter(c: LspClient): number {
+  let version = 1;
+  const col = 'export function area(w: number, h: number'.length;
+  for (const [i, ch] of [...TYPED].entries()) c.change(URI, ++version, [{ range: { start: { line: 0, character: col + i }, end: { line: 0, character: col + i } }, text: ch }]);
+  return version;
+}
+
+const stats = async (c: LspClient) => ((await c.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] })) as { nextEdit: { requests: number; suggested: Record<string, number>; shown: Record<string, number>; accepted: Record<string, number> } }).nextEdit;
+
+describe('textDocument/copilotInlineEdit', () => {
+  it('answers the edit the user makes next, away from the cursor, in Copilot\'s shape; show and accept are counted', async () => {
+    const c = await start(zetaAnswer);
+    c.open(URI, 'typescript', FILE);
+    const version = typeParameter(c);
+    const position = { line: 0, character: 'export function area(w: number, h: number, d: number'.length };
+    const result = (await c.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version }, position })) as { edits: { text: string; range: unknown; textDocument: unknown; command: { command: string; arguments: unknown[] } }[] };
+    expect(result.edits).toEqual([
+      {
+        text: ', 1',
+        range: { start: { line: 5, character: 'console.log(area(w, h'.length + 2 }, end: { line: 5, character: 'console.log(area(w, h'.length + 2 } },
+        textDocument: { uri: URI, version },
+        command: { title: 'Accept next edit', command: 'tandem.nextEditAccepted', arguments: [{ id: expect.stringMatching(/^tandem-ne-/) }] },
+      },
+    ]);
+    // The prompt held the user's edit, as one step, and the cursor where it was.
+    const prompt: string = fake!.completions()[0]!.body.prompt;
+    expect(prompt).toContain('User edited "src/geo.ts":\n```diff\n@@ -1,4 +1,4 @@\n-export function area(w: number, h: number) {\n+export function area(w: number, h: number, d: number) {');
+    expect(prompt.match(/User edited/g)).toHaveLength(1);
+    expect(prompt).toContain('d: number<|user_cursor_is_here|>) {');
+    c.notify('textDocument/didShowInlineEdit', { item: result.edits[0] });
+    await c.request('workspace/executeCommand', result.edits[0]!.command);
+    expect(await stats(c)).toEqual({ requests: 1, suggested: { 'zed-industries/zeta': 1 }, shown: { 'zed-industries/zeta': 1 }, accepted: { 'zed-industries/zeta': 1 } });
+  });
+
+  it('drops the answer of a document changed while the model answered (the request\'s connection closed), and answers none for a stale version', async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const c = await start(async (req) => {
+      await held;
+      return zetaAnswer(req);
+    });
+    c.open(URI, 'typescript', FILE);
+    const version = typeParameter(c);
+    const pending = c.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version }, position: { line: 0, character: 10 } });
+    const asked = await fake!.waitFor((r) => r.path === '/v1/completions');
+    c.change(URI, version + 1, [{ range: { start: { line: 1, character: 0 }, end: { line: 1, character: 0 } }, text: ' ' }]);
+    expect(await pending).toEqual({ edits: [] });
+    release();
+    await fake!.waitFor((r) => r.id === asked.id && r.closedAt !== null);
+    // The client's version is behind the server's: nothing is asked, nothing answered.
+    expect(await c.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version }, position: { line: 0, character: 10 } })).toEqual({ edits: [] });
+    expect(fake!.completions()).toHaveLength(1);
+  });
+
+  it('keeps one request in flight per document: a second one supersedes the first, whose connection closes', async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const c = await start(async (req) => {
+      if (req.id === fake!.completions()[0]?.id) await held;
+      return zetaAnswer(req);
+    });
+    c.open(URI, 'typescript', FILE);
+    const version = typeParameter(c);
+    const ask = () => c.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version }, position: { line: 0, character: 10 } }) as Promise<{ edits: { text: string }[] }>;
+    const first = ask();
+    const asked = await fake!.waitFor((r) => r.path === '/v1/completions');
+    const second = ask();
+    expect(await first).toEqual({ edits: [] });
+    expect((await second).edits.map((e) => e.text)).toEqual([', 1']);
+    release();
+    expect((await fake!.waitFor((r) => r.id === asked.id && r.closedAt !== null)).finished).toBe(false);
+  });
+
+  it('refuses malformed params with -32602 naming the field, and serves on', async () => {
+    const c = await start(zetaAnswer);
+    c.open(URI, 'typescript', FILE);
+    await expect(c.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI }, position: { line: 0, character: 0 } })).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('textDocument/copilotInlineEdit: params.textDocument.version: expected the document version') });
+    await expect(c.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version: 1 }, position: { line: -1, character: 0 } })).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('params.position.line') });
+    await expect(c.request('textDocument/copilotInlineEdit', { textDocument: { uri: 'file:///nope.ts', version: 1 }, position: { line: 0, character: 0 } })).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('unknown document file:///nope.ts') });
+    const served = (await c.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version: 1 }, position: { line: 0, character: 0 } })) as { edits: { text: string }[] };
+    expect(served.edits.map((e) => e.text)).toEqual([', 1']);
+  });
+});
