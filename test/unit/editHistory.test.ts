@@ -129,3 +129,32 @@ describe('EditHistory', () => {
     expect(s.history.viewedElsewhere(A).length).toBe(8);
   });
 });
+
+describe('EditHistory: settled steps', () => {
+  it('closes a step once its pause has passed, reading the text once, and a later change starts a new one', () => {
+    let t = 0;
+    let reads = 0;
+    const history = new EditHistory({ now: () => t, relativePath: (u) => u });
+    let text = 'a\n';
+    const change = (next: string) => {
+      const before = text;
+      text = next;
+      history.changed('u', before, 0, 0, 0, () => {
+        reads++;
+        return text;
+      });
+    };
+    change('ab\n');
+    t += STEP_PAUSE_MS + 1;
+    expect(history.recent().map(stepChange)).toEqual([{ line: 0, removed: ['a'], added: ['ab'] }]);
+    const after = reads;
+    history.recent();
+    history.recent();
+    expect(reads).toBe(after); // closed: not diffed again
+    change('abc\n');
+    expect(history.recent().map(stepChange)).toEqual([
+      { line: 0, removed: ['a'], added: ['ab'] },
+      { line: 0, removed: ['ab'], added: ['abc'] },
+    ]);
+  });
+});

@@ -126,6 +126,13 @@ export class EditHistory {
    * step is what the user is doing: the prompt needs it most). At most `max`, the newest.
    */
   recent(max = MAX_STEPS): EditStep[] {
+    // Steps whose pause has passed are closed now, so that each document's text is diffed once
+    // per step, not once per request.
+    const now = this.deps.now();
+    for (const [uri, step] of [...this.open]) {
+      const text = this.current.get(uri);
+      if (now - step.last > STEP_PAUSE_MS && text) this.close(uri, step, text());
+    }
     const out = [...this.steps];
     for (const [uri, step] of this.open) {
       const s = this.stepOf(uri, step, this.current.get(uri)?.());
