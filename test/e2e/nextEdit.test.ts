@@ -1,6 +1,10 @@
 // Next edits over stdio as a stock Copilot next-edit client asks for them (copilot-lsp.nvim,
 // sidekick.nvim, copilot.el): didOpen, didChange keystrokes, textDocument/copilotInlineEdit,
 // textDocument/didShowInlineEdit, the item's command; against the fake vLLM serving a Zeta model.
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm, type RecordedRequest } from '../fake/vllm.js';
 import type { LspClient } from '../lsp-client.js';
@@ -117,5 +121,61 @@ describe('textDocument/copilotInlineEdit', () => {
     await expect(c.request('textDocument/copilotInlineEdit', { textDocument: { uri: 'file:///nope.ts', version: 1 }, position: { line: 0, character: 0 } })).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('unknown document file:///nope.ts') });
     const served = (await c.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version: 1 }, position: { line: 0, character: 0 } })) as { edits: { text: string }[] };
     expect(served.edits.map((e) => e.text)).toEqual([', 1']);
+  });
+});
+
+describe('next-edit formats and privacy over stdio', () => {
+  it('asks a Sweep model with its window and reads its updated window back', async () => {
+    fake = await startFakeVllm({
+      model: 'sweepai/sweep-next-edit-1.5B',
+      respond: ((req: RecordedRequest) => {
+        const prompt: string = req.body.prompt;
+        const current = prompt.slice(prompt.indexOf('<|file_sep|>current/src/geo.ts\n') + '<|file_sep|>current/src/geo.ts\n'.length, prompt.indexOf('<|file_sep|>updated/'));
+        return { text: current.replace('area(w, h)', 'area(w, h, 1)') };
+      }) as never,
+    });
+    client = (await startServer({ init: { backends: { gpu: { kind: 'vllm', url: fake.url } }, context: { enabled: false } }, rootUri: 'file:///work/geo' })).client;
+    client.open(URI, 'typescript', FILE);
+    const version = typeParameter(client);
+    const r = (await client.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version }, position: { line: 0, character: 20 } })) as { edits: { text: string; range: { start: { line: number } } }[] };
+    expect(r.edits.map((e) => [e.text, e.range.start.line])).toEqual([[', 1', 5]]);
+    const sent = fake.completions()[0]!.body;
+    expect(sent.prompt.endsWith('<|file_sep|>updated/src/geo.ts\n')).toBe(true);
+    expect(sent.prompt).toContain('<|file_sep|>src/geo.ts.diff\noriginal:\nexport function area(w: number, h: number) {');
+    expect(sent.stop).toEqual(['<|file_sep|>', '<|endoftext|>']);
+  });
+
+  it('a cloud backend on routes.nextEdit gets an instruct prompt without a byte of an onPremOnly file the user edited', async () => {
+    const ws = realpathSync(mkdtempSync(join(tmpdir(), 'tandem-nextedit-')));
+    mkdirSync(join(ws, 'secrets'));
+    mkdirSync(join(ws, 'src'));
+    const KEYS = 'export const signingKey = "do-not-send";\n';
+    writeFileSync(join(ws, 'secrets', 'keys.ts'), KEYS);
+    writeFileSync(join(ws, 'src', 'geo.ts'), FILE);
+    const keysUri = pathToFileURL(join(ws, 'secrets', 'keys.ts')).href;
+    const geoUri = pathToFileURL(join(ws, 'src', 'geo.ts')).href;
+    fake = await startFakeVllm({
+      model: 'Qwen/Qwen2.5-Coder-7B-Instruct',
+      respond: ((req: RecordedRequest) => {
+        const user: string = req.body.messages[1].content;
+        const region = user.slice(user.indexOf('<|editable_region_start|>\n') + '<|editable_region_start|>\n'.length, user.indexOf('\n<|editable_region_end|>'));
+        return { text: `<|editable_region_start|>\n${region.replace('<|cursor|>', '').replace('area(w, h)', 'area(w, h, 1)')}\n<|editable_region_end|>` };
+      }) as never,
+    });
+    const init = { backends: { cloud: { kind: 'openai', url: `${fake.url}/v1`, location: 'cloud', model: 'Qwen/Qwen2.5-Coder-7B-Instruct' } }, routes: { inline: ['cloud'], nextEdit: ['cloud'] }, privacy: { onPremOnly: ['**/secrets/**'] }, context: { enabled: false } };
+    client = (await startServer({ init, rootUri: pathToFileURL(ws).href })).client;
+    client.open(keysUri, 'typescript', KEYS);
+    client.change(keysUri, 2, [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '// rotated\n' }]);
+    client.open(geoUri, 'typescript', FILE);
+    let version = 1;
+    const col = 'export function area(w: number, h: number'.length;
+    for (const [i, ch] of [...TYPED].entries()) client.change(geoUri, ++version, [{ range: { start: { line: 0, character: col + i }, end: { line: 0, character: col + i } }, text: ch }]);
+    const r = (await client.request('textDocument/copilotInlineEdit', { textDocument: { uri: geoUri, version }, position: { line: 0, character: 20 } })) as { edits: { text: string }[] };
+    expect(r.edits.map((e) => e.text)).toEqual([', 1']);
+    const sent = JSON.stringify(fake.chats()[0]!.body);
+    expect(sent).toContain('+export function area(w: number, h: number, d: number) {');
+    expect(sent).not.toContain('do-not-send');
+    expect(sent).not.toContain('rotated');
+    expect(sent).not.toContain('secrets');
   });
 });
