@@ -146,6 +146,11 @@ export class NextEditPipeline {
           return { kind: 'empty', reason: planned.reason, latencyMs: elapsed() };
         }
         const { backend, prompt, model } = planned;
+        // Claim the request slot: after an outage only one trial request goes to the backend.
+        if (!this.deps.backends.health.available(backend.name)) {
+          tried.add(backend.name);
+          continue;
+        }
         const maxTokens = Math.min(MAX_ANSWER_TOKENS, 2 * estimateTokens(prompt.region.text) + ANSWER_SLACK_TOKENS);
         const sent = this.now();
         const answer = await this.call(backend, prompt, model, maxTokens, signal);

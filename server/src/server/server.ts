@@ -387,7 +387,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       const r = only?.range;
       const nl = r ? only!.text.split('\n').length - 1 : 0;
       if (r) history.changed(t.uri, before.text, r.start.line, r.start.line + nl, nl - (r.end.line - r.start.line), () => doc.text.getText());
-      else history.changed(t.uri, before.text, 0, doc.text.lineCount - 1, doc.text.lineCount - old!.text.lineCount, () => doc.text.getText());
+      // Several changes or a whole text: all lines count as touched (the step's diff is worked out from the texts).
+      else history.changed(t.uri, before.text, 0, doc.text.lineCount - 1, 0, () => doc.text.getText());
     }
     for (const c of contentChanges) {
       if (!('range' in c)) {
