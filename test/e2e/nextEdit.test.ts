@@ -16,11 +16,12 @@ const TYPED = ', d: number';
 
 let fake: FakeVllm | undefined;
 let client: LspClient | undefined;
+const others: FakeVllm[] = [];
 
 afterEach(async () => {
   const c = client;
   client = undefined;
-  await stopChecked(c, fake ? [fake] : []);
+  await stopChecked(c, [...(fake ? [fake] : []), ...others.splice(0)]);
   fake = undefined;
 });
 
@@ -111,6 +112,19 @@ describe('textDocument/copilotInlineEdit', () => {
     expect((await second).edits.map((e) => e.text)).toEqual([', 1']);
     release();
     expect((await fake!.waitFor((r) => r.id === asked.id && r.closedAt !== null)).finished).toBe(false);
+  });
+
+  it('fails over to the route\'s next backend when the first answers an error', async () => {
+    const broken = await startFakeVllm({ model: 'zed-industries/zeta', respond: () => ({ status: 500, error: { message: 'boom' } }) });
+    others.push(broken);
+    fake = await startFakeVllm({ model: 'zed-industries/zeta', respond: zetaAnswer as never });
+    client = (await startServer({ init: { backends: { a: { kind: 'vllm', url: broken.url }, b: { kind: 'vllm', url: fake.url } }, routes: { inline: ['a', 'b'], nextEdit: ['a', 'b'] }, context: { enabled: false } }, rootUri: 'file:///work/geo' })).client;
+    client.open(URI, 'typescript', FILE);
+    const version = typeParameter(client);
+    const r = (await client.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version }, position: { line: 0, character: 10 } })) as { edits: { text: string }[] };
+    expect(r.edits.map((e) => e.text)).toEqual([', 1']);
+    expect(broken.completions()).toHaveLength(1);
+    expect(fake.completions()).toHaveLength(1);
   });
 
   it('refuses malformed params with -32602 naming the field, and serves on', async () => {
