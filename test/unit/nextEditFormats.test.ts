@@ -90,8 +90,8 @@ describe('Zeta', () => {
     expect(lines[25]).toBe('<|editable_region_start|>');
     expect(lines[26]).toBe('l32');
     expect(lines[34]).toBe('l40<|user_cursor_is_here|>');
-    expect(lines[51]).toBe('<|editable_region_end|>');
-    expect(lines[52]).toBe('l57');
+    expect(lines[55]).toBe('<|editable_region_end|>'); // 20 lines below the cursor's (l60)
+    expect(lines[56]).toBe('l61');
     expect(lines[lines.length - 1]).toBe('```');
     expect(lines[lines.length - 2]).toBe('l79');
     expect(p.prompt).toContain('### User Edits:\n\n\n\n### User Excerpt:');

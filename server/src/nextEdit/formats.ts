@@ -147,7 +147,7 @@ export const ZETA_INSTRUCTION =
   'You are a code completion assistant and your task is to analyze user edits and then rewrite an excerpt that the user provides, suggesting the appropriate edits within the excerpt, taking into account the cursor location.';
 /** Lines of the editable region above and below the cursor's line. */
 export const ZETA_REGION_ABOVE = 8;
-export const ZETA_REGION_BELOW = 16;
+export const ZETA_REGION_BELOW = 20;
 /** Read-only lines shown around the region. */
 export const ZETA_CONTEXT_LINES = 24;
 /** Edit events in a Zeta prompt, the newest. */
