@@ -18,6 +18,10 @@
 // - renderMs / parseMs: the server's own time to build the prompt and to turn the answer into edits (p50).
 // Uses the built server (server/out: `npx tsc -p tsconfig.json` first).
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { startFakeVllm } from '../test/fake/vllm.js';
+import { LspClient } from '../test/lsp-client.js';
 import { performance } from 'node:perf_hooks';
 import { EditHistory } from '../server/out/nextEdit/history.js';
 import { nextEditInput } from '../server/out/nextEdit/context.js';
@@ -30,8 +34,12 @@ const opt = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 const repo = opt('repo');
+if (args.includes('--overhead')) {
+  await overhead(Number(opt('rounds', '60')));
+  process.exit(0);
+}
 if (!repo) {
-  console.error('usage: node bench/nextEdit.js --repo DIR [--commits N] [--ext ts,js]');
+  console.error('usage: node bench/nextEdit.js --repo DIR [--commits N] [--ext ts,js] | --overhead [--rounds N]');
   process.exit(2);
 }
 const maxCommits = Number(opt('commits', '400'));
@@ -164,3 +172,64 @@ for (const [name, s] of Object.entries(stats)) {
   console.log(`| ${name} | ${s.steps} | ${pct(s.inRegion, s.steps)} | ${pct(s.exact, s.inRegion)} | ${refused} | ${s.undo} | ${p50(s.renderMs).toFixed(2)} | ${p50(s.parseMs).toFixed(2)} |`);
 }
 for (const [name, s] of Object.entries(stats)) if (Object.keys(s.refused).length) console.log(`${name} refused: ${JSON.stringify(s.refused)}`);
+
+/**
+ * `--overhead`: a next-edit request over stdio (textDocument/copilotInlineEdit after a keystroke,
+ * the built server against the fake vLLM answering after 40 ms) against the same backend request
+ * made directly (the body the server sent, replayed with fetch), rounds taking turns; p50 of each
+ * and their ratio (target <= 1.05).
+ */
+async function overhead(rounds) {
+  const lines = ['// geometry', 'export function area(w: number, h: number, d: number) {', '  return w * h * d;', '}', ''];
+  for (let i = 0; i < 60; i++) lines.push(`export function f${i}(x: number): number {`, `  return x + ${i};`, '}', '');
+  lines.push('export function report(w: number, h: number) {', '  console.log(area(w, h));', '}', '');
+  const text = lines.join('\n');
+  const callLine = lines.indexOf('  console.log(area(w, h));');
+  const fake = await startFakeVllm({
+    model: 'zed-industries/zeta',
+    latencyMs: 40,
+    respond: (req) => {
+      const prompt = req.body.prompt;
+      const start = prompt.indexOf('<|editable_region_start|>\n') + '<|editable_region_start|>\n'.length;
+      const region = prompt.slice(start, prompt.indexOf('\n<|editable_region_end|>')).replace('<|user_cursor_is_here|>', '');
+      const text = `\`\`\`a.ts\n<|editable_region_start|>\n${region.replace('area(w, h)', 'area(w, h, 1)')}\n<|editable_region_end|>\n\`\`\``;
+      // --one-chunk: the answer in one streamed piece (the cost of reading ~4-character pieces apart).
+      return args.includes('--one-chunk') ? { text, chunks: [text] } : { text };
+    },
+  });
+  const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(tmpdir(), 'tandem-bench-no-home') } });
+  await client.initialize({ initializationOptions: { backends: { gpu: { kind: 'vllm', url: fake.url } }, context: { enabled: false } }, rootUri: 'file:///bench' });
+  const uri = 'file:///bench/src/geo.ts';
+  client.open(uri, 'typescript', text);
+  let version = 1;
+  const ask = async () => {
+    // A keystroke on the comment line, then the request at the call, as a client asks once the edit settles.
+    client.change(uri, ++version, [{ range: { start: { line: 0, character: 2 }, end: { line: 0, character: 2 } }, text: 'x' }]);
+    const t = performance.now();
+    const r = await client.request('textDocument/copilotInlineEdit', { textDocument: { uri, version }, position: { line: callLine - 3, character: 0 } });
+    if (r.edits.length !== 1) throw new Error(`no edit in the overhead benchmark: ${JSON.stringify(r)}`);
+    return performance.now() - t;
+  };
+  const raw = async (body) => {
+    const t = performance.now();
+    const res = await fetch(`${fake.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    let out = '';
+    for await (const chunk of res.body) out += Buffer.from(chunk).toString();
+    if (!out.includes('[DONE]')) throw new Error('raw request did not finish its stream');
+    return performance.now() - t;
+  };
+  await ask(); // warm-up: model discovery, JIT
+  const lsp = [];
+  const direct = [];
+  for (let i = 0; i < rounds; i++) {
+    lsp.push(await ask());
+    direct.push(await raw(fake.completions().at(-1).body));
+  }
+  const stats = await client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] });
+  await client.stop();
+  await fake.close();
+  const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  const a = med(lsp);
+  const b = med(direct);
+  console.log(`next-edit request over stdio p50 ${a.toFixed(1)} ms, the same backend request direct p50 ${b.toFixed(1)} ms: ratio ${(a / b).toFixed(3)} (${rounds} rounds; nextEdit counts ${JSON.stringify(stats.nextEdit)})`);
+}
