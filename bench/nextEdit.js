@@ -197,14 +197,17 @@ async function overhead(rounds) {
       return args.includes('--one-chunk') ? { text, chunks: [text] } : { text };
     },
   });
-  const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(tmpdir(), 'tandem-bench-no-home') } });
+  // --profile DIR: the server runs with --cpu-prof, its profile written to DIR.
+  const prof = opt('profile');
+  const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(tmpdir(), 'tandem-bench-no-home') }, ...(prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${prof}`] } : {}) });
   await client.initialize({ initializationOptions: { backends: { gpu: { kind: 'vllm', url: fake.url } }, context: { enabled: false } }, rootUri: 'file:///bench' });
   const uri = 'file:///bench/src/geo.ts';
   client.open(uri, 'typescript', text);
   let version = 1;
   const ask = async () => {
     // A keystroke on the comment line, then the request at the call, as a client asks once the edit settles.
-    client.change(uri, ++version, [{ range: { start: { line: 0, character: 2 }, end: { line: 0, character: 2 } }, text: 'x' }]);
+    // --no-keystroke: the request alone (to tell the keystroke's own work from the request's).
+    if (!args.includes('--no-keystroke')) client.change(uri, ++version, [{ range: { start: { line: 0, character: 2 }, end: { line: 0, character: 2 } }, text: 'x' }]);
     const t = performance.now();
     const r = await client.request('textDocument/copilotInlineEdit', { textDocument: { uri, version }, position: { line: callLine - 3, character: 0 } });
     if (r.edits.length !== 1) throw new Error(`no edit in the overhead benchmark: ${JSON.stringify(r)}`);
