@@ -1,7 +1,7 @@
 // Next edits over stdio as a stock Copilot next-edit client asks for them (copilot-lsp.nvim,
 // sidekick.nvim, copilot.el): didOpen, didChange keystrokes, textDocument/copilotInlineEdit,
 // textDocument/didShowInlineEdit, the item's command; against the fake vLLM serving a Zeta model.
-import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -16,6 +16,8 @@ const TYPED = ', d: number';
 
 let fake: FakeVllm | undefined;
 let client: LspClient | undefined;
+/** The running server's XDG_STATE_HOME: its audit log is state/tandem/audit.jsonl. */
+let state = '';
 const others: FakeVllm[] = [];
 
 afterEach(async () => {
@@ -37,6 +39,7 @@ async function start(respond: (req: RecordedRequest) => unknown): Promise<LspCli
   fake = await startFakeVllm({ model: 'zed-industries/zeta', respond: respond as never });
   const started = await startServer({ init: { backends: { gpu: { kind: 'vllm', url: fake.url } }, context: { enabled: false } }, rootUri: 'file:///work/geo' });
   client = started.client;
+  state = started.state;
   return client;
 }
 
@@ -73,6 +76,12 @@ describe('textDocument/copilotInlineEdit', () => {
     c.notify('textDocument/didShowInlineEdit', { item: result.edits[0] });
     await c.request('workspace/executeCommand', result.edits[0]!.command);
     expect(await stats(c)).toEqual({ requests: 1, suggested: { 'zed-industries/zeta': 1 }, shown: { 'zed-industries/zeta': 1 }, accepted: { 'zed-industries/zeta': 1 } });
+    // The request's audit record: task nextEdit, the file it held by path and hash, never its code.
+    const audit = readFileSync(join(state, 'tandem', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { task: string; sources: { path: string }[] });
+    const mine = audit.filter((a) => a.task === 'nextEdit');
+    expect(mine).toHaveLength(1);
+    expect(mine[0]!.sources.map((x) => x.path)).toContain('src/geo.ts');
+    expect(JSON.stringify(audit)).not.toContain('return w * h');
   });
 
   it('drops the answer of a document changed while the model answered (the request\'s connection closed), and answers none for a stale version', async () => {
