@@ -51,12 +51,19 @@ function typeParameter(c: LspClient): number {
   return version;
 }
 
+/**
+ * A client's first next-edit request, as stock clients send one when a buffer is entered: the
+ * server keeps the edit history from then on.
+ */
+const first = (c: LspClient, uri = URI) => c.request('textDocument/copilotInlineEdit', { textDocument: { uri, version: 1 }, position: { line: 0, character: 0 } });
+
 const stats = async (c: LspClient) => ((await c.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] })) as { nextEdit: { requests: number; suggested: Record<string, number>; shown: Record<string, number>; accepted: Record<string, number> } }).nextEdit;
 
 describe('textDocument/copilotInlineEdit', () => {
   it('answers the edit the user makes next, away from the cursor, in Copilot\'s shape; show and accept are counted', async () => {
     const c = await start(zetaAnswer);
     c.open(URI, 'typescript', FILE);
+    await first(c);
     const version = typeParameter(c);
     const position = { line: 0, character: 'export function area(w: number, h: number, d: number'.length };
     const result = (await c.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version }, position })) as { edits: { text: string; range: unknown; textDocument: unknown; command: { command: string; arguments: unknown[] } }[] };
@@ -69,17 +76,18 @@ describe('textDocument/copilotInlineEdit', () => {
       },
     ]);
     // The prompt held the user's edit, as one step, and the cursor where it was.
-    const prompt: string = fake!.completions()[0]!.body.prompt;
+    expect(fake!.completions()[0]!.body.prompt).toContain('### User Edits:\n\n\n\n### User Excerpt:'); // the first request: no edits yet
+    const prompt: string = fake!.completions()[1]!.body.prompt;
     expect(prompt).toContain('User edited "src/geo.ts":\n```diff\n@@ -1,4 +1,4 @@\n-export function area(w: number, h: number) {\n+export function area(w: number, h: number, d: number) {');
     expect(prompt.match(/User edited/g)).toHaveLength(1);
     expect(prompt).toContain('d: number<|user_cursor_is_here|>) {');
     c.notify('textDocument/didShowInlineEdit', { item: result.edits[0] });
     await c.request('workspace/executeCommand', result.edits[0]!.command);
-    expect(await stats(c)).toEqual({ requests: 1, suggested: { 'zed-industries/zeta': 1 }, shown: { 'zed-industries/zeta': 1 }, accepted: { 'zed-industries/zeta': 1 } });
+    expect(await stats(c)).toEqual({ requests: 2, suggested: { 'zed-industries/zeta': 2 }, shown: { 'zed-industries/zeta': 1 }, accepted: { 'zed-industries/zeta': 1 } });
     // The request's audit record: task nextEdit, the file it held by path and hash, never its code.
     const audit = readFileSync(join(state, 'tandem', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { task: string; sources: { path: string }[] });
     const mine = audit.filter((a) => a.task === 'nextEdit');
-    expect(mine).toHaveLength(1);
+    expect(mine).toHaveLength(2);
     expect(mine[0]!.sources.map((x) => x.path)).toContain('src/geo.ts');
     expect(JSON.stringify(audit)).not.toContain('return w * h');
   });
@@ -159,10 +167,11 @@ describe('next-edit formats and privacy over stdio', () => {
     });
     client = (await startServer({ init: { backends: { gpu: { kind: 'vllm', url: fake.url } }, context: { enabled: false } }, rootUri: 'file:///work/geo' })).client;
     client.open(URI, 'typescript', FILE);
+    await first(client);
     const version = typeParameter(client);
     const r = (await client.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version }, position: { line: 0, character: 20 } })) as { edits: { text: string; range: { start: { line: number } } }[] };
     expect(r.edits.map((e) => [e.text, e.range.start.line])).toEqual([[', 1', 5]]);
-    const sent = fake.completions()[0]!.body;
+    const sent = fake.completions()[1]!.body;
     expect(sent.prompt.endsWith('<|file_sep|>updated/src/geo.ts\n')).toBe(true);
     expect(sent.prompt).toContain('<|file_sep|>src/geo.ts.diff\noriginal:\nexport function area(w: number, h: number) {');
     expect(sent.stop).toEqual(['<|file_sep|>', '<|endoftext|>']);
@@ -188,14 +197,15 @@ describe('next-edit formats and privacy over stdio', () => {
     const init = { backends: { cloud: { kind: 'openai', url: `${fake.url}/v1`, location: 'cloud', model: 'Qwen/Qwen2.5-Coder-7B-Instruct' } }, routes: { inline: ['cloud'], nextEdit: ['cloud'] }, privacy: { onPremOnly: ['**/secrets/**'] }, context: { enabled: false } };
     client = (await startServer({ init, rootUri: pathToFileURL(ws).href })).client;
     client.open(keysUri, 'typescript', KEYS);
-    client.change(keysUri, 2, [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '// rotated\n' }]);
     client.open(geoUri, 'typescript', FILE);
+    await first(client, geoUri);
+    client.change(keysUri, 2, [{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '// rotated\n' }]);
     let version = 1;
     const col = 'export function area(w: number, h: number'.length;
     for (const [i, ch] of [...TYPED].entries()) client.change(geoUri, ++version, [{ range: { start: { line: 0, character: col + i }, end: { line: 0, character: col + i } }, text: ch }]);
     const r = (await client.request('textDocument/copilotInlineEdit', { textDocument: { uri: geoUri, version }, position: { line: 0, character: 20 } })) as { edits: { text: string }[] };
     expect(r.edits.map((e) => e.text)).toEqual([', 1']);
-    const sent = JSON.stringify(fake.chats()[0]!.body);
+    const sent = JSON.stringify(fake.chats().at(-1)!.body);
     expect(sent).toContain('+export function area(w: number, h: number, d: number) {');
     expect(sent).not.toContain('do-not-send');
     expect(sent).not.toContain('rotated');

@@ -1,7 +1,7 @@
 // Next edits' edit history: steps coalesced by place and pause, bounded, dropped on close; viewed ranges.
 import { describe, expect, it } from 'vitest';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { EditHistory, MAX_HISTORY_CHARS, MAX_STEPS_PER_DOC, MAX_STEP_LINES, STEP_PAUSE_MS, stepChange, stepDiff } from '../../server/src/nextEdit/history.js';
+import { EditHistory, MAX_DOC_CHARS, MAX_HISTORY_CHARS, MAX_STEPS_PER_DOC, MAX_STEP_LINES, STEP_PAUSE_MS, stepChange, stepDiff } from '../../server/src/nextEdit/history.js';
 
 /** A document fed to the history as the server feeds it: one change at a time, the clock in the test's hand. */
 function setup() {
@@ -156,5 +156,65 @@ describe('EditHistory: settled steps', () => {
       { line: 0, removed: ['a'], added: ['ab'] },
       { line: 0, removed: ['ab'], added: ['abc'] },
     ]);
+  });
+});
+
+describe('EditHistory: a step from the characters that differ', () => {
+  /** The step as whole texts' lines give it: equal head and tail lines cut, three lines of context kept. */
+  function naive(a0: string, b0: string) {
+    const lines = (t: string) => {
+      const l = t.split('\n');
+      if (l.length > 1 && l[l.length - 1] === '') l.pop();
+      return l;
+    };
+    const a = lines(a0);
+    const b = lines(b0);
+    let head = 0;
+    while (head < a.length && head < b.length && a[head] === b[head]) head++;
+    let tail = 0;
+    while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+    return { line: head, removed: a.slice(head, a.length - tail), added: b.slice(head, b.length - tail) };
+  }
+
+  it('gives the lines a whole-text line diff gives, on 400 seeded random edits', () => {
+    let seed = 7;
+    const r = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    const words = ['a', 'b', 'x = 1;', '', '}', '  return a;', '\n'];
+    const pick = (n: number) => Array.from({ length: n }, () => words[Math.floor(r() * words.length)]!).join(r() < 0.5 ? '\n' : '');
+    for (let c = 0; c < 400; c++) {
+      const a = pick(Math.floor(r() * 40)) + (r() < 0.5 ? '\n' : '');
+      const from = Math.floor(r() * (a.length + 1));
+      const to = Math.min(a.length, from + Math.floor(r() * 12));
+      const b = a.slice(0, from) + pick(Math.floor(r() * 4)) + a.slice(to);
+      const history = new EditHistory({ now: () => 0, relativePath: (u) => u });
+      history.changed('u', a, 0, 0, 0, () => b);
+      const step = history.recent()[0];
+      const want = naive(a, b);
+      if (want.removed.length === 0 && want.added.length === 0) {
+        expect(step === undefined || (stepChange(step).removed.length === 0 && stepChange(step).added.length === 0), JSON.stringify({ a, b })).toBe(true);
+        continue;
+      }
+      expect(step, JSON.stringify({ a, b })).toBeDefined();
+      const got = stepChange(step!);
+      if (want.removed.length <= MAX_STEP_LINES && want.added.length <= MAX_STEP_LINES) expect(got, JSON.stringify({ a, b })).toEqual(want);
+    }
+  });
+});
+
+describe('EditHistory: big documents', () => {
+  it('keeps no history of a document over MAX_DOC_CHARS, and finds a one-character step in a large one by its lines', () => {
+    const history = new EditHistory({ now: () => 0, relativePath: (u) => u });
+    const huge = 'x'.repeat(MAX_DOC_CHARS + 1);
+    history.changed('big', huge, 0, 0, 0, () => `${huge}y`);
+    expect(history.recent()).toEqual([]);
+    const large = Array.from({ length: 20_000 }, (_, i) => `line ${i}`).join('\n');
+    const edited = large.replace('line 12345', 'line 12345!');
+    history.changed('large', large, 12345, 12345, 0, () => edited);
+    const step = history.recent()[0]!;
+    expect(stepChange(step)).toEqual({ line: 12345, removed: ['line 12345'], added: ['line 12345!'] });
+    expect(step.before).toEqual(['line 12342', 'line 12343', 'line 12344', 'line 12345', 'line 12346', 'line 12347', 'line 12348']);
   });
 });

@@ -50,6 +50,8 @@ export const MAX_HISTORY_CHARS = 64_000;
 export const MAX_VIEWED = 8;
 /** Unchanged lines kept on each side of a step, as `diff -u` shows them. */
 export const STEP_CONTEXT = 3;
+/** Documents longer than this keep no history (the parse service's limit too). */
+export const MAX_DOC_CHARS = 1_000_000;
 /** Lines around a request's line recorded as viewed. */
 export const VIEW_RADIUS = 8;
 
@@ -83,6 +85,11 @@ export class EditHistory {
    * (negative: removed); `text()` reads the document's text now (read only when a step closes).
    */
   changed(uri: string, before: string, line: number, endLine: number, lineDelta: number, text: () => string): void {
+    // A document too big to parse is too big to keep a version of.
+    if (before.length > MAX_DOC_CHARS) {
+      this.open.delete(uri);
+      return;
+    }
     const now = this.deps.now();
     this.current.set(uri, text);
     const step = this.open.get(uri);
@@ -169,9 +176,13 @@ export class EditHistory {
   /** The lines that differ between the step's base and `now`: common head and tail lines cut. */
   private stepOf(uri: string, step: OpenStep, now: string | undefined): EditStep | undefined {
     if (now === undefined || now === step.base) return undefined;
+    // Only the lines around the characters that differ are split (a big document costs two
+    // character scans, not two arrays of all its lines): the span from a few lines above the first
+    // difference to a few below the last, the texts being equal outside it.
+    const { start, endA, endB, line0 } = differingLines(step.base, now, STEP_CONTEXT + 1);
     // A final newline ends the last line; it does not start an empty one.
-    const a = linesOf(step.base);
-    const b = linesOf(now);
+    const a = linesOf(step.base.slice(start, endA));
+    const b = linesOf(now.slice(start, endB));
     let head = 0;
     while (head < a.length && head < b.length && a[head] === b[head]) head++;
     let tail = 0;
@@ -187,8 +198,40 @@ export class EditHistory {
     };
     const before = cut(a, a.length - tail);
     const after = cut(b, b.length - tail);
-    return { uri, path: this.deps.relativePath(uri), line: head - up, before, after, context: { head: up, tail: down }, at: step.last };
+    return { uri, path: this.deps.relativePath(uri), line: line0 + head - up, before, after, context: { head: up, tail: down }, at: step.last };
   }
+}
+
+/**
+ * Where `a` and `b` differ, in whole lines with `extra` lines more on each side: `start` (a line
+ * start, the same in both), the ends in each (a line end or the text's end, after which the texts
+ * are equal), and the line number of `start`.
+ */
+function differingLines(a: string, b: string, extra: number): { start: number; endA: number; endB: number; line0: number } {
+  const max = Math.min(a.length, b.length);
+  let p = 0;
+  while (p < max && a.charCodeAt(p) === b.charCodeAt(p)) p++;
+  let s = 0;
+  while (s < max - p && a.charCodeAt(a.length - 1 - s) === b.charCodeAt(b.length - 1 - s)) s++;
+  // (lastIndexOf takes a negative position as 0: the guards keep it off the text's first character.)
+  let start = p > 0 ? a.lastIndexOf('\n', p - 1) + 1 : 0;
+  for (let k = 0; k < extra && start > 0; k++) start = start >= 2 ? a.lastIndexOf('\n', start - 2) + 1 : 0;
+  // After a.length - s the texts are the same characters: their line ends stay aligned.
+  let endA = a.length - s;
+  let endB = b.length - s;
+  for (let k = 0; k <= extra; k++) {
+    const nl = a.indexOf('\n', k === 0 ? endA : endA + 1);
+    if (nl < 0) {
+      endA = a.length;
+      endB = b.length;
+      break;
+    }
+    endB += nl - endA;
+    endA = nl;
+  }
+  let line0 = 0;
+  for (let i = a.indexOf('\n'); i >= 0 && i < start; i = a.indexOf('\n', i + 1)) line0++;
+  return { start, endA, endB, line0 };
 }
 
 function linesOf(text: string): string[] {

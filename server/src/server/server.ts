@@ -143,6 +143,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   };
   const nextEdit = new NextEditPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('nextEdit'), history, lines: linesOf, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }) });
   const nextEditDeps: NextEditFeatureDeps = { documents, pipeline: nextEdit, logger: hub.logger('nextEdit') };
+  let nextEditUsed = false;
   const actions = new ActionPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, text, old) => (await parser.parse(lang, text, { urgent: true, ...(old ? { old } : {}) })).tree, checkOffThread: (lang, text, edits) => context.checkEdits(lang, text, edits), open: (uri) => documents.get(uri), index: () => context.workspaceIndex, context: context.engine });
   const chat = new ChatPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('chat'), open: (uri) => documents.get(uri), openDocuments: () => documents.all(), context: context.engine });
   const chatDeps: ChatFeatureDeps = { chat, logger: hub.logger('chat'), progress: (token, value) => void connection.sendNotification('$/progress', { token, value }) };
@@ -382,7 +383,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     if (!doc || !before) return log.debug(`didChange for unknown document ${t.uri}`);
     pipeline.changed(doc, before, edit);
     nextEdit.changed(t.uri);
-    if (!doc.binary) {
+    // The history is kept once the client has asked for a next edit: it holds a version of each
+    // edited document, which a client that never asks would pay for with nothing.
+    if (nextEditUsed && !doc.binary) {
       // One step of the edit history per notification: a lone ranged change by its lines, several or a whole text as all of them.
       const r = only?.range;
       const nl = r ? only!.text.split('\n').length - 1 : 0;
@@ -443,7 +446,10 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     if (d && !d.binary) history.viewed(d.uri, p.position.line, d.text.lineCount);
     return onInlineCompletion(deps, p, t);
   });
-  handle(COPILOT_INLINE_EDIT, (p) => requestParams<CopilotInlineEditParams>(COPILOT_INLINE_EDIT, CopilotInlineEditShape, p), (p, t) => onCopilotInlineEdit(nextEditDeps, p, t));
+  handle(COPILOT_INLINE_EDIT, (p) => requestParams<CopilotInlineEditParams>(COPILOT_INLINE_EDIT, CopilotInlineEditShape, p), (p, t) => {
+    nextEditUsed = true;
+    return onCopilotInlineEdit(nextEditDeps, p, t);
+  });
   connection.onNotification(DID_SHOW_INLINE_EDIT, note(DID_SHOW_INLINE_EDIT, DidShowInlineEditShape, (p: { item: { command?: { arguments?: unknown[] } } }) => onDidShowInlineEdit(nextEditDeps, p)));
   handle('textDocument/completion', (p) => positionParams<TextDocumentPositionParams>('textDocument/completion', p, false), (p, t) => onCompletion(deps, p, t));
   handle('textDocument/codeAction', (p) => requestParams<CodeActionParams>('textDocument/codeAction', CodeActionParamsShape, p), (p) => onCodeAction(actionDeps, p));
