@@ -126,6 +126,7 @@ export class NextEditPipeline {
     const config = this.deps.config();
     this.counters.requests++;
     if (doc.binary) return { kind: 'empty', reason: 'binary content', latencyMs: 0 };
+    if (config.routes.nextEdit.length === 0) return { kind: 'empty', reason: 'routes.nextEdit is empty: by default it is the inline route\'s on-prem backends, and that route has none; set routes.nextEdit to send next edits elsewhere', latencyMs: 0 };
     this.inFlight.get(doc.uri)?.abort(new CancelledError('superseded by a newer next-edit request'));
     const mine = new AbortController();
     this.inFlight.set(doc.uri, mine);
