@@ -115,7 +115,7 @@ describe('defaults', () => {
     const r = resolveConfig([]);
     if (!r.ok) throw new Error(r.error);
     expect(r.config.backends).toEqual({ local: { name: 'local', kind: 'vllm', url: 'http://localhost:8000', location: 'onprem' } });
-    expect(r.config.routes).toEqual({ inline: ['local'], action: ['local'], multiFile: ['local'], chat: ['local'] });
+    expect(r.config.routes).toEqual({ inline: ['local'], action: ['local'], multiFile: ['local'], chat: ['local'], nextEdit: ['local'] });
     expect(r.config.privacy).toEqual({ airGapped: false, onPremOnly: [], allowOutsideWorkspace: false, initializationOptions: 'user' });
     expect(r.config.inline).toEqual({ enabled: true, debounceMs: 'adaptive', deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512, speculative: true, alternatives: 3 });
     expect(r.config.log).toEqual({ level: 'info' });
@@ -159,6 +159,22 @@ describe('defaults', () => {
     expect(r.config.routes.action).toEqual(['chat']);
     // routes.chat, when absent, is the action route's list.
     expect(r.config.routes.chat).toEqual(['chat']);
+    // routes.nextEdit, when absent, is the inline route's on-prem backends.
+    expect(r.config.routes.nextEdit).toEqual(['fim', 'chat']);
+  });
+
+  it('routes.nextEdit defaults to the on-prem backends of a configured inline route, and takes a list of its own', () => {
+    const backends = { cloud: { kind: 'openai', url: 'https://api.openai.com/v1' }, fim: { kind: 'vllm', url: 'http://a:8000' }, zeta: { kind: 'vllm', url: 'http://a:8002', nextEdit: 'zeta' } };
+    const r = resolveConfig([{ origin: 'f', trust: 'user', data: { backends, routes: { inline: ['cloud', 'fim'] } } }]);
+    if (!r.ok) throw new Error(r.error);
+    expect(r.config.routes.nextEdit).toEqual(['fim']);
+    expect(r.config.backends.zeta!.nextEdit).toBe('zeta');
+    const own = resolveConfig([{ origin: 'f', trust: 'user', data: { backends, routes: { inline: ['fim'], nextEdit: ['zeta', 'cloud'] } } }]);
+    if (!own.ok) throw new Error(own.error);
+    expect(own.config.routes.nextEdit).toEqual(['zeta', 'cloud']);
+    const bad = resolveConfig([{ origin: 'f', trust: 'user', data: { backends: { fim: { kind: 'vllm', url: 'http://a:8000', nextEdit: 'fim' } } } }]);
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.error).toContain('backends.fim.nextEdit: expected one of: zeta, sweep, instruct');
   });
 });
 

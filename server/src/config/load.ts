@@ -270,7 +270,8 @@ export function resolveConfig(sources: ConfigSource[], workspaces: WorkspaceSour
   const routes = {} as Record<TaskClass, string[]>;
   for (const task of TASK_CLASSES) {
     // Chat defaults to the action route's list (on-prem first, like actions).
-    const list = raw.routes?.[task] ?? (task === 'chat' ? (raw.routes?.action ?? byLocation) : byLocation);
+    // Next edits default to the inline route's on-prem backends.
+    const list = raw.routes?.[task] ?? (task === 'chat' ? (raw.routes?.action ?? byLocation) : task === 'nextEdit' ? (raw.routes?.inline ?? byLocation).filter((n) => backends[n]?.location === 'onprem') : byLocation);
     for (let i = 0; i < list.length; i++) {
       if (!backends[list[i]!]) {
         const where = blame(user, ['routes', task]);

@@ -4,10 +4,13 @@ import { z } from 'zod';
 
 export const BACKEND_KINDS = ['vllm', 'openai', 'tgi', 'ollama', 'llamacpp'] as const;
 export const FIM_TEMPLATES = ['qwen', 'deepseek', 'starcoder', 'codellama', 'codestral'] as const;
-export const TASK_CLASSES = ['inline', 'action', 'multiFile', 'chat'] as const;
+export const TASK_CLASSES = ['inline', 'action', 'multiFile', 'chat', 'nextEdit'] as const;
+/** Prompt formats of next-edit models (nextEdit/formats.ts). */
+export const NEXT_EDIT_FORMATS = ['zeta', 'sweep', 'instruct'] as const;
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 export type FimTemplateName = (typeof FIM_TEMPLATES)[number];
 export type TaskClass = (typeof TASK_CLASSES)[number];
+export type NextEditFormatName = (typeof NEXT_EDIT_FORMATS)[number];
 
 function isHttpUrl(v: string): boolean {
   try {
@@ -49,6 +52,10 @@ export const BackendSchema = z
       .union([z.string().regex(/^-?\d+(\.\d+)?(ms|s|m|h)?$/), z.number().int()], { error: 'expected a duration such as "30m", "24h", "-1" (forever) or a number of seconds' })
       .optional()
       .describe('Ollama only: keep_alive sent with each request (how long the model stays loaded after it, e.g. "30m"; -1: for ever). Unset, none is sent and the server\'s OLLAMA_KEEP_ALIVE applies (Ollama\'s default: 5m).'),
+    nextEdit: z
+      .enum(NEXT_EDIT_FORMATS, { error: `expected one of: ${NEXT_EDIT_FORMATS.join(', ')}` })
+      .optional()
+      .describe('Next-edit prompt format of this backend\'s model: zeta (Zed\'s Zeta), sweep (Sweep\'s next-edit models) or instruct (any chat model); else chosen from the model name (zeta, sweep/next-edit, else instruct).'),
     caFile: z.string().min(1).optional().describe('PEM file of extra certificate authorities to trust for this backend.'),
     proxy: url.optional().describe('HTTP(S) proxy URL for this backend.'),
     pricePerMTokIn: z.number().nonnegative().optional().describe('Price in USD per million prompt tokens, for the cost report.'),
@@ -82,6 +89,7 @@ export const ConfigSchema = z
         action: routeList.optional().describe('Backends for code actions and explain on one file.'),
         multiFile: routeList.optional().describe('Backends for tasks whose context or edits span files.'),
         chat: routeList.optional().describe('Backends for chat (the tandem/chat LSP request and `tandem-lsp serve`); `tandem/auto` picks the first allowed one. Default: the action route\'s list.'),
+        nextEdit: routeList.optional().describe('Backends for next-edit suggestions (the edit the user will make next, anywhere near the cursor). Default: the on-prem backends of the inline route\'s list.'),
       })
       .strict()
       .optional()

@@ -240,3 +240,14 @@ export const CountTokensShape = z.object(
   },
   { error: 'expected {"model": ..., "text": ...}' },
 );
+
+// --- Next edits (textDocument/copilotInlineEdit, textDocument/didShowInlineEdit) ---------------
+
+/** Copilot's request: `{textDocument: {uri, version}, position}`. */
+export const CopilotInlineEditShape = z.object(
+  { textDocument: z.object({ uri, version: z.number({ error: 'expected the document version' }).int({ error: 'expected the document version' }) }, { error: 'expected {"uri": ..., "version": ...}' }), position },
+  { error: 'expected {"textDocument": {"uri", "version"}, "position": ...}' },
+);
+/** `{item: {command?: {arguments: [{id}]}}}`: the suggestion shown, named by its accept command's argument. */
+export const DidShowInlineEditShape = z.object({ item: z.object({}, { error: 'expected the edit item shown' }) }, { error: 'expected {"item": ...}' });
+export const NextEditAcceptedArgs = z.object({ id: z.string({ error: 'expected the suggestion id' }) }, { error: 'expected an object' });

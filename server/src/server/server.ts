@@ -39,7 +39,7 @@ import { ContextService } from '../context/service.js';
 import type { Range, WorkDoneProgressServerReporter } from 'vscode-languageserver';
 import { DocumentStore } from '../documents.js';
 import { APPLY_ACTION_COMMAND, CODE_ACTION_KINDS, COMPARE_COMMAND, EDIT_COMMAND, EXPLAIN_COMMAND, onApplyAction, onCompare, onEdit, onCodeAction, onCodeActionResolve, onExplain, type CodeActionDeps, type ProgressSink } from '../features/codeActions.js';
-import { chatParams, ChatModelsShape, CountTokensShape, CodeActionParamsShape, CodeActionShape, ConfigurationShape, DidChangeShape, DidOpenShape, DocumentOnlyShape, ExecuteCommandParamsShape, noArgs, notificationProblem, positionParams, requestParams, WatchedFilesShape, WorkspaceFoldersShape } from '../features/args.js';
+import { chatParams, ChatModelsShape, CopilotInlineEditShape, CountTokensShape, CodeActionParamsShape, DidShowInlineEditShape, CodeActionShape, ConfigurationShape, DidChangeShape, DidOpenShape, DocumentOnlyShape, ExecuteCommandParamsShape, noArgs, notificationProblem, positionParams, requestParams, WatchedFilesShape, WorkspaceFoldersShape } from '../features/args.js';
 import { ActionPipeline } from '../pipeline/actions.js';
 import { ChatPipeline } from '../pipeline/chat.js';
 import { CHAT_METHOD, CHAT_MODELS_CHANGED, CHAT_MODELS_METHOD, COUNT_TOKENS_METHOD, onChat, onChatModels, onCountTokens, type ChatFeatureDeps } from '../features/chat.js';
@@ -50,6 +50,9 @@ import { spendDir } from '../router/budget.js';
 import { PathPolicy } from '../privacy/paths.js';
 import { Prober, statusKey, statusOf, withSnooze, type Status } from '../router/status.js';
 import { InlinePipeline } from '../pipeline/inline.js';
+import { NextEditPipeline } from '../pipeline/nextEdit.js';
+import { EditHistory } from '../nextEdit/history.js';
+import { COPILOT_INLINE_EDIT, DID_SHOW_INLINE_EDIT, NEXT_EDIT_ACCEPTED_COMMAND, onCopilotInlineEdit, onDidShowInlineEdit, onNextEditAccepted, type CopilotInlineEditParams, type NextEditFeatureDeps } from '../features/nextEdit.js';
 import { Snooze } from '../pipeline/inlineSwitch.js';
 import { readEditorIndentation, type EditorIndentation } from '../pipeline/postprocess/index.js';
 import { Stats } from '../stats.js';
@@ -137,6 +140,15 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   let editorIndentation: EditorIndentation | undefined;
   pipeline = new InlinePipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('inline'), context: context.engine, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }), snoozedUntil: () => snooze.endsAt, editorIndentation: () => editorIndentation });
   const deps: CompletionFeatureDeps = { documents, pipeline, stats, logger: hub.logger('inline') };
+  // Next edits: the user's recent edit steps and viewed places, and the pipeline that asks for the edit after them.
+  const history = new EditHistory({ now: () => performance.now(), relativePath: (uri) => workspace.relativePath(uri) });
+  const linesOf = (uri: string, start: number, end: number) => {
+    const d = documents.get(uri);
+    return d && !d.binary ? d.text.getText({ start: { line: start, character: 0 }, end: { line: end + 1, character: 0 } }).replace(/\r?\n$/, '') : undefined;
+  };
+  const nextEdit = new NextEditPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('nextEdit'), history, lines: linesOf, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }) });
+  const nextEditDeps: NextEditFeatureDeps = { documents, pipeline: nextEdit, logger: hub.logger('nextEdit') };
+  let nextEditUsed = false;
   const actions = new ActionPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, text, old) => (await parser.parse(lang, text, { urgent: true, ...(old ? { old } : {}) })).tree, checkOffThread: (lang, text, edits) => context.checkEdits(lang, text, edits), open: (uri) => documents.get(uri), index: () => context.workspaceIndex, context: context.engine });
   const chat = new ChatPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('chat'), open: (uri) => documents.get(uri), openDocuments: () => documents.all(), context: context.engine });
   const chatDeps: ChatFeatureDeps = { chat, logger: hub.logger('chat'), progress: (token, value) => void connection.sendNotification('$/progress', { token, value }) };
@@ -307,7 +319,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
         inlineCompletionProvider: true,
         ...(hasInline ? {} : { completionProvider: { resolveProvider: false } }),
         codeActionProvider: { resolveProvider: true, codeActionKinds: CODE_ACTION_KINDS },
-        executeCommandProvider: { commands: [ACCEPT_COMMAND, STATS_COMMAND, APPLY_ACTION_COMMAND, EXPLAIN_COMMAND, EDIT_COMMAND, COMPARE_COMMAND, SNOOZE_COMMAND] },
+        executeCommandProvider: { commands: [ACCEPT_COMMAND, STATS_COMMAND, APPLY_ACTION_COMMAND, EXPLAIN_COMMAND, EDIT_COMMAND, COMPARE_COMMAND, SNOOZE_COMMAND, NEXT_EDIT_ACCEPTED_COMMAND] },
         ...(folders ? { workspace: { workspaceFolders: { supported: true, changeNotifications: true } } } : {}),
       },
       serverInfo: { name: 'tandem', version: VERSION },
@@ -379,6 +391,17 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     const doc = documents.change(t.uri, t.version ?? 0, contentChanges);
     if (!doc || !before) return log.debug(`didChange for unknown document ${t.uri}`);
     pipeline.changed(doc, before, edit);
+    nextEdit.changed(t.uri);
+    // The history is kept once the client has asked for a next edit: it holds a version of each
+    // edited document, which a client that never asks would pay for with nothing.
+    if (nextEditUsed && !doc.binary) {
+      // One step of the edit history per notification: a lone ranged change by its lines, several or a whole text as all of them.
+      const r = only?.range;
+      const nl = r ? only!.text.split('\n').length - 1 : 0;
+      if (r) history.changed(t.uri, before.text, r.start.line, r.start.line + nl, nl - (r.end.line - r.start.line), () => doc.text.getText());
+      // Several changes or a whole text: all lines count as touched (the step's diff is worked out from the texts).
+      else history.changed(t.uri, before.text, 0, doc.text.lineCount - 1, 0, () => doc.text.getText());
+    }
     for (const c of contentChanges) {
       if (!('range' in c)) {
         context.opened(t.uri); // a full replacement: windows and index entry from scratch
@@ -398,6 +421,8 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     paths.invalidate();
     documents.close(t.uri);
     pipeline.closed(t.uri);
+    nextEdit.closed(t.uri);
+    history.closed(t.uri);
     context.closed(t.uri);
   }));
   connection.onDidChangeWatchedFiles(note('workspace/didChangeWatchedFiles', WatchedFilesShape, ({ changes }: DidChangeWatchedFilesParams) => {
@@ -424,7 +449,17 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       }
     });
 
-  handle('textDocument/inlineCompletion', (p) => positionParams<InlineCompletionParams>('textDocument/inlineCompletion', p, true), (p, t) => onInlineCompletion(deps, p, t));
+  handle('textDocument/inlineCompletion', (p) => positionParams<InlineCompletionParams>('textDocument/inlineCompletion', p, true), (p, t) => {
+    // Where the user works is a place viewed: the next-edit prompts of other files may show it.
+    const d = documents.get(p.textDocument.uri);
+    if (d && !d.binary) history.viewed(d.uri, p.position.line, d.text.lineCount);
+    return onInlineCompletion(deps, p, t);
+  });
+  handle(COPILOT_INLINE_EDIT, (p) => requestParams<CopilotInlineEditParams>(COPILOT_INLINE_EDIT, CopilotInlineEditShape, p), (p, t) => {
+    nextEditUsed = true;
+    return onCopilotInlineEdit(nextEditDeps, p, t);
+  });
+  connection.onNotification(DID_SHOW_INLINE_EDIT, note(DID_SHOW_INLINE_EDIT, DidShowInlineEditShape, (p: { item: { command?: { arguments?: unknown[] } } }) => onDidShowInlineEdit(nextEditDeps, p)));
   handle('textDocument/completion', (p) => positionParams<TextDocumentPositionParams>('textDocument/completion', p, false), (p, t) => onCompletion(deps, p, t));
   handle('textDocument/codeAction', (p) => requestParams<CodeActionParams>('textDocument/codeAction', CodeActionParamsShape, p), (p) => onCodeAction(actionDeps, p));
   handle('codeAction/resolve', (p) => requestParams<CodeAction>('codeAction/resolve', CodeActionShape, p), (a, t) => onCodeActionResolve(actionDeps, a, t));
@@ -441,6 +476,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     }
     if (p.command === COMPARE_COMMAND) return onCompare(actionDeps, p.arguments, t);
     if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry'), pipeline, documents }, p.arguments);
+    if (p.command === NEXT_EDIT_ACCEPTED_COMMAND) return onNextEditAccepted(nextEditDeps, p.arguments);
     if (p.command === SNOOZE_COMMAND) return onSnooze({ snooze, logger: hub.logger('inline') }, p.arguments);
     if (p.command === STATS_COMMAND) {
       noArgs(STATS_COMMAND, p.arguments);
@@ -448,7 +484,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       runtime.reset(); // event-loop figures cover the time since the previous tandem.stats
       const idx = context.workspaceIndex;
       const index = idx ? { files: idx.stats().files, finished: idx.progress.finished, ...idx.cacheCounts } : null;
-      return { ...stats.snapshot(), speculative: pipeline.speculativeCounts(), latency: backends.latencyPercentiles(), hedge: backends.hedge.snapshot(settings.config), debounce: pipeline.debounceCounts(), spend: backends.spend.today(), status: withSnooze(statusOf(settings.config, backends), snooze.endsAt), process, index };
+      return { ...stats.snapshot(), speculative: pipeline.speculativeCounts(), latency: backends.latencyPercentiles(), hedge: backends.hedge.snapshot(settings.config), debounce: pipeline.debounceCounts(), nextEdit: nextEdit.counts(), spend: backends.spend.today(), status: withSnooze(statusOf(settings.config, backends), snooze.endsAt), process, index };
     }
     throw new ResponseError(ErrorCodes.InvalidParams, `unknown command ${p.command}`);
   });

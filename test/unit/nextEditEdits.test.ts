@@ -1,0 +1,96 @@
+// A next-edit answer to the smallest edits of the document, and the answers that are refused.
+import { describe, expect, it } from 'vitest';
+import { answerToEdits, applyEdits, type LastChange } from '../../server/src/nextEdit/edits.js';
+import { regionAround, zeta } from '../../server/src/nextEdit/formats.js';
+import { pool } from './fixtures.js';
+
+const syntax = { lang: 'typescript' as const, parse: (lang: Parameters<typeof pool.parseNow>[0], text: string) => pool.parseNow(lang, text) };
+
+const FILE = ['export function area(w: number, h: number, d: number) {', '  return w * h;', '}', '', 'export function report(w: number, h: number) {', '  console.log(area(w, h));', '}', ''].join('\n');
+const CURSOR = FILE.indexOf('d: number') + 'd: number'.length;
+/** The user's last change: `, d: number` added on line 0. */
+const LAST: LastChange = { line: 0, removed: ['export function area(w: number, h: number) {'], added: ['export function area(w: number, h: number, d: number) {'] };
+
+/** The edits for a region rewritten as `lines`, in the Zeta answer's form, and the document they make. */
+function run(lines: string[], opts: { text?: string; cursor?: number; last?: LastChange; raw?: string; check?: boolean } = {}) {
+  const text = opts.text ?? FILE;
+  const region = regionAround(text, opts.cursor ?? CURSOR, 8, 16);
+  const answer = opts.raw ?? `\`\`\`a.ts\n<|editable_region_start|>\n${lines.join('\n')}\n<|editable_region_end|>\n\`\`\``;
+  const out = answerToEdits({ text, region, parsed: zeta.parse(answer, true), ...(opts.last ? { last: opts.last } : {}), ...(opts.check === false ? {} : { syntax }) });
+  return { out, result: out.ok ? applyEdits(text, out.edits) : undefined };
+}
+
+const NOW = FILE.replace(/\n$/, '').split('\n');
+
+describe('answerToEdits', () => {
+  it('returns the smallest edit for a change away from the cursor: the argument passed at the call', () => {
+    const lines = [...NOW];
+    lines[5] = '  console.log(area(w, h, 1));';
+    const { out, result } = run(lines, { last: LAST });
+    expect(out).toEqual({ ok: true, edits: [{ start: FILE.indexOf('h));') + 1, end: FILE.indexOf('h));') + 1, text: ', 1' }] });
+    expect(result).toBe(FILE.replace('area(w, h))', 'area(w, h, 1))'));
+  });
+
+  it('returns one edit per changed place: an insertion of lines, a deletion of lines, a replacement', () => {
+    const lines = [...NOW];
+    lines.splice(2, 0, '  // volume'); // insert a line after `return`
+    lines.splice(4, 1); // delete the blank line
+    lines[lines.indexOf('  console.log(area(w, h));')] = '  console.info(area(w, h));';
+    const { out, result } = run(lines, { check: false });
+    expect(out.ok && out.edits.length).toBe(3);
+    expect(result).toBe(['export function area(w: number, h: number, d: number) {', '  return w * h;', '  // volume', '}', 'export function report(w: number, h: number) {', '  console.info(area(w, h));', '}', ''].join('\n'));
+    if (out.ok) {
+      expect(out.edits[0]).toEqual({ start: FILE.indexOf('}\n'), end: FILE.indexOf('}\n'), text: '  // volume\n' });
+      expect(out.edits[2]).toEqual({ start: FILE.indexOf('log('), end: FILE.indexOf('log(') + 3, text: 'info' });
+    }
+  });
+
+  it('keeps CR LF line breaks in what it inserts, and edits the last line of the region', () => {
+    const crlf = FILE.replace(/\n/g, '\r\n');
+    const lines = [...NOW, '// end'];
+    const { out, result } = run(lines, { text: crlf, cursor: crlf.indexOf('d: number'), check: false });
+    expect(out.ok).toBe(true);
+    expect(result).toBe(crlf.replace(/\}\r\n$/, '}\r\n// end\r\n'));
+  });
+
+  it('refuses answers without markers, cut off, with an empty region, or holding markup', () => {
+    expect(run([], { raw: 'export function area() {}' }).out).toEqual({ ok: false, reason: 'no <|editable_region_start|> marker in the answer' });
+    expect(run([], { raw: '<|editable_region_start|>\nexport function area(w: number, h: number, d: number) {\n  return w' }).out).toMatchObject({ ok: false, reason: expect.stringContaining('cut off') });
+    expect(run([''], {}).out).toEqual({ ok: false, reason: 'the answer\'s region is empty' });
+    expect(run([...NOW.slice(0, 3), '<|editable_region_start|>', ...NOW.slice(3)], {}).out).toEqual({ ok: false, reason: 'the answer\'s region holds <|editable_region_start|>' });
+  });
+
+  it('refuses a region rewritten wholesale, an answer that changes nothing, and one that only re-indents', () => {
+    expect(run(['class Shape {', '  area = 0;', '  volume = 1;', '  name = "";', '}', '', 'const x = 1;']).out).toMatchObject({ ok: false, reason: expect.stringContaining('wholesale') });
+    expect(run(NOW).out).toEqual({ ok: false, reason: 'the answer changes nothing' });
+    expect(run(NOW.map((l) => (l.startsWith('  ') ? `    ${l.trimStart()}` : l))).out).toEqual({ ok: false, reason: 'the answer only re-indents' });
+  });
+
+  it('refuses an answer that undoes the user\'s last edit, and lets the same change through without that edit', () => {
+    const lines = [...NOW];
+    lines[0] = 'export function area(w: number, h: number) {';
+    expect(run(lines, { last: LAST }).out).toEqual({ ok: false, reason: 'the answer undoes the user\'s last edit' });
+    expect(run(lines).out.ok).toBe(true);
+  });
+
+  it('refuses an answer that runs on into the lines after the region', () => {
+    const text = Array.from({ length: 60 }, (_, i) => `const v${i} = ${i};`).join('\n') + '\n';
+    const region = regionAround(text, text.indexOf('v10 ='), 8, 16); // lines 2..26
+    const all = text.split('\n');
+    const lines = all.slice(region.startLine, region.endLine);
+    lines[3] = 'const v5 = 50;';
+    const past = [...lines, all[region.endLine]!, all[region.endLine + 1]!];
+    const answer = (ls: string[]) => `<|editable_region_start|>\n${ls.join('\n')}\n<|editable_region_end|>`;
+    expect(answerToEdits({ text, region, parsed: zeta.parse(answer(past), true) })).toEqual({ ok: false, reason: 'the answer runs past the region into the lines around it' });
+    expect(answerToEdits({ text, region, parsed: zeta.parse(answer(lines), true) })).toMatchObject({ ok: true, edits: [{ text: '0' }] });
+  });
+
+  it('refuses an answer that adds syntax errors to its block, and takes one that does not', () => {
+    const broken = [...NOW];
+    broken[1] = '  return w * h * (d;';
+    expect(run(broken).out).toEqual({ ok: false, reason: 'the answer adds syntax errors to its block' });
+    const fine = [...NOW];
+    fine[1] = '  return w * h * d;';
+    expect(run(fine).out).toMatchObject({ ok: true, edits: [{ text: ' * d' }] });
+  });
+});
