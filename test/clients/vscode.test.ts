@@ -171,7 +171,7 @@ describe('VS Code command arguments against the server', () => {
 // The chat model provider's translations (clients/vscode/src/chatModel.ts), and the requests they
 // make checked against the real server: accepted, and the tool calls and results passed on to the
 // backend as OpenAI's. VS Code's parts are plain objects of the same shape here (the classes live in
-// the `vscode` module); vscode-chat-real.test.ts runs the provider inside real VS Code.
+// the `vscode` module); vscode-chat-real.suite.ts runs the provider inside real VS Code.
 describe('VS Code chat model provider', () => {
   const text = (value: string) => ({ value });
   const call = (callId: string, name: string, input: object) => ({ callId, name, input });

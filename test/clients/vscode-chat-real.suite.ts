@@ -25,7 +25,7 @@ const STUCK = 120_000;
 const TEST_MS = 6 * STUCK;
 
 const cs: { node?: string; entry?: string; missing?: string } = codeServer();
-if (cs.missing) console.warn(`test/clients/vscode-chat-real.test.ts: SKIPPED: ${cs.missing}`);
+if (cs.missing) console.warn(`test/clients/vscode-chat-real.suite.ts: SKIPPED: ${cs.missing}`);
 
 type Page = import('playwright-core').Page;
 type Browser = import('playwright-core').Browser;
@@ -167,7 +167,7 @@ describe.skipIf(cs.missing !== undefined)('VS Code (code-server): tandem models 
       mkdirSync(shots, { recursive: true });
       const shot = join(shots, `${name.replace(/[^\w-]+/g, '_')}.png`);
       await page?.screenshot({ path: shot }).catch(() => undefined);
-      console.error(`test/clients/vscode-chat-real.test.ts: "${name}" failed; screenshot ${shot}; code-server's output in ${dir}`);
+      console.error(`test/clients/vscode-chat-real.suite.ts: "${name}" failed; screenshot ${shot}; code-server's output in ${dir}`);
       writeFileSync(join(dir, 'code-server.log'), serverOutput);
       throw err;
     }
