@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { startFakeVllm } from '../test/fake/vllm.js';
 import { BIN_ENV, BIN_NODE_FLAGS, LspClient } from '../test/lsp-client.js';
 import { localShare, typingThroughClosers } from './typing.js';
+import { bigFile } from './bigFile.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BACKEND_LATENCY_MS = 40;
@@ -31,18 +32,6 @@ function pct(xs, p) {
 const f1 = (/** @type {number} */ x) => x.toFixed(1);
 const f2 = (/** @type {number} */ x) => x.toFixed(2);
 const f3 = (/** @type {number} */ x) => x.toFixed(3);
-
-/** A TypeScript file of about `lines` lines, with imports, classes and functions. */
-function bigFile(lines) {
-  const out = ['import { readFile } from "node:fs/promises";', 'import * as path from "node:path";', ''];
-  let i = 0;
-  while (out.length < lines - 8) {
-    out.push(`export class Service${i} {`, `  private count${i} = 0;`, `  handle${i}(input: string): number {`, `    const parts = input.split(",");`, `    this.count${i} += parts.length;`, `    return this.count${i} * ${i};`, '  }', '}', '');
-    i++;
-  }
-  out.push('export function main(args: string[]): void {', '  const total = ', '}', '');
-  return out.join('\n');
-}
 
 /**
  * A streamed /v1/completions request as tandem makes it; `extra` adds fields (`n`, `logprobs`,

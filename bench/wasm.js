@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { bigFile } from './bigFile.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -114,17 +115,6 @@ async function wasmBinding() {
 
 // ---- inputs ----------------------------------------------------------------------------------
 
-/** The benchmark's 10,000-line TypeScript file (bench/run.js's `bigFile`). */
-function bigFile(lines) {
-  const out = ['import { readFile } from "node:fs/promises";', 'import * as path from "node:path";', ''];
-  let i = 0;
-  while (out.length < lines - 8) {
-    out.push(`export class Service${i} {`, `  private count${i} = 0;`, `  handle${i}(input: string): number {`, `    const parts = input.split(",");`, `    this.count${i} += parts.length;`, `    return this.count${i} * ${i};`, '  }', '}', '');
-    i++;
-  }
-  out.push('export function main(args: string[]): void {', '  const total = ', '}', '');
-  return out.join('\n');
-}
 
 /** tandem's own sources, concatenated to about `lines` lines: real code rather than repeats. */
 function realFile(lines) {
@@ -347,7 +337,7 @@ async function main() {
     '| work | native | wasm | wasm / native |',
     '|---|---|---|---|',
     row('load binding + 3 grammars + queries (once per process/worker)', 'load', 'ms', (b) => (b === 'native' ? native : wasm).loadMs),
-    row('full parse, 10,000-line file (bench/run.js bigFile, 300 kB)', 'full'),
+    row('full parse, 10,000-line file (bench/bigFile.js, 300 kB)', 'full'),
     row(`full parse, 10,000 lines of tandem's own code (${(real.length / 1000).toFixed(0)} kB)`, 'fullReal'),
     row('re-parse after a 1-char edit, bigFile (the idle re-parse)', 'incr'),
     row('re-parse after a 1-char edit, own code', 'incrReal'),
