@@ -57,7 +57,7 @@ function typeParameter(c: LspClient): number {
  */
 const first = (c: LspClient, uri = URI) => c.request('textDocument/copilotInlineEdit', { textDocument: { uri, version: 1 }, position: { line: 0, character: 0 } });
 
-const stats = async (c: LspClient) => ((await c.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] })) as { nextEdit: { requests: number; suggested: Record<string, number>; shown: Record<string, number>; accepted: Record<string, number> } }).nextEdit;
+const stats = async (c: LspClient) => ((await c.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] })) as { nextEdit: { requests: number; suggested: Record<string, number>; shown: Record<string, number>; accepted: Record<string, number>; dismissed: Record<string, number> } }).nextEdit;
 
 describe('textDocument/copilotInlineEdit', () => {
   it('answers the edit the user makes next, away from the cursor, in Copilot\'s shape; show and accept are counted', async () => {
@@ -83,7 +83,14 @@ describe('textDocument/copilotInlineEdit', () => {
     expect(prompt).toContain('d: number<|user_cursor_is_here|>) {');
     c.notify('textDocument/didShowInlineEdit', { item: result.edits[0] });
     await c.request('workspace/executeCommand', result.edits[0]!.command);
-    expect(await stats(c)).toEqual({ requests: 2, suggested: { 'zed-industries/zeta': 2 }, shown: { 'zed-industries/zeta': 1 }, accepted: { 'zed-industries/zeta': 1 } });
+    expect(await stats(c)).toEqual({ requests: 2, suggested: { 'zed-industries/zeta': 2 }, shown: { 'zed-industries/zeta': 1 }, accepted: { 'zed-industries/zeta': 1 }, dismissed: {} });
+    // An accepted edit can no longer be dismissed; the first request's suggestion, shown, can.
+    await c.request('workspace/executeCommand', { command: 'tandem.nextEditDismissed', arguments: result.edits[0]!.command.arguments });
+    const earlier = { id: 'tandem-ne-1' };
+    await c.request('workspace/executeCommand', { command: 'tandem.nextEditDismissed', arguments: [earlier] });
+    await c.request('workspace/executeCommand', { command: 'tandem.nextEditDismissed', arguments: [earlier] });
+    await expect(c.request('workspace/executeCommand', { command: 'tandem.nextEditDismissed', arguments: [] })).rejects.toThrow(/tandem.nextEditDismissed/);
+    expect(await stats(c)).toMatchObject({ accepted: { 'zed-industries/zeta': 1 }, dismissed: { 'zed-industries/zeta': 1 } });
     // The request's audit record: task nextEdit, the file it held by path and hash, never its code.
     const audit = readFileSync(join(state, 'tandem', 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { task: string; sources: { path: string }[] });
     const mine = audit.filter((a) => a.task === 'nextEdit');

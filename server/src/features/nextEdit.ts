@@ -11,6 +11,11 @@ export const COPILOT_INLINE_EDIT = 'textDocument/copilotInlineEdit';
 export const DID_SHOW_INLINE_EDIT = 'textDocument/didShowInlineEdit';
 /** `tandem.nextEditAccepted` [{id}]: the command each next-edit item carries; counts an acceptance. */
 export const NEXT_EDIT_ACCEPTED_COMMAND = 'tandem.nextEditAccepted';
+/**
+ * `tandem.nextEditDismissed` [{id}]: a client that shows an edit and lets the user refuse it (Esc,
+ * typing elsewhere) says so; Copilot's protocol has no such message, so stock clients never send it.
+ */
+export const NEXT_EDIT_DISMISSED_COMMAND = 'tandem.nextEditDismissed';
 
 export interface CopilotInlineEditParams {
   textDocument: { uri: string; version: number };
@@ -73,5 +78,11 @@ export function onDidShowInlineEdit(deps: NextEditFeatureDeps, params: { item: {
 export function onNextEditAccepted(deps: NextEditFeatureDeps, args: unknown[] | undefined): null {
   const { id } = commandArg(NEXT_EDIT_ACCEPTED_COMMAND, args, NextEditAcceptedArgs, 'expected [{"id": ...}] as the edit\'s command carries it');
   deps.pipeline.accepted(id);
+  return null;
+}
+
+export function onNextEditDismissed(deps: NextEditFeatureDeps, args: unknown[] | undefined): null {
+  const { id } = commandArg(NEXT_EDIT_DISMISSED_COMMAND, args, NextEditAcceptedArgs, 'expected [{"id": ...}] as the edit\'s command carries it');
+  deps.pipeline.dismissed(id);
   return null;
 }

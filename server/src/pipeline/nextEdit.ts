@@ -49,12 +49,13 @@ export interface NextEditDeps {
  * One request in flight per document: a new one for the document, or any change of it, aborts the
  * one before (its connection closes). A document changed while its request ran gets no edits.
  */
-/** Suggestions per model: answered with edits, shown by the editor, accepted. */
+/** Suggestions per model: answered with edits, shown by the editor, accepted, dismissed. */
 export interface NextEditCounts {
   requests: number;
   suggested: Record<string, number>;
   shown: Record<string, number>;
   accepted: Record<string, number>;
+  dismissed: Record<string, number>;
 }
 
 /** Suggestions remembered for didShowInlineEdit and the accept command, the most recent. */
@@ -67,7 +68,7 @@ export class NextEditPipeline {
   /** Suggestion id to its model, for the counts. */
   private readonly given = new Map<string, string>();
   private readonly shownIds = new Set<string>();
-  private readonly counters: NextEditCounts = { requests: 0, suggested: {}, shown: {}, accepted: {} };
+  private readonly counters: NextEditCounts = { requests: 0, suggested: {}, shown: {}, accepted: {}, dismissed: {} };
 
   constructor(private readonly deps: NextEditDeps) {
     this.now = deps.now ?? (() => performance.now());
@@ -107,6 +108,15 @@ export class NextEditPipeline {
     if (model === undefined) return false;
     this.given.delete(id);
     bump(this.counters.accepted, model);
+    return true;
+  }
+
+  /** The user refused a shown suggestion: counted once, and it can no longer be accepted. */
+  dismissed(id: string): boolean {
+    const model = this.given.get(id);
+    if (model === undefined) return false;
+    this.given.delete(id);
+    bump(this.counters.dismissed, model);
     return true;
   }
 

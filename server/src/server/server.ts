@@ -52,7 +52,7 @@ import { Prober, statusKey, statusOf, withSnooze, type Status } from '../router/
 import { InlinePipeline } from '../pipeline/inline.js';
 import { NextEditPipeline } from '../pipeline/nextEdit.js';
 import { EditHistory } from '../nextEdit/history.js';
-import { COPILOT_INLINE_EDIT, DID_SHOW_INLINE_EDIT, NEXT_EDIT_ACCEPTED_COMMAND, onCopilotInlineEdit, onDidShowInlineEdit, onNextEditAccepted, type CopilotInlineEditParams, type NextEditFeatureDeps } from '../features/nextEdit.js';
+import { COPILOT_INLINE_EDIT, DID_SHOW_INLINE_EDIT, NEXT_EDIT_ACCEPTED_COMMAND, NEXT_EDIT_DISMISSED_COMMAND, onCopilotInlineEdit, onDidShowInlineEdit, onNextEditAccepted, onNextEditDismissed, type CopilotInlineEditParams, type NextEditFeatureDeps } from '../features/nextEdit.js';
 import { Snooze } from '../pipeline/inlineSwitch.js';
 import { readEditorIndentation, type EditorIndentation } from '../pipeline/postprocess/index.js';
 import { Stats } from '../stats.js';
@@ -319,7 +319,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
         inlineCompletionProvider: true,
         ...(hasInline ? {} : { completionProvider: { resolveProvider: false } }),
         codeActionProvider: { resolveProvider: true, codeActionKinds: CODE_ACTION_KINDS },
-        executeCommandProvider: { commands: [ACCEPT_COMMAND, STATS_COMMAND, APPLY_ACTION_COMMAND, EXPLAIN_COMMAND, EDIT_COMMAND, COMPARE_COMMAND, SNOOZE_COMMAND, NEXT_EDIT_ACCEPTED_COMMAND] },
+        executeCommandProvider: { commands: [ACCEPT_COMMAND, STATS_COMMAND, APPLY_ACTION_COMMAND, EXPLAIN_COMMAND, EDIT_COMMAND, COMPARE_COMMAND, SNOOZE_COMMAND, NEXT_EDIT_ACCEPTED_COMMAND, NEXT_EDIT_DISMISSED_COMMAND] },
         ...(folders ? { workspace: { workspaceFolders: { supported: true, changeNotifications: true } } } : {}),
       },
       serverInfo: { name: 'tandem', version: VERSION },
@@ -477,6 +477,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     if (p.command === COMPARE_COMMAND) return onCompare(actionDeps, p.arguments, t);
     if (p.command === ACCEPT_COMMAND) return onAccepted({ stats, logger: hub.logger('telemetry'), pipeline, documents }, p.arguments);
     if (p.command === NEXT_EDIT_ACCEPTED_COMMAND) return onNextEditAccepted(nextEditDeps, p.arguments);
+    if (p.command === NEXT_EDIT_DISMISSED_COMMAND) return onNextEditDismissed(nextEditDeps, p.arguments);
     if (p.command === SNOOZE_COMMAND) return onSnooze({ snooze, logger: hub.logger('inline') }, p.arguments);
     if (p.command === STATS_COMMAND) {
       noArgs(STATS_COMMAND, p.arguments);
