@@ -20,6 +20,7 @@ import type { ContextEngine } from '../context/engine.js';
 import type { WorkspaceIndex } from '../context/index.js';
 import { MultiFileActions } from './multiFile.js';
 import { ancestors } from '../syntax/ancestors.js';
+import { learnWindow } from './window.js';
 
 /** Single-file actions that resolve to an edit of the document they were offered on. */
 export const EDIT_ACTIONS: ReadonlySet<ActionId> = new Set(['document', 'simplify', 'errorHandling', 'addTypes', 'fixDiagnostic']);
@@ -467,14 +468,12 @@ export class ActionPipeline {
       }
       if (!windows.has(backend.name) && config.backends[backend.name]?.maxContextTokens === undefined && promptTokens + maxTokens > SMALL_PROMPT_TOKENS) {
         // A big prompt: learn this backend's window first (cached by the backend after once).
-        const info = await backend.info(signal);
-        if (info.ok) {
-          windows.set(backend.name, info.value.contextWindow);
-          if (promptTokens + maxTokens > info.value.contextWindow) continue;
-        } else if (info.failure.kind === 'cancelled' || signal.aborted) return aborted(signal);
-        else {
-          this.deps.backends.report(backend.name, info.failure);
-          last = { failure: info.failure, backend: backend.name };
+        const window = await learnWindow(backend, windows, promptTokens + maxTokens, signal);
+        if (window.kind === 'aborted') return aborted(signal);
+        if (window.kind === 'too_small') continue;
+        if (window.kind === 'failed') {
+          this.deps.backends.report(backend.name, window.failure);
+          last = { failure: window.failure, backend: backend.name };
           tried.add(backend.name);
           continue;
         }

@@ -17,6 +17,7 @@ import { DeadlineError } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import { uriToPath, type Workspace } from '../workspace.js';
 import { ProtectedLines, namedPaths } from './chatSources.js';
+import { learnWindow } from './window.js';
 
 /** An LSP range: zero-based lines and UTF-16 characters. */
 export interface LspRange {
@@ -504,14 +505,12 @@ export class ChatPipeline {
       }
       if (!windows.has(backend.name) && config.backends[backend.name]?.maxContextTokens === undefined) {
         // The window from the server's discovery (cached by the backend after once).
-        const info = await backend.info(signal);
-        if (info.ok) {
-          windows.set(backend.name, info.value.contextWindow);
-          if (promptTokens + maxTokens > info.value.contextWindow) continue;
-        } else if (info.failure.kind === 'cancelled' || signal.aborted) return aborted(signal);
-        else {
-          this.deps.backends.report(backend.name, info.failure);
-          last = { failure: info.failure, backend: backend.name };
+        const window = await learnWindow(backend, windows, promptTokens + maxTokens, signal);
+        if (window.kind === 'aborted') return aborted(signal);
+        if (window.kind === 'too_small') continue;
+        if (window.kind === 'failed') {
+          this.deps.backends.report(backend.name, window.failure);
+          last = { failure: window.failure, backend: backend.name };
           tried.add(backend.name);
           continue;
         }
