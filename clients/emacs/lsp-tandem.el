@@ -69,7 +69,10 @@ Not marked safe as a file-local variable: a .dir-locals.el that sets it is asked
                          (lsp-request-async method params on-result :error-handler on-error
                                             :mode 'detached :cancel-token cancel-token))
                        (lambda () (lsp-cancel-request-by-token cancel-token))))
-          :root (lsp--workspace-root workspace))))
+          :root (lsp--workspace-root workspace)
+          ;; lsp-mode sends incremental changes as they happen: its version is the server's.
+          :version (lambda () lsp--cur-version)
+          :notify (lambda (method params) (with-lsp-workspace workspace (lsp-notify method params))))))
 
 (add-hook 'tandem-client-functions #'lsp-tandem--client)
 

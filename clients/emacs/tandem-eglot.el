@@ -37,7 +37,9 @@
                      ;; it, a stop only stops showing the answer.
                      (let ((id (and (fboundp 'jsonrpc--next-request-id) (jsonrpc--next-request-id server))))
                        (lambda () (when id (jsonrpc-notify server :$/cancelRequest (list :id id))))))
-          :root (project-root (eglot--project server)))))
+          :root (project-root (eglot--project server))
+          :version (lambda () (eglot--signal-textDocument/didChange) eglot--versioned-identifier)
+          :notify (lambda (method params) (jsonrpc-notify server (intern (concat ":" method)) params)))))
 
 (add-hook 'tandem-client-functions #'tandem-eglot--client)
 
