@@ -592,6 +592,8 @@ before; an answer for text that changed meanwhile is dropped."
                        (message "tandem: next edit: %s" (tandem--get err :message)))))
       (setq tandem--next-edit-cancel cancel))))
 
+(defvar tandem-next-edit-mode) ; defined below by `define-minor-mode'
+
 (defun tandem--next-edit-changed (&rest _)
   "`tandem-next-edit-mode': ask once the edits settle (`tandem-next-edit-delay')."
   (when tandem--next-edit-timer (cancel-timer tandem--next-edit-timer))
@@ -602,7 +604,8 @@ before; an answer for text that changed meanwhile is dropped."
                          (when (and (buffer-live-p buffer) (eq buffer (window-buffer (selected-window))))
                            (with-current-buffer buffer
                              (setq tandem--next-edit-timer nil)
-                             (when (and tandem-next-edit-mode (not (eql tandem--next-edit-asked (buffer-chars-modified-tick))))
+                             (when (and tandem-next-edit-mode (not (eql tandem--next-edit-asked (buffer-chars-modified-tick)))
+                                        (run-hook-with-args-until-success 'tandem-client-functions))
                                (condition-case err (tandem-next-edit)
                                  (error (message "tandem: next edit: %s" (error-message-string err))))))))))))
 
@@ -614,8 +617,10 @@ once, as the server keeps the buffer's edit history from its first next-edit req
   (if tandem-next-edit-mode
       (progn
         (add-hook 'after-change-functions #'tandem--next-edit-changed nil t)
-        (condition-case err (tandem-next-edit)
-          (error (message "tandem: next edit: %s" (error-message-string err)))))
+        ;; Switched on from a hook that also runs where no tandem serves the buffer (yet): quiet there.
+        (when (run-hook-with-args-until-success 'tandem-client-functions)
+          (condition-case err (tandem-next-edit)
+            (error (message "tandem: next edit: %s" (error-message-string err))))))
     (remove-hook 'after-change-functions #'tandem--next-edit-changed t)
     (when tandem--next-edit-timer (cancel-timer tandem--next-edit-timer))))
 
