@@ -1,8 +1,8 @@
 // The Neovim plugin's next edits in a real headless Neovim (Debian's 0.7.2 in CI) against the built
 // server and the fake vLLM serving a Zeta model: the request on attach, a request cancelled by the
 // next keystroke (its backend connection closed), the diff preview as extmarks after an edit in
-// insert mode settles, <Tab> applying it (accepted 1) and, in a second run, <Esc> dismissing it
-// (dismissed 1, the buffer unchanged).
+// insert mode settles, <Tab> applying it (accepted 1) and, in a second run, an edit over two lines
+// previewed and <Esc> dismissing it (dismissed 1, the buffer unchanged).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,7 @@ const LINES = FILE.split('\n').slice(0, -1);
 const EDITED = ['export function area(w: number, h: number, d: number) {', ...LINES.slice(1)];
 const MODEL = 'zed-industries/zeta';
 const CURSOR = '<|user_cursor_is_here|>';
+const DISMISS_RUN = { on: false };
 
 /**
  * What Zeta would answer: the excerpt's region unchanged, or, once the user added `d`, with the
@@ -37,7 +38,9 @@ function zeta(req: RecordedRequest, held: string) {
     return { hang: true as const };
   }
   const header = prompt.slice(prompt.lastIndexOf('```', at), at);
-  const answer = region.includes('d: number') ? region.replace('area(w, h)', 'area(w, h, 1)') : region;
+  // The dismiss run's answer also replaces a word and adds a line: a highlighted range and virtual lines.
+  const edited = DISMISS_RUN.on ? region.replace('console.log(area(w, h));', 'console.info(area(w, h, 1));\n  return area(w, h, 1);') : region.replace('area(w, h)', 'area(w, h, 1)');
+  const answer = region.includes('d: number') ? edited : region;
   return { text: `${header}${open}${answer}\n<|editable_region_end|>\n\`\`\`` };
 }
 
@@ -103,6 +106,7 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim next edits in ${h
     accept = await runNvim('accept', fake, dir);
     acceptRequests = [...fake.requests];
     fake.reset();
+    DISMISS_RUN.on = true;
     dir = mkdtempSync(join(tmpdir(), 'tandem-nvim-nextedit-dismiss-'));
     dismiss = await runNvim('dismiss', fake, dir);
   }, 110_000);
@@ -161,8 +165,17 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim next edits in ${h
     expect(accept.checks.stats).toMatchObject({ shown: { [MODEL]: 1 }, accepted: { [MODEL]: 1 }, dismissed: {} });
   });
 
+  it('an edit over several lines: the text it replaces highlighted, the lines it makes as virtual lines below', () => {
+    // The server's smallest edit: from "log" to the call's closing parenthesis of the line below.
+    const [edit] = dismiss.checks.shown_edits;
+    expect(edit).toMatchObject({ range: { start: { line: 5, character: 10 }, end: { line: 5, character: 24 } }, text: 'info(area(w, h, 1));\n  return area(w, h, 1' });
+    const marks = dismiss.checks.marks as Mark[];
+    expect(marks).toHaveLength(2);
+    expect(marks).toContainEqual(expect.objectContaining({ row: 5, col: 10, end_row: 5, end_col: 24, hl_group: 'DiffDelete' }));
+    expect(marks).toContainEqual(expect.objectContaining({ row: 5, col: 0, virt_lines: [[['  console.info(area(w, h, 1));', 'DiffAdd']], [['  return area(w, h, 1);', 'DiffAdd']]] }));
+  });
+
   it('<Esc> hides it, leaves the buffer as it was and says so: the server counts one dismissed', () => {
-    expect((dismiss.checks.marks as Mark[]).length).toBe(1);
     expect(dismiss.checks.marks_after).toEqual([]);
     expect(dismiss.checks.lines_after).toEqual(EDITED);
     const sent = dismiss.commands.filter((c: any) => c.params.command.startsWith('tandem.nextEdit'));
