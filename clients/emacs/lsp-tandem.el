@@ -19,7 +19,8 @@
 ;;   resolved and run by tandem alone, never sent to the other server; Explain opens its answer
 ;;   in a buffer;
 ;; - M-x tandem-explain, tandem-edit, tandem-compare, tandem-stats, tandem-snooze, and
-;;   M-x tandem-chat (its answer streamed through `$/progress') (`tandem.el');
+;;   M-x tandem-chat (its answer streamed through `$/progress'), M-x tandem-next-edit and
+;;   `tandem-next-edit-mode' (next edits previewed with overlays) (`tandem.el');
 ;; - a message when tandem's status turns degraded or offline (`tandem-notify-status').
 ;;
 ;; Tested with lsp-mode 8.0.0 (Debian 12's elpa-lsp-mode) by test/clients/emacs.test.ts.

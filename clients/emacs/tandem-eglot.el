@@ -4,7 +4,8 @@
 ;; completions through `completion-at-point'.  This file adds what eglot lacks for tandem:
 ;;
 ;; - the server's commands (`tandem.el'): M-x tandem-explain, tandem-edit, tandem-compare,
-;;   tandem-stats, tandem-snooze, and M-x tandem-chat (streamed through `$/progress');
+;;   tandem-stats, tandem-snooze, M-x tandem-chat (streamed through `$/progress'), and
+;;   M-x tandem-next-edit / `tandem-next-edit-mode' (next edits previewed with overlays);
 ;; - acceptance counting: eglot 1.9 (Debian 12) does not run a completion item's command, so
 ;;   completing tandem's item sends its `tandem.accepted' here (not twice where eglot does it);
 ;; - the `tandem/status' notice (`tandem-notify-status').

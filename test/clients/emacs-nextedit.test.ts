@@ -1,8 +1,8 @@
-// tandem's next edits in Emacs 28 + eglot 1.9 (Debian's emacs-nox and elpa-eglot) in batch mode,
-// against the built server and the fake vLLM serving a Zeta model: tandem-next-edit-mode's first
-// request, the request after an edit settles, the overlay preview, TAB applying it (accepted 1)
-// and, in a second run, C-g dismissing it (dismissed 1, the buffer unchanged). See
-// test/clients/emacs/nextedit-test.el.
+// tandem's next edits in Emacs 28 with eglot 1.9 and with lsp-mode 8 (Debian's emacs-nox,
+// elpa-eglot and elpa-lsp-mode) in batch mode, against the built server and the fake vLLM serving
+// a Zeta model: tandem-next-edit-mode's first request, the request after an edit settles, the
+// overlay preview, TAB applying it (accepted 1) and, in a second run, C-g dismissing it
+// (dismissed 1, the buffer unchanged). See test/clients/emacs/nextedit-test.el.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,17 +32,18 @@ function zeta(req: RecordedRequest) {
   return { text: `${header}${open}${answer}\n<|editable_region_end|>\n\`\`\`` };
 }
 
-async function runEmacs(mode: 'accept' | 'dismiss', fakeUrl: string): Promise<{ results: Record<string, any>; output: string }> {
-  const dir = mkdtempSync(join(tmpdir(), `tandem-emacs-nextedit-${mode}-`));
+async function runEmacs(client: 'eglot' | 'lsp-mode', mode: 'accept' | 'dismiss', fakeUrl: string): Promise<{ results: Record<string, any>; output: string }> {
+  const dir = mkdtempSync(join(tmpdir(), `tandem-emacs-nextedit-${client}-${mode}-`));
   writeFileSync(join(dir, 'geo.py'), FILE);
   const env = {
     ...process.env,
     TANDEM_NE_MODE: mode,
+    TANDEM_NE_CLIENT: client,
     TANDEM_TEST_OUT: join(dir, 'out.json'),
     TANDEM_TEST_FILE: join(dir, 'geo.py'),
     TANDEM_NODE: process.execPath,
     TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
-    TANDEM_EMACS_CLIENT: join(ROOT, 'clients/emacs/tandem-eglot.el'),
+    TANDEM_EMACS_CLIENT: join(ROOT, client === 'eglot' ? 'clients/emacs/tandem-eglot.el' : 'clients/emacs/lsp-tandem.el'),
     TANDEM_FAKE_URL: fakeUrl,
     TANDEM_CONFIG: '',
     HOME: dir,
@@ -68,7 +69,15 @@ async function runEmacs(mode: 'accept' | 'dismiss', fakeUrl: string): Promise<{ 
   }
 }
 
-describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`next edits in ${hasEmacs ? emacs.stdout.split('\n')[0] : 'emacs (missing)'} with eglot`, () => {
+// Debian's elpa-lsp-mode: lsp-mode 8 on Emacs's load path (-q keeps the site files).
+const hasLspMode = hasEmacs && spawnSync('emacs', ['--batch', '-q', '--eval', '(kill-emacs (if (locate-library "lsp-mode") 0 1))']).status === 0;
+if (hasEmacs && !hasLspMode && process.env.CI !== 'true') console.warn('test/clients/emacs-nextedit.test.ts: lsp-mode run SKIPPED: lsp-mode is not installed (apt-get install elpa-lsp-mode)');
+
+describe.each([
+  { client: 'eglot' as const, skip: !hasEmacs && process.env.CI !== 'true' },
+  { client: 'lsp-mode' as const, skip: !hasLspMode && process.env.CI !== 'true' },
+])(`next edits in ${hasEmacs ? emacs.stdout.split('\n')[0] : 'emacs (missing)'} with $client`, ({ client, skip }) => {
+  if (skip) return void it.skip('emacs or lsp-mode missing');
   let fake: FakeVllm;
   let accept: { results: Record<string, any>; output: string };
   let dismiss: { results: Record<string, any>; output: string };
@@ -76,8 +85,8 @@ describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`next edits in ${hasEmac
   beforeAll(async () => {
     if (!hasEmacs) throw new Error('`emacs` is not installed; CI must install it (apt-get install emacs-nox elpa-eglot)');
     fake = await startFakeVllm({ model: MODEL, respond: zeta as never });
-    accept = await runEmacs('accept', fake.url);
-    dismiss = await runEmacs('dismiss', fake.url);
+    accept = await runEmacs(client, 'accept', fake.url);
+    dismiss = await runEmacs(client, 'dismiss', fake.url);
   }, 110_000);
 
   afterAll(async () => {
