@@ -2,7 +2,8 @@
 // server and the fake vLLM serving a Zeta model: the request on attach, a request cancelled by the
 // next keystroke (its backend connection closed), the diff preview as extmarks after an edit in
 // insert mode settles, <Tab> applying it (accepted 1) and, in a second run, an edit over two lines
-// previewed and <Esc> dismissing it (dismissed 1, the buffer unchanged).
+// previewed and <Esc> dismissing it (dismissed 1, the buffer unchanged); two more runs dismiss it
+// by entering insert mode and by moving away.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,7 +45,7 @@ function zeta(req: RecordedRequest, held: string) {
   return { text: `${header}${open}${answer}\n<|editable_region_end|>\n\`\`\`` };
 }
 
-async function runNvim(mode: 'accept' | 'dismiss', fake: FakeVllm, dir: string): Promise<any> {
+async function runNvim(mode: 'accept' | 'dismiss' | 'type' | 'move', fake: FakeVllm, dir: string): Promise<any> {
   writeFileSync(join(dir, 'geo.ts'), FILE);
   const out = join(dir, 'out.json');
   const env = {
@@ -96,6 +97,7 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim next edits in ${h
   let fake: FakeVllm;
   let accept: any;
   let dismiss: any;
+  const others: Record<string, any> = {};
   let acceptRequests: RecordedRequest[];
 
   beforeAll(async () => {
@@ -109,14 +111,19 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim next edits in ${h
     DISMISS_RUN.on = true;
     dir = mkdtempSync(join(tmpdir(), 'tandem-nvim-nextedit-dismiss-'));
     dismiss = await runNvim('dismiss', fake, dir);
-  }, 110_000);
+    DISMISS_RUN.on = false;
+    for (const mode of ['type', 'move'] as const) {
+      dir = mkdtempSync(join(tmpdir(), `tandem-nvim-nextedit-${mode}-`));
+      others[mode] = await runNvim(mode, fake, dir);
+    }
+  }, 220_000);
 
   afterAll(async () => {
     await fake?.close();
   });
 
   it('runs every step without an error', () => {
-    for (const r of [accept, dismiss]) {
+    for (const r of [accept, dismiss, others.type, others.move]) {
       expect(r.errors, `messages: ${r.messages}`).toEqual([]);
       expect(r.done).toBe(true);
     }
@@ -181,5 +188,17 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim next edits in ${h
     const sent = dismiss.commands.filter((c: any) => c.params.command.startsWith('tandem.nextEdit'));
     expect(sent).toEqual([expect.objectContaining({ params: { command: 'tandem.nextEditDismissed', arguments: dismiss.checks.shown_edits[0].command.arguments }, done: true })]);
     expect(dismiss.checks.stats).toMatchObject({ shown: { [MODEL]: 1 }, accepted: {}, dismissed: { [MODEL]: 1 } });
+  });
+
+  it('entering insert mode, or moving the cursor off the lines between where it was asked and the edit, dismisses it too', () => {
+    for (const r of [others.type, others.move]) {
+      expect((r.checks.marks as Mark[]).length).toBe(1);
+      expect(r.checks.marks_after).toEqual([]);
+      expect(r.checks.lines_after).toEqual(EDITED);
+      const sent = r.commands.filter((c: any) => c.params.command.startsWith('tandem.nextEdit'));
+      expect(sent).toEqual([expect.objectContaining({ params: { command: 'tandem.nextEditDismissed', arguments: r.checks.shown_edits[0].command.arguments }, done: true })]);
+      expect(r.checks.stats).toMatchObject({ accepted: {}, dismissed: { [MODEL]: 1 } });
+    }
+    expect(others.move.checks.cursor_after[0]).toBe(EDITED.length);
   });
 });

@@ -1,6 +1,7 @@
 -- Drives the plugin's next edits in a real headless Neovim and writes what it saw to
 -- $TANDEM_TEST_OUT as JSON (test/clients/neovim-nextedit.test.ts starts the fake Zeta server and
--- checks it). $TANDEM_NE_MODE: 'accept' presses <Tab> on the preview, 'dismiss' presses <Esc>.
+-- checks it). $TANDEM_NE_MODE: 'accept' presses <Tab> on the preview, 'dismiss' <Esc>, 'type' i,
+-- 'move' G.
 local api = vim.api
 local out_path = assert(os.getenv('TANDEM_TEST_OUT'), 'TANDEM_TEST_OUT')
 local file = assert(os.getenv('TANDEM_TEST_FILE'), 'TANDEM_TEST_FILE')
@@ -140,7 +141,9 @@ local steps = {
       check('cursor_before', api.nvim_win_get_cursor(0))
       local s = nextedit.current()
       check('shown_edits', s and s.edits)
-      if mode == 'accept' then keys('<Tab>', true) else keys('<Esc>', true) end
+      -- 'type' enters insert mode; 'move' goes to the last line, past the edit.
+      local press = { accept = '<Tab>', dismiss = '<Esc>', type = 'i', move = 'G' }
+      keys(assert(press[mode], mode), true)
     end, function()
       if mode == 'accept' then return command_done('tandem.nextEditAccepted') ~= nil end
       return command_done('tandem.nextEditDismissed') ~= nil
