@@ -19,7 +19,8 @@
 ;;   resolved and run by tandem alone, never sent to the other server; Explain opens its answer
 ;;   in a buffer;
 ;; - M-x tandem-explain, tandem-edit, tandem-compare, tandem-stats, tandem-snooze, and
-;;   M-x tandem-chat (its answer streamed through `$/progress') (`tandem.el');
+;;   M-x tandem-chat (its answer streamed through `$/progress'), M-x tandem-next-edit and
+;;   `tandem-next-edit-mode' (next edits previewed with overlays) (`tandem.el');
 ;; - a message when tandem's status turns degraded or offline (`tandem-notify-status').
 ;;
 ;; Tested with lsp-mode 8.0.0 (Debian 12's elpa-lsp-mode) by test/clients/emacs.test.ts.
@@ -69,7 +70,10 @@ Not marked safe as a file-local variable: a .dir-locals.el that sets it is asked
                          (lsp-request-async method params on-result :error-handler on-error
                                             :mode 'detached :cancel-token cancel-token))
                        (lambda () (lsp-cancel-request-by-token cancel-token))))
-          :root (lsp--workspace-root workspace))))
+          :root (lsp--workspace-root workspace)
+          ;; lsp-mode sends incremental changes as they happen: its version is the server's.
+          :version (lambda () lsp--cur-version)
+          :notify (lambda (method params) (with-lsp-workspace workspace (lsp-notify method params))))))
 
 (add-hook 'tandem-client-functions #'lsp-tandem--client)
 

@@ -4,7 +4,8 @@
 ;; completions through `completion-at-point'.  This file adds what eglot lacks for tandem:
 ;;
 ;; - the server's commands (`tandem.el'): M-x tandem-explain, tandem-edit, tandem-compare,
-;;   tandem-stats, tandem-snooze, and M-x tandem-chat (streamed through `$/progress');
+;;   tandem-stats, tandem-snooze, M-x tandem-chat (streamed through `$/progress'), and
+;;   M-x tandem-next-edit / `tandem-next-edit-mode' (next edits previewed with overlays);
 ;; - acceptance counting: eglot 1.9 (Debian 12) does not run a completion item's command, so
 ;;   completing tandem's item sends its `tandem.accepted' here (not twice where eglot does it);
 ;; - the `tandem/status' notice (`tandem-notify-status').
@@ -37,7 +38,9 @@
                      ;; it, a stop only stops showing the answer.
                      (let ((id (and (fboundp 'jsonrpc--next-request-id) (jsonrpc--next-request-id server))))
                        (lambda () (when id (jsonrpc-notify server :$/cancelRequest (list :id id))))))
-          :root (project-root (eglot--project server)))))
+          :root (project-root (eglot--project server))
+          :version (lambda () (eglot--signal-textDocument/didChange) eglot--versioned-identifier)
+          :notify (lambda (method params) (jsonrpc-notify server (intern (concat ":" method)) params)))))
 
 (add-hook 'tandem-client-functions #'tandem-eglot--client)
 

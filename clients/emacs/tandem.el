@@ -15,6 +15,9 @@
 ;;   M-x tandem-chat      a chat buffer (*tandem chat*): the prompt's answer streamed into it, the
 ;;                        region (and any #file:path in the prompt) sent as references; again
 ;;                        for a follow-up, C-u for a new conversation; C-c C-k stops the answer
+;;   M-x tandem-next-edit the edit you will make next (anywhere near point), previewed in the
+;;                        buffer: TAB applies it, C-g (or typing, or moving away) dismisses it;
+;;                        `tandem-next-edit-mode' asks by itself when an edit settles
 
 (require 'iso8601)
 (require 'seq)
@@ -44,6 +47,9 @@ The first non-nil answer wins.  It is a plist:
             JSON object with :code and :message); returns a function that cancels it
             (`$/cancelRequest'), after which neither is called
   :root     the workspace root directory
+  :version  (lambda ()) the document version the server has, after sending it any change not
+            sent yet
+  :notify   (lambda (METHOD PARAMS)) sending the notification METHOD (a string)
 The client also hands every `$/progress' notification to `tandem--progress' first.")
 
 (defvar tandem-status nil
@@ -410,6 +416,213 @@ it starts afresh.  Returns the chat buffer."
   (when-let ((buf (get-buffer "*tandem chat*")))
     (with-current-buffer buf
       (when tandem-chat--cancel (funcall tandem-chat--cancel)))))
+
+;;; Next edits: textDocument/copilotInlineEdit, previewed with overlays.
+
+(defface tandem-next-edit-delete '((t :inherit diff-removed :strike-through t))
+  "The text a next edit removes.")
+
+(defface tandem-next-edit-insert '((t :inherit diff-added))
+  "The text a next edit puts in.")
+
+(defcustom tandem-next-edit-delay 0.3
+  "Seconds without a change before `tandem-next-edit-mode' asks for the next edit."
+  :type 'number)
+
+(defvar-local tandem--next-edit nil
+  "The next edit shown: a plist (:edits :overlays :tick :version :client :top :bottom).")
+(defvar-local tandem--next-edit-cancel nil "Cancels the next-edit request in flight, if one is.")
+(defvar-local tandem--next-edit-timer nil "`tandem-next-edit-mode''s timer, until the edit settles.")
+(defvar-local tandem--next-edit-asked nil "The `buffer-chars-modified-tick' last asked about.")
+
+(defvar tandem-next-edit-shown-hook nil
+  "Run in the buffer when a next edit is shown.")
+
+(defvar tandem-next-edit-preview-mode-map
+  (let ((map (make-sparse-keymap)))
+    (define-key map (kbd "TAB") #'tandem-next-edit-accept)
+    (define-key map (kbd "<tab>") #'tandem-next-edit-accept)
+    (define-key map (kbd "C-g") #'tandem-next-edit-dismiss)
+    map)
+  "Keys while a next edit is shown: TAB applies it, C-g dismisses it.")
+
+(define-minor-mode tandem-next-edit-preview-mode
+  "On while a next edit is shown in the buffer; its keys apply or dismiss it."
+  :lighter " next-edit"
+  :keymap tandem-next-edit-preview-mode-map)
+
+(defun tandem--lsp-point (position)
+  "The buffer position of POSITION, an LSP position (UTF-16 code units)."
+  (save-excursion
+    (save-restriction
+      (widen)
+      (goto-char (point-min))
+      (forward-line (tandem--get position :line))
+      (let ((units (tandem--get position :character))
+            (eol (line-end-position)))
+        (while (and (> units 0) (< (point) eol))
+          (setq units (- units (if (> (char-after) #xFFFF) 2 1)))
+          (forward-char 1))
+        (point)))))
+
+(defun tandem--next-edit-report (shown command)
+  "Run COMMAND (default each edit's own) with the arguments of every edit in SHOWN ({id})."
+  (let ((execute (plist-get (plist-get shown :client) :execute)))
+    (seq-doseq (edit (plist-get shown :edits))
+      (let ((cmd (tandem--get edit :command)))
+        (when cmd
+          (condition-case err
+              (funcall execute (or command (tandem--get cmd :command)) (tandem--get cmd :arguments))
+            (error (message "tandem: %s: %s" (or command "next edit") (error-message-string err)))))))))
+
+(defun tandem--next-edit-clear ()
+  "Remove the preview (its overlays and keys) without telling the server."
+  (when tandem--next-edit
+    (mapc #'delete-overlay (plist-get tandem--next-edit :overlays))
+    (setq tandem--next-edit nil))
+  (tandem-next-edit-preview-mode -1))
+
+(defun tandem-next-edit-dismiss ()
+  "Hide the next edit shown and tell the server it was refused (`tandem.nextEditDismissed')."
+  (interactive)
+  (let ((shown tandem--next-edit))
+    (tandem--next-edit-clear)
+    (when shown (tandem--next-edit-report shown "tandem.nextEditDismissed"))))
+
+(defun tandem-next-edit-accept ()
+  "Apply the next edit shown and run its command (`tandem.nextEditAccepted').
+Refused when the buffer changed since it was made.  Point goes to the end of the first edit."
+  (interactive)
+  (let ((shown tandem--next-edit))
+    (cond
+     ((not shown) (user-error "tandem: no next edit is shown"))
+     ((or (/= (buffer-chars-modified-tick) (plist-get shown :tick))
+          (not (equal (funcall (plist-get (plist-get shown :client) :version)) (plist-get shown :version))))
+      (tandem-next-edit-dismiss)
+      (user-error "tandem: the next edit was made for an older version of the buffer: not applied"))
+     (t
+      (tandem--next-edit-clear)
+      ;; Every range to markers first: each replacement then leaves the others' places right.
+      (let* ((edits (mapcar (lambda (e)
+                              (let ((range (tandem--get e :range)))
+                                (list (copy-marker (tandem--lsp-point (tandem--get range :start)))
+                                      (copy-marker (tandem--lsp-point (tandem--get range :end)) t)
+                                      (tandem--get e :text))))
+                            (plist-get shown :edits)))
+             (first (car (sort (copy-sequence edits) (lambda (a b) (< (car a) (car b)))))))
+        (save-excursion
+          (dolist (e edits)
+            (goto-char (nth 0 e))
+            (delete-region (nth 0 e) (nth 1 e))
+            (insert (nth 2 e))))
+        (goto-char (nth 1 first))
+        (dolist (e edits) (set-marker (nth 0 e) nil) (set-marker (nth 1 e) nil)))
+      (setq tandem--next-edit-asked nil)
+      (tandem--next-edit-report shown nil)))))
+
+(defun tandem--next-edit-show (client edits tick version asked-at)
+  "Preview EDITS (made at TICK and VERSION, asked at point ASKED-AT) with overlays; tell CLIENT's server."
+  (tandem--next-edit-clear)
+  (let (overlays (top asked-at) (bottom asked-at))
+    (seq-doseq (edit edits)
+      (let* ((range (tandem--get edit :range))
+             (beg (tandem--lsp-point (tandem--get range :start)))
+             (end (tandem--lsp-point (tandem--get range :end)))
+             (text (tandem--get edit :text))
+             (ov (make-overlay beg end nil t nil)))
+        (overlay-put ov 'tandem-next-edit t)
+        (when (< beg end) (overlay-put ov 'face 'tandem-next-edit-delete))
+        (unless (string-empty-p text) (overlay-put ov 'after-string (propertize text 'face 'tandem-next-edit-insert)))
+        (setq top (min top beg) bottom (max bottom end))
+        (push ov overlays)))
+    (setq tandem--next-edit (list :edits edits :overlays (nreverse overlays) :tick tick :version version :client client
+                                  :top (save-excursion (goto-char top) (line-beginning-position))
+                                  :bottom (save-excursion (goto-char bottom) (line-end-position))))
+    (tandem-next-edit-preview-mode 1)
+    (add-hook 'post-command-hook #'tandem--next-edit-watch nil t)
+    (seq-doseq (edit edits) (funcall (plist-get client :notify) "textDocument/didShowInlineEdit" (list :item edit)))
+    (run-hooks 'tandem-next-edit-shown-hook)))
+
+(defun tandem--next-edit-watch ()
+  "After each command: a change, or point off the lines from where it was asked to the edits,
+dismisses the edit shown; a change cancels the request in flight."
+  (when (and tandem--next-edit-cancel tandem--next-edit-asked (/= tandem--next-edit-asked (buffer-chars-modified-tick)))
+    (funcall tandem--next-edit-cancel)
+    (setq tandem--next-edit-cancel nil))
+  (let ((shown tandem--next-edit))
+    (when (and shown (not (memq this-command '(tandem-next-edit-accept tandem-next-edit-dismiss tandem-next-edit)))
+               (or (/= (buffer-chars-modified-tick) (plist-get shown :tick))
+                   (< (point) (plist-get shown :top)) (> (point) (plist-get shown :bottom))))
+      (tandem-next-edit-dismiss))))
+
+(defun tandem-next-edit ()
+  "Ask the server for the edit you will make next and preview it in the buffer.
+The text it removes is struck through, the text it puts in follows it; TAB applies it (and
+`tandem.nextEditAccepted' counts it), C-g dismisses it (`tandem.nextEditDismissed'), and so
+does a change or moving point away.  One request per buffer: asking again cancels the one
+before; an answer for text that changed meanwhile is dropped."
+  (interactive)
+  (let* ((client (tandem--client))
+         (buffer (current-buffer))
+         (tick (buffer-chars-modified-tick))
+         (asked-at (point))
+         ;; The client sends any change not yet sent first: the version is the server's.
+         (version (funcall (plist-get client :version)))
+         (params (list :textDocument (list :uri (plist-get client :uri) :version version)
+                       :position (funcall (plist-get client :position) (point)))))
+    (when tandem--next-edit-cancel (funcall tandem--next-edit-cancel))
+    (when tandem--next-edit (tandem-next-edit-dismiss))
+    (setq tandem--next-edit-asked tick)
+    (add-hook 'post-command-hook #'tandem--next-edit-watch nil t)
+    (let (cancel)
+      (setq cancel
+            (funcall (plist-get client :request) "textDocument/copilotInlineEdit" params
+                     (lambda (result)
+                       (when (buffer-live-p buffer)
+                         (with-current-buffer buffer
+                           (when (eq tandem--next-edit-cancel cancel) (setq tandem--next-edit-cancel nil))
+                           (let ((edits (tandem--get result :edits)))
+                             (when (and (= tick (buffer-chars-modified-tick)) (> (length edits) 0)
+                                        (seq-every-p (lambda (e) (equal (tandem--get e :textDocument :version) version)) edits))
+                               (tandem--next-edit-show client edits tick version asked-at))))))
+                     (lambda (err)
+                       (when (buffer-live-p buffer)
+                         (with-current-buffer buffer
+                           (when (eq tandem--next-edit-cancel cancel) (setq tandem--next-edit-cancel nil))))
+                       (message "tandem: next edit: %s" (tandem--get err :message)))))
+      (setq tandem--next-edit-cancel cancel))))
+
+(defvar tandem-next-edit-mode) ; defined below by `define-minor-mode'
+
+(defun tandem--next-edit-changed (&rest _)
+  "`tandem-next-edit-mode': ask once the edits settle (`tandem-next-edit-delay')."
+  (when tandem--next-edit-timer (cancel-timer tandem--next-edit-timer))
+  (let ((buffer (current-buffer)))
+    (setq tandem--next-edit-timer
+          (run-at-time tandem-next-edit-delay nil
+                       (lambda ()
+                         (when (and (buffer-live-p buffer) (eq buffer (window-buffer (selected-window))))
+                           (with-current-buffer buffer
+                             (setq tandem--next-edit-timer nil)
+                             (when (and tandem-next-edit-mode (not (eql tandem--next-edit-asked (buffer-chars-modified-tick)))
+                                        (run-hook-with-args-until-success 'tandem-client-functions))
+                               (condition-case err (tandem-next-edit)
+                                 (error (message "tandem: next edit: %s" (error-message-string err))))))))))))
+
+(define-minor-mode tandem-next-edit-mode
+  "Ask for the next edit by itself, `tandem-next-edit-delay' seconds after the last change.
+Each time asks the model: switch it on where you want next edits.  On switching it on it asks
+once, as the server keeps the buffer's edit history from its first next-edit request on."
+  :lighter nil
+  (if tandem-next-edit-mode
+      (progn
+        (add-hook 'after-change-functions #'tandem--next-edit-changed nil t)
+        ;; Switched on from a hook that also runs where no tandem serves the buffer (yet): quiet there.
+        (when (run-hook-with-args-until-success 'tandem-client-functions)
+          (condition-case err (tandem-next-edit)
+            (error (message "tandem: next edit: %s" (error-message-string err))))))
+    (remove-hook 'after-change-functions #'tandem--next-edit-changed t)
+    (when tandem--next-edit-timer (cancel-timer tandem--next-edit-timer))))
 
 (provide 'tandem)
 ;;; tandem.el ends here

@@ -76,6 +76,20 @@ function M.check()
       if (m.desc or ''):find('^tandem:') then ok(('%s: %s'):format(name, key)) else warn(('%s: %s is mapped by something else now'):format(name, key)) end
     end
   end
+
+  start('tandem: next edits')
+  local ne = cfg.next_edit or {}
+  if not ne.enabled then
+    info('off: next_edit = { enabled = true } in setup() asks for the next edit when an edit settles in normal mode')
+  else
+    ok(('on: asked %d ms after an edit settles in normal mode'):format(ne.debounce_ms or 0))
+    for name, key in pairs(ne.keymaps or {}) do
+      if key then
+        local m = vim.fn.maparg(key, 'n', false, true)
+        if (m.desc or ''):find('^tandem:') then ok(('%s: %s (normal mode)'):format(name, key)) else warn(('%s: %s (normal mode) is mapped by something else now'):format(name, key)) end
+      end
+    end
+  end
 end
 
 return M

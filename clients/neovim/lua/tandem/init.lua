@@ -2,6 +2,7 @@
 -- chat buffer (chat.lua).
 -- The server does prompts, context, routing and caching; this file only talks LSP.
 local inline = require('tandem.inline')
+local nextedit = require('tandem.nextedit')
 local util = require('tandem.util')
 
 local M = {}
@@ -29,6 +30,16 @@ local defaults = {
   notify = true,
   -- :TandemChat's model: nil (the server's `tandem/auto`, the chat route) or 'tandem/<backend>'.
   chat_model = nil,
+  -- Next edits (textDocument/copilotInlineEdit): when an edit settles in normal mode, the edit you
+  -- will make next, as a diff preview; `accept` applies it, `dismiss` (or typing, or moving away)
+  -- drops it. Off unless enabled: each settled edit asks the model (see :help tandem-next-edit).
+  next_edit = {
+    enabled = false,
+    debounce_ms = 150,
+    keymaps = { accept = '<Tab>', dismiss = '<Esc>' },
+    hl_delete = 'DiffDelete',
+    hl_add = 'DiffAdd',
+  },
 }
 
 M.config = vim.deepcopy(defaults)
@@ -214,13 +225,15 @@ local function start_ui(group)
   ui_group = group
   define_commands()
   if M.use_native() then inline.setup_native(M.config) else inline.setup(M.config, group) end
+  nextedit.setup(M.config.next_edit, group)
 end
 
 --- Runs for every buffer the server attaches to, whichever way it was started: setup(), or
 --- vim.lsp.enable('tandem') with lsp/tandem.lua and no setup() call (defaults then apply).
-function M.on_attach(_, bufnr)
+function M.on_attach(client, bufnr)
   if not ui_group then start_ui(vim.api.nvim_create_augroup('tandem', { clear = true })) end
   if M.use_native() then vim.lsp.inline_completion.enable(true, { bufnr = bufnr }) end
+  nextedit.attached(client, bufnr)
 end
 
 function M.setup(opts)
