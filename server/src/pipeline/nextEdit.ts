@@ -195,7 +195,8 @@ export class NextEditPipeline {
           region: prompt.region,
           parsed: format.parse(answer.text, answer.finishReason !== 'length'),
           ...(lastStep ? { last: stepChange(lastStep) } : {}),
-          ...(tree && this.deps.parse ? { syntax: { lang: tree.language.name, parse: this.deps.parse } } : {}),
+          // The document's tree when it is parsed to this text (its re-parse after a keystroke has run): the errors before are counted on it.
+          ...(tree && this.deps.parse ? { syntax: { lang: tree.language.name, parse: this.deps.parse, tree: () => tree.exact() } } : {}),
         });
         if (!out.ok) return { kind: 'empty', reason: out.reason, backend: backend.name, latencyMs: elapsed() };
         return { kind: 'edits', edits: out.edits, version, backend: backend.name, model: answer.model, format: prompt.format, latencyMs: elapsed() };
