@@ -114,6 +114,11 @@ describe('answerToEdits', () => {
     expect(answerToEdits({ text: FILE, region: regionAround(FILE, CURSOR, 8, 16), parsed: zeta.parse(`<|editable_region_start|>\n${fine.join('\n')}\n<|editable_region_end|>`, true), syntax: { ...counted, tree: () => undefined } })).toMatchObject({ ok: true });
     expect(parses).toBe(4);
 
+    // A brace taken out shows in the nodes after it, or at the excerpt's end.
+    const unclosed = [...NOW];
+    unclosed.splice(2, 1);
+    expect(withTree(unclosed)).toEqual({ ok: false, reason: 'the answer adds syntax errors to its block' });
+
     // An error the file already has near the region is no error the answer adds; one more is.
     const sick = [...NOW.slice(0, 4), 'const broken = (1 + ;', '', ...NOW.slice(4), ''].join('\n');
     const sickLines = sick.replace(/\n$/, '').split('\n');

@@ -199,16 +199,19 @@ export function applyEdits(text: string, edits: readonly NextEdit[]): string {
  * lines on each side, parsed as they would be, and counted as they are; each parse bounded). A
  * check that cannot run (a parse over its time, too many errors to count) lets the answer through.
  *
- * With the document's tree, the lines are widened to whole top-level nodes (declarations,
- * statements), so that the excerpt parses as it does within the file, and the errors before are
+ * With the document's tree, the excerpt is instead the region widened to whole top-level nodes
+ * (declarations, statements), which parses as it does within the file, and the errors before are
  * those of the document's tree in those nodes: one parse, of the edited excerpt. Without it, or
  * where whole nodes would make the excerpt too long, the excerpt is parsed before and after.
  */
 function breaksSyntax(check: SyntaxCheck, text: string, all: string[], region: Region, edits: NextEdit[]): boolean {
   let from = Math.max(0, region.startLine - SYNTAX_MARGIN_LINES);
   let to = Math.min(all.length, region.endLine + SYNTAX_MARGIN_LINES);
+  // Whole top-level nodes need no margin: the excerpt starts and ends where the file's own
+  // declarations do, so it parses as it does in the file, and an error an edit makes (a brace
+  // taken out) shows within the nodes that hold the edit or at the excerpt's end.
   const tree = check.tree?.();
-  const whole = tree ? topLevelSpan(tree, from, to) : undefined;
+  const whole = tree ? topLevelSpan(tree, region.startLine, Math.max(region.endLine, region.startLine + 1)) : undefined;
   if (whole && whole.to - whole.from <= MAX_WHOLE_LINES) ({ from, to } = whole);
   const startOff = offsetOfLine(text, from);
   const endOff = offsetOfLine(text, to);
@@ -228,7 +231,7 @@ function breaksSyntax(check: SyntaxCheck, text: string, all: string[], region: R
   return e1 !== undefined && e1 > e0;
 }
 
-/** An excerpt of whole top-level nodes longer than this is parsed before and after instead (a region inside a long class). */
+/** Whole top-level nodes longer than this are parsed before and after instead, with the margin (a region inside a long class). */
 const MAX_WHOLE_LINES = 4 * SYNTAX_MARGIN_LINES;
 
 /** Offset of the start of line `line` (0-based) of `text`; the text's length past its last line. */
