@@ -26,6 +26,7 @@
 // - renderMs / parseMs: the server's own time to build the prompt and to turn the answer into edits (p50).
 // Uses the built server (server/out: `npx tsc -p tsconfig.json` first; the npm script does).
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { startFakeVllm } from '../test/fake/vllm.js';
@@ -381,17 +382,23 @@ async function overhead(rounds) {
     return performance.now() - t;
   };
   await ask(); // warm-up: model discovery, JIT
+  // The server's own CPU time (user + system, from /proc in ticks of 10 ms, over all rounds): what
+  // a loaded machine inflates least, as a wall-clock ratio is inflated by waiting for a core.
+  const stat = () => readFileSync(`/proc/${client.child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  const cpuTicks = () => Number(stat()[11]) + Number(stat()[12]);
+  const cpu0 = cpuTicks();
   const lsp = [];
   const direct = [];
   for (let i = 0; i < rounds; i++) {
     lsp.push(await ask());
     direct.push(await raw(fake.completions().at(-1).body));
   }
+  const cpuMs = ((cpuTicks() - cpu0) * 10) / rounds;
   const stats = await client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] });
   await client.stop();
   await fake.close();
   const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
   const a = med(lsp);
   const b = med(direct);
-  console.log(`next-edit request over stdio p50 ${a.toFixed(1)} ms, the same backend request direct p50 ${b.toFixed(1)} ms: ratio ${(a / b).toFixed(3)} (${rounds} rounds; nextEdit counts ${JSON.stringify(stats.nextEdit)})`);
+  console.log(`next-edit request over stdio p50 ${a.toFixed(1)} ms, the same backend request direct p50 ${b.toFixed(1)} ms: ratio ${(a / b).toFixed(3)}; server CPU ${cpuMs.toFixed(2)} ms a request (${rounds} rounds; nextEdit counts ${JSON.stringify(stats.nextEdit)})`);
 }
