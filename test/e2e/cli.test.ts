@@ -1,5 +1,5 @@
 // The `tandem-lsp` command as a user runs it: output, JSON shapes, exit codes and error sentences.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,6 +130,62 @@ describe('tandem-lsp CLI', () => {
     expect(d.code).toBe(1);
     expect(d.stdout).toContain('unreachable: could not reach http://127.0.0.1:9/v1');
     expect(d.stdout).toMatch(/route inline\s+-> none/);
+  });
+
+  it('prompt --task nextEdit shows the next-edit prompt, the uncommitted changes as the edits, without calling a backend', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'tandem-ne-'));
+    const git = (...a: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { stdio: 'ignore' });
+    const before = ['export function area(w: number, h: number) {', '  return w * h;', '}', '', 'export function report(w: number, h: number) {', '  console.log(area(w, h));', '}', ''];
+    writeFileSync(join(repo, 'geo.ts'), before.join('\n'));
+    git('init', '-q');
+    git('add', 'geo.ts');
+    git('commit', '-q', '-m', 'geo');
+    // The user added a parameter to the definition; the call below is the next edit.
+    writeFileSync(join(repo, 'geo.ts'), before.join('\n').replace('area(w: number, h: number) {\n  return w * h;', 'area(w: number, h: number, d: number) {\n  return w * h * d;'));
+    const cfg = writeConfig('ne-zeta.json', { backends: { gpu: { kind: 'vllm', url: fake.url, model: 'zed-industries/zeta', maxContextTokens: 8192 } } });
+    const sent = fake.requests.length;
+    const r = await run(['prompt', join(repo, 'geo.ts') + ':6:3', '--config', cfg, '--task', 'nextEdit', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(fake.requests.length).toBe(sent);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ task: 'nextEdit', route: { backend: 'gpu', reason: 'first backend of routes.nextEdit' }, template: 'zeta', templateFrom: 'model zed-industries/zeta', history: { source: 'git diff HEAD', steps: 1 }, assumed: [] });
+    // The edit, as Zeta's prompt shows it: a diff of the file, then the excerpt with the cursor.
+    expect(out.prompt).toContain('User edited "geo.ts":\n```diff\n@@ -1,5 +1,5 @@\n-export function area(w: number, h: number) {\n-  return w * h;\n+export function area(w: number, h: number, d: number) {\n+  return w * h * d;\n }');
+    expect(out.prompt).toContain('<|editable_region_start|>\nexport function area(w: number, h: number, d: number) {');
+    expect(out.prompt).toContain('  <|user_cursor_is_here|>console.log(area(w, h));');
+    expect(out.region).toEqual({ startLine: 1, endLine: 7 });
+    expect(out.segments.map((s: { kind: string }) => s.kind)).toEqual(['edit', 'region', 'file']);
+    expect(out.budget).toMatchObject({ contextWindow: 8192, contextWindowSource: 'config' });
+    expect(out.budget.maxTokens).toBeGreaterThan(out.segments[1].tokens);
+
+    // Without a model in config the format is the instruct fallback, and the dry run says it assumed it.
+    const bare = writeConfig('ne-bare.json', { backends: { gpu: { kind: 'vllm', url: fake.url } } });
+    const b = JSON.parse((await run(['prompt', join(repo, 'geo.ts') + ':6:3', '--config', bare, '--task', 'nextEdit', '--json'])).stdout);
+    expect(b.template).toBe('instruct');
+    expect(b.assumed).toEqual(['budget.contextWindow', 'model', 'template']);
+    expect(b.messages.map((m: { role: string }) => m.role)).toEqual(['system', 'user']);
+
+    // The inline prompt is still the default, and an unknown task is a usage error naming the flag.
+    expect(JSON.parse((await run(['prompt', join(repo, 'geo.ts') + ':6:3', '--config', cfg, '--json'])).stdout).task).toBe('inline');
+    const bad = await run(['prompt', join(repo, 'geo.ts') + ':6:3', '--config', cfg, '--task', 'rename', '--json']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--task rename: expected one of: inline, nextEdit');
+  });
+
+  it('doctor names the next-edit route and each of its backends\' format; an empty next-edit route is no failure', async () => {
+    const ok = writeConfig('doc-ne.json', { backends: { fim: { kind: 'vllm', url: fake.url }, ne: { kind: 'vllm', url: fake.url, nextEdit: 'sweep' } }, routes: { inline: ['fim'], nextEdit: ['ne', 'fim'] } });
+    const r = await run(['doctor', '--config', ok]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/route nextEdit\s+-> ne\s+\(first backend of routes\.nextEdit\)/);
+    expect(r.stdout).toContain('next-edit format on ne: sweep (backends.ne.nextEdit)');
+    expect(r.stdout).toContain('next-edit format on fim: instruct (the model "Qwen/Qwen2.5-Coder-7B" is no known next-edit model');
+    // Only a cloud backend: the default next-edit route (the inline route's on-prem backends) is empty.
+    const cloud = writeConfig('doc-ne-cloud.json', { backends: { fim: { kind: 'vllm', url: fake.url, location: 'cloud' } } });
+    const c = await run(['doctor', '--config', cloud]);
+    expect(c.stdout).toMatch(/route inline\s+-> fim/);
+    expect(c.stdout).toMatch(/route nextEdit\s+-> none\s+\(routes\.nextEdit is empty/);
+    expect(c.code).toBe(0);
   });
 
   it('a workspace tandem.json may only tighten privacy', async () => {

@@ -93,4 +93,61 @@ describe('answerToEdits', () => {
     fine[1] = '  return w * h * d;';
     expect(run(fine).out).toMatchObject({ ok: true, edits: [{ text: ' * d' }] });
   });
+
+  it('counts the errors before on the document\'s tree: one parse (of the edited excerpt), the same verdicts', () => {
+    let parses = 0;
+    const counted = { lang: 'typescript' as const, parse: (lang: Parameters<typeof pool.parseNow>[0], text: string) => (parses++, pool.parseNow(lang, text)) };
+    const withTree = (lines: string[], text = FILE, cursor = CURSOR) => {
+      const region = regionAround(text, cursor, 8, 16);
+      const answer = `\`\`\`a.ts\n<|editable_region_start|>\n${lines.join('\n')}\n<|editable_region_end|>\n\`\`\``;
+      return answerToEdits({ text, region, parsed: zeta.parse(answer, true), syntax: { ...counted, tree: () => pool.parseNow('typescript', text) } });
+    };
+    const broken = [...NOW];
+    broken[1] = '  return w * h * (d;';
+    expect(withTree(broken)).toEqual({ ok: false, reason: 'the answer adds syntax errors to its block' });
+    expect(parses).toBe(1);
+    const fine = [...NOW];
+    fine[1] = '  return w * h * d;';
+    expect(withTree(fine)).toMatchObject({ ok: true, edits: [{ text: ' * d' }] });
+    expect(parses).toBe(2);
+    // Without a tree (or one not parsed to the text): the excerpt is parsed before and after.
+    expect(answerToEdits({ text: FILE, region: regionAround(FILE, CURSOR, 8, 16), parsed: zeta.parse(`<|editable_region_start|>\n${fine.join('\n')}\n<|editable_region_end|>`, true), syntax: { ...counted, tree: () => undefined } })).toMatchObject({ ok: true });
+    expect(parses).toBe(4);
+
+    // A brace taken out shows in the nodes after it, or at the excerpt's end.
+    const unclosed = [...NOW];
+    unclosed.splice(2, 1);
+    expect(withTree(unclosed)).toEqual({ ok: false, reason: 'the answer adds syntax errors to its block' });
+
+    // An error the file already has near the region is no error the answer adds; one more is.
+    const sick = [...NOW.slice(0, 4), 'const broken = (1 + ;', '', ...NOW.slice(4), ''].join('\n');
+    const sickLines = sick.replace(/\n$/, '').split('\n');
+    const sickCursor = sick.indexOf('d: number') + 'd: number'.length;
+    const ok = [...sickLines];
+    ok[1] = '  return w * h * d;';
+    expect(withTree(ok, sick, sickCursor)).toMatchObject({ ok: true });
+    const worse = [...sickLines];
+    worse[1] = '  return w * h * (d;';
+    expect(withTree(worse, sick, sickCursor)).toEqual({ ok: false, reason: 'the answer adds syntax errors to its block' });
+  });
+
+  it('with the document\'s tree, a region inside a class is checked as the class\'s members, short class or long', () => {
+    for (const methods of [3, 60]) {
+      const body: string[] = [];
+      for (let i = 0; i < methods; i++) body.push(`  m${i}(x: number): number {`, `    return x + ${i};`, '  }');
+      const text = ['export class Shapes {', ...body, '}', ''].join('\n');
+      const lines = text.replace(/\n$/, '').split('\n');
+      const at = lines.indexOf('  m1(x: number): number {');
+      const cursor = text.indexOf('  m1(x: number): number {');
+      const region = regionAround(text, cursor, 8, 16);
+      const answer = (ls: string[]) => `<|editable_region_start|>\n${ls.slice(region.startLine, region.endLine).join('\n')}\n<|editable_region_end|>`;
+      const check = { ...syntax, tree: () => pool.parseNow('typescript', text) };
+      const fine = [...lines];
+      fine[at + 1] = '    return x + 100;';
+      expect(answerToEdits({ text, region, parsed: zeta.parse(answer(fine), true), syntax: check })).toMatchObject({ ok: true, edits: [{ text: '00' }] });
+      const broken = [...lines];
+      broken[at + 1] = '    return x + ;';
+      expect(answerToEdits({ text, region, parsed: zeta.parse(answer(broken), true), syntax: check })).toEqual({ ok: false, reason: 'the answer adds syntax errors to its block' });
+    }
+  });
 });

@@ -106,24 +106,19 @@ describe('Zeta', () => {
 });
 
 describe('Sweep', () => {
-  it('renders the file, each change as a .diff pseudo-file of original:/updated: blocks, then original/current/updated windows', () => {
+  it('renders the file, each change as a .diff pseudo-file of original:/updated: blocks of its changed lines, then original/current/updated windows', () => {
     const p = sweep.render(added());
     const AREA_WAS = ['export function area(w: number, h: number) {', ...AREA_NOW.slice(1)];
     expect(p.prompt).toBe(
       [
         '<|file_sep|>src/geo.ts',
         ...AREA_NOW,
+        // The changed lines only, as Sweep's own client writes them (no unchanged lines around).
         '<|file_sep|>src/geo.ts.diff',
         'original:',
         'export function area(w: number, h: number) {',
-        '  return w * h;',
-        '}',
-        '',
         'updated:',
         'export function area(w: number, h: number, d: number) {',
-        '  return w * h;',
-        '}',
-        '',
         '<|file_sep|>original/src/geo.ts',
         ...AREA_WAS,
         '<|file_sep|>current/src/geo.ts',
@@ -133,6 +128,14 @@ describe('Sweep', () => {
       ].join('\n'),
     );
     expect(p.stop).toEqual(['<|file_sep|>', '<|endoftext|>']);
+  });
+
+  it('writes a line added as an empty original: block, and a change of another file under that file\'s .diff', () => {
+    const text = 'const a = 1;\nconst b = 2;\n';
+    const inserted = { uri: 'file:///ws/a.ts', path: 'a.ts', line: 0, before: ['const a = 1;'], after: ['const a = 1;', 'const b = 2;'], context: { head: 1, tail: 0 }, at: 1 };
+    const other = { uri: 'file:///ws/lib.ts', path: 'lib.ts', line: 4, before: ['x', 'old()', 'y'], after: ['x', 'renamed()', 'y'], context: { head: 1, tail: 1 }, at: 0 };
+    const p = sweep.render({ path: 'a.ts', text, cursor: text.indexOf('2;') + 2, events: [other, inserted], related: [] });
+    expect(p.prompt).toBe(['<|file_sep|>a.ts', 'const a = 1;', 'const b = 2;', '<|file_sep|>lib.ts.diff', 'original:', 'old()', 'updated:', 'renamed()', '<|file_sep|>a.ts.diff', 'original:', '', 'updated:', 'const b = 2;', '<|file_sep|>original/a.ts', 'const a = 1;', '<|file_sep|>current/a.ts', 'const a = 1;', 'const b = 2;', '<|file_sep|>updated/a.ts', ''].join('\n'));
   });
 
   it('sends a 21-line window: the cursor\'s line and ten on each side, shifted in at the file\'s ends', () => {

@@ -7,6 +7,7 @@ import type { Backend, Config } from '../config/schema.js';
 import type { BackendRegistry } from '../models/registry.js';
 import { isServed, servedModels } from '../models/served.js';
 import type { BackendFailure } from '../models/types.js';
+import { nextEditFormatFor } from '../nextEdit/formats.js';
 import { chooseBackend } from '../router/route.js';
 import { deadlineSignal } from '../util/abort.js';
 import { nearest } from '../util/nearest.js';
@@ -114,6 +115,8 @@ export async function noBackendMessage(f: BackendFailure, backend: string | unde
  */
 export async function doctor(config: Config, backends: BackendRegistry, origin: Origin | undefined, env: NodeJS.ProcessEnv, write: (line: string) => void, between: string[] = []): Promise<number> {
   const healthy = new Set<string>();
+  /** The model each reachable backend serves, for the next-edit format line. */
+  const served = new Map<string, string>();
   const names = Object.keys(config.backends);
   const width = Math.max(...names.map((n) => n.length));
   const reports = await Promise.all(
@@ -125,6 +128,7 @@ export async function doctor(config: Config, backends: BackendRegistry, origin: 
       const start = performance.now();
       const o = await backends.get(name)!.info(deadlineSignal(PROBE_TIMEOUT_MS));
       const ms = Math.round(performance.now() - start);
+      if (o.ok) served.set(name, o.value.id);
       if (!o.ok) {
         const fix = await fixFor(o.failure, b, origin, env);
         return [`${head}  unreachable: ${sentence(o.failure.message)}`, ...(fix ? [`  ${fix}`] : [])];
@@ -156,5 +160,24 @@ export async function doctor(config: Config, backends: BackendRegistry, origin: 
     if (!choice.backend) allServed = false;
     write(`route ${task.padEnd(9)} ${choice.backend ? `-> ${choice.backend}` : '-> none'}  (${choice.reason})`);
   }
+  // Next edits are optional: an empty route (the default when the inline route has no on-prem
+  // backend) is a line of information, not a route left unserved.
+  if (config.routes.nextEdit.length === 0) {
+    write(`route nextEdit  -> none  (routes.nextEdit is empty: by default it is the inline route's on-prem backends, and there are none; next-edit suggestions are off until it names a backend)`);
+  } else {
+    const choice = chooseBackend(config, 'nextEdit', [], (n) => healthy.has(n));
+    if (!choice.backend) allServed = false;
+    write(`route nextEdit  ${choice.backend ? `-> ${choice.backend}` : '-> none'}  (${choice.reason})`);
+    for (const name of config.routes.nextEdit) write(`  next-edit format on ${name}: ${nextEditFormatLine(config.backends[name]!, served.get(name))}`);
+  }
   return allServed ? 0 : 1;
+}
+
+/** Which next-edit prompt format a backend gets, and why: its `nextEdit` setting, else its model's name. */
+function nextEditFormatLine(b: Backend, servedModel: string | undefined): string {
+  if (b.nextEdit) return `${b.nextEdit} (backends.${b.name}.nextEdit)`;
+  const model = servedModel ?? b.model;
+  if (model === undefined) return `not known until the server names its model (set backends.${b.name}.model or backends.${b.name}.nextEdit: zeta, sweep, instruct)`;
+  const format = nextEditFormatFor(model).name;
+  return format === 'instruct' ? `instruct (the model "${model}" is no known next-edit model: a chat prompt; set backends.${b.name}.nextEdit to zeta or sweep for a model trained on those)` : `${format} (from the model name "${model}")`;
 }

@@ -1,6 +1,7 @@
 // The `tandem-lsp` command: argument parsing, the one-shot commands, and the stdio server's start.
+import { execFileSync } from 'node:child_process';
 import { watchFile } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig, userConfigPath } from '../config/load.js';
 import type { Config } from '../config/schema.js';
@@ -14,6 +15,10 @@ import { DocumentStore, type Doc } from '../documents.js';
 import { BackendRegistry } from '../models/registry.js';
 import { ActionPipeline } from '../pipeline/actions.js';
 import { InlinePipeline } from '../pipeline/inline.js';
+import { NextEditPipeline } from '../pipeline/nextEdit.js';
+import { EditHistory, STEP_PAUSE_MS } from '../nextEdit/history.js';
+import { parseUnifiedDiff, replayHunks, textBefore, type DiffHunk } from '../nextEdit/replay.js';
+import { estimateTokens } from '../prompt/tokens.js';
 import { PathPolicy } from '../privacy/paths.js';
 import { spendDir } from '../router/budget.js';
 import { grammarFailure, LANGUAGE_NAMES, languageIdForPath } from '../syntax/languages.js';
@@ -38,9 +43,10 @@ Usage:
   tandem-lsp complete FILE:LINE:COL [--config FILE] [--workspace DIR] [--json]
       One inline completion through the whole pipeline; prints the text to insert
       (--json: {text, backend, model, latencyMs}).
-  tandem-lsp prompt FILE:LINE:COL [--config FILE] [--workspace DIR] --json
+  tandem-lsp prompt FILE:LINE:COL [--config FILE] [--workspace DIR] [--task inline|nextEdit] --json
       Dry run: the prompt that would be sent, its segments and budget, and each context
-      source's time (the workspace is indexed first). No backend is called.
+      source's time (the workspace is indexed first). No backend is called. --task nextEdit:
+      the next-edit prompt instead, the file's uncommitted changes (git diff HEAD) as your edits.
   tandem-lsp explain FILE:LINE[-LINE] [--config FILE] [--workspace DIR]
       A Markdown explanation of those lines (route: action), streamed to stdout.
   tandem-lsp doctor [--config FILE]
@@ -72,6 +78,7 @@ interface Args {
   config?: string;
   workspace?: string;
   json: boolean;
+  task?: string;
   port?: string;
   host?: string;
   maxBodyBytes?: string;
@@ -91,6 +98,8 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--workspace') args.workspace = value(a);
     else if (a.startsWith('--workspace=')) args.workspace = a.slice('--workspace='.length);
     else if (a === '--json') args.json = true;
+    else if (a === '--task') args.task = value(a);
+    else if (a.startsWith('--task=')) args.task = a.slice('--task='.length);
     else if (a === '--port') args.port = value(a);
     else if (a.startsWith('--port=')) args.port = a.slice('--port='.length);
     else if (a === '--host') args.host = value(a);
@@ -338,7 +347,13 @@ async function explain(args: Args, hub: LogHub): Promise<number> {
   return EXIT.ok;
 }
 
+/** The task classes `prompt --task` can show. */
+const PROMPT_TASKS = ['inline', 'nextEdit'] as const;
+
 async function prompt(args: Args, hub: LogHub): Promise<number> {
+  const task = args.task ?? 'inline';
+  if (!(PROMPT_TASKS as readonly string[]).includes(task)) throw new UsageError(`--task ${task}: expected one of: ${PROMPT_TASKS.join(', ')}`);
+  if (task === 'nextEdit') return promptNextEdit(args, hub);
   const s = await openTarget(args, hub);
   const offset = s.doc.text.offsetAt({ line: s.target.line, character: s.target.character });
   const plan = await s.pipeline.plan(s.doc, offset, s.config, new AbortController().signal, false);
@@ -364,6 +379,82 @@ async function prompt(args: Args, hub: LogHub): Promise<number> {
   };
   process.stdout.write(args.json ? JSON.stringify(out, null, 2) + '\n' : plan.prompt.prompt + '\n');
   return EXIT.ok;
+}
+
+/**
+ * `prompt --task nextEdit`: the next-edit prompt the route's backend would get at the position,
+ * with the file's uncommitted changes (`git diff HEAD`, hunk by hunk in file order) as the user's
+ * recent edits, since a one-shot command has no editor that recorded any. No backend is called:
+ * the format follows `backends.NAME.model` (or `nextEdit`), and without either is assumed.
+ */
+async function promptNextEdit(args: Args, hub: LogHub): Promise<number> {
+  const target = parseTarget(args.positional[0]);
+  const { root, why } = workspaceFor(target.file, args.workspace);
+  const { config } = loadOrExit(args, [root]);
+  const text = readTextFile(target.file);
+  checkPosition(args.positional[0]!, linesOf(text), target);
+  const uri = pathToFileURL(target.file).href;
+  const workspace = new Workspace([root]);
+  const backends = backendsFor(config, hub, () => workspace.roots);
+  let clock = 0;
+  const history = new EditHistory({ now: () => clock, relativePath: (u) => workspace.relativePath(u) });
+  const changes = uncommittedHunks(target.file);
+  if (changes.hunks.length > 0) Array.from(replayHunks(history, uri, textBefore(text, changes.hunks), changes.hunks, (ms) => (clock += ms)));
+  clock += STEP_PAUSE_MS + 1; // the last step closed, as a request after a pause finds it
+  const doc = new DocumentStore(new ParseService()).open(uri, languageIdForPath(target.file), 0, text);
+  const pipeline = new NextEditPipeline({ config: () => config, backends, workspace, logger: hub.logger('nextEdit'), history, lines: () => undefined });
+  const p = pipeline.preview(doc, { line: target.line, character: target.character }, config);
+  const cfg = p.route.backend ? config.backends[p.route.backend] : undefined;
+  const rendered = p.prompt;
+  const promptText = rendered ? (rendered.prompt ?? rendered.messages!.map((m) => `<${m.role}>\n${m.content}`).join('\n\n')) : '';
+  const segments: { kind: string; path?: string; tokens: number }[] = [];
+  if (rendered) {
+    const [file, ...others] = rendered.sources;
+    let rest = estimateTokens(promptText);
+    for (const src of others) {
+      const tokens = estimateTokens(src.text);
+      const related = !history.recent().some((e) => e.path === src.path && [...e.before, ...e.after].join('\n') === src.text);
+      segments.push({ kind: related ? 'related' : 'edit', path: src.path, tokens });
+      rest -= tokens;
+    }
+    const region = estimateTokens(rendered.region.text);
+    segments.push({ kind: 'region', path: file!.path, tokens: region });
+    // The rest: the current file's lines around the region, the format's instruction and markers.
+    segments.push({ kind: 'file', path: file!.path, tokens: Math.max(0, rest - region) });
+  }
+  const out = {
+    task: 'nextEdit',
+    route: { backend: p.route.backend ?? null, reason: p.route.reason },
+    // The format the prompt is in (zeta, sweep, instruct), as `template` is the FIM template of an inline prompt.
+    template: rendered?.format ?? null,
+    // Where the format came from: backends.NAME.nextEdit, the model name, or neither (instruct, the fallback).
+    templateFrom: cfg?.nextEdit ? `backends.${cfg.name}.nextEdit` : cfg?.model ? `model ${cfg.model}` : null,
+    prompt: promptText,
+    ...(rendered?.messages ? { messages: rendered.messages } : {}),
+    stop: rendered?.stop ?? [],
+    segments,
+    budget: { contextWindow: cfg?.maxContextTokens ?? 8192, prompt: estimateTokens(promptText), maxTokens: p.maxTokens, contextWindowSource: cfg?.maxContextTokens ? 'config' : 'assumed' },
+    // The editable region sent (1-based lines, inclusive): the model's answer may change only these.
+    region: rendered ? { startLine: rendered.region.startLine + 1, endLine: rendered.region.endLine } : null,
+    // The edits the prompt holds: the file's uncommitted changes, one step per hunk.
+    history: { source: changes.source, steps: history.recent().length },
+    assumed: [...(cfg?.maxContextTokens ? [] : ['budget.contextWindow']), ...(cfg && !cfg.model && !cfg.nextEdit ? ['model', 'template'] : [])],
+    workspace: { root, why },
+  };
+  process.stdout.write(args.json ? JSON.stringify(out, null, 2) + '\n' : promptText + '\n');
+  return EXIT.ok;
+}
+
+/** The file's changes since git's HEAD, as zero-context hunks; none (and why) outside git or without changes. */
+function uncommittedHunks(file: string): { hunks: DiffHunk[]; source: string } {
+  const dir = dirname(file);
+  try {
+    const diff = execFileSync('git', ['-C', dir, 'diff', '--no-color', '--no-ext-diff', '--unified=0', 'HEAD', '--', basename(file)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
+    const hunks = [...parseUnifiedDiff(diff).values()][0] ?? [];
+    return { hunks, source: hunks.length > 0 ? 'git diff HEAD' : 'none: no changes since HEAD (git diff HEAD)' };
+  } catch {
+    return { hunks: [], source: 'none: not in a git repository with a HEAD commit' };
+  }
 }
 
 /** `doctor`'s line on tree-sitter: loaded with which grammars, or what is off and what it needs. */

@@ -1,5 +1,6 @@
 // A next-edit answer turned into the smallest edits of the document, or refused with the reason.
-import { errorCountWithin } from '../syntax/editCheck.js';
+import { errorCountWithin, errorCountOf } from '../syntax/editCheck.js';
+import type { SyntaxNode, Tree } from '../syntax/tree.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { BoundedParse } from '../pipeline/postprocess/syntaxCheck.js';
 import { diffLines } from '../util/lineDiff.js';
@@ -24,6 +25,12 @@ export interface LastChange {
 export interface SyntaxCheck {
   lang: LanguageName;
   parse: BoundedParse;
+  /**
+   * The document's own tree, parsed to exactly the text the edits are of (or undefined): the
+   * errors before the edits are then counted on it, in whole top-level nodes around the region,
+   * instead of on a parse of their own.
+   */
+  tree?: () => Tree | undefined;
 }
 
 /** Lines around the region parsed before and after, for the syntax check. */
@@ -189,33 +196,76 @@ export function applyEdits(text: string, edits: readonly NextEdit[]): string {
 
 /**
  * Whether the edits add ERROR/MISSING nodes to the lines around the region (the region and 40
- * lines on each side, parsed as they are and as they would be; each parse bounded). A check that
- * cannot run (a parse over its time, too many errors to count) lets the answer through.
+ * lines on each side, parsed as they would be, and counted as they are; each parse bounded). A
+ * check that cannot run (a parse over its time, too many errors to count) lets the answer through.
+ *
+ * With the document's tree, the excerpt is instead the region widened to whole top-level nodes
+ * (declarations, statements), which parses as it does within the file, and the errors before are
+ * those of the document's tree in those nodes: one parse, of the edited excerpt. Without it, or
+ * where whole nodes would make the excerpt too long, the excerpt is parsed before and after.
  */
 function breaksSyntax(check: SyntaxCheck, text: string, all: string[], region: Region, edits: NextEdit[]): boolean {
-  const from = Math.max(0, region.startLine - SYNTAX_MARGIN_LINES);
-  const to = Math.min(all.length, region.endLine + SYNTAX_MARGIN_LINES);
-  let startOff = 0;
-  for (let i = 0, n = 0; i < from; i++) {
-    n = text.indexOf('\n', startOff);
-    if (n < 0) break;
-    startOff = n + 1;
-  }
-  let endOff = startOff;
-  for (let i = from; i < to; i++) {
-    const n = text.indexOf('\n', endOff);
-    if (n < 0) {
-      endOff = text.length;
-      break;
-    }
-    endOff = n + 1;
-  }
+  let from = Math.max(0, region.startLine - SYNTAX_MARGIN_LINES);
+  let to = Math.min(all.length, region.endLine + SYNTAX_MARGIN_LINES);
+  // Whole top-level nodes need no margin: the excerpt starts and ends where the file's own
+  // declarations do, so it parses as it does in the file, and an error an edit makes (a brace
+  // taken out) shows within the nodes that hold the edit or at the excerpt's end.
+  const tree = check.tree?.();
+  const whole = tree ? topLevelSpan(tree, region.startLine, Math.max(region.endLine, region.startLine + 1)) : undefined;
+  if (whole && whole.to - whole.from <= MAX_WHOLE_LINES) ({ from, to } = whole);
+  const startOff = offsetOfLine(text, from);
+  const endOff = offsetOfLine(text, to);
   const before = text.slice(startOff, endOff);
   const after = applyEdits(before, edits.map((e) => ({ start: e.start - startOff, end: e.end - startOff, text: e.text })));
-  const t0 = check.parse(check.lang, before, SYNTAX_MAX_MS);
-  const t1 = t0 && check.parse(check.lang, after, SYNTAX_MAX_MS);
-  if (!t0 || !t1) return false;
-  const e0 = errorCountWithin(t0);
+  let e0: number | undefined;
+  if (whole && whole.to - whole.from <= MAX_WHOLE_LINES) e0 = errorCountOf(whole.nodes);
+  else {
+    const t0 = check.parse(check.lang, before, SYNTAX_MAX_MS);
+    if (!t0) return false;
+    e0 = errorCountWithin(t0);
+  }
+  if (e0 === undefined) return false;
+  const t1 = check.parse(check.lang, after, SYNTAX_MAX_MS);
+  if (!t1) return false;
   const e1 = errorCountWithin(t1);
-  return e0 !== undefined && e1 !== undefined && e1 > e0;
+  return e1 !== undefined && e1 > e0;
+}
+
+/** Whole top-level nodes longer than this are parsed before and after instead, with the margin (a region inside a long class). */
+const MAX_WHOLE_LINES = 4 * SYNTAX_MARGIN_LINES;
+
+/** Offset of the start of line `line` (0-based) of `text`; the text's length past its last line. */
+function offsetOfLine(text: string, line: number): number {
+  let off = 0;
+  for (let i = 0; i < line; i++) {
+    const n = text.indexOf('\n', off);
+    if (n < 0) return text.length;
+    off = n + 1;
+  }
+  return off;
+}
+
+/**
+ * Lines `from..to` (exclusive) widened to whole children of the root: the first and last
+ * top-level nodes on those lines and the nodes between; undefined when the tree has none there.
+ */
+function topLevelSpan(tree: Tree, from: number, to: number): { from: number; to: number; nodes: SyntaxNode[] } | undefined {
+  const root = tree.rootNode;
+  const topAt = (row: number): SyntaxNode | undefined => {
+    let n: SyntaxNode | null = root.descendantForPosition({ row, column: 0 });
+    while (n && n.parent && n.parent.id !== root.id) n = n.parent;
+    return n && n.id !== root.id ? n : undefined;
+  };
+  // The rows may fall between top-level nodes (a blank line): then the next one, or the one before.
+  let first = topAt(from);
+  for (let row = from; !first && row < to; row++) first = topAt(row);
+  if (!first) return undefined;
+  const nodes: SyntaxNode[] = [];
+  let last = first;
+  for (let n: SyntaxNode | null = first; n && n.startPosition.row < to; n = n.nextSibling) {
+    nodes.push(n);
+    last = n;
+  }
+  // A node's last line holds the next node's start when they share it (`a(); b();`): take whole lines.
+  return { from: Math.min(from, first.startPosition.row), to: Math.max(to, last.endPosition.row + 1), nodes };
 }

@@ -185,9 +185,12 @@ export const zeta: NextEditFormat = {
 // ---------------------------------------------------------------------------------------------
 // Sweep next-edit (sweepai/sweep-next-edit-*, Qwen2.5-Coder fine-tunes): Qwen's repository layout
 // of `<|file_sep|>` pseudo-files: related files, the current file, each recent change as a
-// `<path>.diff` file of `original:`/`updated:` blocks, then the 21-line window around the cursor
-// as it was before the last change (`original/`), as it is (`current/`), and `updated/`, which
-// the model writes.
+// `<path>.diff` file of `original:`/`updated:` blocks (the changed lines only), then the 21-line
+// window around the cursor as it was before the last change (`original/`), as it is (`current/`),
+// and `updated/`, which the model writes. The diff blocks and the three windows are laid out as
+// Sweep's own Neovim client sends them to the 1.5B model (sweepai/cursortab.nvim,
+// server/provider/sweep); the 21 lines are Sweep's blog's; the current file's block is the
+// Qwen repository layout the blog describes (that client sends none; Sweep's v2 template does).
 
 /** The window: the cursor's line and 10 lines on each side. */
 export const SWEEP_WINDOW_ABOVE = 10;
@@ -224,7 +227,12 @@ export const sweep: NextEditFormat = {
       from = Math.max(0, Math.min(lines.length - SWEEP_FILE_LINES, Math.round((centre - SWEEP_FILE_LINES / 2) / SWEEP_SNAP) * SWEEP_SNAP));
     }
     parts.push(`${FILE_SEP}${input.path}`, lines.slice(from, from + SWEEP_FILE_LINES).join('\n'));
-    for (const e of events) parts.push(`${FILE_SEP}${e.path}.diff`, 'original:', e.before.join('\n'), 'updated:', e.after.join('\n'));
+    // Each change's changed lines only, without the unchanged lines around them (the step's
+    // context), as Sweep's own client (sweepai/cursortab.nvim) writes its original:/updated: blocks.
+    for (const e of events) {
+      const { head, tail } = e.context;
+      parts.push(`${FILE_SEP}${e.path}.diff`, 'original:', e.before.slice(head, e.before.length - tail).join('\n'), 'updated:', e.after.slice(head, e.after.length - tail).join('\n'));
+    }
     parts.push(`${FILE_SEP}original/${input.path}`, sweepOriginal(input, region), `${FILE_SEP}current/${input.path}`, region.text, `${FILE_SEP}updated/${input.path}`);
     const prompt = parts.join('\n') + '\n';
     return { format: 'sweep', prompt, stop: [FILE_SEP, '<|endoftext|>'], region, sources: sourcesOf(input, events, input.related) };

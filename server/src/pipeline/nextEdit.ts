@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import type { Doc } from '../documents.js';
 import type { BackendRegistry } from '../models/registry.js';
 import type { BackendFailure, CompletionBackend } from '../models/types.js';
-import { chooseBackend, type RouteInputs } from '../router/route.js';
+import { chooseBackend, type RouteChoice, type RouteInputs } from '../router/route.js';
 import { estimateTokens } from '../prompt/tokens.js';
 import { CancelledError, DeadlineError, scopedSignal } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
@@ -31,6 +31,20 @@ export const NEXT_EDIT_DEADLINE_MS = 10_000;
 /** Tokens an answer may take beyond twice the region's. */
 const ANSWER_SLACK_TOKENS = 64;
 const MAX_ANSWER_TOKENS = 2048;
+
+/** The tokens an answer may take: the region rewritten, with room to grow. */
+export function answerTokens(region: { text: string }): number {
+  return Math.min(MAX_ANSWER_TOKENS, 2 * estimateTokens(region.text) + ANSWER_SLACK_TOKENS);
+}
+
+/** What `tandem-lsp prompt --task nextEdit` shows: the route as configured and the prompt, nothing sent. */
+export interface NextEditPreview {
+  route: RouteChoice;
+  /** The model the format was chosen for: `backends.NAME.model`, or undefined when unset (a dry run asks no server). */
+  model: string | undefined;
+  prompt: NextEditPrompt | undefined;
+  maxTokens: number;
+}
 
 export interface NextEditDeps {
   config: () => Config;
@@ -162,7 +176,7 @@ export class NextEditPipeline {
           tried.add(backend.name);
           continue;
         }
-        const maxTokens = Math.min(MAX_ANSWER_TOKENS, 2 * estimateTokens(prompt.region.text) + ANSWER_SLACK_TOKENS);
+        const maxTokens = answerTokens(prompt.region);
         const sent = this.now();
         const answer = await this.call(backend, prompt, model, maxTokens, signal);
         this.deps.backends.report(backend.name, answer.ok ? undefined : answer.failure, answer.ok ? Math.round(this.now() - sent) : undefined);
@@ -181,7 +195,8 @@ export class NextEditPipeline {
           region: prompt.region,
           parsed: format.parse(answer.text, answer.finishReason !== 'length'),
           ...(lastStep ? { last: stepChange(lastStep) } : {}),
-          ...(tree && this.deps.parse ? { syntax: { lang: tree.language.name, parse: this.deps.parse } } : {}),
+          // The document's tree when it is parsed to this text (its re-parse after a keystroke has run): the errors before are counted on it.
+          ...(tree && this.deps.parse ? { syntax: { lang: tree.language.name, parse: this.deps.parse, tree: () => tree.exact() } } : {}),
         });
         if (!out.ok) return { kind: 'empty', reason: out.reason, backend: backend.name, latencyMs: elapsed() };
         return { kind: 'edits', edits: out.edits, version, backend: backend.name, model: answer.model, format: prompt.format, latencyMs: elapsed() };
@@ -193,6 +208,33 @@ export class NextEditPipeline {
       scope.dispose();
       if (this.inFlight.get(doc.uri) === mine) this.inFlight.delete(doc.uri);
     }
+  }
+
+  /**
+   * A dry run: the route as configured (health and budget not asked), the model named in config,
+   * and the prompt in its format, routed again on every path the prompt holds as a request is.
+   */
+  preview(doc: Doc, position: { line: number; character: number }, config: Config): NextEditPreview {
+    const relPath = this.deps.workspace.relativePath(doc.uri);
+    const policy = this.deps.backends.paths;
+    const text = doc.text.getText();
+    const cursor = doc.text.offsetAt(position);
+    let paths = [relPath];
+    let out: NextEditPreview | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const route = chooseBackend(config, 'nextEdit', paths, { paths: policy });
+      const cfg = route.backend ? config.backends[route.backend] : undefined;
+      if (!cfg) return { route, model: undefined, prompt: undefined, maxTokens: 0 };
+      const cloud = cfg.location === 'cloud';
+      const input = nextEditInput({ history: this.deps.history, uri: doc.uri, path: relPath, text, cursor, lines: this.deps.lines, mayJoin: (p) => policy.mayJoin(p, relPath, cloud, config.privacy) });
+      const prompt = nextEditFormatFor(cfg.model ?? '', cfg.nextEdit).render(input);
+      out = { route, model: cfg.model, prompt, maxTokens: answerTokens(prompt.region) };
+      const held = [...new Set(prompt.sources.map((s) => s.path))];
+      const check = chooseBackend(config, 'nextEdit', held, { paths: policy });
+      if (check.backend === route.backend) return { ...out, route: check };
+      paths = held;
+    }
+    return out!;
   }
 
   private aborted(req: NextEditRequest, mine: AbortController, signal: AbortSignal, elapsed: () => number): NextEditOutcome {

@@ -41,6 +41,24 @@ export function errorCountWithin(tree: Tree, maxNodes = MAX_ERROR_WALK): number 
   return n;
 }
 
+/** ERROR and MISSING nodes in `nodes` and under them, or undefined past `maxNodes` nodes looked at (as errorCountWithin). */
+export function errorCountOf(nodes: readonly SyntaxNode[], maxNodes = MAX_ERROR_WALK): number | undefined {
+  let n = 0;
+  let seen = 0;
+  for (const top of nodes) {
+    if (!top.hasError && !top.isMissing) continue;
+    const stack: SyntaxNode[] = [top];
+    for (let node = stack.pop(); node; node = stack.pop()) {
+      if (node.type === 'ERROR' || node.isMissing) n++;
+      seen += node.childCount;
+      if (seen > maxNodes) return undefined;
+      const children = node.children;
+      for (let i = children.length - 1; i >= 0; i--) if (children[i]!.hasError || children[i]!.isMissing) stack.push(children[i]!);
+    }
+  }
+  return n;
+}
+
 /**
  * The nodes that are or hold a syntax error, in document order, entering only subtrees that hold
  * one. With a stack of its own, not recursion: a tree thousands of levels deep (20,000 nested
