@@ -24,7 +24,8 @@ export function openAt(marked: string, languageId: string, store = new DocumentS
   const { text, offset } = splitCursor(marked);
   const uri = `file:///work/fixture${nextDoc++}.${EXTENSIONS[languageId] ?? 'txt'}`;
   const doc = store.open(uri, languageId, 1, text);
-  doc.tree?.parseNow();
+  // No time bound that a loaded machine could run past: fixtures need their tree.
+  doc.tree?.parseNow(60_000);
   return { doc, offset, store };
 }
 
