@@ -3,13 +3,14 @@
 // region sent as a reference, the answer streamed into the chat buffer (the fake holds the rest
 // until Emacs has shown the first piece), a follow-up with a #file: reference that carries the
 // conversation, and a stopped answer whose backend connection closes. See emacs/chat-test.el.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
+import { runHeadless } from './headless.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const emacs = spawnSync('emacs', ['--version'], { encoding: 'utf8' });
@@ -57,37 +58,19 @@ for (const client of ['eglot', 'lsp-mode'] as const) {
       }, 20);
       writeFileSync(join(dir, 'calc.py'), FILE);
       writeFileSync(join(dir, 'util.py'), UTIL);
-      const env = {
-        ...process.env,
-        TANDEM_TEST_OUT: join(dir, 'out.json'),
-        TANDEM_TEST_SEEN: seen,
-        TANDEM_TEST_CLOSED: closed,
-        TANDEM_TEST_FILE: join(dir, 'calc.py'),
-        TANDEM_TEST_CLIENT: client,
-        TANDEM_ROOT: ROOT,
-        TANDEM_NODE: process.execPath,
-        TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
-        TANDEM_FAKE_LANGSERVER: join(ROOT, 'test/fake/langserver.js'),
-        TANDEM_FAKE_URL: fake.url,
-        TANDEM_CONFIG: '',
-        HOME: dir,
-        XDG_CONFIG_HOME: dir,
-      };
-      const proc = spawn('emacs', ['--batch', '-q', '-l', join(ROOT, 'test/clients/emacs/chat-test.el')], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-      proc.stdout.on('data', (d) => (output += d));
-      proc.stderr.on('data', (d) => (output += d));
-      const code = await new Promise<number | null>((res) => {
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 50_000);
-        proc.on('exit', (c) => {
-          clearTimeout(timer);
-          res(c);
-        });
-      });
-      try {
-        results = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
-      } catch {
-        throw new Error(`emacs exited with ${code} and wrote no results; its output:\n${output}`);
-      }
+      ({ results, output } = await runHeadless('emacs', {
+        dir,
+        script: 'emacs/chat-test.el',
+        env: {
+          TANDEM_TEST_SEEN: seen,
+          TANDEM_TEST_CLOSED: closed,
+          TANDEM_TEST_FILE: join(dir, 'calc.py'),
+          TANDEM_TEST_CLIENT: client,
+          TANDEM_ROOT: ROOT,
+          TANDEM_FAKE_LANGSERVER: join(ROOT, 'test/fake/langserver.js'),
+          TANDEM_FAKE_URL: fake.url,
+        },
+      }));
     }, 55_000);
 
     afterAll(async () => {

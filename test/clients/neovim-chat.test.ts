@@ -3,15 +3,14 @@
 // buffer (the fake holds the rest of its answer until Neovim has shown the first piece), a
 // follow-up with a `#file:` reference that carries the whole conversation, and a stopped answer
 // whose backend connection closes.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
+import { runHeadless } from './headless.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const nvimVersion = spawnSync('nvim', ['--version'], { encoding: 'utf8' });
 const hasNvim = nvimVersion.status === 0;
 if (!hasNvim && process.env.CI !== 'true') console.warn('test/clients/neovim-chat.test.ts: SKIPPED: `nvim` is not installed (apt-get install neovim)');
@@ -53,39 +52,11 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`:TandemChat in ${hasNvim
     }, 20);
     writeFileSync(join(dir, 'calc.py'), FILE);
     writeFileSync(join(dir, 'util.py'), UTIL);
-    const env = {
-      ...process.env,
-      TANDEM_TEST_OUT: join(dir, 'out.json'),
-      TANDEM_TEST_SEEN: seen,
-      TANDEM_TEST_CLOSED: closed,
-      TANDEM_TEST_FILE: join(dir, 'calc.py'),
-      TANDEM_TEST_TIMEOUT_MS: '45000',
-      TANDEM_NVIM_PLUGIN: join(ROOT, 'clients/neovim'),
-      TANDEM_NODE: process.execPath,
-      TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
-      TANDEM_FAKE_URL: fake.url,
-      TANDEM_CONFIG: '',
-      XDG_CONFIG_HOME: dir,
-      XDG_DATA_HOME: dir,
-      XDG_STATE_HOME: dir,
-      XDG_CACHE_HOME: dir,
-    };
-    const nvim = spawn('nvim', ['--headless', '--clean', '-u', join(ROOT, 'test/clients/neovim/chat.lua')], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    nvim.stdout.on('data', (d) => (output += d));
-    nvim.stderr.on('data', (d) => (output += d));
-    const code = await new Promise<number | null>((res) => {
-      const timer = setTimeout(() => nvim.kill('SIGKILL'), 50_000);
-      nvim.on('exit', (c) => {
-        clearTimeout(timer);
-        res(c);
-      });
-    });
-    try {
-      results = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
-    } catch {
-      throw new Error(`nvim exited with ${code} and wrote no results; its output:\n${output}`);
-    }
+    ({ results } = await runHeadless('nvim', {
+      dir,
+      script: 'neovim/chat.lua',
+      env: { TANDEM_TEST_SEEN: seen, TANDEM_TEST_CLOSED: closed, TANDEM_TEST_FILE: join(dir, 'calc.py'), TANDEM_FAKE_URL: fake.url },
+    }));
   }, 55_000);
 
   afterAll(async () => {
