@@ -223,10 +223,7 @@ function M.dismiss()
   return true
 end
 
-local function map(name, action)
-  local key = cfg.keymaps[name]
-  if key then util.map_falling_through('i', key, 'tandem: ' .. name, action) end
-end
+local function map(name, action) util.map_falling_through('i', cfg.keymaps[name], 'tandem: ' .. name, action) end
 
 function M.setup(config, group)
   cfg = config

@@ -233,10 +233,7 @@ function M.attached(client, bufnr)
   if bufnr == api.nvim_get_current_buf() then M.request() end
 end
 
-local function map(name, action)
-  local key = cfg.keymaps[name]
-  if key then util.map_falling_through('n', key, 'tandem: next edit ' .. name, action) end
-end
+local function map(name, action) util.map_falling_through('n', cfg.keymaps[name], 'tandem: next edit ' .. name, action) end
 
 function M.setup(config, group)
   cfg = config

@@ -68,8 +68,10 @@ end
 
 --- Maps `key` in `mode` ('i', 'n') to `action`; when the action returns false (nothing of ours
 --- to act on) the key does what it did before tandem: the user's own mapping, else the key.
---- `desc` must start with 'tandem:', which marks the mappings that are ours.
+--- `desc` must start with 'tandem:', which marks the mappings that are ours. No `key` (none
+--- configured): nothing is mapped.
 function M.map_falling_through(mode, key, desc, action)
+  if not key then return end
   previous_maps[mode] = previous_maps[mode] or {}
   if previous_maps[mode][key] == nil then
     local prev = vim.fn.maparg(key, mode, false, true)
