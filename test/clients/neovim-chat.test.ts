@@ -4,54 +4,31 @@
 // follow-up with a `#file:` reference that carries the whole conversation, and a stopped answer
 // whose backend connection closes.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
+import type { FakeVllm } from '../fake/vllm.js';
+import { expectFollowUp, SECOND, startChatFake, type ChatFake } from './chatFake.js';
 import { runHeadless } from './headless.js';
 
 const nvimVersion = spawnSync('nvim', ['--version'], { encoding: 'utf8' });
 const hasNvim = nvimVersion.status === 0;
 if (!hasNvim && process.env.CI !== 'true') console.warn('test/clients/neovim-chat.test.ts: SKIPPED: `nvim` is not installed (apt-get install neovim)');
 
-const FILE = ['# calc', 'def add(a, b):', '    return a + b', ''].join('\n');
-const UTIL = 'def twice(x):\n    return 2 * x\n';
-const FIRST = ['It adds', ' `a` and `b`', '\nand returns', ' the sum.'];
-const SECOND = 'It adds `twice`, which doubles.';
-
 describe.skipIf(!hasNvim && process.env.CI !== 'true')(`:TandemChat in ${hasNvim ? nvimVersion.stdout.split('\n')[0] : 'nvim (missing)'}`, () => {
   let fake: FakeVllm;
   let results: { version: string; done?: boolean; step: string; errors: string[]; messages: string; checks: Record<string, any>; requests: any[] };
   let dir: string;
-  let watch: ReturnType<typeof setInterval> | undefined;
+  let chat: ChatFake | undefined;
   const chats = () => fake.requests.filter((r) => r.path === '/v1/chat/completions');
 
   beforeAll(async () => {
     if (!hasNvim) throw new Error('`nvim` is not installed; CI must install it (apt-get install neovim)');
     dir = mkdtempSync(join(tmpdir(), 'tandem-nvim-chat-'));
-    const seen = join(dir, 'seen');
-    fake = await startFakeVllm({
-      respond: (req) => {
-        const last = String(req.body?.messages?.at(-1)?.content ?? '');
-        if (last.includes('take your time')) return { hang: true, after: 'Thinking' };
-        if (last.includes('#file:util.py')) return { text: SECOND };
-        return { text: FIRST.join(''), chunks: FIRST };
-      },
-      // The first answer's second piece waits until Neovim has shown the first one.
-      pace: async (i, req) => {
-        if (i !== 1 || !JSON.stringify(req.body?.messages ?? '').includes('What does this do?') || JSON.stringify(req.body.messages).includes('#file:')) return;
-        while (!existsSync(seen)) await new Promise((r) => setTimeout(r, 20));
-      },
-    });
-    // Written once the fake saw the slow answer's connection closed: the driver waits for it
-    // before it quits, so the close came from the stop, not from Neovim's exit.
-    const closed = join(dir, 'closed');
-    watch = setInterval(() => {
-      if (fake.requests.some((r) => r.closedAt !== null && JSON.stringify(r.body?.messages ?? '').includes('take your time'))) writeFileSync(closed, 'closed');
-    }, 20);
-    writeFileSync(join(dir, 'calc.py'), FILE);
-    writeFileSync(join(dir, 'util.py'), UTIL);
+    chat = await startChatFake(dir);
+    ({ fake } = chat);
+    const { seen, closed } = chat;
     ({ results } = await runHeadless('nvim', {
       dir,
       script: 'neovim/chat.lua',
@@ -60,7 +37,7 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`:TandemChat in ${hasNvim
   }, 55_000);
 
   afterAll(async () => {
-    clearInterval(watch);
+    chat?.stop();
     await fake?.close();
   });
 
@@ -98,15 +75,7 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`:TandemChat in ${hasNvim
   });
 
   it('a follow-up carries the conversation, and `#file:` adds that file as a reference', () => {
-    const second = results.requests[1];
-    expect(second.messages).toEqual([
-      { role: 'user', content: 'What does this do?' },
-      { role: 'assistant', content: FIRST.join('') },
-      { role: 'user', content: 'And what does #file:util.py add?' },
-    ]);
-    expect(second.references).toHaveLength(2);
-    expect(second.references[1]).toEqual({ uri: expect.stringMatching(/^file:\/\/.*\/util\.py$/) });
-    expect(JSON.stringify(chats()[1]!.body.messages)).toContain('return 2 * x');
+    expectFollowUp(results.requests[1], fake);
     expect(results.checks.after_second.slice(-5)).toEqual(['## tandem · gpu (on-prem)', SECOND, '', '## You', '']);
   });
 
