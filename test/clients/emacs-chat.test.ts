@@ -3,13 +3,15 @@
 // region sent as a reference, the answer streamed into the chat buffer (the fake holds the rest
 // until Emacs has shown the first piece), a follow-up with a #file: reference that carries the
 // conversation, and a stopped answer whose backend connection closes. See emacs/chat-test.el.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
+import type { FakeVllm } from '../fake/vllm.js';
+import { expectFollowUp, SECOND, startChatFake, type ChatFake } from './chatFake.js';
+import { runHeadless } from './headless.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const emacs = spawnSync('emacs', ['--version'], { encoding: 'utf8' });
@@ -18,80 +20,38 @@ if (!hasEmacs && process.env.CI !== 'true') console.warn('test/clients/emacs-cha
 const hasLspMode = hasEmacs && spawnSync('emacs', ['--batch', '-q', '--eval', '(kill-emacs (if (locate-library "lsp-mode") 0 1))']).status === 0;
 if (hasEmacs && !hasLspMode && process.env.CI !== 'true') console.warn('test/clients/emacs-chat.test.ts: lsp-mode SKIPPED: lsp-mode is not installed (apt-get install elpa-lsp-mode)');
 
-const FILE = ['# calc', 'def add(a, b):', '    return a + b', ''].join('\n');
-const UTIL = 'def twice(x):\n    return 2 * x\n';
-const FIRST = ['It adds', ' `a` and `b`', '\nand returns', ' the sum.'];
-const SECOND = 'It adds `twice`, which doubles.';
-
 for (const client of ['eglot', 'lsp-mode'] as const) {
   const available = client === 'eglot' ? hasEmacs : hasLspMode;
   describe.skipIf(!available && process.env.CI !== 'true')(`M-x tandem-chat through ${client}`, () => {
     let fake: FakeVllm;
     let results: Record<string, any>;
     let output = '';
-    let watch: ReturnType<typeof setInterval> | undefined;
+    let chat: ChatFake | undefined;
     const chats = () => fake.requests.filter((r) => r.path === '/v1/chat/completions');
 
     beforeAll(async () => {
       if (!available) throw new Error(`${client} is not installed; CI must install it (apt-get install emacs-nox elpa-eglot elpa-lsp-mode)`);
       const dir = mkdtempSync(join(tmpdir(), `tandem-emacs-chat-${client}-`));
-      const seen = join(dir, 'seen');
-      fake = await startFakeVllm({
-        respond: (req) => {
-          const last = String(req.body?.messages?.at(-1)?.content ?? '');
-          if (last.includes('take your time')) return { hang: true, after: 'Thinking' };
-          if (last.includes('#file:util.py')) return { text: SECOND };
-          return { text: FIRST.join(''), chunks: FIRST };
+      chat = await startChatFake(dir);
+      ({ fake } = chat);
+      const { seen, closed } = chat;
+      ({ results, output } = await runHeadless('emacs', {
+        dir,
+        script: 'emacs/chat-test.el',
+        env: {
+          TANDEM_TEST_SEEN: seen,
+          TANDEM_TEST_CLOSED: closed,
+          TANDEM_TEST_FILE: join(dir, 'calc.py'),
+          TANDEM_TEST_CLIENT: client,
+          TANDEM_ROOT: ROOT,
+          TANDEM_FAKE_LANGSERVER: join(ROOT, 'test/fake/langserver.js'),
+          TANDEM_FAKE_URL: fake.url,
         },
-        // The first answer's second piece waits until Emacs has shown the first one.
-        pace: async (i, req) => {
-          if (i !== 1 || JSON.stringify(req.body?.messages ?? '').includes('#file:')) return;
-          while (!existsSync(seen)) await new Promise((r) => setTimeout(r, 20));
-        },
-      });
-      // Written once the fake saw the slow answer's connection closed: the driver waits for it
-      // before it quits, so the close came from the stop, not from the editor's exit.
-      const closed = join(dir, 'closed');
-      watch = setInterval(() => {
-        if (fake.requests.some((r) => r.closedAt !== null && JSON.stringify(r.body?.messages ?? '').includes('take your time'))) writeFileSync(closed, 'closed');
-      }, 20);
-      writeFileSync(join(dir, 'calc.py'), FILE);
-      writeFileSync(join(dir, 'util.py'), UTIL);
-      const env = {
-        ...process.env,
-        TANDEM_TEST_OUT: join(dir, 'out.json'),
-        TANDEM_TEST_SEEN: seen,
-        TANDEM_TEST_CLOSED: closed,
-        TANDEM_TEST_FILE: join(dir, 'calc.py'),
-        TANDEM_TEST_CLIENT: client,
-        TANDEM_ROOT: ROOT,
-        TANDEM_NODE: process.execPath,
-        TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
-        TANDEM_FAKE_LANGSERVER: join(ROOT, 'test/fake/langserver.js'),
-        TANDEM_FAKE_URL: fake.url,
-        TANDEM_CONFIG: '',
-        HOME: dir,
-        XDG_CONFIG_HOME: dir,
-      };
-      const proc = spawn('emacs', ['--batch', '-q', '-l', join(ROOT, 'test/clients/emacs/chat-test.el')], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-      proc.stdout.on('data', (d) => (output += d));
-      proc.stderr.on('data', (d) => (output += d));
-      const code = await new Promise<number | null>((res) => {
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 50_000);
-        proc.on('exit', (c) => {
-          clearTimeout(timer);
-          res(c);
-        });
-      });
-      try {
-        results = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
-      } catch {
-        throw new Error(`emacs exited with ${code} and wrote no results; its output:\n${output}`);
-      }
+      }));
     }, 55_000);
 
     afterAll(async () => {
-      clearInterval(watch);
+      chat?.stop();
       await fake?.close();
     });
 
@@ -114,15 +74,7 @@ for (const client of ['eglot', 'lsp-mode'] as const) {
     });
 
     it('a follow-up carries the conversation, and #file: adds that file as a reference', () => {
-      const second = results.sent[1];
-      expect(second.messages).toEqual([
-        { role: 'user', content: 'What does this do?' },
-        { role: 'assistant', content: FIRST.join('') },
-        { role: 'user', content: 'And what does #file:util.py add?' },
-      ]);
-      expect(second.references).toHaveLength(2);
-      expect(second.references[1]).toEqual({ uri: expect.stringMatching(/^file:\/\/.*\/util\.py$/) });
-      expect(JSON.stringify(chats()[1]!.body.messages)).toContain('return 2 * x');
+      expectFollowUp(results.sent[1], fake);
       expect(results.afterSecond.endsWith(`\n## You\nAnd what does #file:util.py add?\n\n## tandem · gpu (on-prem)\n${SECOND}\n`)).toBe(true);
     });
 

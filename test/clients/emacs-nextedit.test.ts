@@ -3,13 +3,14 @@
 // a Zeta model: tandem-next-edit-mode's first request, the request after an edit settles, the
 // overlay preview, TAB applying it (accepted 1) and, in a second run, C-g dismissing it
 // (dismissed 1, the buffer unchanged). See test/clients/emacs/nextedit-test.el.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm, type RecordedRequest } from '../fake/vllm.js';
+import { runHeadless } from './headless.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const emacs = spawnSync('emacs', ['--version'], { encoding: 'utf8' });
@@ -35,38 +36,17 @@ function zeta(req: RecordedRequest) {
 async function runEmacs(client: 'eglot' | 'lsp-mode', mode: 'accept' | 'dismiss', fakeUrl: string): Promise<{ results: Record<string, any>; output: string }> {
   const dir = mkdtempSync(join(tmpdir(), `tandem-emacs-nextedit-${client}-${mode}-`));
   writeFileSync(join(dir, 'geo.py'), FILE);
-  const env = {
-    ...process.env,
-    TANDEM_NE_MODE: mode,
-    TANDEM_NE_CLIENT: client,
-    TANDEM_TEST_OUT: join(dir, 'out.json'),
-    TANDEM_TEST_FILE: join(dir, 'geo.py'),
-    TANDEM_NODE: process.execPath,
-    TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
-    TANDEM_EMACS_CLIENT: join(ROOT, client === 'eglot' ? 'clients/emacs/tandem-eglot.el' : 'clients/emacs/lsp-tandem.el'),
-    TANDEM_FAKE_URL: fakeUrl,
-    TANDEM_CONFIG: '',
-    HOME: dir,
-    XDG_CONFIG_HOME: dir,
-    XDG_STATE_HOME: dir,
-  };
-  let output = '';
-  const proc = spawn('emacs', ['--batch', '-q', '-l', join(ROOT, 'test/clients/emacs/nextedit-test.el')], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout.on('data', (d) => (output += d));
-  proc.stderr.on('data', (d) => (output += d));
-  const code = await new Promise<number | null>((res) => {
-    // A bound for a run that is stuck, not for a slow one.
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 50_000);
-    proc.on('exit', (c) => {
-      clearTimeout(timer);
-      res(c);
-    });
+  return runHeadless('emacs', {
+    dir,
+    script: 'emacs/nextedit-test.el',
+    env: {
+      TANDEM_NE_MODE: mode,
+      TANDEM_NE_CLIENT: client,
+      TANDEM_TEST_FILE: join(dir, 'geo.py'),
+      TANDEM_EMACS_CLIENT: join(ROOT, client === 'eglot' ? 'clients/emacs/tandem-eglot.el' : 'clients/emacs/lsp-tandem.el'),
+      TANDEM_FAKE_URL: fakeUrl,
+    },
   });
-  try {
-    return { results: JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')), output };
-  } catch {
-    throw new Error(`emacs exited with ${code} and wrote no results; its output:\n${output}`);
-  }
 }
 
 // Debian's elpa-lsp-mode: lsp-mode 8 on Emacs's load path (-q keeps the site files).

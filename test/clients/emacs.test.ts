@@ -3,7 +3,7 @@
 // textDocument/completion fallback, eglot-code-actions lists tandem's actions and runs one, and
 // clients/emacs/tandem.el's tandem-explain, tandem-stats and tandem-snooze work through it. See
 // test/clients/emacs/eglot-test.el; lsp-mode beside another server: test/clients/emacs/lsp-mode-test.el.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { freePort } from '../unit/backendKit.js';
+import { runHeadless } from './headless.js';
 
 /** A loopback URL where nothing listens (a port just let go of): connections to it are refused. */
 const deadUrl = async (): Promise<string> => `http://127.0.0.1:${await freePort()}`;
@@ -29,37 +30,12 @@ const hasLspMode = hasEmacs && spawnSync('emacs', ['--batch', '-q', '--eval', '(
 if (hasEmacs && !hasLspMode && process.env.CI !== 'true') console.warn('test/clients/emacs.test.ts: lsp-mode tests SKIPPED: lsp-mode or company is not installed (apt-get install elpa-lsp-mode elpa-company)');
 
 /** Runs test/clients/emacs/<script> in `dir` (holding calc.py) against `fakeUrl`; resolves with what it recorded. */
-async function runEmacs(dir: string, fakeUrl: string, extraEnv: Record<string, string> = {}, script = 'eglot-test.el'): Promise<{ results: Record<string, any>; output: string }> {
-  const env = {
-    ...process.env,
-    TANDEM_TEST_OUT: join(dir, 'out.json'),
-    TANDEM_TEST_FILE: join(dir, 'calc.py'),
-    TANDEM_NODE: process.execPath,
-    TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
-    TANDEM_EMACS_CLIENT: join(ROOT, 'clients/emacs/tandem-eglot.el'),
-    TANDEM_FAKE_URL: fakeUrl,
-    TANDEM_CONFIG: '',
-    HOME: dir, // no user Emacs or tandem configuration
-    XDG_CONFIG_HOME: dir,
-    ...extraEnv,
-  };
-  let output = '';
-  const proc = spawn('emacs', ['--batch', '-q', '-l', join(ROOT, 'test/clients/emacs', script)], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout.on('data', (d) => (output += d));
-  proc.stderr.on('data', (d) => (output += d));
-  const code = await new Promise<number | null>((res) => {
-    // A bound for a run that is stuck, not for a slow one.
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 50_000);
-    proc.on('exit', (c) => {
-      clearTimeout(timer);
-      res(c);
-    });
+function runEmacs(dir: string, fakeUrl: string, extraEnv: Record<string, string> = {}, script = 'eglot-test.el'): Promise<{ results: Record<string, any>; output: string }> {
+  return runHeadless('emacs', {
+    dir,
+    script: `emacs/${script}`,
+    env: { TANDEM_TEST_FILE: join(dir, 'calc.py'), TANDEM_EMACS_CLIENT: join(ROOT, 'clients/emacs/tandem-eglot.el'), TANDEM_FAKE_URL: fakeUrl, ...extraEnv },
   });
-  try {
-    return { results: JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')), output };
-  } catch {
-    throw new Error(`emacs exited with ${code} and wrote no results; its output:\n${output}`);
-  }
 }
 
 describe.skipIf(!hasEmacs && process.env.CI !== 'true')(`eglot in ${hasEmacs ? emacs.stdout.split('\n')[0] : 'emacs (missing)'}`, () => {

@@ -3,93 +3,41 @@
 // buffer (the fake holds the rest of its answer until Neovim has shown the first piece), a
 // follow-up with a `#file:` reference that carries the whole conversation, and a stopped answer
 // whose backend connection closes.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
+import type { FakeVllm } from '../fake/vllm.js';
+import { expectFollowUp, SECOND, startChatFake, type ChatFake } from './chatFake.js';
+import { runHeadless } from './headless.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const nvimVersion = spawnSync('nvim', ['--version'], { encoding: 'utf8' });
 const hasNvim = nvimVersion.status === 0;
 if (!hasNvim && process.env.CI !== 'true') console.warn('test/clients/neovim-chat.test.ts: SKIPPED: `nvim` is not installed (apt-get install neovim)');
-
-const FILE = ['# calc', 'def add(a, b):', '    return a + b', ''].join('\n');
-const UTIL = 'def twice(x):\n    return 2 * x\n';
-const FIRST = ['It adds', ' `a` and `b`', '\nand returns', ' the sum.'];
-const SECOND = 'It adds `twice`, which doubles.';
 
 describe.skipIf(!hasNvim && process.env.CI !== 'true')(`:TandemChat in ${hasNvim ? nvimVersion.stdout.split('\n')[0] : 'nvim (missing)'}`, () => {
   let fake: FakeVllm;
   let results: { version: string; done?: boolean; step: string; errors: string[]; messages: string; checks: Record<string, any>; requests: any[] };
   let dir: string;
-  let watch: ReturnType<typeof setInterval> | undefined;
+  let chat: ChatFake | undefined;
   const chats = () => fake.requests.filter((r) => r.path === '/v1/chat/completions');
 
   beforeAll(async () => {
     if (!hasNvim) throw new Error('`nvim` is not installed; CI must install it (apt-get install neovim)');
     dir = mkdtempSync(join(tmpdir(), 'tandem-nvim-chat-'));
-    const seen = join(dir, 'seen');
-    fake = await startFakeVllm({
-      respond: (req) => {
-        const last = String(req.body?.messages?.at(-1)?.content ?? '');
-        if (last.includes('take your time')) return { hang: true, after: 'Thinking' };
-        if (last.includes('#file:util.py')) return { text: SECOND };
-        return { text: FIRST.join(''), chunks: FIRST };
-      },
-      // The first answer's second piece waits until Neovim has shown the first one.
-      pace: async (i, req) => {
-        if (i !== 1 || !JSON.stringify(req.body?.messages ?? '').includes('What does this do?') || JSON.stringify(req.body.messages).includes('#file:')) return;
-        while (!existsSync(seen)) await new Promise((r) => setTimeout(r, 20));
-      },
-    });
-    // Written once the fake saw the slow answer's connection closed: the driver waits for it
-    // before it quits, so the close came from the stop, not from Neovim's exit.
-    const closed = join(dir, 'closed');
-    watch = setInterval(() => {
-      if (fake.requests.some((r) => r.closedAt !== null && JSON.stringify(r.body?.messages ?? '').includes('take your time'))) writeFileSync(closed, 'closed');
-    }, 20);
-    writeFileSync(join(dir, 'calc.py'), FILE);
-    writeFileSync(join(dir, 'util.py'), UTIL);
-    const env = {
-      ...process.env,
-      TANDEM_TEST_OUT: join(dir, 'out.json'),
-      TANDEM_TEST_SEEN: seen,
-      TANDEM_TEST_CLOSED: closed,
-      TANDEM_TEST_FILE: join(dir, 'calc.py'),
-      TANDEM_TEST_TIMEOUT_MS: '45000',
-      TANDEM_NVIM_PLUGIN: join(ROOT, 'clients/neovim'),
-      TANDEM_NODE: process.execPath,
-      TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
-      TANDEM_FAKE_URL: fake.url,
-      TANDEM_CONFIG: '',
-      XDG_CONFIG_HOME: dir,
-      XDG_DATA_HOME: dir,
-      XDG_STATE_HOME: dir,
-      XDG_CACHE_HOME: dir,
-    };
-    const nvim = spawn('nvim', ['--headless', '--clean', '-u', join(ROOT, 'test/clients/neovim/chat.lua')], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    nvim.stdout.on('data', (d) => (output += d));
-    nvim.stderr.on('data', (d) => (output += d));
-    const code = await new Promise<number | null>((res) => {
-      const timer = setTimeout(() => nvim.kill('SIGKILL'), 50_000);
-      nvim.on('exit', (c) => {
-        clearTimeout(timer);
-        res(c);
-      });
-    });
-    try {
-      results = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
-    } catch {
-      throw new Error(`nvim exited with ${code} and wrote no results; its output:\n${output}`);
-    }
+    chat = await startChatFake(dir);
+    ({ fake } = chat);
+    const { seen, closed } = chat;
+    ({ results } = await runHeadless('nvim', {
+      dir,
+      script: 'neovim/chat.lua',
+      env: { TANDEM_TEST_SEEN: seen, TANDEM_TEST_CLOSED: closed, TANDEM_TEST_FILE: join(dir, 'calc.py'), TANDEM_FAKE_URL: fake.url },
+    }));
   }, 55_000);
 
   afterAll(async () => {
-    clearInterval(watch);
+    chat?.stop();
     await fake?.close();
   });
 
@@ -127,15 +75,7 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`:TandemChat in ${hasNvim
   });
 
   it('a follow-up carries the conversation, and `#file:` adds that file as a reference', () => {
-    const second = results.requests[1];
-    expect(second.messages).toEqual([
-      { role: 'user', content: 'What does this do?' },
-      { role: 'assistant', content: FIRST.join('') },
-      { role: 'user', content: 'And what does #file:util.py add?' },
-    ]);
-    expect(second.references).toHaveLength(2);
-    expect(second.references[1]).toEqual({ uri: expect.stringMatching(/^file:\/\/.*\/util\.py$/) });
-    expect(JSON.stringify(chats()[1]!.body.messages)).toContain('return 2 * x');
+    expectFollowUp(results.requests[1], fake);
     expect(results.checks.after_second.slice(-5)).toEqual(['## tandem · gpu (on-prem)', SECOND, '', '## You', '']);
   });
 

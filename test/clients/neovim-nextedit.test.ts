@@ -4,15 +4,14 @@
 // insert mode settles, <Tab> applying it (accepted 1) and, in a second run, an edit over two lines
 // previewed and <Esc> dismissing it (dismissed 1, the buffer unchanged); two more runs dismiss it
 // by entering insert mode and by moving away.
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm, type RecordedRequest } from '../fake/vllm.js';
+import { runHeadless } from './headless.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const nvimVersion = spawnSync('nvim', ['--version'], { encoding: 'utf8' });
 const hasNvim = nvimVersion.status === 0;
 if (!hasNvim && process.env.CI !== 'true') console.warn('test/clients/neovim-nextedit.test.ts: SKIPPED: `nvim` is not installed (apt-get install neovim)');
@@ -47,47 +46,26 @@ function zeta(req: RecordedRequest, held: string) {
 
 async function runNvim(mode: 'accept' | 'dismiss' | 'type' | 'move', fake: FakeVllm, dir: string): Promise<any> {
   writeFileSync(join(dir, 'geo.ts'), FILE);
-  const out = join(dir, 'out.json');
-  const env = {
-    ...process.env,
-    TANDEM_NE_MODE: mode,
-    TANDEM_TEST_HELD: join(dir, 'held'),
-    TANDEM_TEST_CLOSED: join(dir, 'closed'),
-    TANDEM_TEST_OUT: out,
-    TANDEM_TEST_FILE: join(dir, 'geo.ts'),
-    // A bound for a run that is stuck, not for a slow one.
-    TANDEM_TEST_TIMEOUT_MS: '45000',
-    TANDEM_NVIM_PLUGIN: join(ROOT, 'clients/neovim'),
-    TANDEM_NODE: process.execPath,
-    TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
-    TANDEM_FAKE_URL: fake.url,
-    TANDEM_CONFIG: '',
-    XDG_CONFIG_HOME: dir,
-    XDG_DATA_HOME: dir,
-    XDG_STATE_HOME: dir,
-    XDG_CACHE_HOME: dir,
-  };
   // Written once the fake saw the held request's connection closed: the driver waits for it, so
   // the close came from the cancel, not from Neovim's exit.
   const watch = setInterval(() => {
     if (fake.requests.some((r) => r.closedAt !== null && /\n(<\|user_cursor_is_here\|>)?x\n/.test(String(r.body?.prompt ?? '')))) writeFileSync(join(dir, 'closed'), 'closed');
   }, 20);
-  const nvim = spawn('nvim', ['--headless', '--clean', '-u', join(ROOT, 'test/clients/neovim/nextedit.lua')], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  nvim.stdout.on('data', (d) => (output += d));
-  nvim.stderr.on('data', (d) => (output += d));
-  const code = await new Promise<number | null>((res) => {
-    const timer = setTimeout(() => nvim.kill('SIGKILL'), 50_000);
-    nvim.on('exit', (c) => {
-      clearTimeout(timer);
-      clearInterval(watch);
-      res(c);
-    });
-  });
   try {
-    return JSON.parse(readFileSync(out, 'utf8'));
-  } catch {
-    throw new Error(`nvim exited with ${code} and wrote no results; its output:\n${output}`);
+    const { results } = await runHeadless('nvim', {
+      dir,
+      script: 'neovim/nextedit.lua',
+      env: {
+        TANDEM_NE_MODE: mode,
+        TANDEM_TEST_HELD: join(dir, 'held'),
+        TANDEM_TEST_CLOSED: join(dir, 'closed'),
+        TANDEM_TEST_FILE: join(dir, 'geo.ts'),
+        TANDEM_FAKE_URL: fake.url,
+      },
+    });
+    return results;
+  } finally {
+    clearInterval(watch);
   }
 }
 

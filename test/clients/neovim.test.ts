@@ -1,7 +1,7 @@
 // clients/neovim in a real headless Neovim (Debian's 0.7.2 in CI) against the built server and the
 // fake vLLM: ghost text as extmarks, accept all / word / line, acceptance telemetry, Tab fall-through;
 // and settings from a project's exrc sent as repository-level only.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { freePort } from '../unit/backendKit.js';
+import { runHeadless } from './headless.js';
 
 /** A loopback URL where nothing listens (a port just let go of): connections to it are refused. */
 const deadUrl = async (): Promise<string> => `http://127.0.0.1:${await freePort()}`;
@@ -38,27 +39,6 @@ interface Results {
 }
 
 
-/** Runs headless Neovim until it quits; returns the JSON its driver wrote to `out`. */
-async function runNvim(args: string[], env: NodeJS.ProcessEnv, cwd: string, out: string): Promise<any> {
-  const nvim = spawn('nvim', ['--headless', ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  nvim.stdout.on('data', (d) => (output += d));
-  nvim.stderr.on('data', (d) => (output += d));
-  const code = await new Promise<number | null>((res) => {
-    // A bound for a run that is stuck, not for a slow one.
-    const timer = setTimeout(() => nvim.kill('SIGKILL'), 50_000);
-    nvim.on('exit', (c) => {
-      clearTimeout(timer);
-      res(c);
-    });
-  });
-  try {
-    return JSON.parse(readFileSync(out, 'utf8'));
-  } catch {
-    throw new Error(`nvim exited with ${code} and wrote no results; its output:\n${output}`);
-  }
-}
-
 describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNvim ? nvimVersion.stdout.split('\n')[0] : 'nvim (missing)'}`, () => {
   let fake: FakeVllm;
   let results: Results;
@@ -83,25 +63,11 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNv
     });
     dir = mkdtempSync(join(tmpdir(), 'tandem-nvim-'));
     writeFileSync(join(dir, 'calc.py'), FILE);
-    const env = {
-      ...process.env,
-      TANDEM_TEST_OUT: join(dir, 'out.json'),
-      TANDEM_TEST_FILE: join(dir, 'calc.py'),
-      // Bounds for a run that is stuck, not for a slow one: the whole scripted session, then the process.
-      TANDEM_TEST_TIMEOUT_MS: '45000',
-      TANDEM_NVIM_PLUGIN: join(ROOT, 'clients/neovim'),
-      TANDEM_NODE: process.execPath,
-      TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
-      TANDEM_FAKE_URL: fake.url,
-      TANDEM_DEAD_URL: await deadUrl(),
-      TANDEM_CONFIG: '',
-      // Neither the user's Neovim nor tandem configuration may leak in.
-      XDG_CONFIG_HOME: dir,
-      XDG_DATA_HOME: dir,
-      XDG_STATE_HOME: dir,
-      XDG_CACHE_HOME: dir,
-    };
-    results = await runNvim(['--clean', '-u', join(ROOT, 'test/clients/neovim/init.lua')], env, dir, join(dir, 'out.json'));
+    ({ results } = await runHeadless('nvim', {
+      dir,
+      script: 'neovim/init.lua',
+      env: { TANDEM_TEST_FILE: join(dir, 'calc.py'), TANDEM_FAKE_URL: fake.url, TANDEM_DEAD_URL: await deadUrl() },
+    }));
   }, 55_000);
 
   afterAll(async () => {
@@ -282,24 +248,12 @@ async function runNewer(mode: 'lsp_config' | 'native', fakeUrl: string): Promise
   mkdirSync(join(dir, '.git'));
   writeFileSync(join(dir, 'calc.py'), ['def add(a, b):', '    r', '', ''].join('\n'));
   writeFileSync(join(dir, 'spec.lua'), lazySpecs().readme);
-  const env = {
-    ...process.env,
-    TANDEM_NEWER_MODE: mode,
-    TANDEM_TEST_OUT: join(dir, 'out.json'),
-    TANDEM_TEST_FILE: join(dir, 'calc.py'),
-    TANDEM_LAZY_SPEC: join(dir, 'spec.lua'),
-    TANDEM_TEST_TIMEOUT_MS: '45000',
-    TANDEM_NVIM_PLUGIN: join(ROOT, 'clients/neovim'),
-    TANDEM_NODE: process.execPath,
-    TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
-    TANDEM_FAKE_URL: fakeUrl,
-    TANDEM_CONFIG: '',
-    XDG_CONFIG_HOME: dir,
-    XDG_DATA_HOME: dir,
-    XDG_STATE_HOME: dir,
-    XDG_CACHE_HOME: dir,
-  };
-  return runNvim(['--clean', '-u', join(ROOT, 'test/clients/neovim/newer.lua')], env, dir, join(dir, 'out.json'));
+  const { results } = await runHeadless('nvim', {
+    dir,
+    script: 'neovim/newer.lua',
+    env: { TANDEM_NEWER_MODE: mode, TANDEM_TEST_FILE: join(dir, 'calc.py'), TANDEM_LAZY_SPEC: join(dir, 'spec.lua'), TANDEM_FAKE_URL: fakeUrl },
+  });
+  return results;
 }
 
 // What newer Neovim adds, run in the Neovim at hand: the lazy.nvim spec, the help file, the status
@@ -459,22 +413,20 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')('Neovim: settings from a 
       `luafile ${join(ROOT, 'test/clients/neovim/exrc.lua')}`,
       '',
     ].join('\n'));
-    const env = {
-      ...process.env,
-      TANDEM_TEST_OUT: join(dir, 'out.json'),
-      TANDEM_TEST_FILE: join(project, 'calc.py'),
-      TANDEM_TEST_TIMEOUT_MS: '45000',
-      TANDEM_NODE: process.execPath,
-      TANDEM_SERVER: join(ROOT, 'server/bin/tandem-lsp.js'),
-      TANDEM_HOME_URL: opts.userUrl,
-      TANDEM_USER_SETUP: opts.userSetup ? '1' : '0',
-      TANDEM_CONFIG: '',
-      XDG_CONFIG_HOME: dir,
-      XDG_DATA_HOME: join(dir, 'data'),
-      XDG_STATE_HOME: join(dir, 'state'),
-      XDG_CACHE_HOME: join(dir, 'cache'),
-    };
-    return runNvim([], env, project, join(dir, 'out.json'));
+    // No driver script: Neovim starts as a user's would, from the init.vim above.
+    const { results } = await runHeadless('nvim', {
+      dir,
+      cwd: project,
+      env: {
+        TANDEM_TEST_FILE: join(project, 'calc.py'),
+        TANDEM_HOME_URL: opts.userUrl,
+        TANDEM_USER_SETUP: opts.userSetup ? '1' : '0',
+        XDG_DATA_HOME: join(dir, 'data'),
+        XDG_STATE_HOME: join(dir, 'state'),
+        XDG_CACHE_HOME: join(dir, 'cache'),
+      },
+    });
+    return results;
   }
 
   const repositorySetup = (extra = '') => `lua require('tandem').setup({ ${extra}settings = { backends = { fim = { kind = 'vllm', url = ${lua(foreign.url)} } }, inline = { maxTokens = 5 } } })\n`;

@@ -25,60 +25,23 @@
 
 (defun tandem-test-connect (file)
   "Start the client named by $TANDEM_TEST_CLIENT for FILE; the list of servers serving it."
-  (let ((dir (file-name-directory file)))
-    (if (equal tandem-test-client "eglot")
-        (progn
-          (require 'eglot)
-          (require 'project)
-          (load (expand-file-name "clients/emacs/tandem-eglot.el" (getenv "TANDEM_ROOT")) nil t)
-          (advice-add 'jsonrpc-async-request :before
-                      (lambda (_conn method params &rest _)
-                        (when (eq method :tandem/chat) (push params tandem-test-sent))))
-          (add-hook 'project-find-functions (lambda (_) (cons 'transient dir)))
-          (setq eglot-sync-connect t
-                eglot-connect-timeout 45
-                eglot-server-programs
-                `((python-mode ,(getenv "TANDEM_NODE") ,(getenv "TANDEM_SERVER") "--stdio"
-                               :initializationOptions ,(tandem-test-backends))))
-          (find-file file)
-          (call-interactively #'eglot)
-          (list "tandem"))
-      (require 'lsp-mode)
-      (load (expand-file-name "clients/emacs/lsp-tandem.el" (getenv "TANDEM_ROOT")) nil t)
-      (advice-add 'lsp-request-async :before
-                  (lambda (method params &rest _)
-                    (when (equal method "tandem/chat") (push params tandem-test-sent))))
-      (lsp-register-client
-       (make-lsp-client :new-connection (lsp-stdio-connection (list (getenv "TANDEM_NODE") (getenv "TANDEM_FAKE_LANGSERVER")))
-                        :major-modes '(python-mode)
-                        :server-id 'fake-langserver
-                        :priority 1))
-      (setq lsp-tandem-server-command (list (getenv "TANDEM_NODE") (getenv "TANDEM_SERVER") "--stdio")
-            lsp-tandem-initialization-options (tandem-test-backends)
-            lsp-enabled-clients '(fake-langserver tandem)
-            lsp-session-file (expand-file-name ".lsp-session" dir)
-            lsp-auto-guess-root nil
-            lsp-keep-workspace-alive nil
-            lsp-restart 'ignore
-            lsp-enable-snippet nil
-            lsp-diagnostics-provider :none
-            lsp-modeline-code-actions-enable nil
-            lsp-modeline-diagnostics-enable nil
-            lsp-modeline-workspace-status-enable nil
-            lsp-headerline-breadcrumb-enable nil
-            lsp-lens-enable nil
-            lsp-enable-file-watchers nil
-            lsp-signature-auto-activate nil
-            lsp-eldoc-enable-hover nil
-            lsp-enable-symbol-highlighting nil
-            lsp-response-timeout 40)
-      (lsp-workspace-folders-add dir)
-      (find-file file)
-      (lsp)
-      (tandem-test-wait "both servers to initialize"
-                        (lambda () (and (= (length (lsp-workspaces)) 2)
-                                        (seq-every-p (lambda (w) (eq (lsp--workspace-status w) 'initialized)) (lsp-workspaces)))))
-      (sort (mapcar (lambda (w) (symbol-name (lsp--client-server-id (lsp--workspace-client w)))) (lsp-workspaces)) #'string<))))
+  (if (equal tandem-test-client "eglot")
+      (progn
+        (require 'eglot)
+        (require 'project)
+        (load (expand-file-name "clients/emacs/tandem-eglot.el" (getenv "TANDEM_ROOT")) nil t)
+        (advice-add 'jsonrpc-async-request :before
+                    (lambda (_conn method params &rest _)
+                      (when (eq method :tandem/chat) (push params tandem-test-sent))))
+        (tandem-test-eglot-connect file (tandem-test-backends))
+        (list "tandem"))
+    (require 'lsp-mode)
+    (load (expand-file-name "clients/emacs/lsp-tandem.el" (getenv "TANDEM_ROOT")) nil t)
+    (advice-add 'lsp-request-async :before
+                (lambda (method params &rest _)
+                  (when (equal method "tandem/chat") (push params tandem-test-sent))))
+    (tandem-test-lsp-mode-connect file '(fake-langserver tandem) (tandem-test-backends))
+    (tandem-test-server-ids)))
 
 (condition-case err
     (let* ((file (getenv "TANDEM_TEST_FILE"))

@@ -51,21 +51,14 @@
            (url (getenv "TANDEM_FAKE_URL")))
       (tandem-test-record 'emacs emacs-version)
       (tandem-test-record 'eglot (locate-library "eglot"))
-      ;; The test directory is the project, as a .git or project file would make it for a user.
-      (add-hook 'project-find-functions (lambda (_) (cons 'transient dir)))
-      (setq eglot-sync-connect t
-            eglot-connect-timeout 45
-            eglot-server-programs
-            `((python-mode ,(getenv "TANDEM_NODE") ,(getenv "TANDEM_SERVER") "--stdio"
-                           :initializationOptions
-                           (:backends (:fim (:kind "vllm" :url ,url)
-                                       ;; With $TANDEM_DEAD_URL, a backend that listens nowhere: the status turns degraded.
-                                       ,@(when (getenv "TANDEM_DEAD_URL") `(:dead (:kind "vllm" :url ,(getenv "TANDEM_DEAD_URL")))))
-                            :routes (:inline ["fim"] :action ["fim"] :multiFile ["fim"])
-                            ;; A deadline only a stuck server reaches: the test is about the answer.
-                            :inline (:debounceMs 0 :deadlineMs 20000)))))
-      (find-file file)
-      (call-interactively #'eglot)
+      (tandem-test-eglot-connect
+       file
+       `(:backends (:fim (:kind "vllm" :url ,url)
+                    ;; With $TANDEM_DEAD_URL, a backend that listens nowhere: the status turns degraded.
+                    ,@(when (getenv "TANDEM_DEAD_URL") `(:dead (:kind "vllm" :url ,(getenv "TANDEM_DEAD_URL")))))
+         :routes (:inline ["fim"] :action ["fim"] :multiFile ["fim"])
+         ;; A deadline only a stuck server reaches: the test is about the answer.
+         :inline (:debounceMs 0 :deadlineMs 20000)))
       ;; The server pulls the `tandem' section after `initialized': with a repository's
       ;; .dir-locals.el, complete only once it has answered about it.
       (when (getenv "TANDEM_TEST_DIR_LOCALS")

@@ -28,54 +28,20 @@
           (while (re-search-forward "Sending request 'codeAction/resolve[^\n]*\nParams: {\n *\"title\": \"\\([^\"]*\\)\"" nil t)
             (push (match-string 1) titles)))))))
 
-(defun tandem-test-server-ids ()
-  (sort (mapcar (lambda (w) (symbol-name (lsp--client-server-id (lsp--workspace-client w)))) (lsp-workspaces)) #'string<))
-
 (condition-case err
-    (let* ((file (getenv "TANDEM_TEST_FILE"))
-           (dir (file-name-directory file)))
+    (let ((file (getenv "TANDEM_TEST_FILE")))
       (tandem-test-record 'lspMode (locate-library "lsp-mode"))
-      ;; The language's own server: the fake stands where pyright would.
-      (lsp-register-client
-       (make-lsp-client :new-connection (lsp-stdio-connection (list (getenv "TANDEM_NODE") (getenv "TANDEM_FAKE_LANGSERVER")))
-                        :major-modes '(python-mode)
-                        :server-id 'fake-langserver
-                        :priority 1))
-      ;; The user's init file: where tandem's server is, and their model server.
-      (setq lsp-tandem-server-command (list (getenv "TANDEM_NODE") (getenv "TANDEM_SERVER") "--stdio")
-            lsp-tandem-initialization-options
-            `(:backends (:fim (:kind "vllm" :url ,(getenv "TANDEM_FAKE_URL"))
-                         ;; Listens nowhere: the server's status turns degraded.
-                         :dead (:kind "vllm" :url ,(getenv "TANDEM_DEAD_URL")))
-              :routes (:inline ["fim"] :action ["fim"] :multiFile ["fim"])
-              ;; A deadline only a stuck server reaches: the test is about the answers.
-              :inline (:debounceMs 0 :deadlineMs 20000)))
-      ;; lsp-mode as a batch session needs it: no questions, no UI extras.
-      (setq lsp-enabled-clients '(fake-langserver tandem)
-            lsp-session-file (expand-file-name ".lsp-session" dir)
-            lsp-auto-guess-root nil
-            lsp-keep-workspace-alive nil
-            lsp-restart 'ignore
-            lsp-enable-snippet nil
-            lsp-diagnostics-provider :none
-            lsp-modeline-code-actions-enable nil
-            lsp-modeline-diagnostics-enable nil
-            lsp-modeline-workspace-status-enable nil
-            lsp-headerline-breadcrumb-enable nil
-            lsp-lens-enable nil
-            lsp-enable-file-watchers nil
-            lsp-signature-auto-activate nil
-            lsp-eldoc-enable-hover nil
-            lsp-enable-symbol-highlighting nil
-            lsp-response-timeout 40
-            ;; lsp-mode's trace of each server's messages: which server was asked what.
-            lsp-log-io t)
-      (lsp-workspace-folders-add dir)
-      (find-file file)
-      (lsp)
-      (tandem-test-wait "both servers to initialize"
-                        (lambda () (and (= (length (lsp-workspaces)) 2)
-                                        (seq-every-p (lambda (w) (eq (lsp--workspace-status w) 'initialized)) (lsp-workspaces)))))
+      ;; tandem as an add-on beside the language's own server (the fake stands where pyright would).
+      (tandem-test-lsp-mode-connect
+       file '(fake-langserver tandem)
+       `(:backends (:fim (:kind "vllm" :url ,(getenv "TANDEM_FAKE_URL"))
+                    ;; Listens nowhere: the server's status turns degraded.
+                    :dead (:kind "vllm" :url ,(getenv "TANDEM_DEAD_URL")))
+         :routes (:inline ["fim"] :action ["fim"] :multiFile ["fim"])
+         ;; A deadline only a stuck server reaches: the test is about the answers.
+         :inline (:debounceMs 0 :deadlineMs 20000))
+       ;; lsp-mode's trace of each server's messages: which server was asked what.
+       'lsp-log-io t)
       (tandem-test-record 'servers (vconcat (tandem-test-server-ids)))
       ;; Hover on `add': the other server's answer.
       (goto-char (point-min))

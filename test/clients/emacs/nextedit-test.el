@@ -63,50 +63,14 @@
 
 (condition-case err
     (let* ((file (getenv "TANDEM_TEST_FILE"))
-           (dir (file-name-directory file))
            (url (getenv "TANDEM_FAKE_URL"))
            (mode (getenv "TANDEM_NE_MODE")))
-      (if (equal tandem-test-client "lsp-mode")
-          (progn
-            (setq lsp-tandem-server-command (list (getenv "TANDEM_NODE") (getenv "TANDEM_SERVER") "--stdio")
-                  lsp-tandem-initialization-options
-                  `(:backends (:gpu (:kind "vllm" :url ,url))
-                    :context (:enabled :json-false)
-                    :inline (:debounceMs 0 :deadlineMs 20000))
-                  lsp-enabled-clients '(tandem)
-                  lsp-session-file (expand-file-name ".lsp-session" dir)
-                  lsp-auto-guess-root nil
-                  lsp-keep-workspace-alive nil
-                  lsp-restart 'ignore
-                  lsp-enable-snippet nil
-                  lsp-diagnostics-provider :none
-                  lsp-modeline-code-actions-enable nil
-                  lsp-modeline-diagnostics-enable nil
-                  lsp-modeline-workspace-status-enable nil
-                  lsp-headerline-breadcrumb-enable nil
-                  lsp-lens-enable nil
-                  lsp-enable-file-watchers nil
-                  lsp-signature-auto-activate nil
-                  lsp-eldoc-enable-hover nil
-                  lsp-enable-symbol-highlighting nil
-                  lsp-completion-enable nil
-                  lsp-response-timeout 40)
-            (lsp-workspace-folders-add dir)
-            (find-file file)
-            (lsp)
-            (tandem-test-wait "tandem to initialize"
-                              (lambda () (seq-some (lambda (w) (eq (lsp--workspace-status w) 'initialized)) (lsp-workspaces)))))
-        (add-hook 'project-find-functions (lambda (_) (cons 'transient dir)))
-        (setq eglot-sync-connect t
-              eglot-connect-timeout 45
-              eglot-server-programs
-              `((python-mode ,(getenv "TANDEM_NODE") ,(getenv "TANDEM_SERVER") "--stdio"
-                             :initializationOptions
-                             (:backends (:gpu (:kind "vllm" :url ,url))
-                              :context (:enabled :json-false)
-                              :inline (:debounceMs 0 :deadlineMs 20000)))))
-        (find-file file)
-        (call-interactively #'eglot))
+      (let ((options `(:backends (:gpu (:kind "vllm" :url ,url))
+                       :context (:enabled :json-false)
+                       :inline (:debounceMs 0 :deadlineMs 20000))))
+        (if (equal tandem-test-client "lsp-mode")
+            (tandem-test-lsp-mode-connect file '(tandem) options 'lsp-completion-enable nil)
+          (tandem-test-eglot-connect file options)))
       (tandem-test-record 'connected (and (run-hook-with-args-until-success 'tandem-client-functions) t))
       ;; On: the buffer's first request, answered with no edit (nothing was edited yet).
       (goto-char (point-min))

@@ -2,23 +2,14 @@
 -- (test/clients/neovim-chat.test.ts starts the fake vLLM and checks it). When the chat buffer first
 -- shows a piece of the answer it writes $TANDEM_TEST_SEEN: the fake holds the rest until then.
 local api = vim.api
-local out_path = assert(os.getenv('TANDEM_TEST_OUT'), 'TANDEM_TEST_OUT')
-local seen_path = assert(os.getenv('TANDEM_TEST_SEEN'), 'TANDEM_TEST_SEEN')
-local file = assert(os.getenv('TANDEM_TEST_FILE'), 'TANDEM_TEST_FILE')
-
-vim.opt.rtp:prepend(assert(os.getenv('TANDEM_NVIM_PLUGIN'), 'TANDEM_NVIM_PLUGIN'))
-vim.o.swapfile = false
-
-require('tandem').setup({
-  cmd = { assert(os.getenv('TANDEM_NODE')), assert(os.getenv('TANDEM_SERVER')), '--stdio' },
-  settings = {
-    backends = { gpu = { kind = 'vllm', url = assert(os.getenv('TANDEM_FAKE_URL')) } },
-    inline = { enabled = false },
-  },
-})
-
-local results = { version = tostring(vim.version().major) .. '.' .. vim.version().minor .. '.' .. vim.version().patch, checks = {}, errors = {}, requests = {} }
 local driver = dofile(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':h') .. '/steps.lua')
+local out_path = driver.env('TANDEM_TEST_OUT')
+local seen_path = driver.env('TANDEM_TEST_SEEN')
+local file = driver.env('TANDEM_TEST_FILE')
+
+driver.setup_with_gpu({ settings = { inline = { enabled = false } } })
+
+local results = { version = driver.version(), checks = {}, errors = {}, requests = {} }
 local function check(name, value) results.checks[name] = value end
 local chat = require('tandem.chat')
 

@@ -3,28 +3,20 @@
 -- checks it). $TANDEM_NE_MODE: 'accept' presses <Tab> on the preview, 'dismiss' <Esc>, 'type' i,
 -- 'move' G.
 local api = vim.api
-local out_path = assert(os.getenv('TANDEM_TEST_OUT'), 'TANDEM_TEST_OUT')
-local file = assert(os.getenv('TANDEM_TEST_FILE'), 'TANDEM_TEST_FILE')
-local mode = assert(os.getenv('TANDEM_NE_MODE'), 'TANDEM_NE_MODE')
-local held_path = assert(os.getenv('TANDEM_TEST_HELD'), 'TANDEM_TEST_HELD')
-local closed_path = assert(os.getenv('TANDEM_TEST_CLOSED'), 'TANDEM_TEST_CLOSED')
+local driver = dofile(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':h') .. '/steps.lua')
+local out_path = driver.env('TANDEM_TEST_OUT')
+local file = driver.env('TANDEM_TEST_FILE')
+local mode = driver.env('TANDEM_NE_MODE')
+local held_path = driver.env('TANDEM_TEST_HELD')
+local closed_path = driver.env('TANDEM_TEST_CLOSED')
 
-vim.opt.rtp:prepend(assert(os.getenv('TANDEM_NVIM_PLUGIN'), 'TANDEM_NVIM_PLUGIN'))
-vim.o.swapfile = false
-
-require('tandem').setup({
-  cmd = { assert(os.getenv('TANDEM_NODE')), assert(os.getenv('TANDEM_SERVER')), '--stdio' },
-  settings = {
-    backends = { gpu = { kind = 'vllm', url = assert(os.getenv('TANDEM_FAKE_URL')) } },
-    context = { enabled = false },
-    inline = { debounceMs = 0, deadlineMs = 20000 },
-  },
+driver.setup_with_gpu({
+  settings = { context = { enabled = false }, inline = { debounceMs = 0, deadlineMs = 20000 } },
   next_edit = { enabled = true },
 })
 
 local nextedit = require('tandem.nextedit')
-local results = { version = tostring(vim.version().major) .. '.' .. vim.version().minor .. '.' .. vim.version().patch, checks = {}, errors = {}, requests = {}, commands = {}, shows = {} }
-local driver = dofile(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':h') .. '/steps.lua')
+local results = { version = driver.version(), checks = {}, errors = {}, requests = {}, commands = {}, shows = {} }
 local function check(name, value) results.checks[name] = value end
 
 local function keys(k, remap)

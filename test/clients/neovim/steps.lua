@@ -1,6 +1,27 @@
--- What the Neovim test drivers share: running their steps, reading the ghost text, and handing the
--- results to the test.
+-- What the Neovim test drivers share: starting tandem, running their steps, reading the ghost
+-- text, and handing the results to the test.
 local M = {}
+
+--- The variable `name` of the test's environment (test/clients/headless.ts sets them); an error without it.
+function M.env(name)
+  return assert(os.getenv(name), name)
+end
+
+--- Puts the plugin ($TANDEM_NVIM_PLUGIN) on the runtime path and calls its setup() with `opts`,
+--- starting the built server with one backend, `gpu`: the fake vLLM at $TANDEM_FAKE_URL.
+function M.setup_with_gpu(opts)
+  vim.opt.rtp:prepend(M.env('TANDEM_NVIM_PLUGIN'))
+  vim.o.swapfile = false
+  opts.cmd = { M.env('TANDEM_NODE'), M.env('TANDEM_SERVER'), '--stdio' }
+  opts.settings.backends = { gpu = { kind = 'vllm', url = M.env('TANDEM_FAKE_URL') } }
+  require('tandem').setup(opts)
+end
+
+--- Neovim's version as major.minor.patch.
+function M.version()
+  local v = vim.version()
+  return v.major .. '.' .. v.minor .. '.' .. v.patch
+end
 
 --- Writes `results` (with Neovim's :messages) as JSON to `path` and quits Neovim.
 function M.write_and_quit(path, results)

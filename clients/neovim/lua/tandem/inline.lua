@@ -15,7 +15,6 @@ local pending -- the request in flight: {client, id}
 -- What is shown: {bufnr, row, col (bytes, 0-based), end_col, text, tick, item, client_id}, and
 -- for the answer of an invoked request `list` (every candidate: {text, item, end_col}) and `index`.
 local ghost
-local previous_maps = {} -- the user's own insert-mode mappings of our keys, captured once
 
 M.ns = ns
 
@@ -224,33 +223,7 @@ function M.dismiss()
   return true
 end
 
---- Runs the user's own mapping of `key` (captured at setup), else types the key itself.
-local function fall_through(key)
-  local prev = previous_maps[key]
-  local function feed(keys, remap)
-    api.nvim_feedkeys(api.nvim_replace_termcodes(keys, true, false, true), remap and 'im' or 'in', false)
-  end
-  if prev and prev.callback then
-    local r = prev.callback()
-    if prev.expr == 1 and type(r) == 'string' then feed(r, prev.noremap ~= 1) end
-  elseif prev and prev.rhs and prev.rhs ~= '' then
-    feed(prev.expr == 1 and api.nvim_eval(prev.rhs) or prev.rhs, prev.noremap ~= 1)
-  else
-    feed(key, false)
-  end
-end
-
-local function map(name, action)
-  local key = cfg.keymaps[name]
-  if not key then return end
-  if previous_maps[key] == nil then
-    local prev = vim.fn.maparg(key, 'i', false, true)
-    previous_maps[key] = (prev.desc or ''):find('^tandem:') == nil and prev or {}
-  end
-  vim.keymap.set('i', key, function()
-    if not action() then fall_through(key) end
-  end, { silent = true, desc = 'tandem: ' .. name })
-end
+local function map(name, action) util.map_falling_through('i', cfg.keymaps[name], 'tandem: ' .. name, action) end
 
 function M.setup(config, group)
   cfg = config

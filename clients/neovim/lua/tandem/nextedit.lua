@@ -18,7 +18,6 @@ local first_asked = {} -- 'client:bufnr' -> true once the buffer's first request
 -- What is shown: {bufnr, client_id, offset_encoding, tick, version, edits, top, bottom}; top and
 -- bottom are the rows from where it was asked to the farthest edit: the cursor may move there.
 local shown
-local previous_maps = {} -- the user's own normal-mode mappings of our keys, captured once
 
 M.ns = ns
 
@@ -234,33 +233,7 @@ function M.attached(client, bufnr)
   if bufnr == api.nvim_get_current_buf() then M.request() end
 end
 
---- Runs the user's own normal-mode mapping of `key` (captured at setup), else the key itself.
-local function fall_through(key)
-  local prev = previous_maps[key]
-  local function feed(keys, remap)
-    api.nvim_feedkeys(api.nvim_replace_termcodes(keys, true, false, true), remap and 'im' or 'in', false)
-  end
-  if prev and prev.callback then
-    local r = prev.callback()
-    if prev.expr == 1 and type(r) == 'string' then feed(r, prev.noremap ~= 1) end
-  elseif prev and prev.rhs and prev.rhs ~= '' then
-    feed(prev.expr == 1 and api.nvim_eval(prev.rhs) or prev.rhs, prev.noremap ~= 1)
-  else
-    feed(key, false)
-  end
-end
-
-local function map(name, action)
-  local key = cfg.keymaps[name]
-  if not key then return end
-  if previous_maps[key] == nil then
-    local prev = vim.fn.maparg(key, 'n', false, true)
-    previous_maps[key] = (prev.desc or ''):find('^tandem:') == nil and prev or {}
-  end
-  vim.keymap.set('n', key, function()
-    if not action() then fall_through(key) end
-  end, { silent = true, desc = 'tandem: next edit ' .. name })
-end
+local function map(name, action) util.map_falling_through('n', cfg.keymaps[name], 'tandem: next edit ' .. name, action) end
 
 function M.setup(config, group)
   cfg = config

@@ -45,6 +45,43 @@ function M.line(bufnr, row)
   return vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
 end
 
+-- The user's own mappings of our keys, by mode then key, captured the first time a key is mapped
+-- (never one of ours: a second setup must not capture the first one's mapping).
+local previous_maps = {}
+
+local function feed(keys, remap)
+  vim.api.nvim_feedkeys(vim.api.nvim_replace_termcodes(keys, true, false, true), remap and 'im' or 'in', false)
+end
+
+--- Runs the user's own `mode` mapping of `key` (captured at setup), else types the key itself.
+local function fall_through(mode, key)
+  local prev = previous_maps[mode][key]
+  if prev and prev.callback then
+    local r = prev.callback()
+    if prev.expr == 1 and type(r) == 'string' then feed(r, prev.noremap ~= 1) end
+  elseif prev and prev.rhs and prev.rhs ~= '' then
+    feed(prev.expr == 1 and vim.api.nvim_eval(prev.rhs) or prev.rhs, prev.noremap ~= 1)
+  else
+    feed(key, false)
+  end
+end
+
+--- Maps `key` in `mode` ('i', 'n') to `action`; when the action returns false (nothing of ours
+--- to act on) the key does what it did before tandem: the user's own mapping, else the key.
+--- `desc` must start with 'tandem:', which marks the mappings that are ours. No `key` (none
+--- configured): nothing is mapped.
+function M.map_falling_through(mode, key, desc, action)
+  if not key then return end
+  previous_maps[mode] = previous_maps[mode] or {}
+  if previous_maps[mode][key] == nil then
+    local prev = vim.fn.maparg(key, mode, false, true)
+    previous_maps[mode][key] = (prev.desc or ''):find('^tandem:') == nil and prev or {}
+  end
+  vim.keymap.set(mode, key, function()
+    if not action() then fall_through(mode, key) end
+  end, { silent = true, desc = desc })
+end
+
 function M.notify(msg, level)
   vim.notify('tandem: ' .. msg, level or vim.log.levels.INFO)
 end
