@@ -104,6 +104,7 @@ describe.skipIf(!hasNvim && process.env.CI !== 'true')(`Neovim plugin in ${hasNv
   it('Tab with nothing shown inserts a tab, and a user mapping of an accept key still runs', () => {
     expect(results.checks.line3_tab).toBe(results.checks.line3_before + '\t');
     expect(results.checks.line3_user_map).toBe(results.checks.line3_tab + 'X');
+    expect(results.checks.line3_user_fn).toBe(results.checks.line3_user_map + 'Y');
   });
 
   it('shows further lines as virt_lines and accepts a word, a line, then the rest', () => {

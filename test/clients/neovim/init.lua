@@ -11,6 +11,8 @@ vim.o.swapfile = false
 vim.g.python_recommended_style = 0 -- keep Tab a literal tab in the Python test file
 -- A user's own mapping of a key tandem also maps: it must still work when no ghost text is shown.
 vim.keymap.set('i', '<M-Right>', 'X')
+-- And one mapped to a Lua function (0.7's maparg() gives its callback as a number).
+vim.keymap.set('i', '<M-Down>', function() return 'Y' end, { expr = true })
 
 require('tandem').setup({
   cmd = { assert(os.getenv('TANDEM_NODE')), assert(os.getenv('TANDEM_SERVER')), '--stdio' },
@@ -164,8 +166,12 @@ local steps = {
       check('line3_tab', line(3))
       keys('<M-Right>', true)
     end, function() return line(3) ~= results.checks.line3_tab end },
-  { 'back to normal mode', function()
+  { 'user Lua mapping falls through', function()
       check('line3_user_map', line(3))
+      keys('<M-Down>', true)
+    end, function() return line(3) ~= results.checks.line3_user_map end },
+  { 'back to normal mode', function()
+      check('line3_user_fn', line(3))
       keys('<Esc>')
     end, function() return api.nvim_get_mode().mode == 'n' end },
   { 'multi-line ghost text', function()

@@ -75,6 +75,15 @@ function M.map_falling_through(mode, key, desc, action)
   previous_maps[mode] = previous_maps[mode] or {}
   if previous_maps[mode][key] == nil then
     local prev = vim.fn.maparg(key, mode, false, true)
+    if type(prev.callback) == 'number' then
+      -- Through vim.fn, Neovim 0.7-0.9 give a Lua callback as a number that Lua cannot call;
+      -- the API's own list carries the function itself.
+      local maps = prev.buffer == 1 and vim.api.nvim_buf_get_keymap(0, mode) or vim.api.nvim_get_keymap(mode)
+      for _, m in ipairs(maps) do
+        if m.lhs == prev.lhs then prev.callback = m.callback end
+      end
+      if type(prev.callback) ~= 'function' then prev.callback = nil end
+    end
     previous_maps[mode][key] = (prev.desc or ''):find('^tandem:') == nil and prev or {}
   end
   vim.keymap.set(mode, key, function()
