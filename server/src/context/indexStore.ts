@@ -72,7 +72,8 @@ export interface StoreOptions {
 export const RACY_MS = 2000;
 const FILES_PER_SHARD = 64;
 const MAX_BITS = 12;
-const DEFAULT_SLICE_MS = 4;
+/** As the index's own slices (index.ts). */
+const DEFAULT_SLICE_MS = 2;
 const BUSY_RETRY_MS = 15;
 const NL = 10;
 const TAB = 9;
