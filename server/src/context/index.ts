@@ -11,7 +11,7 @@ import { contentHash, IndexStore, RACY_MS, type FileStamp, type StoredFile } fro
 import { ProjectManifests } from './modules.js';
 import { ImportResolver, type ExportTarget } from './resolve.js';
 import { TagExtractor } from './tags.js';
-import { BadPacked, hasName, nameKey, nameKeys, packSymbols, unpackExports, unpackImports, unpackSymbols, type PackedSymbols } from './packed.js';
+import { BadPacked, hasName, nameKey, nameKeys, packSymbols, unpackExports, unpackImports, unpackNamed, unpackSymbols, type PackedSymbols } from './packed.js';
 import type { ExportAlias, FileSymbols, ImportRef, IndexedSymbol } from './types.js';
 
 export interface IndexLimits {
@@ -116,6 +116,16 @@ export class FileEntry {
   /** Whether it defines `name` (without unpacking). */
   defines(name: string): boolean {
     return hasName(this.packed.names, name);
+  }
+
+  /**
+   * Its definitions named `name`: from `symbols` once those are unpacked, else only these
+   * unpacked (objects of their own: lookups key definitions by path and line, not identity).
+   */
+  named(name: string): IndexedSymbol[] {
+    if (this.syms) return this.syms.filter((s) => s.name === name);
+    if (!this.defines(name)) return [];
+    return this.unpack(() => unpackNamed(this.packed, name, this.rel));
   }
 
   private unpack<T>(read: () => T[]): T[] {
@@ -227,7 +237,7 @@ export class WorkspaceIndex {
         entry: (abs) => this.files.get(abs),
         definedIn: (abs, name) => {
           const e = this.files.get(abs);
-          return e === undefined || !e.defines(name) ? [] : e.symbols.filter((s) => s.name === name && s.container === undefined);
+          return e === undefined ? [] : e.named(name).filter((s) => s.container === undefined);
         },
         resolved: (fromAbs, lang, source) => this.resolveImport(fromAbs, lang, source),
       },
@@ -437,7 +447,7 @@ export class WorkspaceIndex {
     const files = this.byName.get(nameKey(name));
     if (!files) return [];
     const r: IndexedSymbol[] = [];
-    for (const e of Array.isArray(files) ? files : [files]) if (e.defines(name)) for (const s of e.symbols) if (s.name === name) r.push(s);
+    for (const e of Array.isArray(files) ? files : [files]) r.push(...e.named(name));
     this.looked.set(name, r);
     return r;
   }

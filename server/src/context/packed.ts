@@ -98,14 +98,41 @@ function part(p: PackedSymbols, n: number, what: string): Record<string, unknown
 export function unpackSymbols(p: PackedSymbols, path: string): IndexedSymbol[] {
   const list = part(p, 0, 'definitions');
   if (list.length !== p.count) throw new BadPacked(`${list.length} definitions where ${p.count} were listed`);
-  for (const s of list) {
-    if (!isObject(s) || typeof s.name !== 'string' || typeof s.kind !== 'string' || !KINDS.has(s.kind) || (s.container !== null && typeof s.container !== 'string') || !isInt(s.line) || !isInt(s.endLine) || !Array.isArray(s.runs)) throw new BadPacked('bad definition');
-    for (const run of s.runs as unknown[]) if (!isObject(run) || !isInt(run.start) || typeof run.text !== 'string') throw new BadPacked('bad lines of a definition');
-    // Present but undefined, as on a symbol read from a tree (code tests `container === undefined`).
-    if (s.container === null) s.container = undefined;
-    s.path = path;
-  }
+  for (const s of list) checkSymbol(s, path);
   return list as unknown as IndexedSymbol[];
+}
+
+/**
+ * The definitions named `name` of a packed file, parsing only theirs (a by-name lookup of a name
+ * many files define would otherwise parse all of them). Each definition's JSON starts with
+ * `{"name":<name>,"kind":"` and the next one with `},{"name":"`: byte runs that hold raw quotes,
+ * which no JSON string does, so they are found only where a definition starts.
+ */
+export function unpackNamed(p: PackedSymbols, name: string, path: string): IndexedSymbol[] {
+  const b = Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength);
+  const end = b.indexOf(TAB);
+  if (end < 2) throw new BadPacked('expected 3 parts');
+  const out: IndexedSymbol[] = [];
+  const start = Buffer.from(`{"name":${JSON.stringify(name)},"kind":"`);
+  for (let at = b.indexOf(start); at >= 0 && at < end; at = b.indexOf(start, at + 1)) {
+    let close = b.indexOf(NEXT, at);
+    // The last definition ends where the list does (`}]` before the tab).
+    if (close < 0 || close > end) close = end - 2;
+    const s = parseOne(b.toString('utf8', at, close + 1), 'definitions');
+    checkSymbol(s, path);
+    out.push(s as unknown as IndexedSymbol);
+  }
+  return out;
+}
+
+const NEXT = Buffer.from('},{"name":"');
+
+function checkSymbol(s: Record<string, unknown>, path: string): void {
+  if (!isObject(s) || typeof s.name !== 'string' || typeof s.kind !== 'string' || !KINDS.has(s.kind) || (s.container !== null && typeof s.container !== 'string') || !isInt(s.line) || !isInt(s.endLine) || !Array.isArray(s.runs)) throw new BadPacked('bad definition');
+  for (const run of s.runs as unknown[]) if (!isObject(run) || !isInt(run.start) || typeof run.text !== 'string') throw new BadPacked('bad lines of a definition');
+  // Present but undefined, as on a symbol read from a tree (code tests `container === undefined`).
+  if (s.container === null) s.container = undefined;
+  s.path = path;
 }
 
 export function unpackImports(p: PackedSymbols): ImportRef[] {
@@ -125,14 +152,17 @@ export function unpackExports(p: PackedSymbols): ExportAlias[] {
 
 /** JSON.parse, its error said without V8's quote of the input (it is code, perhaps of a protected file). */
 function parse(text: string, what: string): Record<string, unknown>[] {
-  let v: unknown;
+  const v = parseOne(text, what);
+  if (!Array.isArray(v)) throw new BadPacked(`${what}: expected an array`);
+  return v as Record<string, unknown>[];
+}
+
+function parseOne(text: string, what: string): Record<string, unknown> {
   try {
-    v = JSON.parse(text);
+    return JSON.parse(text) as Record<string, unknown>;
   } catch {
     throw new BadPacked(`${what}: not valid JSON`);
   }
-  if (!Array.isArray(v)) throw new BadPacked(`${what}: expected an array`);
-  return v as Record<string, unknown>[];
 }
 
 function isInt(v: unknown): v is number {
