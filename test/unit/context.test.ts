@@ -7,6 +7,7 @@ import { resolveConfig } from '../../server/src/config/load.js';
 import type { Config } from '../../server/src/config/schema.js';
 import { DocumentActivity } from '../../server/src/context/activity.js';
 import { pack } from '../../server/src/context/pack.js';
+import { nameKey } from '../../server/src/context/packed.js';
 import { EnclosingSource } from '../../server/src/context/sources/enclosing.js';
 import { DefinitionsSource } from '../../server/src/context/sources/definitions.js';
 import { RecentEditsSource } from '../../server/src/context/sources/recentEdits.js';
@@ -182,6 +183,29 @@ describe('the index', () => {
     rmSync(join(root, 'src/nested'), { recursive: true });
     index.fileDeleted(join(root, 'src/nested'));
     expect(names('visible')).toBe(0);
+    index.dispose();
+  });
+
+  it('two names of one by-name key (the table keeps a hash, not the name) are told apart, as files come and go', async () => {
+    // Two identifiers whose 30-bit keys collide, found by brute force (~2^15 tries by the birthday bound).
+    const seen = new Map<number, string>();
+    let pair: [string, string] | undefined;
+    for (let i = 0; !pair; i++) {
+      const name = `n${i.toString(36)}`;
+      const other = seen.get(nameKey(name));
+      if (other) pair = [other, name];
+      else seen.set(nameKey(name), name);
+    }
+    const [a, b] = pair;
+    const root = tempWorkspace({ 'a.ts': `export function ${a}(x: number) {}\n`, 'b.ts': `export function ${b}(y: string) {}\nexport function ${a}Not() {}\n`, 'both.ts': `export const ${b} = 1;\nexport const ${a} = 2;\n` });
+    const { index } = await indexOf(root);
+    expect(index.lookup(a).map((s) => s.path).sort()).toEqual(['a.ts', 'both.ts']);
+    expect(index.lookup(b).map((s) => s.path).sort()).toEqual(['b.ts', 'both.ts']);
+    rmSync(join(root, 'both.ts'));
+    index.fileDeleted(join(root, 'both.ts'));
+    expect(index.lookup(a).map((s) => s.path)).toEqual(['a.ts']);
+    expect(index.lookup(b).map((s) => s.path)).toEqual(['b.ts']);
+    expect(index.lookup(`${a}Not`).map((s) => s.path)).toEqual(['b.ts']);
     index.dispose();
   });
 

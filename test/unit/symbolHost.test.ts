@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { SymbolHost } from '../../server/src/context/symbolHost.js';
-import type { FileSymbols } from '../../server/src/context/types.js';
+import { packSymbols, unpackExports, unpackImports, unpackSymbols, type PackedSymbols } from '../../server/src/context/packed.js';
 import { LogHub } from '../../server/src/util/logger.js';
 import { until } from '../wait.js';
 
@@ -24,7 +24,7 @@ function logger() {
 /** Tree-sitter's error recovery takes a parse of this to its budget (~400 ms): long enough to be caught in it. */
 const PATHOLOGICAL = '((((\n' + 'const q = "ab" + 1; '.repeat(15_000);
 
-const NOT_USED = async (): Promise<FileSymbols | undefined> => {
+const NOT_USED = async (): Promise<PackedSymbols | undefined> => {
   throw new Error('the fallback ran although the worker answered');
 };
 
@@ -35,11 +35,14 @@ describe('SymbolHost', () => {
     try {
       const text = "import { b } from './b';\nexport function area(r: number): number {\n  return r * r;\n}\nexport default area;\n";
       const out = await host.symbols('typescript', text, NOT_USED);
-      expect(out?.symbols.map((s) => s.name)).toContain('area');
-      expect(out?.imports.map((i) => i.source)).toEqual(['./b']);
+      // Packed in the worker (the bytes transferred), unpacked here.
+      expect(unpackSymbols(out!, 'a.ts').map((s) => s.name)).toContain('area');
+      expect(out?.names.split('\n')).toContain('area');
+      expect(unpackImports(out!).map((i) => i.source)).toEqual(['./b']);
+      expect(unpackExports(out!)).toEqual([{ name: 'default', local: 'area' }]);
       // Many at once come back each to its own caller.
       const many = await Promise.all(Array.from({ length: 20 }, (_, i) => host.symbols('python', `def f${i}(x):\n    return x\n`, NOT_USED)));
-      expect(many.map((m) => m?.symbols[0]?.name)).toEqual(Array.from({ length: 20 }, (_, i) => `f${i}`));
+      expect(many.map((m) => m?.names)).toEqual(Array.from({ length: 20 }, (_, i) => `f${i}`));
       expect(host.inWorker).toBe(true);
     } finally {
       host.dispose();
@@ -59,7 +62,7 @@ describe('SymbolHost', () => {
     expect(host.busy).toBe(false);
     // A host dropped while idle stops its worker at once.
     const idle = new SymbolHost(log, BUILT);
-    expect((await idle.symbols('python', 'def f(x):\n    return x\n', NOT_USED))?.symbols[0]?.name).toBe('f');
+    expect((await idle.symbols('python', 'def f(x):\n    return x\n', NOT_USED))?.names).toBe('f');
     await idle.dispose();
   });
 
@@ -92,7 +95,7 @@ describe('SymbolHost', () => {
       // The file parses cleanly, so its tag query has no clock (tags.ts): all 4,000 however
       // starved the machine.
       const out = await pending;
-      expect(out === undefined || out.symbols.length === 4000).toBe(true);
+      expect(out === undefined || out.count === 4000).toBe(true);
     }
   });
 
@@ -157,11 +160,12 @@ describe('SymbolHost', () => {
     const { log, lines } = logger();
     const host = new SymbolHost(log, pathToFileURL(dying));
     let fallbacks = 0;
-    const fallback = async (): Promise<FileSymbols> => {
+    const nothing = packSymbols({ symbols: [], imports: [], exports: [] });
+    const fallback = async (): Promise<PackedSymbols> => {
       fallbacks++;
-      return { symbols: [], imports: [], exports: [] };
+      return nothing;
     };
-    for (let i = 0; i < 3; i++) expect(await host.symbols('typescript', 'let a = 1;\n', fallback)).toEqual({ symbols: [], imports: [], exports: [] });
+    for (let i = 0; i < 3; i++) expect(await host.symbols('typescript', 'let a = 1;\n', fallback)).toBe(nothing);
     expect(fallbacks).toBe(3);
     expect(host.inWorker).toBe(false);
     expect(lines.join('\n')).toMatch(/index worker exited \(status 3\); starting a new one/);
@@ -175,8 +179,9 @@ describe('SymbolHost', () => {
   it('a worker script that cannot load counts as a failure, and its file still gets read', async () => {
     const { log, lines } = logger();
     const host = new SymbolHost(log, pathToFileURL(join(tmpdir(), 'no-such-tandem-worker.mjs')));
-    const out = await host.symbols('typescript', 'let a = 1;\n', async () => ({ symbols: [], imports: [], exports: [] }));
-    expect(out).toEqual({ symbols: [], imports: [], exports: [] });
+    const nothing = packSymbols({ symbols: [], imports: [], exports: [] });
+    const out = await host.symbols('typescript', 'let a = 1;\n', async () => nothing);
+    expect(out).toBe(nothing);
     expect(lines.join('\n')).toMatch(/index worker (failed|exited)/);
     host.dispose();
   });

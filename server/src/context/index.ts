@@ -11,6 +11,7 @@ import { contentHash, IndexStore, RACY_MS, type FileStamp, type StoredFile } fro
 import { ProjectManifests } from './modules.js';
 import { ImportResolver, type ExportTarget } from './resolve.js';
 import { TagExtractor } from './tags.js';
+import { BadPacked, hasName, nameKey, nameKeys, packSymbols, unpackExports, unpackImports, unpackNamed, unpackSymbols, type PackedSymbols } from './packed.js';
 import type { ExportAlias, FileSymbols, ImportRef, IndexedSymbol } from './types.js';
 
 export interface IndexLimits {
@@ -38,10 +39,10 @@ export interface IndexDeps {
   parse: (lang: LanguageName, text: string) => Promise<Tree | undefined> | Tree | undefined;
   /**
    * A file's definitions, imports and exports, worked out off this thread (the server's index
-   * worker); undefined when the parse gave up. Without it, the index parses (`parse`) and
-   * extracts on this thread.
+   * worker) and packed (packed.ts); undefined when the parse gave up. Without it, the index
+   * parses (`parse`) and extracts on this thread.
    */
-  symbols?: (lang: LanguageName, text: string) => Promise<FileSymbols | undefined>;
+  symbols?: (lang: LanguageName, text: string) => Promise<PackedSymbols | undefined>;
   /** Workspace-relative path with `/` separators: the form snippets carry and privacy globs match. */
   relativePath: (abs: string) => string;
   logger: Logger;
@@ -64,17 +65,78 @@ export interface IndexDeps {
   persist?: { stateDir: string };
 }
 
-export interface FileEntry {
-  abs: string;
-  rel: string;
-  lang: LanguageName;
-  bytes: number;
-  symbols: IndexedSymbol[];
-  imports: ImportRef[];
+/**
+ * One indexed file. Its definitions, imports and exports are kept packed (packed.ts) and unpacked
+ * the first time something reads them, then kept: a request reads a few files, and loading or
+ * indexing thousands makes no objects that a young-generation collection would have to copy.
+ */
+export class FileEntry {
+  private syms: IndexedSymbol[] | undefined;
+  private imps: ImportRef[] | undefined;
+  private exps: ExportAlias[] | undefined;
+
+  constructor(
+    readonly abs: string,
+    readonly rel: string,
+    readonly lang: LanguageName,
+    readonly bytes: number,
+    readonly packed: PackedSymbols,
+    /** The bytes this entry was read from, when the index is kept on disk. */
+    readonly stamp: FileStamp | undefined,
+    /** Called once when a packed part does not unpack (a damaged index file): the file is read again. */
+    private readonly damaged: (e: FileEntry, err: unknown) => void,
+    /** The objects `packed` was made from, when they are at hand (a file indexed on this thread). */
+    found?: FileSymbols,
+  ) {
+    if (found) {
+      this.syms = found.symbols.map((s) => ({ name: s.name, kind: s.kind, container: s.container, path: rel, line: s.line, endLine: s.endLine, runs: s.runs }));
+      this.imps = found.imports;
+      this.exps = found.exports;
+    }
+  }
+
+  get symbols(): IndexedSymbol[] {
+    return (this.syms ??= this.unpack(() => unpackSymbols(this.packed, this.rel)));
+  }
+
+  get imports(): ImportRef[] {
+    return (this.imps ??= this.unpack(() => unpackImports(this.packed)));
+  }
+
   /** Names the file exports for its own definitions under another name (`export default f`). */
-  exports: ExportAlias[];
-  /** The bytes this entry was read from, when the index is kept on disk. */
-  stamp?: FileStamp;
+  get exports(): ExportAlias[] {
+    return (this.exps ??= this.unpack(() => unpackExports(this.packed)));
+  }
+
+  /** The distinct names of its definitions (without unpacking them). */
+  get names(): string[] {
+    return this.packed.names === '' ? [] : this.packed.names.split('\n');
+  }
+
+  /** Whether it defines `name` (without unpacking). */
+  defines(name: string): boolean {
+    return hasName(this.packed.names, name);
+  }
+
+  /**
+   * Its definitions named `name`: from `symbols` once those are unpacked, else only these
+   * unpacked (objects of their own: lookups key definitions by path and line, not identity).
+   */
+  named(name: string): IndexedSymbol[] {
+    if (this.syms) return this.syms.filter((s) => s.name === name);
+    if (!this.defines(name)) return [];
+    return this.unpack(() => unpackNamed(this.packed, name, this.rel));
+  }
+
+  private unpack<T>(read: () => T[]): T[] {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof BadPacked)) throw err;
+      this.damaged(this, err);
+      return [];
+    }
+  }
 }
 
 export interface IndexStats {
@@ -100,8 +162,13 @@ export interface CacheCounts {
 const ALWAYS_SKIPPED = new Set(['.git', '.hg', '.svn', 'node_modules']);
 const BINARY_SNIFF_BYTES = 8000;
 const BUSY_RETRY_MS = 15;
-/** Indexing work between two turns of the event loop: what a request arriving meanwhile waits at most, besides one file. */
-const DEFAULT_SLICE_MS = 4;
+/**
+ * Indexing work between two turns of the event loop: what a request arriving meanwhile waits at
+ * most, besides one file and a collection. While the index works, the event loop's delay p99 is
+ * about this plus the longest young-generation pause (issue 14's target: 5 ms); a turn costs
+ * microseconds, so halving the 4 ms it was costs no measurable indexing time.
+ */
+const DEFAULT_SLICE_MS = 2;
 const PROGRESS_EVERY_MS = 200;
 const CHANGE_SETTLE_MS = 750;
 /**
@@ -114,7 +181,13 @@ const SAVE_DELAY_MS = 2000;
 
 export class WorkspaceIndex {
   private readonly files = new Map<string, FileEntry>();
-  private readonly byName = new Map<string, IndexedSymbol[]>();
+  /**
+   * The files defining each name (an array only for a name defined in more than one), in the
+   * order they were indexed, by the name's key (packed.ts's nameKey: no string per name is kept).
+   */
+  private readonly byName = new Map<number, FileEntry | FileEntry[]>();
+  /** `lookup`'s answers, each dropped when a file defining that name enters or leaves. */
+  private readonly looked = new Map<string, readonly IndexedSymbol[]>();
   private readonly byBase = new Map<string, Set<string>>();
   private readonly byDir = new Map<string, Set<string>>();
   private readonly queue: string[] = [];
@@ -163,8 +236,8 @@ export class WorkspaceIndex {
         dirs: () => this.byDir.keys(),
         entry: (abs) => this.files.get(abs),
         definedIn: (abs, name) => {
-          const rel = this.files.get(abs)?.rel;
-          return rel === undefined ? [] : (this.byName.get(name) ?? []).filter((s) => s.path === rel && s.container === undefined);
+          const e = this.files.get(abs);
+          return e === undefined ? [] : e.named(name).filter((s) => s.container === undefined);
         },
         resolved: (fromAbs, lang, source) => this.resolveImport(fromAbs, lang, source),
       },
@@ -281,7 +354,7 @@ export class WorkspaceIndex {
       if (root === undefined) continue;
       const st = e.stamp;
       const key = e.abs.slice(root.endsWith(sep) ? root.length : root.length + 1);
-      out.get(this.stores.get(root)!)!.push({ key, size: st.size, mtimeMs: st.mtimeMs, hash: st.hash, racy: st.racy, lang: e.lang, bytes: e.bytes, symbols: e.symbols, imports: e.imports, exports: e.exports });
+      out.get(this.stores.get(root)!)!.push({ key, size: st.size, mtimeMs: st.mtimeMs, hash: st.hash, racy: st.racy, lang: e.lang, bytes: e.bytes, packed: e.packed });
     }
     return out;
   }
@@ -369,7 +442,14 @@ export class WorkspaceIndex {
 
   /** Definitions with this exact name, across the workspace. */
   lookup(name: string): readonly IndexedSymbol[] {
-    return this.byName.get(name) ?? [];
+    const known = this.looked.get(name);
+    if (known) return known;
+    const files = this.byName.get(nameKey(name));
+    if (!files) return [];
+    const r: IndexedSymbol[] = [];
+    for (const e of Array.isArray(files) ? files : [files]) r.push(...e.named(name));
+    this.looked.set(name, r);
+    return r;
   }
 
   /** Indexed files in a directory. */
@@ -384,7 +464,7 @@ export class WorkspaceIndex {
 
   stats(): IndexStats {
     let symbols = 0;
-    for (const e of this.files.values()) symbols += e.symbols.length;
+    for (const e of this.files.values()) symbols += e.packed.count;
     return { files: this.files.size, symbols, bytes: this.bytes, skipped: { ...this.skipped }, cache: { ...this.counts } };
   }
 
@@ -436,6 +516,7 @@ export class WorkspaceIndex {
     }
     this.disposed = true;
     this.loaded.clear();
+    this.looked.clear();
     for (const t of this.settleTimers.values()) clearTimeout(t);
     this.settleTimers.clear();
     this.queue.length = 0;
@@ -586,7 +667,7 @@ export class WorkspaceIndex {
       this.skipped.tooBig++;
       return this.drop(abs);
     }
-    let found: FileSymbols | undefined;
+    let found: PackedSymbols | FileSymbols | undefined;
     try {
       found = this.deps.symbols ? await this.deps.symbols(lang.name, text) : await this.extractHere(lang.name, text, open?.tree);
     } catch {
@@ -615,33 +696,43 @@ export class WorkspaceIndex {
       this.counts.verified++;
       this.diskChanges++; // a new stamp to save (the same bytes, met at another mtime)
     }
-    this.install(abs, saved.lang, saved.bytes, saved, { size: stamp.size, mtimeMs: stamp.mtimeMs, hash: stamp.hash, racy: stamp.racy });
+    this.install(abs, saved.lang, saved.bytes, saved.packed, { size: stamp.size, mtimeMs: stamp.mtimeMs, hash: stamp.hash, racy: stamp.racy });
   }
 
-  private install(abs: string, lang: LanguageName, bytes: number, found: FileSymbols | StoredFile, stamp: FileStamp | undefined): void {
+  /** Files `found` (objects made on this thread, or packed by the worker or the saved index) under `abs`. */
+  private install(abs: string, lang: LanguageName, bytes: number, found: PackedSymbols | FileSymbols, stamp: FileStamp | undefined): void {
     const rel = this.deps.relativePath(abs);
-    const { imports, exports } = found;
-    let symbols: IndexedSymbol[];
-    if ('key' in found) {
-      // Loaded records are this index's own objects, of the same shape: only their path is filled in.
-      symbols = found.symbols;
-      for (const s of symbols) s.path = rel;
-    } else {
-      symbols = found.symbols.map((s) => ({ name: s.name, kind: s.kind, container: s.container, path: rel, line: s.line, endLine: s.endLine, runs: s.runs }));
-    }
+    const packed = 'count' in found ? found : packSymbols(found);
+    const entry = new FileEntry(abs, rel, lang, bytes, packed, stamp, this.damaged, 'count' in found ? undefined : found);
     this.drop(abs);
-    const entry: FileEntry = { abs, rel, lang, bytes, symbols, imports, exports, ...(stamp ? { stamp } : {}) };
     this.files.set(abs, entry);
     this.bytes += entry.bytes;
-    for (const s of entry.symbols) {
-      let list = this.byName.get(s.name);
-      if (!list) this.byName.set(s.name, (list = []));
-      list.push(s);
+    for (const key of nameKeys(packed.names)) {
+      const had = this.byName.get(key);
+      if (had === entry || (Array.isArray(had) && had[had.length - 1] === entry)) continue; // two names of one key
+      this.byName.set(key, had === undefined ? entry : Array.isArray(had) ? (had.push(entry), had) : [had, entry]);
     }
+    this.forget(entry);
     addTo(this.byBase, basename(abs), abs);
     addTo(this.byDir, dirname(abs), abs);
     this.clearResolved();
   }
+
+  /** `lookup`'s answers for the names a file defines, which it changes by entering or leaving. */
+  private forget(e: FileEntry): void {
+    if (this.looked.size > 0) for (const name of e.names) this.looked.delete(name);
+  }
+
+  /**
+   * A packed part of a file's record did not unpack (a damaged index file that passed its
+   * checksum): said once per file, without its content, and the file read again.
+   */
+  private readonly damaged = (e: FileEntry, err: unknown): void => {
+    this.deps.logger.warn(`index record of ${e.rel} cannot be read (${err instanceof Error ? err.message : String(err)}); indexing the file again`);
+    if (this.files.get(e.abs) !== e) return;
+    this.drop(e.abs);
+    this.fileChanged(e.abs);
+  };
 
   /** Parse (unless the open document's tree matches) and extract on this thread. */
   private async extractHere(lang: LanguageName, text: string, tree: Tree | undefined): Promise<FileSymbols | undefined> {
@@ -655,13 +746,16 @@ export class WorkspaceIndex {
     if (old.stamp) this.diskChanges++;
     this.files.delete(abs);
     this.bytes -= old.bytes;
-    for (const s of old.symbols) {
-      const list = this.byName.get(s.name);
-      if (!list) continue;
-      const kept = list.filter((x) => x.path !== old.rel || x.line !== s.line);
-      if (kept.length) this.byName.set(s.name, kept);
-      else this.byName.delete(s.name);
+    for (const key of nameKeys(old.packed.names)) {
+      const had = this.byName.get(key);
+      if (had === old) this.byName.delete(key);
+      else if (Array.isArray(had)) {
+        const kept = had.filter((x) => x !== old);
+        if (kept.length === 0) this.byName.delete(key);
+        else if (kept.length !== had.length) this.byName.set(key, kept.length === 1 ? kept[0]! : kept);
+      }
     }
+    this.forget(old);
     this.byBase.get(basename(abs))?.delete(abs);
     this.byDir.get(dirname(abs))?.delete(abs);
     this.clearResolved();

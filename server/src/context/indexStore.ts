@@ -2,16 +2,24 @@
 //
 // Layout: <stateDir>/index/<sha256 of the folder's real path, 24 hex>/<bits>-<n>.json, a file per
 // shard (a file's shard: a hash of its path relative to the folder, on `bits` bits, chosen so a
-// shard holds ~64 files). Each shard is two lines: a header that must equal this process's own
-// (format, grammar package versions, a hash of the extraction code, the folder's real path), and
-// the records. A shard is read and parsed in one go (a few ms) and written whole through a
-// temporary file and a rename: a reader sees an old or a new shard, never half of one; two
-// writers of a shard leave the last one's. Only shards whose content changed are written.
+// shard holds ~64 files). Each shard is a header line that must equal this process's own (format,
+// grammar package versions, a hash of the extraction code, the folder's real path), a line with
+// the SHA-1 of the rest, and a line per file: a JSON array of its key, stamp, language, size and
+// definitions' names, then its packed definitions, imports and exports (packed.ts), separated by
+// tabs (JSON text holds no raw tab or line break). A shard is read in one go (a few ms) and written
+// whole through a temporary file and a rename: a reader sees an old or a new shard, never half of
+// one; two writers of a shard leave the last one's. Only shards whose content changed are written.
+//
+// Loading checks the checksum and each file's line but leaves the packed parts as a view of the
+// shard file's bytes (outside V8's heap), parsed when a request first reads that file (FileEntry
+// in index.ts): building every definition's objects at once made the young-generation
+// collections that copy them pause the event loop (see packed.ts).
 //
 // A shard that is damaged, truncated or from another version is left out (its files are indexed
 // afresh) and said once per load; a directory that cannot be written leaves the index in memory,
 // said once. Every record is checked against the file itself before use (WorkspaceIndex), so a
-// stale or foreign shard can cost a re-read, never a wrong definition.
+// stale or foreign shard can cost a re-read, never a wrong definition; a packed part that does
+// not parse when read costs its file a re-read too.
 import { createHash } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,10 +28,10 @@ import { syntaxBackend } from '../syntax/binding.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Logger } from '../util/logger.js';
 import { VERSION } from '../version.js';
-import type { ExportAlias, ImportRef, IndexedSymbol, SymbolKind } from './types.js';
+import type { PackedSymbols } from './packed.js';
 
 /** Bumped whenever the records' layout changes. */
-export const FORMAT = 1;
+export const FORMAT = 2;
 
 /** What the index knew of a file's bytes when it read them. */
 export interface FileStamp {
@@ -46,10 +54,8 @@ export interface StoredFile extends FileStamp {
   lang: LanguageName;
   /** Characters of the text (FileEntry.bytes). */
   bytes: number;
-  /** As loaded, `path` is empty: the index sets it (the workspace-relative path may depend on other folders). */
-  symbols: IndexedSymbol[];
-  imports: ImportRef[];
-  exports: ExportAlias[];
+  /** Its definitions, imports and exports, unpacked by the index when a request reads them. */
+  packed: PackedSymbols;
 }
 
 export interface StoreOptions {
@@ -66,18 +72,21 @@ export interface StoreOptions {
 export const RACY_MS = 2000;
 const FILES_PER_SHARD = 64;
 const MAX_BITS = 12;
-const DEFAULT_SLICE_MS = 4;
+/** As the index's own slices (index.ts). */
+const DEFAULT_SLICE_MS = 2;
 const BUSY_RETRY_MS = 15;
+const NL = 10;
+const TAB = 9;
+const LINE_END = Buffer.from('\n');
 const SHARD_NAME = /^(\d{1,2})-(\d{1,5})\.json$/;
 const TEMP_NAME = /^\d{1,2}-\d{1,5}\.json\.(\d+)\.\d+\.tmp$/;
 
-const KINDS: ReadonlySet<string> = new Set<SymbolKind>(['function', 'method', 'class', 'interface', 'type', 'enum', 'struct', 'trait', 'constant']);
 const LANGS: ReadonlySet<string> = new Set<LanguageName>(['typescript', 'tsx', 'javascript', 'python', 'go', 'rust', 'java']);
 
 /** Grammar packages whose versions decide what a file's tags are. */
 const GRAMMAR_PACKAGES = ['tree-sitter', 'tree-sitter-go', 'tree-sitter-java', 'tree-sitter-javascript', 'tree-sitter-python', 'tree-sitter-rust', 'tree-sitter-typescript'];
 /** The code that turns a tree into records: a change to any of it makes old records wrong. */
-const EXTRACTION_CODE = ['./tags', './types', '../syntax/languages'];
+const EXTRACTION_CODE = ['./tags', './types', './packed', '../syntax/languages'];
 
 interface Version {
   format: number;
@@ -237,17 +246,17 @@ export class IndexStore {
     let first = '';
     for (const name of names.sort()) {
       yield;
-      let text: string;
+      let text: Buffer;
       try {
-        text = readFileSync(join(this.dir, name), 'utf8');
+        text = readFileSync(join(this.dir, name));
       } catch (err) {
         if (code(err) === 'ENOENT') continue; // removed by another process meanwhile
         damaged++;
         first ||= `${name}: ${code(err)}`;
         continue;
       }
-      const nl = text.indexOf('\n');
-      const head = nl < 0 ? text : text.slice(0, nl);
+      const nl = text.indexOf(NL);
+      const head = text.toString('utf8', 0, nl < 0 ? text.length : nl);
       if (head !== this.header) {
         if (isHeader(head)) stale++;
         else {
@@ -258,7 +267,10 @@ export class IndexStore {
       }
       const got: StoredFile[] = [];
       try {
-        decodeShard(parseBody(text.slice(nl + 1)), got);
+        const nl2 = text.indexOf(NL, nl + 1);
+        if (nl2 < 0) throw new Bad('no checksum');
+        if (text.toString('latin1', nl + 1, nl2) !== bodyHash(text.subarray(nl2 + 1))) throw new Bad('checksum does not match');
+        decodeShard(text, nl2 + 1, got);
       } catch (err) {
         damaged++;
         first ||= `${name}: ${err instanceof Error ? err.message : String(err)}`;
@@ -300,7 +312,8 @@ export class IndexStore {
         const known = this.onDisk.get(name);
         if (known !== undefined && (typeof known === 'string' ? known : fingerprint(known)) === fp) continue;
         temp = join(this.dir, `${name}.${process.pid}.${nextTemp++}.tmp`);
-        writeTemp(temp, `${this.header}\n${JSON.stringify(list.map(encodeFile))}\n`);
+        const body = Buffer.concat(list.flatMap(encodeFile));
+        writeTemp(temp, Buffer.concat([Buffer.from(`${this.header}\n${bodyHash(body)}\n`), body]));
         renameSync(temp, join(this.dir, name));
         temp = undefined;
         this.onDisk.set(name, fp);
@@ -340,7 +353,7 @@ export class IndexStore {
  * (umask can only narrow it): the records hold lines of code. A file of that name can only be
  * left by a dead process that had this one's pid (names are unique within a process): removed.
  */
-function writeTemp(path: string, data: string): void {
+function writeTemp(path: string, data: Buffer): void {
   try {
     writeFileSync(path, data, { mode: 0o600, flag: 'wx' });
   } catch (err) {
@@ -395,90 +408,50 @@ function fingerprint(files: readonly StoredFile[]): string {
   return h.digest('base64');
 }
 
-// Records are written as the objects the index holds, field for field and in the same order, so
-// that JSON.parse builds them natively with the index's own object shapes and loading only checks
-// them. (Arrays decoded in JavaScript made a smaller file but took twice as long to load in a
-// fresh process, whose decoding runs before the JIT has warmed up.) A symbol's `container` is
-// written as null when absent (JSON drops undefined, and a missing field would change the shape);
-// its `path` is left empty, filled in by the index.
+/** A file's line: its key, stamp, language, size and names as JSON, a tab, then its packed bytes. */
+function encodeFile(f: StoredFile): Uint8Array[] {
+  const p = f.packed;
+  return [Buffer.from(`${JSON.stringify([f.key, f.size, f.mtimeMs, f.hash, f.racy, f.lang, f.bytes, p.count, p.names])}\t`), p.data, LINE_END];
+}
 
-function encodeFile(f: StoredFile): StoredFile {
-  return {
-    key: f.key,
-    size: f.size,
-    mtimeMs: f.mtimeMs,
-    hash: f.hash,
-    racy: f.racy,
-    lang: f.lang,
-    bytes: f.bytes,
-    symbols: f.symbols.map((s) => ({ name: s.name, kind: s.kind, container: (s.container ?? null) as string | undefined, path: '', line: s.line, endLine: s.endLine, runs: s.runs })),
-    imports: f.imports,
-    exports: f.exports,
-  };
+function bodyHash(body: Uint8Array): string {
+  return createHash('sha1').update(body).digest('base64');
 }
 
 class Bad extends Error {}
-
-/**
- * JSON.parse, its error said without V8's quote of the input: a shard holds lines of code (of
- * protected files too), and a log line must never.
- */
-function parseBody(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    const at = /position (\d+)/.exec(err instanceof Error ? err.message : '')?.[1];
-    throw new Bad(`not valid JSON${at ? ` (at character ${at} of the records)` : ''}`);
-  }
-}
 
 function isInt(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= -1;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /**
- * Checks every field of every record (a shard is input: a damaged one must not reach the index),
- * allocating nothing; messages are built only on failure.
+ * Checks every file's line from `from` on (a shard is input: a damaged one must not reach the
+ * index), its packed bytes kept as a view of `text`. Messages name a line by its position: what a
+ * damaged one holds may be code.
  */
-function decodeShard(body: unknown, out: StoredFile[]): void {
-  if (!Array.isArray(body)) throw new Bad('expected an array of records');
-  for (let i = 0; i < body.length; i++) {
-    const r: unknown = body[i];
-    if (!isObject(r)) throw new Bad(`record ${i}: expected an object`);
-    // Named by position, not by its key or names: what a damaged record holds may be code.
-    const at = `record ${i}`;
-    const key = r.key;
-    if (typeof key !== 'string' || key.length === 0 || key.split(/[\\/]/).includes('..')) throw new Bad(`${at}: bad key`);
-    if (typeof r.lang !== 'string' || !LANGS.has(r.lang)) throw new Bad(`${at}: bad language`);
-    if (!isInt(r.size) || !isInt(r.bytes) || typeof r.mtimeMs !== 'number' || !Number.isFinite(r.mtimeMs) || typeof r.hash !== 'string' || typeof r.racy !== 'boolean') throw new Bad(`${at}: bad stamp`);
-    const { symbols, imports, exports } = r;
-    if (!Array.isArray(symbols) || !Array.isArray(imports) || !Array.isArray(exports)) throw new Bad(`${at}: bad lists`);
-    for (let k = 0; k < symbols.length; k++) checkSymbol(symbols[k], at);
-    for (let k = 0; k < imports.length; k++) checkImport(imports[k], at);
-    for (let k = 0; k < exports.length; k++) {
-      const e: unknown = exports[k];
-      if (!isObject(e) || typeof e.name !== 'string' || typeof e.local !== 'string') throw new Bad(`${at}: bad export`);
+function decodeShard(text: Buffer, from: number, out: StoredFile[]): void {
+  let at = from;
+  for (let i = 0; at < text.length; i++) {
+    const end = text.indexOf(NL, at);
+    if (end < 0) throw new Bad(`record ${i}: cut short`);
+    const t1 = text.indexOf(TAB, at);
+    const t2 = t1 < 0 ? -1 : text.indexOf(TAB, t1 + 1);
+    const t3 = t2 < 0 ? -1 : text.indexOf(TAB, t2 + 1);
+    if (t3 < 0 || t3 > end) throw new Bad(`record ${i}: expected 4 fields`);
+    let head: unknown;
+    try {
+      head = JSON.parse(text.toString('utf8', at, t1));
+    } catch {
+      throw new Bad(`record ${i}: not valid JSON`);
     }
-    out.push(r as unknown as StoredFile);
-  }
-}
-
-function checkSymbol(s: unknown, at: string): void {
-  if (!isObject(s) || typeof s.name !== 'string' || typeof s.kind !== 'string' || !KINDS.has(s.kind) || (s.container !== null && typeof s.container !== 'string') || s.path !== '' || !isInt(s.line) || !isInt(s.endLine) || !Array.isArray(s.runs)) throw new Bad(`${at}: bad symbol`);
-  for (const run of s.runs as unknown[]) {
-    if (!isObject(run) || !isInt(run.start) || typeof run.text !== 'string') throw new Bad(`${at}: bad lines of a symbol`);
-  }
-  // Present but undefined, as on a symbol the index reads itself (code tests `container === undefined`).
-  if (s.container === null) s.container = undefined;
-}
-
-function checkImport(i: unknown, at: string): void {
-  if (!isObject(i) || typeof i.source !== 'string' || !Array.isArray(i.names) || (i.namespace !== undefined && typeof i.namespace !== 'string')) throw new Bad(`${at}: bad import`);
-  for (const n of i.names as unknown[]) {
-    if (!isObject(n) || typeof n.imported !== 'string' || typeof n.local !== 'string') throw new Bad(`${at}: bad import name`);
+    if (!Array.isArray(head) || head.length !== 9) throw new Bad(`record ${i}: expected a list of 9`);
+    const [key, size, mtimeMs, hash, racy, lang, bytes, count, names] = head as unknown[];
+    if (typeof key !== 'string' || key.length === 0 || key.split(/[\\/]/).includes('..')) throw new Bad(`record ${i}: bad key`);
+    if (typeof lang !== 'string' || !LANGS.has(lang)) throw new Bad(`record ${i}: bad language`);
+    if (!isInt(size) || !isInt(bytes) || typeof mtimeMs !== 'number' || !Number.isFinite(mtimeMs) || typeof hash !== 'string' || typeof racy !== 'boolean') throw new Bad(`record ${i}: bad stamp`);
+    if (!isInt(count) || typeof names !== 'string') throw new Bad(`record ${i}: bad names`);
+    const packed: PackedSymbols = { names, count, data: text.subarray(t1 + 1, end) };
+    out.push({ key, size, mtimeMs, hash, racy, lang: lang as LanguageName, bytes, packed });
+    at = end + 1;
   }
 }

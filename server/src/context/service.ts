@@ -12,6 +12,7 @@ import { DocumentActivity } from './activity.js';
 import { ContextEngine } from './engine.js';
 import { FileTables } from './fileTables.js';
 import { WorkspaceIndex, type IndexLimits, type IndexProgress } from './index.js';
+import { packSymbols } from './packed.js';
 import { standardSources } from './standard.js';
 import { SymbolHost } from './symbolHost.js';
 import { TagExtractor } from './tags.js';
@@ -111,7 +112,7 @@ export class ContextService {
       symbols: (lang, text) =>
         this.symbolHost.symbols(lang, text, async () => {
           const tree = (await parser.parse(lang, text)).tree;
-          return tree ? this.extractor.extract(tree, lang, text) : undefined;
+          return tree ? packSymbols(this.extractor.extract(tree, lang, text)) : undefined;
         }),
       relativePath: (abs) => workspace.relativePath(abs),
       logger,

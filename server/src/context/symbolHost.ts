@@ -5,7 +5,7 @@ import type { LanguageName } from '../syntax/languages.js';
 import type { Logger } from '../util/logger.js';
 import { BUSY, IDLE, STOP_ASKED, STOPPED, type SymbolReply, type SymbolRequest } from './symbolWorker.js';
 import type { EditCheck, OffsetEdit } from '../syntax/editCheck.js';
-import type { FileSymbols } from './types.js';
+import type { PackedSymbols } from './packed.js';
 
 /**
  * How long the way out waits, at most, for the worker's unit of tree-sitter work to end: a 5 ms
@@ -28,7 +28,7 @@ const MAX_FAILURES = 3;
 /** The worker's young generation (V8 commits up to 3 semi-spaces of a third of this each). */
 const WORKER_YOUNG_MB = 6;
 
-type Fallback = () => Promise<FileSymbols | undefined>;
+type Fallback = () => Promise<PackedSymbols | undefined>;
 
 /** A request the worker has not answered: what its answer settles, and what to do if the worker goes. */
 interface Pending {
@@ -68,8 +68,8 @@ export class SymbolHost {
     private readonly quiesceMaxMs = QUIESCE_MAX_MS,
   ) {}
 
-  /** A file's definitions, imports and exports; undefined when its parse was given up. */
-  symbols(lang: LanguageName, text: string, fallback: Fallback): Promise<FileSymbols | undefined> {
+  /** A file's definitions, imports and exports, packed; undefined when its parse was given up. */
+  symbols(lang: LanguageName, text: string, fallback: Fallback): Promise<PackedSymbols | undefined> {
     const w = this.ensure();
     if (!w) return fallback();
     const id = this.nextId++;

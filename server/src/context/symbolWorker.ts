@@ -9,7 +9,7 @@ import { applyEdits, editedTree, errorCountWithin, firstError, type EditCheck, t
 import { grammar, type LanguageName } from '../syntax/languages.js';
 import { fullGc } from '../util/runtime.js';
 import { TagExtractor } from './tags.js';
-import type { FileSymbols } from './types.js';
+import { packSymbols, type PackedSymbols } from './packed.js';
 
 /** A file's symbols; or, with `edits`, whether they add syntax errors to the file (`check`). */
 export interface SymbolRequest {
@@ -42,8 +42,11 @@ export const STOP_ASKED = 3;
 
 export interface SymbolReply {
   id: number;
-  /** Undefined when the parse was given up (over its size or time budget). */
-  symbols?: FileSymbols;
+  /**
+   * Undefined when the parse was given up (over its size or time budget). Packed (a few strings):
+   * the main thread receives them without rebuilding every definition's objects (packed.ts).
+   */
+  symbols?: PackedSymbols;
   /** The answer to a check: null when there is nothing to check against (a parse given up, a file too broken to count). */
   check?: EditCheck | null;
   error?: string;
@@ -174,15 +177,16 @@ if (port && state) {
         if (tree === 'stopped') return;
         if (!tree) reply = { id };
         else {
-          const symbols = unit(() => extractor.extract(tree, lang, text));
-          if (symbols === 'stopped') return;
-          reply = { id, symbols };
+          const found = unit(() => extractor.extract(tree, lang, text));
+          if (found === 'stopped') return;
+          reply = { id, symbols: packSymbols(found) };
         }
       }
     } catch (err) {
       reply = { id, error: err instanceof Error ? err.message : String(err) };
     }
-    port.postMessage(reply);
+    // The packed bytes move to the main thread without a copy.
+    port.postMessage(reply, reply.symbols ? [reply.symbols.data.buffer as ArrayBuffer] : []);
     sinceGc += text.length;
     // V8 does not see the trees' native memory: without this, dead trees would pile up here.
     if (gc && sinceGc >= COLLECT_EVERY_CHARS) {
