@@ -65,6 +65,16 @@ function lastAtMost(xs: ArrayLike<number>, x: number): number {
   return lo - 1;
 }
 
+/**
+ * What a reader that looks at a few places of a text needs: a string, or a ChunkedText (which
+ * reads them from its chunks, without joining the whole text).
+ */
+export interface TextReader {
+  readonly length: number;
+  charCodeAt(index: number): number;
+  slice(start: number, end: number): string;
+}
+
 /** An incremental change (its range as the client sent it) or the whole new text. */
 export type TextChange = { range: Range; text: string } | { text: string };
 
@@ -88,7 +98,7 @@ export class TextSnapshot {
 }
 
 /** A document's text: the TextDocument interface the server reads, over chunks. */
-export class ChunkedText implements TextDocument {
+export class ChunkedText implements TextDocument, TextReader {
   private chunks: string[] = [''];
   /** Per chunk: where lines start in it (after a line end), ascending, relative to the chunk. */
   private starts: number[][] = [[]];
