@@ -70,7 +70,7 @@ export class DocumentStore {
     const text = new ChunkedText(uri, languageId, version, content);
     const binary = looksBinary(content);
     const lang = binary ? undefined : languageOf(languageId, uri);
-    const tree = lang ? new DocumentTree(lang, { parser: this.parser, ...this.opts }, () => text.getText(), uri) : undefined;
+    const tree = lang ? new DocumentTree(lang, { parser: this.parser, ...this.opts }, () => text.getText(), uri, () => text.length) : undefined;
     if (tree && this.opts.retention) this.opts.retention.opened(tree);
     else tree?.schedule();
     const doc: Doc = { uri, languageId, text, binary, tree };
