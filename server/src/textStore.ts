@@ -82,7 +82,7 @@ export type TextChange = { range: Range; text: string } | { text: string };
  * The text of a document at one moment, cheap to take (the chunks are shared, never changed):
  * `text` joins them on first use.
  */
-export class TextSnapshot {
+export class TextSnapshot implements TextReader {
   private joined: string | undefined;
   constructor(
     private readonly chunks: readonly string[],
@@ -92,8 +92,35 @@ export class TextSnapshot {
     this.joined = joined;
   }
 
+  /** How many times the chunks were joined (0 or 1; a test's check that a reader does not). */
+  joins = 0;
+
   get text(): string {
-    return (this.joined ??= this.chunks.join(''));
+    if (this.joined === undefined) {
+      this.joins++;
+      this.joined = this.chunks.join('');
+    }
+    return this.joined;
+  }
+
+  /** As String.slice with `0 <= start`, read from the chunks (a walk over them: for a few reads). */
+  slice(start: number, end: number): string {
+    if (this.joined !== undefined) return this.joined.slice(start, end);
+    start = Math.max(0, Math.min(start, this.length));
+    end = Math.max(start, Math.min(end, this.length));
+    const parts: string[] = [];
+    let at = 0;
+    for (const c of this.chunks) {
+      const next = at + c.length;
+      if (next > start && at < end) parts.push(c.slice(Math.max(0, start - at), Math.min(c.length, end - at)));
+      if (next >= end) break;
+      at = next;
+    }
+    return parts.join('');
+  }
+
+  charCodeAt(index: number): number {
+    return index >= 0 && index < this.length ? this.slice(index, index + 1).charCodeAt(0) : NaN;
   }
 }
 

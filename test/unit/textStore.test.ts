@@ -172,6 +172,28 @@ describe('ChunkedText', () => {
     expect(ours.lineCount).toBe(1);
   });
 
+  it('reads a snapshot at a few places without joining it', () => {
+    const rnd = random(11);
+    const initial = text(rnd, 30_000);
+    const ours = new ChunkedText('u', 'plaintext', 1, initial);
+    ours.update([{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: 'q' }], 2);
+    const snap = ours.snapshot();
+    const t = `q${initial}`;
+    ours.update([{ range: { start: { line: 0, character: 0 }, end: { line: 3, character: 0 } }, text: '' }], 3);
+    for (let i = 0; i < 300; i++) {
+      const a = int(rnd, t.length + 10);
+      const b = a + int(rnd, 9000);
+      expect(snap.slice(a, b)).toBe(t.slice(a, b));
+      expect(snap.charCodeAt(a)).toEqual(t.charCodeAt(a));
+    }
+    expect(snap.slice(0, t.length)).toBe(t);
+    // What read it so far did not join it: the acceptance check reads a few places per keystroke.
+    expect(snap.joins).toBe(0);
+    expect(snap.text).toBe(t);
+    expect(snap.text).toBe(t);
+    expect(snap.joins).toBe(1);
+  });
+
   it('handles the empty document', () => {
     const ours = new ChunkedText('u', 'plaintext', 1, '');
     expect(ours.lineCount).toBe(1);

@@ -384,11 +384,10 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   }));
   connection.onDidChangeTextDocument(note(DidChangeTextDocumentNotification.method, DidChangeShape, ({ textDocument: t, contentChanges }: DidChangeTextDocumentParams) => {
     // The text before, and a lone change in its offsets: the pipeline tells an accepted completion by them.
-    // A snapshot, joined only if read (an acceptance check, an edit step's diff): a keystroke in a
-    // 2 MB file must not copy 2 MB.
+    // A snapshot of the chunks, read at a few places (an acceptance check) or joined when an edit
+    // step is diffed: a keystroke in a 2 MB file must not copy 2 MB.
     const old = documents.get(t.uri);
-    const snapshot = old?.text.snapshot();
-    const before = old && snapshot && { version: old.text.version, get text() { return snapshot.text; } };
+    const before = old && { version: old.text.version, text: old.text.snapshot() };
     const only = contentChanges.length === 1 ? (contentChanges[0] as { range?: Range; text: string }) : undefined;
     const edit = old && only?.range ? { start: old.text.offsetAt(only.range.start), end: old.text.offsetAt(only.range.end), text: only.text } : undefined;
     const doc = documents.change(t.uri, t.version ?? 0, contentChanges);
@@ -401,9 +400,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
       // One step of the edit history per notification: a lone ranged change by its lines, several or a whole text as all of them.
       const r = only?.range;
       const nl = r ? only!.text.split('\n').length - 1 : 0;
-      if (r) history.changed(t.uri, snapshot!, r.start.line, r.start.line + nl, nl - (r.end.line - r.start.line), () => doc.text.getText());
+      if (r) history.changed(t.uri, before.text, r.start.line, r.start.line + nl, nl - (r.end.line - r.start.line), () => doc.text.getText());
       // Several changes or a whole text: all lines count as touched (the step's diff is worked out from the texts).
-      else history.changed(t.uri, snapshot!, 0, doc.text.lineCount - 1, 0, () => doc.text.getText());
+      else history.changed(t.uri, before.text, 0, doc.text.lineCount - 1, 0, () => doc.text.getText());
     }
     for (const c of contentChanges) {
       if (!('range' in c)) {
