@@ -2,13 +2,15 @@
 //
 // vscode-languageserver-textdocument keeps one string: each edit concatenates the whole text anew,
 // and the next edit's `substring` flattens that cons-string (2 MB copied, 7-13 ms per keystroke
-// on a 2 MB file). Here an edit rebuilds only the chunk(s) it touches (a few kB) and their line
-// starts; the offsets of the chunks after it are summed again (one number per chunk). Positions,
+// on a 2 MB file). Here an edit rebuilds only the chunk(s) it touches (a few kB) and counts their
+// line ends; the offsets and line counts of the chunks after it are summed again (one number per
+// chunk). A chunk's line starts are worked out when a position in it is first asked for. Positions,
 // offsets and ranges are read from the chunks; the whole text is joined only when a reader asks
 // for it, and kept until the next edit.
 //
 // Positions are in UTF-16 code units, lines end at CR LF, CR or LF, and out-of-range positions
-// clamp exactly as vscode-languageserver-textdocument's do (its tests are the oracle).
+// clamp exactly as vscode-languageserver-textdocument's do (test/unit/textStore.test.ts compares
+// the two on seeded random edits).
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Position, Range } from './documents.js';
 
@@ -21,15 +23,30 @@ const MIN_CHUNK = CHUNK >> 2;
 const CR = 13;
 const LF = 10;
 
-/** The offsets, within `s`, at which a line starts after a line end (CR LF, CR or LF). */
-function lineStartsIn(s: string): number[] {
-  const out: number[] = [];
+/** The line ends (CR LF, CR or LF) in `s`. */
+function lineEndsIn(s: string): number {
+  let n = 0;
   for (let i = 0; i < s.length; i++) {
     const ch = s.charCodeAt(i);
-    if (ch === LF) out.push(i + 1);
+    if (ch === LF) n++;
     else if (ch === CR) {
       if (s.charCodeAt(i + 1) === LF) i++;
-      out.push(i + 1);
+      n++;
+    }
+  }
+  return n;
+}
+
+/** The offsets, within `s`, at which a line starts after a line end; `n` of them (lineEndsIn). */
+function lineStartsIn(s: string, n: number): Uint32Array {
+  const out = new Uint32Array(n);
+  let k = 0;
+  for (let i = 0; i < s.length; i++) {
+    const ch = s.charCodeAt(i);
+    if (ch === LF) out[k++] = i + 1;
+    else if (ch === CR) {
+      if (s.charCodeAt(i + 1) === LF) i++;
+      out[k++] = i + 1;
     }
   }
   return out;
@@ -127,8 +144,13 @@ export class TextSnapshot implements TextReader {
 /** A document's text: the TextDocument interface the server reads, over chunks. */
 export class ChunkedText implements TextDocument, TextReader {
   private chunks: string[] = [''];
-  /** Per chunk: where lines start in it (after a line end), ascending, relative to the chunk. */
-  private starts: number[][] = [[]];
+  /** Per chunk: its line ends. */
+  private ends: number[] = [0];
+  /**
+   * Per chunk: where lines start in it (after a line end), relative to the chunk; worked out when
+   * a position in the chunk is first asked for (most chunks of an open document never are).
+   */
+  private starts: (Uint32Array | undefined)[] = [undefined];
   /** Per chunk: its offset in the text; one more entry, the length. */
   private offsets: number[] = [0, 0];
   /** Per chunk: the number of line ends before it; one more entry, the total. */
@@ -224,9 +246,10 @@ export class ChunkedText implements TextDocument, TextReader {
     offset = Math.max(Math.min(offset, this.length), 0);
     const i = this.chunkAt(offset);
     const local = offset - this.offsets[i]!;
-    const k = lastAtMost(this.starts[i]!, local);
+    const starts = this.startsOf(i);
+    const k = lastAtMost(starts, local);
     const line = this.breaks[i]! + k + 1;
-    const lineOffset = k >= 0 ? this.offsets[i]! + this.starts[i]![k]! : this.lineOffset(line);
+    const lineOffset = k >= 0 ? this.offsets[i]! + starts[k]! : this.lineOffset(line);
     return { line, character: this.beforeEol(offset, lineOffset) - lineOffset };
   }
 
@@ -279,13 +302,16 @@ export class ChunkedText implements TextDocument, TextReader {
     while (b + 1 < n && (piece.charCodeAt(piece.length - 1) === CR || (piece.length < MIN_CHUNK && this.chunks[b + 1]!.length + piece.length <= MAX_CHUNK))) piece += this.chunks[++b]!;
     if (piece.length < MIN_CHUNK && a > 0 && this.chunks[a - 1]!.length + piece.length <= MAX_CHUNK) piece = this.chunks[--a]! + piece;
     const pieces = piece.length === 0 && n > b - a + 1 ? [] : cut(piece);
-    const starts = pieces.map(lineStartsIn);
+    const ends = pieces.map(lineEndsIn);
+    const starts = pieces.map(() => undefined);
     if (pieces.length < 10_000) {
       this.chunks.splice(a, b - a + 1, ...pieces);
+      this.ends.splice(a, b - a + 1, ...ends);
       this.starts.splice(a, b - a + 1, ...starts);
     } else {
       // Not as arguments: a call takes only so many.
       this.chunks = this.chunks.slice(0, a).concat(pieces, this.chunks.slice(b + 1));
+      this.ends = this.ends.slice(0, a).concat(ends, this.ends.slice(b + 1));
       this.starts = this.starts.slice(0, a).concat(starts, this.starts.slice(b + 1));
     }
     this.sum(a);
@@ -293,7 +319,8 @@ export class ChunkedText implements TextDocument, TextReader {
 
   private reset(content: string): void {
     this.chunks = cut(content);
-    this.starts = this.chunks.map(lineStartsIn);
+    this.ends = this.chunks.map(lineEndsIn);
+    this.starts = this.chunks.map(() => undefined);
     this.offsets = [0];
     this.breaks = [0];
     this.sum(0);
@@ -307,7 +334,7 @@ export class ChunkedText implements TextDocument, TextReader {
     this.breaks.length = n + 1;
     for (let i = from; i < n; i++) {
       this.offsets[i + 1] = this.offsets[i]! + this.chunks[i]!.length;
-      this.breaks[i + 1] = this.breaks[i]! + this.starts[i]!.length;
+      this.breaks[i + 1] = this.breaks[i]! + this.ends[i]!;
     }
   }
 
@@ -321,7 +348,11 @@ export class ChunkedText implements TextDocument, TextReader {
     if (line <= 0) return 0;
     // The chunk holding the line's (line - 1)th line end: the last with fewer line ends before it.
     const i = lastAtMost(this.breaks, line - 1);
-    return this.offsets[i]! + this.starts[i]![line - 1 - this.breaks[i]!]!;
+    return this.offsets[i]! + this.startsOf(i)[line - 1 - this.breaks[i]!]!;
+  }
+
+  private startsOf(i: number): Uint32Array {
+    return (this.starts[i] ??= lineStartsIn(this.chunks[i]!, this.ends[i]!));
   }
 
   /** `offset` moved back off the line end it is in or after, no further than `lineOffset`. */
