@@ -1,7 +1,8 @@
 // The open documents: text (kept by incremental sync) and their syntax trees.
-import { TextDocument } from 'vscode-languageserver-textdocument';
+import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { languageOf } from './syntax/languages.js';
 import { DocumentTree, endPointAfterInsert, type ParseService, type TreeRetention } from './syntax/tree.js';
+import { ChunkedText } from './textStore.js';
 
 export interface Position { line: number; character: number }
 export interface Range { start: Position; end: Position }
@@ -22,6 +23,8 @@ export interface DocView {
 }
 
 export interface Doc extends DocView {
+  /** Kept in chunks: a keystroke rebuilds a few kB, not the whole text (see textStore.ts). */
+  readonly text: ChunkedText;
   readonly tree: DocumentTree | undefined;
 }
 
@@ -34,7 +37,7 @@ export function looksBinary(text: string): boolean {
  * The edit of `doc` that makes it `next`: the span between their longest common head and tail.
  * Its ends are kept off the middle of a CR LF pair, where an LSP position cannot point.
  */
-function differingSpan(doc: TextDocument, next: string): { range: Range; text: string } {
+function differingSpan(doc: ChunkedText, next: string): { range: Range; text: string } {
   const old = doc.getText();
   const max = Math.min(old.length, next.length);
   let head = 0;
@@ -64,10 +67,10 @@ export class DocumentStore {
 
   open(uri: string, languageId: string, version: number, content: string): Doc {
     this.docs.get(uri)?.tree?.dispose();
-    const text = TextDocument.create(uri, languageId, version, content);
+    const text = new ChunkedText(uri, languageId, version, content);
     const binary = looksBinary(content);
     const lang = binary ? undefined : languageOf(languageId, uri);
-    const tree = lang ? new DocumentTree(lang, { parser: this.parser, ...this.opts }, () => text.getText(), uri) : undefined;
+    const tree = lang ? new DocumentTree(lang, { parser: this.parser, ...this.opts }, () => text.getText(), uri, () => text.length) : undefined;
     if (tree && this.opts.retention) this.opts.retention.opened(tree);
     else tree?.schedule();
     const doc: Doc = { uri, languageId, text, binary, tree };
@@ -93,8 +96,8 @@ export class DocumentStore {
         change = differingSpan(doc.text, full.text);
       }
       if ('range' in change) {
-        const startIndex = doc.text.offsetAt(change.range.start);
-        const oldEndIndex = doc.text.offsetAt(change.range.end);
+        // A range given end first is taken in order, as TextDocument.update takes it.
+        const [startIndex, oldEndIndex] = [doc.text.offsetAt(change.range.start), doc.text.offsetAt(change.range.end)].sort((x, y) => x - y) as [number, number];
         // Normalised positions: clients may send characters past the end of a line.
         const s = doc.text.positionAt(startIndex);
         const e = doc.text.positionAt(oldEndIndex);
@@ -107,11 +110,10 @@ export class DocumentStore {
           oldEndPosition: { row: e.line, column: e.character },
           newEndPosition: endPointAfterInsert(startPosition, change.text),
         });
-        // The normalised range: TextDocument.update takes line numbers as given, and a line past
-        // the end leaves holes in its line table (offsets turn NaN from then on).
-        TextDocument.update(doc.text, [{ range: { start: s, end: e }, text: change.text }], version);
+        doc.text.replace(startIndex, oldEndIndex, change.text);
       }
     }
+    doc.text.update([], version);
     return doc;
   }
 

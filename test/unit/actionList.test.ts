@@ -20,6 +20,8 @@ function selected(marked: string, languageId: string) {
   const { doc, offset } = openAt(marked.slice(0, at) + marked.slice(at + SELECTION_END.length), languageId);
   const text = doc.text.getText();
   const o = listActions({ languageId, language: doc.tree?.language, tree: doc.tree?.current(), text, start: offset, end: at - '├'.length, diagnostics: [] });
+  // The server hands it the document's chunked text, read at the selection: the same offers.
+  expect(listActions({ languageId, language: doc.tree?.language, tree: doc.tree?.current(), text: doc.text, start: offset, end: at - '├'.length, diagnostics: [] })).toEqual(o);
   const range = (id: string) => {
     const x = o.find((y) => y.id === id);
     return x && text.slice(x.start, x.end);

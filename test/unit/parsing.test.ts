@@ -53,6 +53,21 @@ describe('ParseService', () => {
     expect(svc.parseNow('javascript', 'x'.repeat(MAX_PARSE_CHARS + 1))).toBeUndefined();
   });
 
+  it('an open document over MAX_PARSE_CHARS is given up without its chunks being joined, edit after edit', async () => {
+    const svc = new ParseService();
+    const debug: string[] = [];
+    const store = new DocumentStore(svc, { debug: (m) => debug.push(m) });
+    const doc = store.open('file:///big.js', 'javascript', 1, 'let a = 1;\n'.repeat(MAX_PARSE_CHARS / 10 + 1));
+    store.change(doc.uri, 2, [{ range: { start: { line: 5, character: 0 }, end: { line: 5, character: 0 } }, text: 'x' }]);
+    const joins = doc.text.joins;
+    expect(await doc.tree!.settled(60_000)).toBeUndefined();
+    expect(doc.tree!.current()).toBeUndefined();
+    expect(doc.tree!.givenUp).toBe(true);
+    expect(svc.counters).toMatchObject({ tooBig: 1, slices: 0 });
+    expect(debug.join('\n')).toMatch(/big\.js: no syntax tree \(\d+ characters, over 1000000\)/);
+    expect(doc.text.joins).toBe(joins);
+  });
+
   it('parses take turns: a small one queued behind a pathological one finishes first', async () => {
     const svc = new ParseService();
     const order: string[] = [];

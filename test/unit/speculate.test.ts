@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DocumentStore, type Doc } from '../../server/src/documents.js';
 import type { InlineOutcome } from '../../server/src/pipeline/inline.js';
 import { isAcceptance, Speculation, type ShownCompletion, type TextEdit } from '../../server/src/pipeline/speculate.js';
+import { ChunkedText } from '../../server/src/textStore.js';
 import { silentLogger } from '../../server/src/util/logger.js';
 import { pool, splitCursor } from './fixtures.js';
 
@@ -21,6 +22,18 @@ describe('isAcceptance', () => {
   ];
   it.each(rows)('%s', (_name, edit, expected) => {
     expect(isAcceptance(shown, before, edit)).toBe(expected);
+    // As the server gives it: a snapshot of a chunked text, read at the edit only.
+    const snap = new ChunkedText('u', 'typescript', 1, `${'y\n'.repeat(9000)}${before}`).snapshot();
+    const far = 'y\n'.repeat(9000).length;
+    const moved: ShownCompletion = { ...shown, offset: shown.offset + far };
+    const farEdit: TextEdit = { ...edit, start: edit.start + far, end: edit.end + far };
+    const chunked = new ChunkedText('u', 'typescript', 1, '');
+    chunked.update([{ text: `${'y\n'.repeat(9000)}${before}` }], 2);
+    chunked.update([{ range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } }, text: '' }], 3);
+    const unjoined = chunked.snapshot();
+    expect(isAcceptance(moved, snap, farEdit)).toBe(expected);
+    expect(isAcceptance(moved, unjoined, farEdit)).toBe(expected);
+    expect(unjoined.joins).toBe(0);
   });
 
   it('an insertion a diff places one character later (the text after the cursor starts like the completion ends)', () => {

@@ -3,6 +3,7 @@ import type { LanguageInfo } from '../syntax/languages.js';
 import type { SyntaxNode, Tree } from '../syntax/tree.js';
 import { ancestors } from '../syntax/ancestors.js';
 import { COMMENT_TYPES, firstCode, lastCodeEnd } from '../syntax/code.js';
+import type { TextReader } from '../textStore.js';
 
 export type ActionId = 'explain' | 'document' | 'simplify' | 'errorHandling' | 'addTypes' | 'fixDiagnostic' | 'generateTests' | 'updateCallSites';
 
@@ -43,7 +44,8 @@ export interface ListInput {
   languageId: string;
   language: LanguageInfo | undefined;
   tree: Tree | undefined;
-  text: string;
+  /** Read at the selection only: an open document's chunks, not its whole text joined. */
+  text: TextReader;
   start: number;
   end: number;
   diagnostics: DiagnosticRef[];
@@ -74,7 +76,7 @@ function unitOf(node: SyntaxNode | null | undefined): SyntaxNode | undefined {
  * selection's does, and after whose code the selection holds no more. Undefined for part of one
  * or for several.
  */
-function selectedUnit(tree: Tree, text: string, start: number, end: number): SyntaxNode | undefined {
+function selectedUnit(tree: Tree, text: TextReader, start: number, end: number): SyntaxNode | undefined {
   const from = firstCode(tree, text, start, end);
   if (from >= end) return undefined;
   // The nodes that begin there, innermost first (`export function f` holds `function f`).

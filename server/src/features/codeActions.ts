@@ -66,7 +66,7 @@ export async function onCodeAction(deps: CodeActionDeps, params: CodeActionParam
     languageId: doc.languageId,
     language: doc.tree?.language,
     tree: doc.tree?.current(),
-    text: text.getText(),
+    text,
     start: text.offsetAt(params.range.start),
     end: text.offsetAt(params.range.end),
     diagnostics: diagnostics.map((d) => ({ message: typeof d.message === 'string' ? d.message : d.message.value, start: text.offsetAt(d.range.start), end: text.offsetAt(d.range.end), ...(d.source ? { source: d.source } : {}) })),

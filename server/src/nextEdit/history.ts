@@ -55,9 +55,14 @@ export const MAX_DOC_CHARS = 1_000_000;
 /** Lines around a request's line recorded as viewed. */
 export const VIEW_RADIUS = 8;
 
+/** A text read only if needed: a string, or a snapshot that joins its chunks on first read (textStore.ts). */
+export type LazyText = string | { readonly length: number; readonly text: string };
+
+const textOf = (t: LazyText): string => (typeof t === 'string' ? t : t.text);
+
 interface OpenStep {
-  /** The whole text before the step's first change. */
-  base: string;
+  /** The whole text before the step's first change: joined when the step is diffed, not per keystroke. */
+  base: LazyText;
   /** Lines the step touched, in the current text (inclusive). */
   lo: number;
   hi: number;
@@ -84,7 +89,7 @@ export class EditHistory {
    * lines it replaced (as of after the change, 0-based inclusive), `lineDelta` the lines it added
    * (negative: removed); `text()` reads the document's text now (read only when a step closes).
    */
-  changed(uri: string, before: string, line: number, endLine: number, lineDelta: number, text: () => string): void {
+  changed(uri: string, before: LazyText, line: number, endLine: number, lineDelta: number, text: () => string): void {
     // A document too big to parse is too big to keep a version of.
     if (before.length > MAX_DOC_CHARS) {
       this.open.delete(uri);
@@ -99,7 +104,7 @@ export class EditHistory {
       step.last = now;
       return;
     }
-    if (step) this.close(uri, step, before);
+    if (step) this.close(uri, step, textOf(before));
     this.open.set(uri, { base: before, lo: line, hi: endLine, last: now });
   }
 
@@ -175,13 +180,14 @@ export class EditHistory {
 
   /** The lines that differ between the step's base and `now`: common head and tail lines cut. */
   private stepOf(uri: string, step: OpenStep, now: string | undefined): EditStep | undefined {
-    if (now === undefined || now === step.base) return undefined;
+    const base = textOf(step.base);
+    if (now === undefined || now === base) return undefined;
     // Only the lines around the characters that differ are split (a big document costs two
     // character scans, not two arrays of all its lines): the span from a few lines above the first
     // difference to a few below the last, the texts being equal outside it.
-    const { start, endA, endB, line0 } = differingLines(step.base, now, STEP_CONTEXT + 1);
+    const { start, endA, endB, line0 } = differingLines(base, now, STEP_CONTEXT + 1);
     // A final newline ends the last line; it does not start an empty one.
-    const a = linesOf(step.base.slice(start, endA));
+    const a = linesOf(base.slice(start, endA));
     const b = linesOf(now.slice(start, endB));
     let head = 0;
     while (head < a.length && head < b.length && a[head] === b[head]) head++;

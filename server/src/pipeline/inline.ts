@@ -24,6 +24,7 @@ import { checkSyntax, syntaxBaseline, syntaxBlock, type BoundedParse, type Synta
 import { sampleChoices } from './samples.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Tree } from '../syntax/tree.js';
+import type { TextReader } from '../textStore.js';
 
 export interface InlineRequest {
   doc: Doc;
@@ -157,7 +158,8 @@ export class InlinePipeline {
    * notification held several or the whole text): an accepted completion is told from it, and a
    * speculative request for the text as it was ends.
    */
-  changed(doc: Doc, before: { version: number; text: string }, edit: TextEdit | undefined): void {
+  /** `before.text`: the text before the change, read at a few places (a snapshot of the chunks, not joined). */
+  changed(doc: Doc, before: { version: number; text: TextReader }, edit: TextEdit | undefined): void {
     this.speculation.changed(doc, before, edit);
   }
 

@@ -2,6 +2,7 @@
 // and the background request for the place an accepted completion leads to.
 import { LRUCache } from 'lru-cache';
 import type { Doc } from '../documents.js';
+import type { TextReader } from '../textStore.js';
 import { CancelledError } from '../util/abort.js';
 import type { Logger } from '../util/logger.js';
 import type { InlineOutcome } from './inline.js';
@@ -87,7 +88,7 @@ export class Speculation {
    * edit that reads as the shown completion accepted starts the speculative request; any edit
    * ends one running for the document, whose answer would be for text that is gone.
    */
-  changed(doc: Doc, before: { version: number; text: string }, edit: TextEdit | undefined): void {
+  changed(doc: Doc, before: { version: number; text: TextReader }, edit: TextEdit | undefined): void {
     if (this.flight?.uri === doc.uri) this.cancel('the document changed');
     const r = this.shownBy.get(doc.uri);
     if (!r) return;
@@ -174,7 +175,7 @@ export class Speculation {
  * insertion trimmed of what it shares with the text around (Neovim's diff does), so the edit's
  * own range need not be the completion's.
  */
-export function isAcceptance(c: ShownCompletion, before: string, edit: TextEdit): boolean {
+export function isAcceptance(c: ShownCompletion, before: TextReader, edit: TextEdit): boolean {
   const end = c.offset + c.replaced.length;
   if (c.text === '' || edit.text.length - (edit.end - edit.start) !== c.text.length - c.replaced.length) return false;
   if (edit.start < c.offset - c.text.length || edit.end > end + c.text.length) return false;

@@ -2,6 +2,7 @@
 // tree's leaves with a cursor (a cursor's step back, and a node's `.parent` or sibling lookup,
 // re-walk from the parent or the root, which a run of thousands of comments would make quadratic).
 import { MAX_DEPTH, toChildForIndex } from './ancestors.js';
+import type { TextReader } from '../textStore.js';
 import type { SyntaxNode, Tree } from './tree.js';
 
 export const COMMENT_TYPES: ReadonlySet<string> = new Set(['comment', 'line_comment', 'block_comment']);
@@ -9,9 +10,9 @@ export const COMMENT_TYPES: ReadonlySet<string> = new Set(['comment', 'line_comm
 type Cursor = ReturnType<Tree['walk']>;
 
 const SPACE = /\s/;
-const isSpace = (text: string, i: number): boolean => {
+const isSpace = (text: TextReader, i: number): boolean => {
   const ch = text.charCodeAt(i);
-  return ch === 32 || ch === 10 || ch === 9 || ch === 13 || (ch > 127 && SPACE.test(text[i]!)) || ch === 11 || ch === 12;
+  return ch === 32 || ch === 10 || ch === 9 || ch === 13 || (ch > 127 && SPACE.test(String.fromCharCode(ch))) || ch === 11 || ch === 12;
 };
 
 /** Down from the cursor's node to its first leaf; a comment is one leaf, as is a node at MAX_DEPTH. */
@@ -37,7 +38,7 @@ export const MAX_COMMENTS = 1000;
  * there is none. Text between leaves that is not whitespace (typed since the last parse) is code.
  * Costs a descent to `from` and one step per comment passed, at most MAX_COMMENTS.
  */
-export function firstCode(tree: Tree, text: string, from: number, to: number): number {
+export function firstCode(tree: Tree, text: TextReader, from: number, to: number): number {
   const c = tree.walk();
   // Down to the first leaf that ends after `from`. A node whose children all end by `from` has
   // nothing there: the walk goes on after it.

@@ -401,6 +401,8 @@ export class DocumentTree {
     private readonly deps: DocumentTreeDeps,
     private readonly text: () => string,
     private readonly name = '',
+    /** The text's length without reading it whole (a chunked text joins its chunks for `text()`). */
+    private readonly length: () => number = () => text().length,
   ) {
     this.now = deps.now ?? (() => performance.now());
   }
@@ -411,7 +413,7 @@ export class DocumentTree {
    * parse). Never parses: it asks for a parse in the background for the next request.
    */
   current(): Tree | undefined {
-    if (this.tree) this.deps.retention?.touch(this, this.text().length);
+    if (this.tree) this.deps.retention?.touch(this, this.length());
     if (!this.tree || this.dirty) this.schedule();
     return this.tree;
   }
@@ -518,6 +520,13 @@ export class DocumentTree {
 
   private start(): void {
     if (this.inFlight || this.disposed) return;
+    const chars = this.length();
+    if (chars > MAX_PARSE_CHARS) {
+      // Given up as the parse service would, without joining a chunked text only to measure it.
+      this.deps.parser.counters.tooBig++;
+      this.dirty = false;
+      return this.giveUp(`${chars} characters, over ${MAX_PARSE_CHARS}`, chars);
+    }
     const text = this.text();
     const abort = new AbortController();
     this.inFlight = abort;
