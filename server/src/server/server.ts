@@ -467,12 +467,13 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     return onInlineCompletion(deps, p, t, nextEdits ? (doc, position, token) => (inlineOff(settings.config.inline, doc.languageId, snooze.endsAt) === undefined ? nextEditInlineItems(nextEditDeps, doc, position, token) : Promise.resolve([])) : undefined);
   });
   handle(COPILOT_INLINE_EDIT, (p) => requestParams<CopilotInlineEditParams>(COPILOT_INLINE_EDIT, CopilotInlineEditShape, p), (p, t) => {
-    nextEditUsed = true;
-    // A client that shows next edits among its inline suggestions follows inline.nextEdits (and its snooze and languages).
+    // A client that shows next edits among its inline suggestions follows inline.nextEdits (and its
+    // snooze and languages); switched off, it asks after each pause and pays nothing, history included.
     if (clientShowsNextEdits) {
       const d = documents.get(p.textDocument.uri);
       if (d && (!nextEditsOn() || inlineOff(settings.config.inline, d.languageId, snooze.endsAt) !== undefined)) return { edits: [] };
     }
+    nextEditUsed = true;
     return onCopilotInlineEdit(nextEditDeps, p, t);
   });
   connection.onNotification(DID_SHOW_INLINE_EDIT, note(DID_SHOW_INLINE_EDIT, DidShowInlineEditShape, (p: { item: { command?: { arguments?: unknown[] } } }) => onDidShowInlineEdit(nextEditDeps, p)));
