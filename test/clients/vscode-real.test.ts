@@ -12,10 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm, type RecordedRequest } from '../fake/vllm.js';
 import { codeServer } from './codeServer.mjs';
-// The chat models' checks start their own code-server and Chromium. Imported here, their suite runs
-// in this file after (never beside) this one's: two code-servers at once on CI's 2 cores starved
-// the first one's ghost text past its wait.
+// The chat models' and next edits' checks start their own code-server and Chromium. Imported here,
+// their suites run in this file after (never beside) this one's: two code-servers at once on CI's
+// 2 cores starved the first one's ghost text past its wait.
 import './vscode-chat-real.suite.js';
+import './vscode-nextedit-real.suite.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const EXT = join(ROOT, 'clients/vscode');

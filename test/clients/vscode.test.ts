@@ -14,8 +14,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm } from '../fake/vllm.js';
 import { settingsFromSchema, untrustedWorkspaces, USER_ONLY_SECTIONS } from '../../clients/vscode/scripts/settings.mjs';
-import { compareArgs, editArgs, explainArgs, isCommandOnly, snoozeArgs, snoozeChoices, statsMarkdown, statusBarText } from '../../clients/vscode/src/commands.js';
-import { declareScopedSettings, scopedSection, userSettings, type Inspected } from '../../clients/vscode/src/configuration.js';
+import { compareArgs, editArgs, explainArgs, isCommandOnly, previewText, snoozeArgs, snoozeChoices, statsMarkdown, statusBarText } from '../../clients/vscode/src/commands.js';
+import { declareNextEdits, declareScopedSettings, scopedSection, userSettings, type Inspected } from '../../clients/vscode/src/configuration.js';
 import { isServerLogLine, StderrReader } from '../../clients/vscode/src/serverLog.js';
 import { ChatStream, countText, modelInformation, modelsOf, pickerName, requestOptions, ROLE, TOOL_MODE, toolInput, toTandemMessages } from '../../clients/vscode/src/chatModel.js';
 import { LspClient, STUCK_MS } from '../lsp-client.js';
@@ -49,7 +49,13 @@ describe('VS Code extension manifest', () => {
   it('has its own commands, apart from the server commands vscode-languageclient registers', () => {
     const ids = pkg.contributes.commands.map((c: { command: string }) => c.command);
     expect(ids).toEqual(expect.arrayContaining(['tandem.explainSelection', 'tandem.editSelection', 'tandem.editWorkspace', 'tandem.compareBackends', 'tandem.showStats', 'tandem.showStatus', 'tandem.snoozeInline']));
-    for (const serverCommand of ['tandem.explain', 'tandem.edit', 'tandem.compare', 'tandem.stats', 'tandem.accepted', 'tandem.snooze']) expect(ids).not.toContain(serverCommand);
+    for (const serverCommand of ['tandem.explain', 'tandem.edit', 'tandem.compare', 'tandem.stats', 'tandem.accepted', 'tandem.snooze', 'tandem.nextEditAccepted', 'tandem.nextEditDismissed']) expect(ids).not.toContain(serverCommand);
+    // Tab and Escape reach the next edit only while one is shown and no ghost text or suggest widget claims them.
+    const keys = pkg.contributes.keybindings.map((k: { command: string; key: string; when: string }) => [k.command, k.key, k.when]);
+    expect(keys).toEqual([
+      ['tandem.acceptNextEdit', 'tab', expect.stringMatching(/^editorTextFocus && tandem\.nextEditVisible && !inlineSuggestionVisible && !suggestWidgetVisible/)],
+      ['tandem.dismissNextEdit', 'escape', expect.stringMatching(/^editorTextFocus && tandem\.nextEditVisible && !inlineSuggestionVisible && !suggestWidgetVisible/)],
+    ]);
   });
 
   it('pins exact dependency versions', () => {
@@ -113,6 +119,21 @@ describe('VS Code command arguments against the server', () => {
     expect(md).toMatch(/^# tandem stats\n\nrequests \d+, shown \d+ \(from cache \d+\), accepted \d+, partly accepted \d+\n/);
     expect(md).toMatch(/\| chat \| \d+ \| \d+ \| \d+ \| \d+ \| \d+ \|/); // the two chat calls above have latencies
     expect(md).toMatch(/^status: (ok|degraded|offline)/m);
+    expect(md).toMatch(/^next edits: requests \d+, suggested \d+, shown \d+, accepted \d+, dismissed \d+$/m);
+    const counted = statsMarkdown({ nextEdit: { requests: 3, suggested: { zeta: 2, sweep: 1 }, shown: { zeta: 2 }, accepted: { zeta: 1 }, dismissed: { sweep: 1 } } });
+    expect(counted).toContain('next edits: requests 3, suggested 3, shown 2, accepted 1, dismissed 1\n');
+    expect(counted).toContain('| sweep | 1 | 0 | 0 | 1 |\n| zeta | 2 | 2 | 1 | 0 |');
+  });
+
+  it('next edits: the client declares that it shows them itself; their text shows on one line, cut when long', () => {
+    const caps: { experimental?: unknown } = {};
+    declareScopedSettings(caps);
+    declareNextEdits(caps);
+    expect(caps.experimental).toEqual({ tandem: { scopedSettings: true, nextEdits: true } });
+    expect(previewText(', 1')).toBe(', 1');
+    expect(previewText('a\n  b\r\nc')).toBe('a⏎  b⏎c');
+    const long = previewText('x'.repeat(500));
+    expect([long.length, long.endsWith('…')]).toEqual([120, true]);
   });
 
   it('Snooze Inline Completions sends the minutes picked; the status bar says snoozed until the server says it ended', async () => {

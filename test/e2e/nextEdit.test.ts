@@ -219,3 +219,107 @@ describe('next-edit formats and privacy over stdio', () => {
     expect(sent).not.toContain('secrets');
   });
 });
+
+/** A request that rewrites a Zeta region (the next-edit prompt), as against a FIM prompt for ghost text. */
+const isZeta = (req: RecordedRequest) => req.path === '/v1/completions' && String(req.body?.prompt).includes('<|editable_region_start|>');
+
+describe('next edits as LSP 3.18 inline completion items (inline.nextEdits)', () => {
+  type Items = { items: { insertText: string; range: { start: { line: number; character: number }; end: { line: number; character: number } }; command: { command: string; arguments: unknown[] } }[] };
+  const CURSOR = { line: 0, character: 'export function area(w: number, h: number, d: number'.length };
+  const CALL = 'console.log(area(w, h'.length + 2;
+
+  async function startWith(inline: Record<string, unknown>, respond: (req: RecordedRequest) => unknown, capabilities?: unknown): Promise<LspClient> {
+    fake = await startFakeVllm({ model: 'zed-industries/zeta', respond: respond as never });
+    client = (await startServer({ init: { backends: { gpu: { kind: 'vllm', url: fake.url } }, context: { enabled: false }, inline: { debounceMs: 0, ...inline } }, rootUri: 'file:///work/geo', ...(capabilities ? { capabilities } : {}) })).client;
+    return client;
+  }
+
+  it('where ghost text has nothing, the next edit comes as an item replacing its range, asked only after the ghost-text answer; its command counts the acceptance', async () => {
+    // The edits' history starts at didOpen: no copilotInlineEdit request comes first.
+    const c = await startWith({ nextEdits: true }, (req) => (isZeta(req) ? zetaAnswer(req) : { text: '' }));
+    c.open(URI, 'typescript', FILE);
+    typeParameter(c);
+    const r = (await c.request('textDocument/inlineCompletion', { textDocument: { uri: URI }, position: CURSOR, context: { triggerKind: 2 } })) as Items;
+    expect(r.items).toEqual([{ insertText: ', 1', range: { start: { line: 5, character: CALL }, end: { line: 5, character: CALL } }, command: { title: 'Accept next edit', command: 'tandem.nextEditAccepted', arguments: [{ id: expect.stringMatching(/^tandem-ne-/) }] } }]);
+    // Ghost text first; the next edit only once that answer was empty; the prompt held the typed parameter.
+    expect(fake!.completions().map(isZeta)).toEqual([false, true]);
+    expect(fake!.completions()[1]!.body.prompt).toContain('+export function area(w: number, h: number, d: number) {');
+    await c.request('workspace/executeCommand', r.items[0]!.command);
+    expect(await stats(c)).toMatchObject({ requests: 1, suggested: { 'zed-industries/zeta': 1 }, accepted: { 'zed-industries/zeta': 1 } });
+  });
+
+  it('ghost text, when there is some, is answered alone and never waits for a next edit; off (the default), none is asked', async () => {
+    const c = await startWith({ nextEdits: true }, (req) => (isZeta(req) ? zetaAnswer(req) : { text: ' // area' }));
+    c.open(URI, 'typescript', FILE);
+    typeParameter(c);
+    const end = { line: 1, character: '  return w * h;'.length };
+    const r = (await c.request('textDocument/inlineCompletion', { textDocument: { uri: URI }, position: end, context: { triggerKind: 2 } })) as Items;
+    expect(r.items.map((i) => i.insertText)).toEqual([' // area']);
+    expect(fake!.completions().map(isZeta)).toEqual([false]);
+    await stopChecked(client, [fake!]);
+    const off = await startWith({}, (req) => (isZeta(req) ? zetaAnswer(req) : { text: '' }));
+    off.open(URI, 'typescript', FILE);
+    typeParameter(off);
+    expect(await off.request('textDocument/inlineCompletion', { textDocument: { uri: URI }, position: CURSOR, context: { triggerKind: 2 } })).toEqual({ items: [] });
+    expect(fake!.completions().map(isZeta)).toEqual([false]);
+  });
+
+  it('several edits on one line become one item; an edit across lines is not offered (LSP 3.18 items replace within a line)', async () => {
+    let answer = (region: string) => region.replace('area(w, h)', 'area(w + 0, h, 1)');
+    const c = await startWith({ nextEdits: true }, (req) => {
+      if (!isZeta(req)) return { text: '' };
+      const prompt: string = req.body.prompt;
+      const start = prompt.indexOf('<|editable_region_start|>\n') + '<|editable_region_start|>\n'.length;
+      const region = prompt.slice(start, prompt.indexOf('\n<|editable_region_end|>'));
+      return { text: `\`\`\`src/geo.ts\n<|editable_region_start|>\n${answer(region)}\n<|editable_region_end|>\n\`\`\`` };
+    });
+    c.open(URI, 'typescript', FILE);
+    const version = typeParameter(c);
+    const r = (await c.request('textDocument/inlineCompletion', { textDocument: { uri: URI }, position: CURSOR, context: { triggerKind: 2 } })) as Items;
+    const w = 'console.log(area(w'.length + 2;
+    expect(r.items.map((i) => [i.insertText, i.range])).toEqual([[' + 0, h, 1', { start: { line: 5, character: w }, end: { line: 5, character: CALL } }]]);
+    // Joining two lines: the range would end on the next line.
+    answer = (region) => region.replace('area(w, h));\n}', 'area(w, h)); }');
+    c.change(URI, version + 1, [{ range: { start: { line: 2, character: 1 }, end: { line: 2, character: 1 } }, text: ' ' }]);
+    expect(await c.request('textDocument/inlineCompletion', { textDocument: { uri: URI }, position: { line: 2, character: 2 }, context: { triggerKind: 2 } })).toEqual({ items: [] });
+    // The same answer through Copilot's request: one edit, from the end of line 5 into line 6.
+    const copilot = (await c.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version: version + 1 }, position: { line: 2, character: 2 } })) as { edits: { text: string; range: { start: { line: number }; end: { line: number } } }[] };
+    expect(copilot.edits.map((e) => [e.text, e.range.start.line, e.range.end.line])).toEqual([[' ', 5, 6]]);
+    expect(fake!.completions().filter(isZeta)).toHaveLength(3);
+  });
+
+  it('the next keystroke cancels the request: its backend connection closes and the client gets no item', async () => {
+    let release: () => void = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    const c = await startWith({ nextEdits: true }, async (req) => {
+      if (!isZeta(req)) return { text: '' };
+      await held;
+      return zetaAnswer(req);
+    });
+    c.open(URI, 'typescript', FILE);
+    const version = typeParameter(c);
+    const pending = c.request('textDocument/inlineCompletion', { textDocument: { uri: URI }, position: CURSOR, context: { triggerKind: 2 } });
+    const asked = await fake!.waitFor(isZeta);
+    c.change(URI, version + 1, [{ range: { start: CURSOR, end: CURSOR }, text: ' ' }]);
+    expect(await pending).toEqual({ items: [] });
+    expect((await fake!.waitFor((r) => r.id === asked.id && r.closedAt !== null)).finished).toBe(false);
+    release();
+  });
+
+  it('a client that shows next edits itself (experimental.tandem.nextEdits) gets no items, and copilotInlineEdit answers it only under inline.nextEdits', async () => {
+    const caps = { textDocument: { inlineCompletion: {} }, experimental: { tandem: { nextEdits: true } } };
+    const c = await startWith({ nextEdits: true }, (req) => (isZeta(req) ? zetaAnswer(req) : { text: '' }), caps);
+    c.open(URI, 'typescript', FILE);
+    const version = typeParameter(c);
+    expect(await c.request('textDocument/inlineCompletion', { textDocument: { uri: URI }, position: CURSOR, context: { triggerKind: 2 } })).toEqual({ items: [] });
+    const r = (await c.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version }, position: CURSOR })) as { edits: { text: string }[] };
+    expect(r.edits.map((e) => e.text)).toEqual([', 1']);
+    expect(fake!.completions().map(isZeta)).toEqual([false, true]);
+    await stopChecked(client, [fake!]);
+    const off = await startWith({}, (req) => (isZeta(req) ? zetaAnswer(req) : { text: '' }), caps);
+    off.open(URI, 'typescript', FILE);
+    const v = typeParameter(off);
+    expect(await off.request('textDocument/copilotInlineEdit', { textDocument: { uri: URI, version: v }, position: CURSOR })).toEqual({ edits: [] });
+    expect(fake!.completions()).toEqual([]);
+  });
+});

@@ -117,7 +117,7 @@ describe('defaults', () => {
     expect(r.config.backends).toEqual({ local: { name: 'local', kind: 'vllm', url: 'http://localhost:8000', location: 'onprem' } });
     expect(r.config.routes).toEqual({ inline: ['local'], action: ['local'], multiFile: ['local'], chat: ['local'], nextEdit: ['local'] });
     expect(r.config.privacy).toEqual({ airGapped: false, onPremOnly: [], allowOutsideWorkspace: false, initializationOptions: 'user' });
-    expect(r.config.inline).toEqual({ enabled: true, debounceMs: 'adaptive', deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512, speculative: true, alternatives: 3 });
+    expect(r.config.inline).toEqual({ enabled: true, debounceMs: 'adaptive', deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512, speculative: true, alternatives: 3, nextEdits: false });
     expect(r.config.log).toEqual({ level: 'info' });
     expect(r.warnings).toEqual([]);
   });
@@ -339,6 +339,14 @@ describe('a workspace tandem.json may only tighten', () => {
     ]);
     const bad = ok({ user, workspace: { inline: { languages: ['markdown'] } } });
     expect(bad.warnings).toEqual([`${join(bad.ws, 'tandem.json')}: inline.languages: ignored: expected an object of language ids to true or false`]);
+  });
+
+  it('switches next edits as inline items off (inline.nextEdits), never on', () => {
+    const off = ok({ user: { ...user, inline: { nextEdits: true } }, workspace: { inline: { nextEdits: false } } });
+    expect([off.config.inline.nextEdits, off.warnings]).toEqual([false, []]);
+    const { config, warnings, ws } = ok({ user, workspace: { inline: { nextEdits: true } } });
+    expect(config.inline.nextEdits).toBe(false);
+    expect(warnings).toEqual([`${join(ws, 'tandem.json')}: inline.nextEdits: ignored: a workspace may only switch features off`]);
   });
 
   it('cannot switch inline completions back on', () => {

@@ -41,9 +41,10 @@ interface Stats {
   latency?: Record<string, { p50?: number; p95?: number }>;
   spend?: { day?: string; usd?: number };
   status?: { state?: string; message?: string };
+  nextEdit?: { requests?: number; suggested?: Record<string, number>; shown?: Record<string, number>; accepted?: Record<string, number>; dismissed?: Record<string, number> };
 }
 
-/** `tandem.stats`' answer as Markdown: totals, a row per backend, spend and status. */
+/** `tandem.stats`' answer as Markdown: totals, a row per backend, next edits (a row per model), spend and status. */
 export function statsMarkdown(result: unknown): string {
   const s = (result ?? {}) as Stats;
   const n = (v: unknown) => (typeof v === 'number' ? v : 0);
@@ -61,6 +62,13 @@ export function statsMarkdown(result: unknown): string {
     const l = s.latency?.[name] ?? {};
     const ms = (v: unknown) => (typeof v === 'number' ? String(v) : '-');
     lines.push(`| ${name} | ${n(b.shown)} | ${n(b.accepted)} | ${n(b.partiallyAccepted)} | ${ms(l.p50)} | ${ms(l.p95)} |`);
+  }
+  const ne = s.nextEdit;
+  if (ne) {
+    const sum = (m: Record<string, number> | undefined) => Object.values(m ?? {}).reduce((a, b) => a + n(b), 0);
+    lines.push('', `next edits: requests ${n(ne.requests)}, suggested ${sum(ne.suggested)}, shown ${sum(ne.shown)}, accepted ${sum(ne.accepted)}, dismissed ${sum(ne.dismissed)}`);
+    const models = [...new Set([ne.suggested, ne.shown, ne.accepted, ne.dismissed].flatMap((m) => Object.keys(m ?? {})))].sort();
+    if (models.length > 0) lines.push('', '| next-edit model | suggested | shown | accepted | dismissed |', '|---|---|---|---|---|', ...models.map((m) => `| ${m} | ${n(ne.suggested?.[m])} | ${n(ne.shown?.[m])} | ${n(ne.accepted?.[m])} | ${n(ne.dismissed?.[m])} |`));
   }
   if (s.spend) lines.push('', `cloud spend ${s.spend.day ?? 'today'}: $${n(s.spend.usd).toFixed(4)}`);
   if (s.status) lines.push(`status: ${s.status.state ?? '?'}${s.status.message ? ` - ${s.status.message}` : ''}`);
@@ -93,4 +101,16 @@ export function snoozeChoices(snoozedUntil: string | undefined): { label: string
 /** `tandem.snooze`'s arguments: minutes, 0 resumes. */
 export function snoozeArgs(minutes: number): unknown[] {
   return [minutes];
+}
+
+/** Longest new text shown beside a next edit; the whole of it is in the decoration's hover. */
+const PREVIEW_CHARS = 120;
+
+/**
+ * A next edit's new text as one line of decoration text (a decoration cannot break lines): line
+ * breaks shown as ⏎, cut at PREVIEW_CHARS with an ellipsis.
+ */
+export function previewText(text: string): string {
+  const one = text.replace(/\r?\n/g, '⏎');
+  return one.length > PREVIEW_CHARS ? `${one.slice(0, PREVIEW_CHARS - 1)}…` : one;
 }

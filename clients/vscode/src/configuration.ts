@@ -32,6 +32,16 @@ export function declareScopedSettings(capabilities: { experimental?: unknown }):
 }
 
 /**
+ * Declares, in initialize, that this client asks textDocument/copilotInlineEdit and shows next
+ * edits itself (nextEdit.ts): the server then leaves them out of its inline completion items.
+ */
+export function declareNextEdits(capabilities: { experimental?: unknown }): void {
+  const experimental = (capabilities.experimental ??= {}) as Record<string, unknown>;
+  const tandem = (experimental.tandem ??= {}) as Record<string, unknown>;
+  tandem.nextEdits = true;
+}
+
+/**
  * The user-level values only (initializationOptions, which the server takes as the launch
  * configuration). Keys the user left alone are not sent, so VS Code's contributed defaults never
  * override ~/.config/tandem/config.json.

@@ -1,6 +1,7 @@
 // tandem for VS Code: starts the bundled tandem-lsp over stdio, shows its status, forwards commands,
 // and offers tandem's chat models to VS Code's chat (chat.ts).
-// Ghost text comes from vscode-languageclient's LSP 3.18 inline completion; no prompt logic here.
+// Ghost text comes from vscode-languageclient's LSP 3.18 inline completion, next edits from
+// nextEdit.ts; no prompt logic here.
 import { createInterface } from 'node:readline';
 import * as vscode from 'vscode';
 import {
@@ -12,7 +13,8 @@ import {
   type StaticFeature,
 } from 'vscode-languageclient/node';
 import { compareArgs, editArgs, explainArgs, isCommandOnly, markdownOf, snoozeArgs, snoozeChoices, statsMarkdown, statusBarText, type Status, type Target } from './commands.js';
-import { declareScopedSettings, scopedSection, userSettings, type Inspect } from './configuration.js';
+import { declareNextEdits, declareScopedSettings, scopedSection, userSettings, type Inspect } from './configuration.js';
+import { registerNextEdits } from './nextEdit.js';
 import { registerChatProvider } from './chat.js';
 import { isServerLogLine, StderrReader } from './serverLog.js';
 
@@ -48,10 +50,14 @@ function inspectAt(scope?: vscode.Uri): Inspect {
 
 /**
  * Tells the server, in initialize, that the `tandem` section it pulls comes as {user, workspace}:
- * VS Code keeps the two apart, so the server may take where code goes from `user` alone.
+ * VS Code keeps the two apart, so the server may take where code goes from `user` alone; and that
+ * next edits are shown by this extension (nextEdit.ts), not as inline completion items.
  */
 const scopedSettingsFeature: StaticFeature = {
-  fillClientCapabilities: (capabilities) => declareScopedSettings(capabilities),
+  fillClientCapabilities: (capabilities) => {
+    declareScopedSettings(capabilities);
+    declareNextEdits(capabilities);
+  },
   initialize: () => undefined,
   getState: () => ({ kind: 'static' }),
   clear: () => undefined,
@@ -248,6 +254,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   // tandem's models in VS Code's chat (chat.ts), once the server runs; VS Code older than 1.104 has no such API.
   const started = client.start();
   context.subscriptions.push(...registerChatProvider(client, started.catch(() => undefined), channel));
+  context.subscriptions.push(...registerNextEdits(client, channel));
   await started;
 }
 

@@ -139,6 +139,12 @@ export const ConfigSchema = z
           .describe(
             'Candidates asked for when the user asks explicitly (an inline request with triggerKind Invoked, e.g. VS Code\'s Trigger Inline Suggestion or next/previous; textDocument/completion): distinct after postprocessing, best first, one item each. vLLM and OpenAI-compatible backends generate them in one request (`n`, at temperature 0.4 or inline.temperature if higher, ranked by their tokens\' log probabilities); TGI, Ollama and llama.cpp get that many requests at once (the first at inline.temperature). Automatic requests (typing) ask for one. 1: explicit requests ask for one too.',
           ),
+        nextEdits: z
+          .boolean({ error: 'expected true or false' })
+          .default(false)
+          .describe(
+            'Next-edit suggestions in editors without Copilot\'s textDocument/copilotInlineEdit: where ghost text has nothing at the cursor, the edit the user will make next is answered as an LSP 3.18 inline completion item whose range is the text it replaces (on one line), and VS Code\'s extension shows next edits with Tab to apply and Escape to dismiss. Default false: each pause then asks the next-edit route\'s model too, and an editor that shows an item\'s text at the cursor whatever its range would mislead. Clients that send textDocument/copilotInlineEdit get edits whatever this says.',
+          ),
         languages: z
           .record(z.string(), z.boolean({ error: 'expected true or false' }), { error: 'expected an object of LSP language ids to true or false, e.g. {"markdown": false, "*": true}' })
           .optional()
@@ -147,7 +153,7 @@ export const ConfigSchema = z
           ),
       })
       .strict()
-      .default(() => ({ enabled: true, debounceMs: 'adaptive' as const, deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512, speculative: true, alternatives: 3 }))
+      .default(() => ({ enabled: true, debounceMs: 'adaptive' as const, deadlineMs: 2000, maxTokens: 128, temperature: 0.1, maxPromptTokens: 4096, multiline: true, maxLines: 16, cacheSize: 512, speculative: true, alternatives: 3, nextEdits: false }))
       .describe('Inline completions.'),
     context: z
       .object({

@@ -227,6 +227,7 @@ export function applyWorkspaceFile(config: Config, base: RawConfig, ws: Workspac
       for (const [k, v] of Object.entries(value)) {
         if (key === 'inline' && k === 'languages') languagesOff(config, v, ignored);
         else if (k === 'enabled' && v === false) feature.enabled = false;
+        else if (key === 'inline' && k === 'nextEdits' && v === false) config.inline.nextEdits = false;
         else if (!(k === 'enabled' && v === true && feature.enabled)) ignored(`${key}.${k}`, 'a workspace may only switch features off');
       }
     } else ignored(key, 'a workspace tandem.json may only tighten privacy or switch features off');

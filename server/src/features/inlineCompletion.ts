@@ -7,6 +7,7 @@ import {
   type CancellationToken,
   type CompletionItem,
   type CompletionList,
+  type InlineCompletionItem,
   type InlineCompletionList,
   type InlineCompletionParams,
   type Position,
@@ -90,16 +91,21 @@ function selectedItem(doc: Doc, position: Position, params: InlineCompletionPara
   return { range: { start, end }, text: sel.text };
 }
 
+/** Items for a place where ghost text had nothing (features/nextEdit.ts: the next edit). */
+export type WhenEmpty = (doc: Doc, position: Position, token: CancellationToken | undefined) => Promise<InlineCompletionItem[]>;
+
 /**
  * Invoked (the user asked): every distinct candidate, best first, for the editor to cycle through;
  * automatic: one. With a selected suggest item, each item replaces that item's range and starts
  * with its text, as LSP 3.18 asks (and VS Code shows no other while its widget is open).
  */
-export async function onInlineCompletion(deps: CompletionFeatureDeps, params: InlineCompletionParams, token?: CancellationToken): Promise<InlineCompletionList> {
+export async function onInlineCompletion(deps: CompletionFeatureDeps, params: InlineCompletionParams, token?: CancellationToken, whenEmpty?: WhenEmpty): Promise<InlineCompletionList> {
   const { doc, position } = resolveDoc(deps, params);
   const selected = selectedItem(doc, position, params);
   const invoked = params.context?.triggerKind === 1;
   const outcome = await run(deps, doc, position, token, { invoked, ...(selected ? { selected } : {}) });
+  // Nothing to show here: the place may still have a next edit (a suggest widget's item asks for text that extends it, never that).
+  if (outcome.kind === 'empty' && whenEmpty && !selected && !token?.isCancellationRequested) return { items: await whenEmpty(doc, position, token) };
   if (outcome.kind !== 'completion') return { items: [] };
   // Each item covers the selected item's range (or the cursor) and, past it, the closers the
   // editor put there which the text holds too (`replace`, usually 0).

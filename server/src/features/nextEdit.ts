@@ -1,8 +1,9 @@
 // textDocument/copilotInlineEdit and textDocument/didShowInlineEdit, as Copilot's language server
 // speaks them: LSP in, the next-edit pipeline's outcome out.
-import { ErrorCodes, ResponseError, type CancellationToken, type Command, type Range } from 'vscode-languageserver';
-import type { DocumentStore } from '../documents.js';
+import { ErrorCodes, ResponseError, type CancellationToken, type Command, type InlineCompletionItem, type Position, type Range } from 'vscode-languageserver';
+import type { Doc, DocumentStore } from '../documents.js';
 import type { NextEditPipeline } from '../pipeline/nextEdit.js';
+import type { NextEdit } from '../nextEdit/edits.js';
 import type { Logger } from '../util/logger.js';
 import { commandArg, NextEditAcceptedArgs } from './args.js';
 import { tokenSignal } from './inlineCompletion.js';
@@ -67,6 +68,55 @@ export async function onCopilotInlineEdit(deps: NextEditFeatureDeps, params: Cop
       };
     }),
   };
+}
+
+/**
+ * The next edit as LSP 3.18 inline completion items, for editors without Copilot's request (asked
+ * where ghost text had nothing, `inline.nextEdits`). An item replaces a range that LSP 3.18 says
+ * must begin and end on one line, and several items are alternatives, not parts of one change: so
+ * the item is the suggestion's first edit that stays on one line, with the others on that line
+ * merged into it; the rest (and an edit that joins or removes lines) is not offered, and the next
+ * request, made once the user has taken this one, can suggest it again. The item's command is the
+ * accept command of copilotInlineEdit's edits; LSP 3.18 has no message for an item shown.
+ */
+export async function nextEditInlineItems(deps: NextEditFeatureDeps, doc: Doc, position: Position, token: CancellationToken | undefined): Promise<InlineCompletionItem[]> {
+  const version = doc.text.version;
+  const outcome = await deps.pipeline.suggest({ doc, position, ...(token ? { signal: tokenSignal(token)! } : {}) });
+  if (outcome.kind !== 'edits') {
+    if (outcome.kind === 'empty') deps.logger.debug(`no next edit: ${outcome.reason}`);
+    if (outcome.kind === 'failed') deps.logger.debug(`no next edit: ${outcome.backend} failed: ${outcome.failure.message}`);
+    return [];
+  }
+  if (deps.documents.get(doc.uri) !== doc || doc.text.version !== version || outcome.version !== version) return [];
+  const text = doc.text.getText();
+  const line = (offset: number) => doc.text.positionAt(offset).line;
+  const first = outcome.edits.find((e) => line(e.start) === line(e.end));
+  if (!first) {
+    deps.logger.debug('no next edit as an inline completion item: each of its edits spans lines, which an LSP 3.18 item cannot replace');
+    return [];
+  }
+  const same = outcome.edits.filter((e) => line(e.start) === line(first.start) && line(e.end) === line(first.start));
+  const merged = mergeEdits(text, same);
+  const id = deps.pipeline.remember(outcome.model);
+  return [
+    {
+      insertText: merged.text,
+      range: { start: doc.text.positionAt(merged.start), end: doc.text.positionAt(merged.end) },
+      command: { title: 'Accept next edit', command: NEXT_EDIT_ACCEPTED_COMMAND, arguments: [{ id }] },
+    },
+  ];
+}
+
+/** Edits that do not overlap, as one: from the first one's start to the last one's end, with the text between them kept. */
+export function mergeEdits(text: string, edits: NextEdit[]): NextEdit {
+  const sorted = [...edits].sort((a, b) => a.start - b.start);
+  let out = '';
+  let at = sorted[0]!.start;
+  for (const e of sorted) {
+    out += text.slice(at, e.start) + e.text;
+    at = e.end;
+  }
+  return { start: sorted[0]!.start, end: at, text: out };
 }
 
 /** The client showed an edit: counted by the id its command carries (an item without one is ignored). */

@@ -52,8 +52,8 @@ import { Prober, statusKey, statusOf, withSnooze, type Status } from '../router/
 import { InlinePipeline } from '../pipeline/inline.js';
 import { NextEditPipeline } from '../pipeline/nextEdit.js';
 import { EditHistory } from '../nextEdit/history.js';
-import { COPILOT_INLINE_EDIT, DID_SHOW_INLINE_EDIT, NEXT_EDIT_ACCEPTED_COMMAND, NEXT_EDIT_DISMISSED_COMMAND, onCopilotInlineEdit, onDidShowInlineEdit, onNextEditAccepted, onNextEditDismissed, type CopilotInlineEditParams, type NextEditFeatureDeps } from '../features/nextEdit.js';
-import { Snooze } from '../pipeline/inlineSwitch.js';
+import { COPILOT_INLINE_EDIT, DID_SHOW_INLINE_EDIT, NEXT_EDIT_ACCEPTED_COMMAND, NEXT_EDIT_DISMISSED_COMMAND, nextEditInlineItems, onCopilotInlineEdit, onDidShowInlineEdit, onNextEditAccepted, onNextEditDismissed, type CopilotInlineEditParams, type NextEditFeatureDeps } from '../features/nextEdit.js';
+import { inlineOff, Snooze } from '../pipeline/inlineSwitch.js';
 import { readEditorIndentation, type EditorIndentation } from '../pipeline/postprocess/index.js';
 import { Stats } from '../stats.js';
 import { ParseService, TreeRetention } from '../syntax/tree.js';
@@ -149,6 +149,13 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
   const nextEdit = new NextEditPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('nextEdit'), history, lines: linesOf, parse: (lang, text, maxMs) => parser.parseNow(lang, text, { maxMs }) });
   const nextEditDeps: NextEditFeatureDeps = { documents, pipeline: nextEdit, logger: hub.logger('nextEdit') };
   let nextEditUsed = false;
+  /**
+   * The client asks textDocument/copilotInlineEdit after each pause and shows the edits itself, as
+   * part of its inline suggestions (VS Code's extension: `experimental.tandem.nextEdits`): it gets
+   * them under `inline.nextEdits`, as other clients' inline items do, and no items of them.
+   */
+  let clientShowsNextEdits = false;
+  const nextEditsOn = () => settings.config.inline.nextEdits;
   const actions = new ActionPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('actions'), parse: async (lang, text, old) => (await parser.parse(lang, text, { urgent: true, ...(old ? { old } : {}) })).tree, checkOffThread: (lang, text, edits) => context.checkEdits(lang, text, edits), open: (uri) => documents.get(uri), index: () => context.workspaceIndex, context: context.engine });
   const chat = new ChatPipeline({ config: () => settings.config, backends, workspace, logger: hub.logger('chat'), open: (uri) => documents.get(uri), openDocuments: () => documents.all(), context: context.engine });
   const chatDeps: ChatFeatureDeps = { chat, logger: hub.logger('chat'), progress: (token, value) => void connection.sendNotification('$/progress', { token, value }) };
@@ -264,8 +271,9 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     const caps = params.capabilities;
     // A client that keeps user and workspace settings apart says so; its workspace/configuration
     // answer is then {user, workspace}. Any other answer is what a repository may have written.
-    const experimental = caps.experimental as { tandem?: { scopedSettings?: unknown } } | undefined;
+    const experimental = caps.experimental as { tandem?: { scopedSettings?: unknown; nextEdits?: unknown } } | undefined;
     settings.setInitializationOptions(params.initializationOptions, experimental?.tandem?.scopedSettings === true);
+    clientShowsNextEdits = experimental?.tandem?.nextEdits === true;
     applyConfig();
     reload('initialize');
     pullConfiguration = caps.workspace?.configuration === true;
@@ -396,7 +404,7 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     nextEdit.changed(t.uri);
     // The history is kept once the client has asked for a next edit: it holds a version of each
     // edited document, which a client that never asks would pay for with nothing.
-    if (nextEditUsed && !doc.binary) {
+    if ((nextEditUsed || nextEditsOn()) && !doc.binary) {
       // One step of the edit history per notification: a lone ranged change by its lines, several or a whole text as all of them.
       const r = only?.range;
       const nl = r ? only!.text.split('\n').length - 1 : 0;
@@ -455,9 +463,18 @@ export function startServer(connection: Connection, opts: ServerOptions): void {
     // Where the user works is a place viewed: the next-edit prompts of other files may show it.
     const d = documents.get(p.textDocument.uri);
     if (d && !d.binary) history.viewed(d.uri, p.position.line, d.text.lineCount);
-    return onInlineCompletion(deps, p, t);
+    // Where ghost text has nothing, the next edit, for clients that have no other way to show it;
+    // ghost text never waits for it (it is asked only once that answer is empty).
+    const nextEdits = nextEditsOn() && !clientShowsNextEdits;
+    return onInlineCompletion(deps, p, t, nextEdits ? (doc, position, token) => (inlineOff(settings.config.inline, doc.languageId, snooze.endsAt) === undefined ? nextEditInlineItems(nextEditDeps, doc, position, token) : Promise.resolve([])) : undefined);
   });
   handle(COPILOT_INLINE_EDIT, (p) => requestParams<CopilotInlineEditParams>(COPILOT_INLINE_EDIT, CopilotInlineEditShape, p), (p, t) => {
+    // A client that shows next edits among its inline suggestions follows inline.nextEdits (and its
+    // snooze and languages); switched off, it asks after each pause and pays nothing, history included.
+    if (clientShowsNextEdits) {
+      const d = documents.get(p.textDocument.uri);
+      if (d && (!nextEditsOn() || inlineOff(settings.config.inline, d.languageId, snooze.endsAt) !== undefined)) return { edits: [] };
+    }
     nextEditUsed = true;
     return onCopilotInlineEdit(nextEditDeps, p, t);
   });
