@@ -407,16 +407,17 @@ export class InlinePipeline {
   }
 
   /**
-   * The plan made ahead for this very place (document version, offset, configuration), if it is
-   * whole and its route is still the one the route's health and budget choose now; else undefined,
-   * and the caller plans afresh.
+   * The plan made ahead for this very place (document version, offset, configuration), if its
+   * route is still the one the route's health and budget choose now; else undefined, and the
+   * caller plans afresh. A plan whose model lookup failed is taken as it is: that failure was
+   * reported to health once, and the backend is not asked again for the same request.
    */
   private async planMadeAhead(doc: DocView, offset: number, config: Config): Promise<PromptPlan | undefined> {
     const a = this.ahead;
     if (!a || a.uri !== doc.uri || a.version !== doc.text.version || a.offset !== offset || a.config !== config) return undefined;
     const plan = await a.plan;
     // The document may have changed while the plan was awaited.
-    if (!plan || plan.failure || !plan.backend || !plan.info || doc.text.version !== a.version) return undefined;
+    if (!plan || doc.text.version !== a.version) return undefined;
     const health = this.deps.backends.health;
     const held = [...new Set(plan.prompt.segments.map((sg) => sg.path).filter((p): p is string => p !== undefined))];
     const route = chooseBackend(config, 'inline', held, { paths: this.deps.backends.paths, isHealthy: (n) => health.isHealthy(n), budgetExhausted: this.deps.backends.spend.exhausted(config.budget.dailyUsd) });
