@@ -38,7 +38,7 @@ async function main() {
       await client.initialize({ initializationOptions: { backends: { fim: { kind: 'vllm', url: fake.url } }, inline: { alternatives } } });
       const uri = `file:///bench/src/invoked-${n}-${alternatives}.ts`;
       client.open(uri, 'typescript', text);
-      const s = { checkout, alternatives, client, uri, col: '  const total = '.length, version: 1, e2e: /** @type {number[]} */ ([]), raw: /** @type {number[]} */ ([]) };
+      const s = { checkout, alternatives, client, uri, col: '  const total = '.length, version: 1, short: 0, e2e: /** @type {number[]} */ ([]), raw: /** @type {number[]} */ ([]) };
       await client.inline(uri, { line, character: s.col }, { triggerKind: 1 }).result;
       sessions.push(s);
     }
@@ -54,7 +54,9 @@ async function main() {
       const t = performance.now();
       const res = await s.client.inline(s.uri, { line, character: s.col }, { triggerKind: 1 }).result;
       s.e2e.push(performance.now() - t);
-      if (res.items.length !== s.alternatives) throw new Error(`${s.checkout}: the invoked request listed ${res.items.length} items, not ${s.alternatives}`);
+      // Counted, not thrown: on a loaded machine a request may meet its deadline (the server's
+      // tandem.stats deadlineExpired says so at the end).
+      if (res.items.length !== s.alternatives) s.short++;
       const body = fake.completions().at(-1)?.body;
       await sleep(90);
       const r0 = performance.now();
@@ -66,9 +68,10 @@ async function main() {
     }
   }
   for (const s of sessions) {
+    const stats = /** @type {any} */ (await s.client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] }));
     await s.client.stop();
     const ratio = pct(s.e2e, 50) / pct(s.raw, 50);
-    process.stdout.write(`${s.checkout} ${s.alternatives} candidate(s): end-to-end / raw p50 ${ratio.toFixed(3)} (${pct(s.e2e, 50).toFixed(1)} / ${pct(s.raw, 50).toFixed(1)} ms; p25 ${pct(s.e2e, 25).toFixed(1)} / ${pct(s.raw, 25).toFixed(1)} ms)\n`);
+    process.stdout.write(`${s.checkout} ${s.alternatives} candidate(s): end-to-end / raw p50 ${ratio.toFixed(3)} (${pct(s.e2e, 50).toFixed(1)} / ${pct(s.raw, 50).toFixed(1)} ms; p25 ${pct(s.e2e, 25).toFixed(1)} / ${pct(s.raw, 25).toFixed(1)} ms); ${s.short} lists short of ${s.alternatives}, deadlines ${stats.deadlineExpired}; debounce ${JSON.stringify(stats.debounce)}\n`);
   }
   await fake.close();
 }
