@@ -218,7 +218,8 @@ export class OpenAICompatBackend implements CompletionBackend {
         const choices = chunk.choices;
         if (!Array.isArray(choices)) return false;
         for (const choice of choices) {
-          const i = typeof choice?.index === 'number' ? choice.index : 0;
+          if (!choice || typeof choice !== 'object') continue;
+          const i = typeof choice.index === 'number' ? choice.index : 0;
           if (i < 0 || i >= n) continue; // a choice nobody asked for
           const st = (states[i] ??= { text: '', finishReason: null, done: false, lpSum: 0, lpCount: 0 });
           if (st.done) continue;
