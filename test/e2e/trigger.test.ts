@@ -62,6 +62,31 @@ describe('trigger kinds', () => {
     expect((await stats(c)).debounce).toMatchObject({ waited: 3, skipped: 1 });
   });
 
+  it('an invoked request for the place an automatic one waits on takes the plan made during that wait; another place plans afresh', async () => {
+    const fake = await vllm((_r, i) => ({ text: ['1;', '2;', '3;'][i] ?? '4;' }));
+    // A fixed wait: the automatic request is planned halfway through it.
+    const c = await start(fake.url, { debounceMs: 400 });
+    c.open(URI, 'typescript', DOC);
+    // The model lookup done first: a plan made ahead waits for it with the automatic request's
+    // signal, and when that request is superseded in the meantime the plan is made afresh.
+    expect(texts(await c.inline(URI, CURSOR, INVOKED).result)).toHaveLength(3);
+    c.change(URI, 2, [{ range: { start: CURSOR, end: CURSOR }, text: 'r' }]);
+    const auto = c.inline(URI, { line: 1, character: 3 }).result;
+    await until(async () => (await stats(c)).debounce.plannedAhead === 1, 'the automatic request to be planned ahead');
+    const invoked = await c.inline(URI, { line: 1, character: 3 }, INVOKED).result;
+    expect(texts(invoked)).toHaveLength(3);
+    // The automatic request was superseded by the invoked one, or (a slow machine) its wait ended
+    // first and it took the plan too.
+    const autoShown = (await auto).items.length > 0;
+    expect((await stats(c)).debounce).toMatchObject({ plannedAhead: 1, plansReused: autoShown ? 2 : 1 });
+    expect(fake.completions().at(-1)!.body.prompt).toContain('  r');
+    // The document changed: the plan made for the text before is not this place's.
+    c.change(URI, 3, [{ range: { start: { line: 1, character: 3 }, end: { line: 1, character: 3 } }, text: 'e' }]);
+    expect(texts(await c.inline(URI, { line: 1, character: 4 }, INVOKED).result)).toHaveLength(3);
+    expect((await stats(c)).debounce).toMatchObject({ plannedAhead: 1, plansReused: autoShown ? 2 : 1 });
+    expect(fake.completions().at(-1)!.body.prompt).toContain('  re');
+  });
+
   it('invoked: distinct candidates, best first by count then log probability, at the alternatives\' temperature; automatic: one', async () => {
     const invoked = [
       { text: 'return a;', logprob: -0.9 },

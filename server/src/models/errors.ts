@@ -194,3 +194,19 @@ export function streamErrorFailure(url: string, payload: unknown): BackendFailur
   if (typeof code === 'number' && code >= 400 && code < 500) return { kind: statusKind(code), message: `${url} rejected the request: ${msg}` };
   return { kind: 'stream', message: `${url} reported an error in the stream: ${msg}` };
 }
+
+/**
+ * An error event inside a 200 stream from an OpenAI-compatible server, read as the openai package
+ * read it: an event with a truthy `error` member (`{"error":{message,…}}`), or older vLLM's flat
+ * `{"object":"error",message,…}`. Its message says whether it is a context-length error; anything
+ * else is a `stream` failure. Undefined for an ordinary event.
+ */
+export function openAIStreamFailure(payload: unknown, url: string): BackendFailure | undefined {
+  if (!payload || typeof payload !== 'object') return undefined;
+  const p = payload as { error?: unknown; object?: unknown };
+  if (!p.error && p.object !== 'error') return undefined;
+  const msg = errorBodyMessage(payload) ?? (p.error && typeof p.error === 'object' ? JSON.stringify(p.error).slice(0, 300) : 'unknown error');
+  const ctx = contextLengthInfo(msg);
+  if (ctx) return { kind: 'context_length', message: `${url}: ${msg}`, ...ctx };
+  return { kind: 'stream', message: `${url} reported an error in the stream: ${msg}` };
+}

@@ -18,8 +18,9 @@ export interface HttpOptions {
   env?: NodeJS.ProcessEnv;
   /**
    * A successful `text/event-stream` answer comes back as a {@link StreamResponse} (cast to
-   * Response) instead of a real one. Only for the fetch handed to the `openai` package, which reads
-   * no more of a response than that object has; everything else (errors, JSON) stays a Response.
+   * Response) instead of a real one. Only for openaiCompat.ts, which reads no more of a response
+   * than that object has (status, headers, the body as an async iterable); everything else
+   * (errors, JSON) stays a Response.
    */
   lightStreams?: boolean;
 }
@@ -274,8 +275,8 @@ function webBody(res: http.IncomingMessage): ReadableStream<Uint8Array> {
  * outcomes as {@link webBody} without building a web stream (which showed in profiles of the
  * keystroke path). The chunks in order; the response's own error (a reset, an abort) is thrown
  * and drops what was still queued, as a web stream's error does; a close before the end throws
- * the AbortError webBody gives; leaving early (`return`, which the SDK's stream calls when its
- * reader stops) destroys the response and with it the socket.
+ * the AbortError webBody gives; leaving early (`return`, which a `for await` loop calls when it
+ * leaves before the end) destroys the response and with it the socket.
  */
 class BodyIterator implements AsyncIterableIterator<Uint8Array> {
   private readonly queue: Buffer[] = [];
@@ -352,7 +353,7 @@ class BodyIterator implements AsyncIterableIterator<Uint8Array> {
   }
 }
 
-/** The response's headers as the SDK reads them (get, entries), straight from node:http's record. */
+/** The response's headers as a Headers reads them (get, has, entries), straight from node:http's record. */
 class NodeHeaders {
   constructor(private readonly raw: http.IncomingHttpHeaders) {}
 
@@ -382,10 +383,9 @@ class NodeHeaders {
 }
 
 /**
- * A successful event stream as the `openai` package reads it (client.mjs makeRequest: status, ok,
- * headers.get/entries, url for its debug lines; core/streaming.mjs: an async-iterable body),
- * without a Response, its Headers and a web stream per request. text() and json() read what is
- * left of the body. Errors never take this shape: they stay real Responses.
+ * A successful event stream as openaiCompat.ts reads it (status, ok, headers.get, an
+ * async-iterable body), without a Response, its Headers and a web stream per request. text() and
+ * json() read what is left of the body. Errors never take this shape: they stay real Responses.
  */
 export class StreamResponse {
   readonly ok = true;

@@ -1,14 +1,18 @@
-// Backends of kind `vllm` and `openai`: OpenAI-compatible servers reached through the `openai`
-// package (vLLM, OpenAI, Azure OpenAI, the Hugging Face router, Anthropic's compatible API, LiteLLM).
+// Backends of kind `vllm` and `openai`: OpenAI-compatible servers (vLLM, OpenAI, Azure OpenAI, the
+// Hugging Face router, Anthropic's compatible API, LiteLLM). Completions and chats, the keystroke
+// path, are requests of our own over node:http with the event stream read by models/sse.ts; the
+// `openai` package serves only the model lookup (once per backend, models/sdk.ts).
 import type OpenAI from 'openai';
 import type { ClientOptions } from 'openai';
 import type { Backend } from '../config/schema.js';
 import type { Logger } from '../util/logger.js';
-import { errorBodyMessage, httpFailure, connectFailure, toFailure } from './errors.js';
-import { loadOpenai, loadedOpenai } from './sdk.js';
+import { VERSION } from '../version.js';
+import { connectFailure, errorBodyMessage, httpFailure, openAIStreamFailure, toFailure } from './errors.js';
+import { loadOpenai } from './sdk.js';
 import type { Fetch } from './http.js';
 import { DEFAULT_IDLE_MS, Discovery, Exchange } from './httpBackend.js';
-import { openAIMessages, sampling, ToolCallAssembler } from './streams.js';
+import { SseParser } from './sse.js';
+import { MalformedStreamError, openAIMessages, sampling, ToolCallAssembler } from './streams.js';
 import { backendHeaders, backendTransport, isAzureUrl, type BackendDeps } from './transport.js';
 import type { BackendFailure, ChatRequest, ChatResult, CompletionBackend, FimRequest, FimResult, ModelInfo, Outcome } from './types.js';
 
@@ -86,6 +90,13 @@ export class OpenAICompatBackend implements CompletionBackend {
   private readonly azure: AzureTarget | undefined;
   /** Headers of every request, the key header included (for the requests made without the SDK). */
   private readonly headers: Record<string, string>;
+  /**
+   * The headers of a completion or chat request, made once: the ones above, plus what the openai
+   * package sent that a server may look at (JSON in and out). Never changed after this.
+   */
+  private readonly postHeaders: Headers;
+  private readonly completionsUrl: string;
+  private readonly chatUrl: string;
   private readonly key: string | undefined;
   private readonly fetch: Fetch | undefined;
   /** Why nothing is ever sent (an unreadable caFile), when so. */
@@ -102,8 +113,13 @@ export class OpenAICompatBackend implements CompletionBackend {
     const { headers, key, keyHeader } = backendHeaders(cfg, deps.env, this.log);
     this.headers = headers;
     this.key = key;
-    // The SDK reads little of a streamed answer: a light response object spares a Response, its
-    // Headers and a web stream per keystroke (http.ts StreamResponse).
+    this.postHeaders = new Headers({ ...headers, accept: 'application/json', 'content-type': 'application/json', 'user-agent': `tandem-lsp/${VERSION}` });
+    // Azure takes its api-version as a query parameter on every request.
+    const query = this.azure?.apiVersion ? `?${new URLSearchParams({ 'api-version': this.azure.apiVersion }).toString()}` : '';
+    this.completionsUrl = `${this.url}/completions${query}`;
+    this.chatUrl = `${this.url}/chat/completions${query}`;
+    // A streamed answer comes as a light response object: no Response, Headers and web stream per
+    // keystroke (http.ts StreamResponse).
     const transport = backendTransport(cfg, deps.env, { lightStreams: true });
     if (transport.ok) this.fetch = transport.fetch;
     else {
@@ -192,30 +208,29 @@ export class OpenAICompatBackend implements CompletionBackend {
     let stoppedEarly = false;
     // timeoutMs bounds the silence before the first token and between two, as for chat: a server
     // that drips tokens fails with `timeout` (and opens its breaker) instead of holding the request.
-    const client = this.client ?? (await this.sdkClient());
     const ex = new Exchange(signal, this.cfg.timeoutMs ?? DEFAULT_IDLE_MS);
     try {
       // Several choices come with `logprobs: 0`: the sampled tokens' log probabilities only, which
       // rank them (OpenAI and vLLM both take 0).
       const several = n > 1 ? { n, logprobs: 0 } : {};
-      const stream = await client.completions.create(
-        { model, prompt: req.prompt, max_tokens: req.maxTokens, temperature: req.temperature, stop, stream: true, ...several },
-        { signal: ex.signal, maxRetries: 0 },
-      );
-      for await (const chunk of stream) {
-        ex.touch();
-        const failure = inStreamFlatError(chunk, this.url);
-        if (failure) return this.failed(failure);
-        for (const choice of chunk.choices ?? []) {
+      const body = { model, prompt: req.prompt, max_tokens: req.maxTokens, temperature: req.temperature, stop, stream: true, ...several };
+      const failure = await this.stream(this.completionsUrl, body, ex, (chunk: CompletionChunk) => {
+        const choices = chunk.choices;
+        if (!Array.isArray(choices)) return false;
+        for (const choice of choices) {
+          if (!choice || typeof choice !== 'object') continue;
           const i = typeof choice.index === 'number' ? choice.index : 0;
           if (i < 0 || i >= n) continue; // a choice nobody asked for
           const st = (states[i] ??= { text: '', finishReason: null, done: false, lpSum: 0, lpCount: 0 });
           if (st.done) continue;
-          st.text += choice.text ?? '';
-          for (const lp of choice.logprobs?.token_logprobs ?? []) {
-            if (typeof lp !== 'number' || !Number.isFinite(lp)) continue;
-            st.lpSum += lp;
-            st.lpCount++;
+          if (typeof choice.text === 'string') st.text += choice.text;
+          const lps = choice.logprobs?.token_logprobs;
+          if (Array.isArray(lps)) {
+            for (const lp of lps) {
+              if (typeof lp !== 'number' || !Number.isFinite(lp)) continue;
+              st.lpSum += lp;
+              st.lpCount++;
+            }
           }
           if (choice.finish_reason) {
             st.finishReason = choice.finish_reason;
@@ -226,22 +241,16 @@ export class OpenAICompatBackend implements CompletionBackend {
             stoppedEarly = true;
           }
         }
-        // Leaving the loop ends the SDK's stream, which aborts its own controller: the socket
-        // closes and the server stops generating. Only worth it once a choice was cut short and
-        // none is still wanted; a stream whose choices all finished is read to its end (the socket
-        // stays reusable).
-        if (stoppedEarly && allDone(states, n)) break;
-      }
-      // The SDK's stream ends quietly when aborted: partial text from a cancelled, late or silent
-      // request is not a completion (it would be shown and cached as if whole).
-      if (ex.signal.aborted) return this.failed(toFailure(ex.signal.reason, this.url, ex.signal));
+        // Only worth closing the connection once a choice was cut short and none is still wanted;
+        // a stream whose choices all finished is read to its end (the socket stays reusable).
+        return stoppedEarly && allDone(states, n);
+      });
+      if (failure) return this.failed(failure);
       const first = states[0] ?? { text: '', finishReason: null, lpSum: 0, lpCount: 0 };
       const value: FimResult = { text: first.text, finishReason: first.finishReason, stoppedEarly, model };
       // A server that gave fewer choices than asked (or ignored `n`) gives what it gave.
       if (n > 1) value.choices = states.filter((st) => st !== undefined).map((st) => ({ text: st.text, finishReason: st.finishReason, ...(st.lpCount > 0 ? { logprob: st.lpSum / st.lpCount } : {}) }));
       return { ok: true, value };
-    } catch (err) {
-      return this.failed(toFailure(err, this.url, ex.signal.aborted ? ex.signal : undefined));
     } finally {
       ex.end();
     }
@@ -257,42 +266,105 @@ export class OpenAICompatBackend implements CompletionBackend {
     let finishReason: string | null = null;
     let usage: ChatResult['usage'];
     const calls = new ToolCallAssembler();
-    // The SDK's timeout covers only the wait for the headers. A stream that stalls, or drips slower
-    // than timeoutMs between chunks, would hold an action until its own deadline and leave no time
-    // for the route's next backend: timeoutMs is also the longest silence between two chunks, as
-    // for the other kinds (httpBackend.ts).
-    const client = this.client ?? (await this.sdkClient());
+    // timeoutMs is the longest wait for the headers and also the longest silence between two
+    // chunks: a stream that stalls, or drips slower than that, would otherwise hold an action until
+    // its own deadline and leave no time for the route's next backend (as for the other kinds,
+    // httpBackend.ts).
     const ex = new Exchange(signal, this.cfg.timeoutMs ?? DEFAULT_IDLE_MS);
     try {
       const limit = usesMaxCompletionTokens(this.url) ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens };
       const tools = req.tools && req.tools.length > 0 ? { tools: req.tools, ...(req.toolChoice !== undefined ? { tool_choice: req.toolChoice } : {}) } : {};
       const body = { model, messages: openAIMessages(req.messages), ...limit, temperature: req.temperature, ...sampling(req), ...tools, stream: true, stream_options: { include_usage: true } };
-      const stream = await client.chat.completions.create(body as unknown as OpenAI.Chat.ChatCompletionCreateParamsStreaming, { signal: ex.signal, maxRetries: 0 });
-      ex.touch();
-      for await (const chunk of stream) {
-        ex.touch();
-        const failure = inStreamFlatError(chunk, this.url);
-        if (failure) return this.failed(failure);
-        if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens };
-        const choice = chunk.choices?.[0];
-        if (!choice) continue;
-        const delta = choice.delta?.content ?? '';
-        if (delta) {
+      const failure = await this.stream(this.chatUrl, body, ex, (chunk: ChatChunk) => {
+        const u = chunk.usage;
+        if (u && typeof u.prompt_tokens === 'number') usage = { promptTokens: u.prompt_tokens, completionTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0 };
+        const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
+        if (!choice) return false;
+        const delta = choice.delta?.content;
+        if (typeof delta === 'string' && delta !== '') {
           text += delta;
           req.onDelta?.(delta, text);
         }
-        const pieces = calls.add((choice.delta as { tool_calls?: unknown } | undefined)?.tool_calls);
+        const pieces = calls.add(choice.delta?.tool_calls);
         if (pieces) req.onToolCallDelta?.(pieces);
         if (choice.finish_reason) finishReason = choice.finish_reason;
-      }
-      if (ex.signal.aborted) return this.failed(toFailure(ex.signal.reason, this.url, ex.signal));
+        return false;
+      });
+      if (failure) return this.failed(failure);
       const done = calls.finish();
       if (!done.ok) return this.failed({ kind: 'bad_response', message: `${this.url} answered a malformed tool call: ${done.problem}` });
       return { ok: true, value: { text, ...(done.calls.length > 0 ? { toolCalls: done.calls } : {}), finishReason, model, ...(usage ? { usage } : {}) } };
-    } catch (err) {
-      return this.failed(toFailure(err, this.url, ex.signal.aborted ? ex.signal : undefined));
     } finally {
       ex.end();
+    }
+  }
+
+  /**
+   * POSTs `body` to `url` and reads the answer's event stream, handing each event's JSON to
+   * `onChunk` as it arrives; `onChunk` returning true means enough: the response is dropped, which
+   * closes the connection (the server stops generating). What the openai package did on this path,
+   * without its request building, header merging and stream wrappers per keystroke: the same body,
+   * the key and configured headers, errors read the same way (an HTTP error in any server's shape,
+   * an `error` object inside a 200 stream, older vLLM's flat one). Undefined when the answer was
+   * read to its end (or to `enough`), else what went wrong.
+   */
+  private async stream<T>(url: string, body: object, ex: Exchange, onChunk: (chunk: T) => boolean): Promise<BackendFailure | undefined> {
+    let res: Response;
+    try {
+      res = await this.fetch!(url, { method: 'POST', headers: this.postHeaders, body: JSON.stringify(body), signal: ex.signal });
+    } catch (err) {
+      return connectFailure(err, this.url, ex.signal);
+    }
+    ex.touch();
+    const signal = ex.signal;
+    try {
+      if (!res.ok) {
+        let text = '';
+        try {
+          text = await res.text();
+        } catch (err) {
+          // The status says enough, unless the request was given up meanwhile.
+          if (signal.aborted) return toFailure(err, this.url, signal);
+        }
+        return httpFailure(this.url, res.status, text, res.headers);
+      }
+      let failure: BackendFailure | undefined;
+      let done = false;
+      let enough = false;
+      let events = 0;
+      const parser = new SseParser((_event, data) => {
+        if (done || enough || failure) return;
+        events++;
+        // As the openai package reads it: `[DONE]` ends the answer; anything after it is ignored.
+        if (data.startsWith('[DONE]')) {
+          done = true;
+          return;
+        }
+        let chunk: unknown;
+        try {
+          chunk = JSON.parse(data);
+        } catch (err) {
+          failure = toFailure(new MalformedStreamError(data, err instanceof Error ? err.message : String(err)), this.url);
+          return;
+        }
+        failure = openAIStreamFailure(chunk, this.url);
+        if (!failure && chunk !== null && typeof chunk === 'object' && onChunk(chunk as T)) enough = true;
+      });
+      // A light response (http.ts StreamResponse) for an event stream; a Response otherwise.
+      // Leaving the loop early (enough, an error event) destroys the response and its socket.
+      for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+        ex.touch();
+        parser.push(piece);
+        if (failure || enough) break;
+      }
+      if (!failure && !enough) parser.end();
+      // A cancelled, late or silent request is not an answer, whatever arrived of it.
+      if (signal.aborted) return toFailure(signal.reason, this.url, signal);
+      if (failure) return failure;
+      if (events === 0) return { kind: 'bad_response', message: `${this.url} answered ${res.status} without an event stream (content-type ${res.headers.get('content-type') ?? 'none'})` };
+      return undefined;
+    } catch (err) {
+      return toFailure(err, this.url, signal.aborted ? signal : undefined);
     }
   }
 
@@ -396,14 +468,13 @@ function nestFlatErrors(fetch: Fetch): Fetch {
   };
 }
 
-/** Older vLLM puts a flat `{"object":"error",…}` in the stream, which the SDK passes on as a chunk. */
-function inStreamFlatError(chunk: unknown, url: string): BackendFailure | undefined {
-  const c = chunk as { object?: unknown };
-  if (c && c.object === 'error') {
-    const msg = errorBodyMessage(chunk) ?? 'unknown error';
-    // The stream came through the SDK, so it is loaded.
-    const sdk = loadedOpenai()!;
-    return toFailure(Object.assign(new sdk.APIError(undefined, { message: msg }, undefined, undefined)), url);
-  }
-  return undefined;
+/** The part of a `/completions` stream event that is read. */
+interface CompletionChunk {
+  choices?: { index?: unknown; text?: unknown; finish_reason?: string | null; logprobs?: { token_logprobs?: unknown } | null }[];
+}
+
+/** The part of a `/chat/completions` stream event that is read. */
+interface ChatChunk {
+  choices?: { delta?: { content?: unknown; tool_calls?: unknown } | null; finish_reason?: string | null }[];
+  usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null;
 }

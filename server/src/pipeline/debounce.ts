@@ -35,11 +35,13 @@ export class Debouncer {
     return Math.min(MAX_DELAY_MS, Math.max(MIN_DELAY_MS, this.avgGap * 1.5));
   }
 
-  async wait(now: number, signal: AbortSignal): Promise<void> {
+  /** Waits out the delay for a request arriving `now`; `during` hears the delay first when there is one. */
+  async wait(now: number, signal: AbortSignal, during?: (ms: number) => void): Promise<void> {
     const ms = this.delayFor(now);
     if (ms <= 0) return;
     this.counts.waited++;
     this.counts.waitedMs += ms;
+    during?.(ms);
     await sleep(ms, signal);
   }
 

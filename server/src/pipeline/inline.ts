@@ -123,6 +123,9 @@ export interface InlineDeps {
   contextCpu?: boolean;
 }
 
+/** The shortest debounce wait during which an automatic request is planned ahead (planAhead). */
+const PLAN_AHEAD_MIN_WAIT_MS = 60;
+
 export class InlinePipeline {
   private readonly cache: CompletionCache;
   private readonly debouncer: Debouncer;
@@ -134,6 +137,13 @@ export class InlinePipeline {
   private inFlight = 0;
   private readonly warnedTemplate = new Set<string>();
   private readonly now: () => number;
+  /**
+   * The plan made during an automatic request's debounce (planAhead), for the place it was made
+   * for: that request takes it when its wait ends, and so does a request for the same place that
+   * comes meanwhile (the user asks for suggestions after typing), instead of planning again.
+   */
+  private ahead: { uri: string; version: number; offset: number; config: Config; plan: Promise<PromptPlan | undefined> } | undefined;
+  private readonly planCounts = { ahead: 0, reused: 0 };
 
   constructor(private readonly deps: InlineDeps) {
     this.cache = new CompletionCache(deps.config().inline.cacheSize);
@@ -185,8 +195,8 @@ export class InlinePipeline {
   }
 
   /** What the debounce did so far (tandem.stats). */
-  debounceCounts(): DebounceCounts {
-    return this.debouncer.snapshot();
+  debounceCounts(): DebounceCounts & { plannedAhead: number; plansReused: number } {
+    return { ...this.debouncer.snapshot(), plannedAhead: this.planCounts.ahead, plansReused: this.planCounts.reused };
   }
 
   async complete(req: InlineRequest): Promise<InlineOutcome> {
@@ -268,7 +278,7 @@ export class InlinePipeline {
     let early: NodeJS.Immediate | undefined;
     try {
       if (req.invoked) this.debouncer.skip();
-      else if (!req.immediate && !req.speculative) await this.debouncer.wait(start, signal);
+      else if (!req.immediate && !req.speculative) await this.debouncer.wait(start, signal, req.selected ? undefined : (ms) => this.planAhead(view, offset, config, signal, ms));
       const health = this.deps.backends.health;
       // One backend's try: the model call (shrunk once on a context-length error), its health
       // report, postprocessing. `token` hears every streamed piece (the hedge's clock). Asked for
@@ -312,7 +322,7 @@ export class InlinePipeline {
       const tried = new Set<string>();
       let last: { failure: BackendFailure; backend: string } | undefined;
       for (;;) {
-        const plan = await this.plan(view, offset, config, signal, true, tried);
+        const plan = (tried.size === 0 && !req.selected ? await this.planMadeAhead(view, offset, config) : undefined) ?? (await this.plan(view, offset, config, signal, true, tried));
         if (this.deps.logger.enabled('debug')) this.deps.logger.debug(`route inline -> ${plan.route.backend ?? 'none'}: ${plan.route.reason}`);
         if (plan.failure && plan.route.backend) {
           last = { failure: plan.failure, backend: plan.route.backend };
@@ -374,6 +384,48 @@ export class InlinePipeline {
         this.currentPlace = undefined;
       }
     }
+  }
+
+  /**
+   * Plans an automatic request halfway through its debounce wait of `ms`, off the user's wait: the
+   * request takes the plan when the wait ends, and an invoked request for the same place that
+   * comes meanwhile takes it too. A key typed before then supersedes the request and the timer
+   * goes with it. Short waits (fast typing: the adaptive wait is 1.5 times the typing's mean gap)
+   * plan nothing ahead: a plan per keystroke of a burst would be CPU spent for nothing.
+   */
+  private planAhead(doc: DocView, offset: number, config: Config, signal: AbortSignal, ms: number): void {
+    if (ms < PLAN_AHEAD_MIN_WAIT_MS) return;
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', stop);
+      if (signal.aborted) return;
+      this.planCounts.ahead++;
+      // The request's own signal: the model lookup, the one await in a plan, ends with it.
+      const plan = this.plan(doc, offset, config, signal, true).catch(() => undefined);
+      this.ahead = { uri: doc.uri, version: doc.text.version, offset, config, plan };
+    }, ms / 2);
+    timer.unref?.();
+    const stop = () => clearTimeout(timer);
+    signal.addEventListener('abort', stop, { once: true });
+  }
+
+  /**
+   * The plan made ahead for this very place (document version, offset, configuration), if its
+   * route is still the one the route's health and budget choose now; else undefined, and the
+   * caller plans afresh. A plan whose model lookup failed is taken as it is: that failure was
+   * reported to health once, and the backend is not asked again for the same request.
+   */
+  private async planMadeAhead(doc: DocView, offset: number, config: Config): Promise<PromptPlan | undefined> {
+    const a = this.ahead;
+    if (!a || a.uri !== doc.uri || a.version !== doc.text.version || a.offset !== offset || a.config !== config) return undefined;
+    const plan = await a.plan;
+    // The document may have changed while the plan was awaited.
+    if (!plan || doc.text.version !== a.version) return undefined;
+    const health = this.deps.backends.health;
+    const held = [...new Set(plan.prompt.segments.map((sg) => sg.path).filter((p): p is string => p !== undefined))];
+    const route = chooseBackend(config, 'inline', held, { paths: this.deps.backends.paths, isHealthy: (n) => health.isHealthy(n), budgetExhausted: this.deps.backends.spend.exhausted(config.budget.dailyUsd) });
+    if (route.backend !== plan.route.backend) return undefined;
+    this.planCounts.reused++;
+    return { ...plan, route };
   }
 
   /**
