@@ -13,6 +13,7 @@ import { onCompletion, onInlineCompletion } from '../../server/src/features/inli
 import { BackendRegistry } from '../../server/src/models/registry.js';
 import { InlinePipeline, windowSpan } from '../../server/src/pipeline/inline.js';
 import { Stats } from '../../server/src/stats.js';
+import type { LanguageName } from '../../server/src/syntax/languages.js';
 import { ParseService } from '../../server/src/syntax/tree.js';
 import { silentLogger } from '../../server/src/util/logger.js';
 import { Workspace } from '../../server/src/workspace.js';
@@ -63,8 +64,8 @@ interface Run {
 
 const ANSWER = 'total += item.price;\nreturn total;';
 
-async function session(windowAbove: number, text: string, cursor: number, steps: (h: Harness) => Promise<unknown[]>): Promise<Run> {
-  const fake = await startFakeVllm({ respond: () => ({ text: ANSWER }) });
+async function session(windowAbove: number, text: string, cursor: number, steps: (h: Harness) => Promise<unknown[]>, opts: { languageId?: string; answer?: string; parses?: { n: number } } = {}): Promise<Run> {
+  const fake = await startFakeVllm({ respond: () => ({ text: opts.answer ?? ANSWER }) });
   fakes.push(fake);
   const r = resolveConfig([
     {
@@ -84,11 +85,15 @@ async function session(windowAbove: number, text: string, cursor: number, steps:
   backends.update(config);
   const probe = new Probe();
   const workspace = new Workspace(['/work']);
-  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: silentLogger(), context: new ContextEngine([probe]), windowAbove });
-  // A language without a grammar: the window has no tree, and the whole text then has none either.
-  const store = new DocumentStore(new ParseService());
-  const doc = store.open('file:///work/big.lua', 'lua', 1, text);
-  expect(doc.tree).toBeUndefined();
+  const parses = opts.parses;
+  const pool = new ParseService();
+  const parse = parses ? (lang: LanguageName, t: string, maxMs: number) => (parses.n++, pool.parseNow(lang, t, { maxMs: Math.max(maxMs, 60_000) })) : undefined;
+  const pipeline = new InlinePipeline({ config: () => config, backends, workspace, logger: silentLogger(), context: new ContextEngine([probe]), windowAbove, ...(parse ? { parse } : {}) });
+  const store = new DocumentStore(pool);
+  const languageId = opts.languageId ?? 'lua';
+  const doc = store.open(`file:///work/big.${languageId === 'javascript' ? 'js' : 'lua'}`, languageId, 1, text);
+  // No time bound a loaded machine could run past: the document needs its tree.
+  doc.tree?.parseNow(60_000);
   const h = new Harness(pipeline, store, doc, doc.text.positionAt(cursor));
   // Opening keeps the text it was given; the first edit drops it, and the requests come after one.
   h.type(' ');
@@ -151,6 +156,7 @@ describe('a big document completes from a window of its text', () => {
     ['near the end', () => lineStarts[lineStarts.length - 30]! + 3],
   ])('%s: the same prompts, items, cache hits and context rows as the whole text, and no join', async (_, at) => {
     const cursor = at();
+    // A language without a grammar: the window has no tree, and the whole text then has none either.
     const whole = await session(text.length + 10, text, cursor, steps);
     const window = await session(text.length - 10, text, cursor, steps);
     // The prompts are the model's only input: byte for byte the same (sent for the misses only).
@@ -191,5 +197,27 @@ describe('a big document completes from a window of its text', () => {
     expect(s2.start).toBeGreaterThan(2);
     expect(s2.end).toBeLessThan(long.length - 4);
     for (const i of [s2.start, s2.end]) expect(long.charCodeAt(i)).not.toBe(0xde00);
+  });
+
+  it('with a syntax tree: the same items (the syntax check cuts its block from the chunks by the tree), a prompt without the file head, no join', async () => {
+    const lines = ["import { sum } from './sum.js';", ''];
+    for (let i = 0; lines.length < 6000; i++) lines.push(`function f${i}(x) {`, `  return x + ${i};`, '}');
+    const head = lines.join('\n') + '\nfunction g(items) {\n  let total = 0;\n  ';
+    const js = head + '\n}\n' + lines.slice(2).join('\n') + '\n';
+    // Opens a block it does not close.
+    const answer = 'for (const item of items) {\n    total += sum(item);';
+    const one = async (h: Harness) => [await h.inline()];
+    const parses = { whole: { n: 0 }, window: { n: 0 } };
+    const whole = await session(js.length + 10, js, head.length, one, { languageId: 'javascript', answer, parses: parses.whole });
+    const window = await session(js.length - 10, js, head.length, one, { languageId: 'javascript', answer, parses: parses.window });
+    expect(window.answers).toEqual(whole.answers);
+    expect(whole.answers[0]).toMatchObject({ items: [{ insertText: expect.stringContaining('total += sum(item);') }] });
+    expect(parses.window.n).toBeGreaterThan(0);
+    expect(parses.window.n).toBe(parses.whole.n);
+    // The whole text's prompt has the file's import above its window; the window's has none.
+    expect(whole.prompts[0]).toContain("import { sum } from './sum.js';");
+    expect(window.prompts[0]).not.toContain('import { sum }');
+    expect(window.prompts[0]!.slice(-3000)).toBe(whole.prompts[0]!.slice(-3000));
+    expect(window.joins).toBe(0);
   });
 });

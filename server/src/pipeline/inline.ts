@@ -435,8 +435,9 @@ export class InlinePipeline {
     const a = this.ahead;
     if (!a || a.uri !== doc.uri || a.version !== doc.text.version || a.offset !== placeOf(doc, offset) || a.config !== config) return undefined;
     const plan = await a.plan;
-    // The document may have changed while the plan was awaited.
-    if (!plan || doc.text.version !== a.version) return undefined;
+    // The document may have changed while the plan was awaited (a window's own text does not: its
+    // document's, which `of` is for an unselected one, does).
+    if (!plan || (doc.window?.of ?? doc.text).version !== a.version) return undefined;
     const health = this.deps.backends.health;
     const held = [...new Set(plan.prompt.segments.map((sg) => sg.path).filter((p): p is string => p !== undefined))];
     const route = chooseBackend(config, 'inline', held, { paths: this.deps.backends.paths, isHealthy: (n) => health.isHealthy(n), budgetExhausted: this.deps.backends.spend.exhausted(config.budget.dailyUsd) });
