@@ -3,7 +3,7 @@
 // arguments, each built with `tsc`) against one fake, each with 3 candidates and 1, their rounds
 // taking turns so that every build sees the same moments of the machine. Prints the ratios per
 // build. AB_MARKS_DIR=DIR: each server gets TANDEM_MARKS=DIR/<n>-<alternatives>.txt, for builds
-// patched to write their own time marks there (see bench/RESULTS.md, issue 15).
+// patched to write their own time marks there (bench/marksPatch.js; bench/RESULTS.md, issue 15).
 //   node bench/abInvoked.js [--rounds N] CHECKOUT...
 import { join } from 'node:path';
 import { startFakeVllm } from '../test/fake/vllm.js';
