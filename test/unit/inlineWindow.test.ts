@@ -121,7 +121,7 @@ class Harness {
   }
 
   async inline(extra: Record<string, unknown> = {}): Promise<unknown> {
-    const list = await onInlineCompletion(this.deps, { textDocument: { uri: this.doc.uri }, position: this.position, ...extra });
+    const list = await onInlineCompletion(this.deps, { textDocument: { uri: this.doc.uri }, position: this.position, context: { triggerKind: 2 }, ...extra });
     // The cache stores an answer in an immediate after it.
     await new Promise((resolve) => setImmediate(resolve));
     return list;
