@@ -20,6 +20,26 @@ export interface DocView {
   readonly binary: boolean;
   /** Undefined for languages without a grammar and for binary content. */
   readonly tree: Pick<DocumentTree, 'language' | 'current'> | undefined;
+  /**
+   * Set when `text` is a window of a big document around the cursor (pipeline/inline.ts): where
+   * the window starts in the document (offset and line), and the whole document, to read rows
+   * outside the window from its chunks. Offsets into `text` are the window's.
+   */
+  readonly window?: TextWindow;
+}
+
+/** Where a DocView's text sits in its document (see DocView.window). */
+export interface TextWindow {
+  /** The document offset of the window's first character. */
+  readonly offset: number;
+  /** The document line of the window's first line (the window starts at a line start, or inside a line longer than it). */
+  readonly line: number;
+  /** The document's line count, as the view reads (a selected item's line ends counted). */
+  readonly lineCount: number;
+  /** Line `row` of the document as the view reads, without its line end; read from the chunks. */
+  lineAt(row: number): string | undefined;
+  /** What keys the work done once per document version (the indentation detected). */
+  readonly of: { readonly version: number };
 }
 
 export interface Doc extends DocView {

@@ -57,7 +57,8 @@ function harness(opts: { enabled?: boolean; answered?: boolean } = {}) {
         asked.push({ doc, offset, signal, answer: resolve });
         signal.addEventListener('abort', () => resolve({ kind: 'cancelled' }), { once: true });
       }),
-    store: (uri, text, offset, completion) => stored.push({ uri, text, offset, completion }),
+    // The text as a string: the speculation hands a snapshot of the chunks.
+    store: (uri, text, offset, completion) => stored.push({ uri, text: text.slice(0, text.length), offset, completion }),
     logger: silentLogger(),
   });
   const store = new DocumentStore(pool);

@@ -5,6 +5,8 @@ import type { ContextRequest } from './types.js';
 
 export function contextRequest(doc: DocView, offset: number, relPath: string): ContextRequest {
   const text = doc.text;
+  // A big document's window (pipeline/inline.ts): `text` and `offset` are the window's.
+  const w = doc.window;
   return {
     uri: doc.uri,
     abs: uriToPath(doc.uri),
@@ -12,9 +14,10 @@ export function contextRequest(doc: DocView, offset: number, relPath: string): C
     lang: doc.tree?.language.name,
     text: text.getText(),
     offset,
-    cursorLine: text.positionAt(offset).line,
+    // Rows are the document's, a window's too (the index's and recent edits' rows are).
+    cursorLine: text.positionAt(offset).line + (w?.line ?? 0),
     tree: doc.tree?.current(),
-    lineAt: (row) => (row >= 0 && row < text.lineCount ? text.getText({ start: { line: row, character: 0 }, end: { line: row + 1, character: 0 } }).replace(/\r?\n$/, '') : undefined),
-    lineCount: text.lineCount,
+    lineAt: w ? (row) => w.lineAt(row) : (row) => (row >= 0 && row < text.lineCount ? text.getText({ start: { line: row, character: 0 }, end: { line: row + 1, character: 0 } }).replace(/\r?\n$/, '') : undefined),
+    lineCount: w?.lineCount ?? text.lineCount,
   };
 }

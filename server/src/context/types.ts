@@ -106,6 +106,10 @@ export interface ContextRequest {
   abs?: string;
   relPath: string;
   lang?: LanguageName;
+  /**
+   * The document's text, or for a big one a window of it around the cursor (tens of K characters
+   * each side; pipeline/inline.ts): `offset` is into `text`, rows are always the document's.
+   */
   text: string;
   offset: number;
   cursorLine: number;

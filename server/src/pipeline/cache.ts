@@ -1,6 +1,7 @@
 // Completion cache: exact hits, and what stays of a shown completion while the user types it, the
 // editor closes brackets after the cursor, a suggest item is accepted or the user backspaces.
 import { LRUCache } from 'lru-cache';
+import type { TextReader } from '../textStore.js';
 
 /** How much of the text around the cursor identifies a completion's place. */
 const PREFIX_KEY_CHARS = 2048;
@@ -91,9 +92,10 @@ export class CompletionCache {
    * and suffix; or one whose start the user has since typed (the rest of it), or whose place the
    * user backspaced to from just after (the deleted text, then it); in both cases with whatever
    * the editor put after the cursor on its own absorbed (see `fit`). Each stored alternative that
-   * fits is an item. `text` is the whole document and `offset` the cursor.
+   * fits is an item. `text` is the whole document (a string, or read from a big one's chunks)
+   * and `offset` the cursor.
    */
-  get(uri: string, text: string, offset: number): CacheHit | undefined {
+  get(uri: string, text: TextReader, offset: number): CacheHit | undefined {
     const prefixTail = text.slice(Math.max(0, offset - PREFIX_KEY_CHARS), offset);
     const suffixHead = text.slice(offset, offset + SUFFIX_KEY_CHARS);
     const hit = this.exact.get(CompletionCache.key(uri, offset, prefixTail, suffixHead));
@@ -109,7 +111,7 @@ export class CompletionCache {
    * The items of `e` that the document now at `offset` is on the way to, cheapest checks first:
    * undefined when it is on the way to none; empty when it is, but none has text to add here.
    */
-  private walk(e: Entry, text: string, offset: number): CachedItem[] | undefined {
+  private walk(e: Entry, text: TextReader, offset: number): CachedItem[] | undefined {
     const start = e.prefixLen - e.prefixTail.length;
     if (offset >= e.prefixLen) {
       // Typed since: each text the typing is a start of, less that start.
@@ -119,7 +121,7 @@ export class CompletionCache {
       const rests = e.texts.filter((t) => t.length > typedLen && t.startsWith(typed)).map((t) => t.slice(typedLen));
       if (rests.length === 0) return undefined;
       const editor = editorText(text, offset, e.suffixHead);
-      if (editor === undefined || !text.startsWith(e.prefixTail, start)) return undefined;
+      if (editor === undefined || !startsAt(text, e.prefixTail, start)) return undefined;
       const fits = rests.map((r) => fit(r, editor)).filter((i): i is CachedItem => i !== undefined);
       if (fits.length === 0) return undefined;
       // Those with something to add; none when each fits with nothing to add at the cursor.
@@ -140,7 +142,7 @@ export class CompletionCache {
    * place an accepted completion leads to, not by one the editor made; `selected`: for `text` with
    * the suggest widget's selected item put in, which the user may never type.
    */
-  set(uri: string, text: string, offset: number, completions: string | readonly string[], speculative = false, selected = false): void {
+  set(uri: string, text: TextReader, offset: number, completions: string | readonly string[], speculative = false, selected = false): void {
     const e: Entry = {
       uri,
       prefixLen: offset,
@@ -166,17 +168,23 @@ export class CompletionCache {
   }
 }
 
+/** As String.startsWith(s, at), for any TextReader. */
+function startsAt(text: TextReader, s: string, at: number): boolean {
+  const p = Math.max(0, Math.min(at, text.length));
+  return p + s.length <= text.length && text.slice(p, p + s.length) === s;
+}
+
 /**
  * What the editor put between the cursor and the text that followed the stored place (closing
  * brackets and quotes, Enter's indented closing line): '' when that text follows the cursor
  * directly, undefined when it does not follow at all within a few such characters.
  */
-function editorText(text: string, offset: number, suffixHead: string): string | undefined {
+function editorText(text: TextReader, offset: number, suffixHead: string): string | undefined {
   for (let x = 0; x <= MAX_EDITOR_CHARS; x++) {
     const at = offset + x;
     // The stored suffix is the next SUFFIX_KEY_CHARS characters, or all of them to the end.
-    if (text.startsWith(suffixHead, at) && (suffixHead.length === SUFFIX_KEY_CHARS || at + suffixHead.length === text.length)) return text.slice(offset, at);
-    if (at >= text.length || !EDITOR_CHAR.test(text[at]!)) return undefined;
+    if (startsAt(text, suffixHead, at) && (suffixHead.length === SUFFIX_KEY_CHARS || at + suffixHead.length === text.length)) return text.slice(offset, at);
+    if (at >= text.length || !EDITOR_CHAR.test(text.slice(at, at + 1))) return undefined;
   }
   return undefined;
 }

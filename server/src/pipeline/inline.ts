@@ -1,7 +1,7 @@
 // The inline completion pipeline, start to end; the only file that knows the order of the stages.
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Config } from '../config/schema.js';
-import type { Doc, DocView, Range } from '../documents.js';
+import type { Doc, DocView, Range, TextWindow } from '../documents.js';
 import type { BackendRegistry } from '../models/registry.js';
 import type { BackendFailure, CompletionBackend, FimResult, ModelInfo, Outcome } from '../models/types.js';
 import { buildInlinePrompt, type InlinePrompt } from '../prompt/inline.js';
@@ -23,8 +23,10 @@ import { completionMode, documentIndentation, postprocess, type CursorContext, t
 import { checkSyntax, syntaxBaseline, syntaxBlock, type BoundedParse, type SyntaxBaseline, type SyntaxBlock } from './postprocess/syntaxCheck.js';
 import { sampleChoices } from './samples.js';
 import type { LanguageName } from '../syntax/languages.js';
-import type { Tree } from '../syntax/tree.js';
+import { MAX_PARSE_CHARS, type Tree } from '../syntax/tree.js';
 import type { TextReader } from '../textStore.js';
+import { tokensToChars } from '../prompt/tokens.js';
+import { WINDOW_SNAP_LINES } from '../prompt/inline.js';
 
 export interface InlineRequest {
   doc: Doc;
@@ -121,6 +123,8 @@ export interface InlineDeps {
    * only while logging at debug level, which prints it.
    */
   contextCpu?: boolean;
+  /** Documents longer than this many characters complete from a window (WINDOW_ABOVE_CHARS; tests set a small one). */
+  windowAbove?: number;
 }
 
 /** The shortest debounce wait during which an automatic request is planned ahead (planAhead). */
@@ -142,8 +146,10 @@ export class InlinePipeline {
    * for: that request takes it when its wait ends, and so does a request for the same place that
    * comes meanwhile (the user asks for suggestions after typing), instead of planning again.
    */
-  private ahead: { uri: string; version: number; offset: number; config: Config; plan: Promise<PromptPlan | undefined> } | undefined;
+  private ahead: { uri: string; version: number; /** In the document (not a window's). */ offset: number; config: Config; plan: Promise<PromptPlan | undefined> } | undefined;
   private readonly planCounts = { ahead: 0, reused: 0 };
+  /** Documents whose window (big documents) was said at debug level. */
+  private readonly saidWindow = new WeakSet<Doc>();
 
   constructor(private readonly deps: InlineDeps) {
     this.cache = new CompletionCache(deps.config().inline.cacheSize);
@@ -186,7 +192,12 @@ export class InlinePipeline {
   private answered(doc: Doc, offset: number): boolean {
     const p = this.currentPlace;
     if (p && p.uri === doc.uri && p.version === doc.text.version && p.offset === offset) return true;
-    return this.cache.get(doc.uri, doc.text.getText(), offset) !== undefined;
+    return this.cache.get(doc.uri, doc.text, offset) !== undefined;
+  }
+
+  /** The length over which a document completes from a window; never more than what is ever parsed. */
+  private windowAbove(): number {
+    return Math.min(this.deps.windowAbove ?? WINDOW_ABOVE_CHARS, MAX_PARSE_CHARS);
   }
 
   /** True while a request waits on a backend: background work (re-parses) holds off meanwhile. */
@@ -208,7 +219,7 @@ export class InlinePipeline {
     // with a suggest-widget item selected: accepting it inserts the item as well, which the
     // acceptance check (the completion's text at the cursor) does not follow.
     if (outcome.kind === 'completion' && !req.speculative && !req.selected && doc.text.version === version) {
-      const replaced = doc.text.getText().slice(offset, offset + outcome.replace);
+      const replaced = doc.text.slice(offset, offset + outcome.replace);
       this.speculation.shown(doc.uri, { id: outcome.id, version, offset, replaced, text: outcome.text });
     }
     return outcome;
@@ -226,10 +237,16 @@ export class InlinePipeline {
     const n = req.invoked || req.alternatives ? config.inline.alternatives : 1;
     // The text the completion is for: the document's, or as it would read with the suggest
     // widget's selected item inserted. Prompt, context, postprocessing and the cache all read it.
-    const { view, text, offset, blockAt } = selectedView(doc, docOffset, req.selected);
+    // A big document's (over windowAbove) is a window of it around the cursor, read from its
+    // chunks: the whole text is never joined for a request.
+    const { view, cacheText, cacheOffset, offset, blockAt } = selectedView(doc, docOffset, req.selected, this.windowAbove(), windowSide(config));
+    if (view.window && this.deps.logger.enabled('debug') && !this.saidWindow.has(doc)) {
+      this.saidWindow.add(doc);
+      this.deps.logger.debug(`${doc.uri}: ${doc.text.length} characters, over ${this.windowAbove()}: completing from ${view.text.getText().length} characters around the cursor, without the syntax tree for the prompt and context (the syntax check reads the tree with the text from the chunks)`);
+    }
     // Asked for several candidates, the user wants more than the one a place holds.
     const many = req.invoked && n > 1;
-    const hit = many ? undefined : this.cache.get(doc.uri, text, offset);
+    const hit = many ? undefined : this.cache.get(doc.uri, cacheText.now, cacheOffset);
     if (hit) {
       if (hit.items.length === 0) return { kind: 'empty', reason: 'the completion being typed goes on past the closing line the editor put below the cursor: nothing to add here', latencyMs: elapsed() };
       const [{ text: shown, replace }, ...rest] = hit.items as [CachedItem, ...CachedItem[]];
@@ -239,7 +256,7 @@ export class InlinePipeline {
     }
     // The speculative request for this very place is running: wait for it rather than ask again
     // (not for a selected item's text, which it was not made for, nor for several candidates).
-    const running = req.speculative || req.selected || many ? undefined : this.speculation.join(doc.uri, doc.text.version, offset);
+    const running = req.speculative || req.selected || many ? undefined : this.speculation.join(doc.uri, doc.text.version, docOffset);
     if (running) {
       const out = await untilAborted(running, req.signal);
       if (out === undefined) return { kind: 'cancelled' };
@@ -258,7 +275,7 @@ export class InlinePipeline {
     const mine = new AbortController();
     this.current = mine;
     // A selected item's text is not the document's: no speculative request is for this place.
-    this.currentPlace = req.selected ? undefined : { uri: doc.uri, version: doc.text.version, offset };
+    this.currentPlace = req.selected ? undefined : { uri: doc.uri, version: doc.text.version, offset: docOffset };
     const deadlineMs = req.deadlineMs ?? config.inline.deadlineMs;
     const scope = scopedSignal([req.signal, mine.signal], deadlineMs);
     const signal = scope.signal;
@@ -366,7 +383,7 @@ export class InlinePipeline {
         // is not the user's wait. An immediate runs before the next message is read from stdin.
         // The best candidate only: what an automatic request at this place would show.
         // A speculative answer is the speculation's to keep, if its text is still there.
-        if (!req.speculative) setImmediate(() => this.cache.set(doc.uri, text, offset, out, false, req.selected !== undefined));
+        if (!req.speculative) setImmediate(() => this.cache.set(doc.uri, cacheText.kept, cacheOffset, out, false, req.selected !== undefined));
         return { kind: 'completion', text: out, replace: 0, alternatives, id: this.id(), backend: race.backend, model: result.value.model, latencyMs: elapsed(), cached: false };
       }
     } catch (err) {
@@ -401,7 +418,7 @@ export class InlinePipeline {
       this.planCounts.ahead++;
       // The request's own signal: the model lookup, the one await in a plan, ends with it.
       const plan = this.plan(doc, offset, config, signal, true).catch(() => undefined);
-      this.ahead = { uri: doc.uri, version: doc.text.version, offset, config, plan };
+      this.ahead = { uri: doc.uri, version: doc.text.version, offset: placeOf(doc, offset), config, plan };
     }, ms / 2);
     timer.unref?.();
     const stop = () => clearTimeout(timer);
@@ -416,10 +433,11 @@ export class InlinePipeline {
    */
   private async planMadeAhead(doc: DocView, offset: number, config: Config): Promise<PromptPlan | undefined> {
     const a = this.ahead;
-    if (!a || a.uri !== doc.uri || a.version !== doc.text.version || a.offset !== offset || a.config !== config) return undefined;
+    if (!a || a.uri !== doc.uri || a.version !== doc.text.version || a.offset !== placeOf(doc, offset) || a.config !== config) return undefined;
     const plan = await a.plan;
-    // The document may have changed while the plan was awaited.
-    if (!plan || doc.text.version !== a.version) return undefined;
+    // The document may have changed while the plan was awaited (a window's own text does not: its
+    // document's, which `of` is for an unselected one, does).
+    if (!plan || (doc.window?.of ?? doc.text).version !== a.version) return undefined;
     const health = this.deps.backends.health;
     const held = [...new Set(plan.prompt.segments.map((sg) => sg.path).filter((p): p is string => p !== undefined))];
     const route = chooseBackend(config, 'inline', held, { paths: this.deps.backends.paths, isHealthy: (n) => health.isHealthy(n), budgetExhausted: this.deps.backends.spend.exhausted(config.budget.dailyUsd) });
@@ -506,6 +524,7 @@ export class InlinePipeline {
       template,
       budget: { contextWindow: info?.contextWindow ?? 8192, maxTokens: config.inline.maxTokens, maxPromptTokens },
       ...(candidates.length > 0 ? { context: { candidates, maxTokens: config.context.maxTokens, share: config.context.share, repoName: this.deps.workspace.rootName(doc.uri) } } : {}),
+      ...(doc.window ? { lineBase: doc.window.line } : {}),
     });
   }
 
@@ -577,17 +596,160 @@ function byLogprob(a: number, b: number): number {
 }
 
 /**
+ * Documents longer than this many characters complete from a window of their text around the
+ * cursor, read from the chunks (joining 2 MB costs 13-18 ms, per keystroke).
+ */
+export const WINDOW_ABOVE_CHARS = 256 * 1024;
+/**
+ * The least a window holds each side of the cursor's line: more than every other reader reaches
+ * (the indentation's 12 K characters each side, the context sources' 24 K before the cursor, the
+ * cursor context's 30 lines); the prompt's windows are windowSide's. Slicing and indexing the
+ * lines of 2 x 32 K characters costs about 1 ms per request.
+ */
+const WINDOW_MIN_SIDE_CHARS = 32 * 1024;
+/** Lines longer than this many window sides are not snapped to: the window starts or ends inside them. */
+const WINDOW_MAX_SIDES = 4;
+
+/** How far a window reaches each side of the cursor for `config`: past any prompt window. */
+function windowSide(config: Config): number {
+  return Math.max(WINDOW_MIN_SIDE_CHARS, tokensToChars(config.inline.maxPromptTokens) + 8192);
+}
+
+/** The document offset of a view's `offset`. */
+function placeOf(view: DocView, offset: number): number {
+  return offset + (view.window?.offset ?? 0);
+}
+
+/** Moved forward off the middle of a CR LF pair and of a surrogate pair. */
+function offBreak(text: TextReader, i: number): number {
+  const before = text.charCodeAt(i - 1);
+  const at = text.charCodeAt(i);
+  if ((before === 13 && at === 10) || (at >= 0xdc00 && at <= 0xdfff)) return i + 1;
+  return i;
+}
+
+/**
+ * The span of a window around `offset`: from a line start at least `side` characters before the
+ * cursor's line, on a line that is a multiple of WINDOW_SNAP_LINES (the prompt's prefix window
+ * snaps to those: the window's own line numbers snap alike), to the line start after `side`
+ * characters past the cursor. Lines too long for that are cut.
+ */
+export function windowSpan(text: Doc['text'], offset: number, side: number): { start: number; end: number; line: number } {
+  const len = text.length;
+  const cursorLine = text.positionAt(offset).line;
+  const lineStart = text.offsetAt({ line: cursorLine, character: 0 });
+  const far = Math.max(0, lineStart - side);
+  const farLine = text.positionAt(far).line;
+  let line = farLine - (farLine % WINDOW_SNAP_LINES);
+  let start = text.offsetAt({ line, character: 0 });
+  if (offset - start > WINDOW_MAX_SIDES * side) {
+    line = farLine;
+    start = text.offsetAt({ line, character: 0 });
+    if (offset - start > WINDOW_MAX_SIDES * side) {
+      start = offBreak(text, Math.max(0, offset - side));
+      line = text.positionAt(start).line;
+    }
+  }
+  const near = Math.min(len, offset + side);
+  const nearLine = text.positionAt(near).line;
+  let end = nearLine + 1 < text.lineCount ? text.offsetAt({ line: nearLine + 1, character: 0 }) : len;
+  if (end - offset > WINDOW_MAX_SIDES * side) end = offBreak(text, near);
+  return { start, end, line };
+}
+
+/** A TextReader of `base` with `insert` put over [from, to). */
+class Spliced implements TextReader {
+  readonly length: number;
+  constructor(
+    private readonly base: TextReader,
+    private readonly from: number,
+    private readonly to: number,
+    private readonly insert: string,
+  ) {
+    this.length = base.length - (to - from) + insert.length;
+  }
+
+  slice(start: number, end: number): string {
+    start = Math.max(0, Math.min(start, this.length));
+    end = Math.max(start, Math.min(end, this.length));
+    const { from, to, insert } = this;
+    const mid = from + insert.length;
+    let out = '';
+    if (start < from) out += this.base.slice(start, Math.min(end, from));
+    if (end > from && start < mid) out += insert.slice(Math.max(0, start - from), Math.min(insert.length, end - from));
+    if (end > mid) out += this.base.slice(Math.max(start, mid) - mid + to, end - mid + to);
+    return out;
+  }
+
+  charCodeAt(index: number): number {
+    return index >= 0 && index < this.length ? this.slice(index, index + 1).charCodeAt(0) : NaN;
+  }
+}
+
+/** Line ends (CR LF, CR or LF) in `s`. */
+function lineEnds(s: string): number {
+  return s.split(/\r\n|\r|\n/).length - 1;
+}
+
+/**
  * The text a request completes, and where: the document's own, or (`selected`, the suggest
  * widget's item) the document with the item's text put over its range, the cursor after it. The
  * view shares the document's tree when the item is one line, as the range always is: every row,
  * and every node before the range, stands where the tree says. The syntax check's block is cut
  * from the document itself at the range and has the item put in, so it is exact either way.
+ *
+ * A document longer than `windowAbove` gives a window of that text around the cursor instead
+ * (DocView.window; `offset` is the window's), read from its chunks: the prompt, the cursor
+ * context and the context sources read no further than `side` characters. The window has no
+ * tree (the prompt's head and the sources' tree reads would need the document's offsets); the
+ * syntax check still cuts its block from the document, by the tree. The cache reads the whole
+ * text in the document's offsets (`cacheText`, at `cacheOffset`): `now` from the chunks during the
+ * request, `kept` (a snapshot, for storing the answer after later edits).
  */
-function selectedView(doc: Doc, offset: number, selected: InlineRequest['selected']): { view: DocView; text: string; offset: number; blockAt: (tree: Tree, lang: NonNullable<Doc['tree']>['language']) => SyntaxBlock | undefined } {
+function selectedView(
+  doc: Doc,
+  offset: number,
+  selected: InlineRequest['selected'],
+  windowAbove: number,
+  side: number,
+): { view: DocView; offset: number; cacheText: { now: TextReader; kept: TextReader }; cacheOffset: number; blockAt: (tree: Tree, lang: NonNullable<Doc['tree']>['language']) => SyntaxBlock | undefined } {
+  const s = selected ? doc.text.offsetAt(selected.range.start) : offset;
+  const e = selected ? doc.text.offsetAt(selected.range.end) : offset;
+  if (doc.text.length > windowAbove) {
+    const span = windowSpan(doc.text, offset, side);
+    const kept = doc.text.snapshot();
+    const part = doc.text.slice(span.start, span.end);
+    let window: TextWindow;
+    let own: TextDocument;
+    if (!selected) {
+      own = TextDocument.create(doc.uri, doc.languageId, doc.text.version, part);
+      window = { offset: span.start, line: span.line, lineCount: doc.text.lineCount, lineAt: (row) => lineOf(doc.text, row), of: doc.text };
+    } else {
+      const text = part.slice(0, Math.max(0, s - span.start)) + selected.text + part.slice(Math.max(0, e - span.start));
+      own = TextDocument.create(doc.uri, doc.languageId, doc.text.version, text);
+      // Rows past the cursor's line move down by the item's line ends (its range is one line).
+      const added = lineEnds(selected.text);
+      const cursorLine = doc.text.positionAt(s).line;
+      window = {
+        offset: span.start,
+        line: span.line,
+        lineCount: doc.text.lineCount + added,
+        lineAt: (row) => (row < cursorLine ? lineOf(doc.text, row) : row <= cursorLine + added ? lineOf(own, row - span.line) : lineOf(doc.text, row - added)),
+        // The indentation detected in the document's own text is not this text's.
+        of: own,
+      };
+    }
+    const view: DocView = { uri: doc.uri, languageId: doc.languageId, binary: doc.binary, text: own, tree: undefined, window };
+    const put = (r: TextReader) => (selected ? new Spliced(r, s, e, selected.text) : r);
+    const blockAt = (tree: Tree, lang: NonNullable<Doc['tree']>['language']): SyntaxBlock | undefined => {
+      const b = syntaxBlock(tree, lang, kept, s);
+      return b && (selected ? { ...b, before: b.before + selected.text, after: b.after.slice(e - s) } : b);
+    };
+    const at = s + (selected?.text.length ?? 0);
+    return { view, offset: at - span.start, cacheText: { now: put(doc.text), kept: put(kept) }, cacheOffset: at, blockAt };
+  }
   const whole = doc.text.getText();
-  if (!selected) return { view: doc, text: whole, offset, blockAt: (tree, lang) => syntaxBlock(tree, lang, whole, offset) };
-  const s = doc.text.offsetAt(selected.range.start);
-  const e = doc.text.offsetAt(selected.range.end);
+  if (!selected) return { view: doc, offset, cacheText: { now: whole, kept: whole }, cacheOffset: offset, blockAt: (tree, lang) => syntaxBlock(tree, lang, whole, offset) };
   const text = whole.slice(0, s) + selected.text + whole.slice(e);
   const view: DocView = {
     uri: doc.uri,
@@ -600,7 +762,13 @@ function selectedView(doc: Doc, offset: number, selected: InlineRequest['selecte
     const b = syntaxBlock(tree, lang, whole, s);
     return b && { ...b, before: b.before + selected.text, after: b.after.slice(e - s) };
   };
-  return { view, text, offset: s + selected.text.length, blockAt };
+  const at = s + selected.text.length;
+  return { view, offset: at, cacheText: { now: text, kept: text }, cacheOffset: at, blockAt };
+}
+
+/** Line `row` of `text` without its line end, as the context request reads a line; undefined out of range. */
+function lineOf(text: Pick<TextDocument, 'lineCount' | 'getText'>, row: number): string | undefined {
+  return row >= 0 && row < text.lineCount ? text.getText({ start: { line: row, character: 0 }, end: { line: row + 1, character: 0 } }).replace(/\r?\n$/, '') : undefined;
 }
 
 /** `{deadlineMs}` when the request's deadline is what aborted `signal`. */
@@ -647,6 +815,6 @@ export function cursorContext(doc: DocView, offset: number, config: Config, edit
     nextLines,
     mode: completionMode(lineSuffix, config.inline.multiline),
     maxLines: config.inline.maxLines,
-    indent: documentIndentation(doc.text, text, offset, editor),
+    indent: documentIndentation(doc.window?.of ?? doc.text, text, offset, editor),
   };
 }

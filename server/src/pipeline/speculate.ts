@@ -45,7 +45,7 @@ export interface SpeculationDeps {
   /** Whether the place already has an answer (the cache) or a request in flight: then there is nothing to speculate. */
   answered: (doc: Doc, offset: number) => boolean;
   /** Keeps a speculative answer for the text and place it was made for. */
-  store: (uri: string, text: string, offset: number, completion: string) => void;
+  store: (uri: string, text: TextReader, offset: number, completion: string) => void;
   logger: Logger;
 }
 
@@ -105,7 +105,7 @@ export class Speculation {
     for (const [uri, r] of this.shownBy.entries()) {
       if (r.id !== id) continue;
       const doc = docOf(uri);
-      if (!doc || r.speculated || r.changes !== 1 || !doc.text.getText().startsWith(r.text, r.offset)) return;
+      if (!doc || r.speculated || r.changes !== 1 || !doc.text.startsWith(r.text, r.offset)) return;
       this.speculate(doc, r, 'tandem.accepted');
       return;
     }
@@ -137,7 +137,8 @@ export class Speculation {
     const offset = r.offset + r.text.length;
     if (this.deps.answered(doc, offset)) return;
     const version = doc.text.version;
-    const text = doc.text.getText();
+    // The text as it is now, for the cache key of the answer (a snapshot of the chunks, not joined).
+    const text = doc.text.snapshot();
     const ctrl = new AbortController();
     this.counts.started++;
     this.deps.logger.debug(`completion ${r.id} accepted (${why}): speculative request for ${doc.uri} at ${offset}`);

@@ -35,6 +35,11 @@ export interface InlinePromptInput {
   budget: PromptBudget;
   /** Cross-file context: candidates from the context sources, packed into up to `share` of the budget. */
   context?: PromptContext;
+  /**
+   * The document line of `doc`'s first line, when `doc` is a window of a big document (the rows
+   * reported, and those of current-file snippets left out, are the document's); 0 otherwise.
+   */
+  lineBase?: number;
 }
 
 export interface PromptContext {
@@ -79,6 +84,7 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
   const ctx = input.context;
   const repo = ctx && template.renderRepo ? template.renderRepo : undefined;
   const pathLine = `${input.lineComment} Path: ${input.relPath}\n`;
+  const lineBase = input.lineBase ?? 0;
 
   let caret = caretWindows(input, available, repo ? '' : pathLine);
   let packed: Packed | undefined;
@@ -89,7 +95,7 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
     const share = Math.min(ctx.maxTokens, Math.floor(available * ctx.share));
     const opts = (c: CaretWindows, budgetChars: number): PackOptions => ({
       budgetChars,
-      excluded: (path, row) => path === input.relPath && row >= c.startLine && row <= c.endLine,
+      excluded: (path, row) => path === input.relPath && row >= c.startLine + lineBase && row <= c.endLine + lineBase,
       fileOverheadChars: repo ? (path) => path.length + 16 : (path) => path.length + input.lineComment.length + 8,
       linePrefixChars: repo ? 0 : input.lineComment.length + 1,
     });
@@ -141,7 +147,7 @@ export function buildInlinePrompt(input: InlinePromptInput): InlinePrompt {
     stop: template.stop,
     segments,
     budget: { contextWindow: budget.contextWindow, prompt: estimateTokens(prompt), maxTokens: budget.maxTokens },
-    windowStartLine: caret.startLine,
+    windowStartLine: caret.startLine + lineBase,
     sources,
     parts: { prefix: pathLine + body, suffix: caret.suffix, snippets: snippets.map((f) => ({ path: f.path, text: f.text })) },
   };

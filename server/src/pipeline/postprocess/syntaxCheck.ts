@@ -3,6 +3,7 @@ import type { LanguageInfo, LanguageName } from '../../syntax/languages.js';
 import type { SyntaxNode, Tree } from '../../syntax/tree.js';
 import { ancestors } from '../../syntax/ancestors.js';
 import { errorCount } from '../../syntax/editCheck.js';
+import type { TextReader } from '../../textStore.js';
 
 /** The block around the cursor, split there: the text the completion lands between. */
 export interface SyntaxBlock {
@@ -31,7 +32,7 @@ const CLOSERS = new Set([')', ']', '}']);
  * declaration around it (which parses on its own), else the smallest scope (function, class) when
  * the declaration is too large, else the whole document when it is small. Reads the latest tree.
  */
-export function syntaxBlock(tree: Tree, lang: LanguageInfo, text: string, offset: number): SyntaxBlock | undefined {
+export function syntaxBlock(tree: Tree, lang: LanguageInfo, text: TextReader, offset: number): SyntaxBlock | undefined {
   const root = tree.rootNode;
   let scope: SyntaxNode | undefined;
   let top: SyntaxNode | undefined;
