@@ -461,6 +461,14 @@ export class FuzzGenerator {
   }
 
   command() {
+    /** A mutated value as a label: String() throws on an object without a usable toString. @param {unknown} v */
+    const shown = (v) => {
+      try {
+        return String(v);
+      } catch {
+        return Object.prototype.toString.call(v);
+      }
+    };
     const r = this.rng;
     const command = r.chance(0.95) ? r.pick(this.opts.commands) : r.pick(['tandem.nope', '', 'TANDEM.STATS']);
     /** @type {unknown} */
@@ -468,7 +476,7 @@ export class FuzzGenerator {
     if (r.chance(0.15)) args = r.chance(0.5) ? mutate(r, args ?? []) : junk(r);
     // The document the arguments name, when they name one (no draw from the stream: notes change nothing).
     const uri = Array.isArray(args) && args[0] !== null && typeof args[0] === 'object' && typeof args[0].uri === 'string' ? args[0].uri : undefined;
-    const what = uri === undefined ? typeof args : `${'id' in args[0] ? `${String(args[0].id)} ` : ''}${'scope' in args[0] ? `scope ${String(args[0].scope)} ` : ''}on ${this.label(uri)}`;
+    const what = uri === undefined ? typeof args : `${'id' in args[0] ? `${shown(args[0].id)} ` : ''}${'scope' in args[0] ? `scope ${shown(args[0].scope)} ` : ''}on ${this.label(uri)}`;
     return this.request('workspace/executeCommand', { command, ...(args === undefined ? {} : { arguments: args }) }, `${command} ${what}`);
   }
 

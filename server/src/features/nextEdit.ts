@@ -88,7 +88,6 @@ export async function nextEditInlineItems(deps: NextEditFeatureDeps, doc: Doc, p
     return [];
   }
   if (deps.documents.get(doc.uri) !== doc || doc.text.version !== version || outcome.version !== version) return [];
-  const text = doc.text.getText();
   const line = (offset: number) => doc.text.positionAt(offset).line;
   const first = outcome.edits.find((e) => line(e.start) === line(e.end));
   if (!first) {
@@ -96,7 +95,9 @@ export async function nextEditInlineItems(deps: NextEditFeatureDeps, doc: Doc, p
     return [];
   }
   const same = outcome.edits.filter((e) => line(e.start) === line(first.start) && line(e.end) === line(first.start));
-  const merged = mergeEdits(text, same);
+  // The text between the edits, read from that one line rather than the whole document joined.
+  const lineStart = doc.text.offsetAt({ line: line(first.start), character: 0 });
+  const merged = mergeEdits(doc.text.getText({ start: { line: line(first.start), character: 0 }, end: { line: line(first.start) + 1, character: 0 } }), lineStart, same);
   const id = deps.pipeline.remember(outcome.model);
   return [
     {
@@ -107,13 +108,16 @@ export async function nextEditInlineItems(deps: NextEditFeatureDeps, doc: Doc, p
   ];
 }
 
-/** Edits that do not overlap, as one: from the first one's start to the last one's end, with the text between them kept. */
-export function mergeEdits(text: string, edits: NextEdit[]): NextEdit {
+/**
+ * Edits that do not overlap, as one: from the first one's start to the last one's end, with the
+ * text between them kept. `text` is the document's text from offset `base` on, covering the edits.
+ */
+export function mergeEdits(text: string, base: number, edits: NextEdit[]): NextEdit {
   const sorted = [...edits].sort((a, b) => a.start - b.start);
   let out = '';
   let at = sorted[0]!.start;
   for (const e of sorted) {
-    out += text.slice(at, e.start) + e.text;
+    out += text.slice(at - base, e.start - base) + e.text;
     at = e.end;
   }
   return { start: sorted[0]!.start, end: at, text: out };
