@@ -5,18 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Position, Range } from '../../server/src/documents.js';
 import { ChunkedText } from '../../server/src/textStore.js';
-
-/** mulberry32: the same cases on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// mulberry32: the same cases on every run.
+import { mulberry32 as random } from '../../bench/fuzzGen.js';
 
 const PIECES = ['a', 'b', 'x', ' ', '\t', 'const q = 1;', '\n', '\n', '\r\n', '\r', 'é', 'ü', '😀', '\ud83d', '\ude00', '\r\r\n', '\n\r', '漢字'];
 
