@@ -256,6 +256,27 @@ export function realSources(root) {
 }
 
 /**
+ * Whole lines of the installed packages' real JavaScript, in path order, up to `bytes` (the big
+ * document of bench:pathological's case e and of bench/textEdit.js).
+ * @param {number} bytes
+ * @returns {string[]}
+ */
+export function realJavaScriptLines(bytes) {
+  /** @type {string[]} */
+  const lines = [];
+  let size = 0;
+  for (const s of realSources(NODE_MODULES)) {
+    if (s.languageId !== 'javascript') continue;
+    for (const l of s.lines) {
+      lines.push(l);
+      size += l.length + 1;
+    }
+    if (size >= bytes) break;
+  }
+  return lines;
+}
+
+/**
  * `count` documents of `lines` lines each, cut from the consecutive lines of real files of one
  * language at a time (languages take turns, so a mixed corpus gives mixed documents). When the
  * corpus holds fewer lines than asked, it is read again from its start; `wrapped` says from which

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startFakeVllm } from '../test/fake/vllm.js';
-import { arg, fmtMB, fmtMs, machine, MB, NODE_MODULES, pct, realSources, sleep, startServer, stats, runBench, writeReport } from './harness.js';
+import { arg, fmtMB, fmtMs, machine, MB, NODE_MODULES, pct, realJavaScriptLines, sleep, startServer, stats, runBench, writeReport } from './harness.js';
 
 const PHASE_MS = Number(arg('seconds', '15')) * 1000;
 /** `--cases a,c`: only those documents (default all). */
@@ -47,16 +47,7 @@ function cases() {
   const depth = 20_000;
   const d = `const deep = ${'['.repeat(depth)}1${']'.repeat(depth)};\n`;
   // Real code: the installed packages' JavaScript sources, whole lines, to 2 MB.
-  const lines = [];
-  let size = 0;
-  for (const s of realSources(NODE_MODULES)) {
-    if (s.languageId !== 'javascript') continue;
-    for (const l of s.lines) {
-      lines.push(l);
-      size += l.length + 1;
-    }
-    if (size >= 2 * MB) break;
-  }
+  const lines = realJavaScriptLines(2 * MB);
   const half = lines.length >> 1;
   const e = `${lines.join('\n')}\n`;
   return [

@@ -9,21 +9,11 @@
 import { loadavg } from 'node:os';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { ChunkedText } from '../server/out/textStore.js';
-import { arg, MB, NODE_MODULES, realSources } from './harness.js';
+import { arg, MB, realJavaScriptLines } from './harness.js';
 
 const EDITS = Number(arg('edits', '300'));
 
-/** @type {string[]} */
-const lines = [];
-let size = 0;
-for (const s of realSources(NODE_MODULES)) {
-  if (s.languageId !== 'javascript') continue;
-  for (const l of s.lines) {
-    lines.push(l);
-    size += l.length + 1;
-  }
-  if (size >= 2 * MB) break;
-}
+const lines = realJavaScriptLines(2 * MB);
 const text = `${lines.join('\n')}\n`;
 const half = lines.length >> 1;
 
