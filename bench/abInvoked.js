@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { startFakeVllm } from '../test/fake/vllm.js';
 import { LspClient } from '../test/lsp-client.js';
 import { bigFile } from './bigFile.js';
+import { KEY_MS, typeThenInvoke } from './invoked.js';
 
 const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms));
 /** @param {number[]} xs @param {number} p */
@@ -45,20 +46,12 @@ async function main() {
   }
   for (let i = 0; i < rounds; i++) {
     for (const s of sessions) {
-      for (let k = 0; k < 4; k++) {
-        s.client.change(s.uri, ++s.version, [{ range: { start: { line, character: s.col }, end: { line, character: s.col } }, text: 'abcdefghij'[(i + k) % 10] }]);
-        s.col++;
-        s.client.inline(s.uri, { line, character: s.col }).result.catch(() => undefined);
-        await sleep(90);
-      }
-      const t = performance.now();
-      const res = await s.client.inline(s.uri, { line, character: s.col }, { triggerKind: 1 }).result;
-      s.e2e.push(performance.now() - t);
+      const res = await typeThenInvoke(s, line, i);
       // Counted, not thrown: on a loaded machine a request may meet its deadline (the server's
       // tandem.stats deadlineExpired says so at the end).
       if (res.items.length !== s.alternatives) s.short++;
       const body = fake.completions().at(-1)?.body;
-      await sleep(90);
+      await sleep(KEY_MS);
       const r0 = performance.now();
       const raw = await fetch(`${fake.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       let got = '';

@@ -9,6 +9,7 @@ import { startFakeVllm } from '../test/fake/vllm.js';
 import { BIN_ENV, BIN_NODE_FLAGS, LspClient } from '../test/lsp-client.js';
 import { localShare, typingThroughClosers } from './typing.js';
 import { bigFile } from './bigFile.js';
+import { KEY_MS, typeThenInvoke } from './invoked.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BACKEND_LATENCY_MS = 40;
@@ -115,20 +116,12 @@ async function invokedAfterTyping(rounds, settings) {
   }
   for (let i = 0; i < rounds; i++) {
     for (const s of sessions) {
-      for (let k = 0; k < 4; k++) {
-        s.client.change(s.uri, ++s.version, [{ range: { start: { line, character: s.col }, end: { line, character: s.col } }, text: 'abcdefghij'[(i + k) % 10] }]);
-        s.col++;
-        s.client.inline(s.uri, { line, character: s.col }).result.catch(() => undefined);
-        await sleep(90);
-      }
-      const t = performance.now();
-      const res = await s.client.inline(s.uri, { line, character: s.col }, { triggerKind: 1 }).result;
-      s.e2e.push(performance.now() - t);
+      const res = await typeThenInvoke(s, line, i);
       if (res.items.length !== s.alternatives) throw new Error(`the invoked request listed ${res.items.length} items, not ${s.alternatives}`);
       // Raw: the very body tandem sent (prompt, stop strings, n, logprobs, temperature), after the
       // same 90 ms pause the invoked request followed, so that both start from an idle machine.
       const body = /** @type {Record<string, unknown>} */ (fake.completions().at(-1)?.body);
-      await sleep(90);
+      await sleep(KEY_MS);
       const r0 = performance.now();
       await rawRequest(fake.url, '', body, true);
       s.raw.push(performance.now() - r0);
