@@ -308,7 +308,7 @@ describe('per-document tables, worked out before the request', () => {
 });
 
 describe('the context service checks code actions\' edits in the index worker', () => {
-  it('a check interrupted by a switch of the index off goes to the new worker, not back to the caller\'s thread', async () => {
+  it('a check sent before the index is switched off is answered by the worker, which the switch keeps', async () => {
     const root = tempWorkspace({ 'src/a.ts': 'export const a = 1;\n' });
     const workerScript = pathToFileURL(join(import.meta.dirname, '../../server/out/context/symbolWorker.js'));
     const service = new ContextService({ documents: new DocumentStore(pool), parser: pool, workspace: new Workspace([root]), logger: silentLogger(), busy: () => false, workerScript });
@@ -316,7 +316,7 @@ describe('the context service checks code actions\' edits in the index worker', 
       const text = 'export function area(r: number): number {\n  return 3.14 * r * r;\n}\n';
       const at = text.indexOf('3.14');
       const pending = service.checkEdits('typescript', text, [{ start: at, end: at + 4, newText: '(Math.PI' }]);
-      service.start(resolved({ context: { enabled: false } })); // drops the worker the check was sent to
+      service.start(resolved({ context: { enabled: false } })); // drops the index's queued files, not the worker or its checks
       const r = await pending;
       expect(r).not.toBe('unavailable');
       expect((r as { added: number }).added).toBeGreaterThan(0);

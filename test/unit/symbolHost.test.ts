@@ -29,6 +29,32 @@ const NOT_USED = async (): Promise<PackedSymbols | undefined> => {
 };
 
 describe('SymbolHost', () => {
+  it('the index switched off: its files not yet parsed are dropped, checks still answered, by the same worker', async () => {
+    const { log } = logger();
+    const host = new SymbolHost(log, BUILT);
+    try {
+      // One pathological file keeps the worker busy while the rest wait in its queue.
+      const slow = host.symbols('typescript', PATHOLOGICAL, NOT_USED);
+      await until(() => host.busy, 'the worker inside the pathological parse');
+      const worker = (host as unknown as { worker: unknown }).worker;
+      const queued = Array.from({ length: 10 }, (_, i) => host.symbols('python', `def f${i}(x):\n    return x\n`, NOT_USED));
+      const text = 'export function area(r: number): number {\n  return 3.14 * r * r;\n}\n';
+      const at = text.indexOf('3.14');
+      const check = host.check('typescript', text, [{ start: at, end: at + 4, newText: '(Math.PI' }]);
+      host.dropSymbols();
+      // Dropped: answered with nothing at once (not by the fallback, which would throw).
+      expect(await Promise.all(queued)).toEqual(Array.from({ length: 10 }, () => undefined));
+      expect(await slow).toBeUndefined();
+      const r = await check;
+      expect((r as { added: number }).added).toBeGreaterThan(0);
+      // The same worker goes on answering.
+      expect((await host.symbols('python', 'def g(x):\n    return x\n', NOT_USED))?.names).toBe('g');
+      expect((host as unknown as { worker: unknown }).worker).toBe(worker);
+    } finally {
+      host.dispose();
+    }
+  });
+
   it('reads definitions, imports and exports in the worker', async () => {
     const { log } = logger();
     const host = new SymbolHost(log, BUILT);
@@ -141,7 +167,7 @@ describe('SymbolHost', () => {
     await host.dispose();
   });
 
-  it('a dropped host leaves no exit listener behind once its worker has ended (one is made per switch of the index)', async () => {
+  it('a dropped host leaves no exit listener behind once its worker has ended', async () => {
     const { log } = logger();
     const before = process.listenerCount('exit');
     for (let i = 0; i < 3; i++) {

@@ -49,7 +49,7 @@ export class ContextService {
   /** Open documents by file path: the index reads their text instead of the disk's. */
   private readonly openByPath = new Map<string, string>();
   /** The index's worker thread, started with the first file to index. */
-  private symbolHost: SymbolHost;
+  private readonly symbolHost: SymbolHost;
   private readonly extractor = new TagExtractor();
 
   constructor(private readonly deps: ContextServiceDeps) {
@@ -89,11 +89,11 @@ export class ContextService {
   /** Starts (or, with new limits, adjusts; or, switched off, drops) the background index of the workspace folders. */
   start(config: Config): void {
     if (!config.context.enabled) {
-      // Switched off: the index stops its background work and gives its memory back.
+      // Switched off: the index stops its background work and gives its memory back; its files
+      // queued in the worker are dropped, the worker itself kept (code actions check in it).
       this.index?.dispose();
       this.index = undefined;
-      void this.symbolHost.dispose(); // a parse in its worker ends first; nothing waits for it
-      this.symbolHost = new SymbolHost(this.deps.logger, this.deps.workerScript);
+      this.symbolHost.dropSymbols();
       return;
     }
     if (this.index) {
@@ -192,16 +192,12 @@ export class ContextService {
   }
 
   /**
-   * A code action's syntax check of `edits`, in the index's worker (see SymbolHost.check). A check
-   * that a switch of the index off or on interrupts (its worker dropped with the host) is asked of
-   * the new host's worker: only a worker that cannot run leaves it to the caller's thread.
+   * A code action's syntax check of `edits`, in the index's worker (see SymbolHost.check); one
+   * that cannot run there ('unavailable') is left to the caller's thread. Switching the index off
+   * keeps the worker, so no check is interrupted by it.
    */
-  async checkEdits(lang: LanguageName, text: string, edits: readonly OffsetEdit[]): Promise<EditCheck | null | 'unavailable'> {
-    for (let tries = 0; ; tries++) {
-      const host = this.symbolHost;
-      const r = await host.check(lang, text, edits);
-      if (r !== 'unavailable' || host === this.symbolHost || tries === 2) return r;
-    }
+  checkEdits(lang: LanguageName, text: string, edits: readonly OffsetEdit[]): Promise<EditCheck | null | 'unavailable'> {
+    return this.symbolHost.check(lang, text, edits);
   }
 
   /** workspace/didChangeWatchedFiles: renames arrive as a deletion and a creation. */

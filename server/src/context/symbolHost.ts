@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import type { LanguageName } from '../syntax/languages.js';
 import type { Logger } from '../util/logger.js';
-import { BUSY, IDLE, STOP_ASKED, STOPPED, type SymbolReply, type SymbolRequest } from './symbolWorker.js';
+import { BUSY, IDLE, STOP_ASKED, STOPPED, type DropSymbols, type SymbolReply, type SymbolRequest } from './symbolWorker.js';
 import type { EditCheck, OffsetEdit } from '../syntax/editCheck.js';
 import type { PackedSymbols } from './packed.js';
 
@@ -32,6 +32,8 @@ type Fallback = () => Promise<PackedSymbols | undefined>;
 
 /** A request the worker has not answered: what its answer settles, and what to do if the worker goes. */
 interface Pending {
+  /** A file of the index (dropped when the index is switched off), not a code action's check. */
+  symbols: boolean;
   answer: (r: SymbolReply) => void;
   /** The worker died or was dropped (`disposed`: by this host, nothing should be done any more). */
   lost: (disposed: boolean) => void;
@@ -75,6 +77,7 @@ export class SymbolHost {
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.pending.set(id, {
+        symbols: true,
         answer: (r) => resolve(r.symbols),
         lost: (disposed) => (disposed ? resolve(undefined) : void fallback().then(resolve, () => resolve(undefined))),
       });
@@ -92,7 +95,7 @@ export class SymbolHost {
     if (!w) return Promise.resolve('unavailable');
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.pending.set(id, { answer: (r) => resolve(r.check === undefined ? 'unavailable' : r.check), lost: () => resolve('unavailable') });
+      this.pending.set(id, { symbols: false, answer: (r) => resolve(r.check === undefined ? 'unavailable' : r.check), lost: () => resolve('unavailable') });
       w.postMessage({ id, lang, text, edits: edits.map((e) => ({ start: e.start, end: e.end, newText: e.newText })) } satisfies SymbolRequest);
     });
   }
@@ -125,6 +128,21 @@ export class SymbolHost {
   }
 
   /**
+   * The index was switched off: the files it asked for and the worker has not parsed yet are
+   * dropped (their callers get nothing, as from a disposed host); code actions' checks go on. The
+   * worker stays: starting one loads tree-sitter (0.4-1 s of CPU), and a worker dropped while it
+   * loads finishes that first, so replacing it on every switch piled up loading workers.
+   */
+  dropSymbols(): void {
+    for (const [id, p] of this.pending) {
+      if (!p.symbols) continue;
+      this.pending.delete(id);
+      p.lost(true);
+    }
+    this.worker?.postMessage({ drop: 'symbols' } satisfies DropSymbols);
+  }
+
+  /**
    * Drops the worker without blocking: an idle one is stopped now (it goes into tree-sitter no
    * more once the slot says STOPPED); a busy one is asked to end itself after its unit of work,
    * because stopping a thread inside tree-sitter aborts the whole process. Resolves when its
@@ -137,8 +155,8 @@ export class SymbolHost {
     const dropped = [...this.pending.values()];
     this.pending.clear();
     for (const p of dropped) p.lost(true);
-    // Once no worker of this host runs, the way out has nothing to wait for here: a host made for
-    // each switch of the index on and off must not stay behind as an `exit` listener.
+    // Once no worker of this host runs, the way out has nothing to wait for here: a dropped host
+    // must not stay behind as an `exit` listener.
     const unhook = () => process.off('exit', this.exitHook);
     if (!w) {
       unhook();

@@ -19,6 +19,11 @@ export interface SymbolRequest {
   edits?: OffsetEdit[];
 }
 
+/** The index was switched off: the files it queued are dropped unanswered (checks stay). */
+export interface DropSymbols {
+  drop: 'symbols';
+}
+
 /**
  * The worker's state, shared with the host in one Int32 (workerData.state): the host must never
  * stop this thread while it is inside tree-sitter (loading the binding included: a worker starts
@@ -212,7 +217,11 @@ if (port && state) {
     }
   };
 
-  port.on('message', (req: SymbolRequest) => {
+  port.on('message', (req: SymbolRequest | DropSymbols) => {
+    if ('drop' in req) {
+      for (let i = waiting.length - 1; i >= 0; i--) if (!waiting[i]!.edits) waiting.splice(i, 1);
+      return;
+    }
     waiting.push(req);
     if (!scheduled) {
       scheduled = true;
