@@ -7,28 +7,14 @@
 // the server, a cancelled request that closes the backend's connection, tool calls both ways, and
 // a list that follows a settings change. The chat view itself is looked at too: what it needs is
 // stated in clients/vscode/README.md. Skipped, saying why, only when code-server is not installed.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm, type RecordedRequest } from '../fake/vllm.js';
-import { codeServer } from './codeServer.mjs';
+import { codeServerMissing, codeServerSession, EXT, STUCK, TEST_MS, type Page } from './codeServerSession.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const EXT = join(ROOT, 'clients/vscode');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-/** How long a state may take to come on a loaded 2-core machine before the test counts as stuck. */
-const STUCK = 120_000;
-const TEST_MS = 6 * STUCK;
-
-const cs: { node?: string; entry?: string; missing?: string } = codeServer();
-if (cs.missing) console.warn(`test/clients/vscode-chat-real.suite.ts: SKIPPED: ${cs.missing}`);
-
-type Page = import('playwright-core').Page;
-type Browser = import('playwright-core').Browser;
+const missing = codeServerMissing('test/clients/vscode-chat-real.suite.ts');
 
 const ANSWER = ['Hello', ' from', ' the', ' GPU', ' pool.'];
 const SLOW_PROMPT = 'please take your time';
@@ -130,58 +116,21 @@ interface ProbeEvent {
   name?: string;
 }
 
-describe.skipIf(cs.missing !== undefined)('VS Code (code-server): tandem models through the language model API', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-vscode-chat-'));
-  const userData = join(dir, 'user-data');
-  const workspace = join(dir, 'workspace');
-  const shots = join(dir, 'screenshots');
+describe.skipIf(missing)('VS Code (code-server): tandem models through the language model API', () => {
+  const s = codeServerSession({
+    testFile: 'test/clients/vscode-chat-real.suite.ts',
+    tmpPrefix: 'tandem-vscode-chat-',
+    stuckDetail: () => `the probe saw: ${JSON.stringify(probe())}`,
+  });
+  const { dir, workspace, until, step, palette } = s;
   const probeOut = join(workspace, '.probe.jsonl');
   let fake: FakeVllm;
-  let server: ChildProcess | undefined;
-  let serverOutput = '';
-  let browser: Browser | undefined;
   let page: Page;
-  let failed = false;
   let watch: ReturnType<typeof setInterval> | undefined;
 
   const chats = () => fake.requests.filter((r: RecordedRequest) => r.path === '/v1/chat/completions');
   const probe = (): ProbeEvent[] => (existsSync(probeOut) ? readFileSync(probeOut, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ProbeEvent) : []);
-  const machineSettings = (backends: Record<string, unknown>) =>
-    writeFileSync(join(userData, 'Machine/settings.json'), JSON.stringify({ 'tandem.backends': backends }, null, 2));
-
-  async function until<T>(what: string, check: () => T | undefined | false | null | Promise<T | undefined | false | null>): Promise<T> {
-    const end = performance.now() + STUCK;
-    for (;;) {
-      const v = await check();
-      if (v) return v;
-      if (performance.now() > end) throw new Error(`still waiting after ${STUCK} ms for ${what}; the probe saw: ${JSON.stringify(probe())}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  async function step(name: string, fn: () => Promise<void>): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      failed = true;
-      mkdirSync(shots, { recursive: true });
-      const shot = join(shots, `${name.replace(/[^\w-]+/g, '_')}.png`);
-      await page?.screenshot({ path: shot }).catch(() => undefined);
-      console.error(`test/clients/vscode-chat-real.suite.ts: "${name}" failed; screenshot ${shot}; code-server's output in ${dir}`);
-      writeFileSync(join(dir, 'code-server.log'), serverOutput);
-      throw err;
-    }
-  }
-
-  async function palette(title: string): Promise<void> {
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input');
-    await input.waitFor({ state: 'visible', timeout: STUCK });
-    await input.fill(`>${title}`);
-    await page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first().waitFor({ timeout: STUCK });
-    await page.keyboard.press('Enter');
-    await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: STUCK });
-  }
+  const machineSettings = (backends: Record<string, unknown>) => s.machineSettings({ 'tandem.backends': backends });
 
   /** VS Code asks once whether the probe may use tandem's models: the user allows it. */
   async function allowAccess(): Promise<void> {
@@ -191,16 +140,10 @@ describe.skipIf(cs.missing !== undefined)('VS Code (code-server): tandem models 
 
   beforeAll(() =>
     step('start', async () => {
-      if (cs.missing) return;
-      let pw: typeof import('playwright-core');
-      try {
-        pw = createRequire(join(EXT, 'package.json'))('playwright-core');
-      } catch (err) {
-        throw new Error(`playwright-core is not installed: run \`npm ci --prefix clients/vscode\` (${String(err)})`);
-      }
+      if (missing) return;
       let firstSeen: () => void = () => undefined;
       const shown = new Promise<void>((r) => (firstSeen = r));
-      fake = await startFakeVllm({
+      fake = s.own(await startFakeVllm({
         respond: (req) => {
           if (req.path !== '/v1/chat/completions') return { text: '' };
           const last = JSON.stringify(req.body?.messages?.at(-1)?.content ?? '');
@@ -213,34 +156,13 @@ describe.skipIf(cs.missing !== undefined)('VS Code (code-server): tandem models 
         pace: async (i) => {
           if (i === 1) await shown;
         },
-      });
+      }));
       watch = setInterval(() => {
         if (probe().some((e) => e.event === 'text' && e.value === ANSWER[0])) firstSeen();
       }, 50);
-      mkdirSync(workspace, { recursive: true });
+      s.configure({ tandemConfig: { inline: { enabled: false } }, machine: { 'tandem.backends': { gpu: { kind: 'vllm', url: fake.url } } } });
       writeFileSync(join(workspace, 'notes.md'), '# notes\n');
-      const home = join(dir, 'home');
-      mkdirSync(join(home, 'tandem'), { recursive: true });
-      writeFileSync(join(home, 'tandem/config.json'), JSON.stringify({ inline: { enabled: false } }));
-      mkdirSync(join(userData, 'User'), { recursive: true });
-      mkdirSync(join(userData, 'Machine'), { recursive: true });
-      machineSettings({ gpu: { kind: 'vllm', url: fake.url } });
-      writeFileSync(
-        join(userData, 'User/settings.json'),
-        JSON.stringify({
-          'workbench.startupEditor': 'none',
-          'workbench.tips.enabled': false,
-          'security.workspace.trust.enabled': false,
-          'telemetry.telemetryLevel': 'off',
-          'extensions.autoUpdate': false,
-          'extensions.autoCheckUpdates': false,
-        }),
-      );
 
-      const vsixDir = join(dir, 'vsix');
-      const packaged = spawnSync(process.execPath, [join(EXT, 'scripts/package.mjs'), '--out-dir', vsixDir], { cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 24, timeout: 2 * STUCK });
-      if (packaged.status !== 0) throw new Error(`package.mjs failed: ${packaged.stderr}${packaged.stdout}`);
-      const vsix = packaged.stdout.trim().split('\n').pop()!;
       const probeDir = join(dir, 'probe');
       mkdirSync(probeDir, { recursive: true });
       writeFileSync(join(probeDir, 'package.json'), JSON.stringify(PROBE_PACKAGE, null, 2));
@@ -250,49 +172,14 @@ describe.skipIf(cs.missing !== undefined)('VS Code (code-server): tandem models 
       const vsce = spawnSync(process.execPath, [join(EXT, 'node_modules/@vscode/vsce/vsce'), 'package', '--no-dependencies', '--skip-license', '--allow-missing-repository', '--out', probeVsix], { cwd: probeDir, encoding: 'utf8', timeout: STUCK });
       if (vsce.status !== 0) throw new Error(`vsce package (probe) failed: ${vsce.stderr}${vsce.stdout}`);
 
-      const env = {
-        ...process.env,
-        XDG_CONFIG_HOME: home,
-        XDG_DATA_HOME: join(dir, 'data'),
-        XDG_STATE_HOME: join(dir, 'state'),
-        TANDEM_CONFIG: '',
-        EXTENSIONS_GALLERY: JSON.stringify({ serviceUrl: 'http://127.0.0.1:9/gallery', itemUrl: 'http://127.0.0.1:9/item' }),
-      };
-      const common = ['--user-data-dir', userData, '--extensions-dir', join(dir, 'extensions'), '--config', join(dir, 'code-server.yaml')];
-      for (const v of [vsix, probeVsix]) {
-        const installed = spawnSync(cs.node!, [cs.entry!, ...common, '--install-extension', v], { env, encoding: 'utf8', timeout: STUCK });
-        if (!/successfully installed/.test(installed.stdout)) throw new Error(`code-server --install-extension ${v} failed: ${installed.stdout}${installed.stderr}`);
-      }
-      server = spawn(cs.node!, [cs.entry!, ...common, '--auth', 'none', '--bind-addr', '127.0.0.1:0', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', workspace], { env, detached: true });
-      const url = await new Promise<string>((resolveUrl, reject) => {
-        const seen = (d: Buffer) => {
-          serverOutput += d.toString();
-          const m = /HTTP server listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(serverOutput);
-          if (m) resolveUrl(m[1]!);
-        };
-        server!.stdout!.on('data', seen);
-        server!.stderr!.on('data', seen);
-        server!.on('exit', (code) => reject(new Error(`code-server exited (${code}) before listening:\n${serverOutput}`)));
-      });
-      browser = await pw.chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
-      page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-      await page.goto(`${url}/?folder=${encodeURIComponent(workspace)}`, { timeout: STUCK });
-      await page.locator('.monaco-workbench .part.statusbar').waitFor({ timeout: STUCK });
-      await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'notes.md' }).waitFor({ timeout: STUCK });
+      page = await s.open({ moreVsix: [probeVsix], shows: 'notes.md' });
       // Its commands are in the Command Palette once the probe has started.
       await until('the probe extension to start', () => probe().some((e) => e.event === 'activated'));
     }), TEST_MS);
 
   afterAll(async () => {
     clearInterval(watch);
-    await browser?.close();
-    if (server?.pid && server.exitCode === null) {
-      const exited = new Promise((r) => server!.once('exit', r));
-      process.kill(-server.pid, 'SIGTERM');
-      await exited;
-    }
-    await fake?.close();
-    if (!failed && !process.env.TANDEM_KEEP) rmSync(dir, { recursive: true, force: true });
+    await s.close();
   }, STUCK);
 
   it('lists tandem\'s models as "tandem · NAME (on-prem)" with the window the server discovered, and streams an answer from the fake backend', () =>
