@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeVllm, type FakeVllm, type RecordedRequest } from '../fake/vllm.js';
 import { codeServerMissing, codeServerSession, plain, STUCK, TEST_MS, type Page } from './codeServerSession.js';
 // The chat models' and next edits' checks start their own code-server and Chromium. Imported here,
-// their suites run in this file after (never beside) this one's: two code-servers at once on CI's
+// their suites run in this file, one after another (never beside this one's; they are registered first, so they run first): two code-servers at once on CI's
 // 2 cores starved the first one's ghost text past its wait.
 import './vscode-chat-real.suite.js';
 import './vscode-nextedit-real.suite.js';
