@@ -192,6 +192,11 @@ describe('lightStreams (the fetch handed to the openai package)', () => {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'r1', 'set-cookie': ['a=1', 'b=2'] });
         res.write('data: 1\n\n');
         setTimeout(() => res.end('data: [DONE]\n\n'), 10);
+      } else if (req.url === '/burst') {
+        // A frame per event, all written at once: as vLLM streams a finished answer.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        for (let i = 0; i < 100; i++) res.write(`data: ${i}\n\n`);
+        res.end('data: [DONE]\n\n');
       } else if (req.url === '/slow') {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         res.write('data: 1\n\n'); // and nothing more until the client leaves
@@ -221,6 +226,15 @@ describe('lightStreams (the fetch handed to the openai package)', () => {
     let text = '';
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) text += Buffer.from(chunk).toString();
     expect(text).toBe('data: 1\n\ndata: [DONE]\n\n');
+  });
+
+  it('a burst of frames is read in a few pieces, whole and in order', async () => {
+    const res = await f(`${base}/burst`);
+    const pieces: string[] = [];
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) pieces.push(Buffer.from(chunk).toString());
+    expect(pieces.join('')).toBe(Array.from({ length: 100 }, (_, i) => `data: ${i}\n\n`).join('') + 'data: [DONE]\n\n');
+    // node:http hands over a chunk per chunked-encoding frame (101 here); each read takes all that arrived.
+    expect(pieces.length).toBeLessThan(101);
   });
 
   it('text() reads the whole stream, as a Response would', async () => {

@@ -273,7 +273,7 @@ function webBody(res: http.IncomingMessage): ReadableStream<Uint8Array> {
 /**
  * The response body as an async iterator over the chunks, for a {@link StreamResponse}: the same
  * outcomes as {@link webBody} without building a web stream (which showed in profiles of the
- * keystroke path). The chunks in order; the response's own error (a reset, an abort) is thrown
+ * keystroke path). The bytes in order, each read taking all that has arrived as one chunk; the response's own error (a reset, an abort) is thrown
  * and drops what was still queued, as a web stream's error does; a close before the end throws
  * the AbortError webBody gives; leaving early (`return`, which a `for await` loop calls when it
  * leaves before the end) destroys the response and with it the socket.
@@ -285,26 +285,21 @@ class BodyIterator implements AsyncIterableIterator<Uint8Array> {
   private failed = false;
   private error: unknown;
   private waiter: { resolve: (r: IteratorResult<Uint8Array>) => void; reject: (err: unknown) => void } | undefined;
+  /** A waiter's wake-up is queued as a microtask: the other chunks of the same socket read join its piece. */
+  private waking = false;
 
   constructor(private readonly res: http.IncomingMessage) {
     res.on('data', (chunk: Buffer) => {
       if (this.ended || this.failed) return;
-      const w = this.waiter;
-      if (w) {
-        this.waiter = undefined;
-        w.resolve({ value: chunk, done: false });
-        return;
-      }
       this.queue.push(chunk);
       this.queued += chunk.byteLength;
-      if (this.queued >= BODY_HIGH_WATER_MARK) res.pause();
+      if (this.waiter) this.wake();
+      else if (this.queued >= BODY_HIGH_WATER_MARK) res.pause();
     });
     res.once('end', () => {
       if (this.ended || this.failed) return;
       this.ended = true;
-      const w = this.waiter;
-      this.waiter = undefined;
-      w?.resolve({ value: undefined, done: true });
+      if (this.waiter) this.wake();
     });
     res.on('error', (err) => this.fail(err));
     res.once('close', () => {
@@ -312,6 +307,37 @@ class BodyIterator implements AsyncIterableIterator<Uint8Array> {
       const premature = Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
       this.fail(Object.assign(new Error('The operation was aborted', { cause: premature }), { name: 'AbortError', code: 'ABORT_ERR' }));
     });
+  }
+
+  /**
+   * Hands the waiter what has arrived once the current socket read is done: node:http emits one
+   * chunk per chunked-encoding frame, and a server streaming tokens writes a frame per event, so
+   * a read of many events would otherwise cost a promise round trip (and a parser call) each.
+   */
+  private wake(): void {
+    if (this.waking) return;
+    this.waking = true;
+    queueMicrotask(() => {
+      this.waking = false;
+      const w = this.waiter;
+      if (!w || this.failed) return; // failed: fail() has rejected it
+      if (this.queue.length > 0) {
+        this.waiter = undefined;
+        w.resolve({ value: this.take(), done: false });
+      } else if (this.ended) {
+        this.waiter = undefined;
+        w.resolve({ value: undefined, done: true });
+      }
+    });
+  }
+
+  /** Everything queued, as one chunk. */
+  private take(): Buffer {
+    const out = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queued);
+    this.queue.length = 0;
+    this.queued = 0;
+    if (this.res.isPaused()) this.res.resume();
+    return out;
   }
 
   private fail(err: unknown): void {
@@ -326,12 +352,7 @@ class BodyIterator implements AsyncIterableIterator<Uint8Array> {
   }
 
   next(): Promise<IteratorResult<Uint8Array>> {
-    const chunk = this.queue.shift();
-    if (chunk) {
-      this.queued -= chunk.byteLength;
-      if (this.queued < BODY_HIGH_WATER_MARK && this.res.isPaused()) this.res.resume();
-      return Promise.resolve({ value: chunk, done: false });
-    }
+    if (this.queue.length > 0) return Promise.resolve({ value: this.take(), done: false });
     if (this.failed) return Promise.reject(this.error);
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {
