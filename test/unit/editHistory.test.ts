@@ -159,6 +159,36 @@ describe('EditHistory: settled steps', () => {
   });
 });
 
+describe('EditHistory: the open step', () => {
+  it('is diffed once until the next change: a request reads it for its prompt and again with the answer', () => {
+    let t = 0;
+    let reads = 0;
+    const history = new EditHistory({ now: () => t, relativePath: (u) => u });
+    let text = 'a\n';
+    const change = (next: string) => {
+      const before = text;
+      text = next;
+      t += 50;
+      history.changed('u', before, 0, 0, 0, () => {
+        reads++;
+        return text;
+      });
+    };
+    change('ab\n');
+    expect(history.last('u')).toMatchObject({ before: ['a'], after: ['ab'] });
+    expect(history.recent().map(stepChange)).toEqual([{ line: 0, removed: ['a'], added: ['ab'] }]);
+    expect(reads).toBe(1);
+    change('abc\n'); // joins the step: diffed afresh
+    expect(history.last('u')).toMatchObject({ before: ['a'], after: ['abc'] });
+    expect(reads).toBe(2);
+    change('ab\n');
+    change('a\n'); // typed and taken back: the step nets to nothing
+    expect(history.last('u')).toBeUndefined();
+    expect(history.recent()).toEqual([]);
+    expect(reads).toBe(3);
+  });
+});
+
 describe('EditHistory: a step from the characters that differ', () => {
   /** The step as whole texts' lines give it: equal head and tail lines cut, three lines of context kept. */
   function naive(a0: string, b0: string) {

@@ -67,6 +67,11 @@ interface OpenStep {
   lo: number;
   hi: number;
   last: number;
+  /**
+   * The step as diffed against the text now (null: no difference), until the next change: a
+   * request reads it when it builds its prompt and again when the answer comes back.
+   */
+  diffed?: EditStep | null;
 }
 
 /**
@@ -102,6 +107,7 @@ export class EditHistory {
       step.lo = Math.min(step.lo, line);
       step.hi = Math.max(step.hi + lineDelta, endLine);
       step.last = now;
+      step.diffed = undefined;
       return;
     }
     if (step) this.close(uri, step, textOf(before));
@@ -147,8 +153,8 @@ export class EditHistory {
     }
     const out = [...this.steps];
     for (const [uri, step] of this.open) {
-      const s = this.stepOf(uri, step, this.current.get(uri)?.());
-      if (s) out.push(s);
+      if (step.diffed === undefined) step.diffed = this.stepOf(uri, step, this.current.get(uri)?.()) ?? null;
+      if (step.diffed) out.push(step.diffed);
     }
     out.sort((a, b) => a.at - b.at);
     return out.slice(Math.max(0, out.length - max));
@@ -162,7 +168,7 @@ export class EditHistory {
 
   private close(uri: string, step: OpenStep, now: string): void {
     this.open.delete(uri);
-    const s = this.stepOf(uri, step, now);
+    const s = step.diffed !== undefined ? step.diffed : this.stepOf(uri, step, now);
     if (!s) return;
     this.steps.push(s);
     const mine = this.steps.filter((x) => x.uri === uri);
