@@ -131,6 +131,45 @@ describe('answerToEdits', () => {
     expect(withTree(worse, sick, sickCursor)).toEqual({ ok: false, reason: 'the answer adds syntax errors to its block' });
   });
 
+  it('with the document\'s tree, parses only the top-level nodes the edits touch, not the whole region', () => {
+    const parsed: string[] = [];
+    const check = { lang: 'typescript' as const, parse: (lang: Parameters<typeof pool.parseNow>[0], text: string) => (parsed.push(text), pool.parseNow(lang, text)), tree: () => pool.parseNow('typescript', FILE) };
+    const region = regionAround(FILE, CURSOR, 8, 16);
+    const answer = (ls: string[]) => `<|editable_region_start|>\n${ls.join('\n')}\n<|editable_region_end|>`;
+    const call = [...NOW];
+    call[5] = '  console.log(area(w, h, 1));';
+    expect(answerToEdits({ text: FILE, region, parsed: zeta.parse(answer(call), true), syntax: check })).toMatchObject({ ok: true });
+    expect(parsed).toEqual(['export function report(w: number, h: number) {\n  console.log(area(w, h, 1));\n}\n']);
+    const broken = [...NOW];
+    broken[5] = '  console.log(area(w, h, 1);';
+    expect(answerToEdits({ text: FILE, region, parsed: zeta.parse(answer(broken), true), syntax: check })).toEqual({ ok: false, reason: 'the answer adds syntax errors to its block' });
+  });
+
+  it('with the document\'s tree, a declaration inserted between two is checked alone, and an indented statement as its own node', () => {
+    const parsed: string[] = [];
+    const check = (text: string) => ({ lang: 'typescript' as const, parse: (lang: Parameters<typeof pool.parseNow>[0], t: string) => (parsed.push(t), pool.parseNow(lang, t)), tree: () => pool.parseNow('typescript', text) });
+    const answer = (ls: string[]) => `<|editable_region_start|>\n${ls.join('\n')}\n<|editable_region_end|>`;
+    // Two blank lines between the functions, the declaration written between them.
+    const file = FILE.replace('}\n\nexport function report', '}\n\n\nexport function report');
+    const was = file.replace(/\n$/, '').split('\n');
+    const region = regionAround(file, file.indexOf('d: number'), 8, 16);
+    const inserted = [...was.slice(0, 4), 'export const volume = (d: number) => area(1, 1, d);', ...was.slice(4)];
+    expect(answerToEdits({ text: file, region, parsed: zeta.parse(answer(inserted), true), syntax: check(file) })).toMatchObject({ ok: true, edits: [{ text: 'export const volume = (d: number) => area(1, 1, d);\n' }] });
+    expect(parsed).toEqual(['export const volume = (d: number) => area(1, 1, d);\n\n']);
+    const broken = [...was.slice(0, 4), 'export const volume = (d: number) => area(1, 1, d;', ...was.slice(4)];
+    expect(answerToEdits({ text: file, region, parsed: zeta.parse(answer(broken), true), syntax: check(file) })).toEqual({ ok: false, reason: 'the answer adds syntax errors to its block' });
+
+    // An indented top-level statement: its indentation belongs to the root, its text to the statement.
+    const text = ['const a = 1;', '  report(a, 2);', 'const b = 2;', ''].join('\n');
+    const lines = text.replace(/\n$/, '').split('\n');
+    const r2 = regionAround(text, text.indexOf('report'), 8, 16);
+    parsed.length = 0;
+    const fine = [...lines];
+    fine[1] = '  report(a, 3);';
+    expect(answerToEdits({ text, region: r2, parsed: zeta.parse(answer(fine), true), syntax: check(text) })).toMatchObject({ ok: true, edits: [{ text: '3' }] });
+    expect(parsed).toEqual(['  report(a, 3);\n']);
+  });
+
   it('with the document\'s tree, a region inside a class is checked as the class\'s members, short class or long', () => {
     for (const methods of [3, 60]) {
       const body: string[] = [];

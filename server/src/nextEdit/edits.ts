@@ -195,23 +195,35 @@ export function applyEdits(text: string, edits: readonly NextEdit[]): string {
 }
 
 /**
- * Whether the edits add ERROR/MISSING nodes to the lines around the region (the region and 40
- * lines on each side, parsed as they would be, and counted as they are; each parse bounded). A
- * check that cannot run (a parse over its time, too many errors to count) lets the answer through.
+ * Whether the edits add ERROR/MISSING nodes to the lines around them (the lines the edits touch
+ * and 40 lines on each side, parsed as they would be, and counted as they are; each parse
+ * bounded). A check that cannot run (a parse over its time, too many errors to count) lets the
+ * answer through.
  *
- * With the document's tree, the excerpt is instead the region widened to whole top-level nodes
- * (declarations, statements), which parses as it does within the file, and the errors before are
- * those of the document's tree in those nodes: one parse, of the edited excerpt. Without it, or
- * where whole nodes would make the excerpt too long, the excerpt is parsed before and after.
+ * With the document's tree, the excerpt is instead the edited lines widened to whole top-level
+ * nodes (declarations, statements), which parses as it does within the file, and the errors
+ * before are those of the document's tree in those nodes: one parse, of the edited excerpt. Without
+ * it, or where whole nodes would make the excerpt too long, the excerpt is parsed before and after.
+ * The edits' lines, not the whole region's: the region is some 25 lines around the cursor, an
+ * edit is often one of its functions, and the parse (a few µs a line) is the check's cost.
  */
 function breaksSyntax(check: SyntaxCheck, text: string, all: string[], region: Region, edits: NextEdit[]): boolean {
-  let from = Math.max(0, region.startLine - SYNTAX_MARGIN_LINES);
-  let to = Math.min(all.length, region.endLine + SYNTAX_MARGIN_LINES);
+  // The lines the edits touch: counted from the region's start, which every edit is at or after.
+  const lineOf = (offset: number) => {
+    let line = region.startLine;
+    for (let i = text.indexOf('\n', region.start); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) line++;
+    return line;
+  };
+  const first = lineOf(Math.min(...edits.map((e) => e.start)));
+  const last = lineOf(Math.max(...edits.map((e) => e.end)));
+  let from = Math.max(0, first - SYNTAX_MARGIN_LINES);
+  let to = Math.min(all.length, last + 1 + SYNTAX_MARGIN_LINES);
   // Whole top-level nodes need no margin: the excerpt starts and ends where the file's own
   // declarations do, so it parses as it does in the file, and an error an edit makes (a brace
   // taken out) shows within the nodes that hold the edit or at the excerpt's end.
   const tree = check.tree?.();
-  const whole = tree ? topLevelSpan(tree, region.startLine, Math.max(region.endLine, region.startLine + 1)) : undefined;
+  // Lines that hold no top-level node are blank lines between them (a declaration inserted there): the excerpt is those lines, with no errors before.
+  const whole = tree ? (topLevelSpan(tree, all, first, last + 1) ?? (all.slice(first, last + 1).every((l) => l.trim() === '') ? { from: first, to: last + 1, nodes: [] } : undefined)) : undefined;
   if (whole && whole.to - whole.from <= MAX_WHOLE_LINES) ({ from, to } = whole);
   const startOff = offsetOfLine(text, from);
   const endOff = offsetOfLine(text, to);
@@ -249,10 +261,12 @@ function offsetOfLine(text: string, line: number): number {
  * Lines `from..to` (exclusive) widened to whole children of the root: the first and last
  * top-level nodes on those lines and the nodes between; undefined when the tree has none there.
  */
-function topLevelSpan(tree: Tree, from: number, to: number): { from: number; to: number; nodes: SyntaxNode[] } | undefined {
+function topLevelSpan(tree: Tree, lines: readonly string[], from: number, to: number): { from: number; to: number; nodes: SyntaxNode[] } | undefined {
   const root = tree.rootNode;
   const topAt = (row: number): SyntaxNode | undefined => {
-    let n: SyntaxNode | null = root.descendantForPosition({ row, column: 0 });
+    // At the line's first character: an indented statement's indentation belongs to no node but the root.
+    const line = lines[row] ?? '';
+    let n: SyntaxNode | null = root.descendantForPosition({ row, column: line.length - line.trimStart().length });
     while (n && n.parent && n.parent.id !== root.id) n = n.parent;
     return n && n.id !== root.id ? n : undefined;
   };
