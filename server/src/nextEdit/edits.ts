@@ -4,6 +4,7 @@ import type { SyntaxNode, Tree } from '../syntax/tree.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { BoundedParse } from '../pipeline/postprocess/syntaxCheck.js';
 import { diffLines } from '../util/lineDiff.js';
+import { TextLines } from './lines.js';
 import { REGION_END, REGION_START, ZETA_CURSOR, INSTRUCT_CURSOR, type ParsedAnswer, type Region } from './formats.js';
 
 /** One edit of the document by UTF-16 offsets of its text as the prompt saw it. */
@@ -76,7 +77,7 @@ export function answerToEdits(args: {
   if (parsed.text.trim() === '' && region.text.trim() !== '') return { ok: false, reason: 'the answer\'s region is empty' };
   const markup = MARKUP.find((m) => parsed.text.includes(m));
   if (markup) return { ok: false, reason: `the answer's region holds ${markup}` };
-  const all = splitLines(text);
+  const all = new TextLines(text);
   if (overruns(all, region, was, now)) return { ok: false, reason: 'the answer runs past the region into the lines around it' };
   const d = diffLines(was, now);
   const hunks = hunksOf(d.lines);
@@ -117,7 +118,7 @@ function hunksOf(lines: readonly { kind: ' ' | '-' | '+'; text: string }[]): Hun
  * Whether the answer's lines go on past the region: it ends with the lines that follow the region
  * (or starts with those before it) while the region itself did not.
  */
-function overruns(all: string[], region: Region, was: string[], now: string[]): boolean {
+function overruns(all: TextLines, region: Region, was: string[], now: string[]): boolean {
   const after = all.slice(region.endLine, region.endLine + OVERRUN_LINES);
   const before = all.slice(Math.max(0, region.startLine - OVERRUN_LINES), region.startLine);
   const solid = (ls: string[]) => ls.length === OVERRUN_LINES && ls.some((l) => l.trim() !== '');
@@ -207,17 +208,12 @@ export function applyEdits(text: string, edits: readonly NextEdit[]): string {
  * The edits' lines, not the whole region's: the region is some 25 lines around the cursor, an
  * edit is often one of its functions, and the parse (a few µs a line) is the check's cost.
  */
-function breaksSyntax(check: SyntaxCheck, text: string, all: string[], region: Region, edits: NextEdit[]): boolean {
-  // The lines the edits touch: counted from the region's start, which every edit is at or after.
-  const lineOf = (offset: number) => {
-    let line = region.startLine;
-    for (let i = text.indexOf('\n', region.start); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) line++;
-    return line;
-  };
-  const first = lineOf(Math.min(...edits.map((e) => e.start)));
-  const last = lineOf(Math.max(...edits.map((e) => e.end)));
+function breaksSyntax(check: SyntaxCheck, text: string, all: TextLines, region: Region, edits: NextEdit[]): boolean {
+  // The lines the edits touch.
+  const first = all.lineAt(Math.min(...edits.map((e) => e.start)));
+  const last = all.lineAt(Math.max(...edits.map((e) => e.end)));
   let from = Math.max(0, first - SYNTAX_MARGIN_LINES);
-  let to = Math.min(all.length, last + 1 + SYNTAX_MARGIN_LINES);
+  let to = Math.min(all.count, last + 1 + SYNTAX_MARGIN_LINES);
   // Whole top-level nodes need no margin: the excerpt starts and ends where the file's own
   // declarations do, so it parses as it does in the file, and an error an edit makes (a brace
   // taken out) shows within the nodes that hold the edit or at the excerpt's end.
@@ -225,8 +221,8 @@ function breaksSyntax(check: SyntaxCheck, text: string, all: string[], region: R
   // Lines that hold no top-level node are blank lines between them (a declaration inserted there): the excerpt is those lines, with no errors before.
   const whole = tree ? (topLevelSpan(tree, all, first, last + 1) ?? (all.slice(first, last + 1).every((l) => l.trim() === '') ? { from: first, to: last + 1, nodes: [] } : undefined)) : undefined;
   if (whole && whole.to - whole.from <= MAX_WHOLE_LINES) ({ from, to } = whole);
-  const startOff = offsetOfLine(text, from);
-  const endOff = offsetOfLine(text, to);
+  const startOff = all.offset(from);
+  const endOff = all.offset(to);
   const before = text.slice(startOff, endOff);
   const after = applyEdits(before, edits.map((e) => ({ start: e.start - startOff, end: e.end - startOff, text: e.text })));
   let e0: number | undefined;
@@ -246,26 +242,15 @@ function breaksSyntax(check: SyntaxCheck, text: string, all: string[], region: R
 /** Whole top-level nodes longer than this are parsed before and after instead, with the margin (a region inside a long class). */
 const MAX_WHOLE_LINES = 4 * SYNTAX_MARGIN_LINES;
 
-/** Offset of the start of line `line` (0-based) of `text`; the text's length past its last line. */
-function offsetOfLine(text: string, line: number): number {
-  let off = 0;
-  for (let i = 0; i < line; i++) {
-    const n = text.indexOf('\n', off);
-    if (n < 0) return text.length;
-    off = n + 1;
-  }
-  return off;
-}
-
 /**
  * Lines `from..to` (exclusive) widened to whole children of the root: the first and last
  * top-level nodes on those lines and the nodes between; undefined when the tree has none there.
  */
-function topLevelSpan(tree: Tree, lines: readonly string[], from: number, to: number): { from: number; to: number; nodes: SyntaxNode[] } | undefined {
+function topLevelSpan(tree: Tree, lines: TextLines, from: number, to: number): { from: number; to: number; nodes: SyntaxNode[] } | undefined {
   const root = tree.rootNode;
   const topAt = (row: number): SyntaxNode | undefined => {
     // At the line's first character: an indented statement's indentation belongs to no node but the root.
-    const line = lines[row] ?? '';
+    const line = lines.line(row);
     let n: SyntaxNode | null = root.descendantForPosition({ row, column: line.length - line.trimStart().length });
     while (n && n.parent && n.parent.id !== root.id) n = n.parent;
     return n && n.id !== root.id ? n : undefined;

@@ -4,6 +4,7 @@
 import type { NextEditFormatName } from '../config/schema.js';
 import type { ChatMessage, SourceRef } from '../models/types.js';
 import type { EditStep } from './history.js';
+import { TextLines } from './lines.js';
 
 /** What a next-edit prompt is made from, already cleared for the backend it goes to (nextEdit/context.ts). */
 export interface NextEditInput {
@@ -59,44 +60,26 @@ export const ZETA_CURSOR = '<|user_cursor_is_here|>';
 export const ZETA_START_OF_FILE = '<|start_of_file|>';
 const FILE_SEP = '<|file_sep|>';
 
-/** Lines of the text, without their line breaks; a final line break ends the last line (it starts no empty one). */
-function linesOf(text: string): string[] {
-  const lines = text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
-  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
-  return lines;
-}
-
-/** Offset of the start of each line, and one past the end. */
-function lineStarts(text: string): number[] {
-  const out = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) out.push(i + 1);
-  return out;
-}
-
 /**
  * Whole lines around the cursor's: `above` before it and `below` after it, shifted inward at the
  * file's ends so the region keeps its size where the file has the lines.
  */
-export function regionAround(text: string, cursor: number, above: number, below: number): Region {
-  const starts = lineStarts(text);
-  const lines = linesOf(text);
-  let line = 0;
-  while (line + 1 < starts.length && starts[line + 1]! <= cursor) line++;
+export function regionAround(text: string, cursor: number, above: number, below: number, lines = new TextLines(text)): Region {
+  const line = lines.lineAt(cursor);
   // The cursor after the final line break: the empty line it is on counts.
-  if (line >= lines.length) lines.push('');
+  const count = Math.max(lines.count, line + 1);
   let startLine = line - above;
   let endLine = line + below + 1;
   if (startLine < 0) {
-    endLine = Math.min(lines.length, endLine - startLine);
+    endLine = Math.min(count, endLine - startLine);
     startLine = 0;
   }
-  if (endLine > lines.length) {
-    startLine = Math.max(0, startLine - (endLine - lines.length));
-    endLine = lines.length;
+  if (endLine > count) {
+    startLine = Math.max(0, startLine - (endLine - count));
+    endLine = count;
   }
-  const start = starts[startLine]!;
-  const lastLine = lines[endLine - 1]!;
-  const end = starts[endLine - 1]! + lastLine.length;
+  const start = lines.offset(startLine);
+  const end = lines.offset(endLine - 1) + lines.line(endLine - 1).length;
   return { startLine, endLine, start, end, text: lines.slice(startLine, endLine).join('\n') };
 }
 
@@ -158,10 +141,9 @@ function zetaEvents(events: EditStep[]): string {
 }
 
 /** The excerpt: the region and read-only lines around it, in a fence named by the path. */
-function zetaExcerpt(input: NextEditInput, region: Region): string {
-  const lines = linesOf(input.text);
+function zetaExcerpt(input: NextEditInput, region: Region, lines: TextLines): string {
   const from = Math.max(0, region.startLine - ZETA_CONTEXT_LINES);
-  const to = Math.min(lines.length, region.endLine + ZETA_CONTEXT_LINES);
+  const to = Math.min(lines.count, region.endLine + ZETA_CONTEXT_LINES);
   const rel = input.cursor - region.start;
   const marked = region.text.slice(0, rel) + ZETA_CURSOR + region.text.slice(rel);
   const out = [`\`\`\`${input.path}`];
@@ -173,9 +155,10 @@ function zetaExcerpt(input: NextEditInput, region: Region): string {
 export const zeta: NextEditFormat = {
   name: 'zeta',
   render(input) {
-    const region = regionAround(input.text, input.cursor, ZETA_REGION_ABOVE, ZETA_REGION_BELOW);
+    const lines = new TextLines(input.text);
+    const region = regionAround(input.text, input.cursor, ZETA_REGION_ABOVE, ZETA_REGION_BELOW, lines);
     const events = input.events.slice(-ZETA_MAX_EVENTS);
-    const prompt = `### Instruction:\n${ZETA_INSTRUCTION}\n\n### User Edits:\n\n${zetaEvents(events)}\n\n### User Excerpt:\n\n${zetaExcerpt(input, region)}\n\n### Response:\n`;
+    const prompt = `### Instruction:\n${ZETA_INSTRUCTION}\n\n### User Edits:\n\n${zetaEvents(events)}\n\n### User Excerpt:\n\n${zetaExcerpt(input, region, lines)}\n\n### Response:\n`;
     // Zeta writes no related files: what it was trained on has none.
     return { format: 'zeta', prompt, stop: ['<|endoftext|>', '<|im_end|>'], region, sources: sourcesOf(input, events, []) };
   },
@@ -201,39 +184,46 @@ const SWEEP_SNAP = 50;
 export const SWEEP_MAX_EVENTS = 6;
 
 /** The window's lines as they were before the user's last step in this file, where that step touched them. */
-function sweepOriginal(input: NextEditInput, region: Region): string {
+function sweepOriginal(input: NextEditInput, region: Region, lines: TextLines): string {
   const mine = input.events.filter((e) => e.path === input.path);
   const last = mine[mine.length - 1];
-  const lines = linesOf(input.text);
   if (!last || last.line >= region.endLine || last.line + last.after.length <= region.startLine) return region.text;
-  // The last step's `after` lines stand at its line in the text now; put `before` back.
-  const was = [...lines.slice(0, last.line), ...last.before, ...lines.slice(last.line + last.after.length)];
+  // The last step's `after` lines stand at its line in the text now; put `before` back: the text
+  // then was the lines above the step, its `before`, and the lines after its `after` (read only
+  // for the window's lines).
+  const n = lines.count;
+  const head = Math.min(last.line, n);
+  const tailFrom = last.line + last.after.length;
+  const total = head + last.before.length + Math.max(0, n - tailFrom);
+  const was = (i: number) => (i < head ? lines.line(i) : i < head + last.before.length ? last.before[i - head]! : lines.line(tailFrom + i - head - last.before.length));
   const delta = last.before.length - last.after.length;
-  const end = Math.max(region.startLine, region.endLine + delta);
-  return was.slice(region.startLine, end).join('\n');
+  const end = Math.min(total, Math.max(region.startLine, region.endLine + delta));
+  const out: string[] = [];
+  for (let i = region.startLine; i < end; i++) out.push(was(i));
+  return out.join('\n');
 }
 
 export const sweep: NextEditFormat = {
   name: 'sweep',
   render(input) {
-    const region = regionAround(input.text, input.cursor, SWEEP_WINDOW_ABOVE, SWEEP_WINDOW_BELOW);
-    const lines = linesOf(input.text);
+    const lines = new TextLines(input.text);
+    const region = regionAround(input.text, input.cursor, SWEEP_WINDOW_ABOVE, SWEEP_WINDOW_BELOW, lines);
     const events = input.events.slice(-SWEEP_MAX_EVENTS);
     const parts: string[] = [];
     for (const r of input.related) parts.push(`${FILE_SEP}${r.path}`, r.text);
     let from = 0;
-    if (lines.length > SWEEP_FILE_LINES) {
+    if (lines.count > SWEEP_FILE_LINES) {
       const centre = Math.floor((region.startLine + region.endLine) / 2);
-      from = Math.max(0, Math.min(lines.length - SWEEP_FILE_LINES, Math.round((centre - SWEEP_FILE_LINES / 2) / SWEEP_SNAP) * SWEEP_SNAP));
+      from = Math.max(0, Math.min(lines.count - SWEEP_FILE_LINES, Math.round((centre - SWEEP_FILE_LINES / 2) / SWEEP_SNAP) * SWEEP_SNAP));
     }
-    parts.push(`${FILE_SEP}${input.path}`, lines.slice(from, from + SWEEP_FILE_LINES).join('\n'));
+    parts.push(`${FILE_SEP}${input.path}`, lines.slice(from, Math.min(lines.count, from + SWEEP_FILE_LINES)).join('\n'));
     // Each change's changed lines only, without the unchanged lines around them (the step's
     // context), as Sweep's own client (sweepai/cursortab.nvim) writes its original:/updated: blocks.
     for (const e of events) {
       const { head, tail } = e.context;
       parts.push(`${FILE_SEP}${e.path}.diff`, 'original:', e.before.slice(head, e.before.length - tail).join('\n'), 'updated:', e.after.slice(head, e.after.length - tail).join('\n'));
     }
-    parts.push(`${FILE_SEP}original/${input.path}`, sweepOriginal(input, region), `${FILE_SEP}current/${input.path}`, region.text, `${FILE_SEP}updated/${input.path}`);
+    parts.push(`${FILE_SEP}original/${input.path}`, sweepOriginal(input, region, lines), `${FILE_SEP}current/${input.path}`, region.text, `${FILE_SEP}updated/${input.path}`);
     const prompt = parts.join('\n') + '\n';
     return { format: 'sweep', prompt, stop: [FILE_SEP, '<|endoftext|>'], region, sources: sourcesOf(input, events, input.related) };
   },
@@ -270,11 +260,11 @@ export const INSTRUCT_SYSTEM = [
 export const instruct: NextEditFormat = {
   name: 'instruct',
   render(input) {
-    const region = regionAround(input.text, input.cursor, ZETA_REGION_ABOVE, ZETA_REGION_BELOW);
+    const lines = new TextLines(input.text);
+    const region = regionAround(input.text, input.cursor, ZETA_REGION_ABOVE, ZETA_REGION_BELOW, lines);
     const events = input.events.slice(-ZETA_MAX_EVENTS);
-    const lines = linesOf(input.text);
     const from = Math.max(0, region.startLine - ZETA_CONTEXT_LINES);
-    const to = Math.min(lines.length, region.endLine + ZETA_CONTEXT_LINES);
+    const to = Math.min(lines.count, region.endLine + ZETA_CONTEXT_LINES);
     const rel = input.cursor - region.start;
     const parts: string[] = [];
     if (events.length > 0) parts.push('Recent edits, oldest first:', ...events.map((e) => `\`\`\`diff\n--- a/${e.path}\n+++ b/${e.path}\n${hunk(e)}\n\`\`\``));
