@@ -29,7 +29,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { startFakeVllm } from '../test/fake/vllm.js';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { overheadFake } from './nextEditFake.js';
 import { LspClient } from '../test/lsp-client.js';
 import { performance } from 'node:perf_hooks';
 import { EditHistory, STEP_PAUSE_MS } from '../server/out/nextEdit/history.js';
@@ -293,7 +295,9 @@ for (const [name, s] of Object.entries(stats)) if (Object.keys(s.refused).length
  * `--overhead`: a next-edit request over stdio (textDocument/copilotInlineEdit after a keystroke,
  * the built server against the fake vLLM answering after 40 ms) against the same backend request
  * made directly (the body the server sent, replayed with fetch), rounds taking turns; p50 of each
- * and their ratio (target <= 1.05).
+ * and their ratio (target <= 1.05). `--ab CHECKOUT...`: one server per checkout (each built with
+ * tsc), all against the same fake, their rounds taking turns, so that on a shared machine every
+ * build meets the same moments of load; a line per checkout.
  */
 /** The overhead benchmark's document: a definition with a new parameter, 60 functions, then its call. */
 function geometry() {
@@ -341,64 +345,99 @@ async function syntaxCheckCost(rounds) {
   for (const [name, t] of Object.entries(times)) console.log(`syntax check ${name}: p50 ${median(t.us).toFixed(0)} µs a request, CPU ${(t.cpu / rounds).toFixed(0)} µs a request (${rounds} rounds)`);
 }
 
+/** The overhead fake run as a process of its own (bench/nextEditFake.js): its URL, the last body it was sent, and a way to stop it. */
+async function fakeProcess() {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'nextEditFake.js'), ...(args.includes('--one-chunk') ? ['--one-chunk'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const line = await new Promise((resolve, reject) => {
+    createInterface({ input: /** @type {import('node:stream').Readable} */ (child.stdout) }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`bench/nextEditFake.js exited (${code}) before it listened`)));
+  });
+  const { url, last } = JSON.parse(/** @type {string} */ (line));
+  return {
+    url,
+    lastBody: async () => (await fetch(last)).json(),
+    close: async () => {
+      child.stdin?.end();
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
+  };
+}
+
+/** The overhead fake in this process, with the same face as fakeProcess's. */
+async function inProcessFake() {
+  const fake = await overheadFake({ oneChunk: args.includes('--one-chunk') });
+  return { url: fake.url, lastBody: async () => fake.completions().at(-1)?.body, close: () => fake.close() };
+}
+
 async function overhead(rounds) {
   const lines = geometry();
   const text = lines.join('\n');
   const callLine = lines.indexOf('  console.log(area(w, h));');
-  const fake = await startFakeVllm({
-    model: 'zed-industries/zeta',
-    latencyMs: 40,
-    respond: (req) => {
-      const prompt = req.body.prompt;
-      const start = prompt.indexOf('<|editable_region_start|>\n') + '<|editable_region_start|>\n'.length;
-      const region = prompt.slice(start, prompt.indexOf('\n<|editable_region_end|>')).replace('<|user_cursor_is_here|>', '');
-      const text = `\`\`\`a.ts\n<|editable_region_start|>\n${region.replace('area(w, h)', 'area(w, h, 1)')}\n<|editable_region_end|>\n\`\`\``;
-      // --one-chunk: the answer in one streamed piece (the cost of reading ~4-character pieces apart).
-      return args.includes('--one-chunk') ? { text, chunks: [text] } : { text };
-    },
-  });
+  // --fake-process: the fake in a process of its own, as a real backend is; else in this one.
+  const fake = args.includes('--fake-process') ? await fakeProcess() : await inProcessFake();
   // --profile DIR: the server runs with --cpu-prof, its profile written to DIR.
   const prof = opt('profile');
-  const client = new LspClient({ env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(tmpdir(), 'tandem-bench-no-home') }, ...(prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${prof}`] } : {}) });
-  await client.initialize({ initializationOptions: { backends: { gpu: { kind: 'vllm', url: fake.url } }, context: { enabled: false } }, rootUri: 'file:///bench' });
-  const uri = 'file:///bench/src/geo.ts';
-  client.open(uri, 'typescript', text);
-  let version = 1;
-  const ask = async () => {
+  const at = args.indexOf('--ab');
+  const after = at < 0 ? [] : args.slice(at + 1);
+  const end = after.findIndex((x) => x.startsWith('--'));
+  const checkouts = at < 0 ? [undefined] : end < 0 ? after : after.slice(0, end);
+  if (checkouts.length === 0) throw new Error('--ab: name one or more checkouts, each built with tsc');
+  const sessions = [];
+  for (const [n, checkout] of checkouts.entries()) {
+    const client = new LspClient({
+      ...(checkout ? { bin: join(checkout, 'server', 'bin', 'tandem-lsp.js') } : {}),
+      env: { TANDEM_CONFIG: '', XDG_CONFIG_HOME: join(tmpdir(), 'tandem-bench-no-home') },
+      ...(prof ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${prof}`] } : {}),
+    });
+    await client.initialize({ initializationOptions: { backends: { gpu: { kind: 'vllm', url: fake.url } }, context: { enabled: false } }, rootUri: 'file:///bench' });
+    const uri = `file:///bench/src/geo${n}.ts`;
+    client.open(uri, 'typescript', text);
+    sessions.push({ name: checkout ?? '.', client, uri, version: 1, lsp: /** @type {number[]} */ ([]), direct: /** @type {number[]} */ ([]), cpu0: 0 });
+  }
+  /** @param {typeof sessions[number]} s */
+  const ask = async (s) => {
     // A keystroke on the comment line, then the request at the call, as a client asks once the edit settles.
     // --no-keystroke: the request alone (to tell the keystroke's own work from the request's).
-    if (!args.includes('--no-keystroke')) client.change(uri, ++version, [{ range: { start: { line: 0, character: 2 }, end: { line: 0, character: 2 } }, text: 'x' }]);
+    if (!args.includes('--no-keystroke')) s.client.change(s.uri, ++s.version, [{ range: { start: { line: 0, character: 2 }, end: { line: 0, character: 2 } }, text: 'x' }]);
     const t = performance.now();
-    const r = await client.request('textDocument/copilotInlineEdit', { textDocument: { uri, version }, position: { line: callLine - 3, character: 0 } });
+    const r = /** @type {any} */ (await s.client.request('textDocument/copilotInlineEdit', { textDocument: { uri: s.uri, version: s.version }, position: { line: callLine - 3, character: 0 } }));
     if (r.edits.length !== 1) throw new Error(`no edit in the overhead benchmark: ${JSON.stringify(r)}`);
     return performance.now() - t;
   };
+  /** @param {unknown} body */
   const raw = async (body) => {
     const t = performance.now();
     const res = await fetch(`${fake.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     let out = '';
-    for await (const chunk of res.body) out += Buffer.from(chunk).toString();
+    for await (const chunk of /** @type {any} */ (res.body)) out += Buffer.from(chunk).toString();
     if (!out.includes('[DONE]')) throw new Error('raw request did not finish its stream');
     return performance.now() - t;
   };
-  await ask(); // warm-up: model discovery, JIT
   // The server's own CPU time (user + system, from /proc in ticks of 10 ms, over all rounds): what
   // a loaded machine inflates least, as a wall-clock ratio is inflated by waiting for a core.
-  const stat = () => readFileSync(`/proc/${client.child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  const cpuTicks = () => Number(stat()[11]) + Number(stat()[12]);
-  const cpu0 = cpuTicks();
-  const lsp = [];
-  const direct = [];
-  for (let i = 0; i < rounds; i++) {
-    lsp.push(await ask());
-    direct.push(await raw(fake.completions().at(-1).body));
+  /** @param {typeof sessions[number]} s */
+  const cpuTicks = (s) => {
+    const stat = readFileSync(`/proc/${s.client.child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return Number(stat[11]) + Number(stat[12]);
+  };
+  for (const s of sessions) {
+    await ask(s); // warm-up: model discovery, JIT
+    s.cpu0 = cpuTicks(s);
   }
-  const cpuMs = ((cpuTicks() - cpu0) * 10) / rounds;
-  const stats = await client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] });
-  await client.stop();
+  for (let i = 0; i < rounds; i++) {
+    for (const s of sessions) {
+      s.lsp.push(await ask(s));
+      s.direct.push(await raw(await fake.lastBody()));
+    }
+  }
+  const med = (/** @type {number[]} */ xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? NaN;
+  for (const s of sessions) {
+    const cpuMs = ((cpuTicks(s) - s.cpu0) * 10) / rounds;
+    const stats = /** @type {any} */ (await s.client.request('workspace/executeCommand', { command: 'tandem.stats', arguments: [] }));
+    await s.client.stop();
+    const a = med(s.lsp);
+    const b = med(s.direct);
+    console.log(`${sessions.length > 1 ? `${s.name}: ` : ''}next-edit request over stdio p50 ${a.toFixed(1)} ms, the same backend request direct p50 ${b.toFixed(1)} ms: ratio ${(a / b).toFixed(3)}; server CPU ${cpuMs.toFixed(2)} ms a request (${rounds} rounds; nextEdit counts ${JSON.stringify(stats.nextEdit)})`);
+  }
   await fake.close();
-  const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-  const a = med(lsp);
-  const b = med(direct);
-  console.log(`next-edit request over stdio p50 ${a.toFixed(1)} ms, the same backend request direct p50 ${b.toFixed(1)} ms: ratio ${(a / b).toFixed(3)}; server CPU ${cpuMs.toFixed(2)} ms a request (${rounds} rounds; nextEdit counts ${JSON.stringify(stats.nextEdit)})`);
 }
