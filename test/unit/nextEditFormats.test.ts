@@ -106,13 +106,11 @@ describe('Zeta', () => {
 });
 
 describe('Sweep', () => {
-  it('renders the file, each change as a .diff pseudo-file of original:/updated: blocks of its changed lines, then original/current/updated windows', () => {
+  it('renders each change as a .diff pseudo-file of original:/updated: blocks of its changed lines, then original/current/updated windows, and no block of the whole file', () => {
     const p = sweep.render(added());
     const AREA_WAS = ['export function area(w: number, h: number) {', ...AREA_NOW.slice(1)];
     expect(p.prompt).toBe(
       [
-        '<|file_sep|>src/geo.ts',
-        ...AREA_NOW,
         // The changed lines only, as Sweep's own client writes them (no unchanged lines around).
         '<|file_sep|>src/geo.ts.diff',
         'original:',
@@ -135,7 +133,7 @@ describe('Sweep', () => {
     const inserted = { uri: 'file:///ws/a.ts', path: 'a.ts', line: 0, before: ['const a = 1;'], after: ['const a = 1;', 'const b = 2;'], context: { head: 1, tail: 0 }, at: 1 };
     const other = { uri: 'file:///ws/lib.ts', path: 'lib.ts', line: 4, before: ['x', 'old()', 'y'], after: ['x', 'renamed()', 'y'], context: { head: 1, tail: 1 }, at: 0 };
     const p = sweep.render({ path: 'a.ts', text, cursor: text.indexOf('2;') + 2, events: [other, inserted], related: [] });
-    expect(p.prompt).toBe(['<|file_sep|>a.ts', 'const a = 1;', 'const b = 2;', '<|file_sep|>lib.ts.diff', 'original:', 'old()', 'updated:', 'renamed()', '<|file_sep|>a.ts.diff', 'original:', '', 'updated:', 'const b = 2;', '<|file_sep|>original/a.ts', 'const a = 1;', '<|file_sep|>current/a.ts', 'const a = 1;', 'const b = 2;', '<|file_sep|>updated/a.ts', ''].join('\n'));
+    expect(p.prompt).toBe(['<|file_sep|>lib.ts.diff', 'original:', 'old()', 'updated:', 'renamed()', '<|file_sep|>a.ts.diff', 'original:', '', 'updated:', 'const b = 2;', '<|file_sep|>original/a.ts', 'const a = 1;', '<|file_sep|>current/a.ts', 'const a = 1;', 'const b = 2;', '<|file_sep|>updated/a.ts', ''].join('\n'));
   });
 
   it('sends a 21-line window: the cursor\'s line and ten on each side, shifted in at the file\'s ends', () => {
@@ -144,7 +142,7 @@ describe('Sweep', () => {
     expect(regionAround(text, text.indexOf('l2'), 10, 10)).toMatchObject({ startLine: 0, endLine: 21 });
     expect(regionAround(text, text.indexOf('l98'), 10, 10)).toMatchObject({ startLine: 79, endLine: 100 });
     const p = sweep.render({ path: 'a.ts', text, cursor: text.indexOf('l50'), events: [], related: [{ path: 'b.ts', text: 'const b = 1;' }] });
-    expect(p.prompt!.startsWith('<|file_sep|>b.ts\nconst b = 1;\n<|file_sep|>a.ts\nl0\n')).toBe(true);
+    expect(p.prompt!.startsWith('<|file_sep|>b.ts\nconst b = 1;\n<|file_sep|>original/a.ts\nl40\n')).toBe(true);
     const current = p.prompt!.slice(p.prompt!.indexOf('<|file_sep|>current/a.ts\n') + '<|file_sep|>current/a.ts\n'.length, p.prompt!.indexOf('<|file_sep|>updated/'));
     expect(current.split('\n').slice(0, -1)).toEqual(Array.from({ length: 21 }, (_, i) => `l${40 + i}`));
     expect(p.sources.map((s) => s.path)).toEqual(['a.ts', 'b.ts']);

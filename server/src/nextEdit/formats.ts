@@ -167,20 +167,18 @@ export const zeta: NextEditFormat = {
 
 // ---------------------------------------------------------------------------------------------
 // Sweep next-edit (sweepai/sweep-next-edit-*, Qwen2.5-Coder fine-tunes): Qwen's repository layout
-// of `<|file_sep|>` pseudo-files: related files, the current file, each recent change as a
-// `<path>.diff` file of `original:`/`updated:` blocks (the changed lines only), then the 21-line
-// window around the cursor as it was before the last change (`original/`), as it is (`current/`),
-// and `updated/`, which the model writes. The diff blocks and the three windows are laid out as
-// Sweep's own Neovim client sends them to the 1.5B model (sweepai/cursortab.nvim,
-// server/provider/sweep); the 21 lines are Sweep's blog's; the current file's block is the
-// Qwen repository layout the blog describes (that client sends none; Sweep's v2 template does).
+// of `<|file_sep|>` pseudo-files: related files, each recent change as a `<path>.diff` file of
+// `original:`/`updated:` blocks (the changed lines only), then the 21-line window around the
+// cursor as it was before the last change (`original/`), as it is (`current/`), and `updated/`,
+// which the model writes. As Sweep's own Neovim client sends it to the 1.5B model
+// (sweepai/cursortab.nvim, server/provider/sweep) and as clients built from the model's reference
+// script (run_model.py on Hugging Face) lay it out: related files first, then the diffs and the
+// three windows, and no block of the whole current file (a later template's, whose headers carry
+// line ranges this one's do not); the 21 lines are Sweep's blog's.
 
 /** The window: the cursor's line and 10 lines on each side. */
 export const SWEEP_WINDOW_ABOVE = 10;
 export const SWEEP_WINDOW_BELOW = 10;
-/** Lines of the current file shown whole above the changes (snapped to 50-line blocks, for the prefix cache). */
-export const SWEEP_FILE_LINES = 300;
-const SWEEP_SNAP = 50;
 export const SWEEP_MAX_EVENTS = 6;
 
 /** The window's lines as they were before the user's last step in this file, where that step touched them. */
@@ -211,12 +209,6 @@ export const sweep: NextEditFormat = {
     const events = input.events.slice(-SWEEP_MAX_EVENTS);
     const parts: string[] = [];
     for (const r of input.related) parts.push(`${FILE_SEP}${r.path}`, r.text);
-    let from = 0;
-    if (lines.count > SWEEP_FILE_LINES) {
-      const centre = Math.floor((region.startLine + region.endLine) / 2);
-      from = Math.max(0, Math.min(lines.count - SWEEP_FILE_LINES, Math.round((centre - SWEEP_FILE_LINES / 2) / SWEEP_SNAP) * SWEEP_SNAP));
-    }
-    parts.push(`${FILE_SEP}${input.path}`, lines.slice(from, Math.min(lines.count, from + SWEEP_FILE_LINES)).join('\n'));
     // Each change's changed lines only, without the unchanged lines around them (the step's
     // context), as Sweep's own client (sweepai/cursortab.nvim) writes its original:/updated: blocks.
     for (const e of events) {
