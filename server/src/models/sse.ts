@@ -57,15 +57,22 @@ export class SseParser {
       if (text.charCodeAt(0) === 10) start = 1;
     }
     const n = text.length;
-    for (let i = start; i < n; i++) {
-      const c = text.charCodeAt(i);
-      if (c !== 10 && c !== 13) continue;
+    // Line ends found with indexOf (a vLLM answer of a few hundred events is tens of kB: read a
+    // character at a time, it showed in profiles), the next CR and the next LF each looked up again
+    // only once passed; in a stream without CRs the first lookup says so for the whole chunk.
+    let cr = text.indexOf('\r', start);
+    let lf = text.indexOf('\n', start);
+    for (;;) {
+      if (cr >= 0 && cr < start) cr = text.indexOf('\r', start);
+      if (lf >= 0 && lf < start) lf = text.indexOf('\n', start);
+      let i = cr >= 0 && (lf < 0 || cr < lf) ? cr : lf;
+      if (i < 0) break;
       let line = text.slice(start, i);
       if (this.partial !== '') {
         line = this.partial + line;
         this.partial = '';
       }
-      if (c === 13) {
+      if (i === cr) {
         if (i + 1 === n) this.afterCR = true;
         else if (text.charCodeAt(i + 1) === 10) i++;
       }
