@@ -249,11 +249,13 @@ const MAX_WHOLE_LINES = 4 * SYNTAX_MARGIN_LINES;
 function topLevelSpan(tree: Tree, lines: TextLines, from: number, to: number): { from: number; to: number; nodes: SyntaxNode[] } | undefined {
   const root = tree.rootNode;
   const topAt = (row: number): SyntaxNode | undefined => {
-    // At the line's first character: an indented statement's indentation belongs to no node but the root.
+    // The top-level node over the line's first character (an indented statement's indentation
+    // belongs to no node but the root): the root's first child ending past it, if it starts by
+    // then. One call into the binding, where walking up from the deepest node took one a level.
     const line = lines.line(row);
-    let n: SyntaxNode | null = root.descendantForPosition({ row, column: line.length - line.trimStart().length });
-    while (n && n.parent && n.parent.id !== root.id) n = n.parent;
-    return n && n.id !== root.id ? n : undefined;
+    const at = lines.offset(row) + line.length - line.trimStart().length;
+    const n = root.firstChildForIndex(at);
+    return n && n.startIndex <= at ? n : undefined;
   };
   // The rows may fall between top-level nodes (a blank line): then the next one, or the one before.
   let first = topAt(from);
