@@ -218,8 +218,10 @@ function breaksSyntax(check: SyntaxCheck, text: string, all: TextLines, region: 
   // declarations do, so it parses as it does in the file, and an error an edit makes (a brace
   // taken out) shows within the nodes that hold the edit or at the excerpt's end.
   const tree = check.tree?.();
-  // Lines that hold no top-level node are blank lines between them (a declaration inserted there): the excerpt is those lines, with no errors before.
-  const whole = tree ? (topLevelSpan(tree, all, first, last + 1) ?? (all.slice(first, last + 1).every((l) => l.trim() === '') ? { from: first, to: last + 1, nodes: [] } : undefined)) : undefined;
+  let whole = tree ? topLevelSpan(tree, all, first, last + 1) : undefined;
+  // Blank lines between top-level nodes (a declaration inserted there): the excerpt is those
+  // lines, edited, with no errors before.
+  if (tree && !whole && all.slice(first, last + 1).every((l) => l.trim() === '')) whole = { from: first, to: last + 1, nodes: [] };
   if (whole && whole.to - whole.from <= MAX_WHOLE_LINES) ({ from, to } = whole);
   const startOff = all.offset(from);
   const endOff = all.offset(to);
