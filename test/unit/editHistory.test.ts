@@ -130,27 +130,34 @@ describe('EditHistory', () => {
   });
 });
 
+/** One document's history whose reads of the text now are counted; `change` replaces the whole text on line 0, after `ms`. */
+function countingReads() {
+  let t = 0;
+  let reads = 0;
+  const history = new EditHistory({ now: () => t, relativePath: (u) => u });
+  let text = 'a\n';
+  const change = (next: string, ms = 0) => {
+    const before = text;
+    text = next;
+    t += ms;
+    history.changed('u', before, 0, 0, 0, () => {
+      reads++;
+      return text;
+    });
+  };
+  return { history, change, reads: () => reads, tick: (ms: number) => (t += ms) };
+}
+
 describe('EditHistory: settled steps', () => {
   it('closes a step once its pause has passed, reading the text once, and a later change starts a new one', () => {
-    let t = 0;
-    let reads = 0;
-    const history = new EditHistory({ now: () => t, relativePath: (u) => u });
-    let text = 'a\n';
-    const change = (next: string) => {
-      const before = text;
-      text = next;
-      history.changed('u', before, 0, 0, 0, () => {
-        reads++;
-        return text;
-      });
-    };
+    const { history, change, reads, tick } = countingReads();
     change('ab\n');
-    t += STEP_PAUSE_MS + 1;
+    tick(STEP_PAUSE_MS + 1);
     expect(history.recent().map(stepChange)).toEqual([{ line: 0, removed: ['a'], added: ['ab'] }]);
-    const after = reads;
+    const after = reads();
     history.recent();
     history.recent();
-    expect(reads).toBe(after); // closed: not diffed again
+    expect(reads()).toBe(after); // closed: not diffed again
     change('abc\n');
     expect(history.recent().map(stepChange)).toEqual([
       { line: 0, removed: ['a'], added: ['ab'] },
@@ -161,31 +168,19 @@ describe('EditHistory: settled steps', () => {
 
 describe('EditHistory: the open step', () => {
   it('is diffed once until the next change: a request reads it for its prompt and again with the answer', () => {
-    let t = 0;
-    let reads = 0;
-    const history = new EditHistory({ now: () => t, relativePath: (u) => u });
-    let text = 'a\n';
-    const change = (next: string) => {
-      const before = text;
-      text = next;
-      t += 50;
-      history.changed('u', before, 0, 0, 0, () => {
-        reads++;
-        return text;
-      });
-    };
-    change('ab\n');
+    const { history, change, reads } = countingReads();
+    change('ab\n', 50);
     expect(history.last('u')).toMatchObject({ before: ['a'], after: ['ab'] });
     expect(history.recent().map(stepChange)).toEqual([{ line: 0, removed: ['a'], added: ['ab'] }]);
-    expect(reads).toBe(1);
-    change('abc\n'); // joins the step: diffed afresh
+    expect(reads()).toBe(1);
+    change('abc\n', 50); // joins the step: diffed afresh
     expect(history.last('u')).toMatchObject({ before: ['a'], after: ['abc'] });
-    expect(reads).toBe(2);
-    change('ab\n');
-    change('a\n'); // typed and taken back: the step nets to nothing
+    expect(reads()).toBe(2);
+    change('ab\n', 50);
+    change('a\n', 50); // typed and taken back: the step nets to nothing
     expect(history.last('u')).toBeUndefined();
     expect(history.recent()).toEqual([]);
-    expect(reads).toBe(3);
+    expect(reads()).toBe(3);
   });
 });
 
