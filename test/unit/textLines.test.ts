@@ -1,6 +1,6 @@
-// nextEdit/lines.ts: lines read from their starts, the same as splitting the whole text.
+// util/textLines.ts: lines read from their starts, the same as splitting the whole text.
 import { describe, expect, it } from 'vitest';
-import { TextLines } from '../../server/src/nextEdit/lines.js';
+import { TextLines } from '../../server/src/util/textLines.js';
 import { mulberry32 } from '../../bench/fuzzGen.js';
 
 /** The lines as the formats read them before: split, CRs dropped. */

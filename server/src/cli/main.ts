@@ -31,7 +31,8 @@ import { uriToPath, Workspace } from '../workspace.js';
 import { DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, TOKEN_FILE } from '../serve/defaults.js';
 import { doctor as runDoctor, noBackendMessage, type Origin } from './doctor.js';
 import { recordInFlightOnExit } from './exitHooks.js';
-import { checkPosition, checkRange, linesOf, parseRange, parseTarget, readTextFile, UsageError, workspaceFor, type Target } from './target.js';
+import { checkPosition, checkRange, parseRange, parseTarget, readTextFile, UsageError, workspaceFor, type Target } from './target.js';
+import { TextLines } from '../util/textLines.js';
 
 export const EXIT = { ok: 0, unhealthy: 1, usage: 2, noBackend: 3 } as const;
 
@@ -248,7 +249,7 @@ async function openTarget(args: Args, hub: LogHub): Promise<Session> {
   hub.logger('cli').info(`workspace ${root} (${why})`);
   const { config, origin } = loadOrExit(args, [root]);
   const text = readTextFile(target.file);
-  checkPosition(args.positional[0]!, linesOf(text), target);
+  checkPosition(args.positional[0]!, new TextLines(text), target);
   const parser = new ParseService();
   const store = new DocumentStore(parser);
   const doc = store.open(pathToFileURL(target.file).href, languageIdForPath(target.file), 0, text);
@@ -320,7 +321,7 @@ async function explain(args: Args, hub: LogHub): Promise<number> {
   const { root } = workspaceFor(file, args.workspace);
   const { config, origin } = loadOrExit(args, [root]);
   const text = readTextFile(file);
-  checkRange(spec!, linesOf(text), { file, first, last });
+  checkRange(spec!, new TextLines(text), { file, first, last });
   const parser = new ParseService();
   const doc = new DocumentStore(parser).open(pathToFileURL(file).href, languageIdForPath(file), 0, text);
   doc.tree?.parseNow();
@@ -392,7 +393,7 @@ async function promptNextEdit(args: Args, hub: LogHub): Promise<number> {
   const { root, why } = workspaceFor(target.file, args.workspace);
   const { config } = loadOrExit(args, [root]);
   const text = readTextFile(target.file);
-  checkPosition(args.positional[0]!, linesOf(text), target);
+  checkPosition(args.positional[0]!, new TextLines(text), target);
   const uri = pathToFileURL(target.file).href;
   const workspace = new Workspace([root]);
   const backends = backendsFor(config, hub, () => workspace.roots);

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { looksBinary } from '../documents.js';
+import { TextLines } from '../util/textLines.js';
 
 /** A mistake in the command's arguments (exit 2): its message is the one sentence printed. */
 export class UsageError extends Error {}
@@ -55,38 +56,26 @@ export function readTextFile(file: string): string {
   return text;
 }
 
-interface Lines {
-  lineCount: number;
-  /** Line `line`'s length (0-based line), without its end of line. */
-  lineLength(line: number): number;
-}
-
-export function linesOf(text: string): Lines {
-  const starts = [0];
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
-  return {
-    lineCount: starts.length,
-    lineLength: (line) => {
-      const end = line + 1 < starts.length ? starts[line + 1]! - 1 : text.length;
-      return text.slice(starts[line]!, end).replace(/\r$/, '').length;
-    },
-  };
+/** Lines a position may be on: the text's, and the empty one after a final line break. */
+function positionLines(lines: TextLines): number {
+  return lines.lineAt(lines.text.length) + 1;
 }
 
 /** LINE (1-based) must be in the file. */
-export function checkLine(spec: string, lines: Lines, line: number): void {
-  if (line > lines.lineCount) throw new UsageError(`${spec}: line ${line} is past the end of the file (${lines.lineCount} lines)`);
+export function checkLine(spec: string, lines: TextLines, line: number): void {
+  const count = positionLines(lines);
+  if (line > count) throw new UsageError(`${spec}: line ${line} is past the end of the file (${count} lines)`);
 }
 
 /** The position must be in the file: its line, and a column no further than one past the line's end. */
-export function checkPosition(spec: string, lines: Lines, t: Target): void {
+export function checkPosition(spec: string, lines: TextLines, t: Target): void {
   checkLine(spec, lines, t.line + 1);
-  const len = lines.lineLength(t.line);
+  const len = lines.line(t.line).length;
   if (t.character > len) throw new UsageError(`${spec}: column ${t.character + 1} is past the end of line ${t.line + 1} (${len} characters; the last column is ${len + 1})`);
 }
 
 /** Both ends of the range must be in the file. */
-export function checkRange(spec: string, lines: Lines, r: LineRange): void {
+export function checkRange(spec: string, lines: TextLines, r: LineRange): void {
   checkLine(spec, lines, r.first);
   checkLine(spec, lines, r.last);
 }

@@ -4,7 +4,7 @@ import type { SyntaxNode, Tree } from '../syntax/tree.js';
 import type { LanguageName } from '../syntax/languages.js';
 import type { BoundedParse } from '../pipeline/postprocess/syntaxCheck.js';
 import { diffLines } from '../util/lineDiff.js';
-import { TextLines } from './lines.js';
+import { TextLines } from '../util/textLines.js';
 import { REGION_END, REGION_START, ZETA_CURSOR, INSTRUCT_CURSOR, type ParsedAnswer, type Region } from './formats.js';
 
 /** One edit of the document by UTF-16 offsets of its text as the prompt saw it. */

@@ -4,7 +4,7 @@
 import type { NextEditFormatName } from '../config/schema.js';
 import type { ChatMessage, SourceRef } from '../models/types.js';
 import type { EditStep } from './history.js';
-import { TextLines } from './lines.js';
+import { TextLines } from '../util/textLines.js';
 
 /** What a next-edit prompt is made from, already cleared for the backend it goes to (nextEdit/context.ts). */
 export interface NextEditInput {

@@ -1,6 +1,6 @@
-// Lines of a document's text without splitting all of it: a next-edit request reads some seventy
-// lines around the cursor of a file that may have thousands, and splitting the whole text (a
-// string per line, three times a request) cost more than the lines it used.
+// Lines of a text without splitting all of it: a next-edit request reads some seventy lines around
+// the cursor of a file that may have thousands, and splitting the whole text (a string per line,
+// three times a request) cost more than the lines it used. The CLI checks its positions with it.
 
 /** The starts of the text's lines found once (a number each, no string), lines cut out on demand. */
 export class TextLines {
